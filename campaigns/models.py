@@ -1,0 +1,1 @@
+"""Mass messages, channels, deliveries, frequency policy, journeys and staff tasks."""

@@ -1,0 +1,1 @@
+"""KOC profiles, the tier pyramid, topics, tracked posts and their reach."""

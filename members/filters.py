@@ -1,0 +1,39 @@
+"""The member FilterSet, shared by the dashboard list, the staff phone view and the API."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from members.models import Gender, Member, Source, Stage
+from members.phones import InvalidPhone, normalize_phone
+from scrm.models import Store, User
+
+
+class MemberFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label=_("Name or phone"))
+    store = django_filters.ModelChoiceFilter(field_name="home_store", queryset=Store.objects.all(), label=_("Store"))
+    owner = django_filters.ModelChoiceFilter(queryset=User.objects.all(), label=_("Owner"))
+    stage = django_filters.ChoiceFilter(choices=Stage.choices, label=_("5A stage"))
+    gender = django_filters.ChoiceFilter(choices=Gender.choices, label=_("Gender"))
+    source = django_filters.ChoiceFilter(choices=Source.choices, label=_("Source"))
+    joined_after = django_filters.DateFilter(
+        field_name="created_at", lookup_expr="date__gte", label=_("Joined on or after")
+    )
+
+    class Meta:
+        model = Member
+        fields = ["q", "store", "owner", "stage", "gender", "source", "joined_after"]
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        digits = "".join(ch for ch in value if ch.isdigit())
+        if digits and len(digits) >= 4 and len(digits) >= len(value.replace(" ", "").replace("+", "")) - 1:
+            try:
+                return queryset.filter(phone=normalize_phone(value))
+            except InvalidPhone:
+                return queryset.filter(phone__endswith=digits)  # last digits, as clerks ask for them
+        return queryset.filter(Q(name__icontains=value))

@@ -1,0 +1,32 @@
+"""Member screens: the dashboard list and the staff phone list."""
+
+from __future__ import annotations
+
+from members.filters import MemberFilterSet
+from members.models import Member
+from scrm.dashboard import ScopedListView
+from scrm.models import Role
+
+
+class MemberListView(ScopedListView):
+    queryset = Member.objects.select_related("home_store", "owner")
+    filterset_class = MemberFilterSet
+    template_name = "members/member_list.html"
+    partial_template_name = "members/_member_rows.html"
+    allowed_roles = (Role.OPERATOR, Role.STORE_MANAGER, Role.STORE_STAFF)
+
+
+class MobileMemberListView(MemberListView):
+    """"My members" on a phone: the members a clerk owns first, searchable by name or phone."""
+
+    template_name = "members/mobile_member_list.html"
+    partial_template_name = "members/_mobile_member_rows.html"
+    paginate_by = 30
+
+    def get_filterset_kwargs(self) -> dict:
+        kwargs = super().get_filterset_kwargs()
+        data = self.request.GET.copy()
+        if "all" not in data:
+            data["owner"] = str(self.request.user.pk)
+        kwargs["data"] = data
+        return kwargs

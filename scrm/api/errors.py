@@ -1,0 +1,111 @@
+"""One error shape for every 4xx and 5xx under /api/:
+
+    {"error": {"status": 404, "code": "not_found", "message": "...", "details": {...}}}
+
+`details` carries field errors for validation failures ({"phone": ["..."]}, or
+{"rows": {"3": {...}}} for batches) and `retry_after` for throttling.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, JsonResponse
+from django.utils.translation import gettext as _
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger("scrm.api")
+
+API_PREFIX = "/api/"
+
+_CODES = {
+    exceptions.ValidationError: "validation_error",
+    exceptions.ParseError: "parse_error",
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "throttled",
+}
+
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    429: "throttled",
+    500: "server_error",
+    502: "bad_gateway",
+    503: "service_unavailable",
+}
+
+
+def error_body(status: int, code: str, message: str, details=None) -> dict:
+    return {"error": {"status": status, "code": code, "message": message, "details": details or {}}}
+
+
+def _code_for(exc) -> str:
+    for cls in type(exc).__mro__:
+        if cls in _CODES:
+            return _CODES[cls]
+    return getattr(exc, "default_code", None) or "error"
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(_("Not found."))
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # unexpected: ApiErrorMiddleware logs it and answers 500 in the same shape
+    code = _code_for(exc)
+    details: dict = {}
+    if isinstance(exc, exceptions.ValidationError):
+        message = _("The request has invalid data; see details for each field.")
+        data = exc.detail
+        details = data if isinstance(data, dict) else {"non_field_errors": data}
+    else:
+        message = str(exc.detail) if not isinstance(exc.detail, (list, dict)) else str(exc.detail)
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        details["retry_after"] = int(exc.wait)
+    response.data = error_body(response.status_code, code, message, details)
+    return response
+
+
+class ApiErrorMiddleware:
+    """Gives API clients JSON for errors raised outside DRF: unknown URLs and crashes."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            request.path.startswith(API_PREFIX)
+            and response.status_code >= 400
+            and not isinstance(response, Response)
+            and "json" not in response.get("Content-Type", "")
+        ):
+            status = response.status_code
+            message = _("No API endpoint at this address.") if status == 404 else response.reason_phrase
+            return JsonResponse(error_body(status, _STATUS_CODES.get(status, "error"), message), status=status)
+        return response
+
+    def process_exception(self, request, exception):
+        if not request.path.startswith(API_PREFIX):
+            return None
+        logger.exception("unhandled error on %s %s", request.method, request.path)
+        return JsonResponse(
+            error_body(500, "server_error", _("Something went wrong on our side; the error was logged.")),
+            status=500,
+        )

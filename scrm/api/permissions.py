@@ -1,0 +1,32 @@
+"""Scope checks: a view names its resource; reads need `<resource>:read`, writes `<resource>:write`."""
+
+from __future__ import annotations
+
+from rest_framework import permissions
+
+from scrm.api import scopes
+
+
+def principal_scopes(actor) -> set[str]:
+    if getattr(actor, "api_key", None) is not None:
+        return set(actor.scopes)
+    if not getattr(actor, "is_authenticated", False):
+        return set()
+    return scopes.scopes_for_role(actor.role)
+
+
+class HasScope(permissions.BasePermission):
+    message = "Your credentials do not grant the scope this request needs."
+
+    def has_permission(self, request, view) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        resource = getattr(view, "scope_resource", None)
+        if resource is None:
+            return True  # e.g. the API root and /me: any authenticated caller
+        action = "read" if request.method in permissions.SAFE_METHODS else "write"
+        needed = f"{resource}:{action}"
+        if needed in principal_scopes(request.user):
+            return True
+        self.message = f"This request needs the scope '{needed}'."
+        return False

@@ -1,0 +1,27 @@
+"""Everything under /api/: v1 resources, the OpenAPI schema and its docs page."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from members.api import urls as member_urls
+from scrm.api import views
+
+router = SimpleRouter()
+router.register("regions", views.RegionViewSet, basename="region")
+router.register("stores", views.StoreViewSet, basename="store")
+router.register("staff", views.StaffViewSet, basename="staff")
+member_urls.register(router)
+
+views.ApiRootView.resources = [("me", "api-me")] + [
+    (prefix, f"{basename}-list") for prefix, _viewset, basename in router.registry
+]
+
+urlpatterns = [
+    path("v1/", views.ApiRootView.as_view(), name="api-root"),
+    path("v1/me/", views.MeView.as_view(), name="api-me"),
+    path("v1/", include(router.urls)),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+]

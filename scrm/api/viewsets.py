@@ -1,0 +1,44 @@
+"""Base classes every API view builds on: scoped querysets and declared scopes.
+
+Subclasses set `queryset` and `scope_resource`; they never override `get_queryset`, so no view
+can forget the store scoping (a subclass that tries fails at import time).
+"""
+
+from __future__ import annotations
+
+from rest_framework import mixins, viewsets
+
+from scrm.scoping import scope
+
+
+class ScopedQuerysetMixin:
+    scope_resource: str | None = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "get_queryset" in cls.__dict__:
+            raise TypeError(
+                f"{cls.__qualname__} overrides get_queryset; set `queryset` instead so store scoping "
+                "cannot be bypassed (use filter_queryset or a FilterSet for request-dependent filters)"
+            )
+
+    def get_queryset(self):
+        return scope(super().get_queryset(), self.request.user)
+
+
+class ScopedReadOnlyViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
+    pass
+
+
+class ScopedModelViewSet(ScopedQuerysetMixin, viewsets.ModelViewSet):
+    pass
+
+
+class ScopedCreateListRetrieveViewSet(
+    ScopedQuerysetMixin,
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    pass

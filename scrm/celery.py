@@ -1,0 +1,25 @@
+"""The Celery app. Queues and periodic tasks are named here, in one place."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scrm.settings")
+
+app = Celery("scrm")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+QUEUES = ("default",)
+
+# Every periodic task expires before its next run, so a backlog never runs the same tick twice.
+app.conf.beat_schedule = {
+    "heartbeat": {
+        "task": "scrm.tasks.heartbeat",
+        "schedule": 30.0,
+        "kwargs": {"source": "beat"},
+        "options": {"expires": 25},
+    },
+}

@@ -1,0 +1,84 @@
+"""Base views of the dashboard and the staff phone views: login required, roles, scoped lists.
+
+A list view names its model's queryset and FilterSet; the scoping comes from here and cannot be
+overridden, and the same view serves the full page and its htmx partial.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.views.generic import DetailView, ListView
+
+from scrm.models import Role
+from scrm.scoping import scope
+
+
+class RoleRequiredMixin(LoginRequiredMixin):
+    allowed_roles: tuple[str, ...] = tuple(Role.values)
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated and request.user.role not in self.allowed_roles:
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+
+class _ScopedMixin:
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "get_queryset" in cls.__dict__ and not cls.__dict__.get("_scoping_base", False):
+            raise TypeError(f"{cls.__qualname__} overrides get_queryset; set `queryset` so scoping stays in place")
+
+    def scoped_queryset(self):
+        return scope(self.queryset.all(), self.request.user)
+
+
+class ScopedListView(RoleRequiredMixin, _ScopedMixin, ListView):
+    """A filtered, paginated list. `partial_template_name` is rendered for htmx requests."""
+
+    _scoping_base = True
+    filterset_class = None
+    partial_template_name: str | None = None
+    paginate_by = 50
+
+    def get_filterset_kwargs(self) -> dict:
+        return {"data": self.request.GET or None, "request": self.request}
+
+    def get_queryset(self):
+        queryset = self.scoped_queryset()
+        self.filterset = None
+        if self.filterset_class is not None:
+            self.filterset = self.filterset_class(queryset=queryset, **self.get_filterset_kwargs())
+            self.limit_filter_choices(self.filterset)
+            if self.filterset.is_bound and self.filterset.is_valid():
+                queryset = self.filterset.qs
+            elif self.filterset.is_bound:
+                queryset = queryset.none()
+        return queryset
+
+    def limit_filter_choices(self, filterset) -> None:
+        """Store and staff pickers only offer what the user may see."""
+        for field in filterset.form.fields.values():
+            qs = getattr(field, "queryset", None)
+            if qs is not None:
+                field.queryset = scope(qs, self.request.user)
+
+    def get_template_names(self):
+        if self.partial_template_name and getattr(self.request, "htmx", False) and not self.request.htmx.boosted:
+            return [self.partial_template_name]
+        return super().get_template_names()
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["filterset"] = self.filterset
+        query = self.request.GET.copy()
+        query.pop("page", None)
+        context["querystring"] = query.urlencode()
+        return context
+
+
+class ScopedDetailView(RoleRequiredMixin, _ScopedMixin, DetailView):
+    _scoping_base = True
+
+    def get_queryset(self):
+        return self.scoped_queryset()

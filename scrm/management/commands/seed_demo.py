@@ -1,0 +1,26 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from scrm import demo
+
+
+class Command(BaseCommand):
+    help = "Create (or complete) the demo brand: stores, staff and members. Safe to run again."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--members", type=int, default=2000, help="how many demo members (default 2000)")
+        parser.add_argument("--force", action="store_true", help="allow running in production")
+
+    def handle(self, *args, members, force, **options):
+        if settings.PRODUCTION and not force:
+            raise CommandError("seed_demo refuses to run with SIYU_ENV=production (use --force to insist)")
+        if members < 0:
+            raise CommandError("--members must be 0 or more")
+        result = demo.seed(members=members)
+        self.stdout.write(
+            f"Demo brand ready: {result.stores} stores, {result.staff} staff, {result.members_total} members "
+            f"({result.members_added} added) in {result.seconds:.1f} s"
+        )
+        self.stdout.write("Demo logins (password kept in var/demo-password):")
+        for role, username, password in result.logins:
+            self.stdout.write(f"  {role:<14} {username:<14} {password}")

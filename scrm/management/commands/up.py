@@ -1,0 +1,143 @@
+"""Bring the whole product up in the foreground: migrate, seed the demo brand, then run the web
+app, a Celery worker and Celery beat until Ctrl-C, which stops every process cleanly (and the
+embedded PostgreSQL and Redis, when this process started them)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from scrm import demo
+
+
+class Command(BaseCommand):
+    help = "Run migrations, seed demo data and start web + worker + beat (Ctrl-C stops all)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("SIYU_HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("SIYU_PORT", "8000")))
+        parser.add_argument("--members", type=int, default=2000, help="demo members to seed (0 to skip seeding)")
+        parser.add_argument("--no-seed", action="store_true", help="do not create demo data")
+        parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
+
+    def handle(self, *args, host, port, members, no_seed, concurrency, **options):
+        started = time.monotonic()
+        self.stdout.write("siyu: applying migrations")
+        call_command("migrate", interactive=False, verbosity=0)
+        logins = []
+        if not no_seed and members >= 0:
+            result = demo.seed(members=members)
+            logins = result.logins
+            self.stdout.write(
+                f"siyu: demo brand ready ({result.stores} stores, {result.staff} staff, "
+                f"{result.members_total} members) in {result.seconds:.1f} s"
+            )
+        python = sys.executable
+        manage = str(settings.BASE_DIR / "manage.py")
+        beat_schedule = str(settings.BASE_DIR / "var" / "celerybeat-schedule")
+        os.makedirs(os.path.dirname(beat_schedule), exist_ok=True)
+        specs = [
+            ("web", [python, manage, "runserver", f"{host}:{port}", "--noreload"]),
+            ("worker", [python, "-m", "celery", "-A", "scrm", "worker", "-l", "INFO",
+                        "--concurrency", str(concurrency), "-Q", "default", "-n", "worker@%h"]),
+            ("beat", [python, "-m", "celery", "-A", "scrm", "beat", "-l", "INFO", "-s", beat_schedule]),
+        ]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # carries the embedded DATABASE_URL/REDIS_URL
+        supervisor = Supervisor(self.stdout)
+        stop = threading.Event()
+
+        def on_signal(signum, frame):
+            stop.set()
+
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+        for name, cmd in specs:
+            supervisor.start(name, cmd, env=env, cwd=str(settings.BASE_DIR))
+
+        self._print_banner(host, port, logins, time.monotonic() - started)
+        exit_code = 0
+        while not stop.is_set():
+            dead = supervisor.first_dead()
+            if dead:
+                self.stderr.write(f"siyu: {dead} stopped unexpectedly; shutting everything down")
+                exit_code = 1
+                break
+            stop.wait(0.5)
+        self.stdout.write("siyu: stopping web, beat and worker")
+        supervisor.stop_all(order=["web", "beat", "worker"])
+        self.stdout.write("siyu: stopped")
+        if exit_code:
+            sys.exit(exit_code)
+
+    def _print_banner(self, host, port, logins, seconds):
+        base = f"http://{host}:{port}"
+        lines = [
+            "",
+            f"Siyu is starting at {base}  (ready in a few seconds; Ctrl-C stops everything)",
+            f"  dashboard      {base}/",
+            f"  staff phone    {base}/m/",
+            f"  API            {base}/api/v1/   docs {base}/api/docs/",
+            f"  health         {base}/healthz",
+        ]
+        if os.environ.get("SIYU_EMBEDDED"):
+            lines.append(f"  embedded       {os.environ['SIYU_EMBEDDED']} under {settings.BASE_DIR / 'var'}")
+        if logins:
+            lines.append("  demo logins:")
+            lines += [f"    {role:<14} {user:<14} {pw}" for role, user, pw in logins]
+        lines.append(f"  (prepared in {seconds:.1f} s)")
+        lines.append("")
+        self.stdout.write("\n".join(lines))
+
+
+class Supervisor:
+    """Runs child processes in their own sessions, prefixing their output with their name."""
+
+    def __init__(self, out):
+        self.out = out
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.lock = threading.Lock()
+
+    def start(self, name, cmd, **kwargs):
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches us only; we stop the children in order
+            text=True,
+            bufsize=1,
+            **kwargs,
+        )
+        self.procs[name] = proc
+        threading.Thread(target=self._pump, args=(name, proc), daemon=True).start()
+
+    def _pump(self, name, proc):
+        for line in proc.stdout:
+            with self.lock:
+                sys.stdout.write(f"{name:<6} | {line}")
+                sys.stdout.flush()
+
+    def first_dead(self) -> str | None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                return name
+        return None
+
+    def stop_all(self, order):
+        for name in order:
+            proc = self.procs.get(name)
+            if proc is None or proc.poll() is not None:
+                continue
+            proc.send_signal(signal.SIGTERM)  # Celery: warm shutdown, finishing the task in hand
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

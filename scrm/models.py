@@ -1,0 +1,179 @@
+"""The organisation (regions, stores, staff and their roles), API keys, the audit log and
+service heartbeats: what every other app builds on."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Region(models.Model):
+    """A sales region (East China, South China...) grouping stores for reporting and management."""
+
+    code = models.SlugField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=64)
+
+    store_scope_field = None  # shared reference data, visible to every role
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("region")
+        verbose_name_plural = _("regions")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Store(models.Model):
+    """A physical store (or a brand's online shop run by a team); store roles are bound to one."""
+
+    code = models.SlugField(_("store code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=120)
+    region = models.ForeignKey(Region, verbose_name=_("region"), on_delete=models.PROTECT, related_name="stores")
+    city = models.CharField(_("city"), max_length=64)
+    address = models.CharField(_("address"), max_length=255, blank=True)
+    opened_on = models.DateField(_("opened on"), null=True, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+
+    store_scope_field = "id"
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("store")
+        verbose_name_plural = _("stores")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    OPERATOR = "operator", _("Operator")
+    STORE_MANAGER = "store_manager", _("Store manager")
+    STORE_STAFF = "store_staff", _("Store staff")
+
+
+STORE_ROLES = (Role.STORE_MANAGER, Role.STORE_STAFF)
+
+
+class StaffManager(UserManager):
+    def create_superuser(self, username, email=None, password=None, **extra_fields):
+        extra_fields.setdefault("role", Role.OPERATOR)
+        return super().create_superuser(username, email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    """A staff account. Operators see every store; store managers and staff see their own."""
+
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.STORE_STAFF)
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), on_delete=models.PROTECT, null=True, blank=True, related_name="staff"
+    )
+    display_name = models.CharField(_("display name"), max_length=64, blank=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True)
+
+    objects = StaffManager()
+    store_scope_field = "store"
+
+    class Meta:
+        ordering = ["username"]
+        verbose_name = _("staff account")
+        verbose_name_plural = _("staff accounts")
+        constraints = [
+            models.CheckConstraint(
+                name="store_role_has_store",
+                condition=Q(role="operator") | Q(store__isnull=False),
+                violation_error_message=_("Store managers and store staff must belong to a store."),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name or self.username
+
+    @property
+    def is_operator(self) -> bool:
+        return self.role == Role.OPERATOR
+
+    @property
+    def is_store_role(self) -> bool:
+        return self.role in STORE_ROLES
+
+
+class ApiKey(models.Model):
+    """A credential for an integration. Only a SHA-256 of the key is stored; the key is shown once."""
+
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(_("prefix"), max_length=16, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, editable=False)
+    scopes = ArrayField(models.CharField(max_length=64), verbose_name=_("scopes"), default=list, blank=True)
+    store = models.ForeignKey(
+        Store,
+        verbose_name=_("limited to store"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="api_keys",
+        help_text=_("Leave empty for a brand-wide integration."),
+    )
+    created_by = models.ForeignKey(
+        User, verbose_name=_("created by"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+
+    store_scope_field = "store"
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    def is_active(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class AuditLog(models.Model):
+    """Who read, exported or changed personal data, and when. Append-only."""
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    user = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    api_key = models.ForeignKey(ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    store = models.ForeignKey(Store, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    action = models.CharField(max_length=64)
+    object_type = models.CharField(max_length=64, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+
+    store_scope_field = "store"
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit log")
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.object_type} {self.object_id}"
+
+
+class ServiceHeartbeat(models.Model):
+    """Last sign of life from the worker and the scheduler, shown on the home page."""
+
+    name = models.CharField(max_length=32, primary_key=True)
+    seen_at = models.DateTimeField()
+
+    store_scope_field = None
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.seen_at:%H:%M:%S}"

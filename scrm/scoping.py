@@ -1,0 +1,64 @@
+"""The one place that decides which rows an actor may reach.
+
+An actor is a staff user (session) or an API key principal. Operators and brand-wide API keys
+reach every store; store managers, store staff and store-bound API keys reach their own store.
+Every model that holds store data names the path to its store in `store_scope_field`
+("id" for Store itself, "home_store" for members...); `None` marks shared reference data.
+A model that declares nothing cannot be scoped, which is an error rather than a silent leak.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Model, QuerySet
+
+_UNSET = object()
+
+
+@dataclass(frozen=True)
+class Access:
+    all_stores: bool
+    store_id: int | None
+
+    def allows_store(self, store_id: int | None) -> bool:
+        return self.all_stores or (store_id is not None and store_id == self.store_id)
+
+
+NO_ACCESS = Access(all_stores=False, store_id=None)
+
+
+def access_for(actor) -> Access:
+    """What part of the brand `actor` (a User, an ApiPrincipal or None) may see."""
+    if actor is None or not getattr(actor, "is_authenticated", False) or not getattr(actor, "is_active", True):
+        return NO_ACCESS
+    api_key = getattr(actor, "api_key", None)
+    if api_key is not None:
+        return Access(all_stores=api_key.store_id is None, store_id=api_key.store_id)
+    if getattr(actor, "is_operator", False):
+        return Access(all_stores=True, store_id=None)
+    return Access(all_stores=False, store_id=getattr(actor, "store_id", None))
+
+
+def store_path(model: type[Model]) -> str | None:
+    path = getattr(model, "store_scope_field", _UNSET)
+    if path is _UNSET:
+        raise ImproperlyConfigured(
+            f"{model.__module__}.{model.__name__} has no store_scope_field: say which field leads to its "
+            "store, or None for data shared by every store"
+        )
+    return path
+
+
+def scope(queryset: QuerySet, actor) -> QuerySet:
+    """Restrict `queryset` to the rows `actor` may see. Every list, detail and API goes through here."""
+    path = store_path(queryset.model)
+    access = access_for(actor)
+    if path is None:
+        return queryset if getattr(actor, "is_authenticated", False) else queryset.none()
+    if access.all_stores:
+        return queryset
+    if access.store_id is None:
+        return queryset.none()
+    return queryset.filter(**{path: access.store_id})

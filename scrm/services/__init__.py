@@ -1,0 +1,1 @@
+"""Writes with business rules for the organisation: API keys, staff accounts, audit entries."""

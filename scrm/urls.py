@@ -1,0 +1,23 @@
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from scrm import views
+
+urlpatterns = [
+    path("healthz", views.healthz, name="healthz"),
+    path("", views.home, name="home"),
+    path("m/", views.mobile_home, name="mobile-home"),
+    path("stores/", views.StoreListView.as_view(), name="store-list"),
+    path("staff/", views.StaffListView.as_view(), name="staff-list"),
+    path("", include("members.urls")),
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("api/", include("scrm.api.urls")),
+    path("admin/", admin.site.urls),
+]
+
+admin.site.site_header = settings.SIYU_BRAND_NAME
+
