@@ -68,7 +68,6 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -79,6 +78,11 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "scrm.api.errors.ApiErrorMiddleware",
 ]
+
+if not DEBUG:
+    # Static files straight from the app server (with far-future caching); runserver does it in DEBUG.
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+    WHITENOISE_USE_FINDERS = not PRODUCTION
 
 ROOT_URLCONF = "scrm.urls"
 WSGI_APPLICATION = "scrm.wsgi.application"

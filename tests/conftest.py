@@ -1,0 +1,134 @@
+"""Shared fixtures: one store pair and a named user per role (alice the operator, bob the
+manager and carol the clerk of store A, dave the clerk of store B), members in both stores,
+API clients and keys. Everything runs against real PostgreSQL and real Redis."""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlsplit
+
+import pytest
+from django.conf import settings
+
+from scrm.env import celery_broker_url
+
+TEST_REDIS_DB = 15  # apart from a running app's db 0, so a dev worker never takes test tasks
+
+
+def _test_redis_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return f"unix://{parts.path}?db={TEST_REDIS_DB}"
+    return parts._replace(path=f"/{TEST_REDIS_DB}").geturl()
+
+
+def pytest_configure(config):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.REDIS_URL = _test_redis_url(settings.REDIS_URL)
+    settings.CACHES["default"]["LOCATION"] = settings.REDIS_URL
+    settings.CACHES["default"]["KEY_PREFIX"] = f"siyu-test-{os.getpid()}"
+    from scrm.celery import app
+
+    app.conf.broker_url = celery_broker_url(settings.REDIS_URL)
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def stores(db):
+    from scrm.models import Region, Store
+
+    east = Region.objects.create(code="east", name="华东")
+    north = Region.objects.create(code="north", name="华北")
+    a = Store.objects.create(code="SH01", name="上海南京西路店", region=east, city="上海")
+    b = Store.objects.create(code="BJ01", name="北京三里屯店", region=north, city="北京")
+    return a, b
+
+
+@pytest.fixture
+def store_a(stores):
+    return stores[0]
+
+
+@pytest.fixture
+def store_b(stores):
+    return stores[1]
+
+
+def _user(username, role, store):
+    from scrm.models import User
+
+    user = User.objects.create(username=username, role=role, store=store, display_name=username.title())
+    user.set_password("pw-" + username)
+    user.save()
+    return user
+
+
+@pytest.fixture
+def alice(db):
+    return _user("alice", "operator", None)
+
+
+@pytest.fixture
+def bob(store_a):
+    return _user("bob", "store_manager", store_a)
+
+
+@pytest.fixture
+def carol(store_a):
+    return _user("carol", "store_staff", store_a)
+
+
+@pytest.fixture
+def dave(store_b):
+    return _user("dave", "store_staff", store_b)
+
+
+@pytest.fixture
+def members(store_a, store_b, carol, dave):
+    from members.models import Member
+
+    a = [
+        Member.objects.create(name=f"张{i}", phone=f"+861380013{i:04d}", home_store=store_a, owner=carol)
+        for i in range(3)
+    ]
+    b = [
+        Member.objects.create(name=f"李{i}", phone=f"+861390013{i:04d}", home_store=store_b, owner=dave)
+        for i in range(2)
+    ]
+    return a, b
+
+
+@pytest.fixture
+def api_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+@pytest.fixture
+def make_key(db):
+    """make_key(scopes=[...], store=None, expires_at=None) -> plaintext key."""
+    from scrm.services import api_keys
+
+    def make(scopes=("members:read",), store=None, expires_at=None, name="test key"):
+        return api_keys.issue(name=name, scopes=list(scopes), store=store, expires_at=expires_at).plaintext
+
+    return make
+
+
+@pytest.fixture
+def key_client(api_client, make_key):
+    """key_client(scopes=..., store=...) -> an APIClient sending that key."""
+
+    def build(**kwargs):
+        api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_key(**kwargs)}")
+        return api_client
+
+    return build
