@@ -13,15 +13,16 @@ router.register("stores", views.StoreViewSet, basename="store")
 router.register("staff", views.StaffViewSet, basename="staff")
 member_urls.register(router)
 
-views.ApiRootView.resources = [("me", "api-me")] + [
-    (prefix, f"{basename}-list") for prefix, _viewset, basename in router.registry
+views.ApiRootView.resources = [("me", "api:me")] + [
+    (prefix, f"api:{basename}-list") for prefix, _viewset, basename in router.registry
 ]
 
+app_name = "api"  # every API route is reversed as api:<name>, e.g. api:member-list
 urlpatterns = [
-    path("v1/", views.ApiRootView.as_view(), name="api-root"),
-    path("v1/me/", views.MeView.as_view(), name="api-me"),
+    path("v1/", views.ApiRootView.as_view(), name="root"),
+    path("v1/me/", views.MeView.as_view(), name="me"),
     path("v1/", include(router.urls)),
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
 ]

@@ -36,8 +36,8 @@ class ApiRootView(APIView):
                 "version": "v1",
                 "authentication": "Authorization: Bearer <API key>",
                 "resources": links,
-                "schema": request.build_absolute_uri(reverse("api-schema")) + "?format=json",
-                "docs": request.build_absolute_uri(reverse("api-docs")),
+                "schema": request.build_absolute_uri(reverse("api:schema")) + "?format=json",
+                "docs": request.build_absolute_uri(reverse("api:docs")),
             }
         )
 
