@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import django_filters
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -9,6 +11,8 @@ from django.utils.translation import gettext_lazy as _
 from members.models import Gender, Member, Source, Stage
 from members.phones import InvalidPhone, normalize_phone
 from scrm.models import Store, User
+
+_PHONE_SEPARATORS = re.compile(r"[\s\-().+/]")
 
 
 class MemberFilterSet(django_filters.FilterSet):
@@ -31,7 +35,9 @@ class MemberFilterSet(django_filters.FilterSet):
         if not value:
             return queryset
         digits = "".join(ch for ch in value if ch.isdigit())
-        if digits and len(digits) >= 4 and len(digits) >= len(value.replace(" ", "").replace("+", "")) - 1:
+        # Clerks type numbers as "138 0013 8000", "138-0013-8000" or "(+86) 138...": a value made of
+        # digits and those separators is a phone number (or its last digits), anything else a name.
+        if len(digits) >= 4 and _PHONE_SEPARATORS.sub("", value) == digits:
             try:
                 return queryset.filter(phone=normalize_phone(value))
             except InvalidPhone:
