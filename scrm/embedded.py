@@ -236,7 +236,7 @@ class Redis:
         result = subprocess.run(
             [
                 self.binary, "--port", "0", "--unixsocket", str(self.socket), "--unixsocketperm", "700",
-                "--dir", str(self.root), "--dbfilename", "dump.rdb", "--save", "60 1000",
+                "--dir", str(self.root), "--dbfilename", "dump.rdb", "--save", "60", "1000",
                 "--daemonize", "yes", "--pidfile", str(self.pidfile),
                 "--logfile", str(self.root / "redis.log"),
             ],
@@ -257,8 +257,15 @@ class Redis:
             return
         import signal
 
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)  # redis saves its snapshot on SIGTERM
+        import redis
+
+        try:  # SHUTDOWN SAVE writes the snapshot whatever the save policy
+            redis.Redis(unix_socket_path=str(self.socket), socket_timeout=30).shutdown(save=True)
+        except redis.exceptions.ConnectionError:
+            pass  # the expected answer: the server closed the connection as it exited
+        except redis.exceptions.RedisError:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 30
         while _pid_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
