@@ -148,6 +148,7 @@ SESSION_COOKIE_AGE = env.get_int("SESSION_COOKIE_AGE", 60 * 60 * 12, minimum=300
 LANGUAGE_CODE = env.get_choice("LANGUAGE_CODE", "zh-hans", ("zh-hans", "en"))
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["scrm.formats"]
 TIME_ZONE = env.get_str("TIME_ZONE", "Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True

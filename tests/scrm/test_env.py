@@ -91,3 +91,17 @@ def test_bad_settings_stop_startup_with_one_line(variables, expected):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert expected in lines[0]
+
+
+def test_configured_servers_are_used_instead_of_embedded(tmp_path):
+    """With DATABASE_URL and REDIS_URL set, nothing embedded is started (the scratch data folder stays
+    empty) and commands talk to the given servers."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    url = f"postgres://{db['USER']}@/{db['NAME']}?host={db['HOST']}&port={db['PORT']}"
+    scratch = tmp_path / "unused-var"
+    result = _manage({"DATABASE_URL": url, "REDIS_URL": os.environ["REDIS_URL"], "SIYU_DATA_DIR": str(scratch)})
+    assert result.returncode == 0, result.stderr
+    assert not (scratch / "postgres").exists()
+    assert not (scratch / "redis").exists()

@@ -22,5 +22,5 @@ class Command(BaseCommand):
             f"({result.members_added} added) in {result.seconds:.1f} s"
         )
         self.stdout.write("Demo logins (password kept in var/demo-password):")
-        for role, username, password in result.logins:
-            self.stdout.write(f"  {role:<14} {username:<14} {password}")
+        for _role, username, password in result.logins:
+            self.stdout.write(f"  {username:<14} {password}")

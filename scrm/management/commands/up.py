@@ -91,7 +91,7 @@ class Command(BaseCommand):
             lines.append(f"  embedded       {os.environ['SIYU_EMBEDDED']} under {settings.BASE_DIR / 'var'}")
         if logins:
             lines.append("  demo logins:")
-            lines += [f"    {role:<14} {user:<14} {pw}" for role, user, pw in logins]
+            lines += [f"    {user:<14} {pw}" for _role, user, pw in logins]
         lines.append(f"  (prepared in {seconds:.1f} s)")
         lines.append("")
         self.stdout.write("\n".join(lines))
