@@ -16,10 +16,13 @@ class ScopedQuerysetMixin:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if "get_queryset" in cls.__dict__:
+        # Compare what the class resolves, not its own __dict__: a mixin listed before the base
+        # class would otherwise slip its own get_queryset in front of the scoped one.
+        if cls.get_queryset is not ScopedQuerysetMixin.get_queryset:
+            owner = next(klass for klass in cls.__mro__ if "get_queryset" in klass.__dict__)
             raise TypeError(
-                f"{cls.__qualname__} overrides get_queryset; set `queryset` instead so store scoping "
-                "cannot be bypassed (use filter_queryset or a FilterSet for request-dependent filters)"
+                f"{cls.__qualname__} gets get_queryset from {owner.__qualname__}; set `queryset` instead so "
+                "store scoping cannot be bypassed (use filter_queryset or a FilterSet for request-dependent filters)"
             )
 
     def get_queryset(self):
