@@ -5,9 +5,10 @@ from __future__ import annotations
 from django.http import HttpResponse
 from django.template import engines
 from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularRedocView
-from rest_framework import permissions
+from rest_framework import exceptions, permissions
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -78,6 +79,13 @@ class StoreViewSet(ScopedModelViewSet):
     filterset_class = StoreFilterSet
     scope_resource = "stores"
     http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def perform_create(self, serializer):
+        # A store-bound key holding stores:write may edit its own store, but opening a store is a
+        # brand-level act: the new store would lie outside the key's reach the moment it exists.
+        if not access_for(self.request.user).all_stores:
+            raise exceptions.PermissionDenied(_("Only brand-wide credentials can open a store."))
+        serializer.save()
 
 
 class StaffViewSet(ScopedReadOnlyViewSet):
