@@ -42,11 +42,13 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             return None
         token = token.strip()
         if not token:
-            raise exceptions.AuthenticationFailed(_("The Authorization header has no API key after 'Bearer'."))
+            raise exceptions.AuthenticationFailed(
+                _("The Authorization header has no API key after 'Bearer'."), code="missing"
+            )
         try:
             key = api_keys.authenticate(token)
         except api_keys.InvalidKey as exc:
-            raise exceptions.AuthenticationFailed(str(exc)) from None
+            raise exceptions.AuthenticationFailed(str(exc), code=exc.reason) from None
         return ApiPrincipal(key), key
 
     def authenticate_header(self, request):

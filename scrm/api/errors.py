@@ -3,7 +3,8 @@
     {"error": {"status": 404, "code": "not_found", "message": "...", "details": {...}}}
 
 `details` carries field errors for validation failures ({"phone": ["..."]}, or
-{"rows": {"3": {...}}} for batches) and `retry_after` for throttling.
+{"rows": {"3": {...}}} for batches), `retry_after` for throttling and `reason` where an error has
+a more precise cause than its code (an API key that is "invalid", "expired" or "revoked").
 """
 
 from __future__ import annotations
@@ -75,7 +76,12 @@ def exception_handler(exc, context):
         data = exc.detail
         details = data if isinstance(data, dict) else {"non_field_errors": data}
     else:
-        message = str(exc.detail) if not isinstance(exc.detail, (list, dict)) else str(exc.detail)
+        message = str(exc.detail)
+        # An exception raised with its own code (an API key that expired or was revoked...) says so
+        # in details.reason: the message is translated, the reason is what a program can test.
+        reason = getattr(exc.detail, "code", None)
+        if reason and reason != exc.default_code:
+            details["reason"] = reason
     if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
         details["retry_after"] = int(exc.wait)
     response.data = error_body(response.status_code, code, message, details)

@@ -21,7 +21,12 @@ KEY_PREFIX = "sy"
 
 
 class InvalidKey(Exception):
-    pass
+    """Why a key was refused: `reason` is "invalid", "revoked" or "expired" (the message is
+    translated, the reason is for programs)."""
+
+    def __init__(self, message: str, *, reason: str = "invalid") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -76,9 +81,9 @@ def authenticate(plaintext: str) -> ApiKey:
         raise InvalidKey(_("Invalid API key."))
     now = timezone.now()
     if key.revoked_at is not None:
-        raise InvalidKey(_("This API key was revoked."))
+        raise InvalidKey(_("This API key was revoked."), reason="revoked")
     if key.expires_at is not None and key.expires_at <= now:
-        raise InvalidKey(_("This API key has expired."))
+        raise InvalidKey(_("This API key has expired."), reason="expired")
     stale_before = now - settings.API_KEY_LAST_USED_RESOLUTION
     if key.last_used_at is None or key.last_used_at < stale_before:
         # A conditional UPDATE: busy keys write at most once per minute, never read-modify-write.
