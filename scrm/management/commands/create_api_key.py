@@ -39,13 +39,21 @@ class Command(BaseCommand):
         if expires_in_days is not None:
             if expires_in_days <= 0:
                 raise CommandError("--expires-in-days must be 1 or more")
-            when = timezone.now() + timedelta(days=expires_in_days)
+            try:
+                when = timezone.now() + timedelta(days=expires_in_days)
+            except OverflowError:
+                raise CommandError(f"--expires-in-days: {expires_in_days} days is past the year 9999") from None
         elif expires_at:
-            when = parse_datetime(expires_at)
+            try:
+                when = parse_datetime(expires_at)
+            except ValueError:  # well formed but impossible, e.g. month 13
+                when = None
             if when is None:
                 raise CommandError(f"--expires-at: {expires_at!r} is not an ISO 8601 date-time")
             if timezone.is_naive(when):
                 when = timezone.make_aware(when)
+            if when <= timezone.now():
+                raise CommandError(f"--expires-at: {expires_at} is in the past")
         try:
             issued = api_keys.issue(name=name, scopes=scope_list, store=store_obj, expires_at=when)
         except ValueError as exc:
