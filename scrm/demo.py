@@ -233,6 +233,9 @@ def _seed_members(count: int, stores: list[Store], staff_by_store: dict[int, lis
     now = timezone.now().replace(microsecond=0)
     columns = "name, phone, gender, birthday, home_store_id, owner_id, source, stage, created_at"
     with transaction.atomic(), connection.cursor() as cursor:
+        # ON COMMIT DROP only fires on a real commit: inside an outer transaction (a test, a caller's
+        # atomic block) the table from an earlier run is still there.
+        cursor.execute("DROP TABLE IF EXISTS pg_temp.demo_member")
         cursor.execute(
             "CREATE TEMP TABLE demo_member (name text, phone text, gender text, birthday date, "
             "home_store_id bigint, owner_id bigint, source text, stage text, created_at timestamptz) ON COMMIT DROP"
