@@ -1,0 +1,274 @@
+"""Who reaches which rows: access_for and scope() per role and per key, the base classes that
+make scoping impossible to skip, and the same rules seen through the API with a session."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import AnonymousUser, Group
+from django.core.exceptions import ImproperlyConfigured
+from rest_framework.test import APIClient
+
+from members.models import Member
+from scrm.api import scopes
+from scrm.api.auth import ApiPrincipal
+from scrm.api.viewsets import ScopedModelViewSet, ScopedReadOnlyViewSet
+from scrm.dashboard import ScopedDetailView, ScopedListView
+from scrm.models import ApiKey, AuditLog, Region, Role, Store, User
+from scrm.scoping import NO_ACCESS, Access, access_for, scope
+from scrm.services import api_keys
+
+
+def principal(scopes=("members:read",), store=None) -> ApiPrincipal:
+    return ApiPrincipal(api_keys.issue(name="k", scopes=list(scopes), store=store).api_key)
+
+
+def session(user) -> APIClient:
+    client = APIClient()
+    client.force_login(user)
+    return client
+
+
+def ids(response) -> set[int]:
+    assert response.status_code == 200, response.content
+    return {row["id"] for row in response.json()["results"]}
+
+
+# --- access_for ---------------------------------------------------------------------------
+
+
+def test_operator_reaches_every_store(alice):
+    assert access_for(alice) == Access(all_stores=True, store_id=None)
+
+
+def test_store_roles_reach_their_store(bob, carol, dave, store_a, store_b):
+    assert access_for(bob) == Access(all_stores=False, store_id=store_a.pk)
+    assert access_for(carol) == Access(all_stores=False, store_id=store_a.pk)
+    assert access_for(dave) == Access(all_stores=False, store_id=store_b.pk)
+    assert access_for(carol).allows_store(store_a.pk)
+    assert not access_for(carol).allows_store(store_b.pk)
+    assert not access_for(carol).allows_store(None)
+
+
+def test_keys_reach_their_store_or_every_store(store_a, store_b):
+    assert access_for(principal()) == Access(all_stores=True, store_id=None)
+    bound = access_for(principal(store=store_a))
+    assert bound == Access(all_stores=False, store_id=store_a.pk)
+    assert not bound.allows_store(store_b.pk)
+
+
+def test_anonymous_and_inactive_reach_nothing(carol):
+    assert access_for(None) == NO_ACCESS
+    assert access_for(AnonymousUser()) == NO_ACCESS
+    carol.is_active = False
+    assert access_for(carol) == NO_ACCESS
+    assert not NO_ACCESS.allows_store(None)
+
+
+# --- scope() -------------------------------------------------------------------------------
+
+
+def test_scope_restricts_each_model_by_its_store_path(alice, carol, members, store_a, dave):
+    mine, theirs = members
+    assert set(scope(Member.objects.all(), carol)) == set(mine)
+    assert set(scope(Member.objects.all(), alice)) == set(mine + theirs)
+    assert list(scope(Store.objects.all(), carol)) == [store_a]
+    assert set(scope(User.objects.all(), carol)) == {carol}
+    assert set(scope(User.objects.all(), alice)) == {alice, carol, dave}
+
+
+def test_scope_restricts_keys_and_audit_entries_to_the_store(carol, store_a, store_b):
+    api_keys.issue(name="a", scopes=[], store=store_a)
+    api_keys.issue(name="b", scopes=[], store=store_b)
+    api_keys.issue(name="brand", scopes=[])
+    AuditLog.objects.create(action="member.export", store=store_a)
+    AuditLog.objects.create(action="member.export", store=store_b)
+    assert [k.name for k in scope(ApiKey.objects.all(), carol)] == ["a"]
+    assert [e.store_id for e in scope(AuditLog.objects.all(), carol)] == [store_a.pk]
+
+
+def test_scope_applies_to_store_bound_keys(members, store_b):
+    mine, theirs = members
+    assert set(scope(Member.objects.all(), principal(store=store_b))) == set(theirs)
+    assert set(scope(Member.objects.all(), principal())) == set(mine + theirs)
+
+
+def test_shared_reference_data_is_for_any_signed_in_actor(carol, stores):
+    assert scope(Region.objects.all(), carol).count() == 2
+    assert scope(Region.objects.all(), principal(store=stores[1])).count() == 2
+    assert scope(Region.objects.all(), AnonymousUser()).count() == 0
+    assert scope(Region.objects.all(), None).count() == 0
+
+
+def test_anonymous_gets_no_store_data(members):
+    for model in (Member, Store, User, ApiKey):
+        assert not scope(model.objects.all(), AnonymousUser()).exists()
+        assert not scope(model.objects.all(), None).exists()
+
+
+def test_scope_refuses_a_model_that_does_not_say_how_it_is_scoped(alice):
+    with pytest.raises(ImproperlyConfigured, match="store_scope_field"):
+        scope(Group.objects.all(), alice)
+
+
+# --- base classes -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("base", [ScopedReadOnlyViewSet, ScopedModelViewSet])
+def test_api_viewset_cannot_override_get_queryset(base):
+    with pytest.raises(TypeError, match="get_queryset"):
+
+        class LeakyViewSet(base):
+            queryset = Member.objects.all()
+
+            def get_queryset(self):
+                return Member.objects.all()
+
+
+def test_api_viewset_cannot_take_get_queryset_from_a_mixin():
+    class UnscopedMixin:
+        def get_queryset(self):
+            return Member.objects.all()
+
+    with pytest.raises(TypeError, match="get_queryset"):
+
+        class LeakyViewSet(UnscopedMixin, ScopedReadOnlyViewSet):
+            queryset = Member.objects.all()
+
+
+def test_api_viewset_subclass_of_a_subclass_is_checked_too():
+    class Base(ScopedReadOnlyViewSet):
+        queryset = Member.objects.all()
+
+    with pytest.raises(TypeError, match="get_queryset"):
+
+        class Leaky(Base):
+            def get_queryset(self):
+                return Member.objects.all()
+
+
+@pytest.mark.parametrize("base", [ScopedListView, ScopedDetailView])
+def test_dashboard_view_cannot_override_get_queryset(base):
+    with pytest.raises(TypeError, match="get_queryset"):
+
+        class LeakyView(base):
+            queryset = Member.objects.all()
+
+            def get_queryset(self):
+                return Member.objects.all()
+
+
+def test_well_behaved_subclasses_are_accepted():
+    class MemberList(ScopedListView):
+        queryset = Member.objects.all()
+
+    class MemberViewSet(ScopedReadOnlyViewSet):
+        queryset = Member.objects.all()
+
+        def filter_queryset(self, queryset):
+            return super().filter_queryset(queryset)
+
+    assert MemberList and MemberViewSet
+
+
+# --- through the API, with a session --------------------------------------------------------
+
+
+def test_operator_sees_everything(alice, bob, members, stores):
+    mine, theirs = members
+    client = session(alice)
+    assert ids(client.get("/api/v1/members/")) == {m.pk for m in mine + theirs}
+    assert ids(client.get("/api/v1/stores/")) == {s.pk for s in stores}
+    assert {u["username"] for u in client.get("/api/v1/staff/").json()["results"]} == {"alice", "bob", "carol", "dave"}
+    assert client.get(f"/api/v1/members/{theirs[0].pk}/").status_code == 200
+
+
+@pytest.mark.parametrize("username", ["bob", "carol"])
+def test_store_roles_see_only_their_store(request, username, members, store_a, store_b):
+    user = request.getfixturevalue(username)
+    mine, theirs = members
+    client = session(user)
+    assert ids(client.get("/api/v1/members/")) == {m.pk for m in mine}
+    assert client.get(f"/api/v1/members/{mine[0].pk}/").status_code == 200
+    assert ids(client.get("/api/v1/stores/")) == {store_a.pk}
+    assert {u["username"] for u in client.get("/api/v1/staff/").json()["results"]} == {"carol"} | {user.username}
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/members/{member}/", "/api/v1/stores/{store}/", "/api/v1/staff/{staff}/"],
+)
+def test_another_stores_rows_are_404_not_403(carol, dave, members, store_b, path):
+    _mine, theirs = members
+    url = path.format(member=theirs[0].pk, store=store_b.pk, staff=dave.pk)
+    response = session(carol).get(url)
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_filters_cannot_widen_the_scope(carol, dave, members, store_b):
+    client = session(carol)
+    assert ids(client.get("/api/v1/members/", {"store": store_b.pk})) == set()
+    assert ids(client.get("/api/v1/members/", {"owner": dave.pk})) == set()
+    assert ids(client.get("/api/v1/staff/", {"store": store_b.pk})) == set()
+
+
+def test_store_roles_never_hold_api_key_scopes(bob, carol):
+    for role in (Role.STORE_MANAGER, Role.STORE_STAFF):
+        assert not {s for s in scopes.scopes_for_role(role) if s.startswith("api_keys:")}
+    assert {"api_keys:read", "api_keys:write"} <= scopes.scopes_for_role(Role.OPERATOR)
+    for user in (bob, carol):
+        granted = session(user).get("/api/v1/me/").json()["scopes"]
+        assert "members:read" in granted
+        assert not [s for s in granted if s.startswith("api_keys:")]
+
+
+def test_store_roles_only_read_stores(bob, carol, store_a):
+    for user in (bob, carol):
+        client = session(user)
+        assert client.get("/api/v1/stores/").status_code == 200
+        created = client.post("/api/v1/stores/", {"code": "SH09", "name": "新店", "region": "east", "city": "上海"})
+        assert created.status_code == 403
+        assert "stores:write" in created.json()["error"]["message"]
+        renamed = client.patch(f"/api/v1/stores/{store_a.pk}/", {"name": "改名"})
+        assert renamed.status_code == 403
+    store_a.refresh_from_db()
+    assert store_a.name == "上海南京西路店"
+    assert not Store.objects.filter(code="SH09").exists()
+
+
+def test_operator_creates_and_edits_a_store(alice, stores):
+    client = session(alice)
+    response = client.post(
+        "/api/v1/stores/", {"code": "SH09", "name": "上海新天地店", "region": "east", "city": "上海"}
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["region"] == "east"
+    assert response.json()["region_name"] == "华东"
+    store = Store.objects.get(code="SH09")
+    assert store.region.code == "east"
+
+    response = client.patch(f"/api/v1/stores/{store.pk}/", {"region": "north"})
+    assert response.status_code == 200
+    store.refresh_from_db()
+    assert store.region.code == "north"
+
+
+def test_operator_store_input_is_validated(alice, stores):
+    response = session(alice).post("/api/v1/stores/", {"code": "SH09", "region": "nowhere", "city": "上海"})
+    assert response.status_code == 400
+    details = response.json()["error"]["details"]
+    assert set(details) == {"name", "region"}
+
+
+def test_store_bound_key_cannot_open_a_store(key_client, store_a):
+    client = key_client(scopes=["stores:read", "stores:write"], store=store_a)
+    response = client.post("/api/v1/stores/", {"code": "SH09", "name": "新店", "region": "east", "city": "上海"})
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "permission_denied"
+    assert not Store.objects.filter(code="SH09").exists()
+
+
+def test_brand_wide_key_with_write_scope_opens_a_store(key_client, stores):
+    client = key_client(scopes=["stores:write"])
+    response = client.post("/api/v1/stores/", {"code": "SH09", "name": "新店", "region": "east", "city": "上海"})
+    assert response.status_code == 201, response.content
