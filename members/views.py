@@ -9,7 +9,7 @@ from scrm.models import Role
 
 
 class MemberListView(ScopedListView):
-    queryset = Member.objects.select_related("home_store", "owner")
+    queryset = Member.live.select_related("home_store", "owner")
     filterset_class = MemberFilterSet
     template_name = "members/member_list.html"
     partial_template_name = "members/_member_rows.html"

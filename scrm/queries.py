@@ -29,7 +29,7 @@ def home_figures(user) -> dict:
 
 def _compute_home_figures(user) -> dict:
     now = timezone.now()
-    members = scope(Member.objects.all(), user)
+    members = scope(Member.live.all(), user)
     totals = members.aggregate(
         total=Count("id"),
         new_7d=Count("id", filter=Q(created_at__gte=now - timedelta(days=7))),
@@ -42,7 +42,11 @@ def _compute_home_figures(user) -> dict:
     ]
     top_stores = list(
         scope(Store.objects.filter(is_active=True), user)
-        .annotate(member_count=Count("members"))
+        .annotate(
+            member_count=Count(
+                "members", filter=Q(members__merged_into__isnull=True, members__erased_at__isnull=True)
+            )
+        )
         .select_related("region")
         .order_by("-member_count", "code")[:8]
         .values("id", "code", "name", "city", "region__name", "member_count")
@@ -73,8 +77,8 @@ def service_status() -> list[dict]:
 
 def staff_home_figures(user) -> dict:
     now = timezone.now()
-    mine = Member.objects.filter(owner=user)
-    store_members = scope(Member.objects.all(), user)
+    mine = Member.live.filter(owner=user)
+    store_members = scope(Member.live.all(), user)
     week = now - timedelta(days=7)
     return {
         "my_members": mine.count(),

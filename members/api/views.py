@@ -7,7 +7,7 @@ from scrm.api.viewsets import ScopedReadOnlyViewSet
 
 
 class MemberViewSet(ScopedReadOnlyViewSet):
-    queryset = Member.objects.select_related("home_store", "owner")
+    queryset = Member.live.select_related("home_store", "owner")
     serializer_class = MemberSerializer
     filterset_class = MemberFilterSet
     scope_resource = "members"

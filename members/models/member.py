@@ -37,6 +37,11 @@ class Source(models.TextChoices):
     OTHER = "other", _("Other")
 
 
+class LiveMemberManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(merged_into__isnull=True, erased_at__isnull=True)
+
+
 class Member(models.Model):
     name = models.CharField(_("name"), max_length=64)
     phone = models.CharField(_("phone"), max_length=20, blank=True, help_text=_("E.164, e.g. +8613800138000"))
@@ -55,8 +60,24 @@ class Member(models.Model):
     )
     source = models.CharField(_("source"), max_length=16, choices=Source.choices, default=Source.OTHER)
     stage = models.CharField(_("5A stage"), max_length=10, choices=Stage.choices, default=Stage.AWARE)
+    attributes = models.JSONField(
+        _("custom attributes"), default=dict, blank=True, help_text=_("Values of the attributes operators declare.")
+    )
+    merged_into = models.ForeignKey(
+        "self",
+        verbose_name=_("merged into"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="merged_members",
+        help_text=_("Set when this profile was a duplicate; everything now lives on the other one."),
+    )
+    erased_at = models.DateTimeField(_("erased at"), null=True, blank=True)
     created_at = models.DateTimeField(_("joined at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = models.Manager()
+    live = LiveMemberManager()  # what lists, counts and sends use
 
     store_scope_field = "home_store"
 
@@ -70,7 +91,13 @@ class Member(models.Model):
             models.Index(fields=["phone"], name="member_phone"),
             models.Index(fields=["created_at"], name="member_created"),
             GinIndex(fields=["name"], name="member_name_trgm", opclasses=["gin_trgm_ops"]),
+            GinIndex(fields=["attributes"], name="member_attributes", opclasses=["jsonb_path_ops"]),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_live(self) -> bool:
+        """False for a merged duplicate or an erased profile: neither is counted, listed or messaged."""
+        return self.merged_into_id is None and self.erased_at is None
