@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "scrm",
     "members",
+    "members.segments",
+    "members.io",
     "communities",
     "koc",
     "campaigns",
@@ -119,6 +121,7 @@ REDIS_URL = env.parse_redis_url(env.get_str("REDIS_URL"))
 DATABASES = {"default": env.parse_database_url(_database_url)}
 DATABASES["default"]["CONN_MAX_AGE"] = env.get_int("DB_CONN_MAX_AGE", 60, minimum=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Separate test databases let several test runs share one server (TEST_DATABASE_NAME=test_siyu_b).
 DATABASES["default"].setdefault("TEST", {})["NAME"] = env.get_str("TEST_DATABASE_NAME", "test_siyu")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "scrm.User"

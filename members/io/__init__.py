@@ -1,0 +1,1 @@
+"""Import and export of members, identities and tags: CSV and XLSX, dry runs, row-by-row reports."""

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class MemberIoConfig(AppConfig):
+    name = "members.io"
+    label = "member_io"
+    verbose_name = _("Member import and export")
