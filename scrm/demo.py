@@ -253,9 +253,9 @@ def _seed_members(count: int, stores: list[Store], staff_by_store: dict[int, lis
         raw.copy_expert(f"COPY demo_member ({columns}) FROM STDIN", buffer)
         cursor.execute(
             f"""
-            INSERT INTO members_member ({columns}, updated_at)
+            INSERT INTO members_member ({columns}, updated_at, attributes)
             SELECT d.name, d.phone, d.gender, d.birthday, d.home_store_id, d.owner_id, d.source, d.stage,
-                   d.created_at, d.created_at
+                   d.created_at, d.created_at, '{{}}'::jsonb
             FROM demo_member d
             WHERE NOT EXISTS (SELECT 1 FROM members_member m WHERE m.phone = d.phone)
             ORDER BY d.created_at
