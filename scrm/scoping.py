@@ -29,9 +29,13 @@ class Access:
 NO_ACCESS = Access(all_stores=False, store_id=None)
 
 
+def _signed_in(actor) -> bool:
+    return actor is not None and getattr(actor, "is_authenticated", False) and getattr(actor, "is_active", True)
+
+
 def access_for(actor) -> Access:
     """What part of the brand `actor` (a User, an ApiPrincipal or None) may see."""
-    if actor is None or not getattr(actor, "is_authenticated", False) or not getattr(actor, "is_active", True):
+    if not _signed_in(actor):
         return NO_ACCESS
     api_key = getattr(actor, "api_key", None)
     if api_key is not None:
@@ -56,7 +60,7 @@ def scope(queryset: QuerySet, actor) -> QuerySet:
     path = store_path(queryset.model)
     access = access_for(actor)
     if path is None:
-        return queryset if getattr(actor, "is_authenticated", False) else queryset.none()
+        return queryset if _signed_in(actor) else queryset.none()
     if access.all_stores:
         return queryset
     if access.store_id is None:

@@ -97,6 +97,14 @@ def test_shared_reference_data_is_for_any_signed_in_actor(carol, stores):
     assert scope(Region.objects.all(), principal(store=stores[1])).count() == 2
     assert scope(Region.objects.all(), AnonymousUser()).count() == 0
     assert scope(Region.objects.all(), None).count() == 0
+    carol.is_active = False
+    assert scope(Region.objects.all(), carol).count() == 0
+
+
+def test_deactivated_account_gets_nothing(carol, members):
+    carol.is_active = False
+    for model in (Member, Store, User, Region):
+        assert not scope(model.objects.all(), carol).exists()
 
 
 def test_anonymous_gets_no_store_data(members):
