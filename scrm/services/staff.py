@@ -29,7 +29,15 @@ def create_staff(
         raise ValidationError({"store": _("Store managers and store staff must belong to a store.")})
     if role == Role.OPERATOR:
         store = None
-    user = User(username=username, role=role, store=store, display_name=display_name, email=email, phone=phone)
+    user = User(
+        username=username,
+        role=role,
+        store=store,
+        display_name=display_name,
+        email=email,
+        phone=phone,
+        is_staff=role == Role.OPERATOR,  # operators also manage the brand in the Django admin
+    )
     if password:
         validate_password(password, user)
         user.set_password(password)

@@ -28,8 +28,5 @@ class Command(BaseCommand):
             )
         except ValidationError as exc:
             raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from None
-        if role == Role.OPERATOR:
-            user.is_staff = True
-            user.save(update_fields=["is_staff"])
         self.stderr.write(f"Created {user.get_role_display()} {username}.")
         self.stdout.write(password)
