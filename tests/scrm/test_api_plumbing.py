@@ -183,6 +183,22 @@ def test_duplicate_store_code_is_a_field_error(alice_client, store_a):
     assert "code" in error["details"]
 
 
+def test_session_writes_need_the_csrf_token(alice, stores):
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(alice)
+    new_store = {"code": "SH09", "name": "新店", "region": "east", "city": "上海"}
+    error = assert_error(client.post("/api/v1/stores/", new_store), 403, "permission_denied")
+    assert "CSRF" in error["message"]
+    assert not Store.objects.filter(code="SH09").exists()
+
+
+def test_key_writes_need_no_csrf_token(make_key, stores):
+    client = APIClient(enforce_csrf_checks=True)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_key(scopes=['stores:write'])}")
+    new_store = {"code": "SH09", "name": "新店", "region": "east", "city": "上海"}
+    assert client.post("/api/v1/stores/", new_store).status_code == 201
+
+
 # --- cursor pagination ------------------------------------------------------------------------
 
 
