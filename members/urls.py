@@ -4,5 +4,7 @@ from members import views
 
 urlpatterns = [
     path("members/", views.MemberListView.as_view(), name="member-list"),
+    path("members/<int:pk>/", views.MemberDetailView.as_view(), name="member-detail"),
     path("m/members/", views.MobileMemberListView.as_view(), name="mobile-member-list"),
+    path("m/members/<int:pk>/", views.MobileMemberDetailView.as_view(), name="mobile-member-detail"),
 ]

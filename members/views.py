@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from members import queries
 from members.filters import MemberFilterSet
 from members.models import Member
-from scrm.dashboard import ScopedListView
+from scrm.dashboard import ScopedDetailView, ScopedListView
 from scrm.models import Role
 
 
@@ -30,3 +31,20 @@ class MobileMemberListView(MemberListView):
             data["owner"] = str(self.request.user.pk)
         kwargs["data"] = data
         return kwargs
+
+
+class MemberDetailView(ScopedDetailView):
+    """The member 360 page: profile, identities, tags, attributes, consent, staff, notes, history."""
+
+    queryset = Member.live.select_related("home_store", "owner")
+    template_name = "members/member_detail.html"
+    context_object_name = "member"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(queries.member_360(self.object, self.request.user))
+        return context
+
+
+class MobileMemberDetailView(MemberDetailView):
+    template_name = "members/mobile_member_detail.html"

@@ -23,11 +23,18 @@ class RoleRequiredMixin(LoginRequiredMixin):
         return super().dispatch(request, *args, **kwargs)
 
 
+_SCOPED_BASES: list[type] = []  # filled in below, once the base views exist
+
+
 class _ScopedMixin:
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if "get_queryset" in cls.__dict__ and not cls.__dict__.get("_scoping_base", False):
-            raise TypeError(f"{cls.__qualname__} overrides get_queryset; set `queryset` so scoping stays in place")
+        # Compare what the class actually resolves, so a mixin placed first cannot slip one in.
+        for base in _SCOPED_BASES:
+            if issubclass(cls, base) and cls.get_queryset is not base.get_queryset:
+                raise TypeError(
+                    f"{cls.__qualname__} overrides get_queryset; set `queryset` so scoping stays in place"
+                )
 
     def scoped_queryset(self):
         return scope(self.queryset.all(), self.request.user)
@@ -36,7 +43,6 @@ class _ScopedMixin:
 class ScopedListView(RoleRequiredMixin, _ScopedMixin, ListView):
     """A filtered, paginated list. `partial_template_name` is rendered for htmx requests."""
 
-    _scoping_base = True
     filterset_class = None
     partial_template_name: str | None = None
     paginate_by = 50
@@ -78,7 +84,8 @@ class ScopedListView(RoleRequiredMixin, _ScopedMixin, ListView):
 
 
 class ScopedDetailView(RoleRequiredMixin, _ScopedMixin, DetailView):
-    _scoping_base = True
-
     def get_queryset(self):
         return self.scoped_queryset()
+
+
+_SCOPED_BASES.extend([ScopedListView, ScopedDetailView])

@@ -196,13 +196,16 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # Proxies in front of the app whose X-Forwarded-For may be trusted (0: use the peer address).
+    "NUM_PROXIES": env.get_int("NUM_PROXIES", 0, minimum=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Siyu API",
     "DESCRIPTION": (
         "Private-domain SCRM: members, communities, KOC and campaigns. Authenticate with "
         "`Authorization: Bearer <key>` (create a key with `manage.py create_api_key NAME`). "
-        "Errors always have the shape `{\"error\": {\"code\", \"message\", \"details\"}}`."
+        "Errors always have the shape `{\"error\": {\"status\", \"code\", \"message\", \"details\"}}`; "
+        "a refused key's 401 says why in `details.reason` (invalid, missing, expired, revoked)."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -211,10 +214,6 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {"ApiKey": {"type": "http", "scheme": "bearer", "description": "Siyu API key"}}
-    },
-    "SECURITY": [{"ApiKey": []}],
 }
 API_KEY_LAST_USED_RESOLUTION = timedelta(minutes=1)
 

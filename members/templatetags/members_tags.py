@@ -12,3 +12,13 @@ def phone_display(e164: str) -> str:
         national = e164[3:]
         return f"+86 {national[:3]} {national[3:7]} {national[7:]}"
     return e164
+
+
+@register.filter
+def attribute_display(value) -> str:
+    """Lists as 'a, b'; booleans as ✓ / ✗; everything else as text."""
+    if isinstance(value, bool):
+        return "✓" if value else "✗"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return "" if value is None else str(value)

@@ -1,0 +1,40 @@
+"""Read-side queries of the member centre: the 360 view of one member."""
+
+from __future__ import annotations
+
+from itertools import groupby
+
+from members import panels
+from members.models import AttributeDefinition, Consent, Member, MemberEvent, MemberTag, ServiceNote, StaffRelation
+from scrm.models import Role
+
+
+def member_360(member: Member, user) -> dict:
+    tags = list(
+        MemberTag.objects.filter(member=member)
+        .select_related("tag__group", "added_by")
+        .order_by("tag__group__sort_order", "tag__group__name", "tag__name")
+    )
+    tag_groups = [(group, list(items)) for group, items in groupby(tags, key=lambda mt: mt.tag.group)]
+    definitions = list(AttributeDefinition.objects.filter(is_active=True))
+    # Sensitive values (health, children) are for operators and managers, not every clerk.
+    hide_sensitive = getattr(user, "role", None) == Role.STORE_STAFF
+    attributes = [
+        {"definition": d, "value": member.attributes.get(d.code), "hidden": d.sensitive and hide_sensitive}
+        for d in definitions
+        if d.code in member.attributes
+    ]
+    return {
+        "identities": list(member.identities.order_by("channel", "created_at")),
+        "tag_groups": tag_groups,
+        "attributes": attributes,
+        "consents": list(Consent.objects.filter(member=member).order_by("purpose", "channel")),
+        "relations": list(
+            StaffRelation.objects.filter(member=member)
+            .select_related("staff", "store")
+            .order_by("-is_owner", "-added_at")
+        ),
+        "notes": list(ServiceNote.objects.filter(member=member).select_related("author", "store")[:50]),
+        "events": list(MemberEvent.objects.filter(member=member).select_related("actor")[:50]),
+        "panels": panels.for_member(member, user),
+    }
