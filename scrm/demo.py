@@ -321,7 +321,7 @@ def enrich_members(*, after_id: int = 0) -> None:
                 for tag_name, share in tags:
                     cursor.execute(
                         f"""INSERT INTO members_membertag (member_id, tag_id, source, added_by_id, added_at)
-                        SELECT m.id, %s, 'manual', m.owner_id, m.created_at + interval '1 day'
+                        SELECT m.id, %s, 'manual', m.owner_id, LEAST(now(), m.created_at + interval '1 day')
                         FROM members_member m
                         WHERE {live} AND abs(hashtext(m.phone || %s)) %% 1000 < %s
                         ON CONFLICT (member_id, tag_id) DO NOTHING""",
@@ -336,7 +336,7 @@ def enrich_members(*, after_id: int = 0) -> None:
                 cases = " ".join(f"WHEN b >= {lo} AND b < {hi} THEN {tid}" for lo, hi, tid in bounds)
                 cursor.execute(
                     f"""INSERT INTO members_membertag (member_id, tag_id, source, added_by_id, added_at)
-                    SELECT id, tag_id, 'manual', owner_id, created_at + interval '2 days' FROM (
+                    SELECT id, tag_id, 'manual', owner_id, LEAST(now(), created_at + interval '2 days') FROM (
                         SELECT m.id, m.owner_id, m.created_at, CASE {cases} END AS tag_id
                         FROM (SELECT m.*, abs(hashtext(m.phone || %s)) %% 1000 AS b FROM members_member m
                               WHERE {live}) m
@@ -413,7 +413,7 @@ def enrich_members(*, after_id: int = 0) -> None:
         for i, (kind, body) in enumerate(NOTES):
             cursor.execute(
                 f"""INSERT INTO members_servicenote (member_id, author_id, store_id, kind, body, pinned, created_at)
-                SELECT m.id, m.owner_id, m.home_store_id, %s, %s, false, m.created_at + interval '3 days'
+                SELECT m.id, m.owner_id, m.home_store_id, %s, %s, false, LEAST(now(), m.created_at + interval '3 days')
                 FROM members_member m
                 WHERE {live} AND abs(hashtext(m.phone || 'note')) %% 30 = %s
                   AND NOT EXISTS (SELECT 1 FROM members_servicenote n WHERE n.member_id = m.id AND n.body = %s)""",
