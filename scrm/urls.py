@@ -11,6 +11,8 @@ urlpatterns = [
     path("m/", views.mobile_home, name="mobile-home"),
     path("stores/", views.StoreListView.as_view(), name="store-list"),
     path("staff/", views.StaffListView.as_view(), name="staff-list"),
+    path("api-keys/", views.ApiKeyListView.as_view(), name="api-key-list"),
+    path("api-keys/<int:pk>/revoke/", views.revoke_api_key, name="api-key-revoke"),
     path("", include("members.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

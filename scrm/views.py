@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from scrm import queries
 from scrm.dashboard import ScopedListView
-from scrm.filters import StaffFilterSet, StoreFilterSet
-from scrm.models import Role, Store, User
-from scrm.services import health
+from scrm.filters import ApiKeyFilterSet, StaffFilterSet, StoreFilterSet
+from scrm.forms import ApiKeyForm
+from scrm.models import ApiKey, Role, Store, User
+from scrm.scoping import scope
+from scrm.services import api_keys, health
 
 
 @require_GET
@@ -51,3 +57,50 @@ class StaffListView(ScopedListView):
     filterset_class = StaffFilterSet
     template_name = "scrm/staff_list.html"
     partial_template_name = "scrm/_staff_rows.html"
+
+
+class ApiKeyListView(ScopedListView):
+    """Operators issue, review and revoke the API keys integrations use."""
+
+    allowed_roles = (Role.OPERATOR,)
+    queryset = ApiKey.objects.select_related("store", "created_by").order_by("-created_at")
+    filterset_class = ApiKeyFilterSet
+    template_name = "scrm/api_key_list.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.setdefault("form", ApiKeyForm())
+        context["new_key"] = getattr(self, "new_key", None)
+        context["now"] = timezone.now()
+        return context
+
+    def post(self, request, *args, **kwargs):
+        form = ApiKeyForm(request.POST)
+        if not form.is_valid():
+            self.object_list = self.get_queryset()
+            return self.render_to_response(self.get_context_data(form=form))
+        issued = api_keys.issue(
+            name=form.cleaned_data["name"],
+            scopes=form.cleaned_data["scopes"],
+            store=form.cleaned_data["store"],
+            expires_at=form.expires_at(),
+            created_by=request.user,
+        )
+        # Shown once on the next page; never stored in plain text.
+        request.session["new_api_key"] = {"name": issued.api_key.name, "key": issued.plaintext}
+        return redirect("api-key-list")
+
+    def get(self, request, *args, **kwargs):
+        self.new_key = request.session.pop("new_api_key", None)
+        return super().get(request, *args, **kwargs)
+
+
+@login_required
+@require_POST
+def revoke_api_key(request, pk):
+    if request.user.role != Role.OPERATOR:
+        raise PermissionDenied
+    key = get_object_or_404(scope(ApiKey.objects.all(), request.user), pk=pk)
+    api_keys.revoke(api_key=key)
+    messages.success(request, _("API key %(name)s revoked.") % {"name": key.name})
+    return redirect("api-key-list")
