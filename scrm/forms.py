@@ -9,7 +9,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from scrm.api import scopes as scope_registry
-from scrm.models import Store
+from scrm.models import STORE_ROLES, Role, Store, User
+from scrm.services.staff import can_manage
 
 
 class ApiKeyForm(forms.Form):
@@ -35,3 +36,36 @@ class ApiKeyForm(forms.Form):
     def expires_at(self):
         days = self.cleaned_data.get("expires_in_days")
         return timezone.now() + timedelta(days=days) if days else None
+
+
+class StaffForm(forms.Form):
+    username = forms.RegexField(
+        label=_("Username"), max_length=150, regex=r"^[\w.@+-]+$",
+        help_text=_("Letters, digits and @ . + - _ only; used to log in."),
+    )
+    display_name = forms.CharField(label=_("Display name"), max_length=64, required=False)
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
+    store = forms.ModelChoiceField(label=_("Store"), queryset=Store.objects.filter(is_active=True), required=False)
+
+    def __init__(self, *args, actor, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.actor = actor
+        if actor.role != Role.OPERATOR:
+            self.fields["role"].choices = [(Role.STORE_STAFF, Role.STORE_STAFF.label)]
+            self.fields["store"].queryset = Store.objects.filter(pk=actor.store_id)
+            self.fields["store"].initial = actor.store_id
+
+    def clean_username(self):
+        username = self.cleaned_data["username"]
+        if User.objects.filter(username__iexact=username).exists():
+            raise forms.ValidationError(_("This username is taken."))
+        return username
+
+    def clean(self):
+        data = super().clean()
+        role, store = data.get("role"), data.get("store")
+        if role in STORE_ROLES and store is None:
+            self.add_error("store", _("Store managers and store staff must belong to a store."))
+        elif role and not can_manage(actor=self.actor, role=role, store_id=store.pk if store else None):
+            raise forms.ValidationError(_("You cannot create this kind of account."))
+        return data

@@ -15,10 +15,10 @@ from django.views.decorators.http import require_GET, require_POST
 from scrm import queries
 from scrm.dashboard import ScopedListView
 from scrm.filters import ApiKeyFilterSet, StaffFilterSet, StoreFilterSet
-from scrm.forms import ApiKeyForm
+from scrm.forms import ApiKeyForm, StaffForm
 from scrm.models import ApiKey, Role, Store, User
 from scrm.scoping import scope
-from scrm.services import api_keys, health
+from scrm.services import api_keys, health, staff
 
 
 @require_GET
@@ -52,11 +52,68 @@ class StoreListView(ScopedListView):
 
 
 class StaffListView(ScopedListView):
+    """Staff accounts of the user's scope; operators and store managers add accounts and reset
+    passwords here (a manager only for the clerks of their own store)."""
+
     allowed_roles = (Role.OPERATOR, Role.STORE_MANAGER)
     queryset = User.objects.select_related("store").order_by("store__code", "username")
     filterset_class = StaffFilterSet
     template_name = "scrm/staff_list.html"
     partial_template_name = "scrm/_staff_rows.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.setdefault("form", StaffForm(actor=self.request.user))
+        context["issued"] = self.request.session.pop("issued_password", None)
+        return context
+
+    def post(self, request, *args, **kwargs):
+        form = StaffForm(request.POST, actor=request.user)
+        if not form.is_valid():
+            self.object_list = self.get_queryset()
+            return self.render_to_response(self.get_context_data(form=form))
+        password = staff.generate_password()
+        user = staff.create_staff(
+            username=form.cleaned_data["username"],
+            role=form.cleaned_data["role"],
+            store=form.cleaned_data["store"],
+            display_name=form.cleaned_data["display_name"],
+            password=password,
+        )
+        request.session["issued_password"] = {"username": user.username, "password": password}
+        return redirect("staff-list")
+
+
+def _managed_staff(request, pk) -> User:
+    if request.user.role not in (Role.OPERATOR, Role.STORE_MANAGER):
+        raise PermissionDenied
+    target = get_object_or_404(scope(User.objects.all(), request.user), pk=pk)
+    if target.pk == request.user.pk or not staff.can_manage(
+        actor=request.user, role=target.role, store_id=target.store_id
+    ):
+        raise PermissionDenied
+    return target
+
+
+@login_required
+@require_POST
+def reset_staff_password(request, pk):
+    target = _managed_staff(request, pk)
+    password = staff.reset_password(user=target)
+    request.session["issued_password"] = {"username": target.username, "password": password}
+    return redirect("staff-list")
+
+
+@login_required
+@require_POST
+def toggle_staff_active(request, pk):
+    target = _managed_staff(request, pk)
+    staff.set_active(user=target, active=not target.is_active)
+    if target.is_active:
+        messages.success(request, _("%(name)s can log in again.") % {"name": target})
+    else:
+        messages.success(request, _("%(name)s can no longer log in.") % {"name": target})
+    return redirect("staff-list")
 
 
 class ApiKeyListView(ScopedListView):

@@ -61,3 +61,17 @@ def generate_password() -> str:
     # Easy to read aloud to a store clerk: no look-alike characters.
     alphabet = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
     return "".join(secrets.choice(alphabet) for _ in range(14))
+
+
+def can_manage(*, actor: User, role: str, store_id: int | None) -> bool:
+    """Operators manage every account; a store manager manages the store staff of their own store."""
+    if actor.role == Role.OPERATOR:
+        return True
+    return actor.role == Role.STORE_MANAGER and role == Role.STORE_STAFF and store_id == actor.store_id
+
+
+def set_active(*, user: User, active: bool) -> User:
+    """Deactivating keeps the account and its history (members keep their owner) but blocks login."""
+    User.objects.filter(pk=user.pk).update(is_active=active)
+    user.is_active = active
+    return user
