@@ -6,3 +6,10 @@ class SegmentsConfig(AppConfig):
     name = "members.segments"
     label = "member_segments"
     verbose_name = _("Segments")
+
+    def ready(self) -> None:
+        from members.segments import filters
+        from scrm.api import scopes
+
+        filters.register()
+        scopes.register("segments", _("Segments"), store_roles="write")
