@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members.models import Tag
-from members.segments import queries
+from members.segments import index, queries
 from members.segments.models import Segment, SegmentSnapshot
 from scrm.models import Store, User
 from scrm.scoping import access_for
@@ -94,8 +94,8 @@ def snapshot_segment(*, segment: Segment, actor) -> SegmentSnapshot:
         params = chunk_params
     else:
         ids_sql, params = queries.member_ids_sql(tree, actor, store_id=segment.store_id)
-        select = (f"SELECT %s, (ids.id >> 16)::int, member_segments_bits(array_agg((ids.id & 65535)::int)) "
-                  f"FROM ({ids_sql}) AS ids GROUP BY 2")
+        bitmaps = index.bitmaps_sql(f"SELECT 's'::text AS dimension, 0::bigint AS key, ids.id FROM ({ids_sql}) AS ids")
+        select = f"SELECT %s, x.chunk, x.bits FROM ({bitmaps}) AS x"
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH written AS (INSERT INTO member_segments_snapshotchunk (snapshot_id, chunk, bits) {select} "

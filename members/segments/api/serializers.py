@@ -1,0 +1,55 @@
+"""Serializers of the segments API: shapes only; rules live in services and queries."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from members.segments import queries
+from members.segments.models import Segment, SegmentSnapshot
+from scrm.models import Store
+
+
+def _definition(value):
+    try:
+        queries.validate_definition(value)
+    except queries.DefinitionError as exc:
+        raise serializers.ValidationError(exc.errors) from None
+    return value
+
+
+class SegmentSerializer(serializers.ModelSerializer):
+    store = serializers.SlugRelatedField(
+        slug_field="code", queryset=Store.objects.all(), required=False, allow_null=True,
+        help_text=_("Store code; empty for a brand-wide segment. Store roles always make their own store's."),
+    )
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    definition = serializers.JSONField(help_text=_("See GET /api/v1/segments/filters/ for the conditions."))
+
+    class Meta:
+        model = Segment
+        fields = ["id", "name", "description", "definition", "store", "created_by", "created_at", "updated_at",
+                  "last_count", "last_counted_at"]
+        read_only_fields = ["created_by", "created_at", "updated_at", "last_count", "last_counted_at"]
+
+    def validate_definition(self, value):
+        return _definition(value)
+
+
+class PreviewRequestSerializer(serializers.Serializer):
+    definition = serializers.JSONField()
+    sample = serializers.IntegerField(min_value=0, max_value=100, default=20,
+                                      help_text=_("How many of the newest matching members to return."))
+
+    def validate_definition(self, value):
+        return _definition(value)
+
+
+class SnapshotSerializer(serializers.ModelSerializer):
+    taken_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    store = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = SegmentSnapshot
+        fields = ["id", "segment", "taken_at", "taken_by", "store", "member_count", "definition"]
+        read_only_fields = fields

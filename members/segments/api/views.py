@@ -1,0 +1,114 @@
+"""Segments API: saved segments (CRUD), a live count + sample while a definition is edited, the
+members of a segment (cursor-paginated) and snapshots."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from members.api.serializers import MemberSerializer
+from members.segments import queries, services
+from members.segments.api.serializers import PreviewRequestSerializer, SegmentSerializer, SnapshotSerializer
+from members.segments.models import Segment, SegmentSnapshot
+from scrm.api.permissions import HasScope, principal_scopes
+from scrm.api.viewsets import ScopedModelViewSet
+from scrm.scoping import scope
+
+
+class ReadsSegments(HasScope):
+    """A POST that only reads (a preview count) needs segments:read, like a GET."""
+
+    def has_permission(self, request, view) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        if "segments:read" in principal_scopes(request.user):
+            return True
+        self.message = _("This request needs the scope '%(scope)s'.") % {"scope": "segments:read"}
+        return False
+
+
+class ReadsSegmentMembers(HasScope):
+    """Listing a segment's members shows member data: segments:read and members:read."""
+
+    def has_permission(self, request, view) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        missing = {"segments:read", "members:read"} - principal_scopes(request.user)
+        if not missing:
+            return True
+        self.message = _("This request needs the scope '%(scope)s'.") % {"scope": ", ".join(sorted(missing))}
+        return False
+
+
+PREVIEW_RESPONSE = inline_serializer(
+    "SegmentPreview",
+    {"count": serializers.IntegerField(), "sample": MemberSerializer(many=True), "ms": serializers.FloatField()},
+)
+
+
+class SegmentViewSet(ScopedModelViewSet):
+    """Saved segments. Store roles see and make their own store's segments; every count, sample and
+    member list is cut to the caller's store."""
+
+    queryset = Segment.objects.select_related("store", "created_by")
+    serializer_class = SegmentSerializer
+    scope_resource = "segments"
+
+    def perform_create(self, serializer):
+        serializer.instance = services.create_segment(actor=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = services.update_segment(
+            segment=serializer.instance, actor=self.request.user, **serializer.validated_data
+        )
+
+    def perform_destroy(self, instance):
+        services.delete_segment(segment=instance, actor=self.request.user)
+
+    @extend_schema(request=PreviewRequestSerializer, responses=PREVIEW_RESPONSE)
+    @action(detail=False, methods=["post"], permission_classes=[ReadsSegments])
+    def count(self, request):
+        """Live count and the newest members of an unsaved definition, with the time it took."""
+        body = PreviewRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        result = queries.preview(body.validated_data["definition"], request.user, n=body.validated_data["sample"])
+        result["sample"] = MemberSerializer(result["sample"], many=True).data
+        return Response(result)
+
+    @extend_schema(responses=inline_serializer("SegmentFilters", {"filters": serializers.ListField()}))
+    @action(detail=False, methods=["get"], permission_classes=[ReadsSegments])
+    def filters(self, request):
+        """The conditions a definition can use: keys, labels, operators and value types."""
+        return Response({"filters": queries.describe_filters()})
+
+    @extend_schema(responses=MemberSerializer(many=True))
+    @action(detail=True, methods=["get"], permission_classes=[ReadsSegmentMembers])
+    def members(self, request, pk=None):
+        """The segment's live members the caller may see, newest first, cursor-paginated."""
+        segment = self.get_object()
+        members = queries.member_queryset(segment.definition, request.user, store_id=segment.store_id)
+        page = self.paginate_queryset(members.select_related("home_store", "owner"))
+        return self.get_paginated_response(MemberSerializer(page, many=True).data)
+
+    @extend_schema(request=None, responses=inline_serializer("SegmentCount", {"count": serializers.IntegerField()}))
+    @action(detail=True, methods=["post"])
+    def recount(self, request, pk=None):
+        """Count the saved segment now (and keep the figure on the segment)."""
+        segment = self.get_object()
+        return Response({"count": services.recount_segment(segment=segment, actor=request.user)})
+
+    @extend_schema(methods=["get"], responses=SnapshotSerializer(many=True))
+    @extend_schema(methods=["post"], request=None, responses={201: SnapshotSerializer, 403: OpenApiResponse()})
+    @action(detail=True, methods=["get", "post"])
+    def snapshots(self, request, pk=None):
+        """GET: the segment's snapshots, newest first. POST: freeze its members now."""
+        segment = self.get_object()
+        if request.method == "POST":
+            snapshot = services.snapshot_segment(segment=segment, actor=request.user)
+            return Response(SnapshotSerializer(snapshot).data, status=status.HTTP_201_CREATED)
+        snapshots = scope(SegmentSnapshot.objects.filter(segment=segment), request.user)
+        page = self.paginate_queryset(snapshots.select_related("taken_by", "store"))
+        return self.get_paginated_response(SnapshotSerializer(page, many=True).data)
