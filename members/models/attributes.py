@@ -19,14 +19,20 @@ class AttributeType(models.TextChoices):
 class AttributeDefinition(models.Model):
     """A custom attribute operators declare ("child's birth month", "milk powder brand", "allergy").
     Values live in Member.attributes under `code` and are validated against `type` and `choices`.
-    Sensitive attributes (health, children) need the member's sensitive-data consent and are masked
-    for roles that do not need them."""
+    Sensitive attributes (health, children) need the member's sensitive-data consent; attributes about
+    a child (`requires_guardian`) need the guardian's consent as well."""
 
     code = models.SlugField(_("code"), max_length=48, unique=True)
     label = models.CharField(_("label"), max_length=64)
     type = models.CharField(_("type"), max_length=16, choices=AttributeType.choices)
     choices = ArrayField(models.CharField(max_length=64), verbose_name=_("choices"), default=list, blank=True)
     sensitive = models.BooleanField(_("sensitive"), default=False)
+    requires_guardian = models.BooleanField(
+        _("child's data"),
+        default=False,
+        db_default=False,
+        help_text=_("About a child: values need the guardian's consent."),
+    )
     help_text = models.CharField(_("help text"), max_length=255, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
     sort_order = models.PositiveIntegerField(_("order"), default=0)

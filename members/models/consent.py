@@ -60,6 +60,9 @@ class ConsentRecord(models.Model):
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    recorded_by_label = models.CharField(
+        max_length=100, blank=True, default="", db_default="", help_text=_("API key or rule that recorded it")
+    )
     recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
 
     store_scope_field = "member__home_store"

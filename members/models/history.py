@@ -16,6 +16,7 @@ class MemberEvent(models.Model):
         CREATED = "created", _("Created")
         UPDATED = "updated", _("Profile updated")
         IDENTITY_ADDED = "identity_added", _("Identity added")
+        IDENTITY_REMOVED = "identity_removed", _("Identity removed")
         MERGED = "merged", _("Duplicate merged in")
         CONSENT = "consent", _("Consent changed")
         RELATION = "relation", _("Staff relation changed")

@@ -24,6 +24,9 @@ class ServiceNote(models.Model):
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    author_label = models.CharField(
+        max_length=100, blank=True, default="", db_default="", help_text=_("API key that wrote it")
+    )
     store = models.ForeignKey(Store, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     kind = models.CharField(_("kind"), max_length=12, choices=NoteKind.choices, default=NoteKind.NOTE)
     body = models.TextField(_("note"), max_length=2000)

@@ -73,6 +73,9 @@ class MemberTag(models.Model):
     added_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    added_by_label = models.CharField(
+        max_length=100, blank=True, default="", db_default="", help_text=_("API key or rule that added it")
+    )
     added_at = models.DateTimeField(default=timezone.now)
 
     store_scope_field = "member__home_store"

@@ -1,0 +1,289 @@
+"""Tags: the vocabulary (groups and tags, brand-wide) and tagging members, one or millions at a time.
+
+Tagging is set-based (INSERT ... SELECT ... ON CONFLICT DO NOTHING / DELETE ... WHERE member_id IN),
+records who added each tag and how, replaces a member's other tag of a single-choice group in the
+same transaction, and refuses rule tags (the segments engine keeps those current)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.db.models import Count, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from members.models import Member, MemberTag, Tag, TagGroup, TagSource
+from members.services import events
+from members.services.errors import Conflict, Forbidden, InvalidInput, NotInScope
+from scrm.scoping import access_for, scope
+
+MAX_IDS = 10_000  # per request; larger sets are tagged from a queryset (a segment)
+_GROUP_LOCK = 0x5359  # first key of the advisory locks that serialise tagging in a single-choice group
+
+
+@dataclass(frozen=True)
+class TagResult:
+    tag_id: int
+    changed: int  # members tagged (or untagged) now; those already so are not counted
+    replaced: int = 0  # other tags of a single-choice group removed
+
+
+def _require_manual(tag: Tag, source: str) -> None:
+    if tag.is_rule and source != TagSource.RULE:
+        raise InvalidInput(
+            _("%(tag)s is a rule tag: its rule decides who carries it, it cannot be added or removed by hand.")
+            % {"tag": tag.name},
+            details={"tag": [_("Tag %(id)s (%(name)s) is kept by its rule.") % {"id": tag.pk, "name": tag.name}]},
+            code="rule_tag",
+        )
+    if source not in TagSource.values:
+        raise ValueError(f"unknown tag source {source!r}")
+
+
+def clean_tag_ids(raw, *, field: str = "tags") -> list[int]:
+    if not isinstance(raw, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in raw):
+        raise InvalidInput(details={field: [_("Expected a list of ids.")]})
+    return list(dict.fromkeys(raw))
+
+
+def fetch_tags(ids) -> dict[int, Tag]:
+    """Tags by id with their group, one query."""
+    return {t.pk: t for t in Tag.objects.select_related("group").filter(pk__in=list(set(ids)))}
+
+
+def check_tags(ids, found: dict[int, Tag], *, source: str) -> list[str]:
+    """Messages for unknown ids, rule tags (unless the rule itself tags) and two tags of one
+    single-choice group among `ids`."""
+    errors = [_("Unknown tag %(id)s.") % {"id": i} for i in ids if i not in found]
+    chosen = [found[i] for i in ids if i in found]
+    for tag in chosen:
+        if tag.is_rule and source != TagSource.RULE:
+            errors.append(_("Tag %(id)s (%(name)s) is kept by its rule.") % {"id": tag.pk, "name": tag.name})
+    by_group: dict[int, list[Tag]] = {}
+    for tag in chosen:
+        if not tag.group.multiple:
+            by_group.setdefault(tag.group_id, []).append(tag)
+    for tags in by_group.values():
+        if len(tags) > 1:
+            errors.append(
+                _("%(group)s is single-choice: choose one of %(tags)s.")
+                % {"group": tags[0].group.name, "tags": ", ".join(t.name for t in tags)}
+            )
+    return errors
+
+
+def _lock_single_groups(group_ids: Iterable[int]) -> None:
+    ids = sorted(set(group_ids))
+    if ids:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(pg_advisory_xact_lock(%s, g::int)) FROM unnest(%s::bigint[]) WITH ORDINALITY AS t(g, n)",
+                [_GROUP_LOCK, ids],
+            )
+
+
+def _members_sql(members, actor) -> tuple[str, list, list[int] | None]:
+    """(sql yielding `id`, params, the ids asked for) for a list of ids or a Member queryset, scoped
+    to the actor. Ids the actor cannot reach are a NotInScope error naming them."""
+    if isinstance(members, QuerySet):
+        queryset = scope(members.model.live.filter(pk__in=members.values("pk")), actor)
+        sql, params = queryset.order_by().values("id").query.sql_with_params()
+        return sql, list(params), None
+    ids = list(dict.fromkeys(members))
+    if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        raise InvalidInput(details={"members": [_("Expected a list of member ids.")]})
+    if len(ids) > MAX_IDS:
+        raise InvalidInput(details={"members": [_("At most %(max)d members at a time.") % {"max": MAX_IDS}]})
+    found = set(scope(Member.live.filter(pk__in=ids), actor).values_list("pk", flat=True))
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise NotInScope(
+            _("These members do not exist or are not yours to change."), details={"members": missing}
+        )
+    return "SELECT unnest(%s::bigint[]) AS id", [ids], ids
+
+
+def apply_pairs(pairs, *, actor, source: str) -> int:
+    """Tag (member_id, Tag) pairs, already checked; replaces other tags of single-choice groups.
+    For callers holding a transaction (upserts). Returns the number of new rows."""
+    pairs = list(dict.fromkeys((m, t.pk, t.group_id, t.group.multiple) for m, t in pairs))
+    if not pairs:
+        return 0
+    _lock_single_groups(g for _m, _t, g, multiple in pairs if not multiple)
+    user, label, now = events.actor_user(actor), events.actor_label(actor), timezone.now()
+    with connection.cursor() as cursor:
+        single = [(m, t) for m, t, _g, multiple in pairs if not multiple]
+        if single:
+            cursor.execute(
+                """DELETE FROM members_membertag mt
+                USING unnest(%s::bigint[], %s::bigint[]) AS v(member_id, tag_id), members_tag vt, members_tag t
+                WHERE vt.id = v.tag_id AND mt.member_id = v.member_id AND t.id = mt.tag_id
+                  AND t.group_id = vt.group_id AND mt.tag_id <> v.tag_id AND t.rule IS NULL""",
+                [[m for m, _t in single], [t for _m, t in single]],
+            )
+        cursor.execute(
+            """INSERT INTO members_membertag (member_id, tag_id, source, added_by_id, added_by_label, added_at)
+            SELECT v.member_id, v.tag_id, %s, %s, %s, %s
+            FROM unnest(%s::bigint[], %s::bigint[]) AS v(member_id, tag_id)
+            ORDER BY 1, 2
+            ON CONFLICT (member_id, tag_id) DO NOTHING""",
+            [source, getattr(user, "pk", None), label, now, [p[0] for p in pairs], [p[1] for p in pairs]],
+        )
+        return cursor.rowcount
+
+
+@transaction.atomic
+def tag_members(*, tag: Tag, members, actor, source: str = TagSource.BULK) -> TagResult:
+    """Add `tag` to members (a list of ids, or a Member queryset such as a segment's). With ids, any
+    the actor cannot reach makes the whole call a NotInScope error naming them, and nothing is written."""
+    tag = Tag.objects.select_related("group").get(pk=tag.pk)
+    _require_manual(tag, source)
+    member_sql, params, _ids = _members_sql(members, actor)
+    user, label, now = events.actor_user(actor), events.actor_label(actor), timezone.now()
+    replaced = 0
+    with connection.cursor() as cursor:
+        if not tag.group.multiple:
+            _lock_single_groups([tag.group_id])
+            cursor.execute(
+                f"""DELETE FROM members_membertag mt USING members_tag t
+                WHERE t.id = mt.tag_id AND t.group_id = %s AND mt.tag_id <> %s AND t.rule IS NULL
+                  AND mt.member_id IN ({member_sql})""",
+                [tag.group_id, tag.pk, *params],
+            )
+            replaced = cursor.rowcount
+        cursor.execute(
+            f"""INSERT INTO members_membertag (member_id, tag_id, source, added_by_id, added_by_label, added_at)
+            SELECT m.id, %s, %s, %s, %s, %s FROM ({member_sql}) AS m ORDER BY 1
+            ON CONFLICT (member_id, tag_id) DO NOTHING""",
+            [tag.pk, source, getattr(user, "pk", None), label, now, *params],
+        )
+        return TagResult(tag_id=tag.pk, changed=cursor.rowcount, replaced=replaced)
+
+
+@transaction.atomic
+def untag_members(*, tag: Tag, members, actor, source: str = TagSource.BULK) -> TagResult:
+    """Remove `tag` from members (ids or a queryset), with the same checks as tag_members."""
+    tag = Tag.objects.select_related("group").get(pk=tag.pk)
+    _require_manual(tag, source)
+    member_sql, params, _ids = _members_sql(members, actor)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM members_membertag WHERE tag_id = %s AND member_id IN ({member_sql})", [tag.pk, *params]
+        )
+        return TagResult(tag_id=tag.pk, changed=cursor.rowcount)
+
+
+@transaction.atomic
+def tag_member(*, member: Member, tag_ids, actor, source: str = TagSource.MANUAL) -> int:
+    """Add several tags to one member (unknown or rule tags are an error naming them)."""
+    ids = clean_tag_ids(tag_ids)
+    tags = fetch_tags(ids)
+    errors = check_tags(ids, tags, source=source)
+    if errors:
+        raise InvalidInput(details={"tags": errors})
+    if not scope(Member.live.filter(pk=member.pk), actor).exists():
+        raise NotInScope(details={"members": [member.pk]})
+    return apply_pairs([(member.pk, tags[i]) for i in ids], actor=actor, source=source)
+
+
+@transaction.atomic
+def untag_member(*, member: Member, tag: Tag, actor, source: str = TagSource.MANUAL) -> int:
+    return untag_members(tag=tag, members=[member.pk], actor=actor, source=source).changed
+
+
+# --- the vocabulary ------------------------------------------------------------------------------
+
+
+def _require_brand_wide(actor) -> None:
+    if not access_for(actor).all_stores:
+        raise Forbidden(_("Tags are the brand's vocabulary; store accounts cannot change them."))
+
+
+def _members_with_several(group: TagGroup) -> int:
+    return (
+        MemberTag.objects.filter(tag__group=group)
+        .values("member_id")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .count()
+    )
+
+
+@transaction.atomic
+def create_group(*, actor, name: str, description: str = "", multiple: bool = True, sort_order: int = 0) -> TagGroup:
+    _require_brand_wide(actor)
+    if TagGroup.objects.filter(name=name).exists():
+        raise InvalidInput(details={"name": [_("A tag group with this name already exists.")]})
+    return TagGroup.objects.create(name=name, description=description, multiple=multiple, sort_order=sort_order)
+
+
+@transaction.atomic
+def update_group(*, group: TagGroup, actor, **fields) -> TagGroup:
+    """Rename, describe, reorder, or switch between single and multiple choice (to single only when
+    no member carries two of its tags)."""
+    _require_brand_wide(actor)
+    unknown = set(fields) - {"name", "description", "multiple", "sort_order"}
+    if unknown:
+        raise TypeError(f"update_group() got unknown fields {sorted(unknown)}")
+    group = TagGroup.objects.select_for_update().get(pk=group.pk)
+    if "name" in fields and TagGroup.objects.filter(name=fields["name"]).exclude(pk=group.pk).exists():
+        raise InvalidInput(details={"name": [_("A tag group with this name already exists.")]})
+    if fields.get("multiple") is False and group.multiple:
+        several = _members_with_several(group)
+        if several:
+            raise InvalidInput(details={"multiple": [
+                _("%(count)d members carry several tags of this group; remove them first.") % {"count": several}
+            ]})
+    for name, value in fields.items():
+        setattr(group, name, value)
+    group.save()
+    return group
+
+
+@transaction.atomic
+def delete_group(*, group: TagGroup, actor) -> None:
+    _require_brand_wide(actor)
+    if group.tags.exists():
+        raise Conflict(_("Delete or move the group's tags first."), code="group_not_empty")
+    group.delete()
+
+
+@transaction.atomic
+def create_tag(*, actor, group: TagGroup, name: str) -> Tag:
+    _require_brand_wide(actor)
+    if Tag.objects.filter(group=group, name=name).exists():
+        raise InvalidInput(details={"name": [_("The group already has a tag with this name.")]})
+    return Tag.objects.create(group=group, name=name, created_by=events.actor_user(actor))
+
+
+@transaction.atomic
+def update_tag(*, tag: Tag, actor, **fields) -> Tag:
+    """Rename a tag or move it to another group (into a single-choice group only when no member would
+    then carry two of its tags)."""
+    _require_brand_wide(actor)
+    unknown = set(fields) - {"name", "group"}
+    if unknown:
+        raise TypeError(f"update_tag() got unknown fields {sorted(unknown)}")
+    tag = Tag.objects.select_for_update().get(pk=tag.pk)
+    group = fields.get("group", tag.group)
+    name = fields.get("name", tag.name)
+    if Tag.objects.filter(group=group, name=name).exclude(pk=tag.pk).exists():
+        raise InvalidInput(details={"name": [_("The group already has a tag with this name.")]})
+    if group.pk != tag.group_id and not group.multiple:
+        clash = MemberTag.objects.filter(tag=tag, member__member_tags__tag__group=group).exists()
+        if clash:
+            raise InvalidInput(details={"group": [
+                _("%(group)s is single-choice and members carry one of its tags and this one.") % {"group": group.name}
+            ]})
+    tag.group, tag.name = group, name
+    tag.save()
+    return tag
+
+
+@transaction.atomic
+def delete_tag(*, tag: Tag, actor) -> None:
+    """Delete a tag and every member's use of it."""
+    _require_brand_wide(actor)
+    tag.delete()
