@@ -5,8 +5,30 @@ from __future__ import annotations
 from itertools import groupby
 
 from members import panels
-from members.models import AttributeDefinition, Consent, Member, MemberEvent, MemberTag, ServiceNote, StaffRelation
+from members.models import (
+    AttributeDefinition,
+    Consent,
+    Member,
+    MemberEvent,
+    MemberTag,
+    NoteKind,
+    ServiceNote,
+    StaffRelation,
+    Tag,
+)
 from scrm.models import Role
+
+
+def tag_board(member: Member) -> list[dict]:
+    """Every hand-applied tag, grouped, with whether the member carries it: the quick-tag chips."""
+    carried = set(MemberTag.objects.filter(member=member).values_list("tag_id", flat=True))
+    tags = Tag.objects.filter(rule__isnull=True).select_related("group").order_by(
+        "group__sort_order", "group__name", "name"
+    )
+    return [
+        {"group": group, "tags": [{"tag": t, "on": t.pk in carried} for t in items]}
+        for group, items in groupby(tags, key=lambda t: t.group)
+    ]
 
 
 def member_360(member: Member, user) -> dict:
@@ -37,4 +59,6 @@ def member_360(member: Member, user) -> dict:
         "notes": list(ServiceNote.objects.filter(member=member).select_related("author", "store")[:50]),
         "events": list(MemberEvent.objects.filter(member=member).select_related("actor")[:50]),
         "panels": panels.for_member(member, user),
+        "tag_board": tag_board(member),
+        "note_kinds": NoteKind.choices,
     }

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
 from members import queries
 from members.filters import MemberFilterSet
-from members.models import Member
+from members.models import Member, MemberTag, NoteKind, ServiceNote, Tag
+from members.services import notes as notes_service
+from members.services import tags as tags_service
+from members.services.errors import ServiceError
 from scrm.dashboard import ScopedDetailView, ScopedListView
 from scrm.models import Role
+from scrm.scoping import scope
 
 
 class MemberListView(ScopedListView):
@@ -48,3 +57,60 @@ class MemberDetailView(ScopedDetailView):
 
 class MobileMemberDetailView(MemberDetailView):
     template_name = "members/mobile_member_detail.html"
+
+
+def _member_in_scope(request, pk) -> Member:
+    return get_object_or_404(scope(Member.live.select_related("home_store"), request.user), pk=pk)
+
+
+@login_required
+@require_POST
+def toggle_tag(request, pk):
+    """One tap on a tag chip adds or removes it; answers with the refreshed chips (htmx)."""
+    member = _member_in_scope(request, pk)
+    tag = get_object_or_404(Tag.objects.select_related("group"), pk=request.POST.get("tag") or 0)
+    error = None
+    try:
+        if MemberTag.objects.filter(member=member, tag=tag).exists():
+            tags_service.untag_member(member=member, tag=tag, actor=request.user)
+        else:
+            tags_service.tag_member(member=member, tag_ids=[tag.pk], actor=request.user)
+    except ServiceError as exc:
+        error = exc.message
+    context = {
+        "member": member, "tag_board": queries.tag_board(member), "tag_error": error,
+        "origin": request.POST.get("from"),
+    }
+    if request.htmx:
+        return render(request, "members/_quick_tags.html", context)
+    return redirect(_back(request, member))
+
+
+@login_required
+@require_POST
+def add_note(request, pk):
+    member = _member_in_scope(request, pk)
+    error = None
+    try:
+        notes_service.add_note(
+            member=member, body=request.POST.get("body", ""), kind=request.POST.get("kind") or "note",
+            actor=request.user,
+        )
+    except ServiceError as exc:
+        error = " ".join(str(m) for msgs in exc.details.values() for m in msgs) or exc.message
+    context = {
+        "member": member,
+        "notes": list(ServiceNote.objects.filter(member=member).select_related("author", "store")[:50]),
+        "note_kinds": NoteKind.choices,
+        "note_error": error,
+        "note_body": request.POST.get("body", "") if error else "",
+        "origin": request.POST.get("from"),
+    }
+    if request.htmx:
+        return render(request, "members/_notes.html", context)
+    return redirect(_back(request, member))
+
+
+def _back(request, member) -> str:
+    name = "mobile-member-detail" if request.POST.get("from") == "mobile" else "member-detail"
+    return reverse(name, args=[member.pk])

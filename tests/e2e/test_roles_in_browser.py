@@ -68,6 +68,21 @@ def test_store_clerk_sees_only_own_store_on_a_phone(browser, live_server, carol,
     assert "张1" in page.inner_text("[data-testid=mobile-member-list]")
     shot(page, "staff-phone-members")
 
+    # Open a member, tap a tag, write a note: each one tap, no page reload.
+    from members.models import MemberTag, ServiceNote, Tag, TagGroup
+
+    Tag.objects.create(group=TagGroup.objects.create(name="口味偏好"), name="黑巧")
+    page.click("[data-testid=mobile-member-list] li:first-child a")
+    page.wait_for_selector("[data-testid=quick-tags]")
+    page.click("[data-testid=quick-tags] button:has-text('黑巧')")
+    page.wait_for_selector("[data-testid=quick-tags] button.on:has-text('黑巧')")
+    page.fill("textarea[name=body]", "喜欢 70% 黑巧")
+    page.click(".note-form button[type=submit]")
+    page.wait_for_selector("[data-testid=notes] li:has-text('喜欢 70% 黑巧')")
+    shot(page, "staff-phone-member")
+    assert MemberTag.objects.filter(tag__name="黑巧", added_by=carol).count() == 1
+    assert ServiceNote.objects.filter(body="喜欢 70% 黑巧", author=carol).count() == 1
+
     # The clerk cannot reach the other store's data or the operator pages.
     response = page.goto(f"{live_server.url}/stores/")
     assert response.status == 403
