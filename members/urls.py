@@ -4,6 +4,9 @@ from members import views
 
 urlpatterns = [
     path("members/", views.MemberListView.as_view(), name="member-list"),
+    path("segments/", views.SegmentListView.as_view(), name="segment-list"),
+    path("segments/save/", views.save_segment, name="segment-save"),
+    path("segments/<int:pk>/<str:action>/", views.segment_action, name="segment-action"),
     path("members/<int:pk>/", views.MemberDetailView.as_view(), name="member-detail"),
     path("members/<int:pk>/tags/toggle/", views.toggle_tag, name="member-toggle-tag"),
     path("members/<int:pk>/notes/", views.add_note, name="member-add-note"),

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import time
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from members import queries
 from members.filters import MemberFilterSet
+from members.forms import AudienceForm, SaveSegmentForm
 from members.models import Member, MemberTag, NoteKind, ServiceNote, Tag
+from members.segments import queries as segment_queries
+from members.segments import services as segment_services
+from members.segments.models import Segment
 from members.services import notes as notes_service
 from members.services import tags as tags_service
 from members.services.errors import ServiceError
@@ -19,11 +29,34 @@ from scrm.scoping import scope
 
 
 class MemberListView(ScopedListView):
+    """Members, narrowed by the audience builder (a segment definition, counted from the bitmap
+    index) and by the search box; the builder's audience can be saved as a segment."""
+
     queryset = Member.live.select_related("home_store", "owner")
     filterset_class = MemberFilterSet
     template_name = "members/member_list.html"
     partial_template_name = "members/_member_rows.html"
     allowed_roles = (Role.OPERATOR, Role.STORE_MANAGER, Role.STORE_STAFF)
+    audience = None
+
+    def narrow(self, queryset):
+        self.audience = AudienceForm(self.request.GET or None, user=self.request.user)
+        self.audience_count = self.audience_ms = None
+        if not self.audience.active:
+            return queryset
+        definition = self.audience.definition()
+        started = time.perf_counter()
+        self.audience_count = self.known_count = segment_queries.count(definition, self.request.user)
+        self.audience_ms = round((time.perf_counter() - started) * 1000, 1)
+        return queryset & segment_queries.member_queryset(definition, self.request.user)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(
+            audience=self.audience, audience_count=self.audience_count, audience_ms=self.audience_ms,
+            save_form=SaveSegmentForm(), audience_query=self.request.GET.urlencode(),
+        )
+        return context
 
 
 class MobileMemberListView(MemberListView):
@@ -114,3 +147,60 @@ def add_note(request, pk):
 def _back(request, member) -> str:
     name = "mobile-member-detail" if request.POST.get("from") == "mobile" else "member-detail"
     return reverse(name, args=[member.pk])
+
+
+@login_required
+@require_POST
+def save_segment(request):
+    """Save the builder's audience (posted with the same field names) as a segment."""
+    if request.user.role not in (Role.OPERATOR, Role.STORE_MANAGER):
+        raise PermissionDenied
+    audience = AudienceForm(request.POST, user=request.user)
+    form = SaveSegmentForm(request.POST)
+    if not (audience.is_valid() and form.is_valid()):
+        messages.error(request, _("Give the segment a name and at least one condition."))
+        return redirect(f"{reverse('member-list')}?{request.POST.get('query', '')}")
+    try:
+        segment = segment_services.create_segment(
+            actor=request.user, name=form.cleaned_data["name"], description=form.cleaned_data["description"],
+            definition=audience.definition(),
+        )
+    except (ServiceError, ValidationError, ValueError) as exc:
+        messages.error(request, str(getattr(exc, "message", exc)))
+        return redirect(f"{reverse('member-list')}?{request.POST.get('query', '')}")
+    messages.success(request, _("Segment %(name)s saved.") % {"name": segment.name})
+    return redirect(f"{reverse('member-list')}?segment={segment.pk}")
+
+
+class SegmentListView(ScopedListView):
+    """Saved segments with their last count; open one as a member list, recount or snapshot it."""
+
+    allowed_roles = (Role.OPERATOR, Role.STORE_MANAGER)
+    queryset = Segment.objects.select_related("store", "created_by").order_by("-updated_at")
+    template_name = "members/segment_list.html"
+
+
+@login_required
+@require_POST
+def segment_action(request, pk, action):
+    if request.user.role not in (Role.OPERATOR, Role.STORE_MANAGER):
+        raise PermissionDenied
+    segment = get_object_or_404(scope(Segment.objects.all(), request.user), pk=pk)
+    try:
+        if action == "recount":
+            n = segment_services.recount_segment(segment=segment, actor=request.user)
+            messages.success(request, _("%(name)s: %(n)s members.") % {"name": segment.name, "n": f"{n:,}"})
+        elif action == "snapshot":
+            snap = segment_services.snapshot_segment(segment=segment, actor=request.user)
+            messages.success(
+                request,
+                _("Snapshot of %(name)s taken: %(n)s members.") % {"name": segment.name, "n": f"{snap.member_count:,}"},
+            )
+        elif action == "delete":
+            segment_services.delete_segment(segment=segment, actor=request.user)
+            messages.success(request, _("Segment %(name)s deleted.") % {"name": segment.name})
+        else:
+            raise Http404
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    return redirect("segment-list")

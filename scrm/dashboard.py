@@ -50,17 +50,31 @@ class ScopedListView(RoleRequiredMixin, _ScopedMixin, ListView):
     def get_filterset_kwargs(self) -> dict:
         return {"data": self.request.GET or None, "request": self.request}
 
+    known_count: int | None = None  # set by narrow() when a faster exact count is at hand
+
+    def narrow(self, queryset):
+        """Hook for request-dependent restrictions (a segment); the result is scoped again."""
+        return queryset
+
     def get_queryset(self):
-        queryset = self.scoped_queryset()
+        queryset = scope(self.narrow(self.scoped_queryset()), self.request.user)
         self.filterset = None
         if self.filterset_class is not None:
             self.filterset = self.filterset_class(queryset=queryset, **self.get_filterset_kwargs())
             self.limit_filter_choices(self.filterset)
             if self.filterset.is_bound and self.filterset.is_valid():
+                if any(v not in (None, "", []) for v in self.filterset.form.cleaned_data.values()):
+                    self.known_count = None  # further filtered: the narrowed count no longer holds
                 queryset = self.filterset.qs
             elif self.filterset.is_bound:
                 queryset = queryset.none()
         return queryset
+
+    def get_paginator(self, queryset, per_page, orphans=0, allow_empty_first_page=True, **kwargs):
+        paginator = super().get_paginator(queryset, per_page, orphans, allow_empty_first_page, **kwargs)
+        if self.known_count is not None:
+            paginator.count = self.known_count  # a cached_property: skips a COUNT(*) over millions
+        return paginator
 
     def limit_filter_choices(self, filterset) -> None:
         """Store and staff pickers only offer what the user may see."""
