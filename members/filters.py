@@ -1,14 +1,15 @@
-"""The member FilterSet, shared by the dashboard list, the staff phone view and the API."""
+"""FilterSets of the member centre: members (shared by the dashboard list, the staff phone view and
+the API), identities and tags."""
 
 from __future__ import annotations
 
 import re
 
 import django_filters
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
-from members.models import Gender, Member, Source, Stage
+from members.models import Channel, Gender, Identity, Member, Source, Stage, Tag
 from members.phones import InvalidPhone, normalize_phone
 from scrm.models import Store, User
 
@@ -25,10 +26,20 @@ class MemberFilterSet(django_filters.FilterSet):
     joined_after = django_filters.DateFilter(
         field_name="created_at", lookup_expr="date__gte", label=_("Joined on or after")
     )
+    tag = django_filters.ModelMultipleChoiceFilter(
+        field_name="member_tags__tag", queryset=Tag.objects.all(), conjoined=True, label=_("Tags (all of)")
+    )
+    channel = django_filters.ChoiceFilter(choices=Channel.choices, method="on_channel", label=_("Reachable on"))
+    updated_after = django_filters.IsoDateTimeFilter(
+        field_name="updated_at", lookup_expr="gte", label=_("Changed at or after")
+    )
 
     class Meta:
         model = Member
-        fields = ["q", "store", "owner", "stage", "gender", "source", "joined_after"]
+        fields = ["q", "store", "owner", "stage", "gender", "source", "joined_after", "tag", "channel", "updated_after"]
+
+    def on_channel(self, queryset, name, value):
+        return queryset.filter(Exists(Identity.objects.filter(member=OuterRef("pk"), channel=value)))
 
     def search(self, queryset, name, value):
         value = value.strip()
@@ -43,3 +54,27 @@ class MemberFilterSet(django_filters.FilterSet):
             except InvalidPhone:
                 return queryset.filter(phone__endswith=digits)  # last digits, as clerks ask for them
         return queryset.filter(Q(name__icontains=value))
+
+
+class IdentityFilterSet(django_filters.FilterSet):
+    """Find the member behind an id a platform gave: ?channel=wecom&external_id=wm..."""
+
+    channel = django_filters.ChoiceFilter(choices=Channel.choices, label=_("Channel"))
+    namespace = django_filters.CharFilter(label=_("Namespace"))
+    external_id = django_filters.CharFilter(label=_("External id"))
+    member = django_filters.NumberFilter(field_name="member_id", label=_("Member"))
+
+    class Meta:
+        model = Identity
+        fields = ["channel", "namespace", "external_id", "member"]
+
+
+class TagFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label=_("Name"))
+    group = django_filters.NumberFilter(field_name="group_id", label=_("Group"))
+    is_rule = django_filters.BooleanFilter(field_name="rule", lookup_expr="isnull", exclude=True,
+                                           label=_("Rule tag"))
+
+    class Meta:
+        model = Tag
+        fields = ["q", "group", "is_rule"]

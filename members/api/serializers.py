@@ -1,8 +1,47 @@
+"""Serializers of the member API. Reads are ModelSerializers; writes that carry business rules are
+documented here (for OpenAPI) but validated by the services, so the API, imports and tasks give
+the same errors."""
+
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from members.models import Member
+from members.models import (
+    AddWay,
+    AttributeDefinition,
+    Consent,
+    ConsentChannel,
+    ConsentPurpose,
+    ConsentRecord,
+    Gender,
+    Identity,
+    Member,
+    MemberEvent,
+    MemberMerge,
+    MemberTag,
+    ServiceNote,
+    Source,
+    StaffRelation,
+    Stage,
+    Tag,
+    TagGroup,
+    TagSource,
+)
+
+
+def _described_choice(name: str, choices) -> type[serializers.ChoiceField]:
+    """A ChoiceField whose values the schema lists in its description rather than as an enum:
+    `channel`, `kind` and `source` each name two choice sets in this API (identity vs consent
+    channels...), and drf-spectacular would otherwise give one of them a made-up enum name."""
+    field = type(name, (serializers.ChoiceField,), {})
+    values = ", ".join(value for value, _label in choices)
+    return extend_schema_field({"type": "string", "description": f"One of: {values}."})(field)
+
+
+ConsentChannelField = _described_choice("ConsentChannelField", ConsentChannel.choices)
+EventKindField = _described_choice("EventKindField", MemberEvent.Kind.choices)
+TagSourceField = _described_choice("TagSourceField", TagSource.choices)
 
 
 class MemberSerializer(serializers.ModelSerializer):
@@ -13,3 +52,241 @@ class MemberSerializer(serializers.ModelSerializer):
         model = Member
         fields = ["id", "name", "phone", "gender", "birthday", "home_store", "owner", "source", "stage",
                   "created_at", "updated_at"]
+
+
+class IdentitySerializer(serializers.ModelSerializer):
+    """Read, and (channel, namespace, external_id) as input; the services validate."""
+
+    class Meta:
+        model = Identity
+        fields = ["id", "member", "channel", "namespace", "external_id", "created_at"]
+        read_only_fields = ["id", "member", "created_at"]
+        extra_kwargs = {
+            "namespace": {"help_text": "App id or shop id; empty for brand-wide ids (unionid, phone)."},
+            "external_id": {"help_text": "Phones are normalised to E.164."},
+        }
+
+
+class TagGroupSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TagGroup
+        fields = ["id", "name", "description", "multiple", "sort_order", "created_at"]
+        read_only_fields = ["created_at"]
+
+
+class TagSerializer(serializers.ModelSerializer):
+    group_name = serializers.CharField(source="group.name", read_only=True)
+    is_rule = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Tag
+        fields = ["id", "group", "group_name", "name", "is_rule", "rule", "rule_refreshed_at", "created_at"]
+        read_only_fields = ["rule", "rule_refreshed_at", "created_at"]
+
+
+class MemberTagSerializer(serializers.ModelSerializer):
+    tag = serializers.IntegerField(source="tag_id", read_only=True)
+    name = serializers.CharField(source="tag.name", read_only=True)
+    group = serializers.IntegerField(source="tag.group_id", read_only=True)
+    group_name = serializers.CharField(source="tag.group.name", read_only=True)
+    added_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    source = TagSourceField(choices=TagSource.choices, read_only=True)
+
+    class Meta:
+        model = MemberTag
+        fields = ["tag", "name", "group", "group_name", "source", "added_by", "added_by_label", "added_at"]
+
+
+class TagIdsSerializer(serializers.Serializer):
+    tags = serializers.ListField(child=serializers.IntegerField(), help_text="Tag ids.")
+
+
+class MemberIdsSerializer(serializers.Serializer):
+    members = serializers.ListField(child=serializers.IntegerField(), max_length=10_000, help_text="Member ids.")
+
+
+class TaggingResultSerializer(serializers.Serializer):
+    tag = serializers.IntegerField()
+    changed = serializers.IntegerField(help_text="Members tagged (or untagged) by this call.")
+    replaced = serializers.IntegerField(help_text="Other tags of a single-choice group removed.")
+
+
+class AttributeDefinitionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AttributeDefinition
+        fields = ["id", "code", "label", "type", "choices", "sensitive", "requires_guardian", "help_text",
+                  "is_active", "sort_order", "created_at"]
+        read_only_fields = ["created_at"]
+        extra_kwargs = {"code": {"validators": []}}  # the service names a taken code as a field error
+
+
+class ConsentSerializer(serializers.ModelSerializer):
+    channel = ConsentChannelField(choices=ConsentChannel.choices, read_only=True)
+
+    class Meta:
+        model = Consent
+        fields = ["purpose", "channel", "granted", "updated_at"]
+
+
+class ConsentInputSerializer(serializers.Serializer):
+    purpose = serializers.ChoiceField(choices=ConsentPurpose.choices)
+    channel = ConsentChannelField(choices=ConsentChannel.choices, required=False,
+                                      help_text="Marketing consent is per channel or 'all'; the rest 'all' only.")
+    granted = serializers.BooleanField(help_text="false withdraws; withdrawing on 'all' withdraws every channel.")
+    source = serializers.CharField(required=False, max_length=32)
+    evidence = serializers.CharField(required=False, max_length=255)
+
+
+class ConsentRecordSerializer(serializers.ModelSerializer):
+    recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    channel = ConsentChannelField(choices=ConsentChannel.choices, read_only=True)
+
+    class Meta:
+        model = ConsentRecord
+        fields = ["id", "purpose", "channel", "granted", "source", "evidence", "recorded_by", "recorded_by_label",
+                  "recorded_at"]
+
+
+class ServiceNoteSerializer(serializers.ModelSerializer):
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    store = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = ServiceNote
+        fields = ["id", "kind", "body", "pinned", "author", "author_label", "store", "created_at"]
+        read_only_fields = ["author", "author_label", "store", "created_at"]
+
+
+class StaffRelationSerializer(serializers.ModelSerializer):
+    staff = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    staff_name = serializers.CharField(source="staff.display_name", read_only=True)
+    store = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    is_active = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = StaffRelation
+        fields = ["id", "staff", "staff_name", "store", "add_way", "state", "referrer", "remark", "description",
+                  "is_owner", "is_active", "added_at", "staff_deleted_at", "member_deleted_at"]
+
+
+class RelationInputSerializer(serializers.Serializer):
+    staff = serializers.CharField(help_text="Staff username.")
+    add_way = serializers.ChoiceField(choices=AddWay.choices, required=False)
+    state = serializers.CharField(required=False, allow_blank=True, max_length=64, help_text="The QR code's state.")
+    referrer = serializers.IntegerField(required=False, allow_null=True, help_text="Member who referred them.")
+    remark = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    added_at = serializers.DateTimeField(required=False)
+    is_owner = serializers.BooleanField(required=False)
+
+
+class RelationUpdateSerializer(serializers.Serializer):
+    remark = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    deleted_by = serializers.ChoiceField(choices=["staff", "member"], required=False,
+                                         help_text="Record that this side deleted the other (churn).")
+    deleted_at = serializers.DateTimeField(required=False)
+    is_owner = serializers.BooleanField(required=False, help_text="true makes this staff the owner.")
+
+
+class MemberEventSerializer(serializers.ModelSerializer):
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    kind = EventKindField(choices=MemberEvent.Kind.choices, read_only=True)
+
+    class Meta:
+        model = MemberEvent
+        fields = ["id", "kind", "data", "actor", "actor_label", "created_at"]
+
+
+class MemberDetailSerializer(MemberSerializer):
+    identities = IdentitySerializer(many=True, read_only=True)
+    tags = MemberTagSerializer(source="member_tags", many=True, read_only=True)
+    consents = ConsentSerializer(many=True, read_only=True)
+    relations = StaffRelationSerializer(many=True, read_only=True)
+    notes_count = serializers.IntegerField(read_only=True)
+
+    class Meta(MemberSerializer.Meta):
+        fields = [*MemberSerializer.Meta.fields, "attributes", "identities", "tags", "consents", "relations",
+                  "notes_count"]
+
+
+class ProfileInputSerializer(serializers.Serializer):
+    """Profile fields; each is optional, unknown fields are errors."""
+
+    name = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    phone = serializers.CharField(required=False, allow_blank=True,
+                                  help_text="Any common way of writing it; stored as E.164 and as a phone identity.")
+    gender = serializers.ChoiceField(choices=Gender.choices, required=False)
+    birthday = serializers.DateField(required=False, allow_null=True)
+    home_store = serializers.CharField(required=False, allow_null=True, help_text="Store code.")
+    owner = serializers.CharField(required=False, allow_null=True, help_text="Username of the shopping guide.")
+    source = serializers.ChoiceField(choices=Source.choices, required=False)
+    stage = serializers.ChoiceField(choices=Stage.choices, required=False)
+    attributes = serializers.DictField(required=False, help_text="Attribute code -> value; null removes a value.")
+
+
+class MemberInputSerializer(ProfileInputSerializer):
+    identities = IdentitySerializer(many=True, required=False)
+    tags = serializers.ListField(child=serializers.IntegerField(), required=False, help_text="Tag ids to add.")
+
+
+class UpsertInputSerializer(MemberInputSerializer):
+    identities = IdentitySerializer(many=True, help_text="Any identity finds the member.")
+
+
+class BulkUpsertInputSerializer(serializers.Serializer):
+    items = UpsertInputSerializer(many=True, max_length=1000)
+
+
+class UpsertResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    member = serializers.IntegerField(source="member_id")
+    created = serializers.BooleanField()
+    changed = serializers.ListField(child=serializers.CharField(), help_text="Profile fields changed.")
+    identities_added = serializers.ListField(child=serializers.CharField())
+
+
+class UpsertResponseSerializer(serializers.Serializer):
+    created = serializers.BooleanField()
+    member = MemberDetailSerializer()
+
+
+class BulkUpsertResponseSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    results = UpsertResultSerializer(many=True)
+
+
+class MergeInputSerializer(serializers.Serializer):
+    duplicate = serializers.IntegerField(help_text="The member folded into this one.")
+    reason = serializers.CharField(required=False, max_length=64)
+
+
+class MemberMergeSerializer(serializers.ModelSerializer):
+    merged_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = MemberMerge
+        fields = ["id", "survivor", "merged", "reason", "merged_by", "merged_at"]
+
+
+class DuplicateCandidateSerializer(serializers.Serializer):
+    rule = serializers.ChoiceField(choices=["same_phone", "same_unionid"])
+    key = serializers.CharField(help_text="The shared value (phones masked).")
+    survivor = serializers.IntegerField(source="survivor_id", help_text="The oldest member, proposed to keep.")
+    duplicates = serializers.ListField(source="duplicate_ids", child=serializers.IntegerField())
+
+
+class EraseInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, max_length=255)
+
+
+class ErrorBodySerializer(serializers.Serializer):
+    status = serializers.IntegerField()
+    code = serializers.CharField()
+    message = serializers.CharField()
+    details = serializers.DictField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorBodySerializer()

@@ -1,13 +1,488 @@
+"""Member API: members (list, search, detail, create, edit, upsert by identity, bulk upsert, merge,
+duplicates, export, erase, attributes), each member's identities, tags, notes, relations, consents
+and timeline, plus identities, tag groups, tags (with bulk tagging) and attribute definitions.
+
+Views stay thin: they find the object through the scoped queryset (404 across stores), hand the
+request body to one service, and shape the answer. Service errors keep their status, code and
+details in the one error shape."""
+
 from __future__ import annotations
 
-from members.api.serializers import MemberSerializer
-from members.filters import MemberFilterSet
-from members.models import Member
-from scrm.api.viewsets import ScopedReadOnlyViewSet
+from django.db.models import Prefetch, prefetch_related_objects
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+
+from members.api import serializers as s
+from members.filters import IdentityFilterSet, MemberFilterSet, TagFilterSet
+from members.models import (
+    AttributeDefinition,
+    Consent,
+    ConsentRecord,
+    Identity,
+    Member,
+    MemberEvent,
+    MemberTag,
+    ServiceNote,
+    StaffRelation,
+    Tag,
+    TagGroup,
+)
+from members.services import attributes as attribute_service
+from members.services import consent, identities, notes, privacy, relations, tags
+from members.services import merge as merge_service
+from members.services import upsert as upsert_service
+from members.services.errors import InvalidInput, NotInScope, ServiceError
+from scrm.api.errors import error_body
+from scrm.api.viewsets import ScopedModelViewSet, ScopedQuerysetMixin, ScopedReadOnlyViewSet
+from scrm.models import User
+from scrm.scoping import scope
+
+ERRORS = {
+    400: OpenApiResponse(s.ErrorSerializer, description="Invalid data; details name each field (or item)."),
+    404: OpenApiResponse(s.ErrorSerializer, description="Not found, or outside the caller's store."),
+}
+CONFLICT = {409: OpenApiResponse(s.ErrorSerializer, description="identity_conflict: details name the identities "
+                                 "and the members holding them; merge them first.")}
+MEMBER_ID = OpenApiParameter("member_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Member id.")
 
 
-class MemberViewSet(ScopedReadOnlyViewSet):
+class ServiceErrorsMixin:
+    """Answer a members.services error in the one error shape, with its own status, code and details."""
+
+    def get_exception_handler(self):
+        default = super().get_exception_handler()
+
+        def handle(exc, context):
+            if isinstance(exc, ServiceError):
+                return Response(error_body(exc.status, exc.code, exc.message, exc.details), status=exc.status)
+            return default(exc, context)
+
+        return handle
+
+
+def _body(request) -> dict:
+    if not isinstance(request.data, dict):
+        raise InvalidInput(details={"non_field_errors": [_("Expected a JSON object.")]})
+    return dict(request.data)
+
+
+def _ip(request):
+    return request.META.get("REMOTE_ADDR")
+
+
+def member_detail(member: Member) -> Member:
+    """Load what the detail serializer shows, in a fixed number of queries."""
+    prefetch_related_objects(
+        [member],
+        Prefetch("identities", queryset=Identity.objects.order_by("id")),
+        Prefetch("member_tags", queryset=MemberTag.objects.select_related("tag__group", "added_by").order_by("id")),
+        Prefetch("consents", queryset=Consent.objects.order_by("purpose", "channel")),
+        Prefetch("relations", queryset=StaffRelation.objects.select_related("staff", "store").order_by("id")),
+    )
+    member.notes_count = ServiceNote.objects.filter(member=member).count()
+    return member
+
+
+def _reload(member_id: int) -> Member:
+    return member_detail(Member.objects.select_related("home_store", "owner").get(pk=member_id))
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List and search members", description="Filters and `q` (a name, a phone in any "
+                       "common form, or its last digits). Store roles and store-bound keys see their store only."),
+    retrieve=extend_schema(summary="A member with identities, tags, consents and relations",
+                           responses={200: s.MemberDetailSerializer, 404: ERRORS[404]}),
+    create=extend_schema(summary="Create a member", request=s.MemberInputSerializer,
+                         responses={201: s.MemberDetailSerializer, **ERRORS, **CONFLICT}),
+    partial_update=extend_schema(summary="Edit profile fields", request=s.ProfileInputSerializer,
+                                 responses={200: s.MemberDetailSerializer, **ERRORS, **CONFLICT}),
+)
+class MemberViewSet(ServiceErrorsMixin, ScopedModelViewSet):
     queryset = Member.live.select_related("home_store", "owner")
-    serializer_class = MemberSerializer
+    serializer_class = s.MemberSerializer
     filterset_class = MemberFilterSet
     scope_resource = "members"
+    parser_classes = [JSONParser]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_serializer_class(self):
+        if self.action == "retrieve":
+            return s.MemberDetailSerializer
+        return super().get_serializer_class()
+
+    def retrieve(self, request, *args, **kwargs):
+        return Response(s.MemberDetailSerializer(member_detail(self.get_object())).data)
+
+    def create(self, request, *args, **kwargs):
+        data = _body(request)
+        result = upsert_service.create_member(
+            identities=data.pop("identities", None), tags=data.pop("tags", None), profile=data, actor=request.user
+        )
+        return Response(s.MemberDetailSerializer(_reload(result.member_id)).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        member = upsert_service.update_member(member=self.get_object(), profile=_body(request), actor=request.user)
+        return Response(s.MemberDetailSerializer(member_detail(member)).data)
+
+    @extend_schema(summary="Create or update a member by identity", request=s.UpsertInputSerializer,
+                   description="Any identity (or the phone) finds the member; none found creates one. Identities "
+                   "of two members are a 409 identity_conflict naming them.",
+                   responses={200: s.UpsertResponseSerializer, 201: s.UpsertResponseSerializer, **ERRORS,
+                              **CONFLICT})
+    @action(detail=False, methods=["post"])
+    def upsert(self, request):
+        data = _body(request)
+        result = upsert_service.upsert_member(
+            identities=data.pop("identities", None), tags=data.pop("tags", None), profile=data, actor=request.user
+        )
+        body = {"created": result.created, "member": s.MemberDetailSerializer(_reload(result.member_id)).data}
+        return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+    @extend_schema(summary="Upsert up to 1,000 members at once", request=s.BulkUpsertInputSerializer,
+                   description="All or nothing: any invalid item (details.items.<index>.<field>), an identity in "
+                   "two items, or an identity conflict means nothing is written.",
+                   responses={200: s.BulkUpsertResponseSerializer, **ERRORS, **CONFLICT})
+    @action(detail=False, methods=["post"], url_path="bulk-upsert")
+    def bulk_upsert(self, request):
+        results = upsert_service.bulk_upsert_members(items=_body(request).get("items"), actor=request.user)
+        created = sum(r.created for r in results)
+        return Response(s.BulkUpsertResponseSerializer(
+            {"created": created, "updated": len(results) - created, "results": results}
+        ).data)
+
+    @extend_schema(summary="Merge a duplicate into this member", request=s.MergeInputSerializer,
+                   responses={200: s.MemberMergeSerializer, **ERRORS})
+    @action(detail=True, methods=["post"], scope_resource="merges")
+    def merge(self, request, pk=None):
+        survivor = self.get_object()
+        data = _body(request)
+        duplicate_id = data.get("duplicate")
+        if not isinstance(duplicate_id, int) or isinstance(duplicate_id, bool):
+            raise InvalidInput(details={"duplicate": [_("Expected a member id.")]})
+        duplicate = scope(Member.objects.all(), request.user).filter(pk=duplicate_id).first()
+        if duplicate is None:
+            raise NotInScope(details={"duplicate": [_("Unknown member %(id)s.") % {"id": duplicate_id}]})
+        record = merge_service.merge_members(survivor=survivor, duplicate=duplicate, actor=request.user,
+                                     reason=data.get("reason", "manual"))
+        return Response(s.MemberMergeSerializer(record).data)
+
+    @extend_schema(summary="Candidate duplicates (same phone, same WeChat unionid)",
+                   parameters=[
+                       OpenApiParameter("rule", str, enum=[merge_service.SAME_PHONE, merge_service.SAME_UNIONID]),
+                       OpenApiParameter("limit", int, description="Groups per rule, at most 500."),
+                   ],
+                   responses={200: s.DuplicateCandidateSerializer(many=True)})
+    @action(detail=False, methods=["get"], scope_resource="merges", pagination_class=None, filterset_class=None)
+    def duplicates(self, request):
+        rule = request.query_params.get("rule") or None
+        if rule not in (None, merge_service.SAME_PHONE, merge_service.SAME_UNIONID):
+            raise InvalidInput(details={"rule": [_("Either same_phone or same_unionid.")]})
+        try:
+            limit = min(max(int(request.query_params.get("limit", 100)), 1), 500)
+        except ValueError:
+            raise InvalidInput(details={"limit": [_("Expected a number.")]}) from None
+        found = merge_service.duplicate_candidates(actor=request.user, rule=rule, limit=limit)
+        return Response(s.DuplicateCandidateSerializer(found, many=True).data)
+
+    @extend_schema(summary="Export everything held about the member (audited)",
+                   responses={200: OpenApiTypes.OBJECT, 404: ERRORS[404]})
+    @action(detail=True, methods=["get"], scope_resource="privacy")
+    def export(self, request, pk=None):
+        return Response(privacy.export_member_data(member=self.get_object(), actor=request.user, ip=_ip(request)))
+
+    @extend_schema(summary="Erase the member's personal data (audited; an anonymous row stays)",
+                   request=s.EraseInputSerializer, responses={204: None, **ERRORS})
+    @action(detail=True, methods=["post"], scope_resource="privacy")
+    def erase(self, request, pk=None):
+        member = self.get_object()
+        privacy.erase_member(member=member, actor=request.user, reason=_body(request).get("reason", ""),
+                             ip=_ip(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(methods=["GET"], summary="The member's custom attributes", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(methods=["PATCH"], summary="Set custom attributes (null removes one)",
+                   request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT, **ERRORS})
+    @action(detail=True, methods=["get", "patch"])
+    def attributes(self, request, pk=None):
+        member = self.get_object()
+        if request.method == "PATCH":
+            member = attribute_service.set_attributes(member=member, values=request.data, actor=request.user)
+        return Response(member.attributes)
+
+
+class MemberChildMixin(ServiceErrorsMixin):
+    """Routes under /members/{member_id}/...: the member comes from the scoped queryset (404 across
+    stores), and rows are those of that member."""
+
+    scope_resource = "members"
+    parser_classes = [JSONParser]
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self.member = get_object_or_404(scope(Member.live.all(), request.user), pk=kwargs["member_id"])
+
+    def filter_queryset(self, queryset):
+        return super().filter_queryset(queryset).filter(member=self.member)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="A member's identities", parameters=[MEMBER_ID]),
+    create=extend_schema(summary="Add an identity", parameters=[MEMBER_ID], request=s.IdentitySerializer,
+                         responses={201: s.IdentitySerializer, **ERRORS, **CONFLICT}),
+    destroy=extend_schema(summary="Remove an identity", parameters=[MEMBER_ID]),
+)
+class MemberIdentityViewSet(MemberChildMixin, ScopedQuerysetMixin, mixins.ListModelMixin, mixins.CreateModelMixin,
+                            mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    queryset = Identity.objects.order_by("id")
+    serializer_class = s.IdentitySerializer
+    pagination_class = None
+
+    def create(self, request, *args, **kwargs):
+        data = _body(request)
+        identity = identities.add_identity(
+            member=self.member, channel=data.get("channel"), namespace=data.get("namespace") or "",
+            external_id=data.get("external_id"), actor=request.user,
+        )
+        return Response(s.IdentitySerializer(identity).data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance):
+        identities.remove_identity(identity=instance, actor=self.request.user)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="A member's tags, with who added them and when", parameters=[MEMBER_ID]),
+    create=extend_schema(summary="Tag the member", parameters=[MEMBER_ID], request=s.TagIdsSerializer,
+                         responses={200: s.MemberTagSerializer(many=True), **ERRORS}),
+    destroy=extend_schema(summary="Untag the member", parameters=[
+        MEMBER_ID, OpenApiParameter("tag_id", OpenApiTypes.INT, OpenApiParameter.PATH)]),
+)
+class MemberTagViewSet(MemberChildMixin, ScopedQuerysetMixin, mixins.ListModelMixin, mixins.CreateModelMixin,
+                       mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    queryset = MemberTag.objects.select_related("tag__group", "added_by").order_by("id")
+    serializer_class = s.MemberTagSerializer
+    pagination_class = None
+    lookup_field = "tag_id"
+
+    def create(self, request, *args, **kwargs):
+        tags.tag_member(member=self.member, tag_ids=_body(request).get("tags"), actor=request.user,
+                        source=_tag_source(request))
+        rows = self.filter_queryset(self.get_queryset())
+        return Response(s.MemberTagSerializer(rows, many=True).data)
+
+    def destroy(self, request, *args, **kwargs):
+        row = self.get_object()
+        tags.untag_member(member=self.member, tag=row.tag, actor=request.user, source=_tag_source(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _tag_source(request) -> str:
+    from members.models import TagSource
+
+    return TagSource.API if getattr(request.user, "api_key", None) is not None else TagSource.MANUAL
+
+
+@extend_schema_view(
+    list=extend_schema(summary="A member's service notes, pinned first", parameters=[MEMBER_ID]),
+    create=extend_schema(summary="Add a note", parameters=[MEMBER_ID], request=s.ServiceNoteSerializer,
+                         responses={201: s.ServiceNoteSerializer, **ERRORS}),
+    partial_update=extend_schema(summary="Pin, unpin or edit a note", parameters=[MEMBER_ID],
+                                 request=s.ServiceNoteSerializer, responses={200: s.ServiceNoteSerializer, **ERRORS}),
+)
+class MemberNoteViewSet(MemberChildMixin, ScopedQuerysetMixin, mixins.ListModelMixin, mixins.CreateModelMixin,
+                        mixins.UpdateModelMixin, viewsets.GenericViewSet):
+    queryset = ServiceNote.objects.select_related("author", "store")
+    serializer_class = s.ServiceNoteSerializer
+    pagination_class = None
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def create(self, request, *args, **kwargs):
+        data = _body(request)
+        note = notes.add_note(member=self.member, body=data.get("body"), kind=data.get("kind", "note"),
+                              pinned=data.get("pinned", False), actor=request.user)
+        return Response(s.ServiceNoteSerializer(note).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        data = _body(request)
+        note = notes.update_note(note=self.get_object(), actor=request.user, pinned=data.get("pinned"),
+                                 body=data.get("body"), kind=data.get("kind"))
+        return Response(s.ServiceNoteSerializer(note).data)
+
+
+def _staff(value, request) -> User:
+    staff = scope(User.objects.all(), request.user).filter(username=value).first() if isinstance(value, str) else None
+    if staff is None:
+        raise InvalidInput(details={"staff": [_("Unknown staff %(value)s.") % {"value": value}]})
+    return staff
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Staff following the member", parameters=[MEMBER_ID]),
+    create=extend_schema(summary="A staff member added the member", parameters=[MEMBER_ID],
+                         request=s.RelationInputSerializer, responses={201: s.StaffRelationSerializer, **ERRORS}),
+    partial_update=extend_schema(summary="Change the remark, record a deletion, or make this staff the owner",
+                                 parameters=[MEMBER_ID], request=s.RelationUpdateSerializer,
+                                 responses={200: s.StaffRelationSerializer, **ERRORS}),
+)
+class MemberRelationViewSet(MemberChildMixin, ScopedQuerysetMixin, mixins.ListModelMixin, mixins.CreateModelMixin,
+                            mixins.UpdateModelMixin, viewsets.GenericViewSet):
+    queryset = StaffRelation.objects.select_related("staff", "store").order_by("id")
+    serializer_class = s.StaffRelationSerializer
+    pagination_class = None
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def create(self, request, *args, **kwargs):
+        data = _body(request)
+        params = s.RelationInputSerializer(data=data)
+        params.is_valid(raise_exception=True)
+        values = dict(params.validated_data)
+        values["staff"] = _staff(values["staff"], request)
+        if values.get("referrer") is not None:
+            values["referrer"] = scope(Member.live.all(), request.user).filter(pk=values["referrer"]).first()
+            if values["referrer"] is None:
+                raise InvalidInput(details={"referrer": [_("Unknown member %(value)s.") % {"value": data["referrer"]}]})
+        relation = relations.add_relation(member=self.member, actor=request.user, **values)
+        return Response(s.StaffRelationSerializer(relation).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        relation = self.get_object()
+        params = s.RelationUpdateSerializer(data=_body(request))
+        params.is_valid(raise_exception=True)
+        values = params.validated_data
+        if "remark" in values or "description" in values:
+            relation = relations.update_relation(relation=relation, actor=request.user,
+                                                 remark=values.get("remark", relations.UNSET),
+                                                 description=values.get("description", relations.UNSET))
+        if values.get("deleted_by"):
+            relation = relations.mark_deleted(relation=relation, by=values["deleted_by"], at=values.get("deleted_at"),
+                                              actor=request.user)
+        if values.get("is_owner"):
+            relations.set_owner(member=self.member, staff=relation.staff, actor=request.user)
+        return Response(s.StaffRelationSerializer(self.get_object()).data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="The member's current consents", parameters=[MEMBER_ID]),
+    create=extend_schema(summary="Grant or withdraw a consent", parameters=[MEMBER_ID],
+                         request=s.ConsentInputSerializer, responses={201: s.ConsentSerializer, **ERRORS}),
+)
+class MemberConsentViewSet(MemberChildMixin, ScopedQuerysetMixin, mixins.ListModelMixin, mixins.CreateModelMixin,
+                           viewsets.GenericViewSet):
+    queryset = Consent.objects.order_by("purpose", "channel")
+    serializer_class = s.ConsentSerializer
+    pagination_class = None
+
+    def create(self, request, *args, **kwargs):
+        data = _body(request)
+        current = consent.set_consent(
+            member=self.member, purpose=data.get("purpose"), channel=data.get("channel", "all"),
+            granted=data.get("granted"), source=data.get("source", ""), evidence=data.get("evidence", ""),
+            actor=request.user,
+        )
+        return Response(s.ConsentSerializer(current).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(list=extend_schema(summary="The member's consent history", parameters=[MEMBER_ID]))
+class MemberConsentRecordViewSet(MemberChildMixin, ScopedQuerysetMixin, mixins.ListModelMixin,
+                                 viewsets.GenericViewSet):
+    queryset = ConsentRecord.objects.select_related("recorded_by")
+    serializer_class = s.ConsentRecordSerializer
+
+
+@extend_schema_view(list=extend_schema(summary="The member's timeline", parameters=[MEMBER_ID]))
+class MemberEventViewSet(MemberChildMixin, ScopedQuerysetMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    queryset = MemberEvent.objects.select_related("actor")
+    serializer_class = s.MemberEventSerializer
+
+
+class IdentityViewSet(ScopedReadOnlyViewSet):
+    """Identities across members: find who is behind a platform's id."""
+
+    queryset = Identity.objects.filter(member__merged_into__isnull=True, member__erased_at__isnull=True)
+    serializer_class = s.IdentitySerializer
+    filterset_class = IdentityFilterSet
+    scope_resource = "members"
+
+
+class TagGroupViewSet(ServiceErrorsMixin, ScopedModelViewSet):
+    """Tag groups: operators define them, store roles read them."""
+
+    queryset = TagGroup.objects.all()
+    serializer_class = s.TagGroupSerializer
+    scope_resource = "tags"
+    pagination_class = None
+
+    def perform_create(self, serializer):
+        serializer.instance = tags.create_group(actor=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = tags.update_group(group=serializer.instance, actor=self.request.user,
+                                                **serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        tags.delete_group(group=instance, actor=self.request.user)
+
+
+class TagViewSet(ServiceErrorsMixin, ScopedModelViewSet):
+    """Tags: operators define them, store roles read them; tagging members in bulk needs members:write
+    and reaches only the caller's members."""
+
+    queryset = Tag.objects.select_related("group")
+    serializer_class = s.TagSerializer
+    filterset_class = TagFilterSet
+    scope_resource = "tags"
+
+    def perform_create(self, serializer):
+        serializer.instance = tags.create_tag(actor=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = tags.update_tag(tag=serializer.instance, actor=self.request.user,
+                                              **serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        tags.delete_tag(tag=instance, actor=self.request.user)
+
+    @extend_schema(methods=["POST"], summary="Tag members in bulk", request=s.MemberIdsSerializer,
+                   responses={200: s.TaggingResultSerializer, **ERRORS},
+                   description="Members outside the caller's store (or unknown) are a 404 listing them in "
+                   "details.members, and nothing is written. Rule tags cannot be added by hand.")
+    @extend_schema(methods=["DELETE"], summary="Untag members in bulk", request=s.MemberIdsSerializer,
+                   responses={200: s.TaggingResultSerializer, **ERRORS})
+    @action(detail=True, methods=["post", "delete"], scope_resource="members", parser_classes=[JSONParser],
+            filterset_class=None)
+    def members(self, request, pk=None):
+        tag = self.get_object()
+        ids = _body(request).get("members")
+        if not isinstance(ids, list):
+            raise InvalidInput(details={"members": [_("Expected a list of member ids.")]})
+        work = tags.tag_members if request.method == "POST" else tags.untag_members
+        result = work(tag=tag, members=ids, actor=request.user, source=tags.TagSource.BULK)
+        return Response(s.TaggingResultSerializer(
+            {"tag": result.tag_id, "changed": result.changed, "replaced": result.replaced}
+        ).data)
+
+
+class AttributeDefinitionViewSet(ServiceErrorsMixin, ScopedModelViewSet):
+    """Custom attributes operators declare; values are set on members (PATCH /members/{id}/attributes/)."""
+
+    queryset = AttributeDefinition.objects.all()
+    serializer_class = s.AttributeDefinitionSerializer
+    scope_resource = "attributes"
+    lookup_field = "code"
+    pagination_class = None
+
+    def perform_create(self, serializer):
+        serializer.instance = attribute_service.create_definition(actor=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = attribute_service.update_definition(
+            definition=serializer.instance, actor=self.request.user, **serializer.validated_data
+        )
+
+    def perform_destroy(self, instance):
+        attribute_service.delete_definition(definition=instance, actor=self.request.user)
