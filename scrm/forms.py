@@ -44,7 +44,7 @@ class StaffForm(forms.Form):
         help_text=_("Letters, digits and @ . + - _ only; used to log in."),
     )
     display_name = forms.CharField(label=_("Display name"), max_length=64, required=False)
-    role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.STORE_STAFF)
     store = forms.ModelChoiceField(label=_("Store"), queryset=Store.objects.filter(is_active=True), required=False)
 
     def __init__(self, *args, actor, **kwargs):
