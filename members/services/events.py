@@ -6,8 +6,11 @@ says who made it."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
 from django.utils import timezone
 
 from members.models import MemberEvent
@@ -73,7 +76,22 @@ def record(member_id: int, kind: str, actor, data: dict | None = None) -> Member
 
 
 def record_many(events: Iterable[MemberEvent]) -> int:
+    """INSERT unsaved events in one statement (a thousand in a few milliseconds of Python)."""
     items = list(events)
     if items:
-        MemberEvent.objects.bulk_create(items, batch_size=1000)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """INSERT INTO members_memberevent (member_id, kind, data, actor_id, actor_label, created_at)
+                SELECT r.member_id, r.kind, r.data::jsonb, r.actor_id, r.actor_label, r.created_at
+                FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::text[], %s::timestamptz[])
+                     AS r(member_id, kind, data, actor_id, actor_label, created_at)""",
+                [
+                    [e.member_id for e in items],
+                    [e.kind for e in items],
+                    [json.dumps(e.data, cls=DjangoJSONEncoder) for e in items],
+                    [e.actor_id for e in items],
+                    [e.actor_label for e in items],
+                    [e.created_at for e in items],
+                ],
+            )
     return len(items)

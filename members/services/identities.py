@@ -19,6 +19,7 @@ from scrm.scoping import access_for
 
 # Ids that mean the same person brand-wide whatever app or shop reported them: no namespace.
 BRAND_WIDE = frozenset({Channel.WECHAT_UNIONID, Channel.PHONE})
+CHANNELS = frozenset(Channel.values)
 EXTERNAL_ID_MAX = 128
 NAMESPACE_MAX = 64
 
@@ -51,7 +52,7 @@ def clean_identity(raw) -> tuple[IdentityKey | None, dict]:
     for name in sorted(unknown):
         errors[name] = [_("Unknown field.")]
     channel = raw.get("channel")
-    if channel not in Channel.values:
+    if channel not in CHANNELS:
         errors["channel"] = [_("Unknown channel %(value)s; one of: %(choices)s.")
                              % {"value": channel, "choices": ", ".join(Channel.values)}]
     namespace = raw.get("namespace") or ""

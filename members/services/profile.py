@@ -109,8 +109,10 @@ def _phone(value, ctx):
 
 
 def _choice(choices):
+    allowed = frozenset(choices.values)
+
     def clean(value, ctx):
-        if value not in choices.values:
+        if value not in allowed:
             raise ValueError(
                 _("%(value)s is not one of: %(choices)s.") % {"value": value, "choices": ", ".join(choices.values)}
             )

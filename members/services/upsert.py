@@ -16,9 +16,11 @@ advisory locks would crowd PostgreSQL's shared lock table) and relies on the ret
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
-from django.db import OperationalError, transaction
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -297,9 +299,8 @@ def _write(items: list[_Item], ctx: ProfileContext, actor, *, mode: str, tag_sou
     now = timezone.now()
     new_items = [item for item in items if member_of[item.index] is None]
     new_indexes = {item.index for item in new_items}
-    created = Member.objects.bulk_create(
-        [_new_member(profiles[item.index], now) for item in new_items], batch_size=MAX_BATCH
-    )
+    created = [_new_member(profiles[item.index], now) for item in new_items]
+    _insert_members(created, now)
     for item, member in zip(new_items, created, strict=True):
         member_of[item.index] = member.pk
         members[member.pk] = member
@@ -309,7 +310,7 @@ def _write(items: list[_Item], ctx: ProfileContext, actor, *, mode: str, tag_sou
     if len(identities.insert(pairs)) != len(pairs):
         raise _Retry  # a concurrent writer took one of these identities first
 
-    changed_members, fields, changes_of = [], set(), {}
+    changed_members, changes_of = [], {}
     owner_rows = []
     for item in items:
         member = members[member_of[item.index]]
@@ -323,15 +324,12 @@ def _write(items: list[_Item], ctx: ProfileContext, actor, *, mode: str, tag_sou
             continue
         for name, value in to_set.items():
             setattr(member, name, value)
-        member.updated_at = now
         changed_members.append(member)
-        fields.update(to_set)
         changes_of[item.index] = changes
         if "owner" in to_set:
             owner = to_set["owner"]
             owner_rows.append((member.pk, owner.pk if owner else None, owner.store_id if owner else None))
-    if changed_members:
-        Member.objects.bulk_update(changed_members, sorted(fields | {"updated_at"}), batch_size=MAX_BATCH)
+    _update_members(changed_members, now)
     relations.sync_owners(owner_rows)
     tags.apply_pairs(
         [(member_of[item.index], tag) for item in items for tag in item.tags],
@@ -368,6 +366,66 @@ def _write(items: list[_Item], ctx: ProfileContext, actor, *, mode: str, tag_sou
 def _conflict(item: _Item, held: dict, actor) -> dict:
     found = [identities.conflict_details(key, held[key], actor) for key in item.keys if key in held]
     return {"identities": found, "members": sorted({f["member"] for f in found if "member" in f})}
+
+
+# Profile columns written by upserts, as (column, SQL array type).
+_COLUMNS = (
+    ("name", "text"), ("phone", "text"), ("gender", "text"), ("birthday", "date"), ("home_store_id", "bigint"),
+    ("owner_id", "bigint"), ("source", "text"), ("stage", "text"), ("attributes", "text"),
+)
+
+
+def _column_arrays(members: list[Member]) -> list[list]:
+    arrays = []
+    for column, _type in _COLUMNS:
+        values = [getattr(m, column) for m in members]
+        if column == "attributes":
+            values = [json.dumps(v or {}, cls=DjangoJSONEncoder) for v in values]
+        arrays.append(values)
+    return arrays
+
+
+def _insert_members(members: list[Member], now) -> None:
+    """INSERT new members in one statement, ids drawn from the sequence first (so each object gets
+    its own id whatever order the rows come back in)."""
+    if not members:
+        return
+    names = ", ".join(column for column, _t in _COLUMNS)
+    values = ", ".join(f"r.{c}::jsonb" if c == "attributes" else f"r.{c}" for c, _t in _COLUMNS)
+    unnest = ", ".join(f"%s::{sql_type}[]" for _c, sql_type in _COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence('members_member', 'id')) FROM generate_series(1, %s)",
+            [len(members)],
+        )
+        for member, (member_id,) in zip(members, cursor.fetchall(), strict=True):
+            member.pk = member_id
+        cursor.execute(
+            f"""INSERT INTO members_member (id, {names}, created_at, updated_at)
+            SELECT r.id, {values}, %s, %s
+            FROM unnest(%s::bigint[], {unnest}) AS r(id, {names})""",
+            [now, now, [m.pk for m in members], *_column_arrays(members)],
+        )
+
+
+def _update_members(members: list[Member], now) -> None:
+    """UPDATE ... FROM unnest: every profile column of the (locked) members in one statement."""
+    if not members:
+        return
+    names = [column for column, _t in _COLUMNS]
+    assignments = ", ".join(
+        f"{c} = r.{c}::jsonb" if c == "attributes" else f"{c} = r.{c}" for c in names
+    )
+    unnest = ", ".join(f"%s::{sql_type}[]" for _c, sql_type in _COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""UPDATE members_member m SET {assignments}, updated_at = %s
+            FROM unnest(%s::bigint[], {unnest}) AS r(id, {", ".join(names)})
+            WHERE m.id = r.id""",
+            [now, [m.pk for m in members], *_column_arrays(members)],
+        )
+    for member in members:
+        member.updated_at = now
 
 
 def _new_member(profile: dict, now) -> Member:

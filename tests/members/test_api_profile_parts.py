@@ -221,3 +221,31 @@ def test_member_consents_and_history(as_carol, members):
     assert set(error["details"]) == {"purpose", "granted"}
     events = as_carol.get(f"/api/v1/members/{member.pk}/events/").json()["results"]
     assert [e["kind"] for e in events] == ["consent", "consent"] and events[0]["actor"] == "carol"
+
+
+# --- query counts -----------------------------------------------------------------------------------
+
+
+def test_tag_list_does_not_query_per_row(as_carol, db, django_assert_max_num_queries):
+    groups = [TagGroup.objects.create(name=f"组{i}") for i in range(5)]
+    Tag.objects.bulk_create(Tag(group=groups[i % 5], name=f"标签{i}") for i in range(30))
+    with django_assert_max_num_queries(4):
+        body = as_carol.get("/api/v1/tags/").json()
+    assert len(body["results"]) == 30
+
+
+def test_timeline_and_notes_do_not_query_per_row(as_alice, alice, carol, bob, members,
+                                                 django_assert_max_num_queries):
+    from members.models import MemberEvent
+    from members.services import notes
+
+    member = members[0][0]
+    MemberEvent.objects.bulk_create(MemberEvent(member=member, kind="updated", actor=[alice, carol, bob][i % 3])
+                                    for i in range(30))
+    for i in range(10):
+        notes.add_note(member=member, body=f"第{i}条", actor=[carol, bob][i % 2])
+    with django_assert_max_num_queries(5):
+        events = as_alice.get(f"/api/v1/members/{member.pk}/events/").json()["results"]
+    assert len(events) == 30 and {e["actor"] for e in events} == {"alice", "carol", "bob"}
+    with django_assert_max_num_queries(5):
+        assert len(as_alice.get(f"/api/v1/members/{member.pk}/notes/").json()) == 10
