@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from members.segments import queries, services
 from members.segments.models import Segment
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.members.segments.urls")]
+pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/segments/"
 
