@@ -3,6 +3,7 @@ the API), identities and tags."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import django_filters
@@ -61,12 +62,18 @@ class IdentityFilterSet(django_filters.FilterSet):
 
     channel = django_filters.ChoiceFilter(choices=Channel.choices, label=_("Channel"))
     namespace = django_filters.CharFilter(label=_("Namespace"))
-    external_id = django_filters.CharFilter(label=_("External id"))
+    external_id = django_filters.CharFilter(method="by_external_id", label=_("External id"))
     member = django_filters.NumberFilter(field_name="member_id", label=_("Member"))
 
     class Meta:
         model = Identity
         fields = ["channel", "namespace", "external_id", "member"]
+
+    def by_external_id(self, queryset, name, value):
+        if self.data.get("channel") == Channel.PHONE:
+            with contextlib.suppress(InvalidPhone):  # a malformed phone simply finds nothing
+                value = normalize_phone(value)  # phones are stored as E.164
+        return queryset.filter(external_id=value)
 
 
 class TagFilterSet(django_filters.FilterSet):

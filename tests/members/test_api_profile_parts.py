@@ -249,3 +249,9 @@ def test_timeline_and_notes_do_not_query_per_row(as_alice, alice, carol, bob, me
     assert len(events) == 30 and {e["actor"] for e in events} == {"alice", "carol", "bob"}
     with django_assert_max_num_queries(5):
         assert len(as_alice.get(f"/api/v1/members/{member.pk}/notes/").json()) == 10
+
+
+def test_identity_lookup_by_phone_in_any_form(as_alice, members):
+    Identity.objects.create(member=members[0][0], channel="phone", external_id="+8613800138000")
+    found = as_alice.get("/api/v1/identities/", {"channel": "phone", "external_id": "138 0013 8000"}).json()
+    assert [i["member"] for i in found["results"]] == [members[0][0].pk]

@@ -394,3 +394,14 @@ def test_concurrent_bulk_batches_sharing_identities_create_each_member_once(alic
         cursor.execute("SELECT count(*) FROM members_member m WHERE NOT EXISTS "
                        "(SELECT 1 FROM members_identity i WHERE i.member_id = m.id)")
         assert cursor.fetchone()[0] == 0
+
+
+def test_changing_the_owner_moves_the_owner_relation(alice, carol, bob, members):
+    member = members[0][0]  # owned by carol
+    upsert.update_member(member=member, profile={"owner": "bob"}, actor=alice)
+    updated = upsert.update_member(member=member, profile={"owner": "carol"}, actor=alice)
+    assert updated.owner == carol
+    owners = {r.staff.username: r.is_owner for r in StaffRelation.objects.filter(member=member)}
+    assert owners == {"bob": False, "carol": True}
+    cleared = upsert.update_member(member=member, profile={"owner": None}, actor=alice)
+    assert cleared.owner is None and not StaffRelation.objects.filter(member=member, is_owner=True).exists()
