@@ -8,6 +8,8 @@ details in the one error shape."""
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db.models import Prefetch, prefetch_related_objects
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
@@ -53,7 +55,8 @@ MEMBER_ID = OpenApiParameter("member_id", OpenApiTypes.INT, OpenApiParameter.PAT
 
 
 class ServiceErrorsMixin:
-    """Answer a members.services error in the one error shape, with its own status, code and details."""
+    """Answer a members.services error in the one error shape, with its own status, code and details;
+    a body over DATA_UPLOAD_MAX_MEMORY_SIZE (a huge bulk upsert) is a 413, not a crash."""
 
     def get_exception_handler(self):
         default = super().get_exception_handler()
@@ -61,6 +64,11 @@ class ServiceErrorsMixin:
         def handle(exc, context):
             if isinstance(exc, ServiceError):
                 return Response(error_body(exc.status, exc.code, exc.message, exc.details), status=exc.status)
+            if isinstance(exc, RequestDataTooBig):
+                message = _("The request body is larger than %(limit)d bytes; send fewer items per request.") % {
+                    "limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE}
+                details = {"limit_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE}
+                return Response(error_body(413, "payload_too_large", message, details), status=413)
             return default(exc, context)
 
         return handle

@@ -351,3 +351,11 @@ def test_openapi_documents_the_member_centre(api_client, db):
         assert path in paths, path
     upsert = paths["/api/v1/members/upsert/"]["post"]
     assert {"200", "201", "400", "409"} <= set(upsert["responses"])
+
+
+def test_a_body_over_the_upload_limit_is_413(as_alice, store_a, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    error = assert_error(post(as_alice, "/api/v1/members/bulk-upsert/", {"items": _items(200)}), 413,
+                         "payload_too_large")
+    assert error["details"]["limit_bytes"] == 10_000
+    assert not Member.objects.exists()
