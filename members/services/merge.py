@@ -136,7 +136,8 @@ def _merge_relations(survivor: Member, duplicate: Member) -> tuple[int, int | No
     StaffRelation.objects.filter(member=duplicate).update(is_owner=False)
     moved = StaffRelation.objects.filter(member=duplicate).update(member=survivor)
     adopted = None
-    if survivor_owner is None and duplicate_owner is not None and duplicate_owner.is_active:
+    has_owner = survivor_owner is not None or survivor.owner_id is not None
+    if not has_owner and duplicate_owner is not None and duplicate_owner.is_active:
         staff = duplicate_owner.staff
         if survivor.home_store_id is None or staff.store_id == survivor.home_store_id:
             StaffRelation.objects.filter(member=survivor, staff=staff).update(is_owner=True)

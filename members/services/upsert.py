@@ -253,9 +253,9 @@ def _write(items: list[_Item], ctx: ProfileContext, actor, *, mode: str, tag_sou
                 "message": _("These identities belong to a member of another store."),
             }
     if conflicts:
-        first = conflicts[min(conflicts)]
+        messages = [conflict.pop("message", None) for conflict in conflicts.values()]
         raise IdentityConflict(
-            first.pop("message", None) or _("These identities belong to different members; merge them first."),
+            messages[0] or _("These identities belong to different members; merge them first."),
             details={"items": {str(i): conflicts[i] for i in sorted(conflicts)}},
         )
 

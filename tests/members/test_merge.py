@@ -194,3 +194,12 @@ def test_unionid_rule_merges_through_a_real_worker(celery_worker, store_a, store
     assert MemberEvent.objects.get(member=a, kind="merged").actor_label == "rule:same_unionid"
     assert Member.objects.get(pk=c.pk).merged_into_id is None  # same phone is left to an operator
     assert merge_duplicates_by_rule.apply().get() == 0  # idempotent
+
+
+def test_survivors_owner_without_a_relation_still_wins(alice, carol, bob, pair):
+    survivor, duplicate = pair
+    Member.objects.filter(pk=survivor.pk).update(owner=bob)  # legacy row: owner set, no relation yet
+    relations.add_relation(member=duplicate, staff=carol, actor=alice, is_owner=True)
+    merge.merge_members(survivor=Member.objects.get(pk=survivor.pk), duplicate=duplicate, actor=alice)
+    assert Member.objects.get(pk=survivor.pk).owner == bob
+    assert not StaffRelation.objects.get(member=survivor, staff=carol).is_owner
