@@ -1,0 +1,797 @@
+"""The set-based import path: COPY the file's rows into temporary staging tables, validate them
+with a handful of SQL statements, then write members, identities, tags and owner relations with
+INSERT ... SELECT and UPDATE ... FROM. Python only streams the file into COPY (and checks the few
+phone numbers the SQL fast path cannot decide); nothing loops over members.
+
+Everything runs inside the caller's transaction: the staging tables are ON COMMIT DROP, and a
+strict or dry run writes nothing but them.
+
+Staging tables (all temporary):
+  io_raw    the cells as text, one row per file row, with the file's row number
+  io_rows   cleaned cells (v<i>) and typed values (phone, gender, store_id, a<i> attributes...)
+  io_ident  one row per identity cell (the valid phone included)
+  io_idm    io_ident with the member that holds each identity today (held_by)
+  io_match  the rows that name an existing member: which one(s), through which column
+  io_tags   one row per tag named in the tags cell, resolved to a tag id
+  io_err    (row, column, value, message): the report
+  io_ok     the rows to write, each with its member id (new ids drawn from the sequence)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.utils.translation import gettext as _
+
+from members.io.columns import Column, Layout, gender_values, source_values, stage_values
+from members.models import AttributeType, ConsentChannel, ConsentPurpose
+from members.phones import InvalidPhone, normalize_phone
+
+WHITESPACE = " \t\r\n\u00a0\u3000"
+TEXT_MAX = 255
+NAME_MAX = 64
+EXTERNAL_ID_MAX = 128
+MESSAGE_VALUE_MAX = 60
+TEMP_TABLES = ("io_raw", "io_rows", "io_phonefix", "io_ident", "io_idm", "io_match", "io_vocab", "io_tags", "io_err",
+               "io_ok", "io_moved")
+
+logger = logging.getLogger(__name__)
+
+
+def _mobile_pattern() -> str:
+    import phonenumbers
+
+    return phonenumbers.PhoneMetadata.metadata_for_region("CN").mobile.national_number_pattern
+
+
+def default_max_rows() -> int:
+    return int(getattr(settings, "MEMBER_IMPORT_MAX_ROWS", 5_000_000))
+
+
+class ConcurrentChange(RuntimeError):
+    """Someone else wrote an identity of this file between validation and writing."""
+
+
+@dataclass
+class Outcome:
+    rows: int = 0
+    invalid: int = 0
+    created: int = 0
+    updated: int = 0
+    tags_added: int = 0
+    identities_added: int = 0
+    errors: int = 0
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def valid(self) -> int:
+        return self.rows - self.invalid
+
+
+def _lit(text: str) -> str:
+    """A SQL string literal for text we wrote ourselves (never user input)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _trim(expr: str) -> str:
+    return f"btrim({expr}, {_lit(WHITESPACE)})"
+
+
+def _unquote(trimmed: str) -> str:
+    """A trimmed cell as its value: empty as NULL, and the "'" our exports put before a leading
+    = + - @ taken off again (so an exported file imports as it was)."""
+    return (f"nullif(CASE WHEN left({trimmed}, 1) = '''' AND substr({trimmed}, 2, 1) IN ('=', '+', '-', '@') "
+            f"THEN substr({trimmed}, 2) ELSE {trimmed} END, '')")
+
+
+def _date(expr: str) -> str:
+    """A date written YYYY-MM-DD (or with / or .) as a date, NULL when it is not one."""
+    normal = f"translate({expr}, '/.', '--')"
+    return (f"CASE WHEN {expr} ~ '^\\d{{4}}[-/.]\\d{{1,2}}[-/.]\\d{{1,2}}$' AND pg_input_is_valid({normal}, 'date') "
+            f"THEN {normal}::date END")
+
+
+class _CopySource:
+    """A file-like object psycopg2's copy_expert reads: the file's rows as COPY CSV, made on demand.
+    Column x carries a row's structural problem (cells beyond the header) for the SQL report."""
+
+    def __init__(self, rows, width: int, max_rows: int, messages: dict) -> None:
+        self._rows = iter(rows)
+        self._width = width
+        self._max_rows = max_rows
+        self._messages = messages
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer, lineterminator="\n")
+        self._done = False
+        self.count = 0
+        self.error: Exception | None = None  # what stopped reading, re-raised once COPY gave up
+
+    def _fit(self, row: list[str]) -> tuple[str, list[str]]:
+        if len(row) < self._width:
+            return "", row + [""] * (self._width - len(row))
+        extra = [cell for cell in row[self._width:] if cell and cell.strip()]
+        message = self._messages["extra_cells"].replace("{column}", str(self._width + 1)) if extra else ""
+        return message, row[: self._width]
+
+    def read(self, size: int = -1) -> str:
+        try:
+            return self._read(size)
+        except Exception as exc:
+            self.error = exc
+            raise
+
+    def _read(self, size: int) -> str:
+        size = size if size and size > 0 else 1 << 20
+        buffer, writerow, width = self._buffer, self._writer.writerow, self._width
+        while buffer.tell() < size and not self._done:
+            for number, row in self._rows:
+                if not any(row):
+                    continue  # blank rows: spreadsheets leave them between blocks
+                self.count += 1
+                if self.count > self._max_rows:
+                    from members.io.parsing import FileError
+
+                    raise FileError(self._messages["too_many_rows"], row=number)
+                if len(row) == width:
+                    writerow((number, "", *row))
+                else:
+                    problem, row = self._fit(row)
+                    writerow((number, problem, *row))
+                if buffer.tell() >= size:
+                    break
+            else:
+                self._done = True
+        chunk = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return chunk.replace("\x00", "")  # PostgreSQL text cannot hold NUL
+
+
+def messages() -> dict[str, str]:
+    """The report's messages in the active language; {value}, {rows}... are filled in by SQL."""
+    return {
+        "extra_cells": _("This row has cells beyond the last named column (from column {column} on)."),
+        "too_many_rows": _("The file has more than %(max)s rows; split it into smaller files.")
+        % {"max": f"{default_max_rows():,}"},
+        "formula": _("“{value}” starts like a spreadsheet formula (=, +, -, @); formulas are not imported."),
+        "too_long": _("“{value}” is longer than {max} characters."),
+        "phone": _("“{value}” is not a valid phone number."),
+        "gender": _("“{value}” is not a gender; use f (女), m (男) or u (未知)."),
+        "date": _("“{value}” is not a date; write it as YYYY-MM-DD."),
+        "birthday_range": _("“{value}” is not a plausible birthday."),
+        "store_unknown": _("Unknown store code “{value}”."),
+        "store_closed": _("Store “{value}” is closed."),
+        "store_scope": _("You can import into your own store ({store}) only, not “{value}”."),
+        "owner_unknown": _("Unknown staff account “{value}”."),
+        "owner_inactive": _("“{value}” is not an active shopping guide of a store."),
+        "owner_store": _("“{value}” works at store {owner_store}, not at the member's store {store}."),
+        "choice": _("“{value}” is not one of: {choices}."),
+        "number": _("“{value}” is not a number."),
+        "month": _("“{value}” is not a month; write it as YYYY-MM."),
+        "boolean": _("“{value}” is not yes or no (true/false, 是/否)."),
+        "consent": _("Needs the member's {consent} consent first; record it on the member's profile."),
+        "consent_new": _("A new member has given no {consent} consent yet; import this value once they have."),
+        "identity_long": _("“{value}” is longer than 128 characters."),
+        "duplicate": _("“{value}” also appears in row {rows}; an identity may appear in one row only."),
+        "conflict": _("The identities in this row belong to different members ({members}); merge them first."),
+        "other_store": _("“{value}” belongs to a member of another store."),
+        "not_live": _("“{value}” belongs to member #{member}, which was merged or erased."),
+        "same_member": _("This row and row {rows} are about the same member #{member}; put them in one row."),
+        "name_required": _("A new member needs a name."),
+        "no_identity": _("Give a phone number or an id so the member can be recognised."),
+        "tag_unknown": _("Unknown tag “{value}”; tags are created on the tag pages, not by import."),
+        "tag_ambiguous": _("“{value}” is a tag of several groups; write group:tag."),
+        "tag_rule": _("“{value}” is a rule tag; its rule adds and removes it."),
+        "tag_single": _("Group “{value}” allows one tag per member; this row names more than one."),
+        "sensitive_data": _("sensitive data"),
+        "guardian": _("guardian"),
+    }
+
+
+class Importer:
+    """One import inside the caller's transaction: load(), validate(), then write() or not."""
+
+    def __init__(self, *, layout: Layout, store_id: int | None, user_id: int | None) -> None:
+        self.layout = layout
+        self.store_id = store_id
+        self.user_id = user_id
+        self.msg = messages()
+        self.outcome = Outcome()
+        self._params: dict = {}
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _param(self, value) -> str:
+        name = f"p{len(self._params)}"
+        self._params[name] = value
+        return f"%({name})s"
+
+    def _m(self, key: str, **subs) -> str:
+        """SQL for message `key` with {placeholders} replaced by SQL expressions."""
+        sql = self._param(self.msg[key])
+        for name, expr in subs.items():
+            sql = f"replace({sql}, '{{{name}}}', coalesce(({expr})::text, ''))"
+        return sql
+
+    def _run(self, sql: str, params: dict | None = None) -> int:
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params or None)
+            rowcount = cursor.rowcount
+        if logger.isEnabledFor(logging.DEBUG):
+            first = next((line.strip() for line in sql.splitlines() if line.strip()), "")
+            logger.debug("%.3f s, %s rows: %s", time.perf_counter() - started, rowcount, first[:100])
+        return rowcount
+
+    def _collected(self, sql: str) -> int:
+        """Run `sql` with the parameters _param() collected for it."""
+        params, self._params = self._params, {}
+        return self._run(sql, params)
+
+    def _scalar(self, sql: str, params=None):
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()[0]
+
+    def _timed(self, phase: str, started: float) -> None:
+        self.outcome.timings[phase] = round(self.outcome.timings.get(phase, 0) + time.perf_counter() - started, 3)
+
+    def col(self, kind: str) -> Column | None:
+        return self.layout.get(kind)
+
+    def v(self, kind: str, alias: str = "") -> str:
+        """The cleaned cell of field `kind`, or NULL when the file has no such column."""
+        column = self.col(kind)
+        if column is None:
+            return "NULL::text"
+        return f"{alias + '.' if alias else ''}{column.sql_name}"
+
+    def _final(self) -> str:
+        """io_rows with their matched member and the store each member ends up in, as table `f`.
+        A new member goes to the row's store, else the importer's own store, else the owner's."""
+        store = "NULL::bigint" if self.store_id is None else str(int(self.store_id))
+        return f"""(SELECT r.*, m.member_ids, m.match_col_no, m.match_col, m.match_value, m.member_id,
+                           m.member_store_id, m.member_live,
+                           coalesce(r.store_id, m.member_store_id, {store},
+                                    CASE WHEN m.row_no IS NULL THEN r.owner_store_id END) AS final_store_id
+                    FROM io_rows r LEFT JOIN io_match m ON m.row_no = r.row_no) AS f"""
+
+    # --- 1. load ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _temp_buffers() -> None:
+        """Room for the staging tables in memory (the default 8 MB spills a 100k-row file to disk).
+        PostgreSQL accepts it only before the session's first temporary table; later imports on the
+        same connection keep the size they got, so a refusal is fine."""
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SET temp_buffers = '256MB'")
+        except DatabaseError:
+            logger.debug("temp_buffers already fixed for this session")
+
+    def load(self, rows) -> None:
+        started = time.perf_counter()
+        self._temp_buffers()
+        cells = ", ".join(f"c{c.index} text" for c in self.layout.columns)
+        self._run(f"""
+            DROP TABLE IF EXISTS {", ".join("pg_temp." + t for t in TEMP_TABLES)};
+            CREATE TEMP TABLE io_raw (row_no bigint, x text, {cells}) ON COMMIT DROP;
+            CREATE TEMP TABLE io_err (row_no bigint, col_no int, col text, value text, message text) ON COMMIT DROP;
+        """)
+        source = _CopySource(rows, len(self.layout.columns), default_max_rows(), self.msg)
+        names = ", ".join(f"c{c.index}" for c in self.layout.columns)
+        try:
+            with connection.cursor() as cursor:
+                cursor.cursor.copy_expert(f"COPY io_raw (row_no, x, {names}) FROM STDIN (FORMAT csv)", source, 1 << 20)
+        except Exception:  # the raw psycopg2 cursor: its errors are not Django's
+            if source.error is not None:  # psycopg2 reports our own exception as a cancelled COPY
+                raise source.error from None
+            raise
+        self.outcome.rows = source.count
+        self._timed("load", started)
+
+    # --- 2. validate --------------------------------------------------------------------------
+
+    def validate(self) -> None:
+        started = time.perf_counter()
+        self._typed_rows()
+        self._check_phones_in_python()
+        self._cell_errors()
+        self._identities()
+        self._match()
+        self._row_errors()
+        self._tags()
+        self._count()
+        self._timed("validate", started)
+
+    def _attribute_expr(self, column: Column) -> str:
+        d = column.attribute
+        v = f"s.{column.sql_name}"
+        kind = d.type
+        if kind == AttributeType.TEXT:
+            return (f"CASE WHEN length({v}) <= {TEXT_MAX} AND left({v}, 1) NOT IN ('=', '+', '-', '@') "
+                    f"THEN to_jsonb({v}) END")
+        if kind == AttributeType.NUMBER:
+            return (f"CASE WHEN {v} ~ '^[-+]?(\\d+(\\.\\d*)?|\\.\\d+)([eE][-+]?\\d{{1,3}})?$' "
+                    f"THEN to_jsonb(trim_scale({v}::numeric)) END")
+        if kind == AttributeType.DATE:
+            return f"to_jsonb(to_char({_date(v)}, 'YYYY-MM-DD'))"
+        if kind == AttributeType.MONTH:
+            return (f"CASE WHEN {v} ~ '^\\d{{4}}[-/.](0?[1-9]|1[0-2])$' "
+                    f"THEN to_jsonb(left({v}, 4) || '-' || lpad(substr({v}, 6), 2, '0')) END")
+        if kind == AttributeType.BOOLEAN:
+            mapping = {**dict.fromkeys(("true", "yes", "y", "1", "t", "是", "有"), True),
+                       **dict.fromkeys(("false", "no", "n", "0", "f", "否", "无"), False)}
+            return f"({self._param(json.dumps(mapping, ensure_ascii=False))}::jsonb -> lower({v}))"
+        choices = self._param(list(d.choices))
+        if kind == AttributeType.CHOICE:
+            return f"CASE WHEN {v} = ANY({choices}::text[]) THEN to_jsonb({v}) END"
+        if kind == AttributeType.MULTI_CHOICE:
+            # Every item must be a choice; stored in the definition's order, as the API stores it.
+            return (f"(SELECT CASE WHEN bool_and(x = ANY({choices}::text[])) THEN to_jsonb(ARRAY("
+                    f"SELECT c FROM unnest({choices}::text[]) WITH ORDINALITY AS u(c, o) "
+                    f"WHERE c = ANY(array_agg(x)) ORDER BY o)) END "
+                    f"FROM unnest(regexp_split_to_array({v}, '\\s*[;；,，|]\\s*')) AS x WHERE x <> '')")
+        return "NULL::jsonb"
+
+    def _typed_rows(self) -> None:
+        # OFFSET 0 keeps each level a level of its own, so a trimmed cell is computed once, not
+        # once per place the next level uses it.
+        trimmed = ", ".join(f"{_trim('c' + str(c.index))} AS t{c.index}" for c in self.layout.columns)
+        cleaned = ", ".join(f"{_unquote('t' + str(c.index))} AS {c.sql_name}" for c in self.layout.columns)
+        digits = f"translate({self.v('phone', 's')}, ' ()-.', '')"
+        attrs = "".join(f", {self._attribute_expr(c)} AS a{c.index}" for c in self.layout.attributes)
+        gender_map = self._param(json.dumps(gender_values(), ensure_ascii=False))
+        source_map = self._param(json.dumps(source_values(), ensure_ascii=False))
+        stage_map = self._param(json.dumps(stage_values(), ensure_ascii=False))
+        # Chinese mobiles are checked here against libphonenumber's own pattern; anything else
+        # (landlines, other countries, odd spellings) goes to normalize_phone in _check_phones_in_python.
+        self._collected(f"""
+            CREATE TEMP TABLE io_rows ON COMMIT DROP AS
+            SELECT s.*,
+                CASE WHEN {digits} ~ '^(\\+86|0086)?(?:{_mobile_pattern()})$' THEN '+86' || right({digits}, 11)
+                END AS phone,
+                {gender_map}::jsonb ->> lower({self.v('gender', 's')}) AS gender,
+                {_date(self.v('birthday', 's'))} AS birthday,
+                st.id AS store_id, st.is_active AS store_active,
+                ow.id AS owner_id, ow.store_id AS owner_store_id, ow.ok AS owner_ok,
+                {source_map}::jsonb ->> lower({self.v('source', 's')}) AS source,
+                {stage_map}::jsonb ->> lower({self.v('stage', 's')}) AS stage
+                {attrs}
+            FROM (SELECT row_no, x, {cleaned} FROM (SELECT row_no, x, {trimmed} FROM io_raw OFFSET 0) AS t
+                  OFFSET 0) AS s
+            LEFT JOIN (
+                SELECT DISTINCT ON (lower(code)) lower(code) AS key, id, is_active
+                FROM scrm_store ORDER BY lower(code), id) AS st
+              ON st.key = lower({self.v('home_store', 's')})
+            LEFT JOIN (
+                SELECT DISTINCT ON (lower(username)) lower(username) AS key, id, store_id,
+                       is_active AND role IN ('store_manager', 'store_staff') AND store_id IS NOT NULL AS ok
+                FROM scrm_user ORDER BY lower(username), id) AS ow
+              ON ow.key = lower({self.v('owner', 's')})""")
+
+    def _check_phones_in_python(self) -> None:
+        """normalize_phone() for the values the SQL fast path did not accept: few in a real file."""
+        column = self.col("phone")
+        if column is None:
+            return
+        started = time.perf_counter()
+        self._run("CREATE TEMP TABLE io_phonefix (raw text PRIMARY KEY, e164 text) ON COMMIT DROP")
+        found = False
+        with connection.chunked_cursor() as cursor:
+            cursor.execute(f"SELECT DISTINCT {column.sql_name} FROM io_rows "
+                           f"WHERE phone IS NULL AND {column.sql_name} IS NOT NULL")
+            while batch := cursor.fetchmany(5000):
+                raws, fixed = [], []
+                for (raw,) in batch:
+                    try:
+                        e164 = normalize_phone(raw)
+                    except InvalidPhone:
+                        continue
+                    raws.append(raw)
+                    fixed.append(e164)
+                if raws:
+                    found = True
+                    self._run("INSERT INTO io_phonefix SELECT * FROM unnest(%(raws)s::text[], %(fixed)s::text[])",
+                              {"raws": raws, "fixed": fixed})
+        if found:
+            self._run(f"UPDATE io_rows r SET phone = f.e164 FROM io_phonefix f "
+                      f"WHERE r.phone IS NULL AND r.{column.sql_name} = f.raw")
+        self._timed("phones_in_python", started)
+
+    def _insert_errors(self, table: str, entries, alias: str = "r") -> None:
+        """One pass over `table`: the rows with any bad cell, unpivoted into io_err. Each entry is
+        (column number, column SQL, value SQL, bad condition SQL, message SQL); a message is only
+        built where its check fails (most rows of a real file have no error at all)."""
+        values = ", ".join(f"({col_no}, {col}, {value}, CASE WHEN {bad} THEN {message} END)"
+                           for col_no, col, value, bad, message in entries)
+        any_bad = " OR ".join(f"coalesce({bad}, false)" for _no, _col, _value, bad, _message in entries)
+        self._collected(f"""
+            INSERT INTO io_err (row_no, col_no, col, value, message)
+            SELECT {alias}.row_no, e.col_no, e.col, e.value, e.message
+            FROM (SELECT * FROM {table} WHERE {any_bad}) AS {alias},
+                 LATERAL (VALUES {values}) AS e(col_no, col, value, message)
+            WHERE e.message IS NOT NULL""")
+
+    def _cell_errors(self) -> None:
+        """Every cell that is not a value of its column, in one pass over io_rows."""
+        checks: list[tuple[Column, str, str]] = []  # (column, bad condition, message SQL)
+
+        def formula(v):
+            return f"left({v}, 1) IN ('=', '+', '-', '@')"
+
+        def add(column, bad, key, **subs):
+            checks.append((column, bad, self._m(key, value=column.sql_name, **subs)))
+
+        def typed(column, bad, key, **subs):
+            """A bad value that starts with = or @ is reported as a formula, others by their type."""
+            v = column.sql_name
+            checks.append((column, bad, f"CASE WHEN left({v}, 1) IN ('=', '@') THEN {self._m('formula', value=v)} "
+                                        f"ELSE {self._m(key, value=v, **subs)} END"))
+
+        if c := self.col("name"):
+            add(c, formula(c.sql_name), "formula")
+            add(c, f"length({c.sql_name}) > {NAME_MAX}", "too_long", max=str(NAME_MAX))
+        if c := self.col("phone"):
+            typed(c, f"{c.sql_name} IS NOT NULL AND phone IS NULL", "phone")
+        if c := self.col("gender"):
+            typed(c, f"{c.sql_name} IS NOT NULL AND gender IS NULL", "gender")
+        if c := self.col("birthday"):
+            typed(c, f"{c.sql_name} IS NOT NULL AND birthday IS NULL", "date")
+            add(c, "birthday < date '1900-01-01' OR birthday > current_date", "birthday_range")
+        if c := self.col("home_store"):
+            typed(c, f"{c.sql_name} IS NOT NULL AND store_id IS NULL", "store_unknown")
+            add(c, "store_id IS NOT NULL AND NOT store_active", "store_closed")
+            if self.store_id is not None:
+                code = self._scalar("SELECT code FROM scrm_store WHERE id = %s", [self.store_id])
+                add(c, f"store_id <> {int(self.store_id)}", "store_scope", store=self._param(code))
+        if c := self.col("owner"):
+            typed(c, f"{c.sql_name} IS NOT NULL AND owner_id IS NULL", "owner_unknown")
+            add(c, "NOT owner_ok", "owner_inactive")
+        for kind, values in (("source", source_values()), ("stage", stage_values())):
+            if c := self.col(kind):
+                choices = ", ".join(sorted(set(values.values())))
+                typed(c, f"{c.sql_name} IS NOT NULL AND {kind} IS NULL", "choice", choices=self._param(choices))
+        for c in self.layout.attributes:
+            d = c.attribute
+            bad = f"{c.sql_name} IS NOT NULL AND a{c.index} IS NULL"
+            if d.type == AttributeType.TEXT:
+                add(c, formula(c.sql_name), "formula")
+                add(c, f"length({c.sql_name}) > {TEXT_MAX}", "too_long", max=str(TEXT_MAX))
+            elif d.type in (AttributeType.CHOICE, AttributeType.MULTI_CHOICE):
+                typed(c, bad, "choice", choices=self._param(", ".join(d.choices)))
+            else:
+                key = {AttributeType.NUMBER: "number", AttributeType.DATE: "date", AttributeType.MONTH: "month",
+                       AttributeType.BOOLEAN: "boolean"}[d.type]
+                typed(c, bad, key)
+        entries = [(0, "''", "NULL::text", "x IS NOT NULL", "x")]
+        entries += [(c.index + 1, self._param(c.header), c.sql_name, bad, message) for c, bad, message in checks]
+        self._insert_errors("io_rows", entries)
+
+    def _identities(self) -> None:
+        """io_ident: one row per identity cell. An id that cannot be stored is reported and takes
+        no further part; the same id in two rows is an error on both, each naming the others."""
+        parts = [f"({c.index + 1}, {self._param(c.header)}, {self._param(c.channel)}, {self._param(c.namespace)}, "
+                 f"r.{c.sql_name})" for c in self.layout.identities]
+        if c := self.col("phone"):
+            parts.append(f"({c.index + 1}, {self._param(c.header)}, 'phone', '', r.phone)")
+        self._collected(f"""
+            CREATE TEMP TABLE io_ident ON COMMIT DROP AS
+            SELECT r.row_no, i.col_no, i.col, i.channel, i.namespace, i.external_id
+            FROM io_rows r, LATERAL (VALUES {", ".join(parts)}) AS i(col_no, col, channel, namespace, external_id)
+            WHERE i.external_id IS NOT NULL""")
+        self._collected(f"""
+            WITH bad AS (
+                DELETE FROM io_ident WHERE channel <> 'phone'
+                  AND (length(external_id) > {EXTERNAL_ID_MAX} OR left(external_id, 1) IN ('=', '+', '-', '@'))
+                RETURNING row_no, col_no, col, external_id)
+            INSERT INTO io_err (row_no, col_no, col, value, message)
+            SELECT row_no, col_no, col, external_id,
+                   CASE WHEN left(external_id, 1) IN ('=', '+', '-', '@') THEN {self._m('formula', value='external_id')}
+                        ELSE {self._m('identity_long', value='left(external_id, 40)')} END
+            FROM bad""")
+        self._run("ANALYZE io_ident")  # the join with members_identity below needs real estimates
+        rows = ("array_to_string((array_remove(d.rows, i.row_no))[1:5], ', ') "
+                "|| CASE WHEN cardinality(d.rows) > 6 THEN ' …' ELSE '' END")
+        self._collected(f"""
+            INSERT INTO io_err (row_no, col_no, col, value, message)
+            SELECT i.row_no, i.col_no, i.col, i.external_id, {self._m('duplicate', value='i.external_id', rows=rows)}
+            FROM io_ident i
+            JOIN (SELECT channel, namespace, external_id, array_agg(row_no ORDER BY row_no) AS rows
+                  FROM io_ident GROUP BY 1, 2, 3 HAVING count(*) > 1) AS d
+              ON d.channel = i.channel AND d.namespace = i.namespace AND d.external_id = i.external_id""")
+
+    def _match(self) -> None:
+        """Which member holds each identity today (io_idm), and for the rows naming existing
+        members, which one(s) (io_match)."""
+        self._run("""
+            CREATE TEMP TABLE io_idm ON COMMIT DROP AS
+            SELECT i.*, mi.member_id AS held_by
+            FROM io_ident i
+            LEFT JOIN members_identity mi
+              ON mi.channel = i.channel AND mi.namespace = i.namespace AND mi.external_id = i.external_id""")
+        self._run("""
+            CREATE TEMP TABLE io_match ON COMMIT DROP AS
+            SELECT m.*, mm.id AS member_id, mm.home_store_id AS member_store_id,
+                   (mm.merged_into_id IS NULL AND mm.erased_at IS NULL) AS member_live
+            FROM (SELECT row_no, array_agg(DISTINCT held_by) AS member_ids,
+                         (array_agg(col_no ORDER BY col_no))[1] AS match_col_no,
+                         (array_agg(col ORDER BY col_no))[1] AS match_col,
+                         (array_agg(external_id ORDER BY col_no))[1] AS match_value
+                  FROM io_idm WHERE held_by IS NOT NULL GROUP BY row_no) AS m
+            LEFT JOIN members_member mm ON mm.id = m.member_ids[1] AND cardinality(m.member_ids) = 1;
+            CREATE UNIQUE INDEX ON io_match (row_no);
+            ANALYZE io_match""")
+
+    def _row_errors(self) -> None:
+        """Errors that need the matched member: conflicts, scope, owner's store, consent, names."""
+        checks = []
+        identity_cells = [f"f.{c.sql_name}" for c in self.layout.identities]
+        if self.col("phone"):
+            identity_cells.append(f"f.{self.col('phone').sql_name}")
+        any_identity = " OR ".join(f"{cell} IS NOT NULL" for cell in identity_cells) or "false"
+        match = ("f.match_col_no", "f.match_col", "f.match_value")
+        if self.store_id is not None:
+            # Checked alone: a store-bound import learns nothing else about another store's member.
+            elsewhere = (f"EXISTS (SELECT 1 FROM members_member o WHERE o.id = ANY(f.member_ids) "
+                         f"AND o.home_store_id IS DISTINCT FROM {int(self.store_id)})")
+            checks.append((*match, elsewhere, self._m("other_store", value="f.match_value")))
+            in_scope = f"NOT {elsewhere}"
+        else:
+            in_scope = "true"
+        checks.append((*match, f"cardinality(f.member_ids) > 1 AND {in_scope}",
+                       self._m("conflict", members="(SELECT string_agg('#' || x, ', ' ORDER BY x) "
+                                                   "FROM unnest(f.member_ids) AS x)")))
+        checks.append((*match, f"NOT f.member_live AND {in_scope}",
+                       self._m("not_live", value="f.match_value", member="f.member_id")))
+        checks.append((*match, f"f.same_rows IS NOT NULL AND {in_scope}",
+                       self._m("same_member", member="f.member_id", rows="array_to_string(f.same_rows[1:5], ', ')")))
+        name = self.col("name")
+        checks.append((name.index + 1 if name else 0, self._param(name.header if name else ""), "NULL::text",
+                       f"f.member_ids IS NULL AND {self.v('name', 'f')} IS NULL AND ({any_identity})",
+                       self._m("name_required")))
+        checks.append((0, "''", "NULL::text", f"NOT ({any_identity})", self._m("no_identity")))
+        if c := self.col("owner"):
+            value = f"f.{c.sql_name}"
+            checks.append((c.index + 1, self._param(c.header), value,
+                           "f.owner_ok AND f.final_store_id <> f.owner_store_id",
+                           self._m("owner_store", value=value,
+                                   owner_store="(SELECT code FROM scrm_store WHERE id = f.owner_store_id)",
+                                   store="(SELECT code FROM scrm_store WHERE id = f.final_store_id)")))
+        for c in self.layout.attributes:
+            needed = []
+            if c.attribute.sensitive:
+                needed.append(str(ConsentPurpose.SENSITIVE_DATA))
+            if c.attribute.requires_guardian:
+                needed.append(str(ConsentPurpose.GUARDIAN))
+            if not needed:
+                continue
+            label = self._param(" + ".join(self.msg[p] for p in needed))
+            granted = (f"(SELECT count(*) FROM members_consent k WHERE k.member_id = f.member_id "
+                       f"AND k.channel = '{ConsentChannel.ALL}' AND k.granted "
+                       f"AND k.purpose = ANY({self._param(needed)}::text[])) = {len(needed)}")
+            header, value = self._param(c.header), f"f.{c.sql_name}"
+            checks.append((c.index + 1, header, value, f"f.a{c.index} IS NOT NULL AND f.member_ids IS NULL",
+                           self._m("consent_new", consent=label)))
+            checks.append((c.index + 1, header, value,
+                           f"f.a{c.index} IS NOT NULL AND f.member_id IS NOT NULL AND NOT {granted}",
+                           self._m("consent", consent=label)))
+        # Rows about the same member: partitioned by member (rows without one each alone).
+        table = f"""(SELECT f.*, CASE WHEN f.member_id IS NOT NULL THEN nullif(array_remove(array_agg(f.row_no)
+                        OVER (PARTITION BY coalesce(f.member_id, -f.row_no)), f.row_no), '{{}}') END AS same_rows
+                     FROM {self._final()}) AS f"""
+        self._insert_errors(table, checks, alias="f")
+
+    def _tags(self) -> None:
+        """io_tags: each distinct tags cell parsed once (a file repeats the same few combinations),
+        one row per item, resolved to a tag. Rows reach their tags by joining on the cell's text."""
+        column = self.col("tags")
+        if column is None:
+            return
+        self._run("""
+            CREATE TEMP TABLE io_vocab ON COMMIT DROP AS
+            SELECT lower(g.name) AS gkey, lower(t.name) AS tkey, t.id, g.id AS group_id, g.name AS group_name,
+                   NOT g.multiple AS single, t.rule IS NOT NULL AS is_rule,
+                   count(*) OVER (PARTITION BY lower(t.name)) AS same_name
+            FROM members_tag t JOIN members_taggroup g ON g.id = t.group_id""")
+        # "group:tag" (the group is what comes before the first colon) or a bare tag name when only
+        # one group has a tag of that name.
+        normal = "replace(x.item, '：', ':')"
+        self._run(f"""
+            CREATE TEMP TABLE io_tags ON COMMIT DROP AS
+            SELECT i.cell, i.item, v.id AS tag_id, v.group_id, v.group_name, v.single, v.is_rule,
+                   a.tkey IS NOT NULL AS ambiguous
+            FROM (SELECT cell, item,
+                         CASE WHEN p > 0 THEN lower({_trim('left(n, p - 1)')}) END AS gkey,
+                         lower(CASE WHEN p > 0 THEN {_trim('substr(n, p + 1)')} ELSE n END) AS tkey
+                  FROM (SELECT c.cell, x.item, {normal} AS n, strpos({normal}, ':') AS p
+                        FROM (SELECT DISTINCT {column.sql_name} AS cell FROM io_rows
+                              WHERE {column.sql_name} IS NOT NULL) AS c,
+                             LATERAL unnest(string_to_array(replace(c.cell, '；', ';'), ';')) AS y(raw),
+                             LATERAL (SELECT {_trim('y.raw')} AS item) AS x
+                        WHERE x.item <> '' OFFSET 0) AS s) AS i
+            LEFT JOIN io_vocab v ON v.tkey = i.tkey AND (v.gkey = i.gkey OR (i.gkey IS NULL AND v.same_name = 1))
+            LEFT JOIN (SELECT DISTINCT tkey FROM io_vocab WHERE same_name > 1) AS a
+              ON a.tkey = i.tkey AND i.gkey IS NULL;
+            CREATE INDEX ON io_tags (cell);
+            ANALYZE io_tags""")
+        header = self._param(column.header)
+        self._collected(f"""
+            INSERT INTO io_err (row_no, col_no, col, value, message)
+            SELECT r.row_no, {column.index + 1}, {header}, b.item, b.message
+            FROM (SELECT cell, item,
+                         CASE WHEN ambiguous THEN {self._m('tag_ambiguous', value='item')}
+                              WHEN tag_id IS NULL AND left(item, 1) IN ('=', '+', '-', '@')
+                                  THEN {self._m('formula', value='item')}
+                              WHEN tag_id IS NULL THEN {self._m('tag_unknown', value='item')}
+                              ELSE {self._m('tag_rule', value='item')} END AS message
+                  FROM io_tags WHERE tag_id IS NULL OR is_rule
+                  UNION ALL
+                  SELECT cell, string_agg(item, ';' ORDER BY item), {self._m('tag_single', value='group_name')}
+                  FROM io_tags WHERE single
+                  GROUP BY cell, group_id, group_name HAVING count(DISTINCT tag_id) > 1) AS b
+            JOIN io_rows r ON r.{column.sql_name} = b.cell""")
+
+    def _count(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*), count(DISTINCT row_no) FROM io_err")
+            self.outcome.errors, self.outcome.invalid = cursor.fetchone()
+            cursor.execute("""
+                SELECT count(*) FROM io_match m
+                WHERE m.member_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM io_err e WHERE e.row_no = m.row_no)""")
+            self.outcome.updated = cursor.fetchone()[0]
+        self.outcome.created = self.outcome.valid - self.outcome.updated
+
+    # --- 3. write -----------------------------------------------------------------------------
+
+    def write(self) -> None:
+        """Write the valid rows in one go per table. Counts come from what the statements did."""
+        started = time.perf_counter()
+        # Foreign keys checked at the end of each statement: far cheaper than a queue of millions of
+        # deferred checks at COMMIT, and a bad reference fails here, inside the import.
+        self._run("SET CONSTRAINTS ALL IMMEDIATE")
+        attrs = " || ".join(
+            "jsonb_strip_nulls(jsonb_build_object("
+            + ", ".join(f"{_lit(c.attribute.code)}, f.a{c.index}" for c in chunk) + "))"
+            for chunk in _chunks(self.layout.attributes, 40)
+        ) or "'{}'::jsonb"
+        name = self.v("name", "f")
+        self._run(f"""
+            CREATE TEMP TABLE io_ok ON COMMIT DROP AS
+            SELECT f.row_no, f.member_id, coalesce(f.member_id, nextval(pg_get_serial_sequence('members_member', 'id')))
+                       AS mid,
+                   {name} AS name, f.phone, f.gender, f.birthday, f.store_id, f.final_store_id, f.owner_id,
+                   f.source, f.stage, {self.v("tags", "f")} AS tags, {attrs} AS attrs
+            FROM {self._final()}
+            WHERE NOT EXISTS (SELECT 1 FROM io_err e WHERE e.row_no = f.row_no)
+            ORDER BY f.row_no;
+            CREATE UNIQUE INDEX ON io_ok (row_no);
+            ANALYZE io_ok""")
+        self.outcome.created = self._run("""
+            INSERT INTO members_member (id, name, phone, gender, birthday, home_store_id, owner_id, source, stage,
+                                        attributes, created_at, updated_at)
+            SELECT o.mid, coalesce(o.name, ''), coalesce(o.phone, ''), coalesce(o.gender, 'u'), o.birthday,
+                   o.final_store_id, o.owner_id, coalesce(o.source, 'import'), coalesce(o.stage, 'aware'),
+                   o.attrs, now(), now()
+            FROM io_ok o WHERE o.member_id IS NULL ORDER BY o.mid""")
+        # Empty cells leave a value as it is. A member moved to another store without a new owner
+        # loses the old store's guide, as a profile edit does.
+        owner = ("CASE WHEN o.owner_id IS NOT NULL THEN o.owner_id "
+                 "WHEN o.store_id IS DISTINCT FROM m.home_store_id AND o.store_id IS NOT NULL THEN NULL "
+                 "ELSE m.owner_id END")
+        new = (f"coalesce(o.name, m.name), coalesce(o.phone, m.phone), coalesce(o.gender, m.gender), "
+               f"coalesce(o.birthday, m.birthday), coalesce(o.store_id, m.home_store_id), {owner}, "
+               f"coalesce(o.source, m.source), coalesce(o.stage, m.stage), m.attributes || o.attrs")
+        self._run(f"""
+            CREATE TEMP TABLE io_moved ON COMMIT DROP AS
+            SELECT m.id FROM members_member m JOIN io_ok o ON o.member_id = m.id
+            WHERE o.owner_id IS NULL AND o.store_id IS DISTINCT FROM m.home_store_id AND o.store_id IS NOT NULL
+              AND m.owner_id IS NOT NULL;
+            UPDATE members_member m SET (name, phone, gender, birthday, home_store_id, owner_id, source, stage,
+                                         attributes, updated_at) = ({new}, now())
+            FROM io_ok o
+            WHERE m.id = o.member_id
+              AND ({new}) IS DISTINCT FROM
+                  (m.name, m.phone, m.gender, m.birthday, m.home_store_id, m.owner_id, m.source, m.stage,
+                   m.attributes)""")
+        self.outcome.updated = self._scalar("SELECT count(*) FROM io_ok WHERE member_id IS NOT NULL")
+        expected = self._scalar("SELECT count(*) FROM io_idm i JOIN io_ok o USING (row_no) WHERE i.held_by IS NULL")
+        added = self._run("""
+            INSERT INTO members_identity (member_id, channel, namespace, external_id, created_at)
+            SELECT o.mid, i.channel, i.namespace, i.external_id, now()
+            FROM io_idm i JOIN io_ok o USING (row_no)
+            WHERE i.held_by IS NULL
+            ORDER BY i.channel, i.namespace, i.external_id
+            ON CONFLICT (channel, namespace, external_id) DO NOTHING""")
+        if added != expected:
+            raise ConcurrentChange(_("Some identities of this file were added to other members while it was "
+                                     "being imported; nothing was written. Run the import again."))
+        self.outcome.identities_added = added
+        if self.col("tags") is not None:
+            user = "NULL" if self.user_id is None else str(int(self.user_id))
+            # A single-choice group keeps one tag: the imported one replaces the member's other one.
+            self._run("""
+                DELETE FROM members_membertag mt
+                USING io_ok o, io_tags t, members_tag old
+                WHERE o.member_id IS NOT NULL AND t.cell = o.tags AND t.single AND mt.member_id = o.mid
+                  AND old.id = mt.tag_id AND old.group_id = t.group_id AND mt.tag_id <> t.tag_id
+                  AND old.rule IS NULL""")
+            self.outcome.tags_added = self._run(f"""
+                INSERT INTO members_membertag (member_id, tag_id, source, added_by_id, added_at)
+                SELECT DISTINCT o.mid, t.tag_id, 'import', {user}::bigint, now()
+                FROM io_ok o JOIN io_tags t ON t.cell = o.tags
+                ORDER BY 1, 2
+                ON CONFLICT (member_id, tag_id) DO NOTHING""")
+        # Member.owner mirrors the owner relation: the imported owner becomes the one owner.
+        self._run("""
+            UPDATE members_staffrelation r SET is_owner = false
+            FROM io_ok o
+            WHERE r.member_id = o.mid AND r.is_owner AND o.owner_id IS NOT NULL AND r.staff_id <> o.owner_id;
+            UPDATE members_staffrelation r SET is_owner = false
+            FROM io_moved v WHERE r.member_id = v.id AND r.is_owner;
+            INSERT INTO members_staffrelation (member_id, staff_id, store_id, add_way, state, remark, description,
+                                               is_owner, added_at)
+            SELECT o.mid, o.owner_id, o.final_store_id, 'import', '', '', '', true, now()
+            FROM io_ok o WHERE o.owner_id IS NOT NULL
+            ORDER BY o.mid
+            ON CONFLICT (member_id, staff_id) DO UPDATE SET is_owner = true
+            WHERE NOT members_staffrelation.is_owner""")
+        self._timed("write", started)
+
+    def estimate_tags(self) -> int:
+        """For a dry run: how many tags would be added."""
+        if self.col("tags") is None:
+            return 0
+        cell = self.col("tags").sql_name
+        return self._scalar(f"""
+            SELECT count(*) FROM (
+                SELECT DISTINCT r.row_no, t.tag_id
+                FROM io_rows r JOIN io_tags t ON t.cell = r.{cell} LEFT JOIN io_match m ON m.row_no = r.row_no
+                WHERE t.tag_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM io_err e WHERE e.row_no = r.row_no)
+                  AND NOT EXISTS (SELECT 1 FROM members_membertag mt
+                                  WHERE mt.member_id = m.member_id AND mt.tag_id = t.tag_id)) AS x""")
+
+    def estimate_identities(self) -> int:
+        return self._scalar("""
+            SELECT count(*) FROM io_idm i
+            WHERE i.held_by IS NULL AND NOT EXISTS (SELECT 1 FROM io_err e WHERE e.row_no = i.row_no)""")
+
+    # --- 4. report ----------------------------------------------------------------------------
+
+    def first_errors(self, n: int) -> list[dict]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT row_no, col_no, col, value, message FROM io_err "
+                           "ORDER BY row_no, col_no, message LIMIT %s", [n])
+            return [{"row": row, "column": col, "column_number": number or None, "value": _short(value),
+                     "message": message} for row, number, col, value, message in cursor.fetchall()]
+
+    def report_csv(self, target) -> None:
+        """The whole report as CSV (UTF-8 with BOM, for Excel) into the binary file `target`.
+        Values echo the file's cells, so a leading = + - @ (or tab, CR) is neutralised with '."""
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerow([_("row"), _("column"), _("value"), _("message")])
+        target.write(b"\xef\xbb\xbf" + buffer.getvalue().encode())
+        with connection.cursor() as cursor:
+            cursor.cursor.copy_expert(
+                "COPY (SELECT row_no, col, CASE WHEN left(value, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r') "
+                "THEN '''' || value ELSE value END, message FROM io_err ORDER BY row_no, col_no, message) "
+                "TO STDOUT (FORMAT csv)",
+                target,
+            )
+
+
+def _short(value):
+    if value is None:
+        return None
+    return value if len(value) <= MESSAGE_VALUE_MAX else value[: MESSAGE_VALUE_MAX - 1] + "…"
+
+
+def _chunks(items, size):
+    return [items[i: i + size] for i in range(0, len(items), size)]

@@ -1,0 +1,53 @@
+"""Read side of import and export: the members an export covers, and jobs to pick up again."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from members.filters import MemberFilterSet
+from members.io.models import ImportJob, ImportStatus
+from members.models import Member
+from scrm.scoping import scope
+
+
+class ExportFilterError(ValueError):
+    def __init__(self, errors: dict) -> None:
+        super().__init__(_("The filters are not valid."))
+        self.errors = errors
+
+
+def segment_members(segment_id: int, actor) -> QuerySet:
+    """HOOK for exporting a segment: the live members of segment `segment_id` the actor may see.
+
+    Not wired yet: the segments engine (members/segments) owns how a definition becomes members.
+    Wire it here, e.g. `members.segments.queries.member_queryset(segment.definition, actor)` on a
+    segment fetched through scope(); the export then intersects it with the filters below."""
+    raise ExportFilterError({"segment": [_("Exporting a segment is not available yet.")]})
+
+
+def export_queryset(*, actor, params, segment_id: int | None = None) -> QuerySet:
+    """The live members `actor` may see, narrowed by MemberFilterSet `params` (a QueryDict or dict)
+    and optionally a segment. Always scoped: a store role never reaches another store's members."""
+    queryset = scope(Member.live.all(), actor)
+    if segment_id is not None:
+        queryset = queryset.filter(pk__in=segment_members(segment_id, actor).values("pk"))
+    filterset = MemberFilterSet(data=params, queryset=queryset)
+    if not filterset.is_valid():
+        raise ExportFilterError({k: [str(m) for m in v] for k, v in filterset.errors.items()})
+    return filterset.qs
+
+
+def jobs_to_resume(*, pending_for: timedelta = timedelta(minutes=2)) -> list[int]:
+    now = timezone.now()
+    stale = now - timedelta(seconds=getattr(settings, "CELERY_TASK_TIME_LIMIT", 1800) + 60)
+    return list(
+        ImportJob.objects.filter(
+            Q(status=ImportStatus.PENDING, created_at__lt=now - pending_for)
+            | Q(status__in=[ImportStatus.VALIDATING, ImportStatus.IMPORTING], started_at__lt=stale)
+        ).order_by("pk").values_list("pk", flat=True)[:100]
+    )
