@@ -1,0 +1,182 @@
+"""Imports and exports over the API. Imports: POST a file, then GET the job for its status and
+errors. Exports: GET /exports/members/?format=csv (or xlsx) with the member list's filters."""
+
+from __future__ import annotations
+
+from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import exceptions, parsers, renderers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from members.filters import MemberFilterSet
+from members.io import exports, services
+from members.io.api.serializers import ImportCreateSerializer, ImportJobSerializer
+from members.io.models import ImportJob
+from scrm.api.viewsets import ScopedCreateListRetrieveViewSet
+
+UPLOAD_SLACK = 64 * 1024
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = 413
+    default_code = "payload_too_large"
+    default_detail = "The file is too large."
+
+
+def _raise(exc) -> None:
+    """A service's refusal as the API's one error shape."""
+    if exc.status == 403:
+        raise exceptions.PermissionDenied(exc.message)
+    if exc.status == 413:
+        raise PayloadTooLarge(exc.message)
+    raise exceptions.ValidationError(exc.details)
+
+
+def _ip(request):
+    return request.META.get("REMOTE_ADDR") or None
+
+
+class PassthroughRenderer(renderers.BaseRenderer):
+    """Lets clients ask for text/csv or xlsx; the file itself is a streaming response."""
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return renderers.JSONRenderer().render(data)
+
+
+class CsvRenderer(PassthroughRenderer):
+    media_type = "text/csv"
+    format = "csv"
+
+
+class XlsxRenderer(PassthroughRenderer):
+    media_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    format = "xlsx"
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Recent imports of the caller's scope"),
+    retrieve=extend_schema(summary="An import: status, counts and the first errors (row, column, message)"),
+)
+class ImportJobViewSet(ScopedCreateListRetrieveViewSet):
+    """Member imports. A store-bound key imports into its store only; a brand-wide key anywhere."""
+
+    queryset = ImportJob.objects.select_related("created_by", "store")
+    serializer_class = ImportJobSerializer
+    scope_resource = "imports"
+    parser_classes = [parsers.MultiPartParser, parsers.FormParser]
+
+    @extend_schema(
+        summary="Upload a file of members to import",
+        description=(
+            "multipart/form-data with `file` (CSV in UTF-8 or GB18030, or .xlsx) and `mode`: `dry_run` checks "
+            "every row and writes nothing, `strict` writes only if every row is valid, `valid_rows` writes the "
+            "valid rows and reports the others. Small files are done when the response arrives (201, status "
+            "done or failed); larger ones run in a worker (202, status pending): GET the job until it is done. "
+            "Columns: name, phone, gender, birthday, home_store, owner, source, stage, tags (group:tag;...), "
+            "identities (wecom, wechat_unionid, pos, miniprogram:<appid>, tmall:<shop>...), attr:<code>. "
+            "A file over the size limit is refused with 413."
+        ),
+        request=ImportCreateSerializer,
+        responses={201: ImportJobSerializer, 202: ImportJobSerializer},
+    )
+    def create(self, request, *args, **kwargs):
+        if int(request.META.get("CONTENT_LENGTH") or 0) > services.max_bytes() + UPLOAD_SLACK:
+            raise PayloadTooLarge(services.too_large_message(int(request.META["CONTENT_LENGTH"])))
+        payload = ImportCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            job = services.create_import(actor=request.user, upload=payload.validated_data["file"],
+                                         mode=payload.validated_data["mode"])
+        except services.ImportRefused as exc:
+            _raise(exc)
+        services.start_import(job=job)
+        job = ImportJob.objects.select_related("created_by", "store").get(pk=job.pk)
+        code = status.HTTP_202_ACCEPTED if job.is_running else status.HTTP_201_CREATED
+        return Response(self.get_serializer(job).data, status=code)
+
+    @extend_schema(summary="The import's full error report as CSV",
+                   responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY)})
+    @action(detail=True, methods=["get"], renderer_classes=[renderers.JSONRenderer, CsvRenderer])
+    def report(self, request, pk=None):
+        job = self.get_object()
+        if not job.report:
+            raise Http404
+        return FileResponse(job.report.open("rb"), as_attachment=True, filename=f"import-{job.pk}-errors.csv",
+                            content_type="text/csv; charset=utf-8")
+
+
+_FILTER_PARAMETERS = [
+    OpenApiParameter(name, str, description=str(f.label or name))
+    for name, f in MemberFilterSet.base_filters.items()
+]
+
+
+class ExportViewSet(viewsets.GenericViewSet):
+    """Member exports, scoped to the caller: a store-bound key exports its store with phones masked
+    and sensitive attributes left out. Every export is recorded in the audit log."""
+
+    scope_resource = "exports"
+    renderer_classes = [renderers.JSONRenderer, CsvRenderer, XlsxRenderer]
+    pagination_class = None
+
+    def handle_exception(self, exc):
+        # Errors keep the API's JSON shape even when the client asked for a file.
+        self.request.accepted_renderer = renderers.JSONRenderer()
+        self.request.accepted_media_type = renderers.JSONRenderer.media_type
+        return super().handle_exception(exc)
+
+    @extend_schema(summary="The columns the caller may export", responses={200: OpenApiTypes.OBJECT})
+    def list(self, request):
+        try:
+            exports.check_actor(request.user)
+        except exports.ExportRefused as exc:
+            _raise(exc)
+        return Response({
+            "formats": ["csv", "xlsx"],
+            "columns": [{"key": key, "label": label} for key, label in exports.available_columns(request.user)],
+            "default_columns": exports.DEFAULT_COLUMNS,
+            "masked": exports.is_masked(request.user),
+            "csv": request.build_absolute_uri("members/?format=csv"),
+            "xlsx": request.build_absolute_uri("members/?format=xlsx"),
+        })
+
+    @extend_schema(
+        summary="Export members as CSV or XLSX",
+        description=(
+            "The live members the caller may see, narrowed by the member list's filters (the same query "
+            "parameters as GET /members/). `columns` is a comma-separated list of keys from GET /exports/ "
+            "(default: id, name, phone, gender, birthday, home_store, owner, stage, tags). CSV is streamed "
+            "(UTF-8 with BOM); cells a spreadsheet would run as formulas start with '. Headers are the "
+            "import's column names, so an export can be edited and imported again. Choose the file with "
+            "`format` (or an Accept header of text/csv or the xlsx media type); CSV by default."
+        ),
+        parameters=[OpenApiParameter("format", str, enum=["csv", "xlsx"], description="The file format."),
+                    OpenApiParameter("columns", str, description="Comma-separated column keys."),
+                    *_FILTER_PARAMETERS],
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY),
+                   (200, XlsxRenderer.media_type): OpenApiResponse(OpenApiTypes.BINARY)},
+    )
+    @action(detail=False, methods=["get"])
+    def members(self, request):
+        fmt = request.accepted_renderer.format if request.accepted_renderer.format in ("csv", "xlsx") else "csv"
+        params = request.query_params.copy()
+        params.pop("format", None)
+        raw_columns = params.pop("columns", [])
+        columns = [c.strip() for value in raw_columns for c in value.split(",") if c.strip()] or None
+        segment = params.pop("segment", [None])[-1]
+        try:
+            segment_id = int(segment) if segment else None
+        except ValueError:
+            raise exceptions.ValidationError({"segment": [_("A segment id is a number.")]}) from None
+        try:
+            export = exports.export_members(actor=request.user, params=params, columns=columns, file_format=fmt,
+                                            segment_id=segment_id, ip=_ip(request))
+        except exports.ExportRefused as exc:
+            _raise(exc)
+        response = StreamingHttpResponse(export.chunks, content_type=export.content_type)
+        response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+        response["X-Export-Rows"] = str(export.rows)
+        return response

@@ -1,0 +1,174 @@
+"""Dashboard screens: upload an import and follow it, download its error report and the template,
+export the member list. Operators and store managers only; store staff neither import nor export."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from members.io import columns, exports, queries, services
+from members.io.forms import ExportForm, ImportForm
+from members.io.models import ImportJob
+from scrm.dashboard import ScopedDetailView, ScopedListView
+from scrm.models import Role
+from scrm.scoping import scope
+
+IO_ROLES = (Role.OPERATOR, Role.STORE_MANAGER)
+UPLOAD_SLACK = 64 * 1024  # multipart overhead around the file itself
+
+
+def _client_ip(request):
+    return request.META.get("REMOTE_ADDR") or None
+
+
+class ImportListView(ScopedListView):
+    """Upload a file and see the recent imports of the user's scope."""
+
+    allowed_roles = IO_ROLES
+    queryset = ImportJob.objects.select_related("created_by", "store")
+    template_name = "member_io/import.html"
+    paginate_by = 20
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.setdefault("form", ImportForm())
+        context["template_columns"] = columns.template_columns()
+        context["max_bytes"] = services.max_bytes()
+        return context
+
+    def post(self, request, *args, **kwargs):
+        # Refuse an oversized body before Django reads it into a temporary file.
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        if length > services.max_bytes() + UPLOAD_SLACK:
+            form = ImportForm()
+            form.add_error(None, services.too_large_message(length))
+            return self._form_error(form, status=413)
+        form = ImportForm(request.POST, request.FILES)
+        if not form.is_valid():
+            return self._form_error(form)
+        try:
+            job = services.create_import(actor=request.user, upload=form.cleaned_data["file"],
+                                         mode=form.cleaned_data["mode"])
+        except services.ImportRefused as exc:
+            if exc.status == 403:
+                raise PermissionDenied from None
+            form.add_error("mode" if "mode" in exc.details else "file", exc.message)
+            return self._form_error(form, status=exc.status)
+        services.start_import(job=job)
+        return redirect("member-import-job", pk=job.pk)
+
+    def _form_error(self, form, status=400):
+        self.object_list = self.get_queryset()
+        response = self.render_to_response(self.get_context_data(form=form))
+        response.status_code = status
+        return response
+
+
+class ImportJobView(ScopedDetailView):
+    """One import: its status, counts and first errors; polls itself (htmx) while it runs."""
+
+    allowed_roles = IO_ROLES
+    queryset = ImportJob.objects.select_related("created_by", "store")
+    template_name = "member_io/import_job.html"
+    context_object_name = "job"
+
+    def get_template_names(self):
+        if getattr(self.request, "htmx", False) and not self.request.htmx.boosted:
+            return ["member_io/_import_job.html"]
+        return super().get_template_names()
+
+
+def _io_user(request):
+    if request.user.role not in IO_ROLES:
+        raise PermissionDenied
+
+
+@login_required
+def import_report(request, pk):
+    """The whole error report of a job as CSV."""
+    _io_user(request)
+    job = get_object_or_404(scope(ImportJob.objects.all(), request.user), pk=pk)
+    if not job.report:
+        raise Http404
+    return FileResponse(job.report.open("rb"), as_attachment=True, filename=f"import-{job.pk}-errors.csv",
+                        content_type="text/csv; charset=utf-8")
+
+
+@login_required
+def import_template(request, fmt):
+    """An empty file with the import's columns; the .xlsx has a second sheet explaining each."""
+    _io_user(request)
+    described = columns.template_columns()
+    headers = [header for header, _description in described]
+    if fmt == "csv":
+        buffer = io.StringIO()
+        buffer.write("\ufeff")
+        csv.writer(buffer, lineterminator="\r\n").writerow(headers)
+        response = HttpResponse(buffer.getvalue().encode(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="members-template.csv"'
+        return response
+    if fmt == "xlsx":
+        from openpyxl import Workbook
+
+        workbook = Workbook()
+        sheet = workbook.active
+        sheet.title = _("Members")
+        sheet.append(headers)
+        guide = workbook.create_sheet(_("Columns"))
+        guide.append([_("Column"), _("What to write")])
+        for header, description in described:
+            guide.append([header, description])
+        guide.append([])
+        guide.append([_("Other identities"), str(columns.DESCRIPTIONS["identity"])])
+        guide.append([_("Chinese headers"), "姓名, 手机号, 性别, 生日, 门店, 导购, 标签"])
+        buffer = io.BytesIO()
+        workbook.save(buffer)
+        response = HttpResponse(
+            buffer.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        response["Content-Disposition"] = 'attachment; filename="members-template.xlsx"'
+        return response
+    raise Http404
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def export_members(request):
+    """GET: the export form, carrying the member list's filters; POST: the file."""
+    _io_user(request)
+    filters = request.GET.copy() if request.method == "GET" else request.POST.copy()
+    for key in ("csrfmiddlewaretoken", "format", "columns", "page"):
+        filters.pop(key, None)
+    form = ExportForm(request.POST or None, actor=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            export = exports.export_members(
+                actor=request.user, params=filters, columns=form.cleaned_data["columns"],
+                file_format=form.cleaned_data["format"], ip=_client_ip(request),
+            )
+        except exports.ExportRefused as exc:
+            if exc.status == 403:
+                raise PermissionDenied from None
+            messages.error(request, exc.message)
+        else:
+            response = StreamingHttpResponse(export.chunks, content_type=export.content_type)
+            response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+            response["X-Export-Rows"] = str(export.rows)
+            return response
+    try:
+        count = queries.export_queryset(actor=request.user, params=filters).count()
+        filter_errors = {}
+    except queries.ExportFilterError as exc:
+        count, filter_errors = None, exc.errors
+    hidden = [(name, value) for name in filters for value in filters.getlist(name) if value]
+    return render(request, "member_io/export.html", {
+        "form": form, "hidden_filters": hidden, "count": count, "filter_errors": filter_errors,
+        "member_list_query": filters.urlencode(), "masked": exports.is_masked(request.user),
+    })
