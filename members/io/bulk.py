@@ -40,7 +40,7 @@ NAME_MAX = 64
 EXTERNAL_ID_MAX = 128
 MESSAGE_VALUE_MAX = 60
 TEMP_TABLES = ("io_raw", "io_rows", "io_phonefix", "io_ident", "io_idm", "io_match", "io_vocab", "io_tags", "io_err",
-               "io_ok", "io_moved")
+               "io_ok", "io_moved", "io_same")
 
 logger = logging.getLogger(__name__)
 
@@ -257,13 +257,23 @@ class Importer:
         """io_rows with their matched member and the store each member ends up in, as table `f`.
         A new member goes to the row's store, else the importer's own store, else the owner's."""
         store = "NULL::bigint" if self.store_id is None else str(int(self.store_id))
-        return f"""(SELECT r.*, m.member_ids, m.match_col_no, m.match_col, m.match_value, m.member_id,
-                           m.member_store_id, m.member_live,
+        return f"""(SELECT r.*, m.held, m.first_id, m.last_id, m.match_col_no, m.match_col, m.match_value,
+                           m.member_id, m.member_store_id, m.member_live,
+                           nullif(array_remove(s.rows, r.row_no), '{{}}') AS same_rows,
                            coalesce(r.store_id, m.member_store_id, {store},
                                     CASE WHEN m.row_no IS NULL THEN r.owner_store_id END) AS final_store_id
-                    FROM io_rows r LEFT JOIN io_match m ON m.row_no = r.row_no) AS f"""
+                    FROM io_rows r LEFT JOIN io_match m ON m.row_no = r.row_no
+                    LEFT JOIN io_same s ON s.member_id = m.member_id) AS f"""
 
     # --- 1. load ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _memory() -> None:
+        """Memory for this transaction's sorts and hashes (a million rows' duplicate check would
+        spill to disk with the default), and room for the staging tables in memory."""
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL work_mem = '256MB'")
+        Importer._temp_buffers()
 
     @staticmethod
     def _temp_buffers() -> None:
@@ -278,7 +288,7 @@ class Importer:
 
     def load(self, rows) -> None:
         started = time.perf_counter()
-        self._temp_buffers()
+        self._memory()
         cells = ", ".join(f"c{c.index} text" for c in self.layout.columns)
         self._run(f"""
             DROP TABLE IF EXISTS {", ".join("pg_temp." + t for t in TEMP_TABLES)};
@@ -517,18 +527,24 @@ class Importer:
             FROM io_ident i
             LEFT JOIN members_identity mi
               ON mi.channel = i.channel AND mi.namespace = i.namespace AND mi.external_id = i.external_id""")
+        # first_id = last_id: one member; otherwise the row's ids belong to several (held lists them).
+        # The first identity column that matched names the row's member in the report.
         self._run("""
             CREATE TEMP TABLE io_match ON COMMIT DROP AS
-            SELECT m.*, mm.id AS member_id, mm.home_store_id AS member_store_id,
+            SELECT m.row_no, m.held, m.first_id, m.last_id,
+                   f.col_no AS match_col_no, f.col AS match_col, f.external_id AS match_value,
+                   mm.id AS member_id, mm.home_store_id AS member_store_id,
                    (mm.merged_into_id IS NULL AND mm.erased_at IS NULL) AS member_live
-            FROM (SELECT row_no, array_agg(DISTINCT held_by) AS member_ids,
-                         (array_agg(col_no ORDER BY col_no))[1] AS match_col_no,
-                         (array_agg(col ORDER BY col_no))[1] AS match_col,
-                         (array_agg(external_id ORDER BY col_no))[1] AS match_value
+            FROM (SELECT row_no, array_agg(held_by) AS held, min(held_by) AS first_id, max(held_by) AS last_id,
+                         min(col_no) AS first_col
                   FROM io_idm WHERE held_by IS NOT NULL GROUP BY row_no) AS m
-            LEFT JOIN members_member mm ON mm.id = m.member_ids[1] AND cardinality(m.member_ids) = 1;
+            JOIN io_idm f ON f.row_no = m.row_no AND f.col_no = m.first_col
+            LEFT JOIN members_member mm ON mm.id = m.first_id AND m.first_id = m.last_id;
             CREATE UNIQUE INDEX ON io_match (row_no);
-            ANALYZE io_match""")
+            ANALYZE io_match;
+            CREATE TEMP TABLE io_same ON COMMIT DROP AS
+            SELECT member_id, array_agg(row_no ORDER BY row_no) AS rows
+            FROM io_match WHERE member_id IS NOT NULL GROUP BY member_id HAVING count(*) > 1""")
 
     def _row_errors(self) -> None:
         """Errors that need the matched member: conflicts, scope, owner's store, consent, names."""
@@ -539,23 +555,28 @@ class Importer:
         any_identity = " OR ".join(f"{cell} IS NOT NULL" for cell in identity_cells) or "false"
         match = ("f.match_col_no", "f.match_col", "f.match_value")
         if self.store_id is not None:
-            # Checked alone: a store-bound import learns nothing else about another store's member.
-            elsewhere = (f"EXISTS (SELECT 1 FROM members_member o WHERE o.id = ANY(f.member_ids) "
-                         f"AND o.home_store_id IS DISTINCT FROM {int(self.store_id)})")
+            # Checked alone: a store-bound import learns nothing else about another store's member,
+            # and its conflict messages name no member ids.
+            store = int(self.store_id)
+            elsewhere = (f"CASE WHEN f.first_id IS NULL THEN false "
+                         f"WHEN f.first_id = f.last_id THEN f.member_store_id IS DISTINCT FROM {store} "
+                         f"ELSE EXISTS (SELECT 1 FROM members_member o WHERE o.id = ANY(f.held) "
+                         f"AND o.home_store_id IS DISTINCT FROM {store}) END")
             checks.append((*match, elsewhere, self._m("other_store", value="f.match_value")))
-            in_scope = f"NOT {elsewhere}"
+            in_scope = f"NOT ({elsewhere})"
+            conflict = self._m("conflict", members=self._param("…"))
         else:
             in_scope = "true"
-        checks.append((*match, f"cardinality(f.member_ids) > 1 AND {in_scope}",
-                       self._m("conflict", members="(SELECT string_agg('#' || x, ', ' ORDER BY x) "
-                                                   "FROM unnest(f.member_ids) AS x)")))
+            conflict = self._m("conflict", members="(SELECT string_agg(DISTINCT '#' || x, ', ') "
+                                                   "FROM unnest(f.held) AS x)")
+        checks.append((*match, f"f.first_id <> f.last_id AND {in_scope}", conflict))
         checks.append((*match, f"NOT f.member_live AND {in_scope}",
                        self._m("not_live", value="f.match_value", member="f.member_id")))
         checks.append((*match, f"f.same_rows IS NOT NULL AND {in_scope}",
                        self._m("same_member", member="f.member_id", rows="array_to_string(f.same_rows[1:5], ', ')")))
         name = self.col("name")
         checks.append((name.index + 1 if name else 0, self._param(name.header if name else ""), "NULL::text",
-                       f"f.member_ids IS NULL AND {self.v('name', 'f')} IS NULL AND ({any_identity})",
+                       f"f.first_id IS NULL AND {self.v('name', 'f')} IS NULL AND ({any_identity})",
                        self._m("name_required")))
         checks.append((0, "''", "NULL::text", f"NOT ({any_identity})", self._m("no_identity")))
         if c := self.col("owner"):
@@ -578,16 +599,12 @@ class Importer:
                        f"AND k.channel = '{ConsentChannel.ALL}' AND k.granted "
                        f"AND k.purpose = ANY({self._param(needed)}::text[])) = {len(needed)}")
             header, value = self._param(c.header), f"f.{c.sql_name}"
-            checks.append((c.index + 1, header, value, f"f.a{c.index} IS NOT NULL AND f.member_ids IS NULL",
+            checks.append((c.index + 1, header, value, f"f.a{c.index} IS NOT NULL AND f.first_id IS NULL",
                            self._m("consent_new", consent=label)))
             checks.append((c.index + 1, header, value,
                            f"f.a{c.index} IS NOT NULL AND f.member_id IS NOT NULL AND NOT {granted}",
                            self._m("consent", consent=label)))
-        # Rows about the same member: partitioned by member (rows without one each alone).
-        table = f"""(SELECT f.*, CASE WHEN f.member_id IS NOT NULL THEN nullif(array_remove(array_agg(f.row_no)
-                        OVER (PARTITION BY coalesce(f.member_id, -f.row_no)), f.row_no), '{{}}') END AS same_rows
-                     FROM {self._final()}) AS f"""
-        self._insert_errors(table, checks, alias="f")
+        self._insert_errors(self._final(), checks, alias="f")
 
     def _tags(self) -> None:
         """io_tags: each distinct tags cell parsed once (a file repeats the same few combinations),
@@ -657,11 +674,11 @@ class Importer:
         # Foreign keys checked at the end of each statement: far cheaper than a queue of millions of
         # deferred checks at COMMIT, and a bad reference fails here, inside the import.
         self._run("SET CONSTRAINTS ALL IMMEDIATE")
-        attrs = " || ".join(
-            "jsonb_strip_nulls(jsonb_build_object("
-            + ", ".join(f"{_lit(c.attribute.code)}, f.a{c.index}" for c in chunk) + "))"
-            for chunk in _chunks(self.layout.attributes, 40)
-        ) or "'{}'::jsonb"
+        attrs = "'{}'::jsonb"
+        if self.layout.attributes:  # at most MAX_ATTRIBUTE_COLUMNS: within jsonb_build_object's 100 arguments
+            pairs = ", ".join(f"{_lit(c.attribute.code)}, f.a{c.index}" for c in self.layout.attributes)
+            none = " AND ".join(f"f.a{c.index} IS NULL" for c in self.layout.attributes)
+            attrs = f"CASE WHEN {none} THEN {attrs} ELSE jsonb_strip_nulls(jsonb_build_object({pairs})) END"
         name = self.v("name", "f")
         self._run(f"""
             CREATE TEMP TABLE io_ok ON COMMIT DROP AS
@@ -689,11 +706,13 @@ class Importer:
         new = (f"coalesce(o.name, m.name), coalesce(o.phone, m.phone), coalesce(o.gender, m.gender), "
                f"coalesce(o.birthday, m.birthday), coalesce(o.store_id, m.home_store_id), {owner}, "
                f"coalesce(o.source, m.source), coalesce(o.stage, m.stage), m.attributes || o.attrs")
+        moved = "SELECT NULL::bigint AS id WHERE false"
+        if self.col("home_store") is not None:
+            moved = """SELECT m.id FROM members_member m JOIN io_ok o ON o.member_id = m.id
+                       WHERE o.owner_id IS NULL AND o.store_id IS DISTINCT FROM m.home_store_id
+                         AND o.store_id IS NOT NULL AND m.owner_id IS NOT NULL"""
         self._run(f"""
-            CREATE TEMP TABLE io_moved ON COMMIT DROP AS
-            SELECT m.id FROM members_member m JOIN io_ok o ON o.member_id = m.id
-            WHERE o.owner_id IS NULL AND o.store_id IS DISTINCT FROM m.home_store_id AND o.store_id IS NOT NULL
-              AND m.owner_id IS NOT NULL;
+            CREATE TEMP TABLE io_moved ON COMMIT DROP AS {moved};
             UPDATE members_member m SET (name, phone, gender, birthday, home_store_id, owner_id, source, stage,
                                          attributes, updated_at) = ({new}, now())
             FROM io_ok o
@@ -725,10 +744,10 @@ class Importer:
                   AND old.rule IS NULL""")
             self.outcome.tags_added = self._run(f"""
                 INSERT INTO members_membertag (member_id, tag_id, source, added_by_id, added_at)
-                SELECT DISTINCT o.mid, t.tag_id, 'import', {user}::bigint, now()
+                SELECT o.mid, t.tag_id, 'import', {user}::bigint, now()
                 FROM io_ok o JOIN io_tags t ON t.cell = o.tags
                 ORDER BY 1, 2
-                ON CONFLICT (member_id, tag_id) DO NOTHING""")
+                ON CONFLICT (member_id, tag_id) DO NOTHING""")  # a tag named twice in a cell is added once
         # Member.owner mirrors the owner relation: the imported owner becomes the one owner.
         self._run("""
             UPDATE members_staffrelation r SET is_owner = false
@@ -792,6 +811,3 @@ def _short(value):
         return None
     return value if len(value) <= MESSAGE_VALUE_MAX else value[: MESSAGE_VALUE_MAX - 1] + "…"
 
-
-def _chunks(items, size):
-    return [items[i: i + size] for i in range(0, len(items), size)]

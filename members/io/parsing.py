@@ -37,19 +37,28 @@ def detect_format(head: bytes, name: str = "") -> str:
     return "csv"
 
 
-def detect_encoding(head: bytes) -> str:
-    """utf-8-sig for UTF-8 with or without BOM, utf-16 with its BOM, otherwise GB18030."""
+def detect_encoding(source) -> str:
+    """utf-8-sig for UTF-8 with or without BOM, utf-16 with its BOM, otherwise GB18030 (what Chinese
+    Excel writes as "CSV"). The whole stream is checked, not a sample: a file whose first rows are
+    ASCII and whose Chinese starts later must not be taken for UTF-8. Leaves `source` at its start."""
+    head = source.read(SNIFF_BYTES)
     if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    try:
-        head.decode("utf-8")
-        return "utf-8-sig"
-    except UnicodeDecodeError as exc:
-        if exc.start >= len(head) - 3 and len(head) >= SNIFF_BYTES:
-            return "utf-8-sig"  # a character cut in two by the end of the sample
-    return "gb18030"
+        encoding = "utf-8-sig"
+    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    else:
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        encoding = "utf-8-sig"
+        try:
+            chunk = head
+            while chunk:
+                decoder.decode(chunk)
+                chunk = source.read(1 << 20)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            encoding = "gb18030"
+    source.seek(0)
+    return encoding
 
 
 class _Raw(io.RawIOBase):
@@ -69,9 +78,9 @@ class _Raw(io.RawIOBase):
 
 def csv_rows(source, *, encoding: str | None = None) -> Iterator[tuple[int, list[str]]]:
     """(row number, cells) of a CSV stream, the header included as row 1."""
+    encoding = encoding or detect_encoding(source)
     buffered = io.BufferedReader(_Raw(source), buffer_size=1024 * 1024)
     head = buffered.peek(SNIFF_BYTES)[:SNIFF_BYTES]
-    encoding = encoding or detect_encoding(head)
     text = io.TextIOWrapper(buffered, encoding=encoding, errors="strict", newline="")
     first_line = head.split(b"\n", 1)[0]
     delimiter = "\t" if first_line.count(b"\t") > first_line.count(b",") else ","

@@ -111,6 +111,21 @@ def test_identities_of_two_members_are_an_error_naming_both(alice, store_a):
     assert f"#{a.pk}" in message and f"#{b.pk}" in message and "merge" in message
 
 
+def test_a_store_manager_sees_no_member_ids_in_conflicts(bob, store_a, store_b):
+    a = Member.objects.create(name="a", home_store=store_a)
+    b = Member.objects.create(name="b", home_store=store_a)
+    c = Member.objects.create(name="c", home_store=store_b)
+    Identity.objects.create(member=a, channel="wecom", external_id="wm-a")
+    Identity.objects.create(member=b, channel="pos", external_id="card-b")
+    Identity.objects.create(member=a, channel="wecom", external_id="wm-a2")
+    Identity.objects.create(member=c, channel="tmall", namespace="shop1", external_id="t-c")
+    job = run_import(bob, "name,wecom,pos,tmall:shop1\nx,wm-a,card-b,\ny,wm-a2,,t-c\n", mode="valid_rows")
+    first, second = only_error(job, 2)[1], only_error(job, 3)[1]
+    assert "different members (…)" in first
+    assert second == "“wm-a2” belongs to a member of another store."
+    assert str(c.pk) not in str(job.errors) and f"#{a.pk}" not in str(job.errors)
+
+
 def test_two_rows_about_the_same_member_name_each_other(alice, store_a):
     member = Member.objects.create(name="a", home_store=store_a)
     Identity.objects.create(member=member, channel="wecom", external_id="wm-a")
@@ -328,6 +343,14 @@ def test_gb18030_csv_with_chinese_headers(alice, store_a, carol, vocabulary):
     job = run_import(alice, content, mode="strict")
     assert job.status == ImportStatus.DONE, job.errors
     assert Member.objects.get().name == "张三"
+
+
+def test_gb18030_after_a_long_ascii_start(alice, store_a):
+    rows = "".join(f"m{i},1380000{i:04d}\n" for i in range(6000))  # ~100 KB of ASCII first
+    content = ("name,phone\n" + rows + "张三,13900139000\n").encode("gb18030")
+    job = run_import(alice, content, mode="strict")
+    assert job.status == ImportStatus.DONE, (job.message, job.errors[:3])
+    assert Member.objects.filter(name="张三").exists()
 
 
 def test_utf8_with_bom_and_tabs(alice, store_a):
