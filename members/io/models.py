@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
-from scrm.models import Store
+from scrm.models import ApiKey, Store
 
 
 class _MediaStorage(FileSystemStorage):
@@ -75,6 +75,8 @@ class ImportJob(models.Model):
     )
     created_by_label = models.CharField(_("uploaded through"), max_length=100, blank=True,
                                         help_text=_("The API key that uploaded it."))
+    api_key = models.ForeignKey(ApiKey, verbose_name=_("API key"), on_delete=models.SET_NULL, null=True, blank=True,
+                                related_name="+")
     language = models.CharField(max_length=16, default="zh-hans", help_text=_("Language of the error report."))
 
     rows_total = models.PositiveIntegerField(_("rows"), default=0)

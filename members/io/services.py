@@ -22,6 +22,7 @@ from members.io import bulk, columns, parsing
 from members.io.models import ImportFormat, ImportJob, ImportMode, ImportStatus
 from scrm.models import Role
 from scrm.scoping import access_for
+from scrm.services import audit
 
 logger = logging.getLogger(__name__)
 
@@ -69,8 +70,8 @@ def check_actor(actor) -> None:
 def _actor_fields(actor) -> dict:
     api_key = getattr(actor, "api_key", None)
     if api_key is not None:
-        return {"created_by": None, "created_by_label": f"API key {api_key.name}"[:100]}
-    return {"created_by": actor, "created_by_label": ""}
+        return {"created_by": None, "api_key": api_key, "created_by_label": f"API key {api_key.name}"[:100]}
+    return {"created_by": actor, "api_key": None, "created_by_label": ""}
 
 
 @transaction.atomic
@@ -153,7 +154,7 @@ def run_import(*, job_id: int) -> ImportJob | None:
     """Run one job to its end. Idempotent: a job that is not pending (or abandoned) is left alone."""
     if not _claim(job_id):
         return None
-    job = ImportJob.objects.select_related("store").get(pk=job_id)
+    job = ImportJob.objects.select_related("store", "created_by", "api_key").get(pk=job_id)
     started = time.perf_counter()
     with translation.override(job.language):
         try:
@@ -222,12 +223,23 @@ def _run(job: ImportJob, started: float) -> None:
                 fields.update(created_count=outcome.created, updated_count=outcome.updated,
                               tags_added=outcome.tags_added, identities_added=outcome.identities_added)
                 status, message = ImportStatus.DONE, _done_message(outcome)
+                _audit(job, outcome)
             timings = dict(outcome.timings, total=round(time.perf_counter() - started, 3))
             ImportJob.objects.filter(pk=job.pk).update(
                 status=status, message=message, timings=timings, finished_at=timezone.now(), **fields
             )
     finally:
         handle.close()
+
+
+def _audit(job: ImportJob, outcome: bulk.Outcome) -> None:
+    """Imports change personal data: one audit entry per import that wrote, in its transaction."""
+    from scrm.api.auth import ApiPrincipal
+
+    actor = ApiPrincipal(job.api_key) if job.api_key is not None else job.created_by
+    audit.record(actor=actor, action="members.import", obj=job, store_id=job.store_id, detail={
+        "file": job.original_name, "mode": job.mode, "rows": outcome.rows, "invalid": outcome.invalid,
+        "created": outcome.created, "updated": outcome.updated, "tags_added": outcome.tags_added})
 
 
 def _fail(job: ImportJob, exc: Exception, started: float) -> None:

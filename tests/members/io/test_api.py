@@ -102,6 +102,8 @@ def test_a_store_bound_key_imports_into_its_store_and_sees_only_its_jobs(key_cli
     body = response.json()
     assert (body["store"], body["created_by"], body["rows_invalid"]) == ("SH01", "API key POS SH01", 1)
     assert Member.objects.get().home_store == store_a
+    entry = AuditLog.objects.get(action="members.import")
+    assert (entry.api_key.name, entry.user, entry.store) == ("POS SH01", None, store_a)
     other = post_file(session(alice), GOOD).json()
     assert other["store"] is None
     error(client.get(f"/api/v1/imports/{other['id']}/"), 404, "not_found")

@@ -15,7 +15,7 @@ from members.io import bulk, columns, services
 from members.io.models import ImportJob, ImportStatus
 from members.models import Consent, Identity, Member, MemberTag, StaffRelation, Tag
 from members.phones import InvalidPhone, normalize_phone
-from scrm.models import Store, User
+from scrm.models import AuditLog, Store, User
 from tests.members.io.conftest import errors_by_row, run_import, upload, xlsx_bytes
 
 pytestmark = pytest.mark.django_db
@@ -307,6 +307,10 @@ def test_valid_rows_imports_the_valid_ones(alice, store_a, vocabulary):
     assert (job.created_count, job.rows_invalid, job.tags_added) == (2, 1, 1)
     assert set(Member.objects.values_list("name", flat=True)) == {"甲", "丙"}
     assert "1 rows with errors were skipped" in job.message
+    entry = AuditLog.objects.get()  # an import that writes is audited; dry runs and refused files are not
+    assert (entry.user, entry.action, entry.object_id) == (alice, "members.import", str(job.pk))
+    assert entry.detail == {"file": "members.csv", "mode": "valid_rows", "rows": 3, "invalid": 1, "created": 2,
+                            "updated": 0, "tags_added": 1}
 
 
 def test_error_report_csv_names_rows_and_neutralises_formulas(alice, store_a):
