@@ -10,8 +10,8 @@ Staging tables (all temporary):
   io_raw    the cells as text, one row per file row, with the file's row number
   io_rows   cleaned cells (v<i>) and typed values (phone, gender, store_id, a<i> attributes...)
   io_ident  one row per identity cell (the valid phone included)
-  io_idm    io_ident with the member that holds each identity today (held_by)
-  io_match  the rows that name an existing member: which one(s), through which column
+  io_match  the rows that name an existing member: the members holding their ids (held, in column
+            order), and the first column that matched
   io_tags   one row per tag named in the tags cell, resolved to a tag id
   io_err    (row, column, value, message): the report
   io_ok     the rows to write, each with its member id (new ids drawn from the sequence)
@@ -39,7 +39,7 @@ TEXT_MAX = 255
 NAME_MAX = 64
 EXTERNAL_ID_MAX = 128
 MESSAGE_VALUE_MAX = 60
-TEMP_TABLES = ("io_raw", "io_rows", "io_phonefix", "io_ident", "io_idm", "io_match", "io_vocab", "io_tags", "io_err",
+TEMP_TABLES = ("io_raw", "io_rows", "io_phonefix", "io_ident", "io_match", "io_vocab", "io_tags", "io_err",
                "io_ok", "io_moved", "io_same")
 
 logger = logging.getLogger(__name__)
@@ -518,28 +518,46 @@ class Importer:
                   FROM io_ident GROUP BY 1, 2, 3 HAVING count(*) > 1) AS d
               ON d.channel = i.channel AND d.namespace = i.namespace AND d.external_id = i.external_id""")
 
+    def _identity_columns(self) -> list[tuple[Column, str, str]]:
+        """(column, channel, value SQL over io_rows r) of every identity the file gives, phone
+        included, in column order. Ids that cannot be stored (reported already) match nothing."""
+        found = []
+        for c in self.layout.identities:
+            value = (f"CASE WHEN length(r.{c.sql_name}) <= {EXTERNAL_ID_MAX} "
+                     f"AND left(r.{c.sql_name}, 1) NOT IN ('=', '+', '-', '@') THEN r.{c.sql_name} END")
+            found.append((c, c.channel, value))
+        if c := self.col("phone"):
+            found.append((c, "phone", "r.phone"))
+        return sorted(found, key=lambda item: item[0].index)
+
+    def _held_position(self, col_no: str) -> str:
+        """SQL: the position in io_match.held of the identity in column `col_no`."""
+        cases = " ".join(f"WHEN {c.index + 1} THEN {n}" for n, (c, _ch, _v) in enumerate(self._identity_columns(), 1))
+        return f"CASE {col_no} {cases} END"
+
     def _match(self) -> None:
-        """Which member holds each identity today (io_idm), and for the rows naming existing
-        members, which one(s) (io_match)."""
-        self._run("""
-            CREATE TEMP TABLE io_idm ON COMMIT DROP AS
-            SELECT i.*, mi.member_id AS held_by
-            FROM io_ident i
-            LEFT JOIN members_identity mi
-              ON mi.channel = i.channel AND mi.namespace = i.namespace AND mi.external_id = i.external_id""")
-        # first_id = last_id: one member; otherwise the row's ids belong to several (held lists them).
-        # The first identity column that matched names the row's member in the report.
-        self._run("""
+        """io_match: the rows whose ids someone holds today, looked up column by column (one
+        index probe per id, no regrouping): first_id = last_id means one member, else several."""
+        columns = self._identity_columns()
+        joins, held, col_no, col, value = [], [], [], [], []
+        for n, (c, channel, expr) in enumerate(columns):
+            joins.append(f"LEFT JOIN members_identity h{n} ON h{n}.channel = {self._param(channel)} "
+                         f"AND h{n}.namespace = {self._param(c.namespace)} AND h{n}.external_id = {expr}")
+            held.append(f"h{n}.member_id")
+            col_no.append(f"WHEN h{n}.member_id IS NOT NULL THEN {c.index + 1}")
+            col.append(f"WHEN h{n}.member_id IS NOT NULL THEN {self._param(c.header)}")
+            value.append(f"WHEN h{n}.member_id IS NOT NULL THEN {expr}")
+        self._collected(f"""
             CREATE TEMP TABLE io_match ON COMMIT DROP AS
-            SELECT m.row_no, m.held, m.first_id, m.last_id,
-                   f.col_no AS match_col_no, f.col AS match_col, f.external_id AS match_value,
-                   mm.id AS member_id, mm.home_store_id AS member_store_id,
+            SELECT m.*, mm.id AS member_id, mm.home_store_id AS member_store_id,
                    (mm.merged_into_id IS NULL AND mm.erased_at IS NULL) AS member_live
-            FROM (SELECT row_no, array_agg(held_by) AS held, min(held_by) AS first_id, max(held_by) AS last_id,
-                         min(col_no) AS first_col
-                  FROM io_idm WHERE held_by IS NOT NULL GROUP BY row_no) AS m
-            JOIN io_idm f ON f.row_no = m.row_no AND f.col_no = m.first_col
-            LEFT JOIN members_member mm ON mm.id = m.first_id AND m.first_id = m.last_id;
+            FROM (SELECT r.row_no, ARRAY[{", ".join(held)}]::bigint[] AS held,
+                         least({", ".join(held)}) AS first_id, greatest({", ".join(held)}) AS last_id,
+                         CASE {" ".join(col_no)} END AS match_col_no, CASE {" ".join(col)} END AS match_col,
+                         CASE {" ".join(value)} END AS match_value
+                  FROM io_rows r {" ".join(joins)}) AS m
+            LEFT JOIN members_member mm ON mm.id = m.first_id AND m.first_id = m.last_id
+            WHERE m.first_id IS NOT NULL;
             CREATE UNIQUE INDEX ON io_match (row_no);
             ANALYZE io_match;
             CREATE TEMP TABLE io_same ON COMMIT DROP AS
@@ -721,12 +739,12 @@ class Importer:
                   (m.name, m.phone, m.gender, m.birthday, m.home_store_id, m.owner_id, m.source, m.stage,
                    m.attributes)""")
         self.outcome.updated = self._scalar("SELECT count(*) FROM io_ok WHERE member_id IS NOT NULL")
-        expected = self._scalar("SELECT count(*) FROM io_idm i JOIN io_ok o USING (row_no) WHERE i.held_by IS NULL")
-        added = self._run("""
+        new_ids = (f"FROM io_ident i JOIN io_ok o USING (row_no) LEFT JOIN io_match m USING (row_no) "
+                   f"WHERE m.held[{self._held_position('i.col_no')}] IS NULL")
+        expected = self._scalar(f"SELECT count(*) {new_ids}")
+        added = self._run(f"""
             INSERT INTO members_identity (member_id, channel, namespace, external_id, created_at)
-            SELECT o.mid, i.channel, i.namespace, i.external_id, now()
-            FROM io_idm i JOIN io_ok o USING (row_no)
-            WHERE i.held_by IS NULL
+            SELECT o.mid, i.channel, i.namespace, i.external_id, now() {new_ids}
             ORDER BY i.channel, i.namespace, i.external_id
             ON CONFLICT (channel, namespace, external_id) DO NOTHING""")
         if added != expected:
@@ -778,9 +796,10 @@ class Importer:
                                   WHERE mt.member_id = m.member_id AND mt.tag_id = t.tag_id)) AS x""")
 
     def estimate_identities(self) -> int:
-        return self._scalar("""
-            SELECT count(*) FROM io_idm i
-            WHERE i.held_by IS NULL AND NOT EXISTS (SELECT 1 FROM io_err e WHERE e.row_no = i.row_no)""")
+        return self._scalar(f"""
+            SELECT count(*) FROM io_ident i LEFT JOIN io_match m USING (row_no)
+            WHERE m.held[{self._held_position('i.col_no')}] IS NULL
+              AND NOT EXISTS (SELECT 1 FROM io_err e WHERE e.row_no = i.row_no)""")
 
     # --- 4. report ----------------------------------------------------------------------------
 
