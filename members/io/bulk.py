@@ -729,7 +729,12 @@ class Importer:
             moved = """SELECT m.id FROM members_member m JOIN io_ok o ON o.member_id = m.id
                        WHERE o.owner_id IS NULL AND o.store_id IS DISTINCT FROM m.home_store_id
                          AND o.store_id IS NOT NULL AND m.owner_id IS NOT NULL"""
+        # Lock the members this file updates in id order before touching them, so two writers that
+        # share members wait for each other instead of deadlocking.
         self._run(f"""
+            SELECT count(*) FROM (SELECT 1 FROM members_member m
+                                  WHERE m.id IN (SELECT member_id FROM io_ok WHERE member_id IS NOT NULL)
+                                  ORDER BY m.id FOR UPDATE) AS locked;
             CREATE TEMP TABLE io_moved ON COMMIT DROP AS {moved};
             UPDATE members_member m SET (name, phone, gender, birthday, home_store_id, owner_id, source, stage,
                                          attributes, updated_at) = ({new}, now())
