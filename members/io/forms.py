@@ -10,8 +10,7 @@ from members.io.models import ImportMode
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(label=_("File"),
-                           help_text=_("CSV (UTF-8 or GB18030) or .xlsx, with the template's header row."))
+    file = forms.FileField(label=_("File"))
     mode = forms.ChoiceField(label=_("Mode"), choices=ImportMode.choices, initial=ImportMode.DRY_RUN,
                              widget=forms.RadioSelect)
 
