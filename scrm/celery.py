@@ -22,4 +22,14 @@ app.conf.beat_schedule = {
         "kwargs": {"source": "beat"},
         "options": {"expires": 25},
     },
+    "refresh-rule-tags": {
+        "task": "members.segments.tasks.refresh_rule_tags",
+        "schedule": 3600.0,
+        "options": {"expires": 3000},
+    },
+    "merge-duplicates-by-rule": {
+        "task": "members.tasks.merge_duplicates_by_rule",
+        "schedule": 3600.0,
+        "options": {"expires": 3000},
+    },
 }
