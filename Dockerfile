@@ -19,7 +19,7 @@ COPY . .
 # collectstatic needs settings; these placeholders exist only for this build step.
 RUN SECRET_KEY=build-only-placeholder-not-used-at-runtime-000000 \
     DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost:6379/0 ALLOWED_HOSTS=build \
-    python manage.py collectstatic --noinput \
+    python manage.py collectstatic --noinput && mkdir -p var/media \
     && chown -R siyu:siyu /app
 
 USER siyu

@@ -27,6 +27,11 @@ app.conf.beat_schedule = {
         "schedule": 3600.0,
         "options": {"expires": 3000},
     },
+    "resume-imports": {
+        "task": "members.io.tasks.resume_imports",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     "merge-duplicates-by-rule": {
         "task": "members.tasks.merge_duplicates_by_rule",
         "schedule": 3600.0,

@@ -159,6 +159,8 @@ USE_I18N = True
 USE_TZ = True
 
 # --- Static files ---------------------------------------------------------------------------
+MEDIA_ROOT = Path(env.get_str("MEDIA_ROOT", str(Path(env.get_str("SIYU_DATA_DIR", str(BASE_DIR / "var"))) / "media")))
+MEDIA_URL = "/media/"  # uploads are never served publicly; import files are read by the app only
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env.get_str("STATIC_ROOT", str(BASE_DIR / "var" / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"]

@@ -16,6 +16,7 @@ urlpatterns = [
     path("api-keys/", views.ApiKeyListView.as_view(), name="api-key-list"),
     path("api-keys/<int:pk>/revoke/", views.revoke_api_key, name="api-key-revoke"),
     path("", include("members.urls")),
+    path("", include("members.io.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),

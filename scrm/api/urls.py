@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from members.api import urls as member_urls
+from members.io.api import urls as io_urls
 from members.segments.api import urls as segment_urls
 from scrm.api import views
 
@@ -14,6 +15,7 @@ router.register("stores", views.StoreViewSet, basename="store")
 router.register("staff", views.StaffViewSet, basename="staff")
 member_urls.register(router)
 segment_urls.register(router)
+io_urls.register(router)
 
 views.ApiRootView.resources = [("me", "api:me")] + [
     (prefix, f"api:{basename}-list") for prefix, _viewset, basename in router.registry

@@ -31,7 +31,7 @@ def test_operator_sees_every_store_on_desktop(browser, live_server, alice, membe
     table = page.inner_text("[data-testid=member-table]")
     assert "张0" in table and "李1" in table
     # Live search through htmx replaces only the rows.
-    page.fill("input[name=q]", "李")
+    page.fill(".filters input[name=q]", "李")
     page.wait_for_function("() => !document.querySelector('[data-testid=member-table]').innerText.includes('张0')")
     assert "李0" in page.inner_text("[data-testid=member-table]")
 
