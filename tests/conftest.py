@@ -5,6 +5,8 @@ API clients and keys. Everything runs against real PostgreSQL and real Redis."""
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -23,6 +25,11 @@ def _test_redis_url(url: str) -> str:
 
 
 def pytest_configure(config):
+    # Assertions read English messages; tests of the Chinese UI ask for it (Accept-Language: zh-hans).
+    settings.LANGUAGE_CODE = "en"
+    from django.utils import translation
+
+    translation.activate("en")
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.REDIS_URL = _test_redis_url(settings.REDIS_URL)
     settings.CACHES["default"]["LOCATION"] = settings.REDIS_URL
@@ -132,3 +139,48 @@ def key_client(api_client, make_key):
         return api_client
 
     return build
+
+
+# --- Real-browser fixtures (shared by tests/e2e and the screens tests of each app) ---------------
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls our fixtures make are
+# still plain synchronous calls between browser steps.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+def _chromium_path() -> str:
+    for candidate in (os.environ.get("SIYU_CHROMIUM"), shutil.which("chromium"), "/usr/bin/chromium"):
+        if candidate and Path(candidate).exists():
+            return candidate
+    pytest.fail("Chromium not found: install it (apt-get install chromium) or set SIYU_CHROMIUM")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=_chromium_path(), headless=True, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def shot():
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    def take(page, name):
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+    return take

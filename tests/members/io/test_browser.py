@@ -7,12 +7,11 @@ from pathlib import Path
 import pytest
 
 from members.models import Member
-from tests.e2e.conftest import browser, shot  # noqa: F401 - the shared Chromium fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.urls("tests.members.io.urls")]
 
 
-def test_operator_dry_runs_then_imports_and_exports(  # noqa: F811 - fixtures imported above
+def test_operator_dry_runs_then_imports_and_exports(
     browser, live_server, alice, store_a, shot, tmp_path, settings,  # noqa: F811
 ):
     settings.MEDIA_ROOT = str(tmp_path / "media")
