@@ -7,7 +7,6 @@ import time
 from datetime import timedelta
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from django.utils import timezone
 
 from members.models import (
@@ -26,7 +25,6 @@ from members.models import (
 from members.services import consent, merge, notes, relations
 from members.services.errors import InvalidInput, NotInScope
 from members.tasks import merge_duplicates_by_rule
-from scrm.celery import app
 from scrm.models import User
 
 
@@ -172,11 +170,6 @@ def test_merge_moves_rows_of_other_tables_pointing_at_members(alice, carol, pair
     merge.merge_members(survivor=survivor, duplicate=duplicate, actor=alice)
     assert StaffRelation.objects.get(member=survivor).referrer_id == survivor.pk
 
-
-@pytest.fixture
-def celery_worker(transactional_db):
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10, loglevel="WARNING") as worker:
-        yield worker
 
 
 def test_unionid_rule_merges_through_a_real_worker(celery_worker, store_a, store_b):

@@ -4,30 +4,13 @@ from __future__ import annotations
 
 import time
 
-import pytest
-from celery.contrib.testing.worker import start_worker
 from django.db import transaction
 
 from members.io import services, tasks
 from members.io.models import ImportJob, ImportStatus
 from members.models import Member
-from scrm.celery import app
+from tests.helpers import wait_for
 from tests.members.io.conftest import upload
-
-
-@pytest.fixture
-def celery_worker(transactional_db):
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10, loglevel="WARNING") as worker:
-        yield worker
-
-
-def _wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_a_large_file_runs_in_the_worker_once(celery_worker, alice, store_a, settings):
@@ -38,7 +21,7 @@ def test_a_large_file_runs_in_the_worker_once(celery_worker, alice, store_a, set
         services.start_import(job=job)
         assert ImportJob.objects.get(pk=job.pk).status == ImportStatus.PENDING  # queued on commit, not before
     tasks.run_import.delay(job.pk)  # a second delivery of the same job
-    assert _wait_for(lambda: ImportJob.objects.get(pk=job.pk).status == ImportStatus.DONE), \
+    assert wait_for(lambda: ImportJob.objects.get(pk=job.pk).status == ImportStatus.DONE), \
         ImportJob.objects.get(pk=job.pk).message
     job.refresh_from_db()
     assert (job.created_count, job.attempts) == (500, 1)
@@ -51,5 +34,5 @@ def test_resume_picks_up_a_job_whose_message_was_lost(celery_worker, alice, stor
     job = services.create_import(actor=alice, upload=upload("name,phone\na,13800138000\n"), mode="strict")
     ImportJob.objects.filter(pk=job.pk).update(created_at=job.created_at.replace(year=2020))
     tasks.resume_imports.delay()
-    assert _wait_for(lambda: ImportJob.objects.get(pk=job.pk).status == ImportStatus.DONE)
+    assert wait_for(lambda: ImportJob.objects.get(pk=job.pk).status == ImportStatus.DONE)
     assert Member.objects.filter(phone="+8613800138000").exists()

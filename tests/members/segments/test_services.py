@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from celery.contrib.testing.worker import start_worker
 from django.core.exceptions import PermissionDenied
 
 from members.models import Member, MemberTag, Tag
 from members.segments import queries, services
 from members.segments.definition import DefinitionError
 from members.segments.models import Segment, SnapshotChunk
-from scrm.celery import app
+from tests.helpers import wait_for
 
 
 def test_store_roles_make_segments_of_their_store(db, bob, alice, store_a, store_b, tags):
@@ -95,19 +92,6 @@ def test_refresh_without_rule_or_tag(db, tags):
     assert services.refresh_rule_tag(tag_id=10**9) is None
 
 
-@pytest.fixture
-def celery_worker(transactional_db):
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10, loglevel="WARNING") as worker:
-        yield worker
-
-
-def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_periodic_refresh_runs_through_a_worker(celery_worker, population, tags):
