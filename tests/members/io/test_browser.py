@@ -8,7 +8,7 @@ import pytest
 
 from members.models import Member
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.urls("tests.members.io.urls")]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_operator_dry_runs_then_imports_and_exports(

@@ -16,7 +16,7 @@ from members.models import Member
 from scrm.models import AuditLog
 from tests.members.io.conftest import run_import
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.members.io.urls")]
+pytestmark = [pytest.mark.django_db]
 
 
 def login(user):
