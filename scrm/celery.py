@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scrm.settings")
 
@@ -36,5 +37,32 @@ app.conf.beat_schedule = {
         "task": "members.tasks.merge_duplicates_by_rule",
         "schedule": 3600.0,
         "options": {"expires": 3000},
+    },
+    # Orders whose buyer was unknown are linked as soon as the member appears (a hook on identity
+    # writes); this sweep catches identities written by paths that bypass the hook.
+    "link-pending-orders": {
+        "task": "orders.tasks.link_pending_orders",
+        "schedule": 600.0,
+        "options": {"expires": 540},
+    },
+    "recalculate-tiers-nightly": {
+        "task": "tiers.tasks.recalculate_all_tiers",
+        "schedule": crontab(hour=2, minute=30),
+        "options": {"expires": 3 * 3600},
+    },
+    "expire-points": {
+        "task": "points.tasks.expire_points",
+        "schedule": crontab(minute=10),
+        "options": {"expires": 3000},
+    },
+    "release-commissions": {
+        "task": "referrals.tasks.release_due_commissions",
+        "schedule": crontab(minute=20),
+        "options": {"expires": 3000},
+    },
+    "refresh-rfm": {
+        "task": "insights.tasks.refresh_rfm",
+        "schedule": crontab(hour=3, minute=30),
+        "options": {"expires": 3 * 3600},
     },
 }

@@ -63,6 +63,11 @@ INSTALLED_APPS = [
     "members",
     "members.segments",
     "members.io",
+    "orders",
+    "tiers",
+    "points",
+    "referrals",
+    "insights",
     "communities",
     "koc",
     "campaigns",
@@ -245,3 +250,8 @@ LOGGING = {
 }
 
 SIYU_BRAND_NAME = env.get_str("SIYU_BRAND_NAME", "Siyu")
+# Currencies the brand sells in (ISO 4217); an order in any other is refused. The first is the one
+# tiers, points and figures are counted in.
+# The link a member shares; {code} is replaced by their referral code (e.g. a mini-program page).
+SIYU_REFERRAL_LINK = env.get_str("SIYU_REFERRAL_LINK", "/r/{code}")
+SIYU_CURRENCIES = [c.strip().upper() for c in env.get_str("SIYU_CURRENCIES", "CNY").split(",") if c.strip()]

@@ -7,7 +7,11 @@ from rest_framework.routers import SimpleRouter
 from members.api import urls as member_urls
 from members.io.api import urls as io_urls
 from members.segments.api import urls as segment_urls
+from orders.api import urls as order_urls
+from points.api import urls as points_urls
+from referrals.api import urls as referral_urls
 from scrm.api import views
+from tiers.api import urls as tier_urls
 
 router = SimpleRouter()
 router.register("regions", views.RegionViewSet, basename="region")
@@ -16,6 +20,10 @@ router.register("staff", views.StaffViewSet, basename="staff")
 member_urls.register(router)
 segment_urls.register(router)
 io_urls.register(router)
+order_urls.register(router)
+tier_urls.register(router)
+points_urls.register(router)
+referral_urls.register(router)
 
 views.ApiRootView.resources = [("me", "api:me")] + [
     (prefix, f"api:{basename}-list") for prefix, _viewset, basename in router.registry

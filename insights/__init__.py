@@ -1,0 +1,1 @@
+"""Figures across orders, tiers and points: RFM per member, repurchase, order value, GMV share."""

@@ -1,0 +1,5 @@
+"""Routes of the orders API; scrm/api/urls.py calls register(router)."""
+
+
+def register(router) -> None:
+    pass

@@ -1,0 +1,169 @@
+"""Orders, their lines and refunds, from every channel the brand sells on."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from members.models import Member
+from scrm.models import Store
+
+
+class OrderChannel(models.TextChoices):
+    POS = "pos", _("Store POS")
+    MINIPROGRAM = "miniprogram", _("Mini-program")
+    TMALL = "tmall", _("Tmall")
+    JD = "jd", _("JD.com")
+    DOUYIN = "douyin", _("Douyin")
+    XIAOHONGSHU = "xiaohongshu", _("Xiaohongshu")
+    WECOM = "wecom", _("WeCom (guide order)")
+    OTHER = "other", _("Other")
+
+
+class OrderStatus(models.TextChoices):
+    PAID = "paid", _("Paid")
+    PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
+    REFUNDED = "refunded", _("Refunded")
+
+
+class AttributionRule(models.TextChoices):
+    """How an order is credited to a shopping guide."""
+
+    GIVEN = "given", _("Guide named on the order")
+    OWNER = "owner", _("The member's owner")
+    LAST_SERVED = "last_served", _("The guide who last served the member")
+    NONE = "none", _("Nobody")
+
+
+class Order(models.Model):
+    """One purchase. (channel, external_id) is unique: a retried sync answers with the same order.
+
+    The buyer is the member when their identity is known; otherwise the buyer's identity is kept
+    (`buyer_*`) with `member` empty, and the order is linked when a member with that identity
+    appears. `store` is the store the sale counts for (the till's store, or the member's home store
+    for online orders)."""
+
+    channel = models.CharField(_("channel"), max_length=20, choices=OrderChannel.choices)
+    external_id = models.CharField(_("order number"), max_length=128)
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.PROTECT, null=True, blank=True, related_name="orders"
+    )
+    buyer_channel = models.CharField(_("buyer identity channel"), max_length=20, blank=True, default="")
+    buyer_namespace = models.CharField(_("buyer identity namespace"), max_length=64, blank=True, default="")
+    buyer_external_id = models.CharField(_("buyer identity"), max_length=128, blank=True, default="")
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), on_delete=models.PROTECT, null=True, blank=True, related_name="orders"
+    )
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("credited guide"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="credited_orders",
+    )
+    attribution = models.CharField(
+        _("credited by rule"), max_length=16, choices=AttributionRule.choices, default=AttributionRule.NONE
+    )
+    referral_code = models.CharField(_("referral code"), max_length=32, blank=True, default="")
+    currency = models.CharField(_("currency"), max_length=3, default="CNY")
+    total_amount = models.DecimalField(_("amount paid"), max_digits=12, decimal_places=2)
+    refunded_amount = models.DecimalField(_("refunded"), max_digits=12, decimal_places=2, default=0)
+    status = models.CharField(_("status"), max_length=20, choices=OrderStatus.choices, default=OrderStatus.PAID)
+    placed_at = models.DateTimeField(_("placed at"), db_index=False)
+    created_at = models.DateTimeField(_("received at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    store_scope_field = "store"
+
+    class Meta:
+        ordering = ["-placed_at", "-id"]
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "external_id"], name="order_unique_per_channel"),
+            models.CheckConstraint(condition=Q(total_amount__gte=0), name="order_amount_not_negative"),
+            models.CheckConstraint(
+                condition=Q(refunded_amount__gte=0) & Q(refunded_amount__lte=F("total_amount")),
+                name="order_refund_within_amount",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["member", "placed_at"], name="order_member_placed"),
+            models.Index(fields=["store", "-placed_at"], name="order_store_recent"),
+            models.Index(fields=["staff", "-placed_at"], name="order_staff_recent"),
+            models.Index(fields=["placed_at"], name="order_placed"),
+            models.Index(
+                fields=["buyer_channel", "buyer_namespace", "buyer_external_id"],
+                name="order_pending_buyer",
+                condition=Q(member__isnull=True),
+            ),
+            models.Index(fields=["referral_code"], name="order_referral_code", condition=~Q(referral_code="")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} {self.external_id}"
+
+    @property
+    def net_amount(self):
+        return self.total_amount - self.refunded_amount
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="lines")
+    sku = models.CharField(_("SKU"), max_length=64, blank=True, default="")
+    name = models.CharField(_("product"), max_length=200)
+    category = models.CharField(_("category"), max_length=64, blank=True, default="")
+    quantity = models.PositiveIntegerField(_("quantity"), default=1)
+    amount = models.DecimalField(_("amount paid"), max_digits=12, decimal_places=2)
+    refunded_amount = models.DecimalField(_("refunded"), max_digits=12, decimal_places=2, default=0)
+
+    store_scope_field = "order__store"
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("order line")
+        verbose_name_plural = _("order lines")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="order_line_amount_not_negative"),
+            models.CheckConstraint(
+                condition=Q(refunded_amount__gte=0) & Q(refunded_amount__lte=F("amount")),
+                name="order_line_refund_within_amount",
+            ),
+        ]
+        indexes = [models.Index(fields=["order"], name="order_line_order")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Refund(models.Model):
+    """Money given back on an order, whole or in part; (order, external_id) is unique so a retried
+    refund sync is answered with the refund already recorded."""
+
+    order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="refunds")
+    line = models.ForeignKey(
+        OrderLine, verbose_name=_("line"), on_delete=models.CASCADE, null=True, blank=True, related_name="refunds"
+    )
+    external_id = models.CharField(_("refund number"), max_length=128)
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    reason = models.CharField(_("reason"), max_length=200, blank=True, default="")
+    refunded_at = models.DateTimeField(_("refunded at"), default=timezone.now)
+    created_at = models.DateTimeField(_("received at"), default=timezone.now)
+
+    store_scope_field = "order__store"
+
+    class Meta:
+        ordering = ["-refunded_at", "-id"]
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+        constraints = [
+            models.UniqueConstraint(fields=["order", "external_id"], name="refund_unique_per_order"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id

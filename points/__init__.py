@@ -1,0 +1,1 @@
+"""Points: earn lots, expiry, redemption oldest lot first, and the rewards catalogue."""

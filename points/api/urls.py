@@ -1,0 +1,5 @@
+"""Routes of the points API; scrm/api/urls.py calls register(router)."""
+
+
+def register(router) -> None:
+    pass

@@ -1,0 +1,3 @@
+"""Screens of this app."""
+
+urlpatterns: list = []

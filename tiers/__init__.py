@@ -1,0 +1,1 @@
+"""Membership tiers: an operator-defined ladder by net spend (or points) over a rolling window."""
