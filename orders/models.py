@@ -96,6 +96,7 @@ class Order(models.Model):
             models.Index(fields=["store", "-placed_at"], name="order_store_recent"),
             models.Index(fields=["staff", "-placed_at"], name="order_staff_recent"),
             models.Index(fields=["placed_at"], name="order_placed"),
+            models.Index(fields=["external_id"], name="order_number"),  # search by order number alone
             models.Index(
                 fields=["buyer_channel", "buyer_namespace", "buyer_external_id"],
                 name="order_pending_buyer",
@@ -167,3 +168,52 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return self.external_id
+
+
+class AttributionPolicy(models.Model):
+    """How orders are credited to shopping guides, set by operators. One row (pk=1), brand-wide.
+
+    A guide named on the order wins when they are active staff of the order's store; otherwise
+    `rule` decides: the member's owner, or the guide who last served the member (a service note
+    they wrote or a relation they added) within `window_days`, falling back to the owner."""
+
+    RULES = (AttributionRule.OWNER, AttributionRule.LAST_SERVED)
+
+    rule = models.CharField(
+        _("rule"),
+        max_length=16,
+        choices=[(r.value, r.label) for r in RULES],
+        default=AttributionRule.OWNER,
+    )
+    window_days = models.PositiveSmallIntegerField(
+        _("days a service counts"), default=30, help_text=_("For the last-served rule: 1 to 365 days.")
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("updated by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    store_scope_field = None  # brand-wide setting
+
+    class Meta:
+        verbose_name = _("attribution policy")
+        verbose_name_plural = _("attribution policy")
+        constraints = [
+            models.CheckConstraint(condition=Q(pk=1), name="attribution_policy_singleton"),
+            models.CheckConstraint(
+                condition=Q(window_days__gte=1) & Q(window_days__lte=365), name="attribution_window_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.get_rule_display())
+
+    @classmethod
+    def current(cls) -> AttributionPolicy:
+        policy = cls.objects.filter(pk=1).first()
+        return policy or cls(pk=1)

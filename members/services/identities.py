@@ -11,6 +11,7 @@ from typing import NamedTuple
 from django.db import IntegrityError, connection, transaction
 from django.utils.translation import gettext as _
 
+from members import hooks
 from members.models import Channel, Identity, Member, MemberEvent
 from members.phones import InvalidPhone, normalize_phone
 from members.services import events
@@ -138,11 +139,13 @@ def insert(pairs) -> set[IdentityKey]:
                  AS r(member_id, channel, namespace, external_id, n)
             ORDER BY n
             ON CONFLICT (channel, namespace, external_id) DO NOTHING
-            RETURNING channel, namespace, external_id""",
+            RETURNING id, channel, namespace, external_id""",
             [[m for m, _k in pairs], [k.channel for _m, k in pairs], [k.namespace for _m, k in pairs],
              [k.external_id for _m, k in pairs]],
         )
-        return {IdentityKey(*row) for row in cursor.fetchall()}
+        rows = cursor.fetchall()
+    hooks.identities_added(identity_ids=[row[0] for row in rows])
+    return {IdentityKey(*row[1:]) for row in rows}
 
 
 def conflict_details(key: IdentityKey, member_id: int, actor) -> dict:
@@ -182,6 +185,7 @@ def add_identity(*, member: Member, channel: str, external_id: str, namespace: s
         Member.objects.filter(pk=member.pk).update(phone=key.external_id)
         member.phone = key.external_id
     events.record(member.pk, MemberEvent.Kind.IDENTITY_ADDED, actor, {"identities": [key.label]})
+    hooks.identities_added(identity_ids=[identity.pk])
     return identity
 
 

@@ -1,5 +1,7 @@
 """Routes of the orders API; scrm/api/urls.py calls register(router)."""
 
+from orders.api import views
+
 
 def register(router) -> None:
-    pass
+    router.register("orders", views.OrderViewSet, basename="order")
