@@ -10,37 +10,9 @@ from django.test import override_settings
 
 from members.models import Identity, Member
 from members.services.errors import InvalidInput
-from orders import hooks, services
+from orders import services
 from orders.models import Order, OrderLine
-
-
-def order(**over):
-    data = {
-        "channel": "pos",
-        "external_id": "SH01-0001",
-        "placed_at": "2026-11-20T14:03:00+08:00",
-        "total_amount": "358.00",
-        "store": "SH01",
-        "lines": [
-            {"sku": "MP-900", "name": "有机奶粉 900g", "category": "milk powder", "quantity": 1, "amount": "298.00"},
-            {"sku": "DP-L", "name": "纸尿裤 L 52片", "category": "diapers", "quantity": 2, "amount": "60.00"},
-        ],
-    }
-    data.update(over)
-    return data
-
-
-@pytest.fixture
-def changed():
-    """The orders_changed calls, as callbacks see them after commit."""
-    calls = []
-
-    def record(order_ids, member_ids):
-        calls.append((order_ids, member_ids))
-
-    hooks.on_orders_changed(record)
-    yield calls
-    hooks._CALLBACKS.remove(record)
+from tests.orders.data import order
 
 
 def test_record_order_with_member_by_phone_and_lines(alice, members, changed, django_capture_on_commit_callbacks):
