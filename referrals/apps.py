@@ -1,4 +1,5 @@
 """Referrals: every member's code and link, and the commissions orders carrying a code earn."""
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 

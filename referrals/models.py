@@ -79,7 +79,11 @@ class CommissionRule(models.Model):
 
     name = models.CharField(_("name"), max_length=100)
     channel = models.CharField(
-        _("channel"), max_length=20, choices=OrderChannel.choices, blank=True, default="",
+        _("channel"),
+        max_length=20,
+        choices=OrderChannel.choices,
+        blank=True,
+        default="",
         help_text=_("Empty: any channel."),
     )
     category = models.CharField(
@@ -134,7 +138,11 @@ class Commission(models.Model):
         Member, verbose_name=_("referrer"), on_delete=models.CASCADE, related_name="commissions"
     )
     referred_member = models.ForeignKey(
-        Member, verbose_name=_("referred member"), on_delete=models.SET_NULL, null=True, blank=True,
+        Member,
+        verbose_name=_("referred member"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
         related_name="+",
     )
     rule = models.ForeignKey(
@@ -158,7 +166,11 @@ class Commission(models.Model):
     payable_at = models.DateTimeField(_("payable from"))
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
     paid_by = models.ForeignKey(
-        "scrm.User", verbose_name=_("marked paid by"), on_delete=models.SET_NULL, null=True, blank=True,
+        "scrm.User",
+        verbose_name=_("marked paid by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
         related_name="+",
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
@@ -189,7 +201,10 @@ class Commission(models.Model):
             return str(self.get_cancel_reason_display())
         where = _("lines in %(category)s") % {"category": self.category} if self.category else _("the order")
         text = _("%(rate)s%% of %(base)s (net of %(where)s)") % {
-            "rate": self.rate.normalize(), "base": self.base_amount, "where": where}
+            "rate": self.rate.normalize(),
+            "base": self.base_amount,
+            "where": where,
+        }
         if self.fixed_amount:
             text += _(" + %(fixed)s fixed") % {"fixed": self.fixed_amount}
         if self.amount != self.original_amount:

@@ -17,11 +17,13 @@ def referral_link(code: str) -> str:
 
 def commission_totals(queryset) -> dict:
     """{status: {"count": n, "amount": Decimal}} for pending, payable, paid and cancelled."""
-    row = queryset.aggregate(**{
-        f"{status}_{what}": agg(field, filter=Q(status=status))
-        for status in CommissionStatus.values
-        for what, agg, field in (("count", Count, "id"), ("amount", Sum, "amount"))
-    })
+    row = queryset.aggregate(
+        **{
+            f"{status}_{what}": agg(field, filter=Q(status=status))
+            for status in CommissionStatus.values
+            for what, agg, field in (("count", Count, "id"), ("amount", Sum, "amount"))
+        }
+    )
     return {
         status: {"count": row[f"{status}_count"], "amount": row[f"{status}_amount"] or 0}
         for status in CommissionStatus.values

@@ -83,6 +83,7 @@ def find_code(code: str) -> ReferralCode | None:
 
 # --- who referred whom -------------------------------------------------------------------------------
 
+
 def record_referral(*, member: Member, code: str, actor=None) -> Referral:
     """Record explicitly that `member` was referred by the owner of `code` (a sign-up form, a
     staff entry). A member is referred once; a member cannot refer themselves or their referrer."""
@@ -96,9 +97,7 @@ def record_referral(*, member: Member, code: str, actor=None) -> Referral:
         raise InvalidInput(details={"code": [_("This member referred the code's owner; referrals cannot loop.")]})
     try:
         with transaction.atomic():
-            return Referral.objects.create(
-                member=member, referrer=referrer, code=found.code, source=ReferralSource.API
-            )
+            return Referral.objects.create(member=member, referrer=referrer, code=found.code, source=ReferralSource.API)
     except IntegrityError:
         raise Conflict(
             _("This member's referrer is already recorded."), details={"member": [_("Already referred.")]}
@@ -128,9 +127,20 @@ def _decimal(value, field: str, errors: dict, *, maximum: Decimal) -> Decimal | 
 def _clean_rule(data: dict, *, current: CommissionRule | None) -> dict:
     unknown = sorted(set(data) - set(RULE_FIELDS))
     errors: dict = {field: [_("Unknown field.")] for field in unknown}
-    values = {f: getattr(current, f) for f in RULE_FIELDS} if current else {
-        "name": "", "channel": "", "category": "", "rate": Decimal(0), "fixed_amount": Decimal(0),
-        "return_window_days": 7, "priority": 0, "is_active": True}
+    values = (
+        {f: getattr(current, f) for f in RULE_FIELDS}
+        if current
+        else {
+            "name": "",
+            "channel": "",
+            "category": "",
+            "rate": Decimal(0),
+            "fixed_amount": Decimal(0),
+            "return_window_days": 7,
+            "priority": 0,
+            "is_active": True,
+        }
+    )
     values.update({k: v for k, v in data.items() if k in RULE_FIELDS})
     values["name"] = str(values["name"] or "").strip()
     if not values["name"]:
@@ -139,8 +149,9 @@ def _clean_rule(data: dict, *, current: CommissionRule | None) -> dict:
         errors["name"] = [_("At most 100 characters.")]
     values["channel"] = str(values["channel"] or "")
     if values["channel"] and values["channel"] not in OrderChannel.values:
-        errors["channel"] = [_("Unknown channel; use one of: %(values)s, or empty for any.")
-                             % {"values": ", ".join(OrderChannel.values)}]
+        errors["channel"] = [
+            _("Unknown channel; use one of: %(values)s, or empty for any.") % {"values": ", ".join(OrderChannel.values)}
+        ]
     values["category"] = str(values["category"] or "").strip()
     if len(values["category"]) > 64:
         errors["category"] = [_("At most 64 characters.")]
@@ -170,8 +181,11 @@ def _clean_rule(data: dict, *, current: CommissionRule | None) -> dict:
         twin = twin.first()
         if twin is not None:
             errors["priority"] = [
-                _("Active rule \"%(name)s\" has the same channel, category and priority; give one a different "
-                  "priority so it is clear which applies.") % {"name": twin.name}
+                _(
+                    'Active rule "%(name)s" has the same channel, category and priority; give one a different '
+                    "priority so it is clear which applies."
+                )
+                % {"name": twin.name}
             ]
     if errors:
         raise InvalidInput(details=errors)
@@ -351,13 +365,11 @@ def release_due_commissions(*, now=None) -> int:
     order is cancelled, never payable). Returns how many became payable."""
     now = now or timezone.now()
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT order_id FROM referrals_commission WHERE status = 'pending' AND payable_at <= %s", [now]
-        )
+        cursor.execute("SELECT order_id FROM referrals_commission WHERE status = 'pending' AND payable_at <= %s", [now])
         due_orders = [row[0] for row in cursor.fetchall()]
     released = 0
     for start in range(0, len(due_orders), 10_000):
-        sync_commissions(order_ids=due_orders[start:start + 10_000])
+        sync_commissions(order_ids=due_orders[start : start + 10_000])
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_RELEASE, {"now": now})
         released = cursor.rowcount
@@ -376,14 +388,17 @@ def mark_paid(*, commission_ids: Iterable, actor) -> int:
     ids = sorted({int(i) for i in raw})
     found = dict(
         scope(Commission.objects.filter(pk__in=ids), actor)
-        .select_for_update().order_by("pk").values_list("pk", "status")
+        .select_for_update()
+        .order_by("pk")
+        .values_list("pk", "status")
     )
     missing = [_("Commission %(id)s was not found.") % {"id": pk} for pk in ids if pk not in found]
     if missing:
         raise NotInScope(details={"ids": missing})
     problems = [
         _("Commission %(id)s is %(status)s, not payable.") % {"id": pk, "status": CommissionStatus(found[pk]).label}
-        for pk in ids if found[pk] != CommissionStatus.PAYABLE
+        for pk in ids
+        if found[pk] != CommissionStatus.PAYABLE
     ]
     if problems:
         raise InvalidInput(details={"ids": problems})

@@ -27,6 +27,8 @@ class CodeInputSerializer(serializers.Serializer):
 
 
 class ReferralSerializer(serializers.ModelSerializer):
+    source = serializers.CharField(read_only=True, help_text="order (the first order carrying a code) or api.")
+
     class Meta:
         model = Referral
         fields = ["id", "member", "referrer", "code", "order", "source", "created_at"]
@@ -40,8 +42,19 @@ class ReferralInputSerializer(serializers.Serializer):
 class CommissionRuleSerializer(serializers.ModelSerializer):
     class Meta:
         model = CommissionRule
-        fields = ["id", "name", "channel", "category", "rate", "fixed_amount", "return_window_days", "priority",
-                  "is_active", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "name",
+            "channel",
+            "category",
+            "rate",
+            "fixed_amount",
+            "return_window_days",
+            "priority",
+            "is_active",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = ["created_at", "updated_at"]
 
 
@@ -52,9 +65,30 @@ class CommissionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Commission
-        fields = ["id", "order", "order_number", "channel", "referrer", "referred_member", "rule", "code",
-                  "category", "rate", "fixed_amount", "base_amount", "original_amount", "amount", "currency",
-                  "status", "cancel_reason", "explanation", "placed_at", "payable_at", "paid_at", "updated_at"]
+        fields = [
+            "id",
+            "order",
+            "order_number",
+            "channel",
+            "referrer",
+            "referred_member",
+            "rule",
+            "code",
+            "category",
+            "rate",
+            "fixed_amount",
+            "base_amount",
+            "original_amount",
+            "amount",
+            "currency",
+            "status",
+            "cancel_reason",
+            "explanation",
+            "placed_at",
+            "payable_at",
+            "paid_at",
+            "updated_at",
+        ]
 
 
 class MarkPaidInputSerializer(serializers.Serializer):

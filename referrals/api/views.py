@@ -45,11 +45,20 @@ def _member(request, value, field="member") -> Member:
 @extend_schema_view(
     list=extend_schema(summary="Referral codes (filter by member or code)"),
     retrieve=extend_schema(summary="A referral code"),
-    create=extend_schema(summary="A member's code, made now if they have none", request=s.CodeInputSerializer,
-                         responses={200: s.ReferralCodeSerializer, 201: s.ReferralCodeSerializer, **ERRORS}),
+    create=extend_schema(
+        summary="A member's code, made now if they have none",
+        request=s.CodeInputSerializer,
+        responses={200: s.ReferralCodeSerializer, 201: s.ReferralCodeSerializer, **ERRORS},
+    ),
 )
-class ReferralCodeViewSet(ServiceErrorsMixin, ScopedQuerysetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                          mixins.CreateModelMixin, viewsets.GenericViewSet):
+class ReferralCodeViewSet(
+    ServiceErrorsMixin,
+    ScopedQuerysetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
     queryset = ReferralCode.objects.order_by("-id")
     serializer_class = s.ReferralCodeSerializer
     filterset_class = ReferralCodeFilterSet
@@ -65,12 +74,21 @@ class ReferralCodeViewSet(ServiceErrorsMixin, ScopedQuerysetMixin, mixins.ListMo
 @extend_schema_view(
     list=extend_schema(summary="Who referred whom (filter by member or referrer)"),
     retrieve=extend_schema(summary="A referral"),
-    create=extend_schema(summary="Record who referred a member", request=s.ReferralInputSerializer,
-                         description="Once per member; 409 when the member's referrer is already recorded.",
-                         responses={201: s.ReferralSerializer, 409: ErrorSerializer, **ERRORS}),
+    create=extend_schema(
+        summary="Record who referred a member",
+        request=s.ReferralInputSerializer,
+        description="Once per member; 409 when the member's referrer is already recorded.",
+        responses={201: s.ReferralSerializer, 409: ErrorSerializer, **ERRORS},
+    ),
 )
-class ReferralViewSet(ServiceErrorsMixin, ScopedQuerysetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                      mixins.CreateModelMixin, viewsets.GenericViewSet):
+class ReferralViewSet(
+    ServiceErrorsMixin,
+    ScopedQuerysetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
     queryset = Referral.objects.order_by("-id")
     serializer_class = s.ReferralSerializer
     filterset_class = ReferralFilterSet
@@ -123,10 +141,19 @@ class CommissionViewSet(ServiceErrorsMixin, ScopedReadOnlyViewSet):
     filterset_class = CommissionFilterSet
     scope_resource = "commissions"
 
-    @extend_schema(summary="Mark payable commissions paid (all or none)", request=s.MarkPaidInputSerializer,
-                   responses={200: s.MarkPaidResultSerializer, **ERRORS})
-    @action(detail=False, methods=["post"], url_path="mark-paid", parser_classes=[JSONParser],
-            filterset_class=None, pagination_class=None)
+    @extend_schema(
+        summary="Mark payable commissions paid (all or none)",
+        request=s.MarkPaidInputSerializer,
+        responses={200: s.MarkPaidResultSerializer, **ERRORS},
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="mark-paid",
+        parser_classes=[JSONParser],
+        filterset_class=None,
+        pagination_class=None,
+    )
     def mark_paid(self, request):
         n = services.mark_paid(commission_ids=_body(request).get("ids"), actor=request.user)
         return Response({"marked_paid": n})

@@ -29,13 +29,29 @@ def any_rule(db):
 def make_order(store_a):
     counter = {"n": 0}
 
-    def make(*, member=None, code="", total="200.00", channel="miniprogram", store=None, placed_at=None,
-             lines=None, refunded="0", **extra):
+    def make(
+        *,
+        member=None,
+        code="",
+        total="200.00",
+        channel="miniprogram",
+        store=None,
+        placed_at=None,
+        lines=None,
+        refunded="0",
+        **extra,
+    ):
         counter["n"] += 1
         order = Order.objects.create(
-            channel=channel, external_id=f"T{counter['n']:05d}", member=member, store=store or store_a,
-            referral_code=code, total_amount=Decimal(total), refunded_amount=Decimal(refunded),
-            placed_at=placed_at or timezone.now() - timedelta(hours=1), **extra,
+            channel=channel,
+            external_id=f"T{counter['n']:05d}",
+            member=member,
+            store=store or store_a,
+            referral_code=code,
+            total_amount=Decimal(total),
+            refunded_amount=Decimal(refunded),
+            placed_at=placed_at or timezone.now() - timedelta(hours=1),
+            **extra,
         )
         for category, amount in lines or []:
             OrderLine.objects.create(order=order, name=category, category=category, amount=Decimal(amount))

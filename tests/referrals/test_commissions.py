@@ -25,8 +25,9 @@ def test_referred_order_earns_by_the_most_specific_rule(members, codes, make_ord
     CommissionRule.objects.create(name="tmall", channel="tmall", rate=Decimal("4"))
     CommissionRule.objects.create(name="milk", category="milk powder", rate=Decimal("6"), fixed_amount=Decimal("2"))
     CommissionRule.objects.create(name="tmall milk", channel="tmall", category="milk powder", rate=Decimal("8"))
-    CommissionRule.objects.create(name="tmall milk off", channel="tmall", category="milk powder", rate=Decimal("50"),
-                                  is_active=False)
+    CommissionRule.objects.create(
+        name="tmall milk off", channel="tmall", category="milk powder", rate=Decimal("50"), is_active=False
+    )
     code = codes[a0.pk].code
     plain = make_order(member=a1, code=code.lower(), total="100.00")  # codes are read case-blind
     tmall = make_order(member=a1, code=code, total="100.00", channel="tmall")
@@ -61,8 +62,11 @@ def test_sync_is_idempotent_and_priority_breaks_ties(members, codes, make_order)
 
 def test_no_rule_unknown_code_or_no_code_earn_nothing(members, codes, make_order):
     (a0, a1, _a2), _ = members
-    orders = [make_order(member=a1, code=codes[a0.pk].code), make_order(member=a1, code="NOPE2345"),
-              make_order(member=a1)]
+    orders = [
+        make_order(member=a1, code=codes[a0.pk].code),
+        make_order(member=a1, code="NOPE2345"),
+        make_order(member=a1),
+    ]
     _sync(*orders)
     assert not Commission.objects.exists()
 
@@ -120,8 +124,9 @@ def test_refunds_scale_a_pending_commission_and_a_full_refund_cancels(members, c
 def test_order_level_refund_is_shared_over_category_lines(members, codes, make_order):
     (a0, a1, _a2), _ = members
     CommissionRule.objects.create(name="milk", category="milk powder", rate=Decimal("10"))
-    order = make_order(member=a1, code=codes[a0.pk].code, total="400.00",
-                       lines=[("milk powder", "300"), ("toys", "100")])
+    order = make_order(
+        member=a1, code=codes[a0.pk].code, total="400.00", lines=[("milk powder", "300"), ("toys", "100")]
+    )
     _sync(order)
     assert Commission.objects.get().amount == Decimal("30.00")
     Order.objects.filter(pk=order.pk).update(refunded_amount=Decimal("100"))  # no line named: 3/4 on milk
@@ -196,17 +201,20 @@ def test_record_referral_rules(members, codes):
     assert Referral.objects.get(member=a2).referrer_id == a1.pk
 
 
-@pytest.mark.parametrize("data, field", [
-    ({"name": "", "rate": "5"}, "name"),
-    ({"name": "x", "rate": "101"}, "rate"),
-    ({"name": "x", "rate": "-1"}, "rate"),
-    ({"name": "x", "rate": "abc"}, "rate"),
-    ({"name": "x", "rate": "1.234"}, "rate"),
-    ({"name": "x", "rate": "0", "fixed_amount": "0"}, "rate"),
-    ({"name": "x", "rate": "5", "channel": "ebay"}, "channel"),
-    ({"name": "x", "rate": "5", "return_window_days": 400}, "return_window_days"),
-    ({"name": "x", "rate": "5", "colour": "red"}, "colour"),
-])
+@pytest.mark.parametrize(
+    "data, field",
+    [
+        ({"name": "", "rate": "5"}, "name"),
+        ({"name": "x", "rate": "101"}, "rate"),
+        ({"name": "x", "rate": "-1"}, "rate"),
+        ({"name": "x", "rate": "abc"}, "rate"),
+        ({"name": "x", "rate": "1.234"}, "rate"),
+        ({"name": "x", "rate": "0", "fixed_amount": "0"}, "rate"),
+        ({"name": "x", "rate": "5", "channel": "ebay"}, "channel"),
+        ({"name": "x", "rate": "5", "return_window_days": 400}, "return_window_days"),
+        ({"name": "x", "rate": "5", "colour": "red"}, "colour"),
+    ],
+)
 def test_bad_rules_are_refused(db, data, field):
     with pytest.raises(InvalidInput) as err:
         services.create_rule(data=data)
