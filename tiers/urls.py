@@ -1,3 +1,12 @@
-"""Screens of this app."""
+"""Screens of tiers."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from tiers import views
+
+urlpatterns = [
+    path("tiers/", views.TierLadderView.as_view(), name="tier-ladder"),
+    path("tiers/edit/", views.TierLadderEditView.as_view(), name="tier-ladder-edit"),
+    path("tiers/distribution/", views.TierDistributionView.as_view(), name="tier-distribution"),
+    path("members/<int:pk>/tier/floor/", views.set_floor, name="member-tier-floor"),
+]
