@@ -223,6 +223,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets whose field names ("channel", "status") other resources use for other choices.
+    "ENUM_NAME_OVERRIDES": {
+        "OrderChannelEnum": "orders.models.OrderChannel",
+        "OrderStatusEnum": "orders.models.OrderStatus",
+    },
 }
 API_KEY_LAST_USED_RESOLUTION = timedelta(minutes=1)
 

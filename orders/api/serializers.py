@@ -10,7 +10,7 @@ from orders.models import AttributionPolicy, AttributionRule, Order, OrderChanne
 from orders.services import MAX_BATCH
 
 
-class BuyerSerializer(serializers.Serializer):
+class OrderBuyerSerializer(serializers.Serializer):
     channel = serializers.CharField(help_text="A member identity channel: wecom, wechat_unionid, tmall, phone...")
     namespace = serializers.CharField(required=False, allow_blank=True, help_text="Shop or app id, if any.")
     external_id = serializers.CharField()
@@ -22,7 +22,7 @@ class OrderLineSerializer(serializers.ModelSerializer):
         fields = ["id", "sku", "name", "category", "quantity", "amount", "refunded_amount"]
 
 
-class RefundSerializer(serializers.ModelSerializer):
+class OrderRefundSerializer(serializers.ModelSerializer):
     class Meta:
         model = Refund
         fields = ["id", "external_id", "line", "amount", "reason", "refunded_at", "created_at"]
@@ -57,7 +57,7 @@ class OrderSerializer(serializers.ModelSerializer):
             "created_at",
         ]
 
-    def get_buyer(self, order) -> BuyerSerializer(allow_null=True):
+    def get_buyer(self, order) -> OrderBuyerSerializer(allow_null=True):
         if not order.buyer_external_id:
             return None
         return {
@@ -72,13 +72,13 @@ class OrderSerializer(serializers.ModelSerializer):
 
 class OrderDetailSerializer(OrderSerializer):
     lines = OrderLineSerializer(many=True, read_only=True)
-    refunds = RefundSerializer(many=True, read_only=True)
+    refunds = OrderRefundSerializer(many=True, read_only=True)
 
     class Meta(OrderSerializer.Meta):
         fields = [*OrderSerializer.Meta.fields, "lines", "refunds"]
 
 
-class LineInputSerializer(serializers.Serializer):
+class OrderLineInputSerializer(serializers.Serializer):
     sku = serializers.CharField(required=False, max_length=64)
     name = serializers.CharField(max_length=200)
     category = serializers.CharField(required=False, max_length=64, help_text="e.g. milk powder, diapers, toys.")
@@ -96,18 +96,18 @@ class OrderInputSerializer(serializers.Serializer):
         required=False, help_text="Store code. Default: the store of a store-bound key, else the member's home store."
     )
     member_id = serializers.IntegerField(required=False)
-    buyer = BuyerSerializer(required=False, help_text="The buyer's identity on the channel, when no member_id.")
+    buyer = OrderBuyerSerializer(required=False, help_text="The buyer's identity on the channel, when no member_id.")
     phone = serializers.CharField(required=False, help_text="The buyer's phone, any common form.")
     guide = serializers.CharField(
         required=False, help_text="Username of the guide who sold it; credited when active staff of the order's store."
     )
     referral_code = serializers.CharField(required=False, max_length=32)
-    lines = LineInputSerializer(
+    lines = OrderLineInputSerializer(
         many=True, required=False, help_text="When given, their amounts must add up to total_amount."
     )
 
 
-class BatchInputSerializer(serializers.Serializer):
+class OrderBatchInputSerializer(serializers.Serializer):
     items = OrderInputSerializer(many=True, help_text=f"1 to {MAX_BATCH} orders.")
     atomic = serializers.BooleanField(
         required=False,
@@ -117,7 +117,7 @@ class BatchInputSerializer(serializers.Serializer):
     )
 
 
-class BatchItemResultSerializer(serializers.Serializer):
+class OrderBatchItemResultSerializer(serializers.Serializer):
     index = serializers.IntegerField()
     status = serializers.ChoiceField(choices=["created", "existing", "invalid"])
     id = serializers.IntegerField(allow_null=True, help_text="The order (new or already recorded).")
@@ -125,14 +125,14 @@ class BatchItemResultSerializer(serializers.Serializer):
     errors = serializers.DictField(required=False, help_text="For invalid items: messages by field.")
 
 
-class BatchResponseSerializer(serializers.Serializer):
+class OrderBatchResponseSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     existing = serializers.IntegerField()
     invalid = serializers.IntegerField()
-    results = BatchItemResultSerializer(many=True)
+    results = OrderBatchItemResultSerializer(many=True)
 
 
-class RefundInputSerializer(serializers.Serializer):
+class OrderRefundInputSerializer(serializers.Serializer):
     external_id = serializers.CharField(max_length=128, help_text="The channel's refund number; unique per order.")
     amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
     line = serializers.IntegerField(required=False, help_text="A line of this order, for a line refund.")
@@ -140,9 +140,9 @@ class RefundInputSerializer(serializers.Serializer):
     refunded_at = serializers.DateTimeField(required=False)
 
 
-class RefundResponseSerializer(serializers.Serializer):
+class OrderRefundResponseSerializer(serializers.Serializer):
     created = serializers.BooleanField()
-    refund = RefundSerializer()
+    refund = OrderRefundSerializer()
     order = OrderDetailSerializer()
 
 

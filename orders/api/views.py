@@ -69,11 +69,11 @@ class OrderViewSet(ServiceErrorsMixin, ScopedCreateListRetrieveViewSet):
 
     @extend_schema(
         summary=f"Record up to {services.MAX_BATCH} orders",
-        request=s.BatchInputSerializer,
+        request=s.OrderBatchInputSerializer,
         description="One result per item, in order: created, existing (the order number was already recorded, "
         "earlier or earlier in this batch: `id` is that order) or invalid (with `errors` by field). With "
         "`atomic: true` any invalid item is a 400 and nothing is recorded.",
-        responses={200: s.BatchResponseSerializer, **ERRORS},
+        responses={200: s.OrderBatchResponseSerializer, **ERRORS},
     )
     @action(detail=False, methods=["post"])
     def batch(self, request):
@@ -106,11 +106,16 @@ class OrderViewSet(ServiceErrorsMixin, ScopedCreateListRetrieveViewSet):
 
     @extend_schema(
         summary="Refund an order, whole or in part",
-        request=s.RefundInputSerializer,
+        request=s.OrderRefundInputSerializer,
         description="Idempotent by (order, external_id): a refund number already recorded answers 200 with that "
         "refund (409 refund_number_taken if its amount differs). More than what remains refundable on the order "
         "(or the line) is a 400 and nothing changes.",
-        responses={201: s.RefundResponseSerializer, 200: s.RefundResponseSerializer, 409: ERRORS[400], **ERRORS},
+        responses={
+            201: s.OrderRefundResponseSerializer,
+            200: s.OrderRefundResponseSerializer,
+            409: ERRORS[400],
+            **ERRORS,
+        },
     )
     @action(detail=True, methods=["post"])
     def refunds(self, request, pk=None):
@@ -125,7 +130,7 @@ class OrderViewSet(ServiceErrorsMixin, ScopedCreateListRetrieveViewSet):
             refunded_at=body.get("refunded_at"),
             actor=request.user,
         )
-        data = {"created": created, "refund": s.RefundSerializer(refund).data, "order": self._detail(order.pk)}
+        data = {"created": created, "refund": s.OrderRefundSerializer(refund).data, "order": self._detail(order.pk)}
         return Response(data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(
