@@ -7,7 +7,7 @@ import time
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -52,11 +52,46 @@ class MemberListView(ScopedListView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context.update(
-            audience=self.audience, audience_count=self.audience_count, audience_ms=self.audience_ms,
-            save_form=SaveSegmentForm(), audience_query=self.request.GET.urlencode(),
-        )
+        context.update(_builder_context(self.request, self.audience))
+        context.update(_preview(self.request, self.audience))
+        context.update(audience_count=self.audience_count, audience_ms=self.audience_ms)
         return context
+
+
+def _builder_context(request, audience: AudienceForm) -> dict:
+    segment = audience.segment
+    return {
+        "audience": audience, "tree": audience.decorate(), "filter_choices": audience.filter_choices(),
+        "save_form": SaveSegmentForm(initial={"name": segment.name} if segment else None),
+        "editing": segment, "can_update": segment is not None and segment_services.can_change(segment, request.user),
+        "can_save": request.user.role in (Role.OPERATOR, Role.STORE_MANAGER),
+    }
+
+
+PREVIEW_SAMPLE = 5
+
+
+@login_required
+def audience_builder(request):
+    """The builder's htmx endpoint. With `action` (add / group / remove a row) or `tree`: the
+    re-rendered builder, and the preview out of band; otherwise the live count and a small sample."""
+    audience = AudienceForm(request.GET, user=request.user)
+    action = request.GET.get("action")
+    audience.apply(action)
+    preview = _preview(request, audience)
+    if action or request.GET.get("tree"):
+        context = {**_builder_context(request, audience), **preview, "oob": True}
+        return render(request, "members/_audience_builder.html", context)
+    return render(request, "members/_audience_preview.html", preview)
+
+
+def _preview(request, audience: AudienceForm) -> dict:
+    if audience.conditions == 0:
+        return {"preview": None, "audience": audience}
+    if not audience.is_valid():
+        return {"preview": None, "audience": audience, "preview_errors": audience.all_errors()}
+    result = segment_queries.preview(audience.definition(), request.user, n=PREVIEW_SAMPLE)
+    return {"preview": result, "audience": audience}
 
 
 class MobileMemberListView(MemberListView):
@@ -152,32 +187,87 @@ def _back(request, member) -> str:
 @login_required
 @require_POST
 def save_segment(request):
-    """Save the builder's audience (posted with the same field names) as a segment."""
+    """Save the builder's audience (posted with the builder's fields) as a new segment, or with
+    `update` as the segment being edited."""
     if request.user.role not in (Role.OPERATOR, Role.STORE_MANAGER):
         raise PermissionDenied
     audience = AudienceForm(request.POST, user=request.user)
     form = SaveSegmentForm(request.POST)
-    if not (audience.is_valid() and form.is_valid()):
+    back = f"{reverse('member-list')}?{_builder_query(request.POST)}"
+    if not form.is_valid() or audience.conditions == 0:
         messages.error(request, _("Give the segment a name and at least one condition."))
-        return redirect(f"{reverse('member-list')}?{request.POST.get('query', '')}")
+        return _go(request, back)
+    if not audience.is_valid():
+        messages.error(request, " ".join(audience.all_errors()))
+        return _go(request, back)
     try:
-        segment = segment_services.create_segment(
-            actor=request.user, name=form.cleaned_data["name"], description=form.cleaned_data["description"],
-            definition=audience.definition(),
-        )
+        if request.POST.get("update") and audience.segment is not None:
+            segment = segment_services.update_segment(
+                segment=audience.segment, actor=request.user, name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"] or audience.segment.description,
+                definition=audience.definition(),
+            )
+        else:
+            segment = segment_services.create_segment(
+                actor=request.user, name=form.cleaned_data["name"], description=form.cleaned_data["description"],
+                definition=audience.definition(),
+            )
+    except PermissionDenied as exc:
+        messages.error(request, str(exc) or _("You cannot change this segment."))
+        return _go(request, back)
     except (ServiceError, ValidationError, ValueError) as exc:
         messages.error(request, str(getattr(exc, "message", exc)))
-        return redirect(f"{reverse('member-list')}?{request.POST.get('query', '')}")
+        return _go(request, back)
     messages.success(request, _("Segment %(name)s saved.") % {"name": segment.name})
-    return redirect(f"{reverse('member-list')}?segment={segment.pk}")
+    return _go(request, f"{reverse('member-list')}?segment={segment.pk}")
+
+
+def _builder_query(data) -> str:
+    query = data.copy()
+    for key in ("csrfmiddlewaretoken", "name", "description", "update", "action"):
+        query.pop(key, None)
+    return query.urlencode()
+
+
+def _go(request, url):
+    """A redirect; htmx requests get HX-Redirect so the whole page moves."""
+    if getattr(request, "htmx", False):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
 
 
 class SegmentListView(ScopedListView):
-    """Saved segments with their last count; open one as a member list, recount or snapshot it."""
+    """Saved segments: the store's own and the brand-wide ones (read-only for store managers, counted
+    for their store only); open one in the builder, export, recount or snapshot it."""
 
     allowed_roles = (Role.OPERATOR, Role.STORE_MANAGER)
-    queryset = Segment.objects.select_related("store", "created_by").order_by("-updated_at")
+    queryset = Segment.objects.select_related("store", "created_by").order_by("-updated_at", "-id")
     template_name = "members/segment_list.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        user = self.request.user
+        context["rows"] = [
+            {"segment": s, "editable": segment_services.can_change(s, user),
+             "own_count": segment_queries.sees_whole_audience(s, user)}
+            for s in context["object_list"]
+        ]
+        return context
+
+
+@login_required
+def segment_count(request, pk):
+    """A segment's count as the reader sees it (their store's part of a brand-wide one), for htmx."""
+    if request.user.role not in (Role.OPERATOR, Role.STORE_MANAGER):
+        raise PermissionDenied
+    segment = get_object_or_404(scope(Segment.objects.all(), request.user), pk=pk)
+    try:
+        n = segment_queries.count(segment.definition, request.user, store_id=segment.store_id)
+    except segment_queries.DefinitionError:
+        return HttpResponse("—")
+    return HttpResponse(f"{n:,}")
 
 
 @login_required
@@ -201,6 +291,8 @@ def segment_action(request, pk, action):
             messages.success(request, _("Segment %(name)s deleted.") % {"name": segment.name})
         else:
             raise Http404
+    except PermissionDenied as exc:
+        messages.error(request, str(exc) or _("You cannot change this segment."))
     except ServiceError as exc:
         messages.error(request, exc.message)
     return redirect("segment-list")

@@ -5,6 +5,8 @@ reach every store; store managers, store staff and store-bound API keys reach th
 Every model that holds store data names the path to its store in `store_scope_field`
 ("id" for Store itself, "home_store" for members...); `None` marks shared reference data.
 A model that declares nothing cannot be scoped, which is an error rather than a silent leak.
+A model with `store_scope_shared = True` also shows its rows without a store (brand-wide ones, such
+as an operator's segment) to store actors; whether they may change them is the services' call.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 
 _UNSET = object()
 
@@ -65,4 +67,6 @@ def scope(queryset: QuerySet, actor) -> QuerySet:
         return queryset
     if access.store_id is None:
         return queryset.none()
+    if getattr(queryset.model, "store_scope_shared", False):
+        return queryset.filter(Q(**{path: access.store_id}) | Q(**{f"{path}__isnull": True}))
     return queryset.filter(**{path: access.store_id})

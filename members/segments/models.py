@@ -52,7 +52,8 @@ class MemberBitmap(models.Model):
 class Segment(models.Model):
     """A saved audience: a definition (see members/segments/definition.py) reusable by campaigns and
     the API. A segment of a store belongs to that store (its managers made it); a brand-wide one
-    (store empty) is made by operators. Counts and member lists are always cut to the reader's store."""
+    (store empty) is made by operators and shown to every store, read-only for store roles. Counts and
+    member lists are always cut to the reader's store."""
 
     name = models.CharField(_("name"), max_length=100)
     description = models.CharField(_("description"), max_length=500, blank=True)
@@ -69,6 +70,7 @@ class Segment(models.Model):
     last_counted_at = models.DateTimeField(_("last counted at"), null=True, blank=True)
 
     store_scope_field = "store"
+    store_scope_shared = True  # brand-wide segments: every store may read and use them
 
     class Meta:
         ordering = ["-id"]
@@ -90,13 +92,19 @@ class SegmentSnapshot(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     store = models.ForeignKey(
-        Store, verbose_name=_("limited to store"), on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        Store,
+        verbose_name=_("limited to store"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
         help_text=_("The store the snapshot was cut to; empty when it covers every store."),
     )
     member_count = models.PositiveIntegerField(_("members"), default=0)
     definition = models.JSONField(_("definition at the time"))
 
-    store_scope_field = "segment__store"
+    # The store the snapshot was cut to: a store's snapshot of a brand-wide segment is its own.
+    store_scope_field = "store"
 
     class Meta:
         ordering = ["-taken_at", "-id"]
@@ -115,7 +123,7 @@ class SnapshotChunk(models.Model):
     chunk = models.IntegerField()
     bits = BitVaryingField()
 
-    store_scope_field = "snapshot__segment__store"
+    store_scope_field = "snapshot__store"
 
     class Meta:
         verbose_name = _("snapshot chunk")

@@ -27,7 +27,7 @@ from scrm.scoping import access_for, scope
 
 __all__ = [
     "DefinitionError", "SYSTEM", "count", "describe_filters", "member_ids_sql", "member_queryset", "preview",
-    "sample", "snapshot_ids_sql", "snapshot_member_ids", "validate_definition",
+    "sample", "sees_whole_audience", "snapshot_ids_sql", "snapshot_member_ids", "validate_definition",
 ]
 
 SYSTEM = object()  # the actor of rule refreshes: every store
@@ -64,6 +64,12 @@ def store_restriction(actor, store_id: int | None = None):
     if access.store_id is None or (store_id is not None and store_id != access.store_id):
         return _NOBODY
     return access.store_id
+
+
+def sees_whole_audience(segment, actor) -> bool:
+    """True when the actor's counts of `segment` are the segment's own (its store, or every store for
+    a brand-wide one); a store actor reading a brand-wide segment sees only their store's part."""
+    return store_restriction(actor, segment.store_id) == segment.store_id
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,18 @@ def _store_for_new_segment(actor, store: Store | None) -> Store | None:
     return Store.objects.get(pk=access.store_id)
 
 
+def can_change(segment: Segment, actor) -> bool:
+    """Brand-wide actors change every segment; store actors only their own store's (brand-wide
+    segments are read-only to them)."""
+    access = access_for(actor)
+    return access.all_stores or (segment.store_id is not None and segment.store_id == access.store_id)
+
+
+def _check_can_change(segment: Segment, actor) -> None:
+    if not can_change(segment, actor):
+        raise PermissionDenied(_("Brand-wide segments are read-only for store accounts."))
+
+
 @transaction.atomic
 def create_segment(*, actor, name: str, definition: dict, description: str = "", store: Store | None = None) -> Segment:
     """Save a segment after validating its definition (DefinitionError names the bad node)."""
@@ -46,6 +58,7 @@ def create_segment(*, actor, name: str, definition: dict, description: str = "",
 @transaction.atomic
 def update_segment(*, segment: Segment, actor, **fields) -> Segment:
     """Change name, description, definition or (for brand-wide actors) store."""
+    _check_can_change(segment, actor)
     allowed = {"name", "description", "definition", "store"}
     unknown = set(fields) - allowed
     if unknown:
@@ -64,6 +77,7 @@ def update_segment(*, segment: Segment, actor, **fields) -> Segment:
 
 @transaction.atomic
 def delete_segment(*, segment: Segment, actor) -> None:
+    _check_can_change(segment, actor)
     segment.delete()
 
 
@@ -71,7 +85,7 @@ def recount_segment(*, segment: Segment, actor) -> int:
     """Count a saved segment as the actor sees it; the segment keeps the figure when the actor sees
     the segment's whole audience (its store, or every store for a brand-wide one)."""
     total = queries.count(segment.definition, actor, store_id=segment.store_id)
-    if queries.store_restriction(actor, segment.store_id) == segment.store_id:
+    if queries.sees_whole_audience(segment, actor):
         Segment.objects.filter(pk=segment.pk).update(last_count=total, last_counted_at=timezone.now())
         segment.last_count, segment.last_counted_at = total, timezone.now()
     return total

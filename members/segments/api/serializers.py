@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from members.segments import queries
+from members.segments import queries, services
 from members.segments.models import Segment, SegmentSnapshot
 from scrm.models import Store
 
@@ -25,12 +25,30 @@ class SegmentSerializer(serializers.ModelSerializer):
     )
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     definition = serializers.JSONField(help_text=_("See GET /api/v1/segments/filters/ for the conditions."))
+    editable = serializers.SerializerMethodField(
+        help_text=_("False for a brand-wide segment read by a store account: it may use it, not change it."))
 
     class Meta:
         model = Segment
         fields = ["id", "name", "description", "definition", "store", "created_by", "created_at", "updated_at",
-                  "last_count", "last_counted_at"]
+                  "last_count", "last_counted_at", "editable"]
         read_only_fields = ["created_by", "created_at", "updated_at", "last_count", "last_counted_at"]
+
+    def _actor(self):
+        request = self.context.get("request")
+        return getattr(request, "user", None)
+
+    def get_editable(self, segment) -> bool:
+        actor = self._actor()
+        return actor is not None and services.can_change(segment, actor)
+
+    def to_representation(self, segment):
+        data = super().to_representation(segment)
+        actor = self._actor()
+        if actor is not None and not queries.sees_whole_audience(segment, actor):
+            # The kept figure covers stores the reader cannot see; POST recount/ counts their part.
+            data["last_count"] = data["last_counted_at"] = None
+        return data
 
     def validate_definition(self, value):
         return _definition(value)

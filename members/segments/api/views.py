@@ -4,12 +4,14 @@ members of a segment (cursor-paginated) and snapshots."""
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import renderers, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from members.api.serializers import MemberSerializer
+from members.io.api.views import CsvRenderer, XlsxRenderer, export_response
 from members.segments import queries, services
 from members.segments.api.serializers import PreviewRequestSerializer, SegmentSerializer, SnapshotSerializer
 from members.segments.models import Segment, SegmentSnapshot
@@ -49,13 +51,34 @@ PREVIEW_RESPONSE = inline_serializer(
 )
 
 
+class ExportsSegmentMembers(HasScope):
+    """Exporting a segment's members: segments:read and exports:read."""
+
+    def has_permission(self, request, view) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        missing = {"segments:read", "exports:read"} - principal_scopes(request.user)
+        if not missing:
+            return True
+        self.message = _("This request needs the scope '%(scope)s'.") % {"scope": ", ".join(sorted(missing))}
+        return False
+
+
 class SegmentViewSet(ScopedModelViewSet):
-    """Saved segments. Store roles see and make their own store's segments; every count, sample and
-    member list is cut to the caller's store."""
+    """Saved segments. Store roles make their own store's segments and read brand-wide ones (without
+    changing them); every count, sample, member list and export is cut to the caller's store."""
 
     queryset = Segment.objects.select_related("store", "created_by")
     serializer_class = SegmentSerializer
     scope_resource = "segments"
+
+    def handle_exception(self, exc):
+        # Errors keep the API's JSON shape even when the client asked for a file (export/).
+        if getattr(self.request, "accepted_renderer", None) is not None and \
+                self.request.accepted_renderer.format in ("csv", "xlsx"):
+            self.request.accepted_renderer = renderers.JSONRenderer()
+            self.request.accepted_media_type = renderers.JSONRenderer.media_type
+        return super().handle_exception(exc)
 
     def perform_create(self, serializer):
         serializer.instance = services.create_segment(actor=self.request.user, **serializer.validated_data)
@@ -92,6 +115,22 @@ class SegmentViewSet(ScopedModelViewSet):
         members = queries.member_queryset(segment.definition, request.user, store_id=segment.store_id)
         page = self.paginate_queryset(members.select_related("home_store", "owner"))
         return self.get_paginated_response(MemberSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Export the segment's members as CSV or XLSX",
+        description=("The segment's live members the caller may see, as GET /exports/members/ writes them: "
+                     "`format` (csv or xlsx), `columns`, and the member list's filters narrow it further. "
+                     "Masked for store-bound keys, audited, formula-safe."),
+        parameters=[OpenApiParameter("format", str, enum=["csv", "xlsx"]),
+                    OpenApiParameter("columns", str, description="Comma-separated column keys.")],
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY),
+                   (200, XlsxRenderer.media_type): OpenApiResponse(OpenApiTypes.BINARY)},
+    )
+    @action(detail=True, methods=["get"], permission_classes=[ExportsSegmentMembers],
+            renderer_classes=[renderers.JSONRenderer, CsvRenderer, XlsxRenderer])
+    def export(self, request, pk=None):
+        segment = self.get_object()
+        return export_response(request, params=request.query_params, segment_id=segment.pk)
 
     @extend_schema(request=None, responses=inline_serializer("SegmentCount", {"count": serializers.IntegerField()}))
     @action(detail=True, methods=["post"])

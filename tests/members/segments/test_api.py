@@ -45,13 +45,12 @@ def test_crud_for_an_operator(alice, tags, store_a):
 
 def test_validation_errors_name_the_node(alice, tags):
     client = client_for(alice)
-    response = client.post(URL, {"name": "bad", "definition": {"all": [{"tags": {"any": [tags[0].pk]}},
-                                                                       {"field": "tier", "op": "in", "value": [1]}]}},
-                           format="json")
+    definition = {"all": [{"tags": {"any": [tags[0].pk]}}, {"field": "shoe_size", "op": "in", "value": [1]}]}
+    response = client.post(URL, {"name": "bad", "definition": definition}, format="json")
     body = error(response, 400)
     assert body["code"] == "validation_error"
     [problem] = body["details"]["definition"]
-    assert problem["path"] == "$.all[1].field" and "tier" in problem["message"]
+    assert problem["path"] == "$.all[1].field" and "shoe_size" in problem["message"]
     response = client.post(f"{URL}count/", {"definition": {"tags": {"some": [1]}}}, format="json")
     assert error(response, 400)["details"]["definition"][0]["path"] == "$.tags"
 
@@ -64,11 +63,18 @@ def test_store_roles_see_and_make_their_store_segments(alice, bob, dave, store_a
     assert created.status_code == 201 and created.json()["store"] == "SH01"
     assert error(client.post(URL, {"name": "x", "definition": {"all": []}, "store": "BJ01"}, format="json"),
                  403)["code"] == "permission_denied"
-    assert [s["name"] for s in client.get(URL).json()["results"]] == ["mine"]
-    for other in (brand, theirs):
-        assert client.get(f"{URL}{other.pk}/").status_code == 404
-        assert client.get(f"{URL}{other.pk}/members/").status_code == 404
-        assert client.post(f"{URL}{other.pk}/snapshots/").status_code == 404
+    assert [s["name"] for s in client.get(URL).json()["results"]] == ["mine", "brand"]
+    assert client.get(f"{URL}{theirs.pk}/").status_code == 404
+    assert client.get(f"{URL}{theirs.pk}/members/").status_code == 404
+    assert client.post(f"{URL}{theirs.pk}/snapshots/").status_code == 404
+    # Brand-wide segments: readable and usable by store roles, not changeable.
+    body = client.get(f"{URL}{brand.pk}/").json()
+    assert body["editable"] is False and body["store"] is None
+    assert client.get(f"{URL}{created.json()['id']}/").json()["editable"] is True
+    assert error(client.patch(f"{URL}{brand.pk}/", {"name": "x"}, format="json"), 403)["code"] == "permission_denied"
+    assert error(client.delete(f"{URL}{brand.pk}/"), 403)
+    brand.refresh_from_db()
+    assert brand.name == "brand"
 
 
 def test_live_count_and_sample(population, tags, alice, bob):
@@ -123,7 +129,8 @@ def test_scopes_of_api_keys(population, tags, key_client, store_b, alice):
     members_only = key_client(scopes=["members:read"])
     assert error(members_only.post(f"{URL}count/", {"definition": {"all": []}}, format="json"), 403)
     store_key = key_client(scopes=["segments:read", "segments:write"], store=store_b)
-    assert store_key.get(f"{URL}{segment.pk}/").status_code == 404
+    assert store_key.get(f"{URL}{segment.pk}/").json()["editable"] is False  # brand-wide: read-only
+    assert store_key.delete(f"{URL}{segment.pk}/").status_code == 403
     body = store_key.post(f"{URL}count/", {"definition": {"all": []}, "sample": 0}, format="json").json()
     assert body["count"] == population.filter(home_store=store_b).count() and body["sample"] == []
     assert store_key.post(URL, {"name": "B", "definition": {"all": []}}, format="json").json()["store"] == "BJ01"
@@ -131,3 +138,30 @@ def test_scopes_of_api_keys(population, tags, key_client, store_b, alice):
 
 def test_anonymous_is_refused(db):
     assert APIClient().get(URL).status_code in (401, 403)
+
+
+def test_brand_wide_segments_count_and_list_a_store_managers_part(population, tags, alice, bob):
+    definition = {"tags": {"any": [tags[0].pk]}}
+    brand = services.create_segment(actor=alice, name="brand", definition=definition)
+    services.recount_segment(segment=brand, actor=alice)
+    brand.refresh_from_db()
+    everyone, mine = queries.count(definition, alice), queries.count(definition, bob)
+    assert brand.last_count == everyone > mine > 0
+    client = client_for(bob)
+    listed = client.get(URL).json()["results"]
+    assert listed[0]["last_count"] is None  # the kept figure covers other stores
+    assert client.post(f"{URL}{brand.pk}/recount/").json()["count"] == mine
+    brand.refresh_from_db()
+    assert brand.last_count == everyone  # a store's recount does not overwrite the brand-wide figure
+    ids, url = [], f"{URL}{brand.pk}/members/?page_size=500"
+    while url:
+        page = client.get(url).json()
+        ids += [m["id"] for m in page["results"]]
+        url = page["next"]
+    assert len(ids) == mine
+    taken = client.post(f"{URL}{brand.pk}/snapshots/").json()
+    assert taken["store"] == "SH01" and taken["member_count"] == mine
+    operator_snapshot = services.snapshot_segment(segment=brand, actor=alice)
+    seen = [s["id"] for s in client.get(f"{URL}{brand.pk}/snapshots/").json()["results"]]
+    assert seen == [taken["id"]] and operator_snapshot.pk not in seen  # the brand-wide one is not theirs
+    assert len(client_for(alice).get(f"{URL}{brand.pk}/snapshots/").json()["results"]) == 2

@@ -37,7 +37,7 @@ def test_a_full_definition_validates(tags, store_a, carol):
 def test_errors_name_the_path_of_each_bad_node(tags):
     errors = errors_of({"all": [
         {"tags": {"any": [tags[0].pk, 999999]}},
-        {"field": "tier", "op": "in", "value": [1]},
+        {"field": "shoe_size", "op": "in", "value": [1]},
         {"any": [{"field": "stage", "op": "in", "value": ["sleeping"]}]},
         {"field": "stage", "op": "gt", "value": "act"},
         {"not": [1]},
@@ -46,7 +46,7 @@ def test_errors_name_the_path_of_each_bad_node(tags):
         {"wat": 1},
     ]})
     assert "999999" in errors["$.all[0].tags.any"]
-    assert 'Unknown filter "tier"' in errors["$.all[1].field"]
+    assert 'Unknown filter "shoe_size"' in errors["$.all[1].field"]
     assert "must be one of" in errors["$.all[2].any[0].value[0]"]
     assert 'no operator "gt"' in errors["$.all[3].op"]
     assert "$.all[4].not" in errors
