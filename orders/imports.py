@@ -272,7 +272,7 @@ def _item(group: _Group) -> dict:
     return item
 
 
-_ITEM_COLUMN = {"buyer": "buyer_id", "member_id": "member_id"}
+_ITEM_COLUMN = {"buyer": "buyer_id", "member_id": "member_id", "lines": "line_amount"}
 _LINE_COLUMN = {
     "sku": "sku",
     "name": "product",
