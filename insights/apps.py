@@ -1,3 +1,5 @@
+"""Figures across orders, tiers and points: RFM per member, repurchase, order value, GMV share."""
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -5,3 +7,12 @@ from django.utils.translation import gettext_lazy as _
 class InsightsConfig(AppConfig):
     name = "insights"
     verbose_name = _("Insights")
+
+    def ready(self) -> None:
+        from insights import segments, tasks
+        from orders import hooks
+        from scrm.api import scopes
+
+        scopes.register("insights", _("Figures: sales, members, RFM, tiers, points"), store_roles="read")
+        segments.register()
+        hooks.on_orders_changed(tasks.queue_rescore)

@@ -1,3 +1,9 @@
-"""Screens of this app."""
+"""Screens of insights (flat names, included at the site root)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from insights import views
+
+urlpatterns = [
+    path("insights/", views.figures, name="insights-figures"),
+]

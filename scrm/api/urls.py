@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
+from insights.api import urls as insights_urls
 from members.api import urls as member_urls
 from members.io.api import urls as io_urls
 from members.segments.api import urls as segment_urls
@@ -24,6 +25,7 @@ order_urls.register(router)
 tier_urls.register(router)
 points_urls.register(router)
 referral_urls.register(router)
+insights_urls.register(router)
 
 views.ApiRootView.resources = [("me", "api:me")] + [
     (prefix, f"api:{basename}-list") for prefix, _viewset, basename in router.registry

@@ -1,0 +1,22 @@
+"""Figures API: the same figures as the Figures page, scoped to the caller's stores."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import viewsets
+from rest_framework.response import Response
+
+from insights import queries
+
+
+class FiguresViewSet(viewsets.ViewSet):
+    scope_resource = "insights"
+
+    @extend_schema(
+        summary="Sales, repurchase, order value, GMV share, RFM segments, tiers and points liability",
+        parameters=[OpenApiParameter("days", int, enum=list(queries.PERIODS), description="Period (default 30).")],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def list(self, request):
+        return Response(queries.figures(request.user, days=queries.period(request.query_params.get("days"))))

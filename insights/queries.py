@@ -1,0 +1,145 @@
+"""Figures across orders, tiers and points, always within what the actor may see (operators the
+whole brand, store roles their store): repurchase rate, order value of members against other
+buyers, members' share of GMV, GMV by store and by credited guide, RFM segments, tier distribution
+and movement (when the tiers app provides them), points liability (when points does).
+
+Orders count by `placed_at` in the period, in the reporting currency (the first of
+settings.SIYU_CURRENCIES); GMV is net of refunds."""
+
+from __future__ import annotations
+
+import importlib
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Count, F, Q, Sum
+from django.utils import timezone
+
+from insights.models import MemberRFM, RFMBoundaries, RFMSegment
+from orders.models import Order
+from scrm.scoping import scope
+
+PERIODS = (30, 90, 365)
+TOP_GUIDES = 15
+
+
+def period(raw) -> int:
+    try:
+        days = int(raw)
+    except (TypeError, ValueError):
+        return 30
+    return days if days in PERIODS else 30
+
+
+def _ratio(part, whole) -> float | None:
+    return round(float(part) / float(whole), 4) if whole else None
+
+
+def _optional(module: str):
+    """Another app's queries module, or None while it does not provide one."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        return None
+
+
+def sales(actor, *, days: int, now=None) -> dict:
+    now = now or timezone.now()
+    since = now - timedelta(days=days)
+    net = F("total_amount") - F("refunded_amount")
+    orders = scope(Order.objects.all(), actor).filter(
+        placed_at__gte=since, placed_at__lt=now, currency=settings.SIYU_CURRENCIES[0]
+    )
+    totals = orders.aggregate(
+        orders=Count("pk"),
+        gmv=Sum(net, default=Decimal(0)),
+        member_orders=Count("pk", filter=Q(member__isnull=False)),
+        member_gmv=Sum(net, filter=Q(member__isnull=False), default=Decimal(0)),
+        other_orders=Count("pk", filter=Q(member__isnull=True)),
+        other_gmv=Sum(net, filter=Q(member__isnull=True), default=Decimal(0)),
+        buyers=Count("member", distinct=True),
+    )
+    repeat = orders.filter(member__isnull=False).values("member").annotate(n=Count("pk")).filter(n__gte=2).count()
+
+    def aov(gmv, n):
+        return (gmv / n).quantize(Decimal("0.01")) if n else None
+
+    by_store = list(
+        orders.values("store", "store__code", "store__name")
+        .annotate(orders=Count("pk"), gmv=Sum(net), members_gmv=Sum(net, filter=Q(member__isnull=False)))
+        .order_by("-gmv")
+    )
+    by_guide = list(
+        orders.values("staff", "staff__display_name", "staff__username", "staff__store__code")
+        .annotate(orders=Count("pk"), gmv=Sum(net))
+        .order_by("-gmv")[:TOP_GUIDES]
+    )
+    top_gmv = max([row["gmv"] or 0 for row in by_store] + [0])
+    for row in by_store:
+        row["share"] = _ratio(row["gmv"] or 0, top_gmv)
+    return {
+        "days": days,
+        "since": since,
+        "currency": settings.SIYU_CURRENCIES[0],
+        "orders": totals["orders"],
+        "gmv": totals["gmv"],
+        "member_gmv_share": _ratio(totals["member_gmv"], totals["gmv"]),
+        "buyers": totals["buyers"],
+        "repeat_buyers": repeat,
+        "repurchase_rate": _ratio(repeat, totals["buyers"]),
+        "aov_members": aov(totals["member_gmv"], totals["member_orders"]),
+        "aov_others": aov(totals["other_gmv"], totals["other_orders"]),
+        "member_orders": totals["member_orders"],
+        "other_orders": totals["other_orders"],
+        "by_store": by_store,
+        "by_guide": by_guide,
+    }
+
+
+def rfm(actor) -> dict:
+    rows = dict(scope(MemberRFM.objects.all(), actor).values_list("segment").annotate(n=Count("pk")).order_by())
+    total = sum(rows.values())
+    segments = [
+        {"key": key, "label": label, "members": rows.get(key, 0), "share": _ratio(rows.get(key, 0), total)}
+        for key, label in RFMSegment.choices
+    ]
+    boundaries = RFMBoundaries.objects.filter(pk=1).first()
+    return {"segments": segments, "members": total, "computed_at": boundaries.computed_at if boundaries else None}
+
+
+def tiers(actor, *, days: int) -> dict | None:
+    queries = _optional("tiers.queries")
+    if queries is None or not hasattr(queries, "distribution"):
+        return None
+    distribution = queries.distribution(actor)
+    levels = queries.levels() if hasattr(queries, "levels") else []
+    total = distribution.get("total") or 0
+    rows = [
+        {
+            "name": level.name,
+            "rank": level.rank,
+            "members": distribution["per_level"].get(level.pk, 0),
+            "share": _ratio(distribution["per_level"].get(level.pk, 0), total),
+        }
+        for level in levels
+    ]
+    movement = queries.movement(actor, days=days) if hasattr(queries, "movement") else None
+    return {"levels": rows, "total": total, "movement": movement}
+
+
+def points(actor) -> dict | None:
+    queries = _optional("points.queries")
+    if queries is None or not hasattr(queries, "liability"):
+        return None
+    return queries.liability(actor)
+
+
+def figures(actor, *, days: int = 30, now=None) -> dict:
+    """Everything the Figures page and /api/v1/insights/figures/ show."""
+    return {
+        "sales": sales(actor, days=days, now=now),
+        "rfm": rfm(actor),
+        "tiers": tiers(actor, days=days),
+        "points": points(actor),
+    }

@@ -1,0 +1,33 @@
+"""Celery entry points of insights (thin: each calls one service)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from insights import services
+
+
+@shared_task(
+    name="insights.tasks.refresh_rfm",
+    ignore_result=True,
+    acks_late=True,
+    soft_time_limit=3 * 3600 - 300,
+    time_limit=3 * 3600,
+)
+def refresh_rfm() -> dict:
+    """Nightly: every member's RFM scores by quintiles, and the boundaries rescoring uses."""
+    return services.refresh_rfm()
+
+
+@shared_task(
+    name="insights.tasks.rescore_members", ignore_result=True, acks_late=True, soft_time_limit=540, time_limit=600
+)
+def rescore_members(member_ids: list[int]) -> None:
+    """After orders changed: these members against the stored boundaries; gone members are skipped."""
+    services.rescore_members(member_ids=member_ids)
+
+
+def queue_rescore(order_ids: list[int], member_ids: list[int]) -> None:
+    """orders.hooks callback (runs after commit)."""
+    for start in range(0, len(member_ids), 5000):
+        rescore_members.delay(member_ids[start : start + 5000])
