@@ -90,6 +90,8 @@ def refresh_rfm(*, now=None, window_days: int = WINDOW_DAYS) -> dict:
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL work_mem = '256MB'")
+        # ON COMMIT DROP does not fire inside an outer transaction (a savepoint): drop it by hand too.
+        cursor.execute("DROP TABLE IF EXISTS insights_rfm_new")
         cursor.execute(_FULL_SCORES, params)
         cursor.execute(_BOUNDARIES, params)
         cursor.execute(
@@ -99,6 +101,7 @@ def refresh_rfm(*, now=None, window_days: int = WINDOW_DAYS) -> dict:
         removed = cursor.rowcount
         cursor.execute(_UPSERT_FROM.format(source="insights_rfm_new"), params)
         scored = cursor.rowcount
+        cursor.execute("DROP TABLE insights_rfm_new")
         took = int((time.perf_counter() - started) * 1000)
         cursor.execute("UPDATE insights_rfmboundaries SET duration_ms = %s WHERE id = 1", [took])
     return {"scored": scored, "removed": removed, "ms": took}
