@@ -190,7 +190,7 @@ def test_many_orders_in_one_batch(policy, members, make_order, sync):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_orders_hook_queues_the_task_and_a_real_worker_earns(celery_worker, stores, carol):
+def test_orders_hook_queues_the_task_and_a_real_worker_earns(points_worker, stores, carol):
     from members.models import Member
     from orders import hooks
     from orders.models import Order
