@@ -28,7 +28,7 @@ class Consent(models.Model):
     """The current answer of a member for one purpose on one channel. Every change is also kept in
     ConsentRecord. Sends check it: a withdrawn or missing marketing consent means no message."""
 
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="consents")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, db_index=False, related_name="consents")
     purpose = models.CharField(_("purpose"), max_length=16, choices=ConsentPurpose.choices)
     channel = models.CharField(_("channel"), max_length=12, choices=ConsentChannel.choices, default=ConsentChannel.ALL)
     granted = models.BooleanField(_("granted"))
@@ -51,7 +51,7 @@ class Consent(models.Model):
 class ConsentRecord(models.Model):
     """Append-only history of consent given and withdrawn, with where it came from."""
 
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="consent_records")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, db_index=False, related_name="consent_records")
     purpose = models.CharField(_("purpose"), max_length=16, choices=ConsentPurpose.choices)
     channel = models.CharField(_("channel"), max_length=12, choices=ConsentChannel.choices)
     granted = models.BooleanField(_("granted"))

@@ -24,7 +24,7 @@ class MemberEvent(models.Model):
         EXPORTED = "exported", _("Data exported")
         ERASED = "erased", _("Erased")
 
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="events")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, db_index=False, related_name="events")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     data = models.JSONField(default=dict, blank=True)
     actor = models.ForeignKey(
@@ -49,7 +49,7 @@ class MemberMerge(models.Model):
     """A duplicate folded into a survivor: who, when, why, and the duplicate's profile as it was."""
 
     survivor = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="merges")
-    merged = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
+    merged = models.ForeignKey(Member, on_delete=models.CASCADE, db_index=False, related_name="+")
     reason = models.CharField(_("reason"), max_length=64, help_text=_("manual, same_phone, same_unionid..."))
     snapshot = models.JSONField(default=dict)
     merged_by = models.ForeignKey(

@@ -26,7 +26,9 @@ class Identity(models.Model):
     the brand: `namespace` separates apps and shops of the same channel (an official account's
     appid, a Tmall shop id) and is empty where the id is brand-wide (unionid, phone)."""
 
-    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="identities")
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.CASCADE, db_index=False, related_name="identities"
+    )
     channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices)
     namespace = models.CharField(_("namespace"), max_length=64, blank=True, default="")
     external_id = models.CharField(_("external id"), max_length=128)

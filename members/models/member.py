@@ -48,12 +48,19 @@ class Member(models.Model):
     gender = models.CharField(_("gender"), max_length=1, choices=Gender.choices, default=Gender.UNKNOWN)
     birthday = models.DateField(_("birthday"), null=True, blank=True)
     home_store = models.ForeignKey(
-        Store, verbose_name=_("home store"), on_delete=models.PROTECT, null=True, blank=True, related_name="members"
+        Store,
+        verbose_name=_("home store"),
+        on_delete=models.PROTECT,
+        db_index=False,
+        null=True,
+        blank=True,
+        related_name="members",
     )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("owner (shopping guide)"),
         on_delete=models.SET_NULL,
+        db_index=False,
         null=True,
         blank=True,
         related_name="owned_members",

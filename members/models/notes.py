@@ -20,7 +20,7 @@ class NoteKind(models.TextChoices):
 class ServiceNote(models.Model):
     """What a store learned serving a member ("prefers Cantonese", "allergic to nuts")."""
 
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="notes")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, db_index=False, related_name="notes")
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

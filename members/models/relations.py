@@ -26,9 +26,15 @@ class StaffRelation(models.Model):
     staff's remark, and who deleted whom. One relation per member is the owner (the shopping guide
     the member belongs to); Member.owner mirrors it for fast filtering."""
 
-    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="relations")
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.CASCADE, db_index=False, related_name="relations"
+    )
     staff = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("staff"), on_delete=models.CASCADE, related_name="member_relations"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("staff"),
+        on_delete=models.CASCADE,
+        db_index=False,
+        related_name="member_relations",
     )
     store = models.ForeignKey(
         Store, verbose_name=_("store"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"

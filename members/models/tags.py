@@ -33,7 +33,9 @@ class Tag(models.Model):
     """A tag. A rule tag has a `rule` (a segment definition) and is kept current by Celery;
     it cannot be added or removed by hand."""
 
-    group = models.ForeignKey(TagGroup, verbose_name=_("group"), on_delete=models.PROTECT, related_name="tags")
+    group = models.ForeignKey(
+        TagGroup, verbose_name=_("group"), on_delete=models.PROTECT, db_index=False, related_name="tags"
+    )
     name = models.CharField(_("name"), max_length=64)
     rule = models.JSONField(_("rule"), null=True, blank=True)
     rule_refreshed_at = models.DateTimeField(_("rule last applied"), null=True, blank=True)
@@ -67,8 +69,8 @@ class TagSource(models.TextChoices):
 
 
 class MemberTag(models.Model):
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="member_tags")
-    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="member_tags")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, db_index=False, related_name="member_tags")
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, db_index=False, related_name="member_tags")
     source = models.CharField(max_length=8, choices=TagSource.choices, default=TagSource.MANUAL)
     added_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
