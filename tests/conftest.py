@@ -37,9 +37,6 @@ def pytest_configure(config):
     from scrm.celery import app
 
     app.conf.broker_url = celery_broker_url(settings.REDIS_URL)
-    # Test runs that share this Redis (one test database each) get their own queue, so one run's
-    # worker never takes another run's tasks.
-    app.conf.task_default_queue = f"test-{settings.DATABASES['default']['TEST']['NAME']}"
     # One queue per test run, so test runs sharing a broker never take each other's tasks.
     app.conf.task_default_queue = f"siyu-test-{os.getpid()}"
 
