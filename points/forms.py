@@ -14,6 +14,8 @@ DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%
 
 
 class RewardForm(forms.ModelForm):
+    image_url = forms.URLField(label=_("Image address"), required=False, assume_scheme="https")
+
     class Meta:
         model = Reward
         fields = [

@@ -25,17 +25,33 @@ def make_order(db):
     """make_order(member, "399.00", lines=[("milk powder", "200.00"), ...], placed_at=..., number=...)."""
     from orders.models import Order, OrderLine
 
-    def make(member, amount, *, lines=(), placed_at=None, number=None, currency="CNY", channel="tmall",
-             refunded="0", store=None):
+    def make(
+        member,
+        amount,
+        *,
+        lines=(),
+        placed_at=None,
+        number=None,
+        currency="CNY",
+        channel="tmall",
+        refunded="0",
+        store=None,
+    ):
         order = Order.objects.create(
-            channel=channel, external_id=number or f"TM-{next(_numbers)}", member=member,
-            store=store or (member.home_store if member else None), currency=currency,
-            total_amount=Decimal(amount), refunded_amount=Decimal(refunded),
+            channel=channel,
+            external_id=number or f"TM-{next(_numbers)}",
+            member=member,
+            store=store or (member.home_store if member else None),
+            currency=currency,
+            total_amount=Decimal(amount),
+            refunded_amount=Decimal(refunded),
             placed_at=placed_at or timezone.now() - datetime.timedelta(hours=1),
         )
         OrderLine.objects.bulk_create(
-            [OrderLine(order=order, name=category or "item", category=category, amount=Decimal(line_amount))
-             for category, line_amount in lines]
+            [
+                OrderLine(order=order, name=category or "item", category=category, amount=Decimal(line_amount))
+                for category, line_amount in lines
+            ]
         )
         return order
 
@@ -89,8 +105,9 @@ def points_worker(transactional_db):
 
     route({"points.tasks.*": {"queue": queue}})
     try:
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10, loglevel="WARNING",
-                          queues=[queue]) as worker:
+        with start_worker(
+            app, pool="solo", perform_ping_check=False, shutdown_timeout=10, loglevel="WARNING", queues=[queue]
+        ) as worker:
             yield worker
     finally:
         route(routes)

@@ -54,14 +54,16 @@ def test_tier_category_and_birthday_multipliers(policy, members, make_order, syn
     policy.category_multipliers = {"milk powder": 2}
     policy.birthday_multiplier = Decimal("2")
     policy.save()
-    order = make_order(member, "300.00", lines=[("Milk powder", "200.00"), ("toys", "100.00")], number="TM-9",
-                       placed_at=placed)
+    order = make_order(
+        member, "300.00", lines=[("Milk powder", "200.00"), ("toys", "100.00")], number="TM-9", placed_at=placed
+    )
     sync(order)
     # (200 × 2 + 100) × 1 × 1.5 × 2 = 1500
     entry = PointEntry.objects.get(member=member)
     assert entry.delta == 1500
     assert entry.explanation == (
-        "Order TM-9: ¥300.00 → ¥500.00 (Milk powder ×2) × 1 pt/¥ × 1.5 (Coco Gold) × 2 (birthday month) = 1500 pts")
+        "Order TM-9: ¥300.00 → ¥500.00 (Milk powder ×2) × 1 pt/¥ × 1.5 (Coco Gold) × 2 (birthday month) = 1500 pts"
+    )
 
 
 def test_floor_and_rate(policy, members, make_order, sync):
@@ -201,8 +203,14 @@ def test_orders_hook_queues_the_task_and_a_real_worker_earns(points_worker, stor
     from django.db import transaction
 
     with transaction.atomic():
-        order = Order.objects.create(channel="pos", external_id="POS-1", member=member, store=stores[0],
-                                     total_amount=Decimal("66.00"), placed_at=timezone.now())
+        order = Order.objects.create(
+            channel="pos",
+            external_id="POS-1",
+            member=member,
+            store=stores[0],
+            total_amount=Decimal("66.00"),
+            placed_at=timezone.now(),
+        )
         hooks.orders_changed(order_ids=[order.pk], member_ids=[member.pk])
     assert wait_for(lambda: PointLot.objects.filter(order=order).exists())
     assert balance(member) == 66

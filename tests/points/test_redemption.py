@@ -24,7 +24,11 @@ NOW = timezone.now()
 def _lot(member, points, *, days_left=None, earned_days_ago=10):
     """A lot made the way an adjustment makes it, with a chosen expiry."""
     lot = PointLot.objects.create(
-        member=member, source="adjustment", points=points, remaining=points, reason="test",
+        member=member,
+        source="adjustment",
+        points=points,
+        remaining=points,
+        reason="test",
         earned_at=NOW - datetime.timedelta(days=earned_days_ago),
         expires_at=None if days_left is None else NOW + datetime.timedelta(days=days_left),
     )
@@ -191,8 +195,7 @@ def test_concurrent_redemptions_never_oversell_stock(members, carol):
 
 def test_adjustments_by_operators_only_with_a_reason(policy, members, alice, carol):
     member = members[0][0]
-    entry = services.adjust_points(member=member, points="200", reason="compensation for late delivery",
-                                   actor=alice)
+    entry = services.adjust_points(member=member, points="200", reason="compensation for late delivery", actor=alice)
     assert entry.delta == 200 and entry.explanation == "Adjusted by +200 pts: compensation for late delivery"
     assert PointLot.objects.get(member=member).expires_at is not None
     with pytest.raises(Forbidden):
@@ -246,19 +249,40 @@ def test_expire_points_task_runs_on_a_real_worker(points_worker, members):
 def test_policy_validation_is_all_or_nothing(policy, alice, carol, settings):
     settings.SIYU_CURRENCIES = ["CNY", "HKD"]
     with pytest.raises(InvalidInput) as exc:
-        services.update_policy(actor=alice, values={
-            "points_per_unit": "2", "tier_multipliers": {"gold": 2}, "currency_rates": {"USD": 7},
-            "expiry_mode": "sometimes", "birthday_multiplier": "0.5", "bogus": 1})
+        services.update_policy(
+            actor=alice,
+            values={
+                "points_per_unit": "2",
+                "tier_multipliers": {"gold": 2},
+                "currency_rates": {"USD": 7},
+                "expiry_mode": "sometimes",
+                "birthday_multiplier": "0.5",
+                "bogus": 1,
+            },
+        )
     assert set(exc.value.details) == {"bogus"}
     with pytest.raises(InvalidInput) as exc:
-        services.update_policy(actor=alice, values={
-            "points_per_unit": "2", "tier_multipliers": {"gold": 2}, "currency_rates": {"USD": 7},
-            "expiry_mode": "sometimes", "birthday_multiplier": "0.5"})
+        services.update_policy(
+            actor=alice,
+            values={
+                "points_per_unit": "2",
+                "tier_multipliers": {"gold": 2},
+                "currency_rates": {"USD": 7},
+                "expiry_mode": "sometimes",
+                "birthday_multiplier": "0.5",
+            },
+        )
     assert set(exc.value.details) == {"tier_multipliers", "currency_rates", "expiry_mode", "birthday_multiplier"}
     assert PointsPolicy.current().points_per_unit == Decimal("1")
-    saved = services.update_policy(actor=alice, values={"points_per_unit": "2", "tier_multipliers": {"4": "1.5"},
-                                                       "category_multipliers": {"Milk Powder": 2},
-                                                       "currency_rates": {"HKD": "0.9"}})
+    saved = services.update_policy(
+        actor=alice,
+        values={
+            "points_per_unit": "2",
+            "tier_multipliers": {"4": "1.5"},
+            "category_multipliers": {"Milk Powder": 2},
+            "currency_rates": {"HKD": "0.9"},
+        },
+    )
     assert saved.points_per_unit == Decimal("2") and saved.tier_multipliers == {"4": 1.5}
     assert saved.category_multipliers == {"milk powder": 2.0}
     with pytest.raises(Forbidden):
@@ -276,8 +300,16 @@ def test_period_end_and_after_days_expiry():
 
 def test_rewards_are_checked_before_saving(alice, carol, db):
     with pytest.raises(InvalidInput) as exc:
-        services.save_reward(actor=alice, values={"name": "", "points_cost": 0, "stock": -1,
-                                                  "starts_at": NOW, "ends_at": NOW - datetime.timedelta(days=1)})
+        services.save_reward(
+            actor=alice,
+            values={
+                "name": "",
+                "points_cost": 0,
+                "stock": -1,
+                "starts_at": NOW,
+                "ends_at": NOW - datetime.timedelta(days=1),
+            },
+        )
     assert {"name", "points_cost", "stock", "ends_at"} <= set(exc.value.details)
     assert not Reward.objects.exists()
     reward = services.save_reward(actor=alice, values={"name": "满299减30券", "kind": "coupon", "points_cost": 500})
