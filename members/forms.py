@@ -179,7 +179,7 @@ class AudienceForm:
             parent = self.find(path.rsplit(".", 1)[0])
             parent.children = [c for c in parent.children if c is not target]
         _renumber(self.root)
-        self._definition, self._validated = None, False
+        self._definition, self._validated, self._dirty = None, False, True
 
     def find(self, path: str) -> Node | None:
         def walk(node):
@@ -203,6 +203,7 @@ class AudienceForm:
 
     def definition(self) -> dict:
         if self._definition is None:
+            self.decorate()  # settles each row's operator and attribute as the screen shows them
             self._where: dict[str, Node] = {}
             self._definition = self._write(self.root, "$")
         return self._definition
@@ -322,6 +323,9 @@ class AudienceForm:
 
     def decorate(self) -> Node:
         """The tree with what each row needs to render (operators, value widget, choices)."""
+        if getattr(self, "_decorated", None) is self.root and not getattr(self, "_dirty", False):
+            return self.root
+        self._decorated, self._dirty = self.root, False
         by_key = {f["key"]: f for f in self.catalogue()}
 
         def walk(node):
@@ -331,8 +335,7 @@ class AudienceForm:
                 return
             info = by_key.get(node.filter)
             if info is None:
-                node.filter = "" if node.filter not in by_key else node.filter
-                return
+                return  # an unknown filter stays, and validation names it on its row
             operators = [(o["op"], o["label"]) for o in info["operators"]]
             if node.filter == "attribute":
                 attributes = self._attributes()

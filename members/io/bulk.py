@@ -30,7 +30,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils.translation import gettext as _
 
-from members.io.columns import Column, Layout, gender_values, source_values, stage_values
+from members.io.columns import CONSENT_VALUES, Column, Layout, gender_values, source_values, stage_values
 from members.models import AttributeType, ConsentChannel, ConsentPurpose
 from members.phones import InvalidPhone, normalize_phone
 
@@ -40,7 +40,7 @@ NAME_MAX = 64
 EXTERNAL_ID_MAX = 128
 MESSAGE_VALUE_MAX = 60
 TEMP_TABLES = ("io_raw", "io_rows", "io_phonefix", "io_ident", "io_match", "io_vocab", "io_tags", "io_err",
-               "io_ok", "io_moved", "io_same")
+               "io_ok", "io_moved", "io_same", "io_consent", "io_consent_changed")
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +67,7 @@ class Outcome:
     updated: int = 0
     tags_added: int = 0
     identities_added: int = 0
+    consents_changed: int = 0
     errors: int = 0
     timings: dict = field(default_factory=dict)
 
@@ -176,6 +177,7 @@ def messages() -> dict[str, str]:
         "number": _("“{value}” is not a number."),
         "month": _("“{value}” is not a month; write it as YYYY-MM."),
         "boolean": _("“{value}” is not yes or no (true/false, 是/否)."),
+        "consent_value": _("“{value}” is not a consent answer; write granted or withdrawn (同意 / 撤回)."),
         "consent": _("Needs the member's {consent} consent first; record it on the member's profile."),
         "consent_new": _("A new member has given no {consent} consent yet; import this value once they have."),
         "identity_long": _("“{value}” is longer than 128 characters."),
@@ -358,6 +360,10 @@ class Importer:
         cleaned = ", ".join(f"{_unquote('t' + str(c.index))} AS {c.sql_name}" for c in self.layout.columns)
         digits = f"translate({self.v('phone', 's')}, ' ()-.', '')"
         attrs = "".join(f", {self._attribute_expr(c)} AS a{c.index}" for c in self.layout.attributes)
+        if self.layout.consents:
+            answers = self._param(json.dumps(CONSENT_VALUES, ensure_ascii=False))
+            attrs += "".join(f", ({answers}::jsonb ->> lower(s.{c.sql_name}))::boolean AS k{c.index}"
+                             for c in self.layout.consents)
         gender_map = self._param(json.dumps(gender_values(), ensure_ascii=False))
         source_map = self._param(json.dumps(source_values(), ensure_ascii=False))
         stage_map = self._param(json.dumps(stage_values(), ensure_ascii=False))
@@ -481,6 +487,8 @@ class Importer:
                 key = {AttributeType.NUMBER: "number", AttributeType.DATE: "date", AttributeType.MONTH: "month",
                        AttributeType.BOOLEAN: "boolean"}[d.type]
                 typed(c, bad, key)
+        for c in self.layout.consents:
+            typed(c, f"{c.sql_name} IS NOT NULL AND k{c.index} IS NULL", "consent_value")
         entries = [(0, "''", "NULL::text", "x IS NOT NULL", "x")]
         entries += [(c.index + 1, self._param(c.header), c.sql_name, bad, message) for c, bad, message in checks]
         self._insert_errors("io_rows", entries)
@@ -785,7 +793,52 @@ class Importer:
             ORDER BY o.mid
             ON CONFLICT (member_id, staff_id) DO UPDATE SET is_owner = true
             WHERE NOT members_staffrelation.is_owner""")
+        if self.layout.consents:
+            self._write_consents()
         self._timed("write", started)
+
+    def _write_consents(self) -> None:
+        """Consent cells through the consent model, set-based, with the rules of
+        members.services.consent.set_consent: an answer that changes something updates Consent and
+        appends a ConsentRecord (source "import") and one MemberEvent per member; withdrawing on
+        every channel also withdraws that purpose's channel grants (unless the row names them)."""
+        values = ", ".join(f"({_lit(c.purpose)}, {_lit(c.channel)}, r.k{c.index})" for c in self.layout.consents)
+        user = "NULL" if self.user_id is None else str(int(self.user_id))
+        self._run(f"""
+            CREATE TEMP TABLE io_consent ON COMMIT DROP AS
+            SELECT o.mid AS member_id, c.purpose, c.channel, c.granted
+            FROM io_ok o JOIN io_rows r USING (row_no),
+                 LATERAL (VALUES {values}) AS c(purpose, channel, granted)
+            WHERE c.granted IS NOT NULL;
+            INSERT INTO io_consent (member_id, purpose, channel, granted)
+            SELECT k.member_id, k.purpose, k.channel, false
+            FROM io_consent w JOIN members_consent k
+              ON k.member_id = w.member_id AND k.purpose = w.purpose AND k.channel <> 'all' AND k.granted
+            WHERE w.channel = 'all' AND NOT w.granted
+              AND NOT EXISTS (SELECT 1 FROM io_consent x WHERE x.member_id = k.member_id
+                              AND x.purpose = k.purpose AND x.channel = k.channel);
+            CREATE TEMP TABLE io_consent_changed ON COMMIT DROP AS
+            SELECT c.* FROM io_consent c
+            LEFT JOIN members_consent k
+              ON k.member_id = c.member_id AND k.purpose = c.purpose AND k.channel = c.channel
+            WHERE k.id IS NULL OR k.granted <> c.granted""")
+        self.outcome.consents_changed = self._run(f"""
+            INSERT INTO members_consentrecord (member_id, purpose, channel, granted, source, evidence,
+                                               recorded_by_id, recorded_by_label, recorded_at)
+            SELECT member_id, purpose, channel, granted, 'import', '', {user}::bigint, '', now()
+            FROM io_consent_changed ORDER BY member_id, purpose, channel""")
+        self._run(f"""
+            INSERT INTO members_consent (member_id, purpose, channel, granted, updated_at)
+            SELECT member_id, purpose, channel, granted, now() FROM io_consent_changed
+            ORDER BY member_id, purpose, channel
+            ON CONFLICT (member_id, purpose, channel) DO UPDATE
+            SET granted = EXCLUDED.granted, updated_at = EXCLUDED.updated_at;
+            INSERT INTO members_memberevent (member_id, kind, data, actor_id, actor_label, created_at)
+            SELECT member_id, 'consent',
+                   jsonb_build_object('source', 'import', 'changed', jsonb_agg(jsonb_build_object(
+                       'purpose', purpose, 'channel', channel, 'granted', granted) ORDER BY purpose, channel)),
+                   {user}::bigint, '', now()
+            FROM io_consent_changed GROUP BY member_id ORDER BY member_id""")
 
     def estimate_tags(self) -> int:
         """For a dry run: how many tags would be added."""

@@ -14,7 +14,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from members.models import AttributeDefinition, Channel, Gender, Source, Stage
+from members.models import AttributeDefinition, Channel, ConsentChannel, ConsentPurpose, Gender, Source, Stage
 
 FIELDS = ("name", "phone", "gender", "birthday", "home_store", "owner", "source", "stage")
 MAX_COLUMNS = 200
@@ -24,27 +24,80 @@ MAX_ATTRIBUTE_COLUMNS = 40
 NO_NAMESPACE = {Channel.WECHAT_UNIONID}
 IDENTITY_CHANNELS = [c for c in Channel.values if c != Channel.PHONE]  # the phone has its own column
 
-ALIASES = {
-    "name": ["name", "姓名", "名字", "会员姓名"],
-    "phone": ["phone", "mobile", "手机号", "手机", "手机号码", "电话"],
-    "gender": ["gender", "sex", "性别"],
-    "birthday": ["birthday", "生日", "出生日期"],
-    "home_store": ["home_store", "store", "门店", "所属门店", "门店编码", "门店代码"],
-    "owner": ["owner", "导购", "专属导购", "所属导购"],
-    "source": ["source", "来源"],
-    "stage": ["stage", "5a", "5a阶段", "阶段"],
-    "tags": ["tags", "tag", "标签"],
+# The one table of column names: key -> (header of a Chinese export, other spellings an import takes).
+# An export writes the key (English) or the Chinese header, and the import reads both, so every
+# export imports back as it is. `id` and `created_at` are written by exports and ignored by imports.
+HEADERS_ZH = {
+    "id": ("会员ID", ["member id", "会员id", "会员编号"]),
+    "name": ("姓名", ["名字", "会员姓名"]),
+    "phone": ("手机号", ["mobile", "手机", "手机号码", "电话"]),
+    "gender": ("性别", ["sex"]),
+    "birthday": ("生日", ["出生日期"]),
+    "home_store": ("门店", ["store", "所属门店", "门店编码", "门店代码"]),
+    "owner": ("导购", ["专属导购", "所属导购"]),
+    "source": ("来源", []),
+    "stage": ("5A阶段", ["5a", "阶段"]),
+    "created_at": ("入会时间", ["joined at", "注册时间"]),
+    "tags": ("标签", ["tag"]),
 }
-CHANNEL_ALIASES = {
-    Channel.WECOM: ["企业微信"],
-    Channel.WECHAT_UNIONID: ["unionid"],
-    Channel.WECHAT_OPENID: ["openid", "公众号"],
-    Channel.MINIPROGRAM: ["小程序"],
-    Channel.TMALL: ["天猫"],
-    Channel.DOUYIN: ["抖音"],
-    Channel.XIAOHONGSHU: ["小红书"],
-    Channel.POS: ["pos会员卡", "会员卡号", "会员卡"],
+READ_ONLY = ("id", "created_at")
+ALIASES = {key: [key, zh, *more] for key, (zh, more) in HEADERS_ZH.items()}
+CHANNEL_HEADERS_ZH = {
+    Channel.WECOM: ("企业微信", []),
+    Channel.WECHAT_UNIONID: ("unionid", []),
+    Channel.WECHAT_OPENID: ("公众号openid", ["openid", "公众号"]),
+    Channel.MINIPROGRAM: ("小程序", []),
+    Channel.TMALL: ("天猫", []),
+    Channel.DOUYIN: ("抖音", []),
+    Channel.XIAOHONGSHU: ("小红书", []),
+    Channel.POS: ("会员卡号", ["pos会员卡", "会员卡"]),
 }
+CHANNEL_ALIASES = {channel: [zh, *more] for channel, (zh, more) in CHANNEL_HEADERS_ZH.items()}
+
+# Consent columns: consent:<purpose> (every channel) or consent:<purpose>:<channel>, in Chinese
+# 营销同意 / 营销同意:短信. Cells: granted / withdrawn (同意 / 撤回...); an empty cell changes nothing.
+# Sensitive-data and guardian consent are recorded on the member's profile, not imported.
+CONSENT_PREFIX = "consent"
+CONSENT_PURPOSES_ZH = {
+    ConsentPurpose.MARKETING: ("营销同意", ["营销授权"]),
+    ConsentPurpose.PROFILING: ("个性化推荐同意", ["个性化推荐"]),
+}
+CONSENT_CHANNELS_ZH = {
+    ConsentChannel.ALL: "全部渠道", ConsentChannel.WECOM: "企业微信", ConsentChannel.SMS: "短信",
+    ConsentChannel.WECHAT: "微信", ConsentChannel.EMAIL: "邮件", ConsentChannel.PHONE_CALL: "电话",
+}
+CONSENT_VALUES = {
+    **dict.fromkeys(("granted", "grant", "yes", "y", "true", "1", "同意", "已同意", "是", "授权"), True),
+    **dict.fromkeys(("withdrawn", "withdraw", "no", "n", "false", "0", "撤回", "已撤回", "拒绝", "不同意", "否"),
+                    False),
+}
+_CONSENT_PURPOSE_BY_ALIAS = {purpose: purpose for purpose in CONSENT_PURPOSES_ZH} | {
+    alias: purpose for purpose, (zh, more) in CONSENT_PURPOSES_ZH.items() for alias in (zh, *more)}
+_CONSENT_CHANNEL_BY_ALIAS = {c: c for c in ConsentChannel.values} | {
+    zh: channel for channel, zh in CONSENT_CHANNELS_ZH.items()}
+
+
+def header_for(key: str, language: str | None = None) -> str:
+    """The header an export writes for column `key` in `language` (the active one by default):
+    the key itself, or its Chinese name. parse_header() reads both."""
+    language = language or translation.get_language() or ""
+    if not language.lower().startswith("zh"):
+        return key
+    if key in HEADERS_ZH:
+        return HEADERS_ZH[key][0]
+    if key.startswith("attr:"):
+        return "属性:" + key.split(":", 1)[1]
+    if key.startswith(CONSENT_PREFIX + ":"):
+        _prefix, purpose, *channel = key.split(":")
+        zh = CONSENT_PURPOSES_ZH.get(purpose, (purpose,))[0]
+        return f"{zh}:{CONSENT_CHANNELS_ZH.get(channel[0], channel[0])}" if channel else zh
+    channel, _sep, namespace = key.partition(":")
+    if channel in CHANNEL_HEADERS_ZH:
+        zh = CHANNEL_HEADERS_ZH[channel][0]
+        return f"{zh}:{namespace}" if namespace else zh
+    return key
+
+
 ATTRIBUTE_PREFIXES = ("attr:", "属性:")
 
 DESCRIPTIONS = {
@@ -59,6 +112,8 @@ DESCRIPTIONS = {
     "tags": gettext_lazy("Existing tags as group:tag pairs separated by ';', e.g. 奶粉品牌:A2;方言:粤语."),
     "identity": gettext_lazy("An id on this channel; add :namespace for an app or shop, e.g. miniprogram:wx5f1c."),
     "attr": gettext_lazy("attr:<code>: a custom attribute, checked against its type."),
+    "consent": gettext_lazy("Marketing consent: granted or withdrawn (同意 / 撤回); consent:marketing:sms for one "
+                            "channel (wecom, sms, wechat, email, phone_call). Empty leaves it as it is."),
 }
 
 
@@ -78,6 +133,7 @@ class Column:
     channel: str = ""
     namespace: str = ""
     attribute: AttributeDefinition | None = None
+    purpose: str = ""  # consent columns: purpose, and channel in `channel`
 
     @property
     def key(self) -> str:
@@ -86,6 +142,9 @@ class Column:
             return f"{self.channel}:{self.namespace}" if self.namespace else self.channel
         if self.kind == "attr":
             return f"attr:{self.attribute.code}"
+        if self.kind == "consent":
+            suffix = "" if self.channel == ConsentChannel.ALL else f":{self.channel}"
+            return f"{CONSENT_PREFIX}:{self.purpose}{suffix}"
         return self.kind
 
     @property
@@ -115,6 +174,10 @@ class Layout:
     def attributes(self) -> list[Column]:
         return [c for c in self.columns if c.kind == "attr"]
 
+    @property
+    def consents(self) -> list[Column]:
+        return [c for c in self.columns if c.kind == "consent"]
+
 
 def _normal(text: str) -> str:
     text = (text or "").replace("\ufeff", "").strip()
@@ -122,9 +185,9 @@ def _normal(text: str) -> str:
     return re.sub(r"\s+", " ", text).lower()
 
 
-_FIELD_BY_ALIAS = {alias: kind for kind, aliases in ALIASES.items() for alias in aliases}
+_FIELD_BY_ALIAS = {alias.lower(): kind for kind, aliases in ALIASES.items() for alias in aliases}
 _CHANNEL_BY_ALIAS = {c: c for c in IDENTITY_CHANNELS} | {
-    alias: channel for channel, aliases in CHANNEL_ALIASES.items() for alias in aliases
+    alias.lower(): channel for channel, aliases in CHANNEL_ALIASES.items() for alias in aliases
 }
 
 
@@ -149,7 +212,13 @@ def parse_header(cells: list, definitions: dict[str, AttributeDefinition] | None
             errors.append((number, raw, _("Column %(number)d has no name.") % {"number": number}))
             continue
         column = None
-        if text in _FIELD_BY_ALIAS:
+        consent = _consent_column(index, raw, text)
+        if isinstance(consent, str):
+            errors.append((number, raw, consent))
+            continue
+        if consent is not None:
+            column = consent
+        elif text in _FIELD_BY_ALIAS:
             column = Column(index, raw, _FIELD_BY_ALIAS[text])
         elif text.startswith(ATTRIBUTE_PREFIXES):
             code = text.split(":", 1)[1].strip()
@@ -190,6 +259,30 @@ def parse_header(cells: list, definitions: dict[str, AttributeDefinition] | None
     return layout
 
 
+def _consent_column(index: int, raw: str, text: str) -> Column | str | None:
+    """A consent column, a message saying why this consent cannot be imported, or None (not consent)."""
+    parts = [p.strip() for p in text.split(":")]
+    if parts[0] == CONSENT_PREFIX and len(parts) in (2, 3):
+        purpose, channel = parts[1], parts[2] if len(parts) == 3 else ConsentChannel.ALL
+    elif parts[0] in _CONSENT_PURPOSE_BY_ALIAS and len(parts) in (1, 2):
+        purpose, channel = _CONSENT_PURPOSE_BY_ALIAS[parts[0]], parts[1] if len(parts) == 2 else ConsentChannel.ALL
+    else:
+        return None
+    if purpose not in CONSENT_PURPOSES_ZH:
+        if purpose in ConsentPurpose.values:
+            return _("Consent to %(purpose)s is recorded on the member's profile, not imported.") % {
+                "purpose": purpose}
+        return _("Unknown consent purpose “%(purpose)s”; one of: %(choices)s.") % {
+            "purpose": purpose, "choices": ", ".join(CONSENT_PURPOSES_ZH)}
+    channel = _CONSENT_CHANNEL_BY_ALIAS.get(channel)
+    if channel is None:
+        return _("Unknown consent channel in “%(header)s”; one of: %(choices)s.") % {
+            "header": raw.strip(), "choices": ", ".join(ConsentChannel.values)}
+    if purpose != ConsentPurpose.MARKETING and channel != ConsentChannel.ALL:
+        return _("Consent to %(purpose)s is given for all channels at once.") % {"purpose": purpose}
+    return Column(index, raw, "consent", channel=channel, purpose=purpose)
+
+
 def choice_values(choices) -> dict[str, str]:
     """Accepted spellings (code, English and Chinese label, lower-cased) -> code."""
     accepted: dict[str, str] = {}
@@ -225,6 +318,7 @@ def template_columns(definitions=None) -> list[tuple[str, str]]:
     for channel in (Channel.WECOM, Channel.WECHAT_UNIONID, Channel.POS):
         columns.append((channel, str(Channel(channel).label)))
     columns.append(("tags", str(DESCRIPTIONS["tags"])))
+    columns.append((f"{CONSENT_PREFIX}:{ConsentPurpose.MARKETING}", str(DESCRIPTIONS["consent"])))
     for definition in definitions:
         description = f"{definition.label} ({definition.get_type_display()})"
         if definition.choices:

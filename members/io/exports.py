@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from members.io import queries
+from members.io.columns import header_for
 from members.models import AttributeDefinition, Channel, Identity, MemberTag
 from members.phones import mask_phone
 from scrm.models import Role
@@ -205,12 +206,13 @@ def export_members(*, actor, params, columns: list[str] | None = None, file_form
     values = queryset.annotate(**annotations).order_by("id").values_list(*[f for f in fields if f])
     records = _records(values.iterator(chunk_size=2000), columns, fields, attributes, masked)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    stem = f"segment-{segment_id}" if segment_id is not None else "members"
     if file_format == "xlsx":
-        return Export(filename=f"members-{stamp}.xlsx", rows=rows, columns=columns, masked=masked,
+        return Export(filename=f"{stem}-{stamp}.xlsx", rows=rows, columns=columns, masked=masked,
                       content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                      chunks=_xlsx_chunks(columns, records))
-    return Export(filename=f"members-{stamp}.csv", content_type="text/csv; charset=utf-8", rows=rows,
-                  columns=columns, masked=masked, chunks=_csv_chunks(columns, records))
+                      chunks=_xlsx_chunks([header_for(c) for c in columns], records))
+    return Export(filename=f"{stem}-{stamp}.csv", content_type="text/csv; charset=utf-8", rows=rows,
+                  columns=columns, masked=masked, chunks=_csv_chunks([header_for(c) for c in columns], records))
 
 
 def _records(values, columns, fields, attributes, masked) -> Iterator[list[str]]:

@@ -21,21 +21,32 @@ class ExportFilterError(ValueError):
         self.errors = errors
 
 
-def segment_members(segment_id: int, actor) -> QuerySet:
-    """HOOK for exporting a segment: the live members of segment `segment_id` the actor may see.
+def segment_members(segment_id, actor) -> QuerySet:
+    """The live members of saved segment `segment_id` the actor may see: a segment outside the
+    actor's reach is reported like an unknown one (no hint that it exists). A store actor exporting
+    a brand-wide segment gets their own store's part of it."""
+    from members.segments import queries as segment_queries
+    from members.segments.models import Segment
 
-    Not wired yet: the segments engine (members/segments) owns how a definition becomes members.
-    Wire it here, e.g. `members.segments.queries.member_queryset(segment.definition, actor)` on a
-    segment fetched through scope(); the export then intersects it with the filters below."""
-    raise ExportFilterError({"segment": [_("Exporting a segment is not available yet.")]})
+    try:
+        segment = scope(Segment.objects.all(), actor).filter(pk=int(segment_id)).first()
+    except (TypeError, ValueError):
+        segment = None
+    if segment is None:
+        raise ExportFilterError({"segment": [_("Unknown segment %(id)s.") % {"id": segment_id}]})
+    try:
+        return segment_queries.member_queryset(segment.definition, actor, store_id=segment.store_id)
+    except segment_queries.DefinitionError as exc:  # a definition naming something deleted since
+        raise ExportFilterError({"segment": [str(exc)]}) from None
 
 
 def export_queryset(*, actor, params, segment_id: int | None = None) -> QuerySet:
     """The live members `actor` may see, narrowed by MemberFilterSet `params` (a QueryDict or dict)
     and optionally a segment. Always scoped: a store role never reaches another store's members."""
-    queryset = scope(Member.live.all(), actor)
     if segment_id is not None:
-        queryset = queryset.filter(pk__in=segment_members(segment_id, actor).values("pk"))
+        queryset = scope(segment_members(segment_id, actor), actor)
+    else:
+        queryset = scope(Member.live.all(), actor)
     filterset = MemberFilterSet(data=params, queryset=queryset)
     if not filterset.is_valid():
         raise ExportFilterError({k: [str(m) for m in v] for k, v in filterset.errors.items()})

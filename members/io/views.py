@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods
 from members.io import columns, exports, queries, services
 from members.io.forms import ExportForm, ImportForm
 from members.io.models import ImportJob
+from members.segments.models import Segment
 from scrm.dashboard import ScopedDetailView, ScopedListView
 from scrm.models import Role
 from scrm.scoping import scope
@@ -146,12 +147,19 @@ def export_members(request):
     filters = request.GET.copy() if request.method == "GET" else request.POST.copy()
     for key in ("csrfmiddlewaretoken", "format", "columns", "page"):
         filters.pop(key, None)
+    segment_id = filters.pop("segment", [None])[-1] or None
+    segment = None
+    if segment_id is not None:
+        segment = scope(Segment.objects.all(), request.user).filter(pk=int(segment_id)).first() \
+            if segment_id.isdigit() else None
+        if segment is None:
+            raise Http404
     form = ExportForm(request.POST or None, actor=request.user)
     if request.method == "POST" and form.is_valid():
         try:
             export = exports.export_members(
                 actor=request.user, params=filters, columns=form.cleaned_data["columns"],
-                file_format=form.cleaned_data["format"], ip=_client_ip(request),
+                file_format=form.cleaned_data["format"], segment_id=segment and segment.pk, ip=_client_ip(request),
             )
         except exports.ExportRefused as exc:
             if exc.status == 403:
@@ -163,12 +171,14 @@ def export_members(request):
             response["X-Export-Rows"] = str(export.rows)
             return response
     try:
-        count = queries.export_queryset(actor=request.user, params=filters).count()
+        count = queries.export_queryset(actor=request.user, params=filters, segment_id=segment and segment.pk).count()
         filter_errors = {}
     except queries.ExportFilterError as exc:
         count, filter_errors = None, exc.errors
     hidden = [(name, value) for name in filters for value in filters.getlist(name) if value]
+    if segment is not None:
+        hidden.append(("segment", str(segment.pk)))
     return render(request, "member_io/export.html", {
         "form": form, "hidden_filters": hidden, "count": count, "filter_errors": filter_errors,
-        "member_list_query": filters.urlencode(), "masked": exports.is_masked(request.user),
+        "member_list_query": filters.urlencode(), "masked": exports.is_masked(request.user), "segment": segment,
     })

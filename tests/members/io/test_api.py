@@ -139,8 +139,10 @@ def test_export_errors(key_client, members):
     assert "shoe_size" in str(body["details"]["columns"])
     body = error(client.get("/api/v1/exports/members/?stage=nonsense"), 400)
     assert "stage" in body["details"]
-    body = error(client.get("/api/v1/exports/members/?segment=3"), 400)
-    assert "segment" in body["details"]
+    body = error(client.get("/api/v1/exports/members/?segment=3"), 403)
+    assert "segments:read" in body["message"]
+    body = error(key_client(scopes=["exports:read", "segments:read"]).get("/api/v1/exports/members/?segment=3"), 400)
+    assert body["details"]["segment"] == ["Unknown segment 3."]
     error(key_client(scopes=["members:read"]).get("/api/v1/exports/members/"), 403)
     assert not AuditLog.objects.filter(action="members.export").exists()
 
