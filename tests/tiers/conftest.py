@@ -36,8 +36,13 @@ def levels(ladder):
 def place(member, amount, *, days_ago=1, refunded=0, currency="CNY", channel="pos", store=None):
     """One order for `member` (None: a buyer not yet known) placed `days_ago` days ago."""
     return Order.objects.create(
-        channel=channel, external_id=f"T{next(_NUMBERS)}", member=member, store=store or getattr(member, "home_store", None),
-        currency=currency, total_amount=Decimal(str(amount)), refunded_amount=Decimal(str(refunded)),
-        status="paid" if not refunded else "partially_refunded",
+        channel=channel,
+        external_id=f"T{next(_NUMBERS)}",
+        member=member,
+        store=store or getattr(member, "home_store", None),
+        currency=currency,
+        total_amount=Decimal(str(amount)),
+        refunded_amount=Decimal(str(refunded)),
+        status="paid" if not refunded else ("refunded" if refunded == amount else "partially_refunded"),
         placed_at=timezone.now() - datetime.timedelta(days=days_ago),
     )

@@ -21,7 +21,10 @@ def test_create_and_read_back(alice, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks() as callbacks:
         ladder = _save(alice, name="诺梵会员", downgrade_policy="grace", grace_days=60)
     assert [(lv.rank, lv.name, str(lv.threshold)) for lv in ladder.levels.all()] == [
-        (1, "可可小白", "0.00"), (2, "可可达人", "1000.00"), (3, "可可大师", "5000.00")]
+        (1, "可可小白", "0.00"),
+        (2, "可可达人", "1000.00"),
+        (3, "可可大师", "5000.00"),
+    ]
     assert ladder.downgrade_policy == DowngradePolicy.GRACE and ladder.grace_days == 60
     assert len(callbacks) == 1  # everyone recalculated once this commits
 
@@ -88,12 +91,21 @@ def test_edit_keeps_level_ids_swaps_and_removes(alice, ladder, levels, django_ca
     ]
     with django_capture_on_commit_callbacks() as callbacks:
         services.save_ladder(actor=alice, data={"levels": new}, partial=True)
-    assert list(TierLevel.objects.order_by("rank").values_list("id", "name")) [:2] == [
-        (first.pk, "可可小白"), (third.pk, "可可大师")]
+    assert list(TierLevel.objects.order_by("rank").values_list("id", "name"))[:2] == [
+        (first.pk, "可可小白"),
+        (third.pk, "可可大师"),
+    ]
     assert not TierLevel.objects.filter(pk=second.pk).exists()
     assert len(callbacks) == 1
     with django_capture_on_commit_callbacks() as callbacks:  # the same again: nothing to recalculate
-        services.save_ladder(actor=alice, data={"levels": [
-            {"id": lv.pk, "rank": lv.rank, "name": lv.name, "threshold": str(lv.threshold)}
-            for lv in TierLevel.objects.order_by("rank")]}, partial=True)
+        services.save_ladder(
+            actor=alice,
+            data={
+                "levels": [
+                    {"id": lv.pk, "rank": lv.rank, "name": lv.name, "threshold": str(lv.threshold)}
+                    for lv in TierLevel.objects.order_by("rank")
+                ]
+            },
+            partial=True,
+        )
     assert not callbacks

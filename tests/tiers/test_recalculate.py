@@ -129,8 +129,9 @@ def test_grace_is_cancelled_when_spend_recovers(alice, ladder, members):
 
 
 def test_period_end_policy(alice, ladder, members):
-    services.save_ladder(actor=alice, data={"downgrade_policy": "period_end", "period_end_month": 12,
-                                            "period_end_day": 31}, partial=True)
+    services.save_ladder(
+        actor=alice, data={"downgrade_policy": "period_end", "period_end_month": 12, "period_end_day": 31}, partial=True
+    )
     member = members[0][0]
     place(member, 1500, days_ago=360)
     services.recalculate_tiers()
@@ -198,11 +199,17 @@ def test_ladder_change_regrades_everyone(alice, ladder, levels, members):
     member = members[0][0]
     place(member, 1500)
     services.recalculate_tiers()
-    services.save_ladder(actor=alice, data={"levels": [
-        {"id": levels[0].pk, "rank": 1, "name": "可可小白", "threshold": "0"},
-        {"id": levels[1].pk, "rank": 2, "name": "可可达人", "threshold": "2000"},
-        {"id": levels[2].pk, "rank": 3, "name": "可可大师", "threshold": "5000"},
-    ]}, partial=True)
+    services.save_ladder(
+        actor=alice,
+        data={
+            "levels": [
+                {"id": levels[0].pk, "rank": 1, "name": "可可小白", "threshold": "0"},
+                {"id": levels[1].pk, "rank": 2, "name": "可可达人", "threshold": "2000"},
+                {"id": levels[2].pk, "rank": 3, "name": "可可大师", "threshold": "5000"},
+            ]
+        },
+        partial=True,
+    )
     services.recalculate_tiers(reason=ChangeReason.POLICY, actor=alice)
     assert level_of(member) == "可可小白"
     change = TierChange.objects.filter(member=member).first()
