@@ -94,12 +94,19 @@ def refresh_rfm(*, now=None, window_days: int = WINDOW_DAYS) -> dict:
         cursor.execute("DROP TABLE IF EXISTS insights_rfm_new")
         cursor.execute(_FULL_SCORES, params)
         cursor.execute(_BOUNDARIES, params)
+        # Replace every row: cheaper than an upsert probing the key of each, and readers keep seeing the
+        # old scores (MVCC) until the transaction commits.
         cursor.execute(
-            "DELETE FROM insights_memberrfm r WHERE NOT EXISTS "
+            "SELECT count(*) FROM insights_memberrfm r WHERE NOT EXISTS "
             "(SELECT 1 FROM insights_rfm_new n WHERE n.member_id = r.member_id)"
         )
-        removed = cursor.rowcount
-        cursor.execute(_UPSERT_FROM.format(source="insights_rfm_new"), params)
+        removed = cursor.fetchone()[0]
+        cursor.execute("DELETE FROM insights_memberrfm")
+        cursor.execute(
+            f"INSERT INTO insights_memberrfm ({_COLUMNS}, computed_at) "
+            f"SELECT {_COLUMNS}, %(now)s FROM insights_rfm_new",
+            params,
+        )
         scored = cursor.rowcount
         cursor.execute("DROP TABLE insights_rfm_new")
         took = int((time.perf_counter() - started) * 1000)
