@@ -66,7 +66,8 @@ class ImportJob(models.Model):
     mode = models.CharField(_("mode"), max_length=12, choices=ImportMode.choices, default=ImportMode.DRY_RUN)
     status = models.CharField(_("status"), max_length=12, choices=ImportStatus.choices, default=ImportStatus.PENDING)
     store = models.ForeignKey(
-        Store, verbose_name=_("store"), on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        Store, verbose_name=_("store"), on_delete=models.PROTECT, db_index=False, null=True, blank=True,
+        related_name="+",
         help_text=_("Rows may only belong to this store. Empty: any store (operators)."),
     )
     created_by = models.ForeignKey(

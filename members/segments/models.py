@@ -119,7 +119,7 @@ class SnapshotChunk(models.Model):
     """One chunk of a snapshot's members (same layout as MemberBitmap)."""
 
     pk = models.CompositePrimaryKey("snapshot", "chunk")
-    snapshot = models.ForeignKey(SegmentSnapshot, on_delete=models.CASCADE, related_name="chunks")
+    snapshot = models.ForeignKey(SegmentSnapshot, on_delete=models.CASCADE, db_index=False, related_name="chunks")
     chunk = models.IntegerField()
     bits = BitVaryingField()
 
