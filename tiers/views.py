@@ -66,7 +66,8 @@ class TierLadderEditView(RoleRequiredMixin, TemplateView):
         form = LadderForm(request.POST)
         formset = LevelFormSet(request.POST, prefix="lv")
         if form.is_valid() and formset.is_valid():
-            kept = [f for f in formset.forms if f.has_changed() and not f.cleaned_data.get("DELETE") and f.cleaned_data]
+            # Every filled row (unchanged ones too); the empty extra row has no cleaned_data.
+            kept = [f for f in formset.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
             levels = [
                 {
                     "id": f.cleaned_data.get("id"),

@@ -32,7 +32,7 @@ def error(response, status):
 def test_ladder_put_get_patch(alice, carol, django_capture_on_commit_callbacks):
     client = client_for(alice)
     assert error(client.get("/api/v1/tier-ladder/"), 404)["code"] == "not_found"
-    with django_capture_on_commit_callbacks() as callbacks:
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = client.put(
             "/api/v1/tier-ladder/current/",
             {"name": "诺梵会员", "levels": LEVELS, "downgrade_policy": "grace"},

@@ -18,7 +18,7 @@ def _save(actor, **data):
 
 
 def test_create_and_read_back(alice, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks() as callbacks:
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
         ladder = _save(alice, name="诺梵会员", downgrade_policy="grace", grace_days=60)
     assert [(lv.rank, lv.name, str(lv.threshold)) for lv in ladder.levels.all()] == [
         (1, "可可小白", "0.00"),
@@ -32,7 +32,7 @@ def test_create_and_read_back(alice, django_capture_on_commit_callbacks):
 def test_overlapping_thresholds_name_the_level_and_change_nothing(alice, ladder, django_capture_on_commit_callbacks):
     bad = [dict(lv) for lv in LEVELS]
     bad[2]["threshold"] = "800"  # 可可大师 below 可可达人
-    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(InvalidInput) as caught:
+    with django_capture_on_commit_callbacks(execute=False) as callbacks, pytest.raises(InvalidInput) as caught:
         _save(alice, levels=bad, window_days=30)
     problem = caught.value.details["levels"]["2"]["threshold"][0]
     assert "可可大师" in problem and "可可达人" in problem and "1000" in problem
@@ -89,7 +89,7 @@ def test_edit_keeps_level_ids_swaps_and_removes(alice, ladder, levels, django_ca
         {"id": third.pk, "rank": 2, "name": "可可大师", "threshold": "3000"},  # moved down a rank
         {"rank": 3, "name": "可可传奇", "threshold": "20000"},
     ]
-    with django_capture_on_commit_callbacks() as callbacks:
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
         services.save_ladder(actor=alice, data={"levels": new}, partial=True)
     assert list(TierLevel.objects.order_by("rank").values_list("id", "name"))[:2] == [
         (first.pk, "可可小白"),
@@ -97,7 +97,7 @@ def test_edit_keeps_level_ids_swaps_and_removes(alice, ladder, levels, django_ca
     ]
     assert not TierLevel.objects.filter(pk=second.pk).exists()
     assert len(callbacks) == 1
-    with django_capture_on_commit_callbacks() as callbacks:  # the same again: nothing to recalculate
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:  # the same again: nothing to recalculate
         services.save_ladder(
             actor=alice,
             data={
