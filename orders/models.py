@@ -49,13 +49,25 @@ class Order(models.Model):
     channel = models.CharField(_("channel"), max_length=20, choices=OrderChannel.choices)
     external_id = models.CharField(_("order number"), max_length=128)
     member = models.ForeignKey(
-        Member, verbose_name=_("member"), on_delete=models.PROTECT, null=True, blank=True, related_name="orders"
+        Member,
+        verbose_name=_("member"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="orders",
+        db_index=False,  # order_member_placed (member, placed_at) serves every lookup by member
     )
     buyer_channel = models.CharField(_("buyer identity channel"), max_length=20, blank=True, default="")
     buyer_namespace = models.CharField(_("buyer identity namespace"), max_length=64, blank=True, default="")
     buyer_external_id = models.CharField(_("buyer identity"), max_length=128, blank=True, default="")
     store = models.ForeignKey(
-        Store, verbose_name=_("store"), on_delete=models.PROTECT, null=True, blank=True, related_name="orders"
+        Store,
+        verbose_name=_("store"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="orders",
+        db_index=False,  # order_store_recent leads with store
     )
     staff = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -64,6 +76,7 @@ class Order(models.Model):
         null=True,
         blank=True,
         related_name="credited_orders",
+        db_index=False,  # order_staff_recent leads with staff
     )
     attribution = models.CharField(
         _("credited by rule"), max_length=16, choices=AttributionRule.choices, default=AttributionRule.NONE
@@ -96,7 +109,6 @@ class Order(models.Model):
             models.Index(fields=["store", "-placed_at"], name="order_store_recent"),
             models.Index(fields=["staff", "-placed_at"], name="order_staff_recent"),
             models.Index(fields=["placed_at"], name="order_placed"),
-            models.Index(fields=["external_id"], name="order_number"),  # search by order number alone
             models.Index(
                 fields=["buyer_channel", "buyer_namespace", "buyer_external_id"],
                 name="order_pending_buyer",
@@ -114,7 +126,9 @@ class Order(models.Model):
 
 
 class OrderLine(models.Model):
-    order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="lines")
+    order = models.ForeignKey(
+        Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="lines", db_index=False
+    )  # indexed by order_line_order
     sku = models.CharField(_("SKU"), max_length=64, blank=True, default="")
     name = models.CharField(_("product"), max_length=200)
     category = models.CharField(_("category"), max_length=64, blank=True, default="")
@@ -145,7 +159,9 @@ class Refund(models.Model):
     """Money given back on an order, whole or in part; (order, external_id) is unique so a retried
     refund sync is answered with the refund already recorded."""
 
-    order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="refunds")
+    order = models.ForeignKey(
+        Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="refunds", db_index=False
+    )  # refund_unique_per_order leads with order
     line = models.ForeignKey(
         OrderLine, verbose_name=_("line"), on_delete=models.CASCADE, null=True, blank=True, related_name="refunds"
     )

@@ -16,6 +16,7 @@ the members' identity hook) or by the periodic sweep (`link_pending_orders`), ne
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -60,6 +61,36 @@ ITEM_FIELDS = frozenset(
     }
 )
 LINE_FIELDS = frozenset({"sku", "name", "category", "quantity", "amount"})
+
+
+CHANNELS = frozenset(OrderChannel.values)
+_MOBILE = re.compile(r"(?:\+?86|0086)?(1[3-9]\d{9})")
+_SEPARATORS = re.compile(r"[\s\-()]")
+_PREFIX_VALID: dict[str, bool | None] = {}
+
+
+def _prefix_validity(prefix: str) -> bool | None:
+    """Whether every mainland mobile number starting with these 4 digits is valid (True), none is
+    (False), or it depends on later digits (None), as phonenumbers sees it; worked out once."""
+    if prefix not in _PREFIX_VALID:
+        results = set()
+        for tail in ("0000000", "5555555", "9999999", "1234567"):
+            try:
+                normalize_phone(prefix + tail)
+                results.add(True)
+            except InvalidPhone:
+                results.add(False)
+        _PREFIX_VALID[prefix] = results.pop() if len(results) == 1 else None
+    return _PREFIX_VALID[prefix]
+
+
+def clean_phone(raw: str) -> str:
+    """normalize_phone, without parsing again what is plainly a mainland mobile number (most buyers):
+    a batch of a thousand orders would otherwise spend most of its Python time in phonenumbers."""
+    match = _MOBILE.fullmatch(_SEPARATORS.sub("", raw))
+    if match and _prefix_validity(match.group(1)[:4]) is True:
+        return "+86" + match.group(1)
+    return normalize_phone(raw)
 
 
 def currencies() -> list[str]:
@@ -201,7 +232,7 @@ def _clean(index: int, raw, now: datetime, default_currency: str) -> tuple[_Item
     for name in sorted(set(raw) - ITEM_FIELDS):
         errors[name] = [_("Unknown field.")]
     channel = raw.get("channel")
-    if channel not in OrderChannel.values:
+    if channel not in CHANNELS:
         errors["channel"] = [
             _("Unknown channel %(value)s; one of: %(choices)s.")
             % {"value": channel, "choices": ", ".join(OrderChannel.values)}
@@ -233,7 +264,7 @@ def _clean(index: int, raw, now: datetime, default_currency: str) -> tuple[_Item
     phone = _text(raw.get("phone"), "phone", errors, max_length=32)
     if phone and "phone" not in errors:
         try:
-            phone = normalize_phone(phone)
+            phone = clean_phone(phone)
         except InvalidPhone as exc:
             errors["phone"] = [str(exc)]
     guide = _text(raw.get("guide"), "guide", errors, max_length=150)
@@ -268,10 +299,39 @@ def _clean(index: int, raw, now: datetime, default_currency: str) -> tuple[_Item
 # --- resolving members, stores and guides (a fixed number of queries per batch) ------------------
 
 
+def _array(values) -> str:
+    """A PostgreSQL array literal ('{"a","b",NULL}') for a `%s::type[]` parameter. psycopg2 renders a
+    Python list as ARRAY['a', 'b', ...], which PostgreSQL parses element by element: for the
+    thousands of values of a batch, the literal is several times cheaper."""
+    out = []
+    for value in values:
+        if value is None:
+            out.append("NULL")
+        else:
+            text = value.isoformat() if isinstance(value, datetime) else str(value)
+            out.append('"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"')
+    return "{" + ",".join(out) + "}"
+
+
 def _fetch(sql: str, params) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+def _owners(keys) -> dict[IdentityKey, int]:
+    """Which member holds each identity key (members.services.identities.owners, with array literals)."""
+    keys = list(keys)
+    return {
+        IdentityKey(c, n, e): member_id
+        for c, n, e, member_id in _fetch(
+            """SELECT i.channel, i.namespace, i.external_id, i.member_id
+            FROM unnest(%s::text[], %s::text[], %s::text[]) AS k(channel, namespace, external_id)
+            JOIN members_identity i
+              ON i.channel = k.channel AND i.namespace = k.namespace AND i.external_id = k.external_id""",
+            [_array(k.channel for k in keys), _array(k.namespace for k in keys), _array(k.external_id for k in keys)],
+        )
+    }
 
 
 def _resolve_members(items: list[_Item], access, errors: dict) -> dict[int, tuple[int | None, int | None]]:
@@ -283,14 +343,14 @@ def _resolve_members(items: list[_Item], access, errors: dict) -> dict[int, tupl
         for asked, member_id, store_id, erased in _fetch(
             """SELECT m.id, t.id, t.home_store_id, t.erased_at IS NOT NULL
             FROM members_member m JOIN members_member t ON t.id = coalesce(m.merged_into_id, m.id)
-            WHERE m.id = ANY(%s)""",
-            [given],
+            WHERE m.id = ANY(%s::bigint[])""",
+            [_array(given)],
         ):
             survivors[asked] = (member_id, store_id, erased)
     keys = {i.buyer for i in items if i.buyer} | {
         IdentityKey(IdentityChannel.PHONE, "", i.phone) for i in items if i.phone
     }
-    held = identities.owners(keys) if keys else {}
+    held = _owners(keys) if keys else {}
     loose_phones = sorted(
         {i.phone for i in items if i.phone} - {k.external_id for k in held if k.channel == IdentityChannel.PHONE}
     )
@@ -299,9 +359,9 @@ def _resolve_members(items: list[_Item], access, errors: dict) -> dict[int, tupl
         # Profiles with a phone but no phone identity (older imports): only an unambiguous match counts.
         for phone, member_id in _fetch(
             """SELECT phone, min(id) FROM members_member
-            WHERE phone = ANY(%s) AND merged_into_id IS NULL AND erased_at IS NULL
+            WHERE phone = ANY(%s::text[]) AND merged_into_id IS NULL AND erased_at IS NULL
             GROUP BY phone HAVING count(*) = 1""",
-            [loose_phones],
+            [_array(loose_phones)],
         ):
             by_phone[phone] = member_id
     for item in items:
@@ -324,15 +384,17 @@ def _resolve_members(items: list[_Item], access, errors: dict) -> dict[int, tupl
         for member_id, store_id, owner_id in _fetch(
             """SELECT m.id, m.home_store_id, u.id
             FROM members_member m LEFT JOIN scrm_user u ON u.id = m.owner_id AND u.is_active
-            WHERE m.id = ANY(%s)""",
-            [wanted],
+            WHERE m.id = ANY(%s::bigint[])""",
+            [_array(wanted)],
         )
     }
 
 
 def _resolve_stores(items: list[_Item], access, info: dict, errors: dict) -> None:
     codes = sorted({i.store_code for i in items if i.store_code})
-    store_of = dict(_fetch("SELECT code, id FROM scrm_store WHERE code = ANY(%s)", [codes])) if codes else {}
+    store_of = (
+        dict(_fetch("SELECT code, id FROM scrm_store WHERE code = ANY(%s::text[])", [_array(codes)])) if codes else {}
+    )
     for item in items:
         if item.index in errors:
             continue
@@ -358,8 +420,8 @@ def _attribute(items: list[_Item], info: dict, policy: AttributionPolicy) -> Non
             username: (user_id, store_id)
             for username, user_id, store_id in _fetch(
                 "SELECT username, id, store_id FROM scrm_user "
-                "WHERE username = ANY(%s) AND is_active AND role = ANY(%s)",
-                [names, [str(r) for r in STORE_ROLES]],
+                "WHERE username = ANY(%s::text[]) AND is_active AND role = ANY(%s::text[])",
+                [_array(names), _array(STORE_ROLES)],
             )
         }
         if names
@@ -391,9 +453,9 @@ def _attribute(items: list[_Item], info: dict, policy: AttributionPolicy) -> Non
                     ) latest ORDER BY at DESC LIMIT 1
                 ) s""",
                     [
-                        [i.index for i in asks],
-                        [i.resolved_member for i in asks],
-                        [i.placed_at for i in asks],
+                        _array(i.index for i in asks),
+                        _array(i.resolved_member for i in asks),
+                        _array(i.placed_at for i in asks),
                         policy.window_days,
                         policy.window_days,
                     ],
@@ -487,7 +549,7 @@ def _insert(items: list[_Item], now: datetime) -> dict[tuple[str, str], int]:
             ORDER BY n
             ON CONFLICT (channel, external_id) DO NOTHING
             RETURNING id, channel, external_id""",
-            [now, now, *arrays],
+            [now, now, *map(_array, arrays)],
         )
     }
     lines = [
@@ -503,7 +565,7 @@ def _insert(items: list[_Item], now: datetime) -> dict[tuple[str, str], int]:
                 SELECT order_id, sku, name, category, quantity, amount, 0
                 FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::int[], %s::numeric[])
                      AS r(order_id, sku, name, category, quantity, amount)""",
-                [[o for o, _l in lines], *(list(column) for column in zip(*(line for _o, line in lines), strict=True))],
+                [_array(o for o, _l in lines), *map(_array, zip(*(line for _o, line in lines), strict=True))],
             )
     return created
 
@@ -555,7 +617,7 @@ def record_orders(*, items, actor, atomic: bool = False) -> BatchResult:
                     """SELECT o.id, o.channel, o.external_id, o.store_id, o.member_id
                     FROM unnest(%s::text[], %s::text[]) AS k(channel, external_id)
                     JOIN orders_order o ON o.channel = k.channel AND o.external_id = k.external_id""",
-                    [[i.channel for i in existing], [i.external_id for i in existing]],
+                    [_array(i.channel for i in existing), _array(i.external_id for i in existing)],
                 )
             }
         outcome: dict[tuple[str, str], OrderResult | None] = {}
@@ -734,7 +796,7 @@ def link_orders_for_identities(*, identity_ids: list[int]) -> int:
     linked = 0
     while True:
         with transaction.atomic():
-            count = _link("AND i.id = ANY(%s)", [ids], limit=LINK_CHUNK)
+            count = _link("AND i.id = ANY(%s::bigint[])", [_array(ids)], limit=LINK_CHUNK)
         linked += count
         if count < LINK_CHUNK:
             return linked

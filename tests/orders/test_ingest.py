@@ -161,3 +161,12 @@ def test_batch_query_count_does_not_grow_with_items(alice, members, django_asser
         result = services.record_orders(items=items, actor=alice)
     assert result.created == 200 and not result.errors
     assert OrderLine.objects.count() == 400
+
+
+def test_text_with_quotes_braces_and_backslashes_is_kept(alice, members):
+    name = 'Coco "大师" {礼盒}, 70%\\黑巧 NULL'
+    recorded, _ = services.record_order(
+        data=order(external_id='Q"1,{x}', lines=[{"name": name, "category": "礼盒", "amount": "358.00"}]), actor=alice
+    )
+    assert recorded.external_id == 'Q"1,{x}'
+    assert recorded.lines.get().name == name
