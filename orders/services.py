@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.conf import settings
@@ -42,7 +42,7 @@ MAX_BATCH = 1000
 MAX_LINES = 200
 MAX_AMOUNT = Decimal("9999999999.99")  # Decimal(12, 2)
 CENT = Decimal("0.01")
-EARLIEST = datetime(2000, 1, 1)
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 FUTURE_SLACK = timedelta(days=1)  # tills with a fast clock
 ITEM_FIELDS = frozenset(
     {
@@ -145,7 +145,7 @@ def parse_moment(raw, *, now: datetime) -> tuple[datetime | None, str | None]:
         return None, _("A date and time is required.")
     if timezone.is_naive(value):
         value = timezone.make_aware(value)
-    if value < timezone.make_aware(EARLIEST) or value > now + FUTURE_SLACK:
+    if value < EARLIEST or value > now + FUTURE_SLACK:
         return None, _("%(value)s is not a plausible order time.") % {"value": raw}
     return value, None
 
@@ -307,9 +307,15 @@ def _array(values) -> str:
     for value in values:
         if value is None:
             out.append("NULL")
-        else:
-            text = value.isoformat() if isinstance(value, datetime) else str(value)
-            out.append('"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"')
+            continue
+        kind = type(value)
+        if kind is int or kind is Decimal:
+            out.append(str(value))
+            continue
+        text = value.isoformat() if kind is datetime else str(value)
+        if '"' in text or "\\" in text:
+            text = text.replace("\\", "\\\\").replace('"', '\\"')
+        out.append(f'"{text}"')
     return "{" + ",".join(out) + "}"
 
 
@@ -341,8 +347,9 @@ def _resolve_members(items: list[_Item], access, errors: dict) -> dict[int, tupl
     if given:
         # A merged duplicate's orders belong to its survivor (merges collapse chains to one hop).
         for asked, member_id, store_id, erased in _fetch(
-            """SELECT m.id, t.id, t.home_store_id, t.erased_at IS NOT NULL
-            FROM members_member m JOIN members_member t ON t.id = coalesce(m.merged_into_id, m.id)
+            """SELECT m.id, coalesce(t.id, m.id), coalesce(t.home_store_id, m.home_store_id),
+                   coalesce(t.erased_at, m.erased_at) IS NOT NULL
+            FROM members_member m LEFT JOIN members_member t ON t.id = m.merged_into_id
             WHERE m.id = ANY(%s::bigint[])""",
             [_array(given)],
         ):
