@@ -2,8 +2,9 @@
 
 A header cell is a profile field (name, phone, gender, birthday, home_store, owner, source, stage),
 an identity (`wecom`, `wechat_unionid`, `pos`, `miniprogram:<appid>`, `tmall:<shop>`...), `tags`
-("group:tag;group:tag") or a custom attribute (`attr:<code>`). The same keys head the columns of an
-export, so an exported file can be edited and imported again."""
+("group:tag;group:tag"), a custom attribute (`attr:<code>`) or a consent (`consent:marketing:sms`).
+The same keys head the columns of an export, so an exported file can be edited and imported again;
+the namespace of an identity is in the header, so a cell is the id as stored ('/' and all)."""
 
 from __future__ import annotations
 

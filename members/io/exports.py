@@ -2,7 +2,9 @@
 recorded in the audit log, streamed (a million rows never sit in memory), and safe to open in a
 spreadsheet (a cell starting with = + - @ tab or CR gets a leading ').
 
-The columns carry the import's headers, so an exported file can be edited and imported again."""
+The columns carry the import's headers, so an exported file can be edited and imported again:
+identities with a namespace get a column per namespace (`tmall:<shop>`), consent is written as
+granted / withdrawn in the consent columns."""
 
 from __future__ import annotations
 
@@ -14,15 +16,23 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.postgres.aggregates import StringAgg
-from django.db.models import CharField, F, OuterRef, Subquery, Value
+from django.db.models import Case, CharField, F, OuterRef, Subquery, Value, When
 from django.db.models.functions import Concat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from members.io import queries
-from members.io.columns import header_for
-from members.models import AttributeDefinition, Channel, Identity, MemberTag
+from members.io.columns import CONSENT_PREFIX, NO_NAMESPACE, header_for
+from members.models import (
+    AttributeDefinition,
+    Channel,
+    Consent,
+    ConsentChannel,
+    ConsentPurpose,
+    Identity,
+    MemberTag,
+)
 from members.phones import mask_phone
 from scrm.models import Role
 from scrm.scoping import access_for
@@ -46,7 +56,15 @@ FIELD_COLUMNS = {
     "tags": gettext_lazy("Tags (group:tag;...)"),
 }
 IDENTITY_COLUMNS = [c for c in Channel.values if c != Channel.PHONE]
-DEFAULT_COLUMNS = ["id", "name", "phone", "gender", "birthday", "home_store", "owner", "stage", "tags"]
+# Every consent the import reads: marketing for all channels and per channel, profiling for all.
+CONSENT_COLUMNS = [
+    f"{CONSENT_PREFIX}:{ConsentPurpose.MARKETING}",
+    *(f"{CONSENT_PREFIX}:{ConsentPurpose.MARKETING}:{c}" for c in ConsentChannel.values if c != ConsentChannel.ALL),
+    f"{CONSENT_PREFIX}:{ConsentPurpose.PROFILING}",
+]
+CONSENT_ANSWERS = {True: "granted", False: "withdrawn"}  # what the import reads back (columns.CONSENT_VALUES)
+DEFAULT_COLUMNS = ["id", "name", "phone", "gender", "birthday", "home_store", "owner", "stage", "tags",
+                   *CONSENT_COLUMNS]
 _ORM_FIELDS = {"id": "id", "name": "name", "phone": "phone", "gender": "gender", "birthday": "birthday",
                "home_store": "home_store__code", "owner": "owner__username", "source": "source", "stage": "stage",
                "created_at": "created_at"}
@@ -92,11 +110,19 @@ def check_actor(actor) -> None:
         raise ExportRefused(_("Your account is not bound to a store."), status=403, code="permission_denied")
 
 
+def _consent_label(key: str) -> str:
+    _prefix, purpose, *channel = key.split(":")
+    label = _("Consent: %(purpose)s") % {"purpose": ConsentPurpose(purpose).label}
+    return f"{label} ({ConsentChannel(channel[0] if channel else ConsentChannel.ALL).label})"
+
+
 def available_columns(actor) -> list[tuple[str, str]]:
-    """(key, label) of every column `actor` may export: sensitive attributes only for full exports."""
+    """(key, label) of every column `actor` may export: sensitive attributes only for full exports.
+    An identity channel's key exports one column per namespace its ids have (see export_members)."""
     masked = is_masked(actor)
     found = [(key, str(label)) for key, label in FIELD_COLUMNS.items()]
     found += [(channel, str(Channel(channel).label)) for channel in IDENTITY_COLUMNS]
+    found += [(key, _consent_label(key)) for key in CONSENT_COLUMNS]
     for definition in AttributeDefinition.objects.filter(is_active=True):
         if masked and (definition.sensitive or definition.requires_guardian):
             continue
@@ -115,19 +141,57 @@ def _tags_subquery():
     )
 
 
-def _identity_subquery(channel: str):
-    from django.db.models import Case, When
-
+def _identity_subquery(channel: str, namespace: str):
+    # Ids of one channel and namespace; a member rarely has several (merged profiles), joined by ';'.
     return Subquery(
-        Identity.objects.filter(member=OuterRef("pk"), channel=channel)
+        Identity.objects.filter(member=OuterRef("pk"), channel=channel, namespace=namespace)
+        .order_by()
+        .values("member")
+        .annotate(text=StringAgg("external_id", delimiter=";", order_by=("external_id",)))
+        .values("text")
+    )
+
+
+def _consent_subquery():
+    # One probe of the consent index per member for every consent column: "marketing:sms=1;...".
+    return Subquery(
+        Consent.objects.filter(member=OuterRef("pk"), purpose__in=[ConsentPurpose.MARKETING, ConsentPurpose.PROFILING])
         .order_by()
         .values("member")
         .annotate(text=StringAgg(
-            Case(When(namespace="", then=F("external_id")),
-                 default=Concat(F("namespace"), Value("/"), F("external_id")), output_field=CharField()),
-            delimiter=";", order_by=("namespace", "external_id")))
+            Concat(F("purpose"), Value(":"), F("channel"), Value("="),
+                   Case(When(granted=True, then=Value("1")), default=Value("0")), output_field=CharField()),
+            delimiter=";"))
         .values("text")
     )
+
+
+def _consent_key(column: str) -> str:
+    """`consent:marketing:sms` -> "marketing:sms", `consent:profiling` -> "profiling:all"."""
+    _prefix, purpose, *channel = column.split(":")
+    return f"{purpose}:{channel[0] if channel else ConsentChannel.ALL}"
+
+
+def _identity_column(column: str) -> tuple[str, str] | None:
+    """(channel, namespace) of an identity column key (`pos`, `tmall:shop1`), else None."""
+    channel, sep, namespace = column.partition(":")
+    if channel not in IDENTITY_COLUMNS or (sep and (not namespace.strip() or channel in NO_NAMESPACE)):
+        return None
+    if namespace != namespace.strip() or len(namespace) > 64:
+        return None
+    return channel, namespace
+
+
+def identity_namespaces(queryset, channels) -> dict[str, list[str]]:
+    """channel -> the namespaces its ids have among the members of `queryset` ("" for none), in one
+    query; a channel no member has an id on keeps its bare column."""
+    found: dict[str, list[str]] = {channel: [] for channel in channels}
+    if channels:
+        pairs = (Identity.objects.filter(member__in=queryset.order_by().values("pk"), channel__in=channels)
+                 .order_by("channel", "namespace").values_list("channel", "namespace").distinct())
+        for channel, namespace in pairs:
+            found[channel].append(namespace)
+    return {channel: namespaces or [""] for channel, namespaces in found.items()}
 
 
 def _cell(value) -> str:
@@ -167,7 +231,7 @@ def export_members(*, actor, params, columns: list[str] | None = None, file_form
                             details={"format": [_("Choose csv or xlsx.")]})
     columns = list(dict.fromkeys(columns or DEFAULT_COLUMNS))
     allowed = dict(available_columns(actor))
-    unknown = [c for c in columns if c not in allowed]
+    unknown = [c for c in columns if c not in allowed and _identity_column(c) is None]
     if unknown:
         raise ExportRefused(_("These columns cannot be exported: %(columns)s.") % {"columns": ", ".join(unknown)},
                             details={"columns": [_("Not available to you: %(columns)s.")
@@ -177,21 +241,38 @@ def export_members(*, actor, params, columns: list[str] | None = None, file_form
     except queries.ExportFilterError as exc:
         raise ExportRefused(str(exc), details=exc.errors) from None
     masked = is_masked(actor)
-    fields, annotations, attributes = [], {}, []
+    # A channel's ids go to one column per namespace (`tmall:shop1`), the header the import reads.
+    namespaces = identity_namespaces(queryset, [c for c in columns if c in IDENTITY_COLUMNS])
+    columns = [expanded for column in columns
+               for expanded in ([f"{column}:{ns}" if ns else column for ns in namespaces[column]]
+                                if column in namespaces else [column])]
+    fields, annotations, plan = [], {}, []
     for column in columns:
+        identity = _identity_column(column)
         if column in _ORM_FIELDS:
+            plan.append(("value", len(fields)))
             fields.append(_ORM_FIELDS[column])
         elif column == "tags":
             annotations["x_tags"] = _tags_subquery()
+            plan.append(("value", len(fields)))
             fields.append("x_tags")
-        elif column in IDENTITY_COLUMNS:
-            annotations[f"x_{column}"] = _identity_subquery(column)
-            fields.append(f"x_{column}")
+        elif identity is not None:
+            name = f"x_identity_{len(annotations)}"
+            annotations[name] = _identity_subquery(*identity)
+            plan.append(("value", len(fields)))
+            fields.append(name)
+        elif column in CONSENT_COLUMNS:
+            plan.append(("consent", _consent_key(column)))
         else:
-            attributes.append(column.split(":", 1)[1])
-            fields.append(None)  # filled from the attributes document
-    if attributes:
+            plan.append(("attr", column.split(":", 1)[1]))
+    attributes_at = consent_at = None
+    if any(kind == "attr" for kind, _arg in plan):
+        attributes_at = len(fields)
         fields.append("attributes")
+    if any(kind == "consent" for kind, _arg in plan):
+        annotations["x_consent"] = _consent_subquery()
+        consent_at = len(fields)
+        fields.append("x_consent")
     rows = queryset.count()
     limit = min(XLSX_SHEET_ROWS, int(getattr(settings, "MEMBER_EXPORT_XLSX_MAX_ROWS", XLSX_SHEET_ROWS)))
     if file_format == "xlsx" and rows > limit:
@@ -203,8 +284,8 @@ def export_members(*, actor, params, columns: list[str] | None = None, file_form
         detail={"format": file_format, "columns": columns, "filters": filters_for_audit(params), "rows": rows,
                 "masked": masked, "segment": segment_id},
     )
-    values = queryset.annotate(**annotations).order_by("id").values_list(*[f for f in fields if f])
-    records = _records(values.iterator(chunk_size=2000), columns, fields, attributes, masked)
+    values = queryset.annotate(**annotations).order_by("id").values_list(*fields)
+    records = _records(values.iterator(chunk_size=2000), columns, plan, attributes_at, consent_at, masked)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     stem = f"segment-{segment_id}" if segment_id is not None else "members"
     if file_format == "xlsx":
@@ -215,21 +296,23 @@ def export_members(*, actor, params, columns: list[str] | None = None, file_form
                   columns=columns, masked=masked, chunks=_csv_chunks([header_for(c) for c in columns], records))
 
 
-def _records(values, columns, fields, attributes, masked) -> Iterator[list[str]]:
+def _records(values, columns, plan, attributes_at, consent_at, masked) -> Iterator[list[str]]:
     """Each member as a row of neutralised text cells, in `columns` order."""
     phone_at = columns.index("phone") if "phone" in columns else None
-    has_attributes = bool(attributes)
     for record in values:
-        record = list(record)
-        document = record.pop() if has_attributes else None
-        cells, position, attribute = [], 0, 0
-        for field in fields[: len(columns)]:
-            if field is None:
-                value = (document or {}).get(attributes[attribute])
-                attribute += 1
+        document = (record[attributes_at] or {}) if attributes_at is not None else {}
+        consents = {}
+        if consent_at is not None and record[consent_at]:
+            consents = dict(item.split("=") for item in record[consent_at].split(";"))
+        cells = []
+        for kind, arg in plan:
+            if kind == "value":
+                value = record[arg]
+            elif kind == "attr":
+                value = document.get(arg)
             else:
-                value = record[position]
-                position += 1
+                answer = consents.get(arg)
+                value = None if answer is None else CONSENT_ANSWERS[answer == "1"]
             cells.append(_cell(value))
         if masked and phone_at is not None:
             cells[phone_at] = mask_phone(cells[phone_at])

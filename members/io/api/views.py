@@ -149,7 +149,9 @@ class ExportViewSet(viewsets.GenericViewSet):
         description=(
             "The live members the caller may see, narrowed by the member list's filters (the same query "
             "parameters as GET /members/). `columns` is a comma-separated list of keys from GET /exports/ "
-            "(default: id, name, phone, gender, birthday, home_store, owner, stage, tags). CSV is streamed "
+            "(default: id, name, phone, gender, birthday, home_store, owner, stage, tags and the consent columns); "
+            "an identity channel such as `tmall` writes one column per namespace (`tmall:<shop>`), or ask for "
+            "one namespace as `tmall:<shop>`. CSV is streamed "
             "(UTF-8 with BOM); cells a spreadsheet would run as formulas start with '. Headers are the "
             "import's column names, so an export can be edited and imported again. Choose the file with "
             "`format` (or an Accept header of text/csv or the xlsx media type); CSV by default. "
