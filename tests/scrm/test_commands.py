@@ -205,6 +205,32 @@ def test_seed_demo_is_idempotent_and_grows_to_the_asked_size(db, demo_home):
     assert Member.objects.values("phone").distinct().count() == 500
 
 
+def test_seed_demo_fills_orders_tiers_points_referrals_and_figures_once(db, demo_home):
+    from insights.models import MemberRFM
+    from orders.models import Order
+    from points.models import PointEntry, Reward
+    from referrals.models import ReferralCode
+    from tiers.models import MemberTier, TierLevel
+
+    out, _err = run("seed_demo", "--members", "300")
+    for app in ("orders", "tiers", "points", "referrals", "insights"):
+        assert f"  {app}: " in out
+    figures = (
+        Order.objects.count(), TierLevel.objects.count(), MemberTier.objects.count(), Reward.objects.count(),
+        PointEntry.objects.count(), ReferralCode.objects.count(), MemberRFM.objects.count(),
+    )
+    orders, levels, tiers, rewards, entries, codes, rfm = figures
+    assert orders > 300 and levels == 6 and tiers > 0 and rewards > 0 and entries > 0 and codes == 300 and rfm > 0
+    assert Order.objects.filter(member__isnull=True).exists(), "some orders wait for their buyer"
+
+    run("seed_demo", "--members", "300")
+    again = (
+        Order.objects.count(), TierLevel.objects.count(), MemberTier.objects.count(), Reward.objects.count(),
+        PointEntry.objects.count(), ReferralCode.objects.count(), MemberRFM.objects.count(),
+    )
+    assert again == figures
+
+
 def demo_logins(out: str) -> list[tuple[str, str]]:
     """(username, password) from the indented lines after 'Demo logins'."""
     return re.findall(r"^ +(\S+) +(\S+)$", out.split("Demo logins", 1)[1], flags=re.MULTILINE)
