@@ -6,12 +6,13 @@ from __future__ import annotations
 import datetime
 import json
 
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from members.models import AttributeDefinition, AttributeType, Gender, Source, Stage, Tag
 from members.segments.registry import Bits, InvalidValue, Leaf, Value, register_filter
-from scrm.models import Store, User
+from scrm.models import Role, Store, User
 
 IDS = Value("integer", many=True, minimum=0)
 IS_NULL = Value("boolean")
@@ -181,11 +182,45 @@ def _attribute_sql(leaf: Leaf, m: str):
     return " AND ".join(parts), params
 
 
-def _attribute_choices() -> list[dict]:
+def sees_sensitive_attributes(actor) -> bool:
+    """Whether `actor` may see and segment by sensitive attributes (health, children: `sensitive` or
+    `requires_guardian`). Store staff may not, as on the member page and in the audience builder;
+    nor may a store-bound API key, which exports leave them out for. Operators, store managers and
+    brand-wide keys may."""
+    api_key = getattr(actor, "api_key", None)
+    if api_key is not None:
+        return api_key.store_id is None
+    return getattr(actor, "role", None) in (Role.OPERATOR, Role.STORE_MANAGER)
+
+
+def hidden_attribute_codes(actor) -> set[str]:
+    """Codes of the attribute definitions `actor` may not see (empty for those who see them all)."""
+    if sees_sensitive_attributes(actor):
+        return set()
+    return set(AttributeDefinition.objects.filter(Q(sensitive=True) | Q(requires_guardian=True))
+               .values_list("code", flat=True))
+
+
+def hidden_attribute_errors(tree, actor) -> list[dict]:
+    """A definition's conditions on attributes `actor` may not see, as validation errors that read
+    like an unknown attribute's (nothing says that it exists)."""
+    from members.segments.definition import leaves
+
+    conditions = [c.leaf for c in leaves(tree) if c.filter.key == "attribute"]
+    hidden = hidden_attribute_codes(actor) if conditions else set()
+    return [{"path": f"{leaf.path.rsplit('.value', 1)[0]}.attribute",
+             "message": str(_("Unknown attribute \"%(code)s\".") % {"code": leaf.arg})}
+            for leaf in conditions if leaf.arg in hidden]
+
+
+def _attribute_choices(actor=None) -> list[dict]:
+    definitions = AttributeDefinition.objects.filter(is_active=True)
+    if actor is not None and not sees_sensitive_attributes(actor):
+        definitions = definitions.filter(sensitive=False, requires_guardian=False)
     return [
         {"value": a.code, "label": a.label, "type": a.type, "choices": list(a.choices),
          "operators": sorted(_ATTRIBUTE_OPS[a.type])}
-        for a in AttributeDefinition.objects.filter(is_active=True)
+        for a in definitions
     ]
 
 

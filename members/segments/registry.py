@@ -17,7 +17,9 @@ them:
 
 A filter compiles a leaf to a SQL boolean over the member table alias `m` (always); a filter whose
 members are kept in the bitmap index also turns a leaf into `Bits`, and segments made only of such
-leaves are counted from bitmaps. `describe()` lists the filters for a segment builder UI.
+leaves are counted from bitmaps. `describe(actor)` lists the filters for a segment builder UI, with
+the argument choices that actor may use (`describe_args(actor)`: e.g. no sensitive attributes for
+store staff).
 """
 
 from __future__ import annotations
@@ -124,12 +126,12 @@ class Filter:
     bitmap: Callable[[Leaf], Bits | None] | None = None
     validate: Callable[[Leaf], None] | None = None
     arg: Any = None  # label of the extra argument (e.g. _("Attribute")), or None
-    describe_args: Callable[[], list[dict]] | None = None  # choices for `arg`, for the UI
+    describe_args: Callable[[Any], list[dict]] | None = None  # choices for `arg` an actor may use (None: all)
     group: Any = ""
     order: int = 100
     extra: dict = field(default_factory=dict)
 
-    def describe(self) -> dict:
+    def describe(self, actor=None) -> dict:
         out = {
             "key": self.key,
             "label": str(self.label),
@@ -141,7 +143,7 @@ class Filter:
             ],
         }
         if self.arg is not None:
-            out["arg"] = {"label": str(self.arg), "choices": self.describe_args() if self.describe_args else []}
+            out["arg"] = {"label": str(self.arg), "choices": self.describe_args(actor) if self.describe_args else []}
         return out
 
 
@@ -157,14 +159,15 @@ def register_filter(
     bitmap: Callable[[Leaf], Bits | None] | None = None,
     validate: Callable[[Leaf], None] | None = None,
     arg=None,
-    describe_args: Callable[[], list[dict]] | None = None,
+    describe_args: Callable[[Any], list[dict]] | None = None,
     group="",
     order: int = 100,
 ) -> Filter:
     """Declare a filter. `compile_sql(leaf, m)` returns (sql, params): a boolean over the member
     table alias `m` (NULL is read as false). `bitmap(leaf)` returns Bits, or None when that leaf
     cannot be answered from the index. `validate(leaf)` raises InvalidValue for values the schema
-    cannot express (unknown ids...). Registering a key twice replaces the filter (code reloads)."""
+    cannot express (unknown ids...). `describe_args(actor)` lists the choices of `arg` the actor may
+    use (actor None: every choice). Registering a key twice replaces the filter (code reloads)."""
     if not value_schema:
         raise ValueError(f"filter {key!r}: value_schema needs at least one operator")
     for op, value in value_schema.items():
@@ -189,10 +192,11 @@ def filters() -> list[Filter]:
     return sorted(_FILTERS.values(), key=lambda f: (f.order, f.key))
 
 
-def describe() -> list[dict]:
+def describe(actor=None) -> list[dict]:
     """Every filter with its label, operators and value types, in display order: what a segment
-    builder renders. Values are JSON-ready ("date" values are "YYYY-MM-DD" strings)."""
-    return [f.describe() for f in filters()]
+    builder renders, with the argument choices `actor` may use (None: all of them). Values are
+    JSON-ready ("date" values are "YYYY-MM-DD" strings)."""
+    return [f.describe(actor) for f in filters()]
 
 
 # --- value checks shared by validation --------------------------------------------------------------

@@ -6,19 +6,30 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from members.segments import queries, services
+from members.segments.filters import hidden_attribute_errors
 from members.segments.models import Segment, SegmentSnapshot
 from scrm.models import Store
 
 
-def _definition(value):
+def _definition(value, actor):
+    """A valid definition using only what `actor` may see: an attribute hidden from them (sensitive,
+    for store staff and store-bound keys) is refused like an unknown one, as the builder does."""
     try:
-        queries.validate_definition(value)
+        tree = queries.validate_definition(value)
     except queries.DefinitionError as exc:
         raise serializers.ValidationError(exc.errors) from None
+    if actor is not None and (errors := hidden_attribute_errors(tree, actor)):
+        raise serializers.ValidationError(errors)
     return value
 
 
-class SegmentSerializer(serializers.ModelSerializer):
+class _ActorMixin:
+    def _actor(self):
+        request = self.context.get("request")
+        return getattr(request, "user", None)
+
+
+class SegmentSerializer(_ActorMixin, serializers.ModelSerializer):
     store = serializers.SlugRelatedField(
         slug_field="code", queryset=Store.objects.all(), required=False, allow_null=True,
         help_text=_("Store code; empty for a brand-wide segment. Store roles always make their own store's."),
@@ -34,10 +45,6 @@ class SegmentSerializer(serializers.ModelSerializer):
                   "last_count", "last_counted_at", "editable"]
         read_only_fields = ["created_by", "created_at", "updated_at", "last_count", "last_counted_at"]
 
-    def _actor(self):
-        request = self.context.get("request")
-        return getattr(request, "user", None)
-
     def get_editable(self, segment) -> bool:
         actor = self._actor()
         return actor is not None and services.can_change(segment, actor)
@@ -51,16 +58,16 @@ class SegmentSerializer(serializers.ModelSerializer):
         return data
 
     def validate_definition(self, value):
-        return _definition(value)
+        return _definition(value, self._actor())
 
 
-class PreviewRequestSerializer(serializers.Serializer):
+class PreviewRequestSerializer(_ActorMixin, serializers.Serializer):
     definition = serializers.JSONField()
     sample = serializers.IntegerField(min_value=0, max_value=100, default=20,
                                       help_text=_("How many of the newest matching members to return."))
 
     def validate_definition(self, value):
-        return _definition(value)
+        return _definition(value, self._actor())
 
 
 class SnapshotSerializer(serializers.ModelSerializer):

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from members.api.serializers import MemberSerializer
 from members.io.api.views import CsvRenderer, XlsxRenderer, export_response
-from members.segments import queries, services
+from members.segments import queries, registry, services
 from members.segments.api.serializers import PreviewRequestSerializer, SegmentSerializer, SnapshotSerializer
 from members.segments.models import Segment, SegmentSnapshot
 from scrm.api.permissions import HasScope, principal_scopes
@@ -95,7 +95,7 @@ class SegmentViewSet(ScopedModelViewSet):
     @action(detail=False, methods=["post"], permission_classes=[ReadsSegments])
     def count(self, request):
         """Live count and the newest members of an unsaved definition, with the time it took."""
-        body = PreviewRequestSerializer(data=request.data)
+        body = PreviewRequestSerializer(data=request.data, context=self.get_serializer_context())
         body.is_valid(raise_exception=True)
         result = queries.preview(body.validated_data["definition"], request.user, n=body.validated_data["sample"])
         result["sample"] = MemberSerializer(result["sample"], many=True).data
@@ -104,8 +104,9 @@ class SegmentViewSet(ScopedModelViewSet):
     @extend_schema(responses=inline_serializer("SegmentFilters", {"filters": serializers.ListField()}))
     @action(detail=False, methods=["get"], permission_classes=[ReadsSegments])
     def filters(self, request):
-        """The conditions a definition can use: keys, labels, operators and value types."""
-        return Response({"filters": queries.describe_filters()})
+        """The conditions a definition can use: keys, labels, operators and value types. Sensitive
+        attributes are listed only for callers who may see them (not store staff or store-bound keys)."""
+        return Response({"filters": registry.describe(actor=request.user)})
 
     @extend_schema(responses=MemberSerializer(many=True))
     @action(detail=True, methods=["get"], permission_classes=[ReadsSegmentMembers])
