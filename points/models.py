@@ -141,7 +141,13 @@ class PointLot(models.Model):
     """Points earned together, spent oldest-expiring first. `remaining` goes down as points are
     redeemed, clawed back or expire; `expired` and `clawed_back` say how many went each way."""
 
-    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="point_lots")
+    member = models.ForeignKey(
+        Member,
+        verbose_name=_("member"),
+        on_delete=models.CASCADE,
+        db_index=False,
+        related_name="point_lots",
+    )
     source = models.CharField(_("source"), max_length=24, choices=LotSource.choices)
     order = models.ForeignKey(
         "orders.Order",
@@ -213,7 +219,9 @@ class PointEntry(models.Model):
     `lots` lists the lots it touched as [[lot id, points], ...]; `unrecovered` is what a refund
     should have taken back but the balance no longer held."""
 
-    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="point_entries")
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.CASCADE, db_index=False, related_name="point_entries"
+    )
     kind = models.CharField(_("kind"), max_length=24, choices=EntryKind.choices)
     delta = models.IntegerField(_("points"))
     balance_after = models.IntegerField(_("balance after"))
@@ -352,7 +360,9 @@ class RedemptionStatus(models.TextChoices):
 
 class Redemption(models.Model):
     member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="redemptions")
-    reward = models.ForeignKey(Reward, verbose_name=_("reward"), on_delete=models.PROTECT, related_name="redemptions")
+    reward = models.ForeignKey(
+        Reward, verbose_name=_("reward"), on_delete=models.PROTECT, db_index=False, related_name="redemptions"
+    )
     points = models.PositiveIntegerField(_("points"))
     status = models.CharField(
         _("status"), max_length=12, choices=RedemptionStatus.choices, default=RedemptionStatus.REDEEMED

@@ -1,5 +1,11 @@
 from django.conf import settings
+from django.utils.functional import SimpleLazyObject
+
+from scrm import navigation
 
 
 def siyu(request):
-    return {"brand_name": settings.SIYU_BRAND_NAME}
+    context = {"brand_name": settings.SIYU_BRAND_NAME}
+    if getattr(request, "user", None) is not None and request.user.is_authenticated:
+        context["sidebar"] = SimpleLazyObject(lambda: navigation.sidebar(request))
+    return context

@@ -43,9 +43,14 @@ def pytest_configure(config):
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
+    """Forget this run's cached keys (not the whole Redis database: other test runs and the Celery
+    broker share it)."""
     from django.core.cache import cache
 
-    cache.clear()
+    client = cache._cache.get_client(None, write=True)
+    keys = list(client.scan_iter(match=f"{settings.CACHES['default']['KEY_PREFIX']}:*", count=1000))
+    if keys:
+        client.delete(*keys)
     yield
 
 
