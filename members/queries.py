@@ -16,7 +16,7 @@ from members.models import (
     StaffRelation,
     Tag,
 )
-from scrm.models import Role
+from members.services.attributes import sees_sensitive_attributes
 
 
 def tag_board(member: Member) -> list[dict]:
@@ -40,9 +40,13 @@ def member_360(member: Member, user) -> dict:
     tag_groups = [(group, list(items)) for group, items in groupby(tags, key=lambda mt: mt.tag.group)]
     definitions = list(AttributeDefinition.objects.filter(is_active=True))
     # Sensitive values (health, children) are for operators and managers, not every clerk.
-    hide_sensitive = getattr(user, "role", None) == Role.STORE_STAFF
+    hide_sensitive = not sees_sensitive_attributes(user)
     attributes = [
-        {"definition": d, "value": member.attributes.get(d.code), "hidden": d.sensitive and hide_sensitive}
+        {
+            "definition": d,
+            "value": member.attributes.get(d.code),
+            "hidden": hide_sensitive and (d.sensitive or d.requires_guardian),
+        }
         for d in definitions
         if d.code in member.attributes
     ]

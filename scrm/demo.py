@@ -13,6 +13,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from importlib import import_module
 from pathlib import Path
 
 from django.conf import settings
@@ -109,6 +110,16 @@ def demo_password() -> str:
         path.write_text(secrets.token_urlsafe(9))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+# Apps that add their own demo data on top of the members, in this order (orders before the tiers,
+# points, commissions and figures computed from them). Each has demo.py: seed(*, seed) -> summary.
+DEMO_APPS = ("orders", "tiers", "points", "referrals", "insights")
+
+
+def seed_apps() -> list[tuple[str, str]]:
+    """Each app's demo data over the demo members; (app, one-line summary) in order."""
+    return [(app, import_module(f"{app}.demo").seed()) for app in DEMO_APPS]
 
 
 def seed(*, members: int = 2000, password: str | None = None) -> DemoResult:

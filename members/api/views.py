@@ -124,19 +124,25 @@ class MemberViewSet(ServiceErrorsMixin, ScopedModelViewSet):
             return s.MemberDetailSerializer
         return super().get_serializer_class()
 
+    def _detail(self, member) -> dict:
+        """The member as MemberDetailSerializer shows it, without attribute values the caller may not see."""
+        data = s.MemberDetailSerializer(member).data
+        data["attributes"] = attribute_service.visible_attributes(data["attributes"], self.request.user)
+        return data
+
     def retrieve(self, request, *args, **kwargs):
-        return Response(s.MemberDetailSerializer(member_detail(self.get_object())).data)
+        return Response(self._detail(member_detail(self.get_object())))
 
     def create(self, request, *args, **kwargs):
         data = _body(request)
         result = upsert_service.create_member(
             identities=data.pop("identities", None), tags=data.pop("tags", None), profile=data, actor=request.user
         )
-        return Response(s.MemberDetailSerializer(_reload(result.member_id)).data, status=status.HTTP_201_CREATED)
+        return Response(self._detail(_reload(result.member_id)), status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, *args, **kwargs):
         member = upsert_service.update_member(member=self.get_object(), profile=_body(request), actor=request.user)
-        return Response(s.MemberDetailSerializer(member_detail(member)).data)
+        return Response(self._detail(member_detail(member)))
 
     @extend_schema(summary="Create or update a member by identity", request=s.UpsertInputSerializer,
                    description="Any identity (or the phone) finds the member; none found creates one. Identities "
@@ -149,7 +155,7 @@ class MemberViewSet(ServiceErrorsMixin, ScopedModelViewSet):
         result = upsert_service.upsert_member(
             identities=data.pop("identities", None), tags=data.pop("tags", None), profile=data, actor=request.user
         )
-        body = {"created": result.created, "member": s.MemberDetailSerializer(_reload(result.member_id)).data}
+        body = {"created": result.created, "member": self._detail(_reload(result.member_id))}
         return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
     @extend_schema(summary="Upsert up to 1,000 members at once", request=s.BulkUpsertInputSerializer,
@@ -221,7 +227,7 @@ class MemberViewSet(ServiceErrorsMixin, ScopedModelViewSet):
         member = self.get_object()
         if request.method == "PATCH":
             member = attribute_service.set_attributes(member=member, values=request.data, actor=request.user)
-        return Response(member.attributes)
+        return Response(attribute_service.visible_attributes(member.attributes, request.user))
 
 
 class MemberChildMixin(ServiceErrorsMixin):

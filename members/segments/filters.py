@@ -6,13 +6,13 @@ from __future__ import annotations
 import datetime
 import json
 
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from members.models import AttributeDefinition, AttributeType, Gender, Source, Stage, Tag
 from members.segments.registry import Bits, InvalidValue, Leaf, Value, register_filter
-from scrm.models import Role, Store, User
+from members.services.attributes import hidden_attribute_codes, sees_sensitive_attributes
+from scrm.models import Store, User
 
 IDS = Value("integer", many=True, minimum=0)
 IS_NULL = Value("boolean")
@@ -180,25 +180,6 @@ def _attribute_sql(leaf: Leaf, m: str):
                          f"({m}.attributes ->> %s) {_COMPARE[bound_op]} %s)")
             params += [code, code, bound]
     return " AND ".join(parts), params
-
-
-def sees_sensitive_attributes(actor) -> bool:
-    """Whether `actor` may see and segment by sensitive attributes (health, children: `sensitive` or
-    `requires_guardian`). Store staff may not, as on the member page and in the audience builder;
-    nor may a store-bound API key, which exports leave them out for. Operators, store managers and
-    brand-wide keys may."""
-    api_key = getattr(actor, "api_key", None)
-    if api_key is not None:
-        return api_key.store_id is None
-    return getattr(actor, "role", None) in (Role.OPERATOR, Role.STORE_MANAGER)
-
-
-def hidden_attribute_codes(actor) -> set[str]:
-    """Codes of the attribute definitions `actor` may not see (empty for those who see them all)."""
-    if sees_sensitive_attributes(actor):
-        return set()
-    return set(AttributeDefinition.objects.filter(Q(sensitive=True) | Q(requires_guardian=True))
-               .values_list("code", flat=True))
 
 
 def hidden_attribute_errors(tree, actor) -> list[dict]:

@@ -12,11 +12,13 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from members.models import AttributeDefinition, AttributeType, ConsentChannel, ConsentPurpose, Member, MemberEvent
 from members.services import events
 from members.services.errors import Conflict, Forbidden, InvalidInput
+from scrm.models import Role
 from scrm.scoping import access_for
 
 TEXT_MAX = 255
@@ -306,3 +308,29 @@ def delete_definition(*, definition: AttributeDefinition, actor) -> None:
             code="attribute_in_use",
         )
     definition.delete()
+
+
+def sees_sensitive_attributes(actor) -> bool:
+    """Whether `actor` may see, filter by and read sensitive attribute values (health, children:
+    `sensitive` or `requires_guardian`). The one rule for the member page, the API, the audience
+    builder and segment counts: operators, store managers and brand-wide API keys may; store staff
+    and store-bound API keys may not."""
+    api_key = getattr(actor, "api_key", None)
+    if api_key is not None:
+        return api_key.store_id is None
+    return getattr(actor, "role", None) in (Role.OPERATOR, Role.STORE_MANAGER)
+
+
+def hidden_attribute_codes(actor) -> set[str]:
+    """Codes of the attribute definitions `actor` may not see (empty for those who see them all)."""
+    if sees_sensitive_attributes(actor):
+        return set()
+    return set(
+        AttributeDefinition.objects.filter(Q(sensitive=True) | Q(requires_guardian=True)).values_list("code", flat=True)
+    )
+
+
+def visible_attributes(values: dict, actor) -> dict:
+    """A member's attribute values without those `actor` may not see."""
+    hidden = hidden_attribute_codes(actor) if values else set()
+    return {code: value for code, value in values.items() if code not in hidden}

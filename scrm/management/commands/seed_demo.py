@@ -1,13 +1,7 @@
-from importlib import import_module
-
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from scrm import demo
-
-# Apps that add their own demo data on top of the members, in this order (orders before the tiers,
-# points, commissions and figures computed from them). Each has demo.py: seed(*, seed) -> summary.
-DEMO_APPS = ("orders", "tiers", "points", "referrals", "insights")
 
 
 class Command(BaseCommand):
@@ -27,8 +21,8 @@ class Command(BaseCommand):
             f"Demo brand ready: {result.stores} stores, {result.staff} staff, {result.members_total} members "
             f"({result.members_added} added) in {result.seconds:.1f} s"
         )
-        for app in DEMO_APPS:
-            self.stdout.write(f"  {app}: {import_module(f'{app}.demo').seed()}")
+        for app, summary in demo.seed_apps():
+            self.stdout.write(f"  {app}: {summary}")
         self.stdout.write("Demo logins (password kept in var/demo-password):")
         for _role, username, password in result.logins:
             self.stdout.write(f"  {username:<14} {password}")

@@ -40,6 +40,8 @@ class Command(BaseCommand):
                 f"siyu: demo brand ready ({result.stores} stores, {result.staff} staff, "
                 f"{result.members_total} members) in {result.seconds:.1f} s"
             )
+            for app, summary in demo.seed_apps():
+                self.stdout.write(f"siyu: demo {app}: {summary}")
         python = sys.executable
         manage = str(settings.BASE_DIR / "manage.py")
         beat_schedule = str(settings.BASE_DIR / "var" / "celerybeat-schedule")

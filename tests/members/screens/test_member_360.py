@@ -73,5 +73,7 @@ def test_profile_page_query_count_is_bounded(client, alice, members, carol, djan
     for i in range(20):
         ServiceNote.objects.create(member=member, author=carol, body=f"note {i}")
     client.force_login(alice)
-    with django_assert_max_num_queries(16):
+    # ~12 for the member's own sections, the rest a fixed handful per panel (tier, points, orders,
+    # referrals); none grows with the member's notes, tags or orders.
+    with django_assert_max_num_queries(30):
         client.get(reverse("member-detail", args=[member.pk]))
