@@ -37,6 +37,7 @@ CATALOGUE = [
     ("KID-6", "儿童动物造型巧克力 6 枚", "儿童零食", Decimal("49.00")),
     ("LS-100", "低糖黑巧克力 100g", "低糖", Decimal("46.00")),
 ]
+EVERYDAY = [product for product in CATALOGUE if product[2] != "节日限定"]
 # order channel, share in 100
 CHANNELS = [("pos", 52), ("tmall", 20), ("miniprogram", 14), ("douyin", 9), ("jd", 5)]
 # orders per member over 18 months, share in 1000: most buy rarely, a few are regulars
@@ -60,7 +61,7 @@ def _basket(rng: random.Random, placed: datetime) -> list[tuple]:
     for _ in range(_pick(rng, [(1, 55), (2, 30), (3, 12), (4, 3)])):
         sku, name, category, price = rng.choice(CATALOGUE)
         if category == "节日限定" and placed.month not in (1, 2, 9):
-            sku, name, category, price = CATALOGUE[7]  # festival boxes sell around their festivals
+            sku, name, category, price = rng.choice(EVERYDAY)  # festival boxes sell around their festivals
         quantity = _pick(rng, [(1, 75), (2, 18), (3, 5), (6, 2)])
         discount = Decimal(rng.choice(["1", "1", "1", "0.9", "0.85", "0.8"]))
         amount = (price * quantity * discount).quantize(Decimal("0.01"))
@@ -82,7 +83,7 @@ def _rows(members, now: datetime, seed: int):
             channel = _pick(rng, CHANNELS)
             lines = _basket(rng, placed)
             prefix = {"pos": "P", "tmall": "TM", "miniprogram": "MP", "douyin": "DY", "jd": "JD"}[channel]
-            number = f"{prefix}{placed:%Y%m%d}{phone[-8:]}{k:02d}"
+            number = f"{prefix}{seed:02d}{phone[-8:]}{k:02d}"  # not dated: a rerun another day finds it
             attribution = "owner" if owner_id else "none"
             yield (
                 (
