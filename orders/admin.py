@@ -51,3 +51,14 @@ class OrderAdmin(admin.ModelAdmin):
 @admin.register(AttributionPolicy)
 class AttributionPolicyAdmin(admin.ModelAdmin):
     list_display = ["rule", "window_days", "updated_at"]
+    fields = ["rule", "window_days"]
+
+    def has_add_permission(self, request):
+        return not AttributionPolicy.objects.exists()  # one row, pk 1
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        obj.pk, obj.updated_by = 1, request.user
+        super().save_model(request, obj, form, change)

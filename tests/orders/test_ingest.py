@@ -170,3 +170,33 @@ def test_text_with_quotes_braces_and_backslashes_is_kept(alice, members):
     )
     assert recorded.external_id == 'Q"1,{x}'
     assert recorded.lines.get().name == name
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_batches_with_the_same_orders_record_each_once(stores, alice):
+    import threading
+
+    from django.db import close_old_connections
+
+    items = [order(external_id=f"C{i:03d}", lines=None, total_amount="10.00") for i in range(300)]
+    results, barrier = [], threading.Barrier(3)
+
+    def send(batch):
+        barrier.wait()
+        try:
+            results.append(services.record_orders(items=batch, actor=alice))
+        finally:
+            close_old_connections()
+
+    # the same orders, in three different orders: sorted inserts keep them from deadlocking
+    batches = [items, list(reversed(items)), items[150:] + items[:150]]
+    threads = [threading.Thread(target=send, args=(b,)) for b in batches]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 3 and not any(r.errors for r in results)
+    assert sum(r.created for r in results) == 300
+    assert Order.objects.count() == 300
+    ids = [{r.order_id for r in result.results} for result in results]
+    assert ids[0] == ids[1] == ids[2]
