@@ -769,6 +769,7 @@ WITH found AS (
     SELECT o.id, i.member_id FROM orders_order o
     JOIN members_identity i
       ON i.channel = o.buyer_channel AND i.namespace = o.buyer_namespace AND i.external_id = o.buyer_external_id
+    JOIN members_member live ON live.id = i.member_id AND live.merged_into_id IS NULL AND live.erased_at IS NULL
     WHERE o.member_id IS NULL AND o.buyer_external_id <> '' {condition}
     ORDER BY o.id LIMIT %s
     FOR UPDATE OF o SKIP LOCKED
@@ -780,7 +781,7 @@ UPDATE orders_order o SET
     attribution = CASE WHEN o.staff_id IS NULL AND u.id IS NOT NULL THEN 'owner' ELSE o.attribution END,
     updated_at = now()
 FROM found
-JOIN members_member m ON m.id = found.member_id AND m.merged_into_id IS NULL AND m.erased_at IS NULL
+JOIN members_member m ON m.id = found.member_id
 LEFT JOIN scrm_user u ON u.id = m.owner_id AND u.is_active
 WHERE o.id = found.id
 RETURNING o.id, o.member_id
