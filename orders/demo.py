@@ -76,10 +76,12 @@ def _rows(members, now: datetime, seed: int):
         start = max(joined, now - timedelta(days=DAYS))
         span = max((now - start).total_seconds(), 3600)
         for k in range(_pick(rng, ORDER_COUNTS)):
-            placed = start + timedelta(seconds=rng.uniform(0, span))
-            placed = placed.replace(hour=rng.choice([11, 12, 14, 15, 16, 18, 19, 20, 21]), microsecond=0)
+            moment = start + timedelta(seconds=rng.uniform(0, span))
+            # Shop hours, unless that would put today's order in the future.
+            hour = rng.choice([11, 12, 14, 15, 16, 18, 19, 20, 21])
+            placed = timezone.localtime(moment).replace(hour=hour, microsecond=0)
             if placed > now:
-                placed = now - timedelta(hours=1)
+                placed = moment.replace(microsecond=0)
             channel = _pick(rng, CHANNELS)
             lines = _basket(rng, placed)
             prefix = {"pos": "P", "tmall": "TM", "miniprogram": "MP", "douyin": "DY", "jd": "JD"}[channel]

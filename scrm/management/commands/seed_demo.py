@@ -22,7 +22,7 @@ class Command(BaseCommand):
             f"({result.members_added} added) in {result.seconds:.1f} s"
         )
         for app, summary in demo.seed_apps():
-            self.stdout.write(f"  {app}: {summary}")
+            self.stdout.write(f"  {app}: {summary.removeprefix(app + ': ')}")
         self.stdout.write("Demo logins (password kept in var/demo-password):")
         for _role, username, password in result.logins:
             self.stdout.write(f"  {username:<14} {password}")

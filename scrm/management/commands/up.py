@@ -41,7 +41,7 @@ class Command(BaseCommand):
                 f"{result.members_total} members) in {result.seconds:.1f} s"
             )
             for app, summary in demo.seed_apps():
-                self.stdout.write(f"siyu: demo {app}: {summary}")
+                self.stdout.write(f"siyu: demo {app}: {summary.removeprefix(app + ': ')}")
         python = sys.executable
         manage = str(settings.BASE_DIR / "manage.py")
         beat_schedule = str(settings.BASE_DIR / "var" / "celerybeat-schedule")
