@@ -391,21 +391,45 @@ def recalculate_tiers(
         **case_params,
     }
     members_filter = "AND m.id = ANY(%(member_ids)s) " if for_members else ""
-    # Step 1 (read only, parallel-safe): the members whose row would change.
+    # Step 1 (read only, parallel-safe): the live members whose row may change. The level a value
+    # earns is worked out once per member with a value (in the aggregate's output), as a level id
+    # compared with the stored ids, so the pass over every member costs a few comparisons of plain
+    # columns. A row can only change if it is new, its value or earned level moved, its held level
+    # is not the earned one, or a floor or a pending downgrade is involved: step 2 decides those
+    # few exactly.
+    zero_rank = max((rank for rank, lv in enumerate(levels, 1) if lv.threshold <= 0), default=0)
+    params["zero_id"] = levels[zero_rank - 1].pk if zero_rank else None
+    earned_id_sql = (
+        "CASE "
+        + " ".join(f"WHEN b.value >= %(t{rank})s THEN {levels[rank - 1].pk}" for rank in range(len(levels), 0, -1))
+        + " END"
+    )
+    select_candidates = f"""
+        CREATE TEMP TABLE tier_cand ON COMMIT DROP AS
+        SELECT m.id AS member_id, v.value, t.member_id IS NOT NULL AS has_row, t.qualifying_value, t.level_id,
+               t.earned_level_id, t.floor_level_id, t.downgrade_due
+        FROM members_member m
+        LEFT JOIN (SELECT b.member_id, b.value, {earned_id_sql} AS earned_id
+                   FROM ({basis.sql(for_members=for_members)}) AS b OFFSET 0) AS v ON v.member_id = m.id
+        LEFT JOIN tiers_membertier t ON t.member_id = m.id
+        WHERE m.merged_into_id IS NULL AND m.erased_at IS NULL {members_filter}
+          AND (t.member_id IS NULL OR t.floor_level_id IS NOT NULL OR t.downgrade_due IS NOT NULL
+               OR coalesce(v.value, 0) <> t.qualifying_value
+               OR t.level_id IS DISTINCT FROM (CASE WHEN v.member_id IS NULL THEN %(zero_id)s ELSE v.earned_id END)
+               OR t.earned_level_id IS DISTINCT FROM
+                  (CASE WHEN v.member_id IS NULL THEN %(zero_id)s ELSE v.earned_id END))
+    """
+    # Step 2 (read only, on the candidates): the members whose row changes, with the new row.
     select_changes = f"""
         CREATE TEMP TABLE tier_recalc ON COMMIT DROP AS
-        WITH value AS ({basis.sql(for_members=for_members)}),
-        cand AS (
-            SELECT m.id AS member_id, coalesce(v.value, 0)::numeric(14, 2) AS value,
-                   t.member_id IS NOT NULL AS has_row, t.qualifying_value AS cur_value,
-                   coalesce(array_position(%(ids)s::bigint[], t.level_id), 0) AS cur_rank,
-                   coalesce(array_position(%(ids)s::bigint[], t.earned_level_id), 0) AS cur_earned,
-                   coalesce(array_position(%(ids)s::bigint[], t.floor_level_id), 0) AS floor_rank,
-                   t.downgrade_due AS cur_due
-            FROM members_member m
-            LEFT JOIN value v ON v.member_id = m.id
-            LEFT JOIN tiers_membertier t ON t.member_id = m.id
-            WHERE m.merged_into_id IS NULL AND m.erased_at IS NULL {members_filter}
+        WITH cand AS (
+            SELECT c.member_id, coalesce(c.value, 0)::numeric(14, 2) AS value,
+                   c.has_row, c.qualifying_value AS cur_value,
+                   coalesce(array_position(%(ids)s::bigint[], c.level_id), 0) AS cur_rank,
+                   coalesce(array_position(%(ids)s::bigint[], c.earned_level_id), 0) AS cur_earned,
+                   coalesce(array_position(%(ids)s::bigint[], c.floor_level_id), 0) AS floor_rank,
+                   c.downgrade_due AS cur_due
+            FROM tier_cand c
         ),
         earned AS (SELECT c.*, {case_sql} AS earned_rank FROM cand c),
         e AS (SELECT earned.*, greatest(earned_rank, floor_rank) AS target FROM earned),
@@ -444,10 +468,18 @@ def recalculate_tiers(
     """
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
-        if not for_members:
-            # Hashing ten million members' sums in memory beats spilling them to disk.
+        cursor.execute("DROP TABLE IF EXISTS pg_temp.tier_cand, pg_temp.tier_recalc")
+        if for_members:
+            cursor.execute(select_candidates, params)
+        else:
+            # Everyone: members and their tiers are read once each in member order through their
+            # primary keys and merged with the sorted sums. Hash joins of every member (what the
+            # planner picks) cost about as much again as the aggregate and spill past work_mem at
+            # ten million members. Measured in tests/bench/tiers_bench.py.
             cursor.execute("SET LOCAL work_mem = '256MB'")
-        cursor.execute("DROP TABLE IF EXISTS pg_temp.tier_recalc")
+            cursor.execute("SET LOCAL enable_hashjoin = off")
+            cursor.execute(select_candidates, params)
+            cursor.execute("RESET enable_hashjoin")
         cursor.execute(select_changes, params)
         written = cursor.rowcount
         if written:
@@ -456,7 +488,7 @@ def recalculate_tiers(
             moves = cursor.fetchall()
         else:
             moves = []
-        cursor.execute("DROP TABLE pg_temp.tier_recalc")
+        cursor.execute("DROP TABLE pg_temp.tier_cand, pg_temp.tier_recalc")
     ups = sum(1 for _member, up in moves if up)
     return RecalcResult(
         members_written=max(written, 0),
