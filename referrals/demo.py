@@ -16,7 +16,7 @@ RULES = [
     {"name": "天猫 2%", "channel": "tmall", "rate": Decimal("2"), "return_window_days": 15},
     {
         "name": "礼盒 5% + 5 元",
-        "category": "gift box",
+        "category": "礼盒",
         "rate": Decimal("5"),
         "fixed_amount": Decimal("5"),
         "return_window_days": 15,
