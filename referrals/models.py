@@ -48,7 +48,7 @@ class Referral(models.Model):
         Member, verbose_name=_("referred member"), on_delete=models.CASCADE, related_name="referred_by"
     )
     referrer = models.ForeignKey(
-        Member, verbose_name=_("referrer"), on_delete=models.CASCADE, related_name="referrals_made"
+        Member, verbose_name=_("referrer"), on_delete=models.CASCADE, db_index=False, related_name="referrals_made"
     )
     code = models.CharField(_("code used"), max_length=16)
     order = models.ForeignKey(
@@ -135,7 +135,7 @@ class Commission(models.Model):
 
     order = models.OneToOneField(Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="commission")
     referrer = models.ForeignKey(
-        Member, verbose_name=_("referrer"), on_delete=models.CASCADE, related_name="commissions"
+        Member, verbose_name=_("referrer"), on_delete=models.CASCADE, db_index=False, related_name="commissions"
     )
     referred_member = models.ForeignKey(
         Member,

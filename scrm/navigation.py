@@ -47,7 +47,7 @@ SECTIONS = [
             Link(_("Tiers"), "tier-ladder"),
             Link(_("Rewards"), "reward-list"),
             Link(_("Redemptions"), "redemption-list", MANAGERS),
-            Link(_("Referral commissions"), "commission-list", OPERATORS),
+            Link(_("Referral commissions"), "commission-list", MANAGERS),
         ],
     ),
     (

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from decimal import Decimal
 
@@ -8,11 +7,6 @@ import pytest
 from django.utils import timezone
 
 from orders.models import Order
-from scrm.celery import app as celery_app
-
-# Several test runs can share the test broker at once; a queue of this run's own keeps their
-# workers from taking each other's tasks (a worker without this code would drop them).
-celery_app.conf.task_default_queue = f"test-{os.environ.get('TEST_DATABASE_NAME', 'siyu')}"
 
 
 @pytest.fixture

@@ -85,29 +85,6 @@ def lots_total(member) -> int:
 
 
 @pytest.fixture
-def points_worker(transactional_db):
-    """A real Celery worker on a queue of this test run only, with points tasks routed to it: test
-    runs sharing the broker (several checkouts at once) never take each other's tasks."""
-    import os
-    import uuid
-
-    from celery.contrib.testing.worker import start_worker
-
-    from scrm.celery import app
-
-    queue = f"points-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-    routes = app.conf.task_routes
-
-    def route(table):
-        app.conf.task_routes = table
-        app.amqp.flush_routes()
-        app.amqp.__dict__.pop("router", None)  # a cached_property holding the old table
-
-    route({"points.tasks.*": {"queue": queue}})
-    try:
-        with start_worker(
-            app, pool="solo", perform_ping_check=False, shutdown_timeout=10, loglevel="WARNING", queues=[queue]
-        ) as worker:
-            yield worker
-    finally:
-        route(routes)
+def points_worker(celery_worker):
+    """The shared real worker (tests/conftest.py), under the name the points tests use."""
+    return celery_worker

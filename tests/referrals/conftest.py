@@ -3,7 +3,6 @@ what is tested here) and the hook is called by hand where a test wants it."""
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from decimal import Decimal
 
@@ -12,11 +11,6 @@ from django.utils import timezone
 
 from orders.models import Order, OrderLine
 from referrals.models import CommissionRule, ReferralCode
-from scrm.celery import app as celery_app
-
-# Several test runs can share the test broker at once; a queue of this run's own keeps their
-# workers from taking each other's tasks (a worker without this code would drop them).
-celery_app.conf.task_default_queue = f"test-{os.environ.get('TEST_DATABASE_NAME', 'siyu')}"
 
 
 @pytest.fixture
