@@ -82,10 +82,12 @@ def _rows(members, now: datetime, seed: int):
             placed = timezone.localtime(moment).replace(hour=hour, microsecond=0)
             if placed > now:
                 placed = moment.replace(microsecond=0)
-            channel = _pick(rng, CHANNELS)
+            # The channel (and so the order number) comes from the member and k alone, not from the
+            # dates drawn above: a rerun another day finds the same numbers and adds nothing.
+            channel = _pick(random.Random(f"channel-{seed}-{phone}-{k}"), CHANNELS)
             lines = _basket(rng, placed)
             prefix = {"pos": "P", "tmall": "TM", "miniprogram": "MP", "douyin": "DY", "jd": "JD"}[channel]
-            number = f"{prefix}{seed:02d}{phone[-8:]}{k:02d}"  # not dated: a rerun another day finds it
+            number = f"{prefix}{seed:02d}{phone[-8:]}{k:02d}"
             attribution = "owner" if owner_id else "none"
             yield (
                 (
