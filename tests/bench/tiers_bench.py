@@ -6,15 +6,17 @@
 A command, not part of CI. It creates its own database (bench_siyu_tiers by default, dropped and
 created again) on the server DATABASE_URL points at (the embedded one by default), migrates it, then:
 
-1. generates N members (50 stores, 1% merged, 1% erased) and 5 x N orders over the last two years
-   server-side with generate_series (net spend skewed so every level is populated; 10% of orders
-   partly refunded, 1% without a member yet), then VACUUM ANALYZE (not timed);
+1. generates N members (50 stores, 1% merged, 1% erased) and about 5 x N orders over the last two
+   years server-side with generate_series, into tables stripped of their secondary indexes and
+   constraints, which are rebuilt afterwards (set-up, not timed); orders per member are skewed (a
+   third of members none, a long tail of heavy buyers), 10% refunded in part or in full;
 2. times the floor: CREATE TEMP TABLE AS SELECT member_id, sum(total - refunded) ... GROUP BY over
    the window (the one aggregate any recalculation must do), with the same work_mem;
 3. times ours, recalculate_tiers() for everyone: the first run (every member gets a row and a
-   history entry), a steady run (nothing changed: nothing written), and a run a week later (the
-   window slid: only the members whose level or spend moved are written);
-4. times a prompt recalculation of 100 members (what an order batch queues).
+   history entry) and a run with nothing changed;
+4. --runs nightly runs: a day's new members, orders and refunds are added (not timed), then the
+   floor and the nightly recalculation of the next day are timed back to back;
+5. times a prompt recalculation of 100 members (what an order batch queues).
 """
 
 from __future__ import annotations
