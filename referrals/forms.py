@@ -16,6 +16,7 @@ class CommissionRuleForm(forms.Form):
     category = forms.CharField(
         label=_("Product category"), max_length=64, required=False, help_text=_("Empty: any category.")
     )
+    # xgettext:no-python-format (a label, not a format string)
     rate = forms.DecimalField(label=_("Rate (% of net)"), min_value=0, max_value=100, decimal_places=2, initial=0)
     fixed_amount = forms.DecimalField(label=_("Fixed amount"), min_value=0, decimal_places=2, initial=0)
     return_window_days = forms.IntegerField(label=_("Return window (days)"), min_value=0, max_value=365, initial=7)

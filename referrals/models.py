@@ -89,6 +89,7 @@ class CommissionRule(models.Model):
     category = models.CharField(
         _("product category"), max_length=64, blank=True, default="", help_text=_("Empty: any category.")
     )
+    # xgettext:no-python-format (a label, not a format string)
     rate = models.DecimalField(_("rate (% of net)"), max_digits=5, decimal_places=2, default=0)
     fixed_amount = models.DecimalField(_("fixed amount"), max_digits=12, decimal_places=2, default=0)
     return_window_days = models.PositiveIntegerField(
@@ -150,6 +151,7 @@ class Commission(models.Model):
     )
     code = models.CharField(_("code used"), max_length=16)
     category = models.CharField(_("category the base counts"), max_length=64, blank=True, default="")
+    # xgettext:no-python-format (a label, not a format string)
     rate = models.DecimalField(_("rate (% of net)"), max_digits=5, decimal_places=2, default=0)
     fixed_amount = models.DecimalField(_("fixed amount"), max_digits=12, decimal_places=2, default=0)
     base_amount = models.DecimalField(_("commissionable net"), max_digits=12, decimal_places=2, default=0)
