@@ -9,6 +9,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from points.models import PointsPolicy, Reward
+from points.services import REWARD_FIELDS
 
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
@@ -18,19 +19,7 @@ class RewardForm(forms.ModelForm):
 
     class Meta:
         model = Reward
-        fields = [
-            "name",
-            "kind",
-            "points_cost",
-            "stock",
-            "per_member_limit",
-            "is_active",
-            "starts_at",
-            "ends_at",
-            "min_tier_rank",
-            "description",
-            "image_url",
-        ]
+        fields = list(REWARD_FIELDS)
         widgets = {"starts_at": DATETIME, "ends_at": DATETIME, "description": forms.Textarea(attrs={"rows": 3})}
 
 

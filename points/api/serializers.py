@@ -5,27 +5,13 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from points.models import LotSource, PointEntry, PointLot, PointsPolicy, Redemption, Reward
+from points.services import REWARD_FIELDS
 
 
 class RewardSerializer(serializers.ModelSerializer):
     class Meta:
         model = Reward
-        fields = [
-            "id",
-            "name",
-            "kind",
-            "points_cost",
-            "stock",
-            "per_member_limit",
-            "is_active",
-            "starts_at",
-            "ends_at",
-            "min_tier_rank",
-            "description",
-            "image_url",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", *REWARD_FIELDS, "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
 
 
