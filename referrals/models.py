@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from members.models import Member
 from orders.models import Order, OrderChannel
@@ -118,7 +119,7 @@ class CommissionRule(models.Model):
 class CommissionStatus(models.TextChoices):
     PENDING = "pending", _("Pending (return window)")
     PAYABLE = "payable", _("Payable")
-    PAID = "paid", _("Paid")
+    PAID = "paid", pgettext_lazy("commission", "Paid")
     CANCELLED = "cancelled", _("Cancelled")
 
 
