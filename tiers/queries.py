@@ -90,15 +90,24 @@ def distribution(user) -> dict:
 
 
 def movement(user, *, days: int = 30) -> dict:
-    """Moves between levels in the last `days` days: upgrades, downgrades, by pair and by reason."""
+    """Moves between levels in the last `days` days: upgrades, downgrades, members ranked for the first
+    time (from no tier: not an upgrade), by pair and by reason."""
     since = timezone.now() - datetime.timedelta(days=days)
     changes = scope(TierChange.objects.filter(created_at__gte=since), user).exclude(from_rank=F("to_rank"))
     totals = changes.aggregate(
-        up=Count("pk", filter=Q(to_rank__gt=F("from_rank"))),
+        up=Count("pk", filter=Q(to_rank__gt=F("from_rank"), from_rank__gt=0)),
         down=Count("pk", filter=Q(to_rank__lt=F("from_rank"))),
+        entered=Count("pk", filter=Q(from_rank=0)),
     )
     pairs = list(
         changes.values("from_name", "to_name", "from_rank", "to_rank").annotate(n=Count("pk")).order_by("-n")[:20]
     )
     reasons = list(changes.values("reason").annotate(n=Count("pk")).order_by("-n"))
-    return {"days": days, "up": totals["up"], "down": totals["down"], "pairs": pairs, "reasons": reasons}
+    return {
+        "days": days,
+        "up": totals["up"],
+        "down": totals["down"],
+        "entered": totals["entered"],
+        "pairs": pairs,
+        "reasons": reasons,
+    }

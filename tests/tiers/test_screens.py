@@ -82,7 +82,8 @@ def test_manager_sees_the_distribution_of_their_store(browser, live_server, bob,
     page.goto(f"{live_server.url}{reverse('tier-distribution')}")
     text = page.inner_text("[data-testid=distribution]")
     assert "可可大师\n\n1" in text or "可可大师\t\t1" in text or text.count("1") >= 2, text
-    assert page.inner_text("[data-testid=upgrades]") == "4"  # 3 members of A entered + a1 moved up
+    assert page.inner_text("[data-testid=upgrades]") == "1"  # a1 moved up
+    assert page.inner_text("[data-testid=entered]") == "3"  # the 3 members of A ranked for the first time
     assert page.locator("[data-testid=per-store]").count() == 0
     shot(page, "tiers-distribution-manager")
 
