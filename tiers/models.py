@@ -64,7 +64,9 @@ class TierLadder(models.Model):
 
 
 class TierLevel(models.Model):
-    ladder = models.ForeignKey(TierLadder, verbose_name=_("ladder"), on_delete=models.CASCADE, related_name="levels")
+    ladder = models.ForeignKey(
+        TierLadder, verbose_name=_("ladder"), on_delete=models.CASCADE, db_index=False, related_name="levels"
+    )
     rank = models.PositiveSmallIntegerField(_("rank"))
     name = models.CharField(_("name"), max_length=64)
     threshold = models.DecimalField(
@@ -158,7 +160,9 @@ class TierChange(models.Model):
     """One move between levels (or a floor set by hand), with why and by whom. Level names are
     kept as they were, so history reads the same after the ladder changes."""
 
-    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="tier_changes")
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.CASCADE, db_index=False, related_name="tier_changes"
+    )
     # History grows without bound: only the member and time indexes below are worth their writes.
     from_level = models.ForeignKey(
         TierLevel,
