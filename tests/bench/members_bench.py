@@ -36,7 +36,7 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.core.management import call_command  # noqa: E402
+from benchdb import create_database, execute, log  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
 N_STORES = 50
@@ -48,24 +48,6 @@ TRIGGERS = {
     "members_membertag": ["member_segments_tag_insert", "member_segments_tag_delete",
                           "member_segments_tag_update", "member_segments_tag_truncate"],
 }
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def execute(sql: str, params=None):
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall() if cursor.description else None
-
-
-def create_database(name: str) -> None:
-    execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    execute(f'CREATE DATABASE "{name}"')
-    connection.close()
-    connection.settings_dict["NAME"] = name
-    call_command("migrate", verbosity=0)
 
 
 def seed_reference_data(n_tags: int) -> tuple[list[int], list[int], list[int]]:

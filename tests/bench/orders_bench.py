@@ -45,7 +45,7 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.core.management import call_command  # noqa: E402
+from benchdb import create_database, execute, log  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
 N_STORES = 50
@@ -60,24 +60,6 @@ PRODUCTS = [
     ("HC", "热可可粉 250g", "热可可", 59),
     ("KID", "儿童造型巧克力", "儿童零食", 49),
 ]
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def execute(sql: str, params=None):
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall() if cursor.description else None
-
-
-def create_database(name: str) -> None:
-    execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    execute(f'CREATE DATABASE "{name}"')
-    connection.close()
-    connection.settings_dict["NAME"] = name
-    call_command("migrate", verbosity=0)
 
 
 def seed(members: int) -> None:

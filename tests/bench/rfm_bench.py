@@ -32,27 +32,9 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.core.management import call_command  # noqa: E402
+from benchdb import create_database, execute, log  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def execute(sql: str, params=None):
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall() if cursor.description else None
-
-
-def create_database(name: str) -> None:
-    execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    execute(f'CREATE DATABASE "{name}"')
-    connection.close()
-    connection.settings_dict["NAME"] = name
-    call_command("migrate", verbosity=0)
 
 
 def generate(n_members: int, n_orders: int) -> None:
