@@ -181,6 +181,8 @@ def messages() -> dict[str, str]:
         "consent": _("Needs the member's {consent} consent first; record it on the member's profile."),
         "consent_new": _("A new member has given no {consent} consent yet; import this value once they have."),
         "identity_long": _("“{value}” is longer than 128 characters."),
+        "identity_several": _("“{value}” holds several ids; give one id per cell (one more id of this member: "
+                              "a row of its own with the member's phone)."),
         "duplicate": _("“{value}” also appears in row {rows}; an identity may appear in one row only."),
         "conflict": _("The identities in this row belong to different members ({members}); merge them first."),
         "other_store": _("“{value}” belongs to a member of another store."),
@@ -508,12 +510,15 @@ class Importer:
         self._collected(f"""
             WITH bad AS (
                 DELETE FROM io_ident WHERE channel <> 'phone'
-                  AND (length(external_id) > {EXTERNAL_ID_MAX} OR left(external_id, 1) IN ('=', '+', '-', '@'))
+                  AND (length(external_id) > {EXTERNAL_ID_MAX} OR left(external_id, 1) IN ('=', '+', '-', '@')
+                       OR strpos(external_id, ';') > 0)
                 RETURNING row_no, col_no, col, external_id)
             INSERT INTO io_err (row_no, col_no, col, value, message)
             SELECT row_no, col_no, col, external_id,
                    CASE WHEN left(external_id, 1) IN ('=', '+', '-', '@') THEN {self._m('formula', value='external_id')}
-                        ELSE {self._m('identity_long', value='left(external_id, 40)')} END
+                        WHEN length(external_id) > {EXTERNAL_ID_MAX}
+                        THEN {self._m('identity_long', value='left(external_id, 40)')}
+                        ELSE {self._m('identity_several', value='left(external_id, 60)')} END
             FROM bad""")
         self._run("ANALYZE io_ident")  # the join with members_identity below needs real estimates
         rows = ("array_to_string((array_remove(d.rows, i.row_no))[1:5], ', ') "

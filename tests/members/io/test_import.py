@@ -256,6 +256,17 @@ def test_formula_cells(alice, store_a, vocabulary):
     assert Member.objects.get().attributes == {"kids": -5}
 
 
+def test_a_cell_with_several_ids_is_refused_not_stored_as_one(alice, store_a):
+    # An export writes a merged member's two ids of one channel as "a;b"; no channel's id has a ";".
+    content = "name,phone,wecom\na,13800138001,wm_a;wm_b\nb,13800138002,wm_c\n"
+    job = run_import(alice, content, mode="valid_rows")
+    found = {row: dict(items) for row, items in errors_by_row(job).items()}
+    assert set(found) == {2}
+    assert "several ids" in found[2]["wecom"]
+    assert not Identity.objects.filter(external_id__contains=";").exists()
+    assert Identity.objects.filter(channel="wecom", external_id="wm_c").exists()
+
+
 def test_extra_cells_blank_rows_and_multiline_cells_keep_row_numbers(alice, store_a):
     content = ('name,phone\n'
                '"two\nlines",13800138001\n'
