@@ -9,10 +9,12 @@ class InsightsConfig(AppConfig):
     verbose_name = _("Insights")
 
     def ready(self) -> None:
-        from insights import segments, tasks
+        from insights import queries, segments, tasks
         from orders import hooks
+        from scrm import overview
         from scrm.api import scopes
 
         scopes.register("insights", _("Figures: sales, members, RFM, tiers, points"), store_roles="read")
         segments.register()
         hooks.on_orders_changed(tasks.queue_rescore)
+        overview.register("sales", template="insights/_overview.html", context=queries.overview, order=10)

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from scrm import queries
+from scrm import overview, queries
 from scrm.dashboard import ScopedListView
 from scrm.filters import ApiKeyFilterSet, StaffFilterSet, StoreFilterSet
 from scrm.forms import ApiKeyForm, StaffForm
@@ -35,7 +35,8 @@ def healthz(request):
 def home(request):
     if request.user.role == Role.STORE_STAFF:
         return redirect("mobile-home")
-    return render(request, "scrm/home.html", {"figures": queries.home_figures(request.user)})
+    context = {"figures": queries.home_figures(request.user), "sections": overview.for_user(request.user)}
+    return render(request, "scrm/home.html", context)
 
 
 @login_required

@@ -1,0 +1,34 @@
+"""The overview page shows the last 30 days' sales, within the user's stores."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from orders.models import Order
+
+pytestmark = pytest.mark.django_db
+
+
+def test_overview_shows_30_day_sales_scoped_to_the_store(client, alice, bob, members, store_a, store_b):
+    (a0, _a1, _a2), (b0, _b1) = members
+    now = timezone.now()
+    for number, member, store, amount, days in [
+        ("A1", a0, store_a, "120.00", 2), ("A2", a0, store_a, "80.00", 5), ("B1", b0, store_b, "1000.00", 1),
+        ("OLD", a0, store_a, "999.00", 45),
+    ]:
+        Order.objects.create(channel="pos", external_id=number, member=member, store=store,
+                             total_amount=Decimal(amount), placed_at=now - timedelta(days=days))
+
+    client.force_login(alice)
+    html = client.get(reverse("home")).content.decode()
+    assert 'data-testid="overview-sales"' in html
+    assert 'data-testid="overview-gmv">1,200<' in html
+
+    client.force_login(bob)
+    html = client.get(reverse("home")).content.decode()
+    assert 'data-testid="overview-gmv">200<' in html
