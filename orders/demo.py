@@ -198,12 +198,13 @@ def seed(*, seed: int = 7) -> str:
                 JOIN orders_order o ON o.channel = d.channel AND o.external_id = d.external_id
                 JOIN orders_orderline l ON l.order_id = o.id
                 WHERE mod(abs(hashtext(o.external_id)), %s) = 0 AND o.refunded_amount = 0
+                  AND o.placed_at < now() - interval '1 hour'
                   AND NOT EXISTS (SELECT 1 FROM orders_refund r WHERE r.order_id = o.id)
                 ORDER BY o.id, l.id
             ), refunds AS (
                 INSERT INTO orders_refund (order_id, line_id, external_id, amount, reason, refunded_at, created_at)
                 SELECT order_id, line_id, 'RF' || order_id, amount, '七天无理由退货',
-                       placed_at + interval '3 days', placed_at + interval '3 days'
+                       LEAST(placed_at + interval '3 days', now()), LEAST(placed_at + interval '3 days', now())
                 FROM picked
                 RETURNING order_id, line_id, amount
             ), lines AS (
