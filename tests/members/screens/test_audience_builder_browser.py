@@ -36,6 +36,13 @@ def login(browser, live_server, username, **context):
     return ctx, page
 
 
+def appear(page, selector):
+    """Wait for `selector`, then for htmx to finish settling the swap that brought it: htmx wires
+    up new content only after its settle delay, and a change fired before that is lost."""
+    page.wait_for_selector(selector)
+    page.wait_for_function("() => !document.querySelector('.htmx-settling, .htmx-swapping, .htmx-request')")
+
+
 def settle(page):
     page.wait_for_load_state("networkidle")
     page.wait_for_timeout(350)  # the form's change trigger waits 250 ms before asking
@@ -48,18 +55,18 @@ def test_operator_builds_a_nested_audience_and_saves_it(browser, live_server, al
     page.click("[data-testid=audience-builder] summary")
     url_before = page.url
     page.click("[data-testid='add-r']")
-    page.wait_for_selector("[data-testid='filter-r.0']")
+    appear(page, "[data-testid='filter-r.0']")
     page.select_option("[data-testid='filter-r.0']", "tags")
-    page.wait_for_selector("[data-testid='value-r.0'] select")
+    appear(page, "[data-testid='value-r.0'] select")
     page.select_option("[data-testid='value-r.0'] select", str(audience.pk))
     settle(page)
     assert page.inner_text("[data-testid=preview-count]") == "3 members"
     # ANY of (tag) or a NOT group holding an attribute condition
     page.select_option("[data-testid='match-r']", "any")
     page.click("[data-testid='group-r']")
-    page.wait_for_selector("[data-testid='filter-r.1.0']")
+    appear(page, "[data-testid='filter-r.1.0']")
     page.select_option("[data-testid='filter-r.1.0']", "attribute")
-    page.wait_for_selector("[data-testid='arg-r.1.0']")
+    appear(page, "[data-testid='arg-r.1.0']")
     page.select_option("[data-testid='value-r.1.0'] select", "A2")
     settle(page)
     assert page.inner_text("[data-testid=preview-count]") == "4 members"
@@ -70,7 +77,7 @@ def test_operator_builds_a_nested_audience_and_saves_it(browser, live_server, al
                         {"not": {"all": [{"attribute": "milk_brand", "op": "eq", "value": "A2"}]}}]}
     assert page.inner_text("[data-testid=preview-count]") == f"{queries.count(expected, alice)} members"
     page.click("[data-testid='add-r']")
-    page.wait_for_selector("[data-testid='filter-r.2']")
+    appear(page, "[data-testid='filter-r.2']")
     page.click("[data-testid='remove-r.2']")
     page.wait_for_selector("[data-testid='filter-r.2']", state="detached")
     assert page.url == url_before  # all of it without a page load
@@ -95,9 +102,9 @@ def test_builder_on_a_phone_width_screen(browser, live_server, bob, audience, sh
     page.goto(f"{live_server.url}/members/")
     page.click("[data-testid=audience-builder] summary")
     page.click("[data-testid='add-r']")
-    page.wait_for_selector("[data-testid='filter-r.0']")
+    appear(page, "[data-testid='filter-r.0']")
     page.select_option("[data-testid='filter-r.0']", "stage")
-    page.wait_for_selector("[data-testid='value-r.0'] select")
+    appear(page, "[data-testid='value-r.0'] select")
     page.select_option("[data-testid='value-r.0'] select", ["aware"])
     settle(page)
     assert page.inner_text("[data-testid=preview-count]") == "3 members"  # store A only
