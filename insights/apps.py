@@ -18,3 +18,4 @@ class InsightsConfig(AppConfig):
         segments.register()
         hooks.on_orders_changed(tasks.queue_rescore)
         overview.register("sales", template="insights/_overview.html", context=queries.overview, order=10)
+        overview.register("my_sales", template="insights/_today.html", context=queries.my_sales, page="today")

@@ -97,6 +97,22 @@ def sales(actor, *, days: int, now=None) -> dict:
     }
 
 
+def my_sales(user, *, now=None) -> dict:
+    """A guide's own figures for the phone's Today page: orders credited to them (staff attribution)
+    this calendar month and in the last 30 days, net of refunds, in the reporting currency."""
+    now = now or timezone.now()
+    month_start = timezone.localtime(now).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    net = F("total_amount") - F("refunded_amount")
+    orders = scope(Order.objects.filter(staff=user, currency=settings.SIYU_CURRENCIES[0]), user)
+    totals = orders.filter(placed_at__lt=now).aggregate(
+        month_orders=Count("pk", filter=Q(placed_at__gte=month_start)),
+        month_gmv=Sum(net, filter=Q(placed_at__gte=month_start), default=Decimal(0)),
+        orders_30d=Count("pk", filter=Q(placed_at__gte=now - timedelta(days=30))),
+        gmv_30d=Sum(net, filter=Q(placed_at__gte=now - timedelta(days=30)), default=Decimal(0)),
+    )
+    return {"currency": settings.SIYU_CURRENCIES[0], **totals}
+
+
 def overview(actor) -> dict:
     """The last 30 days' sales, for the overview page's cards."""
     return sales(actor, days=30)

@@ -41,7 +41,11 @@ def home(request):
 
 @login_required
 def mobile_home(request):
-    return render(request, "scrm/mobile_home.html", {"figures": queries.staff_home_figures(request.user)})
+    context = {
+        "figures": queries.staff_home_figures(request.user),
+        "sections": overview.for_user(request.user, page="today"),
+    }
+    return render(request, "scrm/mobile_home.html", context)
 
 
 class StoreListView(ScopedListView):
