@@ -44,13 +44,19 @@ def _optional(module: str):
         return None
 
 
-def sales(actor, *, days: int, now=None) -> dict:
-    now = now or timezone.now()
+def _period_orders(actor, *, days: int, now):
     since = now - timedelta(days=days)
-    net = F("total_amount") - F("refunded_amount")
     orders = scope(Order.objects.all(), actor).filter(
         placed_at__gte=since, placed_at__lt=now, currency=settings.SIYU_CURRENCIES[0]
     )
+    return orders, since
+
+
+def sales_totals(actor, *, days: int, now=None) -> dict:
+    """The period's headline figures (GMV, members' share, repurchase, order values): two queries."""
+    now = now or timezone.now()
+    orders, since = _period_orders(actor, days=days, now=now)
+    net = F("total_amount") - F("refunded_amount")
     totals = orders.aggregate(
         orders=Count("pk"),
         gmv=Sum(net, default=Decimal(0)),
@@ -65,19 +71,6 @@ def sales(actor, *, days: int, now=None) -> dict:
     def aov(gmv, n):
         return (gmv / n).quantize(Decimal("0.01")) if n else None
 
-    by_store = list(
-        orders.values("store", "store__code", "store__name")
-        .annotate(orders=Count("pk"), gmv=Sum(net), members_gmv=Sum(net, filter=Q(member__isnull=False)))
-        .order_by("-gmv")
-    )
-    by_guide = list(
-        orders.values("staff", "staff__display_name", "staff__username", "staff__store__code")
-        .annotate(orders=Count("pk"), gmv=Sum(net))
-        .order_by("-gmv")[:TOP_GUIDES]
-    )
-    top_gmv = max([row["gmv"] or 0 for row in by_store] + [0])
-    for row in by_store:
-        row["share"] = _ratio(row["gmv"] or 0, top_gmv)
     return {
         "days": days,
         "since": since,
@@ -92,9 +85,28 @@ def sales(actor, *, days: int, now=None) -> dict:
         "aov_others": aov(totals["other_gmv"], totals["other_orders"]),
         "member_orders": totals["member_orders"],
         "other_orders": totals["other_orders"],
-        "by_store": by_store,
-        "by_guide": by_guide,
     }
+
+
+def sales(actor, *, days: int, now=None) -> dict:
+    """The headline figures plus GMV by store and by credited guide, for the Figures page."""
+    now = now or timezone.now()
+    orders, _since = _period_orders(actor, days=days, now=now)
+    net = F("total_amount") - F("refunded_amount")
+    by_store = list(
+        orders.values("store", "store__code", "store__name")
+        .annotate(orders=Count("pk"), gmv=Sum(net), members_gmv=Sum(net, filter=Q(member__isnull=False)))
+        .order_by("-gmv")
+    )
+    by_guide = list(
+        orders.values("staff", "staff__display_name", "staff__username", "staff__store__code")
+        .annotate(orders=Count("pk"), gmv=Sum(net))
+        .order_by("-gmv")[:TOP_GUIDES]
+    )
+    top_gmv = max([row["gmv"] or 0 for row in by_store] + [0])
+    for row in by_store:
+        row["share"] = _ratio(row["gmv"] or 0, top_gmv)
+    return {**sales_totals(actor, days=days, now=now), "by_store": by_store, "by_guide": by_guide}
 
 
 def my_sales(user, *, now=None) -> dict:
@@ -115,7 +127,7 @@ def my_sales(user, *, now=None) -> dict:
 
 def overview(actor) -> dict:
     """The last 30 days' sales, for the overview page's cards."""
-    return sales(actor, days=30)
+    return sales_totals(actor, days=30)
 
 
 def rfm(actor) -> dict:
