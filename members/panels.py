@@ -7,27 +7,11 @@ so the member centre shows them without importing those apps.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from scrm.sections import SectionRegistry
 
-
-@dataclass(frozen=True)
-class Panel:
-    key: str
-    template: str
-    context: Callable
-    order: int
-
-
-_PANELS: dict[str, Panel] = {}
-
-
-def register(key: str, *, template: str, context: Callable, order: int = 50) -> None:
-    _PANELS[key] = Panel(key=key, template=template, context=context, order=order)
+_PANELS = SectionRegistry()
+register = _PANELS.register
 
 
 def for_member(member, user) -> list[dict]:
-    return [
-        {"key": p.key, "template": p.template, "context": p.context(member, user)}
-        for p in sorted(_PANELS.values(), key=lambda p: (p.order, p.key))
-    ]
+    return _PANELS.render_context(member, user)

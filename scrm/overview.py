@@ -9,28 +9,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from scrm.sections import SectionRegistry
 
-@dataclass(frozen=True)
-class Section:
-    key: str
-    template: str
-    context: Callable
-    order: int
-    page: str
-
-
-_SECTIONS: dict[tuple[str, str], Section] = {}
-PAGES = ("overview", "today")
+_PAGES = {"overview": SectionRegistry(), "today": SectionRegistry()}
 
 
 def register(key: str, *, template: str, context: Callable, order: int = 50, page: str = "overview") -> None:
-    if page not in PAGES:
-        raise ValueError(f"unknown page {page!r}; one of {PAGES}")
-    _SECTIONS[(page, key)] = Section(key=key, template=template, context=context, order=order, page=page)
+    if page not in _PAGES:
+        raise ValueError(f"unknown page {page!r}; one of {tuple(_PAGES)}")
+    _PAGES[page].register(key, template=template, context=context, order=order)
 
 
 def for_user(user, *, page: str = "overview") -> list[dict]:
-    sections = sorted((s for s in _SECTIONS.values() if s.page == page), key=lambda s: (s.order, s.key))
-    return [{"key": s.key, "template": s.template, "context": s.context(user)} for s in sections]
+    return _PAGES[page].render_context(user)
