@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
@@ -18,7 +18,11 @@ from referrals import services
 from referrals.api import serializers as s
 from referrals.filters import CommissionFilterSet, CommissionRuleFilterSet, ReferralCodeFilterSet, ReferralFilterSet
 from referrals.models import Commission, CommissionRule, Referral, ReferralCode
-from scrm.api.viewsets import ScopedModelViewSet, ScopedQuerysetMixin, ScopedReadOnlyViewSet
+from scrm.api.viewsets import (
+    ScopedCreateListRetrieveViewSet,
+    ScopedModelViewSet,
+    ScopedReadOnlyViewSet,
+)
 from scrm.scoping import scope
 
 ERRORS = {
@@ -51,14 +55,7 @@ def _member(request, value, field="member") -> Member:
         responses={200: s.ReferralCodeSerializer, 201: s.ReferralCodeSerializer, **ERRORS},
     ),
 )
-class ReferralCodeViewSet(
-    ServiceErrorsMixin,
-    ScopedQuerysetMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    viewsets.GenericViewSet,
-):
+class ReferralCodeViewSet(ServiceErrorsMixin, ScopedCreateListRetrieveViewSet):
     queryset = ReferralCode.objects.order_by("-id")
     serializer_class = s.ReferralCodeSerializer
     filterset_class = ReferralCodeFilterSet
@@ -81,14 +78,7 @@ class ReferralCodeViewSet(
         responses={201: s.ReferralSerializer, 409: ErrorSerializer, **ERRORS},
     ),
 )
-class ReferralViewSet(
-    ServiceErrorsMixin,
-    ScopedQuerysetMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    viewsets.GenericViewSet,
-):
+class ReferralViewSet(ServiceErrorsMixin, ScopedCreateListRetrieveViewSet):
     queryset = Referral.objects.order_by("-id")
     serializer_class = s.ReferralSerializer
     filterset_class = ReferralFilterSet
