@@ -32,13 +32,9 @@ def _points_basis_sql(*, for_members: bool) -> str:
 
 
 def register_tier_basis() -> None:
-    try:
-        from tiers import bases
-    except ImportError:  # the tiers app without a basis registry: nothing to register
-        return
-    register = getattr(bases, "register_basis", None)
-    if register is not None:
-        register("points", _("Points earned"), sql=_points_basis_sql)
+    from tiers import bases
+
+    bases.register_basis("points", _("Points earned"), sql=_points_basis_sql)
 
 
 def _balance_sql(leaf, m: str):

@@ -184,12 +184,8 @@ class SyncResult:
     lots_moved: int = 0
 
 
-def _earn_sql(tier_sql: str | None) -> str:
-    tier_join = (
-        f"LEFT JOIN ({tier_sql}) t ON t.member_id = o.member_id LEFT JOIN tier_mult tm ON tm.rank = t.rank"
-        if tier_sql
-        else "LEFT JOIN (SELECT NULL::int AS rank, NULL::text AS name) t ON false LEFT JOIN tier_mult tm ON false"
-    )
+def _earn_sql(tier_sql: str) -> str:
+    tier_join = f"LEFT JOIN ({tier_sql}) t ON t.member_id = o.member_id LEFT JOIN tier_mult tm ON tm.rank = t.rank"
     return f"""
     WITH cur(currency, factor, symbol) AS (
         SELECT * FROM unnest(%(currencies)s::text[], %(factors)s::numeric[], %(symbols)s::text[])
