@@ -1,14 +1,13 @@
 """Figures across orders, tiers and points, always within what the actor may see (operators the
 whole brand, store roles their store): repurchase rate, order value of members against other
 buyers, members' share of GMV, GMV by store and by credited guide, RFM segments, tier distribution
-and movement (when the tiers app provides them), points liability (when points does).
+and movement (from tiers), points liability (from points).
 
 Orders count by `placed_at` in the period, in the reporting currency (the first of
 settings.SIYU_CURRENCIES); GMV is net of refunds."""
 
 from __future__ import annotations
 
-import importlib
 from datetime import timedelta
 from decimal import Decimal
 
@@ -18,7 +17,9 @@ from django.utils import timezone
 
 from insights.models import MemberRFM, RFMBoundaries, RFMSegment
 from orders.models import Order
+from points import queries as point_queries
 from scrm.scoping import scope
+from tiers import queries as tier_queries
 
 PERIODS = (30, 90, 365)
 TOP_GUIDES = 15
@@ -34,14 +35,6 @@ def period(raw) -> int:
 
 def _ratio(part, whole) -> float | None:
     return round(float(part) / float(whole), 4) if whole else None
-
-
-def _optional(module: str):
-    """Another app's queries module, or None while it does not provide one."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        return None
 
 
 def _period_orders(actor, *, days: int, now):
@@ -141,12 +134,9 @@ def rfm(actor) -> dict:
     return {"segments": segments, "members": total, "computed_at": boundaries.computed_at if boundaries else None}
 
 
-def tiers(actor, *, days: int) -> dict | None:
-    queries = _optional("tiers.queries")
-    if queries is None or not hasattr(queries, "distribution"):
-        return None
-    distribution = queries.distribution(actor)
-    levels = queries.levels() if hasattr(queries, "levels") else []
+def tiers(actor, *, days: int) -> dict:
+    distribution = tier_queries.distribution(actor)
+    levels = tier_queries.levels()
     total = distribution.get("total") or 0
     rows = [
         {
@@ -157,15 +147,11 @@ def tiers(actor, *, days: int) -> dict | None:
         }
         for level in levels
     ]
-    movement = queries.movement(actor, days=days) if hasattr(queries, "movement") else None
-    return {"levels": rows, "total": total, "movement": movement}
+    return {"levels": rows, "total": total, "movement": tier_queries.movement(actor, days=days)}
 
 
-def points(actor) -> dict | None:
-    queries = _optional("points.queries")
-    if queries is None or not hasattr(queries, "liability"):
-        return None
-    return queries.liability(actor)
+def points(actor) -> dict:
+    return point_queries.liability(actor)
 
 
 def figures(actor, *, days: int = 30, now=None) -> dict:
