@@ -22,8 +22,8 @@ from members.segments import services as segment_services
 from members.segments.models import Segment
 from members.services import notes as notes_service
 from members.services import tags as tags_service
-from members.services.errors import ServiceError
 from scrm.dashboard import ScopedDetailView, ScopedListView
+from scrm.errors import ServiceError
 from scrm.models import Role
 from scrm.scoping import scope
 
@@ -212,9 +212,6 @@ def save_segment(request):
                 actor=request.user, name=form.cleaned_data["name"], description=form.cleaned_data["description"],
                 definition=audience.definition(),
             )
-    except PermissionDenied as exc:
-        messages.error(request, str(exc) or _("You cannot change this segment."))
-        return _go(request, back)
     except (ServiceError, ValidationError, ValueError) as exc:
         messages.error(request, str(getattr(exc, "message", exc)))
         return _go(request, back)
@@ -291,8 +288,6 @@ def segment_action(request, pk, action):
             messages.success(request, _("Segment %(name)s deleted.") % {"name": segment.name})
         else:
             raise Http404
-    except PermissionDenied as exc:
-        messages.error(request, str(exc) or _("You cannot change this segment."))
     except ServiceError as exc:
         messages.error(request, exc.message)
     return redirect("segment-list")

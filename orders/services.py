@@ -30,11 +30,11 @@ from django.utils.translation import gettext as _
 from members.models import Channel as IdentityChannel
 from members.phones import InvalidPhone, normalize_phone
 from members.services import identities
-from members.services.errors import Conflict, Forbidden, InvalidInput, NotInScope
-from members.services.events import actor_user
 from members.services.identities import IdentityKey
 from orders import hooks
 from orders.models import AttributionPolicy, AttributionRule, Order, OrderChannel, OrderLine, OrderStatus, Refund
+from scrm.actors import actor_user
+from scrm.errors import Conflict, Forbidden, InvalidInput, NotInScope
 from scrm.models import STORE_ROLES
 from scrm.scoping import access_for
 

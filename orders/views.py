@@ -14,12 +14,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from members.io.parsing import FileError
-from members.services.errors import ServiceError
 from orders import imports, queries, services
 from orders.filters import OrderFilterSet
 from orders.forms import AttributionPolicyForm, OrderImportForm, RefundForm
 from orders.models import AttributionPolicy, Order
 from scrm.dashboard import ScopedDetailView, ScopedListView
+from scrm.errors import ServiceError
 from scrm.models import Role
 from scrm.scoping import scope
 

@@ -9,10 +9,10 @@ from decimal import Decimal
 
 from django.db import connection
 
-from members.services.events import SystemActor
 from points import services
-from points.errors import ServiceError
 from points.models import ExpiryMode, PointsPolicy, Redemption, Reward
+from scrm.actors import SystemActor
+from scrm.errors import ServiceError
 
 CHUNK = 50_000
 

@@ -1,21 +1,10 @@
-"""What points services raise: the member centre's service errors (status, code, details naming the
-field), so the API answers them in the one error shape and screens show their message."""
+"""The errors only points raise, in the shared vocabulary of scrm.errors (status, code, details)."""
 
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from members.services.errors import Conflict, Forbidden, InvalidInput, NotInScope, ServiceError
-
-__all__ = [
-    "Conflict",
-    "Forbidden",
-    "InsufficientPoints",
-    "InvalidInput",
-    "NotInScope",
-    "RewardUnavailable",
-    "ServiceError",
-]
+from scrm.errors import ServiceError
 
 
 class InsufficientPoints(ServiceError):

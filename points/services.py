@@ -24,9 +24,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members.models import Member
-from members.services.events import SystemActor, actor_label, actor_user
 from points import tiering
-from points.errors import Conflict, Forbidden, InsufficientPoints, InvalidInput, NotInScope, RewardUnavailable
+from points.errors import InsufficientPoints, RewardUnavailable
 from points.models import (
     EntryKind,
     ExpiryMode,
@@ -39,6 +38,8 @@ from points.models import (
     RedemptionStatus,
     Reward,
 )
+from scrm.actors import SystemActor, actor_label, actor_user
+from scrm.errors import Conflict, Forbidden, InvalidInput, NotInScope
 from scrm.scoping import scope
 
 MAX_ADJUSTMENT = 10_000_000

@@ -13,12 +13,12 @@ from django.views.decorators.http import require_POST
 
 from members.models import Member
 from points import queries, services
-from points.errors import ServiceError
 from points.filters import PointEntryFilterSet, RedemptionFilterSet, RewardFilterSet
 from points.forms import PolicyForm, RewardForm
 from points.models import PointEntry, PointsPolicy, Redemption, Reward
 from scrm.api.permissions import principal_scopes
 from scrm.dashboard import ScopedListView
+from scrm.errors import ServiceError
 from scrm.models import Role
 from scrm.scoping import scope
 

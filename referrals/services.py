@@ -11,7 +11,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members.models import Member
-from members.services.errors import Conflict, InvalidInput, NotInScope
 from orders.models import OrderChannel
 from referrals.models import (
     CODE_ALPHABET,
@@ -23,6 +22,7 @@ from referrals.models import (
     ReferralCode,
     ReferralSource,
 )
+from scrm.errors import Conflict, InvalidInput, NotInScope
 from scrm.models import User
 from scrm.scoping import scope
 

@@ -13,12 +13,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from members.models import Member
-from members.services.errors import ServiceError
 from referrals import queries, services
 from referrals.filters import CommissionFilterSet, CommissionRuleFilterSet
 from referrals.forms import CommissionRuleForm
 from referrals.models import Commission, CommissionRule, CommissionStatus
 from scrm.dashboard import ScopedListView
+from scrm.errors import ServiceError
 from scrm.models import Role
 from scrm.scoping import scope
 

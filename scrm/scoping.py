@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Model, Q, QuerySet
+from django.http import Http404
 
 _UNSET = object()
 
@@ -70,3 +71,14 @@ def scope(queryset: QuerySet, actor) -> QuerySet:
     if getattr(queryset.model, "store_scope_shared", False):
         return queryset.filter(Q(**{path: access.store_id}) | Q(**{f"{path}__isnull": True}))
     return queryset.filter(**{path: access.store_id})
+
+
+def get_visible_or_404(queryset: QuerySet | type[Model], actor, **lookup) -> Model:
+    """The one object matching `lookup` among the rows `actor` may see; Http404 otherwise, so another
+    store's object and a missing one answer alike."""
+    if isinstance(queryset, type):
+        queryset = queryset._default_manager.all()
+    try:
+        return scope(queryset, actor).get(**lookup)
+    except (queryset.model.DoesNotExist, ValueError, TypeError):
+        raise Http404(f"No {queryset.model._meta.object_name} matches the given query.") from None

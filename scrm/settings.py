@@ -84,6 +84,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "scrm.api.errors.ApiErrorMiddleware",
+    "scrm.middleware.ServiceErrorMiddleware",
 ]
 
 if not DEBUG:

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members.models import Member
-from members.services.errors import Forbidden, InvalidInput, NotInScope
+from scrm.errors import Forbidden, InvalidInput, NotInScope
 from scrm.models import Role
 from tiers import bases
 from tiers.models import ChangeReason, DowngradePolicy, MemberTier, TierChange, TierLadder, TierLevel

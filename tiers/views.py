@@ -12,8 +12,8 @@ from django.views.decorators.http import require_POST
 from django.views.generic import TemplateView
 
 from members.models import Member
-from members.services.errors import ServiceError
 from scrm.dashboard import RoleRequiredMixin
+from scrm.errors import ServiceError
 from scrm.models import Role, Store
 from scrm.scoping import scope
 from tiers import queries, services

@@ -279,14 +279,3 @@ class DuplicateCandidateSerializer(serializers.Serializer):
 
 class EraseInputSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, max_length=255)
-
-
-class ErrorBodySerializer(serializers.Serializer):
-    status = serializers.IntegerField()
-    code = serializers.CharField()
-    message = serializers.CharField()
-    details = serializers.DictField()
-
-
-class ErrorSerializer(serializers.Serializer):
-    error = ErrorBodySerializer()

@@ -8,10 +8,7 @@ details in the one error shape."""
 
 from __future__ import annotations
 
-from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
 from django.db.models import Prefetch, prefetch_related_objects
-from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -39,45 +36,16 @@ from members.services import attributes as attribute_service
 from members.services import consent, identities, notes, privacy, relations, tags
 from members.services import merge as merge_service
 from members.services import upsert as upsert_service
-from members.services.errors import InvalidInput, NotInScope, ServiceError
-from scrm.api.errors import error_body
-from scrm.api.viewsets import ScopedModelViewSet, ScopedQuerysetMixin, ScopedReadOnlyViewSet
+from scrm.api.body import json_object
+from scrm.api.schema import ERRORS, ErrorSerializer, path_id
+from scrm.api.viewsets import NestedScopedMixin, ScopedModelViewSet, ScopedQuerysetMixin, ScopedReadOnlyViewSet
+from scrm.errors import InvalidInput, NotInScope
 from scrm.models import User
 from scrm.scoping import scope
 
-ERRORS = {
-    400: OpenApiResponse(s.ErrorSerializer, description="Invalid data; details name each field (or item)."),
-    404: OpenApiResponse(s.ErrorSerializer, description="Not found, or outside the caller's store."),
-}
-CONFLICT = {409: OpenApiResponse(s.ErrorSerializer, description="identity_conflict: details name the identities "
+CONFLICT = {409: OpenApiResponse(ErrorSerializer, description="identity_conflict: details name the identities "
                                  "and the members holding them; merge them first.")}
-MEMBER_ID = OpenApiParameter("member_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Member id.")
-
-
-class ServiceErrorsMixin:
-    """Answer a members.services error in the one error shape, with its own status, code and details;
-    a body over DATA_UPLOAD_MAX_MEMORY_SIZE (a huge bulk upsert) is a 413, not a crash."""
-
-    def get_exception_handler(self):
-        default = super().get_exception_handler()
-
-        def handle(exc, context):
-            if isinstance(exc, ServiceError):
-                return Response(error_body(exc.status, exc.code, exc.message, exc.details), status=exc.status)
-            if isinstance(exc, RequestDataTooBig):
-                message = _("The request body is larger than %(limit)d bytes; send fewer items per request.") % {
-                    "limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE}
-                details = {"limit_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE}
-                return Response(error_body(413, "payload_too_large", message, details), status=413)
-            return default(exc, context)
-
-        return handle
-
-
-def _body(request) -> dict:
-    if not isinstance(request.data, dict):
-        raise InvalidInput(details={"non_field_errors": [_("Expected a JSON object.")]})
-    return dict(request.data)
+MEMBER_ID = path_id("member_id", "Member id.")
 
 
 def _ip(request):
@@ -111,7 +79,7 @@ def _reload(member_id: int) -> Member:
     partial_update=extend_schema(summary="Edit profile fields", request=s.ProfileInputSerializer,
                                  responses={200: s.MemberDetailSerializer, **ERRORS, **CONFLICT}),
 )
-class MemberViewSet(ServiceErrorsMixin, ScopedModelViewSet):
+class MemberViewSet(ScopedModelViewSet):
     queryset = Member.live.select_related("home_store", "owner")
     serializer_class = s.MemberSerializer
     filterset_class = MemberFilterSet
@@ -134,14 +102,15 @@ class MemberViewSet(ServiceErrorsMixin, ScopedModelViewSet):
         return Response(self._detail(member_detail(self.get_object())))
 
     def create(self, request, *args, **kwargs):
-        data = _body(request)
+        data = json_object(request)
         result = upsert_service.create_member(
             identities=data.pop("identities", None), tags=data.pop("tags", None), profile=data, actor=request.user
         )
         return Response(self._detail(_reload(result.member_id)), status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, *args, **kwargs):
-        member = upsert_service.update_member(member=self.get_object(), profile=_body(request), actor=request.user)
+        member = upsert_service.update_member(member=self.get_object(), profile=json_object(request),
+                                              actor=request.user)
         return Response(self._detail(member_detail(member)))
 
     @extend_schema(summary="Create or update a member by identity", request=s.UpsertInputSerializer,
@@ -151,7 +120,7 @@ class MemberViewSet(ServiceErrorsMixin, ScopedModelViewSet):
                               **CONFLICT})
     @action(detail=False, methods=["post"])
     def upsert(self, request):
-        data = _body(request)
+        data = json_object(request)
         result = upsert_service.upsert_member(
             identities=data.pop("identities", None), tags=data.pop("tags", None), profile=data, actor=request.user
         )
@@ -164,7 +133,7 @@ class MemberViewSet(ServiceErrorsMixin, ScopedModelViewSet):
                    responses={200: s.BulkUpsertResponseSerializer, **ERRORS, **CONFLICT})
     @action(detail=False, methods=["post"], url_path="bulk-upsert")
     def bulk_upsert(self, request):
-        results = upsert_service.bulk_upsert_members(items=_body(request).get("items"), actor=request.user)
+        results = upsert_service.bulk_upsert_members(items=json_object(request).get("items"), actor=request.user)
         created = sum(r.created for r in results)
         return Response(s.BulkUpsertResponseSerializer(
             {"created": created, "updated": len(results) - created, "results": results}
@@ -175,7 +144,7 @@ class MemberViewSet(ServiceErrorsMixin, ScopedModelViewSet):
     @action(detail=True, methods=["post"], scope_resource="merges")
     def merge(self, request, pk=None):
         survivor = self.get_object()
-        data = _body(request)
+        data = json_object(request)
         duplicate_id = data.get("duplicate")
         if not isinstance(duplicate_id, int) or isinstance(duplicate_id, bool):
             raise InvalidInput(details={"duplicate": [_("Expected a member id.")]})
@@ -215,7 +184,7 @@ class MemberViewSet(ServiceErrorsMixin, ScopedModelViewSet):
     @action(detail=True, methods=["post"], scope_resource="privacy")
     def erase(self, request, pk=None):
         member = self.get_object()
-        privacy.erase_member(member=member, actor=request.user, reason=_body(request).get("reason", ""),
+        privacy.erase_member(member=member, actor=request.user, reason=json_object(request).get("reason", ""),
                              ip=_ip(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -230,19 +199,16 @@ class MemberViewSet(ServiceErrorsMixin, ScopedModelViewSet):
         return Response(attribute_service.visible_attributes(member.attributes, request.user))
 
 
-class MemberChildMixin(ServiceErrorsMixin):
+class MemberChildMixin(NestedScopedMixin):
     """Routes under /members/{member_id}/...: the member comes from the scoped queryset (404 across
     stores), and rows are those of that member."""
 
     scope_resource = "members"
     parser_classes = [JSONParser]
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        self.member = get_object_or_404(scope(Member.live.all(), request.user), pk=kwargs["member_id"])
-
-    def filter_queryset(self, queryset):
-        return super().filter_queryset(queryset).filter(member=self.member)
+    parent_queryset = Member.live.all()
+    parent_kwarg = "member_id"
+    parent_field = "member"
+    parent_attr = "member"
 
 
 @extend_schema_view(
@@ -258,7 +224,7 @@ class MemberIdentityViewSet(MemberChildMixin, ScopedQuerysetMixin, mixins.ListMo
     pagination_class = None
 
     def create(self, request, *args, **kwargs):
-        data = _body(request)
+        data = json_object(request)
         identity = identities.add_identity(
             member=self.member, channel=data.get("channel"), namespace=data.get("namespace") or "",
             external_id=data.get("external_id"), actor=request.user,
@@ -284,7 +250,7 @@ class MemberTagViewSet(MemberChildMixin, ScopedQuerysetMixin, mixins.ListModelMi
     lookup_field = "tag_id"
 
     def create(self, request, *args, **kwargs):
-        tags.tag_member(member=self.member, tag_ids=_body(request).get("tags"), actor=request.user,
+        tags.tag_member(member=self.member, tag_ids=json_object(request).get("tags"), actor=request.user,
                         source=_tag_source(request))
         rows = self.filter_queryset(self.get_queryset())
         return Response(s.MemberTagSerializer(rows, many=True).data)
@@ -316,13 +282,13 @@ class MemberNoteViewSet(MemberChildMixin, ScopedQuerysetMixin, mixins.ListModelM
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def create(self, request, *args, **kwargs):
-        data = _body(request)
+        data = json_object(request)
         note = notes.add_note(member=self.member, body=data.get("body"), kind=data.get("kind", "note"),
                               pinned=data.get("pinned", False), actor=request.user)
         return Response(s.ServiceNoteSerializer(note).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, *args, **kwargs):
-        data = _body(request)
+        data = json_object(request)
         note = notes.update_note(note=self.get_object(), actor=request.user, pinned=data.get("pinned"),
                                  body=data.get("body"), kind=data.get("kind"))
         return Response(s.ServiceNoteSerializer(note).data)
@@ -351,7 +317,7 @@ class MemberRelationViewSet(MemberChildMixin, ScopedQuerysetMixin, mixins.ListMo
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def create(self, request, *args, **kwargs):
-        data = _body(request)
+        data = json_object(request)
         params = s.RelationInputSerializer(data=data)
         params.is_valid(raise_exception=True)
         values = dict(params.validated_data)
@@ -365,7 +331,7 @@ class MemberRelationViewSet(MemberChildMixin, ScopedQuerysetMixin, mixins.ListMo
 
     def partial_update(self, request, *args, **kwargs):
         relation = self.get_object()
-        params = s.RelationUpdateSerializer(data=_body(request))
+        params = s.RelationUpdateSerializer(data=json_object(request))
         params.is_valid(raise_exception=True)
         values = params.validated_data
         if "remark" in values or "description" in values:
@@ -392,7 +358,7 @@ class MemberConsentViewSet(MemberChildMixin, ScopedQuerysetMixin, mixins.ListMod
     pagination_class = None
 
     def create(self, request, *args, **kwargs):
-        data = _body(request)
+        data = json_object(request)
         current = consent.set_consent(
             member=self.member, purpose=data.get("purpose"), channel=data.get("channel", "all"),
             granted=data.get("granted"), source=data.get("source", ""), evidence=data.get("evidence", ""),
@@ -423,7 +389,7 @@ class IdentityViewSet(ScopedReadOnlyViewSet):
     scope_resource = "members"
 
 
-class TagGroupViewSet(ServiceErrorsMixin, ScopedModelViewSet):
+class TagGroupViewSet(ScopedModelViewSet):
     """Tag groups: operators define them, store roles read them."""
 
     queryset = TagGroup.objects.all()
@@ -442,7 +408,7 @@ class TagGroupViewSet(ServiceErrorsMixin, ScopedModelViewSet):
         tags.delete_group(group=instance, actor=self.request.user)
 
 
-class TagViewSet(ServiceErrorsMixin, ScopedModelViewSet):
+class TagViewSet(ScopedModelViewSet):
     """Tags: operators define them, store roles read them; tagging members in bulk needs members:write
     and reaches only the caller's members."""
 
@@ -471,7 +437,7 @@ class TagViewSet(ServiceErrorsMixin, ScopedModelViewSet):
             filterset_class=None)
     def members(self, request, pk=None):
         tag = self.get_object()
-        ids = _body(request).get("members")
+        ids = json_object(request).get("members")
         if not isinstance(ids, list):
             raise InvalidInput(details={"members": [_("Expected a list of member ids.")]})
         work = tags.tag_members if request.method == "POST" else tags.untag_members
@@ -481,7 +447,7 @@ class TagViewSet(ServiceErrorsMixin, ScopedModelViewSet):
         ).data)
 
 
-class AttributeDefinitionViewSet(ServiceErrorsMixin, ScopedModelViewSet):
+class AttributeDefinitionViewSet(ScopedModelViewSet):
     """Custom attributes operators declare; values are set on members (PATCH /members/{id}/attributes/)."""
 
     queryset = AttributeDefinition.objects.all()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -13,14 +12,13 @@ from django.utils.translation import gettext as _
 from members.models import Tag
 from members.segments import index, queries
 from members.segments.models import Segment, SegmentSnapshot
-from scrm.models import Store, User
+from scrm.actors import actor_user
+from scrm.errors import Forbidden
+from scrm.models import Store
 from scrm.scoping import access_for
 
 logger = logging.getLogger(__name__)
 
-
-def _user(actor) -> User | None:
-    return actor if isinstance(actor, User) else None
 
 
 def _store_for_new_segment(actor, store: Store | None) -> Store | None:
@@ -29,7 +27,7 @@ def _store_for_new_segment(actor, store: Store | None) -> Store | None:
     if access.all_stores:
         return store
     if access.store_id is None or (store is not None and store.pk != access.store_id):
-        raise PermissionDenied(_("You can only make segments of your own store."))
+        raise Forbidden(_("You can only make segments of your own store."))
     return Store.objects.get(pk=access.store_id)
 
 
@@ -42,7 +40,7 @@ def can_change(segment: Segment, actor) -> bool:
 
 def _check_can_change(segment: Segment, actor) -> None:
     if not can_change(segment, actor):
-        raise PermissionDenied(_("Brand-wide segments are read-only for store accounts."))
+        raise Forbidden(_("Brand-wide segments are read-only for store accounts."))
 
 
 @transaction.atomic
@@ -51,7 +49,7 @@ def create_segment(*, actor, name: str, definition: dict, description: str = "",
     queries.validate_definition(definition)
     return Segment.objects.create(
         name=name, description=description, definition=definition,
-        store=_store_for_new_segment(actor, store), created_by=_user(actor),
+        store=_store_for_new_segment(actor, store), created_by=actor_user(actor),
     )
 
 
@@ -98,9 +96,9 @@ def snapshot_segment(*, segment: Segment, actor) -> SegmentSnapshot:
     tree = queries.validate_definition(segment.definition)
     store = queries.store_restriction(actor, segment.store_id)
     if store is queries._NOBODY:
-        raise PermissionDenied(_("This segment is not in your store."))
+        raise Forbidden(_("This segment is not in your store."))
     snapshot = SegmentSnapshot.objects.create(
-        segment=segment, taken_by=_user(actor), store_id=store, definition=segment.definition,
+        segment=segment, taken_by=actor_user(actor), store_id=store, definition=segment.definition,
     )
     if queries.compiler.is_bitmap(tree):
         chunks, chunk_params = queries.compiler.chunks_sql(tree, store)

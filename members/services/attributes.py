@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from members.models import AttributeDefinition, AttributeType, ConsentChannel, ConsentPurpose, Member, MemberEvent
 from members.services import events
-from members.services.errors import Conflict, Forbidden, InvalidInput
+from scrm.errors import Conflict, Forbidden, InvalidInput
 from scrm.models import Role
 from scrm.scoping import access_for
 

@@ -20,7 +20,8 @@ from django.utils.translation import gettext as _
 
 from members.models import Consent, ConsentChannel, ConsentPurpose, ConsentRecord, Member, MemberEvent
 from members.services import attributes, events
-from members.services.errors import InvalidInput
+from scrm import actors
+from scrm.errors import InvalidInput
 
 SOURCE_MAX, EVIDENCE_MAX = 32, 255
 BRAND_WIDE_PURPOSES = frozenset({ConsentPurpose.SENSITIVE_DATA, ConsentPurpose.GUARDIAN, ConsentPurpose.PROFILING})
@@ -74,7 +75,7 @@ def set_consent(*, member: Member, purpose: str, channel: str = ConsentChannel.A
             Consent.objects.filter(member=member, purpose=purpose, granted=True)
             .exclude(channel=ConsentChannel.ALL).order_by("channel").values_list("channel", flat=True)
         )
-    user, label = events.actor_user(actor), events.actor_label(actor)
+    user, label = actors.actor_user(actor), actors.actor_label(actor)
     ConsentRecord.objects.bulk_create(
         ConsentRecord(member=member, purpose=purpose, channel=ch, granted=granted, source=source,
                       evidence=evidence, recorded_by=user, recorded_by_label=label, recorded_at=at)

@@ -1,8 +1,4 @@
-"""Who acted, and the member's timeline.
-
-An actor is a staff User, an API key principal (scrm.api.auth.ApiPrincipal) or a SystemActor (a
-Celery rule). Users are kept as foreign keys; keys and rules as a readable label, so every write
-says who made it."""
+"""The member's timeline: events recorded with who made them (scrm.actors names the actor)."""
 
 from __future__ import annotations
 
@@ -14,47 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from members.models import MemberEvent
-from scrm.models import User
-
-
-class SystemActor:
-    """The actor of rules and periodic jobs: reaches every store, is named by its label."""
-
-    is_authenticated = True
-    is_anonymous = False
-    is_active = True
-    is_operator = True
-    is_staff = False
-    role = "system"
-    api_key = None
-    store_id = None
-    pk = id = None
-
-    def __init__(self, label: str = "system") -> None:
-        self.label = label
-
-    def __str__(self) -> str:
-        return self.label
-
-
-def actor_user(actor) -> User | None:
-    return actor if isinstance(actor, User) else None
-
-
-def actor_label(actor) -> str:
-    """'' for a staff user (the foreign key says who), the key's name and prefix for an API key,
-    the rule's label for a SystemActor."""
-    if isinstance(actor, SystemActor):
-        return actor.label[:100]
-    api_key = getattr(actor, "api_key", None)
-    if api_key is not None:
-        return f"API key {api_key.name} ({api_key.prefix})"[:100]
-    return ""
-
-
-def actor_display(actor) -> str:
-    user = actor_user(actor)
-    return user.get_username() if user is not None else actor_label(actor)
+from scrm.actors import actor_label, actor_user
 
 
 def event(member_id: int, kind: str, actor, data: dict | None = None, at=None) -> MemberEvent:

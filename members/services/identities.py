@@ -12,10 +12,11 @@ from django.db import IntegrityError, connection, transaction
 from django.utils.translation import gettext as _
 
 from members import hooks
+from members.errors import IdentityConflict
 from members.models import Channel, Identity, Member, MemberEvent
 from members.phones import InvalidPhone, normalize_phone
 from members.services import events
-from members.services.errors import IdentityConflict, InvalidInput
+from scrm.errors import InvalidInput
 from scrm.scoping import access_for
 
 # Ids that mean the same person brand-wide whatever app or shop reported them: no namespace.

@@ -48,7 +48,8 @@ from members.models import (
 )
 from members.phones import mask_phone
 from members.services import events
-from members.services.errors import InvalidInput, NotInScope
+from scrm import actors
+from scrm.errors import InvalidInput, NotInScope
 from scrm.scoping import access_for, scope
 
 logger = logging.getLogger(__name__)
@@ -171,7 +172,7 @@ def _merge_consents(survivor: Member, duplicate: Member, actor, at) -> list[str]
             Consent.objects.filter(pk=current.pk).update(granted=False, updated_at=at)
             withdrawn.append((purpose, channel))
     ConsentRecord.objects.filter(member=duplicate).update(member=survivor)
-    user, label = events.actor_user(actor), events.actor_label(actor)
+    user, label = actors.actor_user(actor), actors.actor_label(actor)
     ConsentRecord.objects.bulk_create(
         ConsentRecord(member=survivor, purpose=p, channel=ch, granted=False, source="merge",
                       evidence=f"withdrawn on merged member {duplicate.pk}", recorded_by=user,
@@ -275,7 +276,7 @@ def merge_members(*, survivor: Member, duplicate: Member, actor, reason: str = "
     Member.objects.filter(pk=duplicate.pk).update(merged_into=survivor, updated_at=now)
     merge = MemberMerge.objects.create(
         survivor=survivor, merged=duplicate, reason=reason.strip(), snapshot=snapshot,
-        merged_by=events.actor_user(actor), merged_at=now,
+        merged_by=actors.actor_user(actor), merged_at=now,
     )
     events.record(survivor.pk, MemberEvent.Kind.MERGED, actor, {
         "duplicate": duplicate.pk, "reason": merge.reason, "moved": {k: v for k, v in moved.items() if v},
@@ -334,7 +335,7 @@ def merge_by_unionid(*, limit: int = 500) -> int:
     """The automatic rule: members sharing a WeChat unionid are one person; the oldest survives.
     Each merge runs in its own transaction; a pair merged meanwhile by someone else is skipped.
     Returns how many duplicates were merged."""
-    actor = events.SystemActor("rule:same_unionid")
+    actor = actors.SystemActor("rule:same_unionid")
     merged = 0
     for candidate in duplicate_candidates(actor=actor, rule=SAME_UNIONID, limit=limit):
         for duplicate_id in candidate.duplicate_ids:

@@ -7,8 +7,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members.models import Member, NoteKind, ServiceNote
-from members.services import events
-from members.services.errors import Forbidden, InvalidInput
+from scrm import actors
+from scrm.errors import Forbidden, InvalidInput
 from scrm.scoping import access_for
 
 BODY_MAX = 2000
@@ -38,8 +38,8 @@ def add_note(*, member: Member, body: str, kind: str = NoteKind.NOTE, pinned: bo
     access = access_for(actor)
     return ServiceNote.objects.create(
         member=member,
-        author=events.actor_user(actor),
-        author_label=events.actor_label(actor),
+        author=actors.actor_user(actor),
+        author_label=actors.actor_label(actor),
         store_id=access.store_id or member.home_store_id,
         kind=kind,
         body=body.strip(),
@@ -54,7 +54,7 @@ def update_note(*, note: ServiceNote, actor, pinned: bool | None = None, body: s
     """Pin or unpin (anyone who sees the member); change the text (its author, or brand-wide staff)."""
     fields = []
     if body is not None or kind is not None:
-        user = events.actor_user(actor)
+        user = actors.actor_user(actor)
         if not access_for(actor).all_stores and (user is None or note.author_id != user.pk):
             raise Forbidden(_("Only the author can change a note's text."))
         errors = _check(body if body is not None else note.body, kind if kind is not None else note.kind)

@@ -28,7 +28,7 @@ from members.models import (
     StaffRelation,
 )
 from members.services import events
-from members.services.errors import InvalidInput
+from scrm.errors import InvalidInput
 from scrm.services import audit
 
 _exports: dict[str, Callable[[Member], object]] = {}

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from members.models import AttributeDefinition, Gender, Member, Source, Stage
 from members.phones import InvalidPhone, normalize_phone
 from members.services import attributes
-from members.services.errors import InvalidInput
+from scrm.errors import InvalidInput
 from scrm.models import STORE_ROLES, Store, User
 from scrm.scoping import Access, access_for
 

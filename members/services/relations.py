@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from members.models import AddWay, Member, MemberEvent, StaffRelation
 from members.services import events
-from members.services.errors import InvalidInput
+from scrm.errors import InvalidInput
 from scrm.models import STORE_ROLES, User
 from scrm.scoping import access_for, scope
 

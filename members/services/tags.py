@@ -15,8 +15,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members.models import Member, MemberTag, Tag, TagGroup, TagSource
-from members.services import events
-from members.services.errors import Conflict, Forbidden, InvalidInput, NotInScope
+from scrm import actors
+from scrm.errors import Conflict, Forbidden, InvalidInput, NotInScope
 from scrm.scoping import access_for, scope
 
 MAX_IDS = 10_000  # per request; larger sets are tagged from a queryset (a segment)
@@ -112,7 +112,7 @@ def apply_pairs(pairs, *, actor, source: str) -> int:
     if not pairs:
         return 0
     _lock_single_groups(g for _m, _t, g, multiple in pairs if not multiple)
-    user, label, now = events.actor_user(actor), events.actor_label(actor), timezone.now()
+    user, label, now = actors.actor_user(actor), actors.actor_label(actor), timezone.now()
     with connection.cursor() as cursor:
         single = [(m, t) for m, t, _g, multiple in pairs if not multiple]
         if single:
@@ -141,7 +141,7 @@ def tag_members(*, tag: Tag, members, actor, source: str = TagSource.BULK) -> Ta
     tag = Tag.objects.select_related("group").get(pk=tag.pk)
     _require_manual(tag, source)
     member_sql, params, _ids = _members_sql(members, actor)
-    user, label, now = events.actor_user(actor), events.actor_label(actor), timezone.now()
+    user, label, now = actors.actor_user(actor), actors.actor_label(actor), timezone.now()
     replaced = 0
     with connection.cursor() as cursor:
         if not tag.group.multiple:
@@ -255,7 +255,7 @@ def create_tag(*, actor, group: TagGroup, name: str) -> Tag:
     _require_brand_wide(actor)
     if Tag.objects.filter(group=group, name=name).exists():
         raise InvalidInput(details={"name": [_("The group already has a tag with this name.")]})
-    return Tag.objects.create(group=group, name=name, created_by=events.actor_user(actor))
+    return Tag.objects.create(group=group, name=name, created_by=actors.actor_user(actor))
 
 
 @transaction.atomic

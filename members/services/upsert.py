@@ -24,11 +24,12 @@ from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from members.errors import IdentityConflict
 from members.models import Channel, Member, MemberEvent, Source, Tag, TagSource
 from members.services import attributes, events, identities, relations, tags
-from members.services.errors import Conflict, IdentityConflict, InvalidInput
 from members.services.identities import IdentityKey
 from members.services.profile import PROFILE_FIELDS, ProfileContext, clean_profile, diff, resolve_store_and_owner
+from scrm.errors import Conflict, InvalidInput
 
 MAX_BATCH = 1000
 LOCK_LIMIT = 64  # identity keys; above this, advisory locks are skipped (see the module docstring)

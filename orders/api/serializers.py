@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from members.api.serializers import ErrorSerializer  # noqa: F401 - re-exported for the views' schemas
 from orders.models import AttributionPolicy, AttributionRule, Order, OrderChannel, OrderLine, Refund
 from orders.services import MAX_BATCH
 

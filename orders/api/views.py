@@ -5,31 +5,21 @@ Views stay thin: the services check and write; their errors keep the one error s
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
-from members.api.views import ServiceErrorsMixin
-from members.services.errors import Forbidden, InvalidInput
 from orders import queries, services
 from orders.api import serializers as s
 from orders.filters import OrderFilterSet
 from orders.models import AttributionPolicy, Order
+from scrm.api.body import json_object
+from scrm.api.schema import ERRORS
 from scrm.api.viewsets import ScopedCreateListRetrieveViewSet
+from scrm.errors import Forbidden, InvalidInput
 from scrm.scoping import access_for
-
-ERRORS = {
-    400: OpenApiResponse(s.ErrorSerializer, description="Invalid data; details name each field (or item)."),
-    404: OpenApiResponse(s.ErrorSerializer, description="Not found, or outside the caller's store."),
-}
-
-
-def _body(request) -> dict:
-    if not isinstance(request.data, dict):
-        raise InvalidInput(details={"non_field_errors": [_("Expected a JSON object.")]})
-    return request.data
 
 
 @extend_schema_view(
@@ -50,7 +40,7 @@ def _body(request) -> dict:
         responses={201: s.OrderDetailSerializer, 200: s.OrderDetailSerializer, **ERRORS},
     ),
 )
-class OrderViewSet(ServiceErrorsMixin, ScopedCreateListRetrieveViewSet):
+class OrderViewSet(ScopedCreateListRetrieveViewSet):
     queryset = Order.objects.select_related("store")
     serializer_class = s.OrderSerializer
     filterset_class = OrderFilterSet
@@ -64,7 +54,7 @@ class OrderViewSet(ServiceErrorsMixin, ScopedCreateListRetrieveViewSet):
         return Response(self._detail(self.get_object().pk))
 
     def create(self, request, *args, **kwargs):
-        order, created = services.record_order(data=_body(request), actor=request.user)
+        order, created = services.record_order(data=json_object(request), actor=request.user)
         return Response(self._detail(order.pk), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(
@@ -77,7 +67,7 @@ class OrderViewSet(ServiceErrorsMixin, ScopedCreateListRetrieveViewSet):
     )
     @action(detail=False, methods=["post"])
     def batch(self, request):
-        body = _body(request)
+        body = json_object(request)
         atomic = body.get("atomic", False)
         if not isinstance(atomic, bool):
             raise InvalidInput(details={"atomic": [_("Expected true or false.")]})
@@ -120,7 +110,7 @@ class OrderViewSet(ServiceErrorsMixin, ScopedCreateListRetrieveViewSet):
     @action(detail=True, methods=["post"])
     def refunds(self, request, pk=None):
         order = self.get_object()
-        body = _body(request)
+        body = json_object(request)
         refund, created = services.record_refund(
             order=order,
             external_id=body.get("external_id"),
@@ -149,7 +139,7 @@ class OrderViewSet(ServiceErrorsMixin, ScopedCreateListRetrieveViewSet):
     )
     def attribution_policy(self, request):
         if request.method == "PUT":
-            body = _body(request)
+            body = json_object(request)
             policy = services.set_attribution_policy(
                 rule=body.get("rule"), window_days=body.get("window_days"), actor=request.user
             )

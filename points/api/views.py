@@ -4,30 +4,26 @@ answer; service errors keep their status, code and details in the one error shap
 
 from __future__ import annotations
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
-from members.api.serializers import ErrorSerializer
-from members.api.views import MemberChildMixin, ServiceErrorsMixin
+from members.models import Member
 from points import queries, services
 from points.api import serializers as s
 from points.filters import PointEntryFilterSet, PointLotFilterSet, RedemptionFilterSet, RewardFilterSet
 from points.models import PointEntry, PointLot, PointsPolicy, Redemption, Reward
+from scrm.api.schema import ERRORS, ErrorSerializer, path_id
 from scrm.api.viewsets import (
+    NestedScopedMixin,
     ScopedCreateListRetrieveViewSet,
     ScopedModelViewSet,
     ScopedQuerysetMixin,
     ScopedReadOnlyViewSet,
 )
 
-ERRORS = {
-    400: OpenApiResponse(ErrorSerializer, description="Invalid data; details name each field."),
-    404: OpenApiResponse(ErrorSerializer, description="Not found, or outside the caller's store."),
-}
 REFUSED = {
     409: OpenApiResponse(
         ErrorSerializer,
@@ -37,7 +33,7 @@ REFUSED = {
     )
 }
 FORBIDDEN = {403: OpenApiResponse(ErrorSerializer, description="Only operators (or keys with the scope) may.")}
-MEMBER_ID = OpenApiParameter("member_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Member id.")
+MEMBER_ID = path_id("member_id", "Member id.")
 
 
 def _input(serializer_class, request):
@@ -53,12 +49,17 @@ def _input(serializer_class, request):
         responses={200: s.MemberPointsSerializer, 404: ERRORS[404]},
     )
 )
-class MemberPointsViewSet(MemberChildMixin, ScopedQuerysetMixin, viewsets.GenericViewSet):
+class MemberPointsViewSet(NestedScopedMixin, ScopedQuerysetMixin, viewsets.GenericViewSet):
     queryset = PointLot.objects.none()  # the member (scoped) is what this view reads
     serializer_class = s.MemberPointsSerializer
     scope_resource = "points"
     pagination_class = None
     filterset_class = None
+    parser_classes = [JSONParser]
+    parent_queryset = Member.live.all()
+    parent_kwarg = "member_id"
+    parent_field = "member"
+    parent_attr = "member"
 
     def list(self, request, *args, **kwargs):
         return Response(s.MemberPointsSerializer(queries.member_summary(self.member, entries=20)).data)
@@ -68,7 +69,7 @@ class MemberPointsViewSet(MemberChildMixin, ScopedQuerysetMixin, viewsets.Generi
     list=extend_schema(summary="The points ledger (filter by member, kind, order, time)"),
     retrieve=extend_schema(summary="One ledger entry"),
 )
-class PointEntryViewSet(ServiceErrorsMixin, ScopedReadOnlyViewSet):
+class PointEntryViewSet(ScopedReadOnlyViewSet):
     queryset = PointEntry.objects.select_related("actor")
     serializer_class = s.PointEntrySerializer
     filterset_class = PointEntryFilterSet
@@ -110,7 +111,7 @@ class PointLotViewSet(ScopedReadOnlyViewSet):
         responses={201: s.RedemptionSerializer, **ERRORS, **REFUSED},
     ),
 )
-class RedemptionViewSet(ServiceErrorsMixin, ScopedCreateListRetrieveViewSet):
+class RedemptionViewSet(ScopedCreateListRetrieveViewSet):
     queryset = Redemption.objects.select_related("reward")
     serializer_class = s.RedemptionSerializer
     filterset_class = RedemptionFilterSet
@@ -154,7 +155,7 @@ class RedemptionViewSet(ServiceErrorsMixin, ScopedCreateListRetrieveViewSet):
         responses={204: None, **REFUSED},
     ),
 )
-class RewardViewSet(ServiceErrorsMixin, ScopedModelViewSet):
+class RewardViewSet(ScopedModelViewSet):
     queryset = Reward.objects.all()
     serializer_class = s.RewardSerializer
     filterset_class = RewardFilterSet
@@ -192,7 +193,6 @@ class RewardViewSet(ServiceErrorsMixin, ScopedModelViewSet):
     ),
 )
 class PointsPolicyViewSet(
-    ServiceErrorsMixin,
     ScopedQuerysetMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,

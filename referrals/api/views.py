@@ -4,37 +4,26 @@
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
-from members.api.serializers import ErrorSerializer
-from members.api.views import ServiceErrorsMixin
 from members.models import Member
-from members.services.errors import InvalidInput, NotInScope
 from referrals import services
 from referrals.api import serializers as s
 from referrals.filters import CommissionFilterSet, CommissionRuleFilterSet, ReferralCodeFilterSet, ReferralFilterSet
 from referrals.models import Commission, CommissionRule, Referral, ReferralCode
+from scrm.api.body import json_object
+from scrm.api.schema import ERRORS, ErrorSerializer
 from scrm.api.viewsets import (
     ScopedCreateListRetrieveViewSet,
     ScopedModelViewSet,
     ScopedReadOnlyViewSet,
 )
+from scrm.errors import InvalidInput, NotInScope
 from scrm.scoping import scope
-
-ERRORS = {
-    400: OpenApiResponse(ErrorSerializer, description="Invalid data; details name each field."),
-    404: OpenApiResponse(ErrorSerializer, description="Not found, or outside the caller's store."),
-}
-
-
-def _body(request) -> dict:
-    if not isinstance(request.data, dict):
-        raise InvalidInput(details={"non_field_errors": [_("Expected a JSON object.")]})
-    return dict(request.data)
 
 
 def _member(request, value, field="member") -> Member:
@@ -55,7 +44,7 @@ def _member(request, value, field="member") -> Member:
         responses={200: s.ReferralCodeSerializer, 201: s.ReferralCodeSerializer, **ERRORS},
     ),
 )
-class ReferralCodeViewSet(ServiceErrorsMixin, ScopedCreateListRetrieveViewSet):
+class ReferralCodeViewSet(ScopedCreateListRetrieveViewSet):
     queryset = ReferralCode.objects.order_by("-id")
     serializer_class = s.ReferralCodeSerializer
     filterset_class = ReferralCodeFilterSet
@@ -63,7 +52,7 @@ class ReferralCodeViewSet(ServiceErrorsMixin, ScopedCreateListRetrieveViewSet):
     parser_classes = [JSONParser]
 
     def create(self, request, *args, **kwargs):
-        member = _member(request, _body(request).get("member"))
+        member = _member(request, json_object(request).get("member"))
         code, created = services.ensure_code(member=member)
         return Response(s.ReferralCodeSerializer(code).data, status=201 if created else 200)
 
@@ -78,7 +67,7 @@ class ReferralCodeViewSet(ServiceErrorsMixin, ScopedCreateListRetrieveViewSet):
         responses={201: s.ReferralSerializer, 409: ErrorSerializer, **ERRORS},
     ),
 )
-class ReferralViewSet(ServiceErrorsMixin, ScopedCreateListRetrieveViewSet):
+class ReferralViewSet(ScopedCreateListRetrieveViewSet):
     queryset = Referral.objects.order_by("-id")
     serializer_class = s.ReferralSerializer
     filterset_class = ReferralFilterSet
@@ -86,7 +75,7 @@ class ReferralViewSet(ServiceErrorsMixin, ScopedCreateListRetrieveViewSet):
     parser_classes = [JSONParser]
 
     def create(self, request, *args, **kwargs):
-        data = _body(request)
+        data = json_object(request)
         member = _member(request, data.get("member"))
         if not isinstance(data.get("code"), str):
             raise InvalidInput(details={"code": [_("Expected the referrer's code.")]})
@@ -98,7 +87,7 @@ class ReferralViewSet(ServiceErrorsMixin, ScopedCreateListRetrieveViewSet):
     create=extend_schema(responses={201: s.CommissionRuleSerializer, **ERRORS}),
     partial_update=extend_schema(responses={200: s.CommissionRuleSerializer, **ERRORS}),
 )
-class CommissionRuleViewSet(ServiceErrorsMixin, ScopedModelViewSet):
+class CommissionRuleViewSet(ScopedModelViewSet):
     """Brand-wide rules; store roles may read them, only operators (and keys with
     commission_rules:write) change them."""
 
@@ -110,11 +99,11 @@ class CommissionRuleViewSet(ServiceErrorsMixin, ScopedModelViewSet):
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def create(self, request, *args, **kwargs):
-        rule = services.create_rule(data=_body(request), actor=request.user)
+        rule = services.create_rule(data=json_object(request), actor=request.user)
         return Response(s.CommissionRuleSerializer(rule).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, *args, **kwargs):
-        rule = services.update_rule(rule=self.get_object(), data=_body(request), actor=request.user)
+        rule = services.update_rule(rule=self.get_object(), data=json_object(request), actor=request.user)
         return Response(s.CommissionRuleSerializer(rule).data)
 
     def perform_destroy(self, instance):
@@ -125,7 +114,7 @@ class CommissionRuleViewSet(ServiceErrorsMixin, ScopedModelViewSet):
     list=extend_schema(summary="Commissions (filter by status, referrer, referrer's store, dates)"),
     retrieve=extend_schema(summary="A commission, with why it is what it is"),
 )
-class CommissionViewSet(ServiceErrorsMixin, ScopedReadOnlyViewSet):
+class CommissionViewSet(ScopedReadOnlyViewSet):
     queryset = Commission.objects.select_related("order")
     serializer_class = s.CommissionSerializer
     filterset_class = CommissionFilterSet
@@ -145,5 +134,5 @@ class CommissionViewSet(ServiceErrorsMixin, ScopedReadOnlyViewSet):
         pagination_class=None,
     )
     def mark_paid(self, request):
-        n = services.mark_paid(commission_ids=_body(request).get("ids"), actor=request.user)
+        n = services.mark_paid(commission_ids=json_object(request).get("ids"), actor=request.user)
         return Response({"marked_paid": n})

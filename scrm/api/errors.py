@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
 from django.utils.translation import gettext as _
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from scrm.errors import ServiceError
 
 logger = logging.getLogger("scrm.api")
 
@@ -62,6 +66,15 @@ def _code_for(exc) -> str:
 
 
 def exception_handler(exc, context):
+    """Every API view's handler (REST_FRAMEWORK["EXCEPTION_HANDLER"]): a service error keeps its own
+    status, code and details; a body over DATA_UPLOAD_MAX_MEMORY_SIZE is a 413, not a crash."""
+    if isinstance(exc, ServiceError):
+        return Response(error_body(exc.status, exc.code, exc.message, exc.details), status=exc.status)
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        message = _("The request body is larger than %(limit)d bytes; send fewer items per request.") % {
+            "limit": limit}
+        return Response(error_body(413, "payload_too_large", message, {"limit_bytes": limit}), status=413)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(_("Not found."))
     elif isinstance(exc, DjangoPermissionDenied):

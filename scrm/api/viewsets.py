@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from rest_framework import mixins, viewsets
 
-from scrm.scoping import scope
+from scrm.scoping import get_visible_or_404, scope
 
 
 class ScopedQuerysetMixin:
@@ -27,6 +27,25 @@ class ScopedQuerysetMixin:
 
     def get_queryset(self):
         return scope(super().get_queryset(), self.request.user)
+
+
+class NestedScopedMixin:
+    """Routes under a parent, such as /members/{member_id}/tags/: the parent comes from the scoped
+    `parent_queryset` (404 across stores) before anything else runs, is kept as `parent_attr` on the
+    view, and the listed rows are the parent's (`parent_field`)."""
+
+    parent_queryset = None
+    parent_kwarg = ""
+    parent_field = ""
+    parent_attr = "parent"
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        parent = get_visible_or_404(self.parent_queryset.all(), request.user, pk=kwargs[self.parent_kwarg])
+        setattr(self, self.parent_attr, parent)
+
+    def filter_queryset(self, queryset):
+        return super().filter_queryset(queryset).filter(**{self.parent_field: getattr(self, self.parent_attr)})
 
 
 class ScopedReadOnlyViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):

@@ -7,7 +7,7 @@ import pytest
 
 from members.models import AttributeDefinition, Consent, ConsentRecord, Member, MemberEvent
 from members.services import attributes, consent
-from members.services.errors import Conflict, Forbidden, InvalidInput
+from scrm.errors import Conflict, Forbidden, InvalidInput
 
 
 @pytest.fixture

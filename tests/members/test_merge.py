@@ -23,8 +23,8 @@ from members.models import (
     TagGroup,
 )
 from members.services import consent, merge, notes, relations
-from members.services.errors import InvalidInput, NotInScope
 from members.tasks import merge_duplicates_by_rule
+from scrm.errors import InvalidInput, NotInScope
 from scrm.models import User
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from members.models import MemberEvent, ServiceNote, StaffRelation
 from members.services import notes, relations
-from members.services.errors import Forbidden, InvalidInput
+from scrm.errors import Forbidden, InvalidInput
 from scrm.models import User
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from members.models import Member, MemberTag, Tag, TagGroup
 from members.services import tags
-from members.services.errors import Forbidden, InvalidInput, NotInScope
+from scrm.errors import Forbidden, InvalidInput, NotInScope
 
 
 @pytest.fixture

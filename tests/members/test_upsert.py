@@ -9,9 +9,10 @@ import time
 import pytest
 from django.db import connection, connections
 
+from members.errors import IdentityConflict
 from members.models import AttributeDefinition, Identity, Member, MemberEvent, MemberTag, StaffRelation, Tag, TagGroup
 from members.services import upsert
-from members.services.errors import IdentityConflict, InvalidInput
+from scrm.errors import InvalidInput
 
 WECOM = {"channel": "wecom", "external_id": "wmAAA"}
 UNIONID = {"channel": "wechat_unionid", "external_id": "oU-1"}

@@ -9,9 +9,9 @@ import pytest
 from django.test import override_settings
 
 from members.models import Identity, Member
-from members.services.errors import InvalidInput
 from orders import services
 from orders.models import Order, OrderLine
+from scrm.errors import InvalidInput
 from tests.orders.data import order
 
 

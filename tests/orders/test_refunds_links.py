@@ -14,10 +14,10 @@ from django.utils import timezone
 
 from members.models import Identity, Member, ServiceNote, StaffRelation
 from members.services import identities, merge, upsert
-from members.services.errors import Conflict, InvalidInput
 from orders import hooks, services
 from orders.models import AttributionPolicy, Order, OrderStatus
 from orders.tasks import link_pending_orders
+from scrm.errors import Conflict, InvalidInput
 from scrm.models import User
 from tests.helpers import wait_for
 from tests.orders.data import order
@@ -223,7 +223,7 @@ def test_policy_is_for_operators_and_checked(alice, bob):
     with pytest.raises(InvalidInput) as exc:
         services.set_attribution_policy(rule="random", window_days=0, actor=alice)
     assert set(exc.value.details) == {"rule", "window_days"}
-    from members.services.errors import Forbidden
+    from scrm.errors import Forbidden
 
     with pytest.raises(Forbidden):
         services.set_attribution_policy(rule="owner", window_days=7, actor=bob)

@@ -13,8 +13,9 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from points import services
-from points.errors import Forbidden, InsufficientPoints, InvalidInput, RewardUnavailable, ServiceError
+from points.errors import InsufficientPoints, RewardUnavailable
 from points.models import EntryKind, MemberPoints, PointEntry, PointLot, PointsPolicy, Redemption, Reward
+from scrm.errors import Forbidden, InvalidInput, ServiceError
 from tests.helpers import wait_for
 from tests.points.conftest import balance, lots_total
 

@@ -9,10 +9,10 @@ import pytest
 from django.utils import timezone
 
 from members.models import Identity
-from members.services.errors import InvalidInput, NotInScope
 from orders.models import Order
 from referrals import services
 from referrals.models import Commission, CommissionRule, Referral
+from scrm.errors import InvalidInput, NotInScope
 
 
 def _sync(*orders):
@@ -193,7 +193,7 @@ def test_record_referral_rules(members, codes):
     services.record_referral(member=a1, code=codes[a0.pk].code)
     with pytest.raises(InvalidInput):  # a1 referred by a0; a0 cannot then be referred by a1
         services.record_referral(member=a0, code=codes[a1.pk].code)
-    from members.services.errors import Conflict
+    from scrm.errors import Conflict
 
     with pytest.raises(Conflict):
         services.record_referral(member=a1, code=codes[a2.pk].code)

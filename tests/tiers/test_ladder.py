@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from members.services.errors import InvalidInput
+from scrm.errors import InvalidInput
 from tiers import services
 from tiers.models import DowngradePolicy, TierLadder, TierLevel
 

@@ -179,7 +179,7 @@ def test_floor_by_an_operator_and_by_the_store_manager(ladder, levels, members, 
 
 
 def test_floor_refusals(ladder, levels, members, carol, dave, bob):
-    from members.services.errors import Forbidden, InvalidInput
+    from scrm.errors import Forbidden, InvalidInput
 
     member_a, member_b = members[0][0], members[1][0]
     with pytest.raises(Forbidden):

@@ -4,7 +4,6 @@ hand bodies to tiers.services and shape the answer."""
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
@@ -13,13 +12,12 @@ from rest_framework.exceptions import NotFound
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
-from members.api.serializers import ErrorSerializer
-from members.api.views import MEMBER_ID, ServiceErrorsMixin, _body
 from members.models import Member
-from members.services.errors import InvalidInput
+from scrm.api.body import json_object
 from scrm.api.pagination import Cursor
-from scrm.api.viewsets import ScopedQuerysetMixin, ScopedReadOnlyViewSet
-from scrm.scoping import scope
+from scrm.api.schema import NOT_FOUND, ErrorSerializer, path_id
+from scrm.api.viewsets import NestedScopedMixin, ScopedQuerysetMixin, ScopedReadOnlyViewSet
+from scrm.errors import InvalidInput
 from tiers import queries, services
 from tiers.api import serializers as s
 from tiers.filters import MemberTierFilterSet, TierChangeFilterSet
@@ -30,8 +28,9 @@ ERRORS = {
         ErrorSerializer,
         description="Invalid data; details name each field, and each level by its position in `levels`.",
     ),
-    404: OpenApiResponse(ErrorSerializer, description="Not found, or outside the caller's store."),
+    404: NOT_FOUND,
 }
+MEMBER_ID = path_id("member_id", "Member id.")
 
 LIVE = {"member__merged_into__isnull": True, "member__erased_at__isnull": True}
 
@@ -62,7 +61,7 @@ def _ladder_response(ladder: TierLadder | None) -> Response:
         responses={200: s.TierLadderSerializer, **ERRORS},
     ),
 )
-class TierLadderViewSet(ServiceErrorsMixin, ScopedQuerysetMixin, viewsets.GenericViewSet):
+class TierLadderViewSet(ScopedQuerysetMixin, viewsets.GenericViewSet):
     """One ladder per brand, at /tier-ladder/ and /tier-ladder/current/ (PUT / PATCH there)."""
 
     queryset = TierLadder.objects.all()
@@ -80,11 +79,11 @@ class TierLadderViewSet(ServiceErrorsMixin, ScopedQuerysetMixin, viewsets.Generi
         return _ladder_response(queries.ladder())
 
     def update(self, request, *args, **kwargs):
-        ladder = services.save_ladder(actor=request.user, data=_body(request), partial=False)
+        ladder = services.save_ladder(actor=request.user, data=json_object(request), partial=False)
         return _ladder_response(ladder)
 
     def partial_update(self, request, *args, **kwargs):
-        ladder = services.save_ladder(actor=request.user, data=_body(request), partial=True)
+        ladder = services.save_ladder(actor=request.user, data=json_object(request), partial=True)
         return _ladder_response(ladder)
 
 
@@ -122,15 +121,15 @@ class TierChangeViewSet(ScopedReadOnlyViewSet):
     scope_resource = "tiers"
 
 
-class _MemberRoute(ServiceErrorsMixin):
+class _MemberRoute(NestedScopedMixin):
     """Routes under /members/{member_id}/: the member comes from the scoped queryset (404 across stores)."""
 
     scope_resource = "tiers"
     parser_classes = [JSONParser]
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        self.member = get_object_or_404(scope(Member.live.all(), request.user), pk=kwargs["member_id"])
+    parent_queryset = Member.live.all()
+    parent_kwarg = "member_id"
+    parent_field = "member"
+    parent_attr = "member"
 
 
 @extend_schema_view(
@@ -167,7 +166,7 @@ class MemberTierViewSet(_MemberRoute, ScopedQuerysetMixin, viewsets.GenericViewS
     )
     @action(detail=False, methods=["post"], scope_resource="tier_floors")
     def floor(self, request, member_id=None):
-        data = _body(request)
+        data = json_object(request)
         if "level" not in data:
             raise InvalidInput(details={"level": [_("Give a level id, or null to clear the floor.")]})
         services.set_floor(
@@ -181,6 +180,3 @@ class MemberTierHistoryViewSet(_MemberRoute, ScopedQuerysetMixin, mixins.ListMod
     queryset = TierChange.objects.select_related("changed_by")
     serializer_class = s.TierChangeSerializer
     filterset_class = None
-
-    def filter_queryset(self, queryset):
-        return super().filter_queryset(queryset).filter(member=self.member)

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import pytest
-from django.core.exceptions import PermissionDenied
 
 from members.models import Member, MemberTag, Tag
 from members.segments import queries, services
 from members.segments.definition import DefinitionError
 from members.segments.models import Segment, SnapshotChunk
+from scrm.errors import Forbidden
 from tests.helpers import wait_for
 
 
 def test_store_roles_make_segments_of_their_store(db, bob, alice, store_a, store_b, tags):
     segment = services.create_segment(actor=bob, name="A2", definition={"tags": {"any": [tags[0].pk]}})
     assert segment.store == store_a and segment.created_by == bob
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(Forbidden):
         services.create_segment(actor=bob, name="x", definition={"all": []}, store=store_b)
     brand = services.create_segment(actor=alice, name="brand", definition={"all": []})
     assert brand.store is None
@@ -56,7 +56,7 @@ def test_snapshot_freezes_members_the_actor_sees(population, tags, alice, bob, e
 
 def test_snapshot_of_another_store_is_refused(db, bob, dave, tags):
     own = services.create_segment(actor=bob, name="mine", definition={"all": []})
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(Forbidden):
         services.snapshot_segment(segment=own, actor=dave)
 
 

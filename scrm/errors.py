@@ -1,5 +1,10 @@
-"""What member services raise. Each error carries an HTTP status, a stable code and `details`
-naming the fields or rows at fault; the API turns them into the one error shape unchanged."""
+"""The one vocabulary of domain errors every app's services raise.
+
+Each error carries an HTTP status, a stable `code` a program can test and `details` naming the
+fields or rows at fault. The API's exception handler (scrm.api.errors) answers them in the one error
+shape, and the dashboard's ServiceErrorMiddleware (scrm.middleware) shows their message, so no view
+needs to translate them. An app adds its own errors by subclassing one of these with its own
+`code` (points' InsufficientPoints, a 409)."""
 
 from __future__ import annotations
 
@@ -28,15 +33,6 @@ class InvalidInput(ServiceError):
     status = 400
     code = "validation_error"
     default_message = _("The request has invalid data; see details for each field.")
-
-
-class IdentityConflict(ServiceError):
-    """The identities given belong to more than one member (or to one the caller cannot reach):
-    an operator decides, for instance by merging."""
-
-    status = 409
-    code = "identity_conflict"
-    default_message = _("These identities belong to different members; merge them first.")
 
 
 class Conflict(ServiceError):
