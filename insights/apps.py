@@ -9,13 +9,6 @@ class InsightsConfig(AppConfig):
     verbose_name = _("Insights")
 
     def ready(self) -> None:
-        from insights import queries, segments, tasks
-        from orders import hooks
-        from scrm import overview
-        from scrm.api import scopes
+        from insights import plugins
 
-        scopes.register("insights", _("Figures: sales, members, RFM, tiers, points"), store_roles="read")
-        segments.register()
-        hooks.on_orders_changed(tasks.queue_rescore)
-        overview.register("sales", template="insights/_overview.html", context=queries.overview, order=10)
-        overview.register("my_sales", template="insights/_today.html", context=queries.my_sales, page="today")
+        plugins.register()

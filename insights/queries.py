@@ -16,10 +16,10 @@ from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from insights.models import MemberRFM, RFMBoundaries, RFMSegment
-from orders.models import Order
-from points import queries as point_queries
+from loyalty.orders.models import Order
+from loyalty.points import queries as point_queries
+from loyalty.tiers import queries as tier_queries
 from scrm.scoping import scope
-from tiers import queries as tier_queries
 
 PERIODS = (30, 90, 365)
 TOP_GUIDES = 15

@@ -28,6 +28,6 @@ def rescore_members(member_ids: list[int]) -> None:
 
 
 def queue_rescore(order_ids: list[int], member_ids: list[int]) -> None:
-    """orders.hooks callback (runs after commit)."""
+    """loyalty.orders.hooks callback (runs after commit)."""
     for start in range(0, len(member_ids), 5000):
         rescore_members.delay(member_ids[start : start + 5000])

@@ -5,6 +5,8 @@ from django.apps import AppConfig, apps
 from django.utils.module_loading import module_has_submodule
 from django.utils.translation import gettext_lazy as _
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent  # the checkout, wherever BASE_DIR points
+
 
 class ScrmConfig(AppConfig):
     name = "scrm"
@@ -34,7 +36,5 @@ def app_modules(dotted: str, *, exclude: tuple[str, ...] = ()) -> list:
 
 def is_project_app(config: AppConfig) -> bool:
     """One of Siyu's own apps (not Django's or a library's, wherever the virtualenv lives)."""
-    from django.conf import settings
-
     path = Path(config.path).resolve()
-    return path.is_relative_to(Path(settings.BASE_DIR).resolve()) and "site-packages" not in path.parts
+    return path.is_relative_to(PROJECT_ROOT) and "site-packages" not in path.parts

@@ -13,7 +13,6 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from importlib import import_module
 from pathlib import Path
 
 from django.conf import settings
@@ -112,14 +111,17 @@ def demo_password() -> str:
     return path.read_text().strip()
 
 
-# Apps that add their own demo data on top of the members, in this order (orders before the tiers,
-# points, commissions and figures computed from them). Each has demo.py: seed(*, seed) -> summary.
-DEMO_APPS = ("orders", "tiers", "points", "referrals", "insights")
-
-
 def seed_apps() -> list[tuple[str, str]]:
-    """Each app's demo data over the demo members; (app, one-line summary) in order."""
-    return [(app, import_module(f"{app}.demo").seed()) for app in DEMO_APPS]
+    """Each app's demo data over the demo members, from its demo.py (`seed() -> summary`), in
+    INSTALLED_APPS order (orders before the tiers, points, commissions and figures computed from
+    them); (app label, one-line summary) in order."""
+    from django.apps import apps
+
+    from scrm.apps import app_modules
+
+    found = app_modules("demo", exclude=("scrm",))
+    label = {config.name: config.label for config in apps.get_app_configs()}
+    return [(label[module.__name__.rpartition(".")[0]], module.seed()) for module in found]
 
 
 def seed(*, members: int = 2000, password: str | None = None) -> DemoResult:

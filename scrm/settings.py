@@ -63,10 +63,10 @@ INSTALLED_APPS = [
     "members",
     "members.segments",
     "members.io",
-    "orders",
-    "tiers",
-    "points",
-    "referrals",
+    "loyalty.orders",
+    "loyalty.tiers",
+    "loyalty.points",
+    "loyalty.referrals",
     "insights",
     "communities",
     "koc",
@@ -226,8 +226,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Choice sets whose field names ("channel", "status") other resources use for other choices.
     "ENUM_NAME_OVERRIDES": {
-        "OrderChannelEnum": "orders.models.OrderChannel",
-        "OrderStatusEnum": "orders.models.OrderStatus",
+        "OrderChannelEnum": "loyalty.orders.models.OrderChannel",
+        "OrderStatusEnum": "loyalty.orders.models.OrderStatus",
     },
 }
 API_KEY_LAST_USED_RESOLUTION = timedelta(minutes=1)

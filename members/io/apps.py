@@ -8,9 +8,6 @@ class MemberIoConfig(AppConfig):
     verbose_name = _("Member import and export")
 
     def ready(self) -> None:
-        from scrm.api import scopes
+        from members.io import plugins
 
-        # Store roles import and export from the dashboard (managers only); through the API only
-        # operators and API keys granted these scopes do.
-        scopes.register("imports", _("Member imports"), store_roles="none")
-        scopes.register("exports", _("Member exports"), store_roles="none")
+        plugins.register()

@@ -8,8 +8,6 @@ class SegmentsConfig(AppConfig):
     verbose_name = _("Segments")
 
     def ready(self) -> None:
-        from members.segments import filters
-        from scrm.api import scopes
+        from members.segments import plugins
 
-        filters.register()
-        scopes.register("segments", _("Segments"), store_roles="write")
+        plugins.register()

@@ -287,9 +287,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
 
+    from loyalty.orders import services
+    from loyalty.orders.models import Order, OrderLine
     from members.models import Member
-    from orders import services
-    from orders.models import Order, OrderLine
     from scrm.models import User
     from scrm.services import api_keys
 

@@ -133,8 +133,8 @@ ORDERS_SQL = """
 
 
 def generate(n: int, orders_per_member: float, batch: int, base: datetime.datetime) -> int:
+    from loyalty.tiers.models import TierLadder, TierLevel
     from scrm.models import Region, Store
-    from tiers.models import TierLadder, TierLevel
 
     region = Region.objects.create(code="bench", name="Bench")
     stores = Store.objects.bulk_create(
@@ -247,7 +247,7 @@ def floor_seconds(window_days: int, now: datetime.datetime) -> float:
 
 
 def ours(label: str, **kwargs) -> tuple[float, object]:
-    from tiers.services import recalculate_tiers
+    from loyalty.tiers.services import recalculate_tiers
 
     started = time.perf_counter()
     result = recalculate_tiers(**kwargs)
@@ -271,8 +271,8 @@ def main() -> None:
     original = connection.settings_dict["NAME"]
     create_database(args.database)
     try:
-        from tiers.models import ChangeReason, MemberTier
-        from tiers.services import recalculate_tiers
+        from loyalty.tiers.models import ChangeReason, MemberTier
+        from loyalty.tiers.services import recalculate_tiers
 
         base = timezone.now()
         total = generate(args.members, args.orders_per_member, args.batch, base)

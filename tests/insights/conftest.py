@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from orders.models import Order
+from loyalty.orders.models import Order
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from orders.models import Order
+from loyalty.orders.models import Order
 
 pytestmark = pytest.mark.django_db
 

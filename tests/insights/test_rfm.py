@@ -9,10 +9,10 @@ from django.db import transaction
 
 from insights import services
 from insights.models import MemberRFM, RFMBoundaries
+from loyalty.orders import hooks
+from loyalty.orders.models import Order
 from members.models import Member
 from members.segments import queries as segment_queries
-from orders import hooks
-from orders.models import Order
 from tests.helpers import wait_for
 
 

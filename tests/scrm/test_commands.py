@@ -207,10 +207,10 @@ def test_seed_demo_is_idempotent_and_grows_to_the_asked_size(db, demo_home):
 
 def test_seed_demo_fills_orders_tiers_points_referrals_and_figures_once(db, demo_home):
     from insights.models import MemberRFM
-    from orders.models import Order
-    from points.models import PointEntry, Reward
-    from referrals.models import ReferralCode
-    from tiers.models import MemberTier, TierLevel
+    from loyalty.orders.models import Order
+    from loyalty.points.models import PointEntry, Reward
+    from loyalty.referrals.models import ReferralCode
+    from loyalty.tiers.models import MemberTier, TierLevel
 
     out, _err = run("seed_demo", "--members", "300")
     for app in ("orders", "tiers", "points", "referrals", "insights"):

@@ -1,0 +1,19 @@
+"""What insights plugs into the registries of the apps below it (and the API scopes), called once
+from its AppConfig.ready(). Every app that plugs into another does it in a module of this name."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from insights import queries, segments, tasks
+from loyalty.orders import hooks
+from scrm import overview
+from scrm.api import scopes
+
+
+def register() -> None:
+    scopes.register("insights", _("Figures: sales, members, RFM, tiers, points"), store_roles="read")
+    segments.register()
+    hooks.on_orders_changed(tasks.queue_rescore)
+    overview.register("sales", template="insights/_overview.html", context=queries.overview, order=10)
+    overview.register("my_sales", template="insights/_today.html", context=queries.my_sales, page="today")

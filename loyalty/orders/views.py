@@ -1,0 +1,139 @@
+"""Order screens: the list, an order's page with its refund form, the file import and the
+attribution policy. Views translate: the services check and write."""
+
+from __future__ import annotations
+
+import csv
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from loyalty.orders import imports, queries, services
+from loyalty.orders.filters import OrderFilterSet
+from loyalty.orders.forms import AttributionPolicyForm, OrderImportForm, RefundForm
+from loyalty.orders.models import AttributionPolicy, Order
+from members.io.parsing import FileError
+from scrm.dashboard import ScopedDetailView, ScopedListView
+from scrm.errors import ServiceError
+from scrm.models import Role
+from scrm.scoping import scope
+
+REFUND_ROLES = (Role.OPERATOR, Role.STORE_MANAGER)
+IMPORT_ROLES = (Role.OPERATOR, Role.STORE_MANAGER)
+
+
+class OrderListView(ScopedListView):
+    queryset = Order.objects.select_related("store", "member", "staff")
+    filterset_class = OrderFilterSet
+    template_name = "orders/order_list.html"
+    partial_template_name = "orders/_order_rows.html"
+
+
+class OrderDetailView(ScopedDetailView):
+    queryset = queries.order_detail(Order.objects.all())
+    template_name = "orders/order_detail.html"
+    context_object_name = "order"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        if self.request.user.role in REFUND_ROLES and self.object.net_amount > 0:
+            context.setdefault("refund_form", RefundForm(order=self.object))
+        return context
+
+
+@login_required
+@require_POST
+def refund_order(request, pk):
+    if request.user.role not in REFUND_ROLES:
+        raise PermissionDenied
+    order = get_object_or_404(queries.order_detail(scope(Order.objects.all(), request.user)), pk=pk)
+    form = RefundForm(request.POST, order=order)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            _refund, created = services.record_refund(
+                order=order,
+                external_id=data["external_id"],
+                amount=data["amount"],
+                line=data["line"],
+                reason=data["reason"],
+                actor=request.user,
+            )
+        except ServiceError as exc:
+            for name, problems in exc.details.items():
+                for problem in problems if isinstance(problems, list) else [problems]:
+                    form.add_error(name if name in form.fields else None, str(problem))
+            if not exc.details:
+                form.add_error(None, exc.message)
+        else:
+            if created:
+                messages.success(request, _("Refund recorded."))
+            else:
+                messages.info(request, _("This refund number was already recorded; nothing changed."))
+            return redirect("order-detail", pk=order.pk)
+    return render(
+        request, OrderDetailView.template_name, {"order": order, "object": order, "refund_form": form}, status=400
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def import_orders(request):
+    if request.user.role not in IMPORT_ROLES:
+        raise PermissionDenied
+    report = None
+    form = OrderImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            report = imports.import_orders(
+                upload=form.cleaned_data["file"], mode=form.cleaned_data["mode"], actor=request.user
+            )
+        except FileError as exc:
+            form.add_error("file", str(exc))
+        except ServiceError as exc:
+            form.add_error(None, exc.message)
+    return render(
+        request,
+        "orders/import.html",
+        {"form": form, "report": report, "columns": imports.COLUMNS, "max_bytes": imports.MAX_BYTES},
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+def import_template(request):
+    if request.user.role not in IMPORT_ROLES:
+        raise PermissionDenied
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="orders-template.csv"'
+    response.write("\ufeff")
+    csv.writer(response).writerows(imports.template_rows())
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def attribution_policy(request):
+    if request.user.role != Role.OPERATOR:
+        raise PermissionDenied
+    policy = AttributionPolicy.current()
+    form = AttributionPolicyForm(request.POST or None, instance=policy)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.set_attribution_policy(
+                rule=form.cleaned_data["rule"], window_days=form.cleaned_data["window_days"], actor=request.user
+            )
+        except ServiceError as exc:
+            for name, problems in exc.details.items():
+                form.add_error(name if name in form.fields else None, problems)
+        else:
+            messages.success(request, _("Attribution policy saved; it applies to orders recorded from now on."))
+            return redirect("order-attribution")
+    return render(
+        request, "orders/attribution.html", {"form": form, "policy": policy}, status=400 if form.errors else 200
+    )

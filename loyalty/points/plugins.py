@@ -1,0 +1,76 @@
+"""What loyalty.points plugs into the registries of the apps below it (and the API scopes), called once
+from its AppConfig.ready(): the orders hook, the member 360 panel, the tiers "points" basis and the
+audience builder's points filter."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+
+def queue_sync(order_ids: list[int], member_ids: list[int]) -> None:
+    """Orders changed (created, refunded, linked or moved): earn / take back points in a task.
+    Runs after the orders' transaction has committed (the hook's on_commit)."""
+    from loyalty.points.tasks import sync_orders
+
+    sync_orders.delay(list(order_ids), list(member_ids))
+
+
+def panel_context(member, user) -> dict:
+    from loyalty.points import queries
+
+    return queries.member_panel(member, user)
+
+
+def _points_basis_sql(*, for_members: bool) -> str:
+    # Points earned on orders and by adjustment within the window, less what refunds took back;
+    # redeemed or expired points still count as earned. (member_id, earned_at) is indexed.
+    members = "AND l.member_id = ANY(%(member_ids)s) " if for_members else ""
+    return (
+        "SELECT l.member_id, sum(l.points - l.clawed_back) AS value FROM points_pointlot l "
+        "WHERE l.source IN ('order', 'adjustment') AND l.earned_at >= %(since)s AND l.earned_at < %(until)s "
+        f"{members}GROUP BY l.member_id"
+    )
+
+
+def register_tier_basis() -> None:
+    from loyalty.tiers import bases
+
+    bases.register_basis("points", _("Points earned"), sql=_points_basis_sql)
+
+
+def _balance_sql(leaf, m: str):
+    subquery = f"(SELECT mp.balance FROM points_memberpoints mp WHERE mp.member_id = {m}.id)"
+    if leaf.op == "gte":
+        return f"coalesce({subquery}, 0) >= %s", [leaf.value]
+    if leaf.op == "lte":
+        return f"coalesce({subquery}, 0) <= %s", [leaf.value]
+    low, high = sorted(leaf.value)
+    return f"coalesce({subquery}, 0) BETWEEN %s AND %s", [low, high]
+
+
+def register_segment_filter() -> None:
+    from members.segments.registry import Value, register_filter
+
+    points = Value("integer", minimum=0, maximum=2_000_000_000)
+    register_filter(
+        "points_balance",
+        _("Points balance"),
+        group=_("Points"),
+        order=150,
+        value_schema={"gte": points, "lte": points, "between": Value("integer", many=True, length=2, minimum=0)},
+        compile_sql=_balance_sql,
+    )
+
+
+def register() -> None:
+    from loyalty.orders import hooks
+    from members import panels
+    from scrm.api import scopes
+
+    scopes.register("points", _("Member points, ledger and redemptions"), store_roles="write")
+    scopes.register("rewards", _("Rewards catalogue"), store_roles="read")
+    scopes.register("point_adjustments", _("Manual points adjustments"), store_roles="none")
+    hooks.on_orders_changed(queue_sync)
+    panels.register("points", template="points/_member_panel.html", context=panel_context, order=15)
+    register_tier_basis()
+    register_segment_filter()

@@ -1,0 +1,218 @@
+"""Points screens: the rewards catalogue, the policy, a member's whole points history, redemptions,
+and the member 360 panel's actions (redeem at the till, cancel a redemption, adjust)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from loyalty.points import queries, services
+from loyalty.points.filters import PointEntryFilterSet, RedemptionFilterSet, RewardFilterSet
+from loyalty.points.forms import PolicyForm, RewardForm
+from loyalty.points.models import PointEntry, PointsPolicy, Redemption, Reward
+from members.models import Member
+from scrm.api.permissions import principal_scopes
+from scrm.dashboard import ScopedListView
+from scrm.errors import ServiceError
+from scrm.models import Role
+from scrm.scoping import scope
+
+
+def _error_text(exc: ServiceError) -> str:
+    if exc.code != "validation_error":
+        return exc.message
+    details = " ".join(str(m) for msgs in exc.details.values() for m in (msgs if isinstance(msgs, list) else [msgs]))
+    return details or exc.message
+
+
+class RewardListView(ScopedListView):
+    """The catalogue: every role sees it; operators add and edit rewards."""
+
+    queryset = Reward.objects.all()
+    filterset_class = RewardFilterSet
+    template_name = "points/reward_list.html"
+    partial_template_name = "points/_reward_rows.html"
+
+
+class RedemptionListView(ScopedListView):
+    """Redemptions of the members the user may see, newest first; store roles see their store's."""
+
+    queryset = Redemption.objects.select_related("member", "reward", "created_by", "store")
+    filterset_class = RedemptionFilterSet
+    template_name = "points/redemption_list.html"
+    partial_template_name = "points/_redemption_rows.html"
+    allowed_roles = (Role.OPERATOR, Role.STORE_MANAGER)
+
+
+class MemberPointsView(ScopedListView):
+    """A member's whole points ledger, with their open lots."""
+
+    queryset = PointEntry.objects.select_related("actor", "redemption", "order")
+    filterset_class = PointEntryFilterSet
+    template_name = "points/member_points.html"
+    partial_template_name = "points/_entry_rows.html"
+
+    def narrow(self, queryset):
+        self.member = get_object_or_404(
+            scope(Member.live.select_related("home_store"), self.request.user), pk=self.kwargs["pk"]
+        )
+        return queryset.filter(member=self.member)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(member=self.member, summary=queries.member_summary(self.member, entries=0))
+        return context
+
+
+def _operator(request) -> None:
+    if request.user.role != Role.OPERATOR:
+        raise PermissionDenied
+
+
+@login_required
+def reward_edit(request, pk=None):
+    _operator(request)
+    reward = get_object_or_404(Reward, pk=pk) if pk else None
+    form = RewardForm(request.POST or None, instance=reward)
+    if request.method == "POST":
+        if "delete" in request.POST and reward is not None:
+            try:
+                services.delete_reward(actor=request.user, reward=reward)
+            except ServiceError as exc:
+                messages.error(request, exc.message)
+                return redirect("reward-edit", pk=reward.pk)
+            messages.success(request, _("Reward %(name)s deleted.") % {"name": reward.name})
+            return redirect("reward-list")
+        if form.is_valid():
+            values = {name: form.cleaned_data[name] for name in RewardForm.Meta.fields}
+            try:
+                saved = services.save_reward(
+                    actor=request.user, values=values, reward=Reward.objects.get(pk=pk) if pk else None
+                )
+            except ServiceError as exc:
+                for field, msgs in exc.details.items():
+                    form.add_error(field if field in form.fields else None, msgs)
+            else:
+                messages.success(request, _("Reward %(name)s saved.") % {"name": saved.name})
+                return redirect("reward-list")
+    return render(request, "points/reward_form.html", {"form": form, "reward": reward})
+
+
+@login_required
+def policy_edit(request):
+    _operator(request)
+    policy = PointsPolicy.current()
+    form = PolicyForm(request.POST or None, instance=policy)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_policy(actor=request.user, values=dict(form.cleaned_data))
+        except ServiceError as exc:
+            for field, msgs in exc.details.items():
+                form.add_error(field if field in form.fields else None, msgs)
+        else:
+            messages.success(request, _("Points policy saved."))
+            return redirect("points-policy")
+    return render(
+        request,
+        "points/policy_form.html",
+        {"form": form, "policy": policy, "tier_names": sorted(_tier_names().items())},
+    )
+
+
+def _tier_names():
+    from loyalty.points import tiering
+
+    return tiering.level_names()
+
+
+# --- Member 360 panel actions (htmx; a plain POST redirects back) --------------------------------------
+
+
+def _member(request, pk) -> Member:
+    return get_object_or_404(scope(Member.live.select_related("home_store"), request.user), pk=pk)
+
+
+def _panel(request, member, *, message=None, error=None):
+    mobile = request.POST.get("from") == "mobile"
+    if request.htmx:
+        return render(
+            request,
+            "points/_member_panel.html",
+            {
+                "member": member,
+                "mobile": mobile,
+                "panel_context": queries.member_panel(member, request.user),
+                "points_message": message,
+                "points_error": error,
+            },
+        )
+    if error:
+        messages.error(request, error)
+    elif message:
+        messages.success(request, message)
+    name = "mobile-member-detail" if mobile else "member-detail"
+    return redirect(reverse(name, args=[member.pk]) + "#points")
+
+
+def _require_scope(request, scope_name: str) -> None:
+    if scope_name not in principal_scopes(request.user):
+        raise PermissionDenied
+
+
+@login_required
+@require_POST
+def member_redeem(request, pk):
+    _require_scope(request, "points:write")
+    member = _member(request, pk)
+    reward_id = request.POST.get("reward") or ""
+    if not reward_id:
+        return _panel(request, member, error=_("Pick a reward first."))
+    try:
+        reward = services.reward_for(reward_id)
+        redemption = services.redeem(
+            member=member, reward=reward, actor=request.user, note=request.POST.get("note", "")
+        )
+    except ServiceError as exc:
+        return _panel(request, member, error=_error_text(exc))
+    return _panel(
+        request,
+        member,
+        message=_("%(reward)s redeemed for %(points)s pts.") % {"reward": reward.name, "points": redemption.points},
+    )
+
+
+@login_required
+@require_POST
+def member_cancel_redemption(request, pk, redemption_id):
+    _require_scope(request, "points:write")
+    member = _member(request, pk)
+    redemption = get_object_or_404(Redemption, pk=redemption_id, member=member)
+    try:
+        services.cancel_redemption(redemption=redemption, actor=request.user, reason=request.POST.get("reason", ""))
+    except ServiceError as exc:
+        return _panel(request, member, error=_error_text(exc))
+    return _panel(
+        request, member, message=_("Redemption cancelled; %(points)s pts returned.") % {"points": redemption.points}
+    )
+
+
+@login_required
+@require_POST
+def member_adjust(request, pk):
+    _require_scope(request, "point_adjustments:write")
+    member = _member(request, pk)
+    try:
+        entry = services.adjust_points(
+            member=member,
+            points=request.POST.get("points", ""),
+            reason=request.POST.get("reason", ""),
+            actor=request.user,
+        )
+    except ServiceError as exc:
+        return _panel(request, member, error=_error_text(exc))
+    return _panel(request, member, message=_("Adjusted by %(points)+d pts.") % {"points": entry.delta})

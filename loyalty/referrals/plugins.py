@@ -1,0 +1,19 @@
+"""What loyalty.referrals plugs into the registries of the apps below it (and the API scopes), called once
+from its AppConfig.ready(). Every app that plugs into another does it in a module of this name."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.orders import hooks
+from loyalty.referrals import queries, tasks
+from members import panels
+from scrm.api import scopes
+
+
+def register() -> None:
+    scopes.register("referrals", _("Referral codes and who referred whom"))
+    scopes.register("commission_rules", _("Commission rules"), store_roles="read")
+    scopes.register("commissions", _("Referral commissions"), store_roles="read")
+    hooks.on_orders_changed(tasks.queue_sync)
+    panels.register("referrals", template="referrals/_member_panel.html", context=queries.member_panel, order=30)
