@@ -2,7 +2,7 @@
 """Siyu's two commands, runnable with nothing but Python 3.11+ and git.
 
     python3 siyu.py up      # install, migrate, seed demo data, run web + worker + beat
-    python3 siyu.py test    # install, then lint, system checks, migrations check, test suite
+    python3 siyu.py test    # install, then lint, layer contract, system checks, migrations check, tests
 
 Both create `.venv/` on first use and install the pinned dependencies from
 `requirements.lock`. Without DATABASE_URL / REDIS_URL they run an embedded
@@ -88,6 +88,7 @@ def run_test(extra: list[str]) -> int:
     env = {**os.environ, "SIYU_CHROMIUM": ensure_chromium()}
     steps = [
         ("ruff", [str(BIN / "ruff"), "check", "."]),
+        ("layer contract (import-linter)", [str(BIN / "lint-imports"), "--no-cache"]),
         ("django system checks", [str(PY), "manage.py", "check", "--fail-level", "WARNING"]),
         ("migrations are up to date", [str(PY), "manage.py", "makemigrations", "--check", "--dry-run"]),
         ("test suite", [str(PY), "-m", "pytest", *extra]),
