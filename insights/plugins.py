@@ -7,12 +7,11 @@ from django.utils.translation import gettext_lazy as _
 
 from insights import queries, segments, tasks
 from loyalty.orders import hooks
-from scrm import overview
-from scrm.api import scopes
+from scrm import overview, permissions
 
 
 def register() -> None:
-    scopes.register("insights", _("Figures: sales, members, RFM, tiers, points"), store_roles="read")
+    permissions.register("insights", _("Figures: sales, members, RFM, tiers, points"), store_roles="read")
     segments.register()
     hooks.on_orders_changed(tasks.queue_rescore)
     overview.register("sales", template="insights/_overview.html", context=queries.overview, order=10)

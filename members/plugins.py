@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from scrm.api import scopes
+from scrm import permissions
 
 
 def register() -> None:
-    scopes.register("members", _("Members"))
+    permissions.register("members", _("Members"))
     # The vocabulary is the brand's: store roles read it (and tag their own members, which is
     # members:write); defining it, merging and data-subject requests are for operators.
-    scopes.register("tags", _("Tag groups and tags"), store_roles="read")
-    scopes.register("attributes", _("Custom attribute definitions"), store_roles="read")
-    scopes.register("merges", _("Merging duplicate members"), store_roles="none")
-    scopes.register("privacy", _("Data-subject requests: export and erase members"), store_roles="none")
+    permissions.register("tags", _("Tag groups and tags"), store_roles="read")
+    permissions.register("attributes", _("Custom attribute definitions"), store_roles="read")
+    permissions.register("merges", _("Merging duplicate members"), store_roles="none")
+    permissions.register("privacy", _("Data-subject requests: export and erase members"), store_roles="none")

@@ -8,7 +8,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from scrm.api import scopes as scope_registry
+from scrm import permissions as scope_registry
 from scrm.models import STORE_ROLES, Role, Store, User
 from scrm.services.staff import can_manage
 

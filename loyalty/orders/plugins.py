@@ -10,11 +10,11 @@ from loyalty.orders.models import Order
 from members import hooks as member_hooks
 from members import panels
 from members.services import merge
-from scrm.api import scopes
+from scrm import permissions
 
 
 def register() -> None:
-    scopes.register("orders", _("Orders and refunds"))
+    permissions.register("orders", _("Orders and refunds"))
     member_hooks.on_identities_added(tasks.queue_link)
     merge.register_handler(Order, "member", services.move_orders_on_merge)
     panels.register("orders", template="orders/_member_panel.html", context=queries.member_panel, order=20)

@@ -65,11 +65,11 @@ def register_segment_filter() -> None:
 def register() -> None:
     from loyalty.orders import hooks
     from members import panels
-    from scrm.api import scopes
+    from scrm import permissions
 
-    scopes.register("points", _("Member points, ledger and redemptions"), store_roles="write")
-    scopes.register("rewards", _("Rewards catalogue"), store_roles="read")
-    scopes.register("point_adjustments", _("Manual points adjustments"), store_roles="none")
+    permissions.register("points", _("Member points, ledger and redemptions"), store_roles="write")
+    permissions.register("rewards", _("Rewards catalogue"), store_roles="read")
+    permissions.register("point_adjustments", _("Manual points adjustments"), store_roles="none")
     hooks.on_orders_changed(queue_sync)
     panels.register("points", template="points/_member_panel.html", context=panel_context, order=15)
     register_tier_basis()

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from loyalty.points import tiering
 from loyalty.points.models import MemberPoints, PointEntry, PointLot, PointsPolicy, Reward
-from scrm.api.permissions import principal_scopes
+from scrm.permissions import scopes_of
 from scrm.scoping import scope
 
 RECENT_ENTRIES = 8
@@ -83,7 +83,7 @@ def member_panel(member, user) -> dict:
     entries, and the rewards staff can redeem at the till, the affordable ones first."""
     now = timezone.now()
     summary = member_summary(member, now=now, lots=0)
-    scopes = principal_scopes(user)
+    scopes = scopes_of(user)
     can_redeem = "points:write" in scopes
     rank, tier_name = tiering.rank_of(member.pk) if can_redeem else (None, "")
     rewards = []

@@ -16,10 +16,10 @@ from loyalty.points.filters import PointEntryFilterSet, RedemptionFilterSet, Rew
 from loyalty.points.forms import PolicyForm, RewardForm
 from loyalty.points.models import PointEntry, PointsPolicy, Redemption, Reward
 from members.models import Member
-from scrm.api.permissions import principal_scopes
 from scrm.dashboard import ScopedListView
 from scrm.errors import ServiceError
 from scrm.models import Role
+from scrm.permissions import scopes_of
 from scrm.scoping import scope
 
 
@@ -160,7 +160,7 @@ def _panel(request, member, *, message=None, error=None):
 
 
 def _require_scope(request, scope_name: str) -> None:
-    if scope_name not in principal_scopes(request.user):
+    if scope_name not in scopes_of(request.user):
         raise PermissionDenied
 
 

@@ -8,12 +8,12 @@ from django.utils.translation import gettext_lazy as _
 from loyalty.orders import hooks
 from loyalty.referrals import queries, tasks
 from members import panels
-from scrm.api import scopes
+from scrm import permissions
 
 
 def register() -> None:
-    scopes.register("referrals", _("Referral codes and who referred whom"))
-    scopes.register("commission_rules", _("Commission rules"), store_roles="read")
-    scopes.register("commissions", _("Referral commissions"), store_roles="read")
+    permissions.register("referrals", _("Referral codes and who referred whom"))
+    permissions.register("commission_rules", _("Commission rules"), store_roles="read")
+    permissions.register("commissions", _("Referral commissions"), store_roles="read")
     hooks.on_orders_changed(tasks.queue_sync)
     panels.register("referrals", template="referrals/_member_panel.html", context=queries.member_panel, order=30)

@@ -8,14 +8,14 @@ from django.utils.translation import gettext_lazy as _
 from loyalty.orders import hooks
 from loyalty.tiers import queries, segments, tasks
 from members import panels
-from scrm.api import scopes
+from scrm import permissions
 
 
 def register() -> None:
-    scopes.register("tiers", _("Tier ladder, member tiers and their history"), store_roles="read")
+    permissions.register("tiers", _("Tier ladder, member tiers and their history"), store_roles="read")
     # Floors are set by operators and by managers for their own store's members (the service
     # refuses clerks); store roles therefore get write here.
-    scopes.register("tier_floors", _("Manual tier floors"), store_roles="write")
+    permissions.register("tier_floors", _("Manual tier floors"), store_roles="write")
     hooks.on_orders_changed(tasks.queue_after_orders_changed)
     panels.register("tier", template="tiers/_member_panel.html", context=queries.member_panel, order=10)
     segments.register()

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from scrm.api import scopes
+from scrm import permissions
 
 
 def register() -> None:
     # Store roles import and export from the dashboard (managers only); through the API only
     # operators and API keys granted these scopes do.
-    scopes.register("imports", _("Member imports"), store_roles="none")
-    scopes.register("exports", _("Member exports"), store_roles="none")
+    permissions.register("imports", _("Member imports"), store_roles="none")
+    permissions.register("exports", _("Member exports"), store_roles="none")

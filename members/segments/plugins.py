@@ -6,9 +6,9 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 
 from members.segments import filters
-from scrm.api import scopes
+from scrm import permissions
 
 
 def register() -> None:
     filters.register()
-    scopes.register("segments", _("Segments"), store_roles="write")
+    permissions.register("segments", _("Segments"), store_roles="write")

@@ -4,15 +4,7 @@ from __future__ import annotations
 
 from rest_framework import permissions
 
-from scrm.api import scopes
-
-
-def principal_scopes(actor) -> set[str]:
-    if getattr(actor, "api_key", None) is not None:
-        return set(actor.scopes)
-    if not getattr(actor, "is_authenticated", False):
-        return set()
-    return scopes.scopes_for_role(actor.role)
+from scrm.permissions import scopes_of as principal_scopes
 
 
 class HasScope(permissions.BasePermission):

@@ -13,10 +13,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from scrm.api import serializers
-from scrm.api.permissions import principal_scopes
 from scrm.api.viewsets import ScopedModelViewSet, ScopedReadOnlyViewSet
 from scrm.filters import StaffFilterSet, StoreFilterSet
 from scrm.models import Region, Store, User
+from scrm.permissions import scopes_of
 from scrm.scoping import access_for
 
 
@@ -61,7 +61,7 @@ class MeView(APIView):
             "role": actor.role,
             "store": store.code if store is not None else None,
             "all_stores": access.all_stores,
-            "scopes": sorted(principal_scopes(actor)),
+            "scopes": sorted(scopes_of(actor)),
         }
         return Response(serializers.MeSerializer(data).data)
 

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from scrm.api import scopes as scope_registry
+from scrm import permissions as scope_registry
 from scrm.models import ApiKey, Store, User
 
 KEY_PREFIX = "sy"

@@ -9,7 +9,7 @@ from django.core.exceptions import ImproperlyConfigured
 from rest_framework.test import APIClient
 
 from members.models import Member
-from scrm.api import scopes
+from scrm import permissions as scopes
 from scrm.api.auth import ApiPrincipal
 from scrm.api.viewsets import ScopedModelViewSet, ScopedReadOnlyViewSet
 from scrm.dashboard import ScopedDetailView, ScopedListView

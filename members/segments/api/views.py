@@ -15,8 +15,9 @@ from members.io.api.views import CsvRenderer, XlsxRenderer, export_response
 from members.segments import queries, registry, services
 from members.segments.api.serializers import PreviewRequestSerializer, SegmentSerializer, SnapshotSerializer
 from members.segments.models import Segment, SegmentSnapshot
-from scrm.api.permissions import HasScope, principal_scopes
+from scrm.api.permissions import HasScope
 from scrm.api.viewsets import ScopedModelViewSet
+from scrm.permissions import scopes_of
 from scrm.scoping import scope
 
 
@@ -26,7 +27,7 @@ class ReadsSegments(HasScope):
     def has_permission(self, request, view) -> bool:
         if not (request.user and request.user.is_authenticated):
             return False
-        if "segments:read" in principal_scopes(request.user):
+        if "segments:read" in scopes_of(request.user):
             return True
         self.message = _("This request needs the scope '%(scope)s'.") % {"scope": "segments:read"}
         return False
@@ -38,7 +39,7 @@ class ReadsSegmentMembers(HasScope):
     def has_permission(self, request, view) -> bool:
         if not (request.user and request.user.is_authenticated):
             return False
-        missing = {"segments:read", "members:read"} - principal_scopes(request.user)
+        missing = {"segments:read", "members:read"} - scopes_of(request.user)
         if not missing:
             return True
         self.message = _("This request needs the scope '%(scope)s'.") % {"scope": ", ".join(sorted(missing))}
@@ -57,7 +58,7 @@ class ExportsSegmentMembers(HasScope):
     def has_permission(self, request, view) -> bool:
         if not (request.user and request.user.is_authenticated):
             return False
-        missing = {"segments:read", "exports:read"} - principal_scopes(request.user)
+        missing = {"segments:read", "exports:read"} - scopes_of(request.user)
         if not missing:
             return True
         self.message = _("This request needs the scope '%(scope)s'.") % {"scope": ", ".join(sorted(missing))}

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from scrm.api import scopes as scope_registry
+from scrm import permissions as scope_registry
 from scrm.models import Store
 from scrm.services import api_keys
 

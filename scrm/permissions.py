@@ -1,7 +1,9 @@
-"""Permission scopes of the REST API: `<resource>:read` and `<resource>:write`.
+"""Permissions: the registry of resources and their scopes, `<resource>:read` and `<resource>:write`.
 
-Each app registers its resources here (in its AppConfig.ready) so API keys can be limited to them;
-staff accounts get their scopes from their role.
+Each app registers its resources here (from its plugins.py) so API keys can be limited to them;
+staff accounts get their scopes from their role (`store_roles` says what store managers and staff may
+do). `scopes_of(actor)` and `has_scope(actor, scope)` answer for any actor, in the API (HasScope) and
+in services alike. Which stores an actor reaches is scrm.scoping's call.
 """
 
 from __future__ import annotations
@@ -59,6 +61,19 @@ def scopes_for_role(role: str) -> set[str]:
         if level == "write":
             granted.add(f"{name}:write")
     return granted
+
+
+def scopes_of(actor) -> set[str]:
+    """The scopes `actor` holds: an API key's own, a staff account's by role, none when signed out."""
+    if getattr(actor, "api_key", None) is not None:
+        return set(actor.scopes)
+    if not getattr(actor, "is_authenticated", False):
+        return set()
+    return scopes_for_role(actor.role)
+
+
+def has_scope(actor, scope: str) -> bool:
+    return scope in scopes_of(actor)
 
 
 register("stores", _("Stores and regions"), store_roles="read")
