@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scrm.settings")
@@ -12,6 +12,18 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scrm.settings")
 app = Celery("scrm")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.worker_init.connect(weak=False)
+@signals.beat_init.connect(weak=False)
+def _prepare_embedded_servers(**kwargs) -> None:
+    """A worker or beat started without DATABASE_URL / REDIS_URL (in development) starts or joins the
+    embedded servers the settings point at, before it reaches the broker; started by `up`, it has
+    the URLs and this does nothing. This module is imported with the project (scrm/__init__.py), so
+    only the worker and beat processes themselves may do it."""
+    from scrm import embedded
+
+    embedded.prepare()
 
 QUEUES = ("default",)
 

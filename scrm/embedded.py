@@ -1,10 +1,13 @@
-"""Embedded PostgreSQL and Redis for machines that have neither.
+"""Embedded PostgreSQL and Redis for machines that have neither, and the per-checkout secret key.
 
-When DATABASE_URL (or REDIS_URL) is not set outside production, `manage.py`, the test suite and
-`manage.py up` call `attach()`: it starts the bundled servers if they are not running, with their
-data under `var/` (or SIYU_DATA_DIR), and exports the URLs. Every process that attached is
-recorded; the last one to leave stops the servers, so one-off commands and a running app share
-the same database safely. Only the standard library and the wheels in requirements.lock are used.
+Importing the settings starts nothing: without DATABASE_URL (or REDIS_URL) outside production they
+take the embedded servers' addresses from `urls()`. The entry points that use the servers call
+`prepare()` before they do: `manage.py` (for the commands that talk to the database or Redis, `up`
+included), the WSGI app, Celery worker and beat, and the test run. It creates `var/secret_key` (or
+under SIYU_DATA_DIR) and calls `attach()`, which starts the bundled servers if they are not
+running and exports their URLs. Every process that attached is recorded; the last one to leave
+stops the servers, so one-off commands and a running app share the same database safely. Only the
+standard library and the wheels in requirements.lock are used.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import atexit
 import contextlib
 import hashlib
 import os
+import secrets
 import shutil
 import stat
 import subprocess
@@ -53,6 +57,65 @@ def _run_dir() -> Path:
         return candidate
     digest = hashlib.sha256(str(data_dir()).encode()).hexdigest()[:10]
     return Path(tempfile.gettempdir()) / f"siyu-{digest}"
+
+
+def database_url() -> str:
+    return f"postgres://postgres@/{PG_DATABASE}?host={_run_dir()}&port={PG_PORT}"
+
+
+def redis_url() -> str:
+    return f"unix://{_run_dir() / 'redis.sock'}?db=0"
+
+
+def urls() -> dict[str, str]:
+    """The embedded servers' addresses, whether or not they run: computed, nothing started or written."""
+    return {"DATABASE_URL": database_url(), "REDIS_URL": redis_url()}
+
+
+def _development() -> bool:
+    # An unknown SIYU_ENV is not development: the settings refuse it, so nothing is prepared for it.
+    return (os.environ.get("SIYU_ENV") or "development") in ("development", "test")
+
+
+def secret_key_path() -> Path:
+    return data_dir() / "secret_key"
+
+
+def read_secret_key() -> str:
+    """The per-checkout key an entry point created, or "" when there is none yet."""
+    try:
+        return secret_key_path().read_text().strip()
+    except FileNotFoundError:
+        return ""
+
+
+def ensure_secret_key() -> None:
+    """Create the per-checkout development key once (never committed, never read in production)."""
+    if not _development() or os.environ.get("SECRET_KEY") or os.environ.get("SECRET_KEY_FILE"):
+        return
+    path = secret_key_path()
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written aside, then linked into place: a process starting at the same moment sees no file or
+    # the whole key, and if two create one, the first link wins and both read it.
+    draft = path.with_name(f".secret_key.{os.getpid()}")
+    draft.write_text(secrets.token_urlsafe(50))
+    draft.chmod(0o600)
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
+
+
+def prepare() -> dict[str, str]:
+    """What a development entry point does before it uses the database or Redis: the secret key,
+    then the embedded servers DATABASE_URL / REDIS_URL do not name (see `attach`). Nothing in
+    production. Returns the variables it exported."""
+    ensure_secret_key()
+    return attach()
 
 
 def _is_root() -> bool:
@@ -115,7 +178,7 @@ class Postgres:
 
     @property
     def url(self) -> str:
-        return f"postgres://postgres@/{PG_DATABASE}?host={self.socket_dir}&port={PG_PORT}"
+        return database_url()
 
     def _user_kwargs(self) -> dict:
         if not _is_root():
@@ -216,7 +279,7 @@ class Redis:
 
     @property
     def url(self) -> str:
-        return f"unix://{self.socket}?db=0"
+        return redis_url()
 
     def _pid(self) -> int | None:
         try:
@@ -281,6 +344,7 @@ def _services(need_db: bool, need_redis: bool) -> list:
 
 
 _attached: list = []
+_attached_pid = 0  # a forked child (a Celery or gunicorn worker) inherits _attached but holds nothing
 
 
 def attach() -> dict[str, str]:
@@ -288,7 +352,8 @@ def attach() -> dict[str, str]:
 
     Returns the variables it set (empty when both are configured). Safe to call several times.
     """
-    if os.environ.get("SIYU_ENV", "development") == "production":
+    global _attached_pid
+    if not _development():
         return {}
     need_db = not os.environ.get("DATABASE_URL")
     need_redis = not os.environ.get("REDIS_URL")
@@ -315,12 +380,13 @@ def attach() -> dict[str, str]:
     if not _attached:
         atexit.register(detach)
     _attached[:] = services
+    _attached_pid = os.getpid()
     return exported
 
 
 def detach() -> None:
     """Leave the embedded services; the last process to leave stops them."""
-    if not _attached:
+    if not _attached or _attached_pid != os.getpid():
         return
     services, _attached[:] = list(_attached), []
     with _lock():

@@ -1,8 +1,10 @@
 """Siyu settings: everything comes from the environment (see README "Configuration").
 
 SIYU_ENV=production makes SECRET_KEY, DATABASE_URL, REDIS_URL and ALLOWED_HOSTS required.
-In development, a random secret key is generated once under var/ and the embedded
-PostgreSQL/Redis are used when DATABASE_URL/REDIS_URL are not set.
+In development, the secret key is the per-checkout one under var/ and the embedded PostgreSQL/Redis
+are used when DATABASE_URL/REDIS_URL are not set. Importing this module starts and writes nothing:
+the entry points (manage.py, wsgi, Celery worker and beat, the test run) create the key and start
+the servers; see scrm/embedded.py.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
-from scrm import env
+from scrm import embedded, env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -29,13 +31,9 @@ def _secret_key() -> str:
     value = env.get_str("SECRET_KEY", "")
     if value:
         return value
-    # A per-checkout random key, never committed: production can never pick it up.
-    path = Path(env.get_str("SIYU_DATA_DIR", str(BASE_DIR / "var"))) / "secret_key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    # The per-checkout random key, never committed (production can never pick it up), created by the
+    # entry points. Before one has, this process gets a key of its own that is not written down.
+    return embedded.read_secret_key() or secrets.token_urlsafe(50)
 
 
 SECRET_KEY = _secret_key()
@@ -113,16 +111,15 @@ TEMPLATES = [
 ]
 
 # --- Database and broker -------------------------------------------------------------------
-if not PRODUCTION and not (env.get_str("DATABASE_URL", "") and env.get_str("REDIS_URL", "")):
-    # No servers configured: use (and if needed start) the embedded ones under var/.
-    from scrm import embedded
-
-    try:
-        embedded.attach()
-    except embedded.EmbeddedError as exc:
-        raise env.SettingsError(f"DATABASE_URL/REDIS_URL not set and the embedded servers failed: {exc}") from None
-_database_url = env.get_str("DATABASE_URL")
-REDIS_URL = env.parse_redis_url(env.get_str("REDIS_URL"))
+# Not configured outside production: the embedded servers' addresses under var/. Only computed here;
+# the entry points start the servers (scrm.embedded.prepare) before they connect.
+if PRODUCTION:
+    _database_url, _redis_url = env.get_str("DATABASE_URL"), env.get_str("REDIS_URL")
+else:
+    _embedded = embedded.urls()
+    _database_url = env.get_str("DATABASE_URL", _embedded["DATABASE_URL"])
+    _redis_url = env.get_str("REDIS_URL", _embedded["REDIS_URL"])
+REDIS_URL = env.parse_redis_url(_redis_url)
 
 DATABASES = {"default": env.parse_database_url(_database_url)}
 DATABASES["default"]["CONN_MAX_AGE"] = env.get_int("DB_CONN_MAX_AGE", 60, minimum=0)

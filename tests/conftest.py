@@ -25,6 +25,15 @@ def _test_redis_url(url: str) -> str:
 
 
 def pytest_configure(config):
+    # The test run is an entry point like manage.py: importing the settings (pytest-django did, just
+    # before this conftest loaded) starts nothing, so the embedded servers the settings point at
+    # start here, before any test reaches the database. With DATABASE_URL and REDIS_URL set, nothing.
+    from scrm import embedded
+
+    try:
+        embedded.prepare()
+    except embedded.EmbeddedError as exc:
+        raise pytest.UsageError(f"DATABASE_URL/REDIS_URL not set and the embedded servers failed: {exc}") from None
     # Assertions read English messages; tests of the Chinese UI ask for it (Accept-Language: zh-hans).
     settings.LANGUAGE_CODE = "en"
     from django.utils import translation

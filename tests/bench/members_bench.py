@@ -34,6 +34,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scrm.settings")
 
 import django  # noqa: E402
 
+from scrm import embedded  # noqa: E402
+
+embedded.prepare()  # start the embedded servers when DATABASE_URL / REDIS_URL are not set
 django.setup()
 
 from benchdb import create_database, execute, log  # noqa: E402

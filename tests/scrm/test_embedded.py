@@ -82,3 +82,45 @@ def test_production_never_starts_embedded_servers(scratch_env, monkeypatch):
     monkeypatch.delenv("DATABASE_URL", raising=False)
     assert embedded.attach() == {}
     assert not embedded.Postgres().running()
+
+
+def _run(environment, *args, timeout=120):
+    result = subprocess.run([*args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+USES_DATABASE = (
+    "from django.db import connection; connection.ensure_connection(); print(connection.settings_dict['HOST'])"
+)
+
+
+def test_entry_points_start_the_servers_the_settings_point_at(scratch_env):
+    """Importing the settings starts nothing; manage.py (for a command that uses the database) and the
+    WSGI app start the servers, use the socket the settings named, and the last to leave stops them."""
+    run_dir = embedded.Postgres().socket_dir
+    status = _run(scratch_env, sys.executable, "manage.py", "embedded")
+    assert "PostgreSQL: stopped" in status and "Redis:      stopped" in status
+    assert not (Path(scratch_env["SIYU_DATA_DIR"]) / "postgres").exists()
+
+    out = _run(scratch_env, sys.executable, "manage.py", "shell", "-c", USES_DATABASE)
+    assert out.strip().splitlines()[-1] == str(run_dir)
+    assert (Path(scratch_env["SIYU_DATA_DIR"]) / "postgres" / "data" / "PG_VERSION").exists()
+    assert (Path(scratch_env["SIYU_DATA_DIR"]) / "secret_key").exists()
+    assert not embedded.Postgres().running()
+    assert not embedded.Redis().running()
+
+    wsgi = "import scrm.wsgi; " + USES_DATABASE
+    assert _run(scratch_env, sys.executable, "-c", wsgi).strip() == str(run_dir)
+    assert not embedded.Postgres().running()
+
+
+def test_celery_worker_and_beat_prepare_the_servers(monkeypatch):
+    from celery import signals
+
+    import scrm.celery  # noqa: F401 - connects the handlers
+
+    calls = []
+    monkeypatch.setattr(embedded, "prepare", lambda: calls.append("prepare") or {})
+    signals.beat_init.send(sender=object())
+    assert calls == ["prepare"]

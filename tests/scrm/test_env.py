@@ -64,11 +64,19 @@ def test_redis_unix_socket_becomes_kombu_url():
     assert env.celery_broker_url("redis://h:6379/0") == "redis://h:6379/0"
 
 
-def _manage(extra_env: dict) -> subprocess.CompletedProcess:
+# Reaches both servers, so manage.py prepares them as for any command that uses them.
+USE_SERVERS = (
+    "from django.core.cache import cache; from django.db import connection; "
+    "connection.ensure_connection(); cache.get('probe'); print(connection.settings_dict['HOST'])"
+)
+
+
+def _manage(extra_env: dict, *args: str) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY")}
     environment.update(extra_env)
     return subprocess.run(
-        [sys.executable, "manage.py", "check"], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
+        [sys.executable, "manage.py", *(args or ("check",))],
+        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60,
     )
 
 
@@ -101,7 +109,9 @@ def test_configured_servers_are_used_instead_of_embedded(tmp_path):
     db = settings.DATABASES["default"]
     url = f"postgres://{db['USER']}@/{db['NAME']}?host={db['HOST']}&port={db['PORT']}"
     scratch = tmp_path / "unused-var"
-    result = _manage({"DATABASE_URL": url, "REDIS_URL": os.environ["REDIS_URL"], "SIYU_DATA_DIR": str(scratch)})
+    configured = {"DATABASE_URL": url, "REDIS_URL": os.environ["REDIS_URL"], "SIYU_DATA_DIR": str(scratch)}
+    result = _manage(configured, "shell", "-c", USE_SERVERS)
     assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == db["HOST"]
     assert not (scratch / "postgres").exists()
     assert not (scratch / "redis").exists()

@@ -1,3 +1,5 @@
+"""Show or stop the embedded servers; this command starts nothing (manage.py leaves them alone for it)."""
+
 from django.core.management.base import BaseCommand
 
 from scrm import embedded
@@ -11,7 +13,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, stop, **options):
         if stop:
-            embedded.detach()
             embedded.stop_all()
             self.stdout.write("Embedded PostgreSQL and Redis stopped.")
             return
