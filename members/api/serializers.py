@@ -1,6 +1,7 @@
 """Serializers of the member API. Reads are ModelSerializers; writes that carry business rules are
 documented here (for OpenAPI) but validated by the services, so the API, imports and tasks give
-the same errors."""
+the same errors. The limits and choices documented are the services' own (taken from the models),
+and tests/members/test_serializer_contract.py holds each input serializer to its service."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ from members.models import (
     TagGroup,
     TagSource,
 )
+from members.services import consent, merge, privacy, relations, tags, upsert
+from members.services.profile import NAME_MAX
 
 
 def _described_choice(name: str, choices) -> type[serializers.ChoiceField]:
@@ -102,7 +105,7 @@ class TagIdsSerializer(serializers.Serializer):
 
 
 class MemberIdsSerializer(serializers.Serializer):
-    members = serializers.ListField(child=serializers.IntegerField(), max_length=10_000, help_text="Member ids.")
+    members = serializers.ListField(child=serializers.IntegerField(), max_length=tags.MAX_IDS, help_text="Member ids.")
 
 
 class TaggingResultSerializer(serializers.Serializer):
@@ -133,8 +136,8 @@ class ConsentInputSerializer(serializers.Serializer):
     channel = ConsentChannelField(choices=ConsentChannel.choices, required=False,
                                       help_text="Marketing consent is per channel or 'all'; the rest 'all' only.")
     granted = serializers.BooleanField(help_text="false withdraws; withdrawing on 'all' withdraws every channel.")
-    source = serializers.CharField(required=False, max_length=32)
-    evidence = serializers.CharField(required=False, max_length=255)
+    source = serializers.CharField(required=False, allow_blank=True, max_length=consent.SOURCE_MAX)
+    evidence = serializers.CharField(required=False, allow_blank=True, max_length=consent.EVIDENCE_MAX)
 
 
 class ConsentRecordSerializer(serializers.ModelSerializer):
@@ -172,17 +175,18 @@ class StaffRelationSerializer(serializers.ModelSerializer):
 class RelationInputSerializer(serializers.Serializer):
     staff = serializers.CharField(help_text="Staff username.")
     add_way = serializers.ChoiceField(choices=AddWay.choices, required=False)
-    state = serializers.CharField(required=False, allow_blank=True, max_length=64, help_text="The QR code's state.")
+    state = serializers.CharField(required=False, allow_blank=True, max_length=relations.STATE_MAX,
+                                  help_text="The QR code's state.")
     referrer = serializers.IntegerField(required=False, allow_null=True, help_text="Member who referred them.")
-    remark = serializers.CharField(required=False, allow_blank=True, max_length=100)
-    description = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    remark = serializers.CharField(required=False, allow_blank=True, max_length=relations.REMARK_MAX)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=relations.DESCRIPTION_MAX)
     added_at = serializers.DateTimeField(required=False)
     is_owner = serializers.BooleanField(required=False)
 
 
 class RelationUpdateSerializer(serializers.Serializer):
-    remark = serializers.CharField(required=False, allow_blank=True, max_length=100)
-    description = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    remark = serializers.CharField(required=False, allow_blank=True, max_length=relations.REMARK_MAX)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=relations.DESCRIPTION_MAX)
     deleted_by = serializers.ChoiceField(choices=["staff", "member"], required=False,
                                          help_text="Record that this side deleted the other (churn).")
     deleted_at = serializers.DateTimeField(required=False)
@@ -213,7 +217,7 @@ class MemberDetailSerializer(MemberSerializer):
 class ProfileInputSerializer(serializers.Serializer):
     """Profile fields; each is optional, unknown fields are errors."""
 
-    name = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    name = serializers.CharField(required=False, allow_blank=True, max_length=NAME_MAX)
     phone = serializers.CharField(required=False, allow_blank=True,
                                   help_text="Any common way of writing it; stored as E.164 and as a phone identity.")
     gender = serializers.ChoiceField(choices=Gender.choices, required=False)
@@ -235,7 +239,7 @@ class UpsertInputSerializer(MemberInputSerializer):
 
 
 class BulkUpsertInputSerializer(serializers.Serializer):
-    items = UpsertInputSerializer(many=True, max_length=1000)
+    items = UpsertInputSerializer(many=True, max_length=upsert.MAX_BATCH)
 
 
 class UpsertResultSerializer(serializers.Serializer):
@@ -259,7 +263,7 @@ class BulkUpsertResponseSerializer(serializers.Serializer):
 
 class MergeInputSerializer(serializers.Serializer):
     duplicate = serializers.IntegerField(help_text="The member folded into this one.")
-    reason = serializers.CharField(required=False, max_length=64)
+    reason = serializers.CharField(required=False, max_length=merge.REASON_MAX)
 
 
 class MemberMergeSerializer(serializers.ModelSerializer):
@@ -278,4 +282,4 @@ class DuplicateCandidateSerializer(serializers.Serializer):
 
 
 class EraseInputSerializer(serializers.Serializer):
-    reason = serializers.CharField(required=False, max_length=255)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=privacy.ERASE_REASON_MAX)

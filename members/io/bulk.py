@@ -28,19 +28,28 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
+from django.db.models.functions import Lower
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members.io.columns import CONSENT_VALUES, Column, Layout, gender_values, source_values, stage_values
-from members.models import AttributeType, ConsentChannel, ConsentPurpose
-from members.phones import InvalidPhone, normalize_phone
+from members.models import AddWay, AttributeType, ConsentChannel, MemberEvent, Source, TagSource
+from members.services import attributes, profile
+from members.services.attributes import BOOLEAN_WORDS, TEXT_MAX
+from members.services.identities import EXTERNAL_ID_MAX
+from members.services.profile import BIRTHDAY_MIN, NAME_MAX
+from scrm.models import Store, User
+from scrm.scoping import Access
 
 WHITESPACE = " \t\r\n\u00a0\u3000"
-TEXT_MAX = 255
-NAME_MAX = 64
-EXTERNAL_ID_MAX = 128
 MESSAGE_VALUE_MAX = 60
-TEMP_TABLES = ("io_raw", "io_rows", "io_phonefix", "io_ident", "io_match", "io_vocab", "io_tags", "io_err",
-               "io_ok", "io_moved", "io_same", "io_consent", "io_consent_changed")
+# What the rows of an import are marked with: the member's source, the tags' source, the owner
+# relation's way of adding and the consent records' source.
+IMPORT_SOURCE, IMPORT_TAG_SOURCE, IMPORT_ADD_WAY = Source.IMPORT, TagSource.IMPORT, AddWay.IMPORT
+CONSENT_SOURCE = "import"
+BRAND_WIDE = Access(all_stores=True, store_id=None)
+TEMP_TABLES = ("io_raw", "io_store", "io_staff", "io_rows", "io_phonefix", "io_ident", "io_match", "io_vocab",
+               "io_tags", "io_err", "io_ok", "io_moved", "io_same", "io_consent", "io_consent_changed")
 
 logger = logging.getLogger(__name__)
 
@@ -180,7 +189,6 @@ def messages() -> dict[str, str]:
         "consent_value": _("“{value}” is not a consent answer; write granted or withdrawn (同意 / 撤回)."),
         "consent": _("Needs the member's {consent} consent first; record it on the member's profile."),
         "consent_new": _("A new member has given no {consent} consent yet; import this value once they have."),
-        "identity_long": _("“{value}” is longer than 128 characters."),
         "identity_several": _("“{value}” holds several ids; give one id per cell (one more id of this member: "
                               "a row of its own with the member's phone)."),
         "duplicate": _("“{value}” also appears in row {rows}; an identity may appear in one row only."),
@@ -341,9 +349,7 @@ class Importer:
             return (f"CASE WHEN {v} ~ '^\\d{{4}}[-/.](0?[1-9]|1[0-2])$' "
                     f"THEN to_jsonb(left({v}, 4) || '-' || lpad(substr({v}, 6), 2, '0')) END")
         if kind == AttributeType.BOOLEAN:
-            mapping = {**dict.fromkeys(("true", "yes", "y", "1", "t", "是", "有"), True),
-                       **dict.fromkeys(("false", "no", "n", "0", "f", "否", "无"), False)}
-            return f"({self._param(json.dumps(mapping, ensure_ascii=False))}::jsonb -> lower({v}))"
+            return f"({self._param(json.dumps(BOOLEAN_WORDS, ensure_ascii=False))}::jsonb -> lower({v}))"
         choices = self._param(list(d.choices))
         if kind == AttributeType.CHOICE:
             return f"CASE WHEN {v} = ANY({choices}::text[]) THEN to_jsonb({v}) END"
@@ -355,7 +361,41 @@ class Importer:
                     f"FROM unnest(regexp_split_to_array({v}, '\\s*[;；,，|]\\s*')) AS x WHERE x <> '')")
         return "NULL::jsonb"
 
+    def _stores_and_staff(self) -> None:
+        """io_store and io_staff: each store code and staff username the file names (matched whatever
+        their case), looked up once and judged by the profile rules (profile.store_problem and
+        profile.owner_problem), so the import and the API refuse the same stores and guides."""
+        self._run("""
+            CREATE TEMP TABLE io_store (key text PRIMARY KEY, id bigint, problem text) ON COMMIT DROP;
+            CREATE TEMP TABLE io_staff (key text PRIMARY KEY, id bigint, store_id bigint, problem text)
+                ON COMMIT DROP""")
+        cells = [(kind, c) for kind in ("home_store", "owner") if (c := self.col(kind)) is not None]
+        if not cells:
+            return
+        values = ", ".join(f"({_lit(kind)}, lower({_unquote(_trim('c' + str(c.index)))}))" for kind, c in cells)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT DISTINCT x.kind, x.key FROM io_raw, LATERAL (VALUES {values}) AS x(kind, key) "
+                           "WHERE x.key IS NOT NULL")
+            keys: dict[str, set[str]] = {"home_store": set(), "owner": set()}
+            for kind, key in cursor.fetchall():
+                keys[kind].add(key)
+        access = Access(all_stores=self.store_id is None, store_id=self.store_id)
+        stores = _first_by_key(Store.objects.annotate(key=Lower("code")).filter(key__in=keys["home_store"]))
+        if stores:
+            rows = [(key, s.pk, profile.store_problem(s, access)) for key, s in stores.items()]
+            self._run("INSERT INTO io_store SELECT * FROM unnest(%s::text[], %s::bigint[], %s::text[])",
+                      [list(column) for column in zip(*rows, strict=True)])
+        staff = _first_by_key(User.objects.annotate(key=Lower("username")).filter(key__in=keys["owner"]))
+        if staff:
+            # Judged brand-wide: a guide of another store is reported against the member's store
+            # (owner_store), as resolve_store_and_owner does for a profile.
+            rows = [(key, u.pk, u.store_id, profile.owner_problem(u, BRAND_WIDE)) for key, u in staff.items()]
+            self._run("INSERT INTO io_staff SELECT * FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::text[])",
+                      [list(column) for column in zip(*rows, strict=True)])
+        self._run("ANALYZE io_store; ANALYZE io_staff")
+
     def _typed_rows(self) -> None:
+        self._stores_and_staff()
         # OFFSET 0 keeps each level a level of its own, so a trimmed cell is computed once, not
         # once per place the next level uses it.
         trimmed = ", ".join(f"{_trim('c' + str(c.index))} AS t{c.index}" for c in self.layout.columns)
@@ -378,25 +418,18 @@ class Importer:
                 END AS phone,
                 {gender_map}::jsonb ->> lower({self.v('gender', 's')}) AS gender,
                 {_date(self.v('birthday', 's'))} AS birthday,
-                st.id AS store_id, st.is_active AS store_active,
-                ow.id AS owner_id, ow.store_id AS owner_store_id, ow.ok AS owner_ok,
+                st.id AS store_id, st.problem AS store_problem,
+                ow.id AS owner_id, ow.store_id AS owner_store_id, ow.problem AS owner_problem,
                 {source_map}::jsonb ->> lower({self.v('source', 's')}) AS source,
                 {stage_map}::jsonb ->> lower({self.v('stage', 's')}) AS stage
                 {attrs}
             FROM (SELECT row_no, x, {cleaned} FROM (SELECT row_no, x, {trimmed} FROM io_raw OFFSET 0) AS t
                   OFFSET 0) AS s
-            LEFT JOIN (
-                SELECT DISTINCT ON (lower(code)) lower(code) AS key, id, is_active
-                FROM scrm_store ORDER BY lower(code), id) AS st
-              ON st.key = lower({self.v('home_store', 's')})
-            LEFT JOIN (
-                SELECT DISTINCT ON (lower(username)) lower(username) AS key, id, store_id,
-                       is_active AND role IN ('store_manager', 'store_staff') AND store_id IS NOT NULL AS ok
-                FROM scrm_user ORDER BY lower(username), id) AS ow
-              ON ow.key = lower({self.v('owner', 's')})""")
+            LEFT JOIN io_store st ON st.key = lower({self.v('home_store', 's')})
+            LEFT JOIN io_staff ow ON ow.key = lower({self.v('owner', 's')})""")
 
     def _check_phones_in_python(self) -> None:
-        """normalize_phone() for the values the SQL fast path did not accept: few in a real file."""
+        """The profile's clean_phone() for the values the SQL fast path did not accept: few in a real file."""
         column = self.col("phone")
         if column is None:
             return
@@ -410,8 +443,8 @@ class Importer:
                 raws, fixed = [], []
                 for (raw,) in batch:
                     try:
-                        e164 = normalize_phone(raw)
-                    except InvalidPhone:
+                        e164 = profile.clean_phone(raw)
+                    except ValueError:
                         continue
                     raws.append(raw)
                     fixed.append(e164)
@@ -463,16 +496,18 @@ class Importer:
             typed(c, f"{c.sql_name} IS NOT NULL AND gender IS NULL", "gender")
         if c := self.col("birthday"):
             typed(c, f"{c.sql_name} IS NOT NULL AND birthday IS NULL", "date")
-            add(c, "birthday < date '1900-01-01' OR birthday > current_date", "birthday_range")
+            # profile.birthday_in_range, with the dashboard's today (not the database session's)
+            first, today = self._param(BIRTHDAY_MIN), self._param(timezone.localdate())
+            add(c, f"birthday < {first}::date OR birthday > {today}::date", "birthday_range")
         if c := self.col("home_store"):
             typed(c, f"{c.sql_name} IS NOT NULL AND store_id IS NULL", "store_unknown")
-            add(c, "store_id IS NOT NULL AND NOT store_active", "store_closed")
+            add(c, f"store_problem = {_lit(profile.CLOSED)}", "store_closed")
             if self.store_id is not None:
-                code = self._scalar("SELECT code FROM scrm_store WHERE id = %s", [self.store_id])
-                add(c, f"store_id <> {int(self.store_id)}", "store_scope", store=self._param(code))
+                code = Store.objects.filter(pk=self.store_id).values_list("code", flat=True).first()
+                add(c, f"store_problem = {_lit(profile.OTHER_STORE)}", "store_scope", store=self._param(code))
         if c := self.col("owner"):
             typed(c, f"{c.sql_name} IS NOT NULL AND owner_id IS NULL", "owner_unknown")
-            add(c, "NOT owner_ok", "owner_inactive")
+            add(c, f"owner_problem IN ({_lit(profile.INACTIVE)}, {_lit(profile.NOT_A_GUIDE)})", "owner_inactive")
         for kind, values in (("source", source_values()), ("stage", stage_values())):
             if c := self.col(kind):
                 choices = ", ".join(sorted(set(values.values())))
@@ -517,7 +552,7 @@ class Importer:
             SELECT row_no, col_no, col, external_id,
                    CASE WHEN left(external_id, 1) IN ('=', '+', '-', '@') THEN {self._m('formula', value='external_id')}
                         WHEN length(external_id) > {EXTERNAL_ID_MAX}
-                        THEN {self._m('identity_long', value='left(external_id, 40)')}
+                        THEN {self._m('too_long', value='left(external_id, 40)', max=str(EXTERNAL_ID_MAX))}
                         ELSE {self._m('identity_several', value='left(external_id, 60)')} END
             FROM bad""")
         self._run("ANALYZE io_ident")  # the join with members_identity below needs real estimates
@@ -613,16 +648,14 @@ class Importer:
         if c := self.col("owner"):
             value = f"f.{c.sql_name}"
             checks.append((c.index + 1, self._param(c.header), value,
-                           "f.owner_ok AND f.final_store_id <> f.owner_store_id",
+                           # profile.owner_store_mismatch
+                           "f.owner_id IS NOT NULL AND f.owner_problem IS NULL "
+                           "AND f.final_store_id <> f.owner_store_id",
                            self._m("owner_store", value=value,
                                    owner_store="(SELECT code FROM scrm_store WHERE id = f.owner_store_id)",
                                    store="(SELECT code FROM scrm_store WHERE id = f.final_store_id)")))
         for c in self.layout.attributes:
-            needed = []
-            if c.attribute.sensitive:
-                needed.append(str(ConsentPurpose.SENSITIVE_DATA))
-            if c.attribute.requires_guardian:
-                needed.append(str(ConsentPurpose.GUARDIAN))
+            needed = [str(purpose) for purpose in attributes.consents_needed(c.attribute)]
             if not needed:
                 continue
             label = self._param(" + ".join(self.msg[p] for p in needed))
@@ -705,6 +738,19 @@ class Importer:
         # Foreign keys checked at the end of each statement: far cheaper than a queue of millions of
         # deferred checks at COMMIT, and a bad reference fails here, inside the import.
         self._run("SET CONSTRAINTS ALL IMMEDIATE")
+        self._rows_to_write()
+        self._insert_members()
+        self._update_members()
+        self._insert_identities()
+        if self.col("tags") is not None:
+            self._write_tags()
+        self._write_owners()
+        if self.layout.consents:
+            self._write_consents()
+        self._timed("write", started)
+
+    def _rows_to_write(self) -> None:
+        """io_ok: the valid rows, each with its member id (new ones drawn from the sequence)."""
         attrs = "'{}'::jsonb"
         if self.layout.attributes:  # at most MAX_ATTRIBUTE_COLUMNS: within jsonb_build_object's 100 arguments
             pairs = ", ".join(f"{_lit(c.attribute.code)}, f.a{c.index}" for c in self.layout.attributes)
@@ -722,13 +768,21 @@ class Importer:
             ORDER BY f.row_no;
             CREATE UNIQUE INDEX ON io_ok (row_no);
             ANALYZE io_ok""")
-        self.outcome.created = self._run("""
+
+    def _insert_members(self) -> None:
+        """New members; a field the file leaves empty gets the model's default (the source: this import)."""
+        defaults = profile.DEFAULTS
+        self.outcome.created = self._run(f"""
             INSERT INTO members_member (id, name, phone, gender, birthday, home_store_id, owner_id, source, stage,
                                         attributes, created_at, updated_at)
-            SELECT o.mid, coalesce(o.name, ''), coalesce(o.phone, ''), coalesce(o.gender, 'u'), o.birthday,
-                   o.final_store_id, o.owner_id, coalesce(o.source, 'import'), coalesce(o.stage, 'aware'),
-                   o.attrs, now(), now()
+            SELECT o.mid, coalesce(o.name, ''), coalesce(o.phone, ''), coalesce(o.gender, {_lit(defaults["gender"])}),
+                   o.birthday, o.final_store_id, o.owner_id, coalesce(o.source, {_lit(IMPORT_SOURCE)}),
+                   coalesce(o.stage, {_lit(defaults["stage"])}), o.attrs, now(), now()
             FROM io_ok o WHERE o.member_id IS NULL ORDER BY o.mid""")
+
+    def _update_members(self) -> None:
+        """Existing members, locked in id order first (two writers that share members wait for each
+        other instead of deadlocking). io_moved keeps the members who lose their guide."""
         # Empty cells leave a value as it is. A member moved to another store without a new owner
         # loses the old store's guide, as a profile edit does.
         owner = ("CASE WHEN o.owner_id IS NOT NULL THEN o.owner_id "
@@ -742,8 +796,6 @@ class Importer:
             moved = """SELECT m.id FROM members_member m JOIN io_ok o ON o.member_id = m.id
                        WHERE o.owner_id IS NULL AND o.store_id IS DISTINCT FROM m.home_store_id
                          AND o.store_id IS NOT NULL AND m.owner_id IS NOT NULL"""
-        # Lock the members this file updates in id order before touching them, so two writers that
-        # share members wait for each other instead of deadlocking.
         self._run(f"""
             SELECT count(*) FROM (SELECT 1 FROM members_member m
                                   WHERE m.id IN (SELECT member_id FROM io_ok WHERE member_id IS NOT NULL)
@@ -757,6 +809,9 @@ class Importer:
                   (m.name, m.phone, m.gender, m.birthday, m.home_store_id, m.owner_id, m.source, m.stage,
                    m.attributes)""")
         self.outcome.updated = self._scalar("SELECT count(*) FROM io_ok WHERE member_id IS NOT NULL")
+
+    def _insert_identities(self) -> None:
+        """The ids nobody held at validation; one taken meanwhile stops the import (ConcurrentChange)."""
         new_ids = (f"FROM io_ident i JOIN io_ok o USING (row_no) LEFT JOIN io_match m USING (row_no) "
                    f"WHERE m.held[{self._held_position('i.col_no')}] IS NULL")
         expected = self._scalar(f"SELECT count(*) {new_ids}")
@@ -769,23 +824,28 @@ class Importer:
             raise ConcurrentChange(_("Some identities of this file were added to other members while it was "
                                      "being imported; nothing was written. Run the import again."))
         self.outcome.identities_added = added
-        if self.col("tags") is not None:
-            user = "NULL" if self.user_id is None else str(int(self.user_id))
-            # A single-choice group keeps one tag: the imported one replaces the member's other one.
-            self._run("""
-                DELETE FROM members_membertag mt
-                USING io_ok o, io_tags t, members_tag old
-                WHERE o.member_id IS NOT NULL AND t.cell = o.tags AND t.single AND mt.member_id = o.mid
-                  AND old.id = mt.tag_id AND old.group_id = t.group_id AND mt.tag_id <> t.tag_id
-                  AND old.rule IS NULL""")
-            self.outcome.tags_added = self._run(f"""
-                INSERT INTO members_membertag (member_id, tag_id, source, added_by_id, added_at)
-                SELECT o.mid, t.tag_id, 'import', {user}::bigint, now()
-                FROM io_ok o JOIN io_tags t ON t.cell = o.tags
-                ORDER BY 1, 2
-                ON CONFLICT (member_id, tag_id) DO NOTHING""")  # a tag named twice in a cell is added once
-        # Member.owner mirrors the owner relation: the imported owner becomes the one owner.
+
+    def _write_tags(self) -> None:
+        """The tags cells, with the rule of members.services.tags: a single-choice group keeps one
+        tag, so the imported one replaces the member's other one (rule tags are never touched)."""
+        user = "NULL" if self.user_id is None else str(int(self.user_id))
         self._run("""
+            DELETE FROM members_membertag mt
+            USING io_ok o, io_tags t, members_tag old
+            WHERE o.member_id IS NOT NULL AND t.cell = o.tags AND t.single AND mt.member_id = o.mid
+              AND old.id = mt.tag_id AND old.group_id = t.group_id AND mt.tag_id <> t.tag_id
+              AND old.rule IS NULL""")
+        self.outcome.tags_added = self._run(f"""
+            INSERT INTO members_membertag (member_id, tag_id, source, added_by_id, added_at)
+            SELECT o.mid, t.tag_id, {_lit(IMPORT_TAG_SOURCE)}, {user}::bigint, now()
+            FROM io_ok o JOIN io_tags t ON t.cell = o.tags
+            ORDER BY 1, 2
+            ON CONFLICT (member_id, tag_id) DO NOTHING""")  # a tag named twice in a cell is added once
+
+    def _write_owners(self) -> None:
+        """Member.owner mirrors the owner relation: the imported owner becomes the one owner, and a
+        member who moved store without one keeps no owner relation (relations.sync_owners' rule)."""
+        self._run(f"""
             UPDATE members_staffrelation r SET is_owner = false
             FROM io_ok o
             WHERE r.member_id = o.mid AND r.is_owner AND o.owner_id IS NOT NULL AND r.staff_id <> o.owner_id;
@@ -793,14 +853,11 @@ class Importer:
             FROM io_moved v WHERE r.member_id = v.id AND r.is_owner;
             INSERT INTO members_staffrelation (member_id, staff_id, store_id, add_way, state, remark, description,
                                                is_owner, added_at)
-            SELECT o.mid, o.owner_id, o.final_store_id, 'import', '', '', '', true, now()
+            SELECT o.mid, o.owner_id, o.final_store_id, {_lit(IMPORT_ADD_WAY)}, '', '', '', true, now()
             FROM io_ok o WHERE o.owner_id IS NOT NULL
             ORDER BY o.mid
             ON CONFLICT (member_id, staff_id) DO UPDATE SET is_owner = true
             WHERE NOT members_staffrelation.is_owner""")
-        if self.layout.consents:
-            self._write_consents()
-        self._timed("write", started)
 
     def _write_consents(self) -> None:
         """Consent cells through the consent model, set-based, with the rules of
@@ -809,6 +866,8 @@ class Importer:
         every channel also withdraws that purpose's channel grants (unless the row names them)."""
         values = ", ".join(f"({_lit(c.purpose)}, {_lit(c.channel)}, r.k{c.index})" for c in self.layout.consents)
         user = "NULL" if self.user_id is None else str(int(self.user_id))
+        every, source, kind = _lit(ConsentChannel.ALL), _lit(CONSENT_SOURCE), _lit(MemberEvent.Kind.CONSENT)
+        # consent.withdraws_channel_grants: a withdrawal on every channel withdraws the channel grants.
         self._run(f"""
             CREATE TEMP TABLE io_consent ON COMMIT DROP AS
             SELECT o.mid AS member_id, c.purpose, c.channel, c.granted
@@ -818,8 +877,8 @@ class Importer:
             INSERT INTO io_consent (member_id, purpose, channel, granted)
             SELECT k.member_id, k.purpose, k.channel, false
             FROM io_consent w JOIN members_consent k
-              ON k.member_id = w.member_id AND k.purpose = w.purpose AND k.channel <> 'all' AND k.granted
-            WHERE w.channel = 'all' AND NOT w.granted
+              ON k.member_id = w.member_id AND k.purpose = w.purpose AND k.channel <> {every} AND k.granted
+            WHERE w.channel = {every} AND NOT w.granted
               AND NOT EXISTS (SELECT 1 FROM io_consent x WHERE x.member_id = k.member_id
                               AND x.purpose = k.purpose AND x.channel = k.channel);
             CREATE TEMP TABLE io_consent_changed ON COMMIT DROP AS
@@ -830,7 +889,7 @@ class Importer:
         self.outcome.consents_changed = self._run(f"""
             INSERT INTO members_consentrecord (member_id, purpose, channel, granted, source, evidence,
                                                recorded_by_id, recorded_by_label, recorded_at)
-            SELECT member_id, purpose, channel, granted, 'import', '', {user}::bigint, '', now()
+            SELECT member_id, purpose, channel, granted, {source}, '', {user}::bigint, '', now()
             FROM io_consent_changed ORDER BY member_id, purpose, channel""")
         self._run(f"""
             INSERT INTO members_consent (member_id, purpose, channel, granted, updated_at)
@@ -839,8 +898,8 @@ class Importer:
             ON CONFLICT (member_id, purpose, channel) DO UPDATE
             SET granted = EXCLUDED.granted, updated_at = EXCLUDED.updated_at;
             INSERT INTO members_memberevent (member_id, kind, data, actor_id, actor_label, created_at)
-            SELECT member_id, 'consent',
-                   jsonb_build_object('source', 'import', 'changed', jsonb_agg(jsonb_build_object(
+            SELECT member_id, {kind},
+                   jsonb_build_object('source', {source}, 'changed', jsonb_agg(jsonb_build_object(
                        'purpose', purpose, 'channel', channel, 'granted', granted) ORDER BY purpose, channel)),
                    {user}::bigint, '', now()
             FROM io_consent_changed GROUP BY member_id ORDER BY member_id""")
@@ -886,6 +945,15 @@ class Importer:
                 "TO STDOUT (FORMAT csv)",
                 target,
             )
+
+
+def _first_by_key(queryset) -> dict:
+    """key -> the first row (by id) of an annotated `key`: two stores whose codes differ only in case
+    are one code to a spreadsheet, and the older one wins."""
+    found: dict = {}
+    for row in queryset.order_by("id"):
+        found.setdefault(row.key, row)
+    return found
 
 
 def _short(value):

@@ -12,17 +12,20 @@ import re
 from dataclasses import dataclass, field
 
 from django.utils import translation
+from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from members.models import AttributeDefinition, Channel, ConsentChannel, ConsentPurpose, Gender, Source, Stage
+from members.services import consent, identities
+from members.services.profile import NAME_MAX
 
 FIELDS = ("name", "phone", "gender", "birthday", "home_store", "owner", "source", "stage")
 MAX_COLUMNS = 200
 MAX_ATTRIBUTE_COLUMNS = 40
 
 # Brand-wide ids carry no namespace; the others may name the app or shop ("miniprogram:wx5f1c").
-NO_NAMESPACE = {Channel.WECHAT_UNIONID}
+NO_NAMESPACE = identities.BRAND_WIDE - {Channel.PHONE}  # the phone has its own column
 IDENTITY_CHANNELS = [c for c in Channel.values if c != Channel.PHONE]  # the phone has its own column
 
 # The one table of column names: key -> (header of a Chinese export, other spellings an import takes).
@@ -102,7 +105,8 @@ def header_for(key: str, language: str | None = None) -> str:
 ATTRIBUTE_PREFIXES = ("attr:", "属性:")
 
 DESCRIPTIONS = {
-    "name": gettext_lazy("Member's name (required for a new member), at most 64 characters."),
+    "name": format_lazy(gettext_lazy("Member's name (required for a new member), at most {max} characters."),
+                        max=NAME_MAX),
     "phone": gettext_lazy("Mobile number, e.g. 13800138000 or +86 138 0013 8000; also identifies the member."),
     "gender": gettext_lazy("f / m / u (or 女 / 男 / 未知)."),
     "birthday": gettext_lazy("YYYY-MM-DD."),
@@ -207,47 +211,15 @@ def parse_header(cells: list, definitions: dict[str, AttributeDefinition] | None
     if len(cells) > MAX_COLUMNS:
         raise HeaderError([(MAX_COLUMNS + 1, cells[MAX_COLUMNS], _("At most %(max)d columns.") % {"max": MAX_COLUMNS})])
     for index, raw in enumerate(cells):
-        text = _normal(raw)
-        number = index + 1
-        if not text:
-            errors.append((number, raw, _("Column %(number)d has no name.") % {"number": number}))
+        column = _column(index, raw, definitions)
+        if isinstance(column, str):
+            errors.append((index + 1, raw, column))
             continue
-        column = None
-        consent = _consent_column(index, raw, text)
-        if isinstance(consent, str):
-            errors.append((number, raw, consent))
-            continue
-        if consent is not None:
-            column = consent
-        elif text in _FIELD_BY_ALIAS:
-            column = Column(index, raw, _FIELD_BY_ALIAS[text])
-        elif text.startswith(ATTRIBUTE_PREFIXES):
-            code = text.split(":", 1)[1].strip()
-            definition = definitions.get(code)
-            if definition is None:
-                errors.append((number, raw, _("Unknown custom attribute “%(code)s”.") % {"code": code}))
-                continue
-            column = Column(index, raw, "attr", attribute=definition)
-        else:
-            name, _sep, namespace = text.partition(":")
-            channel = _CHANNEL_BY_ALIAS.get(name.strip())
-            namespace = raw.replace("：", ":").partition(":")[2].strip()  # keep the namespace's own case
-            if channel is None:
-                errors.append((number, raw, _("Unknown column “%(header)s”.") % {"header": raw.strip()}))
-                continue
-            if channel in NO_NAMESPACE and namespace:
-                errors.append((number, raw, _("A %(channel)s id has no namespace; name the column %(channel)s.")
-                               % {"channel": channel}))
-                continue
-            if len(namespace) > 64:
-                errors.append((number, raw, _("The namespace may have at most 64 characters.")))
-                continue
-            column = Column(index, raw, "identity", channel=channel, namespace=namespace)
         if column.key in seen:
-            errors.append((number, raw, _("Column “%(header)s” repeats column %(other)d.")
+            errors.append((index + 1, raw, _("Column “%(header)s” repeats column %(other)d.")
                            % {"header": raw.strip(), "other": seen[column.key]}))
             continue
-        seen[column.key] = number
+        seen[column.key] = index + 1
         columns.append(column)
     layout = Layout(columns=columns, width=len(cells))
     if len(layout.attributes) > MAX_ATTRIBUTE_COLUMNS:
@@ -258,6 +230,34 @@ def parse_header(cells: list, definitions: dict[str, AttributeDefinition] | None
     if errors:
         raise HeaderError(errors)
     return layout
+
+
+def _column(index: int, raw: str, definitions: dict[str, AttributeDefinition]) -> Column | str:
+    """The column a header cell names, or a message saying why it names none."""
+    text = _normal(raw)
+    if not text:
+        return _("Column %(number)d has no name.") % {"number": index + 1}
+    consent_column = _consent_column(index, raw, text)
+    if consent_column is not None:
+        return consent_column
+    if text in _FIELD_BY_ALIAS:
+        return Column(index, raw, _FIELD_BY_ALIAS[text])
+    if text.startswith(ATTRIBUTE_PREFIXES):
+        code = text.split(":", 1)[1].strip()
+        definition = definitions.get(code)
+        if definition is None:
+            return _("Unknown custom attribute “%(code)s”.") % {"code": code}
+        return Column(index, raw, "attr", attribute=definition)
+    name, _sep, _namespace = text.partition(":")
+    channel = _CHANNEL_BY_ALIAS.get(name.strip())
+    namespace = raw.replace("：", ":").partition(":")[2].strip()  # keep the namespace's own case
+    if channel is None:
+        return _("Unknown column “%(header)s”.") % {"header": raw.strip()}
+    if channel in NO_NAMESPACE and namespace:
+        return _("A %(channel)s id has no namespace; name the column %(channel)s.") % {"channel": channel}
+    if len(namespace) > identities.NAMESPACE_MAX:
+        return _("The namespace may have at most %(max)d characters.") % {"max": identities.NAMESPACE_MAX}
+    return Column(index, raw, "identity", channel=channel, namespace=namespace)
 
 
 def _consent_column(index: int, raw: str, text: str) -> Column | str | None:
@@ -279,8 +279,9 @@ def _consent_column(index: int, raw: str, text: str) -> Column | str | None:
     if channel is None:
         return _("Unknown consent channel in “%(header)s”; one of: %(choices)s.") % {
             "header": raw.strip(), "choices": ", ".join(ConsentChannel.values)}
-    if purpose != ConsentPurpose.MARKETING and channel != ConsentChannel.ALL:
-        return _("Consent to %(purpose)s is given for all channels at once.") % {"purpose": purpose}
+    problems = consent.answer_errors(purpose=purpose, channel=channel, granted=True)
+    if problems:  # the rules of set_consent: brand-wide purposes are answered for all channels at once
+        return problems["channel"][0]
     return Column(index, raw, "consent", channel=channel, purpose=purpose)
 
 

@@ -21,11 +21,15 @@ from scrm.errors import Conflict, Forbidden, InvalidInput
 from scrm.models import Role
 from scrm.scoping import access_for
 
-TEXT_MAX = 255
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-_TRUE = {"true", "yes", "1", "y"}
-_FALSE = {"false", "no", "0", "n"}
+TEXT_MAX = 255  # a text value; values live in Member.attributes (JSON), so no column states it
+CHOICE_MAX = AttributeDefinition._meta.get_field("choices").base_field.max_length
+DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+# Yes / no as people write it, in English and Chinese: the API and the file import read the same words.
+BOOLEAN_WORDS = {
+    **dict.fromkeys(("true", "yes", "y", "1", "t", "是", "有"), True),
+    **dict.fromkeys(("false", "no", "n", "0", "f", "否", "无"), False),
+}
 
 
 def definitions_by_code() -> dict[str, AttributeDefinition]:
@@ -33,71 +37,99 @@ def definitions_by_code() -> dict[str, AttributeDefinition]:
     return {d.code: d for d in AttributeDefinition.objects.filter(is_active=True)}
 
 
+def _text(definition, value):
+    if not isinstance(value, str):
+        raise ValueError(_("Expected text."))
+    value = value.strip()
+    if len(value) > TEXT_MAX:
+        raise ValueError(_("At most %(max)d characters.") % {"max": TEXT_MAX})
+    return value or None
+
+
+def _number(definition, value):
+    if isinstance(value, bool):
+        raise ValueError(_("Expected a number."))
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(_("Expected a number."))
+        return int(value) if value.is_integer() else value
+    if isinstance(value, str):
+        try:
+            number = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError(_("Expected a number, not %(value)s.") % {"value": value}) from None
+        if not number.is_finite():
+            raise ValueError(_("Expected a number."))
+        return int(number) if number == number.to_integral_value() else float(number)
+    raise ValueError(_("Expected a number."))
+
+
+def _date(definition, value):
+    if not isinstance(value, str) or not DATE_PATTERN.match(value.strip()):
+        raise ValueError(_("Expected a date as YYYY-MM-DD."))
+    try:
+        return date.fromisoformat(value.strip()).isoformat()
+    except ValueError:
+        raise ValueError(_("%(value)s is not a date.") % {"value": value}) from None
+
+
+def _month(definition, value):
+    if not isinstance(value, str) or not MONTH_PATTERN.match(value.strip()):
+        raise ValueError(_("Expected a month as YYYY-MM."))
+    return value.strip()
+
+
+def _boolean(definition, value):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in BOOLEAN_WORDS:
+        return BOOLEAN_WORDS[value.strip().lower()]
+    raise ValueError(_("Expected true or false."))
+
+
+def _not_a_choice(definition, values) -> ValueError:
+    return ValueError(
+        _("%(value)s is not one of: %(choices)s.") % {"value": values, "choices": ", ".join(definition.choices)}
+    )
+
+
+def _choice(definition, value):
+    if not isinstance(value, str) or value not in definition.choices:
+        raise _not_a_choice(definition, value)
+    return value
+
+
+def _multi_choice(definition, value):
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValueError(_("Expected a list of choices."))
+    unknown = [item for item in value if item not in definition.choices]
+    if unknown:
+        raise _not_a_choice(definition, ", ".join(unknown))
+    chosen = set(value)
+    return [choice for choice in definition.choices if choice in chosen] or None
+
+
+_VALUE_CLEANERS = {
+    AttributeType.TEXT: _text,
+    AttributeType.NUMBER: _number,
+    AttributeType.DATE: _date,
+    AttributeType.MONTH: _month,
+    AttributeType.BOOLEAN: _boolean,
+    AttributeType.CHOICE: _choice,
+    AttributeType.MULTI_CHOICE: _multi_choice,
+}
+
+
 def clean_value(definition: AttributeDefinition, value):
     """The stored form of `value` for `definition`, None to remove it; ValueError with a message."""
     if value is None:
         return None
-    kind = definition.type
-    if kind == AttributeType.TEXT:
-        if not isinstance(value, str):
-            raise ValueError(_("Expected text."))
-        value = value.strip()
-        if len(value) > TEXT_MAX:
-            raise ValueError(_("At most %(max)d characters.") % {"max": TEXT_MAX})
-        return value or None
-    if kind == AttributeType.NUMBER:
-        if isinstance(value, bool):
-            raise ValueError(_("Expected a number."))
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float):
-            if not math.isfinite(value):
-                raise ValueError(_("Expected a number."))
-            return int(value) if value.is_integer() else value
-        if isinstance(value, str):
-            try:
-                number = Decimal(value.strip())
-            except InvalidOperation:
-                raise ValueError(_("Expected a number, not %(value)s.") % {"value": value}) from None
-            if not number.is_finite():
-                raise ValueError(_("Expected a number."))
-            return int(number) if number == number.to_integral_value() else float(number)
-        raise ValueError(_("Expected a number."))
-    if kind == AttributeType.DATE:
-        if not isinstance(value, str) or not _DATE.match(value.strip()):
-            raise ValueError(_("Expected a date as YYYY-MM-DD."))
-        try:
-            return date.fromisoformat(value.strip()).isoformat()
-        except ValueError:
-            raise ValueError(_("%(value)s is not a date.") % {"value": value}) from None
-    if kind == AttributeType.MONTH:
-        if not isinstance(value, str) or not _MONTH.match(value.strip()):
-            raise ValueError(_("Expected a month as YYYY-MM."))
-        return value.strip()
-    if kind == AttributeType.BOOLEAN:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-            return value.strip().lower() in _TRUE
-        raise ValueError(_("Expected true or false."))
-    if kind == AttributeType.CHOICE:
-        if not isinstance(value, str) or value not in definition.choices:
-            raise ValueError(
-                _("%(value)s is not one of: %(choices)s.") % {"value": value, "choices": ", ".join(definition.choices)}
-            )
-        return value
-    if kind == AttributeType.MULTI_CHOICE:
-        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            raise ValueError(_("Expected a list of choices."))
-        unknown = [item for item in value if item not in definition.choices]
-        if unknown:
-            raise ValueError(
-                _("%(value)s is not one of: %(choices)s.")
-                % {"value": ", ".join(unknown), "choices": ", ".join(definition.choices)}
-            )
-        chosen = set(value)
-        return [choice for choice in definition.choices if choice in chosen] or None
-    raise ValueError(_("Unknown attribute type %(type)s.") % {"type": kind})
+    cleaner = _VALUE_CLEANERS.get(definition.type)
+    if cleaner is None:
+        raise ValueError(_("Unknown attribute type %(type)s.") % {"type": definition.type})
+    return cleaner(definition, value)
 
 
 def clean_values(values, definitions: dict[str, AttributeDefinition]) -> tuple[dict, dict]:
@@ -241,8 +273,8 @@ def _check_definition(definition: AttributeDefinition) -> None:
             errors["choices"] = [_("A choice attribute needs at least one choice.")]
         elif len(set(choices)) != len(choices):
             errors["choices"] = [_("Each choice may appear only once.")]
-        elif any(not str(c).strip() or len(str(c)) > 64 for c in choices):
-            errors["choices"] = [_("Choices are 1 to 64 characters long.")]
+        elif any(not str(c).strip() or len(str(c)) > CHOICE_MAX for c in choices):
+            errors["choices"] = [_("Choices are 1 to %(max)d characters long.") % {"max": CHOICE_MAX}]
     elif choices:
         errors["choices"] = [_("Only choice attributes have choices.")]
     if errors:

@@ -9,7 +9,8 @@ Rules (the stricter reading wherever two could apply):
 - `can_message` lets a marketing message through when consent is granted on that channel or on
   'all', and not withdrawn on that channel.
 - Withdrawing sensitive-data or guardian consent removes the attribute values that needed it.
-Every change appends a ConsentRecord (the evidence) and a MemberEvent."""
+Every answer appends a ConsentRecord (the evidence) and a MemberEvent. The file import
+(members.io.bulk) applies the same rules to its consent columns, set-based."""
 
 from __future__ import annotations
 
@@ -23,11 +24,14 @@ from members.services import attributes, events
 from scrm import actors
 from scrm.errors import InvalidInput
 
-SOURCE_MAX, EVIDENCE_MAX = 32, 255
+SOURCE_MAX = ConsentRecord._meta.get_field("source").max_length
+EVIDENCE_MAX = ConsentRecord._meta.get_field("evidence").max_length
 BRAND_WIDE_PURPOSES = frozenset({ConsentPurpose.SENSITIVE_DATA, ConsentPurpose.GUARDIAN, ConsentPurpose.PROFILING})
 
 
-def _check(purpose, channel, granted, source, evidence) -> None:
+def answer_errors(*, purpose, channel, granted, source="", evidence="") -> dict:
+    """Errors by field for one consent answer ({} when it can be recorded): the rules set_consent
+    applies, and the file import applies to its consent columns."""
     errors = {}
     if purpose not in ConsentPurpose.values:
         errors["purpose"] = [_("%(value)s is not one of: %(choices)s.")
@@ -43,8 +47,12 @@ def _check(purpose, channel, granted, source, evidence) -> None:
         errors["source"] = [_("At most %(max)d characters of text.") % {"max": SOURCE_MAX}]
     if not isinstance(evidence, str) or len(evidence) > EVIDENCE_MAX:
         errors["evidence"] = [_("At most %(max)d characters of text.") % {"max": EVIDENCE_MAX}]
-    if errors:
-        raise InvalidInput(details=errors)
+    return errors
+
+
+def withdraws_channel_grants(channel: str, granted: bool) -> bool:
+    """Withdrawing on every channel also withdraws that purpose's channel grants."""
+    return not granted and channel == ConsentChannel.ALL
 
 
 def _store(member_id, purpose, channel, granted, at) -> bool:
@@ -64,13 +72,15 @@ def _store(member_id, purpose, channel, granted, at) -> bool:
 def set_consent(*, member: Member, purpose: str, channel: str = ConsentChannel.ALL, granted: bool,
                 source: str = "", evidence: str = "", actor, at=None) -> Consent:
     """Grant or withdraw one consent; see the module docstring for the rules."""
-    _check(purpose, channel, granted, source, evidence)
+    errors = answer_errors(purpose=purpose, channel=channel, granted=granted, source=source, evidence=evidence)
+    if errors:
+        raise InvalidInput(details=errors)
     locked = Member.objects.select_for_update().filter(pk=member.pk).first()
     if locked is None or not locked.is_live:
         raise InvalidInput(details={"member": [_("This member was merged or erased.")]})
     at = at or timezone.now()
     channels = [channel]
-    if not granted and channel == ConsentChannel.ALL:
+    if withdraws_channel_grants(channel, granted):
         channels += list(
             Consent.objects.filter(member=member, purpose=purpose, granted=True)
             .exclude(channel=ConsentChannel.ALL).order_by("channel").values_list("channel", flat=True)

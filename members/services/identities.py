@@ -1,4 +1,5 @@
-"""Identities: the ways we know one person on each channel (the "1+N" pools).
+"""Identities: the ways we know one person on each channel (the "1+N" pools), and the rules for
+one (channel, namespace, external_id) that the file import (members.io) applies too.
 
 (channel, namespace, external_id) is unique across the brand; that unique index is what finally
 keeps two members from sharing an identity, whatever runs concurrently."""
@@ -22,8 +23,8 @@ from scrm.scoping import access_for
 # Ids that mean the same person brand-wide whatever app or shop reported them: no namespace.
 BRAND_WIDE = frozenset({Channel.WECHAT_UNIONID, Channel.PHONE})
 CHANNELS = frozenset(Channel.values)
-EXTERNAL_ID_MAX = 128
-NAMESPACE_MAX = 64
+EXTERNAL_ID_MAX = Identity._meta.get_field("external_id").max_length
+NAMESPACE_MAX = Identity._meta.get_field("namespace").max_length
 
 
 class IdentityKey(NamedTuple):

@@ -54,7 +54,7 @@ from scrm.scoping import access_for, scope
 
 logger = logging.getLogger(__name__)
 
-REASON_MAX = 64
+REASON_MAX = MemberMerge._meta.get_field("reason").max_length
 SAME_PHONE, SAME_UNIONID = "same_phone", "same_unionid"
 
 # (model, field name) -> handler(survivor_id, duplicate_id) -> rows moved, for other apps' tables

@@ -11,7 +11,7 @@ from scrm import actors
 from scrm.errors import Forbidden, InvalidInput
 from scrm.scoping import access_for
 
-BODY_MAX = 2000
+BODY_MAX = ServiceNote._meta.get_field("body").max_length
 
 
 def _check(body, kind) -> dict:

@@ -31,6 +31,7 @@ from members.services import events
 from scrm.errors import InvalidInput
 from scrm.services import audit
 
+ERASE_REASON_MAX = 255  # kept in the erasure's event and audit entry, not in a column of its own
 _exports: dict[str, Callable[[Member], object]] = {}
 _erasures: list[Callable[[list[int]], None]] = []
 
@@ -98,8 +99,8 @@ def export_member_data(*, member: Member, actor, ip=None) -> dict:
 def erase_member(*, member: Member, actor, reason: str = "", ip=None) -> Member:
     """Erase one member's personal data (and that of duplicates merged into it); see the module
     docstring. Erasing an erased member again changes nothing."""
-    if not isinstance(reason, str) or len(reason) > 255:
-        raise InvalidInput(details={"reason": [_("At most 255 characters of text.")]})
+    if not isinstance(reason, str) or len(reason) > ERASE_REASON_MAX:
+        raise InvalidInput(details={"reason": [_("At most %(max)d characters of text.") % {"max": ERASE_REASON_MAX}]})
     member = Member.objects.select_for_update().get(pk=member.pk)
     if member.erased_at is not None:
         return member

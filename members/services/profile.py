@@ -1,9 +1,12 @@
-"""Profile fields: validation shared by create, upsert, bulk upsert and edits, and `update_member`.
+"""Profile fields: the rules for each value, shared by create, upsert, bulk upsert, profile edits and
+the file import (members.io.bulk), and the diff `update_member` applies.
 
 Profiles arrive as plain dicts (from JSON, imports or code): {"name", "phone", "gender", "birthday",
 "home_store" (store code), "owner" (staff username), "source", "stage", "attributes"}. Cleaning
 returns the stored values of the fields given and an error list per field; nothing is written
-until every field of every item is clean."""
+until every field of every item is clean. Limits, choices and defaults are the model's; the
+store and owner rules are predicates answering with a problem code, so the import can word the
+same problem in its own report."""
 
 from __future__ import annotations
 
@@ -22,8 +25,20 @@ from scrm.models import STORE_ROLES, Store, User
 from scrm.scoping import Access, access_for
 
 PROFILE_FIELDS = ("name", "phone", "gender", "birthday", "home_store", "owner", "source", "stage", "attributes")
-NAME_MAX = 64
+NAME_MAX = Member._meta.get_field("name").max_length
+CHOICES = {"gender": Gender, "source": Source, "stage": Stage}
+# What a member has for a field nobody gave: the model's defaults. A member created by a file
+# import came from that import (Source.IMPORT), whatever the model's default source is.
+DEFAULTS = {name: Member._meta.get_field(name).default for name in CHOICES}
+BIRTHDAY_MIN = date(1900, 1, 1)
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+# Problems with a home store or an owner (see store_problem and owner_problem).
+UNKNOWN = "unknown"
+CLOSED = "closed"
+INACTIVE = "inactive"
+NOT_A_GUIDE = "not_a_guide"
+OTHER_STORE = "other_store"
 
 
 @dataclass
@@ -86,18 +101,27 @@ def clean_profile(raw, ctx: ProfileContext) -> tuple[dict, dict]:
     return cleaned, errors
 
 
-def _name(value, ctx):
+# --- the rules, one value at a time -------------------------------------------------------------
+
+
+def name_too_long(name: str) -> bool:
+    return len(name) > NAME_MAX
+
+
+def clean_name(value) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
         raise ValueError(_("Expected text."))
     value = value.strip()
-    if len(value) > NAME_MAX:
+    if name_too_long(value):
         raise ValueError(_("At most %(max)d characters.") % {"max": NAME_MAX})
     return value
 
 
-def _phone(value, ctx):
+def clean_phone(value) -> str:
+    """E.164, or "" for no phone. The import runs the same normalize_phone over the spellings its
+    SQL fast path cannot decide."""
     if value in (None, ""):
         return ""
     if not isinstance(value, str | int) or isinstance(value, bool):
@@ -108,20 +132,21 @@ def _phone(value, ctx):
         raise ValueError(str(exc)) from None
 
 
-def _choice(choices):
-    allowed = frozenset(choices.values)
-
-    def clean(value, ctx):
-        if value not in allowed:
-            raise ValueError(
-                _("%(value)s is not one of: %(choices)s.") % {"value": value, "choices": ", ".join(choices.values)}
-            )
-        return value
-
-    return clean
+def clean_choice(name: str, value) -> str:
+    """One of the model's choices for `name` (gender, source, stage)."""
+    choices = CHOICES[name]
+    if value not in choices.values:
+        raise ValueError(
+            _("%(value)s is not one of: %(choices)s.") % {"value": value, "choices": ", ".join(choices.values)}
+        )
+    return value
 
 
-def _birthday(value, ctx):
+def birthday_in_range(day: date, today: date | None = None) -> bool:
+    return BIRTHDAY_MIN <= day <= (today or timezone.localdate())
+
+
+def clean_birthday(value) -> date | None:
     if value in (None, ""):
         return None
     if not isinstance(value, str) or not _ISO_DATE.match(value):
@@ -130,9 +155,34 @@ def _birthday(value, ctx):
         day = date.fromisoformat(value)
     except ValueError:
         raise ValueError(_("%(value)s is not a date.") % {"value": value}) from None
-    if day > timezone.localdate() or day.year < 1900:
+    if not birthday_in_range(day):
         raise ValueError(_("A birthday lies between 1900 and today."))
     return day
+
+
+def store_problem(store: Store | None, access: Access) -> str | None:
+    """Why a member cannot be given `store` as home store by someone with `access`, or None."""
+    if store is None:
+        return UNKNOWN
+    if not store.is_active:
+        return CLOSED
+    if not access.allows_store(store.pk):
+        return OTHER_STORE
+    return None
+
+
+def owner_problem(user: User | None, access: Access) -> str | None:
+    """Why `user` cannot own (be the shopping guide of) a member for someone with `access`, or None.
+    Whether they work in the member's home store is resolve_store_and_owner's check."""
+    if user is None:
+        return UNKNOWN
+    if not user.is_active:
+        return INACTIVE
+    if user.role not in STORE_ROLES or user.store_id is None:
+        return NOT_A_GUIDE
+    if not access.allows_store(user.store_id):
+        return OTHER_STORE
+    return None
 
 
 def _home_store(value, ctx):
@@ -141,9 +191,12 @@ def _home_store(value, ctx):
             raise ValueError(_("Members you manage must belong to your store."))
         return None
     store = ctx.stores.get(value) if isinstance(value, str) else None
-    if store is None:
+    problem = store_problem(store, ctx.access)
+    if problem == UNKNOWN:
         raise ValueError(_("Unknown store %(value)s.") % {"value": value})
-    if not ctx.access.allows_store(store.pk):
+    if problem == CLOSED:
+        raise ValueError(_("Store %(value)s is closed.") % {"value": value})
+    if problem == OTHER_STORE:
         raise ValueError(_("You can only assign members to your own store."))
     return store
 
@@ -152,12 +205,11 @@ def _owner(value, ctx):
     if value in (None, ""):
         return None
     user = ctx.staff.get(str(value))
-    if user is None or not user.is_active:
-        raise ValueError(_("Unknown staff %(value)s.") % {"value": value})
-    if user.role not in STORE_ROLES:
+    problem = owner_problem(user, ctx.access)
+    if problem == NOT_A_GUIDE:
         raise ValueError(_("The owner is a shopping guide: store staff or a store manager."))
-    if not ctx.access.allows_store(user.store_id):
-        raise ValueError(_("Unknown staff %(value)s.") % {"value": value})  # another store's staff stay unseen
+    if problem is not None:  # inactive staff and another store's staff stay unseen
+        raise ValueError(_("Unknown staff %(value)s.") % {"value": value})
     return user
 
 
@@ -169,16 +221,21 @@ def _attributes(value, ctx):
 
 
 _CLEANERS = {
-    "name": _name,
-    "phone": _phone,
-    "gender": _choice(Gender),
-    "birthday": _birthday,
+    "name": lambda value, ctx: clean_name(value),
+    "phone": lambda value, ctx: clean_phone(value),
+    "gender": lambda value, ctx: clean_choice("gender", value),
+    "birthday": lambda value, ctx: clean_birthday(value),
     "home_store": _home_store,
     "owner": _owner,
-    "source": _choice(Source),
-    "stage": _choice(Stage),
+    "source": lambda value, ctx: clean_choice("source", value),
+    "stage": lambda value, ctx: clean_choice("stage", value),
     "attributes": _attributes,
 }
+
+
+def owner_store_mismatch(owner: User | None, store_id: int | None) -> bool:
+    """An owner works in the member's home store (a member without a store may have any guide)."""
+    return owner is not None and store_id is not None and owner.store_id != store_id
 
 
 def resolve_store_and_owner(cleaned: dict, member: Member | None, ctx: ProfileContext) -> dict:
@@ -196,7 +253,7 @@ def resolve_store_and_owner(cleaned: dict, member: Member | None, ctx: ProfileCo
     else:
         store_id = member.home_store_id if member is not None else None
     owner = cleaned.get("owner")
-    if owner is not None and store_id is not None and owner.store_id != store_id:
+    if owner_store_mismatch(owner, store_id):
         return {"owner": [_("%(owner)s works in another store than the member's home store.")
                           % {"owner": owner.get_username()}]}
     if (

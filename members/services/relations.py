@@ -15,7 +15,8 @@ from scrm.models import STORE_ROLES, User
 from scrm.scoping import access_for, scope
 
 UNSET = object()
-REMARK_MAX, DESCRIPTION_MAX, STATE_MAX = 100, 255, 64
+REMARK_MAX, DESCRIPTION_MAX, STATE_MAX = (StaffRelation._meta.get_field(name).max_length
+                                          for name in ("remark", "description", "state"))
 
 
 def _check_staff(staff: User, actor, *, field: str = "staff") -> None:
