@@ -73,7 +73,7 @@ def upsert_member(*, identities: list, profile: dict | None = None, tags: list |
     if errors:
         raise InvalidInput(details=errors)
     try:
-        return _run(lambda: _write([item], ctx, actor, mode="upsert", tag_source=tag_source))[0]
+        return _run(lambda: _write([item], ctx, actor, finder=_BY_IDENTITY, tag_source=tag_source))[0]
     except (InvalidInput, IdentityConflict) as exc:
         raise _unwrap(exc) from None
 
@@ -87,7 +87,7 @@ def create_member(*, profile: dict, identities: list | None = None, tags: list |
     if errors:
         raise InvalidInput(details=errors)
     try:
-        return _run(lambda: _write([item], ctx, actor, mode="create", tag_source=tag_source))[0]
+        return _run(lambda: _write([item], ctx, actor, finder=_NEW_ONLY, tag_source=tag_source))[0]
     except (InvalidInput, IdentityConflict) as exc:
         raise _unwrap(exc) from None
 
@@ -128,7 +128,7 @@ def bulk_upsert_members(*, items: list, actor, tag_source: str = TagSource.API) 
     errors = {i: e for i, e in errors.items() if e}
     if errors:
         raise InvalidInput(details={"items": {str(i): errors[i] for i in sorted(errors)}})
-    return _run(lambda: _write(cleaned, ctx, actor, mode="upsert", tag_source=tag_source))
+    return _run(lambda: _write(cleaned, ctx, actor, finder=_BY_IDENTITY, tag_source=tag_source))
 
 
 def update_member(*, member: Member, profile: dict, actor) -> Member:
@@ -139,7 +139,7 @@ def update_member(*, member: Member, profile: dict, actor) -> Member:
     if errors:
         raise InvalidInput(details=errors)
     try:
-        _run(lambda: _write([item], ctx, actor, mode="update", tag_source=TagSource.MANUAL, target=member))
+        _run(lambda: _write([item], ctx, actor, finder=_Target(member), tag_source=TagSource.MANUAL))
     except (InvalidInput, IdentityConflict) as exc:
         raise _unwrap(exc) from None
     return Member.objects.select_related("home_store", "owner").get(pk=member.pk)
@@ -211,157 +211,237 @@ def _run(write):
     raise Conflict(_("Concurrent changes kept moving these identities; try again."), code="busy")
 
 
-def _write(items: list[_Item], ctx: ProfileContext, actor, *, mode: str, tag_source: str,
-           target: Member | None = None) -> list[UpsertResult]:
-    all_keys = [key for item in items for key in item.keys]
-    if len(all_keys) <= LOCK_LIMIT:
-        identities.lock(all_keys)
-    held = identities.owners(all_keys)
+# How a call finds the member each item is about: by its identities (upsert), never (create: any
+# identity held is a conflict), or given (update: identities held by anyone else are a conflict).
 
-    conflicts: dict[int, dict] = {}
-    member_of: dict[int, int | None] = {}
-    for item in items:
-        found = sorted({held[key] for key in item.keys if key in held})
-        if target is not None:
-            found = [m for m in found if m != target.pk]
-            if found:
-                conflicts[item.index] = _conflict(item, held, actor)
-            member_of[item.index] = target.pk
-        elif found and (mode == "create" or len(found) > 1):
-            conflicts[item.index] = _conflict(item, held, actor)
-        else:
-            member_of[item.index] = found[0] if found else None
 
-    wanted = sorted({m for m in member_of.values() if m is not None})
-    members = {
-        m.pk: m
-        for m in Member.objects.select_for_update(of=("self",)).select_related("home_store", "owner")
-        .filter(pk__in=wanted).order_by("pk")
-    }
-    for index, member_id in member_of.items():
-        if member_id is None:
-            continue
-        member = members.get(member_id)
-        if member is None or not member.is_live:
-            if target is not None:
-                raise InvalidInput(details={"non_field_errors": [_("This member was merged or erased.")]})
-            raise _Retry  # the identity moved (merge) or went (erasure) after we read it
-        if not ctx.access.allows_store(member.home_store_id):
-            item = next(i for i in items if i.index == index)
-            conflicts[index] = {
-                "identities": [{"identity": k.as_dict(), "label": k.label} for k in item.keys if k in held],
-                "reason": "other_store",
-                "message": _("These identities belong to a member of another store."),
-            }
-    if conflicts:
-        messages = [conflict.pop("message", None) for conflict in conflicts.values()]
-        raise IdentityConflict(
-            messages[0] or _("These identities belong to different members; merge them first."),
-            details={"items": {str(i): conflicts[i] for i in sorted(conflicts)}},
-        )
+class _ByIdentity:
+    def member_for(self, found: list[int]) -> tuple[int | None, bool]:
+        """(the member the item is about or None for a new one, whether the identities conflict)."""
+        if len(found) > 1:
+            return None, True
+        return (found[0] if found else None), False
 
-    errors: dict[int, dict] = {}
-    first_item_of: dict[int, int] = {}
-    for item in items:
-        member_id = member_of[item.index]
-        if member_id is None:
-            continue
-        other = first_item_of.setdefault(member_id, item.index)
-        if other != item.index:
-            for here, there in ((item.index, other), (other, item.index)):
-                errors.setdefault(here, {}).setdefault("identities", []).append(
-                    _("Item %(other)d finds the same member; send one item per member.") % {"other": there}
-                )
+    def gone(self):
+        """The member found was merged or erased after we read its identities."""
+        raise _Retry  # the identity moved (merge) or went (erasure); read again
 
-    profiles = {item.index: dict(item.profile) for item in items}  # resolving adds fields; a retry starts clean
-    needs_consent = [
-        member_of[item.index] for item in items
-        if member_of[item.index] and any(
-            v is not None and attributes.consents_needed(ctx.definitions[c])
-            for c, v in (item.profile.get("attributes") or {}).items()
-        )
-    ]
-    granted = attributes.granted_purposes(needs_consent) if needs_consent else {}
-    for item in items:
-        member = members.get(member_of[item.index])
-        profile = profiles[item.index]
-        item_errors = resolve_store_and_owner(profile, member, ctx)
-        values = profile.get("attributes")
-        if values:
-            have = granted.get(member.pk, set()) if member is not None else set()
-            consent = attributes.consent_errors(values, ctx.definitions, have)
-            if consent:
-                item_errors["attributes"] = consent
-        if item_errors:
-            errors.setdefault(item.index, {}).update(item_errors)
-    if errors:
-        raise InvalidInput(details={"items": {str(i): errors[i] for i in sorted(errors)}})
 
-    now = timezone.now()
-    new_items = [item for item in items if member_of[item.index] is None]
-    new_indexes = {item.index for item in new_items}
-    created = [_new_member(profiles[item.index], now) for item in new_items]
-    _insert_members(created, now)
-    for item, member in zip(new_items, created, strict=True):
-        member_of[item.index] = member.pk
-        members[member.pk] = member
+class _NewOnly(_ByIdentity):
+    def member_for(self, found: list[int]) -> tuple[int | None, bool]:
+        return None, bool(found)
 
-    pairs = [(member_of[item.index], key) for item in items for key in item.keys
-             if held.get(key) != member_of[item.index]]
-    if len(identities.insert(pairs)) != len(pairs):
-        raise _Retry  # a concurrent writer took one of these identities first
 
-    changed_members, changes_of = [], {}
-    owner_rows = []
-    for item in items:
-        member = members[member_of[item.index]]
-        profile = profiles[item.index]
-        if item.index in new_indexes:
-            if profile.get("owner") is not None:
-                owner_rows.append((member.pk, profile["owner"].pk, profile["owner"].store_id))
-            continue
-        to_set, changes = diff(member, profile, ctx.definitions)
-        if not to_set:
-            continue
-        for name, value in to_set.items():
-            setattr(member, name, value)
-        changed_members.append(member)
-        changes_of[item.index] = changes
-        if "owner" in to_set:
-            owner = to_set["owner"]
-            owner_rows.append((member.pk, owner.pk if owner else None, owner.store_id if owner else None))
-    _update_members(changed_members, now)
-    relations.sync_owners(owner_rows)
-    tags.apply_pairs(
-        [(member_of[item.index], tag) for item in items for tag in item.tags],
-        actor=actor, source=tag_source,
-    )
+@dataclass(frozen=True)
+class _Target(_ByIdentity):
+    member: Member
 
-    timeline = []
-    results = []
-    for item in items:
-        member_id = member_of[item.index]
-        added = tuple(key.label for key in item.keys if held.get(key) != member_id)
-        is_new = item.index in new_indexes
+    def member_for(self, found: list[int]) -> tuple[int | None, bool]:
+        return self.member.pk, any(m != self.member.pk for m in found)
+
+    def gone(self):
+        raise InvalidInput(details={"non_field_errors": [_("This member was merged or erased.")]})
+
+
+_BY_IDENTITY, _NEW_ONLY = _ByIdentity(), _NewOnly()
+
+
+def _write(items: list[_Item], ctx: ProfileContext, actor, *, finder: _ByIdentity,
+           tag_source: str) -> list[UpsertResult]:
+    """One attempt: find the members, check what needs them, then write every table once."""
+    batch = _Batch(items=items, ctx=ctx, actor=actor)
+    batch.find_members(finder)
+    batch.check_writes()
+    batch.create_members()
+    batch.add_identities()
+    batch.update_profiles()
+    tags.apply_pairs([(batch.member_of[item.index], tag) for item in items for tag in item.tags],
+                     actor=actor, source=tag_source)
+    return batch.record()
+
+
+@dataclass
+class _Batch:
+    """The state of one write attempt, step by step (see _write)."""
+
+    items: list[_Item]
+    ctx: ProfileContext
+    actor: object
+    held: dict[IdentityKey, int] = field(default_factory=dict)  # identity -> member holding it before the write
+    member_of: dict[int, int | None] = field(default_factory=dict)  # item index -> member id (None: new)
+    members: dict[int, Member] = field(default_factory=dict)
+    profiles: dict[int, dict] = field(default_factory=dict)
+    new_indexes: set[int] = field(default_factory=set)
+    changes_of: dict[int, dict] = field(default_factory=dict)
+    now: object = None
+
+    # --- finding --------------------------------------------------------------------------------
+
+    def find_members(self, finder: _ByIdentity) -> None:
+        """Lock and read the identities, pick each item's member, lock those members; conflicts raise."""
+        all_keys = [key for item in self.items for key in item.keys]
+        if len(all_keys) <= LOCK_LIMIT:
+            identities.lock(all_keys)
+        self.held = identities.owners(all_keys)
+        conflicts: dict[int, dict] = {}
+        for item in self.items:
+            member_id, conflict = finder.member_for(sorted({self.held[k] for k in item.keys if k in self.held}))
+            if conflict:
+                conflicts[item.index] = _conflict(item, self.held, self.actor)
+            if member_id is not None or not conflict:  # an update keeps its member: it may be gone too
+                self.member_of[item.index] = member_id
+        self._lock_members()
+        conflicts.update(self._out_of_reach(finder))
+        if conflicts:
+            messages = [conflict.pop("message", None) for conflict in conflicts.values()]
+            raise IdentityConflict(
+                messages[0] or _("These identities belong to different members; merge them first."),
+                details={"items": {str(i): conflicts[i] for i in sorted(conflicts)}},
+            )
+
+    def _lock_members(self) -> None:
+        wanted = sorted({m for m in self.member_of.values() if m is not None})
+        self.members = {
+            m.pk: m
+            for m in Member.objects.select_for_update(of=("self",)).select_related("home_store", "owner")
+            .filter(pk__in=wanted).order_by("pk")
+        }
+
+    def _out_of_reach(self, finder: _ByIdentity) -> dict[int, dict]:
+        """Members gone since their identities were read (finder.gone()), and members of another store."""
+        conflicts = {}
+        for index, member_id in self.member_of.items():
+            if member_id is None:
+                continue
+            member = self.members.get(member_id)
+            if member is None or not member.is_live:
+                finder.gone()
+            if not self.ctx.access.allows_store(member.home_store_id):
+                item = next(i for i in self.items if i.index == index)
+                conflicts[index] = {
+                    "identities": [{"identity": k.as_dict(), "label": k.label} for k in item.keys if k in self.held],
+                    "reason": "other_store",
+                    "message": _("These identities belong to a member of another store."),
+                }
+        return conflicts
+
+    # --- checking what needs the member ---------------------------------------------------------
+
+    def check_writes(self) -> None:
+        """One item per member, the home store and owner, consent for attribute values; errors raise."""
+        errors = self._same_member_twice()
+        self.profiles = {item.index: dict(item.profile) for item in self.items}  # resolving adds fields
+        granted = self._granted_purposes()
+        for item in self.items:
+            member = self.members.get(self.member_of[item.index])
+            profile = self.profiles[item.index]
+            item_errors = resolve_store_and_owner(profile, member, self.ctx)
+            values = profile.get("attributes")
+            if values:
+                have = granted.get(member.pk, set()) if member is not None else set()
+                consent = attributes.consent_errors(values, self.ctx.definitions, have)
+                if consent:
+                    item_errors["attributes"] = consent
+            if item_errors:
+                errors.setdefault(item.index, {}).update(item_errors)
+        if errors:
+            raise InvalidInput(details={"items": {str(i): errors[i] for i in sorted(errors)}})
+
+    def _same_member_twice(self) -> dict[int, dict]:
+        errors: dict[int, dict] = {}
+        first_item_of: dict[int, int] = {}
+        for item in self.items:
+            member_id = self.member_of[item.index]
+            if member_id is None:
+                continue
+            other = first_item_of.setdefault(member_id, item.index)
+            if other != item.index:
+                for here, there in ((item.index, other), (other, item.index)):
+                    errors.setdefault(here, {}).setdefault("identities", []).append(
+                        _("Item %(other)d finds the same member; send one item per member.") % {"other": there}
+                    )
+        return errors
+
+    def _granted_purposes(self) -> dict[int, set[str]]:
+        needs_consent = [
+            self.member_of[item.index] for item in self.items
+            if self.member_of[item.index] and any(
+                v is not None and attributes.consents_needed(self.ctx.definitions[c])
+                for c, v in (item.profile.get("attributes") or {}).items()
+            )
+        ]
+        return attributes.granted_purposes(needs_consent) if needs_consent else {}
+
+    # --- writing --------------------------------------------------------------------------------
+
+    def create_members(self) -> None:
+        self.now = timezone.now()
+        new_items = [item for item in self.items if self.member_of[item.index] is None]
+        self.new_indexes = {item.index for item in new_items}
+        created = [_new_member(self.profiles[item.index], self.now) for item in new_items]
+        _insert_members(created, self.now)
+        for item, member in zip(new_items, created, strict=True):
+            self.member_of[item.index] = member.pk
+            self.members[member.pk] = member
+
+    def add_identities(self) -> None:
+        pairs = [(self.member_of[item.index], key) for item in self.items for key in item.keys
+                 if self.held.get(key) != self.member_of[item.index]]
+        if len(identities.insert(pairs)) != len(pairs):
+            raise _Retry  # a concurrent writer took one of these identities first
+
+    def update_profiles(self) -> None:
+        """Existing members' changed fields in one UPDATE; owner relations follow Member.owner."""
+        changed_members, owner_rows = [], []
+        for item in self.items:
+            member = self.members[self.member_of[item.index]]
+            profile = self.profiles[item.index]
+            if item.index in self.new_indexes:
+                if profile.get("owner") is not None:
+                    owner_rows.append((member.pk, profile["owner"].pk, profile["owner"].store_id))
+                continue
+            to_set, changes = diff(member, profile, self.ctx.definitions)
+            if not to_set:
+                continue
+            for name, value in to_set.items():
+                setattr(member, name, value)
+            changed_members.append(member)
+            self.changes_of[item.index] = changes
+            if "owner" in to_set:
+                owner = to_set["owner"]
+                owner_rows.append((member.pk, owner.pk if owner else None, owner.store_id if owner else None))
+        _update_members(changed_members, self.now)
+        relations.sync_owners(owner_rows)
+
+    def record(self) -> list[UpsertResult]:
+        """The timeline (created / updated / identities added) in one INSERT, and the results."""
+        timeline, results = [], []
+        for item in self.items:
+            member_id = self.member_of[item.index]
+            added = tuple(key.label for key in item.keys if self.held.get(key) != member_id)
+            is_new = item.index in self.new_indexes
+            timeline.extend(self._events(item, member_id, added, is_new))
+            results.append(UpsertResult(
+                index=item.index, member_id=member_id, created=is_new,
+                changed=tuple(sorted(self.changes_of.get(item.index, {}))), identities_added=added,
+            ))
+        events.record_many(timeline)
+        return results
+
+    def _events(self, item: _Item, member_id: int, added: tuple[str, ...], is_new: bool) -> list:
         if is_new:
-            timeline.append(events.event(member_id, MemberEvent.Kind.CREATED, actor, {
-                "identities": list(added),
-                "fields": sorted(profiles[item.index]),
-                "source": profiles[item.index].get("source", Source.OTHER),
-            }, at=now))
-        else:
-            if item.index in changes_of:
-                timeline.append(events.event(member_id, MemberEvent.Kind.UPDATED, actor,
-                                             {"changes": changes_of[item.index]}, at=now))
-            if added:
-                timeline.append(events.event(member_id, MemberEvent.Kind.IDENTITY_ADDED, actor,
-                                             {"identities": list(added)}, at=now))
-        results.append(UpsertResult(
-            index=item.index, member_id=member_id, created=is_new,
-            changed=tuple(sorted(changes_of.get(item.index, {}))), identities_added=added,
-        ))
-    events.record_many(timeline)
-    return results
+            profile = self.profiles[item.index]
+            return [events.event(member_id, MemberEvent.Kind.CREATED, self.actor, {
+                "identities": list(added), "fields": sorted(profile), "source": profile.get("source", Source.OTHER),
+            }, at=self.now)]
+        found = []
+        if item.index in self.changes_of:
+            found.append(events.event(member_id, MemberEvent.Kind.UPDATED, self.actor,
+                                      {"changes": self.changes_of[item.index]}, at=self.now))
+        if added:
+            found.append(events.event(member_id, MemberEvent.Kind.IDENTITY_ADDED, self.actor,
+                                      {"identities": list(added)}, at=self.now))
+        return found
 
 
 def _conflict(item: _Item, held: dict, actor) -> dict:
