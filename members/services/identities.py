@@ -19,6 +19,7 @@ from members.phones import InvalidPhone, normalize_phone
 from members.services import events
 from scrm.errors import InvalidInput
 from scrm.scoping import access_for
+from scrm.sql import array
 
 # Ids that mean the same person brand-wide whatever app or shop reported them: no namespace.
 BRAND_WIDE = frozenset({Channel.WECHAT_UNIONID, Channel.PHONE})
@@ -123,7 +124,7 @@ def owners(keys) -> dict[IdentityKey, int]:
             FROM unnest(%s::text[], %s::text[], %s::text[]) AS k(channel, namespace, external_id)
             JOIN members_identity i
               ON i.channel = k.channel AND i.namespace = k.namespace AND i.external_id = k.external_id""",
-            [[k.channel for k in keys], [k.namespace for k in keys], [k.external_id for k in keys]],
+            [array(k.channel for k in keys), array(k.namespace for k in keys), array(k.external_id for k in keys)],
         )
         return {IdentityKey(c, n, e): member_id for c, n, e, member_id in cursor.fetchall()}
 

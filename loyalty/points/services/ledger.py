@@ -1,0 +1,96 @@
+"""The primitives every change of points is built from: lock the members' balance rows, take
+points from lots, move a balance, record an entry of the member's history.
+
+Locking: every write to a member's points first locks that member's `MemberPoints` row (members in
+id order), then touches their lots, then the reward row. Earning inserts new lots before taking the
+row lock, which cannot deadlock because it never updates existing lots. The CHECK balance >= 0 on
+`MemberPoints` is the last guard: a conditional UPDATE ... WHERE balance >= cost refuses an overspend
+even if a path forgot the lock."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+
+from loyalty.points.errors import InsufficientPoints
+from loyalty.points.models import PointEntry
+from members.models import Member
+from scrm.actors import actor_label, actor_user
+from scrm.errors import Conflict, NotInScope
+from scrm.scoping import scope
+
+
+def lock_balances(cursor, member_ids) -> dict[int, int]:
+    """Create missing balance rows and lock them in member id order; {member_id: balance}."""
+    ids = sorted(set(member_ids))
+    cursor.execute(
+        "INSERT INTO points_memberpoints (member_id, balance, earned_total, redeemed_total, expired_total, "
+        "updated_at) SELECT id, 0, 0, 0, 0, now() FROM unnest(%s::bigint[]) AS id ORDER BY id "
+        "ON CONFLICT (member_id) DO NOTHING",
+        [ids],
+    )
+    cursor.execute(
+        "SELECT member_id, balance FROM points_memberpoints WHERE member_id = ANY(%s) ORDER BY member_id FOR UPDATE",
+        [ids],
+    )
+    return dict(cursor.fetchall())
+
+
+def consume(cursor, member_id: int, amount: int, *, prefer_lot: int | None = None) -> list[list[int]]:
+    """Take `amount` points from the member's lots, the preferred lot first, then the soonest to
+    expire (oldest earned first among equals). The caller holds the member's balance lock and has
+    checked the balance covers `amount`. Returns [[lot id, points taken], ...]."""
+    if amount <= 0:
+        return []
+    cursor.execute(
+        """
+        WITH c AS (
+            SELECT id, remaining,
+                   sum(remaining) OVER (ORDER BY (id = %(prefer)s) DESC, expires_at ASC NULLS LAST, earned_at, id)
+                       AS upto
+            FROM points_pointlot WHERE member_id = %(member)s AND remaining > 0
+        ), take AS (
+            SELECT id, least(remaining, %(amount)s - (upto - remaining)) AS taken
+            FROM c WHERE upto - remaining < %(amount)s
+        )
+        UPDATE points_pointlot l SET remaining = l.remaining - take.taken
+        FROM take WHERE l.id = take.id
+        RETURNING l.id, take.taken, l.expires_at, l.earned_at
+        """,
+        {"member": member_id, "amount": amount, "prefer": prefer_lot or 0},
+    )
+    rows = sorted(cursor.fetchall(), key=lambda r: (r[0] != prefer_lot, r[2] is None, r[2], r[3], r[0]))
+    taken = sum(r[1] for r in rows)
+    if taken != amount:  # the balance row and the lots disagree: never write a half-change
+        raise Conflict(
+            _("The member's points lots do not cover their balance; nothing was changed."),
+            details={"points": [_("%(n)s of %(want)s points found in lots.") % {"n": taken, "want": amount}]},
+        )
+    return [[r[0], int(r[1])] for r in rows]
+
+
+def change_balance(cursor, member_id: int, delta: int, **totals) -> int:
+    """Apply `delta` to a locked balance row (refusing to go below zero) and bump lifetime totals."""
+    sets = ", ".join(f"{name} = {name} + %({name})s" for name in totals)
+    cursor.execute(
+        "UPDATE points_memberpoints SET balance = balance + %(delta)s, updated_at = now()"
+        f"{', ' + sets if sets else ''} "
+        "WHERE member_id = %(member)s AND balance + %(delta)s >= 0 RETURNING balance",
+        {"member": member_id, "delta": delta, **totals},
+    )
+    row = cursor.fetchone()
+    if row is None:
+        raise InsufficientPoints(details={"points": [_("The balance cannot cover %(n)s points.") % {"n": -delta}]})
+    return row[0]
+
+
+def record_entry(**fields) -> PointEntry:
+    actor = fields.pop("actor", None)
+    return PointEntry.objects.create(actor=actor_user(actor), actor_label=actor_label(actor), **fields)
+
+
+def member_for(actor, member_id) -> Member:
+    """A live member the actor may reach, or a 404-style error naming the field."""
+    member = scope(Member.live.all(), actor).filter(pk=member_id).first() if str(member_id).isdigit() else None
+    if member is None:
+        raise NotInScope(details={"member": [_("Unknown member %(id)s.") % {"id": member_id}]})
+    return member
