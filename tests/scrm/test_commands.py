@@ -192,6 +192,7 @@ def test_seed_demo_is_idempotent_and_grows_to_the_asked_size(db, demo_home):
     assert staff > stores * 3
     assert Member.objects.count() == 300
     assert "(300 added)" in out
+    assert "  members: 300 members (300 added)" in out  # the size reaches the members' own demo seed
     assert Member.objects.filter(home_store__isnull=True).count() == 0
     assert Member.objects.filter(owner__isnull=True).count() == 0
 
@@ -229,6 +230,13 @@ def test_seed_demo_fills_orders_tiers_points_referrals_and_figures_once(db, demo
         PointEntry.objects.count(), ReferralCode.objects.count(), MemberRFM.objects.count(),
     )
     assert again == figures
+
+
+def test_members_demo_waits_for_the_organisation(db):
+    from members import demo as members_demo
+
+    assert members_demo.seed(members=10).startswith("members: no demo stores")
+    assert not Member.objects.exists()
 
 
 def demo_logins(out: str) -> list[tuple[str, str]]:

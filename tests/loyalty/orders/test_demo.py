@@ -9,11 +9,13 @@ from django.utils import timezone
 
 from loyalty.orders import demo
 from loyalty.orders.models import Order, OrderLine, Refund
+from members import demo as members_demo
 from scrm import demo as scrm_demo
 
 
 def test_demo_orders_are_skewed_and_idempotent(db, monkeypatch):
-    scrm_demo.seed(members=300, password="pw-demo")
+    scrm_demo.seed(password="pw-demo")
+    members_demo.seed(members=300)
     summary = demo.seed()
     assert "added" in summary
     counts = Order.objects.count(), OrderLine.objects.count(), Refund.objects.count()
