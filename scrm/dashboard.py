@@ -8,10 +8,17 @@ from __future__ import annotations
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.views.generic import DetailView, ListView
 
 from scrm.models import Role
 from scrm.scoping import scope
+
+
+def _unset(value) -> bool:
+    """A filter left empty: no value, an empty string or list, or an unused multiple choice (an empty
+    queryset, which compares unequal to [])."""
+    return value in (None, "", []) or (isinstance(value, QuerySet) and value.query.is_empty())
 
 
 class RoleRequiredMixin(LoginRequiredMixin):
@@ -63,7 +70,7 @@ class ScopedListView(RoleRequiredMixin, _ScopedMixin, ListView):
             self.filterset = self.filterset_class(queryset=queryset, **self.get_filterset_kwargs())
             self.limit_filter_choices(self.filterset)
             if self.filterset.is_bound and self.filterset.is_valid():
-                if any(v not in (None, "", []) for v in self.filterset.form.cleaned_data.values()):
+                if not all(_unset(v) for v in self.filterset.form.cleaned_data.values()):
                     self.known_count = None  # further filtered: the narrowed count no longer holds
                 queryset = self.filterset.qs
             elif self.filterset.is_bound:
