@@ -197,9 +197,11 @@ def preview(raw, actor, n: int = 20, *, store_id: int | None = None) -> dict:
     return {"count": total, "sample": members, "ms": round((time.perf_counter() - started) * 1000, 1)}
 
 
-def member_queryset(raw, actor, *, store_id: int | None = None) -> QuerySet:
+def member_queryset(raw, actor, *, store_id: int | None = None, known_count: int | None = None) -> QuerySet:
     """A real, scoped Member queryset of the definition (live members only), for lists and exports.
-    Small bitmap segments filter by ids read from the index; others by the compiled SQL condition."""
+    Small bitmap segments filter by ids read from the index; others by the compiled SQL condition.
+    `known_count`: count() of the same definition, actor and store when the caller has it already
+    (an Audience), so a bitmap segment is not counted a second time to choose between the two."""
     tree = _tree(raw)
     queryset = scope(Member.live.all(), actor) if actor is not SYSTEM else Member.live.all()
     store = store_restriction(actor, store_id)
@@ -207,7 +209,8 @@ def member_queryset(raw, actor, *, store_id: int | None = None) -> QuerySet:
         return queryset.none()
     if store is not None:
         queryset = queryset.filter(home_store_id=store)
-    if compiler.is_bitmap(tree) and _bitmap_count(tree, store) <= ID_LIST_LIMIT:
+    bitmap = compiler.is_bitmap(tree)
+    if bitmap and (_bitmap_count(tree, store) if known_count is None else known_count) <= ID_LIST_LIMIT:
         sql, params = _bitmap_ids_sql(tree, store)
         return queryset.filter(id__in=RawSQL(sql, params))  # noqa: S611 - compiled SQL, values are params
     where, params = compiler.where_sql(tree, MEMBER_TABLE)

@@ -14,7 +14,7 @@ from members.segments import index, queries
 from members.segments.models import Segment, SegmentSnapshot
 from scrm.actors import actor_user
 from scrm.errors import Forbidden
-from scrm.models import Store
+from scrm.models import Role, Store
 from scrm.scoping import access_for
 
 logger = logging.getLogger(__name__)
@@ -36,6 +36,12 @@ def can_change(segment: Segment, actor) -> bool:
     segments are read-only to them)."""
     access = access_for(actor)
     return access.all_stores or (segment.store_id is not None and segment.store_id == access.store_id)
+
+
+def can_use_segments(actor) -> bool:
+    """Operators and store managers keep segments on the dashboard (save, list, recount, snapshot);
+    store staff narrow the member list with the audience builder but keep none."""
+    return getattr(actor, "role", None) in (Role.OPERATOR, Role.STORE_MANAGER)
 
 
 def _check_can_change(segment: Segment, actor) -> None:
