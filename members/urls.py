@@ -4,11 +4,6 @@ from members import views
 
 urlpatterns = [
     path("members/", views.MemberListView.as_view(), name="member-list"),
-    path("segments/", views.SegmentListView.as_view(), name="segment-list"),
-    path("segments/save/", views.save_segment, name="segment-save"),
-    path("segments/<int:pk>/count/", views.segment_count, name="segment-count"),
-    path("members/audience/", views.audience_builder, name="audience-builder"),
-    path("segments/<int:pk>/<str:action>/", views.segment_action, name="segment-action"),
     path("members/<int:pk>/", views.MemberDetailView.as_view(), name="member-detail"),
     path("members/<int:pk>/tags/toggle/", views.toggle_tag, name="member-toggle-tag"),
     path("members/<int:pk>/notes/", views.add_note, name="member-add-note"),

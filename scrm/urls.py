@@ -16,6 +16,7 @@ urlpatterns = [
     path("api-keys/", views.ApiKeyListView.as_view(), name="api-key-list"),
     path("api-keys/<int:pk>/revoke/", views.revoke_api_key, name="api-key-revoke"),
     path("", include("members.urls")),
+    path("", include("members.segments.urls")),
     path("", include("members.io.urls")),
     path("", include("loyalty.orders.urls")),
     path("", include("loyalty.tiers.urls")),

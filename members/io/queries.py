@@ -25,7 +25,7 @@ def segment_members(segment_id, actor) -> QuerySet:
     """The live members of saved segment `segment_id` the actor may see: a segment outside the
     actor's reach is reported like an unknown one (no hint that it exists). A store actor exporting
     a brand-wide segment gets their own store's part of it."""
-    from members.segments import queries as segment_queries
+    from members.segments.audience import Audience
     from members.segments.models import Segment
 
     try:
@@ -34,10 +34,10 @@ def segment_members(segment_id, actor) -> QuerySet:
         segment = None
     if segment is None:
         raise ExportFilterError({"segment": [_("Unknown segment %(id)s.") % {"id": segment_id}]})
-    try:
-        return segment_queries.member_queryset(segment.definition, actor, store_id=segment.store_id)
-    except segment_queries.DefinitionError as exc:  # a definition naming something deleted since
-        raise ExportFilterError({"segment": [str(exc)]}) from None
+    audience = Audience.of_segment(segment, actor=actor)
+    if not audience.is_valid:  # a definition naming something deleted since
+        raise ExportFilterError({"segment": [str(audience.error)]})
+    return audience.queryset
 
 
 def export_queryset(*, actor, params, segment_id: int | None = None) -> QuerySet:

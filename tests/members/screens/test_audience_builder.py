@@ -9,9 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from members.forms import AudienceForm
 from members.models import AttributeDefinition, Member, MemberTag, Tag, TagGroup
 from members.segments import queries
+from members.segments.forms import AudienceForm
 from members.segments.models import Segment
 from members.segments.registry import Value, register_filter, unregister_filter
 

@@ -10,8 +10,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from members.forms import AudienceForm
 from members.models import AttributeDefinition, Member
+from members.segments.forms import AudienceForm
 from members.segments.models import Segment
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""Dashboard forms of the member centre: the audience builder on the member list.
+"""Dashboard forms of segments: the audience builder on the member list, and saving its audience.
 
 The builder is a tree of groups (match "all" or "any", optionally NOT) and conditions (a filter of
 the segments registry, an operator, a value, optionally NOT). It travels as flat fields named by
@@ -25,8 +25,10 @@ from django.utils.translation import gettext_lazy
 
 from members.models import AttributeDefinition, AttributeType, Tag
 from members.segments import queries as segment_queries
+from members.segments.audience import Audience
 from members.segments.models import Segment
-from scrm.models import STORE_ROLES, Role, Store, User
+from members.services.attributes import sees_sensitive_attributes
+from scrm.models import STORE_ROLES, Store, User
 from scrm.scoping import scope
 
 ROOT = "r"
@@ -113,6 +115,7 @@ class AudienceForm:
             self.root = Node(ROOT, "group")
         self.is_bound = self.root.children != [] or data is not None and bool(data)
         self._definition = None
+        self._audience: Audience | None = None
         self._validated = False
 
     # --- reading the state --------------------------------------------------------------------
@@ -179,7 +182,7 @@ class AudienceForm:
             parent = self.find(path.rsplit(".", 1)[0])
             parent.children = [c for c in parent.children if c is not target]
         _renumber(self.root)
-        self._definition, self._validated, self._dirty = None, False, True
+        self._definition, self._audience, self._validated, self._dirty = None, None, False, True
 
     def find(self, path: str) -> Node | None:
         def walk(node):
@@ -253,18 +256,22 @@ class AudienceForm:
             return {"attribute": node.arg, "op": node.op, "value": value}
         return {"field": node.filter, "op": node.op, "value": value}
 
+    def audience(self) -> Audience:
+        """The builder's definition evaluated for its user: parsed once here, then counted, listed and
+        sampled by whoever asks first (the member list, the preview), once per request."""
+        if self._audience is None:
+            self._audience = Audience(self.definition(), actor=self.user, filters=self.catalogue())
+        return self._audience
+
     def is_valid(self) -> bool:
         if not self._validated:
             self._validated = True
-            definition = self.definition()
+            audience = self.audience()
             typed_badly = {id(n) for n in self._where.values() if n.errors}  # already told what is wrong
-            try:
-                segment_queries.validate_definition(definition)
-            except segment_queries.DefinitionError as exc:
-                for error in exc.errors:
-                    node = self._node_for(error["path"])
-                    if id(node) not in typed_badly:
-                        node.errors.append(error["message"])
+            for error in audience.errors:
+                node = self._node_for(error["path"])
+                if id(node) not in typed_badly:
+                    node.errors.append(error["message"])
         return not self._has_node_errors(self.root) and not self.errors
 
     def _node_for(self, path: str) -> Node:
@@ -305,8 +312,8 @@ class AudienceForm:
     def _attributes(self) -> dict[str, AttributeDefinition]:
         if not hasattr(self, "_attribute_cache"):
             found = AttributeDefinition.objects.filter(is_active=True).order_by("label")
-            if getattr(self.user, "role", None) == Role.STORE_STAFF:
-                found = found.filter(sensitive=False, requires_guardian=False)  # hidden from clerks on the 360 too
+            if not sees_sensitive_attributes(self.user):  # the rule of the member page and the API
+                found = found.filter(sensitive=False, requires_guardian=False)
             self._attribute_cache = {a.code: a for a in found}
         return self._attribute_cache
 
