@@ -1,0 +1,235 @@
+"""Recalculating tiers, for everyone or some members.
+
+Recalculation is one family of set-based statements: a read query (parallel-safe, so PostgreSQL can
+use every core) aggregates the qualifying value per member over the window, turns it into a level
+by the thresholds, applies the floor and the downgrade policy, and keeps only the members whose row
+would change, in a temporary table; then one INSERT ... ON CONFLICT writes those rows and one INSERT
+writes their history. A transaction-scoped advisory lock serialises recalculations, so two at once
+(the nightly run and an order's) never both record the same move."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from loyalty.tiers import bases
+from loyalty.tiers.models import ChangeReason, DowngradePolicy
+from loyalty.tiers.services.ladder import get_ladder
+
+logger = logging.getLogger(__name__)
+
+LOCK_KEY = 0x54494552  # "TIER": one advisory lock for every recalculation and floor change
+
+
+@dataclass(frozen=True)
+class RecalcResult:
+    members_written: int = 0
+    upgrades: int = 0
+    downgrades: int = 0
+    member_ids_moved: tuple = ()
+
+
+def next_period_end(now: datetime.datetime, month: int, day: int) -> datetime.datetime:
+    """The first moment after the period that contains `now` ends: midnight after (month, day),
+    local time."""
+    local = timezone.localtime(now)
+    for year in (local.year, local.year + 1):
+        end = timezone.make_aware(datetime.datetime(year, month, day) + datetime.timedelta(days=1))
+        if end > now:
+            return end
+    raise AssertionError("unreachable")
+
+
+def _levels_case(thresholds: list[Decimal]) -> tuple[str, dict]:
+    # A CASE over a handful of thresholds is cheaper per row than any join or lookup.
+    parts = [f"WHEN c.value >= %(t{rank})s THEN {rank}" for rank in range(len(thresholds), 0, -1)]
+    params = {f"t{rank}": thresholds[rank - 1] for rank in range(1, len(thresholds) + 1)}
+    return "CASE " + " ".join(parts) + " ELSE 0 END", params
+
+
+def _decision_sql(policy: str, reason: str) -> tuple[str, str, str]:
+    """SQL of (new rank, new downgrade_due, reason) from e.target, e.cur_rank, e.cur_due."""
+    # After orders changed, a move down means money went back (or an order moved to another member).
+    reason_sql = (
+        "CASE WHEN e.target < e.cur_rank THEN 'refund' ELSE %(reason)s END"
+        if (reason == ChangeReason.ORDER)
+        else "%(reason)s"
+    )
+    if policy == DowngradePolicy.NONE:
+        return "e.target", "NULL::timestamptz", reason_sql
+    if policy == DowngradePolicy.NEVER:
+        return "greatest(e.target, e.cur_rank)", "NULL::timestamptz", reason_sql
+    due_passed = "(e.cur_due IS NOT NULL AND e.cur_due <= %(now)s)"
+    expired = ChangeReason.GRACE_EXPIRED if policy == DowngradePolicy.GRACE else ChangeReason.PERIOD_END
+    rank = f"CASE WHEN e.target >= e.cur_rank OR {due_passed} THEN e.target ELSE e.cur_rank END"
+    due = (
+        f"CASE WHEN e.target >= e.cur_rank OR {due_passed} THEN NULL::timestamptz ELSE coalesce(e.cur_due, %(due)s) END"
+    )
+    reason_sql = f"CASE WHEN e.target < e.cur_rank AND {due_passed} THEN '{expired.value}' ELSE {reason_sql} END"
+    return rank, due, reason_sql
+
+
+def recalculate_tiers(
+    *,
+    member_ids=None,
+    reason: str = ChangeReason.NIGHTLY,
+    actor=None,
+    actor_label: str = "",
+    note: str = "",
+    now: datetime.datetime | None = None,
+) -> RecalcResult:
+    """Bring tiers up to date for `member_ids` (None: every live member). Merged and erased members
+    are skipped. Upgrades happen at once; downgrades follow the ladder's policy. Each move is
+    recorded in TierChange with `reason` (a prompt recalculation after orders records a move down
+    as "refund"; a move down the policy held back records "grace_expired" / "period_end")."""
+    if reason not in ChangeReason.values:
+        raise ValueError(f"unknown reason {reason!r}")
+    now = now or timezone.now()
+    ladder = get_ladder()
+    levels = list(ladder.levels.order_by("rank")) if ladder else []
+    if not levels:
+        return RecalcResult()
+    basis = bases.get_basis(ladder.basis)
+    if basis is None:
+        logger.warning("tier ladder qualifies by %r, which no app provides; nothing recalculated", ladder.basis)
+        return RecalcResult()
+    if member_ids is not None:
+        member_ids = sorted({int(i) for i in member_ids})
+        if not member_ids:
+            return RecalcResult()
+    for_members = member_ids is not None
+    if ladder.downgrade_policy == DowngradePolicy.GRACE:
+        due = now + datetime.timedelta(days=ladder.grace_days)
+    elif ladder.downgrade_policy == DowngradePolicy.PERIOD_END:
+        due = next_period_end(now, ladder.period_end_month, ladder.period_end_day)
+    else:
+        due = None
+    rank_sql, due_sql, reason_sql = _decision_sql(ladder.downgrade_policy, reason)
+    case_sql, case_params = _levels_case([lv.threshold for lv in levels])
+    params = {
+        "ids": [lv.pk for lv in levels],
+        "names": [lv.name for lv in levels],
+        "now": now,
+        "since": now - datetime.timedelta(days=ladder.window_days),
+        "until": now + datetime.timedelta(days=1),
+        "currency": settings.SIYU_CURRENCIES[0],
+        "member_ids": member_ids,
+        "due": due,
+        "reason": reason,
+        "actor": getattr(actor, "pk", None) if getattr(actor, "api_key", None) is None else None,
+        "label": actor_label or (str(actor.api_key) if getattr(actor, "api_key", None) is not None else ""),
+        "note": note[:200],
+        **case_params,
+    }
+    members_filter = "AND m.id = ANY(%(member_ids)s) " if for_members else ""
+    # Step 1 (read only, parallel-safe): the live members whose row may change. The level a value
+    # earns is worked out once per member with a value (in the aggregate's output), as a level id
+    # compared with the stored ids, so the pass over every member costs a few comparisons of plain
+    # columns. A row can only change if it is new, its value or earned level moved, its held level
+    # is not the earned one, or a floor or a pending downgrade is involved: step 2 decides those
+    # few exactly.
+    zero_rank = max((rank for rank, lv in enumerate(levels, 1) if lv.threshold <= 0), default=0)
+    params["zero_id"] = levels[zero_rank - 1].pk if zero_rank else None
+    earned_id_sql = (
+        "CASE "
+        + " ".join(f"WHEN b.value >= %(t{rank})s THEN {levels[rank - 1].pk}" for rank in range(len(levels), 0, -1))
+        + " END"
+    )
+    select_candidates = f"""
+        CREATE TEMP TABLE tier_cand ON COMMIT DROP AS
+        SELECT m.id AS member_id, v.value, t.member_id IS NOT NULL AS has_row, t.qualifying_value, t.level_id,
+               t.earned_level_id, t.floor_level_id, t.downgrade_due
+        FROM members_member m
+        LEFT JOIN (SELECT b.member_id, b.value, {earned_id_sql} AS earned_id
+                   FROM ({basis.sql(for_members=for_members)}) AS b OFFSET 0) AS v ON v.member_id = m.id
+        LEFT JOIN tiers_membertier t ON t.member_id = m.id
+        WHERE m.merged_into_id IS NULL AND m.erased_at IS NULL {members_filter}
+          AND (t.member_id IS NULL OR t.floor_level_id IS NOT NULL OR t.downgrade_due IS NOT NULL
+               OR coalesce(v.value, 0) <> t.qualifying_value
+               OR t.level_id IS DISTINCT FROM (CASE WHEN v.member_id IS NULL THEN %(zero_id)s ELSE v.earned_id END)
+               OR t.earned_level_id IS DISTINCT FROM
+                  (CASE WHEN v.member_id IS NULL THEN %(zero_id)s ELSE v.earned_id END))
+    """
+    # Step 2 (read only, on the candidates): the members whose row changes, with the new row.
+    select_changes = f"""
+        CREATE TEMP TABLE tier_recalc ON COMMIT DROP AS
+        WITH cand AS (
+            SELECT c.member_id, coalesce(c.value, 0)::numeric(14, 2) AS value,
+                   c.has_row, c.qualifying_value AS cur_value,
+                   coalesce(array_position(%(ids)s::bigint[], c.level_id), 0) AS cur_rank,
+                   coalesce(array_position(%(ids)s::bigint[], c.earned_level_id), 0) AS cur_earned,
+                   coalesce(array_position(%(ids)s::bigint[], c.floor_level_id), 0) AS floor_rank,
+                   c.downgrade_due AS cur_due
+            FROM tier_cand c
+        ),
+        earned AS (SELECT c.*, {case_sql} AS earned_rank FROM cand c),
+        e AS (SELECT earned.*, greatest(earned_rank, floor_rank) AS target FROM earned),
+        d AS (
+            SELECT e.member_id, e.value, e.has_row, e.cur_rank, e.earned_rank, e.cur_value, e.cur_earned, e.cur_due,
+                   {rank_sql} AS new_rank, {due_sql} AS new_due, {reason_sql} AS reason
+            FROM e
+        )
+        SELECT d.member_id, d.value, d.cur_rank, d.new_rank, d.earned_rank, d.new_due, d.reason, d.has_row
+        FROM d
+        WHERE CASE WHEN d.has_row THEN d.new_rank <> d.cur_rank OR d.value <> d.cur_value
+                                   OR d.earned_rank <> d.cur_earned OR d.new_due IS DISTINCT FROM d.cur_due
+                   ELSE d.new_rank > 0 END
+    """
+    upsert = """
+        INSERT INTO tiers_membertier (member_id, level_id, earned_level_id, floor_level_id, floor_reason,
+                                      qualifying_value, since, downgrade_due, computed_at)
+        SELECT r.member_id, (%(ids)s::bigint[])[r.new_rank], (%(ids)s::bigint[])[r.earned_rank], NULL, '',
+               r.value, %(now)s, r.new_due, %(now)s
+        FROM tier_recalc r ORDER BY r.member_id
+        ON CONFLICT (member_id) DO UPDATE SET
+            level_id = EXCLUDED.level_id, earned_level_id = EXCLUDED.earned_level_id,
+            qualifying_value = EXCLUDED.qualifying_value, downgrade_due = EXCLUDED.downgrade_due,
+            computed_at = EXCLUDED.computed_at,
+            since = CASE WHEN tiers_membertier.level_id IS DISTINCT FROM EXCLUDED.level_id
+                         THEN EXCLUDED.since ELSE tiers_membertier.since END
+    """
+    history = """
+        INSERT INTO tiers_tierchange (member_id, from_level_id, to_level_id, from_name, to_name, from_rank, to_rank,
+                                      reason, qualifying_value, note, changed_by_id, actor_label, created_at)
+        SELECT r.member_id, (%(ids)s::bigint[])[r.cur_rank], (%(ids)s::bigint[])[r.new_rank],
+               coalesce((%(names)s::text[])[r.cur_rank], ''), coalesce((%(names)s::text[])[r.new_rank], ''),
+               r.cur_rank, r.new_rank, r.reason, r.value, %(note)s, %(actor)s, %(label)s, %(now)s
+        FROM tier_recalc r WHERE r.new_rank <> r.cur_rank
+        RETURNING member_id, to_rank > from_rank
+    """
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+        cursor.execute("DROP TABLE IF EXISTS pg_temp.tier_cand, pg_temp.tier_recalc")
+        if for_members:
+            cursor.execute(select_candidates, params)
+        else:
+            # Everyone: members and their tiers are read once each in member order through their
+            # primary keys and merged with the sorted sums. Hash joins of every member (what the
+            # planner picks) cost about as much again as the aggregate and spill past work_mem at
+            # ten million members. Measured in tests/bench/tiers_bench.py.
+            cursor.execute("SET LOCAL work_mem = '256MB'")
+            cursor.execute("SET LOCAL enable_hashjoin = off")
+            cursor.execute(select_candidates, params)
+            cursor.execute("RESET enable_hashjoin")
+        cursor.execute(select_changes, params)
+        written = cursor.rowcount
+        if written:
+            cursor.execute(upsert, params)
+            cursor.execute(history, params)
+            moves = cursor.fetchall()
+        else:
+            moves = []
+        cursor.execute("DROP TABLE pg_temp.tier_cand, pg_temp.tier_recalc")
+    ups = sum(1 for _member, up in moves if up)
+    return RecalcResult(
+        members_written=max(written, 0),
+        upgrades=ups,
+        downgrades=len(moves) - ups,
+        member_ids_moved=tuple(sorted(m for m, _up in moves)),
+    )
