@@ -215,15 +215,18 @@ class MemberDetailSerializer(MemberSerializer):
 
 
 class ProfileInputSerializer(serializers.Serializer):
-    """Profile fields; each is optional, unknown fields are errors."""
+    """Profile fields; each is optional, unknown fields are errors. Empty or null clears a field
+    that may be empty (name, phone, birthday, home store, owner)."""
 
-    name = serializers.CharField(required=False, allow_blank=True, max_length=NAME_MAX)
-    phone = serializers.CharField(required=False, allow_blank=True,
+    name = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=NAME_MAX)
+    phone = serializers.CharField(required=False, allow_blank=True, allow_null=True,
                                   help_text="Any common way of writing it; stored as E.164 and as a phone identity.")
     gender = serializers.ChoiceField(choices=Gender.choices, required=False)
     birthday = serializers.DateField(required=False, allow_null=True)
-    home_store = serializers.CharField(required=False, allow_null=True, help_text="Store code.")
-    owner = serializers.CharField(required=False, allow_null=True, help_text="Username of the shopping guide.")
+    home_store = serializers.CharField(required=False, allow_blank=True, allow_null=True,
+                                       help_text="Store code of an open store (store accounts: their own).")
+    owner = serializers.CharField(required=False, allow_blank=True, allow_null=True,
+                                  help_text="Username of an active shopping guide of the member's store.")
     source = serializers.ChoiceField(choices=Source.choices, required=False)
     stage = serializers.ChoiceField(choices=Stage.choices, required=False)
     attributes = serializers.DictField(required=False, help_text="Attribute code -> value; null removes a value.")
