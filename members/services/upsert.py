@@ -145,6 +145,24 @@ def update_member(*, member: Member, profile: dict, actor) -> Member:
     return Member.objects.select_related("home_store", "owner").get(pk=member.pk)
 
 
+def profile_errors(*, profile: dict, actor, member: Member | None = None) -> dict:
+    """The field errors update_member (or create_member, without `member`) would answer for
+    `profile`, found without writing, for a form that shows them beside its fields. Identities are
+    not looked at: a phone another member holds is still the write's IdentityConflict."""
+    ctx = ProfileContext.load(actor, [profile or {}])
+    cleaned, errors = clean_profile(profile, ctx)
+    if errors:
+        return errors
+    errors = resolve_store_and_owner(cleaned, member, ctx)
+    values = cleaned.get("attributes")
+    if values and "attributes" not in errors:
+        have = attributes.granted_purposes([member.pk]).get(member.pk, set()) if member is not None else set()
+        consent = attributes.consent_errors(values, ctx.definitions, have)
+        if consent:
+            errors["attributes"] = consent
+    return errors
+
+
 # --- checking -----------------------------------------------------------------------------------
 
 
