@@ -33,7 +33,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members.io.columns import CONSENT_VALUES, Column, Layout, gender_values, source_values, stage_values
-from members.models import AddWay, AttributeType, ConsentChannel, MemberEvent, Source, TagSource
+from members.models import AddWay, AttributeType, Channel, ConsentChannel, MemberEvent, Source, TagSource
 from members.services import attributes, profile
 from members.services.attributes import BOOLEAN_WORDS, TEXT_MAX
 from members.services.identities import EXTERNAL_ID_MAX
@@ -536,7 +536,7 @@ class Importer:
         parts = [f"({c.index + 1}, {self._param(c.header)}, {self._param(c.channel)}, {self._param(c.namespace)}, "
                  f"r.{c.sql_name})" for c in self.layout.identities]
         if c := self.col("phone"):
-            parts.append(f"({c.index + 1}, {self._param(c.header)}, 'phone', '', r.phone)")
+            parts.append(f"({c.index + 1}, {self._param(c.header)}, {_lit(Channel.PHONE)}, '', r.phone)")
         self._collected(f"""
             CREATE TEMP TABLE io_ident ON COMMIT DROP AS
             SELECT r.row_no, i.col_no, i.col, i.channel, i.namespace, i.external_id
@@ -544,7 +544,7 @@ class Importer:
             WHERE i.external_id IS NOT NULL""")
         self._collected(f"""
             WITH bad AS (
-                DELETE FROM io_ident WHERE channel <> 'phone'
+                DELETE FROM io_ident WHERE channel <> {_lit(Channel.PHONE)}
                   AND (length(external_id) > {EXTERNAL_ID_MAX} OR left(external_id, 1) IN ('=', '+', '-', '@')
                        OR strpos(external_id, ';') > 0)
                 RETURNING row_no, col_no, col, external_id)

@@ -54,11 +54,15 @@ def too_large_message(size: int) -> str:
         "size": filesizeformat(size), "limit": filesizeformat(max_bytes())}
 
 
-def check_actor(actor) -> None:
-    """Operators, store managers and API keys import; store staff do not."""
-    if getattr(actor, "api_key", None) is None and getattr(actor, "role", None) not in (
+def can_import(actor) -> bool:
+    """Operators, store managers and API keys (holding the imports scope) import; store staff do not."""
+    return getattr(actor, "api_key", None) is not None or getattr(actor, "role", None) in (
         Role.OPERATOR, Role.STORE_MANAGER
-    ):
+    )
+
+
+def check_actor(actor) -> None:
+    if not can_import(actor):
         raise ImportRefused(_("Your role cannot import or export members."), status=403, code="permission_denied",
                             field="non_field_errors")
     access = access_for(actor)
@@ -70,7 +74,8 @@ def check_actor(actor) -> None:
 def _actor_fields(actor) -> dict:
     api_key = getattr(actor, "api_key", None)
     if api_key is not None:
-        return {"created_by": None, "api_key": api_key, "created_by_label": f"API key {api_key.name}"[:100]}
+        label = f"API key {api_key.name}"[:ImportJob._meta.get_field("created_by_label").max_length]
+        return {"created_by": None, "api_key": api_key, "created_by_label": label}
     return {"created_by": actor, "api_key": None, "created_by_label": ""}
 
 

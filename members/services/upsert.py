@@ -25,10 +25,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members.errors import IdentityConflict
-from members.models import Channel, Member, MemberEvent, Source, Tag, TagSource
+from members.models import Channel, Member, MemberEvent, Tag, TagSource
 from members.services import attributes, events, identities, relations, tags
 from members.services.identities import IdentityKey
-from members.services.profile import PROFILE_FIELDS, ProfileContext, clean_profile, diff, resolve_store_and_owner
+from members.services.profile import (
+    DEFAULTS,
+    PROFILE_FIELDS,
+    ProfileContext,
+    clean_profile,
+    diff,
+    resolve_store_and_owner,
+)
 from scrm.errors import Conflict, InvalidInput
 
 MAX_BATCH = 1000
@@ -450,7 +457,8 @@ class _Batch:
         if is_new:
             profile = self.profiles[item.index]
             return [events.event(member_id, MemberEvent.Kind.CREATED, self.actor, {
-                "identities": list(added), "fields": sorted(profile), "source": profile.get("source", Source.OTHER),
+                "identities": list(added), "fields": sorted(profile),
+                "source": profile.get("source", DEFAULTS["source"]),
             }, at=self.now)]
         found = []
         if item.index in self.changes_of:
