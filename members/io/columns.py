@@ -112,13 +112,14 @@ DESCRIPTIONS = {
     "birthday": gettext_lazy("YYYY-MM-DD."),
     "home_store": gettext_lazy("Store code, e.g. SH01. A store manager imports into their own store only."),
     "owner": gettext_lazy("Username of the shopping guide; must work at the member's store."),
-    "source": gettext_lazy("How the member joined: store_qr, order, ad, referral, event, import, other."),
-    "stage": gettext_lazy("5A stage: aware, appeal, ask, act, advocate."),
+    "source": format_lazy(gettext_lazy("How the member joined: {choices}."), choices=", ".join(Source.values)),
+    "stage": format_lazy(gettext_lazy("5A stage: {choices}."), choices=", ".join(Stage.values)),
     "tags": gettext_lazy("Existing tags as group:tag pairs separated by ';', e.g. 奶粉品牌:A2;方言:粤语."),
     "identity": gettext_lazy("An id on this channel; add :namespace for an app or shop, e.g. miniprogram:wx5f1c."),
     "attr": gettext_lazy("attr:<code>: a custom attribute, checked against its type."),
-    "consent": gettext_lazy("Marketing consent: granted or withdrawn (同意 / 撤回); consent:marketing:sms for one "
-                            "channel (wecom, sms, wechat, email, phone_call). Empty leaves it as it is."),
+    "consent": format_lazy(gettext_lazy("Marketing consent: granted or withdrawn (同意 / 撤回); consent:marketing:sms "
+                                        "for one channel ({channels}). Empty leaves it as it is."),
+                           channels=", ".join(c for c in ConsentChannel.values if c != ConsentChannel.ALL)),
 }
 
 
