@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from members.models import Member
+from scrm.scoping import ScopedManager
 
 
 class RFMSegment(models.TextChoices):
@@ -41,6 +42,7 @@ class MemberRFM(models.Model):
     segment = models.CharField(_("RFM segment"), max_length=16, choices=RFMSegment.choices)
     computed_at = models.DateTimeField(_("computed at"))
 
+    objects = ScopedManager()
     store_scope_field = "member__home_store"
 
     class Meta:

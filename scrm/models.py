@@ -10,6 +10,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from scrm.scoping import ScopedManager, ScopedQuerySet
+
 
 class Region(models.Model):
     """A sales region (East China, South China...) grouping stores for reporting and management."""
@@ -40,6 +42,7 @@ class Store(models.Model):
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
 
+    objects = ScopedManager()
     store_scope_field = "id"
 
     class Meta:
@@ -60,7 +63,7 @@ class Role(models.TextChoices):
 STORE_ROLES = (Role.STORE_MANAGER, Role.STORE_STAFF)
 
 
-class StaffManager(UserManager):
+class StaffManager(UserManager.from_queryset(ScopedQuerySet)):
     def create_superuser(self, username, email=None, password=None, **extra_fields):
         extra_fields.setdefault("role", Role.OPERATOR)
         return super().create_superuser(username, email, password, **extra_fields)
@@ -127,6 +130,7 @@ class ApiKey(models.Model):
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
     last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
 
+    objects = ScopedManager()
     store_scope_field = "store"
 
     class Meta:
@@ -155,6 +159,7 @@ class AuditLog(models.Model):
     detail = models.JSONField(default=dict, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
 
+    objects = ScopedManager()
     store_scope_field = "store"
 
     class Meta:

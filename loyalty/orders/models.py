@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from members.models import Member
 from scrm.models import Store
+from scrm.scoping import ScopedManager
 
 
 class OrderChannel(models.TextChoices):
@@ -90,6 +91,7 @@ class Order(models.Model):
     created_at = models.DateTimeField(_("received at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
+    objects = ScopedManager()
     store_scope_field = "store"
 
     class Meta:
@@ -136,6 +138,7 @@ class OrderLine(models.Model):
     amount = models.DecimalField(_("amount paid"), max_digits=12, decimal_places=2)
     refunded_amount = models.DecimalField(_("refunded"), max_digits=12, decimal_places=2, default=0)
 
+    objects = ScopedManager()
     store_scope_field = "order__store"
 
     class Meta:
@@ -171,6 +174,7 @@ class Refund(models.Model):
     refunded_at = models.DateTimeField(_("refunded at"), default=timezone.now)
     created_at = models.DateTimeField(_("received at"), default=timezone.now)
 
+    objects = ScopedManager()
     store_scope_field = "order__store"
 
     class Meta:

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from members.models import Member
+from scrm.scoping import ScopedManager
 
 
 class ExpiryMode(models.TextChoices):
@@ -177,6 +178,7 @@ class PointLot(models.Model):
     earned_at = models.DateTimeField(_("earned at"), default=timezone.now)
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
 
+    objects = ScopedManager()
     store_scope_field = "member__home_store"
 
     class Meta:
@@ -250,6 +252,7 @@ class PointEntry(models.Model):
     actor_label = models.CharField(_("by (API key or rule)"), max_length=100, blank=True, default="")
     created_at = models.DateTimeField(_("at"), default=timezone.now)
 
+    objects = ScopedManager()
     store_scope_field = "member__home_store"
 
     class Meta:
@@ -279,6 +282,7 @@ class MemberPoints(models.Model):
     expired_total = models.BigIntegerField(_("expired in total"), default=0)
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
 
+    objects = ScopedManager()
     store_scope_field = "member__home_store"
 
     class Meta:
@@ -392,6 +396,7 @@ class Redemption(models.Model):
     )
     cancel_reason = models.CharField(_("why cancelled"), max_length=200, blank=True, default="")
 
+    objects = ScopedManager()
     store_scope_field = "member__home_store"
 
     class Meta:

@@ -10,6 +10,7 @@ from django.utils.translation import pgettext_lazy
 
 from loyalty.orders.models import Order, OrderChannel
 from members.models import Member
+from scrm.scoping import ScopedManager
 
 # No 0/O, 1/I/L: a code read aloud in a store or typed from a poster is typed right.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -25,6 +26,7 @@ class ReferralCode(models.Model):
     code = models.CharField(_("code"), max_length=16, unique=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
+    objects = ScopedManager()
     store_scope_field = "member__home_store"
 
     class Meta:
@@ -58,6 +60,7 @@ class Referral(models.Model):
     source = models.CharField(_("source"), max_length=8, choices=ReferralSource.choices)
     created_at = models.DateTimeField(_("recorded at"), default=timezone.now)
 
+    objects = ScopedManager()
     store_scope_field = "member__home_store"
 
     class Meta:
@@ -179,6 +182,7 @@ class Commission(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
 
+    objects = ScopedManager()
     store_scope_field = "referrer__home_store"
 
     class Meta:

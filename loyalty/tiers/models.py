@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from members.models import Member
+from scrm.scoping import ScopedManager
 
 
 class TierBasis(models.TextChoices):
@@ -133,6 +134,7 @@ class MemberTier(models.Model):
     )
     computed_at = models.DateTimeField(_("computed at"), default=timezone.now)
 
+    objects = ScopedManager()
     store_scope_field = "member__home_store"
 
     class Meta:
@@ -201,6 +203,7 @@ class TierChange(models.Model):
     actor_label = models.CharField(_("by (API key or task)"), max_length=100, blank=True, default="")
     created_at = models.DateTimeField(_("at"), default=timezone.now)
 
+    objects = ScopedManager()
     store_scope_field = "member__home_store"
 
     class Meta:

@@ -13,6 +13,7 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from scrm.models import ApiKey, Store
+from scrm.scoping import ScopedManager
 
 
 class _MediaStorage(FileSystemStorage):
@@ -100,6 +101,7 @@ class ImportJob(models.Model):
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
+    objects = ScopedManager()
     store_scope_field = "store"
 
     class Meta:

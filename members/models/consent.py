@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from members.models.member import Member
+from scrm.scoping import ScopedManager
 
 
 class ConsentPurpose(models.TextChoices):
@@ -34,6 +35,7 @@ class Consent(models.Model):
     granted = models.BooleanField(_("granted"))
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
 
+    objects = ScopedManager()
     store_scope_field = "member__home_store"
 
     class Meta:
@@ -65,6 +67,7 @@ class ConsentRecord(models.Model):
     )
     recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
 
+    objects = ScopedManager()
     store_scope_field = "member__home_store"
 
     class Meta:

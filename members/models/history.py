@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from members.models.member import Member
+from scrm.scoping import ScopedManager
 
 
 class MemberEvent(models.Model):
@@ -33,6 +34,7 @@ class MemberEvent(models.Model):
     actor_label = models.CharField(max_length=100, blank=True, help_text=_("API key or rule that acted"))
     created_at = models.DateTimeField(default=timezone.now)
 
+    objects = ScopedManager()
     store_scope_field = "member__home_store"
 
     class Meta:
@@ -57,6 +59,7 @@ class MemberMerge(models.Model):
     )
     merged_at = models.DateTimeField(default=timezone.now)
 
+    objects = ScopedManager()
     store_scope_field = "survivor__home_store"
 
     class Meta:

@@ -5,6 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from members.models.member import Member
+from scrm.scoping import ScopedManager
 
 
 class Channel(models.TextChoices):
@@ -34,6 +35,7 @@ class Identity(models.Model):
     external_id = models.CharField(_("external id"), max_length=128)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
+    objects = ScopedManager()
     store_scope_field = "member__home_store"
 
     class Meta:

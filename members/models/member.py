@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from scrm.models import Store
+from scrm.scoping import ScopedManager
 
 
 class Gender(models.TextChoices):
@@ -37,7 +38,9 @@ class Source(models.TextChoices):
     OTHER = "other", _("Other")
 
 
-class LiveMemberManager(models.Manager):
+class LiveMemberManager(ScopedManager):
+    """Members not merged away and not erased: `Member.live.visible_to(actor)` for lists."""
+
     def get_queryset(self):
         return super().get_queryset().filter(merged_into__isnull=True, erased_at__isnull=True)
 
@@ -83,7 +86,7 @@ class Member(models.Model):
     created_at = models.DateTimeField(_("joined at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
-    objects = models.Manager()
+    objects = ScopedManager()
     live = LiveMemberManager()  # what lists, counts and sends use
 
     store_scope_field = "home_store"

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from members.models.member import Member
 from scrm.models import Store
+from scrm.scoping import ScopedManager
 
 
 class NoteKind(models.TextChoices):
@@ -33,6 +34,7 @@ class ServiceNote(models.Model):
     pinned = models.BooleanField(_("pinned"), default=False)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
+    objects = ScopedManager()
     store_scope_field = "member__home_store"
 
     class Meta:

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from members.models.member import Member
 from scrm.models import Store
+from scrm.scoping import ScopedManager
 
 
 class AddWay(models.TextChoices):
@@ -53,6 +54,7 @@ class StaffRelation(models.Model):
     staff_deleted_at = models.DateTimeField(_("staff deleted the member at"), null=True, blank=True)
     member_deleted_at = models.DateTimeField(_("member deleted the staff at"), null=True, blank=True)
 
+    objects = ScopedManager()
     store_scope_field = "member__home_store"
 
     class Meta:

@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from members.models.member import Member
+from scrm.scoping import ScopedManager
 
 
 class TagGroup(models.Model):
@@ -80,6 +81,7 @@ class MemberTag(models.Model):
     )
     added_at = models.DateTimeField(default=timezone.now)
 
+    objects = ScopedManager()
     store_scope_field = "member__home_store"
 
     class Meta:

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from scrm.models import Store
+from scrm.scoping import ScopedManager
 
 CHUNK_BITS = 65536  # ids per chunk; every bitmap row is exactly this many bits long
 CHUNK_SHIFT = 16
@@ -69,6 +70,7 @@ class Segment(models.Model):
     last_count = models.PositiveIntegerField(_("last count"), null=True, blank=True)
     last_counted_at = models.DateTimeField(_("last counted at"), null=True, blank=True)
 
+    objects = ScopedManager()
     store_scope_field = "store"
     store_scope_shared = True  # brand-wide segments: every store may read and use them
 
@@ -104,6 +106,7 @@ class SegmentSnapshot(models.Model):
     definition = models.JSONField(_("definition at the time"))
 
     # The store the snapshot was cut to: a store's snapshot of a brand-wide segment is its own.
+    objects = ScopedManager()
     store_scope_field = "store"
 
     class Meta:
@@ -123,6 +126,7 @@ class SnapshotChunk(models.Model):
     chunk = models.IntegerField()
     bits = BitVaryingField()
 
+    objects = ScopedManager()
     store_scope_field = "snapshot__store"
 
     class Meta:
