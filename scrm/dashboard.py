@@ -1,18 +1,21 @@
 """Base views of the dashboard and the staff phone views: login required, roles, scoped lists.
 
 A list view names its model's queryset and FilterSet; the scoping comes from here and cannot be
-overridden, and the same view serves the full page and its htmx partial.
+overridden, and the same view serves the full page and its htmx partial. Pages with no model list
+of their own build on ScopedTemplateView; function views are marked with `scoped_view`. Every route
+of the dashboard is one of these (or allowlisted with a reason): tests/scrm/test_route_scoping.py.
 """
 
 from __future__ import annotations
 
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.views.generic import DetailView, ListView
+from django.views.generic import DetailView, ListView, TemplateView
 
 from scrm.models import Role
-from scrm.scoping import scope
+from scrm.scoping import get_visible_or_404, scope
 
 
 def _unset(value) -> bool:
@@ -46,13 +49,26 @@ class _ScopedMixin:
     def scoped_queryset(self):
         return scope(self.queryset.all(), self.request.user)
 
+    def visible(self, queryset):
+        """Other rows the page shows (pickers, related lists), cut to what the user may see."""
+        return scope(queryset, self.request.user)
+
 
 class ScopedListView(RoleRequiredMixin, _ScopedMixin, ListView):
-    """A filtered, paginated list. `partial_template_name` is rendered for htmx requests."""
+    """A filtered, paginated list. `partial_template_name` is rendered for htmx requests.
+
+    A list under a parent (a member's points at /members/<pk>/points/) names the parent's
+    `parent_queryset`, the URL argument `parent_kwarg` and the listed rows' `parent_field`, as the
+    API's NestedScopedMixin does: the parent is found among the rows the user may see (404 across
+    stores) and kept as `parent_attr` on the view."""
 
     filterset_class = None
     partial_template_name: str | None = None
     paginate_by = 50
+    parent_queryset = None
+    parent_kwarg = "pk"
+    parent_field = ""
+    parent_attr = "parent"
 
     def get_filterset_kwargs(self) -> dict:
         return {"data": self.request.GET or None, "request": self.request}
@@ -64,7 +80,12 @@ class ScopedListView(RoleRequiredMixin, _ScopedMixin, ListView):
         return queryset
 
     def get_queryset(self):
-        queryset = scope(self.narrow(self.scoped_queryset()), self.request.user)
+        queryset = self.scoped_queryset()
+        if self.parent_queryset is not None:
+            parent = get_visible_or_404(self.parent_queryset, self.request.user, pk=self.kwargs[self.parent_kwarg])
+            setattr(self, self.parent_attr, parent)
+            queryset = queryset.filter(**{self.parent_field: parent})
+        queryset = scope(self.narrow(queryset), self.request.user)
         self.filterset = None
         if self.filterset_class is not None:
             self.filterset = self.filterset_class(queryset=queryset, **self.get_filterset_kwargs())
@@ -110,3 +131,30 @@ class ScopedDetailView(RoleRequiredMixin, _ScopedMixin, DetailView):
 
 
 _SCOPED_BASES.extend([ScopedListView, ScopedDetailView])
+
+
+class ScopedTemplateView(RoleRequiredMixin, TemplateView):
+    """A page with no model list of its own (the tier ladder, a distribution): what it shows comes
+    from `self.visible(queryset)`, `self.get_visible_or_404(...)` or queries handed the user."""
+
+    def visible(self, queryset):
+        return scope(queryset, self.request.user)
+
+    def get_visible_or_404(self, queryset, **lookup):
+        return get_visible_or_404(queryset, self.request.user, **lookup)
+
+
+def scoped_view(view=None, /, **objects):
+    """Marks a dashboard function view whose rows all come through scrm.scoping (get_visible_or_404,
+    `.visible_to(user)`, or queries and services handed the user), and requires a signed-in user.
+
+    `objects` names the model each URL argument looks up, e.g. `@scoped_view(pk=Member)`: the route
+    sweep asks for another store's object through it and expects a 404. Put it outermost or under
+    decorators that keep the function's attributes (functools.wraps), as Django's do."""
+
+    def decorate(func):
+        wrapped = login_required(func)
+        wrapped.scoped_objects = dict(objects)
+        return wrapped
+
+    return decorate(view) if view is not None else decorate

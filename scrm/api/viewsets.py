@@ -1,7 +1,9 @@
 """Base classes every API view builds on: scoped querysets and declared scopes.
 
 Subclasses set `queryset` and `scope_resource`; they never override `get_queryset`, so no view
-can forget the store scoping (a subclass that tries fails at import time).
+can forget the store scoping (a subclass that tries fails at import time). Routes under a parent
+add NestedScopedMixin; routes with no model of their own (figures, exports) build on ScopedViewSet.
+tests/scrm/test_route_scoping.py walks every route and fails on one that is on none of these.
 """
 
 from __future__ import annotations
@@ -64,3 +66,33 @@ class ScopedCreateListRetrieveViewSet(
     viewsets.GenericViewSet,
 ):
     pass
+
+
+# Routes with no model queryset of their own (figures, exports): what they answer comes from
+# `self.visible(queryset)`, `self.get_visible_or_404(...)` or queries and services handed `self.actor`,
+# which scope by it. They must name their `scope_resource` (so HasScope applies) and cannot declare a
+# `queryset` or `get_queryset`: a model route belongs on a Scoped*ViewSet. (No docstring: the OpenAPI
+# schema would show it as the description of every subclass that has none of its own.)
+class ScopedViewSet(viewsets.ViewSet):
+    scope_resource: str | None = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if not cls.scope_resource:
+            raise TypeError(f"{cls.__qualname__} must name its scope_resource")
+        if hasattr(cls, "get_queryset") or getattr(cls, "queryset", None) is not None:
+            raise TypeError(
+                f"{cls.__qualname__} declares a queryset; list models on a Scoped*ViewSet, or read them here "
+                "through self.visible(queryset)"
+            )
+
+    @property
+    def actor(self):
+        """Whoever calls (a staff user or an API key principal): what queries and services scope by."""
+        return self.request.user
+
+    def visible(self, queryset):
+        return scope(queryset, self.request.user)
+
+    def get_visible_or_404(self, queryset, **lookup):
+        return get_visible_or_404(queryset, self.request.user, **lookup)
