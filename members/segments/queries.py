@@ -1,6 +1,7 @@
 """Read side of segments: validate a definition, count it, sample it, list its members, read a
-snapshot back. Everything is cut to what the actor may see (their store for store roles and
-store-bound API keys) and to live members.
+snapshot back. Everything is cut to what the actor may see, by scrm.scoping's rules (their store for
+store roles and store-bound API keys, every store for operators, brand-wide keys and a SystemActor
+such as the rule-tag refresh) and to live members.
 
 How a definition is answered:
 - every condition has a bitmap form (tags, store, owner, stage): from the bitmap index, a few
@@ -23,15 +24,13 @@ from members.models import Member
 from members.segments import compiler, definition, registry
 from members.segments.definition import All, DefinitionError
 from members.segments.models import SegmentSnapshot
-from scrm.scoping import access_for, scope
+from scrm.scoping import Access, access_for
 
 __all__ = [
-    "DefinitionError", "SYSTEM", "count", "describe_filters", "member_ids_sql", "member_queryset", "preview",
-    "sample", "sees_whole_audience", "snapshot_ids_sql", "snapshot_member_ids", "validate_definition",
+    "DefinitionError", "count", "describe_filters", "member_ids_sql", "member_queryset", "preview",
+    "reach", "sample", "sees_whole_audience", "snapshot_ids_sql", "snapshot_member_ids", "validate_definition",
 ]
 
-SYSTEM = object()  # the actor of rule refreshes: every store
-_NOBODY = object()
 HYBRID_RATIO = 0.25  # a bitmap part matching at most this share of live members narrows the SQL part
 ID_LIST_LIMIT = 200_000  # member lists of bitmap segments up to this size filter by id from the index
 MEMBER_TABLE = '"members_member"'
@@ -53,23 +52,18 @@ def _tree(raw):
         else validate_definition(raw)
 
 
-def store_restriction(actor, store_id: int | None = None):
-    """The one store an evaluation is cut to (None: every store), or _NOBODY. `store_id` narrows
-    further (a store's own segment); an actor of another store reaches nobody."""
-    if actor is SYSTEM:
-        return store_id
-    access = access_for(actor)
-    if access.all_stores:
-        return store_id
-    if access.store_id is None or (store_id is not None and store_id != access.store_id):
-        return _NOBODY
-    return access.store_id
+def reach(actor, store_id: int | None = None) -> Access:
+    """What an evaluation covers: the actor's access (scrm.scoping.access_for), cut further to
+    `store_id` (a store's own segment) when given. `.store_id` is the one store the SQL is cut to
+    (None: every store); an actor of another store reaches nothing (`not .reaches_any`)."""
+    return access_for(actor).narrowed_to(store_id)
 
 
 def sees_whole_audience(segment, actor) -> bool:
     """True when the actor's counts of `segment` are the segment's own (its store, or every store for
     a brand-wide one); a store actor reading a brand-wide segment sees only their store's part."""
-    return store_restriction(actor, segment.store_id) == segment.store_id
+    access = reach(actor, segment.store_id)
+    return access.reaches_any and access.store_id == segment.store_id
 
 
 @dataclass(frozen=True)
@@ -122,9 +116,10 @@ def member_ids_sql(raw, actor, *, store_id: int | None = None) -> tuple[str, lis
     """(sql, params) of a query yielding the column `id` of every member of the definition the actor
     may see, for set-based writers (INSERT ... SELECT): snapshots, rule tags, campaign fan-out."""
     tree = _tree(raw)
-    store = store_restriction(actor, store_id)
-    if store is _NOBODY:
+    access = reach(actor, store_id)
+    if not access.reaches_any:
         return "SELECT NULL::bigint AS id WHERE false", []
+    store = access.store_id
     plan = _plan(tree, store)
     if plan.kind == "bitmap":
         return _bitmap_ids_sql(tree, store)
@@ -140,9 +135,10 @@ def member_ids_sql(raw, actor, *, store_id: int | None = None) -> tuple[str, lis
 def count(raw, actor, *, store_id: int | None = None) -> int:
     """How many live members the actor may see match the definition (exact, current)."""
     tree = _tree(raw)
-    store = store_restriction(actor, store_id)
-    if store is _NOBODY:
+    access = reach(actor, store_id)
+    if not access.reaches_any:
         return 0
+    store = access.store_id
     if compiler.is_bitmap(tree):
         return _bitmap_count(tree, store)
     sql, params = member_ids_sql(tree, actor, store_id=store_id)
@@ -179,9 +175,10 @@ def _newest_bitmap_ids(tree, store, n: int) -> list[int]:
 def sample(raw, actor, n: int = 20, *, store_id: int | None = None) -> list[Member]:
     """The n newest matching members (home store and owner loaded), for a live preview."""
     tree = _tree(raw)
-    store = store_restriction(actor, store_id)
-    if store is _NOBODY or n <= 0:
+    access = reach(actor, store_id)
+    if not access.reaches_any or n <= 0:
         return []
+    store = access.store_id
     if compiler.is_bitmap(tree):
         ids = _newest_bitmap_ids(tree, store, n)
         return list(Member.objects.filter(id__in=ids).select_related("home_store", "owner").order_by("-id"))
@@ -203,10 +200,11 @@ def member_queryset(raw, actor, *, store_id: int | None = None, known_count: int
     `known_count`: count() of the same definition, actor and store when the caller has it already
     (an Audience), so a bitmap segment is not counted a second time to choose between the two."""
     tree = _tree(raw)
-    queryset = scope(Member.live.all(), actor) if actor is not SYSTEM else Member.live.all()
-    store = store_restriction(actor, store_id)
-    if store is _NOBODY:
+    queryset = Member.live.visible_to(actor)
+    access = reach(actor, store_id)
+    if not access.reaches_any:
         return queryset.none()
+    store = access.store_id
     if store is not None:
         queryset = queryset.filter(home_store_id=store)
     bitmap = compiler.is_bitmap(tree)

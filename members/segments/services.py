@@ -12,13 +12,14 @@ from django.utils.translation import gettext as _
 from members.models import Tag
 from members.segments import index, queries
 from members.segments.models import Segment, SegmentSnapshot
-from scrm.actors import actor_user
+from scrm.actors import SystemActor, actor_user
 from scrm.errors import Forbidden
 from scrm.models import Role, Store
 from scrm.scoping import access_for
 
 logger = logging.getLogger(__name__)
 
+RULE_REFRESH = SystemActor("rule tag refresh")  # a rule tag holds every store's matching members
 
 
 def _store_for_new_segment(actor, store: Store | None) -> Store | None:
@@ -100,9 +101,10 @@ def snapshot_segment(*, segment: Segment, actor) -> SegmentSnapshot:
     """Freeze the segment's members as the actor sees them now, stored as bitmap chunks: one
     INSERT ... SELECT, about a second for a million members at 10 million."""
     tree = queries.validate_definition(segment.definition)
-    store = queries.store_restriction(actor, segment.store_id)
-    if store is queries._NOBODY:
+    access = queries.reach(actor, segment.store_id)
+    if not access.reaches_any:
         raise Forbidden(_("This segment is not in your store."))
+    store = access.store_id
     snapshot = SegmentSnapshot.objects.create(
         segment=segment, taken_by=actor_user(actor), store_id=store, definition=segment.definition,
     )
@@ -145,7 +147,7 @@ def refresh_rule_tag(*, tag_id: int) -> RuleRefresh | None:
     if tag is None:
         return None
     tree = queries.validate_definition(tag.rule, forbid_tags={tag.pk})
-    ids_sql, params = queries.member_ids_sql(tree, queries.SYSTEM)
+    ids_sql, params = queries.member_ids_sql(tree, RULE_REFRESH)
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS member_segments_rule_matches")
         cursor.execute(

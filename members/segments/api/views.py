@@ -18,7 +18,6 @@ from members.segments.models import Segment, SegmentSnapshot
 from scrm.api.permissions import HasScope
 from scrm.api.viewsets import ScopedModelViewSet
 from scrm.permissions import scopes_of
-from scrm.scoping import scope
 
 
 class ReadsSegments(HasScope):
@@ -150,6 +149,6 @@ class SegmentViewSet(ScopedModelViewSet):
         if request.method == "POST":
             snapshot = services.snapshot_segment(segment=segment, actor=request.user)
             return Response(SnapshotSerializer(snapshot).data, status=status.HTTP_201_CREATED)
-        snapshots = scope(SegmentSnapshot.objects.filter(segment=segment), request.user)
+        snapshots = SegmentSnapshot.objects.filter(segment=segment).visible_to(request.user)
         page = self.paginate_queryset(snapshots.select_related("taken_by", "store"))
         return self.get_paginated_response(SnapshotSerializer(page, many=True).data)
