@@ -11,6 +11,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from scrm.models import Role
+
 WINDOW_DAYS = 365
 
 # The documented rule of insights.models.RFMSegment, over score columns r and f.
@@ -152,3 +154,8 @@ def rescore_members(*, member_ids: Iterable[int], now=None) -> dict:
         )
         removed = cursor.rowcount
     return {"scored": scored, "removed": removed}
+
+
+def can_read_figures(actor) -> bool:
+    """The Figures page is for operators (the brand's figures) and store managers (their store's)."""
+    return getattr(actor, "role", None) in (Role.OPERATOR, Role.STORE_MANAGER)

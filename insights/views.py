@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
 
-from insights import queries
-from scrm.models import Role
+from insights import queries, services
+from scrm.dashboard import scoped_view
 
 
-@login_required
+@scoped_view
 def figures(request):
-    if request.user.role not in (Role.OPERATOR, Role.STORE_MANAGER):
+    if not services.can_read_figures(request.user):
         raise PermissionDenied
     days = queries.period(request.GET.get("days"))
     context = {**queries.figures(request.user, days=days), "periods": queries.PERIODS}

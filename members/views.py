@@ -3,8 +3,7 @@ page, its quick tag and note actions, and the staff phone views."""
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
@@ -15,10 +14,10 @@ from members.segments.forms import AudienceForm
 from members.segments.views import builder_context, preview_context
 from members.services import notes as notes_service
 from members.services import tags as tags_service
-from scrm.dashboard import ScopedDetailView, ScopedListView
+from scrm.dashboard import ScopedDetailView, ScopedListView, scoped_view
 from scrm.errors import ServiceError
 from scrm.models import Role
-from scrm.scoping import scope
+from scrm.scoping import get_visible_or_404
 
 
 class MemberListView(ScopedListView):
@@ -84,15 +83,15 @@ class MobileMemberDetailView(MemberDetailView):
 
 
 def _member_in_scope(request, pk) -> Member:
-    return get_object_or_404(scope(Member.live.select_related("home_store"), request.user), pk=pk)
+    return get_visible_or_404(Member.live.select_related("home_store"), request.user, pk=pk)
 
 
-@login_required
+@scoped_view(pk=Member)
 @require_POST
 def toggle_tag(request, pk):
     """One tap on a tag chip adds or removes it; answers with the refreshed chips (htmx)."""
     member = _member_in_scope(request, pk)
-    tag = get_object_or_404(Tag.objects.select_related("group"), pk=request.POST.get("tag") or 0)
+    tag = get_visible_or_404(Tag.objects.select_related("group"), request.user, pk=request.POST.get("tag") or 0)
     error = None
     try:
         if MemberTag.objects.filter(member=member, tag=tag).exists():
@@ -110,7 +109,7 @@ def toggle_tag(request, pk):
     return redirect(_back(request, member))
 
 
-@login_required
+@scoped_view(pk=Member)
 @require_POST
 def add_note(request, pk):
     member = _member_in_scope(request, pk)

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from scrm import overview, queries
-from scrm.dashboard import ScopedListView
+from scrm.dashboard import ScopedListView, scoped_view
 from scrm.filters import ApiKeyFilterSet, StaffFilterSet, StoreFilterSet
 from scrm.forms import ApiKeyForm, StaffForm
 from scrm.models import ApiKey, Role, Store, User
-from scrm.scoping import scope
+from scrm.scoping import get_visible_or_404
 from scrm.services import api_keys, health, staff
 
 
@@ -31,7 +30,7 @@ def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
-@login_required
+@scoped_view
 def home(request):
     if request.user.role == Role.STORE_STAFF:
         return redirect("mobile-home")
@@ -39,7 +38,7 @@ def home(request):
     return render(request, "scrm/home.html", context)
 
 
-@login_required
+@scoped_view
 def mobile_home(request):
     context = {
         "figures": queries.staff_home_figures(request.user),
@@ -90,9 +89,9 @@ class StaffListView(ScopedListView):
 
 
 def _managed_staff(request, pk) -> User:
-    if request.user.role not in (Role.OPERATOR, Role.STORE_MANAGER):
+    if not staff.can_manage_accounts(request.user):
         raise PermissionDenied
-    target = get_object_or_404(scope(User.objects.all(), request.user), pk=pk)
+    target = get_visible_or_404(User, request.user, pk=pk)
     if target.pk == request.user.pk or not staff.can_manage(
         actor=request.user, role=target.role, store_id=target.store_id
     ):
@@ -100,7 +99,7 @@ def _managed_staff(request, pk) -> User:
     return target
 
 
-@login_required
+@scoped_view(pk=User)
 @require_POST
 def reset_staff_password(request, pk):
     target = _managed_staff(request, pk)
@@ -109,7 +108,7 @@ def reset_staff_password(request, pk):
     return redirect("staff-list")
 
 
-@login_required
+@scoped_view(pk=User)
 @require_POST
 def toggle_staff_active(request, pk):
     target = _managed_staff(request, pk)
@@ -157,12 +156,12 @@ class ApiKeyListView(ScopedListView):
         return super().get(request, *args, **kwargs)
 
 
-@login_required
+@scoped_view(pk=ApiKey)
 @require_POST
 def revoke_api_key(request, pk):
-    if request.user.role != Role.OPERATOR:
+    if not api_keys.can_manage_keys(request.user):
         raise PermissionDenied
-    key = get_object_or_404(scope(ApiKey.objects.all(), request.user), pk=pk)
+    key = get_visible_or_404(ApiKey, request.user, pk=pk)
     api_keys.revoke(api_key=key)
     messages.success(request, _("API key %(name)s revoked.") % {"name": key.name})
     return redirect("api-key-list")

@@ -6,10 +6,9 @@ from __future__ import annotations
 import csv
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -18,13 +17,9 @@ from loyalty.orders.filters import OrderFilterSet
 from loyalty.orders.forms import AttributionPolicyForm, OrderImportForm, RefundForm
 from loyalty.orders.models import AttributionPolicy, Order
 from members.io.parsing import FileError
-from scrm.dashboard import ScopedDetailView, ScopedListView
+from scrm.dashboard import ScopedDetailView, ScopedListView, scoped_view
 from scrm.errors import ServiceError
-from scrm.models import Role
-from scrm.scoping import scope
-
-REFUND_ROLES = (Role.OPERATOR, Role.STORE_MANAGER)
-IMPORT_ROLES = (Role.OPERATOR, Role.STORE_MANAGER)
+from scrm.scoping import get_visible_or_404
 
 
 class OrderListView(ScopedListView):
@@ -41,17 +36,17 @@ class OrderDetailView(ScopedDetailView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        if self.request.user.role in REFUND_ROLES and self.object.net_amount > 0:
+        if services.can_refund(self.request.user) and self.object.net_amount > 0:
             context.setdefault("refund_form", RefundForm(order=self.object))
         return context
 
 
-@login_required
+@scoped_view(pk=Order)
 @require_POST
 def refund_order(request, pk):
-    if request.user.role not in REFUND_ROLES:
+    if not services.can_refund(request.user):
         raise PermissionDenied
-    order = get_object_or_404(queries.order_detail(scope(Order.objects.all(), request.user)), pk=pk)
+    order = get_visible_or_404(queries.order_detail(Order.objects.all()), request.user, pk=pk)
     form = RefundForm(request.POST, order=order)
     if form.is_valid():
         data = form.cleaned_data
@@ -81,10 +76,10 @@ def refund_order(request, pk):
     )
 
 
-@login_required
+@scoped_view
 @require_http_methods(["GET", "POST"])
 def import_orders(request):
-    if request.user.role not in IMPORT_ROLES:
+    if not services.can_import_orders(request.user):
         raise PermissionDenied
     report = None
     form = OrderImportForm(request.POST or None, request.FILES or None)
@@ -105,9 +100,9 @@ def import_orders(request):
     )
 
 
-@login_required
+@scoped_view
 def import_template(request):
-    if request.user.role not in IMPORT_ROLES:
+    if not services.can_import_orders(request.user):
         raise PermissionDenied
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="orders-template.csv"'
@@ -116,10 +111,10 @@ def import_template(request):
     return response
 
 
-@login_required
+@scoped_view
 @require_http_methods(["GET", "POST"])
 def attribution_policy(request):
-    if request.user.role != Role.OPERATOR:
+    if not services.can_manage_attribution(request.user):
         raise PermissionDenied
     policy = AttributionPolicy.current()
     form = AttributionPolicyForm(request.POST or None, instance=policy)

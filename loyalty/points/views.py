@@ -4,9 +4,8 @@ and the member 360 panel's actions (redeem at the till, cancel a redemption, adj
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -16,11 +15,10 @@ from loyalty.points.filters import PointEntryFilterSet, RedemptionFilterSet, Rew
 from loyalty.points.forms import PolicyForm, RewardForm
 from loyalty.points.models import PointEntry, PointsPolicy, Redemption, Reward
 from members.models import Member
-from scrm.dashboard import ScopedListView
+from scrm.dashboard import ScopedListView, scoped_view
 from scrm.errors import ServiceError
 from scrm.models import Role
-from scrm.permissions import scopes_of
-from scrm.scoping import scope
+from scrm.scoping import get_visible_or_404
 
 
 def _error_text(exc: ServiceError) -> str:
@@ -56,12 +54,9 @@ class MemberPointsView(ScopedListView):
     filterset_class = PointEntryFilterSet
     template_name = "points/member_points.html"
     partial_template_name = "points/_entry_rows.html"
-
-    def narrow(self, queryset):
-        self.member = get_object_or_404(
-            scope(Member.live.select_related("home_store"), self.request.user), pk=self.kwargs["pk"]
-        )
-        return queryset.filter(member=self.member)
+    parent_queryset = Member.live.select_related("home_store")
+    parent_field = "member"
+    parent_attr = "member"
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -69,15 +64,11 @@ class MemberPointsView(ScopedListView):
         return context
 
 
-def _operator(request) -> None:
-    if request.user.role != Role.OPERATOR:
-        raise PermissionDenied
-
-
-@login_required
+@scoped_view(pk=Reward)
 def reward_edit(request, pk=None):
-    _operator(request)
-    reward = get_object_or_404(Reward, pk=pk) if pk else None
+    if not services.can_edit_rewards(request.user):
+        raise PermissionDenied
+    reward = get_visible_or_404(Reward, request.user, pk=pk) if pk else None
     form = RewardForm(request.POST or None, instance=reward)
     if request.method == "POST":
         if "delete" in request.POST and reward is not None:
@@ -103,9 +94,10 @@ def reward_edit(request, pk=None):
     return render(request, "points/reward_form.html", {"form": form, "reward": reward})
 
 
-@login_required
+@scoped_view
 def policy_edit(request):
-    _operator(request)
+    if not services.can_edit_policy(request.user):
+        raise PermissionDenied
     policy = PointsPolicy.current()
     form = PolicyForm(request.POST or None, instance=policy)
     if request.method == "POST" and form.is_valid():
@@ -134,7 +126,7 @@ def _tier_names():
 
 
 def _member(request, pk) -> Member:
-    return get_object_or_404(scope(Member.live.select_related("home_store"), request.user), pk=pk)
+    return get_visible_or_404(Member.live.select_related("home_store"), request.user, pk=pk)
 
 
 def _panel(request, member, *, message=None, error=None):
@@ -159,15 +151,11 @@ def _panel(request, member, *, message=None, error=None):
     return redirect(reverse(name, args=[member.pk]) + "#points")
 
 
-def _require_scope(request, scope_name: str) -> None:
-    if scope_name not in scopes_of(request.user):
-        raise PermissionDenied
-
-
-@login_required
+@scoped_view(pk=Member)
 @require_POST
 def member_redeem(request, pk):
-    _require_scope(request, "points:write")
+    if not services.can_redeem(request.user):
+        raise PermissionDenied
     member = _member(request, pk)
     reward_id = request.POST.get("reward") or ""
     if not reward_id:
@@ -186,12 +174,13 @@ def member_redeem(request, pk):
     )
 
 
-@login_required
+@scoped_view(pk=Member, redemption_id=Redemption)
 @require_POST
 def member_cancel_redemption(request, pk, redemption_id):
-    _require_scope(request, "points:write")
+    if not services.can_redeem(request.user):
+        raise PermissionDenied
     member = _member(request, pk)
-    redemption = get_object_or_404(Redemption, pk=redemption_id, member=member)
+    redemption = get_visible_or_404(Redemption.objects.filter(member=member), request.user, pk=redemption_id)
     try:
         services.cancel_redemption(redemption=redemption, actor=request.user, reason=request.POST.get("reason", ""))
     except ServiceError as exc:
@@ -201,10 +190,11 @@ def member_cancel_redemption(request, pk, redemption_id):
     )
 
 
-@login_required
+@scoped_view(pk=Member)
 @require_POST
 def member_adjust(request, pk):
-    _require_scope(request, "point_adjustments:write")
+    if not services.can_adjust(request.user):
+        raise PermissionDenied
     member = _member(request, pk)
     try:
         entry = services.adjust_points(

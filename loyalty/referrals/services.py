@@ -192,6 +192,17 @@ def _clean_rule(data: dict, *, current: CommissionRule | None) -> dict:
     return values
 
 
+def can_change_rules(actor) -> bool:
+    """Commission rules are the brand's: operators write them (and API keys, once the API has
+    checked their commission_rules:write scope)."""
+    return getattr(actor, "is_operator", False) or getattr(actor, "api_key", None) is not None
+
+
+def can_mark_paid(actor) -> bool:
+    """Paying commissions out is the brand's call: operators (and API keys holding commissions:write)."""
+    return getattr(actor, "is_operator", False) or getattr(actor, "api_key", None) is not None
+
+
 @transaction.atomic
 def create_rule(*, data: dict, actor=None) -> CommissionRule:
     # Serialise rule writes so two operators cannot create twin rules at once.

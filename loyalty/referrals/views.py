@@ -4,10 +4,9 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -17,10 +16,10 @@ from loyalty.referrals.filters import CommissionFilterSet, CommissionRuleFilterS
 from loyalty.referrals.forms import CommissionRuleForm
 from loyalty.referrals.models import Commission, CommissionRule, CommissionStatus
 from members.models import Member
-from scrm.dashboard import ScopedListView
+from scrm.dashboard import ScopedListView, scoped_view
 from scrm.errors import ServiceError
 from scrm.models import Role
-from scrm.scoping import scope
+from scrm.scoping import get_visible_or_404
 
 
 def landing(request, code):
@@ -31,21 +30,16 @@ def landing(request, code):
     return render(request, "referrals/landing.html", {"code": found.code})
 
 
-@login_required
+@scoped_view(pk=Member)
 @require_POST
 def create_code(request, pk):
-    member = get_object_or_404(scope(Member.live.all(), request.user), pk=pk)
+    member = get_visible_or_404(Member.live, request.user, pk=pk)
     try:
         services.ensure_code(member=member)
     except ServiceError as exc:
         messages.error(request, exc.message)
     name = "mobile-member-detail" if request.POST.get("from") == "mobile" else "member-detail"
     return redirect(reverse(name, args=[member.pk]) + "#referrals")
-
-
-def _operator(request) -> None:
-    if request.user.role != Role.OPERATOR:
-        raise PermissionDenied
 
 
 class CommissionRuleListView(ScopedListView):
@@ -80,9 +74,10 @@ def _save_rule(request, rule=None):
     return form
 
 
-@login_required
+@scoped_view
 def rule_create(request):
-    _operator(request)
+    if not services.can_change_rules(request.user):
+        raise PermissionDenied
     if request.method != "POST":
         return redirect("commission-rule-list")
     form = _save_rule(request)
@@ -94,10 +89,11 @@ def rule_create(request):
     return render(request, view.template_name, view.get_context_data(form=form), status=400)
 
 
-@login_required
+@scoped_view(pk=CommissionRule)
 def rule_edit(request, pk):
-    _operator(request)
-    rule = get_object_or_404(CommissionRule, pk=pk)
+    if not services.can_change_rules(request.user):
+        raise PermissionDenied
+    rule = get_visible_or_404(CommissionRule, request.user, pk=pk)
     if request.method == "POST":
         if "delete" in request.POST:
             services.delete_rule(rule=rule, actor=request.user)
@@ -130,10 +126,11 @@ class CommissionListView(ScopedListView):
         return context
 
 
-@login_required
+@scoped_view
 @require_POST
 def mark_paid(request):
-    _operator(request)
+    if not services.can_mark_paid(request.user):
+        raise PermissionDenied
     ids = request.POST.getlist("ids")
     try:
         n = services.mark_paid(commission_ids=ids, actor=request.user)

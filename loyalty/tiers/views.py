@@ -4,23 +4,21 @@ the floor form of the member 360 panel."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
-from django.views.generic import TemplateView
 
 from loyalty.tiers import queries, services
 from loyalty.tiers.forms import FloorForm, LadderForm, LevelFormSet
 from members.models import Member
-from scrm.dashboard import RoleRequiredMixin
+from scrm.dashboard import ScopedTemplateView, scoped_view
 from scrm.errors import ServiceError
 from scrm.models import Role, Store
-from scrm.scoping import scope
+from scrm.scoping import get_visible_or_404
 
 
-class TierLadderView(RoleRequiredMixin, TemplateView):
+class TierLadderView(ScopedTemplateView):
     template_name = "tiers/ladder.html"
 
     def get_context_data(self, **kwargs):
@@ -31,12 +29,12 @@ class TierLadderView(RoleRequiredMixin, TemplateView):
         context.update(
             ladder=ladder,
             levels=[(lv, counts.get(lv.pk, 0)) for lv in levels],
-            can_edit=self.request.user.role == Role.OPERATOR,
+            can_edit=services.can_edit_ladder(self.request.user),
         )
         return context
 
 
-class TierLadderEditView(RoleRequiredMixin, TemplateView):
+class TierLadderEditView(ScopedTemplateView):
     """The ladder editor: service errors land on the field (or the level's field) they name."""
 
     template_name = "tiers/ladder_edit.html"
@@ -102,7 +100,7 @@ def _attach_errors(details: dict, form, level_forms) -> None:
                 form.add_error(field if field in form.fields else None, text)
 
 
-class TierDistributionView(RoleRequiredMixin, TemplateView):
+class TierDistributionView(ScopedTemplateView):
     """Members per level (per store for operators) and the moves of the last 30 days."""
 
     template_name = "tiers/distribution.html"
@@ -122,9 +120,7 @@ class TierDistributionView(RoleRequiredMixin, TemplateView):
             }
             for lv in levels
         ]
-        stores = {
-            s.pk: s for s in scope(Store.objects.all(), user).filter(pk__in=[k for k in figures["per_store"] if k])
-        }
+        stores = {s.pk: s for s in self.visible(Store.objects.filter(pk__in=[k for k in figures["per_store"] if k]))}
         per_store = sorted(
             (
                 {
@@ -147,10 +143,10 @@ class TierDistributionView(RoleRequiredMixin, TemplateView):
         return context
 
 
-@login_required
+@scoped_view(pk=Member)
 @require_POST
 def set_floor(request, pk):
-    member = get_object_or_404(scope(Member.live.select_related("home_store"), request.user), pk=pk)
+    member = get_visible_or_404(Member.live.select_related("home_store"), request.user, pk=pk)
     form = FloorForm(request.POST, levels=queries.levels())
     origin = request.POST.get("from")
     error = None

@@ -41,7 +41,6 @@ from scrm.api.schema import ERRORS, ErrorSerializer, path_id
 from scrm.api.viewsets import NestedScopedMixin, ScopedModelViewSet, ScopedQuerysetMixin, ScopedReadOnlyViewSet
 from scrm.errors import InvalidInput, NotInScope
 from scrm.models import User
-from scrm.scoping import scope
 
 CONFLICT = {409: OpenApiResponse(ErrorSerializer, description="identity_conflict: details name the identities "
                                  "and the members holding them; merge them first.")}
@@ -148,7 +147,7 @@ class MemberViewSet(ScopedModelViewSet):
         duplicate_id = data.get("duplicate")
         if not isinstance(duplicate_id, int) or isinstance(duplicate_id, bool):
             raise InvalidInput(details={"duplicate": [_("Expected a member id.")]})
-        duplicate = scope(Member.objects.all(), request.user).filter(pk=duplicate_id).first()
+        duplicate = Member.objects.visible_to(request.user).filter(pk=duplicate_id).first()
         if duplicate is None:
             raise NotInScope(details={"duplicate": [_("Unknown member %(id)s.") % {"id": duplicate_id}]})
         record = merge_service.merge_members(survivor=survivor, duplicate=duplicate, actor=request.user,
@@ -295,7 +294,7 @@ class MemberNoteViewSet(MemberChildMixin, ScopedQuerysetMixin, mixins.ListModelM
 
 
 def _staff(value, request) -> User:
-    staff = scope(User.objects.all(), request.user).filter(username=value).first() if isinstance(value, str) else None
+    staff = User.objects.visible_to(request.user).filter(username=value).first() if isinstance(value, str) else None
     if staff is None:
         raise InvalidInput(details={"staff": [_("Unknown staff %(value)s.") % {"value": value}]})
     return staff
@@ -323,7 +322,7 @@ class MemberRelationViewSet(MemberChildMixin, ScopedQuerysetMixin, mixins.ListMo
         values = dict(params.validated_data)
         values["staff"] = _staff(values["staff"], request)
         if values.get("referrer") is not None:
-            values["referrer"] = scope(Member.live.all(), request.user).filter(pk=values["referrer"]).first()
+            values["referrer"] = Member.live.visible_to(request.user).filter(pk=values["referrer"]).first()
             if values["referrer"] is None:
                 raise InvalidInput(details={"referrer": [_("Unknown member %(value)s.") % {"value": data["referrer"]}]})
         relation = relations.add_relation(member=self.member, actor=request.user, **values)

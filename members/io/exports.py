@@ -100,10 +100,15 @@ def is_masked(actor) -> bool:
     return not access_for(actor).all_stores
 
 
-def check_actor(actor) -> None:
-    if getattr(actor, "api_key", None) is None and getattr(actor, "role", None) not in (
+def can_export(actor) -> bool:
+    """Operators, store managers and API keys (holding the exports scope) export; store staff do not."""
+    return getattr(actor, "api_key", None) is not None or getattr(actor, "role", None) in (
         Role.OPERATOR, Role.STORE_MANAGER
-    ):
+    )
+
+
+def check_actor(actor) -> None:
+    if not can_export(actor):
         raise ExportRefused(_("Your role cannot import or export members."), status=403, code="permission_denied")
     access = access_for(actor)
     if not access.all_stores and access.store_id is None:

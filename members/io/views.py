@@ -7,10 +7,9 @@ import csv
 import io
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -18,11 +17,11 @@ from members.io import columns, exports, queries, services
 from members.io.forms import ExportForm, ImportForm
 from members.io.models import ImportJob
 from members.segments.models import Segment
-from scrm.dashboard import ScopedDetailView, ScopedListView
+from scrm.dashboard import ScopedDetailView, ScopedListView, scoped_view
 from scrm.models import Role
-from scrm.scoping import scope
+from scrm.scoping import get_visible_or_404
 
-IO_ROLES = (Role.OPERATOR, Role.STORE_MANAGER)
+IO_ROLES = (Role.OPERATOR, Role.STORE_MANAGER)  # services.can_import / exports.can_export for sessions
 UPLOAD_SLACK = 64 * 1024  # multipart overhead around the file itself
 
 
@@ -87,26 +86,23 @@ class ImportJobView(ScopedDetailView):
         return super().get_template_names()
 
 
-def _io_user(request):
-    if request.user.role not in IO_ROLES:
-        raise PermissionDenied
-
-
-@login_required
+@scoped_view(pk=ImportJob)
 def import_report(request, pk):
     """The whole error report of a job as CSV."""
-    _io_user(request)
-    job = get_object_or_404(scope(ImportJob.objects.all(), request.user), pk=pk)
+    if not services.can_import(request.user):
+        raise PermissionDenied
+    job = get_visible_or_404(ImportJob, request.user, pk=pk)
     if not job.report:
         raise Http404
     return FileResponse(job.report.open("rb"), as_attachment=True, filename=f"import-{job.pk}-errors.csv",
                         content_type="text/csv; charset=utf-8")
 
 
-@login_required
+@scoped_view
 def import_template(request, fmt):
     """An empty file with the import's columns; the .xlsx has a second sheet explaining each."""
-    _io_user(request)
+    if not services.can_import(request.user):
+        raise PermissionDenied
     described = columns.template_columns()
     headers = [header for header, _description in described]
     if fmt == "csv":
@@ -139,21 +135,19 @@ def import_template(request, fmt):
     raise Http404
 
 
-@login_required
+@scoped_view
 @require_http_methods(["GET", "POST"])
 def export_members(request):
     """GET: the export form, carrying the member list's filters; POST: the file."""
-    _io_user(request)
+    if not exports.can_export(request.user):
+        raise PermissionDenied
     filters = request.GET.copy() if request.method == "GET" else request.POST.copy()
     for key in ("csrfmiddlewaretoken", "format", "columns", "page"):
         filters.pop(key, None)
     segment_id = filters.pop("segment", [None])[-1] or None
     segment = None
     if segment_id is not None:
-        segment = scope(Segment.objects.all(), request.user).filter(pk=int(segment_id)).first() \
-            if segment_id.isdigit() else None
-        if segment is None:
-            raise Http404
+        segment = get_visible_or_404(Segment, request.user, pk=segment_id)
     form = ExportForm(request.POST or None, actor=request.user)
     if request.method == "POST" and form.is_valid():
         try:

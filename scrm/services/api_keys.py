@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from scrm import permissions as scope_registry
-from scrm.models import ApiKey, Store, User
+from scrm.models import ApiKey, Role, Store, User
 
 KEY_PREFIX = "sy"
 
@@ -90,6 +90,11 @@ def authenticate(plaintext: str) -> ApiKey:
         ApiKey.objects.filter(pk=key.pk).exclude(last_used_at__gte=stale_before).update(last_used_at=now)
         key.last_used_at = now
     return key
+
+
+def can_manage_keys(actor) -> bool:
+    """Only operators issue, review and revoke API keys."""
+    return getattr(actor, "role", None) == Role.OPERATOR
 
 
 def revoke(*, api_key: ApiKey) -> ApiKey:

@@ -63,6 +63,11 @@ def generate_password() -> str:
     return "".join(secrets.choice(alphabet) for _ in range(14))
 
 
+def can_manage_accounts(actor) -> bool:
+    """Operators and store managers manage staff accounts (which ones: `can_manage`)."""
+    return getattr(actor, "role", None) in (Role.OPERATOR, Role.STORE_MANAGER)
+
+
 def can_manage(*, actor: User, role: str, store_id: int | None) -> bool:
     """Operators manage every account; a store manager manages the store staff of their own store."""
     if actor.role == Role.OPERATOR:

@@ -19,7 +19,6 @@ from scrm.api.body import json_object
 from scrm.api.schema import ERRORS
 from scrm.api.viewsets import ScopedCreateListRetrieveViewSet
 from scrm.errors import Forbidden, InvalidInput
-from scrm.scoping import access_for
 
 
 @extend_schema_view(
@@ -144,7 +143,7 @@ class OrderViewSet(ScopedCreateListRetrieveViewSet):
                 rule=body.get("rule"), window_days=body.get("window_days"), actor=request.user
             )
         else:
-            if not access_for(request.user).all_stores:
+            if not services.can_manage_attribution(request.user):
                 raise Forbidden(_("Only operators see how orders are credited."))
             policy = AttributionPolicy.current()
         return Response(s.AttributionPolicySerializer(policy).data)

@@ -27,6 +27,7 @@ from loyalty.orders.services.linking import (
     link_pending_orders,
     move_orders_on_merge,
 )
+from loyalty.orders.services.permissions import can_import_orders, can_manage_attribution, can_refund
 from loyalty.orders.services.refunds import record_refund
 
 __all__ = [
@@ -42,6 +43,9 @@ __all__ = [
     "MAX_LINES",
     "BatchResult",
     "OrderResult",
+    "can_import_orders",
+    "can_manage_attribution",
+    "can_refund",
     "clean_phone",
     "currencies",
     "link_orders_for_identities",

@@ -8,6 +8,7 @@ from loyalty.points.services.adjustments import MAX_ADJUSTMENT, adjust_points
 from loyalty.points.services.earning import MAX_POINTS, SyncResult, sync_orders
 from loyalty.points.services.expiry import EXPIRY_BATCH_MEMBERS, expire_due_points
 from loyalty.points.services.ledger import member_for
+from loyalty.points.services.permissions import can_adjust, can_edit_policy, can_edit_rewards, can_redeem
 from loyalty.points.services.policy import (
     CURRENCY_SYMBOLS,
     POLICY_FIELDS,
@@ -27,6 +28,10 @@ __all__ = [
     "REWARD_FIELDS",
     "SyncResult",
     "adjust_points",
+    "can_adjust",
+    "can_edit_policy",
+    "can_edit_rewards",
+    "can_redeem",
     "cancel_redemption",
     "currency_symbol",
     "delete_reward",

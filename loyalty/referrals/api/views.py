@@ -28,13 +28,12 @@ from scrm.api.viewsets import (
     ScopedReadOnlyViewSet,
 )
 from scrm.errors import InvalidInput, NotInScope
-from scrm.scoping import scope
 
 
 def _member(request, value, field="member") -> Member:
     if not isinstance(value, int) or isinstance(value, bool):
         raise InvalidInput(details={field: [_("Expected a member id.")]})
-    member = scope(Member.live.all(), request.user).filter(pk=value).first()
+    member = Member.live.visible_to(request.user).filter(pk=value).first()
     if member is None:
         raise NotInScope(details={field: [_("Unknown member %(id)s.") % {"id": value}]})
     return member

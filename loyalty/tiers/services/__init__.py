@@ -12,6 +12,7 @@ from loyalty.tiers.services.ladder import (
     get_ladder,
     save_ladder,
 )
+from loyalty.tiers.services.permissions import can_edit_ladder
 from loyalty.tiers.services.recalculation import LOCK_KEY, RecalcResult, next_period_end, recalculate_tiers
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "MAX_THRESHOLD",
     "MAX_WINDOW_DAYS",
     "RecalcResult",
+    "can_edit_ladder",
     "can_set_floor",
     "get_ladder",
     "next_period_end",
