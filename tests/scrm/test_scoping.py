@@ -280,3 +280,216 @@ def test_brand_wide_key_with_write_scope_opens_a_store(key_client, stores):
     client = key_client(scopes=["stores:write"])
     response = client.post("/api/v1/stores/", {"code": "SH09", "name": "新店", "region": "east", "city": "上海"})
     assert response.status_code == 201, response.content
+
+
+# --- the scoped manager: Model.objects.visible_to(actor) ------------------------------------------------
+
+
+def test_store_bound_models_read_their_rows_through_visible_to(alice, carol, members, store_a):
+    from scrm.scoping import ScopedQuerySet
+
+    mine, theirs = members
+    assert set(Member.objects.visible_to(carol)) == set(mine)
+    assert set(Member.live.visible_to(alice)) == set(mine + theirs)
+    assert list(Store.objects.visible_to(carol)) == [store_a]
+    assert set(User.objects.visible_to(carol)) == {carol}
+    # It chains like any queryset method, and what it returns can be cut again.
+    assert list(Member.objects.filter(pk=theirs[0].pk).visible_to(carol)) == []
+    assert isinstance(Member.live.filter(name__startswith="张"), ScopedQuerySet)
+
+
+def test_the_live_manager_stays_live(carol, members):
+    mine, _theirs = members
+    Member.objects.filter(pk=mine[0].pk).update(erased_at="2024-01-01T00:00:00Z")
+    assert set(Member.live.visible_to(carol)) == set(mine[1:])
+    assert set(Member.objects.visible_to(carol)) == set(mine)
+
+
+def test_every_store_bound_model_has_visible_to():
+    from django.apps import apps
+
+    from scrm.scoping import store_path
+
+    missing = [
+        model._meta.label
+        for model in apps.get_models()
+        if model._meta.app_config.name.split(".")[0] in {"scrm", "members", "loyalty", "insights"}
+        and store_path(model) is not None
+        and not hasattr(model._default_manager, "visible_to")
+    ]
+    assert missing == [], "give these models objects = ScopedManager() (or a manager built from ScopedQuerySet)"
+
+
+def test_the_staff_manager_keeps_creating_superusers_as_operators(db):
+    admin = User.objects.create_superuser("root", password="pw-root")
+    assert admin.role == Role.OPERATOR
+    assert hasattr(User.objects, "visible_to")
+
+
+# --- get_visible_or_404 ------------------------------------------------------------------------------
+
+
+def test_get_visible_or_404_takes_a_model_a_manager_or_a_queryset(carol, members):
+    from django.http import Http404
+
+    from scrm.scoping import get_visible_or_404
+
+    mine, theirs = members
+    assert get_visible_or_404(Member, carol, pk=mine[0].pk) == mine[0]
+    assert get_visible_or_404(Member.live, carol, pk=mine[0].pk) == mine[0]
+    assert get_visible_or_404(Member.live.select_related("home_store"), carol, pk=str(mine[0].pk)) == mine[0]
+    for pk in (theirs[0].pk, 10**9, "abc", None, ""):
+        with pytest.raises(Http404):
+            get_visible_or_404(Member.live, carol, pk=pk)
+
+
+# --- Access.narrowed_to, what the segment engine evaluates for ---------------------------------------------
+
+
+def test_access_narrowed_to_a_store(alice, carol, store_a, store_b):
+    assert access_for(alice).narrowed_to(None) == Access(all_stores=True, store_id=None)
+    assert access_for(alice).narrowed_to(store_b.pk) == Access(all_stores=False, store_id=store_b.pk)
+    assert access_for(carol).narrowed_to(None) == Access(all_stores=False, store_id=store_a.pk)
+    assert access_for(carol).narrowed_to(store_a.pk) == Access(all_stores=False, store_id=store_a.pk)
+    assert access_for(carol).narrowed_to(store_b.pk) == NO_ACCESS
+    assert not NO_ACCESS.reaches_any and access_for(carol).reaches_any and access_for(alice).reaches_any
+
+
+def test_the_segment_engine_reaches_what_scrm_scoping_says(alice, carol, members, store_a, store_b):
+    from members.segments import queries as segment_queries
+    from scrm.actors import SystemActor
+
+    mine, theirs = members
+    everyone = {"all": []}
+    assert segment_queries.count(everyone, carol) == len(mine)
+    assert segment_queries.count(everyone, alice) == len(mine + theirs)
+    assert segment_queries.count(everyone, SystemActor("test rule")) == len(mine + theirs)
+    assert segment_queries.count(everyone, SystemActor("test rule"), store_id=store_b.pk) == len(theirs)
+    assert segment_queries.count(everyone, carol, store_id=store_b.pk) == 0
+    assert segment_queries.count(everyone, AnonymousUser()) == 0
+    assert set(segment_queries.member_queryset(everyone, SystemActor("test rule"))) == set(mine + theirs)
+    assert set(segment_queries.member_queryset(everyone, principal(store=store_b))) == set(theirs)
+    assert not segment_queries.member_queryset(everyone, carol, store_id=store_b.pk).exists()
+
+
+def test_the_segment_engine_keeps_no_actor_of_its_own():
+    from members.segments import queries as segment_queries
+
+    assert not hasattr(segment_queries, "SYSTEM")
+    assert not hasattr(segment_queries, "store_restriction")
+
+
+# --- the bases for routes with no model list of their own --------------------------------------------------
+
+
+def test_non_model_api_viewset_must_name_its_scope_and_no_queryset():
+    from scrm.api.viewsets import ScopedViewSet
+
+    with pytest.raises(TypeError, match="scope_resource"):
+
+        class Unnamed(ScopedViewSet):
+            pass
+
+    with pytest.raises(TypeError, match="queryset"):
+
+        class WithQueryset(ScopedViewSet):
+            scope_resource = "members"
+            queryset = Member.objects.all()
+
+    with pytest.raises(TypeError, match="queryset"):
+
+        class WithGetQueryset(ScopedViewSet):
+            scope_resource = "members"
+
+            def get_queryset(self):
+                return Member.objects.all()
+
+
+def test_non_model_api_viewset_reads_through_visible(carol, members):
+    from rest_framework.test import APIRequestFactory, force_authenticate
+
+    from scrm.api.viewsets import ScopedViewSet
+
+    class Names(ScopedViewSet):
+        scope_resource = "members"
+
+        def list(self, request):
+            from rest_framework.response import Response
+
+            return Response(sorted(m.name for m in self.visible(Member.live.all())))
+
+    request = APIRequestFactory().get("/names/")
+    force_authenticate(request, user=carol)
+    response = Names.as_view({"get": "list"})(request)
+    assert response.data == sorted(m.name for m in members[0])
+
+
+def test_scoped_view_marks_and_requires_login(client, carol, members):
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from scrm.dashboard import scoped_view
+
+    @scoped_view(pk=Member)
+    def page(request, pk):
+        return HttpResponse("ok")
+
+    assert page.scoped_objects == {"pk": Member}
+    request = RequestFactory().get("/")
+    request.user = AnonymousUser()
+    assert page(request, pk=1).status_code == 302
+    request.user = carol
+    assert page(request, pk=1).status_code == 200
+    assert scoped_view(lambda request: HttpResponse()).scoped_objects == {}
+
+
+def test_dashboard_list_under_a_parent_finds_it_scoped(client, carol, members):
+    mine, theirs = members
+    client.force_login(carol)
+    assert client.get(f"/members/{mine[0].pk}/points/").status_code == 200
+    assert client.get(f"/members/{theirs[0].pk}/points/").status_code == 404
+
+
+# --- permission predicates: the services answer, views ask ---------------------------------------------
+
+
+def _predicates():
+    from insights import services as insights_services
+    from loyalty.orders import services as order_services
+    from loyalty.points import services as point_services
+    from loyalty.referrals import services as referral_services
+    from loyalty.tiers import services as tier_services
+    from members.io import exports as member_exports
+    from members.io import services as member_io
+    from scrm.services import staff
+
+    # predicate -> the staff roles it lets through (and whether a store-bound key with every scope may)
+    managers = {Role.OPERATOR, Role.STORE_MANAGER}
+    return {
+        "staff.can_manage_accounts": (staff.can_manage_accounts, managers, False),
+        "api_keys.can_manage_keys": (api_keys.can_manage_keys, {Role.OPERATOR}, False),
+        "insights.can_read_figures": (insights_services.can_read_figures, managers, False),
+        "members.io.can_import": (member_io.can_import, managers, True),
+        "members.io.can_export": (member_exports.can_export, managers, True),
+        "orders.can_refund": (order_services.can_refund, managers, True),
+        "orders.can_import_orders": (order_services.can_import_orders, managers, True),
+        "orders.can_manage_attribution": (order_services.can_manage_attribution, {Role.OPERATOR}, False),
+        "points.can_edit_rewards": (point_services.can_edit_rewards, {Role.OPERATOR}, True),
+        "points.can_edit_policy": (point_services.can_edit_policy, {Role.OPERATOR}, True),
+        "points.can_redeem": (point_services.can_redeem, set(Role.values), True),
+        "points.can_adjust": (point_services.can_adjust, {Role.OPERATOR}, True),
+        "referrals.can_change_rules": (referral_services.can_change_rules, {Role.OPERATOR}, True),
+        "referrals.can_mark_paid": (referral_services.can_mark_paid, {Role.OPERATOR}, True),
+        "tiers.can_edit_ladder": (tier_services.can_edit_ladder, {Role.OPERATOR}, True),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_predicates()))
+def test_permission_predicates_by_role(name, alice, bob, carol, store_a):
+    from scrm import permissions
+
+    predicate, roles, store_key = _predicates()[name]
+    for user in (alice, bob, carol):
+        assert predicate(user) is (user.role in roles), (name, user.username)
+    assert predicate(principal(scopes=permissions.all_scopes(), store=store_a)) is store_key, name
+    assert not predicate(AnonymousUser()), name

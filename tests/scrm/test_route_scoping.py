@@ -1,0 +1,554 @@
+"""Every route reaches its rows through the scoped path, proven for every route rather than for the
+routes someone remembered.
+
+1. The sweep: each pattern of the dashboard URLconf and each route of the API router is on a scoped
+   base (Scoped*ViewSet / NestedScopedMixin / ScopedViewSet in the API; ScopedListView,
+   ScopedDetailView, ScopedTemplateView or a `scoped_view` function on the dashboard), or on the
+   allowlist with its reason. A new route that is neither fails here.
+2. Across stores: every list and detail route is asked, as a store-bound API key of store A and as a
+   staff account of store A, for another store's object: detail routes answer 404 (and reach the
+   same kind of object of store A, so the 404 is the scoping's and not a broken URL), list routes
+   leave it out (and show store A's).
+"""
+
+from __future__ import annotations
+
+import csv
+import inspect
+import io
+import itertools
+import re
+import sys
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib.admin.sites import site as admin_site
+from django.core.files.base import ContentFile
+from django.db import models
+from django.http import HttpResponse
+from django.urls import URLPattern, URLResolver, get_resolver, path, reverse
+from django.utils import timezone
+from rest_framework import viewsets
+from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
+from rest_framework.views import APIView
+
+from members.io.models import ImportJob
+from members.models import Member, Tag
+from members.segments.models import Segment
+from scrm import permissions
+from scrm.api.urls import router
+from scrm.api.viewsets import NestedScopedMixin, ScopedQuerysetMixin, ScopedViewSet
+from scrm.dashboard import ScopedDetailView, ScopedListView, ScopedTemplateView, scoped_view
+from scrm.models import Role, Store, User
+from scrm.scoping import store_path
+
+# Routes that read no store's rows, each with the reason; keyed by URL name ("api:" for the API).
+ALLOWLIST = {
+    "healthz": "health probe: asks the database and the broker whether they answer, reads no rows",
+    "login": "the sign-in form",
+    "logout": "signs the session out",
+    "set_language": "i18n: keeps the chosen language in the session",
+    "referral-landing": "public page of a referral code: shows the brand and the code, nothing of its member",
+    "api:root": "lists the API's resources (links only)",
+    "api:me": "describes the caller itself: its kind, store and scopes",
+    "api:schema": "the OpenAPI schema",
+    "api:docs": "the API's docs page (Swagger UI)",
+    "api:redoc": "the API's docs page (Redoc)",
+}
+# The Django admin is the operators' raw access (is_staff only), outside the dashboard's scoping.
+ALLOWED_NAMESPACES = {"admin": "Django admin: staff superusers' raw access, not the dashboard"}
+
+# URL arguments that name no object, with a value to build the URL with.
+NON_OBJECT_ARGUMENTS = {"fmt": "csv", "code": "NOSUCH", "action": "recount"}
+
+
+@dataclass
+class Route:
+    name: str  # as reversed: "member-detail", "api:member-detail"
+    pattern: str
+    callback: object
+    arguments: tuple[str, ...]
+    namespace: str = ""
+
+    @property
+    def viewset(self):
+        return getattr(self.callback, "cls", None)
+
+    @property
+    def view_class(self):
+        return getattr(self.callback, "view_class", None)
+
+    @property
+    def actions(self) -> dict:
+        return getattr(self.callback, "actions", None) or {}
+
+    def __str__(self) -> str:
+        return self.name or self.pattern
+
+
+def walk(patterns, prefix: str = "", namespace: str = ""):
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            inner = f"{namespace}:{entry.namespace}".strip(":") if entry.namespace else namespace
+            yield from walk(entry.url_patterns, prefix + str(entry.pattern), inner)
+        elif isinstance(entry, URLPattern):
+            name = f"{namespace}:{entry.name}" if namespace and entry.name else (entry.name or "")
+            yield Route(name, prefix + str(entry.pattern), entry.callback,
+                        tuple(entry.pattern.regex.groupindex), namespace)
+
+
+def all_routes() -> list[Route]:
+    return list(walk(get_resolver().url_patterns))
+
+
+def scoped_base(route: Route) -> str | None:
+    """Which scoped path the route's view is on, or None."""
+    if route.viewset is not None:
+        for base in (NestedScopedMixin, ScopedQuerysetMixin, ScopedViewSet):
+            if issubclass(route.viewset, base):
+                return base.__name__
+        return None
+    if route.view_class is not None:
+        for base in (ScopedListView, ScopedDetailView, ScopedTemplateView):
+            if issubclass(route.view_class, base):
+                return base.__name__
+        return None
+    if getattr(route.callback, "scoped_objects", None) is not None:
+        return "scoped_view"
+    return None
+
+
+def allowed(route: Route) -> bool:
+    return route.name in ALLOWLIST or route.namespace.split(":")[0] in ALLOWED_NAMESPACES
+
+
+def unscoped(routes) -> list[str]:
+    return [str(route) for route in routes if scoped_base(route) is None and not allowed(route)]
+
+
+# --- 1. the sweep -----------------------------------------------------------------------------
+
+
+def test_every_route_is_scoped_or_allowlisted():
+    assert unscoped(all_routes()) == []
+
+
+def test_the_allowlist_names_routes_that_exist():
+    names = {route.name for route in all_routes()}
+    assert set(ALLOWLIST) <= names
+    assert all(reason.strip() for reason in [*ALLOWLIST.values(), *ALLOWED_NAMESPACES.values()])
+
+
+def test_every_router_viewset_is_walked():
+    walked = {route.viewset for route in all_routes() if route.viewset is not None}
+    assert {viewset for _prefix, viewset, _basename in router.registry} <= walked
+
+
+def test_allowlisted_routes_are_not_on_a_scoped_base_by_accident():
+    # An allowlist entry that became scoped should leave the list, so the list stays the exceptions.
+    assert [str(r) for r in all_routes() if r.name in ALLOWLIST and scoped_base(r) is not None] == []
+
+
+def _plain_view(request):
+    return HttpResponse("every member")
+
+
+class _PlainApiView(APIView):
+    def get(self, request):
+        return Response([])
+
+
+class _PlainViewSet(viewsets.ViewSet):
+    def list(self, request):
+        return Response([])
+
+
+def test_a_new_unscoped_route_fails_the_sweep():
+    extra_router = SimpleRouter()
+    extra_router.register("leaks", _PlainViewSet, basename="leak")
+    extra = [
+        path("leak/", _plain_view, name="leak-page"),
+        path("api/v1/leak/", _PlainApiView.as_view(), name="leak-api"),
+        path("api/v1/", (extra_router.urls, "api", "api")),
+        path("healthz-like/", _plain_view, name="not-allowlisted"),
+    ]
+    routes = all_routes() + list(walk(extra))
+    assert sorted(unscoped(routes)) == ["api:leak-list", "leak-api", "leak-page", "not-allowlisted"]
+    # The same function marked scoped passes: the mark is what the sweep reads.
+    assert unscoped(walk([path("fine/", scoped_view(_plain_view), name="fine")])) == []
+
+
+def _view_modules() -> set[str]:
+    modules = set()
+    for route in all_routes():
+        if allowed(route):
+            continue
+        view = route.viewset or route.view_class or route.callback
+        modules.add(inspect.getmodule(view).__name__)
+    return modules
+
+
+def test_views_find_objects_only_through_the_scoped_lookup():
+    # get_object_or_404 reads a model's unscoped default manager; get_visible_or_404 is the one lookup.
+    offenders = [name for name in sorted(_view_modules())
+                 if re.search(r"\bget_object_or_404\b", inspect.getsource(sys.modules[name]))]
+    assert offenders == []
+
+
+# Role comparisons a view may still make, with why: anything else asks a services predicate.
+ROLE_CHECKS_ALLOWED = {
+    ("scrm.views", "request.user.role == Role.STORE_STAFF"): "routing: store staff open the phone's Today page",
+}
+
+
+def test_views_ask_services_for_permission_instead_of_comparing_roles():
+    found = set()
+    for name in _view_modules():
+        source = inspect.getsource(sys.modules[name])
+        for match in re.finditer(r"[\w.]*\.role\s*(?:==|!=|not in|in)\s*[\w.(]+", source):
+            found.add((name, match.group(0)))
+    assert found - set(ROLE_CHECKS_ALLOWED) == set()
+
+
+def test_admin_is_allowlisted_as_a_whole():
+    assert any(r.namespace == admin_site.name for r in all_routes())
+
+
+# --- 2. across stores ------------------------------------------------------------------------------
+
+_numbers = itertools.count(1)
+
+
+def _n() -> int:
+    return next(_numbers)
+
+
+def _member(store) -> Member:
+    n = _n()
+    return Member.objects.create(name=f"会员{n}", phone=f"+86139{n:08d}", home_store=store)
+
+
+def _staff(store) -> User:
+    return User.objects.create(username=f"staff{_n()}", role=Role.STORE_STAFF, store=store)
+
+
+def _segment(store) -> Segment:
+    return Segment.objects.create(name=f"segment {_n()}", definition={"all": []}, store=store)
+
+
+def _import_job(store) -> ImportJob:
+    job = build_generic(ImportJob, store)
+    job.report.save("errors.csv", ContentFile(b"row,column,message\r\n"), save=True)
+    return job
+
+
+# How to make an object of a model for a store when filling its required fields is not enough.
+FACTORIES = {Member: _member, User: _staff, Segment: _segment, ImportJob: _import_job}
+
+
+def _value(f, n: int):
+    if f.choices:
+        return f.choices[0][0]
+    if isinstance(f, models.DecimalField):
+        return Decimal("1")
+    if isinstance(f, models.DateTimeField):
+        return timezone.now()
+    if isinstance(f, models.DateField):
+        return date.today()
+    if isinstance(f, models.BooleanField):
+        return False
+    if isinstance(f, models.IntegerField):
+        return 1
+    if isinstance(f, models.JSONField):
+        return {}
+    if isinstance(f, models.FileField):
+        return f"scoping/{n}.csv"
+    if isinstance(f, models.CharField | models.TextField):
+        return "" if f.blank and not f.unique else f"x{n}"[: f.max_length or None]
+    if f.get_internal_type() == "ArrayField":
+        return []
+    raise NotImplementedError(f"say how to make {f.model.__name__}.{f.name} in FACTORIES")
+
+
+def build_generic(model, store):
+    """An object of `model` belonging to `store`: every required field filled, related objects made
+    for the same store, and the first step of the model's store path set even where it may be null."""
+    path = store_path(model)
+    first_hop = path.split("__")[0] if path else None
+    values, n = {}, _n()
+    for f in model._meta.concrete_fields:
+        if isinstance(f, models.AutoField) or getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+            continue
+        if f.name != first_hop and (f.null or f.has_default()):
+            continue
+        values[f.name] = build(f.related_model, store) if f.is_relation else _value(f, n)
+    return model.objects.create(**values)
+
+
+def build(model, store):
+    if model is Store:
+        return store
+    factory = FACTORIES.get(model)
+    return factory(store) if factory else build_generic(model, store)
+
+
+def _related(child, model):
+    """The object of `model` that `child` hangs off (a redemption's member)."""
+    for f in child._meta.concrete_fields:
+        if f.is_relation and f.related_model is model:
+            return getattr(child, f.name)
+    raise AssertionError(f"{type(child).__name__} has no link to {model.__name__}")
+
+
+@dataclass
+class ObjectRoute:
+    """What a route's URL arguments name: {argument: (model, attribute giving its value)}."""
+
+    objects: dict = field(default_factory=dict)
+
+    def child_model(self):
+        models_ = [model for model, _attr in self.objects.values()]
+        for candidate in models_:
+            links = {f.related_model for f in candidate._meta.concrete_fields if f.is_relation}
+            if all(other is candidate or other in links for other in models_):
+                return candidate
+        raise AssertionError(f"no model among {models_} links to the others")
+
+    def kwargs_for(self, store) -> dict:
+        child = build(self.child_model(), store)
+        kwargs = {}
+        for argument, (model, attr) in self.objects.items():
+            obj = child if isinstance(child, model) else _related(child, model)
+            kwargs[argument] = getattr(obj, attr)
+        return kwargs
+
+    @property
+    def shared(self) -> bool:
+        return all(store_path(model) is None for model, _attr in self.objects.values())
+
+
+def declared_objects(route: Route) -> ObjectRoute:
+    """The models a route's URL arguments look up, read from the view's own declarations."""
+    found = ObjectRoute()
+    viewset = route.viewset
+    if viewset is not None:
+        if issubclass(viewset, NestedScopedMixin) and viewset.parent_kwarg in route.arguments:
+            found.objects[viewset.parent_kwarg] = (viewset.parent_queryset.model, "pk")
+        lookup = getattr(viewset, "lookup_url_kwarg", None) or getattr(viewset, "lookup_field", "pk")
+        singleton = getattr(viewset, "lookup_value_regex", "") == "current"  # /points-policy/current/
+        if lookup in route.arguments and getattr(viewset, "queryset", None) is not None and not singleton:
+            attr = viewset.lookup_field
+            found.objects[lookup] = (viewset.queryset.model, attr)
+    elif route.view_class is not None:
+        view = route.view_class
+        if issubclass(view, ScopedDetailView) and view.pk_url_kwarg in route.arguments:
+            found.objects[view.pk_url_kwarg] = (view.queryset.model, "pk")
+        if issubclass(view, ScopedListView) and view.parent_queryset is not None:
+            found.objects[view.parent_kwarg] = (view.parent_queryset.model, "pk")
+    else:
+        for argument, model in (getattr(route.callback, "scoped_objects", None) or {}).items():
+            if argument in route.arguments:
+                found.objects[argument] = (model, "pk")
+    return found
+
+
+def _kind(route: Route) -> str:
+    if route.viewset is not None:
+        return "api"
+    return "dashboard"
+
+
+def scoped_routes() -> list[Route]:
+    return [r for r in all_routes() if scoped_base(r) is not None and not allowed(r)]
+
+
+def detail_routes() -> list[Route]:
+    return [r for r in scoped_routes() if declared_objects(r).objects]
+
+
+def api_list_routes() -> list[Route]:
+    return [r for r in scoped_routes() if r.viewset is not None and not r.arguments and r.actions.get("get") == "list"]
+
+
+def dashboard_list_routes() -> list[Route]:
+    return [r for r in scoped_routes() if r.view_class is not None and issubclass(r.view_class, ScopedListView)
+            and not r.arguments]
+
+
+def test_every_url_argument_names_an_object_or_is_known():
+    missing = []
+    for route in scoped_routes():
+        declared = declared_objects(route).objects
+        viewset = route.viewset
+        for argument in route.arguments:
+            singleton = viewset is not None and getattr(viewset, "lookup_value_regex", "") == "current"
+            if argument not in declared and argument not in NON_OBJECT_ARGUMENTS and not singleton:
+                missing.append(f"{route}: {argument}")
+    assert missing == [], "declare the model each URL argument looks up (scoped_view(pk=Model), parent_queryset)"
+
+
+def test_the_sweep_covers_the_routes_it_should():
+    names = {r.name for r in detail_routes()}
+    assert {"member-detail", "order-refund", "member-points", "staff-reset-password", "api:member-detail",
+            "api:member-tag-list", "api:order-refunds", "api:member-tier-detail-floor"} <= names
+    assert {"api:member-list", "api:order-list", "api:commission-list"} <= {r.name for r in api_list_routes()}
+    assert {"member-list", "order-list", "commission-list"} <= {r.name for r in dashboard_list_routes()}
+
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+@pytest.fixture
+def key_a(api_client, make_key, store_a):
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_key(scopes=permissions.all_scopes(), store=store_a)}")
+    return api_client
+
+
+def _api_call(client, route: Route, kwargs: dict):
+    method = "get" if "get" in route.actions else next(iter(route.actions))
+    url = reverse(route.name, kwargs={**{a: NON_OBJECT_ARGUMENTS[a] for a in route.arguments if a not in kwargs},
+                                      **kwargs})
+    return getattr(client, method)(url, {} if method == "get" else None, format=None if method == "get" else "json")
+
+
+def _id(row: dict, model):
+    value = row.get("id", row.get(model._meta.pk.name))
+    return value["id"] if isinstance(value, dict) else value
+
+
+def _rows(response) -> list[dict]:
+    data = response.json()
+    return data["results"] if isinstance(data, dict) and "results" in data else data
+
+
+@pytest.mark.parametrize("route", [pytest.param(r, id=r.name) for r in detail_routes() if r.viewset is not None])
+def test_api_detail_routes_answer_404_for_another_stores_object(route, key_a, store_a, store_b, carol):
+    objects = declared_objects(route)
+    if objects.shared:
+        pytest.skip("brand-wide data: the same for every store")
+    theirs = _api_call(key_a, route, objects.kwargs_for(store_b))
+    assert theirs.status_code == 404, (route.name, theirs.status_code, theirs.content[:300])
+    ours = _api_call(key_a, route, objects.kwargs_for(store_a))
+    assert ours.status_code != 404, (route.name, "the route did not reach store A's object", ours.content[:300])
+
+
+@pytest.mark.parametrize("route", [pytest.param(r, id=r.name) for r in api_list_routes()])
+def test_api_list_routes_leave_out_another_stores_rows(route, key_a, store_a, store_b):
+    viewset = route.viewset
+    if issubclass(viewset, ScopedViewSet):
+        pytest.skip("no model rows: covered by the non-model checks below")
+    model = viewset.queryset.model
+    if store_path(model) is None:
+        pytest.skip("brand-wide data: the same for every store")
+    ours, theirs = build(model, store_a), build(model, store_b)
+    response = _api_call(key_a, route, {})
+    assert response.status_code == 200, response.content[:300]
+    listed = {_id(row, model) for row in _rows(response)}
+    assert ours.pk in listed
+    assert theirs.pk not in listed
+
+
+def _dashboard_call(client, route: Route, kwargs: dict, data=None):
+    url = reverse(route.name, kwargs={**{a: NON_OBJECT_ARGUMENTS[a] for a in route.arguments if a not in kwargs},
+                                      **kwargs})
+    response = client.get(url)
+    if response.status_code == 405:
+        response = client.post(url, data or {})
+    return response
+
+
+# Form data a POST route needs before it reads its object (without it, store A's object would not be
+# reached either, and the 404 would prove nothing).
+POST_DATA = {"member-toggle-tag": lambda: {"tag": build(Tag, None).pk}}
+
+
+def _as_store_staff(client, route: Route, objects: ObjectRoute, store_a, users):
+    """The first of carol (clerk) and bob (manager) of store A the route does not refuse outright,
+    and its answer for store A's object; (None, None) when the route is for operators only."""
+    for user in users:
+        client.force_login(user)
+        data = POST_DATA.get(route.name, dict)()
+        response = _dashboard_call(client, route, objects.kwargs_for(store_a), data)
+        if response.status_code != 403:
+            return user, response
+    return None, None
+
+
+@pytest.mark.parametrize("route", [pytest.param(r, id=r.name) for r in detail_routes() if r.viewset is None])
+def test_dashboard_detail_routes_answer_404_for_another_stores_object(route, client, store_a, store_b, carol, bob):
+    objects = declared_objects(route)
+    if objects.shared:
+        pytest.skip("brand-wide data: the same for every store")
+    user, ours = _as_store_staff(client, route, objects, store_a, [carol, bob])
+    if user is None:
+        pytest.skip("operators only: they reach every store")
+    assert ours.status_code != 404, (route.name, "the route did not reach store A's object")
+    theirs = _dashboard_call(client, route, objects.kwargs_for(store_b), POST_DATA.get(route.name, dict)())
+    assert theirs.status_code == 404, (route.name, user.username, theirs.status_code)
+
+
+# Query strings a list needs to show every row of the store (the phone list shows a clerk's own first).
+LIST_QUERY = {"mobile-member-list": {"all": "1"}}
+
+
+@pytest.mark.parametrize("route", [pytest.param(r, id=r.name) for r in dashboard_list_routes()])
+def test_dashboard_list_routes_leave_out_another_stores_rows(route, client, store_a, store_b, carol, bob):
+    model = route.view_class.queryset.model
+    if store_path(model) is None:
+        pytest.skip("brand-wide data: the same for every store")
+    ours, theirs = build(model, store_a), build(model, store_b)
+    for user in (carol, bob):
+        client.force_login(user)
+        response = client.get(reverse(route.name), LIST_QUERY.get(route.name, {}))
+        if response.status_code != 403:
+            break
+    else:
+        pytest.skip("operators only: they reach every store")
+    assert response.status_code == 200
+    listed = {obj.pk for obj in response.context["object_list"]}
+    assert ours.pk in listed
+    assert theirs.pk not in listed
+
+
+# --- routes with no model of their own -------------------------------------------------------------------
+
+
+def test_every_non_model_api_list_route_has_a_check_here():
+    checked = {"api:export-list", "api:export-members", "api:insights-figures-list"}
+    non_model = {r.name for r in scoped_routes() if r.viewset is not None and issubclass(r.viewset, ScopedViewSet)}
+    assert non_model == checked, "add a cross-store check for the new route below"
+
+
+def test_export_columns_say_the_store_key_is_masked(key_a):
+    response = key_a.get(reverse("api:export-list"))
+    assert response.status_code == 200
+    assert response.json()["masked"] is True
+
+
+def test_member_export_leaves_out_another_stores_members(key_a, store_a, store_b):
+    ours, theirs = _member(store_a), _member(store_b)
+    response = key_a.get(reverse("api:export-members"), {"format": "csv", "columns": "id,name"})
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    exported = {row[0] for row in rows[1:]}
+    assert str(ours.pk) in exported
+    assert str(theirs.pk) not in exported
+
+
+def test_figures_count_only_the_keys_store(key_a, store_a, store_b):
+    from loyalty.orders.models import Order
+
+    for store, amount in ((store_a, "100"), (store_b, "900")):
+        Order.objects.create(channel=Order._meta.get_field("channel").choices[0][0], external_id=f"o{_n()}",
+                             total_amount=Decimal(amount), placed_at=timezone.now() - timedelta(hours=1),
+                             store=store, member=_member(store))
+    response = key_a.get(reverse("api:insights-figures-list"))
+    assert response.status_code == 200
+    sales = response.json()["sales"]
+    assert Decimal(str(sales["gmv"])) == Decimal("100")
+    assert {row["store"] for row in sales["by_store"]} == {store_a.pk}
