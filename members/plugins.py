@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from scrm import permissions
+from members import queries
+from scrm import overview, permissions
 
 
 def register() -> None:
@@ -16,3 +17,11 @@ def register() -> None:
     permissions.register("attributes", _("Custom attribute definitions"), store_roles="read")
     permissions.register("merges", _("Merging duplicate members"), store_roles="none")
     permissions.register("privacy", _("Data-subject requests: export and erase members"), store_roles="none")
+    # The member figures at the head of the overview (before sales) and of the phone's Today page.
+    overview.register("members", template="members/_overview_cards.html", context=queries.overview_figures,
+                      order=10, page="overview_cards")
+    overview.register("members", template="members/_overview.html", context=queries.overview_figures, order=20)
+    overview.register("my_members", template="members/_overview_today.html", context=queries.today_figures,
+                      order=10, page="today")
+    overview.register("newest_members", template="members/_overview_today_recent.html",
+                      context=queries.newest_members, order=90, page="today")

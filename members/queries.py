@@ -1,8 +1,14 @@
-"""Read-side queries of the member centre: the 360 view of one member."""
+"""Read-side queries of the member centre: the 360 view of one member, and the member figures of the
+overview and of the staff phone's Today page."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from itertools import groupby
+
+from django.core.cache import cache
+from django.db.models import Count, Q
+from django.utils import timezone
 
 from members import panels
 from members.models import (
@@ -14,9 +20,12 @@ from members.models import (
     NoteKind,
     ServiceNote,
     StaffRelation,
+    Stage,
     Tag,
 )
 from members.services.attributes import sees_sensitive_attributes
+from scrm.models import Store
+from scrm.scoping import access_for, scope
 
 
 def tag_board(member: Member) -> list[dict]:
@@ -66,3 +75,69 @@ def member_360(member: Member, user) -> dict:
         "tag_board": tag_board(member),
         "note_kinds": NoteKind.choices,
     }
+
+
+# --- The overview's and the Today page's sections (registered in members/plugins.py) ------------
+
+OVERVIEW_TTL = 60  # seconds; member counts over tens of millions of rows are not worth redoing per view
+
+
+def overview_figures(user) -> dict:
+    """Members (all, new in 7 and 30 days), the 5A stages and the stores with most members, within the
+    user's stores; computed once a minute per scope."""
+    access = access_for(user)
+    key = f"overview-members:{'all' if access.all_stores else access.store_id}"
+    figures = cache.get(key)
+    if figures is None:
+        figures = _compute_overview_figures(user)
+        cache.set(key, figures, OVERVIEW_TTL)
+    return figures
+
+
+def _compute_overview_figures(user) -> dict:
+    now = timezone.now()
+    members = scope(Member.live.all(), user)
+    totals = members.aggregate(
+        total=Count("id"),
+        new_7d=Count("id", filter=Q(created_at__gte=now - timedelta(days=7))),
+        new_30d=Count("id", filter=Q(created_at__gte=now - timedelta(days=30))),
+    )
+    stage_counts = dict(members.values_list("stage").annotate(n=Count("id")).order_by())
+    stages = [
+        {"code": code, "label": label, "count": stage_counts.get(code, 0)}
+        for code, label in Stage.choices
+    ]
+    top_stores = list(
+        scope(Store.objects.filter(is_active=True), user)
+        .annotate(
+            member_count=Count(
+                "members", filter=Q(members__merged_into__isnull=True, members__erased_at__isnull=True)
+            )
+        )
+        .select_related("region")
+        .order_by("-member_count", "code")[:8]
+        .values("id", "code", "name", "city", "region__name", "member_count")
+    )
+    return {
+        "members_total": totals["total"],
+        "members_new_7d": totals["new_7d"],
+        "members_new_30d": totals["new_30d"],
+        "stages": stages,
+        "stage_max": max([s["count"] for s in stages] + [1]),
+        "top_stores": top_stores,
+    }
+
+
+def today_figures(user) -> dict:
+    """A guide's own members (all, new in 7 days) and their store's."""
+    mine = Member.live.filter(owner=user)
+    return {
+        "my_members": mine.count(),
+        "my_new_7d": mine.filter(created_at__gte=timezone.now() - timedelta(days=7)).count(),
+        "store_members": scope(Member.live.all(), user).count(),
+    }
+
+
+def newest_members(user) -> dict:
+    """The ten members most recently given to this guide."""
+    return {"recent": list(Member.live.filter(owner=user).select_related("home_store").order_by("-id")[:10])}

@@ -34,16 +34,18 @@ def healthz(request):
 def home(request):
     if request.user.role == Role.STORE_STAFF:
         return redirect("mobile-home")
-    context = {"figures": queries.home_figures(request.user), "sections": overview.for_user(request.user)}
+    context = {
+        "figures": queries.home_figures(request.user),
+        "cards": overview.for_user(request.user, page="overview_cards"),
+        "sections": overview.for_user(request.user),
+    }
     return render(request, "scrm/home.html", context)
 
 
 @scoped_view
 def mobile_home(request):
-    context = {
-        "figures": queries.staff_home_figures(request.user),
-        "sections": overview.for_user(request.user, page="today"),
-    }
+    # Everything on it comes from the apps that register a section: members first, then sales.
+    context = {"sections": overview.for_user(request.user, page="today")}
     return render(request, "scrm/mobile_home.html", context)
 
 

@@ -7,6 +7,14 @@ from django.test import override_settings
 from django.urls import reverse
 
 
+def _figures(response) -> dict:
+    """What a home page shows: its own figures and those of every section the apps registered."""
+    figures = dict(response.context.get("figures") or {})
+    for section in [*(response.context.get("cards") or []), *response.context["sections"]]:
+        figures.update(section["context"])
+    return figures
+
+
 def test_login_page_and_redirects_by_role(client, alice, carol):
     assert client.get("/").status_code == 302
     response = client.post(reverse("login"), {"username": "carol", "password": "pw-carol"})
@@ -25,7 +33,7 @@ def test_wrong_password_is_refused(client, alice):
 
 def test_operator_home_counts_every_store(client, alice, members):
     client.force_login(alice)
-    figures = client.get("/").context["figures"]
+    figures = _figures(client.get("/"))
     assert figures["members_total"] == 5
     assert figures["stores_active"] == 2
     assert {s["code"]: s["member_count"] for s in figures["top_stores"]} == {"SH01": 3, "BJ01": 2}
@@ -33,7 +41,7 @@ def test_operator_home_counts_every_store(client, alice, members):
 
 def test_manager_home_counts_only_their_store(client, bob, members):
     client.force_login(bob)
-    figures = client.get("/").context["figures"]
+    figures = _figures(client.get("/"))
     assert figures["members_total"] == 3
     assert figures["stores_active"] == 1
     assert [s["code"] for s in figures["top_stores"]] == ["SH01"]
@@ -42,9 +50,29 @@ def test_manager_home_counts_only_their_store(client, bob, members):
 def test_staff_phone_home_shows_own_members(client, carol, members):
     client.force_login(carol)
     response = client.get(reverse("mobile-home"))
-    assert response.context["figures"]["my_members"] == 3
-    assert response.context["figures"]["store_members"] == 3
+    assert _figures(response)["my_members"] == 3
+    assert _figures(response)["store_members"] == 3
     assert "张0" in response.content.decode()
+
+
+def test_home_pages_show_the_sections_apps_register_in_their_order(client, alice, carol, members):
+    """scrm's pages know no app built on it: members' figures and insights' sales come from the
+    overview registry, members' cards first in the row the organisation's own close."""
+    client.force_login(alice)
+    response = client.get("/")
+    assert [s["key"] for s in response.context["cards"]] == ["members"]
+    keys = [s["key"] for s in response.context["sections"]]
+    assert keys.index("sales") < keys.index("members")
+    html = response.content.decode()
+    order = ["fig-members", "fig-stores", "overview-sales", "top-stores"]
+    assert sorted(order, key=lambda testid: html.index(f'data-testid="{testid}"')) == order
+
+    client.force_login(carol)
+    response = client.get(reverse("mobile-home"))
+    keys = [s["key"] for s in response.context["sections"]]
+    assert keys.index("my_members") < keys.index("my_sales") < keys.index("newest_members")
+    html = response.content.decode()
+    assert html.index('data-testid="fig-my-members"') < html.index('data-testid="my-sales"') < html.index("张0")
 
 
 def test_member_list_is_scoped_to_the_store(client, carol, members):
