@@ -362,37 +362,33 @@ class Importer:
         return "NULL::jsonb"
 
     def _stores_and_staff(self) -> None:
-        """io_store and io_staff: each store code and staff username the file names (matched whatever
-        their case), looked up once and judged by the profile rules (profile.store_problem and
-        profile.owner_problem), so the import and the API refuse the same stores and guides."""
+        """io_store and io_staff: every store and staff account by code or username (a spreadsheet's
+        case does not matter), judged by the profile rules (profile.store_problem and
+        profile.owner_problem), so the import and the API refuse the same stores and guides. A brand
+        has a few thousand of each: judging them all costs the same whatever the file's size."""
         self._run("""
             CREATE TEMP TABLE io_store (key text PRIMARY KEY, id bigint, problem text) ON COMMIT DROP;
             CREATE TEMP TABLE io_staff (key text PRIMARY KEY, id bigint, store_id bigint, problem text)
                 ON COMMIT DROP""")
-        cells = [(kind, c) for kind in ("home_store", "owner") if (c := self.col(kind)) is not None]
-        if not cells:
-            return
-        values = ", ".join(f"({_lit(kind)}, lower({_unquote(_trim('c' + str(c.index)))}))" for kind, c in cells)
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT DISTINCT x.kind, x.key FROM io_raw, LATERAL (VALUES {values}) AS x(kind, key) "
-                           "WHERE x.key IS NOT NULL")
-            keys: dict[str, set[str]] = {"home_store": set(), "owner": set()}
-            for kind, key in cursor.fetchall():
-                keys[kind].add(key)
-        access = Access(all_stores=self.store_id is None, store_id=self.store_id)
-        stores = _first_by_key(Store.objects.annotate(key=Lower("code")).filter(key__in=keys["home_store"]))
-        if stores:
+        if self.col("home_store") is not None:
+            access = Access(all_stores=self.store_id is None, store_id=self.store_id)
+            stores = _first_by_key(Store.objects.annotate(key=Lower("code")).only("id", "code", "is_active"))
             rows = [(key, s.pk, profile.store_problem(s, access)) for key, s in stores.items()]
-            self._run("INSERT INTO io_store SELECT * FROM unnest(%s::text[], %s::bigint[], %s::text[])",
-                      [list(column) for column in zip(*rows, strict=True)])
-        staff = _first_by_key(User.objects.annotate(key=Lower("username")).filter(key__in=keys["owner"]))
-        if staff:
+            self._insert_rows("io_store", ("text", "bigint", "text"), rows)
+        if self.col("owner") is not None:
+            staff = _first_by_key(User.objects.annotate(key=Lower("username"))
+                                  .only("id", "username", "is_active", "role", "store_id"))
             # Judged brand-wide: a guide of another store is reported against the member's store
             # (owner_store), as resolve_store_and_owner does for a profile.
             rows = [(key, u.pk, u.store_id, profile.owner_problem(u, BRAND_WIDE)) for key, u in staff.items()]
-            self._run("INSERT INTO io_staff SELECT * FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::text[])",
-                      [list(column) for column in zip(*rows, strict=True)])
+            self._insert_rows("io_staff", ("text", "bigint", "bigint", "text"), rows)
         self._run("ANALYZE io_store; ANALYZE io_staff")
+
+    def _insert_rows(self, table: str, types: tuple[str, ...], rows: list[tuple]) -> None:
+        if rows:
+            arrays = ", ".join(f"%s::{sql_type}[]" for sql_type in types)
+            self._run(f"INSERT INTO {table} SELECT * FROM unnest({arrays})",
+                      [list(column) for column in zip(*rows, strict=True)])
 
     def _typed_rows(self) -> None:
         self._stores_and_staff()
