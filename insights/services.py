@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from loyalty.orders import sql as orders_sql
 from scrm.models import Role
 
 WINDOW_DAYS = 365
@@ -25,14 +26,14 @@ SEGMENT_SQL = """CASE WHEN {r} >= 4 AND {f} >= 4 THEN 'champions'
 
 # Per member with a live order: last order ever, orders and net spend in the window. Fully
 # refunded orders do not count; spend is in the reporting currency.
-_AGGREGATE = """
+_AGGREGATE = f"""
 SELECT o.member_id,
        max(o.placed_at) AS last_order_at,
        count(*) FILTER (WHERE o.placed_at >= %(since)s) AS frequency,
        coalesce(sum(o.total_amount - o.refunded_amount)
                 FILTER (WHERE o.placed_at >= %(since)s AND o.currency = %(currency)s), 0) AS monetary
-  FROM orders_order o
- WHERE o.member_id IS NOT NULL AND o.refunded_amount < o.total_amount {only}
+  FROM {orders_sql.ORDER} o
+ WHERE o.member_id IS NOT NULL AND o.refunded_amount < o.total_amount {{only}}
  GROUP BY o.member_id
 """
 
@@ -149,7 +150,8 @@ def rescore_members(*, member_ids: Iterable[int], now=None) -> dict:
         scored = cursor.rowcount
         cursor.execute(
             "DELETE FROM insights_memberrfm r WHERE r.member_id = ANY(%(ids)s) AND NOT EXISTS ("
-            "SELECT 1 FROM orders_order o WHERE o.member_id = r.member_id AND o.refunded_amount < o.total_amount)",
+            f"SELECT 1 FROM {orders_sql.ORDER} o "
+            "WHERE o.member_id = r.member_id AND o.refunded_amount < o.total_amount)",
             params,
         )
         removed = cursor.rowcount

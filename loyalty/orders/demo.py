@@ -19,6 +19,9 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
+from loyalty.orders import sql as orders_sql
+from members import sql as members_sql
+
 # sku, name, category, price
 CATALOGUE = [
     ("DK70-100", "70% 黑巧克力排块 100g", "黑巧克力", Decimal("39.00")),
@@ -146,13 +149,13 @@ def seed(*, seed: int = 7) -> str:
     now = timezone.now().replace(microsecond=0)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            """SELECT id, phone, home_store_id, owner_id, created_at FROM members_member
-            WHERE phone <> '' AND merged_into_id IS NULL AND erased_at IS NULL ORDER BY id"""
+            f"""SELECT id, phone, home_store_id, owner_id, created_at FROM {members_sql.MEMBER}
+            WHERE phone <> '' AND {members_sql.live(None)} ORDER BY id"""
         )
         members = cursor.fetchall()
         if not members:
             return "orders: no members to buy anything (seed the members first)"
-        cursor.execute("SELECT count(*) FROM orders_order")
+        cursor.execute(f"SELECT count(*) FROM {orders_sql.ORDER}")
         before = cursor.fetchone()[0]
         orders, lines = [], []
         pending = len(members) * PENDING_PER_1000_MEMBERS // 1000
@@ -175,13 +178,13 @@ def seed(*, seed: int = 7) -> str:
         cursor.execute(
             f"""
             WITH added AS (
-                INSERT INTO orders_order ({_ORDER_COLUMNS}, referral_code, refunded_amount, status, created_at,
+                INSERT INTO {orders_sql.ORDER} ({_ORDER_COLUMNS}, referral_code, refunded_amount, status, created_at,
                                           updated_at)
                 SELECT {_ORDER_COLUMNS}, '', 0, 'paid', placed_at, placed_at FROM demo_order ORDER BY placed_at
                 ON CONFLICT (channel, external_id) DO NOTHING
                 RETURNING id, channel, external_id
             )
-            INSERT INTO orders_orderline (order_id, sku, name, category, quantity, amount, refunded_amount)
+            INSERT INTO {orders_sql.ORDER_LINE} (order_id, sku, name, category, quantity, amount, refunded_amount)
             SELECT a.id, l.sku, l.name, l.category, l.quantity, l.amount, 0
             FROM added a JOIN demo_order_line l ON l.channel = a.channel AND l.external_id = a.external_id
             ORDER BY a.id
@@ -191,33 +194,34 @@ def seed(*, seed: int = 7) -> str:
         # Refunds of the new orders: every 25th order (by a hash of its number) gives back its first
         # line (a partial refund) or, for one-line orders, the whole order.
         cursor.execute(
-            """
+            f"""
             WITH picked AS (
                 SELECT DISTINCT ON (o.id) o.id AS order_id, l.id AS line_id, l.amount, o.placed_at
                 FROM demo_order d
-                JOIN orders_order o ON o.channel = d.channel AND o.external_id = d.external_id
-                JOIN orders_orderline l ON l.order_id = o.id
+                JOIN {orders_sql.ORDER} o ON o.channel = d.channel AND o.external_id = d.external_id
+                JOIN {orders_sql.ORDER_LINE} l ON l.order_id = o.id
                 WHERE mod(abs(hashtext(o.external_id)), %s) = 0 AND o.refunded_amount = 0
                   AND o.placed_at < now() - interval '1 hour'
-                  AND NOT EXISTS (SELECT 1 FROM orders_refund r WHERE r.order_id = o.id)
+                  AND NOT EXISTS (SELECT 1 FROM {orders_sql.REFUND} r WHERE r.order_id = o.id)
                 ORDER BY o.id, l.id
             ), refunds AS (
-                INSERT INTO orders_refund (order_id, line_id, external_id, amount, reason, refunded_at, created_at)
+                INSERT INTO {orders_sql.REFUND}
+                    (order_id, line_id, external_id, amount, reason, refunded_at, created_at)
                 SELECT order_id, line_id, 'RF' || order_id, amount, '七天无理由退货',
                        LEAST(placed_at + interval '3 days', now()), LEAST(placed_at + interval '3 days', now())
                 FROM picked
                 RETURNING order_id, line_id, amount
             ), lines AS (
-                UPDATE orders_orderline l SET refunded_amount = r.amount FROM refunds r WHERE l.id = r.line_id
+                UPDATE {orders_sql.ORDER_LINE} l SET refunded_amount = r.amount FROM refunds r WHERE l.id = r.line_id
             )
-            UPDATE orders_order o SET refunded_amount = r.amount,
+            UPDATE {orders_sql.ORDER} o SET refunded_amount = r.amount,
                 status = CASE WHEN r.amount = o.total_amount THEN 'refunded' ELSE 'partially_refunded' END
             FROM refunds r WHERE o.id = r.order_id
             """,
             [REFUND_IN],
         )
         refunded = cursor.rowcount
-        cursor.execute("SELECT count(*), count(*) FILTER (WHERE member_id IS NULL) FROM orders_order")
+        cursor.execute(f"SELECT count(*), count(*) FILTER (WHERE member_id IS NULL) FROM {orders_sql.ORDER}")
         total, pending_total = cursor.fetchone()
     return (
         f"orders: {total - before} added ({line_count} lines, {refunded} refunds); {total} in all, "

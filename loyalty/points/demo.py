@@ -9,8 +9,11 @@ from decimal import Decimal
 
 from django.db import connection
 
+from loyalty.orders import sql as orders_sql
 from loyalty.points import services
+from loyalty.points import sql as points_sql
 from loyalty.points.models import ExpiryMode, PointsPolicy, Redemption, Reward
+from members import sql as members_sql
 from scrm.actors import SystemActor
 from scrm.errors import ServiceError
 
@@ -72,8 +75,8 @@ def _earn() -> tuple[int, int]:
     while True:
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT o.id FROM orders_order o WHERE o.id > %s AND o.member_id IS NOT NULL AND NOT EXISTS "
-                "(SELECT 1 FROM points_pointlot l WHERE l.order_id = o.id AND l.source = 'order') "
+                f"SELECT o.id FROM {orders_sql.ORDER} o WHERE o.id > %s AND o.member_id IS NOT NULL AND NOT EXISTS "
+                f"(SELECT 1 FROM {points_sql.POINT_LOT} l WHERE l.order_id = o.id AND l.source = 'order') "
                 "ORDER BY o.id LIMIT %s",
                 [last, CHUNK],
             )
@@ -94,8 +97,9 @@ def _redemptions(rng: random.Random, count: int) -> int:
         return 0
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT mp.member_id FROM points_memberpoints mp JOIN members_member m ON m.id = mp.member_id "
-            "WHERE mp.balance >= %s AND m.merged_into_id IS NULL AND m.erased_at IS NULL ORDER BY mp.member_id",
+            f"SELECT mp.member_id FROM {points_sql.MEMBER_POINTS} mp "
+            f"JOIN {members_sql.MEMBER} m ON m.id = mp.member_id "
+            f"WHERE mp.balance >= %s AND {members_sql.live('m')} ORDER BY mp.member_id",
             [rewards[0].points_cost],
         )
         candidates = [row[0] for row in cursor.fetchall()]

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.points import sql as points_sql
+
 
 def queue_sync(order_ids: list[int], member_ids: list[int]) -> None:
     """Orders changed (created, refunded, linked or moved): earn / take back points in a task.
@@ -26,7 +28,7 @@ def _points_basis_sql(*, for_members: bool) -> str:
     # redeemed or expired points still count as earned. (member_id, earned_at) is indexed.
     members = "AND l.member_id = ANY(%(member_ids)s) " if for_members else ""
     return (
-        "SELECT l.member_id, sum(l.points - l.clawed_back) AS value FROM points_pointlot l "
+        f"SELECT l.member_id, sum(l.points - l.clawed_back) AS value FROM {points_sql.POINT_LOT} l "
         "WHERE l.source IN ('order', 'adjustment') AND l.earned_at >= %(since)s AND l.earned_at < %(until)s "
         f"{members}GROUP BY l.member_id"
     )
@@ -39,7 +41,7 @@ def register_tier_basis() -> None:
 
 
 def _balance_sql(leaf, m: str):
-    subquery = f"(SELECT mp.balance FROM points_memberpoints mp WHERE mp.member_id = {m}.id)"
+    subquery = f"(SELECT mp.balance FROM {points_sql.MEMBER_POINTS} mp WHERE mp.member_id = {m}.id)"
     if leaf.op == "gte":
         return f"coalesce({subquery}, 0) >= %s", [leaf.value]
     if leaf.op == "lte":

@@ -8,8 +8,11 @@ from decimal import Decimal
 
 from django.db import connection
 
+from loyalty.orders import sql as orders_sql
 from loyalty.referrals import services
+from loyalty.referrals import sql as referrals_sql
 from loyalty.referrals.models import Commission, CommissionRule
+from members import sql as members_sql
 
 RULES = [
     {"name": "全渠道 3%", "rate": Decimal("3"), "return_window_days": 7},
@@ -24,16 +27,16 @@ RULES = [
 ]
 
 # The referrer is the member next in id order in the buyer's home store: a friend who shops there too.
-_REFER_ORDERS = """
+_REFER_ORDERS = f"""
 WITH picked AS (
     SELECT o.id,
-           (SELECT rc.code FROM members_member f JOIN referrals_referralcode rc ON rc.member_id = f.id
+           (SELECT rc.code FROM {members_sql.MEMBER} f JOIN {referrals_sql.REFERRAL_CODE} rc ON rc.member_id = f.id
              WHERE f.home_store_id = m.home_store_id AND f.id > m.id ORDER BY f.id LIMIT 1) AS code
-      FROM orders_order o JOIN members_member m ON m.id = o.member_id
+      FROM {orders_sql.ORDER} o JOIN {members_sql.MEMBER} m ON m.id = o.member_id
      WHERE o.referral_code = '' AND m.home_store_id IS NOT NULL
        AND abs(hashtext(o.id::text || %(seed)s::text)) %% 25 = 0
 )
-UPDATE orders_order o SET referral_code = picked.code FROM picked
+UPDATE {orders_sql.ORDER} o SET referral_code = picked.code FROM picked
  WHERE o.id = picked.id AND picked.code IS NOT NULL
 RETURNING o.id
 """

@@ -10,7 +10,9 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from loyalty.orders import sql as orders_sql
 from loyalty.orders.models import OrderChannel
+from loyalty.referrals import sql as referrals_sql
 from loyalty.referrals.models import (
     CODE_ALPHABET,
     CODE_LENGTH,
@@ -21,6 +23,7 @@ from loyalty.referrals.models import (
     ReferralCode,
     ReferralSource,
 )
+from members import sql as members_sql
 from members.models import Member
 from scrm.errors import Conflict, InvalidInput, NotInScope
 from scrm.models import User
@@ -30,14 +33,14 @@ from scrm.scoping import scope
 
 # The correlated `0 * m.id` makes PostgreSQL draw a fresh code per member.
 _GENERATE_CODES = f"""
-INSERT INTO referrals_referralcode (member_id, code, created_at)
+INSERT INTO {referrals_sql.REFERRAL_CODE} (member_id, code, created_at)
 SELECT m.id,
        (SELECT string_agg(substr(%(alphabet)s, 1 + floor(random() * {len(CODE_ALPHABET)})::int, 1), '')
           FROM generate_series(1, %(length)s + 0 * m.id)),
        now()
-  FROM members_member m
- WHERE m.merged_into_id IS NULL AND m.erased_at IS NULL
-   AND NOT EXISTS (SELECT 1 FROM referrals_referralcode rc WHERE rc.member_id = m.id)
+  FROM {members_sql.MEMBER} m
+ WHERE {members_sql.live('m')}
+   AND NOT EXISTS (SELECT 1 FROM {referrals_sql.REFERRAL_CODE} rc WHERE rc.member_id = m.id)
    {{only}}
 ON CONFLICT DO NOTHING
 """
@@ -207,7 +210,7 @@ def can_mark_paid(actor) -> bool:
 def create_rule(*, data: dict, actor=None) -> CommissionRule:
     # Serialise rule writes so two operators cannot create twin rules at once.
     with connection.cursor() as cursor:
-        cursor.execute("LOCK TABLE referrals_commissionrule IN SHARE ROW EXCLUSIVE MODE")
+        cursor.execute(f"LOCK TABLE {referrals_sql.COMMISSION_RULE} IN SHARE ROW EXCLUSIVE MODE")
     return CommissionRule.objects.create(**_clean_rule(data, current=None))
 
 
@@ -215,7 +218,7 @@ def create_rule(*, data: dict, actor=None) -> CommissionRule:
 def update_rule(*, rule: CommissionRule, data: dict, actor=None) -> CommissionRule:
     """Changes apply to orders that arrive from now on; existing commissions keep their terms."""
     with connection.cursor() as cursor:
-        cursor.execute("LOCK TABLE referrals_commissionrule IN SHARE ROW EXCLUSIVE MODE")
+        cursor.execute(f"LOCK TABLE {referrals_sql.COMMISSION_RULE} IN SHARE ROW EXCLUSIVE MODE")
     rule = CommissionRule.objects.select_for_update().get(pk=rule.pk)
     for field, value in _clean_rule(data, current=rule).items():
         setattr(rule, field, value)
@@ -234,35 +237,35 @@ def delete_rule(*, rule: CommissionRule, actor=None) -> None:
 # phone, or a pending buyer identity that is one of the referrer's), the most specific active rule,
 # and the rule's base: the order's net, or the net of the lines in the rule's category (order-level
 # refunds not tied to a line are shared over lines by amount).
-_ORDER_FACTS = """
+_ORDER_FACTS = f"""
 o AS (
     SELECT o.id, o.member_id, o.channel, o.currency, o.total_amount, o.refunded_amount, o.placed_at,
            rc.member_id AS referrer_id, rc.code,
            CASE WHEN o.member_id = rc.member_id THEN 'self_referral'
                 WHEN rp.phone <> '' AND rp.phone = bm.phone THEN 'same_phone'
                 WHEN o.member_id IS NULL AND EXISTS (
-                    SELECT 1 FROM members_identity i
+                    SELECT 1 FROM {members_sql.IDENTITY} i
                      WHERE i.member_id = rc.member_id AND i.channel = o.buyer_channel
                        AND i.namespace = o.buyer_namespace AND i.external_id = o.buyer_external_id)
                 THEN 'same_identity'
                 ELSE '' END AS self_reason
-      FROM orders_order o
-      JOIN referrals_referralcode rc ON rc.code = upper(o.referral_code)
-      JOIN members_member rp ON rp.id = rc.member_id
-      LEFT JOIN members_member bm ON bm.id = o.member_id
+      FROM {orders_sql.ORDER} o
+      JOIN {referrals_sql.REFERRAL_CODE} rc ON rc.code = upper(o.referral_code)
+      JOIN {members_sql.MEMBER} rp ON rp.id = rc.member_id
+      LEFT JOIN {members_sql.MEMBER} bm ON bm.id = o.member_id
      WHERE o.id = ANY(%(ids)s) AND o.referral_code <> ''
 )"""
 
-_BASE = """
+_BASE = f"""
 LEFT JOIN LATERAL (
     SELECT coalesce(sum(l.amount), 0) AS all_amount, coalesce(sum(l.refunded_amount), 0) AS all_refunded,
-           coalesce(sum(l.amount) FILTER (WHERE l.category = {cat}), 0) AS cat_amount,
-           coalesce(sum(l.refunded_amount) FILTER (WHERE l.category = {cat}), 0) AS cat_refunded
-      FROM orders_orderline l WHERE l.order_id = o.id
-) ls ON {cat} <> ''
+           coalesce(sum(l.amount) FILTER (WHERE l.category = {{cat}}), 0) AS cat_amount,
+           coalesce(sum(l.refunded_amount) FILTER (WHERE l.category = {{cat}}), 0) AS cat_refunded
+      FROM {orders_sql.ORDER_LINE} l WHERE l.order_id = o.id
+) ls ON {{cat}} <> ''
 CROSS JOIN LATERAL (
-    SELECT CASE WHEN {cat} = '' THEN o.total_amount ELSE ls.cat_amount END AS gross,
-           greatest(0, CASE WHEN {cat} = '' THEN o.total_amount - o.refunded_amount
+    SELECT CASE WHEN {{cat}} = '' THEN o.total_amount ELSE ls.cat_amount END AS gross,
+           greatest(0, CASE WHEN {{cat}} = '' THEN o.total_amount - o.refunded_amount
                 ELSE ls.cat_amount - ls.cat_refunded
                      - greatest(0, o.refunded_amount - ls.all_refunded) * ls.cat_amount / nullif(o.total_amount, 0)
                 END) AS net
@@ -273,7 +276,7 @@ _COMMISSION_BASE = _BASE.format(cat="c.category")
 
 _INSERT = f"""
 WITH {_ORDER_FACTS}
-INSERT INTO referrals_commission (
+INSERT INTO {referrals_sql.COMMISSION} (
     order_id, referrer_id, referred_member_id, rule_id, code, category, rate, fixed_amount, base_amount,
     original_amount, amount, currency, status, cancel_reason, placed_at, payable_at, created_at, updated_at)
 SELECT o.id, o.referrer_id, o.member_id, r.id, o.code, coalesce(r.category, ''), coalesce(r.rate, 0),
@@ -286,10 +289,10 @@ SELECT o.id, o.referrer_id, o.member_id, r.id, o.code, coalesce(r.category, ''),
        o.placed_at, o.placed_at + make_interval(days => coalesce(r.return_window_days, 0)), now(), now()
   FROM o
   LEFT JOIN LATERAL (
-      SELECT r.* FROM referrals_commissionrule r
+      SELECT r.* FROM {referrals_sql.COMMISSION_RULE} r
        WHERE r.is_active AND (r.channel = '' OR r.channel = o.channel)
          AND (r.category = '' OR EXISTS (
-              SELECT 1 FROM orders_orderline l WHERE l.order_id = o.id AND l.category = r.category))
+              SELECT 1 FROM {orders_sql.ORDER_LINE} l WHERE l.order_id = o.id AND l.category = r.category))
        ORDER BY (r.channel <> '')::int * 2 + (r.category <> '')::int DESC, r.priority DESC, r.id
        LIMIT 1
   ) r ON true
@@ -305,12 +308,12 @@ ON CONFLICT (order_id) DO NOTHING
 _UPDATE_PENDING = f"""
 WITH {_ORDER_FACTS}, n AS (
     SELECT c.id, o.member_id, o.self_reason, b.net
-      FROM referrals_commission c
+      FROM {referrals_sql.COMMISSION} c
       JOIN o ON o.id = c.order_id
       {_COMMISSION_BASE}
      WHERE c.status = 'pending'
 )
-UPDATE referrals_commission c
+UPDATE {referrals_sql.COMMISSION} c
    SET referred_member_id = n.member_id,
        amount = CASE WHEN n.self_reason <> '' OR n.net <= 0 THEN 0
                      ELSE least(c.original_amount, round(c.original_amount * n.net / nullif(c.base_amount, 0), 2))
@@ -330,10 +333,10 @@ WITH {_ORDER_FACTS}, firsts AS (
      WHERE o.member_id IS NOT NULL AND o.self_reason = ''
      ORDER BY o.member_id, o.placed_at, o.id
 )
-INSERT INTO referrals_referral (member_id, referrer_id, code, order_id, source, created_at)
+INSERT INTO {referrals_sql.REFERRAL} (member_id, referrer_id, code, order_id, source, created_at)
 SELECT f.member_id, f.referrer_id, f.code, f.order_id, 'order', now()
   FROM firsts f
- WHERE NOT EXISTS (SELECT 1 FROM referrals_referral back
+ WHERE NOT EXISTS (SELECT 1 FROM {referrals_sql.REFERRAL} back
                     WHERE back.member_id = f.referrer_id AND back.referrer_id = f.member_id)
 ON CONFLICT (member_id) DO NOTHING
 """
@@ -356,16 +359,16 @@ def sync_commissions(*, order_ids: Iterable[int]) -> dict:
     return {"updated": updated, "created": created, "referrals": referrals}
 
 
-_RELEASE = """
+_RELEASE = f"""
 WITH due AS (
-    SELECT c.id FROM referrals_commission c
+    SELECT c.id FROM {referrals_sql.COMMISSION} c
      WHERE c.status = 'pending' AND c.payable_at <= %(now)s
      ORDER BY c.id
      FOR UPDATE OF c SKIP LOCKED
 )
-UPDATE referrals_commission c
+UPDATE {referrals_sql.COMMISSION} c
    SET status = 'payable', updated_at = now()
-  FROM due, orders_order o
+  FROM due, {orders_sql.ORDER} o
  WHERE c.id = due.id AND o.id = c.order_id AND o.refunded_amount < o.total_amount AND c.amount > 0
 """
 
@@ -376,7 +379,9 @@ def release_due_commissions(*, now=None) -> int:
     order is cancelled, never payable). Returns how many became payable."""
     now = now or timezone.now()
     with connection.cursor() as cursor:
-        cursor.execute("SELECT order_id FROM referrals_commission WHERE status = 'pending' AND payable_at <= %s", [now])
+        cursor.execute(
+            f"SELECT order_id FROM {referrals_sql.COMMISSION} WHERE status = 'pending' AND payable_at <= %s", [now]
+        )
         due_orders = [row[0] for row in cursor.fetchall()]
     released = 0
     for start in range(0, len(due_orders), 10_000):

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.orders import sql as orders_sql
+
 
 @dataclass(frozen=True)
 class Basis:
@@ -45,7 +47,7 @@ def _spend_sql(*, for_members: bool) -> str:
     # member filter lets the (member_id, placed_at) index answer a prompt recalculation.
     members = "AND o.member_id = ANY(%(member_ids)s) " if for_members else ""
     return (
-        "SELECT o.member_id, sum(o.total_amount - o.refunded_amount) AS value FROM orders_order o "
+        f"SELECT o.member_id, sum(o.total_amount - o.refunded_amount) AS value FROM {orders_sql.ORDER} o "
         "WHERE o.member_id IS NOT NULL AND o.placed_at >= %(since)s AND o.placed_at < %(until)s "
         f"AND o.currency = %(currency)s {members}GROUP BY o.member_id"
     )

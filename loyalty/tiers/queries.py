@@ -10,6 +10,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from loyalty.tiers.models import MemberTier, TierChange, TierLadder, TierLevel
+from members import sql as members_sql
 from scrm.scoping import access_for, scope
 
 LADDER_ID = 1
@@ -65,9 +66,7 @@ def distribution(user) -> dict:
         return cached
     rows = (
         scope(
-            MemberTier.objects.filter(
-                member__merged_into__isnull=True, member__erased_at__isnull=True, level__isnull=False
-            ),
+            MemberTier.objects.filter(members_sql.live_q("member"), level__isnull=False),
             user,
         )
         .values("member__home_store", "level")

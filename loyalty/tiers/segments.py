@@ -17,13 +17,15 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.orders import sql as orders_sql
+from loyalty.tiers import sql as tiers_sql
 from loyalty.tiers.models import TierLevel
 from members.segments import registry
 from members.segments.registry import InvalidValue, Leaf, Value, register_filter
 
 MAX_DAYS = 3660
 
-_LIVE_TIER = "SELECT mt.member_id FROM tiers_membertier mt WHERE mt.level_id = ANY(%s)"
+_LIVE_TIER = f"SELECT mt.member_id FROM {tiers_sql.MEMBER_TIER} mt WHERE mt.level_id = ANY(%s)"
 
 
 def _validate_levels(leaf: Leaf) -> None:
@@ -39,8 +41,9 @@ def _validate_levels(leaf: Leaf) -> None:
 def _tier_sql(leaf: Leaf, m: str):
     if leaf.op == "gte":
         return (
-            f"{m}.id IN (SELECT mt.member_id FROM tiers_membertier mt JOIN tiers_tierlevel l ON l.id = mt.level_id "
-            "WHERE l.rank >= (SELECT rank FROM tiers_tierlevel WHERE id = %s))",
+            f"{m}.id IN (SELECT mt.member_id FROM {tiers_sql.MEMBER_TIER} mt "
+            f"JOIN {tiers_sql.TIER_LEVEL} l ON l.id = mt.level_id "
+            f"WHERE l.rank >= (SELECT rank FROM {tiers_sql.TIER_LEVEL} WHERE id = %s))",
             [leaf.value],
         )
     sql = f"{m}.id IN ({_LIVE_TIER})"
@@ -94,7 +97,7 @@ def _range_sql(aggregate: str, where: str, currency: bool):
         lo = Decimal(str(value["min"])) if value.get("min") is not None else None
         hi = Decimal(str(value["max"])) if value.get("max") is not None else None
         base = (
-            f"SELECT o.member_id FROM orders_order o WHERE o.member_id IS NOT NULL {where}"
+            f"SELECT o.member_id FROM {orders_sql.ORDER} o WHERE o.member_id IS NOT NULL {where}"
             "AND o.placed_at >= now() - make_interval(days => %s) "
             + ("AND o.currency = %s " if currency else "")
             + "GROUP BY o.member_id HAVING "
@@ -116,7 +119,7 @@ def _range_sql(aggregate: str, where: str, currency: bool):
 
 def _last_order_sql(leaf: Leaf, m: str):
     sql = (
-        f"EXISTS (SELECT 1 FROM orders_order o WHERE o.member_id = {m}.id "
+        f"EXISTS (SELECT 1 FROM {orders_sql.ORDER} o WHERE o.member_id = {m}.id "
         "AND o.placed_at >= now() - make_interval(days => %s))"
     )
     return (f"NOT {sql}" if leaf.op == "not_within_days" else sql), [leaf.value]

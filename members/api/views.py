@@ -17,6 +17,7 @@ from rest_framework.decorators import action
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
+from members import sql as members_sql
 from members.api import serializers as s
 from members.filters import IdentityFilterSet, MemberFilterSet, TagFilterSet
 from members.models import (
@@ -382,7 +383,7 @@ class MemberEventViewSet(MemberChildMixin, ScopedQuerysetMixin, mixins.ListModel
 class IdentityViewSet(ScopedReadOnlyViewSet):
     """Identities across members: find who is behind a platform's id."""
 
-    queryset = Identity.objects.filter(member__merged_into__isnull=True, member__erased_at__isnull=True)
+    queryset = Identity.objects.filter(members_sql.live_q("member"))
     serializer_class = s.IdentitySerializer
     filterset_class = IdentityFilterSet
     scope_resource = "members"

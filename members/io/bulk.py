@@ -32,12 +32,14 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from members import sql as members_sql
 from members.io.columns import CONSENT_VALUES, Column, Layout, gender_values, source_values, stage_values
 from members.models import AddWay, AttributeType, Channel, ConsentChannel, MemberEvent, Source, TagSource
 from members.services import attributes, profile
 from members.services.attributes import BOOLEAN_WORDS, TEXT_MAX
 from members.services.identities import EXTERNAL_ID_MAX
 from members.services.profile import BIRTHDAY_MIN, NAME_MAX
+from scrm import sql as scrm_sql
 from scrm.models import Store, User
 from scrm.scoping import Access
 
@@ -585,7 +587,7 @@ class Importer:
         columns = self._identity_columns()
         joins, held, col_no, col, value = [], [], [], [], []
         for n, (c, channel, expr) in enumerate(columns):
-            joins.append(f"LEFT JOIN members_identity h{n} ON h{n}.channel = {self._param(channel)} "
+            joins.append(f"LEFT JOIN {members_sql.IDENTITY} h{n} ON h{n}.channel = {self._param(channel)} "
                          f"AND h{n}.namespace = {self._param(c.namespace)} AND h{n}.external_id = {expr}")
             held.append(f"h{n}.member_id")
             col_no.append(f"WHEN h{n}.member_id IS NOT NULL THEN {c.index + 1}")
@@ -594,13 +596,13 @@ class Importer:
         self._collected(f"""
             CREATE TEMP TABLE io_match ON COMMIT DROP AS
             SELECT m.*, mm.id AS member_id, mm.home_store_id AS member_store_id,
-                   (mm.merged_into_id IS NULL AND mm.erased_at IS NULL) AS member_live
+                   ({members_sql.live('mm')}) AS member_live
             FROM (SELECT r.row_no, ARRAY[{", ".join(held)}]::bigint[] AS held,
                          least({", ".join(held)}) AS first_id, greatest({", ".join(held)}) AS last_id,
                          CASE {" ".join(col_no)} END AS match_col_no, CASE {" ".join(col)} END AS match_col,
                          CASE {" ".join(value)} END AS match_value
                   FROM io_rows r {" ".join(joins)}) AS m
-            LEFT JOIN members_member mm ON mm.id = m.first_id AND m.first_id = m.last_id
+            LEFT JOIN {members_sql.MEMBER} mm ON mm.id = m.first_id AND m.first_id = m.last_id
             WHERE m.first_id IS NOT NULL;
             CREATE UNIQUE INDEX ON io_match (row_no);
             ANALYZE io_match;
@@ -622,7 +624,7 @@ class Importer:
             store = int(self.store_id)
             elsewhere = (f"CASE WHEN f.first_id IS NULL THEN false "
                          f"WHEN f.first_id = f.last_id THEN f.member_store_id IS DISTINCT FROM {store} "
-                         f"ELSE EXISTS (SELECT 1 FROM members_member o WHERE o.id = ANY(f.held) "
+                         f"ELSE EXISTS (SELECT 1 FROM {members_sql.MEMBER} o WHERE o.id = ANY(f.held) "
                          f"AND o.home_store_id IS DISTINCT FROM {store}) END")
             checks.append((*match, elsewhere, self._m("other_store", value="f.match_value")))
             in_scope = f"NOT ({elsewhere})"
@@ -648,14 +650,14 @@ class Importer:
                            "f.owner_id IS NOT NULL AND f.owner_problem IS NULL "
                            "AND f.final_store_id <> f.owner_store_id",
                            self._m("owner_store", value=value,
-                                   owner_store="(SELECT code FROM scrm_store WHERE id = f.owner_store_id)",
-                                   store="(SELECT code FROM scrm_store WHERE id = f.final_store_id)")))
+                                   owner_store=f"(SELECT code FROM {scrm_sql.STORE} WHERE id = f.owner_store_id)",
+                                   store=f"(SELECT code FROM {scrm_sql.STORE} WHERE id = f.final_store_id)")))
         for c in self.layout.attributes:
             needed = [str(purpose) for purpose in attributes.consents_needed(c.attribute)]
             if not needed:
                 continue
             label = self._param(" + ".join(self.msg[p] for p in needed))
-            granted = (f"(SELECT count(*) FROM members_consent k WHERE k.member_id = f.member_id "
+            granted = (f"(SELECT count(*) FROM {members_sql.CONSENT} k WHERE k.member_id = f.member_id "
                        f"AND k.channel = '{ConsentChannel.ALL}' AND k.granted "
                        f"AND k.purpose = ANY({self._param(needed)}::text[])) = {len(needed)}")
             header, value = self._param(c.header), f"f.{c.sql_name}"
@@ -672,12 +674,12 @@ class Importer:
         column = self.col("tags")
         if column is None:
             return
-        self._run("""
+        self._run(f"""
             CREATE TEMP TABLE io_vocab ON COMMIT DROP AS
             SELECT lower(g.name) AS gkey, lower(t.name) AS tkey, t.id, g.id AS group_id, g.name AS group_name,
                    NOT g.multiple AS single, t.rule IS NOT NULL AS is_rule,
                    count(*) OVER (PARTITION BY lower(t.name)) AS same_name
-            FROM members_tag t JOIN members_taggroup g ON g.id = t.group_id""")
+            FROM {members_sql.TAG} t JOIN {members_sql.TAG_GROUP} g ON g.id = t.group_id""")
         # "group:tag" (the group is what comes before the first colon) or a bare tag name when only
         # one group has a tag of that name.
         normal = "replace(x.item, '：', ':')"
@@ -755,8 +757,8 @@ class Importer:
         name = self.v("name", "f")
         self._run(f"""
             CREATE TEMP TABLE io_ok ON COMMIT DROP AS
-            SELECT f.row_no, f.member_id, coalesce(f.member_id, nextval(pg_get_serial_sequence('members_member', 'id')))
-                       AS mid,
+            SELECT f.row_no, f.member_id,
+                   coalesce(f.member_id, nextval(pg_get_serial_sequence('{members_sql.MEMBER}', 'id'))) AS mid,
                    {name} AS name, f.phone, f.gender, f.birthday, f.store_id, f.final_store_id, f.owner_id,
                    f.source, f.stage, {self.v("tags", "f")} AS tags, {attrs} AS attrs
             FROM {self._final()}
@@ -769,7 +771,7 @@ class Importer:
         """New members; a field the file leaves empty gets the model's default (the source: this import)."""
         defaults = profile.DEFAULTS
         self.outcome.created = self._run(f"""
-            INSERT INTO members_member (id, name, phone, gender, birthday, home_store_id, owner_id, source, stage,
+            INSERT INTO {members_sql.MEMBER} (id, name, phone, gender, birthday, home_store_id, owner_id, source, stage,
                                         attributes, created_at, updated_at)
             SELECT o.mid, coalesce(o.name, ''), coalesce(o.phone, ''), coalesce(o.gender, {_lit(defaults["gender"])}),
                    o.birthday, o.final_store_id, o.owner_id, coalesce(o.source, {_lit(IMPORT_SOURCE)}),
@@ -789,15 +791,15 @@ class Importer:
                f"coalesce(o.source, m.source), coalesce(o.stage, m.stage), m.attributes || o.attrs")
         moved = "SELECT NULL::bigint AS id WHERE false"
         if self.col("home_store") is not None:
-            moved = """SELECT m.id FROM members_member m JOIN io_ok o ON o.member_id = m.id
+            moved = f"""SELECT m.id FROM {members_sql.MEMBER} m JOIN io_ok o ON o.member_id = m.id
                        WHERE o.owner_id IS NULL AND o.store_id IS DISTINCT FROM m.home_store_id
                          AND o.store_id IS NOT NULL AND m.owner_id IS NOT NULL"""
         self._run(f"""
-            SELECT count(*) FROM (SELECT 1 FROM members_member m
+            SELECT count(*) FROM (SELECT 1 FROM {members_sql.MEMBER} m
                                   WHERE m.id IN (SELECT member_id FROM io_ok WHERE member_id IS NOT NULL)
                                   ORDER BY m.id FOR UPDATE) AS locked;
             CREATE TEMP TABLE io_moved ON COMMIT DROP AS {moved};
-            UPDATE members_member m SET (name, phone, gender, birthday, home_store_id, owner_id, source, stage,
+            UPDATE {members_sql.MEMBER} m SET (name, phone, gender, birthday, home_store_id, owner_id, source, stage,
                                          attributes, updated_at) = ({new}, now())
             FROM io_ok o
             WHERE m.id = o.member_id
@@ -812,7 +814,7 @@ class Importer:
                    f"WHERE m.held[{self._held_position('i.col_no')}] IS NULL")
         expected = self._scalar(f"SELECT count(*) {new_ids}")
         added = self._run(f"""
-            INSERT INTO members_identity (member_id, channel, namespace, external_id, created_at)
+            INSERT INTO {members_sql.IDENTITY} (member_id, channel, namespace, external_id, created_at)
             SELECT o.mid, i.channel, i.namespace, i.external_id, now() {new_ids}
             ORDER BY i.channel, i.namespace, i.external_id
             ON CONFLICT (channel, namespace, external_id) DO NOTHING""")
@@ -825,14 +827,14 @@ class Importer:
         """The tags cells, with the rule of members.services.tags: a single-choice group keeps one
         tag, so the imported one replaces the member's other one (rule tags are never touched)."""
         user = "NULL" if self.user_id is None else str(int(self.user_id))
-        self._run("""
-            DELETE FROM members_membertag mt
-            USING io_ok o, io_tags t, members_tag old
+        self._run(f"""
+            DELETE FROM {members_sql.MEMBER_TAG} mt
+            USING io_ok o, io_tags t, {members_sql.TAG} old
             WHERE o.member_id IS NOT NULL AND t.cell = o.tags AND t.single AND mt.member_id = o.mid
               AND old.id = mt.tag_id AND old.group_id = t.group_id AND mt.tag_id <> t.tag_id
               AND old.rule IS NULL""")
         self.outcome.tags_added = self._run(f"""
-            INSERT INTO members_membertag (member_id, tag_id, source, added_by_id, added_at)
+            INSERT INTO {members_sql.MEMBER_TAG} (member_id, tag_id, source, added_by_id, added_at)
             SELECT o.mid, t.tag_id, {_lit(IMPORT_TAG_SOURCE)}, {user}::bigint, now()
             FROM io_ok o JOIN io_tags t ON t.cell = o.tags
             ORDER BY 1, 2
@@ -842,18 +844,18 @@ class Importer:
         """Member.owner mirrors the owner relation: the imported owner becomes the one owner, and a
         member who moved store without one keeps no owner relation (relations.sync_owners' rule)."""
         self._run(f"""
-            UPDATE members_staffrelation r SET is_owner = false
+            UPDATE {members_sql.STAFF_RELATION} r SET is_owner = false
             FROM io_ok o
             WHERE r.member_id = o.mid AND r.is_owner AND o.owner_id IS NOT NULL AND r.staff_id <> o.owner_id;
-            UPDATE members_staffrelation r SET is_owner = false
+            UPDATE {members_sql.STAFF_RELATION} r SET is_owner = false
             FROM io_moved v WHERE r.member_id = v.id AND r.is_owner;
-            INSERT INTO members_staffrelation (member_id, staff_id, store_id, add_way, state, remark, description,
-                                               is_owner, added_at)
+            INSERT INTO {members_sql.STAFF_RELATION} (member_id, staff_id, store_id, add_way, state, remark,
+                                                     description, is_owner, added_at)
             SELECT o.mid, o.owner_id, o.final_store_id, {_lit(IMPORT_ADD_WAY)}, '', '', '', true, now()
             FROM io_ok o WHERE o.owner_id IS NOT NULL
             ORDER BY o.mid
             ON CONFLICT (member_id, staff_id) DO UPDATE SET is_owner = true
-            WHERE NOT members_staffrelation.is_owner""")
+            WHERE NOT {members_sql.STAFF_RELATION}.is_owner""")
 
     def _write_consents(self) -> None:
         """Consent cells through the consent model, set-based, with the rules of
@@ -872,28 +874,28 @@ class Importer:
             WHERE c.granted IS NOT NULL;
             INSERT INTO io_consent (member_id, purpose, channel, granted)
             SELECT k.member_id, k.purpose, k.channel, false
-            FROM io_consent w JOIN members_consent k
+            FROM io_consent w JOIN {members_sql.CONSENT} k
               ON k.member_id = w.member_id AND k.purpose = w.purpose AND k.channel <> {every} AND k.granted
             WHERE w.channel = {every} AND NOT w.granted
               AND NOT EXISTS (SELECT 1 FROM io_consent x WHERE x.member_id = k.member_id
                               AND x.purpose = k.purpose AND x.channel = k.channel);
             CREATE TEMP TABLE io_consent_changed ON COMMIT DROP AS
             SELECT c.* FROM io_consent c
-            LEFT JOIN members_consent k
+            LEFT JOIN {members_sql.CONSENT} k
               ON k.member_id = c.member_id AND k.purpose = c.purpose AND k.channel = c.channel
             WHERE k.id IS NULL OR k.granted <> c.granted""")
         self.outcome.consents_changed = self._run(f"""
-            INSERT INTO members_consentrecord (member_id, purpose, channel, granted, source, evidence,
+            INSERT INTO {members_sql.CONSENT_RECORD} (member_id, purpose, channel, granted, source, evidence,
                                                recorded_by_id, recorded_by_label, recorded_at)
             SELECT member_id, purpose, channel, granted, {source}, '', {user}::bigint, '', now()
             FROM io_consent_changed ORDER BY member_id, purpose, channel""")
         self._run(f"""
-            INSERT INTO members_consent (member_id, purpose, channel, granted, updated_at)
+            INSERT INTO {members_sql.CONSENT} (member_id, purpose, channel, granted, updated_at)
             SELECT member_id, purpose, channel, granted, now() FROM io_consent_changed
             ORDER BY member_id, purpose, channel
             ON CONFLICT (member_id, purpose, channel) DO UPDATE
             SET granted = EXCLUDED.granted, updated_at = EXCLUDED.updated_at;
-            INSERT INTO members_memberevent (member_id, kind, data, actor_id, actor_label, created_at)
+            INSERT INTO {members_sql.MEMBER_EVENT} (member_id, kind, data, actor_id, actor_label, created_at)
             SELECT member_id, {kind},
                    jsonb_build_object('source', {source}, 'changed', jsonb_agg(jsonb_build_object(
                        'purpose', purpose, 'channel', channel, 'granted', granted) ORDER BY purpose, channel)),
@@ -910,7 +912,7 @@ class Importer:
                 SELECT DISTINCT r.row_no, t.tag_id
                 FROM io_rows r JOIN io_tags t ON t.cell = r.{cell} LEFT JOIN io_match m ON m.row_no = r.row_no
                 WHERE t.tag_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM io_err e WHERE e.row_no = r.row_no)
-                  AND NOT EXISTS (SELECT 1 FROM members_membertag mt
+                  AND NOT EXISTS (SELECT 1 FROM {members_sql.MEMBER_TAG} mt
                                   WHERE mt.member_id = m.member_id AND mt.tag_id = t.tag_id)) AS x""")
 
     def estimate_identities(self) -> int:

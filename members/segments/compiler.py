@@ -8,6 +8,7 @@ so "none of" means live members without the tags.
 
 from __future__ import annotations
 
+from members import sql as members_sql
 from members.segments.definition import All, Condition, Not
 from members.segments.index import TABLE
 
@@ -87,7 +88,7 @@ def chunks_sql(tree, store_id: int | None) -> tuple[str, list]:
 def rows_sql(tree, store_id: int | None, m: str = "m") -> tuple[str, list]:
     """A WHERE clause over members_member `m`: live, of the store (if given) and matching the tree."""
     where, params = where_sql(tree, m)
-    sql = f"{m}.merged_into_id IS NULL AND {m}.erased_at IS NULL AND {where}"
+    sql = f"{members_sql.live(m)} AND {where}"
     if store_id is not None:
         sql = f"{m}.home_store_id = %s AND {sql}"
         params = [store_id, *params]

@@ -9,6 +9,7 @@ import json
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from members import sql as members_sql
 from members.models import AttributeDefinition, AttributeType, Gender, Source, Stage, Tag
 from members.segments.registry import Bits, InvalidValue, Leaf, Value, register_filter
 from members.services.attributes import hidden_attribute_codes, sees_sensitive_attributes
@@ -19,8 +20,8 @@ IS_NULL = Value("boolean")
 
 # --- tags ---------------------------------------------------------------------------------------
 
-_TAG_EXISTS = "EXISTS (SELECT 1 FROM members_membertag mt WHERE mt.member_id = {m}.id AND mt.tag_id = %s)"
-_TAG_ANY = "EXISTS (SELECT 1 FROM members_membertag mt WHERE mt.member_id = {m}.id AND mt.tag_id = ANY(%s))"
+_TAG_EXISTS = f"EXISTS (SELECT 1 FROM {members_sql.MEMBER_TAG} mt WHERE mt.member_id = {{m}}.id AND mt.tag_id = %s)"
+_TAG_ANY = f"EXISTS (SELECT 1 FROM {members_sql.MEMBER_TAG} mt WHERE mt.member_id = {{m}}.id AND mt.tag_id = ANY(%s))"
 
 
 def _tags_sql(leaf: Leaf, m: str):

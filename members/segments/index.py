@@ -17,14 +17,15 @@ from __future__ import annotations
 
 from django.db import connection, transaction
 
-from members.segments.models import CHUNK_BITS
+from members import sql as members_sql
+from members.segments.models import CHUNK_BITS, MemberBitmap
 
-TABLE = "member_segments_memberbitmap"
+TABLE = MemberBitmap._meta.db_table
 MEMBER_DIMENSIONS = ("live", "store", "owner", "stage")
 
 # The per-dimension keys of a members_member row `r`; NULL means "not in this dimension".
 _MEMBER_KEYS = {
-    "live": "CASE WHEN r.merged_into_id IS NULL AND r.erased_at IS NULL THEN 0::bigint END",
+    "live": f"CASE WHEN {members_sql.live('r')} THEN 0::bigint END",
     "store": "coalesce(r.home_store_id, 0)::bigint",
     "owner": "coalesce(r.owner_id, 0)::bigint",
     "stage": "hashtext(r.stage)::bigint",
@@ -156,24 +157,24 @@ TRIGGER_FUNCTIONS_SQL = (
 )
 
 CREATE_TRIGGERS_SQL = (
-    """
-CREATE TRIGGER member_segments_tag_insert AFTER INSERT ON members_membertag
+    f"""
+CREATE TRIGGER member_segments_tag_insert AFTER INSERT ON {members_sql.MEMBER_TAG}
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION member_segments_tag_insert();
-CREATE TRIGGER member_segments_tag_delete AFTER DELETE ON members_membertag
+CREATE TRIGGER member_segments_tag_delete AFTER DELETE ON {members_sql.MEMBER_TAG}
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION member_segments_tag_delete();
-CREATE TRIGGER member_segments_tag_update AFTER UPDATE ON members_membertag
+CREATE TRIGGER member_segments_tag_update AFTER UPDATE ON {members_sql.MEMBER_TAG}
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION member_segments_tag_update();
-CREATE TRIGGER member_segments_tag_truncate AFTER TRUNCATE ON members_membertag
+CREATE TRIGGER member_segments_tag_truncate AFTER TRUNCATE ON {members_sql.MEMBER_TAG}
     FOR EACH STATEMENT EXECUTE FUNCTION member_segments_tag_truncate();
-CREATE TRIGGER member_segments_member_insert AFTER INSERT ON members_member
+CREATE TRIGGER member_segments_member_insert AFTER INSERT ON {members_sql.MEMBER}
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION member_segments_member_insert();
-CREATE TRIGGER member_segments_member_delete AFTER DELETE ON members_member
+CREATE TRIGGER member_segments_member_delete AFTER DELETE ON {members_sql.MEMBER}
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION member_segments_member_delete();
-CREATE TRIGGER member_segments_member_update AFTER UPDATE ON members_member
+CREATE TRIGGER member_segments_member_update AFTER UPDATE ON {members_sql.MEMBER}
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION member_segments_member_update();
-CREATE TRIGGER member_segments_member_truncate AFTER TRUNCATE ON members_member
+CREATE TRIGGER member_segments_member_truncate AFTER TRUNCATE ON {members_sql.MEMBER}
     FOR EACH STATEMENT EXECUTE FUNCTION member_segments_member_truncate();
 """
 )
@@ -181,9 +182,9 @@ CREATE TRIGGER member_segments_member_truncate AFTER TRUNCATE ON members_member
 TRIGGERS_SQL = FUNCTIONS_SQL + TRIGGER_FUNCTIONS_SQL + CREATE_TRIGGERS_SQL
 
 TRIGGER_NAMES = {
-    "members_membertag": ["member_segments_tag_insert", "member_segments_tag_delete", "member_segments_tag_update",
+    members_sql.MEMBER_TAG: ["member_segments_tag_insert", "member_segments_tag_delete", "member_segments_tag_update",
                           "member_segments_tag_truncate"],
-    "members_member": ["member_segments_member_insert", "member_segments_member_delete",
+    members_sql.MEMBER: ["member_segments_member_insert", "member_segments_member_delete",
                        "member_segments_member_update", "member_segments_member_truncate"],
 }
 
@@ -200,9 +201,9 @@ DROP FUNCTION IF EXISTS member_segments_bits(integer[]);
 """
 
 # Everything the triggers maintain, computed from the tables themselves.
-_FRESH_SQL = bitmaps_sql(f"""{_member_rows("members_member")}
+_FRESH_SQL = bitmaps_sql(f"""{_member_rows(members_sql.MEMBER)}
           UNION ALL
-          SELECT 'tag'::text, tag_id::bigint, member_id FROM members_membertag""")
+          SELECT 'tag'::text, tag_id::bigint, member_id FROM {members_sql.MEMBER_TAG}""")
 
 
 def rebuild() -> int:
@@ -210,7 +211,7 @@ def rebuild() -> int:
     members and tags wait (SHARE lock). Returns the number of chunks written."""
     dims = ", ".join(f"'{d}'" for d in (*MEMBER_DIMENSIONS, "tag"))
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("LOCK TABLE members_member, members_membertag IN SHARE MODE")
+        cursor.execute(f"LOCK TABLE {members_sql.MEMBER}, {members_sql.MEMBER_TAG} IN SHARE MODE")
         cursor.execute(f"DELETE FROM {TABLE} WHERE dimension IN ({dims})")
         cursor.execute(f"INSERT INTO {TABLE} (dimension, key, chunk, bits) {_FRESH_SQL}")
         return cursor.rowcount

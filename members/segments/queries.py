@@ -20,6 +20,7 @@ from django.db import connection
 from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
 
+from members import sql as members_sql
 from members.models import Member
 from members.segments import compiler, definition, registry
 from members.segments.definition import All, DefinitionError
@@ -33,7 +34,7 @@ __all__ = [
 
 HYBRID_RATIO = 0.25  # a bitmap part matching at most this share of live members narrows the SQL part
 ID_LIST_LIMIT = 200_000  # member lists of bitmap segments up to this size filter by id from the index
-MEMBER_TABLE = '"members_member"'
+MEMBER_TABLE = f'"{members_sql.MEMBER}"'
 
 
 def validate_definition(raw, *, forbid_tags=frozenset()):
@@ -126,10 +127,10 @@ def member_ids_sql(raw, actor, *, store_id: int | None = None) -> tuple[str, lis
     if plan.kind == "hybrid":
         ids_sql, ids_params = _bitmap_ids_sql(plan.bitmap_part, store)
         where, params = compiler.where_sql(plan.sql_part, "m")
-        return (f"SELECT m.id FROM ({ids_sql}) AS ids JOIN members_member m ON m.id = ids.id WHERE {where}",
+        return (f"SELECT m.id FROM ({ids_sql}) AS ids JOIN {members_sql.MEMBER} m ON m.id = ids.id WHERE {where}",
                 [*ids_params, *params])
     where, params = compiler.rows_sql(tree, store, "m")
-    return f"SELECT m.id FROM members_member m WHERE {where}", params
+    return f"SELECT m.id FROM {members_sql.MEMBER} m WHERE {where}", params
 
 
 def count(raw, actor, *, store_id: int | None = None) -> int:

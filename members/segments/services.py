@@ -9,6 +9,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from members import sql as members_sql
 from members.models import Tag
 from members.segments import index, queries
 from members.segments.models import Segment, SegmentSnapshot
@@ -157,15 +158,15 @@ def refresh_rule_tag(*, tag_id: int) -> RuleRefresh | None:
         )
         cursor.execute("ANALYZE member_segments_rule_matches")
         cursor.execute(
-            "INSERT INTO members_membertag (member_id, tag_id, source, added_at) "
+            f"INSERT INTO {members_sql.MEMBER_TAG} (member_id, tag_id, source, added_at) "
             "SELECT x.id, %s, 'rule', now() FROM member_segments_rule_matches x "
-            "WHERE NOT EXISTS (SELECT 1 FROM members_membertag t WHERE t.tag_id = %s AND t.member_id = x.id) "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {members_sql.MEMBER_TAG} t WHERE t.tag_id = %s AND t.member_id = x.id) "
             "ON CONFLICT (member_id, tag_id) DO NOTHING",
             [tag.pk, tag.pk],
         )
         added = cursor.rowcount
         cursor.execute(
-            "DELETE FROM members_membertag t WHERE t.tag_id = %s AND t.source = 'rule' "
+            f"DELETE FROM {members_sql.MEMBER_TAG} t WHERE t.tag_id = %s AND t.source = 'rule' "
             "AND NOT EXISTS (SELECT 1 FROM member_segments_rule_matches x WHERE x.id = t.member_id)",
             [tag.pk],
         )

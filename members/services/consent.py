@@ -19,6 +19,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from members import sql as members_sql
 from members.models import Consent, ConsentChannel, ConsentPurpose, ConsentRecord, Member, MemberEvent
 from members.services import attributes, events
 from scrm import actors
@@ -117,7 +118,7 @@ def _marketing(channel: str):
 def messageable(queryset: QuerySet, channel: str) -> QuerySet:
     """The live members of `queryset` a marketing message may reach on `channel` (set-based)."""
     granted, withdrawn = _marketing(channel)
-    return queryset.filter(merged_into__isnull=True, erased_at__isnull=True).filter(granted).exclude(withdrawn)
+    return queryset.filter(**members_sql.LIVE).filter(granted).exclude(withdrawn)
 
 
 def can_message(member_ids, channel: str) -> QuerySet:

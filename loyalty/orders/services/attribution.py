@@ -7,6 +7,8 @@ from django.utils.translation import gettext as _
 
 from loyalty.orders.models import AttributionPolicy, AttributionRule
 from loyalty.orders.services.cleaning import Item
+from members import sql as members_sql
+from scrm import sql as scrm_sql
 from scrm.actors import actor_user
 from scrm.errors import Forbidden, InvalidInput
 from scrm.models import STORE_ROLES
@@ -21,7 +23,7 @@ def attribute(items: list[Item], info: dict, policy: AttributionPolicy) -> None:
         {
             username: (user_id, store_id)
             for username, user_id, store_id in fetchall(
-                "SELECT username, id, store_id FROM scrm_user "
+                f"SELECT username, id, store_id FROM {scrm_sql.USER} "
                 "WHERE username = ANY(%s::text[]) AND is_active AND role = ANY(%s::text[])",
                 [array(names), array(STORE_ROLES)],
             )
@@ -37,18 +39,18 @@ def attribute(items: list[Item], info: dict, policy: AttributionPolicy) -> None:
             # before the order was placed (both lookups walk a (member, time) index).
             served = dict(
                 fetchall(
-                    """SELECT k.n, s.staff_id
+                    f"""SELECT k.n, s.staff_id
                 FROM unnest(%s::int[], %s::bigint[], %s::timestamptz[]) AS k(n, member_id, placed_at)
                 CROSS JOIN LATERAL (
                     SELECT staff_id FROM (
-                        (SELECT n.author_id AS staff_id, n.created_at AS at FROM members_servicenote n
-                         JOIN scrm_user u ON u.id = n.author_id AND u.is_active AND u.role <> 'operator'
+                        (SELECT n.author_id AS staff_id, n.created_at AS at FROM {members_sql.SERVICE_NOTE} n
+                         JOIN {scrm_sql.USER} u ON u.id = n.author_id AND u.is_active AND u.role <> 'operator'
                          WHERE n.member_id = k.member_id AND n.created_at <= k.placed_at
                            AND n.created_at >= k.placed_at - %s * interval '1 day'
                          ORDER BY n.created_at DESC LIMIT 1)
                         UNION ALL
-                        (SELECT r.staff_id, r.added_at FROM members_staffrelation r
-                         JOIN scrm_user u ON u.id = r.staff_id AND u.is_active AND u.role <> 'operator'
+                        (SELECT r.staff_id, r.added_at FROM {members_sql.STAFF_RELATION} r
+                         JOIN {scrm_sql.USER} u ON u.id = r.staff_id AND u.is_active AND u.role <> 'operator'
                          WHERE r.member_id = k.member_id AND r.added_at <= k.placed_at
                            AND r.added_at >= k.placed_at - %s * interval '1 day'
                          ORDER BY r.added_at DESC LIMIT 1)

@@ -20,12 +20,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from loyalty.orders import hooks
+from loyalty.orders import sql as orders_sql
 from loyalty.orders.models import AttributionPolicy, Order
 from loyalty.orders.services.attribution import attribute
 from loyalty.orders.services.cleaning import MAX_BATCH, Item, clean_item, currencies
+from members import sql as members_sql
 from members.models import Channel as IdentityChannel
 from members.services import identities
 from members.services.identities import IdentityKey
+from scrm import sql as scrm_sql
 from scrm.errors import Forbidden, InvalidInput
 from scrm.scoping import access_for
 from scrm.sql import array, fetchall
@@ -38,9 +41,9 @@ def _resolve_members(items: list[Item], access, errors: dict) -> dict[int, tuple
     if given:
         # A merged duplicate's orders belong to its survivor (merges collapse chains to one hop).
         for asked, member_id, store_id, erased in fetchall(
-            """SELECT m.id, coalesce(t.id, m.id), coalesce(t.home_store_id, m.home_store_id),
+            f"""SELECT m.id, coalesce(t.id, m.id), coalesce(t.home_store_id, m.home_store_id),
                    coalesce(t.erased_at, m.erased_at) IS NOT NULL
-            FROM members_member m LEFT JOIN members_member t ON t.id = m.merged_into_id
+            FROM {members_sql.MEMBER} m LEFT JOIN {members_sql.MEMBER} t ON t.id = m.merged_into_id
             WHERE m.id = ANY(%s::bigint[])""",
             [array(given)],
         ):
@@ -56,8 +59,8 @@ def _resolve_members(items: list[Item], access, errors: dict) -> dict[int, tuple
     if loose_phones:
         # Profiles with a phone but no phone identity (older imports): only an unambiguous match counts.
         for phone, member_id in fetchall(
-            """SELECT phone, min(id) FROM members_member
-            WHERE phone = ANY(%s::text[]) AND merged_into_id IS NULL AND erased_at IS NULL
+            f"""SELECT phone, min(id) FROM {members_sql.MEMBER}
+            WHERE phone = ANY(%s::text[]) AND {members_sql.live(None)}
             GROUP BY phone HAVING count(*) = 1""",
             [array(loose_phones)],
         ):
@@ -80,8 +83,8 @@ def _resolve_members(items: list[Item], access, errors: dict) -> dict[int, tuple
     return {
         member_id: (store_id, owner_id)
         for member_id, store_id, owner_id in fetchall(
-            """SELECT m.id, m.home_store_id, u.id
-            FROM members_member m LEFT JOIN scrm_user u ON u.id = m.owner_id AND u.is_active
+            f"""SELECT m.id, m.home_store_id, u.id
+            FROM {members_sql.MEMBER} m LEFT JOIN {scrm_sql.USER} u ON u.id = m.owner_id AND u.is_active
             WHERE m.id = ANY(%s::bigint[])""",
             [array(wanted)],
         )
@@ -90,9 +93,8 @@ def _resolve_members(items: list[Item], access, errors: dict) -> dict[int, tuple
 
 def _resolve_stores(items: list[Item], access, info: dict, errors: dict) -> None:
     codes = sorted({i.store_code for i in items if i.store_code})
-    store_of = (
-        dict(fetchall("SELECT code, id FROM scrm_store WHERE code = ANY(%s::text[])", [array(codes)])) if codes else {}
-    )
+    stores = f"SELECT code, id FROM {scrm_sql.STORE} WHERE code = ANY(%s::text[])"
+    store_of = dict(fetchall(stores, [array(codes)])) if codes else {}
     for item in items:
         if item.index in errors:
             continue
@@ -177,7 +179,7 @@ def _insert(items: list[Item], now: datetime) -> dict[tuple[str, str], int]:
     created = {
         (channel, external_id): order_id
         for order_id, channel, external_id in fetchall(
-            f"""INSERT INTO orders_order ({names}, refunded_amount, status, created_at, updated_at)
+            f"""INSERT INTO {orders_sql.ORDER} ({names}, refunded_amount, status, created_at, updated_at)
             SELECT {names}, 0, 'paid', %s, %s FROM unnest({unnest}) WITH ORDINALITY AS r({names}, n)
             ORDER BY n
             ON CONFLICT (channel, external_id) DO NOTHING
@@ -194,7 +196,8 @@ def _insert(items: list[Item], now: datetime) -> dict[tuple[str, str], int]:
     if lines:
         with connection.cursor() as cursor:
             cursor.execute(
-                """INSERT INTO orders_orderline (order_id, sku, name, category, quantity, amount, refunded_amount)
+                f"""INSERT INTO {orders_sql.ORDER_LINE}
+                    (order_id, sku, name, category, quantity, amount, refunded_amount)
                 SELECT order_id, sku, name, category, quantity, amount, 0
                 FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::int[], %s::numeric[])
                      AS r(order_id, sku, name, category, quantity, amount)""",
@@ -247,9 +250,9 @@ def record_orders(*, items, actor, atomic: bool = False) -> BatchResult:
             found = {
                 (channel, external_id): (order_id, store_id, member_id)
                 for order_id, channel, external_id, store_id, member_id in fetchall(
-                    """SELECT o.id, o.channel, o.external_id, o.store_id, o.member_id
+                    f"""SELECT o.id, o.channel, o.external_id, o.store_id, o.member_id
                     FROM unnest(%s::text[], %s::text[]) AS k(channel, external_id)
-                    JOIN orders_order o ON o.channel = k.channel AND o.external_id = k.external_id""",
+                    JOIN {orders_sql.ORDER} o ON o.channel = k.channel AND o.external_id = k.external_id""",
                     [array(i.channel for i in existing), array(i.external_id for i in existing)],
                 )
             }

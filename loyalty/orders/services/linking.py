@@ -6,29 +6,32 @@ from __future__ import annotations
 from django.db import transaction
 
 from loyalty.orders import hooks
+from loyalty.orders import sql as orders_sql
+from members import sql as members_sql
+from scrm import sql as scrm_sql
 from scrm.sql import array, fetchall
 
 # Link pending orders to the member now holding their buyer identity; credit the member's owner
 # where nobody was credited, and count store-less (online) orders for the member's home store.
-_LINK = """
+_LINK = f"""
 WITH found AS (
-    SELECT o.id, i.member_id FROM orders_order o
-    JOIN members_identity i
+    SELECT o.id, i.member_id FROM {orders_sql.ORDER} o
+    JOIN {members_sql.IDENTITY} i
       ON i.channel = o.buyer_channel AND i.namespace = o.buyer_namespace AND i.external_id = o.buyer_external_id
-    JOIN members_member live ON live.id = i.member_id AND live.merged_into_id IS NULL AND live.erased_at IS NULL
-    WHERE o.member_id IS NULL AND o.buyer_external_id <> '' {condition}
+    JOIN {members_sql.MEMBER} live ON live.id = i.member_id AND {members_sql.live('live')}
+    WHERE o.member_id IS NULL AND o.buyer_external_id <> '' {{condition}}
     ORDER BY o.id LIMIT %s
     FOR UPDATE OF o SKIP LOCKED
 )
-UPDATE orders_order o SET
+UPDATE {orders_sql.ORDER} o SET
     member_id = m.id,
     store_id = coalesce(o.store_id, m.home_store_id),
     staff_id = coalesce(o.staff_id, u.id),
     attribution = CASE WHEN o.staff_id IS NULL AND u.id IS NOT NULL THEN 'owner' ELSE o.attribution END,
     updated_at = now()
 FROM found
-JOIN members_member m ON m.id = found.member_id
-LEFT JOIN scrm_user u ON u.id = m.owner_id AND u.is_active
+JOIN {members_sql.MEMBER} m ON m.id = found.member_id
+LEFT JOIN {scrm_sql.USER} u ON u.id = m.owner_id AND u.is_active
 WHERE o.id = found.id
 RETURNING o.id, o.member_id
 """
@@ -74,7 +77,7 @@ def move_orders_on_merge(survivor_id: int, duplicate_id: int) -> int:
     moved = [
         row[0]
         for row in fetchall(
-            "UPDATE orders_order SET member_id = %s, updated_at = now() WHERE member_id = %s RETURNING id",
+            f"UPDATE {orders_sql.ORDER} SET member_id = %s, updated_at = now() WHERE member_id = %s RETURNING id",
             [survivor_id, duplicate_id],
         )
     ]

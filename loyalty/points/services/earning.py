@@ -10,10 +10,13 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
+from loyalty.orders import sql as orders_sql
+from loyalty.points import sql as points_sql
 from loyalty.points import tiering
 from loyalty.points.models import EntryKind, PointsPolicy
 from loyalty.points.services.ledger import change_balance, consume, lock_balances, record_entry
 from loyalty.points.services.policy import currency_symbol, expiry_sql, policy_params, reporting_currency
+from members import sql as members_sql
 from scrm.actors import SystemActor
 
 MAX_POINTS = 2_000_000_000  # lots are int columns
@@ -40,15 +43,15 @@ def _earn_sql(tier_sql: str) -> str:
     ), o AS (
         SELECT o.id, o.member_id, o.external_id, o.placed_at, o.currency, o.total_amount - o.refunded_amount AS net,
                c.factor, c.symbol
-        FROM orders_order o JOIN cur c ON c.currency = o.currency
+        FROM {orders_sql.ORDER} o JOIN cur c ON c.currency = o.currency
         WHERE o.id = ANY(%(order_ids)s) AND o.member_id IS NOT NULL AND o.total_amount - o.refunded_amount > 0
-          AND NOT EXISTS (SELECT 1 FROM points_pointlot l WHERE l.order_id = o.id AND l.source = 'order')
+          AND NOT EXISTS (SELECT 1 FROM {points_sql.POINT_LOT} l WHERE l.order_id = o.id AND l.source = 'order')
     ), lines AS (
         SELECT ol.order_id, sum(ol.amount - ol.refunded_amount) AS net,
                sum((ol.amount - ol.refunded_amount) * coalesce(cat.mult, 1)) AS weighted,
                string_agg(DISTINCT ol.category || ' ×' || trim_scale(cat.mult)::text, ', ')
                    FILTER (WHERE cat.mult <> 1) AS categories
-        FROM orders_orderline ol LEFT JOIN cat ON cat.category = lower(btrim(ol.category))
+        FROM {orders_sql.ORDER_LINE} ol LEFT JOIN cat ON cat.category = lower(btrim(ol.category))
         WHERE ol.order_id IN (SELECT id FROM o)
         GROUP BY ol.order_id
     ), calc AS (
@@ -57,7 +60,7 @@ def _earn_sql(tier_sql: str) -> str:
                t.name AS tier_name, coalesce(tm.mult, 1) AS tier_mult,
                CASE WHEN extract(month FROM m.birthday) = extract(month FROM o.placed_at AT TIME ZONE %(tz)s)
                     THEN %(birthday)s::numeric ELSE 1 END AS birthday_mult
-        FROM o JOIN members_member m ON m.id = o.member_id
+        FROM o JOIN {members_sql.MEMBER} m ON m.id = o.member_id
         LEFT JOIN lines l ON l.order_id = o.id
         {tier_join}
     ), pts AS (
@@ -66,7 +69,7 @@ def _earn_sql(tier_sql: str) -> str:
                    AS points
         FROM calc
     ), ins AS (
-        INSERT INTO points_pointlot (member_id, source, order_id, points, remaining, expired, clawed_back,
+        INSERT INTO {points_sql.POINT_LOT} (member_id, source, order_id, points, remaining, expired, clawed_back,
                                      basis_amount, reason, earned_at, expires_at)
         SELECT member_id, 'order', id, points, points, 0, 0, net, '', placed_at, {expiry_sql("placed_at")}
         FROM pts WHERE points > 0 ORDER BY id
@@ -75,14 +78,15 @@ def _earn_sql(tier_sql: str) -> str:
     ), tot AS (
         SELECT member_id, sum(points) AS points FROM ins GROUP BY member_id
     ), bal AS (
-        INSERT INTO points_memberpoints (member_id, balance, earned_total, redeemed_total, expired_total, updated_at)
+        INSERT INTO {points_sql.MEMBER_POINTS}
+            (member_id, balance, earned_total, redeemed_total, expired_total, updated_at)
         SELECT member_id, points, points, 0, 0, now() FROM tot ORDER BY member_id
-        ON CONFLICT (member_id) DO UPDATE SET balance = points_memberpoints.balance + EXCLUDED.balance,
-            earned_total = points_memberpoints.earned_total + EXCLUDED.earned_total, updated_at = now()
+        ON CONFLICT (member_id) DO UPDATE SET balance = {points_sql.MEMBER_POINTS}.balance + EXCLUDED.balance,
+            earned_total = {points_sql.MEMBER_POINTS}.earned_total + EXCLUDED.earned_total, updated_at = now()
         RETURNING member_id, balance
     )
-    INSERT INTO points_pointentry (member_id, kind, delta, balance_after, unrecovered, order_id, redemption_id, lots,
-                                   explanation, actor_label, created_at)
+    INSERT INTO {points_sql.POINT_ENTRY} (member_id, kind, delta, balance_after, unrecovered, order_id,
+                                          redemption_id, lots, explanation, actor_label, created_at)
     SELECT ins.member_id, 'earn', ins.points,
            bal.balance - coalesce(sum(ins.points) OVER (PARTITION BY ins.member_id ORDER BY ins.id DESC
                                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0),
@@ -142,11 +146,11 @@ def _clawback(cursor, order_ids: list[int]) -> tuple[int, int]:
     """Take back points of refunded orders in proportion to the refund (what the balance still
     holds; the rest is recorded as not recovered). Refunds are few: one small transaction step each."""
     cursor.execute(
-        """
+        f"""
         SELECT l.id, l.member_id, o.id, o.external_id,
                l.points - floor(l.points * (o.total_amount - o.refunded_amount) / l.basis_amount)::int - l.clawed_back,
                o.total_amount - o.refunded_amount, o.currency
-        FROM points_pointlot l JOIN orders_order o ON o.id = l.order_id
+        FROM {points_sql.POINT_LOT} l JOIN {orders_sql.ORDER} o ON o.id = l.order_id
         WHERE l.order_id = ANY(%s) AND l.source = 'order' AND l.basis_amount > 0 AND l.member_id = o.member_id
           AND l.points - floor(l.points * (o.total_amount - o.refunded_amount) / l.basis_amount)::int > l.clawed_back
         ORDER BY l.member_id, l.id
@@ -163,7 +167,9 @@ def _clawback(cursor, order_ids: list[int]) -> tuple[int, int]:
         lots = consume(cursor, member_id, taken, prefer_lot=lot_id)
         balance = change_balance(cursor, member_id, -taken, earned_total=-taken)
         balances[member_id] = balance
-        cursor.execute("UPDATE points_pointlot SET clawed_back = clawed_back + %s WHERE id = %s", [wanted, lot_id])
+        cursor.execute(
+            f"UPDATE {points_sql.POINT_LOT} SET clawed_back = clawed_back + %s WHERE id = %s", [wanted, lot_id]
+        )
         text = _("Refund on order %(order)s (net now %(net)s): %(points)s pts taken back") % {
             "order": number,
             "net": f"{currency_symbol(currency)}{net:.2f}",
@@ -192,11 +198,11 @@ def _transfer(cursor, rows, reason: str) -> int:
         return 0
     lock_balances(cursor, [r[1] for r in rows] + [r[2] for r in rows])
     cursor.execute(
-        """
+        f"""
         WITH moved AS (
             SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS m(lot_id, from_member, to_member)
         )
-        UPDATE points_pointlot l SET member_id = moved.to_member FROM moved
+        UPDATE {points_sql.POINT_LOT} l SET member_id = moved.to_member FROM moved
         WHERE l.id = moved.lot_id AND l.member_id = moved.from_member
         RETURNING l.id, moved.from_member, moved.to_member, l.remaining
         """,
@@ -242,8 +248,9 @@ def _transfer(cursor, rows, reason: str) -> int:
 def _follow_orders_and_merges(cursor, order_ids: list[int], member_ids: list[int]) -> int:
     # An order moved to another member takes its lot along; a merged duplicate's lots go to the survivor.
     cursor.execute(
-        """
-        SELECT l.id, l.member_id, o.member_id FROM points_pointlot l JOIN orders_order o ON o.id = l.order_id
+        f"""
+        SELECT l.id, l.member_id, o.member_id
+        FROM {points_sql.POINT_LOT} l JOIN {orders_sql.ORDER} o ON o.id = l.order_id
         WHERE l.order_id = ANY(%s) AND o.member_id IS NOT NULL AND l.member_id <> o.member_id
         ORDER BY l.id
         """,
@@ -252,9 +259,9 @@ def _follow_orders_and_merges(cursor, order_ids: list[int], member_ids: list[int
     moved = _transfer(cursor, cursor.fetchall(), _("the order now belongs to this member"))
     if member_ids:
         cursor.execute(
-            """
+            f"""
             SELECT l.id, l.member_id, m.merged_into_id
-            FROM points_pointlot l JOIN members_member m ON m.id = l.member_id
+            FROM {points_sql.POINT_LOT} l JOIN {members_sql.MEMBER} m ON m.id = l.member_id
             WHERE l.member_id = ANY(%s) AND m.merged_into_id IS NOT NULL AND l.remaining > 0
             ORDER BY l.id
             """,

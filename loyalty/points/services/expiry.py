@@ -7,18 +7,20 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from loyalty.points import sql as points_sql
+
 EXPIRY_BATCH_MEMBERS = 5_000
 
 
 def expire_locked(cursor, member_ids: list[int], now) -> int:
     """Expire due lots of members whose balance rows the caller has locked; one entry per member."""
     cursor.execute(
-        """
+        f"""
         WITH due AS (
-            SELECT id, member_id, remaining FROM points_pointlot
+            SELECT id, member_id, remaining FROM {points_sql.POINT_LOT}
             WHERE member_id = ANY(%(members)s) AND remaining > 0 AND expires_at <= %(now)s
         ), upd AS (
-            UPDATE points_pointlot l SET remaining = 0, expired = l.expired + due.remaining
+            UPDATE {points_sql.POINT_LOT} l SET remaining = 0, expired = l.expired + due.remaining
             FROM due WHERE l.id = due.id
             RETURNING l.id, l.member_id, due.remaining AS taken, l.expires_at
         ), tot AS (
@@ -26,13 +28,13 @@ def expire_locked(cursor, member_ids: list[int], now) -> int:
                    jsonb_agg(jsonb_build_array(id, taken) ORDER BY id) AS lot_list
             FROM upd GROUP BY member_id
         ), bal AS (
-            UPDATE points_memberpoints mp SET balance = mp.balance - tot.points,
+            UPDATE {points_sql.MEMBER_POINTS} mp SET balance = mp.balance - tot.points,
                 expired_total = mp.expired_total + tot.points, updated_at = now()
             FROM tot WHERE mp.member_id = tot.member_id
             RETURNING mp.member_id, mp.balance
         )
-        INSERT INTO points_pointentry (member_id, kind, delta, balance_after, unrecovered, order_id, redemption_id,
-                                       lots, explanation, actor_label, created_at)
+        INSERT INTO {points_sql.POINT_ENTRY} (member_id, kind, delta, balance_after, unrecovered, order_id,
+                                              redemption_id, lots, explanation, actor_label, created_at)
         SELECT tot.member_id, 'expire', -tot.points, bal.balance, 0, NULL, NULL, tot.lot_list,
                format(%(pattern)s, tot.points, tot.lots,
                       to_char((tot.last_due AT TIME ZONE %(tz)s) - interval '1 second', 'YYYY-MM-DD')),
@@ -59,7 +61,7 @@ def expire_due_points(*, now=None, batch_members: int = EXPIRY_BATCH_MEMBERS) ->
     while True:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
-                "SELECT DISTINCT member_id FROM points_pointlot WHERE remaining > 0 AND expires_at <= %s "
+                f"SELECT DISTINCT member_id FROM {points_sql.POINT_LOT} WHERE remaining > 0 AND expires_at <= %s "
                 "ORDER BY member_id LIMIT %s",
                 [now, batch_members],
             )
@@ -68,7 +70,7 @@ def expire_due_points(*, now=None, batch_members: int = EXPIRY_BATCH_MEMBERS) ->
                 return total
             # Skip members another transaction holds (a redemption at the till); the next run takes them.
             cursor.execute(
-                "SELECT member_id FROM points_memberpoints WHERE member_id = ANY(%s) ORDER BY member_id "
+                f"SELECT member_id FROM {points_sql.MEMBER_POINTS} WHERE member_id = ANY(%s) ORDER BY member_id "
                 "FOR UPDATE SKIP LOCKED",
                 [member_ids],
             )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext as _
 
+from loyalty.points import sql as points_sql
 from loyalty.points.errors import InsufficientPoints
 from loyalty.points.models import PointEntry
 from members.models import Member
@@ -23,13 +24,14 @@ def lock_balances(cursor, member_ids) -> dict[int, int]:
     """Create missing balance rows and lock them in member id order; {member_id: balance}."""
     ids = sorted(set(member_ids))
     cursor.execute(
-        "INSERT INTO points_memberpoints (member_id, balance, earned_total, redeemed_total, expired_total, "
+        f"INSERT INTO {points_sql.MEMBER_POINTS} (member_id, balance, earned_total, redeemed_total, expired_total, "
         "updated_at) SELECT id, 0, 0, 0, 0, now() FROM unnest(%s::bigint[]) AS id ORDER BY id "
         "ON CONFLICT (member_id) DO NOTHING",
         [ids],
     )
     cursor.execute(
-        "SELECT member_id, balance FROM points_memberpoints WHERE member_id = ANY(%s) ORDER BY member_id FOR UPDATE",
+        f"SELECT member_id, balance FROM {points_sql.MEMBER_POINTS} WHERE member_id = ANY(%s) "
+        "ORDER BY member_id FOR UPDATE",
         [ids],
     )
     return dict(cursor.fetchall())
@@ -42,17 +44,17 @@ def consume(cursor, member_id: int, amount: int, *, prefer_lot: int | None = Non
     if amount <= 0:
         return []
     cursor.execute(
-        """
+        f"""
         WITH c AS (
             SELECT id, remaining,
                    sum(remaining) OVER (ORDER BY (id = %(prefer)s) DESC, expires_at ASC NULLS LAST, earned_at, id)
                        AS upto
-            FROM points_pointlot WHERE member_id = %(member)s AND remaining > 0
+            FROM {points_sql.POINT_LOT} WHERE member_id = %(member)s AND remaining > 0
         ), take AS (
             SELECT id, least(remaining, %(amount)s - (upto - remaining)) AS taken
             FROM c WHERE upto - remaining < %(amount)s
         )
-        UPDATE points_pointlot l SET remaining = l.remaining - take.taken
+        UPDATE {points_sql.POINT_LOT} l SET remaining = l.remaining - take.taken
         FROM take WHERE l.id = take.id
         RETURNING l.id, take.taken, l.expires_at, l.earned_at
         """,
@@ -72,7 +74,7 @@ def change_balance(cursor, member_id: int, delta: int, **totals) -> int:
     """Apply `delta` to a locked balance row (refusing to go below zero) and bump lifetime totals."""
     sets = ", ".join(f"{name} = {name} + %({name})s" for name in totals)
     cursor.execute(
-        "UPDATE points_memberpoints SET balance = balance + %(delta)s, updated_at = now()"
+        f"UPDATE {points_sql.MEMBER_POINTS} SET balance = balance + %(delta)s, updated_at = now()"
         f"{', ' + sets if sets else ''} "
         "WHERE member_id = %(member)s AND balance + %(delta)s >= 0 RETURNING balance",
         {"member": member_id, "delta": delta, **totals},

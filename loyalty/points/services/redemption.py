@@ -10,6 +10,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from loyalty.points import sql as points_sql
 from loyalty.points import tiering
 from loyalty.points.errors import InsufficientPoints, RewardUnavailable
 from loyalty.points.models import (
@@ -99,7 +100,7 @@ def redeem(*, member: Member, reward: Reward, actor, note: str = "") -> Redempti
             )
         balance = change_balance(cursor, member.pk, -cost, redeemed_total=cost)
         cursor.execute(
-            "UPDATE points_reward SET stock = stock - 1, updated_at = now() WHERE id = %s AND stock IS NOT NULL "
+            f"UPDATE {points_sql.REWARD} SET stock = stock - 1, updated_at = now() WHERE id = %s AND stock IS NOT NULL "
             "AND stock > 0 RETURNING stock",
             [reward.pk],
         )
@@ -155,15 +156,15 @@ def cancel_redemption(*, redemption: Redemption, actor, reason: str = "") -> Red
     with connection.cursor() as cursor:
         lock_balances(cursor, [member_id])
         cursor.execute(
-            "UPDATE points_reward SET stock = stock + 1, updated_at = now() WHERE id = %s AND stock IS NOT NULL",
+            f"UPDATE {points_sql.REWARD} SET stock = stock + 1, updated_at = now() WHERE id = %s AND stock IS NOT NULL",
             [redemption.reward_id],
         )
         restored: list[list[int]] = []
         if taken:
             cursor.execute(
-                """
+                f"""
                 WITH back AS (SELECT * FROM unnest(%s::bigint[], %s::int[]) AS b(lot_id, points))
-                UPDATE points_pointlot l SET remaining = l.remaining + back.points FROM back
+                UPDATE {points_sql.POINT_LOT} l SET remaining = l.remaining + back.points FROM back
                 WHERE l.id = back.lot_id AND l.member_id = %s AND l.remaining + back.points <= l.points
                 RETURNING l.id, back.points
                 """,

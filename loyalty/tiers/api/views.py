@@ -16,6 +16,7 @@ from loyalty.tiers import queries, services
 from loyalty.tiers.api import serializers as s
 from loyalty.tiers.filters import MemberTierFilterSet, TierChangeFilterSet
 from loyalty.tiers.models import MemberTier, TierChange, TierLadder
+from members import sql as members_sql
 from members.models import Member
 from scrm.api.body import json_object
 from scrm.api.pagination import Cursor
@@ -32,7 +33,7 @@ ERRORS = {
 }
 MEMBER_ID = path_id("member_id", "Member id.")
 
-LIVE = {"member__merged_into__isnull": True, "member__erased_at__isnull": True}
+LIVE = {f"member__{lookup}": value for lookup, value in members_sql.LIVE.items()}
 
 
 def _ladder_response(ladder: TierLadder | None) -> Response:

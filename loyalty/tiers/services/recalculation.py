@@ -19,8 +19,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from loyalty.tiers import bases
+from loyalty.tiers import sql as tiers_sql
 from loyalty.tiers.models import ChangeReason, DowngradePolicy
 from loyalty.tiers.services.ladder import get_ladder
+from members import sql as members_sql
 
 logger = logging.getLogger(__name__)
 
@@ -145,11 +147,11 @@ def recalculate_tiers(
         CREATE TEMP TABLE tier_cand ON COMMIT DROP AS
         SELECT m.id AS member_id, v.value, t.member_id IS NOT NULL AS has_row, t.qualifying_value, t.level_id,
                t.earned_level_id, t.floor_level_id, t.downgrade_due
-        FROM members_member m
+        FROM {members_sql.MEMBER} m
         LEFT JOIN (SELECT b.member_id, b.value, {earned_id_sql} AS earned_id
                    FROM ({basis.sql(for_members=for_members)}) AS b OFFSET 0) AS v ON v.member_id = m.id
-        LEFT JOIN tiers_membertier t ON t.member_id = m.id
-        WHERE m.merged_into_id IS NULL AND m.erased_at IS NULL {members_filter}
+        LEFT JOIN {tiers_sql.MEMBER_TIER} t ON t.member_id = m.id
+        WHERE {members_sql.live('m')} {members_filter}
           AND (t.member_id IS NULL OR t.floor_level_id IS NOT NULL OR t.downgrade_due IS NOT NULL
                OR coalesce(v.value, 0) <> t.qualifying_value
                OR t.level_id IS DISTINCT FROM (CASE WHEN v.member_id IS NULL THEN %(zero_id)s ELSE v.earned_id END)
@@ -181,8 +183,8 @@ def recalculate_tiers(
                                    OR d.earned_rank <> d.cur_earned OR d.new_due IS DISTINCT FROM d.cur_due
                    ELSE d.new_rank > 0 END
     """
-    upsert = """
-        INSERT INTO tiers_membertier (member_id, level_id, earned_level_id, floor_level_id, floor_reason,
+    upsert = f"""
+        INSERT INTO {tiers_sql.MEMBER_TIER} (member_id, level_id, earned_level_id, floor_level_id, floor_reason,
                                       qualifying_value, since, downgrade_due, computed_at)
         SELECT r.member_id, (%(ids)s::bigint[])[r.new_rank], (%(ids)s::bigint[])[r.earned_rank], NULL, '',
                r.value, %(now)s, r.new_due, %(now)s
@@ -191,12 +193,13 @@ def recalculate_tiers(
             level_id = EXCLUDED.level_id, earned_level_id = EXCLUDED.earned_level_id,
             qualifying_value = EXCLUDED.qualifying_value, downgrade_due = EXCLUDED.downgrade_due,
             computed_at = EXCLUDED.computed_at,
-            since = CASE WHEN tiers_membertier.level_id IS DISTINCT FROM EXCLUDED.level_id
-                         THEN EXCLUDED.since ELSE tiers_membertier.since END
+            since = CASE WHEN {tiers_sql.MEMBER_TIER}.level_id IS DISTINCT FROM EXCLUDED.level_id
+                         THEN EXCLUDED.since ELSE {tiers_sql.MEMBER_TIER}.since END
     """
-    history = """
-        INSERT INTO tiers_tierchange (member_id, from_level_id, to_level_id, from_name, to_name, from_rank, to_rank,
-                                      reason, qualifying_value, note, changed_by_id, actor_label, created_at)
+    history = f"""
+        INSERT INTO {tiers_sql.TIER_CHANGE} (member_id, from_level_id, to_level_id, from_name, to_name, from_rank,
+                                             to_rank, reason, qualifying_value, note, changed_by_id, actor_label,
+                                             created_at)
         SELECT r.member_id, (%(ids)s::bigint[])[r.cur_rank], (%(ids)s::bigint[])[r.new_rank],
                coalesce((%(names)s::text[])[r.cur_rank], ''), coalesce((%(names)s::text[])[r.new_rank], ''),
                r.cur_rank, r.new_rank, r.reason, r.value, %(note)s, %(actor)s, %(label)s, %(now)s
