@@ -8,7 +8,6 @@ preview_context() from here.
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -21,7 +20,7 @@ from members.segments import services as segment_services
 from members.segments.audience import Audience
 from members.segments.forms import AudienceForm, SaveSegmentForm
 from members.segments.models import Segment
-from scrm.dashboard import ScopedListView
+from scrm.dashboard import ScopedListView, scoped_view
 from scrm.errors import ServiceError
 from scrm.models import Role
 from scrm.scoping import get_visible_or_404
@@ -49,7 +48,7 @@ def preview_context(form: AudienceForm) -> dict:
     return {"preview": form.audience().preview(PREVIEW_SAMPLE), "audience": form}
 
 
-@login_required
+@scoped_view
 def audience_builder(request):
     """The builder's htmx endpoint. With `action` (add / group / remove a row) or `tree`: the
     re-rendered builder, and the preview out of band; otherwise the live count and a small sample."""
@@ -63,7 +62,7 @@ def audience_builder(request):
     return render(request, "segments/_audience_preview.html", preview)
 
 
-@login_required
+@scoped_view
 @require_POST
 def save_segment(request):
     """Save the builder's audience (posted with the builder's fields) as a new segment, or with
@@ -139,7 +138,7 @@ def _visible_segment(request, pk) -> Segment:
     return get_visible_or_404(Segment.objects.all(), request.user, pk=pk)
 
 
-@login_required
+@scoped_view(pk=Segment)
 def segment_count(request, pk):
     """A segment's count as the reader sees it (their store's part of a brand-wide one), for htmx."""
     audience = Audience.of_segment(_visible_segment(request, pk), actor=request.user)
@@ -148,7 +147,7 @@ def segment_count(request, pk):
     return HttpResponse(f"{audience.count:,}")
 
 
-@login_required
+@scoped_view(pk=Segment)
 @require_POST
 def segment_action(request, pk, action):
     segment = _visible_segment(request, pk)
