@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
+from members import sql as members_sql
 from members.models import AttributeDefinition, Identity, Member, Source, Stage, Tag, TagGroup
 from scrm import demo as organisation
 from scrm.models import Store, User
@@ -196,7 +197,7 @@ def enrich_members(*, after_id: int = 0) -> None:
     tag_ids = {(t.group.name, t.name): t.pk for t in Tag.objects.select_related("group")}
     if not Identity.objects.exists():
         after_id = 0  # members seeded before profiles existed get theirs too
-    live = f"m.merged_into_id IS NULL AND m.erased_at IS NULL AND m.phone <> '' AND m.id > {int(after_id)}"
+    live = f"{members_sql.live('m')} AND m.phone <> '' AND m.id > {int(after_id)}"
     with connection.cursor() as cursor:
         for group_name, multiple, tags in TAG_GROUPS:
             if multiple:

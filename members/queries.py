@@ -11,6 +11,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from members import panels
+from members import sql as members_sql
 from members.models import (
     AttributeDefinition,
     Consent,
@@ -111,7 +112,7 @@ def _compute_overview_figures(user) -> dict:
         scope(Store.objects.filter(is_active=True), user)
         .annotate(
             member_count=Count(
-                "members", filter=Q(members__merged_into__isnull=True, members__erased_at__isnull=True)
+                "members", filter=members_sql.live_q("members")
             )
         )
         .select_related("region")
