@@ -86,11 +86,15 @@ ROWS = [
     row(name="两人", wecom="wm001", pos="card-3"),                           # 17: ids of two members
     row(name="坏生日", phone="13900139018", birthday="1890-01-01"),          # 18: birthday out of range
     row(name="关店", phone="13900139019", home_store="OLD1"),                # 19: closed store
+    row(name="规则标签", phone="13900139020", tags="口味偏好:高价值"),       # 20: a rule tag
+    row(name="单选两个", phone="13900139021", tags="价格敏感度:高;价格敏感度:低"),  # 21: one tag per group
+    row(name="坏是否", phone="13900139022", attr_vip="maybe"),              # 22: not yes or no
 ]
-INVALID = {10, 11, 12, 13, 14, 15, 16, 17, 18, 19}
+INVALID = {10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22}
 # The field each invalid row is refused for (an identity conflict is refused as a whole).
 INVALID_FIELDS = {10: {"phone"}, 11: {"home_store"}, 12: {"owner"}, 13: {"name"}, 14: {"attr:child_birth_month"},
-                  15: {"stage"}, 16: {"attr:kids"}, 18: {"birthday"}, 19: {"home_store"}}
+                  15: {"stage"}, 16: {"attr:kids"}, 18: {"birthday"}, 19: {"home_store"}, 20: {"tags"}, 21: {"tags"},
+                  22: {"attr:vip"}}
 
 # Differences by design, and why.
 DESIGN = {
@@ -112,6 +116,7 @@ def vocabulary(db):
         Tag.objects.create(group=taste, name="黑巧"), Tag.objects.create(group=taste, name="牛奶巧"),
         Tag.objects.create(group=price, name="高"), Tag.objects.create(group=price, name="低"),
         Tag.objects.create(group=dialect, name="粤语"),
+        Tag.objects.create(group=taste, name="高价值", rule={"all": []}),
     ]}
     AttributeDefinition.objects.create(code="kids", label="孩子数", type="number")
     AttributeDefinition.objects.create(code="vip", label="VIP", type="boolean")
