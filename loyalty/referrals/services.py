@@ -39,7 +39,7 @@ SELECT m.id,
           FROM generate_series(1, %(length)s + 0 * m.id)),
        now()
   FROM {members_sql.MEMBER} m
- WHERE {members_sql.live('m')}
+ WHERE {members_sql.live("m")}
    AND NOT EXISTS (SELECT 1 FROM {referrals_sql.REFERRAL_CODE} rc WHERE rc.member_id = m.id)
    {{only}}
 ON CONFLICT DO NOTHING

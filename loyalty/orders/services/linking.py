@@ -18,7 +18,7 @@ WITH found AS (
     SELECT o.id, i.member_id FROM {orders_sql.ORDER} o
     JOIN {members_sql.IDENTITY} i
       ON i.channel = o.buyer_channel AND i.namespace = o.buyer_namespace AND i.external_id = o.buyer_external_id
-    JOIN {members_sql.MEMBER} live ON live.id = i.member_id AND {members_sql.live('live')}
+    JOIN {members_sql.MEMBER} live ON live.id = i.member_id AND {members_sql.live("live")}
     WHERE o.member_id IS NULL AND o.buyer_external_id <> '' {{condition}}
     ORDER BY o.id LIMIT %s
     FOR UPDATE OF o SKIP LOCKED

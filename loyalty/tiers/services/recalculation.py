@@ -77,6 +77,147 @@ def _decision_sql(policy: str, reason: str) -> tuple[str, str, str]:
     return rank, due, reason_sql
 
 
+# Step 3 (writes): the changed rows, then the history of those whose level moved.
+_UPSERT_SQL = f"""
+    INSERT INTO {tiers_sql.MEMBER_TIER} (member_id, level_id, earned_level_id, floor_level_id, floor_reason,
+                                         qualifying_value, since, downgrade_due, computed_at)
+    SELECT r.member_id, (%(ids)s::bigint[])[r.new_rank], (%(ids)s::bigint[])[r.earned_rank], NULL, '',
+           r.value, %(now)s, r.new_due, %(now)s
+    FROM tier_recalc r ORDER BY r.member_id
+    ON CONFLICT (member_id) DO UPDATE SET
+        level_id = EXCLUDED.level_id, earned_level_id = EXCLUDED.earned_level_id,
+        qualifying_value = EXCLUDED.qualifying_value, downgrade_due = EXCLUDED.downgrade_due,
+        computed_at = EXCLUDED.computed_at,
+        since = CASE WHEN {tiers_sql.MEMBER_TIER}.level_id IS DISTINCT FROM EXCLUDED.level_id
+                     THEN EXCLUDED.since ELSE {tiers_sql.MEMBER_TIER}.since END
+"""
+_HISTORY_SQL = f"""
+    INSERT INTO {tiers_sql.TIER_CHANGE} (member_id, from_level_id, to_level_id, from_name, to_name, from_rank,
+                                         to_rank, reason, qualifying_value, note, changed_by_id, actor_label,
+                                         created_at)
+    SELECT r.member_id, (%(ids)s::bigint[])[r.cur_rank], (%(ids)s::bigint[])[r.new_rank],
+           coalesce((%(names)s::text[])[r.cur_rank], ''), coalesce((%(names)s::text[])[r.new_rank], ''),
+           r.cur_rank, r.new_rank, r.reason, r.value, %(note)s, %(actor)s, %(label)s, %(now)s
+    FROM tier_recalc r WHERE r.new_rank <> r.cur_rank
+    RETURNING member_id, to_rank > from_rank
+"""
+
+
+def _downgrade_due(ladder, now: datetime.datetime) -> datetime.datetime | None:
+    """When a move down that the policy holds back from now on takes effect (None: no hold)."""
+    if ladder.downgrade_policy == DowngradePolicy.GRACE:
+        return now + datetime.timedelta(days=ladder.grace_days)
+    if ladder.downgrade_policy == DowngradePolicy.PERIOD_END:
+        return next_period_end(now, ladder.period_end_month, ladder.period_end_day)
+    return None
+
+
+def _statement_params(*, ladder, levels, member_ids, reason, actor, actor_label, note, now) -> dict:
+    """The parameters every statement of one recalculation shares."""
+    # The level a member with no value at all holds: the highest whose threshold is zero, if any.
+    zero_rank = max((rank for rank, lv in enumerate(levels, 1) if lv.threshold <= 0), default=0)
+    return {
+        "ids": [lv.pk for lv in levels],
+        "names": [lv.name for lv in levels],
+        "now": now,
+        "since": now - datetime.timedelta(days=ladder.window_days),
+        "until": now + datetime.timedelta(days=1),
+        "currency": settings.SIYU_CURRENCIES[0],
+        "member_ids": member_ids,
+        "due": _downgrade_due(ladder, now),
+        "reason": reason,
+        "actor": getattr(actor, "pk", None) if getattr(actor, "api_key", None) is None else None,
+        "label": actor_label or (str(actor.api_key) if getattr(actor, "api_key", None) is not None else ""),
+        "note": note[:200],
+        "zero_id": levels[zero_rank - 1].pk if zero_rank else None,
+    }
+
+
+def _candidates_sql(levels, basis, *, for_members: bool) -> str:
+    """Step 1 (read only, parallel-safe): the live members whose row may change. The level a value
+    earns is worked out once per member with a value (in the aggregate's output), as a level id
+    compared with the stored ids, so the pass over every member costs a few comparisons of plain
+    columns. A row can only change if it is new, its value or earned level moved, its held level
+    is not the earned one, or a floor or a pending downgrade is involved: step 2 decides those
+    few exactly."""
+    members_filter = "AND m.id = ANY(%(member_ids)s) " if for_members else ""
+    earned_id_sql = (
+        "CASE "
+        + " ".join(f"WHEN b.value >= %(t{rank})s THEN {levels[rank - 1].pk}" for rank in range(len(levels), 0, -1))
+        + " END"
+    )
+    return f"""
+        CREATE TEMP TABLE tier_cand ON COMMIT DROP AS
+        SELECT m.id AS member_id, v.value, t.member_id IS NOT NULL AS has_row, t.qualifying_value, t.level_id,
+               t.earned_level_id, t.floor_level_id, t.downgrade_due
+        FROM {members_sql.MEMBER} m
+        LEFT JOIN (SELECT b.member_id, b.value, {earned_id_sql} AS earned_id
+                   FROM ({basis.sql(for_members=for_members)}) AS b OFFSET 0) AS v ON v.member_id = m.id
+        LEFT JOIN {tiers_sql.MEMBER_TIER} t ON t.member_id = m.id
+        WHERE {members_sql.live("m")} {members_filter}
+          AND (t.member_id IS NULL OR t.floor_level_id IS NOT NULL OR t.downgrade_due IS NOT NULL
+               OR coalesce(v.value, 0) <> t.qualifying_value
+               OR t.level_id IS DISTINCT FROM (CASE WHEN v.member_id IS NULL THEN %(zero_id)s ELSE v.earned_id END)
+               OR t.earned_level_id IS DISTINCT FROM
+                  (CASE WHEN v.member_id IS NULL THEN %(zero_id)s ELSE v.earned_id END))
+    """
+
+
+def _changes_sql(case_sql: str, policy: str, reason: str) -> str:
+    """Step 2 (read only, on the candidates): the members whose row changes, with the new row."""
+    rank_sql, due_sql, reason_sql = _decision_sql(policy, reason)
+    return f"""
+        CREATE TEMP TABLE tier_recalc ON COMMIT DROP AS
+        WITH cand AS (
+            SELECT c.member_id, coalesce(c.value, 0)::numeric(14, 2) AS value,
+                   c.has_row, c.qualifying_value AS cur_value,
+                   coalesce(array_position(%(ids)s::bigint[], c.level_id), 0) AS cur_rank,
+                   coalesce(array_position(%(ids)s::bigint[], c.earned_level_id), 0) AS cur_earned,
+                   coalesce(array_position(%(ids)s::bigint[], c.floor_level_id), 0) AS floor_rank,
+                   c.downgrade_due AS cur_due
+            FROM tier_cand c
+        ),
+        earned AS (SELECT c.*, {case_sql} AS earned_rank FROM cand c),
+        e AS (SELECT earned.*, greatest(earned_rank, floor_rank) AS target FROM earned),
+        d AS (
+            SELECT e.member_id, e.value, e.has_row, e.cur_rank, e.earned_rank, e.cur_value, e.cur_earned, e.cur_due,
+                   {rank_sql} AS new_rank, {due_sql} AS new_due, {reason_sql} AS reason
+            FROM e
+        )
+        SELECT d.member_id, d.value, d.cur_rank, d.new_rank, d.earned_rank, d.new_due, d.reason, d.has_row
+        FROM d
+        WHERE CASE WHEN d.has_row THEN d.new_rank <> d.cur_rank OR d.value <> d.cur_value
+                                   OR d.earned_rank <> d.cur_earned OR d.new_due IS DISTINCT FROM d.cur_due
+                   ELSE d.new_rank > 0 END
+    """
+
+
+def _run(cursor, candidates_sql: str, changes_sql: str, params: dict, *, for_members: bool) -> tuple[int, list]:
+    """Steps 1 to 3 under the recalculation lock: (rows written, [(member id, moved up), ...])."""
+    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+    cursor.execute("DROP TABLE IF EXISTS pg_temp.tier_cand, pg_temp.tier_recalc")
+    if for_members:
+        cursor.execute(candidates_sql, params)
+    else:
+        # Everyone: members and their tiers are read once each in member order through their
+        # primary keys and merged with the sorted sums. Hash joins of every member (what the
+        # planner picks) cost about as much again as the aggregate and spill past work_mem at
+        # ten million members. Measured in tests/bench/tiers_bench.py.
+        cursor.execute("SET LOCAL work_mem = '256MB'")
+        cursor.execute("SET LOCAL enable_hashjoin = off")
+        cursor.execute(candidates_sql, params)
+        cursor.execute("RESET enable_hashjoin")
+    cursor.execute(changes_sql, params)
+    written = cursor.rowcount
+    moves = []
+    if written:
+        cursor.execute(_UPSERT_SQL, params)
+        cursor.execute(_HISTORY_SQL, params)
+        moves = cursor.fetchall()
+    cursor.execute("DROP TABLE pg_temp.tier_cand, pg_temp.tier_recalc")
+    return written, moves
+
+
 def recalculate_tiers(
     *,
     member_ids=None,
@@ -106,129 +247,24 @@ def recalculate_tiers(
         if not member_ids:
             return RecalcResult()
     for_members = member_ids is not None
-    if ladder.downgrade_policy == DowngradePolicy.GRACE:
-        due = now + datetime.timedelta(days=ladder.grace_days)
-    elif ladder.downgrade_policy == DowngradePolicy.PERIOD_END:
-        due = next_period_end(now, ladder.period_end_month, ladder.period_end_day)
-    else:
-        due = None
-    rank_sql, due_sql, reason_sql = _decision_sql(ladder.downgrade_policy, reason)
     case_sql, case_params = _levels_case([lv.threshold for lv in levels])
     params = {
-        "ids": [lv.pk for lv in levels],
-        "names": [lv.name for lv in levels],
-        "now": now,
-        "since": now - datetime.timedelta(days=ladder.window_days),
-        "until": now + datetime.timedelta(days=1),
-        "currency": settings.SIYU_CURRENCIES[0],
-        "member_ids": member_ids,
-        "due": due,
-        "reason": reason,
-        "actor": getattr(actor, "pk", None) if getattr(actor, "api_key", None) is None else None,
-        "label": actor_label or (str(actor.api_key) if getattr(actor, "api_key", None) is not None else ""),
-        "note": note[:200],
+        **_statement_params(
+            ladder=ladder,
+            levels=levels,
+            member_ids=member_ids,
+            reason=reason,
+            actor=actor,
+            actor_label=actor_label,
+            note=note,
+            now=now,
+        ),
         **case_params,
     }
-    members_filter = "AND m.id = ANY(%(member_ids)s) " if for_members else ""
-    # Step 1 (read only, parallel-safe): the live members whose row may change. The level a value
-    # earns is worked out once per member with a value (in the aggregate's output), as a level id
-    # compared with the stored ids, so the pass over every member costs a few comparisons of plain
-    # columns. A row can only change if it is new, its value or earned level moved, its held level
-    # is not the earned one, or a floor or a pending downgrade is involved: step 2 decides those
-    # few exactly.
-    zero_rank = max((rank for rank, lv in enumerate(levels, 1) if lv.threshold <= 0), default=0)
-    params["zero_id"] = levels[zero_rank - 1].pk if zero_rank else None
-    earned_id_sql = (
-        "CASE "
-        + " ".join(f"WHEN b.value >= %(t{rank})s THEN {levels[rank - 1].pk}" for rank in range(len(levels), 0, -1))
-        + " END"
-    )
-    select_candidates = f"""
-        CREATE TEMP TABLE tier_cand ON COMMIT DROP AS
-        SELECT m.id AS member_id, v.value, t.member_id IS NOT NULL AS has_row, t.qualifying_value, t.level_id,
-               t.earned_level_id, t.floor_level_id, t.downgrade_due
-        FROM {members_sql.MEMBER} m
-        LEFT JOIN (SELECT b.member_id, b.value, {earned_id_sql} AS earned_id
-                   FROM ({basis.sql(for_members=for_members)}) AS b OFFSET 0) AS v ON v.member_id = m.id
-        LEFT JOIN {tiers_sql.MEMBER_TIER} t ON t.member_id = m.id
-        WHERE {members_sql.live('m')} {members_filter}
-          AND (t.member_id IS NULL OR t.floor_level_id IS NOT NULL OR t.downgrade_due IS NOT NULL
-               OR coalesce(v.value, 0) <> t.qualifying_value
-               OR t.level_id IS DISTINCT FROM (CASE WHEN v.member_id IS NULL THEN %(zero_id)s ELSE v.earned_id END)
-               OR t.earned_level_id IS DISTINCT FROM
-                  (CASE WHEN v.member_id IS NULL THEN %(zero_id)s ELSE v.earned_id END))
-    """
-    # Step 2 (read only, on the candidates): the members whose row changes, with the new row.
-    select_changes = f"""
-        CREATE TEMP TABLE tier_recalc ON COMMIT DROP AS
-        WITH cand AS (
-            SELECT c.member_id, coalesce(c.value, 0)::numeric(14, 2) AS value,
-                   c.has_row, c.qualifying_value AS cur_value,
-                   coalesce(array_position(%(ids)s::bigint[], c.level_id), 0) AS cur_rank,
-                   coalesce(array_position(%(ids)s::bigint[], c.earned_level_id), 0) AS cur_earned,
-                   coalesce(array_position(%(ids)s::bigint[], c.floor_level_id), 0) AS floor_rank,
-                   c.downgrade_due AS cur_due
-            FROM tier_cand c
-        ),
-        earned AS (SELECT c.*, {case_sql} AS earned_rank FROM cand c),
-        e AS (SELECT earned.*, greatest(earned_rank, floor_rank) AS target FROM earned),
-        d AS (
-            SELECT e.member_id, e.value, e.has_row, e.cur_rank, e.earned_rank, e.cur_value, e.cur_earned, e.cur_due,
-                   {rank_sql} AS new_rank, {due_sql} AS new_due, {reason_sql} AS reason
-            FROM e
-        )
-        SELECT d.member_id, d.value, d.cur_rank, d.new_rank, d.earned_rank, d.new_due, d.reason, d.has_row
-        FROM d
-        WHERE CASE WHEN d.has_row THEN d.new_rank <> d.cur_rank OR d.value <> d.cur_value
-                                   OR d.earned_rank <> d.cur_earned OR d.new_due IS DISTINCT FROM d.cur_due
-                   ELSE d.new_rank > 0 END
-    """
-    upsert = f"""
-        INSERT INTO {tiers_sql.MEMBER_TIER} (member_id, level_id, earned_level_id, floor_level_id, floor_reason,
-                                      qualifying_value, since, downgrade_due, computed_at)
-        SELECT r.member_id, (%(ids)s::bigint[])[r.new_rank], (%(ids)s::bigint[])[r.earned_rank], NULL, '',
-               r.value, %(now)s, r.new_due, %(now)s
-        FROM tier_recalc r ORDER BY r.member_id
-        ON CONFLICT (member_id) DO UPDATE SET
-            level_id = EXCLUDED.level_id, earned_level_id = EXCLUDED.earned_level_id,
-            qualifying_value = EXCLUDED.qualifying_value, downgrade_due = EXCLUDED.downgrade_due,
-            computed_at = EXCLUDED.computed_at,
-            since = CASE WHEN {tiers_sql.MEMBER_TIER}.level_id IS DISTINCT FROM EXCLUDED.level_id
-                         THEN EXCLUDED.since ELSE {tiers_sql.MEMBER_TIER}.since END
-    """
-    history = f"""
-        INSERT INTO {tiers_sql.TIER_CHANGE} (member_id, from_level_id, to_level_id, from_name, to_name, from_rank,
-                                             to_rank, reason, qualifying_value, note, changed_by_id, actor_label,
-                                             created_at)
-        SELECT r.member_id, (%(ids)s::bigint[])[r.cur_rank], (%(ids)s::bigint[])[r.new_rank],
-               coalesce((%(names)s::text[])[r.cur_rank], ''), coalesce((%(names)s::text[])[r.new_rank], ''),
-               r.cur_rank, r.new_rank, r.reason, r.value, %(note)s, %(actor)s, %(label)s, %(now)s
-        FROM tier_recalc r WHERE r.new_rank <> r.cur_rank
-        RETURNING member_id, to_rank > from_rank
-    """
+    candidates_sql = _candidates_sql(levels, basis, for_members=for_members)
+    changes_sql = _changes_sql(case_sql, ladder.downgrade_policy, reason)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
-        cursor.execute("DROP TABLE IF EXISTS pg_temp.tier_cand, pg_temp.tier_recalc")
-        if for_members:
-            cursor.execute(select_candidates, params)
-        else:
-            # Everyone: members and their tiers are read once each in member order through their
-            # primary keys and merged with the sorted sums. Hash joins of every member (what the
-            # planner picks) cost about as much again as the aggregate and spill past work_mem at
-            # ten million members. Measured in tests/bench/tiers_bench.py.
-            cursor.execute("SET LOCAL work_mem = '256MB'")
-            cursor.execute("SET LOCAL enable_hashjoin = off")
-            cursor.execute(select_candidates, params)
-            cursor.execute("RESET enable_hashjoin")
-        cursor.execute(select_changes, params)
-        written = cursor.rowcount
-        if written:
-            cursor.execute(upsert, params)
-            cursor.execute(history, params)
-            moves = cursor.fetchall()
-        else:
-            moves = []
-        cursor.execute("DROP TABLE pg_temp.tier_cand, pg_temp.tier_recalc")
+        written, moves = _run(cursor, candidates_sql, changes_sql, params, for_members=for_members)
     ups = sum(1 for _member, up in moves if up)
     return RecalcResult(
         members_written=max(written, 0),
