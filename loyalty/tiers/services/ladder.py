@@ -70,103 +70,120 @@ def _clean_ladder_fields(data: dict, current: dict) -> tuple[dict, dict]:
     return values, errors
 
 
-def _clean_levels(raw, existing_ids: set[int]) -> tuple[list[dict], dict]:
-    """Levels as given (a list of {id?, rank, name, threshold, benefits?, colour?}); errors are keyed
-    by the position in the list and name the level."""
-    if not isinstance(raw, list) or not raw:
-        return [], {"levels": [_("Give at least one level.")]}
-    if len(raw) > MAX_LEVELS:
-        return [], {"levels": [_("At most %(n)d levels.") % {"n": MAX_LEVELS}]}
-    levels, problems = [], {}
+def _problem(problems: dict, index: int, field: str, message) -> None:
+    problems.setdefault(str(index), {}).setdefault(field, []).append(str(message))
 
-    def problem(i, field, message):
-        problems.setdefault(str(i), {}).setdefault(field, []).append(str(message))
 
-    for i, item in enumerate(raw):
-        if not isinstance(item, dict):
-            problem(i, "non_field_errors", _("Expected an object with rank, name and threshold."))
-            continue
-        level = {
-            "index": i,
-            "id": item.get("id"),
-            "benefits": item.get("benefits") or "",
-            "colour": item.get("colour") or "",
-        }
-        if level["id"] is not None and level["id"] not in existing_ids:
-            problem(i, "id", _("Level id %(id)s is not on this ladder.") % {"id": level["id"]})
-        name = item.get("name")
-        if not isinstance(name, str) or not name.strip() or len(name.strip()) > 64:
-            problem(i, "name", _("Give the level a name of at most 64 characters."))
-            name = None
-        level["name"] = name.strip() if name else None
-        rank = item.get("rank", i + 1)
-        if isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= MAX_LEVELS:
-            problem(i, "rank", _("Rank must be a whole number from 1 to %(n)d.") % {"n": MAX_LEVELS})
-            rank = None
-        level["rank"] = rank
-        try:
-            threshold = Decimal(str(item.get("threshold")))
-            if not threshold.is_finite():
-                raise InvalidOperation
-        except (InvalidOperation, ValueError):
-            problem(i, "threshold", _("Enter a number, e.g. 2000 or 2000.00."))
-            threshold = None
-        if threshold is not None and (threshold < 0 or threshold > MAX_THRESHOLD):
-            problem(i, "threshold", _("The threshold cannot be negative or above %(max)s.") % {"max": MAX_THRESHOLD})
-            threshold = None
-        if threshold is not None and threshold != threshold.quantize(Decimal("0.01")):
-            problem(i, "threshold", _("At most two decimal places."))
-            threshold = None
-        level["threshold"] = threshold
-        if not isinstance(level["benefits"], str) or len(level["benefits"]) > 2000:
-            problem(i, "benefits", _("Benefits must be text of at most 2,000 characters."))
-        if level["colour"] and (not isinstance(level["colour"], str) or not _COLOUR.match(level["colour"])):
-            problem(i, "colour", _("Write the colour as #rrggbb, e.g. #8b5e3c."))
-        levels.append(level)
+def _label(level: dict) -> str:
+    return f'"{level["name"]}"' if level["name"] else _("at position %(n)d") % {"n": level["index"] + 1}
 
-    def label(level) -> str:
-        return f'"{level["name"]}"' if level["name"] else _("at position %(n)d") % {"n": level["index"] + 1}
 
+def _clean_threshold(raw, index: int, problems: dict) -> Decimal | None:
+    try:
+        threshold = Decimal(str(raw))
+        if not threshold.is_finite():
+            raise InvalidOperation
+    except (InvalidOperation, ValueError):
+        _problem(problems, index, "threshold", _("Enter a number, e.g. 2000 or 2000.00."))
+        return None
+    if threshold < 0 or threshold > MAX_THRESHOLD:
+        _problem(
+            problems,
+            index,
+            "threshold",
+            _("The threshold cannot be negative or above %(max)s.") % {"max": MAX_THRESHOLD},
+        )
+        return None
+    if threshold != threshold.quantize(Decimal("0.01")):
+        _problem(problems, index, "threshold", _("At most two decimal places."))
+        return None
+    return threshold
+
+
+def _clean_level(index: int, item, existing_ids: set[int], problems: dict) -> dict | None:
+    """One level as given, its fields cleaned (None where invalid, with a problem recorded)."""
+    if not isinstance(item, dict):
+        _problem(problems, index, "non_field_errors", _("Expected an object with rank, name and threshold."))
+        return None
+    level = {
+        "index": index,
+        "id": item.get("id"),
+        "benefits": item.get("benefits") or "",
+        "colour": item.get("colour") or "",
+    }
+    if level["id"] is not None and level["id"] not in existing_ids:
+        _problem(problems, index, "id", _("Level id %(id)s is not on this ladder.") % {"id": level["id"]})
+    name = item.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name.strip()) > 64:
+        _problem(problems, index, "name", _("Give the level a name of at most 64 characters."))
+        name = None
+    level["name"] = name.strip() if name else None
+    rank = item.get("rank", index + 1)
+    if isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= MAX_LEVELS:
+        _problem(problems, index, "rank", _("Rank must be a whole number from 1 to %(n)d.") % {"n": MAX_LEVELS})
+        rank = None
+    level["rank"] = rank
+    level["threshold"] = _clean_threshold(item.get("threshold"), index, problems)
+    if not isinstance(level["benefits"], str) or len(level["benefits"]) > 2000:
+        _problem(problems, index, "benefits", _("Benefits must be text of at most 2,000 characters."))
+    if level["colour"] and (not isinstance(level["colour"], str) or not _COLOUR.match(level["colour"])):
+        _problem(problems, index, "colour", _("Write the colour as #rrggbb, e.g. #8b5e3c."))
+    return level
+
+
+def _check_unique(levels: list[dict], problems: dict) -> None:
+    """No two levels share a rank, a name (ignoring case) or an id."""
     seen_ranks: dict[int, dict] = {}
     seen_names: dict[str, dict] = {}
     seen_ids: dict[int, dict] = {}
     for level in levels:
         if level["rank"] is not None:
             if level["rank"] in seen_ranks:
-                problem(
+                _problem(
+                    problems,
                     level["index"],
                     "rank",
                     _("Level %(level)s has rank %(rank)d, like level %(other)s.")
-                    % {"level": label(level), "rank": level["rank"], "other": label(seen_ranks[level["rank"]])},
+                    % {"level": _label(level), "rank": level["rank"], "other": _label(seen_ranks[level["rank"]])},
                 )
             seen_ranks.setdefault(level["rank"], level)
         if level["name"]:
             key = level["name"].casefold()
             if key in seen_names:
-                problem(level["index"], "name", _("Two levels are called %(level)s.") % {"level": label(level)})
+                _problem(
+                    problems, level["index"], "name", _("Two levels are called %(level)s.") % {"level": _label(level)}
+                )
             seen_names.setdefault(key, level)
         if level["id"] is not None:
             if level["id"] in seen_ids:
-                problem(level["index"], "id", _("Level id %(id)s is given twice.") % {"id": level["id"]})
+                _problem(problems, level["index"], "id", _("Level id %(id)s is given twice.") % {"id": level["id"]})
             seen_ids.setdefault(level["id"], level)
-    ranked = sorted((lv for lv in levels if lv["rank"] is not None), key=lambda lv: lv["rank"])
-    if not problems and [lv["rank"] for lv in ranked] != list(range(1, len(ranked) + 1)):
-        missing = sorted(set(range(1, len(ranked) + 1)) - {lv["rank"] for lv in ranked})
-        for level in ranked:
-            if level["rank"] > len(ranked):
-                problem(
-                    level["index"],
-                    "rank",
-                    _("Ranks run from 1 to %(n)d without gaps; rank %(missing)s is missing.")
-                    % {"n": len(ranked), "missing": ", ".join(map(str, missing))},
-                )
+
+
+def _check_ranks_without_gaps(ranked: list[dict], problems: dict) -> None:
+    if [lv["rank"] for lv in ranked] == list(range(1, len(ranked) + 1)):
+        return
+    missing = sorted(set(range(1, len(ranked) + 1)) - {lv["rank"] for lv in ranked})
+    for level in ranked:
+        if level["rank"] > len(ranked):
+            _problem(
+                problems,
+                level["index"],
+                "rank",
+                _("Ranks run from 1 to %(n)d without gaps; rank %(missing)s is missing.")
+                % {"n": len(ranked), "missing": ", ".join(map(str, missing))},
+            )
+
+
+def _check_rising_thresholds(ranked: list[dict], problems: dict) -> None:
     previous = None
     for level in ranked:
         if level["threshold"] is None:
             previous = None
             continue
         if previous is not None and level["threshold"] <= previous["threshold"]:
-            problem(
+            _problem(
+                problems,
                 level["index"],
                 "threshold",
                 _(
@@ -174,14 +191,30 @@ def _clean_levels(raw, existing_ids: set[int]) -> tuple[list[dict], dict]:
                     "level %(other)s (rank %(other_rank)d): thresholds must rise with the rank."
                 )
                 % {
-                    "level": label(level),
+                    "level": _label(level),
                     "rank": level["rank"],
-                    "other": label(previous),
+                    "other": _label(previous),
                     "other_rank": previous["rank"],
                     "other_threshold": previous["threshold"],
                 },
             )
         previous = level
+
+
+def _clean_levels(raw, existing_ids: set[int]) -> tuple[list[dict], dict]:
+    """Levels as given (a list of {id?, rank, name, threshold, benefits?, colour?}); errors are keyed
+    by the position in the list and name the level."""
+    if not isinstance(raw, list) or not raw:
+        return [], {"levels": [_("Give at least one level.")]}
+    if len(raw) > MAX_LEVELS:
+        return [], {"levels": [_("At most %(n)d levels.") % {"n": MAX_LEVELS}]}
+    problems: dict = {}
+    levels = [level for i, item in enumerate(raw) if (level := _clean_level(i, item, existing_ids, problems))]
+    _check_unique(levels, problems)
+    ranked = sorted((lv for lv in levels if lv["rank"] is not None), key=lambda lv: lv["rank"])
+    if not problems:
+        _check_ranks_without_gaps(ranked, problems)
+    _check_rising_thresholds(ranked, problems)
     return levels, ({"levels": problems} if problems else {})
 
 
