@@ -144,6 +144,70 @@ def _copy(cursor, table: str, columns: str, rows) -> None:
     cursor.connection.cursor().copy_expert(f"COPY {table} ({columns}) FROM STDIN", buffer)
 
 
+# The staged orders that are new, then their lines.
+_INSERT_SQL = f"""
+    WITH added AS (
+        INSERT INTO {orders_sql.ORDER} ({_ORDER_COLUMNS}, referral_code, refunded_amount, status, created_at,
+                                       updated_at)
+        SELECT {_ORDER_COLUMNS}, '', 0, 'paid', placed_at, placed_at FROM demo_order ORDER BY placed_at
+        ON CONFLICT (channel, external_id) DO NOTHING
+        RETURNING id, channel, external_id
+    )
+    INSERT INTO {orders_sql.ORDER_LINE} (order_id, sku, name, category, quantity, amount, refunded_amount)
+    SELECT a.id, l.sku, l.name, l.category, l.quantity, l.amount, 0
+    FROM added a JOIN demo_order_line l ON l.channel = a.channel AND l.external_id = a.external_id
+    ORDER BY a.id
+"""
+
+# Refunds of the new orders: every 25th order (by a hash of its number) gives back its first line
+# (a partial refund) or, for one-line orders, the whole order.
+_REFUND_SQL = f"""
+    WITH picked AS (
+        SELECT DISTINCT ON (o.id) o.id AS order_id, l.id AS line_id, l.amount, o.placed_at
+        FROM demo_order d
+        JOIN {orders_sql.ORDER} o ON o.channel = d.channel AND o.external_id = d.external_id
+        JOIN {orders_sql.ORDER_LINE} l ON l.order_id = o.id
+        WHERE mod(abs(hashtext(o.external_id)), %s) = 0 AND o.refunded_amount = 0
+          AND o.placed_at < now() - interval '1 hour'
+          AND NOT EXISTS (SELECT 1 FROM {orders_sql.REFUND} r WHERE r.order_id = o.id)
+        ORDER BY o.id, l.id
+    ), refunds AS (
+        INSERT INTO {orders_sql.REFUND} (order_id, line_id, external_id, amount, reason, refunded_at, created_at)
+        SELECT order_id, line_id, 'RF' || order_id, amount, '七天无理由退货',
+               LEAST(placed_at + interval '3 days', now()), LEAST(placed_at + interval '3 days', now())
+        FROM picked
+        RETURNING order_id, line_id, amount
+    ), lines AS (
+        UPDATE {orders_sql.ORDER_LINE} l SET refunded_amount = r.amount FROM refunds r WHERE l.id = r.line_id
+    )
+    UPDATE {orders_sql.ORDER} o SET refunded_amount = r.amount,
+        status = CASE WHEN r.amount = o.total_amount THEN 'refunded' ELSE 'partially_refunded' END
+    FROM refunds r WHERE o.id = r.order_id
+"""
+
+
+def _stage(cursor, members, now: datetime, seed: int) -> None:
+    """The demo orders and their lines, COPY-ed into temporary tables (demo_order, demo_order_line)."""
+    orders, lines = [], []
+    pending = len(members) * PENDING_PER_1000_MEMBERS // 1000
+    for row, basket in [*_rows(members, now, seed), *_pending_rows(pending, now, seed)]:
+        orders.append(row)
+        lines += [(row[0], row[1], *line) for line in basket]
+    for table in ("demo_order", "demo_order_line"):
+        cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{table}")
+    cursor.execute(
+        "CREATE TEMP TABLE demo_order (channel text, external_id text, member_id bigint, buyer_channel text, "
+        "buyer_namespace text, buyer_external_id text, store_id bigint, staff_id bigint, attribution text, "
+        "currency text, total_amount numeric, placed_at timestamptz) ON COMMIT DROP"
+    )
+    cursor.execute(
+        "CREATE TEMP TABLE demo_order_line (channel text, external_id text, sku text, name text, category text, "
+        "quantity int, amount numeric) ON COMMIT DROP"
+    )
+    _copy(cursor, "demo_order", _ORDER_COLUMNS, orders)
+    _copy(cursor, "demo_order_line", "channel, external_id, sku, name, category, quantity, amount", lines)
+
+
 def seed(*, seed: int = 7) -> str:
     """Add the demo orders that are missing; returns a one-line summary."""
     now = timezone.now().replace(microsecond=0)
@@ -157,69 +221,10 @@ def seed(*, seed: int = 7) -> str:
             return "orders: no members to buy anything (seed the members first)"
         cursor.execute(f"SELECT count(*) FROM {orders_sql.ORDER}")
         before = cursor.fetchone()[0]
-        orders, lines = [], []
-        pending = len(members) * PENDING_PER_1000_MEMBERS // 1000
-        for row, basket in [*_rows(members, now, seed), *_pending_rows(pending, now, seed)]:
-            orders.append(row)
-            lines += [(row[0], row[1], *line) for line in basket]
-        for table in ("demo_order", "demo_order_line"):
-            cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{table}")
-        cursor.execute(
-            "CREATE TEMP TABLE demo_order (channel text, external_id text, member_id bigint, buyer_channel text, "
-            "buyer_namespace text, buyer_external_id text, store_id bigint, staff_id bigint, attribution text, "
-            "currency text, total_amount numeric, placed_at timestamptz) ON COMMIT DROP"
-        )
-        cursor.execute(
-            "CREATE TEMP TABLE demo_order_line (channel text, external_id text, sku text, name text, category text, "
-            "quantity int, amount numeric) ON COMMIT DROP"
-        )
-        _copy(cursor, "demo_order", _ORDER_COLUMNS, orders)
-        _copy(cursor, "demo_order_line", "channel, external_id, sku, name, category, quantity, amount", lines)
-        cursor.execute(
-            f"""
-            WITH added AS (
-                INSERT INTO {orders_sql.ORDER} ({_ORDER_COLUMNS}, referral_code, refunded_amount, status, created_at,
-                                          updated_at)
-                SELECT {_ORDER_COLUMNS}, '', 0, 'paid', placed_at, placed_at FROM demo_order ORDER BY placed_at
-                ON CONFLICT (channel, external_id) DO NOTHING
-                RETURNING id, channel, external_id
-            )
-            INSERT INTO {orders_sql.ORDER_LINE} (order_id, sku, name, category, quantity, amount, refunded_amount)
-            SELECT a.id, l.sku, l.name, l.category, l.quantity, l.amount, 0
-            FROM added a JOIN demo_order_line l ON l.channel = a.channel AND l.external_id = a.external_id
-            ORDER BY a.id
-            """
-        )
+        _stage(cursor, members, now, seed)
+        cursor.execute(_INSERT_SQL)
         line_count = cursor.rowcount
-        # Refunds of the new orders: every 25th order (by a hash of its number) gives back its first
-        # line (a partial refund) or, for one-line orders, the whole order.
-        cursor.execute(
-            f"""
-            WITH picked AS (
-                SELECT DISTINCT ON (o.id) o.id AS order_id, l.id AS line_id, l.amount, o.placed_at
-                FROM demo_order d
-                JOIN {orders_sql.ORDER} o ON o.channel = d.channel AND o.external_id = d.external_id
-                JOIN {orders_sql.ORDER_LINE} l ON l.order_id = o.id
-                WHERE mod(abs(hashtext(o.external_id)), %s) = 0 AND o.refunded_amount = 0
-                  AND o.placed_at < now() - interval '1 hour'
-                  AND NOT EXISTS (SELECT 1 FROM {orders_sql.REFUND} r WHERE r.order_id = o.id)
-                ORDER BY o.id, l.id
-            ), refunds AS (
-                INSERT INTO {orders_sql.REFUND}
-                    (order_id, line_id, external_id, amount, reason, refunded_at, created_at)
-                SELECT order_id, line_id, 'RF' || order_id, amount, '七天无理由退货',
-                       LEAST(placed_at + interval '3 days', now()), LEAST(placed_at + interval '3 days', now())
-                FROM picked
-                RETURNING order_id, line_id, amount
-            ), lines AS (
-                UPDATE {orders_sql.ORDER_LINE} l SET refunded_amount = r.amount FROM refunds r WHERE l.id = r.line_id
-            )
-            UPDATE {orders_sql.ORDER} o SET refunded_amount = r.amount,
-                status = CASE WHEN r.amount = o.total_amount THEN 'refunded' ELSE 'partially_refunded' END
-            FROM refunds r WHERE o.id = r.order_id
-            """,
-            [REFUND_IN],
-        )
+        cursor.execute(_REFUND_SQL, [REFUND_IN])
         refunded = cursor.rowcount
         cursor.execute(f"SELECT count(*), count(*) FILTER (WHERE member_id IS NULL) FROM {orders_sql.ORDER}")
         total, pending_total = cursor.fetchone()

@@ -206,6 +206,82 @@ def _insert(items: list[Item], now: datetime) -> dict[tuple[str, str], int]:
     return created
 
 
+@dataclass
+class _Batch:
+    """A batch after checking: its distinct orders, the errors by item index, and the items that
+    repeat an earlier item's order number (answered with what the first copy records or finds)."""
+
+    cleaned: list[Item]
+    errors: dict[int, dict]
+    first_of: dict[tuple[str, str], int]
+    repeats: dict[int, tuple[str, str]]
+
+
+def _clean_batch(items: list, now: datetime) -> _Batch:
+    default_currency = currencies()[0]
+    batch = _Batch(cleaned=[], errors={}, first_of={}, repeats={})
+    for index, raw in enumerate(items):
+        item, problems = clean_item(index, raw, now, default_currency)
+        if problems:
+            batch.errors[index] = problems
+            continue
+        key = (item.channel, item.external_id)
+        if key in batch.first_of:
+            batch.repeats[index] = key
+            continue
+        batch.first_of[key] = index
+        batch.cleaned.append(item)
+    return batch
+
+
+def _already_recorded(items: list[Item]) -> dict[tuple[str, str], tuple[int, int | None, int | None]]:
+    """{(channel, external_id): (order id, store id, member id)} of orders these items name."""
+    if not items:
+        return {}
+    return {
+        (channel, external_id): (order_id, store_id, member_id)
+        for order_id, channel, external_id, store_id, member_id in fetchall(
+            f"""SELECT o.id, o.channel, o.external_id, o.store_id, o.member_id
+            FROM unnest(%s::text[], %s::text[]) AS k(channel, external_id)
+            JOIN {orders_sql.ORDER} o ON o.channel = k.channel AND o.external_id = k.external_id""",
+            [array(i.channel for i in items), array(i.external_id for i in items)],
+        )
+    }
+
+
+def _outcomes(batch: _Batch, valid: list[Item], created: dict, access) -> dict:
+    """What each valid item (and each repeat) is answered with: the order created, the order found
+    (when the caller may see its store), or an error recorded in batch.errors (None)."""
+    found = _already_recorded([i for i in valid if (i.channel, i.external_id) not in created])
+    outcome: dict = {}
+    for item in valid:
+        key = (item.channel, item.external_id)
+        if key in created:
+            outcome[key] = OrderResult(item.index, created[key], True, item.resolved_member)
+        elif key in found and access.allows_store(found[key][1]):
+            outcome[key] = OrderResult(item.index, found[key][0], False, found[key][2])
+        else:
+            outcome[key] = None
+            batch.errors[item.index] = {
+                "external_id": [
+                    _("Order %(number)s was already recorded for another store.") % {"number": item.external_id}
+                ]
+            }
+    for index, key in batch.repeats.items():
+        first = outcome.get(key)
+        if first is None:
+            batch.errors[index] = batch.errors.get(batch.first_of[key]) or {
+                "external_id": [_("Same order as item %(n)d.") % {"n": batch.first_of[key]}]
+            }
+        else:
+            outcome[(index, key)] = OrderResult(index, first.order_id, False, first.member_id)
+    return outcome
+
+
+def _refused(errors: dict[int, dict]) -> InvalidInput:
+    return InvalidInput(details={"items": {str(i): errors[i] for i in sorted(errors)}})
+
+
 def record_orders(*, items, actor, atomic: bool = False) -> BatchResult:
     """Record up to MAX_BATCH orders. Each invalid item gets its own errors (by index) and the valid
     ones are recorded; with `atomic`, any invalid item raises InvalidInput and nothing is written.
@@ -220,66 +296,19 @@ def record_orders(*, items, actor, atomic: bool = False) -> BatchResult:
     if not access.all_stores and access.store_id is None:
         raise Forbidden()
     now = timezone.now()
-    default_currency = currencies()[0]
-    errors: dict[int, dict] = {}
-    cleaned: list[Item] = []
-    first_of: dict[tuple[str, str], int] = {}
-    repeats: dict[int, tuple[str, str]] = {}
-    for index, raw in enumerate(items):
-        item, problems = clean_item(index, raw, now, default_currency)
-        if problems:
-            errors[index] = problems
-            continue
-        key = (item.channel, item.external_id)
-        if key in first_of:
-            repeats[index] = key  # answered with the order the first copy records or finds
-            continue
-        first_of[key] = index
-        cleaned.append(item)
+    batch = _clean_batch(items, now)
+    errors = batch.errors
     with transaction.atomic():
-        info = _resolve_members(cleaned, access, errors)
-        _resolve_stores(cleaned, access, info, errors)
-        valid = [i for i in cleaned if i.index not in errors]
+        info = _resolve_members(batch.cleaned, access, errors)
+        _resolve_stores(batch.cleaned, access, info, errors)
+        valid = [i for i in batch.cleaned if i.index not in errors]
         if atomic and errors:
-            raise InvalidInput(details={"items": {str(i): errors[i] for i in sorted(errors)}})
+            raise _refused(errors)
         attribute(valid, info, AttributionPolicy.current())
         created = _insert(valid, now)
-        found: dict[tuple[str, str], tuple[int, int | None, int | None]] = {}
-        existing = [i for i in valid if (i.channel, i.external_id) not in created]
-        if existing:
-            found = {
-                (channel, external_id): (order_id, store_id, member_id)
-                for order_id, channel, external_id, store_id, member_id in fetchall(
-                    f"""SELECT o.id, o.channel, o.external_id, o.store_id, o.member_id
-                    FROM unnest(%s::text[], %s::text[]) AS k(channel, external_id)
-                    JOIN {orders_sql.ORDER} o ON o.channel = k.channel AND o.external_id = k.external_id""",
-                    [array(i.channel for i in existing), array(i.external_id for i in existing)],
-                )
-            }
-        outcome: dict[tuple[str, str], OrderResult | None] = {}
-        for item in valid:
-            key = (item.channel, item.external_id)
-            if key in created:
-                outcome[key] = OrderResult(item.index, created[key], True, item.resolved_member)
-            elif key in found and access.allows_store(found[key][1]):
-                outcome[key] = OrderResult(item.index, found[key][0], False, found[key][2])
-            else:
-                outcome[key] = None
-                errors[item.index] = {
-                    "external_id": [
-                        _("Order %(number)s was already recorded for another store.") % {"number": item.external_id}
-                    ]
-                }
-        for index, key in repeats.items():
-            first = outcome.get(key)
-            if first is None:
-                errors[index] = errors.get(first_of[key]) or {
-                    "external_id": [_("Same order as item %(n)d.") % {"n": first_of[key]}]
-                }
-            else:
-                outcome[(index, key)] = OrderResult(index, first.order_id, False, first.member_id)
+        outcome = _outcomes(batch, valid, created, access)
         if atomic and errors:
-            raise InvalidInput(details={"items": {str(i): errors[i] for i in sorted(errors)}})
+            raise _refused(errors)
         if created:
             hooks.orders_changed(
                 order_ids=created.values(),

@@ -13,13 +13,8 @@ from scrm.errors import Conflict, InvalidInput, NotInScope
 from scrm.scoping import access_for
 
 
-@transaction.atomic
-def record_refund(
-    *, order: Order, external_id, amount, line=None, reason="", refunded_at=None, actor=None
-) -> tuple[Refund, bool]:
-    """Give back `amount` of `order` (or of one of its lines): (refund, created). Idempotent by
-    (order, refund number); more than what remains refundable is refused and nothing changes. The
-    order row is locked so two refunds of the same order cannot both pass the check."""
+def _clean_refund(external_id, amount, reason, refunded_at):
+    """(refund number, amount, reason, refund time) as given, or InvalidInput naming each bad field."""
     errors: dict = {}
     number = clean_text(external_id, "external_id", errors, max_length=128, required=True)
     value, problem = parse_amount(amount, allow_zero=False)
@@ -33,6 +28,60 @@ def record_refund(
             errors["refunded_at"] = [problem]
     if errors:
         raise InvalidInput(details=errors)
+    return number, value, reason, at
+
+
+def _locked_line(order: Order, line) -> OrderLine | None:
+    """The line of the (locked) order a refund names, locked too; None when it names none."""
+    if line in (None, ""):
+        return None
+    line_id = line.pk if isinstance(line, OrderLine) else line
+    if isinstance(line_id, str) and line_id.isdigit():
+        line_id = int(line_id)
+    found = (
+        OrderLine.objects.select_for_update().filter(order=order, pk=line_id).first()
+        if isinstance(line_id, int) and not isinstance(line_id, bool)
+        else None
+    )
+    if found is None:
+        raise InvalidInput(
+            details={
+                "line": [_("Order %(number)s has no line %(line)s.") % {"number": order.external_id, "line": line}]
+            }
+        )
+    return found
+
+
+def _check_refundable(order: Order, line: OrderLine | None, value) -> None:
+    remaining = order.total_amount - order.refunded_amount
+    if value > remaining:
+        raise InvalidInput(
+            details={
+                "amount": [
+                    _("%(amount)s is more than the %(remaining)s still refundable on this order.")
+                    % {"amount": value, "remaining": remaining}
+                ]
+            }
+        )
+    if line is not None and value > line.amount - line.refunded_amount:
+        raise InvalidInput(
+            details={
+                "amount": [
+                    _("%(amount)s is more than the %(remaining)s still refundable on line %(line)s.")
+                    % {"amount": value, "remaining": line.amount - line.refunded_amount, "line": line.name}
+                ]
+            }
+        )
+
+
+@transaction.atomic
+def record_refund(
+    *, order: Order, external_id, amount, line=None, reason="", refunded_at=None, actor=None
+) -> tuple[Refund, bool]:
+    """Give back `amount` of `order` (or of one of its lines): (refund, created). Idempotent by
+    (order, refund number); more than what remains refundable is refused and nothing changes. The
+    order row is locked so two refunds of the same order cannot both pass the check."""
+    number, value, reason, at = _clean_refund(external_id, amount, reason, refunded_at)
     locked = Order.objects.select_for_update().get(pk=order.pk)
     if actor is not None and not access_for(actor).allows_store(locked.store_id):
         raise NotInScope()
@@ -46,41 +95,8 @@ def record_refund(
                 code="refund_number_taken",
             )
         return existing, False
-    line_obj = None
-    if line not in (None, ""):
-        line_id = line.pk if isinstance(line, OrderLine) else line
-        if isinstance(line_id, str) and line_id.isdigit():
-            line_id = int(line_id)
-        line_obj = (
-            OrderLine.objects.select_for_update().filter(order=locked, pk=line_id).first()
-            if isinstance(line_id, int) and not isinstance(line_id, bool)
-            else None
-        )
-        if line_obj is None:
-            raise InvalidInput(
-                details={
-                    "line": [_("Order %(number)s has no line %(line)s.") % {"number": locked.external_id, "line": line}]
-                }
-            )
-    remaining = locked.total_amount - locked.refunded_amount
-    if value > remaining:
-        raise InvalidInput(
-            details={
-                "amount": [
-                    _("%(amount)s is more than the %(remaining)s still refundable on this order.")
-                    % {"amount": value, "remaining": remaining}
-                ]
-            }
-        )
-    if line_obj is not None and value > line_obj.amount - line_obj.refunded_amount:
-        raise InvalidInput(
-            details={
-                "amount": [
-                    _("%(amount)s is more than the %(remaining)s still refundable on line %(line)s.")
-                    % {"amount": value, "remaining": line_obj.amount - line_obj.refunded_amount, "line": line_obj.name}
-                ]
-            }
-        )
+    line_obj = _locked_line(locked, line)
+    _check_refundable(locked, line_obj, value)
     refund = Refund.objects.create(
         order=locked, line=line_obj, external_id=number, amount=value, reason=reason, refunded_at=at
     )
