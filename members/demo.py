@@ -19,6 +19,7 @@ from django.utils import timezone
 from members import sql as members_sql
 from members.models import AttributeDefinition, Identity, Member, Source, Stage, Tag, TagGroup
 from scrm import demo as organisation
+from scrm import sql as scrm_sql
 from scrm.models import Store, User
 
 DEFAULT_MEMBERS = 2000
@@ -288,7 +289,7 @@ def enrich_members(*, after_id: int = 0) -> None:
             f"""INSERT INTO members_staffrelation (member_id, staff_id, store_id, add_way, state, remark,
                     description, is_owner, added_at)
                 SELECT m.id, m.owner_id, m.home_store_id, 'qr', s.code || '-QR', m.name, '', true, m.created_at
-                FROM members_member m JOIN scrm_store s ON s.id = m.home_store_id
+                FROM members_member m JOIN {scrm_sql.STORE} s ON s.id = m.home_store_id
                 WHERE {live} AND m.owner_id IS NOT NULL
                 ON CONFLICT DO NOTHING"""
         )

@@ -3,6 +3,7 @@ build on the tiers app: `MemberTier(member, level → TierLevel(rank, name))`)."
 
 from __future__ import annotations
 
+from loyalty.tiers import sql as tiers_sql
 from loyalty.tiers.models import MemberTier, TierLevel
 
 
@@ -12,7 +13,7 @@ def tier_sql() -> str:
     level_column = MemberTier._meta.get_field("level").column
     return (
         f'SELECT t."{member_column}" AS member_id, l.rank, l.name '
-        f'FROM "{MemberTier._meta.db_table}" t JOIN "{TierLevel._meta.db_table}" l ON l.id = t."{level_column}"'
+        f'FROM "{tiers_sql.MEMBER_TIER}" t JOIN "{tiers_sql.TIER_LEVEL}" l ON l.id = t."{level_column}"'
     )
 
 
