@@ -106,7 +106,6 @@ def test_entry_points_start_the_servers_the_settings_point_at(scratch_env):
     out = _run(scratch_env, sys.executable, "manage.py", "shell", "-c", USES_DATABASE)
     assert out.strip().splitlines()[-1] == str(run_dir)
     assert (Path(scratch_env["SIYU_DATA_DIR"]) / "postgres" / "data" / "PG_VERSION").exists()
-    assert (Path(scratch_env["SIYU_DATA_DIR"]) / "secret_key").exists()
     assert not embedded.Postgres().running()
     assert not embedded.Redis().running()
 
