@@ -34,6 +34,7 @@ from members.models import (
     MemberTag,
 )
 from members.phones import mask_phone
+from scrm.errors import ServiceError
 from scrm.models import Role
 from scrm.scoping import access_for
 from scrm.services import audit
@@ -70,13 +71,16 @@ _ORM_FIELDS = {"id": "id", "name": "name", "phone": "phone", "gender": "gender",
                "created_at": "created_at"}
 
 
-class ExportRefused(Exception):
-    def __init__(self, message: str, *, status: int = 400, code: str = "invalid", details: dict | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+class ExportRefused(ServiceError):
+    """An export we do not make: a 400 with `details` naming what is wrong (the message itself when
+    nothing more precise is given), or the status given (403 for a role that may not export)."""
+
+    def __init__(self, message: str, *, status: int = 400, code: str = "validation_error",
+                 details: dict | None = None) -> None:
         self.status = status
-        self.code = code
-        self.details = details or {"non_field_errors": [message]}
+        if status == 400:
+            details = details or {"non_field_errors": [message]}
+        super().__init__(message, details=details or {}, code=code)
 
 
 @dataclass

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from members.io import bulk, columns, parsing
 from members.io.models import ImportFormat, ImportJob, ImportMode, ImportStatus
+from scrm.errors import ServiceError
 from scrm.models import Role
 from scrm.scoping import access_for
 from scrm.services import audit
@@ -29,15 +30,13 @@ logger = logging.getLogger(__name__)
 FIRST_ERRORS = 200  # kept on the job; the full report is a CSV file
 
 
-class ImportRefused(Exception):
-    """An upload we do not take. `status` is the HTTP status, `details` names the field."""
+class ImportRefused(ServiceError):
+    """An upload we do not take: a 400 naming the field in `details`, or the status given (403 for a
+    role that may not import, 413 for a file over the limit)."""
 
-    def __init__(self, message: str, *, status: int = 400, code: str = "invalid", field: str = "file") -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, *, status: int = 400, code: str = "validation_error", field: str = "file") -> None:
         self.status = status
-        self.code = code
-        self.details = {field: [message]}
+        super().__init__(message, details={field: [message]} if status == 400 else {}, code=code)
 
 
 def max_bytes() -> int:

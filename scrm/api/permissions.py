@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import permissions
 
-from scrm.permissions import scopes_of as principal_scopes
+from scrm.permissions import scopes_of
 
 
 class HasScope(permissions.BasePermission):
@@ -18,7 +18,7 @@ class HasScope(permissions.BasePermission):
             return True  # e.g. the API root and /me: any authenticated caller
         action = "read" if request.method in permissions.SAFE_METHODS else "write"
         needed = f"{resource}:{action}"
-        if needed in principal_scopes(request.user):
+        if needed in scopes_of(request.user):
             return True
         self.message = f"This request needs the scope '{needed}'."
         return False

@@ -15,25 +15,10 @@ from members.filters import MemberFilterSet
 from members.io import exports, services
 from members.io.api.serializers import ImportCreateSerializer, ImportJobSerializer
 from members.io.models import ImportJob
-from scrm.api.permissions import principal_scopes
 from scrm.api.viewsets import ScopedCreateListRetrieveViewSet, ScopedViewSet
+from scrm.permissions import scopes_of
 
 UPLOAD_SLACK = 64 * 1024
-
-
-class PayloadTooLarge(exceptions.APIException):
-    status_code = 413
-    default_code = "payload_too_large"
-    default_detail = "The file is too large."
-
-
-def _raise(exc) -> None:
-    """A service's refusal as the API's one error shape."""
-    if exc.status == 403:
-        raise exceptions.PermissionDenied(exc.message)
-    if exc.status == 413:
-        raise PayloadTooLarge(exc.message)
-    raise exceptions.ValidationError(exc.details)
 
 
 def _ip(request):
@@ -85,14 +70,12 @@ class ImportJobViewSet(ScopedCreateListRetrieveViewSet):
     )
     def create(self, request, *args, **kwargs):
         if int(request.META.get("CONTENT_LENGTH") or 0) > services.max_bytes() + UPLOAD_SLACK:
-            raise PayloadTooLarge(services.too_large_message(int(request.META["CONTENT_LENGTH"])))
+            raise services.ImportRefused(services.too_large_message(int(request.META["CONTENT_LENGTH"])),
+                                         status=413, code="payload_too_large")
         payload = ImportCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        try:
-            job = services.create_import(actor=request.user, upload=payload.validated_data["file"],
-                                         mode=payload.validated_data["mode"])
-        except services.ImportRefused as exc:
-            _raise(exc)
+        job = services.create_import(actor=request.user, upload=payload.validated_data["file"],
+                                     mode=payload.validated_data["mode"])
         services.start_import(job=job)
         job = ImportJob.objects.select_related("created_by", "store").get(pk=job.pk)
         code = status.HTTP_202_ACCEPTED if job.is_running else status.HTTP_201_CREATED
@@ -131,10 +114,7 @@ class ExportViewSet(ScopedViewSet):
 
     @extend_schema(summary="The columns the caller may export", responses={200: OpenApiTypes.OBJECT})
     def list(self, request):
-        try:
-            exports.check_actor(self.actor)
-        except exports.ExportRefused as exc:
-            _raise(exc)
+        exports.check_actor(self.actor)
         return Response({
             "formats": ["csv", "xlsx"],
             "columns": [{"key": key, "label": label} for key, label in exports.available_columns(self.actor)],
@@ -172,7 +152,7 @@ class ExportViewSet(ScopedViewSet):
             segment_id = int(segment) if segment else None
         except ValueError:
             raise exceptions.ValidationError({"segment": [_("A segment id is a number.")]}) from None
-        if segment_id is not None and "segments:read" not in principal_scopes(request.user):
+        if segment_id is not None and "segments:read" not in scopes_of(request.user):
             raise exceptions.PermissionDenied(
                 _("This request needs the scope '%(scope)s'.") % {"scope": "segments:read"})
         return export_response(request, params=params, segment_id=segment_id)
@@ -186,11 +166,8 @@ def export_response(request, *, params, segment_id: int | None = None) -> Stream
     params.pop("format", None)
     raw_columns = params.pop("columns", [])
     columns = [c.strip() for value in raw_columns for c in value.split(",") if c.strip()] or None
-    try:
-        export = exports.export_members(actor=request.user, params=params, columns=columns, file_format=fmt,
-                                        segment_id=segment_id, ip=_ip(request))
-    except exports.ExportRefused as exc:
-        _raise(exc)
+    export = exports.export_members(actor=request.user, params=params, columns=columns, file_format=fmt,
+                                    segment_id=segment_id, ip=_ip(request))
     response = StreamingHttpResponse(export.chunks, content_type=export.content_type)
     response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
     response["X-Export-Rows"] = str(export.rows)
