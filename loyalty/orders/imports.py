@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from loyalty.orders import services
-from members.io.parsing import FileError, csv_rows, detect_format, xlsx_rows
+from scrm.files import FileError, csv_rows, detect_format, xlsx_rows
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_ROWS = 50000

@@ -16,9 +16,9 @@ from loyalty.orders import imports, queries, services
 from loyalty.orders.filters import OrderFilterSet
 from loyalty.orders.forms import AttributionPolicyForm, OrderImportForm, RefundForm
 from loyalty.orders.models import AttributionPolicy, Order
-from members.io.parsing import FileError
 from scrm.dashboard import ScopedDetailView, ScopedListView, scoped_view
 from scrm.errors import ServiceError
+from scrm.files import FileError
 from scrm.scoping import get_visible_or_404
 
 

@@ -148,7 +148,7 @@ class _CopySource:
                     continue  # blank rows: spreadsheets leave them between blocks
                 self.count += 1
                 if self.count > self._max_rows:
-                    from members.io.parsing import FileError
+                    from scrm.files import FileError
 
                     raise FileError(self._messages["too_many_rows"], row=number)
                 if len(row) == width:

@@ -35,11 +35,11 @@ from members.models import (
 )
 from members.phones import mask_phone
 from scrm.errors import ServiceError
+from scrm.files import neutralise
 from scrm.models import Role
 from scrm.scoping import access_for
 from scrm.services import audit
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CHUNK_BYTES = 64 * 1024
 XLSX_SHEET_ROWS = 1_048_575  # Excel's sheet limit, less the header
 
@@ -91,11 +91,6 @@ class Export:
     columns: list[str]
     masked: bool
     chunks: Iterator[bytes]
-
-
-def neutralise(value: str) -> str:
-    """A cell a spreadsheet would run as a formula, made plain text."""
-    return "'" + value if value.startswith(FORMULA_START) else value
 
 
 def is_masked(actor) -> bool:

@@ -18,8 +18,9 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from members.io import bulk, columns, parsing
+from members.io import bulk, columns
 from members.io.models import ImportFormat, ImportJob, ImportMode, ImportStatus
+from scrm import files
 from scrm.errors import ServiceError
 from scrm.models import Role
 from scrm.scoping import access_for
@@ -95,8 +96,8 @@ def create_import(*, actor, upload, mode: str = ImportMode.DRY_RUN) -> ImportJob
     upload.seek(0)
     name = PurePath(upload.name or "import").name[:200]
     try:
-        kind = parsing.detect_format(head, name)
-    except parsing.FileError as exc:
+        kind = files.detect_format(head, name)
+    except files.FileError as exc:
         raise ImportRefused(str(exc)) from None
     access = access_for(actor)
     job = ImportJob(
@@ -163,7 +164,7 @@ def run_import(*, job_id: int) -> ImportJob | None:
     with translation.override(job.language):
         try:
             _run(job, started)
-        except (parsing.FileError, columns.HeaderError, bulk.ConcurrentChange) as exc:
+        except (files.FileError, columns.HeaderError, bulk.ConcurrentChange) as exc:
             _fail(job, exc, started)
         except Exception as exc:  # a crash: nothing was written (one transaction); say so and keep the trace
             logger.exception("import %s failed", job_id)
@@ -175,19 +176,19 @@ def run_import(*, job_id: int) -> ImportJob | None:
 def _rows(job: ImportJob):
     handle = job.file.open("rb")
     if job.format == ImportFormat.XLSX:
-        return handle, parsing.xlsx_rows(handle)
-    return handle, parsing.csv_rows(handle)
+        return handle, files.xlsx_rows(handle)
+    return handle, files.csv_rows(handle)
 
 
 def _run(job: ImportJob, started: float) -> None:
     size = job.file.size
     if size > max_bytes():
-        raise parsing.FileError(too_large_message(size))
+        raise files.FileError(too_large_message(size))
     handle, rows = _rows(job)
     try:
         header = next(rows, None)
         if header is None:
-            raise parsing.FileError(_("The file is empty."))
+            raise files.FileError(_("The file is empty."))
         layout = columns.parse_header(header[1])
         with transaction.atomic():
             importer = bulk.Importer(layout=layout, store_id=job.store_id, user_id=job.created_by_id)
@@ -252,7 +253,7 @@ def _fail(job: ImportJob, exc: Exception, started: float) -> None:
         message = _("The first row (the column names) cannot be used; nothing was imported.")
         errors = [{"row": 1, "column": header, "column_number": number, "value": header, "message": text}
                   for number, header, text in exc.errors]
-    elif isinstance(exc, parsing.FileError):
+    elif isinstance(exc, files.FileError):
         message = str(exc) + " " + _("Nothing was imported.")
         if exc.row:
             errors = [{"row": exc.row, "column": "", "column_number": None, "value": None, "message": str(exc)}]

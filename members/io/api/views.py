@@ -15,6 +15,7 @@ from members.filters import MemberFilterSet
 from members.io import exports, services
 from members.io.api.serializers import ImportCreateSerializer, ImportJobSerializer
 from members.io.models import ImportJob
+from scrm.api.renderers import CsvRenderer, XlsxRenderer
 from scrm.api.viewsets import ScopedCreateListRetrieveViewSet, ScopedViewSet
 from scrm.permissions import scopes_of
 
@@ -23,23 +24,6 @@ UPLOAD_SLACK = 64 * 1024
 
 def _ip(request):
     return request.META.get("REMOTE_ADDR") or None
-
-
-class PassthroughRenderer(renderers.BaseRenderer):
-    """Lets clients ask for text/csv or xlsx; the file itself is a streaming response."""
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        return renderers.JSONRenderer().render(data)
-
-
-class CsvRenderer(PassthroughRenderer):
-    media_type = "text/csv"
-    format = "csv"
-
-
-class XlsxRenderer(PassthroughRenderer):
-    media_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    format = "xlsx"
 
 
 @extend_schema_view(

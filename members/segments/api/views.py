@@ -11,11 +11,12 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from members.api.serializers import MemberSerializer
-from members.io.api.views import CsvRenderer, XlsxRenderer, export_response
+from members.io.api.views import export_response
 from members.segments import queries, registry, services
 from members.segments.api.serializers import PreviewRequestSerializer, SegmentSerializer, SnapshotSerializer
 from members.segments.models import Segment, SegmentSnapshot
 from scrm.api.permissions import HasScope
+from scrm.api.renderers import CsvRenderer, XlsxRenderer
 from scrm.api.viewsets import ScopedModelViewSet
 from scrm.permissions import scopes_of
 

@@ -1,7 +1,12 @@
-"""Reading an uploaded file row by row without holding it in memory: CSV in UTF-8 (with or without
+"""Files in and out, for every app that imports or exports (members, orders...).
+
+Reading an uploaded file row by row without holding it in memory: CSV in UTF-8 (with or without
 BOM) or GB18030 (what Chinese Excel saves), comma- or tab-separated; XLSX through openpyxl's
 read-only (streaming) mode. Each row comes out as a list of strings, numbered as the spreadsheet
-numbers it (the header is row 1)."""
+numbers it (the header is row 1).
+
+Writing: `neutralise` makes a cell that a spreadsheet would run as a formula plain text, for every
+exported or echoed value."""
 
 from __future__ import annotations
 
@@ -19,6 +24,13 @@ XLSX_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # .xls (Excel 97-2003)
 
 csv.field_size_limit(1024 * 1024)
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: str) -> str:
+    """A cell a spreadsheet would run as a formula, made plain text."""
+    return "'" + value if value.startswith(FORMULA_START) else value
 
 
 class FileError(ValueError):
