@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from loyalty.points.models import LotSource, PointEntry, PointLot, PointsPolicy, Redemption, Reward
-from loyalty.points.services import REWARD_FIELDS
+from loyalty.points.services import POLICY_FIELDS, REWARD_FIELDS
 
 
 class RewardSerializer(serializers.ModelSerializer):
@@ -30,19 +30,7 @@ class PolicySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PointsPolicy
-        fields = [
-            "enabled",
-            "points_per_unit",
-            "currency_rates",
-            "tier_multipliers",
-            "category_multipliers",
-            "birthday_multiplier",
-            "expiry_mode",
-            "expiry_days",
-            "expiry_years",
-            "point_value",
-            "updated_at",
-        ]
+        fields = [*POLICY_FIELDS, "updated_at"]  # what update_policy accepts, and when it changed
         read_only_fields = ["updated_at"]
 
 
