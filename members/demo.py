@@ -184,6 +184,21 @@ NOTES = [
 def enrich_members(*, after_id: int = 0) -> None:
     """Tags, identities, attributes, consents, staff relations and notes for the demo members added
     after `after_id`, chosen deterministically from each member's phone. Reruns find nothing new."""
+    tag_ids = _ensure_vocabulary()
+    if not Identity.objects.exists():
+        after_id = 0  # members seeded before profiles existed get theirs too
+    live = f"{members_sql.live('m')} AND m.phone <> '' AND m.id > {int(after_id)}"
+    with connection.cursor() as cursor:
+        _seed_tags(cursor, live, tag_ids)
+        _seed_identities(cursor, live)
+        _seed_attributes(cursor, live)
+        _seed_consent(cursor, live)
+        _seed_owner_relations(cursor, live)
+        _seed_notes(cursor, live)
+
+
+def _ensure_vocabulary() -> dict[tuple[str, str], int]:
+    """The demo tag groups, tags and attribute definitions; {(group, tag): tag id}."""
     for order, (group_name, multiple, tags) in enumerate(TAG_GROUPS):
         group, _ = TagGroup.objects.get_or_create(
             name=group_name, defaults={"multiple": multiple, "sort_order": order}
@@ -195,111 +210,127 @@ def enrich_members(*, after_id: int = 0) -> None:
             code=code,
             defaults={"label": label, "type": kind, "choices": choices, "sensitive": sensitive, "sort_order": order},
         )
-    tag_ids = {(t.group.name, t.name): t.pk for t in Tag.objects.select_related("group")}
-    if not Identity.objects.exists():
-        after_id = 0  # members seeded before profiles existed get theirs too
-    live = f"{members_sql.live('m')} AND m.phone <> '' AND m.id > {int(after_id)}"
-    with connection.cursor() as cursor:
-        for group_name, multiple, tags in TAG_GROUPS:
-            if multiple:
-                for tag_name, share in tags:
-                    cursor.execute(
-                        f"""INSERT INTO members_membertag (member_id, tag_id, source, added_by_id, added_at)
-                        SELECT m.id, %s, 'manual', m.owner_id, LEAST(now(), m.created_at + interval '1 day')
-                        FROM members_member m
-                        WHERE {live} AND abs(hashtext(m.phone || %s)) %% 1000 < %s
-                        ON CONFLICT (member_id, tag_id) DO NOTHING""",
-                        [tag_ids[(group_name, tag_name)], tag_name, share],
-                    )
-            else:
-                # Single choice: each member gets at most one tag of the group, by cumulative share.
-                bounds, total = [], 0
-                for tag_name, share in tags:
-                    bounds.append((total, total + share, tag_ids[(group_name, tag_name)]))
-                    total += share
-                cases = " ".join(f"WHEN b >= {lo} AND b < {hi} THEN {tid}" for lo, hi, tid in bounds)
+    return {(t.group.name, t.name): t.pk for t in Tag.objects.select_related("group")}
+
+
+def _seed_tags(cursor, live: str, tag_ids: dict) -> None:
+    """Tags by share of members; a single-choice group gives each member at most one of its tags."""
+    for group_name, multiple, tags in TAG_GROUPS:
+        if multiple:
+            for tag_name, share in tags:
                 cursor.execute(
                     f"""INSERT INTO members_membertag (member_id, tag_id, source, added_by_id, added_at)
-                    SELECT id, tag_id, 'manual', owner_id, LEAST(now(), created_at + interval '2 days') FROM (
-                        SELECT m.id, m.owner_id, m.created_at, CASE {cases} END AS tag_id
-                        FROM (SELECT m.*, abs(hashtext(m.phone || %s)) %% 1000 AS b FROM members_member m
-                              WHERE {live}) m
-                        WHERE NOT EXISTS (
-                            SELECT 1 FROM members_membertag mt JOIN members_tag t ON t.id = mt.tag_id
-                            WHERE mt.member_id = m.id AND t.group_id = (
-                                SELECT group_id FROM members_tag WHERE id = %s))
-                    ) picked WHERE tag_id IS NOT NULL
+                    SELECT m.id, %s, 'manual', m.owner_id, LEAST(now(), m.created_at + interval '1 day')
+                    FROM members_member m
+                    WHERE {live} AND abs(hashtext(m.phone || %s)) %% 1000 < %s
                     ON CONFLICT (member_id, tag_id) DO NOTHING""",
-                    [group_name, bounds[0][2]],
+                    [tag_ids[(group_name, tag_name)], tag_name, share],
                 )
-        # Identities: every phone, WeCom for 72%, WeChat unionid for 61%, mini-program for 38%.
-        for channel, namespace, share, prefix in (
-            ("phone", "", 1000, ""),
-            ("wecom", "", 720, "wm"),
-            ("wechat_unionid", "", 610, "oU"),
-            ("miniprogram", "wx5f1c9d2e7a", 380, "oM"),
-        ):
-            external = "m.phone" if channel == "phone" else f"'{prefix}' || md5(m.phone || '{channel}')"
+        else:
+            # Single choice: each member gets at most one tag of the group, by cumulative share.
+            bounds, total = [], 0
+            for tag_name, share in tags:
+                bounds.append((total, total + share, tag_ids[(group_name, tag_name)]))
+                total += share
+            cases = " ".join(f"WHEN b >= {lo} AND b < {hi} THEN {tid}" for lo, hi, tid in bounds)
             cursor.execute(
-                f"""INSERT INTO members_identity (member_id, channel, namespace, external_id, created_at)
-                SELECT m.id, %s, %s, {external}, m.created_at FROM members_member m
-                WHERE {live} AND abs(hashtext(m.phone || %s)) %% 1000 < %s
-                ON CONFLICT (channel, namespace, external_id) DO NOTHING""",
-                [channel, namespace, channel, share],
+                f"""INSERT INTO members_membertag (member_id, tag_id, source, added_by_id, added_at)
+                SELECT id, tag_id, 'manual', owner_id, LEAST(now(), created_at + interval '2 days') FROM (
+                    SELECT m.id, m.owner_id, m.created_at, CASE {cases} END AS tag_id
+                    FROM (SELECT m.*, abs(hashtext(m.phone || %s)) %% 1000 AS b FROM members_member m
+                          WHERE {live}) m
+                    WHERE NOT EXISTS (
+                        SELECT 1 FROM members_membertag mt JOIN members_tag t ON t.id = mt.tag_id
+                        WHERE mt.member_id = m.id AND t.group_id = (
+                            SELECT group_id FROM members_tag WHERE id = %s))
+                ) picked WHERE tag_id IS NOT NULL
+                ON CONFLICT (member_id, tag_id) DO NOTHING""",
+                [group_name, bounds[0][2]],
             )
-        # Attributes for some members; the sensitive ones only with sensitive-data consent (below).
+
+
+def _seed_identities(cursor, live: str) -> None:
+    """Every phone, WeCom for 72%, WeChat unionid for 61%, mini-program for 38%."""
+    for channel, namespace, share, prefix in (
+        ("phone", "", 1000, ""),
+        ("wecom", "", 720, "wm"),
+        ("wechat_unionid", "", 610, "oU"),
+        ("miniprogram", "wx5f1c9d2e7a", 380, "oM"),
+    ):
+        external = "m.phone" if channel == "phone" else f"'{prefix}' || md5(m.phone || '{channel}')"
         cursor.execute(
-            f"""UPDATE members_member m SET attributes = jsonb_build_object(
-                    'dialect',
-                    (ARRAY['普通话','粤语','上海话','四川话','闽南语'])[1 + abs(hashtext(m.phone || 'd')) %% 5],
-                    'favourite_cacao',
-                    (ARRAY['35%%','55%%','70%%','85%%','99%%'])[1 + abs(hashtext(m.phone || 'c')) %% 5])
-                WHERE {live} AND m.attributes = '{{}}'::jsonb AND abs(hashtext(m.phone || 'attr')) %% 100 < 45""",
-            [],
+            f"""INSERT INTO members_identity (member_id, channel, namespace, external_id, created_at)
+            SELECT m.id, %s, %s, {external}, m.created_at FROM members_member m
+            WHERE {live} AND abs(hashtext(m.phone || %s)) %% 1000 < %s
+            ON CONFLICT (channel, namespace, external_id) DO NOTHING""",
+            [channel, namespace, channel, share],
         )
-        # Consent: marketing on all channels for 82%, withdrawn on WeCom for 4%, sensitive data for 20%.
-        for purpose, channel, granted, share, salt in (
-            ("marketing", "all", True, 820, "mk"),
-            ("marketing", "wecom", False, 40, "wd"),
-            ("sensitive_data", "all", True, 200, "sd"),
-        ):
-            cursor.execute(
-                f"""WITH chosen AS (
-                        SELECT m.id, m.created_at FROM members_member m
-                        WHERE {live} AND abs(hashtext(m.phone || %s)) %% 1000 < %s),
-                    added AS (
-                        INSERT INTO members_consent (member_id, purpose, channel, granted, updated_at)
-                        SELECT id, %s, %s, %s, created_at FROM chosen
-                        ON CONFLICT (member_id, purpose, channel) DO NOTHING RETURNING member_id, updated_at)
-                INSERT INTO members_consentrecord
-                    (member_id, purpose, channel, granted, source, evidence, recorded_at)
-                SELECT member_id, %s, %s, %s, 'store', '门店入会登记', updated_at FROM added""",
-                [salt, share, purpose, channel, granted, purpose, channel, granted],
-            )
+
+
+def _seed_attributes(cursor, live: str) -> None:
+    """Attributes for some members; the sensitive ones only with sensitive-data consent."""
+    cursor.execute(
+        f"""UPDATE members_member m SET attributes = jsonb_build_object(
+                'dialect',
+                (ARRAY['普通话','粤语','上海话','四川话','闽南语'])[1 + abs(hashtext(m.phone || 'd')) %% 5],
+                'favourite_cacao',
+                (ARRAY['35%%','55%%','70%%','85%%','99%%'])[1 + abs(hashtext(m.phone || 'c')) %% 5])
+            WHERE {live} AND m.attributes = '{{}}'::jsonb AND abs(hashtext(m.phone || 'attr')) %% 100 < 45""",
+        [],
+    )
+
+
+def _seed_consent(cursor, live: str) -> None:
+    """Marketing on all channels for 82%, withdrawn on WeCom for 4%, sensitive data for 20%; then the
+    child's birth month (a sensitive attribute) for half of those who consented to sensitive data."""
+    for purpose, channel, granted, share, salt in (
+        ("marketing", "all", True, 820, "mk"),
+        ("marketing", "wecom", False, 40, "wd"),
+        ("sensitive_data", "all", True, 200, "sd"),
+    ):
         cursor.execute(
-            f"""UPDATE members_member m SET attributes = m.attributes || jsonb_build_object(
-                    'child_birth_month', to_char(date '2019-01-01' + (abs(hashtext(m.phone)) %% 2000), 'YYYY-MM'))
-                FROM members_consent c
-                WHERE c.member_id = m.id AND c.purpose = 'sensitive_data' AND c.granted AND {live}
-                  AND NOT m.attributes ? 'child_birth_month' AND abs(hashtext(m.phone || 'kid')) %% 100 < 50""",
-            [],
+            f"""WITH chosen AS (
+                    SELECT m.id, m.created_at FROM members_member m
+                    WHERE {live} AND abs(hashtext(m.phone || %s)) %% 1000 < %s),
+                added AS (
+                    INSERT INTO members_consent (member_id, purpose, channel, granted, updated_at)
+                    SELECT id, %s, %s, %s, created_at FROM chosen
+                    ON CONFLICT (member_id, purpose, channel) DO NOTHING RETURNING member_id, updated_at)
+            INSERT INTO members_consentrecord
+                (member_id, purpose, channel, granted, source, evidence, recorded_at)
+            SELECT member_id, %s, %s, %s, 'store', '门店入会登记', updated_at FROM added""",
+            [salt, share, purpose, channel, granted, purpose, channel, granted],
         )
-        # The owner's WeCom relation, added through the store's QR code.
+    cursor.execute(
+        f"""UPDATE members_member m SET attributes = m.attributes || jsonb_build_object(
+                'child_birth_month', to_char(date '2019-01-01' + (abs(hashtext(m.phone)) %% 2000), 'YYYY-MM'))
+            FROM members_consent c
+            WHERE c.member_id = m.id AND c.purpose = 'sensitive_data' AND c.granted AND {live}
+              AND NOT m.attributes ? 'child_birth_month' AND abs(hashtext(m.phone || 'kid')) %% 100 < 50""",
+        [],
+    )
+
+
+def _seed_owner_relations(cursor, live: str) -> None:
+    """The owner's WeCom relation, added through the store's QR code."""
+    cursor.execute(
+        f"""INSERT INTO members_staffrelation (member_id, staff_id, store_id, add_way, state, remark,
+                description, is_owner, added_at)
+            SELECT m.id, m.owner_id, m.home_store_id, 'qr', s.code || '-QR', m.name, '', true, m.created_at
+            FROM members_member m JOIN {scrm_sql.STORE} s ON s.id = m.home_store_id
+            WHERE {live} AND m.owner_id IS NOT NULL
+            ON CONFLICT DO NOTHING"""
+    )
+
+
+def _seed_notes(cursor, live: str) -> None:
+    """A few service notes (one in six members) from their shopping guide."""
+    for i, (kind, body) in enumerate(NOTES):
         cursor.execute(
-            f"""INSERT INTO members_staffrelation (member_id, staff_id, store_id, add_way, state, remark,
-                    description, is_owner, added_at)
-                SELECT m.id, m.owner_id, m.home_store_id, 'qr', s.code || '-QR', m.name, '', true, m.created_at
-                FROM members_member m JOIN {scrm_sql.STORE} s ON s.id = m.home_store_id
-                WHERE {live} AND m.owner_id IS NOT NULL
-                ON CONFLICT DO NOTHING"""
+            f"""INSERT INTO members_servicenote (member_id, author_id, store_id, kind, body, pinned, created_at)
+            SELECT m.id, m.owner_id, m.home_store_id, %s, %s, false, LEAST(now(), m.created_at + interval '3 days')
+            FROM members_member m
+            WHERE {live} AND abs(hashtext(m.phone || 'note')) %% 30 = %s
+              AND NOT EXISTS (SELECT 1 FROM members_servicenote n WHERE n.member_id = m.id AND n.body = %s)""",
+            [kind, body, i, body],
         )
-        # A few service notes (one in six members) from their shopping guide.
-        for i, (kind, body) in enumerate(NOTES):
-            cursor.execute(
-                f"""INSERT INTO members_servicenote (member_id, author_id, store_id, kind, body, pinned, created_at)
-                SELECT m.id, m.owner_id, m.home_store_id, %s, %s, false, LEAST(now(), m.created_at + interval '3 days')
-                FROM members_member m
-                WHERE {live} AND abs(hashtext(m.phone || 'note')) %% 30 = %s
-                  AND NOT EXISTS (SELECT 1 FROM members_servicenote n WHERE n.member_id = m.id AND n.body = %s)""",
-                [kind, body, i, body],
-            )
