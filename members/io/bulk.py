@@ -35,6 +35,7 @@ from django.utils.translation import gettext as _
 from members import sql as members_sql
 from members.io.columns import CONSENT_VALUES, Column, Layout, gender_values, source_values, stage_values
 from members.models import AddWay, AttributeType, Channel, ConsentChannel, MemberEvent, Source, TagSource
+from members.phones import INVALID, LETTERS, SEVERAL, InvalidPhone
 from members.services import attributes, profile
 from members.services.attributes import BOOLEAN_WORDS, TEXT_MAX
 from members.services.identities import EXTERNAL_ID_MAX
@@ -175,6 +176,8 @@ def messages() -> dict[str, str]:
         "formula": _("“{value}” starts like a spreadsheet formula (=, +, -, @); formulas are not imported."),
         "too_long": _("“{value}” is longer than {max} characters."),
         "phone": _("“{value}” is not a valid phone number."),
+        "phone_letters": _("“{value}” contains letters; a phone number has digits only."),
+        "phone_several": _("“{value}” holds more than one phone number; give one number per cell."),
         "gender": _("“{value}” is not a gender; use f (女), m (男) or u (未知)."),
         "date": _("“{value}” is not a date; write it as YYYY-MM-DD."),
         "birthday_range": _("“{value}” is not a plausible birthday."),
@@ -432,26 +435,33 @@ class Importer:
         if column is None:
             return
         started = time.perf_counter()
-        self._run("CREATE TEMP TABLE io_phonefix (raw text PRIMARY KEY, e164 text) ON COMMIT DROP")
+        # problem: why a value is refused (InvalidPhone.reason), so the report can say so.
+        self._run("CREATE TEMP TABLE io_phonefix (raw text PRIMARY KEY, e164 text, problem text) ON COMMIT DROP")
+        self._run("ALTER TABLE io_rows ADD COLUMN phone_problem text")
         found = False
         with connection.chunked_cursor() as cursor:
             cursor.execute(f"SELECT DISTINCT {column.sql_name} FROM io_rows "
                            f"WHERE phone IS NULL AND {column.sql_name} IS NOT NULL")
             while batch := cursor.fetchmany(5000):
-                raws, fixed = [], []
+                raws, fixed, problems = [], [], []
                 for (raw,) in batch:
                     try:
-                        e164 = profile.clean_phone(raw)
+                        e164, problem = profile.clean_phone(raw), None
+                    except InvalidPhone as exc:
+                        if exc.reason == INVALID:
+                            continue
+                        e164, problem = None, exc.reason
                     except ValueError:
                         continue
                     raws.append(raw)
                     fixed.append(e164)
+                    problems.append(problem)
                 if raws:
                     found = True
-                    self._run("INSERT INTO io_phonefix SELECT * FROM unnest(%(raws)s::text[], %(fixed)s::text[])",
-                              {"raws": raws, "fixed": fixed})
+                    self._run("INSERT INTO io_phonefix SELECT * FROM unnest(%(raws)s::text[], %(fixed)s::text[], "
+                              "%(problems)s::text[])", {"raws": raws, "fixed": fixed, "problems": problems})
         if found:
-            self._run(f"UPDATE io_rows r SET phone = f.e164 FROM io_phonefix f "
+            self._run(f"UPDATE io_rows r SET phone = f.e164, phone_problem = f.problem FROM io_phonefix f "
                       f"WHERE r.phone IS NULL AND r.{column.sql_name} = f.raw")
         self._timed("phones_in_python", started)
 
@@ -489,7 +499,12 @@ class Importer:
             add(c, formula(c.sql_name), "formula")
             add(c, f"length({c.sql_name}) > {NAME_MAX}", "too_long", max=str(NAME_MAX))
         if c := self.col("phone"):
-            typed(c, f"{c.sql_name} IS NOT NULL AND phone IS NULL", "phone")
+            v = c.sql_name
+            checks.append((c, f"{v} IS NOT NULL AND phone IS NULL",
+                           f"CASE WHEN left({v}, 1) IN ('=', '@') THEN {self._m('formula', value=v)} "
+                           f"WHEN phone_problem = {_lit(LETTERS)} THEN {self._m('phone_letters', value=v)} "
+                           f"WHEN phone_problem = {_lit(SEVERAL)} THEN {self._m('phone_several', value=v)} "
+                           f"ELSE {self._m('phone', value=v)} END"))
         if c := self.col("gender"):
             typed(c, f"{c.sql_name} IS NOT NULL AND gender IS NULL", "gender")
         if c := self.col("birthday"):

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members.models import AttributeDefinition, Gender, Member, Source, Stage
-from members.phones import InvalidPhone, normalize_phone
+from members.phones import normalize_phone
 from members.services import attributes
 from scrm.errors import InvalidInput
 from scrm.models import STORE_ROLES, Store, User
@@ -126,10 +126,7 @@ def clean_phone(value) -> str:
         return ""
     if not isinstance(value, str | int) or isinstance(value, bool):
         raise ValueError(_("Expected a phone number."))
-    try:
-        return normalize_phone(str(value))
-    except InvalidPhone as exc:
-        raise ValueError(str(exc)) from None
+    return normalize_phone(str(value))  # InvalidPhone is a ValueError, with the reason for the import
 
 
 def clean_choice(name: str, value) -> str:
