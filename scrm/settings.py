@@ -195,7 +195,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["scrm.api.permissions.HasScope"],
     "DEFAULT_PAGINATION_CLASS": "scrm.api.pagination.Cursor",
     "PAGE_SIZE": 50,
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["scrm.api.filters.StrictFilterBackend"],
     "DEFAULT_THROTTLE_CLASSES": ["scrm.api.throttling.PrincipalRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"principal": env.get_str("API_RATE_LIMIT", "6000/min")},
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -48,9 +48,21 @@ def export_queryset(*, actor, params, segment_id: int | None = None) -> QuerySet
     else:
         queryset = scope(Member.live.all(), actor)
     filterset = MemberFilterSet(data=params, queryset=queryset)
+    refuse_unknown_filters(params, known=set(filterset.filters))
     if not filterset.is_valid():
         raise ExportFilterError({k: [str(m) for m in v] for k, v in filterset.errors.items()})
     return filterset.qs
+
+
+def refuse_unknown_filters(params, *, known: set[str]) -> None:
+    """A parameter no filter reads is an error, never ignored: ignoring `home_store=2` (the filter is
+    `store`) would export every member the actor may see."""
+    unknown = [name for name in params if name not in known]
+    if unknown:
+        raise ExportFilterError({
+            name: [_("Unknown filter \"%(key)s\"; known filters: %(known)s.")
+                   % {"key": name, "known": ", ".join(sorted(known))}]
+            for name in unknown})
 
 
 def jobs_to_resume(*, pending_for: timedelta = timedelta(minutes=2)) -> list[int]:

@@ -147,6 +147,28 @@ def test_export_errors(key_client, members):
     assert not AuditLog.objects.filter(action="members.export").exists()
 
 
+def test_an_export_with_an_unknown_filter_is_refused_not_widened_to_everyone(key_client, members, store_a):
+    client = key_client(scopes=["exports:read"])
+    body = error(client.get(f"/api/v1/exports/members/?home_store={store_a.pk}&columns=name,phone"),
+                 400, "validation_error")
+    assert list(body["details"]) == ["home_store"]
+    assert "Unknown filter" in body["details"]["home_store"][0] and "store" in body["details"]["home_store"][0]
+    body = error(client.get(f"/api/v1/exports/members/?store={store_a.pk}&tags=1&levl=2"), 400, "validation_error")
+    assert set(body["details"]) == {"tags", "levl"}
+    assert not AuditLog.objects.filter(action="members.export").exists()
+
+
+def test_the_member_list_refuses_an_unknown_filter(key_client, members, store_a):
+    client = key_client(scopes=["members:read"])
+    body = error(client.get(f"/api/v1/members/?home_store={store_a.pk}"), 400, "validation_error")
+    assert list(body["details"]) == ["home_store"]
+    response = client.get(f"/api/v1/members/?store={store_a.pk}&page_size=2&q=张")
+    assert response.status_code == 200, response.content
+    assert len(response.json()["results"]) == 2
+    cursor = response.json()["next"].split("?", 1)[1]
+    assert client.get(f"/api/v1/members/?{cursor}").status_code == 200
+
+
 def test_export_xlsx(key_client, members):
     from openpyxl import load_workbook
 
