@@ -31,9 +31,17 @@ class MemberListView(ScopedListView):
     allowed_roles = (Role.OPERATOR, Role.STORE_MANAGER, Role.STORE_STAFF)
     audience = None
 
+    audience_incomplete = False
+
     def narrow(self, queryset):
         self.audience = AudienceForm(self.request.GET or None, user=self.request.user)
         self.audience_count = self.audience_ms = None
+        self.audience_incomplete = self.audience.conditions > 0 and not self.audience.is_valid()
+        if self.audience_incomplete:
+            # An audience we cannot fully understand lists no one, never everyone: the builder shows
+            # what is wrong on its rows.
+            self.known_count = 0
+            return queryset.none()
         if not self.audience.active:
             return queryset
         audience = self.audience.audience()  # evaluated once: the count, this list and the preview
@@ -45,7 +53,8 @@ class MemberListView(ScopedListView):
         context = super().get_context_data(**kwargs)
         context.update(builder_context(self.request, self.audience))
         context.update(preview_context(self.audience))
-        context.update(audience_count=self.audience_count, audience_ms=self.audience_ms)
+        context.update(audience_count=self.audience_count, audience_ms=self.audience_ms,
+                       audience_incomplete=self.audience_incomplete)
         return context
 
 

@@ -226,7 +226,7 @@ def filters_for_audit(params) -> dict:
 
 
 def export_members(*, actor, params, columns: list[str] | None = None, file_format: str = "csv",
-                   segment_id: int | None = None, ip=None) -> Export:
+                   segment_id: int | None = None, definition: dict | None = None, ip=None) -> Export:
     """The members `actor` may see, filtered by MemberFilterSet `params`, as a stream of CSV or
     XLSX bytes. Records who exported what in the audit log before the first byte is sent."""
     check_actor(actor)
@@ -241,7 +241,7 @@ def export_members(*, actor, params, columns: list[str] | None = None, file_form
                             details={"columns": [_("Not available to you: %(columns)s.")
                                                  % {"columns": ", ".join(unknown)}]})
     try:
-        queryset = queries.export_queryset(actor=actor, params=params, segment_id=segment_id)
+        queryset = queries.export_queryset(actor=actor, params=params, segment_id=segment_id, definition=definition)
     except queries.ExportFilterError as exc:
         raise ExportRefused(str(exc), details=exc.errors) from None
     masked = is_masked(actor)
@@ -283,11 +283,11 @@ def export_members(*, actor, params, columns: list[str] | None = None, file_form
         raise ExportRefused(_("%(rows)s members are more than an .xlsx sheet holds (%(limit)s); export CSV instead.")
                             % {"rows": f"{rows:,}", "limit": f"{limit:,}"}, details={"format": [_("Use CSV.")]})
     access = access_for(actor)
-    audit.record(
-        actor=actor, action="members.export", store_id=access.store_id, ip=ip,
-        detail={"format": file_format, "columns": columns, "filters": filters_for_audit(params), "rows": rows,
-                "masked": masked, "segment": segment_id},
-    )
+    detail = {"format": file_format, "columns": columns, "filters": filters_for_audit(params), "rows": rows,
+              "masked": masked, "segment": segment_id}
+    if definition is not None:
+        detail["audience"] = definition  # an unsaved audience from the builder
+    audit.record(actor=actor, action="members.export", store_id=access.store_id, ip=ip, detail=detail)
     values = queryset.annotate(**annotations).order_by("id").values_list(*fields)
     records = _records(values.iterator(chunk_size=2000), columns, plan, attributes_at, consent_at, masked)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")

@@ -40,13 +40,27 @@ def segment_members(segment_id, actor) -> QuerySet:
     return audience.queryset
 
 
-def export_queryset(*, actor, params, segment_id: int | None = None) -> QuerySet:
-    """The live members `actor` may see, narrowed by MemberFilterSet `params` (a QueryDict or dict)
-    and optionally a segment. Always scoped: a store role never reaches another store's members."""
+def audience_members(definition, actor) -> QuerySet:
+    """The members of an unsaved audience (the builder's definition) the actor may see; a definition
+    that is not valid is refused, never read as "everyone"."""
+    from members.segments.audience import Audience
+
+    audience = Audience(definition, actor=actor)
+    if not audience.is_valid:
+        raise ExportFilterError({"audience": [str(audience.error)]})
+    return audience.queryset
+
+
+def export_queryset(*, actor, params, segment_id: int | None = None, definition: dict | None = None) -> QuerySet:
+    """The live members `actor` may see, narrowed by MemberFilterSet `params` (a QueryDict or dict),
+    optionally a segment and optionally an unsaved audience `definition`. Always scoped: a store
+    role never reaches another store's members."""
     if segment_id is not None:
         queryset = scope(segment_members(segment_id, actor), actor)
     else:
         queryset = scope(Member.live.all(), actor)
+    if definition is not None:
+        queryset = queryset & audience_members(definition, actor)
     filterset = MemberFilterSet(data=params, queryset=queryset)
     refuse_unknown_filters(params, known=set(filterset.filters))
     if not filterset.is_valid():

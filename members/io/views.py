@@ -8,7 +8,7 @@ import io
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods
 from members.io import columns, exports, queries, services
 from members.io.forms import ExportForm, ImportForm
 from members.io.models import ImportJob
+from members.segments.forms import ROOT, AudienceForm
 from members.segments.models import Segment
 from scrm.dashboard import ScopedDetailView, ScopedListView, scoped_view
 from scrm.models import Role
@@ -144,16 +145,24 @@ def export_members(request):
     filters = request.GET.copy() if request.method == "GET" else request.POST.copy()
     for key in ("csrfmiddlewaretoken", "format", "columns", "page"):
         filters.pop(key, None)
+    builder = _builder_fields(filters)
     segment_id = filters.pop("segment", [None])[-1] or None
     segment = None
     if segment_id is not None:
         segment = get_visible_or_404(Segment, request.user, pk=segment_id)
+    definition, audience_errors = _builder_audience(request, builder)
+    if definition is not None:
+        segment = None  # the list shows the builder's audience (a segment being edited, or a new one)
     form = ExportForm(request.POST or None, actor=request.user)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and form.is_valid() and audience_errors:
+        messages.error(request, _("This audience is incomplete: fix the conditions marked in the builder. "
+                                  "No members are listed or exported until then."))
+    elif request.method == "POST" and form.is_valid():
         try:
             export = exports.export_members(
                 actor=request.user, params=filters, columns=form.cleaned_data["columns"],
-                file_format=form.cleaned_data["format"], segment_id=segment and segment.pk, ip=_client_ip(request),
+                file_format=form.cleaned_data["format"], segment_id=segment and segment.pk,
+                definition=definition, ip=_client_ip(request),
             )
         except exports.ExportRefused as exc:
             if exc.status == 403:
@@ -165,14 +174,43 @@ def export_members(request):
             response["X-Export-Rows"] = str(export.rows)
             return response
     try:
-        count = queries.export_queryset(actor=request.user, params=filters, segment_id=segment and segment.pk).count()
+        if audience_errors:
+            raise queries.ExportFilterError({_("Audience builder"): audience_errors})
+        count = queries.export_queryset(actor=request.user, params=filters, segment_id=segment and segment.pk,
+                                        definition=definition).count()
         filter_errors = {}
     except queries.ExportFilterError as exc:
         count, filter_errors = None, exc.errors
     hidden = [(name, value) for name in filters for value in filters.getlist(name) if value]
-    if segment is not None:
-        hidden.append(("segment", str(segment.pk)))
+    hidden += [(name, value) for name in builder for value in builder.getlist(name)]
+    list_query = filters.copy()
+    list_query.update(builder)
+    if segment_id is not None:
+        hidden.append(("segment", str(segment_id)))
+        list_query["segment"] = str(segment_id)
     return render(request, "member_io/export.html", {
         "form": form, "hidden_filters": hidden, "count": count, "filter_errors": filter_errors,
-        "member_list_query": filters.urlencode(), "masked": exports.is_masked(request.user), "segment": segment,
+        "member_list_query": list_query.urlencode(), "masked": exports.is_masked(request.user), "segment": segment,
     })
+
+
+def _builder_fields(filters) -> QueryDict:
+    """Take the audience builder's fields (r, r.0.filter, ...) out of `filters`."""
+    builder = QueryDict(mutable=True)
+    for key in [k for k in filters if k == ROOT or k.startswith(ROOT + ".")]:
+        builder.setlist(key, filters.getlist(key))
+        del filters[key]
+    return builder
+
+
+def _builder_audience(request, builder) -> tuple[dict | None, list[str]]:
+    """The builder's definition as the member list reads it, or the errors of an incomplete one. No
+    condition at all: no audience (the list is not narrowed by the builder either)."""
+    if not builder:
+        return None, []
+    audience = AudienceForm(builder, user=request.user)
+    if audience.conditions == 0:
+        return None, []
+    if not audience.is_valid():
+        return None, audience.all_errors() or [_("Some conditions are not valid:")]
+    return audience.definition(), []
