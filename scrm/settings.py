@@ -225,6 +225,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "OrderChannelEnum": "loyalty.orders.models.OrderChannel",
         "OrderStatusEnum": "loyalty.orders.models.OrderStatus",
+        "ImportStatusEnum": "members.io.models.ImportStatus",  # a job and a job in the list
     },
 }
 API_KEY_LAST_USED_RESOLUTION = timedelta(minutes=1)

@@ -17,10 +17,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from loyalty.orders import services
-from scrm.files import FileError, csv_rows, detect_format, xlsx_rows
+from scrm.files import PREVIEW_MAX, FileError, TooLong, csv_rows, detect_format, too_long_message, xlsx_rows
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_ROWS = 50000
+# No order column takes a longer cell (an order number, a product's name, an amount...): a longer
+# one makes its row an error that gives its length, and its text goes no further.
+LONGEST_CELL = 1000
+MESSAGE_MAX = 300 + PREVIEW_MAX  # a message echoes at most a preview of a value
 
 
 class Mode:
@@ -212,12 +216,17 @@ def _group(upload, report: ImportReport) -> tuple[list[_Group], dict[str, str]]:
         raise FileError(_("Missing column(s): %(columns)s.") % {"columns": ", ".join(COLUMNS[k][0] for k in missing)})
     groups: dict[tuple[str, str], _Group] = {}
     for number, cells in rows:
-        if not any((c or "").strip() for c in cells):
+        if not any((c or "").strip() or isinstance(c, TooLong) for c in cells):
             continue
         report.rows += 1
         if report.rows > MAX_ROWS:
             raise FileError(_("More than %(max)d rows; split the file or use the API.") % {"max": MAX_ROWS}, row=number)
-        value = {key: (cells[i] if i < len(cells) else "").strip() for key, i in position.items()}
+        value = {key: (cells[i] if i < len(cells) else "") for key, i in position.items()}
+        too_long = [key for key, cell in value.items() if len(cell) > LONGEST_CELL]  # a TooLong too
+        for key in too_long:  # refused by its length, its text never echoed nor recorded
+            report.errors.append(RowError(number, headers[key], too_long_message(len(value[key]), LONGEST_CELL)))
+            value[key] = ""
+        value = {key: cell.strip() for key, cell in value.items()}
         channel = _channel(value.get("channel", ""))
         group_key = (channel, value.get("external_id", ""))
         item = {
@@ -243,6 +252,8 @@ def _group(upload, report: ImportReport) -> tuple[list[_Group], dict[str, str]]:
                             _("Differs from row %(row)d of the same order.") % {"row": group.rows[0]},
                         )
                     )
+        if too_long:
+            group.inconsistent = True  # the order is not recorded without the row it lost
         group.rows.append(number)
         if any(value.get(k) for k in LINE_KEYS):
             group.lines.append({LINE_KEYS[k]: value[k] for k in LINE_KEYS if value.get(k)})
@@ -282,6 +293,12 @@ _LINE_COLUMN = {
 }
 
 
+def _bounded(message) -> str:
+    """A message as the report keeps it: one that echoes a value holds at most a preview's worth more."""
+    message = str(message)
+    return message if len(message) <= MESSAGE_MAX else message[:MESSAGE_MAX] + "…"
+
+
 def _row_errors(group: _Group, problems: dict, headers: dict) -> list[RowError]:
     out = []
     for name, messages in problems.items():
@@ -290,13 +307,13 @@ def _row_errors(group: _Group, problems: dict, headers: dict) -> list[RowError]:
                 row = group.line_rows[int(line_index)]
                 for line_field, line_messages in line_problems.items():
                     column = headers.get(_LINE_COLUMN.get(line_field, ""), line_field)
-                    out += [RowError(row, column, str(m)) for m in line_messages]
+                    out += [RowError(row, column, _bounded(m)) for m in line_messages]
             continue
         if isinstance(messages, dict):  # buyer: {channel: [...], external_id: [...]}
             messages = [m for sub in messages.values() for m in sub]
         key = _ITEM_COLUMN.get(name, name)
         column = headers.get(key, headers.get("line_amount", key) if key == "total_amount" else key)
-        out += [RowError(group.rows[0], column, str(m)) for m in messages]
+        out += [RowError(group.rows[0], column, _bounded(m)) for m in messages]
     return out
 
 

@@ -41,11 +41,15 @@ from members.services.attributes import BOOLEAN_WORDS, TEXT_MAX
 from members.services.identities import EXTERNAL_ID_MAX
 from members.services.profile import BIRTHDAY_MIN, NAME_MAX
 from scrm import sql as scrm_sql
+from scrm.files import PREVIEW_MAX, FileError
 from scrm.models import Store, User
 from scrm.scoping import Access
 
 WHITESPACE = " \t\r\n\u00a0\u3000"
 MESSAGE_VALUE_MAX = 60
+# The longest cell any column takes: a tags or multi-choice cell names several items, so it may be
+# longer than one value; a longer cell is refused as it is read, before any SQL sees it.
+LONGEST_CELL = 4096
 # What the rows of an import are marked with: the member's source, the tags' source, the owner
 # relation's way of adding and the consent records' source.
 IMPORT_SOURCE, IMPORT_TAG_SOURCE, IMPORT_ADD_WAY = Source.IMPORT, TagSource.IMPORT, AddWay.IMPORT
@@ -104,6 +108,12 @@ def _unquote(trimmed: str) -> str:
             f"THEN substr({trimmed}, 2) ELSE {trimmed} END, '')")
 
 
+def _preview(expr: str) -> str:
+    """SQL: a value as an error echoes it, scrm.files.preview's bound (PREVIEW_MAX characters and "…")."""
+    return f"(SELECT CASE WHEN length(p) > {PREVIEW_MAX} THEN left(p, {PREVIEW_MAX}) || '…' ELSE p END " \
+           f"FROM (SELECT ({expr})::text AS p) AS pv)"
+
+
 def _date(expr: str) -> str:
     """A date written YYYY-MM-DD (or with / or .) as a date, NULL when it is not one."""
     normal = f"translate({expr}, '/.', '--')"
@@ -115,8 +125,9 @@ class _CopySource:
     """A file-like object psycopg2's copy_expert reads: the file's rows as COPY CSV, made on demand.
     Column x carries a row's structural problem (cells beyond the header) for the SQL report."""
 
-    def __init__(self, rows, width: int, max_rows: int, messages: dict) -> None:
+    def __init__(self, rows, width: int, max_rows: int, messages: dict, longest: int = LONGEST_CELL) -> None:
         self._rows = iter(rows)
+        self._longest = longest
         self._width = width
         self._max_rows = max_rows
         self._messages = messages
@@ -125,6 +136,17 @@ class _CopySource:
         self._done = False
         self.count = 0
         self.error: Exception | None = None  # what stopped reading, re-raised once COPY gave up
+
+    def _refuse_long(self, row: list[str]) -> str:
+        """Cells longer than any column accepts, emptied: the row's error gives their length only."""
+        problems = []
+        for index, cell in enumerate(row[: self._width]):
+            length = len(cell)  # a TooLong's length is the one it had in the file
+            if length > self._longest:
+                row[index] = ""
+                problems.append(self._messages["cell_too_long"].replace("{column}", str(index + 1))
+                                .replace("{length}", f"{length:,}").replace("{max}", f"{self._longest:,}"))
+        return " ".join(problems)
 
     def _fit(self, row: list[str]) -> tuple[str, list[str]]:
         if len(row) < self._width:
@@ -144,19 +166,19 @@ class _CopySource:
         size = size if size and size > 0 else 1 << 20
         buffer, writerow, width = self._buffer, self._writer.writerow, self._width
         while buffer.tell() < size and not self._done:
+            longest = self._longest
             for number, row in self._rows:
                 if not any(row):
                     continue  # blank rows: spreadsheets leave them between blocks
                 self.count += 1
                 if self.count > self._max_rows:
-                    from scrm.files import FileError
-
                     raise FileError(self._messages["too_many_rows"], row=number)
-                if len(row) == width:
+                long_cells = self._refuse_long(row) if max(map(len, row)) > longest else ""
+                if len(row) == width and not long_cells:
                     writerow((number, "", *row))
                 else:
                     problem, row = self._fit(row)
-                    writerow((number, problem, *row))
+                    writerow((number, " ".join(p for p in (long_cells, problem) if p), *row))
                 if buffer.tell() >= size:
                     break
             else:
@@ -170,6 +192,8 @@ class _CopySource:
 def messages() -> dict[str, str]:
     """The report's messages in the active language; {value}, {rows}... are filled in by SQL."""
     return {
+        "cell_too_long": _("Column {column} holds {length} characters, more than any column accepts ({max}); "
+                           "the row was not read."),
         "extra_cells": _("This row has cells beyond the last named column (from column {column} on)."),
         "too_many_rows": _("The file has more than %(max)s rows; split it into smaller files.")
         % {"max": f"{default_max_rows():,}"},
@@ -234,7 +258,8 @@ class Importer:
         """SQL for message `key` with {placeholders} replaced by SQL expressions."""
         sql = self._param(self.msg[key])
         for name, expr in subs.items():
-            sql = f"replace({sql}, '{{{name}}}', coalesce(({expr})::text, ''))"
+            text = _preview(expr) if name == "value" else f"({expr})::text"  # a cell: only its preview
+            sql = f"replace({sql}, '{{{name}}}', coalesce({text}, ''))"
         return sql
 
     def _run(self, sql: str, params: dict | None = None) -> int:
@@ -734,6 +759,8 @@ class Importer:
             JOIN io_rows r ON r.{column.sql_name} = b.cell""")
 
     def _count(self) -> None:
+        # The report keeps each value as an error message echoes it, never a whole long cell.
+        self._run(f"UPDATE io_err SET value = {_preview('value')} WHERE length(value) > {PREVIEW_MAX}")
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*), count(DISTINCT row_no) FROM io_err")
             self.outcome.errors, self.outcome.invalid = cursor.fetchone()

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy
 from members.models import AttributeDefinition, Channel, ConsentChannel, ConsentPurpose, Gender, Source, Stage
 from members.services import consent, identities
 from members.services.profile import NAME_MAX
+from scrm.files import preview
 
 FIELDS = ("name", "phone", "gender", "birthday", "home_store", "owner", "source", "stage")
 MAX_COLUMNS = 200
@@ -218,7 +219,7 @@ def parse_header(cells: list, definitions: dict[str, AttributeDefinition] | None
             continue
         if column.key in seen:
             errors.append((index + 1, raw, _("Column “%(header)s” repeats column %(other)d.")
-                           % {"header": raw.strip(), "other": seen[column.key]}))
+                           % {"header": preview(raw.strip()), "other": seen[column.key]}))
             continue
         seen[column.key] = index + 1
         columns.append(column)
@@ -247,13 +248,13 @@ def _column(index: int, raw: str, definitions: dict[str, AttributeDefinition]) -
         code = text.split(":", 1)[1].strip()
         definition = definitions.get(code)
         if definition is None:
-            return _("Unknown custom attribute “%(code)s”.") % {"code": code}
+            return _("Unknown custom attribute “%(code)s”.") % {"code": preview(code)}
         return Column(index, raw, "attr", attribute=definition)
     name, _sep, _namespace = text.partition(":")
     channel = _CHANNEL_BY_ALIAS.get(name.strip())
     namespace = raw.replace("：", ":").partition(":")[2].strip()  # keep the namespace's own case
     if channel is None:
-        return _("Unknown column “%(header)s”.") % {"header": raw.strip()}
+        return _("Unknown column “%(header)s”.") % {"header": preview(raw.strip())}
     if channel in NO_NAMESPACE and namespace:
         return _("A %(channel)s id has no namespace; name the column %(channel)s.") % {"channel": channel}
     if len(namespace) > identities.NAMESPACE_MAX:
@@ -275,11 +276,11 @@ def _consent_column(index: int, raw: str, text: str) -> Column | str | None:
             return _("Consent to %(purpose)s is recorded on the member's profile, not imported.") % {
                 "purpose": purpose}
         return _("Unknown consent purpose “%(purpose)s”; one of: %(choices)s.") % {
-            "purpose": purpose, "choices": ", ".join(CONSENT_PURPOSES_ZH)}
+            "purpose": preview(purpose), "choices": ", ".join(CONSENT_PURPOSES_ZH)}
     channel = _CONSENT_CHANNEL_BY_ALIAS.get(channel)
     if channel is None:
         return _("Unknown consent channel in “%(header)s”; one of: %(choices)s.") % {
-            "header": raw.strip(), "choices": ", ".join(ConsentChannel.values)}
+            "header": preview(raw.strip()), "choices": ", ".join(ConsentChannel.values)}
     problems = consent.answer_errors(purpose=purpose, channel=channel, granted=True)
     if problems:  # the rules of set_consent: brand-wide purposes are answered for all channels at once
         return problems["channel"][0]

@@ -251,8 +251,8 @@ def _fail(job: ImportJob, exc: Exception, started: float) -> None:
     errors = []
     if isinstance(exc, columns.HeaderError):
         message = _("The first row (the column names) cannot be used; nothing was imported.")
-        errors = [{"row": 1, "column": header, "column_number": number, "value": header, "message": text}
-                  for number, header, text in exc.errors]
+        errors = [{"row": 1, "column": files.preview(header), "column_number": number,
+                   "value": files.preview(header), "message": text} for number, header, text in exc.errors]
     elif isinstance(exc, files.FileError):
         message = str(exc) + " " + _("Nothing was imported.")
         if exc.row:

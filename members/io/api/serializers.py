@@ -4,6 +4,9 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from members.io.models import ImportJob, ImportMode
+from scrm.files import preview
+
+MESSAGE_MAX = 1000  # a message holds previews of cells only; a job stored before that is cut here
 
 
 class ImportCreateSerializer(serializers.Serializer):
@@ -17,6 +20,14 @@ class ImportErrorSerializer(serializers.Serializer):
     column_number = serializers.IntegerField(allow_null=True)
     value = serializers.CharField(allow_null=True, allow_blank=True)
     message = serializers.CharField()
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["value"] = preview(data["value"])
+        data["column"] = preview(data["column"])
+        if len(data["message"]) > MESSAGE_MAX:
+            data["message"] = data["message"][:MESSAGE_MAX] + "…"
+        return data
 
 
 class ImportJobSerializer(serializers.ModelSerializer):
@@ -42,3 +53,11 @@ class ImportJobSerializer(serializers.ModelSerializer):
             return None
         namespace = request.resolver_match.namespace if request.resolver_match else "api"
         return request.build_absolute_uri(reverse(f"{namespace}:import-report", args=[job.pk]))
+
+
+class ImportJobListSerializer(ImportJobSerializer):
+    """A job in the list: its counts and report link, not its errors (GET the job for those)."""
+
+    class Meta(ImportJobSerializer.Meta):
+        fields = [name for name in ImportJobSerializer.Meta.fields if name != "errors"]
+        read_only_fields = fields

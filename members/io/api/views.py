@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from members.filters import MemberFilterSet
 from members.io import exports, services
-from members.io.api.serializers import ImportCreateSerializer, ImportJobSerializer
+from members.io.api.serializers import ImportCreateSerializer, ImportJobListSerializer, ImportJobSerializer
 from members.io.models import ImportJob
 from scrm.api.renderers import CsvRenderer, XlsxRenderer
 from scrm.api.viewsets import ScopedCreateListRetrieveViewSet, ScopedViewSet
@@ -27,7 +27,8 @@ def _ip(request):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Recent imports of the caller's scope"),
+    list=extend_schema(summary="Recent imports of the caller's scope: status and counts; GET one for its errors",
+                       responses=ImportJobListSerializer(many=True)),
     retrieve=extend_schema(summary="An import: status, counts and the first errors (row, column, message)"),
 )
 class ImportJobViewSet(ScopedCreateListRetrieveViewSet):
@@ -37,6 +38,15 @@ class ImportJobViewSet(ScopedCreateListRetrieveViewSet):
     serializer_class = ImportJobSerializer
     scope_resource = "imports"
     parser_classes = [parsers.MultiPartParser, parsers.FormParser]
+
+    def get_serializer_class(self):
+        # The list answers every job's counts, never their errors: a page stays small however
+        # many errors its jobs had.
+        return ImportJobListSerializer if self.action == "list" else ImportJobSerializer
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        return queryset.defer("errors") if self.action == "list" else queryset  # not even read for a list
 
     @extend_schema(
         summary="Upload a file of members to import",
