@@ -3,7 +3,7 @@
 A misspelt or unknown query parameter (`home_store=2` where the filter is `store`) must never be
 ignored, or the caller gets every row while believing they asked for a few. List actions answer 400
 `validation_error` naming each unknown parameter; the known ones are the FilterSet's filters, the
-paginator's parameters, the common format/search/ordering ones and what a view declares in
+paginator's parameters, `format` and what a view declares in
 `extra_query_params`."""
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ from django_filters.widgets import SuffixedMultiWidget
 
 from scrm.errors import InvalidInput
 
-# Parameters every list understands or that the framework reads itself.
-COMMON_QUERY_PARAMS = frozenset({"format", "q", "ordering", "fields", "columns", "segment"})
+# The one parameter every list understands (DRF reads it to choose the renderer). Anything else a
+# list reads is a filter of its FilterSet or declared by the view, so `?q=` on a list without search
+# is refused rather than ignored.
+COMMON_QUERY_PARAMS = frozenset({"format"})
 
 
 def filter_param_names(filterset) -> set[str]:

@@ -61,3 +61,12 @@ def test_a_view_may_declare_extra_query_params(rf, alice):
     view = View.as_view({"get": "list"})
     assert view(rf.get("/x/?since=1")).status_code == 200
     assert view(rf.get("/x/?since=1&until=2")).status_code == 400
+
+
+def test_search_or_ordering_on_a_list_that_has_neither_is_refused(alice_client, stores):
+    # A `q` the list cannot search by would answer every row; an `ordering` it cannot sort by would
+    # silently come back in another order.
+    for query, param in (("q=13800138000", "q"), ("ordering=-id", "ordering")):
+        response = alice_client.get(f"/api/v1/tag-groups/?{query}")
+        assert response.status_code == 400, (query, response.content)
+        assert list(response.json()["error"]["details"]) == [param]
