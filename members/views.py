@@ -36,7 +36,7 @@ class MemberListView(ScopedListView):
     def narrow(self, queryset):
         self.audience = AudienceForm(self.request.GET or None, user=self.request.user)
         self.audience_count = self.audience_ms = None
-        self.audience_incomplete = self.audience.conditions > 0 and not self.audience.is_valid()
+        self.audience_incomplete = self.audience.incomplete
         if self.audience_incomplete:
             # An audience we cannot fully understand lists no one, never everyone: the builder shows
             # what is wrong on its rows.

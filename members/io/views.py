@@ -209,8 +209,6 @@ def _builder_audience(request, builder) -> tuple[dict | None, list[str]]:
     if not builder:
         return None, []
     audience = AudienceForm(builder, user=request.user)
-    if audience.conditions == 0:
-        return None, []
-    if not audience.is_valid():
+    if audience.incomplete:
         return None, audience.all_errors() or [_("Some conditions are not valid:")]
-    return audience.definition(), []
+    return (audience.definition() if audience.active else None), []

@@ -307,6 +307,11 @@ class AudienceForm:
         """A definition with at least one condition, and valid."""
         return self.conditions > 0 and self.is_valid()
 
+    @property
+    def incomplete(self) -> bool:
+        """Conditions the server cannot fully understand: such an audience selects no one, never everyone."""
+        return self.conditions > 0 and not self.is_valid()
+
     # --- rendering ------------------------------------------------------------------------------
 
     def _attributes(self) -> dict[str, AttributeDefinition]:
