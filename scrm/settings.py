@@ -85,10 +85,11 @@ MIDDLEWARE = [
     "scrm.middleware.ServiceErrorMiddleware",
 ]
 
-if not DEBUG:
-    # Static files straight from the app server (with far-future caching); runserver does it in DEBUG.
-    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
-    WHITENOISE_USE_FINDERS = not PRODUCTION
+# Static files straight from the app server (gunicorn in `up` and in the image), with far-future
+# caching of the hashed files in production; outside production they are found where they live.
+MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_AUTOREFRESH = DEBUG
 
 ROOT_URLCONF = "scrm.urls"
 WSGI_APPLICATION = "scrm.wsgi.application"

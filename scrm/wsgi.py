@@ -1,4 +1,4 @@
-"""The WSGI application (gunicorn in production, runserver in development). In development without
+"""The WSGI application, served by gunicorn (in the image and in `siyu.py up`). In development without
 DATABASE_URL / REDIS_URL it starts or joins the embedded servers first; in production it starts
 nothing and the settings require both."""
 

@@ -18,6 +18,13 @@ from django.core.management.base import BaseCommand
 from scrm import demo
 
 
+def web_command(python: str, host: str, port: int, *, workers: int, threads: int) -> list[str]:
+    """The web app served as in the Docker image: gunicorn, static files by WhiteNoise."""
+    return [python, "-m", "gunicorn", "scrm.wsgi:application", "--bind", f"{host}:{port}",
+            "--workers", str(workers), "--threads", str(threads), "--timeout", "60",
+            "--graceful-timeout", "20", "--access-logfile", "-"]
+
+
 class Command(BaseCommand):
     help = "Run migrations, seed demo data and start web + worker + beat (Ctrl-C stops all)."
 
@@ -27,8 +34,11 @@ class Command(BaseCommand):
         parser.add_argument("--members", type=int, default=2000, help="demo members to seed (0 to skip seeding)")
         parser.add_argument("--no-seed", action="store_true", help="do not create demo data")
         parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
+        parser.add_argument("--web-workers", type=int, default=int(os.environ.get("SIYU_WEB_WORKERS", "2")),
+                            help="gunicorn worker processes (each with --web-threads threads)")
+        parser.add_argument("--web-threads", type=int, default=int(os.environ.get("SIYU_WEB_THREADS", "8")))
 
-    def handle(self, *args, host, port, members, no_seed, concurrency, **options):
+    def handle(self, *args, host, port, members, no_seed, concurrency, web_workers, web_threads, **options):
         started = time.monotonic()
         self.stdout.write("siyu: applying migrations")
         call_command("migrate", interactive=False, verbosity=0)
@@ -49,12 +59,15 @@ class Command(BaseCommand):
         beat_schedule = str(settings.BASE_DIR / "var" / "celerybeat-schedule")
         os.makedirs(os.path.dirname(beat_schedule), exist_ok=True)
         specs = [
-            ("web", [python, manage, "runserver", f"{host}:{port}", "--noreload"]),
+            ("web", web_command(python, host, port, workers=web_workers, threads=web_threads)),
             ("worker", [python, "-m", "celery", "-A", "scrm", "worker", "-l", "INFO",
                         "--concurrency", str(concurrency), "-Q", "default", "-n", "worker@%h"]),
             ("beat", [python, "-m", "celery", "-A", "scrm", "beat", "-l", "INFO", "-s", beat_schedule]),
         ]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # carries the embedded DATABASE_URL/REDIS_URL
+        # Served like production: error pages are the product's own, not Django's debug pages
+        # (DEBUG=true in the environment brings those back).
+        env.setdefault("DEBUG", "false")
         supervisor = Supervisor(self.stdout)
         stop = threading.Event()
 
