@@ -20,9 +20,24 @@ from scrm import demo
 
 def web_command(python: str, host: str, port: int, *, workers: int, threads: int) -> list[str]:
     """The web app served as in the Docker image: gunicorn, static files by WhiteNoise."""
-    return [python, "-m", "gunicorn", "scrm.wsgi:application", "--bind", f"{host}:{port}",
-            "--workers", str(workers), "--threads", str(threads), "--timeout", "60",
-            "--graceful-timeout", "20", "--access-logfile", "-"]
+    return [
+        python,
+        "-m",
+        "gunicorn",
+        "scrm.wsgi:application",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--timeout",
+        "60",
+        "--graceful-timeout",
+        "20",
+        "--access-logfile",
+        "-",
+    ]
 
 
 class Command(BaseCommand):
@@ -34,8 +49,12 @@ class Command(BaseCommand):
         parser.add_argument("--members", type=int, default=2000, help="demo members to seed (0 to skip seeding)")
         parser.add_argument("--no-seed", action="store_true", help="do not create demo data")
         parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
-        parser.add_argument("--web-workers", type=int, default=int(os.environ.get("SIYU_WEB_WORKERS", "2")),
-                            help="gunicorn worker processes (each with --web-threads threads)")
+        parser.add_argument(
+            "--web-workers",
+            type=int,
+            default=int(os.environ.get("SIYU_WEB_WORKERS", "2")),
+            help="gunicorn worker processes (each with --web-threads threads)",
+        )
         parser.add_argument("--web-threads", type=int, default=int(os.environ.get("SIYU_WEB_THREADS", "8")))
 
     def handle(self, *args, host, port, members, no_seed, concurrency, web_workers, web_threads, **options):
@@ -55,13 +74,29 @@ class Command(BaseCommand):
             for app, summary in apps:
                 self.stdout.write(f"siyu: demo {app}: {summary.removeprefix(app + ': ')}")
         python = sys.executable
-        manage = str(settings.BASE_DIR / "manage.py")
         beat_schedule = str(settings.BASE_DIR / "var" / "celerybeat-schedule")
         os.makedirs(os.path.dirname(beat_schedule), exist_ok=True)
         specs = [
             ("web", web_command(python, host, port, workers=web_workers, threads=web_threads)),
-            ("worker", [python, "-m", "celery", "-A", "scrm", "worker", "-l", "INFO",
-                        "--concurrency", str(concurrency), "-Q", "default", "-n", "worker@%h"]),
+            (
+                "worker",
+                [
+                    python,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "scrm",
+                    "worker",
+                    "-l",
+                    "INFO",
+                    "--concurrency",
+                    str(concurrency),
+                    "-Q",
+                    "default",
+                    "-n",
+                    "worker@%h",
+                ],
+            ),
             ("beat", [python, "-m", "celery", "-A", "scrm", "beat", "-l", "INFO", "-s", beat_schedule]),
         ]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # carries the embedded DATABASE_URL/REDIS_URL
