@@ -210,7 +210,8 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Siyu API",
     "DESCRIPTION": (
-        "Private-domain SCRM: members, communities, KOC and campaigns. Authenticate with "
+        "Private-domain SCRM: members (1+N identities, tags, attributes, consent, segments), orders, "
+        "tiers, points and referrals, and the figures across them. Authenticate with "
         "`Authorization: Bearer <key>` (create a key with `manage.py create_api_key NAME`). "
         "Errors always have the shape `{\"error\": {\"status\", \"code\", \"message\", \"details\"}}`; "
         "a refused key's 401 says why in `details.reason` (invalid, missing, expired, revoked)."
