@@ -34,7 +34,8 @@ class MemberListView(ScopedListView):
     audience_incomplete = False
 
     def narrow(self, queryset):
-        self.audience = AudienceForm(self.request.GET or None, user=self.request.user)
+        # Listing is asking for the audience's members: every condition shows what is wrong with it.
+        self.audience = AudienceForm(self.request.GET or None, user=self.request.user, attempted=True)
         self.audience_count = self.audience_ms = None
         self.audience_incomplete = self.audience.incomplete
         if self.audience_incomplete:

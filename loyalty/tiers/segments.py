@@ -28,6 +28,13 @@ MAX_DAYS = 3660
 _LIVE_TIER = f"SELECT mt.member_id FROM {tiers_sql.MEMBER_TIER} mt WHERE mt.level_id = ANY(%s)"
 
 
+def _level_options() -> list[tuple[int, str]]:
+    """The ladder's tiers as the audience builder offers them (picked by name, stored by id)."""
+    levels = TierLevel.objects.select_related("ladder").order_by("ladder_id", "rank")
+    several = len({level.ladder_id for level in levels}) > 1
+    return [(level.pk, f"{level.ladder} · {level.name}" if several else level.name) for level in levels]
+
+
 def _validate_levels(leaf: Leaf) -> None:
     wanted = leaf.value if isinstance(leaf.value, list) else [leaf.value]
     found = set(TierLevel.objects.filter(id__in=wanted).values_list("id", flat=True))
@@ -128,13 +135,13 @@ def _last_order_sql(leaf: Leaf, m: str):
 def register() -> None:
     group = _("Orders and tiers")
     registry.OPERATOR_LABELS.setdefault("not_within_days", _("not in the last N days"))
-    ids = Value("integer", many=True, minimum=1)
+    ids = Value("integer", many=True, minimum=1, options=_level_options)
     register_filter(
         "tier",
         _("Membership tier"),
         group=group,
         order=200,
-        value_schema={"in": ids, "not_in": ids, "gte": Value("integer", minimum=1)},
+        value_schema={"in": ids, "not_in": ids, "gte": Value("integer", minimum=1, options=_level_options)},
         compile_sql=_tier_sql,
         validate=_validate_levels,
     )

@@ -7,6 +7,7 @@ import datetime
 import json
 
 from django.utils import timezone
+from django.utils.dates import MONTHS
 from django.utils.translation import gettext_lazy as _
 
 from members import sql as members_sql
@@ -251,7 +252,7 @@ def register() -> None:
         },
         compile_sql=_joined_sql,
     )
-    months = Value("integer", many=True, minimum=1, maximum=12)
+    months = Value("integer", many=True, minimum=1, maximum=12, options=lambda: sorted(MONTHS.items()))
     register_filter(
         "birthday_month", _("Birthday month"), group=profile, order=80,
         value_schema={"in": months, "not_in": months}, compile_sql=_birthday_sql,

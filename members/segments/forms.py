@@ -66,6 +66,9 @@ class Node:
     arg: str = ""
     values: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # The user has tried to use this condition (shown the members, saved, exported): only then are
+    # its errors shown, so a row being filled in is not red before it is finished.
+    tried: bool = False
     # filled in by AudienceForm.decorate() for rendering
     operators: list = field(default_factory=list)
     widget: Widget | None = None
@@ -96,11 +99,17 @@ class Node:
     def text(self) -> str:
         return ", ".join(self.values)
 
+    @property
+    def shown_errors(self) -> list[str]:
+        return self.errors if self.tried else []
+
 
 class AudienceForm:
     """The builder's state from request data (or a definition), its definition and its errors."""
 
-    def __init__(self, data=None, *, user, definition: dict | None = None):
+    def __init__(self, data=None, *, user, definition: dict | None = None, attempted: bool = False):
+        """`attempted`: the user asked for the audience's members (the list, a save, an export), so
+        every condition's errors are shown; otherwise only those of rows tried before."""
         self.user = user
         self.data = data
         self.errors: list[str] = []  # problems not tied to one row
@@ -117,6 +126,8 @@ class AudienceForm:
         self._definition = None
         self._audience: Audience | None = None
         self._validated = False
+        if attempted:
+            self.attempt()
 
     # --- reading the state --------------------------------------------------------------------
 
@@ -149,6 +160,7 @@ class AudienceForm:
                             values=values)
                 if data.get(f"{path}.was") is not None and data.get(f"{path}.was") != node.filter:
                     node.op, node.arg, node.values = "", "", []  # another filter: start its row afresh
+                node.tried = bool(node.filter) and data.get(f"{path}.tried") == node.filter
             nodes[path] = node
             parent.children.append(node)
         return root
@@ -183,6 +195,42 @@ class AudienceForm:
             parent.children = [c for c in parent.children if c is not target]
         _renumber(self.root)
         self._definition, self._audience, self._validated, self._dirty = None, None, False, True
+
+    def attempt(self) -> None:
+        """The user asked for this audience's members: from now on its rows show their errors."""
+
+        def walk(node):
+            node.tried = not node.is_group and bool(node.filter)
+            for child in node.children:
+                walk(child)
+
+        walk(self.root)
+
+    def shown_errors(self) -> list[str]:
+        """The errors of the rows the user has tried (see Node.tried), and those of no one row."""
+        found = list(self.errors)
+
+        def walk(node):
+            found.extend(node.shown_errors)
+            for child in node.children:
+                walk(child)
+
+        self.is_valid()
+        walk(self.root)
+        return found
+
+    def conditions_list(self) -> list[Node]:
+        """Every condition row, in order (for the preview's out-of-band error slots)."""
+        found = []
+
+        def walk(node):
+            if not node.is_group:
+                found.append(node)
+            for child in node.children:
+                walk(child)
+
+        walk(self.root)
+        return found
 
     def find(self, path: str) -> Node | None:
         def walk(node):
@@ -397,6 +445,9 @@ class AudienceForm:
         if "choices" in schema:
             return Widget("multi" if many else "select", value_type,
                           [(str(c["value"]), c["label"]) for c in schema["choices"]])
+        if value_type == "integer" and _small_range(schema):  # scores 1-5: picked, not typed
+            numbers = [(str(n), str(n)) for n in range(int(schema["minimum"]), int(schema["maximum"]) + 1)]
+            return Widget("multi" if many else "select", value_type, numbers)
         if schema.get("length") == 2 or node.op == "between":
             return Widget("pair", value_type)
         if value_type == "boolean":
@@ -405,6 +456,11 @@ class AudienceForm:
             return Widget("list", value_type)
         kind = {"integer": "number", "number": "number", "date": "date", "month": "month"}.get(value_type, "text")
         return Widget(kind, value_type)
+
+
+def _small_range(schema: dict) -> bool:
+    low, high = schema.get("minimum"), schema.get("maximum")
+    return low is not None and high is not None and 0 <= high - low <= 11
 
 
 def _attribute_operators(definition: AttributeDefinition) -> list[str]:

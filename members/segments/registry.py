@@ -58,7 +58,9 @@ VALUE_TYPES = ("integer", "number", "string", "date", "month", "boolean", "any")
 @dataclass(frozen=True)
 class Value:
     """What an operator takes. `many`: a non-empty list of such values (or exactly `length` of them);
-    `choices`: the allowed values with their labels (for validation and for the UI)."""
+    `choices`: the allowed values with their labels (for validation and for the UI); `options`: a
+    callable returning such pairs read from the database when the filters are described (the tiers of
+    the ladder), offered by the UI only: the filter's `validate` checks the values."""
 
     type: str
     many: bool = False
@@ -66,6 +68,7 @@ class Value:
     choices: Sequence[tuple[Any, Any]] | None = None
     minimum: float | None = None
     maximum: float | None = None
+    options: Callable[[], Sequence[tuple[Any, Any]]] | None = None
 
     def describe(self) -> dict:
         out: dict[str, Any] = {"type": self.type, "many": self.many}
@@ -73,6 +76,8 @@ class Value:
             out["length"] = self.length
         if self.choices is not None:
             out["choices"] = [{"value": v, "label": str(label)} for v, label in self.choices]
+        elif self.options is not None:
+            out["choices"] = [{"value": v, "label": str(label)} for v, label in self.options()]
         if self.minimum is not None:
             out["minimum"] = self.minimum
         if self.maximum is not None:

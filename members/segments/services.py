@@ -53,12 +53,15 @@ def _check_can_change(segment: Segment, actor) -> None:
 
 @transaction.atomic
 def create_segment(*, actor, name: str, definition: dict, description: str = "", store: Store | None = None) -> Segment:
-    """Save a segment after validating its definition (DefinitionError names the bad node)."""
+    """Save a segment after validating its definition (DefinitionError names the bad node), counted
+    as it is saved so the list shows its size at once."""
     queries.validate_definition(definition)
-    return Segment.objects.create(
+    segment = Segment.objects.create(
         name=name, description=description, definition=definition,
         store=_store_for_new_segment(actor, store), created_by=actor_user(actor),
     )
+    recount_segment(segment=segment, actor=actor)
+    return segment
 
 
 @transaction.atomic
@@ -78,6 +81,8 @@ def update_segment(*, segment: Segment, actor, **fields) -> Segment:
     for name, value in fields.items():
         setattr(segment, name, value)
     segment.save()
+    if segment.last_count is None:  # a new definition (or store) is counted again at once
+        recount_segment(segment=segment, actor=actor)
     return segment
 
 

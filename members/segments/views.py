@@ -40,18 +40,20 @@ def builder_context(request, form: AudienceForm) -> dict:
 
 
 def preview_context(form: AudienceForm) -> dict:
-    """The live count and a few members of the builder's audience, or what is wrong with it."""
+    """The live count and a few members of the builder's audience, or what is wrong with it: the
+    errors of the rows the user has tried, else a hint that some condition is not finished yet."""
     if form.conditions == 0:
         return {"preview": None, "audience": form}
     if not form.is_valid():
-        return {"preview": None, "audience": form, "preview_errors": form.all_errors()}
+        return {"preview": None, "audience": form, "preview_errors": form.shown_errors(), "preview_unfinished": True}
     return {"preview": form.audience().preview(PREVIEW_SAMPLE), "audience": form}
 
 
 @scoped_view
 def audience_builder(request):
     """The builder's htmx endpoint. With `action` (add / group / remove a row) or `tree`: the
-    re-rendered builder, and the preview out of band; otherwise the live count and a small sample."""
+    re-rendered builder, and the preview out of band; otherwise the live count and a small sample,
+    with each tried row's errors out of band (shown while wrong, gone once fixed)."""
     form = AudienceForm(request.GET, user=request.user)
     action = request.GET.get("action")
     form.apply(action)
@@ -59,7 +61,7 @@ def audience_builder(request):
     if action or request.GET.get("tree"):
         context = {**builder_context(request, form), **preview, "oob": True}
         return render(request, "segments/_audience_builder.html", context)
-    return render(request, "segments/_audience_preview.html", preview)
+    return render(request, "segments/_audience_preview.html", {**preview, "row_errors": form.conditions_list()})
 
 
 @scoped_view
@@ -69,7 +71,7 @@ def save_segment(request):
     `update` as the segment being edited."""
     if not segment_services.can_use_segments(request.user):
         raise PermissionDenied
-    audience = AudienceForm(request.POST, user=request.user)
+    audience = AudienceForm(request.POST, user=request.user, attempted=True)
     form = SaveSegmentForm(request.POST)
     back = f"{reverse('member-list')}?{_builder_query(request.POST)}"
     if not form.is_valid() or audience.conditions == 0:
