@@ -35,6 +35,11 @@ app.conf.beat_schedule = {
         "kwargs": {"source": "beat"},
         "options": {"expires": 25},
     },
+    "purge-idempotency-keys": {
+        "task": "scrm.tasks.purge_idempotency_keys",
+        "schedule": 3600.0,
+        "options": {"expires": 3000},
+    },
     "refresh-rule-tags": {
         "task": "members.segments.tasks.refresh_rule_tags",
         "schedule": 3600.0,
@@ -44,6 +49,12 @@ app.conf.beat_schedule = {
         "task": "members.io.tasks.resume_imports",
         "schedule": 60.0,
         "options": {"expires": 55},
+    },
+    # Upload files past their retention, and members inactive past theirs (when the brand sets one).
+    "privacy-retention": {
+        "task": "members.tasks.run_retention",
+        "schedule": crontab(hour=4, minute=15),
+        "options": {"expires": 3 * 3600},
     },
     "merge-duplicates-by-rule": {
         "task": "members.tasks.merge_duplicates_by_rule",

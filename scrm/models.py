@@ -182,3 +182,26 @@ class ServiceHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.seen_at:%H:%M:%S}"
+
+
+class IdempotencyKey(models.Model):
+    """A POST sent with an `Idempotency-Key` header, and the answer it got: a retry with the same key
+    (and the same request) is answered from here instead of being carried out again. Keyed by the
+    caller's credential, kept 24 hours (scrm.api.idempotency)."""
+
+    credential = models.CharField(max_length=64)
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=2000)
+    body_hash = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(default=0)  # 0 only inside the first request's transaction
+    response_body = models.TextField(blank=True)  # the JSON exactly as first answered
+    created_at = models.DateTimeField(db_index=True)
+
+    store_scope_field = None  # never listed: read only by the API's idempotency layer, per credential
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["credential", "key"], name="idempotency_key_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.credential} {self.key}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from scrm.api import idempotency
 from scrm.services import health
 
 
@@ -11,3 +12,9 @@ from scrm.services import health
 def heartbeat(source: str = "worker") -> None:
     """Proves the chain beat -> broker -> worker -> database works; the home page shows it."""
     health.record_heartbeat(names=[source, "worker"] if source != "worker" else ["worker"])
+
+
+@shared_task(name="scrm.tasks.purge_idempotency_keys", ignore_result=True)
+def purge_idempotency_keys() -> int:
+    """Forget Idempotency-Keys older than 24 hours."""
+    return idempotency.purge_expired()

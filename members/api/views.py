@@ -38,6 +38,7 @@ from members.services import consent, identities, notes, privacy, relations, tag
 from members.services import merge as merge_service
 from members.services import upsert as upsert_service
 from scrm.api.body import json_object
+from scrm.api.idempotency import idempotent
 from scrm.api.schema import ERRORS, ErrorSerializer, path_id
 from scrm.api.viewsets import NestedScopedMixin, ScopedModelViewSet, ScopedQuerysetMixin, ScopedReadOnlyViewSet
 from scrm.errors import InvalidInput, NotInScope
@@ -119,6 +120,7 @@ class MemberViewSet(ScopedModelViewSet):
                    responses={200: s.UpsertResponseSerializer, 201: s.UpsertResponseSerializer, **ERRORS,
                               **CONFLICT})
     @action(detail=False, methods=["post"])
+    @idempotent
     def upsert(self, request):
         data = json_object(request)
         result = upsert_service.upsert_member(
@@ -132,6 +134,7 @@ class MemberViewSet(ScopedModelViewSet):
                    "two items, or an identity conflict means nothing is written.",
                    responses={200: s.BulkUpsertResponseSerializer, **ERRORS, **CONFLICT})
     @action(detail=False, methods=["post"], url_path="bulk-upsert")
+    @idempotent
     def bulk_upsert(self, request):
         results = upsert_service.bulk_upsert_members(items=json_object(request).get("items"), actor=request.user)
         created = sum(r.created for r in results)

@@ -1,7 +1,9 @@
-"""OpenAPI pieces every app's API documents with: the one error shape and its usual answers."""
+"""OpenAPI pieces every app's API documents with: the one error shape and its usual answers, and the
+schema class that documents the Idempotency-Key header."""
 
 from __future__ import annotations
 
+from drf_spectacular import openapi
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
@@ -27,3 +29,45 @@ ERRORS = {400: BAD_REQUEST, 404: NOT_FOUND}
 def path_id(name: str, description: str) -> OpenApiParameter:
     """An integer id in the URL path, such as /members/{member_id}/tags/."""
     return OpenApiParameter(name, OpenApiTypes.INT, OpenApiParameter.PATH, description=description)
+
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "Makes a retry safe (Stripe's semantics): 1 to 255 visible ASCII characters, a new one (a UUID) "
+        "per operation. The first request with a key is carried out; a retry with the same key and the "
+        "same method, path and body gets the first answer again (header `Idempotent-Replayed: true`) and "
+        "changes nothing. The same key with another request is a 422 `idempotency_key_reused` naming what "
+        "differs (details.differs). A retry while the first is still running waits for it, or answers 409 "
+        "`idempotency_key_in_progress`. Successes and 409 refusals are kept for 24 hours; other errors are "
+        "not, so a corrected request may reuse the key."
+    ),
+)
+KEY_REUSED = OpenApiResponse(
+    ErrorSerializer, description="idempotency_key_reused: the Idempotency-Key was first used for another request."
+)
+
+
+class AutoSchema(openapi.AutoSchema):
+    """drf-spectacular's schema, plus the Idempotency-Key header (and its 422) on every view method
+    marked @idempotent (scrm.api.idempotency)."""
+
+    def _is_idempotent(self) -> bool:
+        handler = getattr(self.view, getattr(self.view, "action", None) or self.method.lower(), None)
+        return getattr(handler, "idempotent", False)
+
+    def get_override_parameters(self):
+        parameters = list(super().get_override_parameters())
+        if self._is_idempotent():
+            parameters.append(IDEMPOTENCY_KEY)
+        return parameters
+
+    def _get_response_bodies(self, direction="response"):
+        # Not get_response_serializers: @extend_schema(responses=...) replaces that method outright.
+        responses = super()._get_response_bodies(direction)
+        if self._is_idempotent() and "422" not in responses:
+            responses["422"] = self._get_response_for_code(KEY_REUSED, "422", direction=direction)
+        return responses

@@ -16,6 +16,7 @@ from loyalty.orders.api import serializers as s
 from loyalty.orders.filters import OrderFilterSet
 from loyalty.orders.models import AttributionPolicy, Order
 from scrm.api.body import json_object
+from scrm.api.idempotency import idempotent
 from scrm.api.schema import ERRORS
 from scrm.api.viewsets import ScopedCreateListRetrieveViewSet
 from scrm.errors import Forbidden, InvalidInput
@@ -52,6 +53,7 @@ class OrderViewSet(ScopedCreateListRetrieveViewSet):
     def retrieve(self, request, *args, **kwargs):
         return Response(self._detail(self.get_object().pk))
 
+    @idempotent
     def create(self, request, *args, **kwargs):
         order, created = services.record_order(data=json_object(request), actor=request.user)
         return Response(self._detail(order.pk), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
@@ -65,6 +67,7 @@ class OrderViewSet(ScopedCreateListRetrieveViewSet):
         responses={200: s.OrderBatchResponseSerializer, **ERRORS},
     )
     @action(detail=False, methods=["post"])
+    @idempotent
     def batch(self, request):
         body = json_object(request)
         atomic = body.get("atomic", False)
@@ -107,6 +110,7 @@ class OrderViewSet(ScopedCreateListRetrieveViewSet):
         },
     )
     @action(detail=True, methods=["post"])
+    @idempotent
     def refunds(self, request, pk=None):
         order = self.get_object()
         body = json_object(request)

@@ -15,6 +15,7 @@ from loyalty.points.api import serializers as s
 from loyalty.points.filters import PointEntryFilterSet, PointLotFilterSet, RedemptionFilterSet, RewardFilterSet
 from loyalty.points.models import PointEntry, PointLot, PointsPolicy, Redemption, Reward
 from members.models import Member
+from scrm.api.idempotency import idempotent
 from scrm.api.schema import ERRORS, ErrorSerializer, path_id
 from scrm.api.viewsets import (
     NestedScopedMixin,
@@ -82,6 +83,7 @@ class PointEntryViewSet(ScopedReadOnlyViewSet):
         responses={201: s.PointEntrySerializer, **ERRORS, **FORBIDDEN, **REFUSED},
     )
     @action(detail=False, methods=["post"], scope_resource="point_adjustments", filterset_class=None)
+    @idempotent
     def adjust(self, request):
         data = _input(s.AdjustInputSerializer, request)
         member = services.member_for(request.user, data["member"])
@@ -118,6 +120,7 @@ class RedemptionViewSet(ScopedCreateListRetrieveViewSet):
     scope_resource = "points"
     parser_classes = [JSONParser]
 
+    @idempotent
     def create(self, request, *args, **kwargs):
         data = _input(s.RedeemInputSerializer, request)
         member = services.member_for(request.user, data["member"])
@@ -132,6 +135,7 @@ class RedemptionViewSet(ScopedCreateListRetrieveViewSet):
         responses={200: s.RedemptionSerializer, **ERRORS, **REFUSED},
     )
     @action(detail=True, methods=["post"], filterset_class=None)
+    @idempotent
     def cancel(self, request, pk=None):
         data = _input(s.CancelInputSerializer, request)
         redemption = services.cancel_redemption(

@@ -21,6 +21,7 @@ from loyalty.referrals.filters import (
 from loyalty.referrals.models import Commission, CommissionRule, Referral, ReferralCode
 from members.models import Member
 from scrm.api.body import json_object
+from scrm.api.idempotency import idempotent
 from scrm.api.schema import ERRORS, ErrorSerializer
 from scrm.api.viewsets import (
     ScopedCreateListRetrieveViewSet,
@@ -137,6 +138,7 @@ class CommissionViewSet(ScopedReadOnlyViewSet):
         filterset_class=None,
         pagination_class=None,
     )
+    @idempotent
     def mark_paid(self, request):
         n = services.mark_paid(commission_ids=json_object(request).get("ids"), actor=request.user)
         return Response({"marked_paid": n})
