@@ -7,8 +7,10 @@ two links match, the longer one wins (/members/import/ lights "Import / export",
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 
 ALL = ("operator", "store_manager", "store_staff")
@@ -90,3 +92,20 @@ def sidebar(request) -> list[dict]:
         for item in section["links"]:
             item["active"] = item is best
     return sections
+
+
+def back_link(request, sections: list[dict]) -> dict | None:
+    """The way back from a page below a list (an order, a member, a reward's form): the list its lit
+    link names, or, when the user came from that list on this site, the very address they came from,
+    so its filters and page survive. None on the list itself and on pages no link lights."""
+    best = next((item for section in sections for item in section["links"] if item["active"]), None)
+    if best is None or best["link"].exact or request.path == best["url"]:
+        return None
+    referer = request.headers.get("Referer", "")
+    if referer and url_has_allowed_host_and_scheme(
+        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        came_from = urlsplit(referer)
+        if came_from.path == best["url"]:
+            return {"url": came_from.path + (f"?{came_from.query}" if came_from.query else ""), "label": best["label"]}
+    return {"url": best["url"], "label": best["label"]}

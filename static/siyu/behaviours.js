@@ -1,6 +1,6 @@
 /* Declarative behaviours for the dashboard, so templates need no inline script or style
    (the Content-Security-Policy allows scripts from this site only and no style attributes):
-   - data-confirm on a form or a submit button asks before submitting;
+   - (data-confirm, asking before a form is sent, is confirm.js's, in the page's own dialog);
    - data-autosubmit on a field submits its form when the field changes;
    - data-width (a percentage) and data-colour size and colour bars and badges. */
 (function () {
@@ -20,15 +20,6 @@
       el.style.background = el.dataset.colour;
     });
   }
-
-  document.addEventListener("submit", function (event) {
-    var submitter = event.submitter;
-    var message = (submitter && submitter.dataset && submitter.dataset.confirm) || event.target.dataset.confirm;
-    if (message && !window.confirm(message)) {
-      event.preventDefault();
-      event.stopImmediatePropagation();
-    }
-  }, true);
 
   document.addEventListener("change", function (event) {
     var field = event.target;

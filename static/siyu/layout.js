@@ -1,0 +1,36 @@
+/* The dashboard's menu on a narrow screen: the button in the top bar opens and closes the
+   sidebar (aria-expanded tells assistive technology). Without script the button is a link to
+   #nav and the stylesheet opens the menu as the :target. */
+(function () {
+  "use strict";
+
+  function menuOf(toggle) {
+    return document.getElementById(toggle.getAttribute("aria-controls"));
+  }
+
+  function setOpen(toggle, open) {
+    var menu = menuOf(toggle);
+    if (!menu) return;
+    menu.classList.toggle("open", open);
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    if (open) {
+      var first = menu.querySelector("a[aria-current], a");
+      if (first) first.focus({ preventScroll: true });
+    }
+  }
+
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest && event.target.closest("[data-nav-toggle]");
+    if (!toggle) return;
+    event.preventDefault();
+    setOpen(toggle, toggle.getAttribute("aria-expanded") !== "true");
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    document.querySelectorAll("[data-nav-toggle][aria-expanded=true]").forEach(function (toggle) {
+      setOpen(toggle, false);
+      toggle.focus();
+    });
+  });
+})();
