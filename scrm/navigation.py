@@ -66,6 +66,7 @@ SECTIONS = [
             Link(_("Points policy"), "points-policy", OPERATORS),
             Link(_("Commission rules"), "commission-rule-list", OPERATORS),
             Link(_("Guide attribution"), "order-attribution", OPERATORS),
+            Link(_("Account security"), "account-security"),
         ],
     ),
 ]

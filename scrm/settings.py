@@ -57,6 +57,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "csp",
     "scrm",
     "members",
     "members.segments",
@@ -79,15 +83,22 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "scrm.middleware.SessionExpiryMiddleware",
+    "scrm.middleware.RequireOTPMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "scrm.api.errors.ApiErrorMiddleware",
     "scrm.middleware.ServiceErrorMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks: it turns a lockout into its page
 ]
 
 # Static files straight from the app server (gunicorn in `up` and in the image), with far-future
 # caching of the hashed files in production; outside production they are found where they live.
 MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+# Inside WhiteNoise, so static files keep their caching and everything the app answers does not.
+MIDDLEWARE.insert(2, "scrm.middleware.NoStoreMiddleware")
 WHITENOISE_USE_FINDERS = not PRODUCTION
 WHITENOISE_AUTOREFRESH = DEBUG
 
@@ -149,9 +160,35 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# django-axes first: it refuses a locked-out login before the password is checked (scrm.auth).
+AUTHENTICATION_BACKENDS = ["scrm.auth.LockoutBackend", "django.contrib.auth.backends.ModelBackend"]
+
+# Login throttling (django-axes): LOGIN_FAILURE_LIMIT wrong passwords for one username from one
+# address lock that pair out for LOGIN_LOCKOUT_MINUTES; a right password resets the count. Unlock
+# with `manage.py axes_reset_username NAME`, `axes_reset_ip IP` or the access attempts in the admin.
+AXES_FAILURE_LIMIT = env.get_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env.get_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "scrm.auth.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
+
+# Second factor for operators (django-otp TOTP): optional, enrolled from the account page; once a
+# staff account has a device it must enter a code after its password. OTP_REQUIRED_FOR_OPERATORS
+# makes it mandatory (an operator without a device is sent to enrol first).
+OTP_REQUIRED_FOR_OPERATORS = env.get_bool("OTP_REQUIRED_FOR_OPERATORS", False)
+OTP_TOTP_ISSUER = env.get_str("SIYU_BRAND_NAME", "Siyu")
+
+# Sessions end after SESSION_IDLE_TIMEOUT seconds without a request and SESSION_ABSOLUTE_TIMEOUT
+# seconds after login, whichever comes first (scrm.middleware.SessionExpiryMiddleware).
 # A 1,000-item bulk upsert with rich attributes fits; files go through uploads, not this limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.get_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024, minimum=1024)
 SESSION_COOKIE_AGE = env.get_int("SESSION_COOKIE_AGE", 60 * 60 * 12, minimum=300)
+SESSION_IDLE_TIMEOUT = env.get_int("SESSION_IDLE_TIMEOUT", 30 * 60, minimum=60)
+SESSION_ABSOLUTE_TIMEOUT = env.get_int("SESSION_ABSOLUTE_TIMEOUT", SESSION_COOKIE_AGE, minimum=300)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
 
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = env.get_choice("LANGUAGE_CODE", "zh-hans", ("zh-hans", "en"))
@@ -179,13 +216,46 @@ STORAGES = {
     },
 }
 
-# --- Security (production) ------------------------------------------------------------------
-if PRODUCTION:
+# --- Security -------------------------------------------------------------------------------
+# HTTPS: on by default in production (HSTS for a year, HTTP redirected), off elsewhere.
+SECURE_SSL_REDIRECT = env.get_bool("SECURE_SSL_REDIRECT", PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the load balancer's probe speaks plain HTTP
+SESSION_COOKIE_SECURE = env.get_bool("SECURE_COOKIES", PRODUCTION)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env.get_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if PRODUCTION else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.get_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env.get_bool("SECURE_HSTS_PRELOAD", PRODUCTION)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# A proxy's headers are believed only when the deployment says a proxy sets them: with
+# TRUSTED_PROXY_SSL_HEADER=1 the scheme comes from X-Forwarded-Proto, with USE_X_FORWARDED_HOST=1
+# the host from X-Forwarded-Host, and NUM_PROXIES (below) says how many X-Forwarded-For hops to trust.
+if env.get_bool("TRUSTED_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SESSION_COOKIE_SECURE = env.get_bool("SECURE_COOKIES", True)
-    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-    SECURE_CONTENT_TYPE_NOSNIFF = True
-    SECURE_HSTS_SECONDS = env.get_int("SECURE_HSTS_SECONDS", 0, minimum=0)
+USE_X_FORWARDED_HOST = env.get_bool("USE_X_FORWARDED_HOST", False)
+_NUM_PROXIES = env.get_int("NUM_PROXIES", 0, minimum=0)
+# django-axes keys lockouts by the client address: the peer, or the address the trusted proxies saw.
+AXES_IPWARE_PROXY_COUNT = _NUM_PROXIES or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if _NUM_PROXIES else ("REMOTE_ADDR",)
+
+# Content-Security-Policy (django-csp): scripts and styles from this site only, no inline code; the
+# templates and vendored assets are written for it. The API docs pages relax style-src (scrm.api.urls).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -205,7 +275,7 @@ REST_FRAMEWORK = {
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     # Proxies in front of the app whose X-Forwarded-For may be trusted (0: use the peer address).
-    "NUM_PROXIES": env.get_int("NUM_PROXIES", 0, minimum=0),
+    "NUM_PROXIES": _NUM_PROXIES,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Siyu API",
@@ -260,4 +330,10 @@ SIYU_BRAND_NAME = env.get_str("SIYU_BRAND_NAME", "Siyu")
 # tiers, points and figures are counted in.
 # The link a member shares; {code} is replaced by their referral code (e.g. a mini-program page).
 SIYU_REFERRAL_LINK = env.get_str("SIYU_REFERRAL_LINK", "/r/{code}")
+# Retention (members.services.retention, beat "privacy-retention"): import files and their error reports are
+# deleted after SIYU_UPLOAD_RETENTION_DAYS; members with no activity for SIYU_MEMBER_RETENTION_DAYS are erased
+# (0: never). At most SIYU_RETENTION_BATCH members and files per step and pass.
+SIYU_UPLOAD_RETENTION_DAYS = env.get_int("SIYU_UPLOAD_RETENTION_DAYS", 30, minimum=1)
+SIYU_MEMBER_RETENTION_DAYS = env.get_int("SIYU_MEMBER_RETENTION_DAYS", 0, minimum=0)
+SIYU_RETENTION_BATCH = env.get_int("SIYU_RETENTION_BATCH", 500, minimum=1)
 SIYU_CURRENCIES = [c.strip().upper() for c in env.get_str("SIYU_CURRENCIES", "CNY").split(",") if c.strip()]

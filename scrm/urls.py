@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from scrm import views
+from scrm import account_views, views
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
@@ -25,6 +25,8 @@ urlpatterns = [
     path("", include("insights.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/login/code/", account_views.otp_verify, name="otp-verify"),
+    path("accounts/security/", account_views.account_security, name="account-security"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/", include("scrm.api.urls")),
     path("admin/", admin.site.urls),

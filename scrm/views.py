@@ -9,9 +9,10 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from scrm import overview, queries
+from scrm.auth import client_ip
 from scrm.dashboard import ScopedListView, scoped_view
 from scrm.filters import ApiKeyFilterSet, StaffFilterSet, StoreFilterSet
 from scrm.forms import ApiKeyForm, StaffForm
@@ -59,7 +60,8 @@ class StoreListView(ScopedListView):
 
 class StaffListView(ScopedListView):
     """Staff accounts of the user's scope; operators and store managers add accounts and reset
-    passwords here (a manager only for the clerks of their own store)."""
+    passwords here (a manager only for the clerks of their own store). A new password is shown once,
+    in the answer to the POST that made it: it is never kept in the session."""
 
     allowed_roles = (Role.OPERATOR, Role.STORE_MANAGER)
     queryset = User.objects.select_related("store").order_by("store__code", "username")
@@ -70,24 +72,27 @@ class StaffListView(ScopedListView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context.setdefault("form", StaffForm(actor=self.request.user))
-        context["issued"] = self.request.session.pop("issued_password", None)
         return context
 
     def post(self, request, *args, **kwargs):
         form = StaffForm(request.POST, actor=request.user)
-        if not form.is_valid():
-            self.object_list = self.get_queryset()
-            return self.render_to_response(self.get_context_data(form=form))
-        password = staff.generate_password()
-        user = staff.create_staff(
-            username=form.cleaned_data["username"],
-            role=form.cleaned_data["role"],
-            store=form.cleaned_data["store"],
-            display_name=form.cleaned_data["display_name"],
-            password=password,
-        )
-        request.session["issued_password"] = {"username": user.username, "password": password}
-        return redirect("staff-list")
+        issued = None
+        if form.is_valid():
+            password = staff.generate_password()
+            user = staff.create_staff(
+                username=form.cleaned_data["username"],
+                role=form.cleaned_data["role"],
+                store=form.cleaned_data["store"],
+                display_name=form.cleaned_data["display_name"],
+                password=password,
+                actor=request.user,
+                ip=client_ip(request),
+            )
+            issued = {"username": user.username, "password": password}
+            messages.success(request, _("%(name)s can log in now.") % {"name": user})
+            form = StaffForm(actor=request.user)
+        self.object_list = self.get_queryset()
+        return self.render_to_response(self.get_context_data(form=form, issued=issued))
 
 
 def _managed_staff(request, pk) -> User:
@@ -102,19 +107,25 @@ def _managed_staff(request, pk) -> User:
 
 
 @scoped_view(pk=User)
-@require_POST
+@require_http_methods(["GET", "POST"])
 def reset_staff_password(request, pk):
+    """GET asks to confirm; POST sets a new password and shows it in this one answer."""
     target = _managed_staff(request, pk)
-    password = staff.reset_password(user=target)
-    request.session["issued_password"] = {"username": target.username, "password": password}
-    return redirect("staff-list")
+    if request.method == "GET":
+        return render(request, "scrm/staff_confirm.html", {"target": target, "action": "reset"})
+    password = staff.reset_password(user=target, actor=request.user, ip=client_ip(request))
+    return render(request, "scrm/staff_password.html", {"target": target, "password": password})
 
 
 @scoped_view(pk=User)
-@require_POST
+@require_http_methods(["GET", "POST"])
 def toggle_staff_active(request, pk):
+    """GET asks to confirm; POST deactivates (or reactivates) the account."""
     target = _managed_staff(request, pk)
-    staff.set_active(user=target, active=not target.is_active)
+    if request.method == "GET":
+        action = "deactivate" if target.is_active else "reactivate"
+        return render(request, "scrm/staff_confirm.html", {"target": target, "action": action})
+    staff.set_active(user=target, active=not target.is_active, actor=request.user, ip=client_ip(request))
     if target.is_active:
         messages.success(request, _("%(name)s can log in again.") % {"name": target})
     else:

@@ -1,4 +1,5 @@
-"""Staff accounts: creation with role rules, and password resets."""
+"""Staff accounts: creation with role rules, password resets and deactivation, each audited (who
+acted, on whom; never the password)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from scrm.actors import actor_label
 from scrm.models import STORE_ROLES, Role, Store, User
+from scrm.services import audit
 
 
 @transaction.atomic
@@ -22,6 +25,8 @@ def create_staff(
     display_name: str = "",
     email: str = "",
     phone: str = "",
+    actor,
+    ip=None,
 ) -> User:
     if role not in Role.values:
         raise ValidationError({"role": _("Unknown role %(role)s.") % {"role": role}})
@@ -38,23 +43,41 @@ def create_staff(
         phone=phone,
         is_staff=role == Role.OPERATOR,  # operators also manage the brand in the Django admin
     )
+    user.full_clean(exclude=["password"])
     if password:
-        validate_password(password, user)
+        _validate_password(password, user)
         user.set_password(password)
     else:
         user.set_unusable_password()
-    user.full_clean(exclude=["password"])
     user.save()
+    _audit(actor, "staff.created", user, ip, {"role": role, "with_password": bool(password)})
     return user
 
 
-def reset_password(*, user: User, password: str | None = None) -> str:
+@transaction.atomic
+def reset_password(*, user: User, password: str | None = None, actor, ip=None) -> str:
     """Set a new password (a generated one when none is given) and return it."""
+    generated = not password
     password = password or generate_password()
-    validate_password(password, user)
+    _validate_password(password, user)
     user.set_password(password)
     user.save(update_fields=["password"])
+    _audit(actor, "staff.password_reset", user, ip, {"generated": generated})
     return password
+
+
+def _validate_password(password: str, user: User) -> None:
+    """Django's password validators, their messages under the `password` field."""
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from None
+
+
+def _audit(actor, action: str, user: User, ip, detail: dict) -> None:
+    label = actor_label(actor)
+    audit.record(actor=actor, action=action, obj=user, store_id=user.store_id, ip=ip,
+                 detail={**detail, **({"by": label} if label else {})})
 
 
 def generate_password() -> str:
@@ -75,8 +98,11 @@ def can_manage(*, actor: User, role: str, store_id: int | None) -> bool:
     return actor.role == Role.STORE_MANAGER and role == Role.STORE_STAFF and store_id == actor.store_id
 
 
-def set_active(*, user: User, active: bool) -> User:
+@transaction.atomic
+def set_active(*, user: User, active: bool, actor, ip=None) -> User:
     """Deactivating keeps the account and its history (members keep their owner) but blocks login."""
-    User.objects.filter(pk=user.pk).update(is_active=active)
+    changed = User.objects.filter(pk=user.pk).exclude(is_active=active).update(is_active=active)
     user.is_active = active
+    if changed:
+        _audit(actor, "staff.reactivated" if active else "staff.deactivated", user, ip, {})
     return user

@@ -50,6 +50,8 @@ ALLOWLIST = {
     "healthz": "health probe: asks the database and the broker whether they answer, reads no rows",
     "login": "the sign-in form",
     "logout": "signs the session out",
+    "otp-verify": "the login's code step: reads the signed-in account's own authenticator device",
+    "account-security": "the signed-in account's own second factor (its authenticator device)",
     "set_language": "i18n: keeps the chosen language in the session",
     "referral-landing": "public page of a referral code: shows the brand and the code, nothing of its member",
     "api:root": "lists the API's resources (links only)",

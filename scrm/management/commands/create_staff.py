@@ -1,6 +1,7 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from scrm.actors import SystemActor
 from scrm.models import Role, Store
 from scrm.services import staff
 
@@ -24,9 +25,11 @@ class Command(BaseCommand):
         password = password or staff.generate_password()
         try:
             user = staff.create_staff(
-                username=username, role=role, store=store_obj, password=password, display_name=name
+                username=username, role=role, store=store_obj, password=password, display_name=name,
+                actor=SystemActor("command:create_staff"),
             )
         except ValidationError as exc:
-            raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from None
+            problems = exc.message_dict.items() if hasattr(exc, "error_dict") else [("error", exc.messages)]
+            raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in problems)) from None
         self.stderr.write(f"Created {user.get_role_display()} {username}.")
         self.stdout.write(password)

@@ -1,6 +1,7 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from scrm.actors import SystemActor
 from scrm.models import User
 from scrm.services import staff
 
@@ -17,7 +18,7 @@ class Command(BaseCommand):
         if user is None:
             raise CommandError(f"no staff account named {username!r}")
         try:
-            new = staff.reset_password(user=user, password=password)
+            new = staff.reset_password(user=user, password=password, actor=SystemActor("command:reset_password"))
         except ValidationError as exc:
             raise CommandError("password rejected: " + " ".join(exc.messages)) from None
         self.stderr.write(f"Password of {username} reset; they can log in with it now.")
