@@ -39,6 +39,7 @@ from members.services import merge as merge_service
 from members.services import upsert as upsert_service
 from scrm.api.body import json_object
 from scrm.api.idempotency import idempotent
+from scrm.api.pagination import cursor_ordered_by
 from scrm.api.schema import ERRORS, ErrorSerializer, path_id
 from scrm.api.viewsets import NestedScopedMixin, ScopedModelViewSet, ScopedQuerysetMixin, ScopedReadOnlyViewSet
 from scrm.errors import InvalidInput, NotInScope
@@ -224,7 +225,7 @@ class MemberIdentityViewSet(MemberChildMixin, ScopedQuerysetMixin, mixins.ListMo
                             mixins.DestroyModelMixin, viewsets.GenericViewSet):
     queryset = Identity.objects.order_by("id")
     serializer_class = s.IdentitySerializer
-    pagination_class = None
+    pagination_class = cursor_ordered_by("id")
 
     def create(self, request, *args, **kwargs):
         data = json_object(request)
@@ -249,7 +250,7 @@ class MemberTagViewSet(MemberChildMixin, ScopedQuerysetMixin, mixins.ListModelMi
                        mixins.DestroyModelMixin, viewsets.GenericViewSet):
     queryset = MemberTag.objects.select_related("tag__group", "added_by").order_by("id")
     serializer_class = s.MemberTagSerializer
-    pagination_class = None
+    pagination_class = cursor_ordered_by("id")
     lookup_field = "tag_id"
 
     def create(self, request, *args, **kwargs):
@@ -281,7 +282,7 @@ class MemberNoteViewSet(MemberChildMixin, ScopedQuerysetMixin, mixins.ListModelM
                         mixins.UpdateModelMixin, viewsets.GenericViewSet):
     queryset = ServiceNote.objects.select_related("author", "store")
     serializer_class = s.ServiceNoteSerializer
-    pagination_class = None
+    pagination_class = cursor_ordered_by("-pinned", "-created_at")
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def create(self, request, *args, **kwargs):
@@ -316,7 +317,7 @@ class MemberRelationViewSet(MemberChildMixin, ScopedQuerysetMixin, mixins.ListMo
                             mixins.UpdateModelMixin, viewsets.GenericViewSet):
     queryset = StaffRelation.objects.select_related("staff", "store").order_by("id")
     serializer_class = s.StaffRelationSerializer
-    pagination_class = None
+    pagination_class = cursor_ordered_by("id")
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def create(self, request, *args, **kwargs):
@@ -358,7 +359,7 @@ class MemberConsentViewSet(MemberChildMixin, ScopedQuerysetMixin, mixins.ListMod
                            viewsets.GenericViewSet):
     queryset = Consent.objects.order_by("purpose", "channel")
     serializer_class = s.ConsentSerializer
-    pagination_class = None
+    pagination_class = cursor_ordered_by("purpose", "channel")
 
     def create(self, request, *args, **kwargs):
         data = json_object(request)
@@ -398,7 +399,7 @@ class TagGroupViewSet(ScopedModelViewSet):
     queryset = TagGroup.objects.all()
     serializer_class = s.TagGroupSerializer
     scope_resource = "tags"
-    pagination_class = None
+    pagination_class = cursor_ordered_by("sort_order", "name")
 
     def perform_create(self, serializer):
         serializer.instance = tags.create_group(actor=self.request.user, **serializer.validated_data)
@@ -457,7 +458,7 @@ class AttributeDefinitionViewSet(ScopedModelViewSet):
     serializer_class = s.AttributeDefinitionSerializer
     scope_resource = "attributes"
     lookup_field = "code"
-    pagination_class = None
+    pagination_class = cursor_ordered_by("sort_order", "code")
 
     def perform_create(self, serializer):
         serializer.instance = attribute_service.create_definition(actor=self.request.user, **serializer.validated_data)

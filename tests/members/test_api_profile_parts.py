@@ -34,7 +34,7 @@ def test_operators_define_tags_store_roles_read_them(as_alice, as_carol, db):
     tag = post(as_alice, "/api/v1/tags/", {"group": group.json()["id"], "name": "高"})
     assert tag.status_code == 201 and tag.json()["is_rule"] is False and tag.json()["group_name"] == "价格"
     assert [t["name"] for t in as_carol.get("/api/v1/tags/").json()["results"]] == ["高"]
-    assert as_carol.get("/api/v1/tag-groups/").json()[0]["multiple"] is False
+    assert as_carol.get("/api/v1/tag-groups/").json()["results"][0]["multiple"] is False
     assert_error(post(as_carol, "/api/v1/tag-groups/", {"name": "x"}), 403)
     assert_error(post(as_carol, "/api/v1/tags/", {"group": group.json()["id"], "name": "低"}), 403)
     assert_error(patch(as_carol, f"/api/v1/tags/{tag.json()['id']}/", {"name": "x"}), 403)
@@ -109,7 +109,7 @@ def test_attribute_definitions_crud(as_alice, as_carol, members):
     created = post(as_alice, "/api/v1/attributes/", {"code": "milk_brand", "label": "奶粉品牌", "type": "choice",
                                                      "choices": ["A", "B"]})
     assert created.status_code == 201, created.content
-    assert as_carol.get("/api/v1/attributes/").json()[0]["code"] == "milk_brand"
+    assert as_carol.get("/api/v1/attributes/").json()["results"][0]["code"] == "milk_brand"
     assert_error(post(as_carol, "/api/v1/attributes/", {"code": "x", "label": "x", "type": "text"}), 403)
     error = assert_error(post(as_alice, "/api/v1/attributes/", {"code": "milk_brand", "label": "x", "type": "text"}),
                          400)
@@ -136,7 +136,7 @@ def test_member_identities(as_carol, members):
                               {"channel": "douyin", "external_id": "dy1"}), 409, "identity_conflict")
     assert error["details"]["identities"][0]["member"] == member.pk
     assert_error(post(as_carol, url, {"channel": "douyin"}), 400)
-    assert [i["external_id"] for i in as_carol.get(url).json()] == ["dy1"]
+    assert [i["external_id"] for i in as_carol.get(url).json()["results"]] == ["dy1"]
     assert as_carol.delete(f"{url}{added.json()['id']}/").status_code == 204
     assert not Identity.objects.exists()
     assert_error(as_carol.get(f"/api/v1/members/{members[1][0].pk}/identities/"), 404)
@@ -160,7 +160,7 @@ def test_member_tags(as_carol, members, taste):
     error = assert_error(post(as_carol, url, {"tags": [999_999]}), 400)
     assert "999999" in error["details"]["tags"][0]
     assert as_carol.delete(f"{url}{taste['白巧'].pk}/").status_code == 204
-    assert [t["name"] for t in as_carol.get(url).json()] == ["黑巧"]
+    assert [t["name"] for t in as_carol.get(url).json()["results"]] == ["黑巧"]
     assert_error(post(as_carol, f"/api/v1/members/{members[1][0].pk}/tags/", {"tags": [taste["黑巧"].pk]}), 404)
 
 
@@ -180,7 +180,7 @@ def test_member_notes(as_carol, members):
     second = post(as_carol, url, {"body": "对坚果过敏"}).json()
     assert first["author"] == "carol" and first["store"] == "SH01"
     patch(as_carol, f"{url}{first['id']}/", {"pinned": True})
-    assert [n["id"] for n in as_carol.get(url).json()] == [first["id"], second["id"]]
+    assert [n["id"] for n in as_carol.get(url).json()["results"]] == [first["id"], second["id"]]
     error = assert_error(post(as_carol, url, {"body": "", "kind": "rumour"}), 400)
     assert set(error["details"]) == {"body", "kind"}
 
@@ -211,9 +211,9 @@ def test_member_consents_and_history(as_carol, members):
                                    "evidence": "扫码登记"})
     assert granted.status_code == 201 and granted.json()["granted"] is True
     post(as_carol, url, {"purpose": "marketing", "channel": "wecom", "granted": False, "source": "wecom"})
-    assert as_carol.get(url).json() == [
-        {"purpose": "marketing", "channel": "wecom", "granted": False, "updated_at": as_carol.get(url).json()[0][
-            "updated_at"]}
+    current = as_carol.get(url).json()["results"]
+    assert current == [
+        {"purpose": "marketing", "channel": "wecom", "granted": False, "updated_at": current[0]["updated_at"]}
     ]
     history = as_carol.get(f"/api/v1/members/{member.pk}/consent-records/").json()["results"]
     assert [(r["granted"], r["recorded_by"]) for r in history] == [(False, "carol"), (True, "carol")]
@@ -248,7 +248,7 @@ def test_timeline_and_notes_do_not_query_per_row(as_alice, alice, carol, bob, me
         events = as_alice.get(f"/api/v1/members/{member.pk}/events/").json()["results"]
     assert len(events) == 30 and {e["actor"] for e in events} == {"alice", "carol", "bob"}
     with django_assert_max_num_queries(5):
-        assert len(as_alice.get(f"/api/v1/members/{member.pk}/notes/").json()) == 10
+        assert len(as_alice.get(f"/api/v1/members/{member.pk}/notes/").json()["results"]) == 10
 
 
 def test_identity_lookup_by_phone_in_any_form(as_alice, members):
