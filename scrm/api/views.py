@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from scrm.api import serializers
+from scrm.api.pagination import cursor_ordered_by
 from scrm.api.viewsets import ScopedModelViewSet, ScopedReadOnlyViewSet
 from scrm.filters import StaffFilterSet, StoreFilterSet
 from scrm.models import Region, Store, User
@@ -70,7 +71,7 @@ class RegionViewSet(ScopedReadOnlyViewSet):
     queryset = Region.objects.all()
     serializer_class = serializers.RegionSerializer
     scope_resource = "stores"
-    pagination_class = None
+    pagination_class = cursor_ordered_by("code")
 
 
 class StoreViewSet(ScopedModelViewSet):
