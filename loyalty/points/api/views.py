@@ -5,7 +5,7 @@ answer; service errors keep their status, code and details in the one error shap
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
@@ -183,43 +183,29 @@ class RewardViewSet(ScopedModelViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-@extend_schema_view(
-    list=extend_schema(summary="The points policy", responses={200: s.PolicySerializer}),
-    retrieve=extend_schema(summary="The points policy (at /points-policy/current/)"),
-    update=extend_schema(
-        summary="Change the points policy (operators)",
-        description="Fields left out keep their values; all are checked before anything changes.",
-        responses={200: s.PolicySerializer, **ERRORS, **FORBIDDEN},
-    ),
-    partial_update=extend_schema(
-        summary="Change some fields of the points policy (operators)",
-        responses={200: s.PolicySerializer, **ERRORS, **FORBIDDEN},
-    ),
-)
-class PointsPolicyViewSet(
-    ScopedQuerysetMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.UpdateModelMixin,
-    viewsets.GenericViewSet,
-):
+class PointsPolicyViewSet(ScopedQuerysetMixin, viewsets.GenericViewSet):
+    """The programme's one policy, at /points-policy/current/ (its only address: GET, PATCH)."""
+
     queryset = PointsPolicy.objects.all()
     serializer_class = s.PolicySerializer
     scope_resource = "rewards"  # the programme's configuration goes with its catalogue
     parser_classes = [JSONParser]
     pagination_class = None
     filterset_class = None
-    lookup_value_regex = "current"
 
-    def get_object(self):
-        policy = PointsPolicy.current()  # a singleton: "current" is its only address
-        self.check_object_permissions(self.request, policy)
-        return policy
-
-    def list(self, request, *args, **kwargs):
+    @extend_schema(summary="The points policy", responses={200: s.PolicySerializer})
+    @action(detail=False, methods=["get"])
+    def current(self, request):
         return Response(s.PolicySerializer(PointsPolicy.current()).data)
 
-    def update(self, request, *args, **kwargs):
+    @extend_schema(
+        summary="Change the points policy (operators)",
+        description="Fields left out keep their values; all are checked before anything changes.",
+        request=s.PolicySerializer,
+        responses={200: s.PolicySerializer, **ERRORS, **FORBIDDEN},
+    )
+    @current.mapping.patch
+    def change_current(self, request):
         serializer = s.PolicySerializer(PointsPolicy.current(), data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         policy = services.update_policy(actor=request.user, values=dict(serializer.validated_data))

@@ -43,49 +43,41 @@ def _ladder_response(ladder: TierLadder | None) -> Response:
     return Response(s.TierLadderSerializer(ladder).data)
 
 
-@extend_schema_view(
-    list=extend_schema(summary="The brand's tier ladder", responses={200: s.TierLadderSerializer, 404: ERRORS[404]}),
-    retrieve=extend_schema(
-        summary="The brand's tier ladder (as /tier-ladder/)", responses={200: s.TierLadderSerializer, 404: ERRORS[404]}
-    ),
-    update=extend_schema(
+class TierLadderViewSet(ScopedQuerysetMixin, viewsets.GenericViewSet):
+    """One ladder per brand, at /tier-ladder/current/ (its only address: GET, PUT, PATCH)."""
+
+    queryset = TierLadder.objects.all()
+    serializer_class = s.TierLadderSerializer
+    scope_resource = "tiers"
+    parser_classes = [JSONParser]
+    pagination_class = None
+    filterset_class = None
+
+    @extend_schema(summary="The brand's tier ladder", responses={200: s.TierLadderSerializer, 404: ERRORS[404]})
+    @action(detail=False, methods=["get"])
+    def current(self, request):
+        return _ladder_response(queries.ladder())
+
+    @extend_schema(
         summary="Create or replace the ladder",
         request=s.TierLadderInputSerializer,
         description="The whole ladder with its levels. Thresholds must rise strictly with the "
         "rank; errors name the level. Everyone is recalculated after the change.",
         responses={200: s.TierLadderSerializer, **ERRORS},
-    ),
-    partial_update=extend_schema(
+    )
+    @current.mapping.put
+    def replace_current(self, request):
+        return _ladder_response(services.save_ladder(actor=request.user, data=json_object(request), partial=False))
+
+    @extend_schema(
         summary="Change some of the ladder",
         request=s.TierLadderInputSerializer,
         description="Ladder fields; `levels`, if given, is the whole list.",
         responses={200: s.TierLadderSerializer, **ERRORS},
-    ),
-)
-class TierLadderViewSet(ScopedQuerysetMixin, viewsets.GenericViewSet):
-    """One ladder per brand, at /tier-ladder/ and /tier-ladder/current/ (PUT / PATCH there)."""
-
-    queryset = TierLadder.objects.all()
-    serializer_class = s.TierLadderSerializer
-    scope_resource = "tiers"
-    lookup_value_regex = "current"
-    parser_classes = [JSONParser]
-    pagination_class = None
-    filterset_class = None
-
-    def list(self, request, *args, **kwargs):
-        return _ladder_response(queries.ladder())
-
-    def retrieve(self, request, *args, **kwargs):
-        return _ladder_response(queries.ladder())
-
-    def update(self, request, *args, **kwargs):
-        ladder = services.save_ladder(actor=request.user, data=json_object(request), partial=False)
-        return _ladder_response(ladder)
-
-    def partial_update(self, request, *args, **kwargs):
-        ladder = services.save_ladder(actor=request.user, data=json_object(request), partial=True)
-        return _ladder_response(ladder)
+    )
+    @current.mapping.patch
+    def change_current(self, request):
+        return _ladder_response(services.save_ladder(actor=request.user, data=json_object(request), partial=True))
 
 
 class MemberTierCursor(Cursor):

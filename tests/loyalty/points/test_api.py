@@ -171,18 +171,18 @@ def test_a_redeemed_reward_cannot_be_deleted(api_client, alice, funded, reward):
     _error(api_client.delete(f"/api/v1/rewards/{reward.pk}/"), 409, "reward_in_use")
 
 
-def test_policy_get_and_put(api_client, alice, bob, policy, settings):
+def test_policy_get_and_patch(api_client, alice, bob, policy, settings):
     api_client.force_authenticate(bob)
-    assert api_client.get("/api/v1/points-policy/").json()["points_per_unit"] == "1.00"
+    assert api_client.get("/api/v1/points-policy/current/").json()["points_per_unit"] == "1.00"
     assert api_client.get("/api/v1/points-policy/current/").status_code == 200
     _error(
-        api_client.put("/api/v1/points-policy/current/", {"points_per_unit": "2"}, format="json"),
+        api_client.patch("/api/v1/points-policy/current/", {"points_per_unit": "2"}, format="json"),
         403,
         "permission_denied",
     )
     api_client.force_authenticate(alice)
     body = _error(
-        api_client.put(
+        api_client.patch(
             "/api/v1/points-policy/current/",
             {"tier_multipliers": {"gold": 2}, "currency_rates": {"USD": 7}},
             format="json",
@@ -191,7 +191,7 @@ def test_policy_get_and_put(api_client, alice, bob, policy, settings):
         "validation_error",
     )
     assert set(body["details"]) == {"tier_multipliers", "currency_rates"}
-    response = api_client.put(
+    response = api_client.patch(
         "/api/v1/points-policy/current/",
         {"points_per_unit": "2", "tier_multipliers": {"4": 1.5}, "expiry_mode": "after_days", "expiry_days": 365},
         format="json",

@@ -31,7 +31,7 @@ def error(response, status):
 
 def test_ladder_put_get_patch(alice, carol, django_capture_on_commit_callbacks):
     client = client_for(alice)
-    assert error(client.get("/api/v1/tier-ladder/"), 404)["code"] == "not_found"
+    assert error(client.get("/api/v1/tier-ladder/current/"), 404)["code"] == "not_found"
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = client.put(
             "/api/v1/tier-ladder/current/",
@@ -40,7 +40,7 @@ def test_ladder_put_get_patch(alice, carol, django_capture_on_commit_callbacks):
         )
     assert response.status_code == 200, response.content
     assert len(callbacks) == 1
-    body = client_for(carol).get("/api/v1/tier-ladder/").json()  # store roles read it
+    body = client_for(carol).get("/api/v1/tier-ladder/current/").json()  # store roles read it
     assert [lv["name"] for lv in body["levels"]] == ["可可小白", "可可达人", "可可大师"]
     assert body["downgrade_policy"] == "grace" and body["updated_by"] == "alice"
     patched = client.patch("/api/v1/tier-ladder/current/", {"window_days": 180}, format="json").json()
@@ -65,7 +65,7 @@ def test_store_roles_and_read_keys_cannot_write_the_ladder(bob, ladder, key_clie
     client = key_client(scopes=["tiers:read"])
     assert client.get("/api/v1/tier-ladder/current/").status_code == 200
     assert error(client.put("/api/v1/tier-ladder/current/", {"levels": LEVELS}, format="json"), 403)
-    assert error(key_client(scopes=["members:read"]).get("/api/v1/tier-ladder/"), 403)
+    assert error(key_client(scopes=["members:read"]).get("/api/v1/tier-ladder/current/"), 403)
 
 
 def test_member_tier_and_history_are_scoped(ladder, members, carol, dave, alice):
@@ -120,7 +120,7 @@ def test_list_query_counts_are_bounded(ladder, members, alice, store_a):
         place(member, 1000 + len(member.name))
     services.recalculate_tiers()
     client = client_for(alice)
-    for url in ("/api/v1/member-tiers/", "/api/v1/tier-changes/", "/api/v1/tier-ladder/"):
+    for url in ("/api/v1/member-tiers/", "/api/v1/tier-changes/", "/api/v1/tier-ladder/current/"):
         client.get(url)  # warm-up (session, content types)
         with CaptureQueriesContext(connection) as queries:
             assert client.get(url).status_code == 200
