@@ -70,7 +70,7 @@ def register() -> None:
     from scrm import permissions
 
     permissions.register("points", _("Member points, ledger and redemptions"), store_roles="write")
-    permissions.register("rewards", _("Rewards catalogue"), store_roles="read")
+    permissions.register("rewards", _("Rewards catalogue and points policy"), store_roles="read", brand_setting=True)
     permissions.register("point_adjustments", _("Manual points adjustments"), store_roles="none")
     hooks.on_orders_changed(queue_sync)
     panels.register("points", template="points/_member_panel.html", context=panel_context, order=15)

@@ -13,6 +13,7 @@ from loyalty.referrals import services
 from loyalty.referrals import sql as referrals_sql
 from loyalty.referrals.models import Commission, CommissionRule
 from members import sql as members_sql
+from scrm.actors import SystemActor
 
 RULES = [
     {"name": "全渠道 3%", "rate": Decimal("3"), "return_window_days": 7},
@@ -47,7 +48,7 @@ def seed(*, seed: int = 7) -> str:
     rules = 0
     if not CommissionRule.objects.exists():
         for data in RULES:
-            services.create_rule(data=data)
+            services.create_rule(data=data, actor=SystemActor("demo"))
             rules += 1
     referred: list[int] = []
     if not Commission.objects.exists():

@@ -13,7 +13,7 @@ from scrm import permissions
 
 def register() -> None:
     permissions.register("referrals", _("Referral codes and who referred whom"))
-    permissions.register("commission_rules", _("Commission rules"), store_roles="read")
+    permissions.register("commission_rules", _("Commission rules"), store_roles="read", brand_setting=True)
     permissions.register("commissions", _("Referral commissions"), store_roles="read")
     hooks.on_orders_changed(tasks.queue_sync)
     panels.register("referrals", template="referrals/_member_panel.html", context=queries.member_panel, order=30)

@@ -27,6 +27,7 @@ from members import sql as members_sql
 from members.models import Member
 from scrm.errors import Conflict, InvalidInput, NotInScope
 from scrm.models import User
+from scrm.permissions import can_write, require_write
 from scrm.scoping import scope
 
 # --- codes ------------------------------------------------------------------------------------------
@@ -196,9 +197,8 @@ def _clean_rule(data: dict, *, current: CommissionRule | None) -> dict:
 
 
 def can_change_rules(actor) -> bool:
-    """Commission rules are the brand's: operators write them (and API keys, once the API has
-    checked their commission_rules:write scope)."""
-    return getattr(actor, "is_operator", False) or getattr(actor, "api_key", None) is not None
+    """Commission rules are the brand's: operators and brand-wide keys holding commission_rules:write."""
+    return can_write(actor, "commission_rules")
 
 
 def can_mark_paid(actor) -> bool:
@@ -207,7 +207,8 @@ def can_mark_paid(actor) -> bool:
 
 
 @transaction.atomic
-def create_rule(*, data: dict, actor=None) -> CommissionRule:
+def create_rule(*, data: dict, actor) -> CommissionRule:
+    require_write(actor, "commission_rules")
     # Serialise rule writes so two operators cannot create twin rules at once.
     with connection.cursor() as cursor:
         cursor.execute(f"LOCK TABLE {referrals_sql.COMMISSION_RULE} IN SHARE ROW EXCLUSIVE MODE")
@@ -215,8 +216,9 @@ def create_rule(*, data: dict, actor=None) -> CommissionRule:
 
 
 @transaction.atomic
-def update_rule(*, rule: CommissionRule, data: dict, actor=None) -> CommissionRule:
+def update_rule(*, rule: CommissionRule, data: dict, actor) -> CommissionRule:
     """Changes apply to orders that arrive from now on; existing commissions keep their terms."""
+    require_write(actor, "commission_rules")
     with connection.cursor() as cursor:
         cursor.execute(f"LOCK TABLE {referrals_sql.COMMISSION_RULE} IN SHARE ROW EXCLUSIVE MODE")
     rule = CommissionRule.objects.select_for_update().get(pk=rule.pk)
@@ -227,7 +229,8 @@ def update_rule(*, rule: CommissionRule, data: dict, actor=None) -> CommissionRu
 
 
 @transaction.atomic
-def delete_rule(*, rule: CommissionRule, actor=None) -> None:
+def delete_rule(*, rule: CommissionRule, actor) -> None:
+    require_write(actor, "commission_rules")
     rule.delete()  # commissions keep their snapshot of the terms (rule set to NULL)
 
 

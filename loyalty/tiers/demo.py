@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from loyalty.tiers import services
 from loyalty.tiers.models import ChangeReason, TierLadder
+from scrm.actors import SystemActor
 
 # Thresholds in yuan of net spend in 365 days: a box of truffles is ~200, a festive gift set ~600.
 LEVELS = [
@@ -59,7 +60,7 @@ def seed(*, seed: int = 7) -> str:
     created = not TierLadder.objects.filter(pk=services.LADDER_ID).exists()
     if created:
         services.save_ladder(
-            actor=None,
+            actor=SystemActor("demo"),
             data={
                 "name": "诺梵会员",
                 "basis": "spend",

@@ -12,7 +12,9 @@ from scrm import permissions
 
 
 def register() -> None:
-    permissions.register("tiers", _("Tier ladder, member tiers and their history"), store_roles="read")
+    permissions.register(
+        "tiers", _("Tier ladder, member tiers and their history"), store_roles="read", brand_setting=True
+    )
     # Floors are set by operators and by managers for their own store's members (the service
     # refuses clerks); store roles therefore get write here.
     permissions.register("tier_floors", _("Manual tier floors"), store_roles="write")

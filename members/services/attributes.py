@@ -17,9 +17,9 @@ from django.utils.translation import gettext as _
 
 from members.models import AttributeDefinition, AttributeType, ConsentChannel, ConsentPurpose, Member, MemberEvent
 from members.services import events
-from scrm.errors import Conflict, Forbidden, InvalidInput
+from scrm.errors import Conflict, InvalidInput
 from scrm.models import Role
-from scrm.scoping import access_for
+from scrm.permissions import require_write
 
 TEXT_MAX = 255  # a text value; values live in Member.attributes (JSON), so no column states it
 CHOICE_MAX = AttributeDefinition._meta.get_field("choices").base_field.max_length
@@ -259,8 +259,7 @@ DEFINITION_FIELDS = {"code", "label", "type", "choices", "sensitive", "requires_
 
 
 def _require_brand_wide(actor) -> None:
-    if not access_for(actor).all_stores:
-        raise Forbidden(_("Custom attributes are declared for the whole brand; store accounts cannot change them."))
+    require_write(actor, "attributes")  # declared for the whole brand: operators and brand-wide keys
 
 
 def _check_definition(definition: AttributeDefinition) -> None:

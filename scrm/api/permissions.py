@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import permissions
 
+from scrm import permissions as scope_registry
 from scrm.permissions import scopes_of
 
 
@@ -20,5 +21,8 @@ class HasScope(permissions.BasePermission):
         needed = f"{resource}:{action}"
         if needed in scopes_of(request.user):
             return True
-        self.message = f"This request needs the scope '{needed}'."
+        if action == "write" and resource in scope_registry.resources():
+            self.message = scope_registry.refusal(request.user, resource)
+        else:
+            self.message = f"This request needs the scope '{needed}'."
         return False

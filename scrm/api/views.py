@@ -5,10 +5,9 @@ from __future__ import annotations
 from django.http import HttpResponse
 from django.template import engines
 from django.urls import NoReverseMatch, reverse
-from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularRedocView
-from rest_framework import exceptions, permissions
+from rest_framework import permissions
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -19,6 +18,7 @@ from scrm.filters import StaffFilterSet, StoreFilterSet
 from scrm.models import Region, Store, User
 from scrm.permissions import scopes_of
 from scrm.scoping import access_for
+from scrm.services import stores
 
 
 class ApiRootView(APIView):
@@ -82,11 +82,12 @@ class StoreViewSet(ScopedModelViewSet):
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def perform_create(self, serializer):
-        # A store-bound key holding stores:write may edit its own store, but opening a store is a
-        # brand-level act: the new store would lie outside the key's reach the moment it exists.
-        if not access_for(self.request.user).all_stores:
-            raise exceptions.PermissionDenied(_("Only brand-wide credentials can open a store."))
-        serializer.save()
+        serializer.instance = stores.create_store(actor=self.request.user, values=serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = stores.update_store(
+            actor=self.request.user, store=serializer.instance, values=serializer.validated_data
+        )
 
 
 class StaffViewSet(ScopedReadOnlyViewSet):

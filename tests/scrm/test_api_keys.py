@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone, translation
 
+from scrm.errors import InvalidInput
 from scrm.models import ApiKey
 from scrm.services import api_keys
 
@@ -64,7 +65,7 @@ def test_each_key_is_different(db):
     ],
 )
 def test_issue_rejects_bad_input(db, kwargs, message):
-    with translation.override("en"), pytest.raises(ValueError, match=message):
+    with translation.override("en"), pytest.raises(InvalidInput, match=message):
         api_keys.issue(**kwargs)
     assert not ApiKey.objects.exists()
 

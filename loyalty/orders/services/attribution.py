@@ -7,12 +7,13 @@ from django.utils.translation import gettext as _
 
 from loyalty.orders.models import AttributionPolicy, AttributionRule
 from loyalty.orders.services.cleaning import Item
+from loyalty.orders.services.permissions import can_manage_attribution
 from members import sql as members_sql
 from scrm import sql as scrm_sql
 from scrm.actors import actor_user
 from scrm.errors import Forbidden, InvalidInput
 from scrm.models import STORE_ROLES
-from scrm.scoping import access_for
+from scrm.permissions import has_scope
 from scrm.sql import array, fetchall
 
 
@@ -80,8 +81,9 @@ def attribute(items: list[Item], info: dict, policy: AttributionPolicy) -> None:
 
 @transaction.atomic
 def set_attribution_policy(*, rule, window_days, actor) -> AttributionPolicy:
-    if not access_for(actor).all_stores:
-        raise Forbidden(_("Only operators set how orders are credited."))
+    if not can_manage_attribution(actor) or not has_scope(actor, "orders:write"):
+        raise Forbidden(_("How orders are credited is set for the whole brand: only operators and brand-wide API keys "
+                          "may change it."))
     errors = {}
     if rule not in [r.value for r in AttributionPolicy.RULES]:
         errors["rule"] = [_("One of: %(choices)s.") % {"choices": ", ".join(r.value for r in AttributionPolicy.RULES)}]

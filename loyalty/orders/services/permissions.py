@@ -4,7 +4,7 @@ does not say it) before they act; the services refuse on their own as well."""
 from __future__ import annotations
 
 from scrm.models import Role
-from scrm.scoping import access_for
+from scrm.permissions import is_brand_wide
 
 
 def _manager_or_above(actor) -> bool:
@@ -25,4 +25,4 @@ def can_import_orders(actor) -> bool:
 
 def can_manage_attribution(actor) -> bool:
     """How orders are credited to guides is brand-wide: those who reach every store read and set it."""
-    return access_for(actor).all_stores
+    return is_brand_wide(actor)

@@ -1,20 +1,19 @@
 """Who may do what with points, asked by the dashboard's views before they act (the services still
-refuse on their own: `policy.require_operator`)."""
+refuse on their own: `scrm.permissions.require_write`)."""
 
 from __future__ import annotations
 
-from loyalty.points.services.policy import is_operator
-from scrm.permissions import has_scope
+from scrm.permissions import can_write, has_scope
 
 
 def can_edit_rewards(actor) -> bool:
-    """The rewards catalogue is the brand's: operators add, change and delete rewards."""
-    return is_operator(actor)
+    """The rewards catalogue is the brand's: operators and brand-wide keys add, change and delete rewards."""
+    return can_write(actor, "rewards")
 
 
 def can_edit_policy(actor) -> bool:
-    """How points are earned and expire is the brand's call: operators."""
-    return is_operator(actor)
+    """How points are earned and expire is the brand's call: operators and brand-wide keys."""
+    return can_write(actor, "rewards")
 
 
 def can_redeem(actor) -> bool:

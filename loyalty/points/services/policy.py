@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from loyalty.points.models import ExpiryMode, PointsPolicy
 from scrm.actors import SystemActor, actor_user
 from scrm.errors import Forbidden, InvalidInput
+from scrm.permissions import require_write
 
 CURRENCY_SYMBOLS = {
     "CNY": "¥",
@@ -138,9 +139,9 @@ POLICY_FIELDS = (
 
 @transaction.atomic
 def update_policy(*, actor, values: dict) -> PointsPolicy:
-    """Change the earning and expiry rules (operators). All fields are checked first; on any error
+    """Change the earning and expiry rules (operators and brand-wide keys). All fields are checked first; on any error
     nothing changes. Points already earned keep their amounts and expiry dates."""
-    require_operator(actor)
+    require_write(actor, "rewards")  # the programme's configuration goes with its catalogue
     unknown = sorted(set(values) - set(POLICY_FIELDS))
     if unknown:
         raise InvalidInput(details={name: [_("Unknown field.")] for name in unknown})

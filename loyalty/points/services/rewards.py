@@ -7,8 +7,8 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from loyalty.points.models import Redemption, Reward
-from loyalty.points.services.policy import require_operator
 from scrm.errors import Conflict, InvalidInput
+from scrm.permissions import require_write
 
 REWARD_FIELDS = (
     "name",
@@ -34,7 +34,7 @@ def _validation_details(exc: ValidationError) -> dict:
 @transaction.atomic
 def save_reward(*, actor, values: dict, reward: Reward | None = None) -> Reward:
     """Create or change a reward of the catalogue (operators); every field is checked, all or nothing."""
-    require_operator(actor)
+    require_write(actor, "rewards")
     unknown = sorted(set(values) - set(REWARD_FIELDS))
     if unknown:
         raise InvalidInput(details={name: [_("Unknown field.")] for name in unknown})
@@ -58,7 +58,7 @@ def save_reward(*, actor, values: dict, reward: Reward | None = None) -> Reward:
 
 @transaction.atomic
 def delete_reward(*, actor, reward: Reward) -> None:
-    require_operator(actor)
+    require_write(actor, "rewards")
     if Redemption.objects.filter(reward=reward).exists():
         raise Conflict(
             _("%(reward)s has redemptions; make it inactive instead.") % {"reward": reward.name},

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from loyalty.tiers import bases
 from loyalty.tiers.models import ChangeReason, DowngradePolicy, TierLadder, TierLevel
 from scrm.errors import InvalidInput
+from scrm.permissions import require_write
 
 LADDER_ID = 1
 MAX_LEVELS = 20
@@ -245,6 +246,7 @@ def save_ladder(*, actor, data: dict, partial: bool = False) -> TierLadder:
     keeps its members until they are recalculated, levels left out are removed. Any bad value is
     an InvalidInput naming the field (or the level), and nothing is written. When anything changed,
     everyone is recalculated by Celery once this commits."""
+    require_write(actor, "tiers")
     if not isinstance(data, dict):
         raise InvalidInput(details={"non_field_errors": [_("Expected a JSON object.")]})
     ladder = TierLadder.objects.select_for_update().filter(pk=LADDER_ID).first()

@@ -3,7 +3,9 @@ is `floors.can_set_floor`)."""
 
 from __future__ import annotations
 
+from scrm.permissions import can_write
+
 
 def can_edit_ladder(actor) -> bool:
-    """The ladder is the brand's: operators edit it (API keys holding tiers:write, checked by the API)."""
-    return getattr(actor, "is_operator", False) or getattr(actor, "api_key", None) is not None
+    """The ladder is the brand's: operators and brand-wide keys holding tiers:write edit it."""
+    return can_write(actor, "tiers")

@@ -5,6 +5,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from scrm import permissions as scope_registry
+from scrm.actors import SystemActor
+from scrm.errors import ServiceError
 from scrm.models import Store
 from scrm.services import api_keys
 
@@ -17,8 +19,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--scopes",
             default="read",
-            help="comma-separated scopes (e.g. members:read,members:write), 'read' for every read scope "
-            "(default) or 'all'. Known: " + ", ".join(scope_registry.all_scopes()),
+            help="comma-separated scopes (e.g. orders:write,members:read); 'read' (the default) is every read "
+            "scope except privacy:read (data-subject export, which is only ever granted by name); 'all' is every "
+            "scope the key can hold (a key limited to a store cannot change brand-wide settings). Known: "
+            + ", ".join(scope_registry.all_scopes()),
         )
         parser.add_argument("--store", help="limit the key to one store, by store code")
         expiry = parser.add_mutually_exclusive_group()
@@ -26,15 +30,15 @@ class Command(BaseCommand):
         expiry.add_argument("--expires-at", help="expire at this ISO 8601 time, e.g. 2027-06-30T00:00:00+08:00")
 
     def handle(self, *args, name, scopes, store, expires_in_days, expires_at, **options):
-        try:
-            scope_list = scope_registry.parse(scopes)
-        except ValueError as exc:
-            raise CommandError(f"--scopes: {exc}") from None
         store_obj = None
         if store:
             store_obj = Store.objects.filter(code=store).first()
             if store_obj is None:
                 raise CommandError(f"--store: no store with code {store!r}")
+        try:
+            scope_list = scope_registry.parse(scopes, store_bound=store_obj is not None)
+        except ValueError as exc:
+            raise CommandError(f"--scopes: {exc}") from None
         when = None
         if expires_in_days is not None:
             if expires_in_days <= 0:
@@ -55,9 +59,11 @@ class Command(BaseCommand):
             if when <= timezone.now():
                 raise CommandError(f"--expires-at: {expires_at} is in the past")
         try:
-            issued = api_keys.issue(name=name, scopes=scope_list, store=store_obj, expires_at=when)
-        except ValueError as exc:
-            raise CommandError(str(exc)) from None
+            issued = api_keys.issue(
+                name=name, scopes=scope_list, store=store_obj, expires_at=when, actor=SystemActor("command")
+            )
+        except ServiceError as exc:
+            raise CommandError(exc.message) from None
         key = issued.api_key
         self.stderr.write(
             f"Created API key '{key.name}' (prefix {key.prefix}), scopes: {', '.join(key.scopes) or 'none'}"

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from scrm.actors import SystemActor
 from scrm.models import ApiKey
 from scrm.services import api_keys
 
@@ -24,5 +25,5 @@ class Command(BaseCommand):
         key = ApiKey.objects.filter(prefix=prefix).first()
         if key is None:
             raise CommandError(f"no API key with prefix {prefix!r}")
-        api_keys.revoke(api_key=key)
+        api_keys.revoke(api_key=key, actor=SystemActor("command"))
         self.stdout.write(f"Revoked API key '{key.name}' ({key.prefix}).")
