@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from members import queries
+from members import queries, timeline_sources
 from scrm import overview, permissions
 
 
 def register() -> None:
     permissions.register("members", _("Members"))
+    timeline_sources.register()
     # The vocabulary is the brand's: store roles read it (and tag their own members, which is
     # members:write); defining it, merging and data-subject requests are for operators.
     permissions.register("tags", _("Tag groups and tags"), store_roles="read")

@@ -10,13 +10,12 @@ from django.core.cache import cache
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from members import panels
+from members import panels, timeline
 from members import sql as members_sql
 from members.models import (
     AttributeDefinition,
     Consent,
     Member,
-    MemberEvent,
     MemberTag,
     NoteKind,
     ServiceNote,
@@ -71,7 +70,7 @@ def member_360(member: Member, user) -> dict:
             .order_by("-is_owner", "-added_at")
         ),
         "notes": list(ServiceNote.objects.filter(member=member).select_related("author", "store")[:50]),
-        "events": list(MemberEvent.objects.filter(member=member).select_related("actor")[:50]),
+        "timeline": timeline.page(member, user, limit=timeline.PAGE_SIZE),
         "panels": panels.for_member(member, user),
         "tag_board": tag_board(member),
         "note_kinds": NoteKind.choices,

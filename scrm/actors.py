@@ -6,7 +6,13 @@ readable label, so every write says who made it. What an actor may reach is scrm
 
 from __future__ import annotations
 
+import functools
+import re
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 
 if TYPE_CHECKING:
     from scrm.models import ApiKey, User
@@ -65,6 +71,50 @@ def actor_label(actor) -> str:
     return ""
 
 
+# Labels of system actors, stored as a stable code and shown in the reader's language. Rows written
+# before the codes stored the label itself, in the writer's language; those are recognised too.
+SYSTEM_LABELS = {
+    "system": _("System"),
+    "demo": _("Demo data"),
+    "points:policy": _("Points policy"),
+    "points:expiry": _("Points expiry"),
+    "rule tag refresh": _("Tag rules"),
+}
+_API_KEY_LABEL = re.compile(r"^API key (?P<name>.*) \((?P<prefix>[^()]*)\)$")
+_RULE_LABEL = re.compile(r"^rule:(?P<name>.+)$")
+
+
+@functools.cache
+def _legacy_labels() -> dict[str, str]:
+    """Every language's rendering of a system label -> its code (labels stored translated)."""
+    found = {}
+    for language, _name in settings.LANGUAGES:
+        with translation.override(language):
+            found.update({str(label): code for code, label in SYSTEM_LABELS.items()})
+    return found
+
+
+def label_display(label: str) -> str:
+    """A stored actor label (a system actor's code, a rule, an API key) in the reader's language."""
+    if not label:
+        return ""
+    code = label if label in SYSTEM_LABELS else _legacy_labels().get(label)
+    if code is not None:
+        return str(SYSTEM_LABELS[code])
+    if match := _API_KEY_LABEL.match(label):
+        return _("API key %(name)s (%(prefix)s)") % match.groupdict()
+    if match := _RULE_LABEL.match(label):
+        return _("Rule %(name)s") % {"name": match["name"].replace("_", " ")}
+    return label
+
+
+def stored_actor_display(user, label: str) -> str:
+    """Who made a stored row, for a reader: the staff member's name, or the label of a key or rule."""
+    if user is not None:
+        return str(user)
+    return label_display(label)
+
+
 def actor_display(actor) -> str:
     user = actor_user(actor)
-    return user.get_username() if user is not None else actor_label(actor)
+    return stored_actor_display(user, "" if user is not None else actor_label(actor))

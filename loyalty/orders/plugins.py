@@ -14,6 +14,9 @@ from scrm import permissions
 
 
 def register() -> None:
+    from loyalty.orders import timeline as orders_timeline
+
+    orders_timeline.register()
     permissions.register("orders", _("Orders and refunds"))
     member_hooks.on_identities_added(tasks.queue_link)
     merge.register_handler(Order, "member", services.move_orders_on_merge)

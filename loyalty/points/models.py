@@ -4,7 +4,8 @@ catalogue they redeem from.
 A lot is a batch of points earned together (one per order, adjustment or cancelled redemption) with
 its own expiry; a member's balance is the sum of their lots' `remaining`, kept in `MemberPoints`
 whose CHECK (balance >= 0) is what stops two concurrent redemptions from overspending. Every change
-to a balance writes one `PointEntry` that says why, in words a member would understand.
+to a balance writes one `PointEntry` that says why: a reason code and its parameters, put into words
+a member would understand when read (loyalty.points.reasons).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from members.models import Member
+from scrm.actors import stored_actor_display
 from scrm.scoping import ScopedManager
 
 
@@ -240,7 +242,13 @@ class PointEntry(models.Model):
         related_name="entries",
     )
     lots = models.JSONField(_("lots"), default=list, blank=True)
-    explanation = models.CharField(_("explanation"), max_length=500)
+    explanation = models.CharField(
+        _("explanation"),
+        max_length=500,
+        help_text=_("In the language of whoever wrote it; the history shows the reason."),
+    )
+    reason_code = models.CharField(_("reason"), max_length=24, blank=True, default="")
+    reason_params = models.JSONField(_("reason details"), default=dict, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("by"),
@@ -267,6 +275,17 @@ class PointEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.delta:+d} {self.kind}"
+
+    @property
+    def description(self) -> str:
+        """Why, in the reader's language (rows from before reason codes keep their stored text)."""
+        from loyalty.points import reasons
+
+        return reasons.describe(self.reason_code, self.reason_params, self.explanation)
+
+    @property
+    def actor_display(self) -> str:
+        return stored_actor_display(self.actor, self.actor_label)
 
 
 class MemberPoints(models.Model):

@@ -64,7 +64,27 @@ def register_segment_filter() -> None:
     )
 
 
+def register_member_column() -> None:
+    """The points balance on the member list (0 for a member who never earned)."""
+    from django.db.models import IntegerField, OuterRef, Subquery, Value
+    from django.db.models.functions import Coalesce
+
+    from loyalty.points.models import MemberPoints
+    from members import columns
+
+    columns.register(
+        "points", _("Points"), kind="number", order=20,
+        expression=lambda: Coalesce(
+            Subquery(MemberPoints.objects.filter(member=OuterRef("pk")).values("balance")[:1]),
+            Value(0), output_field=IntegerField(),
+        ),
+    )
+
+
 def register() -> None:
+    from loyalty.points import timeline as points_timeline
+
+    points_timeline.register()
     from loyalty.orders import hooks
     from members import panels
     from scrm import permissions
@@ -76,3 +96,10 @@ def register() -> None:
     panels.register("points", template="points/_member_panel.html", context=panel_context, order=15)
     register_tier_basis()
     register_segment_filter()
+    from loyalty.points import privacy
+
+    privacy.register()
+    register_member_column()
+    from loyalty.points import privacy
+
+    privacy.register()

@@ -6,12 +6,15 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.orders import hooks
-from loyalty.tiers import queries, segments, tasks
+from loyalty.tiers import privacy, queries, segments, tasks
 from members import panels
 from scrm import permissions
 
 
 def register() -> None:
+    from loyalty.tiers import timeline as tiers_timeline
+
+    tiers_timeline.register()
     permissions.register(
         "tiers", _("Tier ladder, member tiers and their history"), store_roles="read", brand_setting=True
     )
@@ -21,3 +24,21 @@ def register() -> None:
     hooks.on_orders_changed(tasks.queue_after_orders_changed)
     panels.register("tier", template="tiers/_member_panel.html", context=queries.member_panel, order=10)
     segments.register()
+    privacy.register()
+    register_member_column()
+
+
+def register_member_column() -> None:
+    """The member's tier on the member list, as a badge in the level's colour."""
+    from django.db.models import OuterRef, Subquery
+
+    from loyalty.tiers.models import MemberTier
+    from members import columns
+
+    held = MemberTier.objects.filter(member=OuterRef("pk"))
+    columns.register(
+        "tier", _("Tier"), kind="badge", sortable=False, order=10,
+        expression=lambda: Subquery(held.values("level__name")[:1]),
+        colour=lambda: Subquery(held.values("level__colour")[:1]),
+    )
+    privacy.register()

@@ -1,6 +1,6 @@
 """Routes of the member API; scrm/api/urls.py calls register(router)."""
 
-from members.api import views
+from members.api import timeline, views
 
 MEMBER = r"members/(?P<member_id>[0-9]+)"
 
@@ -14,6 +14,7 @@ def register(router) -> None:
     router.register(f"{MEMBER}/consents", views.MemberConsentViewSet, basename="member-consent")
     router.register(f"{MEMBER}/consent-records", views.MemberConsentRecordViewSet, basename="member-consent-record")
     router.register(f"{MEMBER}/events", views.MemberEventViewSet, basename="member-event")
+    router.register(f"{MEMBER}/timeline", timeline.MemberTimelineViewSet, basename="member-timeline")
     router.register("identities", views.IdentityViewSet, basename="identity")
     router.register("tag-groups", views.TagGroupViewSet, basename="tag-group")
     router.register("tags", views.TagViewSet, basename="tag")

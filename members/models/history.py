@@ -24,6 +24,7 @@ class MemberEvent(models.Model):
         STAGE = "stage", _("5A stage changed")
         EXPORTED = "exported", _("Data exported")
         ERASED = "erased", _("Erased")
+        TAG_REMOVED = "tag_removed", _("Tag removed")
 
     member = models.ForeignKey(Member, on_delete=models.CASCADE, db_index=False, related_name="events")
     kind = models.CharField(max_length=16, choices=Kind.choices)

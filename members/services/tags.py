@@ -1,8 +1,9 @@
 """Tags: the vocabulary (groups and tags, brand-wide) and tagging members, one or millions at a time.
 
 Tagging is set-based (INSERT ... SELECT ... ON CONFLICT DO NOTHING / DELETE ... WHERE member_id IN),
-records who added each tag and how, replaces a member's other tag of a single-choice group in the
-same transaction, and refuses rule tags (the segments engine keeps those current)."""
+records who added each tag and how (and, on the member's timeline, who removed it), replaces a
+member's other tag of a single-choice group in the same transaction, and refuses rule tags (the
+segments engine keeps those current)."""
 
 from __future__ import annotations
 
@@ -105,6 +106,23 @@ def _members_sql(members, actor) -> tuple[str, list, list[int] | None]:
     return "SELECT unnest(%s::bigint[]) AS id", [ids], ids
 
 
+def _delete_recording(cursor, delete_sql: str, params: list, *, actor, now) -> int:
+    """Run a DELETE of members_membertag rows (aliased mt) and record one 'tag removed' event per row
+    removed, in the same statement, for the member's timeline. Returns the rows removed."""
+    user, label = actors.actor_user(actor), actors.actor_label(actor)
+    cursor.execute(
+        f"""WITH gone AS ({delete_sql} RETURNING mt.member_id, mt.tag_id, mt.source, mt.added_at)
+        INSERT INTO members_memberevent (member_id, kind, data, actor_id, actor_label, created_at)
+        SELECT gone.member_id, 'tag_removed',
+               jsonb_build_object('tag', gone.tag_id, 'name', g.name || ' · ' || t.name, 'source', gone.source,
+                                  'added_at', gone.added_at),
+               %s, %s, %s
+        FROM gone JOIN members_tag t ON t.id = gone.tag_id JOIN members_taggroup g ON g.id = t.group_id""",
+        [*params, getattr(user, "pk", None), label, now],
+    )
+    return cursor.rowcount
+
+
 def apply_pairs(pairs, *, actor, source: str) -> int:
     """Tag (member_id, Tag) pairs, already checked; replaces other tags of single-choice groups.
     For callers holding a transaction (upserts). Returns the number of new rows."""
@@ -116,12 +134,14 @@ def apply_pairs(pairs, *, actor, source: str) -> int:
     with connection.cursor() as cursor:
         single = [(m, t) for m, t, _g, multiple in pairs if not multiple]
         if single:
-            cursor.execute(
+            _delete_recording(
+                cursor,
                 """DELETE FROM members_membertag mt
                 USING unnest(%s::bigint[], %s::bigint[]) AS v(member_id, tag_id), members_tag vt, members_tag t
                 WHERE vt.id = v.tag_id AND mt.member_id = v.member_id AND t.id = mt.tag_id
                   AND t.group_id = vt.group_id AND mt.tag_id <> v.tag_id AND t.rule IS NULL""",
                 [[m for m, _t in single], [t for _m, t in single]],
+                actor=actor, now=now,
             )
         cursor.execute(
             """INSERT INTO members_membertag (member_id, tag_id, source, added_by_id, added_by_label, added_at)
@@ -146,13 +166,14 @@ def tag_members(*, tag: Tag, members, actor, source: str = TagSource.BULK) -> Ta
     with connection.cursor() as cursor:
         if not tag.group.multiple:
             _lock_single_groups([tag.group_id])
-            cursor.execute(
+            replaced = _delete_recording(
+                cursor,
                 f"""DELETE FROM members_membertag mt USING members_tag t
                 WHERE t.id = mt.tag_id AND t.group_id = %s AND mt.tag_id <> %s AND t.rule IS NULL
                   AND mt.member_id IN ({member_sql})""",
                 [tag.group_id, tag.pk, *params],
+                actor=actor, now=now,
             )
-            replaced = cursor.rowcount
         cursor.execute(
             f"""INSERT INTO members_membertag (member_id, tag_id, source, added_by_id, added_by_label, added_at)
             SELECT m.id, %s, %s, %s, %s, %s FROM ({member_sql}) AS m ORDER BY 1
@@ -169,10 +190,11 @@ def untag_members(*, tag: Tag, members, actor, source: str = TagSource.BULK) -> 
     _require_manual(tag, source)
     member_sql, params, _ids = _members_sql(members, actor)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"DELETE FROM members_membertag WHERE tag_id = %s AND member_id IN ({member_sql})", [tag.pk, *params]
+        removed = _delete_recording(
+            cursor, f"DELETE FROM members_membertag mt WHERE mt.tag_id = %s AND mt.member_id IN ({member_sql})",
+            [tag.pk, *params], actor=actor, now=timezone.now(),
         )
-        return TagResult(tag_id=tag.pk, changed=cursor.rowcount)
+        return TagResult(tag_id=tag.pk, changed=removed)
 
 
 @transaction.atomic

@@ -59,6 +59,9 @@ class PointLotSerializer(serializers.ModelSerializer):
 
 class PointEntrySerializer(serializers.ModelSerializer):
     by = serializers.SerializerMethodField()
+    explanation = serializers.CharField(
+        source="description", read_only=True, help_text="Why, in the language of the request (Accept-Language)."
+    )
     lots = serializers.ListField(
         child=serializers.ListField(child=serializers.IntegerField()),
         read_only=True,
@@ -83,7 +86,7 @@ class PointEntrySerializer(serializers.ModelSerializer):
         ]
 
     def get_by(self, entry) -> str:
-        return entry.actor.get_username() if entry.actor_id else entry.actor_label
+        return entry.actor.get_username() if entry.actor_id else entry.actor_display
 
 
 class RedemptionSerializer(serializers.ModelSerializer):

@@ -7,6 +7,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from loyalty.points import reasons
 from loyalty.points.errors import InsufficientPoints
 from loyalty.points.models import EntryKind, LotSource, MemberPoints, PointEntry, PointLot, PointsPolicy
 from loyalty.points.services.expiry import expire_locked
@@ -81,7 +82,9 @@ def adjust_points(*, member: Member, points, reason: str, actor) -> PointEntry:
         delta=points,
         balance_after=balance,
         lots=lots,
-        explanation=(_("Adjusted by %(points)+d pts: %(reason)s") % {"points": points, "reason": reason})[:500],
+        explanation=reasons.describe(reasons.ADJUST, {"points": points, "reason": reason})[:500],
+        reason_code=reasons.ADJUST,
+        reason_params={"points": points, "reason": reason},
         actor=actor,
         created_at=now,
     )

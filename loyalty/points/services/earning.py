@@ -11,8 +11,8 @@ from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from loyalty.orders import sql as orders_sql
+from loyalty.points import reasons, tiering
 from loyalty.points import sql as points_sql
-from loyalty.points import tiering
 from loyalty.points.models import EntryKind, PointsPolicy
 from loyalty.points.services.ledger import change_balance, consume, lock_balances, record_entry
 from loyalty.points.services.policy import currency_symbol, expiry_sql, policy_params, reporting_currency
@@ -20,6 +20,7 @@ from members import sql as members_sql
 from scrm.actors import SystemActor
 
 MAX_POINTS = 2_000_000_000  # lots are int columns
+POLICY_ACTOR = SystemActor("points:policy")  # shown in the reader's language (scrm.actors.SYSTEM_LABELS)
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,8 @@ def _earn_sql(tier_sql: str) -> str:
         RETURNING member_id, balance
     )
     INSERT INTO {points_sql.POINT_ENTRY} (member_id, kind, delta, balance_after, unrecovered, order_id,
-                                          redemption_id, lots, explanation, actor_label, created_at)
+                                          redemption_id, lots, explanation, reason_code, reason_params,
+                                          actor_label, created_at)
     SELECT ins.member_id, 'earn', ins.points,
            bal.balance - coalesce(sum(ins.points) OVER (PARTITION BY ins.member_id ORDER BY ins.id DESC
                                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0),
@@ -104,6 +106,17 @@ def _earn_sql(tier_sql: str) -> str:
                   || CASE WHEN pts.birthday_mult <> 1 THEN ' × ' || trim_scale(pts.birthday_mult)::text || ' ('
                           || %(birthday_label)s || ')' ELSE '' END,
                   ins.points), 500),
+           'order',
+           jsonb_build_object(
+               'order', pts.external_id, 'amount', pts.symbol || to_char(pts.net, 'FM999999999990.00'),
+               'counted', CASE WHEN pts.counted <> pts.net
+                               THEN pts.symbol || to_char(pts.counted, 'FM999999999990.00') END,
+               'categories', pts.categories, 'rate', trim_scale(%(rate)s::numeric)::text, 'unit', %(unit)s,
+               'factor', CASE WHEN pts.factor <> 1 THEN trim_scale(pts.factor)::text END, 'currency', pts.currency,
+               'tier_mult', CASE WHEN pts.tier_mult <> 1 THEN trim_scale(pts.tier_mult)::text END,
+               'tier', pts.tier_name,
+               'birthday_mult', CASE WHEN pts.birthday_mult <> 1 THEN trim_scale(pts.birthday_mult)::text END,
+               'points', ins.points),
            %(actor)s, now()
     FROM ins JOIN pts ON pts.id = ins.order_id JOIN bal ON bal.member_id = ins.member_id
     ORDER BY ins.member_id, ins.id
@@ -135,7 +148,7 @@ def _earn(cursor, order_ids: list[int], policy: PointsPolicy) -> tuple[int, int]
         # Positional placeholders: 1 order number, 2 amount, 3 points per unit, 4 currency, 5 multipliers, 6 points.
         "pattern": _("Order %1$s: %2$s × %3$s pt/%4$s%5$s = %6$s pts"),
         "birthday_label": _("birthday month"),
-        "actor": _("Points policy"),
+        "actor": POLICY_ACTOR.label,
     }
     cursor.execute(_earn_sql(tiering.tier_sql()), params)
     deltas = [row[0] for row in cursor.fetchall()]
@@ -170,13 +183,8 @@ def _clawback(cursor, order_ids: list[int]) -> tuple[int, int]:
         cursor.execute(
             f"UPDATE {points_sql.POINT_LOT} SET clawed_back = clawed_back + %s WHERE id = %s", [wanted, lot_id]
         )
-        text = _("Refund on order %(order)s (net now %(net)s): %(points)s pts taken back") % {
-            "order": number,
-            "net": f"{currency_symbol(currency)}{net:.2f}",
-            "points": taken,
-        }
-        if taken < wanted:
-            text += _("; %(n)s pts could not be taken back (already spent)") % {"n": wanted - taken}
+        params = {"order": number, "net": f"{currency_symbol(currency)}{net:.2f}", "points": taken,
+                  "unrecovered": wanted - taken}
         record_entry(
             member_id=member_id,
             kind=EntryKind.CLAWBACK,
@@ -185,11 +193,18 @@ def _clawback(cursor, order_ids: list[int]) -> tuple[int, int]:
             unrecovered=wanted - taken,
             order_id=order_id,
             lots=lots,
-            explanation=text[:500],
-            actor=SystemActor(_("Points policy")),
+            explanation=reasons.describe(reasons.REFUND, params)[:500],
+            reason_code=reasons.REFUND,
+            reason_params=params,
+            actor=POLICY_ACTOR,
         )
         total += taken
     return len(claims), total
+
+
+def _reason(code: str, params: dict) -> dict:
+    """An entry's reason fields: the code and parameters, and the writer's wording of them."""
+    return {"reason_code": code, "reason_params": params, "explanation": reasons.describe(code, params)[:500]}
 
 
 def _transfer(cursor, rows, reason: str) -> int:
@@ -211,7 +226,7 @@ def _transfer(cursor, rows, reason: str) -> int:
     moved: dict[tuple[int, int], list[list[int]]] = {}
     for lot_id, src, dst, remaining in cursor.fetchall():
         moved.setdefault((src, dst), []).append([lot_id, remaining])
-    system = SystemActor(_("Points policy"))
+    system = POLICY_ACTOR
     for (src, dst), lots in sorted(moved.items()):
         points = sum(n for _lot, n in lots)
         if points == 0:
@@ -224,10 +239,7 @@ def _transfer(cursor, rows, reason: str) -> int:
             delta=-points,
             balance_after=after_src,
             lots=lots,
-            explanation=(
-                _("%(points)s pts moved to member %(member)s: %(reason)s")
-                % {"points": points, "member": dst, "reason": reason}
-            )[:500],
+            **_reason(reasons.TRANSFER_OUT, {"points": points, "member": dst, "reason": reason}),
             actor=system,
         )
         record_entry(
@@ -236,10 +248,7 @@ def _transfer(cursor, rows, reason: str) -> int:
             delta=points,
             balance_after=after_dst,
             lots=lots,
-            explanation=(
-                _("%(points)s pts moved from member %(member)s: %(reason)s")
-                % {"points": points, "member": src, "reason": reason}
-            )[:500],
+            **_reason(reasons.TRANSFER_IN, {"points": points, "member": src, "reason": reason}),
             actor=system,
         )
     return sum(len(v) for v in moved.values())
@@ -256,7 +265,7 @@ def _follow_orders_and_merges(cursor, order_ids: list[int], member_ids: list[int
         """,
         [order_ids],
     )
-    moved = _transfer(cursor, cursor.fetchall(), _("the order now belongs to this member"))
+    moved = _transfer(cursor, cursor.fetchall(), reasons.ORDER_MOVED)
     if member_ids:
         cursor.execute(
             f"""
@@ -267,7 +276,7 @@ def _follow_orders_and_merges(cursor, order_ids: list[int], member_ids: list[int
             """,
             [member_ids],
         )
-        moved += _transfer(cursor, cursor.fetchall(), _("duplicate profile merged"))
+        moved += _transfer(cursor, cursor.fetchall(), reasons.MERGED)
     return moved
 
 

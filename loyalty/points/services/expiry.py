@@ -34,10 +34,15 @@ def expire_locked(cursor, member_ids: list[int], now) -> int:
             RETURNING mp.member_id, mp.balance
         )
         INSERT INTO {points_sql.POINT_ENTRY} (member_id, kind, delta, balance_after, unrecovered, order_id,
-                                              redemption_id, lots, explanation, actor_label, created_at)
+                                              redemption_id, lots, explanation, reason_code, reason_params,
+                                              actor_label, created_at)
         SELECT tot.member_id, 'expire', -tot.points, bal.balance, 0, NULL, NULL, tot.lot_list,
                format(%(pattern)s, tot.points, tot.lots,
                       to_char((tot.last_due AT TIME ZONE %(tz)s) - interval '1 second', 'YYYY-MM-DD')),
+               'expire',
+               jsonb_build_object('points', tot.points, 'lots', tot.lots,
+                                  'until', to_char((tot.last_due AT TIME ZONE %(tz)s) - interval '1 second',
+                                                   'YYYY-MM-DD')),
                %(actor)s, %(now)s
         FROM tot JOIN bal ON bal.member_id = tot.member_id
         RETURNING delta
@@ -48,7 +53,7 @@ def expire_locked(cursor, member_ids: list[int], now) -> int:
             "tz": settings.TIME_ZONE,
             # Placeholders: 1 points, 2 number of lots, 3 the last day the points were valid.
             "pattern": _("%1$s pts expired (%2$s lot(s), valid until %3$s)"),
-            "actor": _("Points expiry"),
+            "actor": "points:expiry",  # shown in the reader's language (scrm.actors.SYSTEM_LABELS)
         },
     )
     return -sum(row[0] for row in cursor.fetchall())

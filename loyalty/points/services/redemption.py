@@ -10,8 +10,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from loyalty.points import reasons, tiering
 from loyalty.points import sql as points_sql
-from loyalty.points import tiering
 from loyalty.points.errors import InsufficientPoints, RewardUnavailable
 from loyalty.points.models import (
     EntryKind,
@@ -122,6 +122,7 @@ def redeem(*, member: Member, reward: Reward, actor, note: str = "") -> Redempti
         store=getattr(actor, "store", None) if user else None,
         created_at=now,
     )
+    params = {"reward": reward.name, "kind": reward.kind, "cost": cost}
     record_entry(
         member=member,
         kind=EntryKind.REDEEM,
@@ -129,10 +130,9 @@ def redeem(*, member: Member, reward: Reward, actor, note: str = "") -> Redempti
         balance_after=balance,
         redemption=redemption,
         lots=lots,
-        explanation=(
-            _("Redeemed %(reward)s (%(kind)s): %(cost)s pts")
-            % {"reward": reward.name, "kind": reward.get_kind_display(), "cost": cost}
-        )[:500],
+        explanation=reasons.describe(reasons.REDEEM, params)[:500],
+        reason_code=reasons.REDEEM,
+        reason_params=params,
         actor=actor,
         created_at=now,
     )
@@ -190,12 +190,7 @@ def cancel_redemption(*, redemption: Redemption, actor, reason: str = "") -> Red
         redemption.cancelled_by = actor_user(actor)
         redemption.cancel_reason = reason[:200]
         redemption.save(update_fields=["status", "cancelled_at", "cancelled_by", "cancel_reason"])
-        text = _("Redemption of %(reward)s cancelled: %(points)s pts returned") % {
-            "reward": redemption.reward.name,
-            "points": redemption.points,
-        }
-        if reason:
-            text += f" ({reason})"
+        params = {"reward": redemption.reward.name, "points": redemption.points, "note": reason}
         record_entry(
             member_id=member_id,
             kind=EntryKind.REDEMPTION_CANCELLED,
@@ -203,7 +198,9 @@ def cancel_redemption(*, redemption: Redemption, actor, reason: str = "") -> Red
             balance_after=balance,
             redemption=redemption,
             lots=restored,
-            explanation=text[:500],
+            explanation=reasons.describe(reasons.REDEMPTION_CANCELLED, params)[:500],
+            reason_code=reasons.REDEMPTION_CANCELLED,
+            reason_params=params,
             actor=actor,
             created_at=now,
         )
