@@ -100,6 +100,3 @@ def register() -> None:
 
     privacy.register()
     register_member_column()
-    from loyalty.points import privacy
-
-    privacy.register()

@@ -21,4 +21,3 @@ def register() -> None:
     hooks.on_orders_changed(tasks.queue_sync)
     panels.register("referrals", template="referrals/_member_panel.html", context=queries.member_panel, order=30)
     privacy.register()
-    privacy.register()

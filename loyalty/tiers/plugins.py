@@ -41,4 +41,3 @@ def register_member_column() -> None:
         expression=lambda: Subquery(held.values("level__name")[:1]),
         colour=lambda: Subquery(held.values("level__colour")[:1]),
     )
-    privacy.register()

@@ -34,6 +34,7 @@ from members.models import (
     MemberTag,
 )
 from members.phones import mask_phone
+from scrm import privacy as kernel_privacy
 from scrm.errors import ServiceError
 from scrm.files import neutralise
 from scrm.models import Role
@@ -283,10 +284,13 @@ def export_members(*, actor, params, columns: list[str] | None = None, file_form
         raise ExportRefused(_("%(rows)s members are more than an .xlsx sheet holds (%(limit)s); export CSV instead.")
                             % {"rows": f"{rows:,}", "limit": f"{limit:,}"}, details={"format": [_("Use CSV.")]})
     access = access_for(actor)
-    detail = {"format": file_format, "columns": columns, "filters": filters_for_audit(params), "rows": rows,
-              "masked": masked, "segment": segment_id}
+    filters = filters_for_audit(params)
+    detail = {"format": file_format, "columns": columns, "filters": kernel_privacy.redact_filters(filters),
+              "rows": rows, "masked": masked, "segment": segment_id}
     if definition is not None:
         detail["audience"] = definition  # an unsaved audience from the builder
+    if kernel_privacy.has_personal_filters(filters):  # who was found, by id; never the phone or name searched for
+        detail["member_ids"] = kernel_privacy.found_ids(queryset)
     audit.record(actor=actor, action="members.export", store_id=access.store_id, ip=ip, detail=detail)
     values = queryset.annotate(**annotations).order_by("id").values_list(*fields)
     records = _records(values.iterator(chunk_size=2000), columns, plan, attributes_at, consent_at, masked)

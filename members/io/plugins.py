@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
+from members.io import privacy
 from scrm import permissions
 
 
@@ -13,3 +14,4 @@ def register() -> None:
     # operators and API keys granted these scopes do.
     permissions.register("imports", _("Member imports"), store_roles="none")
     permissions.register("exports", _("Member exports"), store_roles="none")
+    privacy.register()

@@ -238,12 +238,13 @@ def _run(job: ImportJob, started: float) -> None:
 
 
 def _audit(job: ImportJob, outcome: bulk.Outcome) -> None:
-    """Imports change personal data: one audit entry per import that wrote, in its transaction."""
+    """Imports change personal data: one audit entry per import that wrote, in its transaction. It names
+    the job by id, not by its file name, which may name a person."""
     from scrm.api.auth import ApiPrincipal
 
     actor = ApiPrincipal(job.api_key) if job.api_key is not None else job.created_by
     audit.record(actor=actor, action="members.import", obj=job, store_id=job.store_id, detail={
-        "file": job.original_name, "mode": job.mode, "rows": outcome.rows, "invalid": outcome.invalid,
+        "mode": job.mode, "rows": outcome.rows, "invalid": outcome.invalid,
         "created": outcome.created, "updated": outcome.updated, "tags_added": outcome.tags_added})
 
 

@@ -320,7 +320,7 @@ def test_valid_rows_imports_the_valid_ones(alice, store_a, vocabulary):
     assert "1 rows with errors were skipped" in job.message
     entry = AuditLog.objects.get()  # an import that writes is audited; dry runs and refused files are not
     assert (entry.user, entry.action, entry.object_id) == (alice, "members.import", str(job.pk))
-    assert entry.detail == {"file": "members.csv", "mode": "valid_rows", "rows": 3, "invalid": 1, "created": 2,
+    assert entry.detail == {"mode": "valid_rows", "rows": 3, "invalid": 1, "created": 2,
                             "updated": 0, "tags_added": 1}
 
 
