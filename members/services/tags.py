@@ -309,3 +309,39 @@ def delete_tag(*, tag: Tag, actor) -> None:
     """Delete a tag and every member's use of it."""
     _require_brand_wide(actor)
     tag.delete()
+
+
+@transaction.atomic
+def merge_tags(*, source: Tag, target: Tag, actor) -> TagResult:
+    """Fold `source` into `target`: every member carrying `source` carries `target` (keeping who added
+    it and when), then `source` is deleted. Rule tags are kept by their rules and cannot be merged;
+    into a single-choice group only when no member would then carry two of its tags."""
+    _require_brand_wide(actor)
+    if source.pk == target.pk:
+        raise InvalidInput(details={"target": [_("Choose another tag to merge into.")]})
+    locked = {t.pk: t for t in Tag.objects.select_for_update().select_related("group")
+              .filter(pk__in=[source.pk, target.pk]).order_by("pk")}
+    if len(locked) != 2:
+        raise NotInScope(_("One of the tags was deleted meanwhile."))
+    source, target = locked[source.pk], locked[target.pk]
+    if source.is_rule or target.is_rule:
+        raise InvalidInput(details={"target": [_("Rule tags are kept by their rules and cannot be merged.")]},
+                           code="rule_tag")
+    if not target.group.multiple:
+        clash = MemberTag.objects.filter(tag=source, member__member_tags__tag__group=target.group).exclude(
+            member__member_tags__tag=target).exists()
+        if clash:
+            raise InvalidInput(details={"target": [
+                _("%(group)s is single-choice and members carry one of its tags and this one.")
+                % {"group": target.group.name}
+            ]})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """INSERT INTO members_membertag (member_id, tag_id, source, added_by_id, added_by_label, added_at)
+            SELECT member_id, %s, source, added_by_id, added_by_label, added_at FROM members_membertag
+            WHERE tag_id = %s ORDER BY member_id ON CONFLICT (member_id, tag_id) DO NOTHING""",
+            [target.pk, source.pk],
+        )
+        changed = cursor.rowcount
+    source.delete()
+    return TagResult(tag_id=target.pk, changed=changed)

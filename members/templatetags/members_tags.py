@@ -22,3 +22,14 @@ def attribute_display(value) -> str:
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     return "" if value is None else str(value)
+
+
+@register.filter
+def column_value(member, column):
+    """A member-list column's value on a row (annotated by members.queries.member_rows)."""
+    return getattr(member, column.attr, None)
+
+
+@register.filter
+def column_colour(member, column):
+    return getattr(member, f"{column.attr}_colour", None) or ""
