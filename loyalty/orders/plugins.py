@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.orders import queries, services, tasks
+from loyalty.orders import privacy, queries, services, tasks
 from loyalty.orders.models import Order
 from members import hooks as member_hooks
 from members import panels
@@ -21,6 +21,7 @@ def register() -> None:
     member_hooks.on_identities_added(tasks.queue_link)
     merge.register_handler(Order, "member", services.move_orders_on_merge)
     panels.register("orders", template="orders/_member_panel.html", context=queries.member_panel, order=20)
+    privacy.register()
     register_member_columns()
 
 
