@@ -118,15 +118,20 @@ class OrderBatchInputSerializer(serializers.Serializer):
 
 class OrderBatchItemResultSerializer(serializers.Serializer):
     index = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=["created", "existing", "invalid"])
+    status = serializers.ChoiceField(choices=["created", "existing", "conflict", "invalid"])
     id = serializers.IntegerField(allow_null=True, help_text="The order (new or already recorded).")
     member = serializers.IntegerField(allow_null=True, help_text="Null while the buyer is not a known member.")
-    errors = serializers.DictField(required=False, help_text="For invalid items: messages by field.")
+    errors = serializers.DictField(
+        required=False,
+        help_text="For invalid and conflict items: messages by field (for a conflict, the fields "
+        "whose value differs from the order recorded under this number).",
+    )
 
 
 class OrderBatchResponseSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     existing = serializers.IntegerField()
+    conflict = serializers.IntegerField(help_text="Items whose order number was recorded with other content.")
     invalid = serializers.IntegerField()
     results = OrderBatchItemResultSerializer(many=True)
 

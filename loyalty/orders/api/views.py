@@ -17,7 +17,7 @@ from loyalty.orders.filters import OrderFilterSet
 from loyalty.orders.models import AttributionPolicy, Order
 from scrm.api.body import json_object
 from scrm.api.idempotency import idempotent
-from scrm.api.schema import ERRORS
+from scrm.api.schema import CONFLICT, ERRORS
 from scrm.api.viewsets import ScopedCreateListRetrieveViewSet
 from scrm.errors import Forbidden, InvalidInput
 
@@ -34,10 +34,12 @@ from scrm.errors import Forbidden, InvalidInput
     create=extend_schema(
         summary="Record an order",
         request=s.OrderInputSerializer,
-        description="Idempotent by (channel, external_id): an order number already recorded is answered with "
-        "that order (200), never recorded twice. The buyer is found by member_id, buyer identity or phone; "
+        description="Idempotent by (channel, external_id): an order number already recorded with the same "
+        "content is answered with that order (200), never recorded twice; with other content (amount, currency, "
+        "time, store, lines, buyer, member, referral code) it is a 409 `order_conflict` whose details name each "
+        "field that differs, and nothing changes. The buyer is found by member_id, buyer identity or phone; "
         "none found keeps the order as a pending buyer, linked when the member appears.",
-        responses={201: s.OrderDetailSerializer, 200: s.OrderDetailSerializer, **ERRORS},
+        responses={201: s.OrderDetailSerializer, 200: s.OrderDetailSerializer, **ERRORS, 409: CONFLICT},
     ),
 )
 class OrderViewSet(ScopedCreateListRetrieveViewSet):
@@ -61,10 +63,12 @@ class OrderViewSet(ScopedCreateListRetrieveViewSet):
     @extend_schema(
         summary=f"Record up to {services.MAX_BATCH} orders",
         request=s.OrderBatchInputSerializer,
-        description="One result per item, in order: created, existing (the order number was already recorded, "
-        "earlier or earlier in this batch: `id` is that order) or invalid (with `errors` by field). With "
-        "`atomic: true` any invalid item is a 400 and nothing is recorded.",
-        responses={200: s.OrderBatchResponseSerializer, **ERRORS},
+        description="One result per item, in order: created, existing (the order number was already recorded "
+        "with the same content, earlier or earlier in this batch: `id` is that order), conflict (the number "
+        "was recorded with other content: `errors` name the fields that differ) or invalid (with `errors` by "
+        "field). With `atomic: true` any refused item means nothing is recorded: a 400 naming each item, or a "
+        "409 `order_conflict` when every refused item is a conflict.",
+        responses={200: s.OrderBatchResponseSerializer, **ERRORS, 409: CONFLICT},
     )
     @action(detail=False, methods=["post"])
     @idempotent
@@ -84,14 +88,22 @@ class OrderViewSet(ScopedCreateListRetrieveViewSet):
             for r in result.results
         ]
         rows += [
-            {"index": i, "status": "invalid", "id": None, "member": None, "errors": e} for i, e in result.errors.items()
+            {
+                "index": i,
+                "status": "conflict" if i in result.conflicts else "invalid",
+                "id": None,
+                "member": None,
+                "errors": e,
+            }
+            for i, e in result.errors.items()
         ]
         rows.sort(key=lambda row: row["index"])
         return Response(
             {
                 "created": result.created,
                 "existing": len(result.results) - result.created,
-                "invalid": len(result.errors),
+                "conflict": len(result.conflicts),
+                "invalid": len(result.errors) - len(result.conflicts),
                 "results": rows,
             }
         )

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from loyalty.orders import hooks
 from loyalty.orders import sql as orders_sql
 from loyalty.orders.models import AttributionPolicy, Order
+from loyalty.orders.services import resend
 from loyalty.orders.services.attribution import attribute
 from loyalty.orders.services.cleaning import MAX_BATCH, Item, clean_item, currencies
 from members import sql as members_sql
@@ -29,7 +30,7 @@ from members.models import Channel as IdentityChannel
 from members.services import identities
 from members.services.identities import IdentityKey
 from scrm import sql as scrm_sql
-from scrm.errors import Forbidden, InvalidInput
+from scrm.errors import Conflict, Forbidden, InvalidInput
 from scrm.scoping import access_for
 from scrm.sql import array, fetchall
 
@@ -124,6 +125,7 @@ class OrderResult:
 class BatchResult:
     results: list[OrderResult]
     errors: dict[int, dict]
+    conflicts: frozenset[int] = frozenset()  # indexes (among errors) whose order number holds other content
 
     @property
     def created(self) -> int:
@@ -215,11 +217,13 @@ class _Batch:
     errors: dict[int, dict]
     first_of: dict[tuple[str, str], int]
     repeats: dict[int, tuple[str, str]]
+    conflicts: set[int]
 
 
 def _clean_batch(items: list, now: datetime) -> _Batch:
     default_currency = currencies()[0]
-    batch = _Batch(cleaned=[], errors={}, first_of={}, repeats={})
+    batch = _Batch(cleaned=[], errors={}, first_of={}, repeats={}, conflicts=set())
+    first_item: dict[tuple[str, str], Item] = {}
     for index, raw in enumerate(items):
         item, problems = clean_item(index, raw, now, default_currency)
         if problems:
@@ -228,8 +232,13 @@ def _clean_batch(items: list, now: datetime) -> _Batch:
         key = (item.channel, item.external_id)
         if key in batch.first_of:
             batch.repeats[index] = key
+            differs = resend.item_differences(first_item[key], item)
+            if differs:
+                batch.errors[index] = differs
+                batch.conflicts.add(index)
             continue
         batch.first_of[key] = index
+        first_item[key] = item
         batch.cleaned.append(item)
     return batch
 
@@ -253,11 +262,22 @@ def _outcomes(batch: _Batch, valid: list[Item], created: dict, access) -> dict:
     """What each valid item (and each repeat) is answered with: the order created, the order found
     (when the caller may see its store), or an error recorded in batch.errors (None)."""
     found = _already_recorded([i for i in valid if (i.channel, i.external_id) not in created])
+    differ = resend.order_differences(
+        [
+            (i, found[(i.channel, i.external_id)][0])
+            for i in valid
+            if (i.channel, i.external_id) in found and access.allows_store(found[(i.channel, i.external_id)][1])
+        ]
+    )
     outcome: dict = {}
     for item in valid:
         key = (item.channel, item.external_id)
         if key in created:
             outcome[key] = OrderResult(item.index, created[key], True, item.resolved_member)
+        elif item.index in differ:
+            outcome[key] = None
+            batch.errors[item.index] = differ[item.index]
+            batch.conflicts.add(item.index)
         elif key in found and access.allows_store(found[key][1]):
             outcome[key] = OrderResult(item.index, found[key][0], False, found[key][2])
         else:
@@ -269,7 +289,11 @@ def _outcomes(batch: _Batch, valid: list[Item], created: dict, access) -> dict:
             }
     for index, key in batch.repeats.items():
         first = outcome.get(key)
+        if index in batch.errors:  # other content than the first copy (resend.item_differences)
+            continue
         if first is None:
+            if batch.first_of[key] in batch.conflicts:
+                batch.conflicts.add(index)
             batch.errors[index] = batch.errors.get(batch.first_of[key]) or {
                 "external_id": [_("Same order as item %(n)d.") % {"n": batch.first_of[key]}]
             }
@@ -278,8 +302,17 @@ def _outcomes(batch: _Batch, valid: list[Item], created: dict, access) -> dict:
     return outcome
 
 
-def _refused(errors: dict[int, dict]) -> InvalidInput:
-    return InvalidInput(details={"items": {str(i): errors[i] for i in sorted(errors)}})
+def _refused(errors: dict[int, dict], conflicts: set[int]) -> InvalidInput | Conflict:
+    """All or nothing refused: a 400 naming each invalid item, or a 409 when every refused item
+    only repeats an order number recorded with other content."""
+    details = {"items": {str(i): errors[i] for i in sorted(errors)}}
+    if conflicts and set(errors) <= conflicts:
+        return Conflict(
+            _("These order numbers were already recorded with other content; see details."),
+            details=details,
+            code=resend.CONFLICT_CODE,
+        )
+    return InvalidInput(details=details)
 
 
 def record_orders(*, items, actor, atomic: bool = False) -> BatchResult:
@@ -303,28 +336,36 @@ def record_orders(*, items, actor, atomic: bool = False) -> BatchResult:
         _resolve_stores(batch.cleaned, access, info, errors)
         valid = [i for i in batch.cleaned if i.index not in errors]
         if atomic and errors:
-            raise _refused(errors)
+            raise _refused(errors, batch.conflicts)
         attribute(valid, info, AttributionPolicy.current())
         created = _insert(valid, now)
         outcome = _outcomes(batch, valid, created, access)
         if atomic and errors:
-            raise _refused(errors)
+            raise _refused(errors, batch.conflicts)
         if created:
             hooks.orders_changed(
                 order_ids=created.values(),
                 member_ids=[i.resolved_member for i in valid if (i.channel, i.external_id) in created],
             )
     results = sorted((r for r in outcome.values() if r is not None), key=lambda r: r.index)
-    return BatchResult(results=results, errors=errors)
+    return BatchResult(results=results, errors=errors, conflicts=frozenset(batch.conflicts))
 
 
 def record_order(*, data, actor) -> tuple[Order, bool]:
-    """One order: (order, created). A duplicate order number answers with the order already recorded."""
+    """One order: (order, created). A duplicate order number answers with the order already recorded;
+    the same number with other content is a Conflict naming the fields that differ."""
     try:
         batch = record_orders(items=[data], actor=actor, atomic=True)
-    except InvalidInput as exc:
+    except (InvalidInput, Conflict) as exc:
         items = exc.details.get("items")
         if isinstance(items, dict) and "0" in items:
+            if isinstance(exc, Conflict):
+                raise Conflict(
+                    _("Order %(number)s was already recorded with other content: %(fields)s.")
+                    % {"number": data.get("external_id"), "fields": ", ".join(sorted(items["0"]))},
+                    details=items["0"],
+                    code=resend.CONFLICT_CODE,
+                ) from None
             raise InvalidInput(details=items["0"]) from None
         raise
     result = batch.results[0]
