@@ -13,6 +13,7 @@ urlpatterns = [
     path("staff/", views.StaffListView.as_view(), name="staff-list"),
     path("staff/<int:pk>/reset-password/", views.reset_staff_password, name="staff-reset-password"),
     path("staff/<int:pk>/toggle-active/", views.toggle_staff_active, name="staff-toggle-active"),
+    path("staff/<int:pk>/unlock/", views.unlock_staff, name="staff-unlock"),
     path("api-keys/", views.ApiKeyListView.as_view(), name="api-key-list"),
     path("api-keys/<int:pk>/revoke/", views.revoke_api_key, name="api-key-revoke"),
     path("", include("members.urls")),

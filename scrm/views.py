@@ -7,13 +7,16 @@ from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from scrm import overview, queries
+from scrm import permissions as scope_registry
 from scrm.auth import client_ip
 from scrm.dashboard import ScopedListView, scoped_view
+from scrm.errors import InvalidInput
 from scrm.filters import ApiKeyFilterSet, StaffFilterSet, StoreFilterSet
 from scrm.forms import ApiKeyForm, StaffForm
 from scrm.models import ApiKey, Role, Store, User
@@ -72,6 +75,7 @@ class StaffListView(ScopedListView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context.setdefault("form", StaffForm(actor=self.request.user))
+        context["locked"] = staff.locked_out(u.username for u in context["object_list"])
         return context
 
     def post(self, request, *args, **kwargs):
@@ -118,6 +122,16 @@ def reset_staff_password(request, pk):
 
 
 @scoped_view(pk=User)
+@require_POST
+def unlock_staff(request, pk):
+    """Lift a login lockout (too many wrong passwords) before its cool-off ends."""
+    target = _managed_staff(request, pk)
+    staff.unlock(user=target, actor=request.user, ip=client_ip(request))
+    messages.success(request, _("%(name)s can try to log in again.") % {"name": target})
+    return redirect("staff-list")
+
+
+@scoped_view(pk=User)
 @require_http_methods(["GET", "POST"])
 def toggle_staff_active(request, pk):
     """GET asks to confirm; POST deactivates (or reactivates) the account."""
@@ -134,7 +148,8 @@ def toggle_staff_active(request, pk):
 
 
 class ApiKeyListView(ScopedListView):
-    """Operators issue, review and revoke the API keys integrations use."""
+    """Operators issue, review and revoke the API keys integrations use. A new key's secret is in the
+    answer to the POST that created it and nowhere else (not in the session, not in a cache)."""
 
     allowed_roles = (Role.OPERATOR,)
     queryset = ApiKey.objects.select_related("store", "created_by").order_by("-created_at")
@@ -144,29 +159,34 @@ class ApiKeyListView(ScopedListView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context.setdefault("form", ApiKeyForm())
-        context["new_key"] = getattr(self, "new_key", None)
         context["now"] = timezone.now()
+        context["labels"] = {name: res.label for name, res in scope_registry.resources().items()}
         return context
 
     def post(self, request, *args, **kwargs):
         form = ApiKeyForm(request.POST)
-        if not form.is_valid():
-            self.object_list = self.get_queryset()
-            return self.render_to_response(self.get_context_data(form=form))
-        issued = api_keys.issue(
-            name=form.cleaned_data["name"],
-            scopes=form.cleaned_data["scopes"],
-            store=form.cleaned_data["store"],
-            expires_at=form.expires_at(),
-            created_by=request.user,
-        )
-        # Shown once on the next page; never stored in plain text.
-        request.session["new_api_key"] = {"name": issued.api_key.name, "key": issued.plaintext}
-        return redirect("api-key-list")
-
-    def get(self, request, *args, **kwargs):
-        self.new_key = request.session.pop("new_api_key", None)
-        return super().get(request, *args, **kwargs)
+        issued = None
+        if form.is_valid():
+            try:
+                issued = api_keys.issue(
+                    name=form.cleaned_data["name"],
+                    scopes=form.cleaned_data["scopes"],
+                    store=form.cleaned_data["store"],
+                    expires_at=form.expires_at(),
+                    created_by=request.user,
+                )
+            except InvalidInput as exc:
+                for field, problems in exc.details.items():
+                    form.add_error(
+                        field if field in form.fields else None, exc.message if field == "scopes" else problems
+                    )
+        self.object_list = self.get_queryset()
+        if issued is None:
+            return self.render_to_response(self.get_context_data(form=form), status=400)
+        new_key = {"name": issued.api_key.name, "key": issued.plaintext, "api_key": issued.api_key}
+        response = self.render_to_response(self.get_context_data(new_key=new_key), status=201)
+        add_never_cache_headers(response)  # the secret must not outlive this answer
+        return response
 
 
 @scoped_view(pk=ApiKey)
@@ -175,6 +195,6 @@ def revoke_api_key(request, pk):
     if not api_keys.can_manage_keys(request.user):
         raise PermissionDenied
     key = get_visible_or_404(ApiKey, request.user, pk=pk)
-    api_keys.revoke(api_key=key)
+    api_keys.revoke(api_key=key, actor=request.user)
     messages.success(request, _("API key %(name)s revoked.") % {"name": key.name})
     return redirect("api-key-list")

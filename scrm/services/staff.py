@@ -106,3 +106,29 @@ def set_active(*, user: User, active: bool, actor, ip=None) -> User:
     if changed:
         _audit(actor, "staff.reactivated" if active else "staff.deactivated", user, ip, {})
     return user
+
+
+def locked_out(usernames) -> set[str]:
+    """Which of these accounts are locked out of logging in (from some address) right now."""
+    from axes.helpers import get_cool_off
+    from axes.models import AccessAttempt
+    from django.conf import settings
+    from django.utils import timezone
+
+    attempts = AccessAttempt.objects.filter(username__in=list(usernames),
+                                            failures_since_start__gte=settings.AXES_FAILURE_LIMIT)
+    cool_off = get_cool_off()
+    if cool_off:
+        attempts = attempts.filter(attempt_time__gt=timezone.now() - cool_off)
+    return set(attempts.values_list("username", flat=True))
+
+
+@transaction.atomic
+def unlock(*, user: User, actor, ip=None) -> int:
+    """Lift a login lockout of this account (from every address); returns the attempts cleared."""
+    from axes.utils import reset
+
+    cleared = reset(username=user.get_username())
+    if cleared:
+        _audit(actor, "staff.unlocked", user, ip, {"attempts": cleared})
+    return cleared

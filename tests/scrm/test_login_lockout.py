@@ -118,3 +118,23 @@ def test_cool_off_and_limit_come_from_the_environment():
     code = "from django.conf import settings as s; print(s.AXES_COOLOFF_TIME.total_seconds(), s.AXES_FAILURE_LIMIT)"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["2520.0", "7"]
+
+
+def test_a_manager_sees_and_lifts_a_clerks_lockout_on_the_staff_page(db, bob, carol, dave):
+    from scrm.models import AuditLog
+
+    for username in ("carol", "dave"):
+        for i in range(settings.AXES_FAILURE_LIMIT):
+            _post(Client(), LOGIN, username, f"wrong-{i}")
+    manager = Client()
+    manager.force_login(bob)
+    page = manager.get(reverse("staff-list")).content.decode()
+    assert 'data-testid="locked-carol"' in page and 'data-testid="unlock-carol"' in page
+    # Another store's clerk is neither shown nor unlockable by this manager.
+    assert manager.post(reverse("staff-unlock", args=[dave.pk])).status_code == 404
+    assert manager.post(reverse("staff-unlock", args=[carol.pk])).status_code == 302
+    assert 'data-testid="locked-carol"' not in manager.get(reverse("staff-list")).content.decode()
+    assert _post(Client(), LOGIN, "carol", "pw-carol").status_code == 302
+    assert _post(Client(), LOGIN, "dave", "pw-dave").status_code == 429
+    entry = AuditLog.objects.get(action="staff.unlocked")
+    assert (entry.user, entry.object_id) == (bob, str(carol.pk))
