@@ -145,6 +145,20 @@ class ApiKey(models.Model):
         now = now or timezone.now()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
 
+    def scope_groups(self) -> list[dict]:
+        """The key's scopes by resource, for people: [{"label", "access"}] with access "read",
+        "write" or "read, write" (translated), in the registry's order."""
+        from scrm import permissions
+
+        held = set(self.scopes)
+        groups = []
+        for res in permissions.resources().values():
+            access = [str(word) for scope, word in ((res.read_scope, _("read")), (res.write_scope, _("write")))
+                      if scope in held]
+            if access:
+                groups.append({"label": res.label, "access": ", ".join(access)})
+        return groups
+
 
 class AuditLog(models.Model):
     """Who read, exported or changed personal data, and when. Append-only."""

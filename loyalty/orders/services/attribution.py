@@ -82,8 +82,11 @@ def attribute(items: list[Item], info: dict, policy: AttributionPolicy) -> None:
 @transaction.atomic
 def set_attribution_policy(*, rule, window_days, actor) -> AttributionPolicy:
     if not can_manage_attribution(actor) or not has_scope(actor, "orders:write"):
-        raise Forbidden(_("How orders are credited is set for the whole brand: only operators and brand-wide API keys "
-                          "may change it."))
+        raise Forbidden(
+            _("How orders are credited (orders:write) is set for the whole brand: only operators and brand-wide "
+              "API keys may change it."),
+            details={"scope": ["orders:write"]},
+        )
     errors = {}
     if rule not in [r.value for r in AttributionPolicy.RULES]:
         errors["rule"] = [_("One of: %(choices)s.") % {"choices": ", ".join(r.value for r in AttributionPolicy.RULES)}]
