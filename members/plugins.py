@@ -14,8 +14,8 @@ def register() -> None:
     timeline_sources.register()
     # The vocabulary is the brand's: store roles read it (and tag their own members, which is
     # members:write); defining it, merging and data-subject requests are for operators.
-    permissions.register("tags", _("Tag groups and tags"), store_roles="read")
-    permissions.register("attributes", _("Custom attribute definitions"), store_roles="read")
+    permissions.register("tags", _("Tag groups and tags"), store_roles="read", brand_setting=True)
+    permissions.register("attributes", _("Custom attribute definitions"), store_roles="read", brand_setting=True)
     permissions.register("merges", _("Merging duplicate members"), store_roles="none")
     permissions.register("privacy", _("Data-subject requests: export and erase members"), store_roles="none")
     # The member figures at the head of the overview (before sales) and of the phone's Today page.

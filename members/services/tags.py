@@ -17,7 +17,8 @@ from django.utils.translation import gettext as _
 
 from members.models import Member, MemberTag, Tag, TagGroup, TagSource
 from scrm import actors
-from scrm.errors import Conflict, Forbidden, InvalidInput, NotInScope
+from scrm.errors import Conflict, InvalidInput, NotInScope
+from scrm.permissions import require_write
 from scrm.scoping import access_for, scope
 
 MAX_IDS = 10_000  # per request; larger sets are tagged from a queryset (a segment)
@@ -219,8 +220,7 @@ def untag_member(*, member: Member, tag: Tag, actor, source: str = TagSource.MAN
 
 
 def _require_brand_wide(actor) -> None:
-    if not access_for(actor).all_stores:
-        raise Forbidden(_("Tags are the brand's vocabulary; store accounts cannot change them."))
+    require_write(actor, "tags")  # the brand's vocabulary: operators and brand-wide keys
 
 
 def _members_with_several(group: TagGroup) -> int:
