@@ -28,7 +28,9 @@ from collections.abc import Iterator
 from datetime import date, datetime, time
 from xml.parsers.expat import ExpatError
 
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 SNIFF_BYTES = 64 * 1024
 XLSX_MAGIC = b"PK\x03\x04"
@@ -37,6 +39,8 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # .xls (Excel 97-2003)
 CELL_MAX = 32_767  # Excel's limit for a cell; no column of any import accepts as much
 CSV_FIELD_MAX = 4 * 1024 * 1024  # the csv module holds a field whole: longer ones stop the file
 PREVIEW_MAX = 80  # characters of a cell an error message or a report echoes
+XLSX_MAX_RATIO = 100  # a workbook that unpacks to more than this many times its size is refused...
+XLSX_RATIO_FROM = 8 * 1024 * 1024  # ...once it unpacks past this
 csv.field_size_limit(CSV_FIELD_MAX)
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -67,12 +71,12 @@ def bounded(value: str) -> str:
     return TooLong(len(value)) if len(value) > CELL_MAX else value
 
 
-def preview(value):
-    """A value as an error message or report echoes it: at most PREVIEW_MAX characters and "…"."""
+def preview(value, limit: int = PREVIEW_MAX):
+    """A value as an error message, a report or a log line echoes it: at most `limit` characters and "…"."""
     if value is None:
         return None
     value = str(value)
-    return value if len(value) <= PREVIEW_MAX else value[:PREVIEW_MAX] + "…"
+    return value if len(value) <= limit else value[:limit] + "…"
 
 
 def too_long_message(length: int, maximum: int = CELL_MAX) -> str:
@@ -89,12 +93,119 @@ class FileError(ValueError):
         self.row = row
 
 
-def detect_format(head: bytes, name: str = "") -> str:
+def detect_format(head: bytes, name: str = "", source=None) -> str:
+    """"xlsx" or "csv" from what the file holds, whatever its name says; anything else (an image, a
+    PDF, an archive, a web page, a binary file) is refused with a FileError naming what it looks
+    like. `source` (seekable) lets a ZIP be told apart from a workbook."""
     if head.startswith(XLSX_MAGIC):
+        if source is not None:
+            _check_workbook(source)
         return "xlsx"
-    if head.startswith(OLE_MAGIC) or name.lower().endswith(".xls"):
+    if head.startswith(OLE_MAGIC):
         raise FileError(_("Old Excel files (.xls) cannot be read; save the sheet as .xlsx or CSV."))
+    what = looks_like(head)
+    if what is not None:
+        raise FileError(_("This file looks like %(what)s, not a CSV file or an Excel workbook (.xlsx); "
+                          "nothing was kept. Save the sheet as .xlsx or CSV.") % {"what": what})
     return "csv"
+
+
+# What a file that is not a sheet starts with, and what to call it.
+SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", gettext_lazy("a PNG image")),
+    (b"\xff\xd8\xff", gettext_lazy("a JPEG image")),
+    (b"GIF87a", gettext_lazy("a GIF image")),
+    (b"GIF89a", gettext_lazy("a GIF image")),
+    (b"RIFF", gettext_lazy("a media file (RIFF)")),
+    (b"%PDF", gettext_lazy("a PDF document")),
+    (b"{\\rtf", gettext_lazy("an RTF document")),
+    (b"\x1f\x8b", gettext_lazy("a gzip archive")),
+    (b"Rar!", gettext_lazy("a RAR archive")),
+    (b"7z\xbc\xaf\x27\x1c", gettext_lazy("a 7-Zip archive")),
+    (b"PK\x05\x06", gettext_lazy("an empty ZIP archive")),
+    (b"\x7fELF", gettext_lazy("a program (ELF)")),
+    (b"MZ", gettext_lazy("a Windows program")),
+    (b"SQLite format 3", gettext_lazy("an SQLite database")),
+)
+MARKUP = (
+    (("<!doctype html", "<html", "<head", "<body", "<table", "<meta"), gettext_lazy("a web page (HTML)")),
+    (("<?xml",), gettext_lazy("an XML file")),
+)
+TEXT_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+def looks_like(head: bytes):
+    """What the first bytes of a file say it is when it is not text a CSV reader can take (None
+    when it may be a CSV)."""
+    for magic, what in SIGNATURES:
+        if head.startswith(magic):
+            return what
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return None  # UTF-16 text holds a NUL byte in every other place
+    text = head[3:] if head.startswith(codecs.BOM_UTF8) else head
+    start = text[:512].lstrip().lower()
+    for prefixes, what in MARKUP:
+        if start.startswith(tuple(p.encode() for p in prefixes)):
+            return what
+    sample = text[:SNIFF_BYTES]
+    if b"\x00" in sample:
+        return gettext_lazy("a binary file")
+    controls = sum(1 for byte in sample if byte < 32 and byte not in (9, 10, 12, 13))
+    if sample and controls * 20 > len(sample):  # more than 5% control bytes: not text
+        return gettext_lazy("a binary file")
+    return None
+
+
+def _check_workbook(source) -> None:
+    """A ZIP is taken as a workbook only when it has one (an .xlsx holds xl/workbook.xml)."""
+    try:
+        source.seek(0)
+        with zipfile.ZipFile(source) as archive:
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise FileError(_("The file is not a readable .xlsx workbook (%(error)s).") % {"error": preview(exc)}) from None
+    finally:
+        source.seek(0)
+    if "xl/workbook.xml" in names:
+        return
+    if "word/document.xml" in names:
+        what = _("a Word document (.docx)")
+    elif any(name.startswith("ppt/") for name in names):
+        what = _("a PowerPoint presentation (.pptx)")
+    elif "content.xml" in names and "mimetype" in names:
+        what = _("an OpenDocument file (.ods, .odt)")
+    else:
+        what = _("a ZIP archive")
+    raise FileError(_("This file looks like %(what)s, not a CSV file or an Excel workbook (.xlsx); "
+                      "nothing was kept. Save the sheet as .xlsx or CSV.") % {"what": what})
+
+
+def xlsx_inflated_size(source) -> int:
+    """The bytes an XLSX's parts take once inflated, as its directory declares them (the reader
+    stops at the declared size of each part, so a part cannot inflate to more)."""
+    try:
+        source.seek(0)
+        with zipfile.ZipFile(source) as archive:
+            return sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise FileError(_("The file is not a readable .xlsx workbook (%(error)s).") % {"error": preview(exc)}) from None
+    finally:
+        source.seek(0)
+
+
+def check_inflated(source, *, limit: int, ratio: int = XLSX_MAX_RATIO) -> int:
+    """Refuse an XLSX that inflates past `limit` bytes, or more than `ratio` times its size beyond
+    a few megabytes (what a crafted file does: a real sheet packs 5 to 20 times); returns the size."""
+    inflated = xlsx_inflated_size(source)
+    source.seek(0, io.SEEK_END)
+    packed = max(source.tell(), 1)
+    source.seek(0)
+    if inflated > limit or (inflated > XLSX_RATIO_FROM and inflated > ratio * packed):
+        raise FileError(_("This workbook is %(packed)s but unpacks to %(inflated)s; at most %(limit)s (and %(ratio)s "
+                          "times its size) is read. Save it as CSV, or split it into smaller files.") % {
+            "packed": filesizeformat(packed), "inflated": filesizeformat(inflated), "limit": filesizeformat(limit),
+            "ratio": ratio})
+    return inflated
 
 
 def detect_encoding(source) -> str:
@@ -121,6 +232,182 @@ def detect_encoding(source) -> str:
     return encoding
 
 
+# The encodings a CSV may be read in: the choice a form or the API offers -> (the codec that reads
+# it, its name). Each codec reads the whole family (GBK and GB2312 files are GB18030; Shift_JIS as
+# Windows and Excel write it is CP932).
+ENCODINGS = {
+    "utf-8": ("utf-8-sig", "UTF-8"),
+    "gb18030": ("gb18030", "GB18030 / GBK (简体中文)"),
+    "big5": ("big5hkscs", "Big5 (繁體中文)"),
+    "shift_jis": ("cp932", "Shift_JIS (日本語)"),
+    "euc_jp": ("euc_jis_2004", "EUC-JP (日本語)"),
+    "euc_kr": ("cp949", "EUC-KR / CP949 (한국어)"),
+    "utf-16": ("utf-16", "UTF-16"),
+    "windows-1252": ("cp1252", "Windows-1252 (Western European)"),
+}
+_FAMILY = {
+    "utf_8": "utf-8", "ascii": "utf-8", "utf_8_sig": "utf-8",
+    "gb18030": "gb18030", "gbk": "gb18030", "gb2312": "gb18030", "hz": "gb18030",
+    "big5": "big5", "big5hkscs": "big5", "cp950": "big5",
+    "cp932": "shift_jis", "shift_jis": "shift_jis", "shift_jis_2004": "shift_jis", "shift_jisx0213": "shift_jis",
+    "euc_jp": "euc_jp", "euc_jis_2004": "euc_jp", "euc_jisx0213": "euc_jp",
+    "cp949": "euc_kr", "euc_kr": "euc_kr", "johab": "euc_kr",
+    "utf_16": "utf-16", "utf_16_le": "utf-16", "utf_16_be": "utf-16",
+    "cp1252": "windows-1252", "latin_1": "windows-1252", "iso8859_1": "windows-1252", "iso8859_15": "windows-1252",
+}
+# Detection decides alone only between these (a Latin code page fits any bytes: only a person can say).
+DETECTED_ALONE = {"utf-8", "gb18030", "big5", "shift_jis", "euc_jp", "euc_kr"}
+ENCODING_SAMPLE = 1024 * 1024  # the start of a file that detection reads...
+ENCODING_TEXT_SAMPLE = 256 * 1024  # ...and at most this much of its lines that are not plain ASCII
+CHAOS_MAX, MARGIN = 0.2, 0.05  # charset-normalizer's mess ratio, and the lead the best family needs
+
+
+def codec_for(encoding: str) -> str:
+    return ENCODINGS[encoding][0] if encoding in ENCODINGS else encoding
+
+
+def encoding_label(encoding: str) -> str:
+    return ENCODINGS[encoding][1] if encoding in ENCODINGS else encoding
+
+
+def encoding_choices() -> list[tuple[str, str]]:
+    return [(key, label) for key, (_codec, label) in ENCODINGS.items()]
+
+
+class EncodingUnclear(FileError):
+    """A CSV whose encoding cannot be told for sure, or is not the one declared; `detected` are the
+    encodings (choices) the text could be, best first."""
+
+    def __init__(self, message: str, *, detected: list[str], declared: str | None = None) -> None:
+        super().__init__(message)
+        self.detected = detected
+        self.declared = declared
+
+
+def _text_sample(source) -> bytes:
+    """The file's lines that are not plain ASCII, at most ENCODING_TEXT_SAMPLE bytes of them: ASCII
+    reads the same in every encoding offered, and a file whose first rows are ASCII and whose
+    Chinese starts later must be judged by its Chinese. Read in chunks, never held whole."""
+    found, size, rest = [], 0, b""
+    while size < ENCODING_TEXT_SAMPLE:
+        chunk = source.read(ENCODING_SAMPLE)
+        if not chunk:
+            lines, rest = rest, b""
+        else:
+            chunk = rest + chunk
+            cut = chunk.rfind(b"\n") + 1
+            if cut == 0 and len(chunk) < ENCODING_TEXT_SAMPLE:
+                rest = chunk  # a line longer than a chunk: read on
+                continue
+            if cut == 0:  # one line longer than the sample: its start is the sample
+                found.append(chunk[: ENCODING_TEXT_SAMPLE - size])
+                break
+            lines, rest = chunk[:cut], chunk[cut:]
+        if not lines.isascii():
+            for line in lines.splitlines(keepends=True):
+                if not line.isascii():
+                    found.append(line[: ENCODING_TEXT_SAMPLE - size])
+                    size += len(found[-1])
+                    if size >= ENCODING_TEXT_SAMPLE:
+                        break
+        if not chunk:
+            break
+    return b"".join(found)
+
+
+def _candidates(sample: bytes) -> tuple[list[str], bool]:
+    """The families the sample could be, best first, and whether the best one is clear."""
+    from charset_normalizer import from_bytes
+
+    results = list(from_bytes(sample))
+    ranked: list[tuple[str, float, float]] = []
+    for match in results:
+        family = _FAMILY.get(match.encoding, match.encoding)
+        if family not in [f for f, _c, _h in ranked]:
+            ranked.append((family, match.chaos, match.coherence))
+    if not ranked:
+        return [], False
+    best, chaos, coherence = ranked[0]
+    clear = best in DETECTED_ALONE and chaos <= CHAOS_MAX and all(
+        other_chaos >= chaos + MARGIN or other_coherence <= coherence - MARGIN
+        for _family, other_chaos, other_coherence in ranked[1:])
+    return [family for family, _c, _h in ranked], clear
+
+
+def _names(families: list[str]) -> str:
+    offered = [encoding_label(f) for f in families if f in ENCODINGS][:4]
+    return ", ".join(offered) or _("none of the encodings offered")
+
+
+def choose_encoding(source, declared: str | None = None) -> str:
+    """The encoding (a key of ENCODINGS) to read a CSV in: its byte-order mark, text that is valid
+    UTF-8, or what charset-normalizer finds when one family is clearly the best. A declared
+    encoding is taken when the text reads in it and detection does not clearly say another. Never a
+    guess: an unclear or contradicted file is refused (EncodingUnclear), naming what it looks like
+    and asking to choose. Leaves `source` at its start."""
+    if declared is not None and declared not in ENCODINGS:
+        raise FileError(_("Unknown encoding “%(encoding)s”; one of: %(choices)s.")
+                        % {"encoding": preview(declared), "choices": ", ".join(ENCODINGS)})
+    try:
+        found = _detected(source, declared)
+    finally:
+        source.seek(0)
+    return found
+
+
+def _detected(source, declared: str | None) -> str:
+    head = source.read(4)
+    source.seek(0)
+    marked = "utf-8" if head.startswith(codecs.BOM_UTF8) else (
+        "utf-16" if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else None)
+    if marked is not None:
+        if declared not in (None, marked):
+            raise EncodingUnclear(_disagree(declared, [marked]), detected=[marked], declared=declared)
+        return marked
+    sample = _text_sample(source)
+    if sample.isascii():  # plain ASCII reads the same in every choice but UTF-16
+        if declared == "utf-16":
+            raise EncodingUnclear(_disagree(declared, ["utf-8"]), detected=["utf-8"], declared=declared)
+        return declared or "utf-8"
+    try:
+        _decode(sample, "utf-8")
+        families, clear = ["utf-8"], True
+    except UnicodeDecodeError:
+        families, clear = _candidates(sample)
+        families = [f for f in families if f != "utf-8"]
+    if not any(f in ENCODINGS for f in families):
+        raise EncodingUnclear(_("The file's text reads as none of the encodings offered here (it is not UTF-8, "
+                                "GB18030, Big5, Shift_JIS...). Save it again as “CSV UTF-8”; nothing was kept."),
+                              detected=families, declared=declared)
+    if declared is None:
+        if clear:
+            return families[0]
+        raise EncodingUnclear(_("The file's encoding cannot be told for sure: it could be %(detected)s. Choose the "
+                                "encoding it was saved in and upload it again; nothing was kept.")
+                              % {"detected": _names(families)}, detected=families)
+    if clear and families[0] != declared:
+        raise EncodingUnclear(_disagree(declared, families), detected=families, declared=declared)
+    try:
+        _decode(sample, codec_for(declared))
+    except UnicodeDecodeError:
+        raise EncodingUnclear(_("The file cannot be read as %(declared)s; it looks like %(detected)s. Choose the "
+                                "encoding it was saved in and upload it again; nothing was kept.")
+                              % {"declared": encoding_label(declared), "detected": _names(families)},
+                              detected=families, declared=declared) from None
+    return declared
+
+
+def _decode(sample: bytes, codec: str) -> str:
+    """The sample as text; its last character may have been cut by the sample's end."""
+    return codecs.getincrementaldecoder(codec)(errors="strict").decode(sample, final=False)
+
+
+def _disagree(declared: str, families: list[str]) -> str:
+    return _("You chose %(declared)s, but the file looks like %(detected)s. Choose the encoding it was saved in "
+             "and upload it again; nothing was kept.") % {
+        "declared": encoding_label(declared), "detected": _names(families)}
+
+
 class _Raw(io.RawIOBase):
     """Any object with read(n) as a raw stream, so io.BufferedReader/TextIOWrapper can wrap it."""
 
@@ -137,8 +424,9 @@ class _Raw(io.RawIOBase):
 
 
 def csv_rows(source, *, encoding: str | None = None) -> Iterator[tuple[int, list[str]]]:
-    """(row number, cells) of a CSV stream, the header included as row 1."""
-    encoding = encoding or detect_encoding(source)
+    """(row number, cells) of a CSV stream, the header included as row 1, read in `encoding` (a
+    key of ENCODINGS or a codec); without one, UTF-8 or else GB18030 (detect_encoding)."""
+    encoding = codec_for(encoding) if encoding else detect_encoding(source)
     buffered = io.BufferedReader(_Raw(source), buffer_size=1024 * 1024)
     head = buffered.peek(SNIFF_BYTES)[:SNIFF_BYTES]
     text = io.TextIOWrapper(buffered, encoding=encoding, errors="strict", newline="")
@@ -154,8 +442,10 @@ def csv_rows(source, *, encoding: str | None = None) -> Iterator[tuple[int, list
             yield number, row
     except UnicodeDecodeError:
         raise FileError(
-            _("The file is neither UTF-8 nor GB18030 text (unreadable characters after row %(row)d); "
-              "save it again as “CSV UTF-8”.") % {"row": number},
+            _("The file cannot be read as %(encoding)s after row %(row)d (characters of another encoding); "
+              "choose the encoding it was saved in, or save it again as “CSV UTF-8”.")
+            % {"encoding": encoding_label(_FAMILY.get(codecs.lookup(encoding).name.replace("-", "_"), encoding)),
+               "row": number},
             row=number + 1,
         ) from None
     except csv.Error as exc:

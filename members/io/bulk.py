@@ -55,6 +55,8 @@ LONGEST_CELL = 4096
 IMPORT_SOURCE, IMPORT_TAG_SOURCE, IMPORT_ADD_WAY = Source.IMPORT, TagSource.IMPORT, AddWay.IMPORT
 CONSENT_SOURCE = "import"
 BRAND_WIDE = Access(all_stores=True, store_id=None)
+REPORT_HEADER = ("row", "column", "value", "code", "params")  # a stored report; see members.io.reports
+REPORT_ORDER = "row_no, col_no, err->>'code', value"
 TEMP_TABLES = ("io_raw", "io_store", "io_staff", "io_rows", "io_phonefix", "io_ident", "io_match", "io_vocab",
                "io_tags", "io_err", "io_ok", "io_moved", "io_same", "io_consent", "io_consent_changed")
 
@@ -73,6 +75,10 @@ def default_max_rows() -> int:
 
 class ConcurrentChange(RuntimeError):
     """Someone else wrote an identity of this file between validation and writing."""
+
+
+class OutOfTime(RuntimeError):
+    """The import's time is used up before its next statement; args[0]: the seconds it had."""
 
 
 @dataclass
@@ -137,23 +143,23 @@ class _CopySource:
         self.count = 0
         self.error: Exception | None = None  # what stopped reading, re-raised once COPY gave up
 
-    def _refuse_long(self, row: list[str]) -> str:
+    def _refuse_long(self, row: list[str]) -> list[dict]:
         """Cells longer than any column accepts, emptied: the row's error gives their length only."""
         problems = []
         for index, cell in enumerate(row[: self._width]):
             length = len(cell)  # a TooLong's length is the one it had in the file
             if length > self._longest:
                 row[index] = ""
-                problems.append(self._messages["cell_too_long"].replace("{column}", str(index + 1))
-                                .replace("{length}", f"{length:,}").replace("{max}", f"{self._longest:,}"))
-        return " ".join(problems)
+                problems.append({"code": "cell_too_long", "params": {
+                    "column": str(index + 1), "length": f"{length:,}", "max": f"{self._longest:,}"}})
+        return problems
 
-    def _fit(self, row: list[str]) -> tuple[str, list[str]]:
+    def _fit(self, row: list[str]) -> tuple[list[dict], list[str]]:
         if len(row) < self._width:
-            return "", row + [""] * (self._width - len(row))
+            return [], row + [""] * (self._width - len(row))
         extra = [cell for cell in row[self._width:] if cell and cell.strip()]
-        message = self._messages["extra_cells"].replace("{column}", str(self._width + 1)) if extra else ""
-        return message, row[: self._width]
+        problems = [{"code": "extra_cells", "params": {"column": str(self._width + 1)}}] if extra else []
+        return problems, row[: self._width]
 
     def read(self, size: int = -1) -> str:
         try:
@@ -173,12 +179,13 @@ class _CopySource:
                 self.count += 1
                 if self.count > self._max_rows:
                     raise FileError(self._messages["too_many_rows"], row=number)
-                long_cells = self._refuse_long(row) if max(map(len, row)) > longest else ""
+                long_cells = self._refuse_long(row) if max(map(len, row)) > longest else []
                 if len(row) == width and not long_cells:
                     writerow((number, "", *row))
                 else:
-                    problem, row = self._fit(row)
-                    writerow((number, " ".join(p for p in (long_cells, problem) if p), *row))
+                    problems, row = self._fit(row)
+                    problems = long_cells + problems
+                    writerow((number, json.dumps(problems) if problems else "", *row))
                 if buffer.tell() >= size:
                     break
             else:
@@ -190,62 +197,43 @@ class _CopySource:
 
 
 def messages() -> dict[str, str]:
-    """The report's messages in the active language; {value}, {rows}... are filled in by SQL."""
+    """What the reader of a file needs while it is read: the one message that stops the file."""
     return {
-        "cell_too_long": _("Column {column} holds {length} characters, more than any column accepts ({max}); "
-                           "the row was not read."),
-        "extra_cells": _("This row has cells beyond the last named column (from column {column} on)."),
         "too_many_rows": _("The file has more than %(max)s rows; split it into smaller files.")
         % {"max": f"{default_max_rows():,}"},
-        "formula": _("“{value}” starts like a spreadsheet formula (=, +, -, @); formulas are not imported."),
-        "too_long": _("“{value}” is longer than {max} characters."),
-        "phone": _("“{value}” is not a valid phone number."),
-        "phone_letters": _("“{value}” contains letters; a phone number has digits only."),
-        "phone_several": _("“{value}” holds more than one phone number; give one number per cell."),
-        "gender": _("“{value}” is not a gender; use f (女), m (男) or u (未知)."),
-        "date": _("“{value}” is not a date; write it as YYYY-MM-DD."),
-        "birthday_range": _("“{value}” is not a plausible birthday."),
-        "store_unknown": _("Unknown store code “{value}”."),
-        "store_closed": _("Store “{value}” is closed."),
-        "store_scope": _("You can import into your own store ({store}) only, not “{value}”."),
-        "owner_unknown": _("Unknown staff account “{value}”."),
-        "owner_inactive": _("“{value}” is not an active shopping guide of a store."),
-        "owner_store": _("“{value}” works at store {owner_store}, not at the member's store {store}."),
-        "choice": _("“{value}” is not one of: {choices}."),
-        "number": _("“{value}” is not a number."),
-        "month": _("“{value}” is not a month; write it as YYYY-MM."),
-        "boolean": _("“{value}” is not yes or no (true/false, 是/否)."),
-        "consent_value": _("“{value}” is not a consent answer; write granted or withdrawn (同意 / 撤回)."),
-        "consent": _("Needs the member's {consent} consent first; record it on the member's profile."),
-        "consent_new": _("A new member has given no {consent} consent yet; import this value once they have."),
-        "identity_several": _("“{value}” holds several ids; give one id per cell (one more id of this member: "
-                              "a row of its own with the member's phone)."),
-        "duplicate": _("“{value}” also appears in row {rows}; an identity may appear in one row only."),
-        "conflict": _("The identities in this row belong to different members ({members}); merge them first."),
-        "other_store": _("“{value}” belongs to a member of another store."),
-        "not_live": _("“{value}” belongs to member #{member}, which was merged or erased."),
-        "same_member": _("This row and row {rows} are about the same member #{member}; put them in one row."),
-        "name_required": _("A new member needs a name."),
-        "no_identity": _("Give a phone number or an id so the member can be recognised."),
-        "tag_unknown": _("Unknown tag “{value}”; tags are created on the tag pages, not by import."),
-        "tag_ambiguous": _("“{value}” is a tag of several groups; write group:tag."),
-        "tag_rule": _("“{value}” is a rule tag; its rule adds and removes it."),
-        "tag_single": _("Group “{value}” allows one tag per member; this row names more than one."),
-        "sensitive_data": _("sensitive data"),
-        "guardian": _("guardian"),
     }
 
 
 class Importer:
     """One import inside the caller's transaction: load(), validate(), then write() or not."""
 
-    def __init__(self, *, layout: Layout, store_id: int | None, user_id: int | None) -> None:
+    def __init__(self, *, layout: Layout, store_id: int | None, user_id: int | None,
+                 deadline: float | None = None) -> None:
         self.layout = layout
         self.store_id = store_id
         self.user_id = user_id
         self.msg = messages()
         self.outcome = Outcome()
         self._params: dict = {}
+        self.deadline = deadline  # time.monotonic() by which every statement must have ended
+        self._budget = None if deadline is None else max(deadline - time.monotonic(), 0)
+
+    def _bound(self, cursor) -> None:
+        """Each statement may take only what is left of the import's time (SET LOCAL: for this
+        transaction only), so a statement never outlives the attempt that sent it."""
+        if self.deadline is None:
+            return
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise OutOfTime(round(self._budget))
+        cursor.execute(f"SET LOCAL statement_timeout = {max(int(left * 1000), 1)}")
+
+    def lift_deadline(self) -> None:
+        """Back to the server's statement timeout for what the caller's transaction does next."""
+        if self.deadline is not None:
+            self.deadline = None
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL statement_timeout TO DEFAULT")
 
     # --- helpers ------------------------------------------------------------------------------
 
@@ -255,16 +243,19 @@ class Importer:
         return f"%({name})s"
 
     def _m(self, key: str, **subs) -> str:
-        """SQL for message `key` with {placeholders} replaced by SQL expressions."""
-        sql = self._param(self.msg[key])
+        """SQL for error `key` as stored: {"code": key, "params": {name: value}}, each parameter an
+        SQL expression (a cell's only as its preview). members.io.messages puts it into words."""
+        pairs = []
         for name, expr in subs.items():
-            text = _preview(expr) if name == "value" else f"({expr})::text"  # a cell: only its preview
-            sql = f"replace({sql}, '{{{name}}}', coalesce({text}, ''))"
-        return sql
+            text = _preview(expr) if name == "value" else f"({expr})"
+            pairs.append(f"{_lit(name)}, {text}")
+        params = f"jsonb_build_object({', '.join(pairs)})" if pairs else "'{}'::jsonb"
+        return f"jsonb_build_object('code', {_lit(key)}, 'params', {params})"
 
     def _run(self, sql: str, params: dict | None = None) -> int:
         started = time.perf_counter()
         with connection.cursor() as cursor:
+            self._bound(cursor)
             cursor.execute(sql, params or None)
             rowcount = cursor.rowcount
         if logger.isEnabledFor(logging.DEBUG):
@@ -279,6 +270,7 @@ class Importer:
 
     def _scalar(self, sql: str, params=None):
         with connection.cursor() as cursor:
+            self._bound(cursor)
             cursor.execute(sql, params)
             return cursor.fetchone()[0]
 
@@ -301,7 +293,7 @@ class Importer:
         store = "NULL::bigint" if self.store_id is None else str(int(self.store_id))
         return f"""(SELECT r.*, m.held, m.first_id, m.last_id, m.match_col_no, m.match_col, m.match_value,
                            m.member_id, m.member_store_id, m.member_live,
-                           nullif(array_remove(s.rows, r.row_no), '{{}}') AS same_rows,
+                           (array_remove(s.first_rows, r.row_no))[1:5] AS same_rows,
                            coalesce(r.store_id, m.member_store_id, {store},
                                     CASE WHEN m.row_no IS NULL THEN r.owner_store_id END) AS final_store_id
                     FROM io_rows r LEFT JOIN io_match m ON m.row_no = r.row_no
@@ -315,6 +307,9 @@ class Importer:
         spill to disk with the default), and room for the staging tables in memory."""
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL work_mem = '256MB'")
+            # A statement whose client went away (a killed worker) is stopped within seconds
+            # instead of running to its end.
+            cursor.execute("SET LOCAL client_connection_check_interval = '5s'")
         Importer._temp_buffers()
 
     @staticmethod
@@ -335,12 +330,13 @@ class Importer:
         self._run(f"""
             DROP TABLE IF EXISTS {", ".join("pg_temp." + t for t in TEMP_TABLES)};
             CREATE TEMP TABLE io_raw (row_no bigint, x text, {cells}) ON COMMIT DROP;
-            CREATE TEMP TABLE io_err (row_no bigint, col_no int, col text, value text, message text) ON COMMIT DROP;
+            CREATE TEMP TABLE io_err (row_no bigint, col_no int, col text, value text, err jsonb) ON COMMIT DROP;
         """)
         source = _CopySource(rows, len(self.layout.columns), default_max_rows(), self.msg)
         names = ", ".join(f"c{c.index}" for c in self.layout.columns)
         try:
             with connection.cursor() as cursor:
+                self._bound(cursor)
                 cursor.cursor.copy_expert(f"COPY io_raw (row_no, x, {names}) FROM STDIN (FORMAT csv)", source, 1 << 20)
         except Exception:  # the raw psycopg2 cursor: its errors are not Django's
             if source.error is not None:  # psycopg2 reports our own exception as a cancelled COPY
@@ -498,11 +494,11 @@ class Importer:
                            for col_no, col, value, bad, message in entries)
         any_bad = " OR ".join(f"coalesce({bad}, false)" for _no, _col, _value, bad, _message in entries)
         self._collected(f"""
-            INSERT INTO io_err (row_no, col_no, col, value, message)
-            SELECT {alias}.row_no, e.col_no, e.col, e.value, e.message
+            INSERT INTO io_err (row_no, col_no, col, value, err)
+            SELECT {alias}.row_no, e.col_no, e.col, e.value, e.err
             FROM (SELECT * FROM {table} WHERE {any_bad}) AS {alias},
-                 LATERAL (VALUES {values}) AS e(col_no, col, value, message)
-            WHERE e.message IS NOT NULL""")
+                 LATERAL (VALUES {values}) AS e(col_no, col, value, err)
+            WHERE e.err IS NOT NULL""")
 
     def _cell_errors(self) -> None:
         """Every cell that is not a value of its column, in one pass over io_rows."""
@@ -564,9 +560,14 @@ class Importer:
                 typed(c, bad, key)
         for c in self.layout.consents:
             typed(c, f"{c.sql_name} IS NOT NULL AND k{c.index} IS NULL", "consent_value")
-        entries = [(0, "''", "NULL::text", "x IS NOT NULL", "x")]
-        entries += [(c.index + 1, self._param(c.header), c.sql_name, bad, message) for c, bad, message in checks]
-        self._insert_errors("io_rows", entries)
+        # A row's own problems (cells beyond the header, cells too long to read), found as it was read.
+        self._run("""
+            INSERT INTO io_err (row_no, col_no, col, value, err)
+            SELECT r.row_no, 0, '', NULL, e.err FROM io_raw r, jsonb_array_elements(r.x::jsonb) AS e(err)
+            WHERE r.x IS NOT NULL""")
+        entries = [(c.index + 1, self._param(c.header), c.sql_name, bad, message) for c, bad, message in checks]
+        if entries:
+            self._insert_errors("io_rows", entries)
 
     def _identities(self) -> None:
         """io_ident: one row per identity cell. An id that cannot be stored is reported and takes
@@ -586,7 +587,7 @@ class Importer:
                   AND (length(external_id) > {EXTERNAL_ID_MAX} OR left(external_id, 1) IN ('=', '+', '-', '@')
                        OR strpos(external_id, ';') > 0)
                 RETURNING row_no, col_no, col, external_id)
-            INSERT INTO io_err (row_no, col_no, col, value, message)
+            INSERT INTO io_err (row_no, col_no, col, value, err)
             SELECT row_no, col_no, col, external_id,
                    CASE WHEN left(external_id, 1) IN ('=', '+', '-', '@') THEN {self._m('formula', value='external_id')}
                         WHEN length(external_id) > {EXTERNAL_ID_MAX}
@@ -594,14 +595,20 @@ class Importer:
                         ELSE {self._m('identity_several', value='left(external_id, 60)')} END
             FROM bad""")
         self._run("ANALYZE io_ident")  # the join with members_identity below needs real estimates
-        rows = ("array_to_string((array_remove(d.rows, i.row_no))[1:5], ', ') "
-                "|| CASE WHEN cardinality(d.rows) > 6 THEN ' …' ELSE '' END")
+        # Each row names at most five others: a group keeps its first six rows (never the whole
+        # list), so an id repeated on every row of the file costs the same per row as a pair.
+        rows = ("array_to_string((array_remove(d.first_rows, i.row_no))[1:5], ', ') "
+                "|| CASE WHEN d.n > 6 THEN ' …' ELSE '' END")
         self._collected(f"""
-            INSERT INTO io_err (row_no, col_no, col, value, message)
+            INSERT INTO io_err (row_no, col_no, col, value, err)
             SELECT i.row_no, i.col_no, i.col, i.external_id, {self._m('duplicate', value='i.external_id', rows=rows)}
             FROM io_ident i
-            JOIN (SELECT channel, namespace, external_id, array_agg(row_no ORDER BY row_no) AS rows
-                  FROM io_ident GROUP BY 1, 2, 3 HAVING count(*) > 1) AS d
+            JOIN (SELECT channel, namespace, external_id, count(*) AS n,
+                         array_agg(row_no ORDER BY row_no) FILTER (WHERE rank <= 6) AS first_rows
+                  FROM (SELECT channel, namespace, external_id, row_no,
+                               row_number() OVER (PARTITION BY channel, namespace, external_id ORDER BY row_no) AS rank
+                        FROM io_ident) AS ranked
+                  GROUP BY 1, 2, 3 HAVING count(*) > 1) AS d
               ON d.channel = i.channel AND d.namespace = i.namespace AND d.external_id = i.external_id""")
 
     def _identity_columns(self) -> list[tuple[Column, str, str]]:
@@ -647,8 +654,10 @@ class Importer:
             CREATE UNIQUE INDEX ON io_match (row_no);
             ANALYZE io_match;
             CREATE TEMP TABLE io_same ON COMMIT DROP AS
-            SELECT member_id, array_agg(row_no ORDER BY row_no) AS rows
-            FROM io_match WHERE member_id IS NOT NULL GROUP BY member_id HAVING count(*) > 1""")
+            SELECT member_id, array_agg(row_no ORDER BY row_no) FILTER (WHERE rank <= 6) AS first_rows
+            FROM (SELECT member_id, row_no, row_number() OVER (PARTITION BY member_id ORDER BY row_no) AS rank
+                  FROM io_match WHERE member_id IS NOT NULL) AS ranked
+            GROUP BY member_id HAVING count(*) > 1""")
 
     def _row_errors(self) -> None:
         """Errors that need the matched member: conflicts, scope, owner's store, consent, names."""
@@ -677,7 +686,7 @@ class Importer:
         checks.append((*match, f"NOT f.member_live AND {in_scope}",
                        self._m("not_live", value="f.match_value", member="f.member_id")))
         checks.append((*match, f"f.same_rows IS NOT NULL AND {in_scope}",
-                       self._m("same_member", member="f.member_id", rows="array_to_string(f.same_rows[1:5], ', ')")))
+                       self._m("same_member", member="f.member_id", rows="array_to_string(f.same_rows, ', ')")))
         name = self.col("name")
         checks.append((name.index + 1 if name else 0, self._param(name.header if name else ""), "NULL::text",
                        f"f.first_id IS NULL AND {self.v('name', 'f')} IS NULL AND ({any_identity})",
@@ -696,7 +705,7 @@ class Importer:
             needed = [str(purpose) for purpose in attributes.consents_needed(c.attribute)]
             if not needed:
                 continue
-            label = self._param(" + ".join(self.msg[p] for p in needed))
+            label = f"to_jsonb({self._param(needed)}::text[])"
             granted = (f"(SELECT count(*) FROM {members_sql.CONSENT} k WHERE k.member_id = f.member_id "
                        f"AND k.channel = '{ConsentChannel.ALL}' AND k.granted "
                        f"AND k.purpose = ANY({self._param(needed)}::text[])) = {len(needed)}")
@@ -743,14 +752,14 @@ class Importer:
             ANALYZE io_tags""")
         header = self._param(column.header)
         self._collected(f"""
-            INSERT INTO io_err (row_no, col_no, col, value, message)
-            SELECT r.row_no, {column.index + 1}, {header}, b.item, b.message
+            INSERT INTO io_err (row_no, col_no, col, value, err)
+            SELECT r.row_no, {column.index + 1}, {header}, b.item, b.err
             FROM (SELECT cell, item,
                          CASE WHEN ambiguous THEN {self._m('tag_ambiguous', value='item')}
                               WHEN tag_id IS NULL AND left(item, 1) IN ('=', '+', '-', '@')
                                   THEN {self._m('formula', value='item')}
                               WHEN tag_id IS NULL THEN {self._m('tag_unknown', value='item')}
-                              ELSE {self._m('tag_rule', value='item')} END AS message
+                              ELSE {self._m('tag_rule', value='item')} END AS err
                   FROM io_tags WHERE tag_id IS NULL OR is_rule
                   UNION ALL
                   SELECT cell, string_agg(item, ';' ORDER BY item), {self._m('tag_single', value='group_name')}
@@ -861,8 +870,7 @@ class Importer:
             ORDER BY i.channel, i.namespace, i.external_id
             ON CONFLICT (channel, namespace, external_id) DO NOTHING""")
         if added != expected:
-            raise ConcurrentChange(_("Some identities of this file were added to other members while it was "
-                                     "being imported; nothing was written. Run the import again."))
+            raise ConcurrentChange("concurrent")
         self.outcome.identities_added = added
 
     def _write_tags(self) -> None:
@@ -966,22 +974,23 @@ class Importer:
     # --- 4. report ----------------------------------------------------------------------------
 
     def first_errors(self, n: int) -> list[dict]:
+        """The first `n` errors as stored on the job: a code and its parameters, never a text in
+        one language (members.io.messages words them for each reader)."""
         with connection.cursor() as cursor:
-            cursor.execute("SELECT row_no, col_no, col, value, message FROM io_err "
-                           "ORDER BY row_no, col_no, message LIMIT %s", [n])
+            cursor.execute("SELECT row_no, col_no, col, value, err->>'code', err->'params' FROM io_err "
+                           f"ORDER BY {REPORT_ORDER} LIMIT %s", [n])
             return [{"row": row, "column": col, "column_number": number or None, "value": _short(value),
-                     "message": message} for row, number, col, value, message in cursor.fetchall()]
+                     "code": code, "params": _params(params)}
+                    for row, number, col, value, code, params in cursor.fetchall()]
 
     def report_csv(self, target) -> None:
-        """The whole report as CSV (UTF-8 with BOM, for Excel) into the binary file `target`.
-        Values echo the file's cells, so a leading = + - @ (or tab, CR) is neutralised with '."""
-        buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\n").writerow([_("row"), _("column"), _("value"), _("message")])
-        target.write(b"\xef\xbb\xbf" + buffer.getvalue().encode())
+        """The whole report as stored, worded for each reader as it is downloaded
+        (members.io.reports): CSV of row, column, value, code and parameters (JSON), under a header
+        naming those five, into the binary file `target`."""
+        target.write((",".join(REPORT_HEADER) + "\n").encode())
         with connection.cursor() as cursor:
             cursor.cursor.copy_expert(
-                "COPY (SELECT row_no, col, CASE WHEN left(value, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r') "
-                "THEN '''' || value ELSE value END, message FROM io_err ORDER BY row_no, col_no, message) "
+                f"COPY (SELECT row_no, col, value, err->>'code', err->'params' FROM io_err ORDER BY {REPORT_ORDER}) "
                 "TO STDOUT (FORMAT csv)",
                 target,
             )
@@ -994,6 +1003,12 @@ def _first_by_key(queryset) -> dict:
     for row in queryset.order_by("id"):
         found.setdefault(row.key, row)
     return found
+
+
+def _params(params) -> dict:
+    if isinstance(params, str):
+        return json.loads(params)
+    return params or {}
 
 
 def _short(value):

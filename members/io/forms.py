@@ -7,12 +7,18 @@ from django.utils.translation import gettext_lazy as _
 
 from members.io import exports, services
 from members.io.models import ImportMode
+from scrm import files
 
 
 class ImportForm(forms.Form):
     file = forms.FileField(label=_("File"))
     mode = forms.ChoiceField(label=_("Mode"), choices=ImportMode.choices, initial=ImportMode.DRY_RUN,
                              widget=forms.RadioSelect)
+    encoding = forms.ChoiceField(
+        label=_("Encoding of a CSV"), required=False, initial="",
+        choices=[("", _("Detect it (a file that is unclear is refused, never guessed)")), *files.encoding_choices()],
+        help_text=_("Choose it when the check cannot tell it: what Excel calls the file's encoding when saving."),
+    )
 
     def clean_file(self):
         upload = self.cleaned_data["file"]

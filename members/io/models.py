@@ -93,7 +93,17 @@ class ImportJob(models.Model):
                               help_text=_("The first errors: row, column, value, message."))
     report = models.FileField(_("error report"), upload_to="imports/reports/%Y/%m/", storage=io_storage,
                               max_length=255, blank=True)
-    message = models.TextField(_("message"), blank=True)
+    message = models.TextField(_("message"), blank=True,
+                               help_text=_("An outcome without a code (a file that cannot be read), as written."))
+    message_code = models.CharField(max_length=32, blank=True,
+                                    help_text=_("The outcome, worded in the reader's language (members.io.messages)."))
+    message_params = models.JSONField(default=dict, blank=True)
+    encoding = models.CharField(_("encoding"), max_length=16, blank=True,
+                                help_text=_("What a CSV is read in (chosen or detected); empty for XLSX."))
+    commit_of = models.OneToOneField(
+        "self", verbose_name=_("committed from"), on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="commit", help_text=_("The dry run this import commits: each dry run is committed at most once."),
+    )
     timings = models.JSONField(_("timings"), default=dict, blank=True, help_text=_("Seconds per phase."))
     attempts = models.PositiveSmallIntegerField(default=0)
 
@@ -124,3 +134,23 @@ class ImportJob(models.Model):
     @property
     def writes(self) -> bool:
         return self.mode != ImportMode.DRY_RUN
+
+    @property
+    def summary(self) -> str:
+        """The outcome in the reader's language (a job stored before codes keeps its text)."""
+        from members.io import messages
+
+        if self.message_code:
+            return messages.job_message(self.message_code, self.message_params, self.message)
+        return messages.job_message("", None, self.message)
+
+    def rendered_errors(self) -> list[dict]:
+        """The first errors, each worded in the reader's language."""
+        from members.io import messages
+
+        return messages.rendered(self.errors or [])
+
+    @property
+    def can_commit(self) -> bool:
+        """A finished dry run with valid rows may be imported as it is, once."""
+        return self.mode == ImportMode.DRY_RUN and self.status == ImportStatus.DONE and self.rows_valid > 0

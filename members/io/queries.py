@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -80,11 +79,21 @@ def refuse_unknown_filters(params, *, known: set[str]) -> None:
 
 
 def jobs_to_resume(*, pending_for: timedelta = timedelta(minutes=2)) -> list[int]:
-    now = timezone.now()
-    stale = now - timedelta(seconds=getattr(settings, "CELERY_TASK_TIME_LIMIT", 1800) + 60)
+    """Jobs still pending a while after upload: their message to the workers was lost."""
     return list(
-        ImportJob.objects.filter(
-            Q(status=ImportStatus.PENDING, created_at__lt=now - pending_for)
-            | Q(status__in=[ImportStatus.VALIDATING, ImportStatus.IMPORTING], started_at__lt=stale)
-        ).order_by("pk").values_list("pk", flat=True)[:100]
+        ImportJob.objects.filter(status=ImportStatus.PENDING, created_at__lt=timezone.now() - pending_for)
+        .order_by("pk").values_list("pk", flat=True)[:100]
     )
+
+
+def jobs_in_progress() -> list[int]:
+    """Jobs some attempt started (checking or importing): the sweeper asks whether it is alive."""
+    return list(
+        ImportJob.objects.filter(status__in=[ImportStatus.VALIDATING, ImportStatus.IMPORTING])
+        .order_by("pk").values_list("pk", flat=True)[:100]
+    )
+
+
+def commit_of(job: ImportJob) -> ImportJob | None:
+    """The import that committed dry run `job`, if one did."""
+    return ImportJob.objects.filter(commit_of=job).first()

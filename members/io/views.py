@@ -8,12 +8,12 @@ import io
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpResponse, QueryDict, StreamingHttpResponse
+from django.http import Http404, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
-from members.io import columns, exports, queries, services
+from members.io import columns, exports, queries, reports, services
 from members.io.forms import ExportForm, ImportForm
 from members.io.models import ImportJob
 from members.segments.forms import ROOT, AudienceForm
@@ -57,11 +57,13 @@ class ImportListView(ScopedListView):
             return self._form_error(form)
         try:
             job = services.create_import(actor=request.user, upload=form.cleaned_data["file"],
-                                         mode=form.cleaned_data["mode"])
+                                         mode=form.cleaned_data["mode"],
+                                         encoding=form.cleaned_data["encoding"] or None)
         except services.ImportRefused as exc:
             if exc.status == 403:
                 raise PermissionDenied from None
-            form.add_error("mode" if "mode" in exc.details else "file", exc.message)
+            field = next((name for name in ("mode", "encoding") if name in exc.details), "file")
+            form.add_error(field, exc.message)
             return self._form_error(form, status=exc.status)
         services.start_import(job=job)
         return redirect("member-import-job", pk=job.pk)
@@ -86,6 +88,26 @@ class ImportJobView(ScopedDetailView):
             return ["member_io/_import_job.html"]
         return super().get_template_names()
 
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["commit_job"] = queries.commit_of(self.object)
+        return context
+
+
+@scoped_view(pk=ImportJob)
+@require_POST
+def commit_import(request, pk):
+    """"Import these rows" on a dry run's page: the same stored file, the same options, once."""
+    if not services.can_import(request.user):
+        raise PermissionDenied
+    dry_run = get_visible_or_404(ImportJob, request.user, pk=pk)
+    job, created = services.commit_dry_run(actor=request.user, job=dry_run)
+    if created:
+        services.start_import(job=job)
+    else:
+        messages.info(request, _("This dry run was already imported; here is that import."))
+    return redirect("member-import-job", pk=job.pk)
+
 
 @scoped_view(pk=ImportJob)
 def import_report(request, pk):
@@ -95,8 +117,9 @@ def import_report(request, pk):
     job = get_visible_or_404(ImportJob, request.user, pk=pk)
     if not job.report:
         raise Http404
-    return FileResponse(job.report.open("rb"), as_attachment=True, filename=f"import-{job.pk}-errors.csv",
-                        content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(reports.worded(job.report.open("rb")), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'
+    return response
 
 
 @scoped_view

@@ -3,15 +3,21 @@ from __future__ import annotations
 from django.urls import reverse
 from rest_framework import serializers
 
+from members.io.messages import rendered
 from members.io.models import ImportJob, ImportMode
-from scrm.files import preview
+from scrm.files import encoding_choices
 
 MESSAGE_MAX = 1000  # a message holds previews of cells only; a job stored before that is cut here
 
 
 class ImportCreateSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="CSV (UTF-8 or GB18030) or .xlsx with a header row; see the template.")
+    file = serializers.FileField(help_text="CSV or .xlsx with a header row; see the template. What the file is comes "
+                                           "from its content: anything else is refused (400).")
     mode = serializers.ChoiceField(choices=ImportMode.choices, default=ImportMode.DRY_RUN)
+    encoding = serializers.ChoiceField(
+        choices=[key for key, _label in encoding_choices()], required=False, allow_blank=True,
+        help_text="The CSV's encoding. Empty: detected; a file whose encoding is unclear, or not the one given, is "
+                  "refused (400, code encoding_unclear) naming what it looks like.")
 
 
 class ImportErrorSerializer(serializers.Serializer):
@@ -19,12 +25,13 @@ class ImportErrorSerializer(serializers.Serializer):
     column = serializers.CharField(allow_blank=True, help_text="The column's header as written in the file.")
     column_number = serializers.IntegerField(allow_null=True)
     value = serializers.CharField(allow_null=True, allow_blank=True)
-    message = serializers.CharField()
+    code = serializers.CharField(allow_blank=True, help_text="What is wrong, for a program: e.g. phone, duplicate, "
+                                                             "tag_unknown (empty for an error stored before codes).")
+    params = serializers.DictField(help_text="The values the message names (each cell as a bounded preview).")
+    message = serializers.CharField(help_text="The error in the language of the request.")
 
     def to_representation(self, instance):
-        data = super().to_representation(instance)
-        data["value"] = preview(data["value"])
-        data["column"] = preview(data["column"])
+        data = super().to_representation(rendered([instance])[0])
         if len(data["message"]) > MESSAGE_MAX:
             data["message"] = data["message"][:MESSAGE_MAX] + "…"
         return data
@@ -35,13 +42,16 @@ class ImportJobSerializer(serializers.ModelSerializer):
     created_by = serializers.SerializerMethodField()
     errors = ImportErrorSerializer(many=True, read_only=True)
     report_url = serializers.SerializerMethodField()
+    message = serializers.CharField(source="summary", read_only=True,
+                                    help_text="The outcome in the language of the request.")
+    commit_of = serializers.PrimaryKeyRelatedField(read_only=True, help_text="The dry run this import commits.")
 
     class Meta:
         model = ImportJob
         fields = ["id", "status", "mode", "format", "original_name", "size_bytes", "store", "created_by",
                   "rows_total", "rows_valid", "rows_invalid", "created_count", "updated_count", "tags_added",
-                  "identities_added", "error_count", "errors", "report_url", "message", "timings", "created_at",
-                  "started_at", "finished_at"]
+                  "identities_added", "error_count", "errors", "report_url", "message", "message_code", "encoding",
+                  "attempts", "commit_of", "timings", "created_at", "started_at", "finished_at"]
         read_only_fields = fields
 
     def get_created_by(self, job) -> str:

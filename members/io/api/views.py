@@ -3,7 +3,7 @@ errors. Exports: GET /exports/members/?format=csv (or xlsx) with the member list
 
 from __future__ import annotations
 
-from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -12,7 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from members.filters import MemberFilterSet
-from members.io import exports, services
+from members.io import exports, reports, services
 from members.io.api.serializers import ImportCreateSerializer, ImportJobListSerializer, ImportJobSerializer
 from members.io.models import ImportJob
 from scrm.api.renderers import CsvRenderer, XlsxRenderer
@@ -53,11 +53,15 @@ class ImportJobViewSet(ScopedCreateListRetrieveViewSet):
         description=(
             "multipart/form-data with `file` (CSV in UTF-8 or GB18030, or .xlsx) and `mode`: `dry_run` checks "
             "every row and writes nothing, `strict` writes only if every row is valid, `valid_rows` writes the "
-            "valid rows and reports the others. Small files are done when the response arrives (201, status "
-            "done or failed); larger ones run in a worker (202, status pending): GET the job until it is done. "
+            "valid rows and reports the others (or POST /imports/{id}/commit/ after a dry run). Small files are "
+            "done when the response arrives (201, status done or failed); larger ones, and workbooks that unpack "
+            "to more than a few megabytes, run in a worker (202, status pending): GET the job until it is done. "
+            "What the file is comes from its content: an image, a PDF, a ZIP that is no workbook, a web page "
+            "or a binary file is refused (400, saying what it looks like), as is a CSV whose encoding is unclear "
+            "(400, code encoding_unclear: give `encoding`). "
             "Columns: name, phone, gender, birthday, home_store, owner, source, stage, tags (group:tag;...), "
             "identities (wecom, wechat_unionid, pos, miniprogram:<appid>, tmall:<shop>...), attr:<code>. "
-            "A file over the size limit is refused with 413."
+            "A file over the size limit, or a workbook that unpacks past its limit, is refused with 413."
         ),
         request=ImportCreateSerializer,
         responses={201: ImportJobSerializer, 202: ImportJobSerializer},
@@ -69,10 +73,34 @@ class ImportJobViewSet(ScopedCreateListRetrieveViewSet):
         payload = ImportCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         job = services.create_import(actor=request.user, upload=payload.validated_data["file"],
-                                     mode=payload.validated_data["mode"])
+                                     mode=payload.validated_data["mode"],
+                                     encoding=payload.validated_data.get("encoding") or None)
         services.start_import(job=job)
         job = ImportJob.objects.select_related("created_by", "store").get(pk=job.pk)
         code = status.HTTP_202_ACCEPTED if job.is_running else status.HTTP_201_CREATED
+        return Response(self.get_serializer(job).data, status=code)
+
+    @extend_schema(
+        summary="Import the rows of a finished dry run, from the file it checked",
+        description=(
+            "The same stored file and options; `strict` when every row was valid, `valid_rows` otherwise. Once per "
+            "dry run: a repeated request answers the import already made (200) instead of importing again. "
+            "201 when done in the request, 202 while a worker runs it; 409 for a job that is not a finished dry run "
+            "with valid rows."
+        ),
+        request=None,
+        responses={200: ImportJobSerializer, 201: ImportJobSerializer, 202: ImportJobSerializer},
+    )
+    @action(detail=True, methods=["post"], parser_classes=[parsers.JSONParser, parsers.FormParser])
+    def commit(self, request, pk=None):
+        job, created = services.commit_dry_run(actor=request.user, job=self.get_object())
+        if created:
+            services.start_import(job=job)
+        job = ImportJob.objects.select_related("created_by", "store").get(pk=job.pk)
+        if not created:
+            code = status.HTTP_200_OK
+        else:
+            code = status.HTTP_202_ACCEPTED if job.is_running else status.HTTP_201_CREATED
         return Response(self.get_serializer(job).data, status=code)
 
     @extend_schema(summary="The import's full error report as CSV",
@@ -82,8 +110,10 @@ class ImportJobViewSet(ScopedCreateListRetrieveViewSet):
         job = self.get_object()
         if not job.report:
             raise Http404
-        return FileResponse(job.report.open("rb"), as_attachment=True, filename=f"import-{job.pk}-errors.csv",
-                            content_type="text/csv; charset=utf-8")
+        response = StreamingHttpResponse(reports.worded(job.report.open("rb")),
+                                         content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'
+        return response
 
 
 _FILTER_PARAMETERS = [

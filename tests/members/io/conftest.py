@@ -75,7 +75,8 @@ def xlsx_bytes(rows) -> bytes:
 
 
 def errors_by_row(job) -> dict[int, list[tuple[str, str]]]:
+    """The job's first errors, worded in the active language, by row."""
     found: dict[int, list[tuple[str, str]]] = {}
-    for error in job.errors:
+    for error in job.rendered_errors():
         found.setdefault(error["row"], []).append((error["column"], error["message"]))
     return found

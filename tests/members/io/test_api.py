@@ -53,6 +53,7 @@ def test_operator_imports_and_reads_the_report(alice):
     body = response.json()
     assert (body["status"], body["rows_total"], body["rows_invalid"], body["created_count"]) == ("done", 2, 1, 1)
     assert body["errors"] == [{"row": 3, "column": "phone", "column_number": 2, "value": "1380013800",
+                               "code": "phone", "params": {"value": "1380013800"},
                                "message": "“1380013800” is not a valid phone number."}]
     assert body["created_by"] == "alice"
     detail = client.get(f"/api/v1/imports/{body['id']}/")

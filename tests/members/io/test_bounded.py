@@ -35,7 +35,7 @@ def size(value) -> int:
 
 def assert_small_everywhere(alice, job, limit=4000):
     assert size(job.errors) < limit, size(job.errors)
-    assert len(job.message.encode()) < limit
+    assert len(job.summary.encode()) < limit
     with job.report.open("rb") as handle:
         report = handle.read()
     assert len(report) < limit, len(report)

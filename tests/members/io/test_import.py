@@ -11,7 +11,7 @@ import random
 import pytest
 from django.db import transaction
 
-from members.io import bulk, columns, services
+from members.io import bulk, columns, reports, services
 from members.io.models import ImportJob, ImportStatus
 from members.models import Consent, Identity, Member, MemberTag, StaffRelation, Tag
 from members.phones import InvalidPhone, normalize_phone
@@ -142,8 +142,9 @@ def test_malformed_phone(alice, store_a):
     job = run_import(alice, "name,phone\n甲,13800138000\n乙,1380013800\n", mode="strict")
     assert job.status == ImportStatus.FAILED
     assert job.errors == [{"row": 3, "column": "phone", "column_number": 2, "value": "1380013800",
-                           "message": "“1380013800” is not a valid phone number."}]
-    assert "nothing was imported" in job.message
+                           "code": "phone", "params": {"value": "1380013800"}}]
+    assert [e["message"] for e in job.rendered_errors()] == ["“1380013800” is not a valid phone number."]
+    assert "nothing was imported" in job.summary
     assert counts() == (0, 0, 0)
 
 
@@ -302,7 +303,7 @@ def test_dry_run_writes_nothing_and_reports_the_same(alice, store_a, vocabulary)
     assert job.status == ImportStatus.DONE
     assert (job.rows_total, job.rows_valid, job.rows_invalid, job.created_count, job.tags_added) == (3, 2, 1, 2, 1)
     assert [e["row"] for e in job.errors] == [3]
-    assert "Nothing was written" in job.message
+    assert "Nothing was written" in job.summary
     assert counts() == (0, 0, 0)
 
 
@@ -317,7 +318,7 @@ def test_valid_rows_imports_the_valid_ones(alice, store_a, vocabulary):
     assert job.status == ImportStatus.DONE
     assert (job.created_count, job.rows_invalid, job.tags_added) == (2, 1, 1)
     assert set(Member.objects.values_list("name", flat=True)) == {"甲", "丙"}
-    assert "1 rows with errors were skipped" in job.message
+    assert "1 rows with errors were skipped" in job.summary
     entry = AuditLog.objects.get()  # an import that writes is audited; dry runs and refused files are not
     assert (entry.user, entry.action, entry.object_id) == (alice, "members.import", str(job.pk))
     assert entry.detail == {"mode": "valid_rows", "rows": 3, "invalid": 1, "created": 2,
@@ -327,8 +328,7 @@ def test_valid_rows_imports_the_valid_ones(alice, store_a, vocabulary):
 def test_error_report_csv_names_rows_and_neutralises_formulas(alice, store_a):
     job = run_import(alice, "name,phone\n=1+2,13800138001\nb,-12\n", mode="valid_rows")
     assert job.report
-    with job.report.open("rb") as handle:
-        text = handle.read().decode("utf-8-sig")
+    text = b"".join(reports.worded(job.report.open("rb"))).decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0] == ["row", "column", "value", "message"]
     assert rows[1][:3] == ["2", "name", "'=1+2"]
@@ -361,10 +361,18 @@ def test_gb18030_csv_with_chinese_headers(alice, store_a, carol, vocabulary):
 
 
 def test_gb18030_after_a_long_ascii_start(alice, store_a):
+    """Judged by its Chinese, not by its ASCII start: one short name could be GB18030, EUC-KR or
+    EUC-JP, so the file is refused until its encoding is chosen, and then imports as chosen."""
     rows = "".join(f"m{i},1380000{i:04d}\n" for i in range(6000))  # ~100 KB of ASCII first
     content = ("name,phone\n" + rows + "张三,13900139000\n").encode("gb18030")
-    job = run_import(alice, content, mode="strict")
-    assert job.status == ImportStatus.DONE, (job.message, job.errors[:3])
+    with pytest.raises(services.ImportRefused) as refused:
+        run_import(alice, content, mode="strict")
+    assert refused.value.code == "encoding_unclear" and "GB18030" in refused.value.message
+    assert not ImportJob.objects.exists()
+    job = services.run_import(job_id=services.create_import(
+        actor=alice, upload=upload(content), mode="strict", encoding="gb18030").pk)
+    assert job.status == ImportStatus.DONE, (job.summary, job.errors[:3])
+    assert job.encoding == "gb18030"
     assert Member.objects.filter(name="张三").exists()
 
 
@@ -374,11 +382,24 @@ def test_utf8_with_bom_and_tabs(alice, store_a):
     assert Member.objects.get().name == "张三"
 
 
-def test_unreadable_text_fails_naming_the_row(alice, store_a):
+def test_text_in_no_encoding_is_refused_at_upload(alice, store_a):
     content = "name,phone\n张三,13800138000\n".encode() + b"\xff\xfe\xfa,1\n"
-    job = run_import(alice, content + b"x" * 70000, mode="strict")
+    with pytest.raises(services.ImportRefused) as refused:
+        run_import(alice, content + b"x" * 70000, mode="strict")
+    assert refused.value.code == "encoding_unclear" and "CSV UTF-8" in refused.value.message
+    assert not ImportJob.objects.exists() and counts() == (0, 0, 0)
+
+
+def test_unreadable_text_past_the_sample_fails_naming_the_row(alice, store_a):
+    """Detection reads a bounded sample of the text; what lies past it is read strictly as the
+    encoding chosen, and a byte of another encoding stops the import at its row."""
+    rows = "".join(f"张三{i},138{i:08d}\n" for i in range(20000))  # ~400 KB of UTF-8 Chinese
+    content = ("name,phone\n" + rows).encode() + "李四,13900139000\n".encode("gb18030")
+    job = run_import(alice, content, mode="strict")
     assert job.status == ImportStatus.FAILED
-    assert "neither UTF-8 nor GB18030" in job.message
+    assert "cannot be read as UTF-8 after row" in job.summary, job.summary
+    row = int(job.summary.split("after row ")[1].split()[0])
+    assert 19000 < row <= 20001  # where reading stopped: text is decoded a buffer ahead of the rows
     assert counts() == (0, 0, 0)
 
 
@@ -417,7 +438,7 @@ def test_a_file_over_the_size_limit_is_refused_with_its_size(alice, settings):
 def test_too_many_rows(alice, store_a, settings):
     settings.MEMBER_IMPORT_MAX_ROWS = 3
     job = run_import(alice, "name,phone\n" + "".join(f"m{i},1380013800{i}\n" for i in range(5)), mode="valid_rows")
-    assert job.status == ImportStatus.FAILED and "more than 3 rows" in job.message
+    assert job.status == ImportStatus.FAILED and "more than 3 rows" in job.summary
     assert counts() == (0, 0, 0)
 
 
@@ -468,8 +489,8 @@ def test_sql_phone_check_agrees_with_normalize_phone(alice, store_a):
     content = "name,phone\n" + "".join(f"m{i},{phone}\n" for i, phone in enumerate(samples))
     job = run_import(alice, content, mode="valid_rows")
     stored = dict(Member.objects.values_list("name", "phone"))
-    rejected = {e["row"] for e in job.errors if e["column"] == "phone" and "valid phone" in e["message"]}
-    duplicated = {e["row"] for e in job.errors if "also appears" in e["message"]}
+    rejected = {e["row"] for e in job.errors if e["column"] == "phone" and e["code"] == "phone"}
+    duplicated = {e["row"] for e in job.errors if e["code"] == "duplicate"}
     for i, phone in enumerate(samples):
         try:
             expected = normalize_phone(phone)
