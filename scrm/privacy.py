@@ -1,5 +1,6 @@
 """The kernel's part of data-subject requests: keeping personal data out of the audit log, and
-dropping cached entries about a member. The kernel knows nothing about members.
+scrubbing the answers kept for retried POSTs, dropping cached entries about a member. The kernel
+knows nothing about members: the member centre passes the strings that identify one.
 
 The audit log records who touched personal data, never the data: writers record ids and counts, and
 `redact_filters` takes the search words out of an export's filters before they are recorded (the
@@ -8,9 +9,14 @@ about the member with `scrm.audit.scrub_member`."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
 from django.core.cache import cache
+from django.db.models import Value
+from django.db.models.functions import Replace
+
+from scrm.models import IdempotencyKey
 
 REDACTED = "[redacted]"
 # Filters whose values are the personal data being searched for (a phone, a name, a channel id).
@@ -31,6 +37,18 @@ def has_personal_filters(filters: dict) -> bool:
 def found_ids(queryset) -> list[int]:
     """The ids a search found (the first AUDIT_IDS_MAX), for an audit entry that may not keep the words."""
     return list(queryset.order_by("id").values_list("id", flat=True)[:AUDIT_IDS_MAX])
+
+
+def scrub_idempotent_answers(needles: Iterable[str], replacement: str = "[erased]") -> int:
+    """Replace each needle in the answers kept for retried POSTs (24 hours of them), as written and as
+    JSON escapes it; the answer stays, so a retry is still answered instead of carried out again."""
+    changed = 0
+    for needle in needles:
+        for spelled in dict.fromkeys([needle, json.dumps(needle)[1:-1]]):
+            changed += IdempotencyKey.objects.filter(response_body__contains=spelled).update(
+                response_body=Replace("response_body", Value(spelled), Value(replacement))
+            )
+    return changed
 
 
 def drop_cache_keys(patterns: Iterable[str]) -> int:

@@ -226,6 +226,7 @@ def _erase_member_centre(subject: registry.ErasureSubject) -> dict:
     member_type = ContentType.objects.get_for_model(Member)
     history = LogEntry.objects.filter(content_type=member_type, object_id__in=[str(i) for i in ids])
     removed["admin_history"] = history.update(object_repr=registry.ERASED, change_message="[]")
+    removed["idempotent_answers"] = kernel_privacy.scrub_idempotent_answers(subject.needles, registry.ERASED)
     return removed
 
 

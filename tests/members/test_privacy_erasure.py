@@ -23,7 +23,7 @@ from django.utils import timezone
 from loyalty.orders.models import Order
 from loyalty.orders.services import ingest
 from loyalty.points.models import PointsPolicy, Redemption, Reward
-from loyalty.points.services import adjustments, earning, redemption
+from loyalty.points.services import adjustments, earning
 from loyalty.referrals import services as referrals
 from loyalty.referrals.models import Commission, CommissionRule, Referral, ReferralCode
 from loyalty.tiers import services as tiers
@@ -76,17 +76,20 @@ def _import(actor, name, content, kind="text/csv"):
 
 
 @pytest.fixture
-def person(alice, carol, store_a, django_capture_on_commit_callbacks):
+def person(alice, carol, store_a, key_client, django_capture_on_commit_callbacks):
     """A member with something in every app: profile, sensitive attribute, identities, tags, notes,
     orders bought with her phone, points, a redemption, tier history, a referral and a commission,
     import files and reports that hold her rows, audit entries, admin history and a cache entry."""
     AttributeDefinition.objects.create(code="allergy", label="过敏", type="text", sensitive=True)
     tag = Tag.objects.create(group=TagGroup.objects.create(name="口味"), name="黑巧")
-    member = Member.objects.get(pk=upsert.upsert_member(
-        identities=[{"channel": "wecom", "external_id": WECOM}],
-        profile={"name": NAME, "phone": "139 1234 5678", "birthday": "1991-03-04", "owner": "carol"},
-        tags=[tag.pk], actor=alice,
-    ).member_id)
+    member = Member.objects.get(
+        pk=upsert.upsert_member(
+            identities=[{"channel": "wecom", "external_id": WECOM}],
+            profile={"name": NAME, "phone": "139 1234 5678", "birthday": "1991-03-04", "owner": "carol"},
+            tags=[tag.pk],
+            actor=alice,
+        ).member_id
+    )
     consent.set_consent(member=member, purpose="sensitive_data", granted=True, evidence=f"{NAME} 签字", actor=alice)
     attributes.set_attributes(member=member, values={"allergy": ALLERGY}, actor=alice)
     notes.add_note(member=member, body=f"{NAME}对{ALLERGY}过敏, 电话 13912345678", actor=carol)
@@ -98,19 +101,38 @@ def person(alice, carol, store_a, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
         tiers.save_ladder(actor=alice, data={"name": "会员", "window_days": 365, "levels": LEVELS})
     placed = (timezone.now() - datetime.timedelta(days=2)).isoformat()
-    order, _ = ingest.record_order(data={
-        "channel": "pos", "external_id": "POS-0001", "store": store_a.code, "phone": "13912345678",
-        "total_amount": "1399.00", "placed_at": placed, "referral_code": ReferralCode.objects.get(member=referrer).code,
-        "lines": [{"name": "黑巧礼盒", "category": "gift", "amount": "1399.00"}],
-    }, actor=alice)
+    order, _ = ingest.record_order(
+        data={
+            "channel": "pos",
+            "external_id": "POS-0001",
+            "store": store_a.code,
+            "phone": "13912345678",
+            "total_amount": "1399.00",
+            "placed_at": placed,
+            "referral_code": ReferralCode.objects.get(member=referrer).code,
+            "lines": [{"name": "黑巧礼盒", "category": "gift", "amount": "1399.00"}],
+        },
+        actor=alice,
+    )
     assert order.member_id == member.pk and order.buyer_external_id == PHONE
     earning.sync_orders(order_ids=[order.pk], member_ids=[member.pk])
     referrals.sync_commissions(order_ids=[order.pk])
     adjustments.adjust_points(member=member, points=500, reason=f"{NAME}生日, 13912345678", actor=alice)
     reward = Reward.objects.create(name="黑巧礼盒", kind="gift", points_cost=100)
-    redemption.redeem(member=member, reward=reward, actor=alice, note=f"{NAME}到店自取 139-1234-5678")
-    tiers.set_floor(member=member, level_id=tiers.get_ladder().levels.get(rank=2).pk,
-                    reason=f"{NAME} 老客户 13912345678", actor=alice)
+    # redeemed through the API with an Idempotency-Key: the answer kept for a retry quotes the note
+    redeemed = key_client(scopes=["points:write"]).post(
+        "/api/v1/redemptions/",
+        {"member": member.pk, "reward": reward.pk, "note": f"{NAME}到店自取 139-1234-5678"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="redeem-1",
+    )
+    assert redeemed.status_code == 201, redeemed.content
+    tiers.set_floor(
+        member=member,
+        level_id=tiers.get_ladder().levels.get(rank=2).pk,
+        reason=f"{NAME} 老客户 13912345678",
+        actor=alice,
+    )
     # Imports whose files (one named after her), reports and stored errors hold her rows.
     too_long = ALLERGY + "。" * 300  # refused: the error quotes the start of the value
     content = (
@@ -120,31 +142,47 @@ def person(alice, carol, store_a, django_capture_on_commit_callbacks):
         f"{NAME},0086 139 1234 5678,,not a phone 1\n"
     ).encode()
     csv_job = _import(alice, f"{NAME}-会员.csv", content)
-    xlsx_job = _import(alice, "members.xlsx", _xlsx([
-        ["姓名", "手机号", "属性:allergy"], [NAME, "13912345678", too_long], [OTHER_NAME, OTHER_PHONE, ""]]),
-        kind="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    xlsx_job = _import(
+        alice,
+        "members.xlsx",
+        _xlsx([["姓名", "手机号", "属性:allergy"], [NAME, "13912345678", too_long], [OTHER_NAME, OTHER_PHONE, ""]]),
+        kind="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
     for job in (csv_job, xlsx_job):
         assert job.report and any(ALLERGY in str(e["value"]) for e in job.errors), job.errors
     # Audit entries: an export searched by her phone, and one an older version wrote with the words.
     export = exports.export_members(actor=alice, params={"q": "13912345678"}, columns=["name", "phone"])
     assert export.rows == 1
-    AuditLog.objects.create(user=alice, action="member.view", object_type="members.member", object_id=str(member.pk),
-                            detail={"phone": "139 1234 5678", "note": f"asked by {NAME}"})  # as older code wrote
+    AuditLog.objects.create(
+        user=alice,
+        action="member.view",
+        object_type="members.member",
+        object_id=str(member.pk),
+        detail={"phone": "139 1234 5678", "note": f"asked by {NAME}"},
+    )  # as older code wrote
     privacy.export_member_data(member=member, actor=alice)
-    LogEntry.objects.create(user=alice, content_type=ContentType.objects.get_for_model(Member),
-                            object_id=str(member.pk), object_repr=str(member), action_flag=CHANGE,
-                            change_message=f'[{{"changed": {{"fields": ["phone"]}}, "was": "{PHONE}"}}]')
+    LogEntry.objects.create(
+        user=alice,
+        content_type=ContentType.objects.get_for_model(Member),
+        object_id=str(member.pk),
+        object_repr=str(member),
+        action_flag=CHANGE,
+        change_message=f'[{{"changed": {{"fields": ["phone"]}}, "was": "{PHONE}"}}]',
+    )
     cache.set(member_cache_key(member.pk, "card"), {"name": NAME, "phone": PHONE}, 600)
     return member
 
 
 # --- looking everywhere --------------------------------------------------------------------------
 
+
 def _found_in_database(needles) -> list[tuple[str, str]]:
     """(table, needle) for every table of the test database that holds a needle in any column."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT table_name FROM information_schema.tables "
-                       "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1")
+        cursor.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1"
+        )
         tables = [row[0] for row in cursor.fetchall()]
         found = []
         for table in tables:
@@ -201,11 +239,12 @@ def _found_in_redis(needles) -> list[tuple[str, str]]:
 
 # --- the tests -----------------------------------------------------------------------------------
 
+
 def test_the_set_up_holds_the_member_everywhere(person, alice):
     """The checks below can fail: before erasure, every place they read holds her."""
     tables = {table for table, _ in _found_in_database(NEEDLES)}
     assert {"members_member", "orders_order", "member_io_importjob", "scrm_auditlog", "django_admin_log"} <= tables
-    assert {"points_redemption", "tiers_tierchange"} <= tables
+    assert {"points_redemption", "tiers_tierchange", "scrm_idempotencykey"} <= tables
     assert {needle for _, needle in _found_in_files(NEEDLES)} >= {NAME, ALLERGY}
     assert _found_in_redis([PHONE, NAME])
 
@@ -214,8 +253,9 @@ def test_erasure_leaves_the_member_nowhere(person, alice, key_client, django_cap
     order = Order.objects.get(member=person)
     client = key_client(scopes=["privacy:write", "orders:read"])
     with django_capture_on_commit_callbacks(execute=True):  # the old files go once the erasure commits
-        response = client.post(f"/api/v1/members/{person.pk}/erase/", {"reason": f"{NAME} asked, ticket 7"},
-                               format="json")
+        response = client.post(
+            f"/api/v1/members/{person.pk}/erase/", {"reason": f"{NAME} asked, ticket 7"}, format="json"
+        )
     assert response.status_code == 204, response.content
 
     assert _found_in_database(NEEDLES) == []
