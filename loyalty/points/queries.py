@@ -90,13 +90,13 @@ def member_panel(member, user) -> dict:
     if can_redeem:
         for reward in available_rewards(now=now)[:30]:
             tier_ok = not reward.min_tier_rank or (rank or 0) >= reward.min_tier_rank
-            rewards.append(
-                {"reward": reward, "affordable": reward.points_cost <= summary["balance"], "tier_ok": tier_ok}
-            )
+            shortfall = max(reward.points_cost - summary["balance"], 0)
+            rewards.append({"reward": reward, "affordable": not shortfall, "shortfall": shortfall, "tier_ok": tier_ok})
         rewards.sort(key=lambda r: (not (r["affordable"] and r["tier_ok"]), r["reward"].points_cost))
     return {
         **summary,
         "rewards": rewards,
+        "any_redeemable": any(r["affordable"] and r["tier_ok"] for r in rewards),
         "can_redeem": can_redeem,
         "can_adjust": "point_adjustments:write" in scopes,
         "tier_name": tier_name,

@@ -3,7 +3,10 @@ and the member 360 panel's actions (redeem at the till, cancel a redemption, adj
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -129,20 +132,21 @@ def _member(request, pk) -> Member:
     return get_visible_or_404(Member.live.select_related("home_store"), request.user, pk=pk)
 
 
-def _panel(request, member, *, message=None, error=None):
+def _panel(request, member, *, message=None, error=None, review=None):
     mobile = request.POST.get("from") == "mobile"
+    context = {
+        "member": member,
+        "mobile": mobile,
+        "panel_context": queries.member_panel(member, request.user),
+        "points_message": message,
+        "points_error": error,
+        "review": review,
+    }
     if request.htmx:
-        return render(
-            request,
-            "points/_member_panel.html",
-            {
-                "member": member,
-                "mobile": mobile,
-                "panel_context": queries.member_panel(member, request.user),
-                "points_message": message,
-                "points_error": error,
-            },
-        )
+        return render(request, "points/_member_panel.html", context)
+    if review:
+        # Without script the confirmation step is a page of its own, in the layout the form came from.
+        return render(request, "points/redeem_confirm.html", context)
     if error:
         messages.error(request, error)
     elif message:
@@ -151,22 +155,88 @@ def _panel(request, member, *, message=None, error=None):
     return redirect(reverse(name, args=[member.pk]) + "#points")
 
 
+REDEEM_CLAIM_SECONDS = 24 * 3600
+
+
+def _not_enough(choice: dict, balance: int) -> str:
+    return _("Not enough points: %(reward)s needs %(cost)s pts, the balance is %(balance)s (%(short)s short).") % {
+        "reward": choice["reward"].name,
+        "cost": choice["reward"].points_cost,
+        "balance": balance,
+        "short": choice["shortfall"],
+    }
+
+
+def _review(request, member, reward_id: str):
+    """The confirmation step: the reward, its cost and the balance after, as the server sees them
+    now, with a one-time token that the confirming POST spends."""
+    panel = queries.member_panel(member, request.user)
+    if not reward_id:
+        if not panel["any_redeemable"]:
+            return _panel(request, member, error=_("Not enough points for any reward."))
+        return _panel(request, member, error=_("Pick a reward first."))
+    choice = next((r for r in panel["rewards"] if str(r["reward"].pk) == reward_id), None)
+    if choice is None:
+        return _panel(request, member, error=_("This reward cannot be redeemed now (inactive, out of stock or ended)."))
+    if not choice["affordable"]:
+        return _panel(request, member, error=_not_enough(choice, panel["balance"]))
+    if not choice["tier_ok"]:
+        return _panel(request, member, error=_("%(reward)s is for a higher tier.") % {"reward": choice["reward"].name})
+    cost = choice["reward"].points_cost
+    review = {
+        "reward": choice["reward"],
+        "cost": cost,
+        "balance": panel["balance"],
+        "after": panel["balance"] - cost,
+        "token": uuid.uuid4().hex,
+        "note": request.POST.get("note", "")[:200],
+    }
+    return _panel(request, member, review=review)
+
+
+def _claim_key(member, token: str) -> str:
+    return f"points:redeem-form:{member.pk}:{token}"
+
+
 @scoped_view(pk=Member)
 @require_POST
 def member_redeem(request, pk):
+    """Redeeming at the till in two steps: choosing a reward shows what it costs and the balance after
+    (`_review`); confirming spends the step's token once, so a double tap or a resent form redeems
+    once. The service refuses a short balance whatever the form says."""
     if not services.can_redeem(request.user):
         raise PermissionDenied
     member = _member(request, pk)
-    reward_id = request.POST.get("reward") or ""
-    if not reward_id:
-        return _panel(request, member, error=_("Pick a reward first."))
+    step = request.POST.get("step", "review")
+    reward_id = (request.POST.get("reward") or "").strip()
+    if step == "back":
+        return _panel(request, member)
+    if step != "confirm":
+        return _review(request, member, reward_id)
+    token = request.POST.get("token") or ""
+    if not reward_id or len(token) != 32 or not all(c in "0123456789abcdef" for c in token):
+        return _panel(request, member, error=_("This confirmation is not valid any more; choose the reward again."))
+    key = _claim_key(member, token)
+    if not cache.add(key, "pending", REDEEM_CLAIM_SECONDS):
+        done = cache.get(key)
+        redemption = Redemption.objects.filter(pk=done, member=member).select_related("reward").first()
+        if redemption is None:
+            return _panel(request, member, error=_("This redemption is already being processed."))
+        return _panel(
+            request,
+            member,
+            message=_("%(reward)s was already redeemed for %(points)s pts; nothing was deducted again.")
+            % {"reward": redemption.reward.name, "points": redemption.points},
+        )
     try:
         reward = services.reward_for(reward_id)
         redemption = services.redeem(
             member=member, reward=reward, actor=request.user, note=request.POST.get("note", "")
         )
     except ServiceError as exc:
+        cache.delete(key)
         return _panel(request, member, error=_error_text(exc))
+    cache.set(key, redemption.pk, REDEEM_CLAIM_SECONDS)
     return _panel(
         request,
         member,

@@ -45,7 +45,7 @@ def rich_member(policy, members, alice):
     return member
 
 
-def test_clerk_redeems_a_gift_on_the_phone_in_two_taps(browser, live_server, carol, rich_member, catalogue, shot):
+def test_clerk_redeems_a_gift_on_the_phone_after_confirming(browser, live_server, carol, rich_member, catalogue, shot):
     ctx, page = login(
         browser, live_server, "carol", viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
     )
@@ -55,8 +55,20 @@ def test_clerk_redeems_a_gift_on_the_phone_in_two_taps(browser, live_server, car
     assert "1000 pts expire on" in panel.get_by_test_id("points-expiring").inner_text()
     assert panel.locator(f"input[value='{catalogue['early'].pk}']").is_disabled()  # 5000 pts: too dear
     shot(page, "points-phone-before")
+    assert (
+        "Not enough points (3680 short)"
+        in panel.locator(f"label:has(input[value='{catalogue['early'].pk}'])").inner_text()
+    )
+    assert panel.get_by_test_id("points-redeem").is_disabled()  # nothing chosen yet
     panel.get_by_text("Coco 黑巧礼盒").tap()  # tap 1: the gift
-    panel.get_by_test_id("points-redeem").tap()  # tap 2: redeem
+    panel.get_by_test_id("points-redeem").tap()  # tap 2: redeem…
+    review = page.get_by_test_id("redeem-review")
+    review.wait_for()
+    assert review.get_by_test_id("review-cost").inner_text() == "−300"
+    assert review.get_by_test_id("review-after").inner_text() == "1020"
+    assert balance(rich_member) == 1320 and not Redemption.objects.exists()  # nothing deducted yet
+    shot(page, "points-phone-confirm")
+    review.get_by_test_id("redeem-confirm").tap()  # tap 3: deduct
     page.wait_for_load_state("networkidle")
     panel = page.get_by_test_id("points-panel")
     panel.get_by_role("status").wait_for()
