@@ -139,7 +139,9 @@ def counter(db, members, alice):
     return {"member": member, "broke": broke, "rewards": rewards}
 
 
-def test_the_clerks_card_shows_the_quick_tags_in_its_first_screen(browser, live_server, carol, tag_board, counter, shot):
+def test_the_clerks_card_shows_the_quick_tags_in_its_first_screen(
+    browser, live_server, carol, tag_board, counter, shot
+):
     from members.models import MemberTag
 
     ctx, page = login(browser, live_server, "carol", "pw-carol", **PHONE)
