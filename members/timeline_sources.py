@@ -59,8 +59,8 @@ NOTE_MESSAGES = {
     "note": _("%(kind)s: %(body)s"),
 }
 
+# A member's joining is told from the member row (imports create members without an event).
 PROFILE_KINDS = [
-    MemberEvent.Kind.CREATED,
     MemberEvent.Kind.UPDATED,
     MemberEvent.Kind.IDENTITY_ADDED,
     MemberEvent.Kind.IDENTITY_REMOVED,
@@ -132,6 +132,12 @@ def _profile_entry(event: MemberEvent, window: Window) -> Entry:
     if kind in (MemberEvent.Kind.IDENTITY_ADDED, MemberEvent.Kind.IDENTITY_REMOVED):
         return _entry(event, kind, {"identities": list(data.get("identities", []))})
     return _entry(event, kind, {})
+
+
+def joined_source(window: Window):
+    """The first entry of every history: when and how the member joined."""
+    found = window.page(Member.objects.filter(pk=window.member.pk).only("pk", "created_at", "source"))
+    return [Entry(at=m.created_at, pk=m.pk, code="created", params={"source": _label(Source, m.source)}) for m in found]
 
 
 def profile_source(window: Window):
@@ -231,6 +237,7 @@ def notes_source(window: Window):
 
 def register() -> None:
     timeline.register("profile", profile_source, label=_("Profile"), messages=PROFILE_MESSAGES, order=10)
+    timeline.register("profile", joined_source, name="profile.joined", messages=PROFILE_MESSAGES)
     timeline.register("tags", tags_added_source, label=_("Tags"), messages=TAG_MESSAGES, order=20)
     timeline.register("tags", tags_removed_source, name="tags.removed", messages=TAG_MESSAGES)
     timeline.register("notes", notes_source, label=_("Notes"), messages=NOTE_MESSAGES, order=30)

@@ -4,6 +4,8 @@ codes, and as the writer's own wording for exports)."""
 
 from __future__ import annotations
 
+import re
+
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -25,6 +27,12 @@ TRANSFER_REASONS = {
 }
 
 
+def positional(pattern: str, *args) -> str:
+    """Fill a pattern with numbered placeholders (%1$s, %2$s…), the form the ledger's SQL writers
+    share with these renderers, so one translation serves both."""
+    return re.sub(r"%(\d+)\$s", lambda m: str(args[int(m[1]) - 1]), pattern)
+
+
 def _order(p: dict) -> str:
     amount = p.get("amount", "")
     if p.get("counted"):
@@ -36,14 +44,26 @@ def _order(p: dict) -> str:
         multipliers += f" × {p['tier_mult']} ({p.get('tier') or ''})"
     if p.get("birthday_mult"):
         multipliers += f" × {p['birthday_mult']} ({_('birthday month')})"
-    return _("Order %(order)s: %(amount)s × %(rate)s pt/%(unit)s%(multipliers)s = %(points)s pts") % {
-        "order": p.get("order", ""),
-        "amount": amount,
-        "rate": p.get("rate", ""),
-        "unit": p.get("unit", ""),
-        "multipliers": multipliers,
-        "points": p.get("points", ""),
-    }
+    # Placeholders: 1 order number, 2 amount, 3 points per unit, 4 currency, 5 multipliers, 6 points.
+    return positional(
+        _("Order %1$s: %2$s × %3$s pt/%4$s%5$s = %6$s pts"),
+        p.get("order", ""),
+        amount,
+        p.get("rate", ""),
+        p.get("unit", ""),
+        multipliers,
+        p.get("points", ""),
+    )
+
+
+def _expire(p: dict) -> str:
+    # Placeholders: 1 points, 2 number of lots, 3 the last day the points were valid.
+    return positional(
+        _("%1$s pts expired (%2$s lot(s), valid until %3$s)"),
+        p.get("points", ""),
+        p.get("lots", ""),
+        p.get("until", ""),
+    )
 
 
 def _refund(p: dict) -> str:
@@ -78,7 +98,7 @@ def _cancelled(p: dict) -> str:
 RENDERERS = {
     ORDER: _order,
     REFUND: _refund,
-    EXPIRE: lambda p: _("%(points)s pts expired (%(lots)s lot(s), valid until %(until)s)") % p,
+    EXPIRE: _expire,
     ADJUST: lambda p: _("Adjusted by %(points)+d pts: %(reason)s") % p,
     REDEEM: _redeem,
     REDEMPTION_CANCELLED: _cancelled,

@@ -20,6 +20,14 @@ from scrm.errors import InvalidInput
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _keep_language():
+    """A request in Chinese leaves its language active in the thread; later tests expect theirs."""
+    language = translation.get_language()
+    yield
+    translation.activate(language)
+
+
 def client_for(user, language="en") -> APIClient:
     client = APIClient(headers={"accept-language": language})
     client.force_authenticate(user)
@@ -259,3 +267,21 @@ def test_phone_member_page_shows_a_short_recent_list(client, member, carol):
     html = client.get(f"/m/members/{member.pk}/", headers={"accept-language": "en"}).content.decode()
     recent = html.split('data-testid="history"')[1]
     assert recent.count("<li") == 5 and "Note: n7" in recent and "Note: n2" not in recent
+
+
+def test_an_import_that_touched_the_member_is_told(alice, store_a, diet, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from members.io import services as imports
+    from members.models import Member
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    upload = SimpleUploadedFile(
+        "members.csv", "姓名,手机号,门店,标签\n王芳,13800138123,SH01,饮食:无麸质\n".encode(), content_type="text/csv"
+    )
+    job = imports.create_import(actor=alice, upload=upload, mode="strict")
+    imports.run_import(job_id=job.pk)
+    imported = Member.objects.get(phone="+8613800138123")
+    shown = texts(imported, alice)
+    assert "Tag added: 饮食 · 无麸质 (Import)" in shown
+    assert shown[-1] == "Became a member (source: Import)"
