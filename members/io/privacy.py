@@ -9,8 +9,10 @@ mentions the member is deleted. Retention deletes files and reports older than
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import json
 import os
 import tempfile
 from datetime import timedelta
@@ -167,7 +169,9 @@ def _without_rows(storage, name: str, kind: str, drop: set[int]):
 def _report_without(storage, name: str, rows: set[int], subject: ErasureSubject):
     """(lines removed, a writer of the report without the lines of `rows` or quoting the member)."""
     with storage.open(name, "rb") as source:
-        lines = list(csv.reader(source.read().decode("utf-8-sig").splitlines()))
+        data = source.read()
+    bom = data.startswith(codecs.BOM_UTF8)  # older reports have one; newer ones hold codes, read by members.io.reports
+    lines = list(csv.reader(data.decode("utf-8-sig").splitlines()))
 
     def about_member(line: list[str], index: int) -> bool:
         if index == 0 or not line:
@@ -180,7 +184,7 @@ def _report_without(storage, name: str, rows: set[int], subject: ErasureSubject)
     def write(handle):
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="\n").writerows(kept)
-        handle.write(b"\xef\xbb\xbf" + buffer.getvalue().encode())
+        handle.write((codecs.BOM_UTF8 if bom else b"") + buffer.getvalue().encode())
 
     return len(lines) - len(kept), write
 
@@ -198,9 +202,7 @@ def _scrubbed_errors(errors: list, rows: set[int], subject: ErasureSubject) -> l
     def about_member(error) -> bool:
         if not isinstance(error, dict):
             return subject.mentioned_in(str(error))
-        return error.get("row") in rows or any(
-            subject.mentioned_in(str(error.get(k) or "")) for k in ("value", "message", "column")
-        )
+        return error.get("row") in rows or subject.mentioned_in(json.dumps(error, ensure_ascii=False))
 
     return [e for e in errors or [] if not about_member(e)]
 
@@ -263,31 +265,25 @@ def erase(subject: ErasureSubject) -> dict:
 # --- the retention step ----------------------------------------------------------------------------
 
 
-def _delete_job_files(job: ImportJob, storage) -> int:
-    deleted = 0
-    for name in (job.file.name, job.report.name):
-        if name and storage.exists(name):
-            storage.delete(name)
-            deleted += 1
-    return deleted
-
-
 def _expire_jobs(cutoff, batch: int, storage) -> dict:
-    counts = {"jobs": 0, "files": 0}
+    """The oldest `batch` expired jobs lose their files and kept errors (rows claimed with SKIP
+    LOCKED, so two passes never take the same job); the files go once that is committed, and a file
+    a crash leaves behind has no job any more: the orphan sweep takes it."""
     expired = (
         ImportJob.objects.filter(created_at__lt=cutoff)
         .exclude(status__in=RUNNING)
         .exclude(file="", report="", errors=[])
     )
-    while True:
-        with transaction.atomic():
-            jobs = list(expired.order_by("pk").select_for_update(skip_locked=True)[:batch])
-            for job in jobs:
-                counts["files"] += _delete_job_files(job, storage)
-            ImportJob.objects.filter(pk__in=[j.pk for j in jobs]).update(file="", report="", errors=[])
-        counts["jobs"] += len(jobs)
-        if len(jobs) < batch:
-            return counts
+    with transaction.atomic():
+        jobs = list(expired.order_by("pk").select_for_update(skip_locked=True)[:batch])
+        names = [name for job in jobs for name in (job.file.name, job.report.name) if name]
+        ImportJob.objects.filter(pk__in=[j.pk for j in jobs]).update(file="", report="", errors=[])
+    deleted = 0
+    for name in names:
+        if storage.exists(name):
+            storage.delete(name)
+            deleted += 1
+    return {"jobs": len(jobs), "files": deleted}
 
 
 def _sweep_orphans(cutoff, batch: int, storage) -> int:
