@@ -8,18 +8,46 @@ import re
 
 import django_filters
 from django.db.models import Exists, OuterRef, Q
+from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_lazy as _
 
 from members.models import Channel, Gender, Identity, Member, Source, Stage, Tag
 from members.phones import InvalidPhone, normalize_phone
-from scrm.models import Store, User
+from members.sql import IDENTITY
+from scrm.filters import StoreFilter
+from scrm.models import User
 
 _PHONE_SEPARATORS = re.compile(r"[\s\-().+/]")
 
 
+# The members holding an identity with this external id on any channel: the (channel, namespace)
+# pairs in use are walked with a loose index scan of identity_unique (a handful of index probes, not
+# a scan of the table), then each pair is probed for the id.
+_HOLDERS_OF_EXTERNAL_ID = f"""
+    WITH RECURSIVE pairs(channel, namespace) AS (
+        (SELECT channel, namespace FROM {IDENTITY} ORDER BY channel, namespace LIMIT 1)
+        UNION ALL
+        SELECT next.channel, next.namespace FROM pairs, LATERAL (
+            SELECT i.channel, i.namespace FROM {IDENTITY} i
+            WHERE (i.channel, i.namespace) > (pairs.channel, pairs.namespace)
+            ORDER BY i.channel, i.namespace LIMIT 1
+        ) next
+    )
+    SELECT i.member_id FROM pairs
+    JOIN {IDENTITY} i ON i.channel = pairs.channel AND i.namespace = pairs.namespace AND i.external_id = %s"""
+
+
 class MemberFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label=_("Name or phone"))
-    store = django_filters.ModelChoiceFilter(field_name="home_store", queryset=Store.objects.all(), label=_("Store"))
+    q = django_filters.CharFilter(
+        method="search",
+        label=_("Name, phone or identity"),
+        help_text=_(
+            "A name (part of it), a phone in any common form or its last digits (the profile's phone or "
+            "any phone identity), or the exact id of any identity (a WeCom external userid, a unionid, a "
+            "Tmall nick...)."
+        ),
+    )
+    store = StoreFilter(field_name="home_store")
     owner = django_filters.ModelChoiceFilter(queryset=User.objects.all(), label=_("Owner"))
     stage = django_filters.ChoiceFilter(choices=Stage.choices, label=_("5A stage"))
     gender = django_filters.ChoiceFilter(choices=Gender.choices, label=_("Gender"))
@@ -51,10 +79,17 @@ class MemberFilterSet(django_filters.FilterSet):
         # digits and those separators is a phone number (or its last digits), anything else a name.
         if len(digits) >= 4 and _PHONE_SEPARATORS.sub("", value) == digits:
             try:
-                return queryset.filter(phone=normalize_phone(value))
-            except InvalidPhone:
-                return queryset.filter(phone__endswith=digits)  # last digits, as clerks ask for them
-        return queryset.filter(Q(name__icontains=value))
+                phone = normalize_phone(value)
+            except InvalidPhone:  # last digits, as clerks ask for them
+                return queryset.filter(Q(phone__endswith=digits) | Q(Exists(Identity.objects.filter(
+                    member=OuterRef("pk"), channel=Channel.PHONE, namespace="", external_id__endswith=digits))))
+            # A second phone is a phone identity only; the unique index finds it.
+            return queryset.filter(Q(phone=phone) | Q(pk__in=Identity.objects.filter(
+                channel=Channel.PHONE, namespace="", external_id=phone).values("member_id")))
+        found = Q(name__icontains=value)
+        if len(value) <= Identity._meta.get_field("external_id").max_length:
+            found |= Q(pk__in=RawSQL(_HOLDERS_OF_EXTERNAL_ID, [value]))  # noqa: S611 - constant SQL, bound value
+        return queryset.filter(found)
 
 
 class IdentityFilterSet(django_filters.FilterSet):

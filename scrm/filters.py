@@ -3,10 +3,54 @@
 from __future__ import annotations
 
 import django_filters
+from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from scrm.models import ApiKey, Region, Role, Store, User
+
+STORE_FILTER_HELP = _(
+    "Store code, such as SH01 (stores are named by code everywhere). A number that is no store's code is "
+    "read as a store id, for older clients; a number that is one store's code and another store's id is refused."
+)
+
+
+class StoreChoiceField(django_filters.fields.ModelChoiceField):
+    """A store by its code; a number that is no store's code is taken as its id, and a value that would
+    name two different stores (one's code, another's id) is refused rather than guessed."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        text = str(value).strip()
+        by_code = self.queryset.filter(code=text).first()
+        by_id = self.queryset.filter(pk=int(text)).first() if text.isdigit() and len(text) < 19 else None
+        if by_code is not None and by_id is not None and by_code != by_id:
+            raise forms.ValidationError(
+                _("%(value)s is the code of store %(code_store)s and the id of store %(id_store)s; send the code.")
+                % {"value": text, "code_store": by_code.code, "id_store": by_id.code},
+                code="ambiguous",
+            )
+        store = by_code or by_id
+        if store is None:
+            raise forms.ValidationError(
+                _("Unknown store %(value)s; stores are named by code, such as SH01.") % {"value": text[:40]},
+                code="invalid_choice",
+            )
+        return store
+
+
+class StoreFilter(django_filters.ModelChoiceFilter):
+    """The one `store` filter of every list (members, orders, tiers, commissions, staff): by code."""
+
+    field_class = StoreChoiceField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("queryset", Store.objects.all())
+        kwargs.setdefault("to_field_name", "code")
+        kwargs.setdefault("label", _("Store"))
+        kwargs.setdefault("help_text", STORE_FILTER_HELP)
+        super().__init__(*args, **kwargs)
 
 
 class StoreFilterSet(django_filters.FilterSet):
@@ -26,7 +70,7 @@ class StoreFilterSet(django_filters.FilterSet):
 class StaffFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label=_("Search"))
     role = django_filters.ChoiceFilter(choices=Role.choices, label=_("Role"))
-    store = django_filters.ModelChoiceFilter(queryset=Store.objects.all(), label=_("Store"))
+    store = StoreFilter()
     is_active = django_filters.BooleanFilter(label=_("Active"))
 
     class Meta:
@@ -41,6 +85,7 @@ class StaffFilterSet(django_filters.FilterSet):
 
 class ApiKeyFilterSet(django_filters.FilterSet):
     active = django_filters.BooleanFilter(method="filter_active", label=_("Active"))
+    store = StoreFilter()
 
     class Meta:
         model = ApiKey

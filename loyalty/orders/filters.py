@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from loyalty.orders.models import Order, OrderChannel, OrderStatus
 from members.models import Member
 from members.phones import InvalidPhone, normalize_phone
-from scrm.models import Store
+from scrm.filters import StoreFilter
 
 _PHONE = re.compile(r"^[\d\s\-().+]{7,}$")
 
@@ -19,7 +19,7 @@ _PHONE = re.compile(r"^[\d\s\-().+]{7,}$")
 class OrderFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label=_("Order number or member phone"))
     member = django_filters.NumberFilter(field_name="member_id", label=_("Member"))
-    store = django_filters.ModelChoiceFilter(queryset=Store.objects.all(), label=_("Store"))
+    store = StoreFilter()
     channel = django_filters.ChoiceFilter(choices=OrderChannel.choices, label=_("Channel"))
     status = django_filters.ChoiceFilter(choices=OrderStatus.choices, label=_("Status"))
     staff = django_filters.NumberFilter(field_name="staff_id", label=_("Credited guide"))

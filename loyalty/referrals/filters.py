@@ -7,15 +7,13 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.orders.models import OrderChannel
 from loyalty.referrals.models import Commission, CommissionRule, CommissionStatus, Referral, ReferralCode
-from scrm.models import Store
+from scrm.filters import StoreFilter
 
 
 class CommissionFilterSet(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=CommissionStatus.choices, label=_("Status"))
     referrer = django_filters.NumberFilter(field_name="referrer_id", label=_("Referrer (member id)"))
-    store = django_filters.ModelChoiceFilter(
-        field_name="referrer__home_store", queryset=Store.objects.all(), label=_("Referrer's store")
-    )
+    store = StoreFilter(field_name="referrer__home_store", label=_("Referrer's store"))
     placed_after = django_filters.DateFilter(
         field_name="placed_at", lookup_expr="date__gte", label=_("Placed on or after")
     )

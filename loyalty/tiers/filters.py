@@ -6,15 +6,13 @@ import django_filters
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.tiers.models import ChangeReason, MemberTier, TierChange, TierLevel
-from scrm.models import Store
+from scrm.filters import StoreFilter
 
 
 class MemberTierFilterSet(django_filters.FilterSet):
     member = django_filters.NumberFilter(field_name="member_id", label=_("Member id"))
     level = django_filters.ModelChoiceFilter(queryset=TierLevel.objects.all(), label=_("Level"))
-    store = django_filters.ModelChoiceFilter(
-        field_name="member__home_store", queryset=Store.objects.all(), label=_("Store")
-    )
+    store = StoreFilter(field_name="member__home_store")
     downgrade_due = django_filters.BooleanFilter(
         field_name="downgrade_due", lookup_expr="isnull", exclude=True, label=_("Held up by the downgrade policy")
     )

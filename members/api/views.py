@@ -243,8 +243,7 @@ class MemberIdentityViewSet(MemberChildMixin, ScopedQuerysetMixin, mixins.ListMo
     list=extend_schema(summary="A member's tags, with who added them and when", parameters=[MEMBER_ID]),
     create=extend_schema(summary="Tag the member", parameters=[MEMBER_ID], request=s.TagIdsSerializer,
                          responses={200: s.MemberTagSerializer(many=True), **ERRORS}),
-    destroy=extend_schema(summary="Untag the member", parameters=[
-        MEMBER_ID, OpenApiParameter("tag_id", OpenApiTypes.INT, OpenApiParameter.PATH)]),
+    destroy=extend_schema(summary="Untag the member", parameters=[MEMBER_ID, path_id("id", "The tag's id.")]),
 )
 class MemberTagViewSet(MemberChildMixin, ScopedQuerysetMixin, mixins.ListModelMixin, mixins.CreateModelMixin,
                        mixins.DestroyModelMixin, viewsets.GenericViewSet):
@@ -252,6 +251,7 @@ class MemberTagViewSet(MemberChildMixin, ScopedQuerysetMixin, mixins.ListModelMi
     serializer_class = s.MemberTagSerializer
     pagination_class = cursor_ordered_by("id")
     lookup_field = "tag_id"
+    lookup_url_kwarg = "id"  # /members/{member_id}/tags/{id}/: the member's tag is named by the tag's id
 
     def create(self, request, *args, **kwargs):
         tags.tag_member(member=self.member, tag_ids=json_object(request).get("tags"), actor=request.user,
@@ -458,6 +458,7 @@ class AttributeDefinitionViewSet(ScopedModelViewSet):
     serializer_class = s.AttributeDefinitionSerializer
     scope_resource = "attributes"
     lookup_field = "code"
+    lookup_url_kwarg = "id"  # /attributes/{id}/, where a definition's id is its code
     pagination_class = cursor_ordered_by("sort_order", "code")
 
     def perform_create(self, serializer):

@@ -91,6 +91,7 @@ class PointEntrySerializer(serializers.ModelSerializer):
 
 class RedemptionSerializer(serializers.ModelSerializer):
     reward_name = serializers.CharField(source="reward.name", read_only=True)
+    store = serializers.SlugRelatedField(slug_field="code", read_only=True, help_text="Store code.")
 
     class Meta:
         model = Redemption

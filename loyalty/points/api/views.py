@@ -114,7 +114,7 @@ class PointLotViewSet(ScopedReadOnlyViewSet):
     ),
 )
 class RedemptionViewSet(ScopedCreateListRetrieveViewSet):
-    queryset = Redemption.objects.select_related("reward")
+    queryset = Redemption.objects.select_related("reward", "store")
     serializer_class = s.RedemptionSerializer
     filterset_class = RedemptionFilterSet
     scope_resource = "points"

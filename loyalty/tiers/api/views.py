@@ -98,6 +98,7 @@ class MemberTierListViewSet(ScopedReadOnlyViewSet):
     filterset_class = MemberTierFilterSet
     scope_resource = "tiers"
     pagination_class = MemberTierCursor
+    lookup_url_kwarg = "id"  # a member's tier is named by its member id, its primary key
 
 
 @extend_schema_view(
