@@ -28,7 +28,10 @@ class OrderRefundSerializer(serializers.ModelSerializer):
 
 
 class OrderSerializer(serializers.ModelSerializer):
-    store_code = serializers.CharField(source="store.code", read_only=True, allow_null=True, default=None)
+    store = serializers.SlugRelatedField(slug_field="code", read_only=True, help_text="Store code.")
+    store_code = serializers.CharField(
+        source="store.code", read_only=True, allow_null=True, default=None, help_text="The same as `store`."
+    )
     buyer = serializers.SerializerMethodField()
     pending_buyer = serializers.SerializerMethodField()
     net_amount = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True)
