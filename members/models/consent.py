@@ -53,16 +53,20 @@ class Consent(models.Model):
 class ConsentRecord(models.Model):
     """Append-only history of consent given and withdrawn, with where it came from."""
 
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, db_index=False, related_name="consent_records")
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.CASCADE, db_index=False, related_name="consent_records"
+    )
     purpose = models.CharField(_("purpose"), max_length=16, choices=ConsentPurpose.choices)
     channel = models.CharField(_("channel"), max_length=12, choices=ConsentChannel.choices)
     granted = models.BooleanField(_("granted"))
     source = models.CharField(_("source"), max_length=32, blank=True, help_text=_("store, api, form, import..."))
     evidence = models.CharField(_("evidence"), max_length=255, blank=True)
     recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, verbose_name=_("recorded by"), on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+",
     )
     recorded_by_label = models.CharField(
+        _("recorded by (API key or rule)"),
         max_length=100, blank=True, default="", db_default="", help_text=_("API key or rule that recorded it")
     )
     recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)

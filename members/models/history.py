@@ -26,14 +26,19 @@ class MemberEvent(models.Model):
         ERASED = "erased", _("Erased")
         TAG_REMOVED = "tag_removed", _("Tag removed")
 
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, db_index=False, related_name="events")
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    data = models.JSONField(default=dict, blank=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.CASCADE, db_index=False, related_name="events"
     )
-    actor_label = models.CharField(max_length=100, blank=True, help_text=_("API key or rule that acted"))
-    created_at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    data = models.JSONField(_("details"), default=dict, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("by"), on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+",
+    )
+    actor_label = models.CharField(
+        _("by (API key or rule)"), max_length=100, blank=True, help_text=_("API key or rule that acted")
+    )
+    created_at = models.DateTimeField(_("at"), default=timezone.now)
 
     objects = ScopedManager()
     store_scope_field = "member__home_store"
@@ -51,14 +56,19 @@ class MemberEvent(models.Model):
 class MemberMerge(models.Model):
     """A duplicate folded into a survivor: who, when, why, and the duplicate's profile as it was."""
 
-    survivor = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="merges")
-    merged = models.ForeignKey(Member, on_delete=models.CASCADE, db_index=False, related_name="+")
-    reason = models.CharField(_("reason"), max_length=64, help_text=_("manual, same_phone, same_unionid..."))
-    snapshot = models.JSONField(default=dict)
-    merged_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    survivor = models.ForeignKey(
+        Member, verbose_name=_("kept profile"), on_delete=models.CASCADE, related_name="merges"
     )
-    merged_at = models.DateTimeField(default=timezone.now)
+    merged = models.ForeignKey(
+        Member, verbose_name=_("merged profile"), on_delete=models.CASCADE, db_index=False, related_name="+"
+    )
+    reason = models.CharField(_("reason"), max_length=64, help_text=_("manual, same_phone, same_unionid..."))
+    snapshot = models.JSONField(_("merged profile as it was"), default=dict)
+    merged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("merged by"), on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+",
+    )
+    merged_at = models.DateTimeField(_("merged at"), default=timezone.now)
 
     objects = ScopedManager()
     store_scope_field = "survivor__home_store"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib import admin
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -57,6 +58,7 @@ class Tag(models.Model):
         return self.name
 
     @property
+    @admin.display(description=_("rule tag"), boolean=True)
     def is_rule(self) -> bool:
         return self.rule is not None
 
