@@ -23,6 +23,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 import zipfile
 from collections.abc import Iterator
 from datetime import date, datetime, time
@@ -46,9 +47,18 @@ csv.field_size_limit(CSV_FIELD_MAX)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+# A number in international form ("+8613800138000", "+86 138 0013 8000"): a spreadsheet reads it
+# as a number at worst (no reference, no function, no command can be in it), so it needs no
+# apostrophe, which a CSV would show as part of the phone.
+PLAIN_NUMBER = re.compile(r"\+\d[\d ]{5,24}")
+
+
 def neutralise(value: str) -> str:
-    """A cell a spreadsheet would run as a formula, made plain text."""
-    return "'" + value if value.startswith(FORMULA_START) else value
+    """A CSV cell that a spreadsheet could run as a formula (= + - @, tab, CR first), made plain
+    text with a leading apostrophe; a phone number in international form is left as it is."""
+    if not value.startswith(FORMULA_START) or PLAIN_NUMBER.fullmatch(value):
+        return value
+    return "'" + value
 
 
 class TooLong(str):
@@ -328,9 +338,11 @@ def _candidates(sample: bytes) -> tuple[list[str], bool]:
     if not ranked:
         return [], False
     best, chaos, coherence = ranked[0]
+    # The rivals that count are the other multi-byte encodings: a single-byte code page decodes any
+    # bytes at all, so its fitting says nothing against text whose bytes form valid CJK pairs.
     clear = best in DETECTED_ALONE and chaos <= CHAOS_MAX and all(
         other_chaos >= chaos + MARGIN or other_coherence <= coherence - MARGIN
-        for _family, other_chaos, other_coherence in ranked[1:])
+        for family, other_chaos, other_coherence in ranked[1:] if family in DETECTED_ALONE)
     return [family for family, _c, _h in ranked], clear
 
 

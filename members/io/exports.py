@@ -36,7 +36,7 @@ from members.models import (
 from members.phones import mask_phone
 from scrm import privacy as kernel_privacy
 from scrm.errors import ServiceError
-from scrm.files import neutralise
+from scrm.files import FORMULA_START, neutralise
 from scrm.models import Role
 from scrm.scoping import access_for
 from scrm.services import audit
@@ -305,7 +305,8 @@ def export_members(*, actor, params, columns: list[str] | None = None, file_form
 
 
 def _records(values, columns, plan, attributes_at, consent_at, masked) -> Iterator[list[str]]:
-    """Each member as a row of neutralised text cells, in `columns` order."""
+    """Each member as a row of text cells, in `columns` order (made formula-safe by the writer of
+    each format)."""
     phone_at = columns.index("phone") if "phone" in columns else None
     for record in values:
         document = (record[attributes_at] or {}) if attributes_at is not None else {}
@@ -324,7 +325,7 @@ def _records(values, columns, plan, attributes_at, consent_at, masked) -> Iterat
             cells.append(_cell(value))
         if masked and phone_at is not None:
             cells[phone_at] = mask_phone(cells[phone_at])
-        yield [neutralise(cell) if cell else cell for cell in cells]
+        yield cells
 
 
 def _csv_chunks(columns, records) -> Iterator[bytes]:
@@ -333,7 +334,7 @@ def _csv_chunks(columns, records) -> Iterator[bytes]:
     buffer.write("\ufeff")  # Excel opens UTF-8 with a BOM as UTF-8, Chinese included
     writer.writerow(columns)
     for record in records:
-        writer.writerow(record)
+        writer.writerow([neutralise(cell) if cell else cell for cell in record])
         if buffer.tell() >= CHUNK_BYTES:
             yield buffer.getvalue().encode()
             buffer.seek(0)
@@ -342,14 +343,27 @@ def _csv_chunks(columns, records) -> Iterator[bytes]:
 
 
 def _xlsx_chunks(columns, records) -> Iterator[bytes]:
-    """openpyxl's write-only workbook streams rows to a temporary file; the file is then streamed."""
+    """openpyxl's write-only workbook streams rows to a temporary file; the file is then streamed.
+    Every cell is a text cell, so nothing is evaluated and no apostrophe is needed: a cell that
+    starts like a formula (= + - @) is marked "quote prefix", Excel's own way of keeping typed
+    text as text even when it is edited, and shows as written (a phone "+8613800138000" too)."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(_("Members"))
     sheet.append(columns)
+
+    def text(value):
+        if not value or not value.startswith(FORMULA_START):
+            return value
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.data_type = "s"  # openpyxl would write a value starting with = as a formula
+        cell.quotePrefix = True
+        return cell
+
     for record in records:
-        sheet.append(record)
+        sheet.append([text(value) for value in record])
     with tempfile.TemporaryFile() as handle:
         workbook.save(handle)
         handle.seek(0)

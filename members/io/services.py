@@ -14,7 +14,7 @@ from pathlib import PurePath
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files import File
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, OperationalError, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 from django.db.models import F
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone, translation
@@ -273,19 +273,22 @@ def run_import(*, job_id: int, inline: bool = False) -> ImportJob | None:
                 _run(job, started, deadline)
             except (files.FileError, columns.HeaderError, bulk.ConcurrentChange, bulk.OutOfTime) as exc:
                 _fail(job, exc, started)
-            except OperationalError as exc:
-                if getattr(getattr(exc, "__cause__", None), "pgcode", None) != QUERY_CANCELED:
-                    _log_crash(job_id, exc)
-                _fail(job, exc, started)
             except SoftTimeLimitExceeded as exc:
                 _fail(job, exc, started)
             except Exception as exc:  # a crash: nothing was written (one transaction); say so and keep the trace
-                _log_crash(job_id, exc)
+                if not _cancelled(exc):
+                    _log_crash(job_id, exc)
                 _fail(job, exc, started)
         job.refresh_from_db()
         return job
     finally:
         _unlock(job_id)
+
+
+def _cancelled(exc: BaseException) -> bool:
+    """PostgreSQL stopped a statement: the job's time ran out (statement_timeout). A COPY's error
+    comes from psycopg2 itself, others wrapped by Django."""
+    return QUERY_CANCELED in (getattr(exc, "pgcode", None), getattr(exc.__cause__, "pgcode", None))
 
 
 def _log_crash(job_id: int, exc: BaseException) -> None:
@@ -445,7 +448,7 @@ def _fail(job: ImportJob, exc: BaseException, started: float) -> None:
         code, params = "time_limit", {"seconds": int(exc.args[0])}
     elif isinstance(exc, SoftTimeLimitExceeded):
         code, params = "time_limit", {"seconds": task_time_limits()[0]}
-    elif isinstance(exc, OperationalError) and getattr(exc.__cause__, "pgcode", None) == QUERY_CANCELED:
+    elif _cancelled(exc):
         code, params = "statement_timeout", {"seconds": int(time.perf_counter() - started)}
     else:
         code, params = "crashed", {"error": type(exc).__name__}

@@ -58,7 +58,7 @@ def test_operator_exports_everything_unmasked(alice, people):
     assert [r["id"] for r in rows] == [str(a.pk), str(b.pk)]
     first = rows[0]
     assert (first["name"], first["phone"], first["home_store"], first["owner"]) == (
-        "张三", "'+8613800138000", "SH01", "carol")
+        "张三", "+8613800138000", "SH01", "carol")  # a phone starts no formula: no apostrophe
     assert first["tags"] == "口味偏好:黑巧;方言:粤语"
     assert (first["wecom"], first["miniprogram:wx5f"]) == ("wm001", "oM1")  # a column per namespace
     assert (first["attr:favourite_cacao"], first["attr:flavours"], first["attr:child_birth_month"]) == (
@@ -75,8 +75,22 @@ def test_formulas_are_neutralised_in_csv_and_xlsx(alice, people):
     sheet = load_workbook(io.BytesIO(b"".join(export.chunks)), read_only=True).worksheets[0]
     values = [list(r) for r in sheet.iter_rows(values_only=True)]
     assert values[0] == [c if c != "miniprogram" else "miniprogram:wx5f" for c in COLUMNS]
-    assert values[2][1] == "'=HYPERLINK(\"http://evil\")"  # text, not a formula
-    assert all(not (isinstance(v, str) and v.startswith("=")) for row in values for v in row)
+    assert values[2][1] == "=HYPERLINK(\"http://evil\")"  # as written, in a text cell (below)
+    full = load_workbook(io.BytesIO(b"".join(exports.export_members(
+        actor=alice, params=QueryDict(), columns=COLUMNS, file_format="xlsx").chunks))).worksheets[0]
+    name, phone = full.cell(row=3, column=2), full.cell(row=2, column=COLUMNS.index("phone") + 1)
+    assert (name.data_type, name.quotePrefix) == ("s", True)  # never evaluated, even when edited
+    assert (phone.value, phone.data_type) == ("+8613800138000", "s")  # shown as written, no apostrophe
+    assert not any(cell.data_type == "f" for row in full.iter_rows() for cell in row)
+
+
+def test_csv_neutralises_what_could_start_a_formula_and_leaves_phones_alone():
+    from scrm.files import neutralise
+
+    for phone in ("+8613800138000", "+86 138 0013 8000", "+1 415 555 0100"):
+        assert neutralise(phone) == phone
+    for formula in ("=1+1", "+1+1", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tx", "\rx", "+86 138****8000"):
+        assert neutralise(formula) == "'" + formula
 
 
 def test_store_manager_gets_own_store_masked_and_no_sensitive_attributes(bob, people):
