@@ -285,3 +285,19 @@ def test_an_import_that_touched_the_member_is_told(alice, store_a, diet, setting
     shown = texts(imported, alice)
     assert "Tag added: 饮食 · 无麸质 (Import)" in shown
     assert shown[-1] == "Became a member (source: Import)"
+
+
+def test_admin_columns_are_named_in_the_readers_language(client, alice, diet):
+    from django.contrib.admin.utils import label_for_field
+
+    from members.models import MemberEvent, Tag
+
+    alice.is_staff = alice.is_superuser = True
+    alice.save()
+    client.force_login(alice)
+    html = client.get("/admin/members/tag/", headers={"accept-language": "en"}).content.decode()
+    assert "Rule tag" in html and "IS RULE" not in html.upper().replace("RULE TAG", "")
+    assert 'alt="False"' in html  # the yes/no icon, not the word
+    with translation.override("zh-hans"):
+        assert str(label_for_field("kind", MemberEvent)) != "kind"
+        assert str(label_for_field("is_rule", Tag, model_admin=None)) != "Rule tag"
