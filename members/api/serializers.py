@@ -243,14 +243,26 @@ class UpsertInputSerializer(MemberInputSerializer):
 
 class BulkUpsertInputSerializer(serializers.Serializer):
     items = UpsertInputSerializer(many=True, max_length=upsert.MAX_BATCH)
+    atomic = serializers.BooleanField(
+        required=False,
+        default=True,
+        help_text="true (default): all or nothing, a 400 (or 409 identity_conflict) naming each refused item "
+        "(details.items.<index>.<field>). false: the valid items are written and each refused one gets its own "
+        "result with status invalid or conflict and its errors, as in orders/batch.",
+    )
 
 
 class UpsertResultSerializer(serializers.Serializer):
     index = serializers.IntegerField()
-    member = serializers.IntegerField(source="member_id")
+    status = serializers.ChoiceField(choices=["created", "updated", "conflict", "invalid"])
+    id = serializers.IntegerField(allow_null=True, help_text="The member (new or found).")
+    member = serializers.IntegerField(allow_null=True, help_text="The same as id.")
     created = serializers.BooleanField()
     changed = serializers.ListField(child=serializers.CharField(), help_text="Profile fields changed.")
     identities_added = serializers.ListField(child=serializers.CharField())
+    errors = serializers.DictField(
+        required=False, help_text="For invalid and conflict items (atomic: false): messages by field."
+    )
 
 
 class UpsertResponseSerializer(serializers.Serializer):
@@ -261,6 +273,8 @@ class UpsertResponseSerializer(serializers.Serializer):
 class BulkUpsertResponseSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     updated = serializers.IntegerField()
+    conflict = serializers.IntegerField(help_text="Items whose identities belong to other members (atomic: false).")
+    invalid = serializers.IntegerField(help_text="Items with invalid data (atomic: false).")
     results = UpsertResultSerializer(many=True)
 
 

@@ -131,18 +131,25 @@ class MemberViewSet(ScopedModelViewSet):
         return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
     @extend_schema(summary="Upsert up to 1,000 members at once", request=s.BulkUpsertInputSerializer,
-                   description="All or nothing: any invalid item (details.items.<index>.<field>), an identity in "
-                   "two items, or an identity conflict means nothing is written.",
+                   description="With `atomic: true` (the default), all or nothing: any invalid item "
+                   "(details.items.<index>.<field>), an identity in two items, or an identity conflict means "
+                   "nothing is written. With `atomic: false`, as orders/batch: the valid items are written and "
+                   "each result says created, updated, invalid or conflict (with its errors).",
                    responses={200: s.BulkUpsertResponseSerializer, **ERRORS, **CONFLICT})
     @action(detail=False, methods=["post"], url_path="bulk-upsert")
     @idempotent
     def bulk_upsert(self, request):
-        results = upsert_service.bulk_upsert_members(items=json_object(request).get("items"), actor=request.user)
-        created = sum(r.created for r in results)
-        return Response(s.BulkUpsertResponseSerializer(
-            {"created": created, "updated": len(results) - created, "results": results}
-        ).data)
-
+        body = json_object(request)
+        atomic = body.get("atomic", True)
+        if not isinstance(atomic, bool):
+            raise InvalidInput(details={"atomic": [_("Expected true or false.")]})
+        if atomic:
+            outcome = upsert_service.BatchOutcome(
+                upsert_service.bulk_upsert_members(items=body.get("items"), actor=request.user), {}, frozenset()
+            )
+        else:
+            outcome = upsert_service.bulk_upsert_members_per_item(items=body.get("items"), actor=request.user)
+        return Response(s.BulkUpsertResponseSerializer(_bulk_body(outcome)).data)
     @extend_schema(summary="Merge a duplicate into this member", request=s.MergeInputSerializer,
                    responses={200: s.MemberMergeSerializer, **ERRORS})
     @action(detail=True, methods=["post"], scope_resource="merges")
@@ -201,6 +208,19 @@ class MemberViewSet(ScopedModelViewSet):
         if request.method == "PATCH":
             member = attribute_service.set_attributes(member=member, values=request.data, actor=request.user)
         return Response(attribute_service.visible_attributes(member.attributes, request.user))
+
+
+def _bulk_body(outcome) -> dict:
+    """A bulk upsert's answer in orders/batch's shape: one result per item, in order, and the counts."""
+    rows = [{"index": r.index, "status": "created" if r.created else "updated", "id": r.member_id,
+             "member": r.member_id, "created": r.created, "changed": r.changed,
+             "identities_added": r.identities_added} for r in outcome.results]
+    rows += [{"index": i, "status": "conflict" if i in outcome.conflicts else "invalid", "id": None, "member": None,
+              "created": False, "changed": [], "identities_added": [], "errors": e} for i, e in outcome.errors.items()]
+    rows.sort(key=lambda row: row["index"])
+    created = sum(r.created for r in outcome.results)
+    return {"created": created, "updated": len(outcome.results) - created, "conflict": len(outcome.conflicts),
+            "invalid": len(outcome.errors) - len(outcome.conflicts), "results": rows}
 
 
 class MemberChildMixin(NestedScopedMixin):

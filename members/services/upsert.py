@@ -103,6 +103,52 @@ def bulk_upsert_members(*, items: list, actor, tag_source: str = TagSource.API) 
     """Upsert up to 1,000 items ({"identities": [...], "tags": [...], profile fields...}) in one
     transaction. Every item is checked first; any error (details {"items": {"3": {"phone": [...]}}})
     or conflict means nothing is written. The same identity in two items is an error naming both."""
+    cleaned, ctx, errors = _check_batch(items, actor, tag_source)
+    if errors:
+        raise InvalidInput(details={"items": {str(i): errors[i] for i in sorted(errors)}})
+    return _run(lambda: _write(cleaned, ctx, actor, finder=_BY_IDENTITY, tag_source=tag_source))
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What a per-item batch did: the results of the items written, the errors of the others (by
+    index), and which of those are identity conflicts (IdentityConflict details) rather than bad data."""
+
+    results: list[UpsertResult]
+    errors: dict[int, dict]
+    conflicts: frozenset[int]
+
+
+def bulk_upsert_members_per_item(*, items: list, actor, tag_source: str = TagSource.API) -> BatchOutcome:
+    """Like bulk_upsert_members, but each item stands alone: the valid items are written (in one
+    transaction) and each invalid or conflicting one gets its own errors, as orders' batches do. An
+    item refused while writing (an identity held by another member, another store's member, one
+    member found by two items) is set aside and the rest written again, a bounded number of times."""
+    cleaned, ctx, errors = _check_batch(items, actor, tag_source)
+    conflicts: set[int] = set()
+    pending = [item for item in cleaned if item.index not in errors]
+    for _attempt in range(len(pending) + 1):
+        if not pending:
+            return BatchOutcome([], errors, frozenset(conflicts))
+        try:
+            results = _run(lambda batch=pending: _write(batch, ctx, actor, finder=_BY_IDENTITY, tag_source=tag_source))
+        except (InvalidInput, IdentityConflict) as exc:
+            refused = exc.details.get("items")
+            if not isinstance(refused, dict) or not refused:
+                raise
+            for key, problems in refused.items():
+                errors[int(key)] = problems
+                if isinstance(exc, IdentityConflict):
+                    conflicts.add(int(key))
+            pending = [item for item in pending if item.index not in errors]
+            continue
+        return BatchOutcome(results, errors, frozenset(conflicts))
+    raise Conflict(_("Concurrent changes kept moving these identities; try again."), code="busy")
+
+
+def _check_batch(items, actor, tag_source) -> tuple[list[_Item], ProfileContext, dict[int, dict]]:
+    """Every item checked before anything is written: its fields, its tags, and identities that
+    appear in two items (an error on both)."""
     if not isinstance(items, list) or not items:
         raise InvalidInput(details={"items": [_("Expected a non-empty list of members.")]})
     if len(items) > MAX_BATCH:
@@ -132,10 +178,7 @@ def bulk_upsert_members(*, items: list, actor, tag_source: str = TagSource.API) 
                     errors.setdefault(here, {}).setdefault("identities", []).append(
                         _("%(identity)s also appears in item %(other)d.") % {"identity": key.label, "other": there}
                     )
-    errors = {i: e for i, e in errors.items() if e}
-    if errors:
-        raise InvalidInput(details={"items": {str(i): errors[i] for i in sorted(errors)}})
-    return _run(lambda: _write(cleaned, ctx, actor, finder=_BY_IDENTITY, tag_source=tag_source))
+    return cleaned, ctx, {i: e for i, e in errors.items() if e}
 
 
 def update_member(*, member: Member, profile: dict, actor) -> Member:
