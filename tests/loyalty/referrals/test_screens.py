@@ -139,6 +139,7 @@ def test_operator_pays_commissions_in_a_browser(browser, live_server, alice, car
     boxes.nth(1).check()
     shot(page, "referrals-commissions-operator")
     page.click("[data-testid=mark-paid]")
+    page.click("#confirm-dialog button[value=ok]")  # the confirmation dialog
     page.wait_for_load_state("networkidle")
     assert "2 commissions marked paid" in page.inner_text(".messages")
     assert page.inner_text("[data-testid=total-paid]") == "20.00"

@@ -49,6 +49,7 @@ def test_operator_edits_the_ladder_and_sees_errors_at_the_level(browser, live_se
     page.goto(f"{live_server.url}{reverse('tier-ladder-edit')}")
     page.fill("input[name=lv-2-threshold]", "900")  # below 可可达人's 1000
     page.click("form.ladder-form button[type=submit]")
+    page.click("#confirm-dialog button[value=ok]")  # the confirmation dialog
     row = page.locator("tr[data-row='2']")
     assert "可可达人" in row.inner_text() or "rank 2" in row.inner_text(), row.inner_text()
     assert row.locator(".errorlist").count() == 1
@@ -60,6 +61,7 @@ def test_operator_edits_the_ladder_and_sees_errors_at_the_level(browser, live_se
     page.fill("input[name=lv-3-threshold]", "20000")
     page.select_option("select[name=downgrade_policy]", "grace")
     page.click("form.ladder-form button[type=submit]")
+    page.click("#confirm-dialog button[value=ok]")  # the confirmation dialog
     page.wait_for_url(f"{live_server.url}{reverse('tier-ladder')}")
     assert "可可传奇" in page.inner_text("[data-testid=ladder]")
     shot(page, "tiers-ladder-operator")
@@ -111,12 +113,14 @@ def test_member_panel_on_the_phone_and_a_floor_on_desktop(browser, live_server, 
     page.click("#tier summary")
     page.select_option("#tier select[name=level]", label="可可大师")
     page.click("#tier button[type=submit]")  # no reason: the error shows in the panel
+    page.click("#confirm-dialog button[value=ok]")  # the confirmation dialog
     assert "Say why" in page.locator("#tier [role=alert]").inner_text()
     assert page.locator("#tier details").get_attribute("open") is not None  # the form stays open on an error
     page.select_option("#tier select[name=level]", label="可可大师")
     page.fill("#tier input[name=reason]", "Moved from the brand's old loyalty club")
     page.click("#tier button[type=submit]")
-    page.wait_for_function("document.querySelector('[data-testid=tier-floor]') !== null")
+    page.click("#confirm-dialog button[value=ok]")  # the confirmation dialog
+    page.wait_for_selector("[data-testid=tier-floor]")
     assert page.locator("[data-testid=tier-level]").inner_text() == "可可大师"
     shot(page, "tiers-panel-desktop-manager")
     assert MemberTier.objects.get(member=member).floor_reason == "Moved from the brand's old loyalty club"

@@ -68,6 +68,7 @@ def test_operator_lists_opens_and_refunds(browser, live_server, shop, shot):
     page.fill("[data-testid=refund-form] input[name=amount]", "60")
     page.select_option("[data-testid=refund-form] select[name=line]", label="纸尿裤 L 52片 (60.00 / 60.00)")
     page.click("[data-testid=refund-form] button[type=submit]")
+    page.click("#confirm-dialog button[value=ok]")  # the confirmation dialog
     page.wait_for_selector("text=Refund recorded.")
     assert "RF-1" in page.inner_text("[data-testid=refund-table]")
     assert "Partially refunded" in page.inner_text("main h1")

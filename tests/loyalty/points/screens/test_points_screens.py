@@ -105,6 +105,7 @@ def test_operator_manages_the_catalogue_and_policy(browser, live_server, alice, 
     form.locator("#id_category_multipliers").fill("milk powder = 2")
     form.locator("#id_birthday_multiplier").fill("2")
     form.locator("button[type=submit]").click()
+    page.click("#confirm-dialog button[value=ok]")  # the confirmation dialog
     page.wait_for_load_state("networkidle")
     assert "Points policy saved." in page.inner_text(".messages")
     shot(page, "points-policy-operator")
@@ -112,6 +113,7 @@ def test_operator_manages_the_catalogue_and_policy(browser, live_server, alice, 
     assert saved.tier_multipliers == {"4": 1.5, "5": 2.0} and saved.category_multipliers == {"milk powder": 2.0}
     page.get_by_test_id("policy-form").locator("#id_tier_multipliers").fill("gold = 2")
     page.get_by_test_id("policy-form").locator("button[type=submit]").click()
+    page.click("#confirm-dialog button[value=ok]")
     page.wait_for_load_state("networkidle")
     assert "a tier rank is a whole number" in page.get_by_test_id("policy-form").inner_text()
     assert PointsPolicy.current().tier_multipliers == {"4": 1.5, "5": 2.0}
