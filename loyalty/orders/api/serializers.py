@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from loyalty.orders import queries
 from loyalty.orders.models import AttributionPolicy, AttributionRule, Order, OrderChannel, OrderLine, Refund
 from loyalty.orders.services import MAX_BATCH
 
@@ -31,6 +32,10 @@ class OrderSerializer(serializers.ModelSerializer):
     store = serializers.SlugRelatedField(slug_field="code", read_only=True, help_text="Store code.")
     store_code = serializers.CharField(
         source="store.code", read_only=True, allow_null=True, default=None, help_text="The same as `store`."
+    )
+    member = serializers.SerializerMethodField(
+        help_text="The buyer's member id; null while the buyer is pending, or when the member belongs to a "
+        "store the caller cannot see (the order is still credited to them)."
     )
     buyer = serializers.SerializerMethodField()
     pending_buyer = serializers.SerializerMethodField()
@@ -59,13 +64,25 @@ class OrderSerializer(serializers.ModelSerializer):
             "created_at",
         ]
 
+    def _member_visible(self, order) -> bool:
+        """Whether the caller may see the order's member; no caller in the context sees none."""
+        request = self.context.get("request")
+        actor = self.context.get("actor") or getattr(request, "user", None)
+        return actor is not None and queries.member_visible(actor, order)
+
+    def get_member(self, order) -> int | None:
+        return order.member_id if self._member_visible(order) else None
+
     def get_buyer(self, order) -> OrderBuyerSerializer(allow_null=True):
         if not order.buyer_external_id:
             return None
+        visible = self._member_visible(order)
         return {
             "channel": order.buyer_channel,
             "namespace": order.buyer_namespace,
-            "external_id": order.buyer_external_id,
+            "external_id": order.buyer_external_id
+            if visible
+            else queries.masked_identity(order.buyer_channel, order.buyer_external_id),
         }
 
     def get_pending_buyer(self, order) -> bool:

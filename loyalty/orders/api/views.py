@@ -43,14 +43,15 @@ from scrm.errors import Forbidden, InvalidInput
     ),
 )
 class OrderViewSet(ScopedCreateListRetrieveViewSet):
-    queryset = Order.objects.select_related("store")
+    queryset = queries.with_member_home(Order.objects.select_related("store"))
     serializer_class = s.OrderSerializer
     filterset_class = OrderFilterSet
     scope_resource = "orders"
     parser_classes = [JSONParser]
 
     def _detail(self, order_id: int) -> dict:
-        return s.OrderDetailSerializer(queries.order_detail(Order.objects.all()).get(pk=order_id)).data
+        order = queries.order_detail(Order.objects.all()).get(pk=order_id)
+        return s.OrderDetailSerializer(order, context={"request": self.request}).data
 
     def retrieve(self, request, *args, **kwargs):
         return Response(self._detail(self.get_object().pk))

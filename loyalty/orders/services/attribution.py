@@ -41,18 +41,21 @@ def attribute(items: list[Item], info: dict, policy: AttributionPolicy) -> None:
             served = dict(
                 fetchall(
                     f"""SELECT k.n, s.staff_id
-                FROM unnest(%s::int[], %s::bigint[], %s::timestamptz[]) AS k(n, member_id, placed_at)
+                FROM unnest(%s::int[], %s::bigint[], %s::timestamptz[], %s::bigint[])
+                     AS k(n, member_id, placed_at, store_id)
                 CROSS JOIN LATERAL (
                     SELECT staff_id FROM (
                         (SELECT n.author_id AS staff_id, n.created_at AS at FROM {members_sql.SERVICE_NOTE} n
                          JOIN {scrm_sql.USER} u ON u.id = n.author_id AND u.is_active AND u.role <> 'operator'
                          WHERE n.member_id = k.member_id AND n.created_at <= k.placed_at
+                           AND (k.store_id IS NULL OR u.store_id = k.store_id)
                            AND n.created_at >= k.placed_at - %s * interval '1 day'
                          ORDER BY n.created_at DESC LIMIT 1)
                         UNION ALL
                         (SELECT r.staff_id, r.added_at FROM {members_sql.STAFF_RELATION} r
                          JOIN {scrm_sql.USER} u ON u.id = r.staff_id AND u.is_active AND u.role <> 'operator'
                          WHERE r.member_id = k.member_id AND r.added_at <= k.placed_at
+                           AND (k.store_id IS NULL OR u.store_id = k.store_id)
                            AND r.added_at >= k.placed_at - %s * interval '1 day'
                          ORDER BY r.added_at DESC LIMIT 1)
                     ) latest ORDER BY at DESC LIMIT 1
@@ -61,6 +64,7 @@ def attribute(items: list[Item], info: dict, policy: AttributionPolicy) -> None:
                         array(i.index for i in asks),
                         array(i.resolved_member for i in asks),
                         array(i.placed_at for i in asks),
+                        array(i.store_id for i in asks),
                         policy.window_days,
                         policy.window_days,
                     ],
@@ -68,7 +72,11 @@ def attribute(items: list[Item], info: dict, policy: AttributionPolicy) -> None:
             )
     for item in items:
         guide = guides.get(item.guide) if item.guide else None
-        owner = info.get(item.resolved_member, (None, None))[1] if item.resolved_member else None
+        # The member's own guide is credited for sales at the guide's store only: a sale at another
+        # store is that store's (its staff may be credited by name or by serving the member there).
+        _home, owner, owner_store = info.get(item.resolved_member, (None, None, None))
+        if item.store_id is not None and owner_store != item.store_id:
+            owner = None
         if guide is not None and item.store_id is not None and guide[1] == item.store_id:
             item.staff_id, item.attribution = guide[0], AttributionRule.GIVEN
         elif item.index in served:
@@ -83,8 +91,10 @@ def attribute(items: list[Item], info: dict, policy: AttributionPolicy) -> None:
 def set_attribution_policy(*, rule, window_days, actor) -> AttributionPolicy:
     if not can_manage_attribution(actor) or not has_scope(actor, "orders:write"):
         raise Forbidden(
-            _("How orders are credited (orders:write) is set for the whole brand: only operators and brand-wide "
-              "API keys may change it."),
+            _(
+                "How orders are credited (orders:write) is set for the whole brand: only operators and brand-wide "
+                "API keys may change it."
+            ),
             details={"scope": ["orders:write"]},
         )
     errors = {}

@@ -12,7 +12,7 @@ members' identities) or by phone. None found keeps the order with its buyer iden
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.db import connection, transaction
@@ -36,7 +36,7 @@ from scrm.sql import array, fetchall
 
 
 def _resolve_members(items: list[Item], access, errors: dict) -> dict[int, tuple[int | None, int | None]]:
-    """Set item.resolved_member; returns {member_id: (home_store_id, active owner id)}."""
+    """Set item.resolved_member; returns {member_id: (home_store_id, active owner id, owner's store)}."""
     given = sorted({i.member_id for i in items if i.member_id})
     survivors: dict[int, tuple[int, int | None, bool]] = {}
     if given:
@@ -82,9 +82,9 @@ def _resolve_members(items: list[Item], access, errors: dict) -> dict[int, tuple
     if not wanted:
         return {}
     return {
-        member_id: (store_id, owner_id)
-        for member_id, store_id, owner_id in fetchall(
-            f"""SELECT m.id, m.home_store_id, u.id
+        member_id: (store_id, owner_id, owner_store_id)
+        for member_id, store_id, owner_id, owner_store_id in fetchall(
+            f"""SELECT m.id, m.home_store_id, u.id, u.store_id
             FROM {members_sql.MEMBER} m LEFT JOIN {scrm_sql.USER} u ON u.id = m.owner_id AND u.is_active
             WHERE m.id = ANY(%s::bigint[])""",
             [array(wanted)],
@@ -109,7 +109,7 @@ def _resolve_stores(items: list[Item], access, info: dict, errors: dict) -> None
         elif not access.all_stores:
             store_id = access.store_id  # a store's till or key records the store's own sales
         else:
-            store_id = info.get(item.resolved_member, (None, None))[0]  # online: the member's home store
+            store_id = info.get(item.resolved_member, (None,))[0]  # online: the member's home store
         item.store_id = store_id
 
 
@@ -348,7 +348,25 @@ def record_orders(*, items, actor, atomic: bool = False) -> BatchResult:
                 member_ids=[i.resolved_member for i in valid if (i.channel, i.external_id) in created],
             )
     results = sorted((r for r in outcome.values() if r is not None), key=lambda r: r.index)
-    return BatchResult(results=results, errors=errors, conflicts=frozenset(batch.conflicts))
+    return BatchResult(results=_members_in_reach(results, access), errors=errors, conflicts=frozenset(batch.conflicts))
+
+
+def _members_in_reach(results: list[OrderResult], access) -> list[OrderResult]:
+    """The results as the caller may read them: an order of the caller's store bought by a member of
+    another store is recorded and credited to that member, but the answer names no member the
+    caller cannot see (member_id None)."""
+    if access.all_stores:
+        return results
+    asked = sorted({r.member_id for r in results if r.member_id})
+    if not asked:
+        return results
+    home = dict(
+        fetchall(f"SELECT id, home_store_id FROM {members_sql.MEMBER} WHERE id = ANY(%s::bigint[])", [array(asked)])
+    )
+    return [
+        r if r.member_id is None or access.allows_store(home.get(r.member_id)) else replace(r, member_id=None)
+        for r in results
+    ]
 
 
 def record_order(*, data, actor) -> tuple[Order, bool]:

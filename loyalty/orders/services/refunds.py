@@ -9,7 +9,8 @@ from django.utils.translation import gettext as _
 from loyalty.orders import hooks
 from loyalty.orders.models import Order, OrderLine, OrderStatus, Refund
 from loyalty.orders.services.cleaning import clean_text, parse_amount, parse_moment
-from scrm.errors import Conflict, InvalidInput, NotInScope
+from loyalty.orders.services.permissions import can_refund
+from scrm.errors import Conflict, Forbidden, InvalidInput, NotInScope
 from scrm.scoping import access_for
 
 
@@ -82,7 +83,11 @@ def record_refund(
     (order, refund number); more than what remains refundable is refused and nothing changes. The
     order row is locked so two refunds of the same order cannot both pass the check."""
     number, value, reason, at = _clean_refund(external_id, amount, reason, refunded_at)
+    if actor is not None and not can_refund(actor):
+        raise Forbidden(_("Store staff do not record refunds; ask the store manager."))
     locked = Order.objects.select_for_update().get(pk=order.pk)
+    # Refunds are the business of the store the order belongs to (or of the brand): the store of
+    # the buyer's membership does not reach another store's order.
     if actor is not None and not access_for(actor).allows_store(locked.store_id):
         raise NotInScope()
     existing = Refund.objects.filter(order=locked, external_id=number).first()
