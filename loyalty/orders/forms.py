@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.orders.imports import MAX_BYTES, Mode
 from loyalty.orders.models import AttributionPolicy
+from scrm.files import encoding_choices
 
 
 class RefundForm(forms.Form):
@@ -26,6 +27,12 @@ class RefundForm(forms.Form):
 class OrderImportForm(forms.Form):
     file = forms.FileField(label=_("File"))
     mode = forms.ChoiceField(label=_("Mode"), choices=Mode.CHOICES, initial=Mode.DRY_RUN, widget=forms.RadioSelect)
+    encoding = forms.ChoiceField(
+        label=_("Encoding of a CSV"),
+        required=False,
+        initial="",
+        choices=[("", _("Detect it (a file that is unclear is refused, never guessed)")), *encoding_choices()],
+    )
 
     def clean_file(self):
         upload = self.cleaned_data["file"]

@@ -10,17 +10,34 @@ orders and reports the others. Errors name the row and the column."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import OperationalError, connection, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from loyalty.orders import services
-from scrm.files import PREVIEW_MAX, FileError, TooLong, csv_rows, detect_format, too_long_message, xlsx_rows
+from scrm.files import (
+    PREVIEW_MAX,
+    SNIFF_BYTES,
+    FileError,
+    TooLong,
+    check_inflated,
+    choose_encoding,
+    csv_rows,
+    detect_format,
+    too_long_message,
+    xlsx_rows,
+)
 
 MAX_BYTES = 10 * 1024 * 1024
+MAX_INFLATED = 100 * 1024 * 1024  # what a workbook may unpack to
 MAX_ROWS = 50000
+# The import runs inside the request: each statement, and the whole import, are bounded; a file
+# that would take longer is refused (nothing written) and should be split or sent through the API.
+STATEMENT_TIMEOUT_MS = 30_000
+TIME_BUDGET_SECONDS = 120
 # No order column takes a longer cell (an order number, a product's name, an amount...): a longer
 # one makes its row an error that gives its length, and its text goes no further.
 LONGEST_CELL = 1000
@@ -184,11 +201,18 @@ class _Group:
     inconsistent: bool = False
 
 
-def _rows(upload):
-    head = upload.read(8)
+def _rows(upload, encoding: str | None = None):
+    """The file's rows: what it is comes from its content (anything but a CSV or an XLSX is
+    refused saying what it looks like), a workbook that unpacks past MAX_INFLATED is refused, and a
+    CSV's encoding is detected or the one declared checked (refused when unclear, never guessed)."""
     upload.seek(0)
-    kind = detect_format(head, getattr(upload, "name", ""))
-    return xlsx_rows(upload) if kind == "xlsx" else csv_rows(upload)
+    head = upload.read(SNIFF_BYTES)
+    upload.seek(0)
+    kind = detect_format(head, getattr(upload, "name", ""), source=upload)
+    if kind == "xlsx":
+        check_inflated(upload, limit=MAX_INFLATED)
+        return xlsx_rows(upload)
+    return csv_rows(upload, encoding=choose_encoding(upload, encoding))
 
 
 def _channel(value: str) -> str:
@@ -196,9 +220,9 @@ def _channel(value: str) -> str:
     return CHANNEL_NAMES.get(text, text)
 
 
-def _group(upload, report: ImportReport) -> tuple[list[_Group], dict[str, str]]:
+def _group(upload, report: ImportReport, encoding: str | None = None) -> tuple[list[_Group], dict[str, str]]:
     """Rows -> orders (keyed by channel and number), with the header each column key came from."""
-    rows = _rows(upload)
+    rows = _rows(upload, encoding)
     try:
         _number, header = next(rows)
     except StopIteration:
@@ -321,18 +345,25 @@ class _DryRun(Exception):
     pass
 
 
-def import_orders(*, upload, mode: str, actor) -> ImportReport:
+def import_orders(*, upload, mode: str, actor, encoding: str | None = None) -> ImportReport:
     """Check (and in modes "all" and "valid", record) the orders of a file; see the module docstring."""
     report = ImportReport(mode=mode)
     if getattr(upload, "size", 0) > MAX_BYTES:
         raise FileError(_("The file is larger than %(mb)d MB; split it or use the API.") % {"mb": MAX_BYTES >> 20})
-    groups, headers = _group(upload, report)
+    deadline = time.monotonic() + TIME_BUDGET_SECONDS
+    groups, headers = _group(upload, report, encoding)
     report.orders = len(groups)
     usable = [g for g in groups if not g.inconsistent]
     report.invalid_orders = len(groups) - len(usable)
     try:
         with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL statement_timeout = {int(STATEMENT_TIMEOUT_MS)}")
             for start in range(0, len(usable), services.MAX_BATCH):
+                if time.monotonic() > deadline:
+                    raise FileError(_("Importing this file takes longer than %(seconds)d seconds; nothing was "
+                                      "written. Split it into smaller files or send the orders through the API.")
+                                    % {"seconds": TIME_BUDGET_SECONDS})
                 chunk = usable[start : start + services.MAX_BATCH]
                 result = services.record_orders(items=[_item(g) for g in chunk], actor=actor)
                 for index, problems in sorted(result.errors.items()):
@@ -342,8 +373,16 @@ def import_orders(*, upload, mode: str, actor) -> ImportReport:
                 report.existing += len(result.results) - result.created
             if mode == Mode.DRY_RUN or (mode == Mode.ALL and report.errors):
                 raise _DryRun
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL statement_timeout TO DEFAULT")
             report.written = True
     except _DryRun:
         pass
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "pgcode", None) != "57014":  # statement_timeout
+            raise
+        raise FileError(_("One step of this import took longer than %(seconds)d seconds and was stopped; nothing "
+                          "was written. Split the file into smaller files or send the orders through the API.")
+                        % {"seconds": STATEMENT_TIMEOUT_MS // 1000}) from None
     report.errors.sort(key=lambda e: (e.row, e.column))
     return report

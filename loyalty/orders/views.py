@@ -18,7 +18,7 @@ from loyalty.orders.forms import AttributionPolicyForm, OrderImportForm, RefundF
 from loyalty.orders.models import AttributionPolicy, Order
 from scrm.dashboard import ScopedDetailView, ScopedListView, scoped_view
 from scrm.errors import ServiceError
-from scrm.files import FileError
+from scrm.files import EncodingUnclear, FileError
 from scrm.scoping import get_visible_or_404
 
 
@@ -86,8 +86,13 @@ def import_orders(request):
     if request.method == "POST" and form.is_valid():
         try:
             report = imports.import_orders(
-                upload=form.cleaned_data["file"], mode=form.cleaned_data["mode"], actor=request.user
+                upload=form.cleaned_data["file"],
+                mode=form.cleaned_data["mode"],
+                actor=request.user,
+                encoding=form.cleaned_data.get("encoding") or None,
             )
+        except EncodingUnclear as exc:
+            form.add_error("encoding", str(exc))
         except FileError as exc:
             form.add_error("file", str(exc))
         except ServiceError as exc:
