@@ -91,7 +91,7 @@ class ImportJobViewSet(ScopedCreateListRetrieveViewSet):
         request=None,
         responses={200: ImportJobSerializer, 201: ImportJobSerializer, 202: ImportJobSerializer},
     )
-    @action(detail=True, methods=["post"], parser_classes=[parsers.JSONParser, parsers.FormParser])
+    @action(detail=True, methods=["post"])  # no body: the dry run is the whole request
     def commit(self, request, pk=None):
         job, created = services.commit_dry_run(actor=request.user, job=self.get_object())
         if created:
