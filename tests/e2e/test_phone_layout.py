@@ -87,11 +87,13 @@ def test_the_menu_opens_from_its_button_and_a_detail_page_leads_back(browser, li
     assert box["width"] > 200 and box["height"] < 60  # a full-width row, not a letter per line
     shot(page, "phone-menu-open")
     members_link.tap()
+    page.wait_for_url(f"{live_server.url}{reverse('member-list')}")
     page.wait_for_load_state("networkidle")
     assert not page.get_by_test_id("sidebar").is_visible()
     # A search narrows the list; the member's page leads back to that same search.
     page.goto(f"{live_server.url}{reverse('member-list')}?q=%E5%BC%A0")
     page.locator("[data-testid=member-table] a[href^='/members/']").first.tap()
+    page.wait_for_url(lambda url: "/members/" in url and "?q=" not in url)
     page.wait_for_load_state("networkidle")
     back = page.get_by_test_id("back-link")
     assert back.get_attribute("href") == f"{reverse('member-list')}?q=%E5%BC%A0"
