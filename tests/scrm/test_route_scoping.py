@@ -407,7 +407,8 @@ def _media(settings, tmp_path):
 
 @pytest.fixture
 def key_a(api_client, make_key, store_a):
-    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_key(scopes=permissions.all_scopes(), store=store_a)}")
+    plaintext = make_key(scopes=permissions.available_scopes(store_bound=True), store=store_a)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
     return api_client
 
 
