@@ -12,6 +12,7 @@ from loyalty.orders.models import Order
 from loyalty.referrals import services
 from loyalty.referrals.models import Commission, CommissionRule, Referral
 from members.models import Identity
+from scrm.actors import SystemActor
 from scrm.errors import InvalidInput, NotInScope
 
 
@@ -217,15 +218,15 @@ def test_record_referral_rules(members, codes):
 )
 def test_bad_rules_are_refused(db, data, field):
     with pytest.raises(InvalidInput) as err:
-        services.create_rule(data=data)
+        services.create_rule(data=data, actor=SystemActor("test"))
     assert field in err.value.details
     assert not CommissionRule.objects.exists()
 
 
 def test_twin_active_rules_are_refused(db):
-    services.create_rule(data={"name": "a", "channel": "tmall", "rate": "5"})
+    services.create_rule(data={"name": "a", "channel": "tmall", "rate": "5"}, actor=SystemActor("test"))
     with pytest.raises(InvalidInput) as err:
-        services.create_rule(data={"name": "b", "channel": "tmall", "rate": "6"})
+        services.create_rule(data={"name": "b", "channel": "tmall", "rate": "6"}, actor=SystemActor("test"))
     assert "priority" in err.value.details
-    services.create_rule(data={"name": "b", "channel": "tmall", "rate": "6", "priority": 1})
+    services.create_rule(data={"name": "b", "channel": "tmall", "rate": "6", "priority": 1}, actor=SystemActor("test"))
     assert CommissionRule.objects.count() == 2
