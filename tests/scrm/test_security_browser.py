@@ -111,11 +111,11 @@ def test_dashboard_pages_load_under_the_csp_without_violations(browser, live_ser
     assert all(w.endswith("%") for w in widths)
     # The API docs render their UI from our own files.
     page.goto(f"{live_server.url}/api/docs/")
-    page.wait_for_selector(".swagger-ui .info", timeout=20000)
+    page.wait_for_selector(".swagger-ui .info", timeout=60000)
     assert _violations(page) == []
     shot(page, "csp-swagger")
     page.goto(f"{live_server.url}/api/redoc/")
-    page.wait_for_selector("redoc h1, [role=navigation], .menu-content", timeout=20000)
+    page.wait_for_selector("redoc h1, [role=navigation], .menu-content", timeout=60000)
     page.wait_for_load_state("networkidle")
     # Redoc's footer asks its makers' CDN for a logo: the policy keeps that request from leaving, as
     # it should (no third party learns of a docs visit); nothing else is refused.
