@@ -15,12 +15,19 @@
     if (typeof window.TomSelect !== "function") return;
     each(root, "select[multiple][data-chips]", function (select) {
       if (select.tomselect) return;
-      new window.TomSelect(select, {
+      var ts = new window.TomSelect(select, {
         plugins: ["remove_button"],
         hidePlaceholder: true,
         maxOptions: null,
         closeAfterSelect: false,
         onItemAdd: function () { this.setTextboxValue(""); this.refreshOptions(false); }
+      });
+      // The select changed under the chips (a script, an autofill): show what it now holds, so the
+      // chips never send back a value the select no longer has.
+      select.addEventListener("change", function () {
+        var chosen = Array.prototype.filter.call(select.options, function (o) { return o.selected; })
+          .map(function (o) { return o.value; });
+        if (chosen.join("\u0000") !== [].concat(ts.getValue()).join("\u0000")) ts.sync();
       });
     });
   }
