@@ -90,6 +90,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "scrm.api.errors.ApiErrorMiddleware",
+    "scrm.api.middleware.ApiInputMiddleware",
     "scrm.middleware.ServiceErrorMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks: it turns a lockout into its page
 ]
@@ -271,6 +272,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"principal": env.get_str("API_RATE_LIMIT", "6000/min")},
     "DEFAULT_SCHEMA_CLASS": "scrm.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "scrm.api.errors.exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["scrm.api.parsers.JSONParser"],
+    "DEFAULT_METADATA_CLASS": "scrm.api.metadata.Metadata",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",

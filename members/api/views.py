@@ -14,7 +14,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from members import sql as members_sql
@@ -40,6 +39,7 @@ from members.services import upsert as upsert_service
 from scrm.api.body import json_object
 from scrm.api.idempotency import idempotent
 from scrm.api.pagination import cursor_ordered_by
+from scrm.api.parsers import JSONParser
 from scrm.api.schema import ERRORS, ErrorSerializer, path_id
 from scrm.api.viewsets import NestedScopedMixin, ScopedModelViewSet, ScopedQuerysetMixin, ScopedReadOnlyViewSet
 from scrm.errors import InvalidInput, NotInScope

@@ -56,7 +56,8 @@ def clean_identity(raw) -> tuple[IdentityKey | None, dict]:
     for name in sorted(unknown):
         errors[name] = [_("Unknown field.")]
     channel = raw.get("channel")
-    if channel not in CHANNELS:
+    if not isinstance(channel, str) or channel not in CHANNELS:
+        channel = channel if isinstance(channel, str | int | float | None) else type(channel).__name__
         errors["channel"] = [_("Unknown channel %(value)s; one of: %(choices)s.")
                              % {"value": channel, "choices": ", ".join(Channel.values)}]
     namespace = raw.get("namespace") or ""

@@ -93,9 +93,9 @@ def _members_sql(members, actor) -> tuple[str, list, list[int] | None]:
         queryset = scope(members.model.live.filter(pk__in=members.values("pk")), actor)
         sql, params = queryset.order_by().values("id").query.sql_with_params()
         return sql, list(params), None
-    ids = list(dict.fromkeys(members))
-    if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+    if not all(isinstance(i, int) and not isinstance(i, bool) for i in members):
         raise InvalidInput(details={"members": [_("Expected a list of member ids.")]})
+    ids = list(dict.fromkeys(members))
     if len(ids) > MAX_IDS:
         raise InvalidInput(details={"members": [_("At most %(max)d members at a time.") % {"max": MAX_IDS}]})
     found = set(scope(Member.live.filter(pk__in=ids), actor).values_list("pk", flat=True))

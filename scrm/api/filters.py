@@ -8,7 +8,10 @@ paginator's parameters, `format` and what a view declares in
 
 from __future__ import annotations
 
+import datetime
+
 from django.utils.translation import gettext as _
+from django_filters import utils
 from django_filters.rest_framework import DjangoFilterBackend
 from django_filters.widgets import SuffixedMultiWidget
 
@@ -36,9 +39,17 @@ def paginator_param_names(view) -> set[str]:
     paginator = getattr(view, "paginator", None)
     if paginator is None:
         return set()
-    return {getattr(paginator, attr) for attr in
-            ("cursor_query_param", "page_size_query_param", "page_query_param", "limit_query_param",
-             "offset_query_param") if getattr(paginator, attr, None)}
+    return {
+        getattr(paginator, attr)
+        for attr in (
+            "cursor_query_param",
+            "page_size_query_param",
+            "page_query_param",
+            "limit_query_param",
+            "offset_query_param",
+        )
+        if getattr(paginator, attr, None)
+    }
 
 
 def refuse_unknown_params(query_params, known) -> None:
@@ -47,9 +58,39 @@ def refuse_unknown_params(query_params, known) -> None:
     if unknown:
         raise InvalidInput(
             _("The filters are not valid."),
-            details={name: [_("Unknown filter \"%(key)s\"; known filters: %(known)s.")
-                            % {"key": name, "known": ", ".join(sorted(known))}] for name in unknown},
+            details={
+                name: [
+                    _('Unknown filter "%(key)s"; known filters: %(known)s.')
+                    % {"key": name, "known": ", ".join(sorted(known))}
+                ]
+                for name in unknown
+            },
         )
+
+
+# PostgreSQL keeps a UTC offset within ±15:59; Python parses up to ±23:59. Beyond that is no place's
+# time and is refused, rather than crashing the query.
+MAX_UTC_OFFSET = datetime.timedelta(hours=15, minutes=59)
+
+
+def offset_problem(value) -> str | None:
+    """Why an aware date-time's UTC offset cannot be taken, or None."""
+    offset = value.utcoffset() if isinstance(value, datetime.datetime) else None
+    if offset is not None and abs(offset) > MAX_UTC_OFFSET:
+        return _("The UTC offset must be between -15:59 and +15:59.")
+    return None
+
+
+def refuse_out_of_range_offsets(cleaned_data: dict) -> None:
+    """Raise InvalidInput naming each date-time filter whose UTC offset is out of range."""
+    bad = {}
+    for name, value in cleaned_data.items():
+        values = [value.start, value.stop] if isinstance(value, slice) else [value]
+        problems = [problem for item in values if (problem := offset_problem(item))]
+        if problems:
+            bad[name] = problems[:1]
+    if bad:
+        raise InvalidInput(_("The filters are not valid."), details=bad)
 
 
 class StrictFilterBackend(DjangoFilterBackend):
@@ -66,4 +107,10 @@ class StrictFilterBackend(DjangoFilterBackend):
     def filter_queryset(self, request, queryset, view):
         if getattr(view, "action", None) == "list":
             refuse_unknown_params(request.query_params, self.known_params(request, queryset, view))
-        return super().filter_queryset(request, queryset, view)
+        filterset = self.get_filterset(request, queryset, view)
+        if filterset is None:
+            return queryset
+        if not filterset.is_valid():
+            raise utils.translate_validation(filterset.errors)
+        refuse_out_of_range_offsets(filterset.form.cleaned_data)
+        return filterset.qs

@@ -24,6 +24,13 @@ BAD_REQUEST = OpenApiResponse(ErrorSerializer, description="Invalid data; detail
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description="Not found, or outside the caller's store.")
 CONFLICT = OpenApiResponse(ErrorSerializer, description="Conflicts with the current state; code says how.")
 ERRORS = {400: BAD_REQUEST, 404: NOT_FOUND}
+NOT_AUTHENTICATED = OpenApiResponse(
+    ErrorSerializer, description="No key, or a key that is invalid, expired or revoked (details.reason)."
+)
+FORBIDDEN = OpenApiResponse(ErrorSerializer, description="The key lacks the scope, or the role may not do this.")
+TOO_LARGE = OpenApiResponse(ErrorSerializer, description="The body is over the upload limit (details.limit_bytes).")
+THROTTLED = OpenApiResponse(ErrorSerializer, description="Too many requests; details.retry_after says when to retry.")
+ALWAYS = {401: NOT_AUTHENTICATED, 403: FORBIDDEN, 429: THROTTLED}
 
 
 def path_id(name: str, description: str) -> OpenApiParameter:
@@ -70,4 +77,19 @@ class AutoSchema(openapi.AutoSchema):
         responses = super()._get_response_bodies(direction)
         if self._is_idempotent() and "422" not in responses:
             responses["422"] = self._get_response_for_code(KEY_REUSED, "422", direction=direction)
+        for code, response in self._kernel_errors().items():
+            if str(code) not in responses:
+                responses[str(code)] = self._get_response_for_code(response, str(code), direction=direction)
         return responses
+
+    def _kernel_errors(self) -> dict:
+        """The answers the kernel gives on any route whatever the view documents: a refused key (401),
+        a missing scope (403), throttling (429), a 400 for a parameter or body it cannot take (a NUL
+        character, an unknown filter); a 404 wherever the path names an object; a 413 wherever there
+        is a body."""
+        errors = {400: BAD_REQUEST, **ALWAYS}
+        if "{" in self.path:
+            errors[404] = NOT_FOUND
+        if self.method in ("POST", "PUT", "PATCH"):
+            errors[413] = TOO_LARGE
+        return errors

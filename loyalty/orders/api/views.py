@@ -8,7 +8,6 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from loyalty.orders import queries, services
@@ -17,6 +16,7 @@ from loyalty.orders.filters import OrderFilterSet
 from loyalty.orders.models import AttributionPolicy, Order
 from scrm.api.body import json_object
 from scrm.api.idempotency import idempotent
+from scrm.api.parsers import JSONParser
 from scrm.api.schema import CONFLICT, ERRORS
 from scrm.api.viewsets import ScopedCreateListRetrieveViewSet
 from scrm.errors import Forbidden, InvalidInput

@@ -7,7 +7,6 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from loyalty.points import queries, services
@@ -16,6 +15,7 @@ from loyalty.points.filters import PointEntryFilterSet, PointLotFilterSet, Redem
 from loyalty.points.models import PointEntry, PointLot, PointsPolicy, Redemption, Reward
 from members.models import Member
 from scrm.api.idempotency import idempotent
+from scrm.api.parsers import JSONParser
 from scrm.api.schema import ERRORS, ErrorSerializer, path_id
 from scrm.api.viewsets import (
     NestedScopedMixin,

@@ -7,7 +7,6 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from loyalty.referrals import services
@@ -22,6 +21,7 @@ from loyalty.referrals.models import Commission, CommissionRule, Referral, Refer
 from members.models import Member
 from scrm.api.body import json_object
 from scrm.api.idempotency import idempotent
+from scrm.api.parsers import JSONParser
 from scrm.api.schema import ERRORS, ErrorSerializer
 from scrm.api.viewsets import (
     ScopedCreateListRetrieveViewSet,

@@ -9,7 +9,6 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from loyalty.tiers import queries, services
@@ -20,6 +19,7 @@ from members import sql as members_sql
 from members.models import Member
 from scrm.api.body import json_object
 from scrm.api.pagination import Cursor
+from scrm.api.parsers import JSONParser
 from scrm.api.schema import NOT_FOUND, ErrorSerializer, path_id
 from scrm.api.viewsets import NestedScopedMixin, ScopedQuerysetMixin, ScopedReadOnlyViewSet
 from scrm.errors import InvalidInput
