@@ -92,3 +92,15 @@ def mask_phone(e164: str) -> str:
     if e164.startswith("+86") and len(e164) == 14:
         return f"+86 {e164[3:6]}****{e164[-4:]}"
     return e164[:-6] + "****" + e164[-2:] if len(e164) > 8 else "****"
+
+
+_SEARCH_SEPARATORS = re.compile(r"[\s\-().+/]")
+
+
+def looks_like_phone(value: str) -> bool:
+    """Whether a search text is a phone number or its last digits (four or more digits with only the
+    separators people type between them), as the member search reads it: such a text is personal
+    data and belongs in a request body, never in a URL."""
+    text = unicodedata.normalize("NFKC", value or "").strip()
+    digits = "".join(ch for ch in text if ch.isdigit())
+    return len(digits) >= 4 and _SEARCH_SEPARATORS.sub("", text) == digits

@@ -18,6 +18,8 @@ def register() -> None:
     permissions.register("attributes", _("Custom attribute definitions"), store_roles="read", brand_setting=True)
     permissions.register("merges", _("Merging duplicate members"), store_roles="none")
     permissions.register("privacy", _("Data-subject requests: export and erase members"), store_roles="none")
+    # Full phones and e-mails by default (members.services.disclosure): brand-wide keys given it by name.
+    permissions.register("phones", _("Members' full phone numbers and e-mails"), store_roles="none")
     # The member figures at the head of the overview (before sales) and of the phone's Today page.
     overview.register("members", template="members/_overview_cards.html", context=queries.overview_figures,
                       order=10, page="overview_cards")

@@ -73,8 +73,9 @@ def all_scopes() -> list[str]:
     return [f"{name}:{action}" for name in sorted(_RESOURCES) for action in ("read", "write")]
 
 
-# Reads a default never includes: a data-subject export hands over everything about a person.
-SENSITIVE_READS = frozenset({"privacy:read"})
+# Reads a default never includes: a data-subject export hands over everything about a person, and
+# phones:read shows members' full phones and e-mails to a brand-wide key (members.services.disclosure).
+SENSITIVE_READS = frozenset({"privacy:read", "phones:read"})
 
 
 def read_scopes() -> list[str]:

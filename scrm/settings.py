@@ -187,6 +187,9 @@ OTP_TOTP_ISSUER = env.get_str("SIYU_BRAND_NAME", "Siyu")
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.get_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024, minimum=1024)
 SESSION_COOKIE_AGE = env.get_int("SESSION_COOKIE_AGE", 60 * 60 * 12, minimum=300)
 SESSION_IDLE_TIMEOUT = env.get_int("SESSION_IDLE_TIMEOUT", 30 * 60, minimum=60)
+# Full member phones shown on request ("Show phone", POST /members/{id}/reveal/) per actor per hour.
+MEMBER_REVEALS_PER_HOUR = env.get_int("MEMBER_REVEALS_PER_HOUR", 50, minimum=1)
+MEMBER_REVEALS_PER_HOUR_BRAND = env.get_int("MEMBER_REVEALS_PER_HOUR_BRAND", 500, minimum=1)
 SESSION_ABSOLUTE_TIMEOUT = env.get_int("SESSION_ABSOLUTE_TIMEOUT", SESSION_COOKIE_AGE, minimum=300)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

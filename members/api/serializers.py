@@ -29,7 +29,7 @@ from members.models import (
     TagGroup,
     TagSource,
 )
-from members.services import consent, merge, privacy, relations, tags, upsert
+from members.services import consent, disclosure, merge, privacy, relations, tags, upsert
 from members.services.profile import NAME_MAX
 
 
@@ -47,9 +47,27 @@ EventKindField = _described_choice("EventKindField", MemberEvent.Kind.choices)
 TagSourceField = _described_choice("TagSourceField", TagSource.choices)
 
 
+def full_identifiers(context: dict) -> bool:
+    """Whether this answer shows full phones and e-mails (members.services.disclosure), decided once
+    per answer: the context's `full_identifiers` when a view has decided it, else the rule for the
+    context's actor or request user. No actor in the context sees them masked."""
+    if "full_identifiers" not in context:
+        actor = context.get("actor") or getattr(context.get("request"), "user", None)
+        context["full_identifiers"] = actor is not None and disclosure.sees_full_identifiers(actor)
+    return context["full_identifiers"]
+
+
 class MemberSerializer(serializers.ModelSerializer):
+    """Phones masked unless the caller sees them in full (or reveals one: POST /members/{id}/reveal/)."""
+
     home_store = serializers.SlugRelatedField(slug_field="code", read_only=True)
     owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if data.get("phone") and not full_identifiers(self.context):
+            data["phone"] = disclosure.mask_identifier("phone", data["phone"])
+        return data
 
     class Meta:
         model = Member
@@ -58,7 +76,14 @@ class MemberSerializer(serializers.ModelSerializer):
 
 
 class IdentitySerializer(serializers.ModelSerializer):
-    """Read, and (channel, namespace, external_id) as input; the services validate."""
+    """Read, and (channel, namespace, external_id) as input; the services validate. Phone and e-mail
+    ids read masked unless the caller sees them in full."""
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if data.get("channel") in disclosure.DIRECT_CHANNELS and not full_identifiers(self.context):
+            data["external_id"] = disclosure.mask_identifier(data["channel"], data["external_id"])
+        return data
 
     class Meta:
         model = Identity
@@ -300,3 +325,27 @@ class DuplicateCandidateSerializer(serializers.Serializer):
 
 class EraseInputSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=privacy.ERASE_REASON_MAX)
+
+
+class MemberSearchInputSerializer(serializers.Serializer):
+    """The member list's filters as a body; `q` is where a phone goes."""
+
+    q = serializers.CharField(required=False, help_text="A name (part of it), a phone in any common form or its "
+                              "last digits, or the exact id of any identity.")
+    store = serializers.CharField(required=False, help_text="Store code.")
+    owner = serializers.CharField(required=False, help_text="Owner's username.")
+    stage = serializers.ChoiceField(choices=Stage.choices, required=False)
+    tag = serializers.IntegerField(required=False, help_text="Tag id.")
+
+
+class RevealedIdentitySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    channel = serializers.CharField()
+    namespace = serializers.CharField(allow_blank=True)
+    external_id = serializers.CharField()
+
+
+class RevealSerializer(serializers.Serializer):
+    member = serializers.IntegerField(source="member_id")
+    phone = serializers.CharField(allow_blank=True, allow_null=True)
+    identities = RevealedIdentitySerializer(many=True, help_text="Phone and e-mail identities, in full.")

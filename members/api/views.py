@@ -9,6 +9,7 @@ details in the one error shape."""
 from __future__ import annotations
 
 from django.db.models import Prefetch, prefetch_related_objects
+from django.http import QueryDict
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -32,8 +33,9 @@ from members.models import (
     Tag,
     TagGroup,
 )
+from members.phones import looks_like_phone
 from members.services import attributes as attribute_service
-from members.services import consent, identities, notes, privacy, relations, tags
+from members.services import consent, disclosure, identities, notes, privacy, relations, tags
 from members.services import merge as merge_service
 from members.services import upsert as upsert_service
 from scrm.api.body import json_object
@@ -52,6 +54,42 @@ MEMBER_ID = path_id("member_id", "Member id.")
 
 def _ip(request):
     return request.META.get("REMOTE_ADDR")
+
+
+SEARCH_PATH = "/api/v1/members/search/"
+NOT_IN_URL = _("A phone number does not go in a URL: search by phone with POST %(path)s and {\"q\": ...}.")
+REVEAL_ERRORS = {404: ERRORS[404], 429: OpenApiResponse(ErrorSerializer, description="throttled: the caller's "
+                 "hourly reveals are used up.")}
+
+
+def record_read(view, request, members: int) -> None:
+    """One audit row for this answer of members' personal data (how many, whether unmasked)."""
+    disclosure.record_bulk_read(
+        actor=request.user, endpoint=f"{view.basename}.{view.action}", members=members,
+        unmasked=disclosure.sees_full_identifiers(request.user), ip=_ip(request),
+    )
+
+
+def _refuse_phone_in_url(request, *names: str) -> None:
+    for name in names:
+        if looks_like_phone(request.query_params.get(name, "")):
+            raise InvalidInput(NOT_IN_URL % {"path": SEARCH_PATH}, details={name: [NOT_IN_URL % {"path": SEARCH_PATH}]})
+
+
+def _filter_data(body: dict) -> QueryDict:
+    """A search body as the member FilterSet reads a query string; unknown keys are refused."""
+    known = set(MemberFilterSet.base_filters)
+    unknown = sorted(set(body) - known)
+    if unknown:
+        raise InvalidInput(details={key: [_("Unknown filter; known: %(known)s.") % {"known": ", ".join(sorted(known))}]
+                                    for key in unknown})
+    data = QueryDict(mutable=True)
+    for key, value in body.items():
+        values = value if isinstance(value, list) else [value]
+        if not all(isinstance(v, str | int) and not isinstance(v, bool) for v in values):
+            raise InvalidInput(details={key: [_("Expected text, a number or a list of them.")]})
+        data.setlist(key, [str(v) for v in values])
+    return data
 
 
 def member_detail(member: Member) -> Member:
@@ -88,6 +126,7 @@ class MemberViewSet(ScopedModelViewSet):
     scope_resource = "members"
     parser_classes = [JSONParser]
     http_method_names = ["get", "post", "patch", "head", "options"]
+    reads_only = False  # set on the POST actions that only read (search, reveal)
 
     def get_serializer_class(self):
         if self.action == "retrieve":
@@ -96,12 +135,47 @@ class MemberViewSet(ScopedModelViewSet):
 
     def _detail(self, member) -> dict:
         """The member as MemberDetailSerializer shows it, without attribute values the caller may not see."""
-        data = s.MemberDetailSerializer(member).data
+        data = s.MemberDetailSerializer(member, context=self.get_serializer_context()).data
         data["attributes"] = attribute_service.visible_attributes(data["attributes"], self.request.user)
         return data
 
+    def list(self, request, *args, **kwargs):
+        _refuse_phone_in_url(request, "q")
+        response = super().list(request, *args, **kwargs)
+        record_read(self, request, len(response.data["results"]))
+        return response
+
     def retrieve(self, request, *args, **kwargs):
-        return Response(self._detail(member_detail(self.get_object())))
+        body = self._detail(member_detail(self.get_object()))
+        record_read(self, request, 1)
+        return Response(body)
+
+    @extend_schema(summary="Search members by a request body (phones stay out of URLs)",
+                   request=s.MemberSearchInputSerializer, responses={200: s.MemberSerializer(many=True), **ERRORS},
+                   description="The list's filters (`q`: a name, a phone in any common form or its last digits) "
+                   "in a JSON body, with the list's scoping and paging: POST the same body to the `next` link.")
+    @action(detail=False, methods=["post"], reads_only=True, filterset_class=None)
+    def search(self, request):
+        filters = MemberFilterSet(data=_filter_data(json_object(request)), queryset=self.get_queryset(),
+                                  request=request)
+        if not filters.is_valid():
+            raise InvalidInput(details=filters.errors)
+        page = self.paginate_queryset(filters.qs)
+        data = self.get_serializer(page, many=True).data
+        record_read(self, request, len(page))
+        return self.get_paginated_response(data)
+
+    @extend_schema(summary="The member's full phone and phone and e-mail identities (audited)", request=None,
+                   responses={200: s.RevealSerializer, **REVEAL_ERRORS},
+                   description="For a caller who sees them masked. Each call is recorded (who, which member, "
+                   "when) and counted against the caller's hourly limit; the answer is never cached.")
+    @action(detail=True, methods=["post"], reads_only=True, filterset_class=None)
+    def reveal(self, request, pk=None):
+        revealed = disclosure.reveal_identifiers(member=self.get_object(), actor=request.user, ip=_ip(request),
+                                                 via="api")
+        response = Response(s.RevealSerializer(revealed).data)
+        response["Cache-Control"] = "no-store"
+        return response
 
     def create(self, request, *args, **kwargs):
         data = json_object(request)
@@ -253,7 +327,13 @@ class MemberIdentityViewSet(MemberChildMixin, ScopedQuerysetMixin, mixins.ListMo
             member=self.member, channel=data.get("channel"), namespace=data.get("namespace") or "",
             external_id=data.get("external_id"), actor=request.user,
         )
-        return Response(s.IdentitySerializer(identity).data, status=status.HTTP_201_CREATED)
+        return Response(s.IdentitySerializer(identity, context=self.get_serializer_context()).data,
+                        status=status.HTTP_201_CREATED)
+
+    def list(self, request, *args, **kwargs):
+        response = super().list(request, *args, **kwargs)
+        record_read(self, request, 1 if response.data["results"] else 0)
+        return response
 
     def perform_destroy(self, instance):
         identities.remove_identity(identity=instance, actor=self.request.user)
@@ -411,6 +491,16 @@ class IdentityViewSet(ScopedReadOnlyViewSet):
     serializer_class = s.IdentitySerializer
     filterset_class = IdentityFilterSet
     scope_resource = "members"
+
+    def list(self, request, *args, **kwargs):
+        response = super().list(request, *args, **kwargs)
+        record_read(self, request, len({row["member"] for row in response.data["results"]}))
+        return response
+
+    def retrieve(self, request, *args, **kwargs):
+        response = super().retrieve(request, *args, **kwargs)
+        record_read(self, request, 1)
+        return response
 
 
 class TagGroupViewSet(ScopedModelViewSet):

@@ -17,7 +17,10 @@ class HasScope(permissions.BasePermission):
         resource = getattr(view, "scope_resource", None)
         if resource is None:
             return True  # e.g. the API root and /me: any authenticated caller
-        action = "read" if request.method in permissions.SAFE_METHODS else "write"
+        # A POST that only reads (a search whose terms stay out of the URL, a recorded reveal) says
+        # so with @action(..., reads_only=True).
+        reads = request.method in permissions.SAFE_METHODS or getattr(view, "reads_only", False)
+        action = "read" if reads else "write"
         needed = f"{resource}:{action}"
         if needed in scopes_of(request.user):
             return True

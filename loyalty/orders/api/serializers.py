@@ -8,6 +8,7 @@ from rest_framework import serializers
 from loyalty.orders import queries
 from loyalty.orders.models import AttributionPolicy, AttributionRule, Order, OrderChannel, OrderLine, Refund
 from loyalty.orders.services import MAX_BATCH
+from members.services import disclosure
 
 
 class OrderBuyerSerializer(serializers.Serializer):
@@ -73,15 +74,24 @@ class OrderSerializer(serializers.ModelSerializer):
     def get_member(self, order) -> int | None:
         return order.member_id if self._member_visible(order) else None
 
+    def _full_identifiers(self) -> bool:
+        """Whether the caller sees buyers' phones in full (members.services.disclosure), once per answer."""
+        if "full_identifiers" not in self.context:
+            request = self.context.get("request")
+            actor = self.context.get("actor") or getattr(request, "user", None)
+            self.context["full_identifiers"] = actor is not None and disclosure.sees_full_identifiers(actor)
+        return self.context["full_identifiers"]
+
     def get_buyer(self, order) -> OrderBuyerSerializer(allow_null=True):
         if not order.buyer_external_id:
             return None
         visible = self._member_visible(order)
+        full = visible and (order.buyer_channel != "phone" or self._full_identifiers())
         return {
             "channel": order.buyer_channel,
             "namespace": order.buyer_namespace,
             "external_id": order.buyer_external_id
-            if visible
+            if full
             else queries.masked_identity(order.buyer_channel, order.buyer_external_id),
         }
 
