@@ -9,6 +9,7 @@ urlpatterns = [
     path("members/<int:pk>/edit/", views.profile_edit, name="member-edit"),
     path("members/<int:pk>/tags/toggle/", views.toggle_tag, name="member-toggle-tag"),
     path("members/<int:pk>/notes/", views.add_note, name="member-add-note"),
+    path("members/<int:pk>/phone/", views.reveal_phone, name="member-reveal"),
     path("members/<int:pk>/timeline/", timeline_views.MemberTimelineView.as_view(), name="member-timeline"),
     path("tags/", views.tag_list, name="tag-list"),
     path("tags/groups/new/", views.tag_group_create, name="tag-group-create"),

@@ -34,6 +34,7 @@ from members.segments.forms import ROOT, AudienceForm
 from members.segments.views import builder_context, preview_context
 from members.services import bulk as bulk_service
 from members.services import consent as consent_service
+from members.services import disclosure
 from members.services import notes as notes_service
 from members.services import tags as tags_service
 from members.services.attributes import sees_sensitive_attributes
@@ -187,6 +188,30 @@ def add_note(request, pk):
     if request.htmx:
         return render(request, "members/_notes.html", context)
     return redirect(_back(request, member))
+
+
+@scoped_view(pk=Member)
+@require_POST
+def reveal_phone(request, pk):
+    """"Show phone": the member's full number for this user, once, recorded and counted against the
+    hourly limit (members.services.disclosure); never cached."""
+    member = _member_in_scope(request, pk)
+    origin = "mobile" if request.POST.get("from") == "mobile" else "desktop"
+    context = {"member": member, "origin": origin, "revealed": None, "reveal_error": None}
+    try:
+        context["revealed"] = disclosure.reveal_identifiers(member=member, actor=request.user,
+                                                         ip=request.META.get("REMOTE_ADDR"), via=origin)
+    except disclosure.RevealLimitReached as exc:
+        context["reveal_error"] = exc.message
+    if request.htmx:  # htmx swaps 2xx answers only: the limit is said in the swapped text
+        response = render(request, "members/_revealed_phone.html", context)
+    else:
+        context.update(base_template="mobile.html" if origin == "mobile" else "dashboard.html",
+                       back=_back(request, member))
+        response = render(request, "members/revealed_phone.html", context,
+                          status=429 if context["reveal_error"] else 200)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def _back(request, member) -> str:

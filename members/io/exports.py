@@ -34,6 +34,7 @@ from members.models import (
     MemberTag,
 )
 from members.phones import mask_phone
+from members.services import disclosure
 from scrm import privacy as kernel_privacy
 from scrm.errors import ServiceError
 from scrm.files import FORMULA_START, neutralise
@@ -95,9 +96,10 @@ class Export:
 
 
 def is_masked(actor) -> bool:
-    """Only those who see every store (operators, brand-wide keys) export full phones and sensitive
-    attributes; store managers and store-bound keys get them masked or left out."""
-    return not access_for(actor).all_stores
+    """Exports follow the one disclosure rule (members.services.disclosure): only operators and
+    brand-wide keys holding phones:read export full phones and sensitive attributes; store managers,
+    store-bound keys and other keys get them masked or left out."""
+    return not disclosure.sees_full_identifiers(actor)
 
 
 def can_export(actor) -> bool:

@@ -1,6 +1,37 @@
 from django import template
 
+from members.services import disclosure
+
 register = template.Library()
+
+
+def _full_identifiers(context) -> bool:
+    """The disclosure rule for the page's user, decided once per request."""
+    request = context.get("request")
+    if request is None:
+        return False
+    if not hasattr(request, "_full_identifiers"):
+        request._full_identifiers = disclosure.sees_full_identifiers(request.user)
+    return request._full_identifiers
+
+
+@register.simple_tag(takes_context=True)
+def member_phone(context, e164: str) -> str:
+    """A member's phone as the page's user may see it: grouped in full, or masked."""
+    if not e164:
+        return ""
+    return phone_display(e164) if _full_identifiers(context) else disclosure.mask_identifier("phone", e164)
+
+
+@register.simple_tag(takes_context=True)
+def member_identifier(context, channel: str, value: str) -> str:
+    """An identity's external id as the page's user may see it (phones and e-mails masked)."""
+    return disclosure.shown_identifier(channel, value or "", full=_full_identifiers(context))
+
+
+@register.simple_tag(takes_context=True)
+def full_identifiers(context) -> bool:
+    return _full_identifiers(context)
 
 
 @register.filter
