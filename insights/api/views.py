@@ -3,12 +3,14 @@ cuts every figure to what the actor it is handed may see)."""
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
 from insights import queries
 from scrm.api.viewsets import ScopedViewSet
+from scrm.errors import InvalidInput
 
 
 class FiguresViewSet(ScopedViewSet):
@@ -20,4 +22,10 @@ class FiguresViewSet(ScopedViewSet):
         responses={200: OpenApiTypes.OBJECT},
     )
     def list(self, request):
-        return Response(queries.figures(self.actor, days=queries.period(request.query_params.get("days"))))
+        raw = request.query_params.get("days")
+        if raw is not None and raw not in {str(days) for days in queries.PERIODS}:
+            message = _("The period is one of %(periods)s days.") % {
+                "periods": ", ".join(str(days) for days in queries.PERIODS)
+            }
+            raise InvalidInput(details={"days": [message]})
+        return Response(queries.figures(self.actor, days=queries.period(raw)))

@@ -352,6 +352,7 @@ class MemberTagViewSet(MemberChildMixin, ScopedQuerysetMixin, mixins.ListModelMi
     pagination_class = cursor_ordered_by("id")
     lookup_field = "tag_id"
     lookup_url_kwarg = "id"  # /members/{member_id}/tags/{id}/: the member's tag is named by the tag's id
+    unpaged_actions = ("create",)  # tagging answers all the member's tags, not a page
 
     def create(self, request, *args, **kwargs):
         tags.tag_member(member=self.member, tag_ids=json_object(request).get("tags"), actor=request.user,

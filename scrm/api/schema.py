@@ -3,6 +3,7 @@ schema class that documents the Idempotency-Key header."""
 
 from __future__ import annotations
 
+from django.core.exceptions import FieldDoesNotExist
 from drf_spectacular import openapi
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
@@ -43,6 +44,7 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     OpenApiTypes.STR,
     OpenApiParameter.HEADER,
     required=False,
+    pattern=r"^[!-~]{1,255}$",
     description=(
         "Makes a retry safe (Stripe's semantics): 1 to 255 visible ASCII characters, a new one (a UUID) "
         "per operation. The first request with a key is carried out; a retry with the same key and the "
@@ -56,6 +58,25 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 KEY_REUSED = OpenApiResponse(
     ErrorSerializer, description="idempotency_key_reused: the Idempotency-Key was first used for another request."
 )
+
+
+def _source_is_nullable(field) -> bool:
+    """Whether a serializer field reads through a model field that may be NULL (a member's owner, a
+    note's store, `store.code` of a brand-wide user): its answer may then be null, whatever the
+    serializer field declares."""
+    model = getattr(getattr(field.parent, "Meta", None), "model", None)
+    attrs = getattr(field, "source_attrs", None) or []
+    for attr in attrs:
+        if model is None:
+            return False
+        try:
+            model_field = model._meta.get_field(attr)
+        except FieldDoesNotExist:
+            return False
+        if getattr(model_field, "null", False):
+            return True
+        model = getattr(model_field, "related_model", None)
+    return False
 
 
 class AutoSchema(openapi.AutoSchema):
@@ -82,14 +103,37 @@ class AutoSchema(openapi.AutoSchema):
                 responses[str(code)] = self._get_response_for_code(response, str(code), direction=direction)
         return responses
 
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if isinstance(field, serializers.DecimalField) and "pattern" in schema and field.max_whole_digits:
+            # drf-spectacular's pattern (\d{0,n}) also matches "", "-" and ".", which no decimal is.
+            whole, places = field.max_whole_digits, field.decimal_places
+            schema["pattern"] = rf"^-?(?:\d{{1,{whole}}}(?:\.\d{{0,{places}}})?|\.\d{{1,{places}}})$"
+        if direction == "response" and not schema.get("nullable") and _source_is_nullable(field):
+            schema = {"allOf": [schema], "nullable": True} if "$ref" in schema else {**schema, "nullable": True}
+        return schema
+
+    def _is_list_view(self, serializer=None):
+        # A route whose list action answers one object (a member's tier) says so: `list_answers_one`.
+        if getattr(self.view, "list_answers_one", False) and getattr(self.view, "action", None) == "list":
+            return False
+        return super()._is_list_view(serializer)
+
+    def _get_paginator(self):
+        # An action answering a whole, bounded list (tagging a member answers all their tags) is not
+        # paged: the view names it in `unpaged_actions`.
+        if getattr(self.view, "action", None) in getattr(self.view, "unpaged_actions", ()):
+            return None
+        return super()._get_paginator()
+
     def _kernel_errors(self) -> dict:
         """The answers the kernel gives on any route whatever the view documents: a refused key (401),
         a missing scope (403), throttling (429), a 400 for a parameter or body it cannot take (a NUL
-        character, an unknown filter); a 404 wherever the path names an object; a 413 wherever there
-        is a body."""
-        errors = {400: BAD_REQUEST, **ALWAYS}
-        if "{" in self.path:
-            errors[404] = NOT_FOUND
+        character, an unknown filter), a 404 (an object outside the caller's reach, or a `format`
+        no renderer knows); on a write a 409 (a service's Conflict), and a 413 where there is a body."""
+        errors = {400: BAD_REQUEST, 404: NOT_FOUND, **ALWAYS}
+        if self.method in ("POST", "PUT", "PATCH", "DELETE"):
+            errors[409] = CONFLICT
         if self.method in ("POST", "PUT", "PATCH"):
             errors[413] = TOO_LARGE
         return errors

@@ -164,3 +164,21 @@ def test_date_times_before_1901_are_written_with_the_fixed_offset(api, member):
     response = api.get(f"/api/v1/members/{member.id}/")
     assert response.status_code == 200
     assert response.json()["created_at"] == "1900-01-01T08:00:00+08:00"
+
+
+@pytest.mark.parametrize("offset", ["+20:00", "-16:30"])
+def test_an_order_placed_at_an_offset_no_place_has_is_400_naming_placed_at(api, member, offset):
+    from loyalty.orders.models import Order
+    from tests.loyalty.orders.data import order
+
+    body = order(placed_at=f"2026-11-20T14:03:00{offset}", store=member.home_store.code, member=member.id)
+    response = api.post("/api/v1/orders/", body, format="json", HTTP_IDEMPOTENCY_KEY=f"offset{offset}")
+    error = _error(response, 400)
+    assert "placed_at" in json.dumps(error["details"]), error
+    assert not Order.objects.exists()
+
+
+@pytest.mark.parametrize("days", ["-58800", "31", "abc"])
+def test_figures_refuse_a_period_they_do_not_offer(api, days):
+    body = _error(api.get("/api/v1/insights/figures/", {"days": days}), 400, "validation_error")
+    assert "days" in body["details"]

@@ -137,7 +137,7 @@ class OrderInputSerializer(serializers.Serializer):
 
 
 class OrderBatchInputSerializer(serializers.Serializer):
-    items = OrderInputSerializer(many=True, help_text=f"1 to {MAX_BATCH} orders.")
+    items = OrderInputSerializer(many=True, min_length=1, max_length=MAX_BATCH, help_text=f"1 to {MAX_BATCH} orders.")
     atomic = serializers.BooleanField(
         required=False,
         default=False,
@@ -189,3 +189,5 @@ class AttributionPolicySerializer(serializers.ModelSerializer):
         model = AttributionPolicy
         fields = ["rule", "window_days", "updated_at"]
         read_only_fields = ["updated_at"]
+        # The default policy, never saved, has no updated_at.
+        extra_kwargs = {"updated_at": {"allow_null": True}, "window_days": {"min_value": 1, "max_value": 365}}

@@ -106,6 +106,10 @@ def parse_amount(raw, *, allow_zero: bool = True) -> tuple[Decimal | None, str |
     return value.quantize(CENT), None
 
 
+# The widest UTC offset PostgreSQL stores; Python parses up to ±23:59.
+MAX_UTC_OFFSET = timedelta(hours=15, minutes=59)
+
+
 def parse_moment(raw, *, now: datetime) -> tuple[datetime | None, str | None]:
     """An ISO 8601 date-time ('2026-11-20T14:03:00+08:00', '2026-11-20 14:03'); without an offset it is
     the brand's time zone. A date alone is midnight."""
@@ -126,6 +130,8 @@ def parse_moment(raw, *, now: datetime) -> tuple[datetime | None, str | None]:
         return None, _("A date and time is required.")
     if timezone.is_naive(value):
         value = timezone.make_aware(value)
+    elif abs(value.utcoffset()) > MAX_UTC_OFFSET:
+        return None, _("%(value)s has a UTC offset no place uses (at most ±15:59).") % {"value": raw}
     if value < EARLIEST or value > now + FUTURE_SLACK:
         return None, _("%(value)s is not a plausible order time.") % {"value": raw}
     return value, None

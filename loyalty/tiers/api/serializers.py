@@ -82,6 +82,8 @@ class MemberTierSerializer(serializers.ModelSerializer):
             "downgrade_due",
             "computed_at",
         ]
+        # A member never ranked is answered in the same shape, with no start and no computation yet.
+        extra_kwargs = {"since": {"allow_null": True}, "computed_at": {"allow_null": True}}
 
 
 class MemberTierDetailSerializer(MemberTierSerializer):

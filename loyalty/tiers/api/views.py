@@ -138,6 +138,7 @@ class MemberTierViewSet(_MemberRoute, ScopedQuerysetMixin, viewsets.GenericViewS
     serializer_class = s.MemberTierDetailSerializer
     pagination_class = None
     filterset_class = None
+    list_answers_one = True  # GET /members/{member_id}/tier/ is the member's one tier
 
     def _tier(self) -> MemberTier:
         tier = self.get_queryset().filter(member=self.member).first()
