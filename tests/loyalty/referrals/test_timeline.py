@@ -36,7 +36,7 @@ def test_referral_and_commission_appear_on_both_members(members, codes, any_rule
         f"Referred member {a1.pk} (code {code})",
     ]
     chinese = texts(a0, alice, "zh-hans")
-    assert f"Commission CNY 10.00 on order {bought.external_id}: 待确认（退货期内）" in chinese
+    assert f"订单 {bought.external_id} 佣金 CNY 10.00：待确认（退货期内）" in chinese
 
 
 def test_an_explicit_referral_is_told(members, codes, alice):
