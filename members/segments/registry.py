@@ -70,14 +70,19 @@ class Value:
     maximum: float | None = None
     options: Callable[[], Sequence[tuple[Any, Any]]] | None = None
 
-    def describe(self) -> dict:
+    def describe(self, options_read: dict | None = None) -> dict:
+        """`options_read`: options already read in this description, by callable, so values that
+        share one (a filter's `in`, `not_in` and `gte`) read the database once."""
         out: dict[str, Any] = {"type": self.type, "many": self.many}
         if self.length is not None:
             out["length"] = self.length
         if self.choices is not None:
             out["choices"] = [{"value": v, "label": str(label)} for v, label in self.choices]
         elif self.options is not None:
-            out["choices"] = [{"value": v, "label": str(label)} for v, label in self.options()]
+            memo = options_read if options_read is not None else {}
+            if self.options not in memo:
+                memo[self.options] = list(self.options())
+            out["choices"] = [{"value": v, "label": str(label)} for v, label in memo[self.options]]
         if self.minimum is not None:
             out["minimum"] = self.minimum
         if self.maximum is not None:
@@ -136,14 +141,15 @@ class Filter:
     order: int = 100
     extra: dict = field(default_factory=dict)
 
-    def describe(self, actor=None) -> dict:
+    def describe(self, actor=None, options_read: dict | None = None) -> dict:
+        options_read = {} if options_read is None else options_read
         out = {
             "key": self.key,
             "label": str(self.label),
             "group": str(self.group),
             "bitmap": self.bitmap is not None,
             "operators": [
-                {"op": op, "label": str(OPERATOR_LABELS.get(op, op)), "value": value.describe()}
+                {"op": op, "label": str(OPERATOR_LABELS.get(op, op)), "value": value.describe(options_read)}
                 for op, value in self.value_schema.items()
             ],
         }
@@ -201,7 +207,8 @@ def describe(actor=None) -> list[dict]:
     """Every filter with its label, operators and value types, in display order: what a segment
     builder renders, with the argument choices `actor` may use (None: all of them). Values are
     JSON-ready ("date" values are "YYYY-MM-DD" strings)."""
-    return [f.describe(actor) for f in filters()]
+    options_read: dict = {}
+    return [f.describe(actor, options_read) for f in filters()]
 
 
 # --- value checks shared by validation --------------------------------------------------------------
