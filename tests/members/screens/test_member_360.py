@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from members.models import (
@@ -73,7 +75,14 @@ def test_profile_page_query_count_is_bounded(client, alice, members, carol, djan
     for i in range(20):
         ServiceNote.objects.create(member=member, author=carol, body=f"note {i}")
     client.force_login(alice)
-    # ~12 for the member's own sections, the rest a fixed handful per panel (tier, points, orders,
-    # referrals); none grows with the member's notes, tags or orders.
-    with django_assert_max_num_queries(30):
+    # ~12 for the member's own sections, a fixed handful per panel (tier, points, orders, referrals)
+    # and one per timeline source; none grows with the member's notes, tags or history.
+    with CaptureQueriesContext(connection) as first:
         client.get(reverse("member-detail", args=[member.pk]))
+    for i in range(20, 60):
+        ServiceNote.objects.create(member=member, author=carol, body=f"note {i}")
+    with django_assert_max_num_queries(45):
+        client.get(reverse("member-detail", args=[member.pk]))
+    with CaptureQueriesContext(connection) as second:
+        client.get(reverse("member-detail", args=[member.pk]))
+    assert len(second.captured_queries) == len(first.captured_queries)
