@@ -267,7 +267,7 @@ class UpsertInputSerializer(MemberInputSerializer):
 
 
 class BulkUpsertInputSerializer(serializers.Serializer):
-    items = UpsertInputSerializer(many=True, max_length=upsert.MAX_BATCH)
+    items = UpsertInputSerializer(many=True, min_length=1, max_length=upsert.MAX_BATCH)
     atomic = serializers.BooleanField(
         required=False,
         default=True,

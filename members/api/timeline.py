@@ -40,6 +40,7 @@ class MemberTimelineViewSet(NestedScopedMixin, ScopedViewSet):
     """A member's timeline: tags, notes, orders, points, tier moves, consent, merges and more."""
 
     scope_resource = "members"
+    list_answers_one = True  # one page object (items and the next cursor), not a list
     # The member comes from the scoped queryset before anything else runs (404 across stores).
     parent_queryset = Member.live.all()
     parent_kwarg = "member_id"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 
+from django import forms
 from django.utils.translation import gettext as _
 from django_filters import utils
 from django_filters.rest_framework import DjangoFilterBackend
@@ -81,6 +82,23 @@ def offset_problem(value) -> str | None:
     return None
 
 
+def refuse_empty_values(query_params, filterset) -> None:
+    """An empty value for a filter that is not free text (`?since=`, `?store=`) is refused rather
+    than read as no filter: it is no date, number or choice, and ignoring it would widen the list."""
+    empty = [
+        name
+        for name, filter_ in filterset.filters.items()
+        if name in query_params
+        and not isinstance(filter_.field, forms.CharField)
+        and any(value == "" for value in query_params.getlist(name))
+    ]
+    if empty:
+        raise InvalidInput(
+            _("The filters are not valid."),
+            details={name: [_("Give a value, or leave the filter out.")] for name in empty},
+        )
+
+
 def refuse_out_of_range_offsets(cleaned_data: dict) -> None:
     """Raise InvalidInput naming each date-time filter whose UTC offset is out of range."""
     bad = {}
@@ -110,6 +128,7 @@ class StrictFilterBackend(DjangoFilterBackend):
         filterset = self.get_filterset(request, queryset, view)
         if filterset is None:
             return queryset
+        refuse_empty_values(request.query_params, filterset)
         if not filterset.is_valid():
             raise utils.translate_validation(filterset.errors)
         refuse_out_of_range_offsets(filterset.form.cleaned_data)

@@ -182,3 +182,41 @@ def test_an_order_placed_at_an_offset_no_place_has_is_400_naming_placed_at(api, 
 def test_figures_refuse_a_period_they_do_not_offer(api, days):
     body = _error(api.get("/api/v1/insights/figures/", {"days": days}), 400, "validation_error")
     assert "days" in body["details"]
+
+
+@pytest.mark.parametrize("url, param", [("/api/v1/tier-changes/", "since"), ("/api/v1/orders/", "placed_after"),
+                                        ("/api/v1/members/", "tag")])
+def test_an_empty_value_for_a_filter_that_is_not_text_is_400_not_ignored(api, url, param):
+    body = _error(api.get(f"{url}?{param}="), 400, "validation_error")
+    assert param in body["details"]
+
+
+def test_a_reward_with_a_per_member_limit_of_zero_is_400_not_a_crash(api):
+    from loyalty.points.models import Reward
+
+    body = {"name": "券", "kind": "coupon", "points_cost": 1, "stock": 0, "per_member_limit": 0, "is_active": False,
+            "starts_at": "2000-01-01T00:00:00Z", "ends_at": None, "min_tier_rank": 0, "description": ""}
+    error = _error(api.post("/api/v1/rewards/", body, format="json"), 400)
+    assert "per_member_limit" in error["details"]
+    assert not Reward.objects.filter(name="券").exists()
+
+
+def test_a_tier_ladder_with_an_object_for_its_basis_is_400(api):
+    body = {"name": "", "basis": {}, "window_days": 1, "downgrade_policy": "none", "period_end_month": 1,
+            "period_end_day": 1, "grace_days": 1, "levels": []}
+    error = _error(api.put("/api/v1/tier-ladder/current/", body, format="json"), 400)
+    assert "basis" in error["details"]
+
+
+def test_the_schema_documents_one_object_where_a_route_answers_one(api):
+    from drf_spectacular.generators import SchemaGenerator
+
+    paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
+    for path in ("/api/v1/members/{member_id}/tier/", "/api/v1/members/{member_id}/points/",
+                 "/api/v1/members/{member_id}/timeline/"):
+        schema = paths[path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        assert schema.get("type") != "array", (path, schema)
+    tagged = paths["/api/v1/members/{member_id}/tags/"]["post"]["responses"]["200"]["content"]["application/json"]
+    assert tagged["schema"]["type"] == "array"
+    owner = SchemaGenerator().get_schema(request=None, public=True)["components"]["schemas"]["Member"]
+    assert owner["properties"]["owner"].get("nullable") is True

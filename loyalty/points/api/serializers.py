@@ -13,6 +13,8 @@ class RewardSerializer(serializers.ModelSerializer):
         model = Reward
         fields = ["id", *REWARD_FIELDS, "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
+        # The table's checks, said where a client can read them (empty per_member_limit: no limit).
+        extra_kwargs = {"per_member_limit": {"min_value": 1}, "points_cost": {"min_value": 1}}
 
 
 class PolicySerializer(serializers.ModelSerializer):

@@ -55,6 +55,7 @@ class MemberPointsViewSet(NestedScopedMixin, ScopedQuerysetMixin, viewsets.Gener
     serializer_class = s.MemberPointsSerializer
     scope_resource = "points"
     pagination_class = None
+    list_answers_one = True  # GET /members/{member_id}/points/ is the member's one balance
     filterset_class = None
     parser_classes = [JSONParser]
     parent_queryset = Member.live.all()

@@ -49,7 +49,7 @@ def _clean_ladder_fields(data: dict, current: dict) -> tuple[dict, dict]:
     name = values.get("name") or ""
     if not isinstance(name, str) or len(name) > 64:
         errors["name"] = [_("Enter at most 64 characters.")]
-    if values["basis"] not in {b.key for b in bases.available()}:
+    if not isinstance(values["basis"], str) or values["basis"] not in {b.key for b in bases.available()}:
         known = ", ".join(b.key for b in bases.available())
         errors["basis"] = [
             _('Unknown basis "%(value)s"; available: %(known)s.') % {"value": values["basis"], "known": known}
