@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from members import queries
+from members import queries, searches
 from members.filters import MemberFilterSet
 from members.forms import BulkForm, MergeTagForm, ProfileForm, TagForm, TagGroupForm, version_of
 from members.models import (
@@ -30,6 +30,7 @@ from members.models import (
     Tag,
     TagGroup,
 )
+from members.phones import looks_like_phone
 from members.segments.forms import ROOT, AudienceForm
 from members.segments.views import builder_context, preview_context
 from members.services import bulk as bulk_service
@@ -59,6 +60,29 @@ class MemberListView(ScopedListView):
     audience_incomplete = False
 
     sort: str | None = None
+
+    def get(self, request, *args, **kwargs):
+        # An old link or a typed URL with a phone in ?q=: keep the search server-side and move on.
+        if looks_like_phone(request.GET.get("q", "")):
+            return redirect(f"{request.path}?{searches.moved_out_of(request, request.GET).urlencode()}")
+        return super().get(request, *args, **kwargs)
+
+    def post(self, request, *args, **kwargs):
+        """The search box posts its text (a phone stays out of the URL): the session keeps it and the
+        list's URL names it by id; htmx gets the rows and that URL to push, a plain form a redirect."""
+        query = searches.moved_out_of(request, request.POST)
+        url = f"{request.path}?{query.urlencode()}" if query else request.path
+        if not request.htmx:
+            return redirect(url)
+        request.GET = query
+        response = super().get(request, *args, **kwargs)
+        response["HX-Push-Url"] = url
+        return response
+
+    def get_filterset_kwargs(self) -> dict:
+        kwargs = super().get_filterset_kwargs()
+        kwargs["data"] = searches.resolved(self.request, kwargs["data"])
+        return kwargs
 
     def narrow(self, queryset):
         self.sort = queries.clean_sort(self.request.GET.get("sort"))  # an unknown key is refused (400)
@@ -114,7 +138,7 @@ class MobileMemberListView(MemberListView):
 
     def get_filterset_kwargs(self) -> dict:
         kwargs = super().get_filterset_kwargs()
-        data = self.request.GET.copy()
+        data = (kwargs["data"] or QueryDict()).copy()
         if "all" not in data:
             data["owner"] = str(self.request.user.pk)
         kwargs["data"] = data
@@ -221,7 +245,7 @@ def _back(request, member) -> str:
 
 # --- bulk actions on the member list -------------------------------------------------------------
 
-_LIST_KEYS = {"segment", "sort", "page"}
+_LIST_KEYS = {"segment", "sort", "page", searches.PARAM}
 
 
 def matching_members(request, query: QueryDict):

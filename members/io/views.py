@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from members import searches
 from members.io import columns, exports, queries, reports, services
 from members.io.forms import ExportForm, ImportForm
 from members.io.models import ImportJob
@@ -183,7 +184,7 @@ def export_members(request):
     elif request.method == "POST" and form.is_valid():
         try:
             export = exports.export_members(
-                actor=request.user, params=filters, columns=form.cleaned_data["columns"],
+                actor=request.user, params=searches.resolved(request, filters), columns=form.cleaned_data["columns"],
                 file_format=form.cleaned_data["format"], segment_id=segment and segment.pk,
                 definition=definition, ip=_client_ip(request),
             )
@@ -199,7 +200,8 @@ def export_members(request):
     try:
         if audience_errors:
             raise queries.ExportFilterError({_("Audience builder"): audience_errors})
-        count = queries.export_queryset(actor=request.user, params=filters, segment_id=segment and segment.pk,
+        count = queries.export_queryset(actor=request.user, params=searches.resolved(request, filters),
+                                        segment_id=segment and segment.pk,
                                         definition=definition).count()
         filter_errors = {}
     except queries.ExportFilterError as exc:
