@@ -250,15 +250,18 @@ def test_default_page_size_is_50(alice_client, store_a):
     assert body["next"]
 
 
-def test_page_size_is_capped(alice_client, store_a):
+def test_page_size_above_the_limit_is_refused_and_the_limit_pages(alice_client, store_a):
     Member.objects.bulk_create(Member(name=f"m{i}", home_store=store_a) for i in range(505))
-    body = alice_client.get("/api/v1/members/", {"page_size": 10_000}).json()
+    error = assert_error(alice_client.get("/api/v1/members/", {"page_size": 10_000}), 400, "validation_error")
+    assert "500" in str(error["details"]["page_size"])
+    body = alice_client.get("/api/v1/members/", {"page_size": 500}).json()
     assert len(body["results"]) == 500
     assert body["next"]
 
 
-def test_bad_cursor_is_404_in_the_error_shape(alice_client, many_members):
-    assert_error(alice_client.get("/api/v1/members/", {"cursor": "garbage"}), 404, "not_found")
+def test_bad_cursor_is_400_in_the_error_shape(alice_client, many_members):
+    error = assert_error(alice_client.get("/api/v1/members/", {"cursor": "garbage"}), 400, "validation_error")
+    assert list(error["details"]) == ["cursor"]
 
 
 # --- throttling ---------------------------------------------------------------------------------
