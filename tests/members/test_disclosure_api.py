@@ -173,3 +173,15 @@ def test_search_by_body_is_scoped_paged_and_refuses_unknown_filters(members, dav
     bad = key.post("/api/v1/members/search/", {"phone": "13800130001"}, format="json")
     assert bad.status_code == 400 and "phone" in bad.json()["error"]["details"]
     assert "13800130001" not in json.dumps(list(AuditLog.objects.values("detail")))
+
+
+def test_segment_members_and_preview_follow_the_rule_and_are_audited(member, alice, bob):
+    definition = {"all": [{"field": "stage", "op": "in", "value": [member.stage]}]}
+    for user, expected in ((alice, FULL), (bob, MASKED)):
+        client = _session(user)
+        preview = client.post("/api/v1/segments/count/", {"definition": definition, "sample": 5}, format="json")
+        assert preview.status_code == 200, preview.content
+        assert member.pk in [m["id"] for m in preview.json()["sample"]]
+        assert {m["phone"] for m in preview.json()["sample"] if m["id"] == member.pk} == {expected}
+    rows = AuditLog.objects.filter(action=disclosure.BULK_READ_ACTION, detail__endpoint="segment.count")
+    assert [r.detail["unmasked"] for r in rows.order_by("id")] == [True, False]

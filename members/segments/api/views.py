@@ -11,6 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from members.api.serializers import MemberSerializer
+from members.api.views import record_read
 from members.io.api.views import export_response
 from members.segments import queries, registry, services
 from members.segments.api.serializers import PreviewRequestSerializer, SegmentSerializer, SnapshotSerializer
@@ -99,7 +100,8 @@ class SegmentViewSet(ScopedModelViewSet):
         body = PreviewRequestSerializer(data=request.data, context=self.get_serializer_context())
         body.is_valid(raise_exception=True)
         result = queries.preview(body.validated_data["definition"], request.user, n=body.validated_data["sample"])
-        result["sample"] = MemberSerializer(result["sample"], many=True).data
+        result["sample"] = MemberSerializer(result["sample"], many=True, context=self.get_serializer_context()).data
+        record_read(self, request, len(result["sample"]))
         return Response(result)
 
     @extend_schema(responses=inline_serializer("SegmentFilters", {"filters": serializers.ListField()}))
@@ -116,7 +118,9 @@ class SegmentViewSet(ScopedModelViewSet):
         segment = self.get_object()
         members = queries.member_queryset(segment.definition, request.user, store_id=segment.store_id)
         page = self.paginate_queryset(members.select_related("home_store", "owner"))
-        return self.get_paginated_response(MemberSerializer(page, many=True).data)
+        record_read(self, request, len(page))
+        data = MemberSerializer(page, many=True, context=self.get_serializer_context()).data
+        return self.get_paginated_response(data)
 
     @extend_schema(
         summary="Export the segment's members as CSV or XLSX",
