@@ -76,6 +76,7 @@ class Command(BaseCommand):
         python = sys.executable
         beat_schedule = str(settings.BASE_DIR / "var" / "celerybeat-schedule")
         os.makedirs(os.path.dirname(beat_schedule), exist_ok=True)
+        os.makedirs(settings.STATIC_ROOT, exist_ok=True)  # WhiteNoise warns when it is missing
         specs = [
             ("web", web_command(python, host, port, workers=web_workers, threads=web_threads)),
             (
