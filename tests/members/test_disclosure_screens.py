@@ -93,3 +93,21 @@ def test_exports_follow_the_same_rule(alice, bob, store_a):
     assert exports.is_masked(principal(["members:read", "phones:read"])) is False
     assert exports.is_masked(principal(["members:read"])) is True
     assert exports.is_masked(principal(["members:read", "phones:read"], store=store_a)) is True
+
+
+def test_pending_buyer_phone_on_order_pages_follows_the_rule(alice, bob, store_a):
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from loyalty.orders.models import Order
+
+    order = Order.objects.create(channel="pos", external_id="SH01-9", store=store_a, buyer_channel="phone",
+                                 buyer_external_id="+8613800130000", total_amount=Decimal("10"),
+                                 placed_at=timezone.now())
+    for user, full in ((alice, True), (bob, False)):
+        client = _client(user)
+        for url in ("/orders/", f"/orders/{order.pk}/"):
+            html = client.get(url).content.decode()
+            assert ("+8613800130000" in html) is full, (user.username, url)
+            assert (MASKED in html) is not full, (user.username, url)
