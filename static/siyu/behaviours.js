@@ -29,6 +29,12 @@
     }
   });
 
+  // Read-only fields worth copying (a referral link) select their whole value when focused.
+  document.addEventListener("focusin", function (event) {
+    var field = event.target;
+    if (field.matches && field.matches("input[data-select-on-focus]")) field.select();
+  });
+
   document.addEventListener("htmx:load", function (event) { paint(event.detail.elt); });
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", function () { paint(document); });
