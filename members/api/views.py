@@ -494,6 +494,8 @@ class IdentityViewSet(ScopedReadOnlyViewSet):
     scope_resource = "members"
 
     def list(self, request, *args, **kwargs):
+        if request.query_params.get("channel") in disclosure.DIRECT_CHANNELS:
+            _refuse_phone_in_url(request, "external_id")
         response = super().list(request, *args, **kwargs)
         record_read(self, request, len({row["member"] for row in response.data["results"]}))
         return response

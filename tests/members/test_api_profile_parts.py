@@ -256,5 +256,9 @@ def test_timeline_and_notes_do_not_query_per_row(as_alice, alice, carol, bob, me
 
 def test_identity_lookup_by_phone_in_any_form(as_alice, members):
     Identity.objects.create(member=members[0][0], channel="phone", external_id="+8613800138000")
-    found = as_alice.get("/api/v1/identities/", {"channel": "phone", "external_id": "138 0013 8000"}).json()
-    assert [i["member"] for i in found["results"]] == [members[0][0].pk]
+    refused = as_alice.get("/api/v1/identities/", {"channel": "phone", "external_id": "138 0013 8000"})
+    assert refused.status_code == 400 and "/api/v1/members/search/" in refused.json()["error"]["message"]
+    found = as_alice.post("/api/v1/members/search/", {"q": "138 0013 8000"}, format="json").json()
+    assert [m["id"] for m in found["results"]] == [members[0][0].pk]
+    wecom = as_alice.get("/api/v1/identities/", {"channel": "wecom", "external_id": "wm1"})
+    assert wecom.status_code == 200  # platform ids are not phones
