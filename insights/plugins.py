@@ -11,7 +11,9 @@ from scrm import overview, permissions
 
 
 def register() -> None:
-    permissions.register("insights", _("Figures: sales, members, RFM, tiers, points"), store_roles="read")
+    permissions.register(
+        "insights", _("Figures: sales, members, RFM, tiers, points"), store_roles="read", store_staff="none"
+    )
     segments.register()
     hooks.on_orders_changed(tasks.queue_rescore)
     overview.register("sales", template="insights/_overview.html", context=queries.overview, order=10)

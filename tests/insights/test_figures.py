@@ -60,7 +60,10 @@ def test_figures_page_roles(client, alice, bob, carol, sales, django_assert_max_
     assert "2,100" in body and "北京三里屯店" in body and "Champions" in body
 
 
-def test_figures_api(api_client, key_client, alice, store_b, sales):
+def test_figures_api(api_client, key_client, alice, carol, store_b, sales):
+    # Clerks are refused the figures in the API as on the page.
+    api_client.force_authenticate(carol)
+    assert api_client.get("/api/v1/insights/figures/").status_code == 403
     api_client.force_authenticate(alice)
     body = api_client.get("/api/v1/insights/figures/", {"days": 30}).json()
     assert body["sales"]["orders"] == 6 and body["rfm"]["members"] == 4
