@@ -220,3 +220,11 @@ def test_the_schema_documents_one_object_where_a_route_answers_one(api):
     assert tagged["schema"]["type"] == "array"
     owner = SchemaGenerator().get_schema(request=None, public=True)["components"]["schemas"]["Member"]
     assert owner["properties"]["owner"].get("nullable") is True
+
+
+def test_an_order_with_an_object_for_its_channel_is_400_naming_it(api, member):
+    from tests.loyalty.orders.data import order
+
+    body = order(channel={}, store=member.home_store.code)
+    error = _error(api.post("/api/v1/orders/", body, format="json", HTTP_IDEMPOTENCY_KEY="channel-object"), 400)
+    assert "channel" in error["details"]

@@ -219,10 +219,11 @@ def clean_item(index: int, raw, now: datetime, default_currency: str) -> tuple[I
     for name in sorted(set(raw) - ITEM_FIELDS):
         errors[name] = [_("Unknown field.")]
     channel = raw.get("channel")
-    if channel not in CHANNELS:
+    if not isinstance(channel, str) or channel not in CHANNELS:
         errors["channel"] = [
             _("Unknown channel %(value)s; one of: %(choices)s.")
-            % {"value": channel, "choices": ", ".join(OrderChannel.values)}
+            % {"value": channel if isinstance(channel, str | int | float | None) else type(channel).__name__,
+               "choices": ", ".join(OrderChannel.values)}
         ]
     external_id = clean_text(raw.get("external_id"), "external_id", errors, max_length=128, required=True)
     placed_at, problem = parse_moment(raw.get("placed_at"), now=now)
