@@ -12,9 +12,9 @@ import datetime
 
 from django import forms
 from django.utils.translation import gettext as _
-from django_filters import utils
 from django_filters.rest_framework import DjangoFilterBackend
 from django_filters.widgets import SuffixedMultiWidget
+from rest_framework import exceptions
 
 from scrm.errors import InvalidInput
 
@@ -130,6 +130,8 @@ class StrictFilterBackend(DjangoFilterBackend):
             return queryset
         refuse_empty_values(request.query_params, filterset)
         if not filterset.is_valid():
-            raise utils.translate_validation(filterset.errors)
+            # The form's own messages, already worded: django-filter's translate_validation formats
+            # each message again with %, which crashes on a message quoting a value holding a "%".
+            raise exceptions.ValidationError({name: list(messages) for name, messages in filterset.errors.items()})
         refuse_out_of_range_offsets(filterset.form.cleaned_data)
         return filterset.qs

@@ -228,3 +228,8 @@ def test_an_order_with_an_object_for_its_channel_is_400_naming_it(api, member):
     body = order(channel={}, store=member.home_store.code)
     error = _error(api.post("/api/v1/orders/", body, format="json", HTTP_IDEMPOTENCY_KEY="channel-object"), 400)
     assert "channel" in error["details"]
+
+
+def test_a_filter_value_holding_a_percent_sign_is_a_400_quoting_it(api, members):
+    body = _error(api.get("/api/v1/members/", {"store": "%&x"}), 400, "validation_error")
+    assert "store" in body["details"]
