@@ -316,14 +316,14 @@ def test_sessions_are_throttled_per_account(alice, carol, monkeypatch, members):
 )
 def test_member_search_by_name_or_phone(alice_client, members, query):
     mine, _theirs = members
-    response = alice_client.get("/api/v1/members/", {"q": query})
+    response = alice_client.post("/api/v1/members/search/", {"q": query}, format="json")  # phones: a body
     assert response.status_code == 200
     assert [m["id"] for m in response.json()["results"]] == [mine[1].pk]
 
 
 def test_member_search_by_last_digits(alice_client, members):
     mine, theirs = members
-    response = alice_client.get("/api/v1/members/", {"q": "0001"})
+    response = alice_client.post("/api/v1/members/search/", {"q": "0001"}, format="json")
     assert {m["id"] for m in response.json()["results"]} == {mine[1].pk, theirs[1].pk}
 
 
@@ -334,7 +334,7 @@ def test_member_search_by_part_of_a_name(alice_client, members):
 
 def test_member_search_stays_in_the_callers_store(api_client, carol, members):
     api_client.force_login(carol)
-    assert api_client.get("/api/v1/members/", {"q": "139 0013 0001"}).json()["results"] == []
+    assert api_client.post("/api/v1/members/search/", {"q": "139 0013 0001"}, format="json").json()["results"] == []
     assert api_client.get("/api/v1/members/", {"q": "李"}).json()["results"] == []
 
 
@@ -367,7 +367,7 @@ def test_member_list_with_a_key_does_not_query_per_row(
     key_client, fifty_members_across_stores, django_assert_max_num_queries
 ):
     client = key_client(scopes=["members:read"])
-    with django_assert_max_num_queries(3):
+    with django_assert_max_num_queries(4):  # the key, the page, and one audit row for the answer
         response = client.get("/api/v1/members/")
     assert len(response.json()["results"]) == 50
 
