@@ -19,7 +19,7 @@ from members.models import Member, MemberTag, Tag, TagGroup, TagSource
 from scrm import actors
 from scrm.errors import Conflict, InvalidInput, NotInScope
 from scrm.permissions import require_write
-from scrm.scoping import access_for, scope
+from scrm.scoping import scope
 
 MAX_IDS = 10_000  # per request; larger sets are tagged from a queryset (a segment)
 _GROUP_LOCK = 0x5359  # first key of the advisory locks that serialise tagging in a single-choice group
