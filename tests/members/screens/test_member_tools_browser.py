@@ -177,6 +177,7 @@ def test_bulk_add_a_tag_to_every_matching_member(browser, live_server, alice, me
     vip = Tag.objects.create(group=TagGroup.objects.create(name="身份"), name="VIP")
     ctx, page = login(browser, live_server, "alice")
     page.goto(f"{live_server.url}/members/?q=张")
+    page.wait_for_load_state("networkidle")  # the search moves into the session, then the list loads
     assert "3 members match" in page.inner_text("[data-testid=member-total]")
     page.select_option("[data-testid=bulk-tag]", str(vip.pk))
     page.click("[data-testid=bulk-all]")
