@@ -15,15 +15,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
-from scrm.management.commands.up import web_command
 from scrm.permissions import available_scopes
-from tests.scrm.test_served import _database_url, _free_port, _get
+from tests.served import get, gunicorn
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -48,41 +45,14 @@ def seeded():
 
 @pytest.fixture
 def served(seeded):
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "REDIS_URL": settings.REDIS_URL,
-        "DEBUG": "false",
-        "API_RATE_LIMIT": "1000000/min",
-        "PYTHONUNBUFFERED": "1",
-    }
-    cmd = web_command(sys.executable, "127.0.0.1", port, workers=2, threads=4)
-    proc = subprocess.Popen(cmd, cwd=settings.BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail("gunicorn exited before answering")
-        try:
-            if _get(f"{base}/healthz")[0] == 200:
-                break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("gunicorn did not answer /healthz within 60 s")
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    # The fuzzer's requests come faster than any integrator's: no rate limit in the way.
+    with gunicorn(threads=4, env={"API_RATE_LIMIT": "1000000/min"}) as base:
+        yield base
 
 
 def _schema(base: str, tmp_path: Path) -> Path:
     """The OpenAPI document as the server publishes it, fetched once (building it takes seconds)."""
-    status, body = _get(f"{base}/api/schema/?format=json")
+    status, body = get(f"{base}/api/schema/?format=json")
     assert status == 200, body[:500]
     path = tmp_path / "openapi.json"
     path.write_bytes(body)
