@@ -303,7 +303,9 @@ def _item(group: _Group) -> dict:
             try:
                 item["total_amount"] = str(sum(services.parse_amount(line.get("amount"))[0] for line in group.lines))
             except TypeError:
-                item["total_amount"] = ""  # a line's own error says why
+                # A line's amount is refused: its own error says why, and the order is refused by
+                # it; the file gave no total, so no second error is reported on one.
+                item["total_amount"] = "0"
     return item
 
 

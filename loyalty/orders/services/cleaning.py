@@ -18,6 +18,7 @@ from loyalty.orders.models import AttributionRule, OrderChannel
 from members.phones import InvalidPhone, normalize_phone
 from members.services import identities
 from members.services.identities import IdentityKey
+from scrm.files import preview
 
 MAX_BATCH = 1000
 MAX_LINES = 200
@@ -92,17 +93,21 @@ def parse_amount(raw, *, allow_zero: bool = True) -> tuple[Decimal | None, str |
     try:
         value = Decimal(str(raw).strip().replace(",", ""))
     except InvalidOperation:
-        return None, _("%(value)s is not an amount.") % {"value": raw}
+        return None, _("%(value)s is not an amount.") % {"value": preview(raw)}
+    shown = preview(raw)  # a message echoes at most a preview of what was sent
     if not value.is_finite():
-        return None, _("%(value)s is not an amount.") % {"value": raw}
+        return None, _("%(value)s is not an amount.") % {"value": shown}
     if value < 0:
-        return None, _("An amount cannot be negative (%(value)s).") % {"value": raw}
+        return None, _("An amount cannot be negative (%(value)s).") % {"value": shown}
     if value == 0 and not allow_zero:
         return None, _("The amount must be more than zero.")
+    # Compared before rounding: a value of more digits than the decimal context holds (28) cannot be
+    # rounded to cents at all (InvalidOperation), and no such value is an amount.
+    if value.adjusted() > MAX_AMOUNT.adjusted() or value > MAX_AMOUNT:
+        return None, _("The amount is too large: %(value)s is more than any order can be (at most %(max)s).") % {
+            "value": shown, "max": MAX_AMOUNT}
     if value != value.quantize(CENT, rounding=ROUND_HALF_UP):
-        return None, _("At most two decimal places (%(value)s).") % {"value": raw}
-    if value > MAX_AMOUNT:
-        return None, _("%(value)s is larger than any order can be.") % {"value": raw}
+        return None, _("At most two decimal places (%(value)s).") % {"value": shown}
     return value.quantize(CENT), None
 
 
