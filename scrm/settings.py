@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "loyalty.tiers",
     "loyalty.points",
     "loyalty.referrals",
+    "wecom",
     "insights",
     "communities",
     "koc",
@@ -277,6 +278,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "scrm.api.errors.exception_handler",
     "DEFAULT_PARSER_CLASSES": ["scrm.api.parsers.JSONParser"],
     "DEFAULT_METADATA_CLASS": "scrm.api.metadata.Metadata",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "scrm.api.negotiation.ContentNegotiation",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",

@@ -1,0 +1,14 @@
+"""What the WeCom connector plugs into the registries of the apps below it (and the API scopes),
+called once from its AppConfig.ready()."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from scrm import permissions
+
+
+def register() -> None:
+    permissions.register("wecom", _("WeCom connection, sync runs and callback events"), store_roles="none")
+    permissions.register("wecom_channel_codes", _("WeCom channel codes"), store_roles="read")
+    permissions.register("wecom_handovers", _("WeCom customer handovers"), store_roles="read")

@@ -1,0 +1,3 @@
+"""Screens of the WeCom connector (flat names, included at the site root)."""
+
+urlpatterns: list = []
