@@ -278,7 +278,6 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "scrm.api.errors.exception_handler",
     "DEFAULT_PARSER_CLASSES": ["scrm.api.parsers.JSONParser"],
     "DEFAULT_METADATA_CLASS": "scrm.api.metadata.Metadata",
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "scrm.api.negotiation.ContentNegotiation",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
