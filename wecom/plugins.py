@@ -9,6 +9,12 @@ from scrm import permissions
 
 
 def register() -> None:
+    from wecom import hooks, panels, privacy, timeline
+
     permissions.register("wecom", _("WeCom connection, sync runs and callback events"), store_roles="none")
     permissions.register("wecom_channel_codes", _("WeCom channel codes"), store_roles="read")
     permissions.register("wecom_handovers", _("WeCom customer handovers"), store_roles="read")
+    privacy.register()
+    timeline.register()
+    panels.register()
+    hooks.register()

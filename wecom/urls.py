@@ -1,3 +1,12 @@
-"""Screens of the WeCom connector (flat names, included at the site root)."""
+"""Screens of the WeCom connector (flat names, included at the site root), one module per part."""
 
-urlpatterns: list = []
+from wecom.views import callbacks, channels, connection, handovers, sidebar, sync
+
+urlpatterns = [
+    *connection.urlpatterns,
+    *sync.urlpatterns,
+    *callbacks.urlpatterns,
+    *channels.urlpatterns,
+    *handovers.urlpatterns,
+    *sidebar.urlpatterns,
+]

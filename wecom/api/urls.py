@@ -1,5 +1,9 @@
-"""Routes of the WeCom connector's API (under /api/v1/wecom/); scrm/api/urls.py calls register(router)."""
+"""Routes of the WeCom connector's API (under /api/v1/wecom/); scrm/api/urls.py calls register(router).
+Each part registers its own routes from its module here."""
+
+from wecom.api import channels, connection, events, handovers, sync
 
 
 def register(router) -> None:
-    pass
+    for part in (connection, sync, events, channels, handovers):
+        part.register(router)

@@ -1,0 +1,5 @@
+"""API: connection (under /api/v1/wecom/)."""
+
+
+def register(router) -> None:
+    pass

@@ -1,0 +1,5 @@
+"""API: events (under /api/v1/wecom/)."""
+
+
+def register(router) -> None:
+    pass

@@ -1,0 +1,5 @@
+"""API: sync (under /api/v1/wecom/)."""
+
+
+def register(router) -> None:
+    pass

@@ -1,0 +1,1 @@
+"""Services of the WeCom connector: every write with a business rule, one module per part."""

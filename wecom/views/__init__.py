@@ -1,0 +1,1 @@
+"""Dashboard and phone screens of the WeCom connector, one module per part."""

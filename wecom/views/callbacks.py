@@ -1,0 +1,3 @@
+"""Screens: callbacks."""
+
+urlpatterns: list = []

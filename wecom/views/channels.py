@@ -1,0 +1,3 @@
+"""Screens: channels."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Screens: connection."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Screens: handovers."""
+
+urlpatterns: list = []

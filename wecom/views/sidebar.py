@@ -1,0 +1,3 @@
+"""Screens: sidebar."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Screens: sync."""
+
+urlpatterns: list = []
