@@ -333,6 +333,23 @@ LOGGING = {
 }
 
 SIYU_BRAND_NAME = env.get_str("SIYU_BRAND_NAME", "Siyu")
+
+# The WeCom connector. With none of WECOM_CORP_ID, WECOM_SECRET, WECOM_TOKEN, WECOM_AES_KEY set, `up`
+# runs the local WeCom server and points these at it; set them to talk to the brand's real corp.
+WECOM_API_BASE = env.get_str("WECOM_API_BASE", "https://qyapi.weixin.qq.com").rstrip("/")
+WECOM_CORP_ID = env.get_str("WECOM_CORP_ID", "")
+# The customer-contact ("客户联系") secret: it reads and writes external contacts, tags and groups.
+WECOM_SECRET = env.get_str("WECOM_SECRET", "")
+# The callback's Token and EncodingAESKey, as set on the callback page of the WeCom admin console.
+WECOM_TOKEN = env.get_str("WECOM_TOKEN", "")
+WECOM_AES_KEY = env.get_str("WECOM_AES_KEY", "")
+# The self-built app whose chat sidebar shows the member card (JS-SDK agentConfig).
+WECOM_AGENT_ID = env.get_str("WECOM_AGENT_ID", "")
+# Calls per API per minute and per hour the connector allows itself across all workers (WeCom: 10,000 and
+# 150,000 per corp per API); WeCom's 45009 / 45033 answers pause the caller whatever the count.
+WECOM_CALLS_PER_MINUTE = env.get_int("WECOM_CALLS_PER_MINUTE", 9000, minimum=1)
+WECOM_CALLS_PER_HOUR = env.get_int("WECOM_CALLS_PER_HOUR", 140000, minimum=1)
+WECOM_TIMEOUT_SECONDS = env.get_int("WECOM_TIMEOUT_SECONDS", 10, minimum=1)
 # Currencies the brand sells in (ISO 4217); an order in any other is refused. The first is the one
 # tiers, points and figures are counted in.
 # The link a member shares; {code} is replaced by their referral code (e.g. a mini-program page).
