@@ -40,6 +40,9 @@ def pytest_configure(config):
 
     translation.activate("en")
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    from tests.flush import allow_audit_truncate_in_flushes
+
+    allow_audit_truncate_in_flushes()
     settings.REDIS_URL = _test_redis_url(settings.REDIS_URL)
     settings.CACHES["default"]["LOCATION"] = settings.REDIS_URL
     settings.CACHES["default"]["KEY_PREFIX"] = f"siyu-test-{os.getpid()}"
