@@ -56,6 +56,12 @@ app.conf.beat_schedule = {
         "schedule": crontab(hour=4, minute=15),
         "options": {"expires": 3 * 3600},
     },
+    # django-axes' access logs (usernames, addresses, browsers) past SIYU_ACCESS_LOG_RETENTION_DAYS.
+    "prune-access-logs": {
+        "task": "scrm.tasks.prune_access_logs",
+        "schedule": crontab(hour=4, minute=45),
+        "options": {"expires": 3 * 3600},
+    },
     "merge-duplicates-by-rule": {
         "task": "members.tasks.merge_duplicates_by_rule",
         "schedule": 3600.0,

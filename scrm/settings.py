@@ -175,6 +175,9 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "scrm.auth.lockout_response"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False
+# Access logs (who signed in, from which address and browser) are kept this many days, then pruned
+# every night (scrm.tasks.prune_access_logs).
+SIYU_ACCESS_LOG_RETENTION_DAYS = env.get_int("SIYU_ACCESS_LOG_RETENTION_DAYS", 30, minimum=1)
 
 # Second factor for operators (django-otp TOTP): optional, enrolled from the account page; once a
 # staff account has a device it must enter a code after its password. OTP_REQUIRED_FOR_OPERATORS
@@ -278,6 +281,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "scrm.api.errors.exception_handler",
     "DEFAULT_PARSER_CLASSES": ["scrm.api.parsers.JSONParser"],
     "DEFAULT_METADATA_CLASS": "scrm.api.metadata.Metadata",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "scrm.api.negotiation.ContentNegotiation",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",

@@ -18,3 +18,14 @@ def heartbeat(source: str = "worker") -> None:
 def purge_idempotency_keys() -> int:
     """Forget Idempotency-Keys older than 24 hours."""
     return idempotency.purge_expired()
+
+
+@shared_task(name="scrm.tasks.prune_access_logs", ignore_result=True)
+def prune_access_logs() -> int:
+    """Every night: delete django-axes' access logs (and access failure logs, when kept) older than
+    SIYU_ACCESS_LOG_RETENTION_DAYS, through axes' own cleanup (what `axes_reset_logs --age` runs)."""
+    from axes.handlers.proxy import AxesProxyHandler
+    from django.conf import settings
+
+    days = settings.SIYU_ACCESS_LOG_RETENTION_DAYS
+    return AxesProxyHandler.reset_logs(age_days=days) + AxesProxyHandler.reset_failure_logs(age_days=days)
