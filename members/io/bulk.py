@@ -973,6 +973,10 @@ class Importer:
 
     # --- 4. report ----------------------------------------------------------------------------
 
+    def rows_with(self, code: str) -> int:
+        """How many rows have an error of `code` (each row once)."""
+        return self._scalar("SELECT count(DISTINCT row_no) FROM io_err WHERE err->>'code' = %s", [code])
+
     def first_errors(self, n: int) -> list[dict]:
         """The first `n` errors as stored on the job: a code and its parameters, never a text in
         one language (members.io.messages words them for each reader)."""

@@ -411,6 +411,7 @@ def _finish(job: ImportJob, importer: bulk.Importer, started: float) -> None:
         counts.update(created=outcome.created, updated=outcome.updated, tags=outcome.tags_added)
         status, code = ImportStatus.DONE, "done_skipped" if outcome.invalid else "done"
         _audit(job, outcome)
+    _audit_other_store(job, importer)
     timings = dict(outcome.timings, total=round(time.perf_counter() - started, 3))
     ImportJob.objects.filter(pk=job.pk).update(
         status=status, message_code=code, message_params=counts, message="", timings=timings,
@@ -418,13 +419,28 @@ def _finish(job: ImportJob, importer: bulk.Importer, started: float) -> None:
     )
 
 
+def _job_actor(job: ImportJob):
+    from scrm.api.auth import ApiPrincipal
+
+    return ApiPrincipal(job.api_key) if job.api_key is not None else job.created_by
+
+
+def _audit_other_store(job: ImportJob, importer: bulk.Importer) -> None:
+    """A store-bound import whose rows name phones or ids of another store's members learns that
+    those people are members elsewhere, a dry run as much as an import: audited with the count of
+    such rows (never which ones, nor the values), in the job's transaction."""
+    if job.store_id is None:
+        return
+    rows = importer.rows_with("other_store")
+    if rows:
+        audit.record(actor=_job_actor(job), action="members.import.other_store", obj=job, store_id=job.store_id,
+                     detail={"mode": job.mode, "rows": rows, "file_rows": importer.outcome.rows})
+
+
 def _audit(job: ImportJob, outcome: bulk.Outcome) -> None:
     """Imports change personal data: one audit entry per import that wrote, in its transaction. It names
     the job by id, not by its file name, which may name a person."""
-    from scrm.api.auth import ApiPrincipal
-
-    actor = ApiPrincipal(job.api_key) if job.api_key is not None else job.created_by
-    audit.record(actor=actor, action="members.import", obj=job, store_id=job.store_id, detail={
+    audit.record(actor=_job_actor(job), action="members.import", obj=job, store_id=job.store_id, detail={
         "mode": job.mode, "rows": outcome.rows, "invalid": outcome.invalid,
         "created": outcome.created, "updated": outcome.updated, "tags_added": outcome.tags_added})
 
