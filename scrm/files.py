@@ -253,7 +253,7 @@ ENCODINGS = {
     "euc_jp": ("euc_jis_2004", "EUC-JP (日本語)"),
     "euc_kr": ("cp949", "EUC-KR / CP949 (한국어)"),
     "utf-16": ("utf-16", "UTF-16"),
-    "windows-1252": ("cp1252", "Windows-1252 (Western European)"),
+    "windows-1252": ("cp1252", gettext_lazy("Windows-1252 (Western European)")),
 }
 _FAMILY = {
     "utf_8": "utf-8", "ascii": "utf-8", "utf_8_sig": "utf-8",
@@ -277,7 +277,7 @@ def codec_for(encoding: str) -> str:
 
 
 def encoding_label(encoding: str) -> str:
-    return ENCODINGS[encoding][1] if encoding in ENCODINGS else encoding
+    return str(ENCODINGS[encoding][1]) if encoding in ENCODINGS else encoding
 
 
 def encoding_choices() -> list[tuple[str, str]]:

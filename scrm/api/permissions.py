@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import permissions
 
 from scrm import permissions as scope_registry
@@ -9,7 +11,7 @@ from scrm.permissions import scopes_of
 
 
 class HasScope(permissions.BasePermission):
-    message = "Your credentials do not grant the scope this request needs."
+    message = gettext_lazy("Your credentials do not grant the scope this request needs.")
 
     def has_permission(self, request, view) -> bool:
         if not (request.user and request.user.is_authenticated):
@@ -27,5 +29,5 @@ class HasScope(permissions.BasePermission):
         if action == "write" and resource in scope_registry.resources():
             self.message = scope_registry.refusal(request.user, resource)
         else:
-            self.message = f"This request needs the scope '{needed}'."
+            self.message = _("This request needs the scope '%(scope)s'.") % {"scope": needed}
         return False

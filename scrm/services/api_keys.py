@@ -12,6 +12,7 @@ from datetime import datetime
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
 
 from scrm import permissions as scope_registry
@@ -49,7 +50,8 @@ def check_scopes(scopes, *, store: Store | None) -> list[str]:
     unknown = [scope for scope in scopes if scope not in set(scope_registry.all_scopes())]
     if unknown:
         raise InvalidInput(
-            _("Unknown scope(s): %(scopes)s") % {"scopes": ", ".join(unknown)}, details={"scopes": unknown}
+            _("Unknown scope(s): %(scopes)s") % {"scopes": get_text_list(unknown, _("and"))},
+            details={"scopes": unknown},
         )
     if store is not None:
         refused = sorted(set(scopes) & scope_registry.store_bound_refused())
@@ -59,7 +61,7 @@ def check_scopes(scopes, *, store: Store | None) -> list[str]:
                     "A key limited to one store cannot change brand-wide settings; leave out %(scopes)s "
                     "or make the key brand-wide."
                 )
-                % {"scopes": ", ".join(refused)},
+                % {"scopes": get_text_list(refused, _("and"))},
                 details={"scopes": refused},
             )
     return scopes

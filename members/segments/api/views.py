@@ -3,7 +3,9 @@ members of a segment (cursor-paginated) and snapshots."""
 
 from __future__ import annotations
 
+from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import renderers, serializers, status
@@ -20,6 +22,13 @@ from scrm.api.permissions import HasScope
 from scrm.api.renderers import CsvRenderer, XlsxRenderer
 from scrm.api.viewsets import ScopedModelViewSet
 from scrm.permissions import scopes_of
+
+
+def _missing_scopes(missing: set[str]) -> str:
+    """The refusal naming every scope the caller lacks, listed in the reader's language."""
+    listed = get_text_list([f"'{scope}'" for scope in sorted(missing)], _("and"))
+    return ngettext("This request needs the scope %(scopes)s.", "This request needs the scopes %(scopes)s.",
+                    len(missing)) % {"scopes": listed}
 
 
 class ReadsSegments(HasScope):
@@ -43,7 +52,7 @@ class ReadsSegmentMembers(HasScope):
         missing = {"segments:read", "members:read"} - scopes_of(request.user)
         if not missing:
             return True
-        self.message = _("This request needs the scope '%(scope)s'.") % {"scope": ", ".join(sorted(missing))}
+        self.message = _missing_scopes(missing)
         return False
 
 
@@ -62,7 +71,7 @@ class ExportsSegmentMembers(HasScope):
         missing = {"segments:read", "exports:read"} - scopes_of(request.user)
         if not missing:
             return True
-        self.message = _("This request needs the scope '%(scope)s'.") % {"scope": ", ".join(sorted(missing))}
+        self.message = _missing_scopes(missing)
         return False
 
 
