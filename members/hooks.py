@@ -31,3 +31,36 @@ def identities_added(*, identity_ids: Iterable[int]) -> None:
         return
     for callback in list(_CALLBACKS):
         transaction.on_commit(lambda cb=callback: cb(identity_ids))
+
+
+# --- tags added or removed -------------------------------------------------------------------------
+#
+# The tag services report the (member_id, tag_id) pairs they added and removed, with the source
+# (members.models.TagSource) of the change, after commit:
+#
+#     hooks.on_tags_changed(lambda added, removed, source: ...)
+#
+# Tags written from a queryset (a segment, millions of members) are not reported one by one, nor
+# are rule tags' refreshes; lists of ids, one member's tags and upserts (imports too) are.
+
+TagPair = tuple[int, int]
+TagsChanged = Callable[[list[TagPair], list[TagPair], str], None]
+_TAG_CALLBACKS: list[TagsChanged] = []
+
+
+def on_tags_changed(callback: TagsChanged) -> None:
+    if callback not in _TAG_CALLBACKS:
+        _TAG_CALLBACKS.append(callback)
+
+
+def listening_for_tags() -> bool:
+    return bool(_TAG_CALLBACKS)
+
+
+def tags_changed(*, added: Iterable[TagPair] = (), removed: Iterable[TagPair] = (), source: str) -> None:
+    added = sorted({(int(m), int(t)) for m, t in added})
+    removed = sorted({(int(m), int(t)) for m, t in removed})
+    if not added and not removed:
+        return
+    for callback in list(_TAG_CALLBACKS):
+        transaction.on_commit(lambda cb=callback: cb(added, removed, source))

@@ -69,6 +69,7 @@ class TagSource(models.TextChoices):
     IMPORT = "import", _("Import")
     API = "api", _("API")
     RULE = "rule", _("Rule")
+    WECOM = "wecom", _("WeCom")
 
 
 class MemberTag(models.Model):

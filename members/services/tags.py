@@ -15,6 +15,7 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from members import hooks
 from members.models import Member, MemberTag, Tag, TagGroup, TagSource
 from scrm import actors
 from scrm.errors import Conflict, InvalidInput, NotInScope
@@ -107,9 +108,10 @@ def _members_sql(members, actor) -> tuple[str, list, list[int] | None]:
     return "SELECT unnest(%s::bigint[]) AS id", [ids], ids
 
 
-def _delete_recording(cursor, delete_sql: str, params: list, *, actor, now) -> int:
+def _delete_recording(cursor, delete_sql: str, params: list, *, actor, now, source: str = "") -> int:
     """Run a DELETE of members_membertag rows (aliased mt) and record one 'tag removed' event per row
-    removed, in the same statement, for the member's timeline. Returns the rows removed."""
+    removed, in the same statement, for the member's timeline. Returns the rows removed; with a
+    `source`, the pairs removed are reported to members.hooks.on_tags_changed."""
     user, label = actors.actor_user(actor), actors.actor_label(actor)
     cursor.execute(
         f"""WITH gone AS ({delete_sql} RETURNING mt.member_id, mt.tag_id, mt.source, mt.added_at)
@@ -118,10 +120,15 @@ def _delete_recording(cursor, delete_sql: str, params: list, *, actor, now) -> i
                jsonb_build_object('tag', gone.tag_id, 'name', g.name || ' · ' || t.name, 'source', gone.source,
                                   'added_at', gone.added_at),
                %s, %s, %s
-        FROM gone JOIN members_tag t ON t.id = gone.tag_id JOIN members_taggroup g ON g.id = t.group_id""",
+        FROM gone JOIN members_tag t ON t.id = gone.tag_id JOIN members_taggroup g ON g.id = t.group_id
+        {"RETURNING member_id, (data->>'tag')::bigint" if source else ""}""",
         [*params, getattr(user, "pk", None), label, now],
     )
-    return cursor.rowcount
+    if not source:
+        return cursor.rowcount
+    removed = cursor.fetchall()
+    hooks.tags_changed(removed=removed, source=source)
+    return len(removed)
 
 
 def apply_pairs(pairs, *, actor, source: str) -> int:
@@ -142,17 +149,20 @@ def apply_pairs(pairs, *, actor, source: str) -> int:
                 WHERE vt.id = v.tag_id AND mt.member_id = v.member_id AND t.id = mt.tag_id
                   AND t.group_id = vt.group_id AND mt.tag_id <> v.tag_id AND t.rule IS NULL""",
                 [[m for m, _t in single], [t for _m, t in single]],
-                actor=actor, now=now,
+                actor=actor, now=now, source=source,
             )
         cursor.execute(
             """INSERT INTO members_membertag (member_id, tag_id, source, added_by_id, added_by_label, added_at)
             SELECT v.member_id, v.tag_id, %s, %s, %s, %s
             FROM unnest(%s::bigint[], %s::bigint[]) AS v(member_id, tag_id)
             ORDER BY 1, 2
-            ON CONFLICT (member_id, tag_id) DO NOTHING""",
+            ON CONFLICT (member_id, tag_id) DO NOTHING
+            RETURNING member_id, tag_id""",
             [source, getattr(user, "pk", None), label, now, [p[0] for p in pairs], [p[1] for p in pairs]],
         )
-        return cursor.rowcount
+        added = cursor.fetchall()
+        hooks.tags_changed(added=added, source=source)
+        return len(added)
 
 
 @transaction.atomic
@@ -161,7 +171,8 @@ def tag_members(*, tag: Tag, members, actor, source: str = TagSource.BULK) -> Ta
     the actor cannot reach makes the whole call a NotInScope error naming them, and nothing is written."""
     tag = Tag.objects.select_related("group").get(pk=tag.pk)
     _require_manual(tag, source)
-    member_sql, params, _ids = _members_sql(members, actor)
+    member_sql, params, ids = _members_sql(members, actor)
+    report = source if ids is not None else ""  # a queryset's members are not reported one by one
     user, label, now = actors.actor_user(actor), actors.actor_label(actor), timezone.now()
     replaced = 0
     with connection.cursor() as cursor:
@@ -173,15 +184,19 @@ def tag_members(*, tag: Tag, members, actor, source: str = TagSource.BULK) -> Ta
                 WHERE t.id = mt.tag_id AND t.group_id = %s AND mt.tag_id <> %s AND t.rule IS NULL
                   AND mt.member_id IN ({member_sql})""",
                 [tag.group_id, tag.pk, *params],
-                actor=actor, now=now,
+                actor=actor, now=now, source=report,
             )
         cursor.execute(
             f"""INSERT INTO members_membertag (member_id, tag_id, source, added_by_id, added_by_label, added_at)
             SELECT m.id, %s, %s, %s, %s, %s FROM ({member_sql}) AS m ORDER BY 1
-            ON CONFLICT (member_id, tag_id) DO NOTHING""",
+            ON CONFLICT (member_id, tag_id) DO NOTHING{" RETURNING member_id, tag_id" if report else ""}""",
             [tag.pk, source, getattr(user, "pk", None), label, now, *params],
         )
-        return TagResult(tag_id=tag.pk, changed=cursor.rowcount, replaced=replaced)
+        if not report:
+            return TagResult(tag_id=tag.pk, changed=cursor.rowcount, replaced=replaced)
+        added = cursor.fetchall()
+        hooks.tags_changed(added=added, source=source)
+        return TagResult(tag_id=tag.pk, changed=len(added), replaced=replaced)
 
 
 @transaction.atomic
@@ -189,11 +204,11 @@ def untag_members(*, tag: Tag, members, actor, source: str = TagSource.BULK) -> 
     """Remove `tag` from members (ids or a queryset), with the same checks as tag_members."""
     tag = Tag.objects.select_related("group").get(pk=tag.pk)
     _require_manual(tag, source)
-    member_sql, params, _ids = _members_sql(members, actor)
+    member_sql, params, ids = _members_sql(members, actor)
     with connection.cursor() as cursor:
         removed = _delete_recording(
             cursor, f"DELETE FROM members_membertag mt WHERE mt.tag_id = %s AND mt.member_id IN ({member_sql})",
-            [tag.pk, *params], actor=actor, now=timezone.now(),
+            [tag.pk, *params], actor=actor, now=timezone.now(), source=source if ids is not None else "",
         )
         return TagResult(tag_id=tag.pk, changed=removed)
 
