@@ -477,6 +477,7 @@ class ItemStatus(models.TextChoices):
     RECEIVER_FULL = "receiver_full", _("Receiver has too many customers")
     LIMIT = "limit", _("Transferred twice in 90 days already")
     FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled before it was sent")
 
 
 FINAL_ITEM_STATUSES = (
@@ -485,6 +486,7 @@ FINAL_ITEM_STATUSES = (
     ItemStatus.RECEIVER_FULL,
     ItemStatus.LIMIT,
     ItemStatus.FAILED,
+    ItemStatus.CANCELLED,
 )
 
 

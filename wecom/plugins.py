@@ -13,7 +13,7 @@ def register() -> None:
 
     permissions.register("wecom", _("WeCom connection, sync runs and callback events"), store_roles="none")
     permissions.register("wecom_channel_codes", _("WeCom channel codes"), store_roles="read")
-    permissions.register("wecom_handovers", _("WeCom customer handovers"), store_roles="read")
+    permissions.register("wecom_handovers", _("WeCom customer handovers"), store_roles="write", store_staff="none")
     privacy.register()
     timeline.register()
     panels.register()
