@@ -317,10 +317,13 @@ class CallbackEvent(models.Model):
 
 
 class CorpTagGroupLink(models.Model):
-    """A member-centre tag group linked to a WeCom corp tag group."""
+    """A member-centre tag group linked to a WeCom corp tag group: its tags are kept in step both
+    ways (wecom.services.tags). No `wecom_group_id` yet: an operator asked to sync a Siyu group and
+    the next tags sync creates it in WeCom. No `group`: deleted in Siyu since the last sync."""
 
-    group = models.OneToOneField(TagGroup, on_delete=models.CASCADE, related_name="wecom")
-    wecom_group_id = models.CharField(max_length=ID_LENGTH, unique=True)
+    group = models.OneToOneField(TagGroup, on_delete=models.SET_NULL, null=True, blank=True, related_name="wecom")
+    wecom_group_id = models.CharField(max_length=ID_LENGTH, unique=True, null=True, blank=True)
+    name_in_wecom = models.CharField(max_length=64, blank=True)
     synced_at = models.DateTimeField(default=timezone.now)
 
     store_scope_field = None
@@ -330,13 +333,14 @@ class CorpTagGroupLink(models.Model):
         verbose_name_plural = _("WeCom tag group links")
 
     def __str__(self) -> str:
-        return self.wecom_group_id
+        return self.wecom_group_id or "-"
 
 
 class CorpTagLink(models.Model):
-    """A member-centre tag linked to a WeCom corp tag (its tag_id in WeCom)."""
+    """A member-centre tag linked to a WeCom corp tag (its tag_id in WeCom), with its name in WeCom
+    as of the last sync. No `tag`: deleted in Siyu since the last sync (the sync carries it over)."""
 
-    tag = models.OneToOneField(Tag, on_delete=models.CASCADE, related_name="wecom")
+    tag = models.OneToOneField(Tag, on_delete=models.SET_NULL, null=True, blank=True, related_name="wecom")
     wecom_tag_id = models.CharField(max_length=ID_LENGTH, unique=True)
     group_link = models.ForeignKey(CorpTagGroupLink, on_delete=models.CASCADE, related_name="tags")
     name_in_wecom = models.CharField(max_length=64, blank=True)
@@ -533,3 +537,39 @@ class ConnectionState(models.Model):
 
     def __str__(self) -> str:
         return self.mode or "wecom"
+
+
+class TagMarkStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting")
+    DONE = "done", _("Marked in WeCom")
+    NOT_A_CONTACT = "not_contact", _("No longer a contact of this staff member")
+    FAILED = "failed", _("Failed")
+
+
+class TagMark(models.Model):
+    """Corp tags to add to / remove from one follow relation in WeCom (mark_tag), written when a
+    member's linked tags change in Siyu and sent by a worker: the outbox of tag pushes."""
+
+    follow = models.ForeignKey(WecomFollow, on_delete=models.CASCADE, db_index=False, related_name="+")
+    add_tag = models.JSONField(default=list)
+    remove_tag = models.JSONField(default=list)
+    status = models.CharField(max_length=12, choices=TagMarkStatus.choices, default=TagMarkStatus.PENDING)
+    errcode = models.IntegerField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    due_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedManager()
+    store_scope_field = "follow__contact__member__home_store"
+
+    class Meta:
+        verbose_name = _("WeCom tag mark")
+        verbose_name_plural = _("WeCom tag marks")
+        indexes = [
+            models.Index(fields=["due_at", "id"], name="wecom_tagmark_due", condition=Q(status="pending")),
+            models.Index(fields=["follow", "id"], name="wecom_tagmark_follow"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.follow_id}: +{len(self.add_tag)} -{len(self.remove_tag)}"
