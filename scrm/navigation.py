@@ -53,6 +53,12 @@ SECTIONS = [
         ],
     ),
     (
+        _("WeCom"),
+        [
+            Link(_("Connection"), "wecom-home", OPERATORS),
+        ],
+    ),
+    (
         _("Organisation"),
         [
             Link(_("Stores"), "store-list"),
