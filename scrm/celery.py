@@ -94,4 +94,10 @@ app.conf.beat_schedule = {
         "schedule": crontab(hour=3, minute=30),
         "options": {"expires": 3 * 3600},
     },
+    # WeCom handovers: send what is still queued and read transfer_result for waiting customers.
+    "wecom-poll-handovers": {
+        "task": "wecom.tasks.poll_handovers",
+        "schedule": 600.0,
+        "options": {"expires": 540},
+    },
 }

@@ -56,6 +56,7 @@ SECTIONS = [
         _("WeCom"),
         [
             Link(_("Connection"), "wecom-home", OPERATORS),
+            Link(_("Handovers"), "wecom-handover-list", MANAGERS),
         ],
     ),
     (

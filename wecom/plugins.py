@@ -18,3 +18,7 @@ def register() -> None:
     timeline.register()
     panels.register()
     hooks.register()
+    from wecom.services import events as wecom_events
+    from wecom.services import handover
+
+    wecom_events.register_handler("change_external_contact", "transfer_fail", handover.on_transfer_fail)
