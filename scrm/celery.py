@@ -50,6 +50,11 @@ app.conf.beat_schedule = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    "resume-order-imports": {
+        "task": "orders.tasks.resume_order_imports",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     # Upload files past their retention, and members inactive past theirs (when the brand sets one).
     "privacy-retention": {
         "task": "members.tasks.run_retention",

@@ -309,6 +309,8 @@ SPECTACULAR_SETTINGS = {
         "OrderChannelEnum": "loyalty.orders.models.OrderChannel",
         "OrderStatusEnum": "loyalty.orders.models.OrderStatus",
         "ImportStatusEnum": "members.io.models.ImportStatus",  # a job and a job in the list
+        "OrderImportStatusEnum": "loyalty.orders.models.OrderImportStatus",
+        "OrderImportModeEnum": "loyalty.orders.models.OrderImportMode",
     },
 }
 API_KEY_LAST_USED_RESOLUTION = timedelta(minutes=1)

@@ -3,7 +3,9 @@ shop back-ends export them: one row per order line, the order number repeated on
 (or one row per order without product columns). English or Chinese headers.
 
 Rows are grouped into orders and recorded through the same service as the API (`record_orders`),
-a thousand at a time, so every rule holds the same way. A dry run records everything inside a
+a thousand at a time, so every rule holds the same way. A file is uploaded as a job
+(`loyalty.orders.import_jobs`) that a worker runs through `import_orders`, or the request itself
+when the file is small. A dry run records everything inside a
 transaction that is then rolled back: it reports exactly what an import would create, find
 already recorded or refuse. "all" writes nothing if any row is invalid; "valid" records the valid
 orders and reports the others. Errors name the row and the column."""
@@ -18,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from loyalty.orders import services
+from loyalty.orders.models import OrderImportMode
 from scrm.files import (
     PREVIEW_MAX,
     SNIFF_BYTES,
@@ -34,7 +37,7 @@ from scrm.files import (
 MAX_BYTES = 10 * 1024 * 1024
 MAX_INFLATED = 100 * 1024 * 1024  # what a workbook may unpack to
 MAX_ROWS = 50000
-# The import runs inside the request: each statement, and the whole import, are bounded; a file
+# Each statement, and the whole import, are bounded (the job gives the time it has left); a file
 # that would take longer is refused (nothing written) and should be split or sent through the API.
 STATEMENT_TIMEOUT_MS = 30_000
 TIME_BUDGET_SECONDS = 120
@@ -45,14 +48,18 @@ MESSAGE_MAX = 300 + PREVIEW_MAX  # a message echoes at most a preview of a value
 
 
 class Mode:
-    DRY_RUN = "dry_run"
-    ALL = "all"
-    VALID = "valid"
-    CHOICES = [
-        (DRY_RUN, gettext_lazy("Dry run: check every row, write nothing")),
-        (ALL, gettext_lazy("Import, all or nothing: any invalid row means nothing is written")),
-        (VALID, gettext_lazy("Import the valid orders and report the others")),
-    ]
+    DRY_RUN = OrderImportMode.DRY_RUN.value
+    ALL = OrderImportMode.ALL.value
+    VALID = OrderImportMode.VALID.value
+    CHOICES = OrderImportMode.choices
+
+
+# Errors the file reader finds itself, stored as a code and its parameters and worded when read
+# ({placeholders} filled from the parameters); the order service's own errors are kept as worded.
+ROW_MESSAGES = {
+    "cell_too_long": gettext_lazy("This cell holds {length} characters; at most {max} are accepted."),
+    "differs": gettext_lazy("Differs from row {row} of the same order."),
+}
 
 
 # column key -> accepted headers (compared lower-cased, spaces removed)
@@ -174,6 +181,22 @@ class RowError:
     row: int
     column: str
     message: str
+    code: str = ""
+    params: dict = field(default_factory=dict)
+
+    def stored(self) -> dict:
+        return {"row": self.row, "column": self.column, "code": self.code, "params": self.params,
+                "message": "" if self.code else self.message}
+
+
+def row_message(code: str, params: dict | None, fallback: str = "") -> str:
+    template = ROW_MESSAGES.get(code)
+    if template is None:
+        return fallback
+    text = str(template)
+    for name, value in (params or {}).items():
+        text = text.replace("{" + name + "}", str(value))
+    return text
 
 
 @dataclass
@@ -220,13 +243,22 @@ def _channel(value: str) -> str:
     return CHANNEL_NAMES.get(text, text)
 
 
-def _group(upload, report: ImportReport, encoding: str | None = None) -> tuple[list[_Group], dict[str, str]]:
-    """Rows -> orders (keyed by channel and number), with the header each column key came from."""
-    rows = _rows(upload, encoding)
+def check_header(upload, encoding: str | None = None) -> None:
+    """FileError naming the columns a file lacks (or saying it is empty), reading its first row only."""
     try:
-        _number, header = next(rows)
+        _positions(_header(_rows(upload, encoding)))
+    finally:
+        upload.seek(0)
+
+
+def _header(rows) -> list:
+    try:
+        return next(rows)[1]
     except StopIteration:
         raise FileError(_("The file is empty.")) from None
+
+
+def _positions(header: list) -> tuple[dict[str, int], dict[str, str]]:
     position: dict[str, int] = {}
     headers: dict[str, str] = {}
     for index, title in enumerate(header):
@@ -238,6 +270,13 @@ def _group(upload, report: ImportReport, encoding: str | None = None) -> tuple[l
         missing.append("total_amount")
     if missing:
         raise FileError(_("Missing column(s): %(columns)s.") % {"columns": ", ".join(COLUMNS[k][0] for k in missing)})
+    return position, headers
+
+
+def _group(upload, report: ImportReport, encoding: str | None = None) -> tuple[list[_Group], dict[str, str]]:
+    """Rows -> orders (keyed by channel and number), with the header each column key came from."""
+    rows = _rows(upload, encoding)
+    position, headers = _positions(_header(rows))
     groups: dict[tuple[str, str], _Group] = {}
     for number, cells in rows:
         if not any((c or "").strip() or isinstance(c, TooLong) for c in cells):
@@ -248,7 +287,9 @@ def _group(upload, report: ImportReport, encoding: str | None = None) -> tuple[l
         value = {key: (cells[i] if i < len(cells) else "") for key, i in position.items()}
         too_long = [key for key, cell in value.items() if len(cell) > LONGEST_CELL]  # a TooLong too
         for key in too_long:  # refused by its length, its text never echoed nor recorded
-            report.errors.append(RowError(number, headers[key], too_long_message(len(value[key]), LONGEST_CELL)))
+            params = {"length": f"{len(value[key]):,}", "max": f"{LONGEST_CELL:,}"}
+            report.errors.append(RowError(number, headers[key], too_long_message(len(value[key]), LONGEST_CELL),
+                                          code="cell_too_long", params=params))
             value[key] = ""
         value = {key: cell.strip() for key, cell in value.items()}
         channel = _channel(value.get("channel", ""))
@@ -273,7 +314,9 @@ def _group(upload, report: ImportReport, encoding: str | None = None) -> tuple[l
                         RowError(
                             number,
                             headers.get(key, key),
-                            _("Differs from row %(row)d of the same order.") % {"row": group.rows[0]},
+                            row_message("differs", {"row": group.rows[0]}),
+                            code="differs",
+                            params={"row": group.rows[0]},
                         )
                     )
         if too_long:
@@ -347,25 +390,38 @@ class _DryRun(Exception):
     pass
 
 
-def import_orders(*, upload, mode: str, actor, encoding: str | None = None) -> ImportReport:
-    """Check (and in modes "all" and "valid", record) the orders of a file; see the module docstring."""
+def _bound(deadline: float, budget: float) -> None:
+    """The next statements may take what is left of the import's time, and at most
+    STATEMENT_TIMEOUT_MS each (SET LOCAL: this transaction only); a statement whose client went
+    away (a killed worker) is stopped within seconds."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise FileError(_("Importing this file takes longer than %(seconds)d seconds; nothing was "
+                          "written. Split it into smaller files or send the orders through the API.")
+                        % {"seconds": int(budget)})
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL statement_timeout = {max(1, int(min(STATEMENT_TIMEOUT_MS, left * 1000)))}")
+        cursor.execute("SET LOCAL client_connection_check_interval = '5s'")
+
+
+def import_orders(*, upload, mode: str, actor, encoding: str | None = None, time_budget: float | None = None,
+                  progress=None) -> ImportReport:
+    """Check (and in modes "all" and "valid", record) the orders of a file; see the module docstring.
+    `time_budget` seconds bound the whole import (TIME_BUDGET_SECONDS by default); `progress(done,
+    total)` is told after each thousand orders."""
     report = ImportReport(mode=mode)
     if getattr(upload, "size", 0) > MAX_BYTES:
         raise FileError(_("The file is larger than %(mb)d MB; split it or use the API.") % {"mb": MAX_BYTES >> 20})
-    deadline = time.monotonic() + TIME_BUDGET_SECONDS
+    budget = TIME_BUDGET_SECONDS if time_budget is None else time_budget
+    deadline = time.monotonic() + budget
     groups, headers = _group(upload, report, encoding)
     report.orders = len(groups)
     usable = [g for g in groups if not g.inconsistent]
     report.invalid_orders = len(groups) - len(usable)
     try:
         with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(f"SET LOCAL statement_timeout = {int(STATEMENT_TIMEOUT_MS)}")
             for start in range(0, len(usable), services.MAX_BATCH):
-                if time.monotonic() > deadline:
-                    raise FileError(_("Importing this file takes longer than %(seconds)d seconds; nothing was "
-                                      "written. Split it into smaller files or send the orders through the API.")
-                                    % {"seconds": TIME_BUDGET_SECONDS})
+                _bound(deadline, budget)
                 chunk = usable[start : start + services.MAX_BATCH]
                 result = services.record_orders(items=[_item(g) for g in chunk], actor=actor)
                 for index, problems in sorted(result.errors.items()):
@@ -373,6 +429,8 @@ def import_orders(*, upload, mode: str, actor, encoding: str | None = None) -> I
                 report.invalid_orders += len(result.errors)
                 report.created += result.created
                 report.existing += len(result.results) - result.created
+                if progress is not None:
+                    progress(start + len(chunk), len(usable))
             if mode == Mode.DRY_RUN or (mode == Mode.ALL and report.errors):
                 raise _DryRun
             with connection.cursor() as cursor:

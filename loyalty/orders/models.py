@@ -237,3 +237,104 @@ class AttributionPolicy(models.Model):
     def current(cls) -> AttributionPolicy:
         policy = cls.objects.filter(pk=1).first()
         return policy or cls(pk=1)
+
+
+class OrderImportMode(models.TextChoices):
+    DRY_RUN = "dry_run", _("Dry run: check every row, write nothing")
+    ALL = "all", _("Import, all or nothing: any invalid row means nothing is written")
+    VALID = "valid", _("Import the valid orders and report the others")
+
+
+class OrderImportStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting")
+    RUNNING = "running", _("Importing")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+def _import_storage():
+    from members.io.models import io_storage
+
+    return io_storage()
+
+
+class OrderImportJob(models.Model):
+    """An uploaded file of orders and what became of it, run by a worker (or, small, in the request).
+    A store manager's or store-bound key's job is bound to that store; an operator's has none."""
+
+    file = models.FileField(_("file"), upload_to="order-imports/%Y/%m/", storage=_import_storage, max_length=255,
+                            blank=True)
+    original_name = models.CharField(_("file name"), max_length=255)
+    size_bytes = models.BigIntegerField(_("size"), default=0)
+    format = models.CharField(_("format"), max_length=8, choices=[("csv", "CSV"), ("xlsx", "XLSX")])
+    encoding = models.CharField(_("encoding"), max_length=16, blank=True,
+                                help_text=_("What a CSV is read in (chosen or detected); empty for XLSX."))
+    mode = models.CharField(_("mode"), max_length=8, choices=OrderImportMode.choices, default=OrderImportMode.DRY_RUN)
+    status = models.CharField(_("status"), max_length=8, choices=OrderImportStatus.choices,
+                              default=OrderImportStatus.PENDING)
+    store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.PROTECT, null=True, blank=True,
+                              related_name="+", db_index=False)  # order_import_store_recent leads with store
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("uploaded by"),
+                                   on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    api_key = models.ForeignKey("scrm.ApiKey", verbose_name=_("API key"), on_delete=models.SET_NULL, null=True,
+                                blank=True, related_name="+")
+    created_by_label = models.CharField(_("uploaded through"), max_length=100, blank=True)
+    language = models.CharField(max_length=16, default="zh-hans", help_text=_("Language of the report."))
+    rows = models.PositiveIntegerField(_("rows"), default=0)
+    orders = models.PositiveIntegerField(_("orders"), default=0)
+    orders_checked = models.PositiveIntegerField(_("orders checked"), default=0)
+    created_count = models.PositiveIntegerField(_("orders created"), default=0)
+    existing_count = models.PositiveIntegerField(_("already recorded"), default=0)
+    invalid_orders = models.PositiveIntegerField(_("invalid orders"), default=0)
+    error_count = models.PositiveIntegerField(_("errors"), default=0)
+    errors = models.JSONField(_("first errors"), default=list, blank=True)
+    message_code = models.CharField(max_length=32, blank=True)
+    message_params = models.JSONField(default=dict, blank=True)
+    message = models.TextField(_("message"), blank=True,
+                               help_text=_("An outcome without a code (a file that cannot be read), as written."))
+    commit_of = models.OneToOneField("self", verbose_name=_("committed from"), on_delete=models.SET_NULL,
+                                     null=True, blank=True, related_name="commit")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(_("uploaded at"), default=timezone.now)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    objects = ScopedManager()
+    store_scope_field = "store"
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("order import")
+        verbose_name_plural = _("order imports")
+        indexes = [
+            models.Index(fields=["store", "-created_at"], name="order_import_store_recent"),
+            models.Index(fields=["status"], name="order_import_running",
+                         condition=Q(status__in=["pending", "running"])),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.get_status_display()})"
+
+    @property
+    def is_running(self) -> bool:
+        return self.status in (OrderImportStatus.PENDING, OrderImportStatus.RUNNING)
+
+    @property
+    def valid_orders(self) -> int:
+        return self.created_count + self.existing_count
+
+    @property
+    def can_commit(self) -> bool:
+        """A finished dry run with valid orders may be imported as it is, once."""
+        return self.mode == OrderImportMode.DRY_RUN and self.status == OrderImportStatus.DONE and self.valid_orders > 0
+
+    @property
+    def summary(self) -> str:
+        from loyalty.orders import import_jobs
+
+        return import_jobs.job_message(self)
+
+    def rendered_errors(self) -> list[dict]:
+        from loyalty.orders import import_jobs
+
+        return import_jobs.rendered_errors(self.errors or [])

@@ -30,3 +30,27 @@ def link_orders_for_identities(identity_ids: list[int]) -> int:
 def queue_link(identity_ids: list[int]) -> None:
     """members.hooks callback; runs after the identities' transaction committed."""
     link_orders_for_identities.delay(list(identity_ids))
+
+
+def _import_limits() -> tuple[int, int]:
+    from loyalty.orders.import_jobs import task_time_limits
+
+    return task_time_limits()
+
+
+@shared_task(name="orders.tasks.run_order_import", ignore_result=True, acks_late=True,
+             soft_time_limit=_import_limits()[0], time_limit=_import_limits()[1])
+def run_order_import(job_id: int) -> None:
+    """Run one order import job. Safe to deliver twice: the attempt takes the job's lock and claims
+    it with a conditional UPDATE; a job out of attempts is left alone."""
+    from loyalty.orders import import_jobs
+
+    import_jobs.run_job(job_id=job_id)
+
+
+@shared_task(name="orders.tasks.resume_order_imports", ignore_result=True, soft_time_limit=120, time_limit=150)
+def resume_order_imports() -> dict:
+    """For the beat schedule: the sweeper of order imports (import_jobs.sweep)."""
+    from loyalty.orders import import_jobs
+
+    return import_jobs.sweep()

@@ -1,5 +1,5 @@
-"""Order screens: the list, an order's page with its refund form, the file import and the
-attribution policy. Views translate: the services check and write."""
+"""Order screens: the list, an order's page with its refund form, the file imports (upload, a
+job's page) and the attribution policy. Views translate: the services check and write."""
 
 from __future__ import annotations
 
@@ -12,13 +12,12 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from loyalty.orders import imports, queries, services
+from loyalty.orders import import_jobs, imports, queries, services
 from loyalty.orders.filters import OrderFilterSet
 from loyalty.orders.forms import AttributionPolicyForm, OrderImportForm, RefundForm
-from loyalty.orders.models import AttributionPolicy, Order
+from loyalty.orders.models import AttributionPolicy, Order, OrderImportJob
 from scrm.dashboard import ScopedDetailView, ScopedListView, scoped_view
-from scrm.errors import ServiceError
-from scrm.files import EncodingUnclear, FileError
+from scrm.errors import InvalidInput, ServiceError
 from scrm.scoping import get_visible_or_404
 
 
@@ -76,33 +75,72 @@ def refund_order(request, pk):
     )
 
 
+UPLOAD_SLACK = 64 * 1024  # multipart overhead around the file itself
+
+
 @scoped_view
 @require_http_methods(["GET", "POST"])
 def import_orders(request):
+    """Upload a file (it becomes a job, run at once when small, by a worker otherwise) and see the
+    recent imports of the user's scope."""
     if not services.can_import_orders(request.user):
         raise PermissionDenied
-    report = None
+    status = 200
     form = OrderImportForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            report = imports.import_orders(
-                upload=form.cleaned_data["file"],
-                mode=form.cleaned_data["mode"],
-                actor=request.user,
-                encoding=form.cleaned_data.get("encoding") or None,
-            )
-        except EncodingUnclear as exc:
-            form.add_error("encoding", str(exc))
-        except FileError as exc:
-            form.add_error("file", str(exc))
-        except ServiceError as exc:
-            form.add_error(None, exc.message)
+    if request.method == "POST":
+        if int(request.META.get("CONTENT_LENGTH") or 0) > imports.MAX_BYTES + UPLOAD_SLACK:
+            form = OrderImportForm()
+            form.add_error(None, _("The file is larger than %(mb)d MB; split it or use the API.")
+                           % {"mb": imports.MAX_BYTES >> 20})
+            status = 413
+        elif form.is_valid():
+            try:
+                job = import_jobs.create_job(actor=request.user, upload=form.cleaned_data["file"],
+                                             mode=form.cleaned_data["mode"],
+                                             encoding=form.cleaned_data.get("encoding") or None)
+            except InvalidInput as exc:
+                for name, problems in exc.details.items():
+                    for problem in problems:
+                        form.add_error(name if name in form.fields else None, str(problem))
+            else:
+                import_jobs.start_job(job=job)
+                return redirect("order-import-job", pk=job.pk)
+        if status == 200:
+            status = 400
+    jobs = OrderImportJob.objects.visible_to(request.user).select_related("created_by", "store").defer("errors")
     return render(
         request,
         "orders/import.html",
-        {"form": form, "report": report, "columns": imports.COLUMNS, "max_bytes": imports.MAX_BYTES},
-        status=400 if form.errors else 200,
+        {"form": form, "jobs": jobs[:20], "columns": imports.COLUMNS, "max_bytes": imports.MAX_BYTES},
+        status=status,
     )
+
+
+@scoped_view(pk=OrderImportJob)
+def import_job(request, pk):
+    """One import: its status, progress, counts and first errors; polls itself (htmx) while it runs."""
+    if not services.can_import_orders(request.user):
+        raise PermissionDenied
+    job = get_visible_or_404(OrderImportJob.objects.select_related("created_by", "store"), request.user, pk=pk)
+    partial = getattr(request, "htmx", False) and not request.htmx.boosted
+    commit_job = OrderImportJob.objects.filter(commit_of=job).first()
+    return render(request, "orders/_import_job.html" if partial else "orders/import_job.html",
+                  {"job": job, "commit_job": commit_job})
+
+
+@scoped_view(pk=OrderImportJob)
+@require_POST
+def commit_import(request, pk):
+    """"Import these orders" on a dry run's page: the same stored file, once."""
+    if not services.can_import_orders(request.user):
+        raise PermissionDenied
+    dry_run = get_visible_or_404(OrderImportJob, request.user, pk=pk)
+    job, created = import_jobs.commit_dry_run(actor=request.user, job=dry_run)
+    if created:
+        import_jobs.start_job(job=job)
+    else:
+        messages.info(request, _("This dry run was already imported; here is that import."))
+    return redirect("order-import-job", pk=job.pk)
 
 
 @scoped_view

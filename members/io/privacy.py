@@ -207,6 +207,32 @@ def _scrubbed_errors(errors: list, rows: set[int], subject: ErasureSubject) -> l
     return [e for e in errors or [] if not about_member(e)]
 
 
+def scrub_upload_file(storage, name: str, kind: str, subject: ErasureSubject) -> tuple[str | None, set[int]]:
+    """For uploads of other apps (order imports): the member's rows out of the file `name` of
+    format `kind` ("csv" or "xlsx"). Returns (the name of the rewritten file, "" when the file cannot
+    be read but mentions the member and must go, or None when nothing changes; the rows removed).
+    The caller points its rows at the new name and deletes the old file once committed
+    (`delete_on_commit`)."""
+    try:
+        rows = _matching_rows(storage, name, kind, subject)
+    except FileError:
+        return ("" if _raw_mentions(storage, name, subject) else None), set()
+    if rows:
+        return _write_new(storage, name, subject, _without_rows(storage, name, kind, rows)), rows
+    if subject.mentioned_in(name):
+        return _write_new(storage, name, subject, _copy(storage, name)), set()
+    return None, set()
+
+
+def scrubbed_errors(errors: list, rows: set[int], subject: ErasureSubject) -> list:
+    """Stored errors without those of `rows` or quoting the member."""
+    return _scrubbed_errors(errors, rows, subject)
+
+
+def delete_on_commit(storage, names: list[str]) -> None:
+    _delete_on_commit(storage, names)
+
+
 # --- the erasure step ------------------------------------------------------------------------------
 
 

@@ -48,6 +48,7 @@ class OrderViewSet(ScopedCreateListRetrieveViewSet):
     filterset_class = OrderFilterSet
     scope_resource = "orders"
     parser_classes = [JSONParser]
+    lookup_value_regex = r"[0-9]+"  # orders/imports/ is a route of its own
 
     def _detail(self, order_id: int) -> dict:
         order = queries.order_detail(Order.objects.all()).get(pk=order_id)

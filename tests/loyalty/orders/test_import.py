@@ -105,8 +105,8 @@ def test_missing_columns_are_named(client, alice):
 def test_store_manager_imports_only_into_own_store(client, bob, members):
     text = CHINESE.replace("SH01-2,门店,2026-11-21 10:00,SH01", "BJ-9,门店,2026-11-21 10:00,BJ01")
     client.force_login(bob)
-    response = client.post(reverse("order-import"), {"file": upload(text), "mode": "valid"})
-    assert response.status_code == 200
+    response = client.post(reverse("order-import"), {"file": upload(text), "mode": "valid"}, follow=True)
+    assert response.status_code == 200 and response.redirect_chain[-1][0].startswith("/orders/import/")
     body = response.content.decode()
     assert "Unknown store code BJ01" in body
     assert list(Order.objects.values_list("external_id", flat=True)) == ["SH01-1"]

