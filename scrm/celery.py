@@ -94,6 +94,17 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute=20),
         "options": {"expires": 3000},
     },
+    # WeCom corp tags both ways (a run unless one is active), and tag marks still due.
+    "wecom-sync-tags": {
+        "task": "wecom.tasks.tags.scheduled_tags_sync",
+        "schedule": 3600.0,
+        "options": {"expires": 3000},
+    },
+    "wecom-send-tag-marks": {
+        "task": "wecom.tasks.tags.send_marks",
+        "schedule": 120.0,
+        "options": {"expires": 110},
+    },
     "refresh-rfm": {
         "task": "insights.tasks.refresh_rfm",
         "schedule": crontab(hour=3, minute=30),

@@ -57,6 +57,8 @@ SECTIONS = [
         [
             Link(_("Connection"), "wecom-home", OPERATORS),
             Link(_("Handovers"), "wecom-handover-list", MANAGERS),
+            Link(_("Channel codes"), "wecom-channel-list", MANAGERS),
+            Link(_("Corp tags"), "wecom-tags", OPERATORS),
         ],
     ),
     (

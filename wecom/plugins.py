@@ -12,7 +12,9 @@ def register() -> None:
     from wecom import hooks, panels, privacy, timeline
 
     permissions.register("wecom", _("WeCom connection, sync runs and callback events"), store_roles="none")
-    permissions.register("wecom_channel_codes", _("WeCom channel codes"), store_roles="read")
+    permissions.register(
+        "wecom_channel_codes", _("WeCom channel codes"), store_roles="write", store_staff="none"
+    )
     permissions.register("wecom_handovers", _("WeCom customer handovers"), store_roles="write", store_staff="none")
     privacy.register()
     timeline.register()
