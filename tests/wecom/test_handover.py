@@ -61,8 +61,8 @@ def seed(corp, wecom_staff: WecomStaff, count: int | None = None) -> list[WecomC
         [Member(name=f"客户{i}", home_store=store, owner=user) for i in indices])
     relations = StaffRelation.objects.bulk_create(
         [StaffRelation(member=m, staff=user, store=store, is_owner=True) for m in members])
-    contacts = WecomContact.objects.bulk_create(
-        [WecomContact(external_userid=corp.external_userid(i), member=m) for i, m in zip(indices, members, strict=True)])
+    contacts = WecomContact.objects.bulk_create([WecomContact(external_userid=corp.external_userid(i), member=m)
+                                                 for i, m in zip(indices, members, strict=True)])
     WecomFollow.objects.bulk_create(
         [WecomFollow(contact=c, staff=wecom_staff, relation=r) for c, r in zip(contacts, relations, strict=True)])
     return contacts
