@@ -336,10 +336,12 @@ def _finish(job: OrderImportJob, report: imports.ImportReport, actor) -> None:
               "valid": report.created + report.existing}
     if report.written:
         audit.record(actor=actor, action="orders.import", obj=job, store_id=job.store_id, detail=counts)
+    refused = job.mode != OrderImportMode.DRY_RUN and not report.written  # nothing was recorded
     OrderImportJob.objects.filter(pk=job.pk).update(
         status=status, message_code=code, message_params=counts, message="", rows=report.rows,
-        orders=report.orders, orders_checked=report.orders, created_count=report.created,
-        existing_count=report.existing, invalid_orders=report.invalid_orders, error_count=len(report.errors),
+        orders=report.orders, orders_checked=report.orders, created_count=0 if refused else report.created,
+        existing_count=0 if refused else report.existing, invalid_orders=report.invalid_orders,
+        error_count=len(report.errors),
         errors=[e.stored() for e in report.errors[:FIRST_ERRORS]], finished_at=timezone.now(),
     )
 

@@ -6,6 +6,7 @@ and report; the files are covered by retention and erasure."""
 
 from __future__ import annotations
 
+import io
 import time
 from datetime import timedelta
 
@@ -268,3 +269,27 @@ def test_erasure_takes_the_member_out_of_kept_files_and_errors(alice, members, d
     assert "13800130000" not in content and "SH01-2" in content
     assert not io_storage().exists(before)
     assert [e["row"] for e in job.errors] == [4]
+
+
+def test_an_all_or_nothing_import_with_an_invalid_order_records_nothing(alice, members):
+    job = run(alice, ONE_BAD, "all")
+    assert job.status == OrderImportStatus.FAILED and "nothing was imported" in job.summary
+    assert (job.created_count, job.invalid_orders) == (0, 1) and not Order.objects.exists()
+    assert not AuditLog.objects.filter(action="orders.import").exists()
+
+
+def test_a_workbook_runs_as_a_job(alice, members):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["主订单编号", "平台", "付款时间", "门店", "买家实付金额"])
+    sheet.append(["TB100", "天猫", "2026-11-01 20:00:00", "SH01", 129.0])
+    data = io.BytesIO()
+    book.save(data)
+    job = import_jobs.create_job(actor=alice, upload=SimpleUploadedFile("tmall.xlsx", data.getvalue()), mode="all")
+    assert (job.format, job.encoding) == ("xlsx", "")
+    import_jobs.start_job(job=job)
+    job.refresh_from_db()
+    assert job.status == OrderImportStatus.DONE, job.summary
+    assert Order.objects.get().external_id == "TB100"
