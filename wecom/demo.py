@@ -12,15 +12,6 @@ from wecom.services import connection
 STAFF_ROLES = (Role.STORE_MANAGER, Role.STORE_STAFF)
 
 
-def staff_usernames() -> list[str]:
-    """The store staff's usernames: the userids of the local WeCom server's staff."""
-    return list(
-        User.objects.filter(role__in=STAFF_ROLES, is_active=True, store__isnull=False)
-        .order_by("username")
-        .values_list("username", flat=True)
-    )
-
-
 def link_staff() -> int:
     """A WecomStaff row per store staff account (userid = username); the number added."""
     users = User.objects.filter(role__in=STAFF_ROLES, is_active=True, store__isnull=False).order_by("username")

@@ -1,11 +1,16 @@
 """Bring the whole product up in the foreground: migrate, seed the demo brand, then run the web
 app, a Celery worker and Celery beat until Ctrl-C, which stops every process cleanly (and the
-embedded PostgreSQL and Redis, when this process started them)."""
+embedded PostgreSQL and Redis, when this process started them). With none of the WeCom corp's
+settings given, the local WeCom server runs beside them as the demo's corp."""
 
 from __future__ import annotations
 
+import base64
+import ipaddress
 import os
+import secrets
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -13,9 +18,71 @@ import time
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from scrm import demo
+
+WECOM_CREDENTIALS = ("WECOM_CORP_ID", "WECOM_SECRET", "WECOM_TOKEN", "WECOM_AES_KEY")
+
+
+def wecom_configured(environ) -> bool:
+    """A real corp is configured when any of its settings is given (the page says which are missing)."""
+    return any(environ.get(name) for name in WECOM_CREDENTIALS)
+
+
+def local_wecom_env(host: str, port: int) -> dict[str, str]:
+    """Credentials made up for this run of the local WeCom server, and its address (the AES key as
+    WeCom makes one: 32 random bytes in base64 without the trailing "=")."""
+    return {
+        "WECOM_API_BASE": f"http://{host}:{port}",
+        "WECOM_CORP_ID": "ww" + secrets.token_hex(8),
+        "WECOM_SECRET": secrets.token_urlsafe(32),
+        "WECOM_TOKEN": secrets.token_hex(16),
+        "WECOM_AES_KEY": base64.b64encode(secrets.token_bytes(32)).decode("ascii").rstrip("="),
+    }
+
+
+def wecom_server_command(python: str, host: str, port: int, *, callback_url: str, staff: list[str]) -> list[str]:
+    """The local WeCom server; its credentials come from the WECOM_* environment."""
+    cmd = [python, "manage.py", "wecom_server", "--host", host, "--port", str(port), "--callback-url", callback_url]
+    if staff:
+        cmd += ["--staff", ",".join(staff)]
+    return cmd
+
+
+def local_callback_url(host: str, port: int) -> str:
+    """Where the local WeCom server posts its callbacks: the web app's /wecom/callback/ (on loopback
+    when the web app listens on every interface)."""
+    try:
+        unspecified = ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        unspecified = False
+    return f"http://{'127.0.0.1' if unspecified else host}:{port}/wecom/callback/"
+
+
+def demo_staff_usernames() -> list[str]:
+    """The store staff, who are the local WeCom server's staff (userid = username)."""
+    from scrm.models import Role, User
+
+    staff = User.objects.filter(role__in=(Role.STORE_MANAGER, Role.STORE_STAFF), is_active=True, store__isnull=False)
+    return list(staff.order_by("username").values_list("username", flat=True))
+
+
+def free_port(host: str) -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(host: str, port: int, *, alive, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and alive():
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
 
 
 def web_command(python: str, host: str, port: int, *, workers: int, threads: int) -> list[str]:
@@ -62,11 +129,21 @@ class Command(BaseCommand):
         self.stdout.write("siyu: applying migrations")
         call_command("migrate", interactive=False, verbosity=0)
         logins = []
-        if not no_seed and members >= 0:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # carries the embedded DATABASE_URL/REDIS_URL
+        supervisor = Supervisor(self.stdout)
+        seeding_demo = not no_seed and members >= 0
+        if seeding_demo:
             seeding = time.monotonic()
             result = demo.seed()
             logins = result.logins
-            apps = demo.seed_apps(members=members)
+        try:
+            env.update(self._start_local_wecom(supervisor, env, host, port))
+            if seeding_demo:
+                apps = demo.seed_apps(members=members)
+        except BaseException:
+            supervisor.stop_all(order=["wecom"])
+            raise
+        if seeding_demo:
             self.stdout.write(
                 f"siyu: demo brand ready ({result.stores} stores, {result.staff} staff) "
                 f"in {time.monotonic() - seeding:.1f} s"
@@ -100,11 +177,9 @@ class Command(BaseCommand):
             ),
             ("beat", [python, "-m", "celery", "-A", "scrm", "beat", "-l", "INFO", "-s", beat_schedule]),
         ]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # carries the embedded DATABASE_URL/REDIS_URL
         # Served like production: error pages are the product's own, not Django's debug pages
         # (DEBUG=true in the environment brings those back).
         env.setdefault("DEBUG", "false")
-        supervisor = Supervisor(self.stdout)
         stop = threading.Event()
 
         def on_signal(signum, frame):
@@ -125,10 +200,37 @@ class Command(BaseCommand):
                 break
             stop.wait(0.5)
         self.stdout.write("siyu: stopping web, beat and worker")
-        supervisor.stop_all(order=["web", "beat", "worker"])
+        supervisor.stop_all(order=["web", "beat", "worker", "wecom"])
         self.stdout.write("siyu: stopped")
         if exit_code:
             sys.exit(exit_code)
+
+    def _start_local_wecom(self, supervisor, env, host, port) -> dict[str, str]:
+        """Start the local WeCom server unless a real corp is configured; the WECOM_* settings the
+        web app, worker and beat (and this process, for the demo) then use."""
+        if wecom_configured(env):
+            self.stdout.write(
+                "siyu: WeCom: using the corp configured in WECOM_*; the local WeCom server is not started"
+            )
+            return {}
+        wecom_host = "127.0.0.1"
+        wecom_port = free_port(wecom_host)
+        wecom_env = local_wecom_env(wecom_host, wecom_port)
+        callback_url = local_callback_url(host, port)
+        cmd = wecom_server_command(
+            sys.executable, wecom_host, wecom_port, callback_url=callback_url, staff=demo_staff_usernames()
+        )
+        supervisor.start("wecom", cmd, env={**env, **wecom_env}, cwd=str(settings.BASE_DIR))
+        if not wait_for_port(wecom_host, wecom_port, alive=lambda: supervisor.first_dead() is None):
+            raise CommandError("the local WeCom server did not start (see its output above)")
+        os.environ.update(wecom_env)
+        for name, value in wecom_env.items():
+            setattr(settings, name, value)
+        self.stdout.write(
+            f"siyu: WeCom: no WECOM_* settings, so the local WeCom server runs at {wecom_env['WECOM_API_BASE']} "
+            f"(corp {wecom_env['WECOM_CORP_ID']}, callbacks to {callback_url})"
+        )
+        return wecom_env
 
     def _print_banner(self, host, port, logins, seconds):
         base = f"http://{host}:{port}"
