@@ -345,6 +345,8 @@ class CorpTagLink(models.Model):
     group_link = models.ForeignKey(CorpTagGroupLink, on_delete=models.CASCADE, related_name="tags")
     name_in_wecom = models.CharField(max_length=64, blank=True)
     synced_at = models.DateTimeField(default=timezone.now)
+    # Deleted in WeCom while members carried the tag: kept in Siyu, no longer synced or pushed.
+    unlinked_at = models.DateTimeField(null=True, blank=True)
 
     store_scope_field = None
 

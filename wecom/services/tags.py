@@ -195,7 +195,7 @@ class _Reconciler:
     def group_gone(self, link: CorpTagGroupLink) -> None:
         """A linked group WeCom no longer has: its tags as deleted in WeCom, then the group itself
         (deleted in Siyu when no tag is left in it, else unlinked)."""
-        self.tags(link, [])
+        self.tags(link, [], push_new=False)
         group = link.group
         link.delete()
         self.report.removed += 1
@@ -204,16 +204,16 @@ class _Reconciler:
 
     # tags
 
-    def tags(self, link: CorpTagGroupLink, wecom_tags: list[dict]) -> None:
+    def tags(self, link: CorpTagGroupLink, wecom_tags: list[dict], *, push_new: bool = True) -> None:
         seen = set()
         for wecom in wecom_tags:
             seen.add(str(wecom["id"]))
             self.tag(link, str(wecom["id"]), wecom.get("name") or "")
-        for tag_link in CorpTagLink.objects.select_related("tag").filter(group_link=link).exclude(
-            wecom_tag_id__in=seen
-        ):
+        for tag_link in CorpTagLink.objects.select_related("tag").filter(
+            group_link=link, unlinked_at__isnull=True
+        ).exclude(wecom_tag_id__in=seen):
             self._gone_in_wecom(tag_link)
-        if self.push and link.group is not None and link.wecom_group_id:
+        if push_new and self.push and link.group is not None and link.wecom_group_id:
             self._push_new_tags(link)
 
     def tag(self, link: CorpTagGroupLink, tid: str, name: str) -> None:
@@ -261,11 +261,18 @@ class _Reconciler:
             return None
 
     def _gone_in_wecom(self, tag_link: CorpTagLink) -> None:
-        """Deleted in WeCom: deleted in Siyu too, or, while members carry it, kept and unlinked."""
+        """Deleted in WeCom: deleted in Siyu too, or, while members carry it, kept and unlinked (the
+        link row stays, marked, so the tag is not pushed back as a new one)."""
+        if tag_link.unlinked_at is not None:
+            return
         tag = tag_link.tag
-        tag_link.delete()
         self.report.removed += 1
-        if tag is not None and not MemberTag.objects.filter(tag=tag).exists():
+        if tag is not None and MemberTag.objects.filter(tag=tag).exists():
+            tag_link.unlinked_at = timezone.now()
+            tag_link.save(update_fields=["unlinked_at"])
+            return
+        tag_link.delete()
+        if tag is not None:
             member_tags.delete_tag(tag=tag, actor=TAGS_ACTOR)
 
     def _delete_tag_in_wecom(self, tag_link: CorpTagLink) -> None:
@@ -375,13 +382,13 @@ def apply_tag_event(payload: dict, *, client=None) -> str:
             link = CorpTagGroupLink.objects.filter(wecom_group_id=wecom_id).first()
             if link is not None:
                 reconciler.group_gone(link)
-                return "deleted"
         if kind != "tag_group" and not groups:
-            tag_link = CorpTagLink.objects.filter(wecom_tag_id=wecom_id).select_related("tag").first()
+            tag_link = CorpTagLink.objects.filter(wecom_tag_id=wecom_id, unlinked_at__isnull=True).select_related(
+                "tag"
+            ).first()
             if tag_link is not None:
                 reconciler._gone_in_wecom(tag_link)
-                return "deleted"
-    return "pulled"
+    return "deleted" if report.removed else "pulled"
 
 
 # --- members' corp tags ----------------------------------------------------------------------------
@@ -399,7 +406,8 @@ def apply_follow_tags(*, staff, follows: Iterable[tuple[int, Iterable[str]]], ac
     wanted = {t for _m, ids in follows for t in ids}
     links = {
         link.wecom_tag_id: link.tag
-        for link in CorpTagLink.objects.select_related("tag__group").filter(tag__isnull=False, tag__rule__isnull=True)
+        for link in CorpTagLink.objects.select_related("tag__group")
+        .filter(tag__isnull=False, tag__rule__isnull=True, unlinked_at__isnull=True)
         .filter(Q(wecom_tag_id__in=wanted) | Q(tag__member_tags__member_id__in=[m for m, _ids in follows]))
         .distinct()
     }
@@ -451,7 +459,9 @@ def queue_marks(added: list[tuple[int, int]], removed: list[tuple[int, int]], so
     if source == TagSource.WECOM or not (added or removed):
         return []
     tag_ids = {t for _m, t in added} | {t for _m, t in removed}
-    wecom_ids = dict(CorpTagLink.objects.filter(tag_id__in=tag_ids).values_list("tag_id", "wecom_tag_id"))
+    wecom_ids = dict(
+        CorpTagLink.objects.filter(tag_id__in=tag_ids, unlinked_at__isnull=True).values_list("tag_id", "wecom_tag_id")
+    )
     if not wecom_ids:
         return []
     changes: dict[int, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))

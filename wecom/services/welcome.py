@@ -87,7 +87,9 @@ def apply_code_tags(*, code: ChannelCode, userid: str, external_userid: str, cli
     tags = list(code.tags.select_related("group").filter(rule__isnull=True))
     if not tags:
         return
-    linked = sorted(CorpTagLink.objects.filter(tag__in=tags).values_list("wecom_tag_id", flat=True))
+    linked = sorted(
+        CorpTagLink.objects.filter(tag__in=tags, unlinked_at__isnull=True).values_list("wecom_tag_id", flat=True)
+    )
     if linked and userid and external_userid:
         try:
             (client or get_client()).post(
