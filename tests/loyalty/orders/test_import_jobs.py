@@ -293,3 +293,28 @@ def test_a_workbook_runs_as_a_job(alice, members):
     job.refresh_from_db()
     assert job.status == OrderImportStatus.DONE, job.summary
     assert Order.objects.get().external_id == "TB100"
+
+
+def test_the_api_list_reads_a_fixed_number_of_queries(key_client, alice, members, django_assert_max_num_queries):
+    reader = key_client(scopes=["orders:read"])
+    run(alice, GOOD)
+    with django_assert_max_num_queries(8) as few:
+        assert len(reader.get("/api/v1/orders/imports/").json()["results"]) == 1
+    for _ in range(5):
+        run(alice, ONE_BAD)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert len(reader.get("/api/v1/orders/imports/").json()["results"]) == 6
+
+
+def test_erasure_rewrites_a_file_a_dry_run_and_its_import_share(alice, members, django_capture_on_commit_callbacks):
+    dry_run = run(alice, GOOD)
+    commit, _created = import_jobs.commit_dry_run(actor=alice, job=dry_run)
+    shared = dry_run.file.name
+    subject = ErasureSubject(member_ids=[members[0][0].pk], phones=["+8613800130000"])
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        counts = privacy.erase_import_files(subject)
+    assert (counts["files"], counts["rows"]) == (1, 1)
+    dry_run.refresh_from_db(), commit.refresh_from_db()
+    assert dry_run.file.name == commit.file.name != shared
+    assert not io_storage().exists(shared)
+    assert "13800130000" not in commit.file.open("rb").read().decode()
