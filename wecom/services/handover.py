@@ -493,7 +493,7 @@ def cancel_queued(*, handover: Handover, actor) -> int:
         raise Forbidden(permissions.refusal(actor, RESOURCE), details={"scope": [f"{RESOURCE}:write"]})
     n = HandoverItem.objects.filter(handover=handover, status=ItemStatus.QUEUED, sent_at__isnull=True).update(
         status=ItemStatus.CANCELLED, updated_at=timezone.now())
-    transaction.on_commit(lambda: finish_if_complete(handover_id=handover.pk))
+    finish_if_complete(handover_id=handover.pk)
     return n
 
 
