@@ -86,6 +86,9 @@ def erase(subject: ErasureSubject) -> dict:
 # deletes files and errors past SIYU_UPLOAD_RETENTION_DAYS, keeping the job and its counts.
 
 
+IMPORT_DIR = "order-imports"
+
+
 def erase_import_files(subject: ErasureSubject) -> dict:
     from members.io import privacy as io_privacy
     from members.io.models import io_storage
@@ -142,7 +145,34 @@ def expire_import_files(*, now, batch: int) -> dict:
         if storage.exists(name):
             storage.delete(name)
             deleted += 1
-    return {"jobs": len(jobs), "files": deleted}
+    return {"jobs": len(jobs), "files": deleted, "orphans": _sweep_orphans(storage, cutoff, batch)}
+
+
+def _sweep_orphans(storage, cutoff, batch: int) -> int:
+    """Files under order-imports/ older than the cutoff that no job points to (what an erasure
+    rolled back after rewriting leaves); local storage only, at most `batch` a run."""
+    import os
+
+    try:
+        root, base = storage.path(IMPORT_DIR), storage.path("")
+    except NotImplementedError:
+        return 0
+    if not os.path.isdir(root):
+        return 0
+    referenced = set(OrderImportJob.objects.exclude(file="").values_list("file", flat=True))
+    removed = 0
+    for directory, _dirs, names in os.walk(root):
+        for name in names:
+            path = os.path.join(directory, name)
+            if os.path.relpath(path, base).replace(os.sep, "/") in referenced:
+                continue
+            if os.path.getmtime(path) >= cutoff.timestamp():
+                continue
+            os.unlink(path)
+            removed += 1
+            if removed >= batch:
+                return removed
+    return removed
 
 
 def register() -> None:

@@ -7,6 +7,7 @@ and report; the files are covered by retention and erasure."""
 from __future__ import annotations
 
 import io
+import os
 import time
 from datetime import timedelta
 
@@ -242,8 +243,13 @@ def test_retention_deletes_old_upload_files_and_kept_errors(alice, members, sett
     settings.SIYU_UPLOAD_RETENTION_DAYS = 30
     old, recent = run(alice, ONE_BAD), run(alice, ONE_BAD)
     OrderImportJob.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=31))
+    orphan = io_storage().save("order-imports/2020/01/orphan.csv", SimpleUploadedFile("o.csv", b"x"))
+    fresh_orphan = io_storage().save("order-imports/2026/12/fresh.csv", SimpleUploadedFile("f.csv", b"x"))
+    past = (timezone.now() - timedelta(days=40)).timestamp()
+    os.utime(io_storage().path(orphan), (past, past))
     counts = privacy.expire_import_files(now=timezone.now(), batch=100)
-    assert counts == {"jobs": 1, "files": 1}
+    assert counts == {"jobs": 1, "files": 1, "orphans": 1}
+    assert not io_storage().exists(orphan) and io_storage().exists(fresh_orphan)
     old.refresh_from_db(), recent.refresh_from_db()
     assert (old.file.name, old.errors, old.orders) == ("", [], 3)
     assert not io_storage().exists(old.file.name or "x") and io_storage().exists(recent.file.name)
