@@ -257,6 +257,7 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes; no 40 ms stalls
 
     def log_message(self, *args):  # quiet: the tests and the demo have their own logs
         pass
