@@ -5,7 +5,9 @@ sends a welcome and the event carries a WelcomeCode, the message goes out at onc
 send_welcome_msg, which WeCom accepts only within 20 seconds of the add and only once. The event is
 judged by WeCom's CreateTime (else when Siyu received it): older than WINDOW_SECONDS when the worker
 gets to it, the send is recorded `expired` without a call. One WelcomeSend per event (unique), written
-before the call, so a retried event never sends twice; 41051 is recorded `used`.
+before the call, so a retried event never sends twice; 41051 is recorded `used`. (Handlers run inside
+the event's transaction, so a worker killed during the call rolls the row back too: the retry's send
+then meets WeCom's own guard, the one-time welcome code, and is recorded `used`.)
 
 Then the code's linked tags are marked on the new follow relation in WeCom (mark_tag), and its tags
 are given to the member in Siyu when the member exists already (source "wecom": WeCom has them, so

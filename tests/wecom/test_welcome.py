@@ -1,0 +1,83 @@
+"""Welcome messages through channel codes against the local WeCom server: sent within the window
+(once, however often the event is handled), expired past it without a call, 41051 recorded as used;
+the code's tags marked on the new follow relation."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import timedelta
+
+import pytest
+
+from wecom.models import CorpTagLink, WecomStaff, WelcomeSend, WelcomeStatus
+from wecom.services import channels, events, tags, welcome
+
+
+@pytest.fixture
+def code(corp, alice, store_a):
+    tags.sync_tags()
+    staff = WecomStaff.objects.create(userid=corp.corp.staff[0], store=store_a)
+    link = CorpTagLink.objects.select_related("tag").filter(tag__group__multiple=True).first()
+    made = channels.create_code(actor=alice, data={
+        "name": "门店欢迎", "store": store_a, "staff": [staff], "tags": [link.tag],
+        "welcome_enabled": True, "welcome_text": "欢迎来到南京西路店！",
+    })
+    return channels.push_code(code_id=made.pk)
+
+
+def _add(corp, code):
+    corp.corp.add_contact(userid=code.staff.get().userid, state=code.state)
+    fields = corp.events[-1]
+    assert fields["ChangeType"] == "add_external_contact" and fields["WelcomeCode"]
+    digest = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+    return events.store_event(fields, raw_digest=digest), fields
+
+
+def test_sent_within_the_window_once(corp, code):
+    event, fields = _add(corp, code)
+    assert welcome.handle_add_event(event) == WelcomeStatus.SENT
+    assert welcome.handle_add_event(event) == "already"
+    sent = WelcomeSend.objects.get(event=event)
+    assert (sent.status, sent.channel_code_id) == (WelcomeStatus.SENT, code.pk)
+    assert [w["text"] for w in corp.corp.welcomes_sent] == ["欢迎来到南京西路店！"]
+    # the code's linked tag is marked on the new follow relation
+    fake = corp.corp
+    i = fake.index_of(fields["ExternalUserID"])
+    wecom_tag = code.tags.get().wecom.wecom_tag_id
+    assert wecom_tag in fake.follow_info(i, fields["UserID"])["_tag_ids"]
+
+
+def test_through_the_event_processor(corp, code):
+    event, _fields = _add(corp, code)
+    events.process_event(event.pk)
+    assert WelcomeSend.objects.get(event=event).status == WelcomeStatus.SENT
+
+
+def test_expired_past_the_window_without_a_call(corp, code):
+    event, _fields = _add(corp, code)
+    late = (event.created_at_wecom or event.received_at) + timedelta(seconds=welcome.WINDOW_SECONDS + 1)
+    assert welcome.send_welcome(event=event, code=code, now=late) == WelcomeStatus.EXPIRED
+    assert WelcomeSend.objects.get(event=event).status == WelcomeStatus.EXPIRED
+    assert corp.corp.welcomes_sent == []
+    assert welcome.handle_add_event(event) == "already"
+    assert corp.corp.welcomes_sent == []
+
+
+def test_a_used_welcome_code_is_recorded(corp, code):
+    event, _fields = _add(corp, code)
+    corp.corp.travel(21)  # WeCom's 20 s have passed on its side: 41051
+    assert welcome.send_welcome(event=event, code=code, now=event.created_at_wecom or event.received_at) == "used"
+    sent = WelcomeSend.objects.get(event=event)
+    assert (sent.status, sent.errcode) == (WelcomeStatus.USED, 41051)
+
+
+def test_no_welcome_for_codes_without_one_or_others_states(corp, code):
+    code.welcome_enabled = False
+    code.save()
+    event, _fields = _add(corp, code)
+    assert welcome.handle_add_event(event) == "no_welcome"
+    assert not WelcomeSend.objects.exists()
+    stranger = events.store_event({"Event": "change_external_contact", "ChangeType": "add_external_contact",
+                                   "State": "not-ours", "WelcomeCode": "x", "CreateTime": "1"}, raw_digest="f" * 64)
+    assert welcome.handle_add_event(stranger) == "not_ours"
