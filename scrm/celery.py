@@ -94,6 +94,12 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute=20),
         "options": {"expires": 3000},
     },
+    # WeCom contact syncs: paused runs that are due resume, runs a dead worker left restart.
+    "wecom-sweep-syncs": {
+        "task": "wecom.tasks.contacts.sweep_syncs",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     # WeCom corp tags both ways (a run unless one is active), and tag marks still due.
     "wecom-sync-tags": {
         "task": "wecom.tasks.tags.scheduled_tags_sync",

@@ -56,6 +56,7 @@ SECTIONS = [
         _("WeCom"),
         [
             Link(_("Connection"), "wecom-home", OPERATORS),
+            Link(_("Contact syncs"), "wecom-sync-list", OPERATORS),
             Link(_("Handovers"), "wecom-handover-list", MANAGERS),
             Link(_("Channel codes"), "wecom-channel-list", MANAGERS),
             Link(_("Corp tags"), "wecom-tags", OPERATORS),

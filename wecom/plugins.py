@@ -24,3 +24,6 @@ def register() -> None:
     from wecom.services import handover
 
     wecom_events.register_handler("change_external_contact", "transfer_fail", handover.on_transfer_fail)
+    from wecom.services import contact_events
+
+    contact_events.register()

@@ -44,6 +44,7 @@ from scrm.api.viewsets import NestedScopedMixin, ScopedQuerysetMixin, ScopedView
 from scrm.dashboard import ScopedDetailView, ScopedListView, ScopedTemplateView, scoped_view
 from scrm.models import Role, Store, User
 from scrm.scoping import store_path
+from wecom.models import SyncRun
 
 # Routes that read no store's rows, each with the reason; keyed by URL name ("api:" for the API).
 ALLOWLIST = {
@@ -247,8 +248,12 @@ def _import_job(store) -> ImportJob:
     return job
 
 
+def _sync_run(store) -> SyncRun:
+    return SyncRun.objects.create(kind="contacts", status="done")  # finished: one active run per kind allowed
+
+
 # How to make an object of a model for a store when filling its required fields is not enough.
-FACTORIES = {Member: _member, User: _staff, Segment: _segment, ImportJob: _import_job}
+FACTORIES = {Member: _member, User: _staff, Segment: _segment, ImportJob: _import_job, SyncRun: _sync_run}
 
 
 def _value(f, n: int):

@@ -101,6 +101,25 @@ def is_stale(event: CallbackEvent, seen_at: datetime | None) -> bool:
     return event.created_at_wecom < seen_at.replace(microsecond=0)
 
 
+# Fields of a stored event the events page and the API show: WeCom's ids and codes, nothing
+# personal. Any other field is listed by name with its value withheld. (WelcomeCode is a one-time
+# credential for the welcome message: withheld too.)
+SHOWN_FIELDS = (
+    "ToUserName", "FromUserName", "CreateTime", "MsgType", "Event", "ChangeType", "UserID",
+    "ExternalUserID", "State", "FailReason", "ChatId", "UpdateDetail", "JoinScene", "QuitScene",
+    "MemChangeCnt", "MemChangeList", "LastMemVer", "CurMemVer", "Id", "TagType", "StrategyId",
+)
+WITHHELD = "…"
+
+
+def shown_fields(event: CallbackEvent) -> list[tuple[str, str]]:
+    """The event's fields as (name, value) in a stable order, values outside SHOWN_FIELDS withheld."""
+    payload = event.payload or {}
+    known = [(name, str(payload[name])) for name in SHOWN_FIELDS if name in payload]
+    other = [(name, WITHHELD) for name in sorted(payload) if name not in SHOWN_FIELDS]
+    return known + other
+
+
 # --- storing ------------------------------------------------------------------------------------
 
 
