@@ -111,6 +111,18 @@ app.conf.beat_schedule = {
         "schedule": 120.0,
         "options": {"expires": 110},
     },
+    # WeCom callback events still pending (a lost queue message, a retry whose backoff passed), and
+    # settled events past WECOM_EVENT_RETENTION_DAYS.
+    "wecom-sweep-events": {
+        "task": "wecom.tasks.events.sweep_events",
+        "schedule": 30.0,
+        "options": {"expires": 25},
+    },
+    "wecom-purge-events": {
+        "task": "wecom.tasks.events.purge_events",
+        "schedule": crontab(hour=4, minute=30),
+        "options": {"expires": 3 * 3600},
+    },
     "refresh-rfm": {
         "task": "insights.tasks.refresh_rfm",
         "schedule": crontab(hour=3, minute=30),

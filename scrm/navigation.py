@@ -60,6 +60,7 @@ SECTIONS = [
             Link(_("Handovers"), "wecom-handover-list", MANAGERS),
             Link(_("Channel codes"), "wecom-channel-list", MANAGERS),
             Link(_("Corp tags"), "wecom-tags", OPERATORS),
+            Link(_("Callback events"), "wecom-event-list", OPERATORS),
         ],
     ),
     (

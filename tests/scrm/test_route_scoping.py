@@ -55,6 +55,7 @@ ALLOWLIST = {
     "account-security": "the signed-in account's own second factor (its authenticator device)",
     "set_language": "i18n: keeps the chosen language in the session",
     "referral-landing": "public page of a referral code: shows the brand and the code, nothing of its member",
+    "wecom-callback": "WeCom's callback: signed by msg_signature, not a session; stores events, reads no store's rows",
     "api:root": "lists the API's resources (links only)",
     "api:me": "describes the caller itself: its kind, store and scopes",
     "api:schema": "the OpenAPI schema",
