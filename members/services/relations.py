@@ -187,3 +187,80 @@ def sync_owners(rows) -> None:
                 ON CONFLICT (member_id, staff_id) DO UPDATE SET is_owner = true""",
                 [AddWay.OTHER, [r[0] for r in owned], [r[1] for r in owned], [r[2] for r in owned]],
             )
+
+
+# --- set-based, for connectors that keep relations in step with another system (WeCom) ----------
+
+
+def bulk_upsert_relations(rows, *, actor) -> dict[tuple[int, int], int]:
+    """Set-based add_relation for rows already checked by the caller (staff are store staff, texts
+    within the field limits): dicts of member_id, staff_id, store_id, add_way, state, remark,
+    description, added_at. A new relation is inserted; an existing one takes the values given and
+    is active again (a re-add after either side deleted the other). One INSERT and one timeline
+    INSERT; returns {(member_id, staff_id): relation id}."""
+    rows = sorted(rows, key=lambda r: (r["member_id"], r["staff_id"]))
+    if not rows:
+        return {}
+    columns = ("member_id", "staff_id", "store_id", "add_way", "state", "remark", "description", "added_at")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {StaffRelation._meta.db_table} AS r
+                (member_id, staff_id, store_id, add_way, state, remark, description, added_at, is_owner)
+            SELECT v.member_id, v.staff_id, v.store_id, v.add_way, v.state, v.remark, v.description, v.added_at, false
+            FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[],
+                        %s::timestamptz[]) AS v({", ".join(columns)})
+            ON CONFLICT (member_id, staff_id) DO UPDATE SET
+                store_id = EXCLUDED.store_id, add_way = EXCLUDED.add_way, state = EXCLUDED.state,
+                remark = EXCLUDED.remark, description = EXCLUDED.description, added_at = EXCLUDED.added_at,
+                staff_deleted_at = NULL, member_deleted_at = NULL
+            RETURNING r.id, r.member_id, r.staff_id, (xmax = 0) AS inserted""",
+            [[r[c] for r in rows] for c in columns],
+        )
+        found = cursor.fetchall()
+    staff_names = dict(User.objects.filter(pk__in={r["staff_id"] for r in rows}).values_list("pk", "username"))
+    by_key = {(r["member_id"], r["staff_id"]): r for r in rows}
+    now = timezone.now()
+    events.record_many(
+        events.event(member_id, MemberEvent.Kind.RELATION, actor, {
+            "action": "added" if inserted else "updated", "staff": staff_names.get(staff_id), "relation": pk,
+            "add_way": by_key[(member_id, staff_id)]["add_way"], "state": by_key[(member_id, staff_id)]["state"],
+        }, at=now)
+        for pk, member_id, staff_id, inserted in found
+    )
+    return {(member_id, staff_id): pk for pk, member_id, staff_id, _inserted in found}
+
+
+def bulk_mark_deleted(rows, *, actor) -> int:
+    """Set-based mark_deleted: (relation_id, by, at) rows, by = "staff" or "member". A relation
+    already marked on that side is left as it is; an owner relation stops being the owner and the
+    member's owner is cleared. Returns the number of relations marked."""
+    rows = [r for r in rows if r[0] is not None]
+    if any(by not in ("staff", "member") for _pk, by, _at in rows):
+        raise InvalidInput(details={"by": [_("Either staff or member.")]})
+    marked = []
+    with connection.cursor() as cursor:
+        for by in ("staff", "member"):
+            chosen = sorted((pk, at) for pk, b, at in rows if b == by)
+            if not chosen:
+                continue
+            column = "staff_deleted_at" if by == "staff" else "member_deleted_at"
+            cursor.execute(
+                f"""UPDATE {StaffRelation._meta.db_table} r SET {column} = v.at, is_owner = false
+                FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, at),
+                     LATERAL (SELECT is_owner AS was_owner FROM {StaffRelation._meta.db_table} o WHERE o.id = v.id) o
+                WHERE r.id = v.id AND r.{column} IS NULL
+                RETURNING r.id, r.member_id, r.staff_id, o.was_owner""",
+                [[pk for pk, _at in chosen], [at for _pk, at in chosen]],
+            )
+            marked += [(by, *row) for row in cursor.fetchall()]
+    owners = [(member_id, staff_id) for _by, _pk, member_id, staff_id, was_owner in marked if was_owner]
+    for member_id, staff_id in owners:
+        Member.objects.filter(pk=member_id, owner_id=staff_id).update(owner=None)
+    staff_names = dict(User.objects.filter(pk__in={row[3] for row in marked}).values_list("pk", "username"))
+    events.record_many(
+        events.event(member_id, MemberEvent.Kind.RELATION, actor, {
+            "action": f"deleted_by_{by}", "staff": staff_names.get(staff_id), "relation": pk, "was_owner": was_owner,
+        })
+        for by, pk, member_id, staff_id, was_owner in marked
+    )
+    return len(marked)

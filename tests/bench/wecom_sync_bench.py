@@ -1,0 +1,228 @@
+"""WeCom contact sync at scale, against the local WeCom server with its limits lifted.
+
+    .venv/bin/python tests/bench/wecom_sync_bench.py                                  # 200 staff, 200,000 contacts
+    .venv/bin/python tests/bench/wecom_sync_bench.py --staff 1000 --contacts 2000000  # ~10x
+    .venv/bin/python tests/bench/wecom_sync_bench.py --staff 5000 --contacts 10000000 # the design target (hours)
+
+A command, not part of CI. It creates its own database (bench_siyu_wecom by default, dropped and
+created again) on the server DATABASE_URL points at (the embedded one by default), migrates it, adds
+stores and one store account per WeCom staff member (same username, so every staff member links),
+starts the local WeCom server (wecom.fake) with no rate limits, then:
+
+1. reads every page once without writing (what the local server and the HTTP client cost);
+2. runs the initial full contact sync into members (one worker, steps as the task runs them) and
+   prints contacts (follow relations) per second and members per second;
+3. COPYs the same rows (one per follow: external_userid, name, gender, unionid, store, staff,
+   remark, state, added_at) into a plain table with no index: the floor, and the ratio;
+4. runs a second full sync over the unchanged corp (everything unchanged; nothing written);
+5. applies /_fake/advance {changes: 0.01} (a day of 1% changes: new contacts, edits, deletions, each
+   with its callback), runs an incremental sync and hands the callbacks to the contact handlers,
+   and prints the rows touched beside the changes made.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scrm.settings")
+
+import django  # noqa: E402
+
+from scrm import embedded  # noqa: E402
+
+embedded.prepare()
+django.setup()
+
+import httpx  # noqa: E402
+from benchdb import create_database, execute, log  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+N_STORES = 20
+
+
+def seed_accounts(staff: list[str]) -> None:
+    from scrm.models import Region, Store, User
+
+    region = Region.objects.create(code="bench", name="Bench")
+    stores = Store.objects.bulk_create(
+        [Store(code=f"W{i:03d}", name=f"Store {i}", region=region, city="上海") for i in range(N_STORES)]
+    )
+    User.objects.bulk_create(
+        [User(username=u, role="store_staff", store=stores[n % N_STORES]) for n, u in enumerate(staff)]
+    )
+    User.objects.create(username="bench_operator", role="operator", is_superuser=True)
+
+
+def start_server(args):
+    from wecom.fake import server
+    from wecom.fake.corp import FakeCorp
+
+    corp = FakeCorp(seed=7, staff_count=args.staff, contacts_per_staff=max(1, args.contacts // args.staff))
+    running = server.start(corp, host="127.0.0.1", port=0, limits=None)
+    settings.WECOM_API_BASE = running.url.rstrip("/")
+    settings.WECOM_CORP_ID = corp.corp_id
+    settings.WECOM_SECRET = corp.secret
+    settings.WECOM_CALLS_PER_MINUTE = 10_000_000
+    settings.WECOM_CALLS_PER_HOUR = 100_000_000
+    return running, corp
+
+
+def fetch_only(staff: list[str]) -> tuple[int, float]:
+    from wecom.client import get_client
+
+    client = get_client()
+    started, rows = time.perf_counter(), 0
+    for userid in staff:
+        cursor = ""
+        while True:
+            answer = client.post("externalcontact/batch/get_by_user",
+                                 {"userid_list": [userid], "cursor": cursor, "limit": 100})
+            rows += len(answer.get("external_contact_list") or [])
+            cursor = answer.get("next_cursor") or ""
+            if not cursor:
+                break
+    return rows, time.perf_counter() - started
+
+
+def run(kind: str, pages: int):
+    from scrm.actors import SystemActor
+    from wecom.models import SyncRun
+    from wecom.services import sync
+
+    result = sync.start_run(kind=kind, actor=SystemActor("bench"))
+    started = time.perf_counter()
+    steps = 0
+    while True:
+        outcome = sync.run_step(run_id=result.run.pk, pages=pages, seconds=3600)
+        steps += 1
+        if outcome != "more":
+            break
+    elapsed = time.perf_counter() - started
+    run = SyncRun.objects.get(pk=result.run.pk)
+    assert outcome == "done", (outcome, run.error_code, run.pause_reason)
+    return run, elapsed, steps
+
+
+def copy_floor() -> tuple[int, float]:
+    """The same rows, COPYed into a plain table with no index or constraint."""
+    from members import sql as msql
+    from wecom import sql
+
+    execute("""CREATE TABLE bench_plain_contacts (external_userid text, name text, gender text, unionid text,
+               store_id bigint, staff text, remark text, state text, added_at timestamptz)""")
+    buffer = io.StringIO()
+    with connection.cursor() as cursor:
+        cursor.copy_expert(f"""COPY (SELECT c.external_userid, m.name, m.gender, c.unionid, m.home_store_id,
+                s.userid, r.remark, f.state, f.added_at
+            FROM {sql.FOLLOW} f JOIN {sql.CONTACT} c ON c.id = f.contact_id JOIN {sql.STAFF} s ON s.id = f.staff_id
+            JOIN {msql.MEMBER} m ON m.id = c.member_id LEFT JOIN {msql.STAFF_RELATION} r ON r.id = f.relation_id)
+            TO STDOUT""", buffer)
+    rows = buffer.getvalue().count("\n")
+    buffer.seek(0)
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.copy_expert("COPY bench_plain_contacts FROM STDIN", buffer)
+    elapsed = time.perf_counter() - started
+    execute("DROP TABLE bench_plain_contacts")
+    return rows, elapsed
+
+
+def touched_since(moment) -> dict[str, int]:
+    from members import sql as msql
+    from wecom import sql
+
+    def count(query):
+        return execute(query, [moment])[0][0]
+
+    return {
+        "members updated": count(f"SELECT count(*) FROM {msql.MEMBER} WHERE updated_at >= %s"),
+        "member events": count(f"SELECT count(*) FROM {msql.MEMBER_EVENT} WHERE created_at >= %s"),
+        "contacts written": count(f"SELECT count(*) FROM {sql.CONTACT} WHERE synced_at >= %s"),
+        "follows written": execute(
+            f"SELECT count(*) FROM {sql.FOLLOW} WHERE synced_at >= %s OR deleted_at >= %s", [moment, moment]
+        )[0][0],
+    }
+
+
+def incremental_day(running, corp, pages: int) -> None:
+    from wecom.models import SyncKind
+    from wecom.services import contact_events
+
+    events: list[dict] = []
+    corp.listeners.append(events.append)
+    moment = timezone.now()
+    answer = httpx.post(f"{running.url}/_fake/advance", json={"changes": 0.01}, timeout=600)
+    answer.raise_for_status()
+    changes = answer.json()
+    log(f"advance: {changes}")
+    run_row, elapsed, _steps = run(SyncKind.CONTACTS_INCREMENTAL, pages)
+    started = time.perf_counter()
+    handled = 0
+    for event in events:
+        fields = event.get("payload", event) if isinstance(event, dict) else {}
+        change = fields.get("ChangeType")
+        if change in contact_events.REFRESH:
+            contact_events.refresh_contact(fields)
+            handled += 1
+        elif change in contact_events.DELETES:
+            contact_events.record_deletion(fields)
+            handled += 1
+    callbacks = time.perf_counter() - started
+    touched = touched_since(moment)
+    log(f"incremental run: {elapsed:.1f} s; added {run_row.added}, removed {run_row.removed}, "
+        f"unchanged {run_row.unchanged}, failed {run_row.failed}")
+    log(f"callbacks handled: {handled} of {len(events)} in {callbacks:.1f} s")
+    log(f"changes made: {sum(v for v in changes.values() if isinstance(v, int))} ({changes}); rows touched: {touched}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--staff", type=int, default=200)
+    parser.add_argument("--contacts", type=int, default=200_000, help="base contacts in all (per staff: this / staff)")
+    parser.add_argument("--pages", type=int, default=200, help="pages per task step")
+    parser.add_argument("--database", default="bench_siyu_wecom")
+    parser.add_argument("--keep", action="store_true", help="keep the database")
+    args = parser.parse_args()
+    original = connection.settings_dict["NAME"]
+    log(f"database {args.database}")
+    create_database(args.database)
+    running, corp = start_server(args)
+    try:
+        seed_accounts(corp.staff)
+        rows, elapsed = fetch_only(corp.staff)
+        log(f"fetch only: {rows:,} rows in {elapsed:.1f} s = {rows / elapsed:,.0f} rows/s (local server + client)")
+        from members.models import Member
+        from wecom.models import SyncKind
+
+        full, elapsed, steps = run(SyncKind.CONTACTS, args.pages)
+        members = Member.objects.count()
+        follows = full.added
+        log(f"full sync: {follows:,} follows, {members:,} members in {elapsed:.1f} s ({steps} steps): "
+            f"{follows / elapsed:,.0f} contacts/s, {members / elapsed:,.0f} members/s")
+        copied, copy_elapsed = copy_floor()
+        log(f"COPY of the same {copied:,} rows into a plain table: {copy_elapsed:.2f} s = "
+            f"{copied / copy_elapsed:,.0f} rows/s; the sync takes {elapsed / copy_elapsed:,.1f}x the COPY's time")
+        again, elapsed2, _ = run(SyncKind.CONTACTS, args.pages)
+        log(f"second full sync (unchanged corp): {elapsed2:.1f} s; added {again.added}, updated {again.updated}, "
+            f"unchanged {again.unchanged:,}, removed {again.removed}")
+        incremental_day(running, corp, args.pages)
+    finally:
+        running.stop()
+        connection.close()
+        if not args.keep:
+            connection.settings_dict["NAME"] = original
+            execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,207 @@
+"""Contact syncs against the local WeCom server: the initial full sync creates members, identities
+and relations in the right stores; a re-run writes nothing; a rate limit pauses the run and it
+resumes at the same cursor; a run a dead worker left is restarted by the sweeper; an erased contact
+is not re-created; churn is counted; an unlinked staff member is skipped with a reason."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+import pytest
+from django.utils import timezone
+
+from members.models import Channel, Identity, Member, MemberEvent, StaffRelation
+from scrm.models import Role, User
+from wecom.client import get_client
+from wecom.models import (
+    CursorStatus,
+    ErasedContact,
+    RunStatus,
+    SyncCursor,
+    SyncKind,
+    SyncRun,
+    WecomContact,
+    WecomFollow,
+    WecomStaff,
+)
+from wecom.services import sync
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+STAFF = ["carol", "dave", "erin"]  # erin has no Siyu account: listed, not synced
+
+
+@pytest.fixture
+def synced_corp(make_corp, carol, dave, alice):
+    return make_corp(staff=STAFF, contacts_per_staff=120)
+
+
+def listed(userid) -> set[str]:
+    return set(get_client().get("externalcontact/list", params={"userid": userid}).get("external_userid") or [])
+
+
+def run_to_end(run_id, *, pages=None, limit=500) -> str:
+    for _ in range(limit):
+        outcome = sync.run_step(run_id=run_id, pages=pages)
+        if outcome != "more":
+            return outcome
+    raise AssertionError("the run did not end")
+
+
+def full_sync(actor, **kwargs) -> SyncRun:
+    result = sync.start_run(kind=SyncKind.CONTACTS, actor=actor)
+    assert result.created
+    assert run_to_end(result.run.pk, **kwargs) == "done"
+    return SyncRun.objects.get(pk=result.run.pk)
+
+
+def test_initial_sync_creates_members_identities_and_relations_in_the_staff_store(synced_corp, alice, carol, dave):
+    run = full_sync(alice)
+    truth = {userid: listed(userid) for userid in ("carol", "dave")}
+    everyone = truth["carol"] | truth["dave"]
+    assert everyone
+    assert WecomContact.objects.filter(external_userid__in=everyone).count() == len(everyone)
+    ids = set(Identity.objects.filter(channel=Channel.WECOM).values_list("external_id", flat=True))
+    assert ids == everyone
+    for user in (carol, dave):
+        relations = StaffRelation.objects.filter(staff=user)
+        assert relations.count() == len(truth[user.username])
+        assert set(relations.values_list("store_id", flat=True)) == {user.store_id}
+    only_carol = truth["carol"] - truth["dave"]
+    homes = set(Member.objects.filter(identities__channel=Channel.WECOM, identities__external_id__in=only_carol)
+                .values_list("home_store_id", flat=True))
+    assert homes == {carol.store_id}
+    assert run.added == len(truth["carol"]) + len(truth["dave"])
+    assert run.updated == run.failed == 0
+    assert run.staff_total == run.staff_done == 2
+    erin = SyncCursor.objects.get(run=run, staff__userid="erin")
+    assert (erin.status, erin.error_code) == (CursorStatus.SKIPPED, "staff_unlinked")
+    assert WecomStaff.objects.get(userid="erin").user is None
+    assert WecomStaff.objects.get(userid="carol").user == carol
+
+
+def test_second_full_run_over_an_unchanged_corp_writes_nothing(synced_corp, alice):
+    first = full_sync(alice)
+    last_update = max(Member.objects.values_list("updated_at", flat=True))
+    events = MemberEvent.objects.count()
+    follows = dict(WecomFollow.objects.values_list("pk", "synced_at"))
+    second = full_sync(alice)
+    assert (second.added, second.updated, second.failed, second.removed) == (0, 0, 0, 0)
+    assert second.unchanged == first.added
+    assert max(Member.objects.values_list("updated_at", flat=True)) == last_update
+    assert MemberEvent.objects.count() == events
+    assert dict(WecomFollow.objects.values_list("pk", "synced_at")) == follows
+
+
+def test_a_rate_limit_pauses_the_run_and_it_resumes_at_the_same_cursor(synced_corp, alice, settings):
+    settings.WECOM_CALLS_PER_MINUTE = 1  # the client's budget: one page a minute per API
+    run = sync.start_run(kind=SyncKind.CONTACTS, actor=alice).run
+    assert sync.run_step(run_id=run.pk, pages=50) == "paused"
+    run.refresh_from_db()
+    assert run.status == RunStatus.PAUSED and run.pause_reason == "rate_limited"
+    assert run.resume_at > timezone.now()
+    saved = dict(SyncCursor.objects.filter(run=run).values_list("staff__userid", "cursor"))
+    assert saved["carol"]  # one page written, its cursor kept
+    written = WecomFollow.objects.count()
+    settings.WECOM_CALLS_PER_MINUTE = 9000
+    assert 0 < written < len(listed("carol")) + len(listed("dave"))
+    assert sync.sweep(now=timezone.now())["resumed"] == []  # not due yet
+    assert sync.sweep(now=run.resume_at + timedelta(seconds=1))["resumed"] == [run.pk]
+    assert run_to_end(run.pk) == "done"
+    run.refresh_from_db()
+    total = len(listed("carol")) + len(listed("dave"))
+    assert run.added == total == WecomFollow.objects.count()
+    assert run.updated == 0 and run.attempts == 0
+    assert Identity.objects.filter(channel=Channel.WECOM).count() == len(listed("carol") | listed("dave"))
+
+
+def test_a_run_left_by_a_killed_worker_is_restarted_by_the_sweeper(synced_corp, alice):
+    run = sync.start_run(kind=SyncKind.CONTACTS, actor=alice).run
+    assert sync.run_step(run_id=run.pk, pages=1) == "more"
+    # The worker dies: the run stays "running" with its last heartbeat.
+    SyncRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    first_cursor = SyncCursor.objects.get(run=run, staff__userid="carol").cursor
+    assert first_cursor
+    swept = sync.sweep()
+    assert swept["restarted"] == [run.pk]
+    run.refresh_from_db()
+    assert run.status == RunStatus.QUEUED and run.attempts == 1
+    assert run_to_end(run.pk) == "done"
+    run.refresh_from_db()
+    assert run.added == len(listed("carol")) + len(listed("dave")) == WecomFollow.objects.count()
+
+
+def test_the_sweeper_gives_up_on_a_run_that_keeps_dying(synced_corp, alice, settings):
+    settings.WECOM_SYNC_MAX_ATTEMPTS = 1
+    run = sync.start_run(kind=SyncKind.CONTACTS, actor=alice).run
+    SyncRun.objects.filter(pk=run.pk).update(
+        status=RunStatus.RUNNING, attempts=1, heartbeat_at=timezone.now() - timedelta(hours=1)
+    )
+    assert sync.sweep()["failed"] == [run.pk]
+    run.refresh_from_db()
+    assert (run.status, run.error_code) == (RunStatus.FAILED, "stalled")
+
+
+def test_one_active_run_per_kind(synced_corp, alice):
+    first = sync.start_run(kind=SyncKind.CONTACTS, actor=alice)
+    second = sync.start_run(kind=SyncKind.CONTACTS, actor=alice)
+    assert first.created and not second.created and second.run.pk == first.run.pk
+    other = sync.start_run(kind=SyncKind.CONTACTS_INCREMENTAL, actor=alice)
+    assert other.created
+
+
+def test_an_erased_member_is_not_re_created(synced_corp, alice):
+    from members.services import privacy
+
+    full_sync(alice)
+    contact = WecomContact.objects.filter(member__isnull=False).select_related("member").first()
+    external_userid = contact.external_userid
+    privacy.erase_member(member=contact.member, actor=alice, reason="request")
+    assert not WecomContact.objects.filter(external_userid=external_userid).exists()
+    assert ErasedContact.objects.count() == 1
+    again = full_sync(alice)
+    assert again.skipped >= 1
+    assert not WecomContact.objects.filter(external_userid=external_userid).exists()
+    assert not Identity.objects.filter(channel=Channel.WECOM, external_id=external_userid).exists()
+
+
+def test_churn_is_counted_and_recorded_on_the_relation(synced_corp, alice):
+    full_sync(alice)
+    gone = sorted(listed("carol"))[0]
+    answer = httpx.post(f"{synced_corp.url}/_fake/delete", json={"userid": "carol", "external_userid": gone})
+    assert answer.status_code == 200
+    assert gone not in listed("carol")
+    run = full_sync(alice)
+    assert run.removed == 1
+    follow = WecomFollow.objects.get(staff__userid="carol", contact__external_userid=gone)
+    assert follow.deleted_at is not None
+    relation = StaffRelation.objects.get(pk=follow.relation_id)
+    assert not relation.is_active
+
+
+def test_incremental_sync_adds_the_new_and_churns_the_missing(synced_corp, alice):
+    full_sync(alice)
+    added = httpx.post(f"{synced_corp.url}/_fake/add_contact", json={"userid": "carol", "state": "SH01-door"})
+    assert added.status_code == 200
+    gone = sorted(listed("dave"))[0]
+    httpx.post(f"{synced_corp.url}/_fake/delete", json={"userid": "dave", "external_userid": gone})
+    run = sync.start_run(kind=SyncKind.CONTACTS_INCREMENTAL, actor=alice).run
+    assert run_to_end(run.pk) == "done"
+    run.refresh_from_db()
+    assert (run.added, run.removed, run.failed) == (1, 1, 0)
+    new = WecomFollow.objects.get(staff__userid="carol", state="SH01-door")
+    assert new.relation.state == "SH01-door"
+    assert WecomFollow.objects.get(staff__userid="dave", contact__external_userid=gone).deleted_at is not None
+
+
+def test_a_store_account_is_linked_by_hand(synced_corp, alice, store_a):
+    from wecom.services import staff as staff_services
+
+    full_sync(alice)
+    erin_account = User.objects.create(username="erin-sh", role=Role.STORE_STAFF, store=store_a)
+    erin = WecomStaff.objects.get(userid="erin")
+    staff_services.link_staff(staff=erin, user=erin_account, actor=alice)
+    run = full_sync(alice)
+    assert run.added == len(listed("erin"))
+    assert StaffRelation.objects.filter(staff=erin_account).count() == len(listed("erin"))

@@ -1,0 +1,108 @@
+"""The sync pages per role and the sync API's scope, over a run made against the local server."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from wecom.models import SyncFailure, SyncKind, SyncRun, WecomStaff
+from wecom.services import sync
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def run(make_corp, alice, carol, dave):
+    make_corp(staff=["carol", "dave", "erin"], contacts_per_staff=5)
+    started = sync.start_run(kind=SyncKind.CONTACTS, actor=alice).run
+    while sync.run_step(run_id=started.pk) == "more":
+        pass
+    started.refresh_from_db()
+    SyncFailure.objects.create(run=started, reason="identity_conflict", external_userid="wmX")
+    return started
+
+
+def _login(client, user):
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.parametrize("who, status", [("alice", 200), ("bob", 403), ("carol", 403), ("dave", 403)])
+def test_sync_pages_are_for_operators(client, run, request, who, status):
+    user = request.getfixturevalue(who)
+    _login(client, user)
+    assert client.get(reverse("wecom-sync-list")).status_code == status
+    assert client.get(reverse("wecom-sync-detail", args=[run.pk])).status_code == status
+    answer = client.post(reverse("wecom-sync-start"), {"kind": SyncKind.CONTACTS_INCREMENTAL})
+    assert answer.status_code == (302 if status == 200 else 403)
+
+
+def test_the_list_shows_runs_staff_and_the_start_buttons(client, run, alice):
+    page = _login(client, alice).get(reverse("wecom-sync-list")).content.decode()
+    assert f'data-testid="run-{run.pk}"' in page
+    assert 'data-testid="start-full"' in page and 'data-testid="start-incremental"' in page
+    assert "Not linked: not synced" in page  # erin
+    assert 'data-testid="staff-carol"' in page
+
+
+def test_the_detail_words_failures_and_skipped_staff(client, run, alice):
+    page = _login(client, alice).get(reverse("wecom-sync-detail", args=[run.pk])).content.decode()
+    assert "belong to different members" in page
+    assert "not linked to a Siyu account" in page
+    assert 'data-testid="cursor-carol"' in page
+
+
+def test_a_paused_run_says_why_and_when_it_resumes_and_polls(client, run, alice):
+    from django.utils import timezone
+
+    paused = SyncRun.objects.create(kind=SyncKind.CONTACTS, status="paused", pause_reason="rate_limited",
+                                    resume_at=timezone.now())
+    page = _login(client, alice).get(reverse("wecom-sync-detail", args=[paused.pk])).content.decode()
+    assert "call limit was reached" in page and "It resumes at" in page
+    assert 'hx-trigger="every 3s"' in page
+    listing = client.get(reverse("wecom-sync-list")).content.decode()
+    assert 'hx-trigger="every 3s"' in listing
+
+
+def test_linking_a_staff_member_by_hand(client, run, alice, bob, store_a):
+    from scrm.models import User
+
+    erin = WecomStaff.objects.get(userid="erin")
+    account = User.objects.create(username="erin-account", role="store_staff", store=store_a)
+    _login(client, bob)
+    assert client.post(reverse("wecom-staff-link", args=[erin.pk]), {"user": account.pk}).status_code == 403
+    _login(client, alice)
+    assert client.post(reverse("wecom-staff-link", args=[erin.pk]), {"user": account.pk}).status_code == 302
+    erin.refresh_from_db()
+    assert erin.user == account and erin.store == store_a
+
+
+def test_api_runs_failures_and_staff_need_the_wecom_scope(api_client, run, make_key, store_a):
+    brand = make_key(scopes=["wecom:read", "wecom:write"])
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {brand}")
+    runs = api_client.get("/api/v1/wecom/sync-runs/")
+    assert runs.status_code == 200 and runs.json()["results"][0]["id"] == run.pk
+    assert api_client.get(f"/api/v1/wecom/sync-runs/{run.pk}/").json()["added"] == run.added
+    failures = api_client.get(f"/api/v1/wecom/sync-runs/{run.pk}/failures/").json()["results"]
+    assert failures[0]["reason"] == "identity_conflict" and "different members" in failures[0]["reason_text"]
+    staff = api_client.get("/api/v1/wecom/staff/").json()["results"]
+    assert {s["userid"]: s["linked"] for s in staff} == {"carol": True, "dave": True, "erin": False}
+    started = api_client.post("/api/v1/wecom/sync-runs/", {"kind": "contacts_incremental"}, format="json",
+                              HTTP_IDEMPOTENCY_KEY="start-1")
+    assert started.status_code == 201
+    replay = api_client.post("/api/v1/wecom/sync-runs/", {"kind": "contacts_incremental"}, format="json",
+                             HTTP_IDEMPOTENCY_KEY="start-1")
+    assert replay.json()["id"] == started.json()["id"]
+    again = api_client.post("/api/v1/wecom/sync-runs/", {"kind": "contacts_incremental"}, format="json")
+    assert again.status_code == 200 and again.json()["id"] == started.json()["id"]
+    assert api_client.post("/api/v1/wecom/sync-runs/", {"kind": "tags"}, format="json").status_code == 400
+
+    other = make_key(scopes=["members:read"])
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {other}")
+    assert api_client.get("/api/v1/wecom/sync-runs/").status_code == 403
+    assert api_client.get("/api/v1/wecom/staff/").status_code == 403
+
+
+def test_api_refuses_store_roles(api_client, run, bob):
+    api_client.force_authenticate(bob)
+    assert api_client.get("/api/v1/wecom/sync-runs/").status_code == 403

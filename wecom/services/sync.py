@@ -1,0 +1,442 @@
+"""Contact sync runs: resumable jobs with a cursor per staff member, a report, and a sweeper.
+
+`start_run(kind=, actor=)` creates the run (one active run per kind: the unique constraint decides;
+a second start answers the active run). A worker runs it in bounded steps (`run_step`: up to
+WECOM_SYNC_STEP_PAGES pages or WECOM_SYNC_STEP_SECONDS seconds, then the task queues itself again),
+holding an advisory lock on the run so two deliveries never run it at once. Each page is written
+in one transaction with its cursor, so a step that stops anywhere resumes exactly after the last
+page written.
+
+- Full (SyncKind.CONTACTS): per linked staff member, externalcontact/batch/get_by_user pages of 100;
+  at the end of a staff member, externalcontact/list says who is still a contact, the rest churn.
+- Incremental (SyncKind.CONTACTS_INCREMENTAL): per staff member, externalcontact/list diffed with
+  the stored follows: new ids fetched with externalcontact/get, missing ones churned. Edits arrive
+  through callbacks (wecom.services.contact_events).
+
+A rate limit or an outage pauses the run (`resume_at`, `pause_reason`); the sweeper (beat) resumes
+due runs and re-queues running runs whose heartbeat is stale (a killed worker). Attempts without
+progress are capped; the run then fails saying why. Refused credentials fail it at once."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from scrm.actors import actor_label, actor_user
+from scrm.errors import InvalidInput
+from wecom.models import (
+    ACTIVE_RUN_STATUSES,
+    CursorStatus,
+    RunStatus,
+    SyncCursor,
+    SyncFailure,
+    SyncKind,
+    SyncRun,
+    WecomFollow,
+    WecomStaff,
+)
+from wecom.services import contacts
+from wecom.services.staff import check_can_manage, is_syncable, refresh_staff
+
+logger = logging.getLogger(__name__)
+
+CONTACT_KINDS = (SyncKind.CONTACTS, SyncKind.CONTACTS_INCREMENTAL)
+PAGE_LIMIT = 100  # batch/get_by_user's maximum
+LOCK_CLASS = 7342  # advisory lock class of sync runs (pg_try_advisory_lock(class, run id))
+FAILURES_KEPT = 300  # SyncFailure rows per run; the rest are counted only
+DETAIL_MAX = SyncFailure._meta.get_field("detail").max_length
+
+
+def _setting(name: str, default):
+    return type(default)(getattr(settings, name, default))
+
+
+def step_pages() -> int:
+    return _setting("WECOM_SYNC_STEP_PAGES", 200)
+
+
+def step_seconds() -> float:
+    return _setting("WECOM_SYNC_STEP_SECONDS", 60.0)
+
+
+def max_attempts() -> int:
+    """Pauses or restarts in a row without a page written, before the run gives up."""
+    return _setting("WECOM_SYNC_MAX_ATTEMPTS", 8)
+
+
+def stale_after() -> timedelta:
+    return timedelta(seconds=_setting("WECOM_SYNC_STALE_SECONDS", 300))
+
+
+def _backoff(attempts: int) -> float:
+    return min(30.0 * 2 ** max(attempts - 1, 0), 1800.0)
+
+
+# --- starting ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StartResult:
+    run: SyncRun
+    created: bool
+
+
+def start_run(*, kind: str, actor) -> StartResult:
+    """Create a contact sync run and queue it; when one of this kind is active, answer that one."""
+    check_can_manage(actor)
+    if kind not in CONTACT_KINDS:
+        raise InvalidInput(details={"kind": [_("One of: %(choices)s.") % {"choices": ", ".join(CONTACT_KINDS)}]})
+    try:
+        with transaction.atomic():
+            run = SyncRun.objects.create(
+                kind=kind, requested_by=actor_user(actor), requested_by_label=actor_label(actor)[:64]
+            )
+    except IntegrityError:
+        active = SyncRun.objects.filter(kind=kind, status__in=ACTIVE_RUN_STATUSES).first()
+        if active is None:  # it finished in between: start again
+            return start_run(kind=kind, actor=actor)
+        return StartResult(active, False)
+    queue(run.pk)
+    return StartResult(run, True)
+
+
+def queue(run_id: int) -> None:
+    from wecom.tasks import contacts as tasks
+
+    transaction.on_commit(lambda: tasks.run_sync.delay(run_id))
+
+
+# --- running ----------------------------------------------------------------------------------
+
+
+class _Fail(Exception):
+    def __init__(self, code: str, errcode=None):
+        self.code, self.errcode = code, errcode
+
+
+def _try_lock(run_id: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_CLASS, run_id])
+        return cursor.fetchone()[0]
+
+
+def _unlock(run_id: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_CLASS, run_id])
+
+
+def lock_is_free(run_id: int) -> bool:
+    if not _try_lock(run_id):
+        return False
+    _unlock(run_id)
+    return True
+
+
+def run_step(*, run_id: int, client=None, pages: int | None = None, seconds: float | None = None) -> str:
+    """Run a bounded part of the run. Returns "more" (queue another step), "paused", "done",
+    "failed", "busy" (another worker holds it) or "idle" (nothing to do: gone or not runnable)."""
+    if not _try_lock(run_id):
+        return "busy"
+    try:
+        now = timezone.now()
+        claimed = SyncRun.objects.filter(pk=run_id, status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).update(
+            status=RunStatus.RUNNING, heartbeat_at=now, started_at=Coalesce(F("started_at"), now),
+            resume_at=None, pause_reason="",
+        )
+        if not claimed:
+            return "idle"
+        run = SyncRun.objects.get(pk=run_id)
+        return _Runner(run, client, pages or step_pages(), seconds or step_seconds()).run()
+    finally:
+        _unlock(run_id)
+
+
+class _Runner:
+    def __init__(self, run: SyncRun, client, pages: int, seconds: float):
+        from wecom.client import get_client
+
+        self.run_row = run
+        self.client = client
+        self._get_client = get_client
+        self.pages_left = pages
+        self.deadline = time.monotonic() + seconds
+
+    @property
+    def api(self):
+        if self.client is None:
+            self.client = self._get_client()
+        return self.client
+
+    def run(self) -> str:
+        from wecom.client import errors
+
+        try:
+            if not SyncCursor.objects.filter(run=self.run_row).exists():
+                self.prepare()
+            for cursor in self.pending():
+                if not self.budget_left():
+                    return "more"
+                self.sync_staff(cursor)
+            if self.pending().exists():
+                return "more"
+            finish(self.run_row.pk)
+            return "done"
+        except _Fail as failure:
+            fail_run(self.run_row.pk, code=failure.code, errcode=failure.errcode)
+            return "failed"
+        except errors.RateLimited as exc:
+            return pause_run(self.run_row.pk, reason="rate_limited", seconds=exc.retry_after, errcode=exc.errcode)
+        except errors.Unavailable as exc:
+            attempts = self.run_row.attempts + 1
+            return pause_run(self.run_row.pk, reason="unavailable", seconds=_backoff(attempts), errcode=exc.errcode)
+        except errors.CredentialsRejected as exc:
+            fail_run(self.run_row.pk, code="credentials_rejected", errcode=exc.errcode)
+            return "failed"
+        except errors.NotConfigured:
+            fail_run(self.run_row.pk, code="not_configured")
+            return "failed"
+
+    def budget_left(self) -> bool:
+        return self.pages_left > 0 and time.monotonic() < self.deadline
+
+    def pending(self):
+        return SyncCursor.objects.filter(run=self.run_row, status=CursorStatus.PENDING).select_related(
+            "staff__store"
+        ).order_by("staff__userid")
+
+    def prepare(self) -> None:
+        """Find the staff (get_follow_user_list) and give each a cursor; unlinked ones are skipped."""
+        from wecom.client import errors
+
+        try:
+            refresh_staff(client=self.api)
+        except (errors.PermissionDenied, errors.InvalidRequest) as exc:
+            raise _Fail("staff_list_refused", exc.errcode) from None
+        staff = list(WecomStaff.objects.filter(follow_enabled=True).order_by("userid"))
+        now = timezone.now()
+        with transaction.atomic():
+            SyncCursor.objects.bulk_create(
+                [
+                    SyncCursor(
+                        run=self.run_row, staff=s, updated_at=now,
+                        status=CursorStatus.PENDING if is_syncable(s) else CursorStatus.SKIPPED,
+                        error_code="" if is_syncable(s) else "staff_unlinked",
+                    )
+                    for s in staff
+                ],
+                ignore_conflicts=True,
+            )
+            total = sum(1 for s in staff if is_syncable(s))
+            SyncRun.objects.filter(pk=self.run_row.pk).update(staff_total=total, heartbeat_at=now)
+
+    def sync_staff(self, cursor: SyncCursor) -> None:
+        from wecom.client import errors
+
+        try:
+            if self.run_row.kind == SyncKind.CONTACTS:
+                done = self.full_pages(cursor)
+            else:
+                done = self.incremental(cursor)
+        except (errors.PermissionDenied, errors.InvalidRequest, errors.NotAContact) as exc:
+            _staff_failed(self.run_row, cursor, exc)
+            return
+        if done:
+            with transaction.atomic():
+                SyncCursor.objects.filter(pk=cursor.pk).update(status=CursorStatus.DONE, updated_at=timezone.now())
+                SyncRun.objects.filter(pk=self.run_row.pk).update(staff_done=F("staff_done") + 1)
+
+    def full_pages(self, cursor: SyncCursor) -> bool:
+        """Pages of this staff member's contacts from the saved cursor on; True when the last is
+        written (and the ones no longer listed churned)."""
+        while self.budget_left():
+            answer = self.api.post(
+                "externalcontact/batch/get_by_user",
+                {"userid_list": [cursor.staff.userid], "cursor": cursor.cursor, "limit": PAGE_LIMIT},
+            )
+            entries = [
+                (e.get("external_contact") or {}, e.get("follow_info") or {})
+                for e in answer.get("external_contact_list") or [] if isinstance(e, dict)
+            ]
+            next_cursor = answer.get("next_cursor") or ""
+            self.pages_left -= 1
+            with transaction.atomic():
+                outcome = contacts.apply_page(staff=cursor.staff, entries=entries)
+                cursor.cursor = next_cursor if isinstance(next_cursor, str) else ""
+                _record_page(self.run_row, cursor, outcome)
+            if not cursor.cursor:
+                self.churn(cursor)
+                return True
+        return False
+
+    def churn(self, cursor: SyncCursor) -> None:
+        answer = self.api.get("externalcontact/list", params={"userid": cursor.staff.userid})
+        present = [e for e in answer.get("external_userid") or [] if isinstance(e, str)]
+        with transaction.atomic():
+            removed = contacts.churn_missing(staff=cursor.staff, present=present)
+            _count(self.run_row, cursor, removed=removed)
+
+    def incremental(self, cursor: SyncCursor) -> bool:
+        """List the staff member's contacts, fetch the new ones one by one, churn the missing."""
+        from wecom.client import errors
+
+        answer = self.api.get("externalcontact/list", params={"userid": cursor.staff.userid})
+        present = [e for e in answer.get("external_userid") or [] if isinstance(e, str)]
+        known = set(
+            WecomFollow.objects.filter(staff=cursor.staff, deleted_at__isnull=True)
+            .values_list("contact__external_userid", flat=True)
+        )
+        erased = contacts.erased_among([e for e in present if e not in known])
+        new = sorted(e for e in present if e not in known and e not in erased)
+        if erased:
+            _count(self.run_row, cursor, skipped=len(erased))
+        for external_userid in new:
+            if not self.budget_left():
+                return False  # resumes here: the ones written are known now
+            self.pages_left -= 1
+            try:
+                detail = self.api.get("externalcontact/get", params={"external_userid": external_userid})
+            except (errors.NotAContact, errors.InvalidRequest) as exc:
+                outcome = contacts.Outcome(failed=1, failures=[contacts.Failure(_reason(exc), external_userid)])
+            else:
+                follows = [f for f in detail.get("follow_user") or [] if f.get("userid") == cursor.staff.userid]
+                outcome = contacts.Outcome()
+                with transaction.atomic():
+                    outcome.add(contacts.apply_page(
+                        staff=cursor.staff, entries=[(detail.get("external_contact") or {}, f) for f in follows]
+                    ))
+            with transaction.atomic():
+                _record_page(self.run_row, cursor, outcome)
+        with transaction.atomic():
+            removed = contacts.churn_missing(staff=cursor.staff, present=present)
+            unchanged = len(known & set(present))
+            _count(self.run_row, cursor, removed=removed, unchanged=unchanged)
+        return True
+
+
+def _reason(exc) -> str:
+    from wecom.client import errors
+
+    if isinstance(exc, errors.NotAContact):
+        return "not_a_contact"
+    if isinstance(exc, errors.PermissionDenied):
+        return "permission_denied"
+    return "invalid_request"
+
+
+def _count(run: SyncRun, cursor: SyncCursor, **counts) -> None:
+    counts = {k: v for k, v in counts.items() if v}
+    now = timezone.now()
+    SyncCursor.objects.filter(pk=cursor.pk).update(
+        updated_at=now, **{k: F(k) + v for k, v in counts.items() if k != "skipped"}
+    )
+    SyncRun.objects.filter(pk=run.pk).update(heartbeat_at=now, **{k: F(k) + v for k, v in counts.items()})
+
+
+def _record_page(run: SyncRun, cursor: SyncCursor, outcome: contacts.Outcome) -> None:
+    """In the page's transaction: the cursor where the next page starts, the counts, the failures
+    (up to FAILURES_KEPT per run), a heartbeat, and attempts back to 0 (progress was made)."""
+    now = timezone.now()
+    counts = {k: getattr(outcome, k) for k in ("added", "updated", "unchanged", "failed")}
+    SyncCursor.objects.filter(pk=cursor.pk).update(
+        cursor=cursor.cursor, pages=F("pages") + 1, updated_at=now, **{k: F(k) + v for k, v in counts.items()}
+    )
+    SyncRun.objects.filter(pk=run.pk).update(
+        heartbeat_at=now, attempts=0, skipped=F("skipped") + outcome.skipped,
+        **{k: F(k) + v for k, v in counts.items()},
+    )
+    _keep_failures(run, cursor.staff, outcome.failures)
+
+
+def _keep_failures(run: SyncRun, staff, failures) -> None:
+    if not failures:
+        return
+    room = FAILURES_KEPT - SyncFailure.objects.filter(run=run).count()
+    SyncFailure.objects.bulk_create([
+        SyncFailure(run=run, staff=staff, external_userid=f.external_userid, reason=f.reason,
+                    detail=f.detail[:DETAIL_MAX])
+        for f in failures[:max(room, 0)]
+    ])
+
+
+def _staff_failed(run: SyncRun, cursor: SyncCursor, exc) -> None:
+    reason = _reason(exc)
+    with transaction.atomic():
+        SyncCursor.objects.filter(pk=cursor.pk).update(
+            status=CursorStatus.FAILED, error_code=reason, updated_at=timezone.now()
+        )
+        SyncRun.objects.filter(pk=run.pk).update(staff_done=F("staff_done") + 1, heartbeat_at=timezone.now())
+        _keep_failures(run, cursor.staff, [contacts.Failure(reason, "", f"errcode {exc.errcode}")])
+
+
+# --- ending, pausing, sweeping ----------------------------------------------------------------
+
+
+def finish(run_id: int) -> None:
+    SyncRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(
+        status=RunStatus.DONE, finished_at=timezone.now(), resume_at=None, pause_reason=""
+    )
+    logger.info("wecom sync run %s done", run_id)
+
+
+def fail_run(run_id: int, *, code: str, errcode=None) -> None:
+    SyncRun.objects.filter(pk=run_id, status__in=ACTIVE_RUN_STATUSES).update(
+        status=RunStatus.FAILED, finished_at=timezone.now(), error_code=code[:32],
+        error=f"errcode {errcode}" if errcode is not None else "", resume_at=None,
+    )
+    logger.warning("wecom sync run %s failed: %s (errcode %s)", run_id, code, errcode)
+
+
+def pause_run(run_id: int, *, reason: str, seconds: float, errcode=None) -> str:
+    """Pause until `seconds` from now, or fail when the run is out of attempts."""
+    run = SyncRun.objects.get(pk=run_id)
+    if run.attempts + 1 > max_attempts():
+        fail_run(run_id, code=f"gave_up_{reason}", errcode=errcode)
+        return "failed"
+    SyncRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(
+        status=RunStatus.PAUSED, pause_reason=reason[:32], attempts=F("attempts") + 1,
+        resume_at=timezone.now() + timedelta(seconds=max(float(seconds), 1.0)),
+        error=f"errcode {errcode}" if errcode is not None else "",
+    )
+    logger.info("wecom sync run %s paused: %s for %.0fs", run_id, reason, seconds)
+    return "paused"
+
+
+def sweep(*, now=None) -> dict[str, list[int]]:
+    """For the beat schedule: paused runs that are due go back to the queue; running runs whose
+    heartbeat is stale and whose lock nobody holds (a killed worker) are queued again, or fail when
+    out of attempts; queued runs whose message was lost are queued again."""
+    now = now or timezone.now()
+    outcome: dict[str, list[int]] = {"resumed": [], "restarted": [], "failed": [], "queued": []}
+    for run_id in SyncRun.objects.filter(status=RunStatus.PAUSED, resume_at__lte=now).values_list("pk", flat=True):
+        if SyncRun.objects.filter(pk=run_id, status=RunStatus.PAUSED).update(status=RunStatus.QUEUED):
+            outcome["resumed"].append(run_id)
+            queue(run_id)
+    stale = SyncRun.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=now - stale_after())
+    for run in stale:
+        if not lock_is_free(run.pk):
+            continue
+        if run.attempts + 1 > max_attempts():
+            fail_run(run.pk, code="stalled")
+            outcome["failed"].append(run.pk)
+        elif SyncRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING, heartbeat_at=run.heartbeat_at).update(
+            status=RunStatus.QUEUED, attempts=F("attempts") + 1
+        ):
+            outcome["restarted"].append(run.pk)
+            queue(run.pk)
+    lost = SyncRun.objects.filter(status=RunStatus.QUEUED, created_at__lt=now - timedelta(minutes=2)).filter(
+        heartbeat_at__isnull=True
+    ) | SyncRun.objects.filter(status=RunStatus.QUEUED, heartbeat_at__lt=now - stale_after())
+    for run_id in lost.values_list("pk", flat=True):
+        if run_id not in outcome["resumed"] + outcome["restarted"] and lock_is_free(run_id):
+            outcome["queued"].append(run_id)
+            queue(run_id)
+    return outcome
