@@ -311,6 +311,7 @@ SPECTACULAR_SETTINGS = {
         "ImportStatusEnum": "members.io.models.ImportStatus",  # a job and a job in the list
         "OrderImportStatusEnum": "loyalty.orders.models.OrderImportStatus",
         "OrderImportModeEnum": "loyalty.orders.models.OrderImportMode",
+        "ImportModeEnum": "members.io.models.ImportMode",  # member imports' modes, not orders'
     },
 }
 API_KEY_LAST_USED_RESOLUTION = timedelta(minutes=1)
