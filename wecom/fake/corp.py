@@ -100,6 +100,20 @@ def page(items: list, cursor, limit: int) -> tuple[list, str]:
     return chunk, encode_cursor(start + limit) if start + limit < len(items) else ""
 
 
+def _decode_batch_cursor(cursor) -> tuple[int, int]:
+    # batch/get_by_user's cursor: which of the asked staff members, and how far into their list.
+    if not cursor:
+        return 0, 0
+    try:
+        text = _unb64(str(cursor)).decode()
+        pos, offset = text[1:].split(":")
+        if not text.startswith("b"):
+            raise ValueError
+        return max(0, int(pos)), max(0, int(offset))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise WeComError(40058, "invalid cursor") from exc
+
+
 class FakeCorp:
     def __init__(
         self,
@@ -157,6 +171,9 @@ class FakeCorp:
         self.listeners: list[Callable[[dict], None]] = []
         self._key = hashlib.sha256(f"siyu-fake:{seed}:{corp_id}".encode()).digest()
         self.base_count = len(self.staff) * contacts_per_staff
+        self._shared_cut = int(shared_ratio * 2**64)
+        self._follow_version = 0  # bumped on every change of who follows whom (for the list cache)
+        self._lists: dict[str, tuple[int, list[int]]] = {}
         self._next_index = self.base_count
         self._ids = itertools.count(1)
         # mutations
@@ -418,7 +435,9 @@ class FakeCorp:
         return i // self.per_staff if i < self.base_count else None
 
     def _shared(self, i: int) -> bool:
-        return len(self.staff) > 1 and self._rng(i, 7).random() < self.shared_ratio
+        # A keyed hash rather than a Random(): staff lists test a whole block of contacts at once.
+        digest = hashlib.blake2b(i.to_bytes(5, "big"), key=self._key, digest_size=8).digest()
+        return len(self.staff) > 1 and int.from_bytes(digest, "big") < self._shared_cut
 
     def _base_followers(self, i: int) -> list[str]:
         owner = self._owner(i)
@@ -436,6 +455,16 @@ class FakeCorp:
 
     def contacts_of(self, userid: str) -> list[int]:
         """The indices of a staff member's contacts, in the order they were added."""
+        cached = self._lists.get(userid)
+        if cached is not None and cached[0] == self._follow_version:
+            return cached[1]
+        out = self._compute_contacts_of(userid)
+        if len(self._lists) >= 256:
+            self._lists.pop(next(iter(self._lists)))
+        self._lists[userid] = (self._follow_version, out)
+        return out
+
+    def _compute_contacts_of(self, userid: str) -> list[int]:
         s = self.staff_index[userid]
         m = self.per_staff
         out = list(range(s * m, (s + 1) * m))
@@ -548,13 +577,24 @@ class FakeCorp:
             raise WeComError(40058, "limit must be 1 to 100")
         for userid in userid_list:
             self.check_staff(userid)
+        users = list(dict.fromkeys(userid_list))
         with self.lock:
-            pairs = [(i, u) for u in dict.fromkeys(userid_list) for i in self.contacts_of(u)]
-            chunk, next_cursor = page(pairs, cursor, limit)
+            pos, offset = _decode_batch_cursor(cursor)
+            chunk = []
+            while len(chunk) < limit and pos < len(users):
+                contacts = self.contacts_of(users[pos])
+                taken = contacts[offset : offset + limit - len(chunk)]
+                chunk += [(i, users[pos]) for i in taken]
+                offset += len(taken)
+                if offset >= len(contacts):
+                    pos, offset = pos + 1, 0
+            while pos < len(users) and offset >= len(self.contacts_of(users[pos])):
+                pos, offset = pos + 1, 0
             items = [
                 {"external_contact": self.render_contact(i), "follow_info": self._follow_info_batch(i, u)}
                 for i, u in chunk
             ]
+            next_cursor = _b64(f"b{pos}:{offset}".encode()) if pos < len(users) else ""
             return {"external_contact_list": items, "next_cursor": next_cursor}
 
     def _follow_info_batch(self, i: int, userid: str) -> dict:
@@ -595,6 +635,7 @@ class FakeCorp:
             self._follow_added.setdefault(i, {})[userid] = follow
             self._follow_removed.discard((i, userid))
             self._staff_added.setdefault(userid, {})[i] = None
+            self._follow_version += 1
             code = None
             if welcome:
                 code = secrets.token_urlsafe(24)
@@ -621,6 +662,7 @@ class FakeCorp:
             if userid not in self.followers(i):
                 raise WeComError(84061)
             self._follow_removed.add((i, userid))
+            self._follow_version += 1
         change = "del_follow_user" if by == "customer" else "del_external_contact"
         self.emit("change_external_contact", change, UserID=userid, ExternalUserID=external_userid)
         return {"external_userid": external_userid, "userid": userid, "change_type": change}
@@ -997,6 +1039,7 @@ class FakeCorp:
         self._follow_added.setdefault(i, {})[record["takeover"]] = follow
         self._follow_removed.discard((i, record["takeover"]))
         self._staff_added.setdefault(record["takeover"], {})[i] = None
+        self._follow_version += 1
 
     def transfer_result(
         self, *, handover_userid=None, takeover_userid=None, cursor=None, resigned: bool = False
