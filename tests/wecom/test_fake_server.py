@@ -307,6 +307,42 @@ def test_group_chats_list_get_and_transfer(server, api):
     )
 
 
+def test_chat_events_change_the_group_and_report_it(server, api):
+    created = ok(
+        api.control("chat_event", {"change_type": "create", "owner": "sh02_staff1", "name": "徐家汇露营群"}).json()
+    )
+    chat_id = created["chat_id"]
+    assert server.events[-1] == server.events[-1] | {
+        "Event": "change_external_chat",
+        "ChangeType": "create",
+        "ChatId": chat_id,
+    }
+    mine = api.post("externalcontact/groupchat/list", {"limit": 100, "owner_filter": {"userid_list": ["sh02_staff1"]}})
+    assert chat_id in [c["chat_id"] for c in mine["group_chat_list"]]
+    chat = ok(api.post("externalcontact/groupchat/get", {"chat_id": chat_id}))["group_chat"]
+    assert chat["name"] == "徐家汇露营群" and [m["type"] for m in chat["member_list"]] == [1]
+    joined = ok(api.control("chat_event", {"chat_id": chat_id, "update_detail": "add_member"}).json())
+    event = server.events[-1]
+    assert event["UpdateDetail"] == "add_member" and event["JoinScene"] == "1" and event["MemChangeCnt"] == "1"
+    assert event["LastMemVer"] != event["CurMemVer"]
+    chat = api.post("externalcontact/groupchat/get", {"chat_id": chat_id})["group_chat"]
+    assert [m["userid"] for m in chat["member_list"] if m["type"] == 2] == [joined["externaluserid"]]
+    assert chat["member_version"] == event["CurMemVer"]
+    ok(api.control("chat_event", {"chat_id": chat_id, "update_detail": "del_member"}).json())
+    assert server.events[-1]["QuitScene"] == "0"
+    assert [
+        m
+        for m in api.post("externalcontact/groupchat/get", {"chat_id": chat_id})["group_chat"]["member_list"]
+        if m["type"] == 2
+    ] == []
+    ok(api.control("chat_event", {"chat_id": chat_id, "update_detail": "change_name", "name": "新名字"}).json())
+    assert api.post("externalcontact/groupchat/get", {"chat_id": chat_id})["group_chat"]["name"] == "新名字"
+    ok(api.control("chat_event", {"chat_id": chat_id, "change_type": "dismiss"}).json())
+    assert server.events[-1]["ChangeType"] == "dismiss"
+    assert api.post("externalcontact/groupchat/get", {"chat_id": chat_id})["errcode"] == 40050
+    assert api.control("chat_event", {"chat_id": "wrnope"}).status_code == 400
+
+
 def test_groupchat_list_needs_an_owner_filter_past_1000_owners():
     corp = FakeCorp(staff_count=1001, contacts_per_staff=1)
     with pytest.raises(Exception) as caught:
@@ -384,6 +420,17 @@ def test_welcome_code_once_within_its_window():
             api.post("externalcontact/send_welcome_msg", {"welcome_code": "made-up", "text": text})["errcode"] == 41051
         )
         assert api.http.get("/_fake/welcomes").json()["welcomes"][0]["text"] == "欢迎来到南京西路店"
+
+
+def test_a_customer_scans_a_channel_code(server, api):
+    way = {"type": 2, "scene": 2, "state": "store:SH02", "user": ["sh02_staff1"]}
+    config_id = ok(api.post("externalcontact/add_contact_way", way))["config_id"]
+    added = ok(api.control("add_contact", {"config_id": config_id}).json())
+    assert added["userid"] == "sh02_staff1" and added["state"] == "store:SH02"
+    follow = api.get("externalcontact/get", external_userid=added["external_userid"])["follow_user"][0]
+    assert follow["state"] == "store:SH02" and follow["add_way"] == 1
+    assert server.events[-1]["State"] == "store:SH02"
+    assert api.control("add_contact", {"config_id": "nope"}).status_code == 400
 
 
 # --- handover ---------------------------------------------------------------------------------
@@ -570,6 +617,15 @@ def test_rate_limit_45009_then_recovery(server, api):
     corp.travel(30)
     assert api.get("externalcontact/get_follow_user_list")["errcode"] == 45009  # for the rest of the minute
     corp.travel(30)
+    ok(api.get("externalcontact/get_follow_user_list"))
+    ok(api.control("limits", {"per_minute": None, "per_hour": 5}).json())
+    corp.travel(3600 - corp.now() % 3600 + 0.01)  # start of an hour
+    answers = [api.get("externalcontact/get_follow_user_list")["errcode"] for _ in range(7)]
+    assert answers == [0] * 5 + [45009] * 2
+    corp.travel(1800)
+    assert api.get("externalcontact/get_follow_user_list")["errcode"] == 45009  # an hour block lasts the hour
+    corp.travel(1800)
+    api.token = api.gettoken()["access_token"]
     ok(api.get("externalcontact/get_follow_user_list"))
     ok(api.control("limits", {"off": True}).json())
     assert all(api.get("externalcontact/get_follow_user_list")["errcode"] == 0 for _ in range(10))

@@ -189,6 +189,8 @@ class FakeCorp:
         self.contact_ways: dict[str, dict] = {}
         self.transfers: dict[int, list[dict]] = {}  # index -> transfer records, oldest first
         self.chat_owner: dict[str, str] = {}
+        self.chat_changes: dict[str, dict] = {}  # chat id -> name, added/removed members, dismissed, version
+        self._extra_chats: dict[int, int] = {}  # staff index -> chats created after the start
         self.chat_transfers: dict[str, list[float]] = {}
         self.msg_tasks: dict[str, dict] = {}
         self.received: dict[tuple[int, int], int] = {}  # (index, day) -> mass messages received
@@ -607,9 +609,17 @@ class FakeCorp:
         return [u for u in self.staff if u not in self.restricted and u not in self.resigned]
 
     # --- simulated customer behaviour ------------------------------------------------------------
-    def add_contact(self, *, userid, state=None, name=None, external_userid=None, welcome: bool = True) -> dict:
-        """A customer adds a staff member (scanning a channel code when ``state`` is given): a new
-        contact (or an existing one adding another staff member), then add_external_contact."""
+    def add_contact(
+        self, *, userid=None, state=None, name=None, external_userid=None, welcome: bool = True, config_id=None
+    ) -> dict:
+        """A customer adds a staff member (scanning a channel code when ``state`` or ``config_id`` is
+        given: the code's state, and one of its members when no ``userid`` is named): a new contact (or
+        an existing one adding another staff member), then add_external_contact."""
+        if config_id:
+            way = self.contact_way(config_id)
+            users = way["user"] or self.staff
+            userid = userid or users[self._rng(self._next_index, 31).randrange(len(users))]
+            state = state or way["state"] or None
         self.check_staff(userid, permission=False)
         with self.lock:
             if external_userid:
@@ -859,9 +869,20 @@ class FakeCorp:
         if raw is None:
             raise WeComError(40050, "invalid chat_id")
         s, k = int.from_bytes(raw[:4], "big"), raw[4]
-        if s >= len(self.staff) or k >= self.groups_per_staff:
+        if s >= len(self.staff) or k >= self.groups_per_staff + self._extra_chats.get(s, 0):
             raise WeComError(40050, "invalid chat_id")
+        if self.chat_changes.get(chat_id, {}).get("dismissed"):
+            raise WeComError(40050, "chat dismissed")
         return s, k
+
+    def _chat_ids(self) -> list[str]:
+        ids = []
+        for s in range(len(self.staff)):
+            for k in range(self.groups_per_staff + self._extra_chats.get(s, 0)):
+                chat = self.chat_id(s, k)
+                if not self.chat_changes.get(chat, {}).get("dismissed"):
+                    ids.append(chat)
+        return ids
 
     def chat_owner_of(self, chat_id: str) -> str:
         s, _k = self._chat_index(chat_id)
@@ -880,7 +901,7 @@ class FakeCorp:
             return {"group_chat_list": [], "next_cursor": ""}
         with self.lock:
             wanted = set(owners)
-            ids = [self.chat_id(s, k) for s in range(len(self.staff)) for k in range(self.groups_per_staff)]
+            ids = self._chat_ids()
             if wanted:
                 ids = [c for c in ids if self.chat_owner_of(c) in wanted]
             chunk, next_cursor = page(ids, cursor, limit)
@@ -894,14 +915,16 @@ class FakeCorp:
             store = names.store_of(self.staff[s]) or ""
             title = rng.choice(names.GROUP_CHAT_NAMES).format(store=names.store_name(store) if store else "")
             created = self.epoch - rng.randrange(TWO_YEARS)
-            pool = list(self.contacts_of(self.staff[s]))
+            changes = self.chat_changes.get(chat_id, {})
+            created = changes.get("created", created)
+            title = changes.get("name", title)
             members = [{"userid": owner, "type": 1, "join_time": created, "join_scene": 1}]
-            for i in rng.sample(pool, min(len(pool), rng.randrange(3, 25))):
+            for i, joined, scene in self._chat_customers(chat_id, s, k):
                 member = {
                     "userid": self.external_userid(i),
                     "type": 2,
-                    "join_time": created + rng.randrange(DAY * 30),
-                    "join_scene": rng.choice((1, 2, 3)),
+                    "join_time": joined,
+                    "join_scene": scene,
                     "invitor": {"userid": owner},
                     "group_nickname": "",
                 }
@@ -920,9 +943,102 @@ class FakeCorp:
                     "notice": "欢迎加入，群内定期分享会员福利",
                     "member_list": members,
                     "admin_list": [],
-                    "member_version": hashlib.md5(f"{chat_id}{owner}".encode(), usedforsecurity=False).hexdigest(),
+                    "member_version": self._member_version(chat_id),
                 }
             }
+
+    def _member_version(self, chat_id: str) -> str:
+        version = self.chat_changes.get(chat_id, {}).get("version", 0)
+        return hashlib.md5(f"{chat_id}:{version}".encode(), usedforsecurity=False).hexdigest()
+
+    def _chat_customers(self, chat_id: str, s: int, k: int) -> list[tuple[int, int, int]]:
+        """(contact index, join time, join scene) of the chat's customers."""
+        changes = self.chat_changes.get(chat_id, {})
+        out = []
+        if k < self.groups_per_staff:  # a chat from the start: members drawn from its owner's contacts
+            rng = self._rng(s, 500 + k)
+            rng.choice(names.GROUP_CHAT_NAMES)
+            created = self.epoch - rng.randrange(TWO_YEARS)
+            pool = range(s * self.per_staff, (s + 1) * self.per_staff)  # the owner's own first contacts
+            for i in rng.sample(pool, min(len(pool), rng.randrange(3, 25))):
+                out.append((i, created + rng.randrange(DAY * 30), rng.choice((1, 2, 3))))
+        out += changes.get("added", [])
+        removed = changes.get("removed", set())
+        return [row for row in out if row[0] not in removed]
+
+    def chat_event(
+        self,
+        *,
+        change_type="update",
+        chat_id=None,
+        owner=None,
+        update_detail="add_member",
+        external_userid=None,
+        name=None,
+    ) -> dict:
+        """A customer group changes in WeCom (created, members join or leave, renamed, new owner,
+        dismissed): apply it and send change_external_chat."""
+        fields: dict = {}
+        with self.lock:
+            if change_type == "create":
+                owner = self.check_staff(owner or self.staff[0], permission=False)
+                s = self.staff_index[owner]
+                k = self.groups_per_staff + self._extra_chats.get(s, 0)
+                self._extra_chats[s] = self._extra_chats.get(s, 0) + 1
+                chat_id = self.chat_id(s, k)
+                self.chat_changes[chat_id] = {"created": int(self.now()), "name": name or "新建客户群", "version": 0}
+            elif change_type in ("update", "dismiss"):
+                s, k = self._chat_index(chat_id)
+                changes = self.chat_changes.setdefault(chat_id, {})
+                if change_type == "dismiss":
+                    changes["dismissed"] = True
+                else:
+                    fields = self._update_chat(chat_id, s, k, changes, update_detail, external_userid, owner, name)
+            else:
+                raise WeComError(40058, "change_type must be create, update or dismiss")
+        self.emit("change_external_chat", change_type, ChatId=chat_id, **fields)
+        return {"chat_id": chat_id, "change_type": change_type, **{k.lower(): v for k, v in fields.items()}}
+
+    def _update_chat(self, chat_id, s, k, changes, detail, external_userid, owner, name) -> dict:
+        last = self._member_version(chat_id)
+        fields: dict = {"UpdateDetail": detail}
+        if detail in ("add_member", "del_member"):
+            present = {row[0] for row in self._chat_customers(chat_id, s, k)}
+            if external_userid:
+                i = self.index_of(external_userid)
+            elif detail == "add_member":
+                candidates = [i for i in self.contacts_of(self.chat_owner_of(chat_id)) if i not in present]
+                i = (
+                    candidates[0]
+                    if candidates
+                    else self.index_of(self.add_contact(userid=self.chat_owner_of(chat_id))["external_userid"])
+                )
+            else:
+                i = next(iter(sorted(present)), None)
+                if i is None:
+                    raise WeComError(40058, "the chat has no customer to remove")
+            if detail == "add_member":
+                if i in present:
+                    raise WeComError(40058, "already a member")
+                changes.setdefault("removed", set()).discard(i)
+                changes.setdefault("added", []).append((i, int(self.now()), 1))
+                fields["JoinScene"] = 1
+            else:
+                if i not in present:
+                    raise WeComError(40058, "not a member")
+                changes.setdefault("removed", set()).add(i)
+                fields["QuitScene"] = 0
+            fields["MemChangeCnt"] = 1
+            fields["ExternalUserID"] = self.external_userid(i)
+        elif detail == "change_owner":
+            self.chat_owner[chat_id] = self.check_staff(owner, permission=False)
+        elif detail == "change_name":
+            changes["name"] = str(name or "客户群")
+        elif detail != "change_notice":
+            raise WeComError(40058, "unknown update_detail")
+        changes["version"] = changes.get("version", 0) + 1
+        fields["LastMemVer"], fields["CurMemVer"] = last, self._member_version(chat_id)
+        return fields
 
     def transfer_chats(self, *, chat_id_list=None, new_owner=None) -> dict:
         chats = chat_id_list or []

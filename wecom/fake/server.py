@@ -23,21 +23,28 @@ DEFAULT_AES_KEY = "c2l5dWZha2V3ZWNvbWVuY29kaW5nYWVza2V5MDEyMzQ"
 
 @dataclass
 class Limits:
-    """per_minute: calls per API per corp per minute (WeCom's 10,000), then 45009 until the minute
-    ends; concurrency: requests in flight at once before 45033; latency: seconds each API call takes."""
+    """per_minute / per_hour: calls per API per corp (WeCom's 10,000 a minute and 150,000 an hour),
+    then 45009 until that minute or hour ends; concurrency: requests in flight at once before 45033;
+    latency: seconds each API call takes (to make concurrency visible)."""
 
     per_minute: int | None = 10_000
+    per_hour: int | None = 150_000
     concurrency: int | None = 500
     latency: float = 0.0
     counts: dict = field(default_factory=dict, repr=False)
 
     def as_dict(self) -> dict:
-        return {"per_minute": self.per_minute, "concurrency": self.concurrency, "latency": self.latency}
+        return {
+            "per_minute": self.per_minute,
+            "per_hour": self.per_hour,
+            "concurrency": self.concurrency,
+            "latency": self.latency,
+        }
 
 
 def _limits(value) -> Limits:
     if value is None:
-        return Limits(per_minute=None, concurrency=None)
+        return Limits(per_minute=None, per_hour=None, concurrency=None)
     if isinstance(value, Limits):
         return value
     return Limits(**dict(value))
@@ -151,14 +158,14 @@ def _control(srv: _Server, name: str, body: dict) -> dict:
         return {"expired": corp.expire_tokens()}
     if name == "limits":
         if body.get("off"):
-            srv.limits, srv.limits_on = Limits(per_minute=None, concurrency=None), False
+            srv.limits, srv.limits_on = _limits(None), False
         else:
             current = srv.limits.as_dict()
-            current.update({k: body[k] for k in ("per_minute", "concurrency", "latency") if k in body})
+            current.update({k: body[k] for k in ("per_minute", "per_hour", "concurrency", "latency") if k in body})
             srv.limits, srv.limits_on = Limits(**current), True
         return srv.limits.as_dict()
     if name == "add_contact":
-        return corp.add_contact(**_pick(body, "userid", "state", "name", "external_userid", "welcome"))
+        return corp.add_contact(**_pick(body, "userid", "state", "name", "external_userid", "welcome", "config_id"))
     if name == "delete":
         return corp.delete(**_pick(body, "external_userid", "userid", "by"))
     if name == "edit":
@@ -167,6 +174,9 @@ def _control(srv: _Server, name: str, body: dict) -> dict:
         )
     if name == "advance":
         return corp.advance(**_pick(body, "changes", "callbacks", "seed"))
+    if name == "chat_event":
+        keys = ("change_type", "chat_id", "owner", "update_detail", "external_userid", "name")
+        return corp.chat_event(**_pick(body, *keys))
     if name == "tag_event":
         return corp.tag_event(**_pick(body, "change_type", "tag_type", "id", "name"))
     if name == "travel":
@@ -239,18 +249,20 @@ class _Server(ThreadingHTTPServer):
         }
 
     def admit(self, api: str) -> None:
-        """45009 past the API's per-minute budget (for the rest of that minute), else count the call."""
-        limit = self.limits.per_minute
-        if limit is None:
-            return
-        window = int(self.corp.now() // 60)
+        """45009 past the API's budget for the minute (until it ends) or the hour (likewise)."""
+        moment = self.corp.now()
+        over = False
         with self.flight_lock:
-            key = (api, window)
-            count = self.limits.counts.get(key, 0) + 1
-            if len(self.limits.counts) > 4096:
-                self.limits.counts = {k: v for k, v in self.limits.counts.items() if k[1] >= window}
-            self.limits.counts[key] = count
-        if count > limit:
+            counts = self.limits.counts
+            if len(counts) > 4096:
+                self.limits.counts = counts = {k: v for k, v in counts.items() if k[2] >= int(moment // k[1]) - 1}
+            for span, limit in ((60, self.limits.per_minute), (3600, self.limits.per_hour)):
+                if limit is None:
+                    continue
+                key = (api, span, int(moment // span))
+                counts[key] = counts.get(key, 0) + 1
+                over = over or counts[key] > limit
+        if over:
             raise WeComError(45009)
 
 
@@ -436,7 +448,12 @@ def start(
     """Serve ``corp`` on a daemon thread. ``limits``: a ``Limits`` or dict, or None for none."""
     corp = corp or FakeCorp()
     if isinstance(limits, Limits):
-        limits = Limits(per_minute=limits.per_minute, concurrency=limits.concurrency, latency=limits.latency)
+        limits = Limits(
+            per_minute=limits.per_minute,
+            per_hour=limits.per_hour,
+            concurrency=limits.concurrency,
+            latency=limits.latency,
+        )
     crypto = CallbackCrypto(token=token, aes_key=aes_key, corp_id=corp.corp_id)
     sender = None
     if callback_url:
