@@ -627,6 +627,8 @@ def test_rate_limit_45009_then_recovery(server, api):
     corp.travel(1800)
     api.token = api.gettoken()["access_token"]
     ok(api.get("externalcontact/get_follow_user_list"))
+    assert server.calls("externalcontact/get_follow_user_list") == 5 + 1 + 1 + 7 + 1 + 1
+    assert api.http.get("/_fake/state").json()["calls"]["externalcontact/list"] == 1
     ok(api.control("limits", {"off": True}).json())
     assert all(api.get("externalcontact/get_follow_user_list")["errcode"] == 0 for _ in range(10))
     assert api.http.get("/_fake/state").json()["limits"] is None

@@ -193,6 +193,8 @@ class FakeCorp:
         self._extra_chats: dict[int, int] = {}  # staff index -> chats created after the start
         self.chat_transfers: dict[str, list[float]] = {}
         self.msg_tasks: dict[str, dict] = {}
+        self._waiting: list[tuple[int, dict]] = []  # transfers in progress
+        self._unconfirmed: list[str] = []  # mass-message tasks before their confirmation time
         self.received: dict[tuple[int, int], int] = {}  # (index, day) -> mass messages received
         self._init_tags()
 
@@ -741,7 +743,6 @@ class FakeCorp:
         finally:
             if not callbacks:
                 self.listeners = listeners
-        self.travel(0)
         return counts
 
     def _pick_pair(self, rng: random.Random) -> tuple[int | None, str | None]:
@@ -1108,30 +1109,37 @@ class FakeCorp:
             return 40128
         roll = self._rng(i, 700 + len(records)).random()
         outcome = 3 if roll < self.transfer_refused else 4 if roll < self.transfer_refused + self.transfer_full else 1
-        records.append(
-            {
-                "handover": handover,
-                "takeover": takeover,
-                "start": moment,
-                "status": 2,
-                "outcome": outcome,
-                "resigned": resigned,
-                "takeover_time": 0,
-            }
-        )
+        record = {
+            "handover": handover,
+            "takeover": takeover,
+            "start": moment,
+            "status": 2,
+            "outcome": outcome,
+            "resigned": resigned,
+            "takeover_time": 0,
+        }
+        records.append(record)
+        self._waiting.append((i, record))
         return 0
 
     def settle(self) -> None:
         """Finish what time has finished: transfers past their delay, mass-message confirmations."""
         with self.lock:
             moment = self.now()
-            for i, records in self.transfers.items():
-                for r in records:
-                    if r["status"] == 2 and moment - r["start"] >= self.transfer_delay:
+            if self._waiting:  # only what is still in progress is looked at, on every request
+                still = []
+                for i, r in self._waiting:
+                    if moment - r["start"] >= self.transfer_delay:
                         self._finish_transfer(i, r, moment)
-            for task in self.msg_tasks.values():
-                if not task["settled"] and moment - task["create_time"] >= self.confirm_delay:
-                    self._confirm_task(task)
+                    else:
+                        still.append((i, r))
+                self._waiting = still
+            if self._unconfirmed:
+                for msgid in list(self._unconfirmed):
+                    task = self.msg_tasks[msgid]
+                    if moment - task["create_time"] >= self.confirm_delay:
+                        self._confirm_task(task)
+                        self._unconfirmed.remove(msgid)
 
     def _finish_transfer(self, i: int, record: dict, moment: float) -> None:
         record["status"] = record["outcome"]
@@ -1199,6 +1207,7 @@ class FakeCorp:
             if not targets:
                 return {"fail_list": fail_list, "msgid": ""}  # WeCom makes no task when no one is left
             msgid = "msg" + self._id("")
+            self._unconfirmed.append(msgid)
             self.msg_tasks[msgid] = {
                 "msgid": msgid,
                 "chat_type": "single",
@@ -1251,6 +1260,7 @@ class FakeCorp:
                 chats = own["group_chat_list"]
             chats = [c["chat_id"] if isinstance(c, dict) else c for c in chats][:2000]
             msgid = "msg" + self._id("")
+            self._unconfirmed.append(msgid)
             self.msg_tasks[msgid] = {
                 "msgid": msgid,
                 "chat_type": "group",

@@ -4,6 +4,7 @@ control endpoints under /_fake/ for tests and the demo. Stdlib only, no Django."
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import threading
@@ -31,7 +32,8 @@ class Limits:
     per_hour: int | None = 150_000
     concurrency: int | None = 500
     latency: float = 0.0
-    counts: dict = field(default_factory=dict, repr=False)
+    counts: dict = field(default_factory=dict, repr=False)  # (api, minute) -> calls
+    hour_counts: dict = field(default_factory=dict, repr=False)  # (api, hour) -> calls
 
     def as_dict(self) -> dict:
         return {
@@ -153,6 +155,7 @@ def _control(srv: _Server, name: str, body: dict) -> dict:
         return corp.state() | {
             "limits": srv.limits.as_dict() if srv.limits_on else None,
             "callbacks": srv.callback_state(),
+            "calls": dict(srv.calls),
         }
     if name == "expire_tokens":
         return {"expired": corp.expire_tokens()}
@@ -226,15 +229,16 @@ class _Server(ThreadingHTTPServer):
     limits_on: bool
     sender: CallbackSender | None
     base_url: str
-    events: list
+    events: collections.deque
 
     def setup_state(self, corp: FakeCorp, limits, sender: CallbackSender | None) -> None:
         self.corp = corp
         self.limits = _limits(limits)
         self.limits_on = limits is not None
         self.sender = sender
-        self.events = []
+        self.events = collections.deque(maxlen=100_000)  # the latest events, for tests and the state
         self.in_flight = 0
+        self.calls: dict[str, int] = {}  # API -> authenticated calls since the start
         self.flight_lock = threading.Lock()
 
     def callback_state(self) -> dict:
@@ -253,15 +257,20 @@ class _Server(ThreadingHTTPServer):
         moment = self.corp.now()
         over = False
         with self.flight_lock:
-            counts = self.limits.counts
-            if len(counts) > 4096:
-                self.limits.counts = counts = {k: v for k, v in counts.items() if k[2] >= int(moment // k[1]) - 1}
-            for span, limit in ((60, self.limits.per_minute), (3600, self.limits.per_hour)):
+            self.calls[api] = self.calls.get(api, 0) + 1
+            limits = self.limits
+            for counts, span, limit in (
+                (limits.counts, 60, limits.per_minute),
+                (limits.hour_counts, 3600, limits.per_hour),
+            ):
                 if limit is None:
                     continue
-                key = (api, span, int(moment // span))
-                counts[key] = counts.get(key, 0) + 1
-                over = over or counts[key] > limit
+                window = int(moment // span)
+                if len(counts) > 4096:
+                    for key in [k for k in counts if k[1] < window]:
+                        del counts[key]
+                counts[(api, window)] = counts.get((api, window), 0) + 1
+                over = over or counts[(api, window)] > limit
         if over:
             raise WeComError(45009)
 
@@ -401,8 +410,13 @@ class RunningServer:
     def callbacks(self) -> CallbackSender | None:
         return self._httpd.sender
 
+    def calls(self, api: str | None = None) -> int:
+        """Authenticated calls to one API ("externalcontact/transfer_customer"), or to all of them."""
+        counts = self._httpd.calls
+        return counts.get(api, 0) if api else sum(counts.values())
+
     @property
-    def events(self) -> list[dict]:
+    def events(self) -> collections.deque:
         return self._httpd.events
 
     def set_limits(self, limits) -> None:
