@@ -813,3 +813,36 @@ def test_control_endpoint_errors(server, api):
     assert api.http.post("/_fake/state").status_code == 405
     state = api.http.get("/_fake/state").json()
     assert state["staff"] == len(STAFF) and state["contacts"] == len(STAFF) * 30
+
+
+def test_the_wecom_server_command_serves_and_prints_generated_credentials():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WECOM_")} | {"WECOM_CORP_ID": "wwfromenv0001"}
+    command = [sys.executable, "manage.py", "wecom_server", "--port", "0", "--staff", "sh01_staff1,sh01_staff2"]
+    process = subprocess.Popen(
+        command + ["--contacts-per-staff", "4"], cwd=root, env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        lines = []
+        for line in process.stdout:
+            lines.append(line.strip())
+            if line.startswith("WeCom server at"):
+                break
+        printed = dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("WeCom"))
+        assert set(printed) == {"WECOM_SECRET", "WECOM_TOKEN", "WECOM_AES_KEY"}  # the corp id came from the environment
+        assert len(printed["WECOM_AES_KEY"]) == 43
+        url = lines[-1].split(" ")[3].removesuffix("/cgi-bin/")
+        state = httpx.get(f"{url}/_fake/state").json()
+        assert state["corp_id"] == "wwfromenv0001" and state["staff"] == 2 and state["contacts"] == 8
+        token = httpx.get(
+            f"{url}/cgi-bin/gettoken", params={"corpid": "wwfromenv0001", "corpsecret": printed["WECOM_SECRET"]}
+        )
+        assert token.json()["errcode"] == 0
+    finally:
+        process.terminate()
+        process.wait(10)
