@@ -69,7 +69,7 @@ def seed(corp, wecom_staff: WecomStaff, count: int | None = None) -> list[WecomC
 
 
 def transfer_calls(server) -> int:
-    return sum(n for (api, _window), n in server._httpd.limits.counts.items() if api == TRANSFER_CALL)
+    return server.calls(TRANSFER_CALL)
 
 
 def records(server, external_userid: str) -> list[dict]:
