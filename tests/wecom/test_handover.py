@@ -321,3 +321,11 @@ def test_the_periodic_task_sends_and_polls(make_corp, alice, staff):
     assert tasks.poll_handovers() == 1  # sent (the outbox), then read back
     assert statuses(handover) == {"done": 3}
     assert tasks.poll_handovers() == 0
+
+
+def test_demo_seed_starts_one_handover_once(make_corp, staff):
+    server = make_corp(staff=STAFF, contacts_per_staff=12, shared_ratio=0)
+    seed(server.corp, staff["carol"])
+    assert service.demo_seed() == "handovers: carol → erin, 10 customers"
+    assert service.demo_seed() == "handovers: already there"
+    assert Handover.objects.count() == 1

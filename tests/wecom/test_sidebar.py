@@ -171,3 +171,9 @@ def test_phone_card_is_the_same_card(client, carol, contacts, members):
     response = client.get(reverse("mobile-member-detail", args=[members[0][0].pk]))
     assert response.status_code == 200
     assert "members/_member_card.html" in [t.name for t in response.templates]
+
+
+def test_demo_link_names_a_synced_member(contacts):
+    assert sidebar.demo_link() == "/wecom/sidebar/?external_userid=wmA0001"
+    WecomContact.objects.all().delete()
+    assert sidebar.demo_link() is None

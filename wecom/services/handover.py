@@ -525,3 +525,25 @@ def counts_for(handover_ids: list[int]) -> dict[int, dict[str, int]]:
         counts[handover_id][status] = n
         counts[handover_id]["total"] += n
     return counts
+
+
+# --- demo data ------------------------------------------------------------------------------------
+
+
+def demo_seed(*, customers: int = 10) -> str:
+    """For the demo (called by wecom/demo.py once contacts are synced): one on_job handover of a few
+    customers between two linked staff members of one store, unless a handover exists already.
+    Idempotent; a one-line summary."""
+    if Handover.objects.exists():
+        return "handovers: already there"
+    linked = WecomStaff.objects.filter(status=StaffStatus.ACTIVE, user__isnull=False, user__is_active=True,
+                                       store__isnull=False).order_by("store_id", "userid")
+    for leaver in linked:
+        follows = WecomFollow.objects.filter(staff=leaver, deleted_at__isnull=True).order_by("contact_id")
+        ids = list(follows.values_list("contact__external_userid", flat=True)[:customers])
+        receiver = linked.filter(store_id=leaver.store_id).exclude(pk=leaver.pk).first()
+        if ids and receiver is not None:
+            handover = create_handover(actor=SYSTEM, request=HandoverRequest(
+                kind=HandoverKind.ON_JOB, from_staff=leaver.pk, to_staff=receiver.pk, external_userids=ids))
+            return f"handovers: {leaver.userid} → {receiver.userid}, {handover.items.count()} customers"
+    return "handovers: no synced staff with customers yet"

@@ -120,3 +120,10 @@ def agent_config(*, url: str, client=None) -> dict:
         "signature": signature(ticket=ticket, noncestr=noncestr, timestamp=timestamp, url=url),
         "jsApiList": JS_API_LIST,
     }
+
+
+def demo_link() -> str | None:
+    """For the demo: the sidebar card's address for the first synced customer who is a member."""
+    external_userid = (WecomContact.objects.filter(member__isnull=False, deleted_at__isnull=True)
+                       .order_by("id").values_list("external_userid", flat=True).first())
+    return f"/wecom/sidebar/?external_userid={external_userid}" if external_userid else None
