@@ -538,9 +538,16 @@ def test_dashboard_list_routes_leave_out_another_stores_rows(route, client, stor
 
 
 def test_every_non_model_api_list_route_has_a_check_here():
-    checked = {"api:export-list", "api:export-members", "api:insights-figures-list", "api:member-timeline-list"}
+    checked = {"api:export-list", "api:export-members", "api:insights-figures-list", "api:member-timeline-list",
+               "api:wecom-connection-list", "api:wecom-connection-test"}
     non_model = {r.name for r in scoped_routes() if r.viewset is not None and issubclass(r.viewset, ScopedViewSet)}
     assert non_model == checked, "add a cross-store check for the new route below"
+
+
+def test_wecom_connection_is_refused_to_a_store_bound_key(key_a):
+    # The corp's connection is the brand's: a key bound to a store is refused, whatever its scopes.
+    assert key_a.get(reverse("api:wecom-connection-list")).status_code == 403
+    assert key_a.post(reverse("api:wecom-connection-test")).status_code == 403
 
 
 def test_member_timeline_is_another_stores_404(key_a, store_b):

@@ -132,3 +132,9 @@ def test_api_test_connection(corp, key_client):
     response = key_client(scopes=["wecom:read", "wecom:write"]).post("/api/v1/wecom/connection/test/")
     assert response.status_code == 200, response.content
     assert response.json()["ok"] is True
+
+
+def test_a_store_bound_key_is_refused_even_with_the_scope(no_wecom, key_client, store_a):
+    client = key_client(scopes=["wecom:read", "wecom:write"], store=store_a)
+    assert client.get("/api/v1/wecom/connection/").status_code == 403
+    assert client.post("/api/v1/wecom/connection/test/").status_code == 403

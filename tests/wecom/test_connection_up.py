@@ -84,3 +84,37 @@ def test_env_is_not_changed_by_planning():
     before = dict(os.environ)
     up.local_wecom_env("127.0.0.1", 1)
     assert dict(os.environ) == before
+
+
+@pytest.mark.django_db
+def test_without_a_corp_the_local_server_runs_with_the_runs_credentials(settings, monkeypatch, bob, carol):
+    import httpx
+
+    settings.WECOM_CORP_ID = ""  # settings written below are undone with this fixture's
+    for name in ("WECOM_API_BASE", *up.WECOM_CREDENTIALS):
+        monkeypatch.setenv(name, "")  # so monkeypatch puts the environment back as it was
+        monkeypatch.delenv(name)
+    out = StringIO()
+    supervisor = up.Supervisor(out)
+    try:
+        env = up.Command(stdout=out)._start_local_wecom(supervisor, dict(os.environ), "0.0.0.0", 8123)
+        assert set(env) == {"WECOM_API_BASE", *up.WECOM_CREDENTIALS}
+        assert "wecom" in supervisor.procs
+        assert "local WeCom server runs at" in out.getvalue()
+        assert env["WECOM_SECRET"] not in out.getvalue()
+        # This process (which seeds the demo) and the children's environment point at it.
+        assert settings.WECOM_API_BASE == env["WECOM_API_BASE"] == os.environ["WECOM_API_BASE"]
+        answer = httpx.get(
+            f"{env['WECOM_API_BASE']}/cgi-bin/gettoken",
+            params={"corpid": env["WECOM_CORP_ID"], "corpsecret": env["WECOM_SECRET"]},
+        ).json()
+        assert answer["errcode"] == 0 and answer["access_token"]
+        from wecom.client import get_client
+
+        staff = get_client().get("externalcontact/get_follow_user_list")["follow_user"]
+        assert sorted(staff) == sorted([bob.username, carol.username])
+        state = httpx.get(f"{env['WECOM_API_BASE']}/_fake/state").json()
+        assert state["callbacks"]["url"] == "http://127.0.0.1:8123/wecom/callback/"
+    finally:
+        supervisor.stop_all(order=["wecom"])
+    assert supervisor.procs["wecom"].poll() is not None

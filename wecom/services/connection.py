@@ -23,9 +23,12 @@ STATE_PK = 1
 
 
 def can_manage_wecom(actor) -> bool:
-    """The connection, its syncs and its events are the brand's: operators, and API keys holding the
-    `wecom` scope (brand-wide only, as the scope is registered)."""
-    return getattr(actor, "is_operator", False) or getattr(actor, "api_key", None) is not None
+    """The connection, its syncs and its events are the brand's: operators, and brand-wide API keys
+    (holding the `wecom` scope, which the API checks); never a key bound to one store."""
+    if getattr(actor, "is_operator", False):
+        return True
+    api_key = getattr(actor, "api_key", None)
+    return api_key is not None and api_key.store_id is None
 
 
 def mode() -> str:
