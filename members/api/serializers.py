@@ -31,13 +31,15 @@ from members.models import (
 )
 from members.services import consent, disclosure, merge, privacy, relations, tags, upsert
 from members.services.profile import NAME_MAX
+from scrm.api import fields as strict
+from scrm.api.serializers import StrictModelSerializer
 
 
 def _described_choice(name: str, choices) -> type[serializers.ChoiceField]:
     """A ChoiceField whose values the schema lists in its description rather than as an enum:
     `channel`, `kind` and `source` each name two choice sets in this API (identity vs consent
     channels...), and drf-spectacular would otherwise give one of them a made-up enum name."""
-    field = type(name, (serializers.ChoiceField,), {})
+    field = type(name, (strict.ChoiceField,), {})
     values = ", ".join(value for value, _label in choices)
     return extend_schema_field({"type": "string", "description": f"One of: {values}."})(field)
 
@@ -57,11 +59,11 @@ def full_identifiers(context: dict) -> bool:
     return context["full_identifiers"]
 
 
-class MemberSerializer(serializers.ModelSerializer):
+class MemberSerializer(StrictModelSerializer):
     """Phones masked unless the caller sees them in full (or reveals one: POST /members/{id}/reveal/)."""
 
-    home_store = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    home_store = strict.SlugRelatedField(slug_field="code", read_only=True)
+    owner = strict.SlugRelatedField(slug_field="username", read_only=True)
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
@@ -75,7 +77,7 @@ class MemberSerializer(serializers.ModelSerializer):
                   "created_at", "updated_at"]
 
 
-class IdentitySerializer(serializers.ModelSerializer):
+class IdentitySerializer(StrictModelSerializer):
     """Read, and (channel, namespace, external_id) as input; the services validate. Phone and e-mail
     ids read masked unless the caller sees them in full."""
 
@@ -95,16 +97,16 @@ class IdentitySerializer(serializers.ModelSerializer):
         }
 
 
-class TagGroupSerializer(serializers.ModelSerializer):
+class TagGroupSerializer(StrictModelSerializer):
     class Meta:
         model = TagGroup
         fields = ["id", "name", "description", "multiple", "sort_order", "created_at"]
         read_only_fields = ["created_at"]
 
 
-class TagSerializer(serializers.ModelSerializer):
-    group_name = serializers.CharField(source="group.name", read_only=True)
-    is_rule = serializers.BooleanField(read_only=True)
+class TagSerializer(StrictModelSerializer):
+    group_name = strict.CharField(source="group.name", read_only=True)
+    is_rule = strict.BooleanField(read_only=True)
 
     class Meta:
         model = Tag
@@ -112,12 +114,12 @@ class TagSerializer(serializers.ModelSerializer):
         read_only_fields = ["rule", "rule_refreshed_at", "created_at"]
 
 
-class MemberTagSerializer(serializers.ModelSerializer):
-    tag = serializers.IntegerField(source="tag_id", read_only=True)
-    name = serializers.CharField(source="tag.name", read_only=True)
-    group = serializers.IntegerField(source="tag.group_id", read_only=True)
-    group_name = serializers.CharField(source="tag.group.name", read_only=True)
-    added_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+class MemberTagSerializer(StrictModelSerializer):
+    tag = strict.IntegerField(source="tag_id", read_only=True)
+    name = strict.CharField(source="tag.name", read_only=True)
+    group = strict.IntegerField(source="tag.group_id", read_only=True)
+    group_name = strict.CharField(source="tag.group.name", read_only=True)
+    added_by = strict.SlugRelatedField(slug_field="username", read_only=True)
     source = TagSourceField(choices=TagSource.choices, read_only=True)
 
     class Meta:
@@ -126,20 +128,20 @@ class MemberTagSerializer(serializers.ModelSerializer):
 
 
 class TagIdsSerializer(serializers.Serializer):
-    tags = serializers.ListField(child=serializers.IntegerField(), help_text="Tag ids.")
+    tags = serializers.ListField(child=strict.IntegerField(), help_text="Tag ids.")
 
 
 class MemberIdsSerializer(serializers.Serializer):
-    members = serializers.ListField(child=serializers.IntegerField(), max_length=tags.MAX_IDS, help_text="Member ids.")
+    members = serializers.ListField(child=strict.IntegerField(), max_length=tags.MAX_IDS, help_text="Member ids.")
 
 
 class TaggingResultSerializer(serializers.Serializer):
-    tag = serializers.IntegerField()
-    changed = serializers.IntegerField(help_text="Members tagged (or untagged) by this call.")
-    replaced = serializers.IntegerField(help_text="Other tags of a single-choice group removed.")
+    tag = strict.IntegerField()
+    changed = strict.IntegerField(help_text="Members tagged (or untagged) by this call.")
+    replaced = strict.IntegerField(help_text="Other tags of a single-choice group removed.")
 
 
-class AttributeDefinitionSerializer(serializers.ModelSerializer):
+class AttributeDefinitionSerializer(StrictModelSerializer):
     class Meta:
         model = AttributeDefinition
         fields = ["id", "code", "label", "type", "choices", "sensitive", "requires_guardian", "help_text",
@@ -148,7 +150,7 @@ class AttributeDefinitionSerializer(serializers.ModelSerializer):
         extra_kwargs = {"code": {"validators": []}}  # the service names a taken code as a field error
 
 
-class ConsentSerializer(serializers.ModelSerializer):
+class ConsentSerializer(StrictModelSerializer):
     channel = ConsentChannelField(choices=ConsentChannel.choices, read_only=True)
 
     class Meta:
@@ -157,16 +159,16 @@ class ConsentSerializer(serializers.ModelSerializer):
 
 
 class ConsentInputSerializer(serializers.Serializer):
-    purpose = serializers.ChoiceField(choices=ConsentPurpose.choices)
+    purpose = strict.ChoiceField(choices=ConsentPurpose.choices)
     channel = ConsentChannelField(choices=ConsentChannel.choices, required=False,
                                       help_text="Marketing consent is per channel or 'all'; the rest 'all' only.")
-    granted = serializers.BooleanField(help_text="false withdraws; withdrawing on 'all' withdraws every channel.")
-    source = serializers.CharField(required=False, allow_blank=True, max_length=consent.SOURCE_MAX)
-    evidence = serializers.CharField(required=False, allow_blank=True, max_length=consent.EVIDENCE_MAX)
+    granted = strict.BooleanField(help_text="false withdraws; withdrawing on 'all' withdraws every channel.")
+    source = strict.CharField(required=False, allow_blank=True, max_length=consent.SOURCE_MAX)
+    evidence = strict.CharField(required=False, allow_blank=True, max_length=consent.EVIDENCE_MAX)
 
 
-class ConsentRecordSerializer(serializers.ModelSerializer):
-    recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+class ConsentRecordSerializer(StrictModelSerializer):
+    recorded_by = strict.SlugRelatedField(slug_field="username", read_only=True)
     channel = ConsentChannelField(choices=ConsentChannel.choices, read_only=True)
 
     class Meta:
@@ -175,9 +177,9 @@ class ConsentRecordSerializer(serializers.ModelSerializer):
                   "recorded_at"]
 
 
-class ServiceNoteSerializer(serializers.ModelSerializer):
-    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    store = serializers.SlugRelatedField(slug_field="code", read_only=True)
+class ServiceNoteSerializer(StrictModelSerializer):
+    author = strict.SlugRelatedField(slug_field="username", read_only=True)
+    store = strict.SlugRelatedField(slug_field="code", read_only=True)
 
     class Meta:
         model = ServiceNote
@@ -185,11 +187,11 @@ class ServiceNoteSerializer(serializers.ModelSerializer):
         read_only_fields = ["author", "author_label", "store", "created_at"]
 
 
-class StaffRelationSerializer(serializers.ModelSerializer):
-    staff = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    staff_name = serializers.CharField(source="staff.display_name", read_only=True)
-    store = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    is_active = serializers.BooleanField(read_only=True)
+class StaffRelationSerializer(StrictModelSerializer):
+    staff = strict.SlugRelatedField(slug_field="username", read_only=True)
+    staff_name = strict.CharField(source="staff.display_name", read_only=True)
+    store = strict.SlugRelatedField(slug_field="code", read_only=True)
+    is_active = strict.BooleanField(read_only=True)
 
     class Meta:
         model = StaffRelation
@@ -198,28 +200,28 @@ class StaffRelationSerializer(serializers.ModelSerializer):
 
 
 class RelationInputSerializer(serializers.Serializer):
-    staff = serializers.CharField(help_text="Staff username.")
-    add_way = serializers.ChoiceField(choices=AddWay.choices, required=False)
-    state = serializers.CharField(required=False, allow_blank=True, max_length=relations.STATE_MAX,
-                                  help_text="The QR code's state.")
-    referrer = serializers.IntegerField(required=False, allow_null=True, help_text="Member who referred them.")
-    remark = serializers.CharField(required=False, allow_blank=True, max_length=relations.REMARK_MAX)
-    description = serializers.CharField(required=False, allow_blank=True, max_length=relations.DESCRIPTION_MAX)
+    staff = strict.CharField(help_text="Staff username.")
+    add_way = strict.ChoiceField(choices=AddWay.choices, required=False)
+    state = strict.CharField(required=False, allow_blank=True, max_length=relations.STATE_MAX,
+                             help_text="The QR code's state.")
+    referrer = strict.IntegerField(required=False, allow_null=True, help_text="Member who referred them.")
+    remark = strict.CharField(required=False, allow_blank=True, max_length=relations.REMARK_MAX)
+    description = strict.CharField(required=False, allow_blank=True, max_length=relations.DESCRIPTION_MAX)
     added_at = serializers.DateTimeField(required=False)
-    is_owner = serializers.BooleanField(required=False)
+    is_owner = strict.BooleanField(required=False)
 
 
 class RelationUpdateSerializer(serializers.Serializer):
-    remark = serializers.CharField(required=False, allow_blank=True, max_length=relations.REMARK_MAX)
-    description = serializers.CharField(required=False, allow_blank=True, max_length=relations.DESCRIPTION_MAX)
-    deleted_by = serializers.ChoiceField(choices=["staff", "member"], required=False,
-                                         help_text="Record that this side deleted the other (churn).")
+    remark = strict.CharField(required=False, allow_blank=True, max_length=relations.REMARK_MAX)
+    description = strict.CharField(required=False, allow_blank=True, max_length=relations.DESCRIPTION_MAX)
+    deleted_by = strict.ChoiceField(choices=["staff", "member"], required=False,
+                                    help_text="Record that this side deleted the other (churn).")
     deleted_at = serializers.DateTimeField(required=False)
-    is_owner = serializers.BooleanField(required=False, help_text="true makes this staff the owner.")
+    is_owner = strict.BooleanField(required=False, help_text="true makes this staff the owner.")
 
 
-class MemberEventSerializer(serializers.ModelSerializer):
-    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+class MemberEventSerializer(StrictModelSerializer):
+    actor = strict.SlugRelatedField(slug_field="username", read_only=True)
     kind = EventKindField(choices=MemberEvent.Kind.choices, read_only=True)
 
     class Meta:
@@ -232,7 +234,7 @@ class MemberDetailSerializer(MemberSerializer):
     tags = MemberTagSerializer(source="member_tags", many=True, read_only=True)
     consents = ConsentSerializer(many=True, read_only=True)
     relations = StaffRelationSerializer(many=True, read_only=True)
-    notes_count = serializers.IntegerField(read_only=True)
+    notes_count = strict.IntegerField(read_only=True)
 
     class Meta(MemberSerializer.Meta):
         fields = [*MemberSerializer.Meta.fields, "attributes", "identities", "tags", "consents", "relations",
@@ -240,26 +242,26 @@ class MemberDetailSerializer(MemberSerializer):
 
 
 class ProfileInputSerializer(serializers.Serializer):
-    """Profile fields; each is optional, unknown fields are errors. Empty or null clears a field
-    that may be empty (name, phone, birthday, home store, owner)."""
+    """Profile fields; each is optional, unknown fields are errors. Empty or null clears a text field
+    that may be empty (name, phone, home store, owner); null clears the birthday."""
 
-    name = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=NAME_MAX)
-    phone = serializers.CharField(required=False, allow_blank=True, allow_null=True,
-                                  help_text="Any common way of writing it; stored as E.164 and as a phone identity.")
-    gender = serializers.ChoiceField(choices=Gender.choices, required=False)
-    birthday = serializers.DateField(required=False, allow_null=True)
-    home_store = serializers.CharField(required=False, allow_blank=True, allow_null=True,
-                                       help_text="Store code of an open store (store accounts: their own).")
-    owner = serializers.CharField(required=False, allow_blank=True, allow_null=True,
-                                  help_text="Username of an active shopping guide of the member's store.")
-    source = serializers.ChoiceField(choices=Source.choices, required=False)
-    stage = serializers.ChoiceField(choices=Stage.choices, required=False)
+    name = strict.CharField(required=False, allow_blank=True, allow_null=True, max_length=NAME_MAX)
+    phone = strict.CharField(required=False, allow_blank=True, allow_null=True,
+                             help_text="Any common way of writing it; stored as E.164 and as a phone identity.")
+    gender = strict.ChoiceField(choices=Gender.choices, required=False)
+    birthday = serializers.DateField(required=False, allow_null=True, help_text="YYYY-MM-DD; null clears it.")
+    home_store = strict.CharField(required=False, allow_blank=True, allow_null=True,
+                                  help_text="Store code of an open store (store accounts: their own).")
+    owner = strict.CharField(required=False, allow_blank=True, allow_null=True,
+                             help_text="Username of an active shopping guide of the member's store.")
+    source = strict.ChoiceField(choices=Source.choices, required=False)
+    stage = strict.ChoiceField(choices=Stage.choices, required=False)
     attributes = serializers.DictField(required=False, help_text="Attribute code -> value; null removes a value.")
 
 
 class MemberInputSerializer(ProfileInputSerializer):
     identities = IdentitySerializer(many=True, required=False)
-    tags = serializers.ListField(child=serializers.IntegerField(), required=False, help_text="Tag ids to add.")
+    tags = serializers.ListField(child=strict.IntegerField(), required=False, help_text="Tag ids to add.")
 
 
 class UpsertInputSerializer(MemberInputSerializer):
@@ -268,7 +270,7 @@ class UpsertInputSerializer(MemberInputSerializer):
 
 class BulkUpsertInputSerializer(serializers.Serializer):
     items = UpsertInputSerializer(many=True, min_length=1, max_length=upsert.MAX_BATCH)
-    atomic = serializers.BooleanField(
+    atomic = strict.BooleanField(
         required=False,
         default=True,
         help_text="true (default): all or nothing, a 400 (or 409 identity_conflict) naming each refused item "
@@ -278,38 +280,38 @@ class BulkUpsertInputSerializer(serializers.Serializer):
 
 
 class UpsertResultSerializer(serializers.Serializer):
-    index = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=["created", "updated", "conflict", "invalid"])
-    id = serializers.IntegerField(allow_null=True, help_text="The member (new or found).")
-    member = serializers.IntegerField(allow_null=True, help_text="The same as id.")
-    created = serializers.BooleanField()
-    changed = serializers.ListField(child=serializers.CharField(), help_text="Profile fields changed.")
-    identities_added = serializers.ListField(child=serializers.CharField())
+    index = strict.IntegerField()
+    status = strict.ChoiceField(choices=["created", "updated", "conflict", "invalid"])
+    id = strict.IntegerField(allow_null=True, help_text="The member (new or found).")
+    member = strict.IntegerField(allow_null=True, help_text="The same as id.")
+    created = strict.BooleanField()
+    changed = serializers.ListField(child=strict.CharField(), help_text="Profile fields changed.")
+    identities_added = serializers.ListField(child=strict.CharField())
     errors = serializers.DictField(
         required=False, help_text="For invalid and conflict items (atomic: false): messages by field."
     )
 
 
 class UpsertResponseSerializer(serializers.Serializer):
-    created = serializers.BooleanField()
+    created = strict.BooleanField()
     member = MemberDetailSerializer()
 
 
 class BulkUpsertResponseSerializer(serializers.Serializer):
-    created = serializers.IntegerField()
-    updated = serializers.IntegerField()
-    conflict = serializers.IntegerField(help_text="Items whose identities belong to other members (atomic: false).")
-    invalid = serializers.IntegerField(help_text="Items with invalid data (atomic: false).")
+    created = strict.IntegerField()
+    updated = strict.IntegerField()
+    conflict = strict.IntegerField(help_text="Items whose identities belong to other members (atomic: false).")
+    invalid = strict.IntegerField(help_text="Items with invalid data (atomic: false).")
     results = UpsertResultSerializer(many=True)
 
 
 class MergeInputSerializer(serializers.Serializer):
-    duplicate = serializers.IntegerField(help_text="The member folded into this one.")
-    reason = serializers.CharField(required=False, max_length=merge.REASON_MAX)
+    duplicate = strict.IntegerField(help_text="The member folded into this one.")
+    reason = strict.CharField(required=False, max_length=merge.REASON_MAX)
 
 
-class MemberMergeSerializer(serializers.ModelSerializer):
-    merged_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+class MemberMergeSerializer(StrictModelSerializer):
+    merged_by = strict.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
         model = MemberMerge
@@ -317,35 +319,35 @@ class MemberMergeSerializer(serializers.ModelSerializer):
 
 
 class DuplicateCandidateSerializer(serializers.Serializer):
-    rule = serializers.ChoiceField(choices=["same_phone", "same_unionid"])
-    key = serializers.CharField(help_text="The shared value (phones masked).")
-    survivor = serializers.IntegerField(source="survivor_id", help_text="The oldest member, proposed to keep.")
-    duplicates = serializers.ListField(source="duplicate_ids", child=serializers.IntegerField())
+    rule = strict.ChoiceField(choices=["same_phone", "same_unionid"])
+    key = strict.CharField(help_text="The shared value (phones masked).")
+    survivor = strict.IntegerField(source="survivor_id", help_text="The oldest member, proposed to keep.")
+    duplicates = serializers.ListField(source="duplicate_ids", child=strict.IntegerField())
 
 
 class EraseInputSerializer(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=privacy.ERASE_REASON_MAX)
+    reason = strict.CharField(required=False, allow_blank=True, max_length=privacy.ERASE_REASON_MAX)
 
 
 class MemberSearchInputSerializer(serializers.Serializer):
     """The member list's filters as a body; `q` is where a phone goes."""
 
-    q = serializers.CharField(required=False, help_text="A name (part of it), a phone in any common form or its "
-                              "last digits, or the exact id of any identity.")
-    store = serializers.CharField(required=False, help_text="Store code.")
-    owner = serializers.CharField(required=False, help_text="Owner's username.")
-    stage = serializers.ChoiceField(choices=Stage.choices, required=False)
-    tag = serializers.IntegerField(required=False, help_text="Tag id.")
+    q = strict.CharField(required=False, help_text="A name (part of it), a phone in any common form or its "
+                         "last digits, or the exact id of any identity.")
+    store = strict.CharField(required=False, help_text="Store code.")
+    owner = strict.CharField(required=False, help_text="Owner's username.")
+    stage = strict.ChoiceField(choices=Stage.choices, required=False)
+    tag = strict.IntegerField(required=False, help_text="Tag id.")
 
 
 class RevealedIdentitySerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    channel = serializers.CharField()
-    namespace = serializers.CharField(allow_blank=True)
-    external_id = serializers.CharField()
+    id = strict.IntegerField()
+    channel = strict.CharField()
+    namespace = strict.CharField(allow_blank=True)
+    external_id = strict.CharField()
 
 
 class RevealSerializer(serializers.Serializer):
-    member = serializers.IntegerField(source="member_id")
-    phone = serializers.CharField(allow_blank=True, allow_null=True)
+    member = strict.IntegerField(source="member_id")
+    phone = strict.CharField(allow_blank=True, allow_null=True)
     identities = RevealedIdentitySerializer(many=True, help_text="Phone and e-mail identities, in full.")

@@ -66,7 +66,7 @@ class MemberTimelineViewSet(NestedScopedMixin, ScopedViewSet):
             OpenApiParameter("cursor", OpenApiTypes.STR, description="The `next` of the previous page."),
             OpenApiParameter(
                 "limit",
-                OpenApiTypes.INT,
+                {"type": "integer", "minimum": 1, "maximum": timeline.MAX_PAGE_SIZE},
                 description=f"Entries per page, 1 to {timeline.MAX_PAGE_SIZE} (default {timeline.PAGE_SIZE}).",
             ),
         ],

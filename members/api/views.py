@@ -156,7 +156,8 @@ class MemberViewSet(ScopedModelViewSet):
                    "in a JSON body, with the list's scoping and paging: POST the same body to the `next` link.")
     @action(detail=False, methods=["post"], reads_only=True, filterset_class=None)
     def search(self, request):
-        filters = MemberFilterSet(data=_filter_data(json_object(request)), queryset=self.get_queryset(),
+        body = json_object(request, s.MemberSearchInputSerializer)
+        filters = MemberFilterSet(data=_filter_data(body), queryset=self.get_queryset(),
                                   request=request)
         if not filters.is_valid():
             raise InvalidInput(details=filters.errors)
@@ -178,15 +179,15 @@ class MemberViewSet(ScopedModelViewSet):
         return response
 
     def create(self, request, *args, **kwargs):
-        data = json_object(request)
+        data = json_object(request, s.MemberInputSerializer)
         result = upsert_service.create_member(
             identities=data.pop("identities", None), tags=data.pop("tags", None), profile=data, actor=request.user
         )
         return Response(self._detail(_reload(result.member_id)), status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, *args, **kwargs):
-        member = upsert_service.update_member(member=self.get_object(), profile=json_object(request),
-                                              actor=request.user)
+        profile = json_object(request, s.ProfileInputSerializer)
+        member = upsert_service.update_member(member=self.get_object(), profile=profile, actor=request.user)
         return Response(self._detail(member_detail(member)))
 
     @extend_schema(summary="Create or update a member by identity", request=s.UpsertInputSerializer,
@@ -197,7 +198,7 @@ class MemberViewSet(ScopedModelViewSet):
     @action(detail=False, methods=["post"])
     @idempotent
     def upsert(self, request):
-        data = json_object(request)
+        data = json_object(request, s.UpsertInputSerializer)
         result = upsert_service.upsert_member(
             identities=data.pop("identities", None), tags=data.pop("tags", None), profile=data, actor=request.user
         )
@@ -213,7 +214,7 @@ class MemberViewSet(ScopedModelViewSet):
     @action(detail=False, methods=["post"], url_path="bulk-upsert")
     @idempotent
     def bulk_upsert(self, request):
-        body = json_object(request)
+        body = json_object(request, s.BulkUpsertInputSerializer, nested=False)
         atomic = body.get("atomic", True)
         if not isinstance(atomic, bool):
             raise InvalidInput(details={"atomic": [_("Expected true or false.")]})
@@ -229,7 +230,7 @@ class MemberViewSet(ScopedModelViewSet):
     @action(detail=True, methods=["post"], scope_resource="merges")
     def merge(self, request, pk=None):
         survivor = self.get_object()
-        data = json_object(request)
+        data = json_object(request, s.MergeInputSerializer)
         duplicate_id = data.get("duplicate")
         if not isinstance(duplicate_id, int) or isinstance(duplicate_id, bool):
             raise InvalidInput(details={"duplicate": [_("Expected a member id.")]})
@@ -269,8 +270,8 @@ class MemberViewSet(ScopedModelViewSet):
     @action(detail=True, methods=["post"], scope_resource="privacy")
     def erase(self, request, pk=None):
         member = self.get_object()
-        privacy.erase_member(member=member, actor=request.user, reason=json_object(request).get("reason", ""),
-                             ip=_ip(request))
+        reason = json_object(request, s.EraseInputSerializer).get("reason", "")
+        privacy.erase_member(member=member, actor=request.user, reason=reason, ip=_ip(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(methods=["GET"], summary="The member's custom attributes", responses={200: OpenApiTypes.OBJECT})
@@ -322,7 +323,7 @@ class MemberIdentityViewSet(MemberChildMixin, ScopedQuerysetMixin, mixins.ListMo
     pagination_class = cursor_ordered_by("id")
 
     def create(self, request, *args, **kwargs):
-        data = json_object(request)
+        data = json_object(request, s.IdentitySerializer)
         identity = identities.add_identity(
             member=self.member, channel=data.get("channel"), namespace=data.get("namespace") or "",
             external_id=data.get("external_id"), actor=request.user,
@@ -355,7 +356,8 @@ class MemberTagViewSet(MemberChildMixin, ScopedQuerysetMixin, mixins.ListModelMi
     unpaged_actions = ("create",)  # tagging answers all the member's tags, not a page
 
     def create(self, request, *args, **kwargs):
-        tags.tag_member(member=self.member, tag_ids=json_object(request).get("tags"), actor=request.user,
+        tag_ids = json_object(request, s.TagIdsSerializer).get("tags")
+        tags.tag_member(member=self.member, tag_ids=tag_ids, actor=request.user,
                         source=_tag_source(request))
         rows = self.filter_queryset(self.get_queryset())
         return Response(s.MemberTagSerializer(rows, many=True).data)
@@ -387,13 +389,13 @@ class MemberNoteViewSet(MemberChildMixin, ScopedQuerysetMixin, mixins.ListModelM
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def create(self, request, *args, **kwargs):
-        data = json_object(request)
+        data = json_object(request, s.ServiceNoteSerializer)
         note = notes.add_note(member=self.member, body=data.get("body"), kind=data.get("kind", "note"),
                               pinned=data.get("pinned", False), actor=request.user)
         return Response(s.ServiceNoteSerializer(note).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, *args, **kwargs):
-        data = json_object(request)
+        data = json_object(request, s.ServiceNoteSerializer)
         note = notes.update_note(note=self.get_object(), actor=request.user, pinned=data.get("pinned"),
                                  body=data.get("body"), kind=data.get("kind"))
         return Response(s.ServiceNoteSerializer(note).data)
@@ -422,7 +424,7 @@ class MemberRelationViewSet(MemberChildMixin, ScopedQuerysetMixin, mixins.ListMo
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def create(self, request, *args, **kwargs):
-        data = json_object(request)
+        data = json_object(request, s.RelationInputSerializer)
         params = s.RelationInputSerializer(data=data)
         params.is_valid(raise_exception=True)
         values = dict(params.validated_data)
@@ -463,7 +465,7 @@ class MemberConsentViewSet(MemberChildMixin, ScopedQuerysetMixin, mixins.ListMod
     pagination_class = cursor_ordered_by("purpose", "channel")
 
     def create(self, request, *args, **kwargs):
-        data = json_object(request)
+        data = json_object(request, s.ConsentInputSerializer)
         current = consent.set_consent(
             member=self.member, purpose=data.get("purpose"), channel=data.get("channel", "all"),
             granted=data.get("granted"), source=data.get("source", ""), evidence=data.get("evidence", ""),
@@ -554,7 +556,7 @@ class TagViewSet(ScopedModelViewSet):
             filterset_class=None)
     def members(self, request, pk=None):
         tag = self.get_object()
-        ids = json_object(request).get("members")
+        ids = json_object(request, s.MemberIdsSerializer).get("members")
         if not isinstance(ids, list):
             raise InvalidInput(details={"members": [_("Expected a list of member ids.")]})
         work = tags.tag_members if request.method == "POST" else tags.untag_members

@@ -99,6 +99,28 @@ def refuse_empty_values(query_params, filterset) -> None:
         )
 
 
+# How a boolean is written in a query string: the schema says boolean, and a client library writes
+# true or false. Anything else ("1", "yes", "null") is refused rather than read as no filter.
+BOOLEAN_TEXT = frozenset({"true", "false"})
+
+
+def refuse_unreadable_booleans(query_params, filterset) -> None:
+    """A boolean filter given anything but true or false is refused: django-filter's select reads an
+    unknown value as "either", which would widen the list the caller asked to narrow."""
+    bad = [
+        name
+        for name, filter_ in filterset.filters.items()
+        if name in query_params
+        and isinstance(filter_.field, forms.NullBooleanField)
+        and any(value not in BOOLEAN_TEXT for value in query_params.getlist(name))
+    ]
+    if bad:
+        raise InvalidInput(
+            _("The filters are not valid."),
+            details={name: [_("Must be true or false.")] for name in bad},
+        )
+
+
 def refuse_out_of_range_offsets(cleaned_data: dict) -> None:
     """Raise InvalidInput naming each date-time filter whose UTC offset is out of range."""
     bad = {}
@@ -129,6 +151,7 @@ class StrictFilterBackend(DjangoFilterBackend):
         if filterset is None:
             return queryset
         refuse_empty_values(request.query_params, filterset)
+        refuse_unreadable_booleans(request.query_params, filterset)
         if not filterset.is_valid():
             # The form's own messages, already worded: django-filter's translate_validation formats
             # each message again with %, which crashes on a message quoting a value holding a "%".

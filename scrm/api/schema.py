@@ -107,8 +107,16 @@ class AutoSchema(openapi.AutoSchema):
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
         if isinstance(field, serializers.DecimalField) and "pattern" in schema and field.max_whole_digits:
             # drf-spectacular's pattern (\d{0,n}) also matches "", "-" and ".", which no decimal is.
+            # No minus sign where the minimum is zero or more (scrm.api.fields.DecimalField refuses one).
             whole, places = field.max_whole_digits, field.decimal_places
-            schema["pattern"] = rf"^-?(?:\d{{1,{whole}}}(?:\.\d{{0,{places}}})?|\.\d{{1,{places}}})$"
+            sign = "" if field.min_value is not None and field.min_value >= 0 else "-?"
+            schema["pattern"] = rf"^{sign}(?:\d{{1,{whole}}}(?:\.\d{{0,{places}}})?|\.\d{{1,{places}}})$"
+        if isinstance(field, serializers.ListSerializer) and schema.get("type") == "array":
+            # drf-spectacular leaves out a nested list's bounds (items of a batch: 1 to MAX_BATCH).
+            if field.min_length is not None:
+                schema["minItems"] = field.min_length
+            if field.max_length is not None:
+                schema["maxItems"] = field.max_length
         if direction == "response" and not schema.get("nullable") and _source_is_nullable(field):
             schema = {"allOf": [schema], "nullable": True} if "$ref" in schema else {**schema, "nullable": True}
         return schema

@@ -8,30 +8,33 @@ from rest_framework import serializers
 from loyalty.orders import queries
 from loyalty.orders.models import AttributionPolicy, AttributionRule, Order, OrderChannel, OrderLine, Refund
 from loyalty.orders.services import MAX_BATCH
+from loyalty.orders.services.cleaning import MAX_LINES
 from members.services import disclosure
+from scrm.api import fields as strict
+from scrm.api.serializers import StrictModelSerializer
 
 
 class OrderBuyerSerializer(serializers.Serializer):
-    channel = serializers.CharField(help_text="A member identity channel: wecom, wechat_unionid, tmall, phone...")
-    namespace = serializers.CharField(required=False, allow_blank=True, help_text="Shop or app id, if any.")
-    external_id = serializers.CharField()
+    channel = strict.CharField(help_text="A member identity channel: wecom, wechat_unionid, tmall, phone...")
+    namespace = strict.CharField(required=False, allow_blank=True, help_text="Shop or app id, if any.")
+    external_id = strict.CharField()
 
 
-class OrderLineSerializer(serializers.ModelSerializer):
+class OrderLineSerializer(StrictModelSerializer):
     class Meta:
         model = OrderLine
         fields = ["id", "sku", "name", "category", "quantity", "amount", "refunded_amount"]
 
 
-class OrderRefundSerializer(serializers.ModelSerializer):
+class OrderRefundSerializer(StrictModelSerializer):
     class Meta:
         model = Refund
         fields = ["id", "external_id", "line", "amount", "reason", "refunded_at", "created_at"]
 
 
-class OrderSerializer(serializers.ModelSerializer):
-    store = serializers.SlugRelatedField(slug_field="code", read_only=True, help_text="Store code.")
-    store_code = serializers.CharField(
+class OrderSerializer(StrictModelSerializer):
+    store = strict.SlugRelatedField(slug_field="code", read_only=True, help_text="Store code.")
+    store_code = strict.CharField(
         source="store.code", read_only=True, allow_null=True, default=None, help_text="The same as `store`."
     )
     member = serializers.SerializerMethodField(
@@ -40,7 +43,7 @@ class OrderSerializer(serializers.ModelSerializer):
     )
     buyer = serializers.SerializerMethodField()
     pending_buyer = serializers.SerializerMethodField()
-    net_amount = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True)
+    net_amount = strict.DecimalField(max_digits=12, decimal_places=2, read_only=True)
 
     class Meta:
         model = Order
@@ -108,37 +111,53 @@ class OrderDetailSerializer(OrderSerializer):
 
 
 class OrderLineInputSerializer(serializers.Serializer):
-    sku = serializers.CharField(required=False, max_length=64)
-    name = serializers.CharField(max_length=200)
-    category = serializers.CharField(required=False, max_length=64, help_text="e.g. milk powder, diapers, toys.")
-    quantity = serializers.IntegerField(required=False, min_value=1, default=1)
-    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, help_text="Paid for the line.")
+    """An order line; null for an optional field is the same as leaving it out."""
+
+    sku = strict.CharField(required=False, allow_null=True, max_length=64)
+    name = strict.CharField(max_length=200)
+    category = strict.CharField(
+        required=False, allow_null=True, max_length=64, help_text="e.g. milk powder, diapers, toys."
+    )
+    # 100000: the bound loyalty.orders.services.cleaning holds a line's quantity to.
+    quantity = strict.IntegerField(required=False, min_value=1, max_value=100000, default=1)
+    amount = strict.DecimalField(max_digits=12, decimal_places=2, min_value=0, help_text="Paid for the line.")
 
 
 class OrderInputSerializer(serializers.Serializer):
-    channel = serializers.ChoiceField(choices=OrderChannel.choices)
-    external_id = serializers.CharField(max_length=128, help_text="The channel's order number; unique per channel.")
+    """An order; null for an optional field is the same as leaving it out."""
+
+    channel = strict.ChoiceField(choices=OrderChannel.choices)
+    external_id = strict.CharField(max_length=128, help_text="The channel's order number; unique per channel.")
     placed_at = serializers.DateTimeField(help_text="ISO 8601; without an offset, the brand's time zone.")
-    currency = serializers.CharField(required=False, help_text="One of the brand's currencies; the first by default.")
-    total_amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
-    store = serializers.CharField(
-        required=False, help_text="Store code. Default: the store of a store-bound key, else the member's home store."
+    currency = strict.CharField(
+        required=False, allow_null=True, help_text="One of the brand's currencies; the first by default."
     )
-    member_id = serializers.IntegerField(required=False)
-    buyer = OrderBuyerSerializer(required=False, help_text="The buyer's identity on the channel, when no member_id.")
-    phone = serializers.CharField(required=False, help_text="The buyer's phone, any common form.")
-    guide = serializers.CharField(
-        required=False, help_text="Username of the guide who sold it; credited when active staff of the order's store."
+    total_amount = strict.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+    store = strict.CharField(
+        required=False, allow_null=True, max_length=32,
+        help_text="Store code. Default: the store of a store-bound key, else the member's home store.",
     )
-    referral_code = serializers.CharField(required=False, max_length=32)
+    member_id = strict.IntegerField(required=False, allow_null=True, min_value=1)
+    buyer = OrderBuyerSerializer(
+        required=False, allow_null=True, help_text="The buyer's identity on the channel, when no member_id."
+    )
+    phone = strict.CharField(
+        required=False, allow_null=True, max_length=32, help_text="The buyer's phone, any common form."
+    )
+    guide = strict.CharField(
+        required=False, allow_null=True, max_length=150,
+        help_text="Username of the guide who sold it; credited when active staff of the order's store.",
+    )
+    referral_code = strict.CharField(required=False, allow_null=True, max_length=32)
     lines = OrderLineInputSerializer(
-        many=True, required=False, help_text="When given, their amounts must add up to total_amount."
+        many=True, required=False, allow_null=True, max_length=MAX_LINES,
+        help_text="When given, their amounts must add up to total_amount.",
     )
 
 
 class OrderBatchInputSerializer(serializers.Serializer):
     items = OrderInputSerializer(many=True, min_length=1, max_length=MAX_BATCH, help_text=f"1 to {MAX_BATCH} orders.")
-    atomic = serializers.BooleanField(
+    atomic = strict.BooleanField(
         required=False,
         default=False,
         help_text="false (default): valid items are recorded and each invalid one gets its own errors. "
@@ -147,10 +166,10 @@ class OrderBatchInputSerializer(serializers.Serializer):
 
 
 class OrderBatchItemResultSerializer(serializers.Serializer):
-    index = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=["created", "existing", "conflict", "invalid"])
-    id = serializers.IntegerField(allow_null=True, help_text="The order (new or already recorded).")
-    member = serializers.IntegerField(allow_null=True, help_text="Null while the buyer is not a known member.")
+    index = strict.IntegerField()
+    status = strict.ChoiceField(choices=["created", "existing", "conflict", "invalid"])
+    id = strict.IntegerField(allow_null=True, help_text="The order (new or already recorded).")
+    member = strict.IntegerField(allow_null=True, help_text="Null while the buyer is not a known member.")
     errors = serializers.DictField(
         required=False,
         help_text="For invalid and conflict items: messages by field (for a conflict, the fields "
@@ -159,29 +178,29 @@ class OrderBatchItemResultSerializer(serializers.Serializer):
 
 
 class OrderBatchResponseSerializer(serializers.Serializer):
-    created = serializers.IntegerField()
-    existing = serializers.IntegerField()
-    conflict = serializers.IntegerField(help_text="Items whose order number was recorded with other content.")
-    invalid = serializers.IntegerField()
+    created = strict.IntegerField()
+    existing = strict.IntegerField()
+    conflict = strict.IntegerField(help_text="Items whose order number was recorded with other content.")
+    invalid = strict.IntegerField()
     results = OrderBatchItemResultSerializer(many=True)
 
 
 class OrderRefundInputSerializer(serializers.Serializer):
-    external_id = serializers.CharField(max_length=128, help_text="The channel's refund number; unique per order.")
-    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
-    line = serializers.IntegerField(required=False, help_text="A line of this order, for a line refund.")
-    reason = serializers.CharField(required=False, max_length=200)
+    external_id = strict.CharField(max_length=128, help_text="The channel's refund number; unique per order.")
+    amount = strict.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+    line = strict.IntegerField(required=False, help_text="A line of this order, for a line refund.")
+    reason = strict.CharField(required=False, max_length=200)
     refunded_at = serializers.DateTimeField(required=False)
 
 
 class OrderRefundResponseSerializer(serializers.Serializer):
-    created = serializers.BooleanField()
+    created = strict.BooleanField()
     refund = OrderRefundSerializer()
     order = OrderDetailSerializer()
 
 
-class AttributionPolicySerializer(serializers.ModelSerializer):
-    rule = serializers.ChoiceField(
+class AttributionPolicySerializer(StrictModelSerializer):
+    rule = strict.ChoiceField(
         choices=[(r.value, r.label) for r in (AttributionRule.OWNER, AttributionRule.LAST_SERVED)]
     )
 

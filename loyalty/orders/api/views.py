@@ -59,7 +59,7 @@ class OrderViewSet(ScopedCreateListRetrieveViewSet):
 
     @idempotent
     def create(self, request, *args, **kwargs):
-        order, created = services.record_order(data=json_object(request), actor=request.user)
+        order, created = services.record_order(data=json_object(request, s.OrderInputSerializer), actor=request.user)
         return Response(self._detail(order.pk), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(
@@ -75,7 +75,7 @@ class OrderViewSet(ScopedCreateListRetrieveViewSet):
     @action(detail=False, methods=["post"])
     @idempotent
     def batch(self, request):
-        body = json_object(request)
+        body = json_object(request, s.OrderBatchInputSerializer, nested=False)
         atomic = body.get("atomic", False)
         if not isinstance(atomic, bool):
             raise InvalidInput(details={"atomic": [_("Expected true or false.")]})
@@ -127,7 +127,7 @@ class OrderViewSet(ScopedCreateListRetrieveViewSet):
     @idempotent
     def refunds(self, request, pk=None):
         order = self.get_object()
-        body = json_object(request)
+        body = json_object(request, s.OrderRefundInputSerializer)
         refund, created = services.record_refund(
             order=order,
             external_id=body.get("external_id"),
@@ -156,7 +156,7 @@ class OrderViewSet(ScopedCreateListRetrieveViewSet):
     )
     def attribution_policy(self, request):
         if request.method == "PUT":
-            body = json_object(request)
+            body = json_object(request, s.AttributionPolicySerializer)
             policy = services.set_attribution_policy(
                 rule=body.get("rule"), window_days=body.get("window_days"), actor=request.user
             )

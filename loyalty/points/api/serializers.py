@@ -6,9 +6,11 @@ from rest_framework import serializers
 
 from loyalty.points.models import LotSource, PointEntry, PointLot, PointsPolicy, Redemption, Reward
 from loyalty.points.services import POLICY_FIELDS, REWARD_FIELDS
+from scrm.api import fields as strict
+from scrm.api.serializers import StrictModelSerializer
 
 
-class RewardSerializer(serializers.ModelSerializer):
+class RewardSerializer(StrictModelSerializer):
     class Meta:
         model = Reward
         fields = ["id", *REWARD_FIELDS, "created_at", "updated_at"]
@@ -17,17 +19,17 @@ class RewardSerializer(serializers.ModelSerializer):
         extra_kwargs = {"per_member_limit": {"min_value": 1}, "points_cost": {"min_value": 1}}
 
 
-class PolicySerializer(serializers.ModelSerializer):
+class PolicySerializer(StrictModelSerializer):
     currency_rates = serializers.DictField(
-        child=serializers.FloatField(),
+        child=strict.FloatField(),
         required=False,
         help_text='Reporting-currency units per unit, e.g. {"HKD": 0.92}.',
     )
     tier_multipliers = serializers.DictField(
-        child=serializers.FloatField(), required=False, help_text='By tier rank, e.g. {"4": 1.5}.'
+        child=strict.FloatField(), required=False, help_text='By tier rank, e.g. {"4": 1.5}.'
     )
     category_multipliers = serializers.DictField(
-        child=serializers.FloatField(), required=False, help_text='By order line category, e.g. {"milk powder": 2}.'
+        child=strict.FloatField(), required=False, help_text='By order line category, e.g. {"milk powder": 2}.'
     )
 
     class Meta:
@@ -36,10 +38,10 @@ class PolicySerializer(serializers.ModelSerializer):
         read_only_fields = ["updated_at"]
 
 
-class PointLotSerializer(serializers.ModelSerializer):
-    order_number = serializers.CharField(source="order.external_id", default=None, read_only=True)
+class PointLotSerializer(StrictModelSerializer):
+    order_number = strict.CharField(source="order.external_id", default=None, read_only=True)
     # A plain string: the member centre already names a "source" choice set in the schema.
-    source = serializers.CharField(read_only=True, help_text="One of: " + ", ".join(LotSource.values) + ".")
+    source = strict.CharField(read_only=True, help_text="One of: " + ", ".join(LotSource.values) + ".")
 
     class Meta:
         model = PointLot
@@ -59,13 +61,13 @@ class PointLotSerializer(serializers.ModelSerializer):
         ]
 
 
-class PointEntrySerializer(serializers.ModelSerializer):
+class PointEntrySerializer(StrictModelSerializer):
     by = serializers.SerializerMethodField()
-    explanation = serializers.CharField(
+    explanation = strict.CharField(
         source="description", read_only=True, help_text="Why, in the language of the request (Accept-Language)."
     )
     lots = serializers.ListField(
-        child=serializers.ListField(child=serializers.IntegerField()),
+        child=serializers.ListField(child=strict.IntegerField()),
         read_only=True,
         help_text="[[lot id, points], ...] touched by the change.",
     )
@@ -91,9 +93,9 @@ class PointEntrySerializer(serializers.ModelSerializer):
         return entry.actor.get_username() if entry.actor_id else entry.actor_display
 
 
-class RedemptionSerializer(serializers.ModelSerializer):
-    reward_name = serializers.CharField(source="reward.name", read_only=True)
-    store = serializers.SlugRelatedField(slug_field="code", read_only=True, help_text="Store code.")
+class RedemptionSerializer(StrictModelSerializer):
+    reward_name = strict.CharField(source="reward.name", read_only=True)
+    store = strict.SlugRelatedField(slug_field="code", read_only=True, help_text="Store code.")
 
     class Meta:
         model = Redemption
@@ -114,31 +116,31 @@ class RedemptionSerializer(serializers.ModelSerializer):
 
 class ExpiringSerializer(serializers.Serializer):
     date = serializers.DateField(help_text="The last day the points are valid.")
-    points = serializers.IntegerField()
+    points = strict.IntegerField()
 
 
 class MemberPointsSerializer(serializers.Serializer):
-    member = serializers.IntegerField()
-    balance = serializers.IntegerField()
-    earned_total = serializers.IntegerField()
-    redeemed_total = serializers.IntegerField()
-    expired_total = serializers.IntegerField()
+    member = strict.IntegerField()
+    balance = strict.IntegerField()
+    earned_total = strict.IntegerField()
+    redeemed_total = strict.IntegerField()
+    expired_total = strict.IntegerField()
     expiring = ExpiringSerializer(many=True)
     lots = PointLotSerializer(many=True, help_text="Lots with points left, soonest to expire first (at most 50).")
     entries = PointEntrySerializer(many=True, help_text="The latest ledger entries; /point-entries/ has them all.")
 
 
 class RedeemInputSerializer(serializers.Serializer):
-    member = serializers.IntegerField()
-    reward = serializers.IntegerField()
-    note = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    member = strict.IntegerField()
+    reward = strict.IntegerField()
+    note = strict.CharField(required=False, allow_blank=True, max_length=200)
 
 
 class CancelInputSerializer(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    reason = strict.CharField(required=False, allow_blank=True, max_length=200)
 
 
 class AdjustInputSerializer(serializers.Serializer):
-    member = serializers.IntegerField()
-    points = serializers.IntegerField(help_text="Positive adds a lot; negative removes, soonest to expire first.")
-    reason = serializers.CharField(max_length=300, help_text="Shown to the member in their history.")
+    member = strict.IntegerField()
+    points = strict.IntegerField(help_text="Positive adds a lot; negative removes, soonest to expire first.")
+    reason = strict.CharField(max_length=300, help_text="Shown to the member in their history.")

@@ -8,26 +8,28 @@ from rest_framework import serializers
 
 from loyalty.referrals import queries
 from loyalty.referrals.models import Commission, CommissionRule, Referral, ReferralCode
+from scrm.api import fields as strict
+from scrm.api.serializers import StrictModelSerializer
 
 
-class ReferralCodeSerializer(serializers.ModelSerializer):
+class ReferralCodeSerializer(StrictModelSerializer):
     link = serializers.SerializerMethodField()
 
     class Meta:
         model = ReferralCode
         fields = ["id", "member", "code", "link", "created_at"]
 
-    @extend_schema_field(serializers.CharField(help_text="The member's referral link (SIYU_REFERRAL_LINK)."))
+    @extend_schema_field(strict.CharField(help_text="The member's referral link (SIYU_REFERRAL_LINK)."))
     def get_link(self, obj) -> str:
         return queries.referral_link(obj.code)
 
 
 class CodeInputSerializer(serializers.Serializer):
-    member = serializers.IntegerField(help_text="Member id; answers with their code, made now if they had none.")
+    member = strict.IntegerField(help_text="Member id; answers with their code, made now if they had none.")
 
 
-class ReferralSerializer(serializers.ModelSerializer):
-    source = serializers.CharField(read_only=True, help_text="order (the first order carrying a code) or api.")
+class ReferralSerializer(StrictModelSerializer):
+    source = strict.CharField(read_only=True, help_text="order (the first order carrying a code) or api.")
 
     class Meta:
         model = Referral
@@ -35,11 +37,11 @@ class ReferralSerializer(serializers.ModelSerializer):
 
 
 class ReferralInputSerializer(serializers.Serializer):
-    member = serializers.IntegerField(help_text="The referred member.")
-    code = serializers.CharField(help_text="The referrer's code.")
+    member = strict.IntegerField(help_text="The referred member.")
+    code = strict.CharField(help_text="The referrer's code.")
 
 
-class CommissionRuleSerializer(serializers.ModelSerializer):
+class CommissionRuleSerializer(StrictModelSerializer):
     class Meta:
         model = CommissionRule
         fields = [
@@ -58,10 +60,10 @@ class CommissionRuleSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at", "updated_at"]
 
 
-class CommissionSerializer(serializers.ModelSerializer):
-    explanation = serializers.CharField(read_only=True)
-    order_number = serializers.CharField(source="order.external_id", read_only=True)
-    channel = serializers.CharField(source="order.channel", read_only=True)
+class CommissionSerializer(StrictModelSerializer):
+    explanation = strict.CharField(read_only=True)
+    order_number = strict.CharField(source="order.external_id", read_only=True)
+    channel = strict.CharField(source="order.channel", read_only=True)
 
     class Meta:
         model = Commission
@@ -92,8 +94,10 @@ class CommissionSerializer(serializers.ModelSerializer):
 
 
 class MarkPaidInputSerializer(serializers.Serializer):
-    ids = serializers.ListField(child=serializers.IntegerField(), help_text="Payable commissions to mark paid.")
+    ids = serializers.ListField(
+        child=strict.IntegerField(), min_length=1, help_text="Payable commissions to mark paid."
+    )
 
 
 class MarkPaidResultSerializer(serializers.Serializer):
-    marked_paid = serializers.IntegerField()
+    marked_paid = strict.IntegerField()

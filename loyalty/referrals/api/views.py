@@ -57,7 +57,7 @@ class ReferralCodeViewSet(ScopedCreateListRetrieveViewSet):
     parser_classes = [JSONParser]
 
     def create(self, request, *args, **kwargs):
-        member = _member(request, json_object(request).get("member"))
+        member = _member(request, json_object(request, s.CodeInputSerializer).get("member"))
         code, created = services.ensure_code(member=member)
         return Response(s.ReferralCodeSerializer(code).data, status=201 if created else 200)
 
@@ -80,7 +80,7 @@ class ReferralViewSet(ScopedCreateListRetrieveViewSet):
     parser_classes = [JSONParser]
 
     def create(self, request, *args, **kwargs):
-        data = json_object(request)
+        data = json_object(request, s.ReferralInputSerializer)
         member = _member(request, data.get("member"))
         if not isinstance(data.get("code"), str):
             raise InvalidInput(details={"code": [_("Expected the referrer's code.")]})
@@ -104,11 +104,12 @@ class CommissionRuleViewSet(ScopedModelViewSet):
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def create(self, request, *args, **kwargs):
-        rule = services.create_rule(data=json_object(request), actor=request.user)
+        rule = services.create_rule(data=json_object(request, s.CommissionRuleSerializer), actor=request.user)
         return Response(s.CommissionRuleSerializer(rule).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, *args, **kwargs):
-        rule = services.update_rule(rule=self.get_object(), data=json_object(request), actor=request.user)
+        data = json_object(request, s.CommissionRuleSerializer)
+        rule = services.update_rule(rule=self.get_object(), data=data, actor=request.user)
         return Response(s.CommissionRuleSerializer(rule).data)
 
     def perform_destroy(self, instance):
@@ -140,5 +141,6 @@ class CommissionViewSet(ScopedReadOnlyViewSet):
     )
     @idempotent
     def mark_paid(self, request):
-        n = services.mark_paid(commission_ids=json_object(request).get("ids"), actor=request.user)
+        ids = json_object(request, s.MarkPaidInputSerializer).get("ids")
+        n = services.mark_paid(commission_ids=ids, actor=request.user)
         return Response({"marked_paid": n})

@@ -6,17 +6,20 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from loyalty.tiers.models import DowngradePolicy, MemberTier, TierBasis, TierChange, TierLadder, TierLevel
+from loyalty.tiers.services.ladder import MAX_LEVELS
+from scrm.api import fields as strict
+from scrm.api.serializers import StrictModelSerializer
 
 
-class TierLevelSerializer(serializers.ModelSerializer):
+class TierLevelSerializer(StrictModelSerializer):
     class Meta:
         model = TierLevel
         fields = ["id", "rank", "name", "threshold", "benefits", "colour"]
 
 
-class TierLadderSerializer(serializers.ModelSerializer):
+class TierLadderSerializer(StrictModelSerializer):
     levels = TierLevelSerializer(many=True, read_only=True)
-    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    updated_by = strict.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
         model = TierLadder
@@ -35,36 +38,37 @@ class TierLadderSerializer(serializers.ModelSerializer):
 
 
 class TierLevelInputSerializer(serializers.Serializer):
-    id = serializers.IntegerField(required=False, help_text="Keep an existing level (its members stay linked).")
-    rank = serializers.IntegerField(min_value=1)
-    name = serializers.CharField(max_length=64)
-    threshold = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0)
-    benefits = serializers.CharField(required=False, allow_blank=True)
-    colour = serializers.CharField(required=False, allow_blank=True, help_text="#rrggbb")
+    id = strict.IntegerField(required=False, help_text="Keep an existing level (its members stay linked).")
+    rank = strict.IntegerField(min_value=1)
+    name = strict.CharField(max_length=64)
+    threshold = strict.DecimalField(max_digits=14, decimal_places=2, min_value=0)
+    benefits = strict.CharField(required=False, allow_blank=True)
+    colour = strict.CharField(required=False, allow_blank=True, help_text="#rrggbb")
 
 
 class TierLadderInputSerializer(serializers.Serializer):
     """For the schema only: tiers.services.save_ladder validates and names the level at fault."""
 
-    name = serializers.CharField(required=False, allow_blank=True)
-    basis = serializers.ChoiceField(choices=TierBasis.choices, required=False)
-    window_days = serializers.IntegerField(min_value=1, required=False)
-    downgrade_policy = serializers.ChoiceField(choices=DowngradePolicy.choices, required=False)
-    period_end_month = serializers.IntegerField(min_value=1, max_value=12, required=False)
-    period_end_day = serializers.IntegerField(min_value=1, max_value=31, required=False)
-    grace_days = serializers.IntegerField(min_value=1, required=False)
+    name = strict.CharField(required=False, allow_blank=True)
+    basis = strict.ChoiceField(choices=TierBasis.choices, required=False)
+    window_days = strict.IntegerField(min_value=1, required=False)
+    downgrade_policy = strict.ChoiceField(choices=DowngradePolicy.choices, required=False)
+    period_end_month = strict.IntegerField(min_value=1, max_value=12, required=False)
+    period_end_day = strict.IntegerField(min_value=1, max_value=31, required=False)
+    grace_days = strict.IntegerField(min_value=1, required=False)
     levels = TierLevelInputSerializer(
-        many=True, required=False, help_text="The whole ladder; levels left out are removed."
+        many=True, required=False, min_length=1, max_length=MAX_LEVELS,
+        help_text="The whole ladder; levels left out are removed.",
     )
 
 
-class LevelRefSerializer(serializers.ModelSerializer):
+class LevelRefSerializer(StrictModelSerializer):
     class Meta:
         model = TierLevel
         fields = ["id", "rank", "name"]
 
 
-class MemberTierSerializer(serializers.ModelSerializer):
+class MemberTierSerializer(StrictModelSerializer):
     level = LevelRefSerializer(read_only=True)
     earned_level = LevelRefSerializer(read_only=True)
     floor_level = LevelRefSerializer(read_only=True)
@@ -101,8 +105,8 @@ class MemberTierDetailSerializer(MemberTierSerializer):
         return f"{self.context['progress']['missing']:.2f}"
 
 
-class TierChangeSerializer(serializers.ModelSerializer):
-    changed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+class TierChangeSerializer(StrictModelSerializer):
+    changed_by = strict.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
         model = TierChange
@@ -125,5 +129,6 @@ class TierChangeSerializer(serializers.ModelSerializer):
 
 
 class FloorInputSerializer(serializers.Serializer):
-    level = serializers.IntegerField(allow_null=True, help_text="Level id, or null to clear the floor.")
-    reason = serializers.CharField(max_length=200)
+    level = strict.IntegerField(allow_null=True, help_text="Level id, or null to clear the floor.")
+    reason = strict.CharField(required=False, allow_blank=True, max_length=200,
+                              help_text="Why; required when setting a level, not when clearing the floor.")

@@ -67,7 +67,8 @@ class TierLadderViewSet(ScopedQuerysetMixin, viewsets.GenericViewSet):
     )
     @current.mapping.put
     def replace_current(self, request):
-        return _ladder_response(services.save_ladder(actor=request.user, data=json_object(request), partial=False))
+        data = json_object(request, s.TierLadderInputSerializer)
+        return _ladder_response(services.save_ladder(actor=request.user, data=data, partial=False))
 
     @extend_schema(
         summary="Change some of the ladder",
@@ -77,7 +78,8 @@ class TierLadderViewSet(ScopedQuerysetMixin, viewsets.GenericViewSet):
     )
     @current.mapping.patch
     def change_current(self, request):
-        return _ladder_response(services.save_ladder(actor=request.user, data=json_object(request), partial=True))
+        data = json_object(request, s.TierLadderInputSerializer)
+        return _ladder_response(services.save_ladder(actor=request.user, data=data, partial=True))
 
 
 class MemberTierCursor(Cursor):
@@ -161,7 +163,7 @@ class MemberTierViewSet(_MemberRoute, ScopedQuerysetMixin, viewsets.GenericViewS
     )
     @action(detail=False, methods=["post"], scope_resource="tier_floors")
     def floor(self, request, member_id=None):
-        data = json_object(request)
+        data = json_object(request, s.FloorInputSerializer)
         if "level" not in data:
             raise InvalidInput(details={"level": [_("Give a level id, or null to clear the floor.")]})
         services.set_floor(

@@ -5,6 +5,8 @@ from rest_framework import serializers
 
 from members.io.messages import rendered
 from members.io.models import ImportJob, ImportMode
+from scrm.api import fields as strict
+from scrm.api.serializers import StrictModelSerializer
 from scrm.files import encoding_choices
 
 MESSAGE_MAX = 1000  # a message holds previews of cells only; a job stored before that is cut here
@@ -13,22 +15,22 @@ MESSAGE_MAX = 1000  # a message holds previews of cells only; a job stored befor
 class ImportCreateSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="CSV or .xlsx with a header row; see the template. What the file is comes "
                                            "from its content: anything else is refused (400).")
-    mode = serializers.ChoiceField(choices=ImportMode.choices, default=ImportMode.DRY_RUN)
-    encoding = serializers.ChoiceField(
+    mode = strict.ChoiceField(choices=ImportMode.choices, default=ImportMode.DRY_RUN)
+    encoding = strict.ChoiceField(
         choices=[key for key, _label in encoding_choices()], required=False, allow_blank=True,
         help_text="The CSV's encoding. Empty: detected; a file whose encoding is unclear, or not the one given, is "
                   "refused (400, code encoding_unclear) naming what it looks like.")
 
 
 class ImportErrorSerializer(serializers.Serializer):
-    row = serializers.IntegerField(help_text="Row number as the spreadsheet shows it (the header is row 1).")
-    column = serializers.CharField(allow_blank=True, help_text="The column's header as written in the file.")
-    column_number = serializers.IntegerField(allow_null=True)
-    value = serializers.CharField(allow_null=True, allow_blank=True)
-    code = serializers.CharField(allow_blank=True, help_text="What is wrong, for a program: e.g. phone, duplicate, "
+    row = strict.IntegerField(help_text="Row number as the spreadsheet shows it (the header is row 1).")
+    column = strict.CharField(allow_blank=True, help_text="The column's header as written in the file.")
+    column_number = strict.IntegerField(allow_null=True)
+    value = strict.CharField(allow_null=True, allow_blank=True)
+    code = strict.CharField(allow_blank=True, help_text="What is wrong, for a program: e.g. phone, duplicate, "
                                                              "tag_unknown (empty for an error stored before codes).")
     params = serializers.DictField(help_text="The values the message names (each cell as a bounded preview).")
-    message = serializers.CharField(help_text="The error in the language of the request.")
+    message = strict.CharField(help_text="The error in the language of the request.")
 
     def to_representation(self, instance):
         data = super().to_representation(rendered([instance])[0])
@@ -37,14 +39,14 @@ class ImportErrorSerializer(serializers.Serializer):
         return data
 
 
-class ImportJobSerializer(serializers.ModelSerializer):
-    store = serializers.SlugRelatedField(slug_field="code", read_only=True)
+class ImportJobSerializer(StrictModelSerializer):
+    store = strict.SlugRelatedField(slug_field="code", read_only=True)
     created_by = serializers.SerializerMethodField()
     errors = ImportErrorSerializer(many=True, read_only=True)
     report_url = serializers.SerializerMethodField()
-    message = serializers.CharField(source="summary", read_only=True,
-                                    help_text="The outcome in the language of the request.")
-    commit_of = serializers.PrimaryKeyRelatedField(read_only=True, help_text="The dry run this import commits.")
+    message = strict.CharField(source="summary", read_only=True,
+                               help_text="The outcome in the language of the request.")
+    commit_of = strict.PrimaryKeyRelatedField(read_only=True, help_text="The dry run this import commits.")
 
     class Meta:
         model = ImportJob

@@ -8,6 +8,8 @@ from rest_framework import serializers
 from members.segments import queries, services
 from members.segments.filters import hidden_attribute_errors
 from members.segments.models import Segment, SegmentSnapshot
+from scrm.api import fields as strict
+from scrm.api.serializers import StrictModelSerializer
 from scrm.models import Store
 
 
@@ -29,12 +31,12 @@ class _ActorMixin:
         return getattr(request, "user", None)
 
 
-class SegmentSerializer(_ActorMixin, serializers.ModelSerializer):
-    store = serializers.SlugRelatedField(
+class SegmentSerializer(_ActorMixin, StrictModelSerializer):
+    store = strict.SlugRelatedField(
         slug_field="code", queryset=Store.objects.all(), required=False, allow_null=True,
         help_text=_("Store code; empty for a brand-wide segment. Store roles always make their own store's."),
     )
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = strict.SlugRelatedField(slug_field="username", read_only=True)
     definition = serializers.JSONField(help_text=_("See GET /api/v1/segments/filters/ for the conditions."))
     editable = serializers.SerializerMethodField(
         help_text=_("False for a brand-wide segment read by a store account: it may use it, not change it."))
@@ -63,16 +65,16 @@ class SegmentSerializer(_ActorMixin, serializers.ModelSerializer):
 
 class PreviewRequestSerializer(_ActorMixin, serializers.Serializer):
     definition = serializers.JSONField()
-    sample = serializers.IntegerField(min_value=0, max_value=100, default=20,
-                                      help_text=_("How many of the newest matching members to return."))
+    sample = strict.IntegerField(min_value=0, max_value=100, default=20,
+                                 help_text=_("How many of the newest matching members to return."))
 
     def validate_definition(self, value):
         return _definition(value, self._actor())
 
 
-class SnapshotSerializer(serializers.ModelSerializer):
-    taken_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    store = serializers.SlugRelatedField(slug_field="code", read_only=True)
+class SnapshotSerializer(StrictModelSerializer):
+    taken_by = strict.SlugRelatedField(slug_field="username", read_only=True)
+    store = strict.SlugRelatedField(slug_field="code", read_only=True)
 
     class Meta:
         model = SegmentSnapshot
