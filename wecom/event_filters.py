@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 import django_filters
+from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -20,8 +21,10 @@ class CallbackEventFilterSet(django_filters.FilterSet):
     event = django_filters.CharFilter(label=_("Event"))
     change_type = django_filters.CharFilter(label=_("Change type"))
     status = django_filters.ChoiceFilter(choices=EventStatus.choices, label=_("Status"))
-    received_from = django_filters.DateFilter(method="filter_from", label=_("Received from"))
-    received_to = django_filters.DateFilter(method="filter_to", label=_("Received until"))
+    received_from = django_filters.DateFilter(method="filter_from", label=_("Received from"),
+                                              widget=forms.DateInput(attrs={"type": "date"}))
+    received_to = django_filters.DateFilter(method="filter_to", label=_("Received until"),
+                                            widget=forms.DateInput(attrs={"type": "date"}))
 
     class Meta:
         model = CallbackEvent

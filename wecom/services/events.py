@@ -112,10 +112,16 @@ SHOWN_FIELDS = (
 WITHHELD = "…"
 
 
-def shown_fields(event: CallbackEvent) -> list[tuple[str, str]]:
-    """The event's fields as (name, value) in a stable order, values outside SHOWN_FIELDS withheld."""
+# The envelope every event repeats, which the row's own columns already show.
+HEADER_FIELDS = ("ToUserName", "FromUserName", "CreateTime", "MsgType", "Event", "ChangeType")
+
+
+def shown_fields(event: CallbackEvent, *, headers: bool = True) -> list[tuple[str, str]]:
+    """The event's fields as (name, value) in a stable order, values outside SHOWN_FIELDS withheld;
+    without ``headers``, the envelope fields are left out."""
     payload = event.payload or {}
-    known = [(name, str(payload[name])) for name in SHOWN_FIELDS if name in payload]
+    names = SHOWN_FIELDS if headers else [name for name in SHOWN_FIELDS if name not in HEADER_FIELDS]
+    known = [(name, str(payload[name])) for name in names if name in payload]
     other = [(name, WITHHELD) for name in sorted(payload) if name not in SHOWN_FIELDS]
     return known + other
 

@@ -76,7 +76,7 @@ class EventListView(ScopedListView):
         context["failed_count"] = counts.get(EventStatus.FAILED, 0)
         rows = list(context["object_list"])
         for row in rows:
-            row.shown_fields = service.shown_fields(row)
+            row.shown_fields = service.shown_fields(row, headers=False)
             row.reason = _reason(row)
         context["object_list"] = rows
         return context
