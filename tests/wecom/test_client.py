@@ -226,3 +226,23 @@ def test_error_codes_map_to_kinds():
 def test_nothing_configured_is_not_configured(no_wecom):
     with pytest.raises(errors.NotConfigured):
         get_client()
+
+
+def test_without_redis_a_call_is_unavailable(corp, settings):
+    import redis
+
+    from wecom.client.http import Client
+
+    dead = socket.socket()
+    dead.bind(("127.0.0.1", 0))
+    port = dead.getsockname()[1]
+    dead.close()  # nothing listens there
+    client = Client(
+        api_base=settings.WECOM_API_BASE,
+        corp_id=settings.WECOM_CORP_ID,
+        secret=settings.WECOM_SECRET,
+        redis_client=redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1),
+    )
+    with pytest.raises(errors.Unavailable, match="Redis"):
+        client.get("externalcontact/get_follow_user_list")
+    assert gettokens(corp) == 0

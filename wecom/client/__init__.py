@@ -1,7 +1,7 @@
 """The one client for WeCom's server API: ``get_client()`` and the error kinds in ``errors``.
 
-    from wecom.client import get_client, errors
-    data = get_client().get("externalcontact/get", params={"external_userid": x})
+from wecom.client import get_client, errors
+data = get_client().get("externalcontact/get", params={"external_userid": x})
 """
 
 from wecom.client import errors

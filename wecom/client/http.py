@@ -26,8 +26,10 @@ logger = logging.getLogger("wecom.client")
 REAL_API_BASE = "https://qyapi.weixin.qq.com"
 # A page cap for pages(): bounded work per loop; the caller resumes from the last answer's cursor.
 MAX_PAGES = 1000
-# WeCom's minute block lasts 60 s (path/90454): the pause after a 45009 / 45033.
+# WeCom's minute block lasts 60 s (path/90454): the pause after a 45009; a concurrency limit (45033)
+# clears as soon as calls in flight finish, so its pause is short.
 WECOM_PAUSE_SECONDS = 60.0
+CONCURRENCY_PAUSE_SECONDS = 5.0
 
 
 def _redis(url: str) -> redis.Redis:
@@ -110,6 +112,14 @@ class Client:
     # --- one call ----------------------------------------------------------------------------
     def _call(self, method: str, path: str, *, params: dict | None = None, body: dict | None = None) -> dict:
         path = path.strip("/")
+        try:
+            return self._call_once_refreshed(method, path, params=params, body=body)
+        except redis.exceptions.RedisError:
+            # The token cache and the budgets live in Redis: without it no call is made.
+            logger.warning("wecom %s %s not called: Redis unavailable", method, path)
+            raise errors.Unavailable(None, "Redis (token cache and call budgets) is unavailable", path) from None
+
+    def _call_once_refreshed(self, method: str, path: str, *, params: dict | None, body: dict | None) -> dict:
         for attempt in (1, 2):
             token = self.tokens.get()
             answer = self._send(method, path, params={**(params or {}), "access_token": token}, body=body)
@@ -125,10 +135,11 @@ class Client:
         if errcode == 0:
             self.health.ok()
             return answer
-        error = errors.from_answer(errcode, str(answer.get("errmsg", "")), path, retry_after=WECOM_PAUSE_SECONDS)
+        pause = CONCURRENCY_PAUSE_SECONDS if errcode == 45033 else WECOM_PAUSE_SECONDS
+        error = errors.from_answer(errcode, str(answer.get("errmsg", "")), path, retry_after=pause)
         if isinstance(error, errors.RateLimited):
-            self.limiter.pause(path, WECOM_PAUSE_SECONDS)
-            self.health.rate_limited(timezone.now() + timedelta(seconds=WECOM_PAUSE_SECONDS))
+            self.limiter.pause(path, pause)
+            self.health.rate_limited(timezone.now() + timedelta(seconds=pause))
         self.health.error(errcode, path)
         raise error
 
