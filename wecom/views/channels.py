@@ -135,7 +135,8 @@ def code_qr(request, pk, kind):
     code = get_visible_or_404(ChannelCode.objects.all(), request.user, pk=pk)
     data = services.qr_image(code, kind=kind)
     response = HttpResponse(data, content_type="image/svg+xml" if kind == "svg" else "image/png")
-    response["Content-Disposition"] = f'attachment; filename="channel-code-{code.pk}.{kind}"'
+    if not request.GET.get("inline"):
+        response["Content-Disposition"] = f'attachment; filename="channel-code-{code.pk}.{kind}"'
     return response
 
 
