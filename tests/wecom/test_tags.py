@@ -262,3 +262,24 @@ def test_tags_run(pulled, alice):
     done = services.run(run_id=run.pk)
     assert done.status == RunStatus.DONE and done.unchanged > 0
     assert services.run(run_id=run.pk) is None  # claimed once
+
+
+def test_beat_starts_a_run_and_restarts_a_stuck_one(pulled):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from wecom.models import RunStatus, SyncKind, SyncRun
+    from wecom.tasks import tags as tasks
+
+    tasks.scheduled_tags_sync()
+    run = SyncRun.objects.get(kind=SyncKind.TAGS)
+    assert run.status == RunStatus.QUEUED
+    tasks.scheduled_tags_sync()  # one active run per kind
+    assert SyncRun.objects.filter(kind=SyncKind.TAGS).count() == 1
+    SyncRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING,
+                                             heartbeat_at=timezone.now() - timedelta(hours=1))
+    tasks.scheduled_tags_sync()
+    run.refresh_from_db()
+    assert run.status == RunStatus.QUEUED
+    assert services.run(run_id=run.pk).status == RunStatus.DONE

@@ -18,12 +18,22 @@ def run_tags(run_id: int) -> None:
 
 @shared_task(name="wecom.tasks.tags.scheduled_tags_sync", ignore_result=True, soft_time_limit=60, time_limit=90)
 def scheduled_tags_sync() -> None:
-    """Beat: a tags run (both ways), unless one is active; a paused one past its due time resumes."""
+    """Beat: a tags run (both ways), unless one is active; a paused one past its due time resumes,
+    a queued one whose message was lost is queued again, one a dead worker left running restarts."""
+    from datetime import timedelta
+
     from django.utils import timezone
 
     from wecom.models import RunStatus, SyncKind, SyncRun
 
-    due = SyncRun.objects.filter(kind=SyncKind.TAGS, status=RunStatus.PAUSED, resume_at__lte=timezone.now())
+    now = timezone.now()
+    runs = SyncRun.objects.filter(kind=SyncKind.TAGS)
+    runs.filter(status=RunStatus.RUNNING, heartbeat_at__lt=now - timedelta(minutes=15)).update(
+        status=RunStatus.QUEUED
+    )
+    due = runs.filter(status=RunStatus.PAUSED, resume_at__lte=now) | runs.filter(
+        status=RunStatus.QUEUED, created_at__lt=now - timedelta(minutes=2)
+    )
     for run_id in due.values_list("pk", flat=True):
         run_tags.delay(run_id)
     if not SyncRun.objects.filter(kind=SyncKind.TAGS, status__in=("queued", "running", "paused")).exists():
