@@ -106,3 +106,13 @@ def test_api_runs_failures_and_staff_need_the_wecom_scope(api_client, run, make_
 def test_api_refuses_store_roles(api_client, run, bob):
     api_client.force_authenticate(bob)
     assert api_client.get("/api/v1/wecom/sync-runs/").status_code == 403
+
+
+def test_a_store_bound_key_reads_reports_but_starts_nothing(api_client, run, make_key, store_a):
+    key = make_key(scopes=["wecom:read", "wecom:write"], store=store_a)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert api_client.get("/api/v1/wecom/sync-runs/").status_code == 200
+    staff = api_client.get("/api/v1/wecom/staff/").json()["results"]
+    assert {s["userid"] for s in staff} == {"carol"}  # its own store's staff only
+    refused = api_client.post("/api/v1/wecom/sync-runs/", {"kind": "contacts"}, format="json")
+    assert refused.status_code == 403

@@ -1,6 +1,7 @@
-"""API of the contact syncs (under /api/v1/wecom/, scope `wecom`, operators and brand-wide keys):
-sync runs (list, one, POST to start one; a start while one of its kind is active answers that
-run), a run's failures with their reasons in words, and the WeCom staff with their links."""
+"""API of the contact syncs (under /api/v1/wecom/, scope `wecom`): sync runs (list, one, POST to
+start one, which only operators and brand-wide keys may; a start while one of its kind is active
+answers that run), a run's failures with their reasons in words, and the WeCom staff with their
+links (a store-bound key sees its store's staff)."""
 
 from __future__ import annotations
 
@@ -96,12 +97,9 @@ class SyncRunViewSet(ScopedCreateListRetrieveViewSet):
     scope_resource = "wecom"
     parser_classes = [JSONParser]
 
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        _check(request)
-
     @idempotent
     def create(self, request, *args, **kwargs):
+        _check(request)  # reading a run's report needs the scope; starting one, a brand-wide caller
         data = json_object(request)
         kind = data.get("kind")
         if kind not in sync.CONTACT_KINDS:
@@ -137,10 +135,6 @@ class WecomStaffViewSet(ScopedReadOnlyViewSet):
     serializer_class = WecomStaffSerializer
     filterset_class = WecomStaffFilterSet
     scope_resource = "wecom"
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        _check(request)
 
 
 def register(router) -> None:
