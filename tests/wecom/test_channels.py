@@ -189,3 +189,11 @@ def test_api_scoped_with_a_store_key(corp, staff, alice, key_client, store_a, st
     assert not ChannelCode.objects.get(pk=body["id"]).is_active
     reader = key_client(scopes=["wecom_channel_codes:read"], store=store_a)
     assert reader.post("/api/v1/wecom/channel-codes/", {"name": "x"}, format="json").status_code == 403
+
+
+def test_demo_seed_is_idempotent(corp, staff, alice):
+    from scrm.actors import SystemActor
+
+    assert services.seed_demo(actor=SystemActor("demo")) == 2
+    assert services.seed_demo(actor=SystemActor("demo")) == 0
+    assert ChannelCode.objects.filter(welcome_enabled=True).count() == 2

@@ -285,3 +285,20 @@ def qr_image(code: ChannelCode, *, kind: str) -> bytes:
     else:
         qr.save(out, kind="png", scale=12, border=4)
     return out.getvalue()
+
+
+def seed_demo(*, actor) -> int:
+    """For the demo: one store code per store that has WeCom staff ("<store> · 到店扫码"), created
+    in WeCom by the worker like any other. Idempotent: a store that has its code gets no second."""
+    from scrm.models import Store
+
+    made = 0
+    for store in Store.objects.order_by("code"):
+        staff = list(WecomStaff.objects.filter(store=store, status="active", follow_enabled=True)[:STAFF_MAX])
+        name = f"{store.name} · 到店扫码"[:NAME_MAX]
+        if staff and not ChannelCode.objects.filter(store=store, name=name).exists():
+            create_code(actor=actor, data={"name": name, "purpose": ChannelPurpose.STORE, "store": store,
+                                           "staff": staff, "welcome_enabled": True,
+                                           "welcome_text": f"欢迎来到{store.name}！回复“会员”了解积分与礼遇。"})
+            made += 1
+    return made
