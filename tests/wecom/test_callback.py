@@ -274,3 +274,19 @@ def test_the_local_server_verifies_and_delivers_to_a_live_endpoint_fast_with_no_
             assert answer.status_code == 200 and answer.text == "success"
     assert max(timings) < 1.0, timings
     assert CallbackEvent.objects.filter(status=EventStatus.PENDING).count() == 7
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_processes_the_event_queued_on_commit(client, configured, celery_worker):
+    seen = []
+    events.register_handler("change_unheard_of", None, lambda e: seen.append(e.pk))
+    try:
+        assert _post(client, configured, _event(Event="change_unheard_of", ChangeType="x")).status_code == 200
+        event = CallbackEvent.objects.get()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and CallbackEvent.objects.get(pk=event.pk).status == EventStatus.PENDING:
+            time.sleep(0.05)
+        assert CallbackEvent.objects.get(pk=event.pk).status == EventStatus.DONE
+        assert seen == [event.pk]
+    finally:
+        events._handlers.pop(("change_unheard_of", None), None)
