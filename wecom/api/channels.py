@@ -14,6 +14,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from members.models import Tag
+from scrm.api import fields as strict
 from scrm.api.body import json_object
 from scrm.api.parsers import JSONParser
 from scrm.api.schema import ERRORS
@@ -57,15 +58,15 @@ class ChannelCodeSerializer(serializers.ModelSerializer):
 
 
 class ChannelCodeInputSerializer(serializers.Serializer):
-    name = serializers.CharField(help_text="At most 64 characters (WeCom's remark takes the first 30).")
-    purpose = serializers.ChoiceField(choices=ChannelPurpose.choices, required=False)
-    store = serializers.CharField(required=False, allow_null=True,
-                                  help_text="Store code; null for a brand-wide campaign.")
-    staff = serializers.ListField(child=serializers.CharField(), help_text="WeCom userids of the code's staff.")
-    tags = serializers.ListField(child=serializers.IntegerField(), required=False, help_text="Tags for new contacts.")
-    welcome_enabled = serializers.BooleanField(required=False)
-    welcome_text = serializers.CharField(required=False, help_text="Plain text, at most 4,000 bytes.")
-    skip_verify = serializers.BooleanField(required=False)
+    name = strict.CharField(help_text="At most 64 characters (WeCom's remark takes the first 30).")
+    purpose = strict.ChoiceField(choices=ChannelPurpose.choices, required=False)
+    store = strict.CharField(required=False, allow_null=True,
+                             help_text="Store code; null for a brand-wide campaign.")
+    staff = serializers.ListField(child=strict.CharField(), help_text="WeCom userids of the code's staff.")
+    tags = serializers.ListField(child=strict.IntegerField(), required=False, help_text="Tags for new contacts.")
+    welcome_enabled = strict.BooleanField(required=False)
+    welcome_text = strict.CharField(required=False, help_text="Plain text, at most 4,000 bytes.")
+    skip_verify = strict.BooleanField(required=False)
 
 
 def _resolve(request, body: dict) -> dict:
