@@ -27,7 +27,7 @@ from tests.served import get, gunicorn
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-MAX_SECONDS_PER_KEY = 60
+MAX_SECONDS_PER_KEY = 55
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from loyalty.orders import import_jobs, imports
 from loyalty.orders.models import OrderImportJob, OrderImportMode
+from scrm.api import fields as strict
 from scrm.api.schema import CONFLICT, ERRORS
 from scrm.api.viewsets import ScopedCreateListRetrieveViewSet
 from scrm.files import encoding_choices
@@ -20,9 +21,9 @@ UPLOAD_SLACK = 64 * 1024
 class OrderImportCreateSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="CSV or .xlsx, one row per order line (see the dashboard's template). "
                                            "What the file is comes from its content: anything else is a 400.")
-    mode = serializers.ChoiceField(choices=OrderImportMode.choices, default=OrderImportMode.DRY_RUN)
-    encoding = serializers.ChoiceField(choices=[key for key, _label in encoding_choices()], required=False,
-                                       allow_blank=True, help_text="The CSV's encoding; empty: detected.")
+    mode = strict.ChoiceField(choices=OrderImportMode.choices, default=OrderImportMode.DRY_RUN)
+    encoding = strict.ChoiceField(choices=[key for key, _label in encoding_choices()], required=False,
+                                  allow_blank=True, help_text="The CSV's encoding; empty: detected.")
 
 
 class OrderImportErrorSerializer(serializers.Serializer):
