@@ -39,7 +39,8 @@ class WecomStaff(models.Model):
         related_name="wecom",
     )
     store = models.ForeignKey(
-        Store, verbose_name=_("store"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        Store, verbose_name=_("store"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        db_index=False,
     )
     status = models.CharField(_("status"), max_length=10, choices=StaffStatus.choices, default=StaffStatus.ACTIVE)
     follow_enabled = models.BooleanField(_("customer contact enabled"), default=True)
@@ -371,7 +372,8 @@ class ChannelCode(models.Model):
     name = models.CharField(_("name"), max_length=64)
     purpose = models.CharField(_("for"), max_length=10, choices=ChannelPurpose.choices, default=ChannelPurpose.STORE)
     store = models.ForeignKey(
-        Store, verbose_name=_("store"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Store, verbose_name=_("store"), on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        db_index=False,
     )
     staff = models.ManyToManyField(WecomStaff, verbose_name=_("staff"), related_name="channel_codes")
     # WeCom takes a state of at most 30 characters.
