@@ -304,7 +304,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
-    # Choice sets whose field names ("channel", "status") other resources use for other choices.
+    # Choice sets whose field names ("channel", "status", "kind", "purpose") other resources use for other choices.
     "ENUM_NAME_OVERRIDES": {
         "OrderChannelEnum": "loyalty.orders.models.OrderChannel",
         "OrderStatusEnum": "loyalty.orders.models.OrderStatus",
@@ -312,6 +312,14 @@ SPECTACULAR_SETTINGS = {
         "OrderImportStatusEnum": "loyalty.orders.models.OrderImportStatus",
         "OrderImportModeEnum": "loyalty.orders.models.OrderImportMode",
         "ImportModeEnum": "members.io.models.ImportMode",  # member imports' modes, not orders'
+        "ConsentPurposeEnum": "members.models.consent.ConsentPurpose",
+        "ChannelPurposeEnum": "wecom.models.ChannelPurpose",  # channel codes' "purpose"
+        "SyncKindEnum": "wecom.models.SyncKind",
+        "HandoverKindEnum": "wecom.models.HandoverKind",
+        "ContactKindEnum": "wecom.models.ContactKind",
+        "EntryKindEnum": "loyalty.points.models.EntryKind",
+        "RewardKindEnum": "loyalty.points.models.RewardKind",
+        "NoteKindEnum": "members.models.notes.NoteKind",
     },
 }
 API_KEY_LAST_USED_RESOLUTION = timedelta(minutes=1)

@@ -210,7 +210,7 @@ def test_a_retry_while_the_first_is_still_running_waits_then_says_in_progress(
     assert _redeem(api_client, funded, reward, "busy").status_code == 201
 
 
-def test_the_schema_documents_the_header_on_every_money_and_points_post(tmp_path):
+def test_the_schema_documents_the_header_on_every_money_points_and_messages_post(tmp_path):
     out = tmp_path / "schema.yaml"
     call_command("spectacular", "--file", str(out))
     paths = yaml.safe_load(out.read_text())["paths"]
@@ -230,6 +230,8 @@ def test_the_schema_documents_the_header_on_every_money_and_points_post(tmp_path
             "/api/v1/point-entries/adjust/",
             "/api/v1/redemptions/",
             "/api/v1/redemptions/{id}/cancel/",
+            "/api/v1/wecom/handovers/",
+            "/api/v1/wecom/sync-runs/",
         ]
     )
     assert "422" in paths["/api/v1/redemptions/"]["post"]["responses"]

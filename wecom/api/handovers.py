@@ -8,6 +8,7 @@ from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from scrm.api import fields as strict
 from scrm.api.idempotency import idempotent
 from scrm.api.parsers import JSONParser
 from scrm.api.schema import ERRORS
@@ -43,14 +44,14 @@ class HandoverSerializer(serializers.ModelSerializer):
 
 
 class HandoverInputSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=HandoverKind.choices)
-    from_staff = serializers.CharField(help_text="The leaving or moving staff member: id or WeCom userid.")
-    to_staff = serializers.CharField(help_text="The receiving staff member: id or WeCom userid.")
+    kind = strict.ChoiceField(choices=HandoverKind.choices)
+    from_staff = strict.CharField(help_text="The leaving or moving staff member: id or WeCom userid.")
+    to_staff = strict.CharField(help_text="The receiving staff member: id or WeCom userid.")
     external_userids = serializers.ListField(
-        child=serializers.CharField(max_length=64), required=False, allow_null=True, max_length=100_000,
+        child=strict.CharField(max_length=64), required=False, allow_null=True, max_length=100_000,
         help_text="Only these customers; absent or null: every current customer of from_staff.",
     )
-    message = serializers.CharField(max_length=service.MESSAGE_MAX, required=False, allow_blank=True, default="",
+    message = strict.CharField(max_length=service.MESSAGE_MAX, required=False, allow_blank=True, default="",
                                     help_text="Sent by WeCom on success; on_job handovers only.")
 
 

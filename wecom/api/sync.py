@@ -11,6 +11,7 @@ from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from scrm.api import fields as strict
 from scrm.api.body import json_object
 from scrm.api.idempotency import idempotent
 from scrm.api.parsers import JSONParser
@@ -70,7 +71,7 @@ class WecomStaffSerializer(serializers.ModelSerializer):
 
 
 class StartInputSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(
+    kind = strict.ChoiceField(
         choices=[SyncKind.CONTACTS, SyncKind.CONTACTS_INCREMENTAL],
         help_text="contacts (full) or contacts_incremental (changes only).",
     )
