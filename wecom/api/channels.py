@@ -62,7 +62,8 @@ class ChannelCodeInputSerializer(serializers.Serializer):
     purpose = strict.ChoiceField(choices=ChannelPurpose.choices, required=False)
     store = strict.CharField(required=False, allow_null=True,
                              help_text="Store code; null for a brand-wide campaign.")
-    staff = serializers.ListField(child=strict.CharField(), help_text="WeCom userids of the code's staff.")
+    staff = serializers.ListField(child=strict.CharField(max_length=64), min_length=1, max_length=100,
+                                  help_text="WeCom userids of the code's staff (a staff code: exactly one).")
     tags = serializers.ListField(child=strict.IntegerField(), required=False, help_text="Tags for new contacts.")
     welcome_enabled = strict.BooleanField(required=False)
     welcome_text = strict.CharField(required=False, help_text="Plain text, at most 4,000 bytes.")

@@ -47,9 +47,11 @@ class ConnectionTestSerializer(serializers.Serializer):
 
 class ConnectionViewSet(ScopedViewSet):
     scope_resource = "wecom"
+    list_answers_one = True
 
     @extend_schema(
-        summary="The WeCom connection's settings and health", responses={200: ConnectionSerializer, 403: FORBIDDEN}
+        summary="The WeCom connection's settings and health",
+        responses={200: ConnectionSerializer, 403: FORBIDDEN},
     )
     def list(self, request):
         state = connection.health(actor=self.actor)
