@@ -50,6 +50,7 @@ def test_operator_edits_the_ladder_and_sees_errors_at_the_level(browser, live_se
     page.fill("input[name=lv-2-threshold]", "900")  # below 可可达人's 1000
     page.click("form.ladder-form button[type=submit]")
     page.click("#confirm-dialog button[value=ok]")  # the confirmation dialog
+    page.locator("tr[data-row='2'] .errorlist").wait_for()  # the form comes back with its errors
     row = page.locator("tr[data-row='2']")
     assert "可可达人" in row.inner_text() or "rank 2" in row.inner_text(), row.inner_text()
     assert row.locator(".errorlist").count() == 1
