@@ -205,3 +205,53 @@ def test_a_store_account_is_linked_by_hand(synced_corp, alice, store_a):
     run = full_sync(alice)
     assert run.added == len(listed("erin"))
     assert StaffRelation.objects.filter(staff=erin_account).count() == len(listed("erin"))
+
+
+def test_cancelling_a_running_run_stops_it_before_its_next_page_and_keeps_what_was_written(synced_corp, alice):
+    run = sync.start_run(kind=SyncKind.CONTACTS, actor=alice).run
+    assert sync.run_step(run_id=run.pk, pages=1) == "more"
+    written = WecomFollow.objects.count()
+    assert written > 0
+    assert sync.cancel_run(run_id=run.pk, actor=alice) is True
+    assert sync.cancel_run(run_id=run.pk, actor=alice) is False  # already ended
+    assert sync.run_step(run_id=run.pk, pages=5) == "idle"
+    run.refresh_from_db()
+    assert (run.status, run.error_code) == (RunStatus.CANCELLED, "cancelled")
+    assert run.finished_at is not None and run.error == alice.username  # who cancelled it
+    assert WecomFollow.objects.count() == written
+    # The next full run can start (the cancelled one is no longer active) and finishes the work.
+    again = full_sync(alice)
+    assert again.added + again.unchanged == len(listed("carol")) + len(listed("dave"))
+
+
+def test_a_run_cancelled_while_a_worker_runs_it_rolls_back_only_the_page_in_flight(synced_corp, alice, monkeypatch):
+    from wecom.services import contacts
+
+    run = sync.start_run(kind=SyncKind.CONTACTS, actor=alice).run
+    real = contacts.apply_page
+    calls = {"n": 0}
+
+    def apply_then_cancel(**kwargs):
+        calls["n"] += 1
+        outcome = real(**kwargs)
+        if calls["n"] == 2:  # the operator cancels while the worker writes its second page
+            SyncRun.objects.filter(pk=run.pk).update(status=RunStatus.CANCELLED)
+        return outcome
+
+    monkeypatch.setattr(contacts, "apply_page", apply_then_cancel)
+    assert sync.run_step(run_id=run.pk, pages=50) == "cancelled"
+    assert calls["n"] == 2
+    cursor = SyncCursor.objects.get(run=run, staff__userid="carol")
+    assert cursor.pages == 1  # the second page rolled back with its cursor
+    assert WecomFollow.objects.count() == cursor.added
+
+
+def test_the_sweeper_never_runs_a_paused_tags_run_as_a_contact_sync(synced_corp, alice):
+    tags_run = SyncRun.objects.create(kind=SyncKind.TAGS, status=RunStatus.PAUSED,
+                                      resume_at=timezone.now() - timedelta(seconds=5))
+    swept = sync.sweep()
+    assert swept["resumed"] == [tags_run.pk]
+    assert sync.run_step(run_id=tags_run.pk) == "idle"  # the contact runner does not claim it
+    assert not SyncCursor.objects.filter(run=tags_run).exists()
+    SyncRun.objects.filter(pk=tags_run.pk).update(status=RunStatus.RUNNING, heartbeat_at=timezone.now() - timedelta(hours=1))
+    assert tags_run.pk not in sync.sweep()["restarted"]

@@ -123,6 +123,10 @@ class _Fail(Exception):
         self.code, self.errcode = code, errcode
 
 
+class _Stopped(Exception):
+    """The run is no longer running (cancelled by an operator): stop after the page written."""
+
+
 def _try_lock(run_id: int) -> bool:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_CLASS, run_id])
@@ -148,7 +152,9 @@ def run_step(*, run_id: int, client=None, pages: int | None = None, seconds: flo
         return "busy"
     try:
         now = timezone.now()
-        claimed = SyncRun.objects.filter(pk=run_id, status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).update(
+        claimed = SyncRun.objects.filter(
+            pk=run_id, kind__in=CONTACT_KINDS, status__in=[RunStatus.QUEUED, RunStatus.RUNNING]
+        ).update(
             status=RunStatus.RUNNING, heartbeat_at=now, started_at=Coalesce(F("started_at"), now),
             resume_at=None, pause_reason="",
         )
@@ -190,6 +196,8 @@ class _Runner:
                 return "more"
             finish(self.run_row.pk)
             return "done"
+        except _Stopped:
+            return "cancelled"
         except _Fail as failure:
             fail_run(self.run_row.pk, code=failure.code, errcode=failure.errcode)
             return "failed"
@@ -349,10 +357,12 @@ def _record_page(run: SyncRun, cursor: SyncCursor, outcome: contacts.Outcome) ->
     SyncCursor.objects.filter(pk=cursor.pk).update(
         cursor=cursor.cursor, pages=F("pages") + 1, updated_at=now, **{k: F(k) + v for k, v in counts.items()}
     )
-    SyncRun.objects.filter(pk=run.pk).update(
+    running = SyncRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
         heartbeat_at=now, attempts=0, skipped=F("skipped") + outcome.skipped,
         **{k: F(k) + v for k, v in counts.items()},
     )
+    if not running:
+        raise _Stopped  # rolls the page back with its cursor: a cancelled run writes nothing more
     _keep_failures(run, cursor.staff, outcome.failures)
 
 
@@ -395,6 +405,19 @@ def fail_run(run_id: int, *, code: str, errcode=None) -> None:
     logger.warning("wecom sync run %s failed: %s (errcode %s)", run_id, code, errcode)
 
 
+def cancel_run(*, run_id: int, actor) -> bool:
+    """Stop an active contact or tags run: a queued or paused one at once, a running one before its
+    next page (what was written stays). Returns False when the run had already ended."""
+    check_can_manage(actor)
+    cancelled = SyncRun.objects.filter(pk=run_id, status__in=ACTIVE_RUN_STATUSES).update(
+        status=RunStatus.CANCELLED, finished_at=timezone.now(), resume_at=None, pause_reason="",
+        error_code="cancelled", error=(actor_label(actor) or getattr(actor, "get_username", str)())[:200],
+    )
+    if cancelled:
+        logger.info("wecom sync run %s cancelled by %s", run_id, actor_label(actor))
+    return bool(cancelled)
+
+
 def pause_run(run_id: int, *, reason: str, seconds: float, errcode=None) -> str:
     """Pause until `seconds` from now, or fail when the run is out of attempts."""
     run = SyncRun.objects.get(pk=run_id)
@@ -416,11 +439,18 @@ def sweep(*, now=None) -> dict[str, list[int]]:
     out of attempts; queued runs whose message was lost are queued again."""
     now = now or timezone.now()
     outcome: dict[str, list[int]] = {"resumed": [], "restarted": [], "failed": [], "queued": []}
-    for run_id in SyncRun.objects.filter(status=RunStatus.PAUSED, resume_at__lte=now).values_list("pk", flat=True):
+    due = SyncRun.objects.filter(status=RunStatus.PAUSED, resume_at__lte=now).values_list("pk", "kind")
+    for run_id, kind in due:
+        if kind not in CONTACT_KINDS:
+            if kind == SyncKind.TAGS:  # a tags run resumes from paused itself (wecom.services.tags.run)
+                _queue_tags(run_id)
+                outcome["resumed"].append(run_id)
+            continue
         if SyncRun.objects.filter(pk=run_id, status=RunStatus.PAUSED).update(status=RunStatus.QUEUED):
             outcome["resumed"].append(run_id)
             queue(run_id)
-    stale = SyncRun.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=now - stale_after())
+    contact_runs = SyncRun.objects.filter(kind__in=CONTACT_KINDS)
+    stale = contact_runs.filter(status=RunStatus.RUNNING, heartbeat_at__lt=now - stale_after())
     for run in stale:
         if not lock_is_free(run.pk):
             continue
@@ -432,11 +462,17 @@ def sweep(*, now=None) -> dict[str, list[int]]:
         ):
             outcome["restarted"].append(run.pk)
             queue(run.pk)
-    lost = SyncRun.objects.filter(status=RunStatus.QUEUED, created_at__lt=now - timedelta(minutes=2)).filter(
+    lost = contact_runs.filter(status=RunStatus.QUEUED, created_at__lt=now - timedelta(minutes=2)).filter(
         heartbeat_at__isnull=True
-    ) | SyncRun.objects.filter(status=RunStatus.QUEUED, heartbeat_at__lt=now - stale_after())
+    ) | contact_runs.filter(status=RunStatus.QUEUED, heartbeat_at__lt=now - stale_after())
     for run_id in lost.values_list("pk", flat=True):
         if run_id not in outcome["resumed"] + outcome["restarted"] and lock_is_free(run_id):
             outcome["queued"].append(run_id)
             queue(run_id)
     return outcome
+
+
+def _queue_tags(run_id: int) -> None:
+    from wecom.tasks import tags as tasks
+
+    transaction.on_commit(lambda: tasks.run_tags.delay(run_id))

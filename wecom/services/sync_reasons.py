@@ -17,6 +17,7 @@ RUN_ERRORS = {
     "gave_up_rate_limited": _("WeCom's call limit was reached too many times in a row; the run stopped."),
     "gave_up_unavailable": _("WeCom stayed unreachable after several attempts; the run stopped."),
     "stalled": _("The worker running this sync stopped several times without progress; the run stopped."),
+    "cancelled": _("Cancelled; what it had written is kept. Start a new run to finish the work."),
 }
 
 FAILURES = {
