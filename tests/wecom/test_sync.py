@@ -224,8 +224,12 @@ def test_cancelling_a_running_run_stops_it_before_its_next_page_and_keeps_what_w
     assert again.added + again.unchanged == len(listed("carol")) + len(listed("dave"))
 
 
-def test_a_run_cancelled_while_a_worker_runs_it_rolls_back_only_the_page_in_flight(synced_corp, alice, monkeypatch):
+def test_a_run_cancelled_while_a_worker_runs_it_rolls_back_only_the_batch_in_flight(
+    synced_corp, alice, monkeypatch, settings
+):
     from wecom.services import contacts
+
+    settings.WECOM_SYNC_WRITE_BATCH = 1  # every page written on its own
 
     run = sync.start_run(kind=SyncKind.CONTACTS, actor=alice).run
     real = contacts.apply_page
@@ -255,3 +259,17 @@ def test_the_sweeper_never_runs_a_paused_tags_run_as_a_contact_sync(synced_corp,
     assert not SyncCursor.objects.filter(run=tags_run).exists()
     SyncRun.objects.filter(pk=tags_run.pk).update(status=RunStatus.RUNNING, heartbeat_at=timezone.now() - timedelta(hours=1))
     assert tags_run.pk not in sync.sweep()["restarted"]
+
+
+def test_pages_are_written_in_batches_and_a_pause_mid_batch_keeps_the_pages_fetched(synced_corp, alice, settings):
+    settings.WECOM_SYNC_WRITE_BATCH = 1000
+    settings.WECOM_CALLS_PER_MINUTE = 1  # the first page, then the limiter refuses the second
+    run = sync.start_run(kind=SyncKind.CONTACTS, actor=alice).run
+    assert sync.run_step(run_id=run.pk, pages=50) == "paused"
+    carol = SyncCursor.objects.get(run=run, staff__userid="carol")
+    assert carol.pages == 1 and carol.cursor and carol.added == 100 == WecomFollow.objects.count()
+    settings.WECOM_CALLS_PER_MINUTE = 9000
+    SyncRun.objects.filter(pk=run.pk).update(status=RunStatus.QUEUED)
+    assert run_to_end(run.pk) == "done"
+    carol.refresh_from_db()
+    assert carol.pages == 2 and carol.added == len(listed("carol"))  # 120: two pages of 100 and 20

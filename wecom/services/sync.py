@@ -68,6 +68,12 @@ def step_seconds() -> float:
     return _setting("WECOM_SYNC_STEP_SECONDS", 60.0)
 
 
+def write_batch() -> int:
+    """Contacts fetched (pages of 100) before they are written in one transaction: fewer, larger
+    set-based statements (tests/bench/wecom_sync_bench.py measures the difference)."""
+    return max(1, _setting("WECOM_SYNC_WRITE_BATCH", 1000))
+
+
 def max_attempts() -> int:
     """Pauses or restarts in a row without a page written, before the run gives up."""
     return _setting("WECOM_SYNC_MAX_ATTEMPTS", 8)
@@ -263,27 +269,46 @@ class _Runner:
                 SyncRun.objects.filter(pk=self.run_row.pk).update(staff_done=F("staff_done") + 1)
 
     def full_pages(self, cursor: SyncCursor) -> bool:
-        """Pages of this staff member's contacts from the saved cursor on; True when the last is
-        written (and the ones no longer listed churned)."""
+        """Pages of this staff member's contacts from the saved cursor on, written in batches of up to
+        write_batch() contacts (one transaction with the cursor after the batch's last page, so a stop
+        anywhere resumes after the last batch written); True when the last is written (and the ones
+        no longer listed churned)."""
+        batch_size = write_batch()
         while self.budget_left():
-            answer = self.api.post(
-                "externalcontact/batch/get_by_user",
-                {"userid_list": [cursor.staff.userid], "cursor": cursor.cursor, "limit": PAGE_LIMIT},
-            )
-            entries = [
-                (e.get("external_contact") or {}, e.get("follow_info") or {})
-                for e in answer.get("external_contact_list") or [] if isinstance(e, dict)
-            ]
-            next_cursor = answer.get("next_cursor") or ""
-            self.pages_left -= 1
-            with transaction.atomic():
-                outcome = contacts.apply_page(staff=cursor.staff, entries=entries)
-                cursor.cursor = next_cursor if isinstance(next_cursor, str) else ""
-                _record_page(self.run_row, cursor, outcome)
+            entries: list = []
+            pages = 0
+            next_cursor = cursor.cursor
+            while True:
+                try:
+                    answer = self.api.post(
+                        "externalcontact/batch/get_by_user",
+                        {"userid_list": [cursor.staff.userid], "cursor": next_cursor, "limit": PAGE_LIMIT},
+                    )
+                except Exception:
+                    if pages:  # a pause or a failure mid-batch: keep the pages fetched so far
+                        self.write(cursor, entries, next_cursor, pages)
+                    raise
+                entries += [
+                    (e.get("external_contact") or {}, e.get("follow_info") or {})
+                    for e in answer.get("external_contact_list") or [] if isinstance(e, dict)
+                ]
+                found = answer.get("next_cursor") or ""
+                next_cursor = found if isinstance(found, str) else ""
+                pages += 1
+                self.pages_left -= 1
+                if not next_cursor or len(entries) >= batch_size or not self.budget_left():
+                    break
+            self.write(cursor, entries, next_cursor, pages)
             if not cursor.cursor:
                 self.churn(cursor)
                 return True
         return False
+
+    def write(self, cursor: SyncCursor, entries: list, next_cursor: str, pages: int) -> None:
+        with transaction.atomic():
+            outcome = contacts.apply_page(staff=cursor.staff, entries=entries)
+            cursor.cursor = next_cursor
+            _record_page(self.run_row, cursor, outcome, pages=pages)
 
     def churn(self, cursor: SyncCursor) -> None:
         answer = self.api.get("externalcontact/list", params={"userid": cursor.staff.userid})
@@ -349,13 +374,13 @@ def _count(run: SyncRun, cursor: SyncCursor, **counts) -> None:
     SyncRun.objects.filter(pk=run.pk).update(heartbeat_at=now, **{k: F(k) + v for k, v in counts.items()})
 
 
-def _record_page(run: SyncRun, cursor: SyncCursor, outcome: contacts.Outcome) -> None:
+def _record_page(run: SyncRun, cursor: SyncCursor, outcome: contacts.Outcome, *, pages: int = 1) -> None:
     """In the page's transaction: the cursor where the next page starts, the counts, the failures
     (up to FAILURES_KEPT per run), a heartbeat, and attempts back to 0 (progress was made)."""
     now = timezone.now()
     counts = {k: getattr(outcome, k) for k in ("added", "updated", "unchanged", "failed")}
     SyncCursor.objects.filter(pk=cursor.pk).update(
-        cursor=cursor.cursor, pages=F("pages") + 1, updated_at=now, **{k: F(k) + v for k, v in counts.items()}
+        cursor=cursor.cursor, pages=F("pages") + pages, updated_at=now, **{k: F(k) + v for k, v in counts.items()}
     )
     running = SyncRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
         heartbeat_at=now, attempts=0, skipped=F("skipped") + outcome.skipped,

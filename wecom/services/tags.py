@@ -429,6 +429,8 @@ def apply_follow_tags(*, staff, follows: Iterable[tuple[int, Iterable[str]]], ac
 
 def _remove_dropped(staff, follows, links, actor) -> int:
     linked_ids = {tag.pk: wecom_id for wecom_id, tag in links.items()}
+    if not linked_ids:
+        return 0  # no linked tag among these members' or these follows' tags: nothing to take off
     member_ids = [m for m, _ids in follows]
     others = set(
         WecomFollow.objects.filter(contact__member_id__in=member_ids, deleted_at__isnull=True)
@@ -440,16 +442,16 @@ def _remove_dropped(staff, follows, links, actor) -> int:
         member_id__in=[m for m in member_ids if m not in others], tag_id__in=list(linked_ids), source=TagSource.WECOM
     ).values_list("member_id", "tag_id"):
         carried[member_id].append(tag_id)
-    removed = 0
     shown = dict(follows)
+    dropped = defaultdict(list)  # tag id -> members WeCom no longer shows it on
     for member_id, tag_ids in carried.items():
         for tag_id in tag_ids:
             if linked_ids[tag_id] not in shown.get(member_id, ()):
-                tag = Tag(pk=tag_id)
-                removed += member_tags.untag_members(
-                    tag=tag, members=[member_id], actor=actor, source=TagSource.WECOM
-                ).changed
-    return removed
+                dropped[tag_id].append(member_id)
+    return sum(
+        member_tags.untag_members(tag=Tag(pk=tag_id), members=members, actor=actor, source=TagSource.WECOM).changed
+        for tag_id, members in sorted(dropped.items())
+    )
 
 
 def queue_marks(added: list[tuple[int, int]], removed: list[tuple[int, int]], source: str) -> list[int]:
