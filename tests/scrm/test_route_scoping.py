@@ -440,6 +440,10 @@ def _rows(response) -> list[dict]:
 BRAND_ONLY_ROUTES = {
     "api:wecom-event-list": "the WeCom corp's callback events",
     "api:wecom-event-detail": "the WeCom corp's callback events",
+    "api:wecom-sync-run-list": "the WeCom corp's contact and tag syncs",
+    "api:wecom-sync-run-detail": "the WeCom corp's contact and tag syncs",
+    "api:wecom-sync-run-failures": "the WeCom corp's contact and tag syncs",
+    "api:wecom-sync-run-cancel": "the WeCom corp's contact and tag syncs",
 }
 
 

@@ -108,11 +108,90 @@ def test_api_refuses_store_roles(api_client, run, bob):
     assert api_client.get("/api/v1/wecom/sync-runs/").status_code == 403
 
 
-def test_a_store_bound_key_reads_reports_but_starts_nothing(api_client, run, make_key, store_a):
+def test_a_store_bound_key_is_refused_the_brand_wide_sync_runs_but_lists_its_store_staff(
+        api_client, run, make_key, store_a):
     key = make_key(scopes=["wecom:read", "wecom:write"], store=store_a)
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
-    assert api_client.get("/api/v1/wecom/sync-runs/").status_code == 200
+    for answer in (
+        api_client.get("/api/v1/wecom/sync-runs/"),
+        api_client.get(f"/api/v1/wecom/sync-runs/{run.pk}/"),
+        api_client.get(f"/api/v1/wecom/sync-runs/{run.pk}/failures/"),
+        api_client.post("/api/v1/wecom/sync-runs/", {"kind": "contacts"}, format="json"),
+        api_client.post(f"/api/v1/wecom/sync-runs/{run.pk}/cancel/", format="json"),
+    ):
+        assert answer.status_code == 403, answer.content
+        assert "brand-wide" in answer.json()["error"]["message"]
+    assert api_client.get("/api/v1/wecom/events/").status_code == 403
     staff = api_client.get("/api/v1/wecom/staff/").json()["results"]
     assert {s["userid"] for s in staff} == {"carol"}  # its own store's staff only
-    refused = api_client.post("/api/v1/wecom/sync-runs/", {"kind": "contacts"}, format="json")
-    assert refused.status_code == 403
+    assert SyncRun.objects.filter(kind=SyncKind.CONTACTS).count() == 1  # nothing started
+
+
+def _active_run(alice):
+    return sync.start_run(kind=SyncKind.CONTACTS_INCREMENTAL, actor=alice).run
+
+
+def test_an_operator_cancels_an_active_run_from_its_page(client, run, alice):
+    active = _active_run(alice)
+    _login(client, alice)
+    page = client.get(reverse("wecom-sync-detail", args=[active.pk])).content.decode()
+    assert 'data-testid="cancel-run"' in page and "data-confirm=" in page
+    assert f'action="{reverse("wecom-sync-cancel", args=[active.pk])}"' in page
+    answer = client.post(reverse("wecom-sync-cancel", args=[active.pk]), follow=True)
+    active.refresh_from_db()
+    assert active.status == "cancelled" and active.error_code == "cancelled" and active.error == "alice"
+    page = answer.content.decode()
+    assert "The sync is cancelled" in page and 'data-testid="cancel-run"' not in page
+    assert "Cancelled; what it had written is kept." in page
+    again = client.post(reverse("wecom-sync-cancel", args=[active.pk]), follow=True)
+    assert "had already ended" in again.content.decode()
+    # an ended run has no button, and the poll that finds a run ended takes the button away
+    assert 'data-testid="cancel-run"' not in client.get(reverse("wecom-sync-detail", args=[run.pk])).content.decode()
+    polled = client.get(reverse("wecom-sync-detail", args=[active.pk]), HTTP_HX_REQUEST="true").content.decode()
+    assert 'id="sync-cancel" hx-swap-oob="true"' in polled
+
+
+@pytest.mark.parametrize("who", ["bob", "carol", "dave"])
+def test_store_roles_cannot_cancel(client, run, alice, request, who):
+    active = _active_run(alice)
+    _login(client, request.getfixturevalue(who))
+    assert client.post(reverse("wecom-sync-cancel", args=[active.pk])).status_code == 403
+    active.refresh_from_db()
+    assert active.status == "queued"
+
+
+def test_the_cancel_needs_a_csrf_token(run, alice):
+    from django.test import Client
+
+    active = _active_run(alice)
+    strict_client = Client(enforce_csrf_checks=True)
+    strict_client.force_login(alice)
+    assert strict_client.post(reverse("wecom-sync-cancel", args=[active.pk])).status_code == 403
+    active.refresh_from_db()
+    assert active.status == "queued"
+
+
+def test_api_cancel_answers_the_run_then_409_once_it_has_ended(api_client, run, alice, make_key):
+    active = _active_run(alice)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_key(scopes=['wecom:read', 'wecom:write'])}")
+    cancelled = api_client.post(f"/api/v1/wecom/sync-runs/{active.pk}/cancel/", format="json")
+    assert cancelled.status_code == 200, cancelled.content
+    body = cancelled.json()
+    assert body["id"] == active.pk and body["status"] == "cancelled" and body["error_code"] == "cancelled"
+    assert "what it had written is kept" in body["error_text"]
+    finished_at = SyncRun.objects.get(pk=active.pk).finished_at
+    for _ in range(2):  # safe to repeat: the ended run stays as it was
+        again = api_client.post(f"/api/v1/wecom/sync-runs/{active.pk}/cancel/", format="json")
+        assert again.status_code == 409 and again.json()["error"]["code"] == "run_ended"
+    assert SyncRun.objects.get(pk=active.pk).finished_at == finished_at
+    done = api_client.post(f"/api/v1/wecom/sync-runs/{run.pk}/cancel/", format="json")
+    assert done.status_code == 409
+    run.refresh_from_db()
+    assert run.status == "done" and run.error_code == ""
+    assert api_client.post("/api/v1/wecom/sync-runs/999999/cancel/", format="json").status_code == 404
+    reader = make_key(scopes=["wecom:read"])
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {reader}")
+    other = sync.start_run(kind=SyncKind.CONTACTS, actor=alice).run
+    assert api_client.post(f"/api/v1/wecom/sync-runs/{other.pk}/cancel/", format="json").status_code == 403
+    other.refresh_from_db()
+    assert other.status == "queued"

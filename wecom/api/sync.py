@@ -1,11 +1,13 @@
-"""API of the contact syncs (under /api/v1/wecom/, scope `wecom`): sync runs (list, one, POST to
-start one, which only operators and brand-wide keys may; a start while one of its kind is active
-answers that run), a run's failures with their reasons in words, and the WeCom staff with their
-links (a store-bound key sees its store's staff)."""
+"""API of the contact syncs (under /api/v1/wecom/, scope `wecom`). Sync runs are brand-wide
+operations, for operators and brand-wide keys only (a store-bound key is refused, 403): the runs
+(list, one, POST to start one; a start while one of its kind is active answers that run), POST
+.../cancel/ to stop an active one (a 409 once it has ended) and a run's failures with their reasons
+in words. The WeCom staff list with their links is scoped: a store-bound key sees its store's staff."""
 
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.decorators import action
@@ -15,9 +17,9 @@ from scrm.api import fields as strict
 from scrm.api.body import json_object
 from scrm.api.idempotency import idempotent
 from scrm.api.parsers import JSONParser
-from scrm.api.schema import ERRORS
+from scrm.api.schema import CONFLICT, ERRORS
 from scrm.api.viewsets import ScopedCreateListRetrieveViewSet, ScopedReadOnlyViewSet
-from scrm.errors import Forbidden, InvalidInput
+from scrm.errors import Conflict, Forbidden, InvalidInput
 from wecom import queries
 from wecom.filters import SyncFailureFilterSet, SyncRunFilterSet, WecomStaffFilterSet
 from wecom.models import SyncFailure, SyncKind, SyncRun, WecomStaff
@@ -77,9 +79,15 @@ class StartInputSerializer(serializers.Serializer):
     )
 
 
+SYNC_RUNS_ARE_BRAND_WIDE = gettext_lazy(
+    "WeCom sync runs are brand-wide operations: only operators and brand-wide API keys read, start or cancel "
+    "them, never a key bound to one store."
+)
+
+
 def _check(request) -> None:
     if not staff_services.can_manage_sync(request.user):
-        raise Forbidden(_("Only operators and brand-wide keys manage the WeCom syncs."))
+        raise Forbidden(SYNC_RUNS_ARE_BRAND_WIDE)
 
 
 @extend_schema_view(
@@ -98,9 +106,12 @@ class SyncRunViewSet(ScopedCreateListRetrieveViewSet):
     scope_resource = "wecom"
     parser_classes = [JSONParser]
 
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        _check(request)  # after the scope check: every route here is the brand's, none a store's
+
     @idempotent
     def create(self, request, *args, **kwargs):
-        _check(request)  # reading a run's report needs the scope; starting one, a brand-wide caller
         data = json_object(request)
         kind = data.get("kind")
         if kind not in sync.CONTACT_KINDS:
@@ -109,6 +120,22 @@ class SyncRunViewSet(ScopedCreateListRetrieveViewSet):
         result = sync.start_run(kind=kind, actor=request.user)
         return Response(SyncRunSerializer(queries.describe(result.run)).data,
                         status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+    @extend_schema(
+        summary="Cancel an active run (a running one stops before its next page); 409 once it has ended",
+        request=None,
+        responses={200: SyncRunSerializer, 409: CONFLICT, **ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        # repeating it is safe: only an active run changes, and an ended one is answered a 409
+        run = self.get_object()
+        if not sync.cancel_run(run_id=run.pk, actor=request.user):
+            run.refresh_from_db()
+            raise Conflict(_("This sync run had already ended (%(status)s); nothing was cancelled.")
+                           % {"status": run.get_status_display()}, code="run_ended")
+        run.refresh_from_db()
+        return Response(SyncRunSerializer(queries.describe(run)).data)
 
     @extend_schema(summary="A run's failures, with reasons in words", responses={200: SyncFailureSerializer(many=True)})
     @action(detail=True, methods=["get"])

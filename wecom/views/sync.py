@@ -1,6 +1,7 @@
 """Screens of the contact syncs (operators): the runs with their progress and counts (polling
 themselves while one is active), the buttons that start a full or an incremental sync, one run's
-cursors per staff member and its failures in words, and the WeCom staff with their links."""
+cursors per staff member and its failures in words (with a Cancel button while it is active), and the
+WeCom staff with their links."""
 
 from __future__ import annotations
 
@@ -72,6 +73,10 @@ class SyncDetailView(ScopedDetailView):
             cursor_rows=queries.worded_cursors(cursors),
             failures=failures,
             failure_rows=queries.worded_failures(failures),
+            can_cancel=run.is_active and staff_services.can_manage_sync(self.request.user),
+            # the Cancel button sits outside the polled block (a poll would take the form from under
+            # its confirmation dialog); the poll that finds the run ended removes it out of band
+            polled=bool(getattr(self.request, "htmx", False) and not self.request.htmx.boosted),
         )
         return context
 
@@ -92,6 +97,19 @@ def start(request):
     else:
         messages.info(request, _("A sync of this kind is already under way; here it is."))
     return redirect("wecom-sync-detail", pk=result.run.pk)
+
+
+@scoped_view(pk=SyncRun)
+@require_POST
+def cancel(request, pk):
+    if not staff_services.can_manage_sync(request.user):
+        raise PermissionDenied
+    run = get_visible_or_404(SyncRun.objects.all(), request.user, pk=pk)
+    if sync.cancel_run(run_id=run.pk, actor=request.user):
+        messages.success(request, _("The sync is cancelled; what it had written is kept."))
+    else:
+        messages.info(request, _("This sync had already ended; nothing was cancelled."))
+    return redirect("wecom-sync-detail", pk=run.pk)
 
 
 @scoped_view(pk=WecomStaff)
@@ -124,5 +142,6 @@ urlpatterns = [
     path("wecom/sync/", SyncListView.as_view(), name="wecom-sync-list"),
     path("wecom/sync/start/", start, name="wecom-sync-start"),
     path("wecom/sync/<int:pk>/", SyncDetailView.as_view(), name="wecom-sync-detail"),
+    path("wecom/sync/<int:pk>/cancel/", cancel, name="wecom-sync-cancel"),
     path("wecom/staff/<int:pk>/link/", link, name="wecom-staff-link"),
 ]
