@@ -243,7 +243,7 @@ def test_a_run_cancelled_while_a_worker_runs_it_rolls_back_only_the_batch_in_fli
         return outcome
 
     monkeypatch.setattr(contacts, "apply_page", apply_then_cancel)
-    assert sync.run_step(run_id=run.pk, pages=50) == "cancelled"
+    assert sync.run_step(run_id=run.pk, pages=50) == "stopped"
     assert calls["n"] == 2
     cursor = SyncCursor.objects.get(run=run, staff__userid="carol")
     assert cursor.pages == 1  # the second page rolled back with its cursor
@@ -273,3 +273,72 @@ def test_pages_are_written_in_batches_and_a_pause_mid_batch_keeps_the_pages_fetc
     assert run_to_end(run.pk) == "done"
     carol.refresh_from_db()
     assert carol.pages == 2 and carol.added == len(listed("carol"))  # 120: two pages of 100 and 20
+
+
+def test_two_lanes_share_a_run_with_every_contact_written_once(synced_corp, alice, carol, dave, settings):
+    """Two workers on one run at once (each its own database connection), customers shared between
+    carol and dave included: every follow once, one member per customer, nothing failed."""
+    import threading
+
+    from django.db import connections
+
+    settings.WECOM_SYNC_WRITE_BATCH = 100
+    settings.WECOM_SYNC_LANES = 2
+    run = sync.start_run(kind=SyncKind.CONTACTS, actor=alice).run
+    outcomes, errors_ = [], []
+
+    def lane():
+        try:
+            for _ in range(200):
+                outcome = sync.run_step(run_id=run.pk, pages=1)
+                outcomes.append(outcome)
+                if outcome not in ("more", "busy"):
+                    break
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors_.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=lane) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors_, errors_
+    run.refresh_from_db()
+    if run.status != RunStatus.DONE:  # the lane that found the rest taken said "waiting"; finish it
+        assert run_to_end(run.pk) == "done"
+        run.refresh_from_db()
+    assert "done" in outcomes or run.status == RunStatus.DONE
+    truth = {userid: listed(userid) for userid in ("carol", "dave")}
+    shared = truth["carol"] & truth["dave"]
+    assert shared, "the corp should have customers both staff members follow"
+    assert run.failed == 0 and run.updated == 0
+    assert run.added == len(truth["carol"]) + len(truth["dave"]) == WecomFollow.objects.count()
+    everyone = truth["carol"] | truth["dave"]
+    assert Identity.objects.filter(channel=Channel.WECOM).count() == len(everyone)
+    assert Member.objects.filter(identities__channel=Channel.WECOM).distinct().count() == len(everyone)
+    assert set(SyncCursor.objects.filter(run=run, staff__userid__in=["carol", "dave"])
+               .values_list("status", flat=True)) == {CursorStatus.DONE}
+
+
+def test_a_lane_leaves_a_staff_member_another_lane_is_writing(synced_corp, alice):
+    from django.db import connection
+
+    run = sync.start_run(kind=SyncKind.CONTACTS, actor=alice).run
+    assert sync.run_step(run_id=run.pk, pages=1) == "more"  # cursors made, carol's first page written
+    carol = SyncCursor.objects.get(run=run, staff__userid="carol")
+    dave = SyncCursor.objects.get(run=run, staff__userid="dave")
+    other = connection.copy()  # another worker, holding carol
+    try:
+        with other.cursor() as c:
+            c.execute("SELECT pg_advisory_lock(%s, %s)", [sync.CURSOR_LOCK_CLASS, carol.pk])
+        assert sync.run_step(run_id=run.pk, pages=100) == "waiting"
+        carol.refresh_from_db()
+        dave.refresh_from_db()
+        assert carol.status == CursorStatus.PENDING and carol.pages == 1  # untouched
+        assert dave.status == CursorStatus.DONE
+        assert sync.lock_is_free(run.pk)  # no lane holds the run between steps (the sweeper's test)
+    finally:
+        other.close()
+    assert run_to_end(run.pk) == "done"

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -51,7 +51,10 @@ logger = logging.getLogger(__name__)
 
 CONTACT_KINDS = (SyncKind.CONTACTS, SyncKind.CONTACTS_INCREMENTAL)
 PAGE_LIMIT = 100  # batch/get_by_user's maximum
-LOCK_CLASS = 7342  # advisory lock class of sync runs (pg_try_advisory_lock(class, run id))
+LOCK_CLASS = 7342  # advisory locks of sync runs: (class, run id), shared by the lanes running it
+CURSOR_LOCK_CLASS = 7343  # (class, cursor id): the lane writing that staff member's contacts
+PREPARE_LOCK_CLASS = 7344  # (class, run id), for the transaction giving the run its cursors
+DEADLOCK_RETRIES = 3
 FAILURES_KEPT = 300  # SyncFailure rows per run; the rest are counted only
 DETAIL_MAX = SyncFailure._meta.get_field("detail").max_length
 
@@ -66,6 +69,12 @@ def step_pages() -> int:
 
 def step_seconds() -> float:
     return _setting("WECOM_SYNC_STEP_SECONDS", 60.0)
+
+
+def lanes() -> int:
+    """Workers sharing one run, each on its own staff members (the run's speed grows with them
+    until WeCom's call limits bound it)."""
+    return max(1, _setting("WECOM_SYNC_LANES", 2))
 
 
 def write_batch() -> int:
@@ -115,10 +124,15 @@ def start_run(*, kind: str, actor) -> StartResult:
     return StartResult(run, True)
 
 
-def queue(run_id: int) -> None:
+def queue(run_id: int, *, count: int = 1) -> None:
+    """Queue `count` tasks running the run (lanes); more than one only share its staff members."""
     from wecom.tasks import contacts as tasks
 
-    transaction.on_commit(lambda: tasks.run_sync.delay(run_id))
+    def send():
+        for _ in range(count):
+            tasks.run_sync.delay(run_id)
+
+    transaction.on_commit(send)
 
 
 # --- running ----------------------------------------------------------------------------------
@@ -133,29 +147,27 @@ class _Stopped(Exception):
     """The run is no longer running (cancelled by an operator): stop after the page written."""
 
 
-def _try_lock(run_id: int) -> bool:
+def _advisory(function: str, kind: int, key: int) -> bool:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_CLASS, run_id])
+        cursor.execute(f"SELECT {function}(%s, %s)", [kind, key])
         return cursor.fetchone()[0]
 
 
-def _unlock(run_id: int) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_CLASS, run_id])
-
-
 def lock_is_free(run_id: int) -> bool:
-    if not _try_lock(run_id):
+    """No lane holds the run (the sweeper's test for a run a dead worker left)."""
+    if not _advisory("pg_try_advisory_lock", LOCK_CLASS, run_id):
         return False
-    _unlock(run_id)
+    _advisory("pg_advisory_unlock", LOCK_CLASS, run_id)
     return True
 
 
 def run_step(*, run_id: int, client=None, pages: int | None = None, seconds: float | None = None) -> str:
-    """Run a bounded part of the run. Returns "more" (queue another step), "paused", "done",
-    "failed", "busy" (another worker holds it) or "idle" (nothing to do: gone or not runnable)."""
-    if not _try_lock(run_id):
-        return "busy"
+    """Run a bounded part of the run, on staff members no other lane is writing. Returns "more"
+    (queue another step), "paused", "done", "failed", "stopped" (cancelled, paused or failed by
+    another lane meanwhile), "waiting" (what is left is being written by other lanes) or "idle"
+    (nothing to do: gone or not runnable)."""
+    if not _advisory("pg_try_advisory_lock_shared", LOCK_CLASS, run_id):
+        return "busy"  # the sweeper is looking at it this instant
     try:
         now = timezone.now()
         claimed = SyncRun.objects.filter(
@@ -169,7 +181,7 @@ def run_step(*, run_id: int, client=None, pages: int | None = None, seconds: flo
         run = SyncRun.objects.get(pk=run_id)
         return _Runner(run, client, pages or step_pages(), seconds or step_seconds()).run()
     finally:
-        _unlock(run_id)
+        _advisory("pg_advisory_unlock_shared", LOCK_CLASS, run_id)
 
 
 class _Runner:
@@ -192,18 +204,25 @@ class _Runner:
         from wecom.client import errors
 
         try:
-            if not SyncCursor.objects.filter(run=self.run_row).exists():
-                self.prepare()
-            for cursor in self.pending():
+            if not SyncCursor.objects.filter(run=self.run_row).exists() and self.prepare():
+                queue(self.run_row.pk, count=lanes() - 1)  # the other lanes, now there is work to share
+            for pk in list(self.pending().values_list("pk", flat=True)):
                 if not self.budget_left():
                     return "more"
-                self.sync_staff(cursor)
+                if not _advisory("pg_try_advisory_lock", CURSOR_LOCK_CLASS, pk):
+                    continue  # another lane is on this staff member
+                try:
+                    cursor = self.pending().filter(pk=pk).first()  # fresh: it may have been finished
+                    if cursor is not None:
+                        self.sync_staff(cursor)
+                finally:
+                    _advisory("pg_advisory_unlock", CURSOR_LOCK_CLASS, pk)
             if self.pending().exists():
-                return "more"
+                return "more" if not self.budget_left() else "waiting"
             finish(self.run_row.pk)
             return "done"
         except _Stopped:
-            return "cancelled"
+            return "stopped"
         except _Fail as failure:
             fail_run(self.run_row.pk, code=failure.code, errcode=failure.errcode)
             return "failed"
@@ -227,17 +246,22 @@ class _Runner:
             "staff__store"
         ).order_by("staff__userid")
 
-    def prepare(self) -> None:
-        """Find the staff (get_follow_user_list) and give each a cursor; unlinked ones are skipped."""
+    def prepare(self) -> bool:
+        """Find the staff (get_follow_user_list) and give each a cursor; unlinked ones are skipped.
+        Once per run, whichever lane comes first; False when another lane did it."""
         from wecom.client import errors
 
-        try:
-            refresh_staff(client=self.api)
-        except (errors.PermissionDenied, errors.InvalidRequest) as exc:
-            raise _Fail("staff_list_refused", exc.errcode) from None
-        staff = list(WecomStaff.objects.filter(follow_enabled=True).order_by("userid"))
-        now = timezone.now()
         with transaction.atomic():
+            with connection.cursor() as db:
+                db.execute("SELECT pg_advisory_xact_lock(%s, %s)", [PREPARE_LOCK_CLASS, self.run_row.pk])
+            if SyncCursor.objects.filter(run=self.run_row).exists():
+                return False
+            try:
+                refresh_staff(client=self.api)
+            except (errors.PermissionDenied, errors.InvalidRequest) as exc:
+                raise _Fail("staff_list_refused", exc.errcode) from None
+            staff = list(WecomStaff.objects.filter(follow_enabled=True).order_by("userid"))
+            now = timezone.now()
             SyncCursor.objects.bulk_create(
                 [
                     SyncCursor(
@@ -251,6 +275,7 @@ class _Runner:
             )
             total = sum(1 for s in staff if is_syncable(s))
             SyncRun.objects.filter(pk=self.run_row.pk).update(staff_total=total, heartbeat_at=now)
+        return True
 
     def sync_staff(self, cursor: SyncCursor) -> None:
         from wecom.client import errors
@@ -305,10 +330,19 @@ class _Runner:
         return False
 
     def write(self, cursor: SyncCursor, entries: list, next_cursor: str, pages: int) -> None:
-        with transaction.atomic():
-            outcome = contacts.apply_page(staff=cursor.staff, entries=entries)
-            cursor.cursor = next_cursor
-            _record_page(self.run_row, cursor, outcome, pages=pages)
+        """One batch and its cursor in one transaction. Lanes writing customers two staff members
+        share can deadlock on a row; PostgreSQL then cancels one transaction, which is written again."""
+        for attempt in range(1, DEADLOCK_RETRIES + 1):
+            try:
+                with transaction.atomic():
+                    outcome = contacts.apply_page(staff=cursor.staff, entries=entries)
+                    _record_page(self.run_row, cursor, outcome, pages=pages, next_cursor=next_cursor)
+                cursor.cursor = next_cursor
+                return
+            except OperationalError as exc:
+                if getattr(exc.__cause__, "pgcode", None) != "40P01" or attempt == DEADLOCK_RETRIES:
+                    raise
+                logger.info("wecom sync run %s: deadlock on a batch, writing it again", self.run_row.pk)
 
     def churn(self, cursor: SyncCursor) -> None:
         answer = self.api.get("externalcontact/list", params={"userid": cursor.staff.userid})
@@ -374,13 +408,15 @@ def _count(run: SyncRun, cursor: SyncCursor, **counts) -> None:
     SyncRun.objects.filter(pk=run.pk).update(heartbeat_at=now, **{k: F(k) + v for k, v in counts.items()})
 
 
-def _record_page(run: SyncRun, cursor: SyncCursor, outcome: contacts.Outcome, *, pages: int = 1) -> None:
+def _record_page(
+    run: SyncRun, cursor: SyncCursor, outcome: contacts.Outcome, *, pages: int = 1, next_cursor: str | None = None
+) -> None:
     """In the page's transaction: the cursor where the next page starts, the counts, the failures
     (up to FAILURES_KEPT per run), a heartbeat, and attempts back to 0 (progress was made)."""
     now = timezone.now()
     counts = {k: getattr(outcome, k) for k in ("added", "updated", "unchanged", "failed")}
     SyncCursor.objects.filter(pk=cursor.pk).update(
-        cursor=cursor.cursor, pages=F("pages") + pages, updated_at=now, **{k: F(k) + v for k, v in counts.items()}
+        cursor=cursor.cursor if next_cursor is None else next_cursor, pages=F("pages") + pages, updated_at=now, **{k: F(k) + v for k, v in counts.items()}
     )
     running = SyncRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
         heartbeat_at=now, attempts=0, skipped=F("skipped") + outcome.skipped,
@@ -473,7 +509,7 @@ def sweep(*, now=None) -> dict[str, list[int]]:
             continue
         if SyncRun.objects.filter(pk=run_id, status=RunStatus.PAUSED).update(status=RunStatus.QUEUED):
             outcome["resumed"].append(run_id)
-            queue(run_id)
+            queue(run_id, count=lanes())
     contact_runs = SyncRun.objects.filter(kind__in=CONTACT_KINDS)
     stale = contact_runs.filter(status=RunStatus.RUNNING, heartbeat_at__lt=now - stale_after())
     for run in stale:
@@ -486,14 +522,14 @@ def sweep(*, now=None) -> dict[str, list[int]]:
             status=RunStatus.QUEUED, attempts=F("attempts") + 1
         ):
             outcome["restarted"].append(run.pk)
-            queue(run.pk)
+            queue(run.pk, count=lanes())
     lost = contact_runs.filter(status=RunStatus.QUEUED, created_at__lt=now - timedelta(minutes=2)).filter(
         heartbeat_at__isnull=True
     ) | contact_runs.filter(status=RunStatus.QUEUED, heartbeat_at__lt=now - stale_after())
     for run_id in lost.values_list("pk", flat=True):
         if run_id not in outcome["resumed"] + outcome["restarted"] and lock_is_free(run_id):
             outcome["queued"].append(run_id)
-            queue(run_id)
+            queue(run_id, count=lanes())
     return outcome
 
 
