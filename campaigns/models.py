@@ -1,1 +1,269 @@
-"""Mass messages, channels, deliveries, frequency policy, journeys and staff tasks."""
+"""Campaigns and their delivery ledger.
+
+A campaign sends one text to a segment's members through one channel. Sending it writes one
+Delivery per (campaign, member) in one INSERT ... SELECT: the table is the outbox, and its state
+machine (pending, sending, sent, failed, suppressed, held_out) says for every recipient what
+happened or why not. Deliveries grow with every send, so the table is partitioned by month
+(`send_month`, the month the campaign started sending; campaigns/partitions.py keeps the months
+ahead). The built-in outbox channel writes OutboxMessage rows, one per delivery key.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from members.models import Member, StaffRelation
+from members.segments.models import Segment, SegmentSnapshot
+from scrm.models import Store
+from scrm.scoping import ScopedManager
+
+ERROR_MAX = 500  # characters of a provider's answer kept on a failed delivery
+
+
+class CampaignStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    APPROVED = "approved", _("Approved")
+    SCHEDULED = "scheduled", _("Scheduled")
+    SENDING = "sending", _("Sending")
+    PAUSED = "paused", _("Paused")
+    DONE = "done", _("Done")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Campaign(models.Model):
+    """A mass message to a segment. `store` empty: brand-wide (operators); a store's campaign is its
+    manager's, and reaches only that store's members. Counts by state are read from the deliveries
+    (campaigns.queries.counts_by_state), never stored beside them."""
+
+    name = models.CharField(_("name"), max_length=100)
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        db_index=False,
+    )
+    segment = models.ForeignKey(
+        Segment, verbose_name=_("segment"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    snapshot = models.ForeignKey(
+        SegmentSnapshot, verbose_name=_("segment snapshot"), on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+", help_text=_("The segment's members when sending started."),
+    )
+    channel = models.CharField(_("channel"), max_length=24)
+    content = models.TextField(_("content"), help_text=_("Personal fields: {name}, {tier}, {points}."))
+    status = models.CharField(
+        _("status"), max_length=10, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT
+    )
+    scheduled_at = models.DateTimeField(_("scheduled for"), null=True, blank=True)
+    holdout_share = models.DecimalField(
+        _("holdout share"), max_digits=3, decimal_places=2, default=0,
+        validators=[MinValueValidator(0), MaxValueValidator(0.5)],
+        help_text=_("Share of the segment kept out at random, to measure the campaign against (0 to 0.5)."),
+    )
+    send_month = models.DateField(_("send month"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("created by"), on_delete=models.SET_NULL, null=True,
+        blank=True, related_name="+",
+    )
+    created_by_label = models.CharField(_("created by (API key)"), max_length=100, blank=True, default="")
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("approved by"), on_delete=models.SET_NULL, null=True,
+        blank=True, related_name="+",
+    )
+    approved_by_label = models.CharField(_("approved by (API key)"), max_length=100, blank=True, default="")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    last_error = models.CharField(
+        _("why it did not start"), max_length=500, blank=True, default="",
+        help_text=_("Set when a scheduled campaign could not start (an empty or deleted segment)."),
+    )
+    started_at = models.DateTimeField(_("sending started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    objects = ScopedManager()
+    store_scope_field = "store"
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(holdout_share__gte=0) & Q(holdout_share__lte=0.5), name="campaign_holdout_share_range"
+            ),
+        ]
+        indexes = [
+            # The tick's due campaigns (scheduled and due, or sending).
+            models.Index(fields=["status", "scheduled_at"], name="campaign_status_due"),
+            models.Index(fields=["store", "-id"], name="campaign_store_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+    SUPPRESSED = "suppressed", _("Suppressed")
+    HELD_OUT = "held_out", _("Held out")
+
+
+class DeliveryReason(models.TextChoices):
+    """Why a delivery was suppressed, deferred or failed: nothing is dropped without one."""
+
+    ERASED = "erased", _("Member erased")
+    MERGED = "merged", _("Member merged into another")
+    OPTED_OUT = "opted_out", _("Opted out")
+    NO_CONSENT = "no_consent", _("No consent for this channel")
+    NO_IDENTITY = "no_identity", _("No reachable identity for this channel")
+    MINOR = "minor_no_guardian", _("Minor without guardian consent")
+    NOT_IN_STORE = "not_in_store", _("Not a member of the campaign's store")
+    CAP_REACHED = "cap_reached", _("Frequency cap reached")
+    QUIET_HOURS = "quiet_hours", _("Deferred: quiet hours")
+    CANCELLED = "cancelled", _("Campaign cancelled")
+    PROVIDER_ERROR = "provider_error", _("The channel refused it")
+    ATTEMPTS_EXHAUSTED = "attempts_exhausted", _("Retries exhausted")
+
+
+class Delivery(models.Model):
+    """One recipient of one campaign. The table is partitioned by `send_month` (monthly ranges), so
+    the key carries it; (campaign, member, send_month) is unique, and a campaign has one send month,
+    so a member gets one row per campaign. `next_attempt_at` is when a pending row is due (a retry's
+    backoff or the end of quiet hours); `claimed_at` is the lease of a sending row."""
+
+    pk = models.CompositePrimaryKey("send_month", "id")
+    send_month = models.DateField(_("send month"))
+    id = models.BigIntegerField(
+        db_default=models.Func(models.Value("campaigns_delivery_id_seq"), function="nextval",
+                               output_field=models.BigIntegerField()),
+    )
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, db_index=False, related_name="deliveries"
+    )
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.CASCADE, db_index=False, related_name="+"
+    )
+    state = models.CharField(_("state"), max_length=10, choices=DeliveryState.choices, default=DeliveryState.PENDING)
+    reason = models.CharField(_("reason"), max_length=20, choices=DeliveryReason.choices, blank=True, default="")
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), default=timezone.now)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    relation = models.ForeignKey(
+        StaffRelation, verbose_name=_("through relation"), on_delete=models.SET_NULL, null=True, blank=True,
+        db_index=False, db_constraint=False, related_name="+",
+    )
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("sent by staff"), on_delete=models.SET_NULL, null=True,
+        blank=True, db_index=False, db_constraint=False, related_name="+",
+    )
+    provider_message_id = models.CharField(_("provider message id"), max_length=128, blank=True, default="")
+    error = models.CharField(_("error"), max_length=ERROR_MAX, blank=True, default="")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    objects = ScopedManager()
+    store_scope_field = "campaign__store"
+
+    class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "member", "send_month"], name="delivery_once_per_member"),
+        ]
+        indexes = [
+            # A campaign's due rows (the tick's claim) and whether any is left; leases to settle.
+            models.Index(fields=["campaign", "next_attempt_at"], name="delivery_open", condition=Q(state="pending")),
+            models.Index(fields=["claimed_at"], name="delivery_leased", condition=Q(state="sending")),
+            # A member's sends (caps, export, timeline).
+            models.Index(fields=["member", "sent_at"], name="delivery_member_sent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}/{self.member_id} {self.state}"
+
+
+class OutboxMessage(models.Model):
+    """A message the built-in outbox channel sent: one per delivery key (campaign, member), so a
+    retried send finds the row it already wrote instead of writing a second."""
+
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, db_index=False, related_name="+"
+    )
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="+")
+    delivery_id = models.BigIntegerField(_("delivery"))
+    address = models.CharField(_("address"), max_length=160, blank=True, default="")
+    text = models.TextField(_("text"))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    objects = ScopedManager()
+    store_scope_field = "campaign__store"
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("outbox message")
+        verbose_name_plural = _("outbox messages")
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "member"], name="outbox_once_per_delivery"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}/{self.member_id}"
+
+
+class SendPolicy(models.Model):
+    """How often a member may be messaged, across every campaign and channel (0: no cap), counted in
+    calendar days in settings.TIME_ZONE, and the quiet hours when nothing is sent (a send due then
+    waits for the end of the window). One row (pk 1), the brand's."""
+
+    daily_cap = models.PositiveSmallIntegerField(_("messages per day"), default=1)
+    weekly_cap = models.PositiveSmallIntegerField(_("messages per week"), default=3)
+    monthly_cap = models.PositiveSmallIntegerField(_("messages per month"), default=8)
+    quiet_start = models.TimeField(_("quiet hours start"), null=True, blank=True)
+    quiet_end = models.TimeField(_("quiet hours end"), null=True, blank=True)
+    max_attempts = models.PositiveSmallIntegerField(
+        _("attempts per delivery"), default=5, validators=[MinValueValidator(1)]
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    store_scope_field = None  # brand-wide setting
+
+    class Meta:
+        verbose_name = _("send policy")
+        verbose_name_plural = _("send policy")
+        constraints = [
+            models.CheckConstraint(condition=Q(pk=1), name="send_policy_singleton"),
+            models.CheckConstraint(condition=Q(max_attempts__gte=1), name="send_policy_attempts_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return str(_("Send policy"))
+
+
+class MemberSendDay(models.Model):
+    """How many messages a member was sent on one calendar day (settings.TIME_ZONE), across every
+    campaign and channel: the frequency caps read a member's last days here, and the claiming
+    transaction's upsert of today's row locks the member against a racing campaign."""
+
+    pk = models.CompositePrimaryKey("member", "day")
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.CASCADE, db_index=False, related_name="+"
+    )
+    day = models.DateField(_("day"))
+    count = models.PositiveIntegerField(_("messages"), default=0)
+
+    objects = ScopedManager()
+    store_scope_field = "member__home_store"
+
+    class Meta:
+        verbose_name = _("member send day")
+        verbose_name_plural = _("member send days")
+
+    def __str__(self) -> str:
+        return f"{self.member_id}@{self.day}: {self.count}"

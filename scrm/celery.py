@@ -128,6 +128,18 @@ app.conf.beat_schedule = {
         "schedule": crontab(hour=3, minute=30),
         "options": {"expires": 3 * 3600},
     },
+    # Campaigns: start due sends, settle expired leases, send due deliveries (SKIP LOCKED: any number
+    # of workers share it); the deliveries table's monthly partitions are made ahead.
+    "campaigns-tick": {
+        "task": "campaigns.tasks.tick",
+        "schedule": 10.0,
+        "options": {"expires": 9},
+    },
+    "campaigns-partitions": {
+        "task": "campaigns.tasks.ensure_partitions",
+        "schedule": crontab(hour=1, minute=5),
+        "options": {"expires": 3 * 3600},
+    },
     # WeCom handovers: send what is still queued and read transfer_result for waiting customers.
     "wecom-poll-handovers": {
         "task": "wecom.tasks.poll_handovers",

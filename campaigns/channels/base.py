@@ -1,0 +1,73 @@
+"""The channel adapter interface: what the sending engine asks of every channel.
+
+The engine claims due deliveries, marks them sending and hands each campaign's batch to its channel's
+`send`; whatever `send` answers per delivery is written back (sent, retry later, failed). A crash
+between the claim and the answer leaves rows "sending"; once their lease runs out the engine asks
+`settle` whether the provider got them before anything is sent again, so a channel that can look its
+sends up (the outbox by delivery key; WeCom by reading back its mass-message tasks) is exactly-once.
+
+A channel that confirms later (WeCom customer mass messages: one task per staff member, sent when
+that staff member confirms it) answers ACCEPTED with the task id as `provider_message_id`, groups its
+batch by `Outgoing.staff_id` itself, records its intent before the create call, and settles unknown
+outcomes by reading the provider's tasks back. Who reaches a member (`relation_id`, `staff_id`) is
+chosen by the channel's `recipient_sql` at fan-out time."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Outcome(enum.Enum):
+    SENT = "sent"  # the provider has it; final
+    ACCEPTED = "accepted"  # taken, confirmed later (WeCom mass messages); treated as sent for now
+    RETRY = "retry"  # worth another attempt after a backoff (timeouts, rate limits, 5xx)
+    FAILED = "failed"  # refused for good (bad address, not a friend)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to send: the delivery's key, where it goes and its rendered text."""
+
+    send_month: object  # datetime.date, the delivery's partition key
+    delivery_id: int
+    campaign_id: int
+    member_id: int
+    address: str
+    text: str
+    relation_id: int | None = None
+    staff_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Result:
+    delivery_id: int
+    outcome: Outcome
+    provider_message_id: str = ""
+    error: str = ""
+    reason: str = ""  # a DeliveryReason for a failure Siyu decided (no_identity), else the provider's
+
+
+class Channel:
+    """Subclass and register (campaigns.channels.register) one instance per channel code."""
+
+    code: str = ""
+    label = ""  # a lazy translation
+    consent_channel: str = "all"  # members.models.ConsentChannel this channel's marketing consent is for
+    max_text_bytes: int | None = None  # UTF-8 bytes of rendered text, None for no limit
+    batch_size: int = 500  # deliveries per send call
+
+    def address_sql(self, member: str) -> str:
+        """An SQL text expression of the address of the member aliased `member` on this channel, NULL
+        when it has none (such members are suppressed at fan-out with no_identity)."""
+        raise NotImplementedError
+
+    def send(self, batch: list[Outgoing]) -> list[Result]:
+        """Send a batch (of one campaign); answer one Result per delivery. Must be safe to call again
+        with a delivery it has already sent (use the delivery key where the provider takes one)."""
+        raise NotImplementedError
+
+    def settle(self, batch: list[Outgoing]) -> dict[int, Result]:
+        """For deliveries whose outcome is unknown (a lease ran out): the results the provider knows,
+        by delivery id. A delivery left out was not sent and may be sent again."""
+        return {}

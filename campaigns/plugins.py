@@ -1,0 +1,16 @@
+"""What campaigns plug into the registries of the apps below it (and the API scopes), called once
+from its AppConfig.ready()."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from scrm import permissions
+
+
+def register() -> None:
+    from campaigns import channels
+    from campaigns.channels.outbox import OutboxChannel
+
+    permissions.register("campaigns", _("Campaigns, their deliveries and the outbox"), store_roles="write")
+    channels.register(OutboxChannel())

@@ -1,0 +1,236 @@
+"""A campaign's lifecycle: draft -> approved -> scheduled -> sending <-> paused -> done, or cancelled
+from any state before done. Every action is safe to repeat: asking for the state a campaign is
+already in changes nothing and answers the campaign."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from campaigns import channels, content
+from campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryReason, DeliveryState
+from campaigns.services import fanout
+from members.segments.models import Segment
+from scrm import permissions
+from scrm.actors import actor_label, actor_user
+from scrm.errors import Conflict, Forbidden, InvalidInput, NotInScope
+from scrm.models import Role, Store
+from scrm.scoping import access_for
+
+S = CampaignStatus
+RESOURCE = "campaigns"
+
+
+# --- who may ---------------------------------------------------------------------------------------
+
+
+def can_approve(actor) -> bool:
+    """Operators, store managers (their store's campaigns) and keys with the campaigns scope approve
+    and send; store staff write drafts but never approve or send."""
+    if getattr(actor, "api_key", None) is not None:
+        return permissions.has_scope(actor, f"{RESOURCE}:write")
+    return getattr(actor, "is_operator", False) or getattr(actor, "role", None) == Role.STORE_MANAGER
+
+
+def _check_approver(actor) -> None:
+    if not can_approve(actor):
+        raise Forbidden(_("Store staff cannot approve or send campaigns."))
+
+
+def _check_reach(campaign: Campaign, actor) -> None:
+    if not access_for(actor).allows_store(campaign.store_id):
+        raise NotInScope()
+
+
+def _store_for(actor, store: Store | None) -> Store | None:
+    access = access_for(actor)
+    if access.all_stores:
+        return store
+    if access.store_id is None or (store is not None and store.pk != access.store_id):
+        raise Forbidden(_("You can only send campaigns of your own store."))
+    return Store.objects.get(pk=access.store_id)
+
+
+# --- create ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CampaignInput:
+    name: str
+    segment_id: int
+    channel: str
+    content: str
+    scheduled_at: dt.datetime | None = None
+    holdout_share: Decimal = Decimal(0)
+    store: Store | None = None
+
+
+def _check_schedule(scheduled_at: dt.datetime | None, now: dt.datetime) -> None:
+    if scheduled_at is not None and scheduled_at < now - dt.timedelta(minutes=1):
+        raise InvalidInput(details={"scheduled_at": [_("The schedule is in the past.")]})
+
+
+def _segment(actor, segment_id: int, store: Store | None) -> Segment:
+    segment = Segment.objects.visible_to(actor).filter(pk=segment_id).first()
+    if segment is None:
+        raise InvalidInput(details={"segment": [_("No such segment.")]})
+    if store is not None and segment.store_id not in (None, store.pk):
+        raise InvalidInput(details={"segment": [_("The segment belongs to another store.")]})
+    if store is None and segment.store_id is not None:
+        raise InvalidInput(details={"segment": [_("A brand-wide campaign needs a brand-wide segment.")]})
+    return segment
+
+
+def validate(data: CampaignInput, *, now: dt.datetime) -> None:
+    errors: dict[str, list] = {}
+    if data.channel not in channels.codes():
+        errors["channel"] = [_("Unknown channel %(code)s; known: %(known)s.")
+                             % {"code": data.channel, "known": ", ".join(channels.codes())}]
+    if not Decimal(0) <= data.holdout_share <= Decimal("0.5"):
+        errors["holdout_share"] = [_("The holdout share is between 0 and 0.5.")]
+    if errors:
+        raise InvalidInput(details=errors)
+    content.check(data.content, max_bytes=channels.get(data.channel).max_text_bytes)
+    _check_schedule(data.scheduled_at, now)
+
+
+@transaction.atomic
+def create_campaign(*, actor, data: CampaignInput) -> Campaign:
+    """A draft; its text's personal fields and the channel's limits are checked now."""
+    permissions.require_write(actor, RESOURCE)
+    now = timezone.now()
+    validate(data, now=now)
+    store = _store_for(actor, data.store)
+    segment = _segment(actor, data.segment_id, store)
+    return Campaign.objects.create(
+        name=data.name, store=store, segment=segment, channel=data.channel, content=data.content,
+        scheduled_at=data.scheduled_at, holdout_share=data.holdout_share,
+        created_by=actor_user(actor), created_by_label=actor_label(actor),
+    )
+
+
+# --- transitions -----------------------------------------------------------------------------------
+
+
+def _locked(campaign: Campaign, actor) -> Campaign:
+    _check_reach(campaign, actor)
+    return Campaign.objects.select_for_update().get(pk=campaign.pk)
+
+
+def _conflict(campaign: Campaign, action: str) -> Conflict:
+    return Conflict(
+        _("A %(status)s campaign cannot be %(action)s.") % {"status": campaign.get_status_display(), "action": action},
+        details={"status": [campaign.status]},
+    )
+
+
+@transaction.atomic
+def approve(*, campaign: Campaign, actor) -> Campaign:
+    _check_approver(actor)
+    campaign = _locked(campaign, actor)
+    if campaign.status != S.DRAFT:
+        if campaign.status in (S.APPROVED, S.SCHEDULED, S.SENDING, S.PAUSED, S.DONE):
+            return campaign  # already approved: a retry
+        raise _conflict(campaign, _("approved"))
+    campaign.status = S.APPROVED
+    campaign.approved_by, campaign.approved_by_label = actor_user(actor), actor_label(actor)
+    campaign.save(update_fields=["status", "approved_by", "approved_by_label", "updated_at"])
+    return campaign
+
+
+def _start(campaign: Campaign, now: dt.datetime) -> None:
+    """Fan out and mark sending, in the caller's transaction."""
+    fanout.fan_out(campaign=campaign, now=now)
+    campaign.status, campaign.started_at, campaign.last_error = S.SENDING, now, ""
+    campaign.save(update_fields=["status", "started_at", "last_error", "updated_at"])
+
+
+@transaction.atomic
+def send(*, campaign: Campaign, actor, scheduled_at: dt.datetime | None = None) -> Campaign:
+    """Send an approved campaign now (fan-out at once: a bad segment is an error here) or at
+    `scheduled_at` (or the time it was created with). Repeating it changes nothing."""
+    _check_approver(actor)
+    campaign = _locked(campaign, actor)
+    now = timezone.now()
+    if campaign.status in (S.SCHEDULED, S.SENDING, S.PAUSED, S.DONE):
+        return campaign
+    if campaign.status != S.APPROVED:
+        raise _conflict(campaign, _("sent"))
+    when = scheduled_at or campaign.scheduled_at
+    _check_schedule(when, now)
+    if when is not None and when > now:
+        campaign.status, campaign.scheduled_at = S.SCHEDULED, when
+        campaign.save(update_fields=["status", "scheduled_at", "updated_at"])
+        return campaign
+    campaign.scheduled_at = when or now
+    _start(campaign, now)
+    return campaign
+
+
+def start_scheduled(*, campaign_id: int, now: dt.datetime) -> bool:
+    """The tick starts a scheduled campaign that is due (claimed with SKIP LOCKED, so one worker
+    does it). A segment that is empty or gone sends it back to approved with the reason."""
+    with transaction.atomic():
+        campaign = (Campaign.objects.select_for_update(skip_locked=True)
+                    .filter(pk=campaign_id, status=S.SCHEDULED, scheduled_at__lte=now).first())
+        if campaign is None:
+            return False
+        try:
+            with transaction.atomic():
+                _start(campaign, now)
+            return True
+        except InvalidInput as exc:
+            message = "; ".join(str(m) for messages in exc.details.values() for m in messages) or exc.message
+            Campaign.objects.filter(pk=campaign.pk).update(status=S.APPROVED, last_error=message[:500], updated_at=now)
+            return False
+
+
+@transaction.atomic
+def pause(*, campaign: Campaign, actor) -> Campaign:
+    _check_approver(actor)
+    campaign = _locked(campaign, actor)
+    if campaign.status == S.PAUSED:
+        return campaign
+    if campaign.status not in (S.SCHEDULED, S.SENDING):
+        raise _conflict(campaign, _("paused"))
+    campaign.status = S.PAUSED
+    campaign.save(update_fields=["status", "updated_at"])
+    return campaign
+
+
+@transaction.atomic
+def resume(*, campaign: Campaign, actor) -> Campaign:
+    """A paused campaign goes on sending (or waits for its time when it had not started yet)."""
+    _check_approver(actor)
+    campaign = _locked(campaign, actor)
+    if campaign.status in (S.SCHEDULED, S.SENDING, S.DONE):
+        return campaign
+    if campaign.status != S.PAUSED:
+        raise _conflict(campaign, _("resumed"))
+    campaign.status = S.SENDING if campaign.send_month else S.SCHEDULED
+    campaign.save(update_fields=["status", "updated_at"])
+    return campaign
+
+
+@transaction.atomic
+def cancel(*, campaign: Campaign, actor) -> Campaign:
+    """Stop a campaign: its pending deliveries are suppressed as cancelled (sends in flight finish)."""
+    _check_approver(actor)
+    campaign = _locked(campaign, actor)
+    if campaign.status == S.CANCELLED:
+        return campaign
+    if campaign.status == S.DONE:
+        raise _conflict(campaign, _("cancelled"))
+    now = timezone.now()
+    campaign.status, campaign.finished_at = S.CANCELLED, now
+    campaign.save(update_fields=["status", "finished_at", "updated_at"])
+    if campaign.send_month:
+        Delivery.objects.filter(
+            campaign=campaign, send_month=campaign.send_month, state=DeliveryState.PENDING
+        ).update(state=DeliveryState.SUPPRESSED, reason=DeliveryReason.CANCELLED, updated_at=now)
+    return campaign

@@ -1,0 +1,120 @@
+"""Member respect, decided in the transaction that claims deliveries: frequency caps across every
+campaign and channel, counted in calendar days in settings.TIME_ZONE (today; the 7 days ending
+today; the 30 days ending today), and quiet hours, which defer a send to the end of the window.
+
+Each member's count of today (MemberSendDay) is locked in member-id order before the caps are read,
+so two ticks claiming for two campaigns cannot both take a member's last slot."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db import connection
+from django.utils import timezone
+
+from campaigns.models import MemberSendDay, SendPolicy
+
+SEND_DAY = MemberSendDay._meta.db_table
+WEEK_DAYS, MONTH_DAYS = 7, 30
+
+
+def policy() -> SendPolicy:
+    return SendPolicy.objects.get_or_create(pk=1)[0]
+
+
+def local_day(at: dt.datetime) -> dt.date:
+    return timezone.localtime(at).date()
+
+
+def quiet_until(pol: SendPolicy, now: dt.datetime) -> dt.datetime | None:
+    """The end of the quiet window `now` is in (aware), or None outside quiet hours. A window may
+    run past midnight (22:00 to 08:00)."""
+    start, end = pol.quiet_start, pol.quiet_end
+    if start is None or end is None or start == end:
+        return None
+    local = timezone.localtime(now)
+    t = local.time()
+    if start < end:
+        inside = start <= t < end
+        end_day = local.date()
+    else:
+        inside = t >= start or t < end
+        end_day = local.date() + dt.timedelta(days=1) if t >= start else local.date()
+    if not inside:
+        return None
+    return timezone.make_aware(dt.datetime.combine(end_day, end), timezone.get_current_timezone())
+
+
+@dataclass
+class Allowance:
+    allowed: list[int]  # indexes into the candidates, in order
+    refused: list[int]
+
+
+def _lock_today(member_ids: list[int], today: dt.date) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {SEND_DAY} (member_id, day, count) SELECT u.id, %s, 0 "
+            "FROM unnest(%s::bigint[]) AS u(id) ORDER BY u.id ON CONFLICT (member_id, day) DO NOTHING",
+            [today, member_ids],
+        )
+        cursor.execute(
+            f"SELECT member_id FROM {SEND_DAY} WHERE member_id = ANY(%s) AND day = %s ORDER BY member_id FOR UPDATE",
+            [member_ids, today],
+        )
+
+
+def _counts(member_ids: list[int], today: dt.date) -> dict[int, list[int]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT member_id, coalesce(sum(count) FILTER (WHERE day = %s), 0), "
+            f"coalesce(sum(count) FILTER (WHERE day > %s), 0), coalesce(sum(count), 0) "
+            f"FROM {SEND_DAY} WHERE member_id = ANY(%s) AND day > %s AND day <= %s GROUP BY member_id",
+            [today, today - dt.timedelta(days=WEEK_DAYS), member_ids, today - dt.timedelta(days=MONTH_DAYS), today],
+        )
+        return {row[0]: [int(row[1]), int(row[2]), int(row[3])] for row in cursor.fetchall()}
+
+
+def take_slots(member_ids: list[int], *, pol: SendPolicy, now: dt.datetime) -> Allowance:
+    """Inside the claiming transaction: which candidates (member ids, one per delivery, a member may
+    repeat) fit under the caps; their sends are counted at once (released by `release` when a send
+    does not happen)."""
+    today = local_day(now)
+    distinct = sorted(set(member_ids))
+    if not distinct:
+        return Allowance([], [])
+    _lock_today(distinct, today)
+    counts = _counts(distinct, today)
+    caps = [pol.daily_cap, pol.weekly_cap, pol.monthly_cap]
+    allowed, refused, taken = [], [], {}
+    for index, member_id in enumerate(member_ids):
+        current = counts.setdefault(member_id, [0, 0, 0])
+        if any(cap and used >= cap for cap, used in zip(caps, current, strict=True)):
+            refused.append(index)
+            continue
+        counts[member_id] = [used + 1 for used in current]
+        taken[member_id] = taken.get(member_id, 0) + 1
+        allowed.append(index)
+    if taken:
+        ids, ns = zip(*sorted(taken.items()), strict=True)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {SEND_DAY} s SET count = s.count + u.n FROM unnest(%s::bigint[], %s::int[]) AS u(id, n) "
+                "WHERE s.member_id = u.id AND s.day = %s",
+                [list(ids), list(ns), today],
+            )
+    return Allowance(allowed, refused)
+
+
+def release(claims: list[tuple[int, dt.datetime]]) -> None:
+    """Give back the slots of sends that did not happen: (member id, claimed at) each."""
+    if not claims:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {SEND_DAY} s SET count = greatest(s.count - u.n, 0) "
+            "FROM (SELECT id, day, count(*) AS n FROM unnest(%s::bigint[], %s::date[]) AS x(id, day) "
+            "GROUP BY id, day) AS u WHERE s.member_id = u.id AND s.day = u.day",
+            [[member_id for member_id, _at in claims], [local_day(at) for _id, at in claims]],
+        )

@@ -1,0 +1,287 @@
+"""The sending engine, run by the periodic tick (campaigns.tasks.tick) on any number of workers.
+
+Per sending campaign: claim due pending deliveries with SELECT ... FOR UPDATE SKIP LOCKED, check the
+caps in that transaction (refused: suppressed, cap_reached) and mark the rest sending with a lease;
+after commit, render and hand them to the channel; write each answer back (sent; pending again after
+a backoff; failed with the provider's answer or after the last attempt). Quiet hours move due rows
+to the end of the window. A "sending" row whose lease ran out (a worker died between claim and
+answer) is settled by asking the channel whether it has it: sent if so, pending again if not.
+A campaign is done only when none of its deliveries is pending or sending."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from campaigns import channels, content
+from campaigns.channels.base import Outcome, Outgoing, Result
+from campaigns.models import ERROR_MAX, Campaign, CampaignStatus, Delivery, DeliveryReason, DeliveryState
+from campaigns.queries import personal_values
+from campaigns.services import respect
+
+logger = logging.getLogger(__name__)
+
+DELIVERY = Delivery._meta.db_table
+CAMPAIGN = Campaign._meta.db_table
+LEASE = dt.timedelta(minutes=5)  # a sending row older than this is settled (its worker is gone)
+BACKOFF_BASE, BACKOFF_MAX = 30, 3600  # seconds: 30, 60, 120 ... at most an hour
+
+
+@dataclass
+class TickReport:
+    started: int = 0
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    capped: int = 0
+    deferred: int = 0
+    settled: int = 0
+    finished: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    send_month: dt.date
+    id: int
+    member_id: int
+    attempts: int
+    claimed_at: dt.datetime
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    return dt.timedelta(seconds=min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_MAX))
+
+
+# --- claiming --------------------------------------------------------------------------------------
+
+
+def _defer_quiet(campaign: Campaign, until: dt.datetime, now: dt.datetime) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {DELIVERY} SET next_attempt_at = %s, reason = %s, updated_at = %s "
+            "WHERE campaign_id = %s AND send_month = %s AND state = 'pending' AND next_attempt_at < %s",
+            [until, DeliveryReason.QUIET_HOURS.value, now, campaign.pk, campaign.send_month, until],
+        )
+        return cursor.rowcount
+
+
+def _set_state(rows: list[Claimed], *, state: str, reason: str, now: dt.datetime, claim: bool = False) -> None:
+    if not rows:
+        return
+    extra = ", claimed_at = %(now)s, attempts = d.attempts + 1" if claim else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {DELIVERY} d SET state = %(state)s, reason = %(reason)s, updated_at = %(now)s{extra} "
+            "FROM unnest(%(months)s::date[], %(ids)s::bigint[]) AS k(send_month, id) "
+            "WHERE d.send_month = k.send_month AND d.id = k.id",
+            {"state": state, "reason": reason, "now": now,
+             "months": [r.send_month for r in rows], "ids": [r.id for r in rows]},
+        )
+
+
+@transaction.atomic
+def claim(campaign: Campaign, *, limit: int, now: dt.datetime, pol) -> tuple[list[Claimed], int]:
+    """Claim up to `limit` due deliveries of a sending campaign: (claimed and marked sending, capped)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT d.send_month, d.id, d.member_id, d.attempts FROM {DELIVERY} d "
+            "WHERE d.campaign_id = %s AND d.send_month = %s AND d.state = 'pending' AND d.next_attempt_at <= %s "
+            "ORDER BY d.next_attempt_at, d.id LIMIT %s FOR UPDATE SKIP LOCKED",
+            [campaign.pk, campaign.send_month, now, limit],
+        )
+        rows = [Claimed(*row, claimed_at=now) for row in cursor.fetchall()]
+    if not rows:
+        return [], 0
+    allowance = respect.take_slots([r.member_id for r in rows], pol=pol, now=now)
+    capped = [rows[i] for i in allowance.refused]
+    claimed = [rows[i] for i in allowance.allowed]
+    _set_state(capped, state=DeliveryState.SUPPRESSED.value, reason=DeliveryReason.CAP_REACHED.value, now=now)
+    _set_state(claimed, state=DeliveryState.SENDING.value, reason="", now=now, claim=True)
+    return [Claimed(r.send_month, r.id, r.member_id, r.attempts + 1, now) for r in claimed], len(capped)
+
+
+# --- results ---------------------------------------------------------------------------------------
+
+
+def _write(rows: list[tuple[Claimed, Result]], sql_set: str, params: dict, *, guard_claim: bool = True) -> int:
+    """Apply `sql_set` to the rows still "sending" (a settled lease is not overwritten)."""
+    if not rows:
+        return 0
+    guard = " AND d.claimed_at = k.claimed_at" if guard_claim else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {DELIVERY} d SET {sql_set}, updated_at = %(now)s "
+            "FROM unnest(%(months)s::date[], %(ids)s::bigint[], %(claims)s::timestamptz[], %(pids)s::text[], "
+            "%(errors)s::text[], %(reasons)s::text[]) AS k(send_month, id, claimed_at, pid, error, reason) "
+            f"WHERE d.send_month = k.send_month AND d.id = k.id AND d.state = 'sending'{guard}",
+            {**params, "months": [c.send_month for c, _ in rows], "ids": [c.id for c, _ in rows],
+             "claims": [c.claimed_at for c, _ in rows], "pids": [r.provider_message_id[:128] for _, r in rows],
+             "errors": [r.error[:ERROR_MAX] for _, r in rows], "reasons": [r.reason for _, r in rows]},
+        )
+        return cursor.rowcount
+
+
+def _record(pairs: list[tuple[Claimed, Result]], *, now: dt.datetime, pol, report: TickReport,
+            guard_claim: bool = True, cancelled: bool = False) -> None:
+    """Write each result back, in one statement per outcome, and give back the cap slots of sends
+    that did not happen."""
+    done = [(c, r) for c, r in pairs if r.outcome in (Outcome.SENT, Outcome.ACCEPTED)]
+    retry = [(c, r) for c, r in pairs if r.outcome is Outcome.RETRY]
+    again = [(c, r) for c, r in retry if c.attempts < pol.max_attempts and not cancelled]
+    exhausted = [(c, r) for c, r in retry if c.attempts >= pol.max_attempts and not cancelled]
+    stopped = [(c, r) for c, r in retry if cancelled]
+    failed = [(c, r) for c, r in pairs if r.outcome is Outcome.FAILED]
+    with transaction.atomic():
+        report.sent += _write(done, "state = 'sent', sent_at = %(now)s, provider_message_id = k.pid, reason = '', "
+                              "error = ''", {"now": now}, guard_claim=guard_claim)
+        for c, r in again:  # each its own backoff
+            _write([(c, r)], "state = 'pending', next_attempt_at = %(at)s, error = k.error",
+                   {"now": now, "at": now + backoff(c.attempts)}, guard_claim=guard_claim)
+        report.retried += len(again)
+        report.failed += _write(exhausted, "state = 'failed', reason = %(reason)s, error = k.error",
+                                {"now": now, "reason": DeliveryReason.ATTEMPTS_EXHAUSTED.value},
+                                guard_claim=guard_claim)
+        report.failed += _write(failed, "state = 'failed', reason = coalesce(nullif(k.reason, ''), %(reason)s), "
+                                "error = k.error",
+                                {"now": now, "reason": DeliveryReason.PROVIDER_ERROR.value}, guard_claim=guard_claim)
+        _write(stopped, "state = 'suppressed', reason = %(reason)s, error = k.error",
+               {"now": now, "reason": DeliveryReason.CANCELLED.value}, guard_claim=guard_claim)
+        respect.release([(c.member_id, c.claimed_at) for c, _ in (*again, *exhausted, *failed, *stopped)])
+
+
+def _outgoing(campaign: Campaign, claimed: list[Claimed], channel) -> tuple[list[Outgoing], list[Result]]:
+    """Render the claimed deliveries; a member who lost the channel's address since the fan-out
+    fails with no_identity instead of being sent."""
+    values = personal_values([c.member_id for c in claimed], channel.address_sql)
+    ready, missing = [], []
+    for c in claimed:
+        member = values.get(c.member_id)
+        if not member or not member["address"]:
+            missing.append(Result(c.id, Outcome.FAILED, reason=DeliveryReason.NO_IDENTITY.value))
+            continue
+        ready.append(Outgoing(c.send_month, c.id, campaign.pk, c.member_id, member["address"],
+                              content.render(campaign.content, member)))
+    return ready, missing
+
+
+def send_batch(campaign: Campaign, claimed: list[Claimed], *, now: dt.datetime, pol, report: TickReport) -> None:
+    channel = channels.get(campaign.channel)
+    by_id = {c.id: c for c in claimed}
+    ready, results = _outgoing(campaign, claimed, channel)
+    try:
+        results += channel.send(ready)
+    except Exception as exc:  # noqa: BLE001 - an adapter's crash is a retry, never a lost row
+        logger.exception("campaign %s: channel %s failed a batch", campaign.pk, channel.code)
+        results += [Result(o.delivery_id, Outcome.RETRY, error=f"{type(exc).__name__}: {exc}") for o in ready]
+    answered = {r.delivery_id for r in results}
+    results += [Result(c.id, Outcome.RETRY, error="no answer from the channel")
+                for c in claimed if c.id not in answered]
+    _record([(by_id[r.delivery_id], r) for r in results if r.delivery_id in by_id], now=now, pol=pol, report=report)
+
+
+# --- leases ----------------------------------------------------------------------------------------
+
+
+def settle_leases(*, now: dt.datetime, pol, report: TickReport, lease: dt.timedelta = LEASE, limit: int = 1000) -> None:
+    """Settle "sending" rows whose lease ran out: sent if the channel has them, else pending again
+    (or failed after the last attempt; suppressed when the campaign was cancelled)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT d.send_month, d.id, d.member_id, d.attempts, d.claimed_at, d.campaign_id, c.channel, c.status "
+            f"FROM {DELIVERY} d JOIN {CAMPAIGN} c ON c.id = d.campaign_id "
+            "WHERE d.state = 'sending' AND d.claimed_at < %s ORDER BY d.claimed_at LIMIT %s "
+            "FOR UPDATE OF d SKIP LOCKED",
+            [now - lease, limit],
+        )
+        rows = cursor.fetchall()
+        groups: dict[tuple[int, str, str], list[Claimed]] = {}
+        for month, pk, member_id, attempts, claimed_at, campaign_id, code, status in rows:
+            claimed = Claimed(month, pk, member_id, attempts, claimed_at)
+            groups.setdefault((campaign_id, code, status), []).append(claimed)
+        for (campaign_id, code, status), claimed in groups.items():
+            outgoing = [Outgoing(c.send_month, c.id, campaign_id, c.member_id, "", "") for c in claimed]
+            known = channels.get(code).settle(outgoing)
+            pairs = [(c, known.get(c.id) or Result(c.id, Outcome.RETRY, error="lease expired: not sent"))
+                     for c in claimed]
+            _record(pairs, now=now, pol=pol, report=report, cancelled=status == CampaignStatus.CANCELLED)
+            report.settled += len(pairs)
+
+
+# --- campaigns -------------------------------------------------------------------------------------
+
+
+def start_due(*, now: dt.datetime, report: TickReport) -> None:
+    """Start the scheduled campaigns whose time has come (fan-out; a bad segment sends it back to
+    approved with the reason)."""
+    from campaigns.services import campaigns as lifecycle
+
+    due = Campaign.objects.filter(status=CampaignStatus.SCHEDULED, scheduled_at__lte=now).values_list("pk", flat=True)
+    for pk in list(due):
+        if lifecycle.start_scheduled(campaign_id=pk, now=now):
+            report.started += 1
+
+
+def sweep_cancelled(*, now: dt.datetime, within: dt.timedelta = dt.timedelta(days=1)) -> int:
+    """Deliveries of campaigns cancelled lately that went back to pending after the cancel (a retry
+    answered mid-cancel) are suppressed as cancelled too, so nothing waits forever."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {DELIVERY} d SET state = 'suppressed', reason = %s, updated_at = %s FROM {CAMPAIGN} c "
+            "WHERE c.status = 'cancelled' AND c.finished_at > %s AND d.campaign_id = c.id "
+            "AND d.send_month = c.send_month AND d.state = 'pending'",
+            [DeliveryReason.CANCELLED.value, now, now - within],
+        )
+        return cursor.rowcount
+
+
+def finish(*, now: dt.datetime) -> int:
+    """Mark done every sending campaign with no delivery pending or sending."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {CAMPAIGN} c SET status = 'done', finished_at = %s, updated_at = %s "
+            "WHERE c.status = 'sending' AND NOT EXISTS (SELECT 1 FROM "
+            f"{DELIVERY} d WHERE d.campaign_id = c.id AND d.send_month = c.send_month "
+            "AND d.state IN ('pending', 'sending'))",
+            [now, now],
+        )
+        return cursor.rowcount
+
+
+def run_campaign(campaign: Campaign, *, pol, report: TickReport, deadline: float, now_fn=timezone.now) -> None:
+    channel = channels.get(campaign.channel)
+    while time.monotonic() < deadline:
+        now = now_fn()
+        until = respect.quiet_until(pol, now)
+        if until is not None:
+            report.deferred += _defer_quiet(campaign, until, now)
+            return
+        claimed, capped = claim(campaign, limit=channel.batch_size, now=now, pol=pol)
+        report.capped += capped
+        if not claimed:
+            if not capped:
+                return
+            continue
+        report.claimed += len(claimed)
+        send_batch(campaign, claimed, now=now, pol=pol, report=report)
+
+
+def tick(*, budget: float = 8.0, lease: dt.timedelta = LEASE, now_fn=timezone.now) -> TickReport:
+    """One pass of the engine: start due campaigns, settle expired leases, send what is due (within
+    `budget` seconds), mark finished campaigns done. Safe on any number of workers at once."""
+    report = TickReport()
+    deadline = time.monotonic() + budget
+    pol = respect.policy()
+    start_due(now=now_fn(), report=report)
+    settle_leases(now=now_fn(), pol=pol, report=report, lease=lease)
+    for campaign in Campaign.objects.filter(status=CampaignStatus.SENDING).order_by("scheduled_at", "pk"):
+        run_campaign(campaign, pol=pol, report=report, deadline=deadline, now_fn=now_fn)
+    sweep_cancelled(now=now_fn())
+    report.finished = finish(now=now_fn())
+    return report

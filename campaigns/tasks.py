@@ -1,0 +1,24 @@
+"""Celery entry points of campaigns: thin triggers over the database, safe to run twice or late
+(the deliveries are the work; the tick claims them with SKIP LOCKED)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from celery import shared_task
+
+
+@shared_task(name="campaigns.tasks.tick", ignore_result=True, soft_time_limit=50, time_limit=58)
+def tick() -> dict:
+    """For the beat schedule: start due campaigns, settle expired leases, send due deliveries."""
+    from campaigns.services import sending
+
+    return dataclasses.asdict(sending.tick())
+
+
+@shared_task(name="campaigns.tasks.ensure_partitions", ignore_result=True, soft_time_limit=300, time_limit=330)
+def ensure_partitions() -> list[str]:
+    """For the beat schedule: the deliveries table's partitions for this month and the next two."""
+    from campaigns import partitions
+
+    return [f"{month:%Y-%m}" for month in partitions.ensure_partitions(months_ahead=2)]
