@@ -129,9 +129,9 @@ def _write(rows: list[tuple[Claimed, Result]], sql_set: str, params: dict, *, gu
 
 
 def _record(pairs: list[tuple[Claimed, Result]], *, now: dt.datetime, pol, report: TickReport,
-            guard_claim: bool = True, cancelled: bool = False) -> None:
+            guard_claim: bool = True, cancelled: bool = False, wait=backoff) -> None:
     """Write each result back, in one statement per outcome, and give back the cap slots of sends
-    that did not happen."""
+    that did not happen. A retry is due again after `wait(attempts)`."""
     done = [(c, r) for c, r in pairs if r.outcome in (Outcome.SENT, Outcome.ACCEPTED)]
     retry = [(c, r) for c, r in pairs if r.outcome is Outcome.RETRY]
     again = [(c, r) for c, r in retry if c.attempts < pol.max_attempts and not cancelled]
@@ -143,7 +143,7 @@ def _record(pairs: list[tuple[Claimed, Result]], *, now: dt.datetime, pol, repor
                               "error = ''", {"now": now}, guard_claim=guard_claim)
         for c, r in again:  # each its own backoff
             _write([(c, r)], "state = 'pending', next_attempt_at = %(at)s, error = k.error",
-                   {"now": now, "at": now + backoff(c.attempts)}, guard_claim=guard_claim)
+                   {"now": now, "at": now + wait(c.attempts)}, guard_claim=guard_claim)
         report.retried += len(again)
         report.failed += _write(exhausted, "state = 'failed', reason = %(reason)s, error = k.error",
                                 {"now": now, "reason": DeliveryReason.ATTEMPTS_EXHAUSTED.value},
@@ -210,7 +210,9 @@ def settle_leases(*, now: dt.datetime, pol, report: TickReport, lease: dt.timede
             known = channels.get(code).settle(outgoing)
             pairs = [(c, known.get(c.id) or Result(c.id, Outcome.RETRY, error="lease expired: not sent"))
                      for c in claimed]
-            _record(pairs, now=now, pol=pol, report=report, cancelled=status == CampaignStatus.CANCELLED)
+            # A worker that died sent nothing the channel knows of: due again at once.
+            _record(pairs, now=now, pol=pol, report=report, cancelled=status == CampaignStatus.CANCELLED,
+                    wait=lambda attempts: dt.timedelta(0))
             report.settled += len(pairs)
 
 
