@@ -217,7 +217,7 @@ def test_attempts_are_capped_and_a_refusal_is_final(audience, make_campaign, fla
     campaign = make_campaign(channel="flaky")
     at = timezone.now()
     for _ in range(4):
-        sending.tick(now_fn=lambda: at)
+        sending.tick(now_fn=lambda at=at: at)
         at += dt.timedelta(hours=2)
     assert set(Delivery.objects.filter(campaign=campaign).values_list("state", "reason", "attempts")) == {
         ("failed", "attempts_exhausted", 3)
