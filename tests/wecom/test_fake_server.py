@@ -806,6 +806,30 @@ def test_advance_changes_the_expected_share(receiver):
         assert server.wait_callbacks(10) and len(rx.events) == total
 
 
+@pytest.mark.parametrize("corp", [
+    {"staff": ["carol", "dave"], "contacts_per_staff": 5},  # userids naming no demo store: no store tags
+    {"staff_count": 3, "contacts_per_staff": 2},
+    {"staff": ["carol"], "contacts_per_staff": 5, "restricted": ["carol"]},
+    {"staff": ["carol"], "contacts_per_staff": 0},  # no contacts at all: nothing to change
+], ids=["non-demo-staff", "numbered-staff", "restricted-only", "no-contacts"])
+def test_advance_works_for_a_corp_whose_staff_are_not_the_demos(corp):
+    with running_corp(**corp) as server:
+        api = Api(server)
+        edited = 0
+        for seed in range(15):  # enough days that every kind of change comes up
+            answer = api.control("advance", {"changes": 0.3, "seed": seed})
+            assert answer.status_code == 200, answer.text
+            counts = ok(answer.json())
+            edited += counts["edited"]
+        if corp["contacts_per_staff"]:
+            assert edited > 0
+            tags = {t for (i, u), e in server.corp._follow_edits.items() for t in e.get("tags", [])}
+            assert tags and tags <= set(server.corp.tag_index)
+        else:
+            assert (counts["added"], counts["edited"], counts["deleted"]) == (0, 0, 0)
+            assert server.corp.contact_count() == 0
+
+
 def test_control_endpoint_errors(server, api):
     assert api.control("delete", {"external_userid": "wmnope", "userid": "sh01_staff1"}).status_code == 400
     assert api.control("add_contact", {"userid": "nobody"}).json()["errcode"] == 40003

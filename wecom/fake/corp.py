@@ -729,7 +729,8 @@ class FakeCorp:
                     continue
                 ext = self.external_userid(i)
                 if roll < 0.8:
-                    group = rng.choice(self._base_tags)
+                    # the store group is empty when no staff member's userid names a demo store
+                    group = rng.choice([g for g in self._base_tags if g])
                     self.edit(
                         external_userid=ext,
                         userid=userid,
