@@ -320,6 +320,9 @@ SPECTACULAR_SETTINGS = {
         "EntryKindEnum": "loyalty.points.models.EntryKind",
         "RewardKindEnum": "loyalty.points.models.RewardKind",
         "NoteKindEnum": "members.models.notes.NoteKind",
+        "CampaignStatusEnum": "campaigns.models.CampaignStatus",
+        "DeliveryStateEnum": "campaigns.models.DeliveryState",
+        "DeliveryReasonEnum": "campaigns.models.DeliveryReason",
     },
 }
 API_KEY_LAST_USED_RESOLUTION = timedelta(minutes=1)

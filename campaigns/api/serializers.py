@@ -1,0 +1,73 @@
+"""Serializers of the campaigns API: what it answers, and the bodies it takes (strict fields)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from campaigns import channels, content
+from campaigns.models import Campaign, Delivery, OutboxMessage
+from scrm.api import fields as strict
+
+
+class CampaignSerializer(serializers.ModelSerializer):
+    store = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    counts = serializers.SerializerMethodField(help_text="Deliveries by state, and their total.")
+
+    class Meta:
+        model = Campaign
+        fields = ["id", "name", "store", "segment", "snapshot", "channel", "content", "status", "scheduled_at",
+                  "holdout_share", "send_month", "last_error", "created_at", "started_at", "finished_at", "counts"]
+        read_only_fields = fields
+
+    def get_counts(self, obj) -> dict[str, int]:
+        return self.context["counts"][obj.pk]
+
+
+class CampaignDetailSerializer(CampaignSerializer):
+    reasons = serializers.SerializerMethodField(help_text="Suppressed, deferred and failed deliveries by reason.")
+
+    class Meta(CampaignSerializer.Meta):
+        fields = [*CampaignSerializer.Meta.fields, "reasons"]
+        read_only_fields = fields
+
+    def get_reasons(self, obj) -> dict[str, int]:
+        return self.context["reasons"]
+
+
+class CampaignInputSerializer(serializers.Serializer):
+    name = strict.CharField(max_length=100)
+    segment = strict.IntegerField(min_value=1, help_text="The segment's id; it is snapshotted when sending starts.")
+    channel = strict.CharField(max_length=24, help_text="A channel code: " + ", ".join(channels.codes() or ["outbox"]))
+    content = strict.CharField(
+        max_length=20_000,
+        help_text="The text; personal fields: " + ", ".join("{" + f + "}" for f in content.FIELDS) + ".",
+    )
+    scheduled_at = serializers.DateTimeField(required=False, allow_null=True, default=None,
+                                             help_text="When to send once approved; empty: when sent.")
+    holdout_share = strict.DecimalField(max_digits=3, decimal_places=2, min_value=Decimal(0), max_value=Decimal("0.5"),
+                                        required=False,
+                                        default=Decimal(0), help_text="Share kept out at random, 0 to 0.5.")
+    store = strict.CharField(required=False, allow_null=True, default=None,
+                             help_text="A store's code, for a store campaign (store accounts: their own).")
+
+
+class SendInputSerializer(serializers.Serializer):
+    scheduled_at = serializers.DateTimeField(required=False, allow_null=True, default=None,
+                                             help_text="Send at this time instead of now.")
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Delivery
+        fields = ["id", "member", "state", "reason", "attempts", "next_attempt_at", "provider_message_id", "error",
+                  "created_at", "sent_at"]
+        read_only_fields = fields
+
+
+class OutboxMessageSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OutboxMessage
+        fields = ["id", "campaign", "member", "delivery_id", "address", "text", "created_at"]
+        read_only_fields = fields

@@ -1,0 +1,8 @@
+"""Routes of the campaigns API (/api/v1/campaigns/, /api/v1/outbox/); scrm/api/urls.py calls register(router)."""
+
+from campaigns.api import views
+
+
+def register(router) -> None:
+    router.register("campaigns", views.CampaignViewSet, basename="campaign")
+    router.register("outbox", views.OutboxViewSet, basename="outbox")

@@ -1,0 +1,132 @@
+"""API: campaigns (create, list, read; approve, send, pause, resume, cancel), each campaign's
+deliveries, and the outbox channel's messages. Store managers and store-bound keys reach their
+store's campaigns only; store staff write drafts but cannot approve or send."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from campaigns import queries
+from campaigns.api.serializers import (
+    CampaignDetailSerializer,
+    CampaignInputSerializer,
+    CampaignSerializer,
+    DeliverySerializer,
+    OutboxMessageSerializer,
+    SendInputSerializer,
+)
+from campaigns.filters import CampaignFilterSet, DeliveryFilterSet, OutboxFilterSet
+from campaigns.models import Campaign, Delivery, OutboxMessage
+from campaigns.services import campaigns as service
+from scrm.api.idempotency import idempotent
+from scrm.api.pagination import cursor_ordered_by
+from scrm.api.parsers import JSONParser
+from scrm.api.schema import ERRORS
+from scrm.api.viewsets import ScopedCreateListRetrieveViewSet, ScopedReadOnlyViewSet
+from scrm.errors import InvalidInput
+from scrm.models import Store
+
+ACTION = extend_schema(request=None, responses={200: CampaignDetailSerializer, **ERRORS})
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Campaigns (filter by status, store), with their counts by state"),
+    retrieve=extend_schema(summary="A campaign with its counts by state and by reason",
+                           responses=CampaignDetailSerializer),
+    create=extend_schema(summary="Write a campaign (a draft): a segment, a channel, the text and a schedule",
+                         request=CampaignInputSerializer, responses={201: CampaignDetailSerializer, **ERRORS}),
+    approve=extend_schema(summary="Approve a draft (not store staff)", request=None,
+                          responses={200: CampaignDetailSerializer, **ERRORS}),
+    send=extend_schema(summary="Send an approved campaign now or at a time: fans out to its segment's members",
+                       request=SendInputSerializer, responses={200: CampaignDetailSerializer, **ERRORS}),
+    pause=extend_schema(summary="Pause sending", request=None, responses={200: CampaignDetailSerializer, **ERRORS}),
+    resume=extend_schema(summary="Resume a paused campaign", request=None,
+                         responses={200: CampaignDetailSerializer, **ERRORS}),
+    cancel=extend_schema(summary="Cancel: its pending deliveries are suppressed as cancelled", request=None,
+                         responses={200: CampaignDetailSerializer, **ERRORS}),
+    deliveries=extend_schema(summary="A campaign's deliveries (filter by member, state, reason), by member",
+                             responses=DeliverySerializer(many=True)),
+)
+class CampaignViewSet(ScopedCreateListRetrieveViewSet):
+    queryset = Campaign.objects.select_related("store").order_by("-id")
+    serializer_class = CampaignSerializer
+    filterset_class = CampaignFilterSet
+    scope_resource = "campaigns"
+    parser_classes = [JSONParser]
+
+    def _detail(self, campaign, code=status.HTTP_200_OK):
+        context = {"counts": queries.counts_by_state([campaign.pk]), "reasons": queries.counts_by_reason(campaign.pk)}
+        return Response(CampaignDetailSerializer(campaign, context=context).data, status=code)
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        counts = queries.counts_by_state([c.pk for c in page])
+        return self.get_paginated_response(CampaignSerializer(page, many=True, context={"counts": counts}).data)
+
+    def retrieve(self, request, *args, **kwargs):
+        return self._detail(self.get_object())
+
+    def create(self, request, *args, **kwargs):
+        serializer = CampaignInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        store = None
+        if data.get("store"):
+            store = Store.objects.filter(code=data["store"]).first()
+            if store is None:
+                raise InvalidInput(details={"store": ["No such store."]})
+        campaign = service.create_campaign(actor=request.user, data=service.CampaignInput(
+            name=data["name"], segment_id=data["segment"], channel=data["channel"], content=data["content"],
+            scheduled_at=data.get("scheduled_at"), holdout_share=data["holdout_share"], store=store,
+        ))
+        return self._detail(campaign, status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def approve(self, request, pk=None):
+        return self._detail(service.approve(campaign=self.get_object(), actor=request.user))
+
+    @action(detail=True, methods=["post"], filterset_class=None)
+    @idempotent
+    def send(self, request, pk=None):
+        serializer = SendInputSerializer(data=request.data or {})
+        serializer.is_valid(raise_exception=True)
+        campaign = service.send(campaign=self.get_object(), actor=request.user,
+                                scheduled_at=serializer.validated_data.get("scheduled_at"))
+        return self._detail(campaign)
+
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def pause(self, request, pk=None):
+        return self._detail(service.pause(campaign=self.get_object(), actor=request.user))
+
+    @action(detail=True, methods=["post"], filterset_class=None)
+    @idempotent
+    def resume(self, request, pk=None):
+        return self._detail(service.resume(campaign=self.get_object(), actor=request.user))
+
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def cancel(self, request, pk=None):
+        return self._detail(service.cancel(campaign=self.get_object(), actor=request.user))
+
+    @action(detail=True, methods=["get"], filterset_class=None, pagination_class=cursor_ordered_by("member_id"))
+    def deliveries(self, request, pk=None):
+        campaign = self.get_object()
+        rows = Delivery.objects.visible_to(request.user).filter(campaign=campaign)
+        filters = DeliveryFilterSet(request.GET, queryset=rows)
+        if not filters.is_valid():
+            raise InvalidInput(details={k: [str(m) for m in v] for k, v in filters.errors.items()})
+        page = self.paginate_queryset(filters.qs)
+        return self.get_paginated_response(DeliverySerializer(page, many=True).data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Messages the built-in outbox channel sent (filter by campaign, member)"),
+    retrieve=extend_schema(summary="One outbox message"),
+)
+class OutboxViewSet(ScopedReadOnlyViewSet):
+    queryset = OutboxMessage.objects.order_by("-id")
+    serializer_class = OutboxMessageSerializer
+    filterset_class = OutboxFilterSet
+    scope_resource = "campaigns"

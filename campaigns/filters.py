@@ -1,0 +1,37 @@
+"""FilterSets of campaigns, deliveries and outbox messages, for the API lists (and the screens later)."""
+
+from __future__ import annotations
+
+import django_filters
+from django.utils.translation import gettext_lazy as _
+
+from campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryReason, DeliveryState, OutboxMessage
+from scrm.filters import StoreFilter
+
+
+class CampaignFilterSet(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=CampaignStatus.choices, label=_("Status"))
+    store = StoreFilter(field_name="store", label=_("Store"))
+
+    class Meta:
+        model = Campaign
+        fields = ["status", "store"]
+
+
+class DeliveryFilterSet(django_filters.FilterSet):
+    member = django_filters.NumberFilter(field_name="member_id", label=_("Member"))
+    state = django_filters.ChoiceFilter(choices=DeliveryState.choices, label=_("State"))
+    reason = django_filters.ChoiceFilter(choices=DeliveryReason.choices, label=_("Reason"))
+
+    class Meta:
+        model = Delivery
+        fields = ["member", "state", "reason"]
+
+
+class OutboxFilterSet(django_filters.FilterSet):
+    campaign = django_filters.NumberFilter(field_name="campaign_id", label=_("Campaign"))
+    member = django_filters.NumberFilter(field_name="member_id", label=_("Member"))
+
+    class Meta:
+        model = OutboxMessage
+        fields = ["campaign", "member"]
