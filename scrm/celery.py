@@ -100,6 +100,13 @@ app.conf.beat_schedule = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # A nightly incremental contact sync (new contacts and churn callbacks may have missed); edits
+    # arrive through callbacks. Nothing when no corp is configured or a run is active.
+    "wecom-incremental-sync": {
+        "task": "wecom.tasks.contacts.start_incremental",
+        "schedule": crontab(hour=3, minute=30),
+        "options": {"expires": 3 * 3600},
+    },
     # WeCom corp tags both ways (a run unless one is active), and tag marks still due.
     "wecom-sync-tags": {
         "task": "wecom.tasks.tags.scheduled_tags_sync",

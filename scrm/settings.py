@@ -370,6 +370,9 @@ WECOM_AGENT_ID = env.get_str("WECOM_AGENT_ID", "")
 WECOM_CALLS_PER_MINUTE = env.get_int("WECOM_CALLS_PER_MINUTE", 9000, minimum=1)
 WECOM_CALLS_PER_HOUR = env.get_int("WECOM_CALLS_PER_HOUR", 140000, minimum=1)
 WECOM_TIMEOUT_SECONDS = env.get_int("WECOM_TIMEOUT_SECONDS", 10, minimum=1)
+# Workers sharing one contact sync (each on its own staff members), and contacts written per transaction.
+WECOM_SYNC_LANES = env.get_int("WECOM_SYNC_LANES", 2, minimum=1)
+WECOM_SYNC_WRITE_BATCH = env.get_int("WECOM_SYNC_WRITE_BATCH", 1000, minimum=1)
 # Days a processed (or ignored, or failed) callback event is kept before the nightly purge deletes it.
 WECOM_EVENT_RETENTION_DAYS = env.get_int("WECOM_EVENT_RETENTION_DAYS", 90, minimum=1)
 # Currencies the brand sells in (ISO 4217); an order in any other is refused. The first is the one

@@ -3,6 +3,7 @@
     .venv/bin/python tests/bench/wecom_sync_bench.py                                  # 200 staff, 200,000 contacts
     .venv/bin/python tests/bench/wecom_sync_bench.py --staff 1000 --contacts 2000000  # ~10x
     .venv/bin/python tests/bench/wecom_sync_bench.py --staff 5000 --contacts 10000000 # the design target (hours)
+    .venv/bin/python tests/bench/wecom_sync_bench.py --lanes 1                        # one worker, to compare
 
 A command, not part of CI. It creates its own database (bench_siyu_wecom by default, dropped and
 created again) on the server DATABASE_URL points at (the embedded one by default), migrates it, adds
@@ -10,8 +11,9 @@ stores and one store account per WeCom staff member (same username, so every sta
 starts the local WeCom server (wecom.fake) with no rate limits, then:
 
 1. reads every page once without writing (what the local server and the HTTP client cost);
-2. runs the initial full contact sync into members (one worker, steps as the task runs them) and
-   prints contacts (follow relations) per second and members per second;
+2. runs the initial full contact sync into members (--lanes worker processes sharing the run, as
+   Celery workers do; 2 by default) and prints contacts (follow relations) per second, members per
+   second, and what WeCom's own call limits would allow;
 3. COPYs the same rows (one per follow: external_userid, name, gender, unionid, store, staff,
    remark, state, added_at) into a plain table with no index: the floor, and the ratio;
 4. runs a second full sync over the unchanged corp (everything unchanged; nothing written);
@@ -94,23 +96,40 @@ def fetch_only(staff: list[str]) -> tuple[int, float]:
     return rows, time.perf_counter() - started
 
 
-def run(kind: str, pages: int):
+def _lane(run_id: int, pages: int) -> None:
+    """One worker process on the run (forked: its own database connection and WeCom client)."""
+    from wecom.services import sync
+
+    while sync.run_step(run_id=run_id, pages=pages, seconds=3600) in ("more", "busy"):
+        pass
+
+
+def run(kind: str, pages: int, lanes: int = 1):
+    """The run from start to end with `lanes` worker processes at once, as Celery workers run it."""
+    import multiprocessing
+
+    from django.db import connections
+
     from scrm.actors import SystemActor
     from wecom.models import SyncRun
     from wecom.services import sync
 
     result = sync.start_run(kind=kind, actor=SystemActor("bench"))
     started = time.perf_counter()
-    steps = 0
-    while True:
-        outcome = sync.run_step(run_id=result.run.pk, pages=pages, seconds=3600)
-        steps += 1
-        if outcome != "more":
-            break
+    connections.close_all()  # each process opens its own
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_lane, args=(result.run.pk, pages)) for _ in range(lanes)]
+    for worker in workers:
+        worker.start()
+        time.sleep(0.2)  # the first gives the run its cursors; the others then share them
+    for worker in workers:
+        worker.join()
+    outcome = sync.run_step(run_id=result.run.pk, pages=pages, seconds=3600)  # "idle" once done
     elapsed = time.perf_counter() - started
     run = SyncRun.objects.get(pk=result.run.pk)
-    assert outcome == "done", (outcome, run.error_code, run.pause_reason)
-    return run, elapsed, steps
+    assert run.status == "done", (outcome, run.status, run.error_code, run.pause_reason)
+    assert all(w.exitcode == 0 for w in workers), [w.exitcode for w in workers]
+    return run, elapsed, lanes
 
 
 def copy_floor() -> tuple[int, float]:
@@ -200,7 +219,7 @@ def incremental_day(running, corp, pages: int) -> None:
         log(f"/_fake/advance failed ({type(exc).__name__}); making the day's 1% through add_contact, edit, delete")
         changes = simulated_day(running, corp)
     log(f"advance: {changes}")
-    run_row, elapsed, _steps = run(SyncKind.CONTACTS_INCREMENTAL, pages)
+    run_row, elapsed, _lanes = run(SyncKind.CONTACTS_INCREMENTAL, pages, 1)
     started = time.perf_counter()
     handled = 0
     ignored = 0
@@ -232,6 +251,7 @@ def main() -> None:
     parser.add_argument("--staff", type=int, default=200)
     parser.add_argument("--contacts", type=int, default=200_000, help="base contacts in all (per staff: this / staff)")
     parser.add_argument("--pages", type=int, default=200, help="pages per task step")
+    parser.add_argument("--lanes", type=int, default=2, help="worker processes sharing the initial full sync")
     parser.add_argument("--database", default="bench_siyu_wecom")
     parser.add_argument("--keep", action="store_true", help="keep the database")
     parser.add_argument("--skip-rerun", action="store_true", help="skip the second full sync")
@@ -247,16 +267,19 @@ def main() -> None:
         from members.models import Member
         from wecom.models import SyncKind
 
-        full, elapsed, steps = run(SyncKind.CONTACTS, args.pages)
+        full, elapsed, lanes = run(SyncKind.CONTACTS, args.pages, args.lanes)
         members = Member.objects.count()
         follows = full.added
-        log(f"full sync: {follows:,} follows, {members:,} members in {elapsed:.1f} s ({steps} steps): "
+        log(f"full sync: {follows:,} follows, {members:,} members in {elapsed:.1f} s ({lanes} lanes): "
             f"{follows / elapsed:,.0f} contacts/s, {members / elapsed:,.0f} members/s")
+        calls = -(-follows // 100)  # pages of 100, the fewest calls WeCom could answer them in
+        log(f"WeCom's limits (150,000 calls an hour per API, pages of 100) allow {150_000 * 100 / 3600:,.0f} "
+            f"contacts/s; this run made >= {calls:,} calls, {calls / elapsed:,.1f} a second")
         copied, copy_elapsed = copy_floor()
         log(f"COPY of the same {copied:,} rows into a plain table: {copy_elapsed:.2f} s = "
             f"{copied / copy_elapsed:,.0f} rows/s; the sync takes {elapsed / copy_elapsed:,.1f}x the COPY's time")
         if not args.skip_rerun:
-            again, elapsed2, _ = run(SyncKind.CONTACTS, args.pages)
+            again, elapsed2, _ = run(SyncKind.CONTACTS, args.pages, args.lanes)
             log(f"second full sync (unchanged corp): {elapsed2:.1f} s; added {again.added}, updated {again.updated}, "
                 f"unchanged {again.unchanged:,}, removed {again.removed}")
         incremental_day(running, corp, args.pages)

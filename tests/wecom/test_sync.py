@@ -342,3 +342,16 @@ def test_a_lane_leaves_a_staff_member_another_lane_is_writing(synced_corp, alice
     finally:
         other.close()
     assert run_to_end(run.pk) == "done"
+
+
+def test_the_nightly_incremental_sync_starts_only_with_a_corp_configured(synced_corp, settings):
+    from scrm.celery import app
+    from wecom.tasks.contacts import start_incremental
+
+    assert app.conf.beat_schedule["wecom-incremental-sync"]["task"] == start_incremental.name
+    run_id = start_incremental()
+    assert SyncRun.objects.get(pk=run_id).kind == SyncKind.CONTACTS_INCREMENTAL
+    assert start_incremental() == run_id  # the active one, not a second
+    settings.WECOM_CORP_ID = ""
+    assert start_incremental() is None
+    app.control.purge()

@@ -27,10 +27,13 @@ def sweep_syncs() -> dict:
 
 
 @shared_task(name="wecom.tasks.contacts.start_incremental", ignore_result=True, soft_time_limit=50, time_limit=58)
-def start_incremental() -> int:
-    """For the beat schedule: an incremental contact sync (nothing when one is active)."""
+def start_incremental() -> int | None:
+    """For the beat schedule: an incremental contact sync (the active one when there is one; none
+    when no corp is configured)."""
     from scrm.actors import SystemActor
     from wecom.models import SyncKind
-    from wecom.services import sync
+    from wecom.services import connection, sync
 
+    if not connection.mode():
+        return None
     return sync.start_run(kind=SyncKind.CONTACTS_INCREMENTAL, actor=SystemActor("wecom:schedule")).run.pk
