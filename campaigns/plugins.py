@@ -9,8 +9,10 @@ from scrm import permissions
 
 
 def register() -> None:
-    from campaigns import channels
+    from campaigns import channels, privacy, timeline
     from campaigns.channels.outbox import OutboxChannel
 
     permissions.register("campaigns", _("Campaigns, their deliveries and the outbox"), store_roles="write")
     channels.register(OutboxChannel())
+    privacy.register()
+    timeline.register()
