@@ -530,11 +530,16 @@ def counts_for(handover_ids: list[int]) -> dict[int, dict[str, int]]:
 # --- demo data ------------------------------------------------------------------------------------
 
 
+def demo_seeded() -> bool:
+    """The demo's handover (or any) exists: demo_seed has nothing more to do."""
+    return Handover.objects.exists()
+
+
 def demo_seed(*, customers: int = 10) -> str:
     """For the demo (called by wecom/demo.py once contacts are synced): one on_job handover of a few
     customers between two linked staff members of one store, unless a handover exists already.
     Idempotent; a one-line summary."""
-    if Handover.objects.exists():
+    if demo_seeded():
         return "handovers: already there"
     linked = WecomStaff.objects.filter(status=StaffStatus.ACTIVE, user__isnull=False, user__is_active=True,
                                        store__isnull=False).order_by("store_id", "userid")
