@@ -16,3 +16,9 @@ def register() -> None:
     channels.register(OutboxChannel())
     privacy.register()
     timeline.register()
+
+    from campaigns.models import MemberSendDay
+    from campaigns.services import respect
+    from members.services import merge
+
+    merge.register_handler(MemberSendDay, "member", respect.merge_send_days)

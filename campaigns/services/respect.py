@@ -118,3 +118,16 @@ def release(claims: list[tuple[int, dt.datetime]]) -> None:
             "GROUP BY id, day) AS u WHERE s.member_id = u.id AND s.day = u.day",
             [[member_id for member_id, _at in claims], [local_day(at) for _id, at in claims]],
         )
+
+
+def merge_send_days(survivor_id: int, duplicate_id: int) -> int:
+    """A merged duplicate's sends count toward the survivor's caps: its day rows are added to the
+    survivor's (members.services.merge handler)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH gone AS (DELETE FROM {SEND_DAY} WHERE member_id = %s RETURNING day, count) "
+            f"INSERT INTO {SEND_DAY} (member_id, day, count) SELECT %s, day, count FROM gone "
+            f"ON CONFLICT (member_id, day) DO UPDATE SET count = {SEND_DAY}.count + excluded.count",
+            [duplicate_id, survivor_id],
+        )
+        return cursor.rowcount

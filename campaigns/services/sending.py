@@ -93,8 +93,10 @@ def claim(campaign: Campaign, *, limit: int, now: dt.datetime, pol) -> tuple[lis
         cursor.execute(
             f"SELECT d.send_month, d.id, d.member_id, d.attempts FROM {DELIVERY} d "
             "WHERE d.campaign_id = %s AND d.send_month = %s AND d.state = 'pending' AND d.next_attempt_at <= %s "
-            "ORDER BY d.next_attempt_at, d.id LIMIT %s FOR UPDATE SKIP LOCKED",
-            [campaign.pk, campaign.send_month, now, limit],
+            # Paused or cancelled since the tick began: claim nothing more.
+            f"AND EXISTS (SELECT 1 FROM {CAMPAIGN} c WHERE c.id = %s AND c.status = 'sending') "
+            "ORDER BY d.next_attempt_at, d.id LIMIT %s FOR UPDATE OF d SKIP LOCKED",
+            [campaign.pk, campaign.send_month, now, campaign.pk, limit],
         )
         rows = [Claimed(*row, claimed_at=now) for row in cursor.fetchall()]
     if not rows:
