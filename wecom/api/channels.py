@@ -66,7 +66,11 @@ class ChannelCodeInputSerializer(serializers.Serializer):
                                   help_text="WeCom userids of the code's staff (a staff code: exactly one).")
     tags = serializers.ListField(child=strict.IntegerField(), required=False, help_text="Tags for new contacts.")
     welcome_enabled = strict.BooleanField(required=False)
-    welcome_text = strict.CharField(required=False, help_text="Plain text, at most 4,000 bytes.")
+    welcome_text = strict.CharField(
+        required=False,
+        help_text="Plain text, at most 4,000 bytes. {name} is replaced by the customer's WeChat name (empty when "
+                  "WeCom gives none); any other {...} placeholder is refused (400).",
+    )
     skip_verify = strict.BooleanField(required=False)
 
 

@@ -31,6 +31,7 @@ from scrm.permissions import has_scope
 from scrm.scoping import access_for, scope
 from wecom.client import errors, get_client
 from wecom.models import ChannelCode, ChannelPurpose, WecomFollow, WecomStaff
+from wecom.services.welcome import placeholder_errors
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +95,8 @@ def _clean(data: dict, *, actor, code: ChannelCode | None) -> dict:
         errors_["welcome_text"] = [
             _("At most %(max)d bytes (a Chinese character takes 3).") % {"max": WELCOME_MAX_BYTES}
         ]
+    elif placeholder_errors(text):
+        errors_["welcome_text"] = placeholder_errors(text)
     cleaned["welcome_text"] = text
     cleaned["welcome_enabled"] = bool(data.get("welcome_enabled", code.welcome_enabled if code else False))
     if cleaned["welcome_enabled"] and not text.strip():

@@ -9,6 +9,10 @@ before the call, so a retried event never sends twice; 41051 is recorded `used`.
 the event's transaction, so a worker killed during the call rolls the row back too: the retry's send
 then meets WeCom's own guard, the one-time welcome code, and is recorded `used`.)
 
+The text may name the customer: {name} becomes their WeChat name as externalcontact/get gives it
+(empty when WeCom gives none or cannot be asked in time); it is the one placeholder, and a code's text
+naming any other is refused (`placeholder_errors`, used by the channel codes' one validation).
+
 Then the code's linked tags are marked on the new follow relation in WeCom (mark_tag), and its tags
 are given to the member in Siyu when the member exists already (source "wecom": WeCom has them, so
 they are not pushed back). A member the contacts sync creates later gets the linked ones from WeCom.
@@ -17,10 +21,13 @@ they are not pushed back). A member the contacts sync creates later gets the lin
 from __future__ import annotations
 
 import logging
+import re
 from datetime import timedelta
 
 from django.db import connection
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from members.models import TagSource
 from members.services import tags as member_tags
@@ -31,6 +38,48 @@ from wecom.services.tags import TAGS_ACTOR
 logger = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 18  # WeCom's window is 20 s from the add; keep a margin for the call itself
+MAX_BYTES = 4000  # send_welcome_msg's text.content
+PLACEHOLDERS = {"name": gettext_lazy("the customer's WeChat name")}
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+def placeholders_help() -> str:
+    """The placeholders a welcome text may hold, in words, for the form and the API's errors."""
+    return "; ".join(
+        _("{%(placeholder)s} is replaced by %(meaning)s") % {"placeholder": key, "meaning": meaning}
+        for key, meaning in PLACEHOLDERS.items()
+    )
+
+
+def placeholder_errors(text: str) -> list[str]:
+    """What is wrong with the placeholders of a welcome text: one message naming the unknown ones and
+    the ones there are, or none."""
+    unknown = list(dict.fromkeys(m.group(0) for m in _PLACEHOLDER.finditer(text) if m.group(1) not in PLACEHOLDERS))
+    if not unknown:
+        return []
+    return [_("Unknown placeholder %(unknown)s: the welcome text may use only %(known)s (%(help)s).") % {
+        "unknown": ", ".join(unknown), "known": ", ".join(f"{{{key}}}" for key in PLACEHOLDERS),
+        "help": placeholders_help(),
+    }]
+
+
+def render(text: str, *, name: str) -> str:
+    """The welcome as sent: {name} replaced, within WeCom's byte limit."""
+    out = text.replace("{name}", name or "")
+    return out.encode()[:MAX_BYTES].decode(errors="ignore")
+
+
+def _customer_name(external_userid: str, client) -> str:
+    """The customer's WeChat name from externalcontact/get; empty when WeCom does not give it."""
+    if not external_userid:
+        return ""
+    try:
+        answer = client.get("externalcontact/get", params={"external_userid": external_userid})
+    except errors.WecomError as exc:
+        logger.info("welcome sent without the customer's name: errcode %s", getattr(exc, "errcode", None))
+        return ""
+    name = (answer.get("external_contact") or {}).get("name")
+    return name if isinstance(name, str) else ""
 
 
 def handle_add_event(event: CallbackEvent, *, client=None) -> str:
@@ -71,10 +120,14 @@ def send_welcome(*, event: CallbackEvent, code: ChannelCode, client=None, now=No
     if not _claim(event, code, WelcomeStatus.FAILED):
         return "already"
     status, errcode = WelcomeStatus.SENT, None
+    client = client or get_client()
+    text = code.welcome_text
+    if "{name}" in text:  # asked only when the text names the customer: the window is short
+        text = render(text, name=_customer_name(event.payload.get("ExternalUserID") or "", client))
     try:
-        (client or get_client()).post(
+        client.post(
             "externalcontact/send_welcome_msg",
-            {"welcome_code": event.payload["WelcomeCode"], "text": {"content": code.welcome_text}},
+            {"welcome_code": event.payload["WelcomeCode"], "text": {"content": text}},
         )
     except errors.WelcomeCodeUsed as exc:
         status, errcode = WelcomeStatus.USED, exc.errcode

@@ -21,6 +21,7 @@ from scrm.scoping import get_visible_or_404, scope
 from wecom.models import ChannelCode, ChannelPurpose, WecomStaff
 from wecom.services import channels as services
 from wecom.services import tags as tag_services
+from wecom.services import welcome
 
 
 class ChannelCodeForm(forms.Form):
@@ -44,6 +45,9 @@ class ChannelCodeForm(forms.Form):
         self.fields["tags"].queryset = services.tag_choices()
         self.fields["staff"].label_from_instance = lambda s: f"{s} ({s.store or '-'})"
         self.fields["tags"].label_from_instance = lambda t: f"{t.group.name} · {t.name}"
+        # in the reader's language, under the field it explains
+        self.fields["welcome_text"].help_text = welcome.placeholders_help()
+        self.fields["welcome_text"].widget.attrs["aria-describedby"] = f"{self['welcome_text'].auto_id}-help"
 
 
 def _initial(code: ChannelCode) -> dict:
