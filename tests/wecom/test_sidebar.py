@@ -177,3 +177,28 @@ def test_demo_link_names_a_synced_member(contacts):
     assert sidebar.demo_link() == "/wecom/sidebar/?external_userid=wmA0001"
     WecomContact.objects.all().delete()
     assert sidebar.demo_link() is None
+
+
+def test_config_fetches_the_apps_ticket_from_wecom_once_and_signs_with_it(client, carol, corp, settings):
+    from django.core.cache import cache
+
+    settings.WECOM_AGENT_ID = "1000002"
+    cache.delete(sidebar._ticket_key())
+    client.force_login(carol)
+    page = "http://testserver/wecom/sidebar/"
+    first = client.get(reverse("wecom-sidebar-config"), {"url": page}).json()
+    assert first["mode"] == "wecom"
+    ticket = cache.get(sidebar._ticket_key())
+    assert ticket and ticket == corp.corp.agent_ticket("agent_config")["ticket"]  # the server's own
+    assert first["signature"] == sidebar.signature(ticket=ticket, noncestr=first["nonceStr"],
+                                                   timestamp=first["timestamp"], url=page)
+    corp.corp._agent_ticket = ("ROTATED", corp.corp.now() + 7200)  # WeCom hands out a new one
+    second = client.get(reverse("wecom-sidebar-config"), {"url": page}).json()  # cached: not asked again
+    assert second["signature"] == sidebar.signature(ticket=ticket, noncestr=second["nonceStr"],
+                                                    timestamp=second["timestamp"], url=page)
+    cache.delete(sidebar._ticket_key())
+    third = client.get(reverse("wecom-sidebar-config"), {"url": page}).json()
+    assert third["signature"] == sidebar.signature(ticket="ROTATED", noncestr=third["nonceStr"],
+                                                   timestamp=third["timestamp"], url=page)
+    settings.WECOM_API_BASE = "http://127.0.0.1:9"  # WeCom unreachable and nothing cached for it
+    assert client.get(reverse("wecom-sidebar-config"), {"url": page}).json() == {"mode": "unavailable"}

@@ -240,6 +240,19 @@ class FakeCorp:
         if self.now() >= expires:
             raise WeComError(42001)
 
+    def agent_ticket(self, kind) -> dict:
+        """ticket/get?type=agent_config: the app's jsapi ticket for the sidebar's agentConfig (the
+        same ticket until it expires, as WeCom does)."""
+        if kind != "agent_config":
+            raise WeComError(40058)
+        with self.lock:
+            moment = self.now()
+            current = getattr(self, "_agent_ticket", None)
+            if current is None or current[1] <= moment:
+                current = (secrets.token_urlsafe(40), moment + self.token_ttl)
+                self._agent_ticket = current
+            return {"ticket": current[0], "expires_in": max(1, int(current[1] - moment))}
+
     def expire_tokens(self) -> int:
         with self.lock:
             moment = self.now()

@@ -66,6 +66,7 @@ def _get(corp, q, b, srv):
 
 
 ROUTES_GET = {
+    "ticket/get": lambda c, q, b, s: c.agent_ticket(q.get("type")),
     "externalcontact/get_follow_user_list": _get_follow_user_list,
     "externalcontact/list": _list,
     "externalcontact/get": _get,
