@@ -110,6 +110,73 @@ def test_the_page_reads_a_fixed_number_of_queries(client, alice, rows, django_as
         assert client.get(url).status_code == 200
 
 
+def _bulk(n: int, *, status=EventStatus.DONE, start: int = 0) -> None:
+    now = timezone.now()
+    CallbackEvent.objects.bulk_create(
+        [CallbackEvent(digest=f"bulk{status}{start + i:08d}", event="change_external_contact",
+                       change_type="edit_external_contact", status=status, received_at=now,
+                       payload={"ExternalUserID": f"wmBULK{start + i}"}) for i in range(n)],
+        batch_size=5000,
+    )
+
+
+def _sql(queries) -> list[str]:
+    return [q["sql"].upper() for q in queries.captured_queries]
+
+
+def test_counts_are_capped_and_no_request_counts_the_whole_table(client, alice, rows, settings, monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    monkeypatch.setattr(events, "COUNT_CAP", 30)
+    _bulk(31)  # 32 processed: past the cap
+    client.force_login(alice)
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(reverse("wecom-event-list")).content.decode()
+    assert 'data-testid="count-done">30+<' in page
+    assert 'data-testid="count-failed">1<' in page and 'data-testid="count-pending">1<' in page
+    counts = [q for q in _sql(queries) if "COUNT(" in q]
+    assert counts and all("LIMIT 31" in q for q in counts), counts  # each count stops at the cap + 1
+    assert len(counts) == len(EventStatus.values)
+
+
+def test_the_page_goes_older_and_newer_by_id_keeping_the_filters(client, alice, rows):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _bulk(120, start=0)
+    newest = list(CallbackEvent.objects.filter(status=EventStatus.DONE).order_by("-id").values_list("pk", flat=True))
+    client.force_login(alice)
+    url = reverse("wecom-event-list")
+    first = client.get(url, {"status": "done"})
+    shown = [e.pk for e in first.context["object_list"]]
+    assert shown == newest[:50]
+    page = first.content.decode()
+    assert f"status=done&amp;before={newest[49]}" in page and 'data-testid="newer"' not in page
+    with CaptureQueriesContext(connection) as queries:
+        second = client.get(url, {"status": "done", "before": newest[49]})
+    assert [e.pk for e in second.context["object_list"]] == newest[50:100]
+    assert not [q for q in _sql(queries) if "COUNT(" in q and "LIMIT" not in q]
+    third = client.get(url, {"status": "done", "before": newest[99]})
+    assert [e.pk for e in third.context["object_list"]] == newest[100:]
+    assert 'data-testid="older"' not in third.content.decode()
+    back = client.get(url, {"status": "done", "after": newest[100]})
+    assert [e.pk for e in back.context["object_list"]] == newest[50:100]
+    assert f"after={newest[50]}" in back.content.decode()
+    top = client.get(url, {"status": "done", "after": newest[50]})
+    assert [e.pk for e in top.context["object_list"]] == newest[:50]
+    assert 'data-testid="newer"' not in top.content.decode()
+    assert client.get(url, {"before": "nonsense"}).status_code == 200  # a bad id reads as the first page
+
+
+def test_the_htmx_rows_bring_their_pager(client, alice, rows):
+    _bulk(60)
+    client.force_login(alice)
+    rows_only = client.get(reverse("wecom-event-list"), {"status": "done"}, HTTP_HX_REQUEST="true").content.decode()
+    assert '<template><nav class="pager" id="event-pager"' in rows_only and 'hx-swap-oob="true"' in rows_only
+    assert "status=done&amp;before=" in rows_only
+
+
 # --- API ----------------------------------------------------------------------------------------
 
 
@@ -163,3 +230,14 @@ def test_a_store_bound_key_with_the_wecom_scope_is_refused(key_client, rows, sto
     api = key_client(scopes=["wecom:read"], store=store_a)
     assert api.get("/api/v1/wecom/events/").status_code == 403
     assert api.get(f"/api/v1/wecom/events/{rows['failed'].pk}/").status_code == 403
+
+
+def test_the_api_list_counts_nothing(key_client, rows):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _bulk(30)
+    api = key_client(scopes=["wecom:read"])
+    with CaptureQueriesContext(connection) as queries:
+        assert api.get("/api/v1/wecom/events/", {"page_size": 10}).status_code == 200
+    assert not [q for q in _sql(queries) if "COUNT(" in q]

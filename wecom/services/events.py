@@ -41,6 +41,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -281,6 +282,56 @@ def safe_error_text(exc: BaseException) -> str:
         message = message.split("\n", 1)[0]
     text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
     return _DIGITS.sub("…", text)[:ERROR_MAX]
+
+
+# --- reading the table ----------------------------------------------------------------------------
+# The table grows with every callback: the events page counts at most COUNT_CAP + 1 rows of a status
+# (shown "10,000+") and pages by id (keyset), never with a COUNT(*) over the whole table.
+COUNT_CAP = 10_000
+
+
+def capped_status_counts(queryset, *, cap: int | None = None) -> dict[str, int]:
+    """Rows of each status in ``queryset``, each counted up to ``cap + 1`` (more than ``cap`` means
+    "cap+"; COUNT_CAP by default): SELECT count(*) FROM (… LIMIT cap + 1), one per status."""
+    cap = COUNT_CAP if cap is None else cap
+    return {status: queryset.filter(status=status).order_by()[: cap + 1].count() for status in EventStatus.values}
+
+
+@dataclass
+class KeysetPage:
+    """One page of events, newest first: ``rows``, and the ids to ask for the older (``before``)
+    and the newer (``after``) page, None when there is none."""
+
+    rows: list
+    older: int | None
+    newer: int | None
+
+    @property
+    def has_other_pages(self) -> bool:
+        return self.older is not None or self.newer is not None
+
+
+def _id_param(raw) -> int | None:
+    return int(raw) if isinstance(raw, str) and raw.isdigit() and len(raw) < 19 else None
+
+
+def keyset_page(queryset, *, before=None, after=None, size: int = 50) -> KeysetPage:
+    """The ``size`` events (newest first) older than id ``before``, newer than id ``after``, or the
+    newest ones; a bad id reads as none. Each page is one indexed range read of size + 1 rows."""
+    before, after = _id_param(before), _id_param(after)
+    queryset = queryset.order_by()
+    if after is not None and before is None:
+        rows = list(queryset.filter(id__gt=after).order_by("id")[: size + 1])
+        more = len(rows) > size
+        rows = rows[:size][::-1]
+        return KeysetPage(rows, rows[-1].pk if rows else after + 1, rows[0].pk if more and rows else None)
+    if before is not None:
+        queryset = queryset.filter(id__lt=before)
+    rows = list(queryset.order_by("-id")[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    newer = (rows[0].pk if rows else before) if before is not None else None
+    return KeysetPage(rows, rows[-1].pk if more else None, newer)
 
 
 def retry_failed(*, ids: Iterable[int] | None = None) -> int:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 
 from django.contrib import messages
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import path
@@ -58,7 +58,9 @@ def callback(request):
 
 class EventListView(ScopedListView):
     """Callback events, newest first, with counts by status; an event's fields show WeCom's ids
-    (userid, external_userid, chat and tag ids) and nothing else personal."""
+    (userid, external_userid, chat and tag ids) and nothing else personal. The table grows with every
+    callback: pages go by id (?before= / ?after=) and the counts stop at "10,000+", so no request
+    counts the whole table."""
 
     allowed_roles = (Role.OPERATOR,)
     queryset = CallbackEvent.objects.order_by("-id")
@@ -67,19 +69,36 @@ class EventListView(ScopedListView):
     partial_template_name = "wecom/events_rows.html"
     paginate_by = 50
 
+    def paginate_queryset(self, queryset, page_size):
+        page = service.keyset_page(queryset, before=self.request.GET.get("before"),
+                                   after=self.request.GET.get("after"), size=page_size)
+        return None, page, page.rows, page.has_other_pages
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        counts = dict(
-            self.visible(CallbackEvent.objects.all()).order_by().values_list("status").annotate(n=Count("id"))
-        )
-        context["status_counts"] = [(value, label, counts.get(value, 0)) for value, label in EventStatus.choices]
-        context["failed_count"] = counts.get(EventStatus.FAILED, 0)
+        counts = service.capped_status_counts(self.visible(CallbackEvent.objects.all()))
+        context["status_counts"] = [
+            (value, label, _capped(counts[value]), counts[value]) for value, label in EventStatus.choices
+        ]
+        context["failed_count"] = counts[EventStatus.FAILED]
         rows = list(context["object_list"])
         for row in rows:
             row.shown_fields = service.shown_fields(row, headers=False)
             row.reason = _reason(row)
         context["object_list"] = rows
+        query = self.request.GET.copy()
+        for name in ("before", "after", "page"):
+            query.pop(name, None)
+        context["querystring"] = query.urlencode()
+        context["polled"] = bool(getattr(self.request, "htmx", False) and not self.request.htmx.boosted)
         return context
+
+
+def _capped(n: int) -> str:
+    """A count as shown: "10,000+" past the cap."""
+    if n > service.COUNT_CAP:
+        return f"{intcomma(service.COUNT_CAP)}+"
+    return intcomma(n)
 
 
 def _reason(row: CallbackEvent) -> str:
