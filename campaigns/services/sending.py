@@ -112,22 +112,25 @@ def claim(campaign: Campaign, *, limit: int, now: dt.datetime, pol) -> tuple[lis
 # --- results ---------------------------------------------------------------------------------------
 
 
-def _write(rows: list[tuple[Claimed, Result]], sql_set: str, params: dict, *, guard_claim: bool = True) -> int:
-    """Apply `sql_set` to the rows still "sending" (a settled lease is not overwritten)."""
+def _write(rows: list[tuple[Claimed, Result]], sql_set: str, params: dict, *,
+           guard_claim: bool = True) -> list[tuple[int, dt.datetime]]:
+    """Apply `sql_set` to the rows still "sending" under this claim (a lease another worker settled
+    is not overwritten); the (member id, claimed at) of the rows written."""
     if not rows:
-        return 0
+        return []
     guard = " AND d.claimed_at = k.claimed_at" if guard_claim else ""
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {DELIVERY} d SET {sql_set}, updated_at = %(now)s "
             "FROM unnest(%(months)s::date[], %(ids)s::bigint[], %(claims)s::timestamptz[], %(pids)s::text[], "
             "%(errors)s::text[], %(reasons)s::text[]) AS k(send_month, id, claimed_at, pid, error, reason) "
-            f"WHERE d.send_month = k.send_month AND d.id = k.id AND d.state = 'sending'{guard}",
+            f"WHERE d.send_month = k.send_month AND d.id = k.id AND d.state = 'sending'{guard} "
+            "RETURNING d.member_id, k.claimed_at",
             {**params, "months": [c.send_month for c, _ in rows], "ids": [c.id for c, _ in rows],
              "claims": [c.claimed_at for c, _ in rows], "pids": [r.provider_message_id[:128] for _, r in rows],
              "errors": [r.error[:ERROR_MAX] for _, r in rows], "reasons": [r.reason for _, r in rows]},
         )
-        return cursor.rowcount
+        return cursor.fetchall()
 
 
 def _record(pairs: list[tuple[Claimed, Result]], *, now: dt.datetime, pol, report: TickReport,
@@ -140,22 +143,29 @@ def _record(pairs: list[tuple[Claimed, Result]], *, now: dt.datetime, pol, repor
     exhausted = [(c, r) for c, r in retry if c.attempts >= pol.max_attempts and not cancelled]
     stopped = [(c, r) for c, r in retry if cancelled]
     failed = [(c, r) for c, r in pairs if r.outcome is Outcome.FAILED]
+    unsent: list[tuple[int, dt.datetime]] = []  # cap slots to give back
     with transaction.atomic():
-        report.sent += _write(done, "state = 'sent', sent_at = %(now)s, provider_message_id = k.pid, reason = '', "
-                              "error = ''", {"now": now}, guard_claim=guard_claim)
-        for c, r in again:  # each its own backoff
-            _write([(c, r)], "state = 'pending', next_attempt_at = %(at)s, error = k.error",
-                   {"now": now, "at": now + wait(c.attempts)}, guard_claim=guard_claim)
-        report.retried += len(again)
-        report.failed += _write(exhausted, "state = 'failed', reason = %(reason)s, error = k.error",
-                                {"now": now, "reason": DeliveryReason.ATTEMPTS_EXHAUSTED.value},
-                                guard_claim=guard_claim)
-        report.failed += _write(failed, "state = 'failed', reason = coalesce(nullif(k.reason, ''), %(reason)s), "
-                                "error = k.error",
-                                {"now": now, "reason": DeliveryReason.PROVIDER_ERROR.value}, guard_claim=guard_claim)
-        _write(stopped, "state = 'suppressed', reason = %(reason)s, error = k.error",
-               {"now": now, "reason": DeliveryReason.CANCELLED.value}, guard_claim=guard_claim)
-        respect.release([(c.member_id, c.claimed_at) for c, _ in (*again, *exhausted, *failed, *stopped)])
+        report.sent += len(_write(done, "state = 'sent', sent_at = %(now)s, provider_message_id = k.pid, "
+                                  "reason = '', error = ''", {"now": now}, guard_claim=guard_claim))
+        by_attempts: dict[int, list] = {}
+        for c, r in again:  # one statement per backoff
+            by_attempts.setdefault(c.attempts, []).append((c, r))
+        for attempts, rows in by_attempts.items():
+            written = _write(rows, "state = 'pending', next_attempt_at = %(at)s, error = k.error",
+                             {"now": now, "at": now + wait(attempts)}, guard_claim=guard_claim)
+            report.retried += len(written)
+            unsent += written
+        for rows, reason, reason_sql in (
+            (exhausted, DeliveryReason.ATTEMPTS_EXHAUSTED, "%(reason)s"),
+            (failed, DeliveryReason.PROVIDER_ERROR, "coalesce(nullif(k.reason, ''), %(reason)s)"),
+        ):
+            written = _write(rows, f"state = 'failed', reason = {reason_sql}, error = k.error",
+                             {"now": now, "reason": reason.value}, guard_claim=guard_claim)
+            report.failed += len(written)
+            unsent += written
+        unsent += _write(stopped, "state = 'suppressed', reason = %(reason)s, error = k.error",
+                         {"now": now, "reason": DeliveryReason.CANCELLED.value}, guard_claim=guard_claim)
+        respect.release(unsent)
 
 
 def _outgoing(campaign: Campaign, claimed: list[Claimed], channel) -> tuple[list[Outgoing], list[Result]]:

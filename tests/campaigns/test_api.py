@@ -182,3 +182,15 @@ def test_pause_resume_and_cancel_are_safe_to_repeat(api_client, alice, everyone,
     assert cancelled["reasons"] == {"cancelled": 5}
     assert api_client.post(url + "cancel/").json()["status"] == "cancelled"
     assert api_client.post(url + "resume/").status_code == 409
+
+
+def test_lists_take_a_fixed_number_of_queries(api_client, alice, audience, make_campaign, policy,
+                                              django_assert_max_num_queries):
+    campaigns = [make_campaign(name=f"c{i}") for i in range(3)]
+    sending.tick()
+    api_client.force_authenticate(alice)
+    for url in ("/api/v1/campaigns/", f"/api/v1/campaigns/{campaigns[0].pk}/deliveries/", "/api/v1/outbox/",
+                f"/api/v1/campaigns/{campaigns[0].pk}/"):
+        with django_assert_max_num_queries(8):
+            assert api_client.get(url).status_code == 200
+    assert len(api_client.get("/api/v1/outbox/").json()["results"]) == 15

@@ -242,3 +242,24 @@ def test_failed_sends_give_their_cap_slot_back(audience, make_campaign, flaky, p
     ok = make_campaign(name="ok")
     sending.tick()
     assert _states(ok)["sent"] == 5
+
+
+def test_a_late_answer_after_the_lease_was_settled_changes_nothing(audience, make_campaign, policy):
+    from campaigns.models import MemberSendDay
+
+    policy.daily_cap = 2
+    policy.save()
+    campaign = make_campaign()
+    now = timezone.now()
+    slow, _ = sending.claim(campaign, limit=100, now=now, pol=policy)  # a worker that stalls
+    sending.tick(lease=dt.timedelta(0))  # its lease is settled: nothing sent yet, sent by this tick
+    assert _states(campaign)["sent"] == 5
+    assert set(MemberSendDay.objects.values_list("count", flat=True)) == {1}
+
+    # The stalled worker wakes and reports a failure for rows that are no longer its own.
+    report = sending.TickReport()
+    sending._record([(c, Result(c.id, Outcome.RETRY, error="timeout")) for c in slow], now=timezone.now(),
+                    pol=policy, report=report)
+    assert report.retried == 0
+    assert _states(campaign)["sent"] == 5
+    assert set(MemberSendDay.objects.values_list("count", flat=True)) == {1}

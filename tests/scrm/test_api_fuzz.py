@@ -142,6 +142,10 @@ POSITIVE_DATA_ACCEPTANCE_EXEMPT = {
     "PATCH /api/v1/wecom/channel-codes/{id}/": f"{EXISTS} (staff of the code's store); {ACROSS} (a staff code has one)",
     "POST /api/v1/wecom/handovers/": f"{EXISTS} (staff and their customers); {KEYED}",
     "POST /api/v1/wecom/sync-runs/": KEYED,
+    "POST /api/v1/campaigns/": f"{EXISTS} (a segment the caller sees); {ACROSS} (the text's personal fields, the "
+                               "channel's length limit, a schedule not in the past)",
+    "POST /api/v1/campaigns/{id}/send/": f"{ACROSS} (a schedule not in the past, a segment not empty); {KEYED}",
+    "POST /api/v1/campaigns/{id}/resume/": KEYED,
 }
 
 
