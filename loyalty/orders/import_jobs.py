@@ -10,23 +10,21 @@ from __future__ import annotations
 
 import logging
 import time
-import traceback
 from datetime import timedelta
 from pathlib import PurePath
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
-from django.db.models import F
+from django.db import transaction
 from django.template.defaultfilters import filesizeformat
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from loyalty.orders import imports, services
 from loyalty.orders.models import OrderImportJob, OrderImportMode, OrderImportStatus
-from scrm import files
-from scrm.errors import Conflict, Forbidden, InvalidInput
+from scrm import files, jobs
+from scrm.errors import Forbidden, InvalidInput
 from scrm.scoping import access_for
 from scrm.services import audit
 
@@ -34,8 +32,6 @@ logger = logging.getLogger(__name__)
 
 FIRST_ERRORS = 500  # kept on the job, worded when read
 LOCK_CLASS = 72_002  # advisory lock (LOCK_CLASS, job id): held by the attempt running a job
-LOG_MAX = 2000
-RUNNING = (OrderImportStatus.PENDING, OrderImportStatus.RUNNING)
 
 JOB_MESSAGES = {
     "no_rows": gettext_lazy("The file has a header but no rows."),
@@ -69,30 +65,30 @@ JOB_MESSAGES = {
 }
 
 
+# --- the kind of job (scrm.jobs runs its lock, claim, progress, time and sweeper) --------------------
+
+
+def _queue(job_id: int) -> None:
+    from loyalty.orders import tasks
+
+    tasks.run_order_import.delay(job_id)
+
+
+ORDER_IMPORTS = jobs.JobKind(
+    model=OrderImportJob, label="order import", logger=logger, lock_class=LOCK_CLASS,
+    settings_prefix="ORDER_IMPORT", pending=OrderImportStatus.PENDING, claimed=OrderImportStatus.RUNNING,
+    started=(OrderImportStatus.RUNNING,), failed=OrderImportStatus.FAILED, queue=_queue,
+    run=lambda **attempt: run_job(**attempt),
+    abandoned_counts={"created_count": 0, "existing_count": 0},
+)
+
+
 # --- settings --------------------------------------------------------------------------------------
-
-
-def max_attempts() -> int:
-    return max(int(getattr(settings, "ORDER_IMPORT_MAX_ATTEMPTS", 2)), 1)
 
 
 def inline_max_bytes() -> int:
     """Files up to this size run inside the request that uploads them; larger ones in a worker."""
     return int(getattr(settings, "ORDER_IMPORT_INLINE_MAX_BYTES", 256 * 1024))
-
-
-def task_time_limits() -> tuple[int, int]:
-    hard = int(getattr(settings, "ORDER_IMPORT_TIME_LIMIT", getattr(settings, "CELERY_TASK_TIME_LIMIT", 1800)))
-    return max(hard - 60, int(hard * 0.8)), hard
-
-
-def time_budget(*, inline: bool) -> float:
-    """Seconds the import's statements may take in all: a few in a request; in a worker, what its
-    soft time limit leaves to record the outcome."""
-    if inline:
-        return float(getattr(settings, "ORDER_IMPORT_INLINE_SECONDS", 30))
-    soft, _hard = task_time_limits()
-    return float(max(soft - 30, soft * 0.8))
 
 
 # --- reading a job ---------------------------------------------------------------------------------
@@ -138,14 +134,6 @@ def check_actor(actor) -> None:
         raise Forbidden(_("Your account is not bound to a store."))
 
 
-def _actor_fields(actor) -> dict:
-    api_key = getattr(actor, "api_key", None)
-    if api_key is not None:
-        label = f"API key {api_key.name}"[: OrderImportJob._meta.get_field("created_by_label").max_length]
-        return {"created_by": None, "api_key": api_key, "created_by_label": label}
-    return {"created_by": actor, "api_key": None, "created_by_label": ""}
-
-
 def _inspect(upload, name: str, encoding: str | None) -> tuple[str, str]:
     """(kind, encoding) of an upload whose header names every required column, or InvalidInput."""
     upload.seek(0)
@@ -188,22 +176,14 @@ def create_job(*, actor, upload, mode: str = OrderImportMode.DRY_RUN, encoding: 
     job = OrderImportJob(
         original_name=name, size_bytes=size, format=kind, mode=mode, encoding=encoding,
         store_id=None if access.all_stores else access.store_id,
-        language=translation.get_language() or settings.LANGUAGE_CODE, **_actor_fields(actor),
+        language=jobs.uploader_language(), **jobs.uploader_fields(OrderImportJob, actor),
     )
-    job.file.save(f"{timezone.now():%d%H%M%S}-{name}", upload, save=False)
-    job.save()
-    return job
+    return jobs.save_upload(job, upload, name=name)
 
 
 def start_job(*, job: OrderImportJob) -> None:
     """Run a small file now; queue a larger one for a worker once the job is committed."""
-    if job.size_bytes <= inline_max_bytes():
-        run_job(job_id=job.pk, inline=True)
-        job.refresh_from_db()
-        return
-    from loyalty.orders import tasks
-
-    transaction.on_commit(lambda: tasks.run_order_import.delay(job.pk))
+    jobs.start(ORDER_IMPORTS, job, inline=job.size_bytes <= inline_max_bytes())
 
 
 @transaction.atomic
@@ -212,106 +192,51 @@ def commit_dry_run(*, actor, job: OrderImportJob) -> tuple[OrderImportJob, bool]
     order was valid, the valid orders otherwise. Once per dry run, however often it is asked:
     (the import, whether it was created now)."""
     check_actor(actor)
-    dry_run = OrderImportJob.objects.select_for_update().get(pk=job.pk)
-    existing = OrderImportJob.objects.filter(commit_of=dry_run).first()
-    if existing is not None:
-        return existing, False
-    if not dry_run.can_commit:
-        raise Conflict(_("Only a finished dry run with valid orders can be imported from its check."))
-    if not dry_run.file or not dry_run.file.storage.exists(dry_run.file.name):
-        raise Conflict(_("The checked file is no longer kept; upload it again."))
-    commit = OrderImportJob.objects.create(
-        file=dry_run.file.name, original_name=dry_run.original_name, size_bytes=dry_run.size_bytes,
-        format=dry_run.format, encoding=dry_run.encoding, store_id=dry_run.store_id, commit_of=dry_run,
-        mode=OrderImportMode.VALID if dry_run.invalid_orders else OrderImportMode.ALL,
-        language=translation.get_language() or settings.LANGUAGE_CODE, **_actor_fields(actor),
-    )
-    return commit, True
+    return jobs.commit_once(
+        OrderImportJob, job.pk, actor=actor,
+        mode=lambda dry_run: OrderImportMode.VALID if dry_run.invalid_orders else OrderImportMode.ALL,
+        not_committable=_("Only a finished dry run with valid orders can be imported from its check."))
 
 
 # --- running a job ---------------------------------------------------------------------------------
 
 
 def _lock(job_id: int) -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_CLASS, job_id])
-        return cursor.fetchone()[0]
+    return jobs.try_lock(LOCK_CLASS, job_id)
 
 
 def _unlock(job_id: int) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_CLASS, job_id])
-
-
-def _claim(job_id: int) -> bool:
-    return bool(
-        OrderImportJob.objects.filter(pk=job_id, status=OrderImportStatus.PENDING, attempts__lt=max_attempts())
-        .update(status=OrderImportStatus.RUNNING, started_at=timezone.now(), finished_at=None,
-                attempts=F("attempts") + 1)
-    )
-
-
-def _publish(job_id: int, **fields) -> None:
-    """Progress while the import's transaction is open: an autocommit UPDATE on a second
-    connection, best effort (a locked or missing row is skipped)."""
-    assignments = ", ".join(f"{name} = %s" for name in fields)
-    table = OrderImportJob._meta.db_table
-    side = connections.create_connection(DEFAULT_DB_ALIAS)
-    try:
-        with side.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} SET {assignments} WHERE id IN "
-                f"(SELECT id FROM {table} WHERE id = %s FOR UPDATE SKIP LOCKED)",
-                [*fields.values(), job_id],
-            )
-    except DatabaseError:
-        logger.warning("could not publish progress of order import %s", job_id, exc_info=True)
-    finally:
-        side.close()
-
-
-def _job_actor(job: OrderImportJob):
-    from scrm.api.auth import ApiPrincipal
-
-    return ApiPrincipal(job.api_key) if job.api_key is not None else job.created_by
+    jobs.unlock(LOCK_CLASS, job_id)
 
 
 def run_job(*, job_id: int, inline: bool = False) -> OrderImportJob | None:
     """Run one job to its end. Idempotent: a job that is not pending, has no attempts left or is
     being run by another attempt is left alone."""
-    if not _lock(job_id):
-        return None
-    try:
-        if not _claim(job_id):
+    with jobs.running(ORDER_IMPORTS, job_id) as job:
+        if job is None:
             return None
-        job = OrderImportJob.objects.select_related("store", "created_by", "api_key").get(pk=job_id)
         started = time.perf_counter()
-        with translation.override(job.language):
-            try:
-                _run(job, time_budget(inline=inline))
-            except files.FileError as exc:
-                _fail(job, message=files.preview(str(exc), 500) + " " + _("Nothing was imported."), row=exc.row)
-            except SoftTimeLimitExceeded:
-                _fail(job, code="time_limit", params={"seconds": task_time_limits()[0]})
-            except Exception as exc:  # a crash: the import's one transaction wrote nothing
-                trace = "".join(traceback.format_tb(exc.__traceback__))[-LOG_MAX:]
-                logger.error("order import %s failed after %.1f s: %s: %s\n%s", job_id,
-                             time.perf_counter() - started, type(exc).__name__, files.preview(exc, LOG_MAX), trace)
-                _fail(job, code="crashed", params={"error": type(exc).__name__})
+        try:
+            _run(job, ORDER_IMPORTS.time_budget(inline=inline))
+        except files.FileError as exc:
+            _fail(job, message=files.preview(str(exc), 500) + " " + _("Nothing was imported."), row=exc.row)
+        except SoftTimeLimitExceeded:
+            _fail(job, code="time_limit", params={"seconds": ORDER_IMPORTS.task_time_limits()[0]})
+        except Exception as exc:  # a crash: the import's one transaction wrote nothing
+            jobs.log_crash(ORDER_IMPORTS, job_id, exc, seconds=time.perf_counter() - started)
+            _fail(job, code="crashed", params={"error": type(exc).__name__})
         job.refresh_from_db()
         return job
-    finally:
-        _unlock(job_id)
 
 
 def _run(job: OrderImportJob, budget: float) -> None:
-    actor = _job_actor(job)
+    actor = jobs.uploader(job)
     if actor is None:
         raise files.FileError(_("The account that uploaded this file no longer exists."))
     with job.file.open("rb") as handle, transaction.atomic():
         report = imports.import_orders(
             upload=handle, mode=job.mode, actor=actor, encoding=job.encoding or None, time_budget=budget,
-            progress=lambda done, total: _publish(job.pk, orders_checked=done, orders=total),
+            progress=lambda done, total: jobs.publish(ORDER_IMPORTS, job.pk, orders_checked=done, orders=total),
         )
         _finish(job, report, actor)
 
@@ -358,47 +283,8 @@ def _fail(job: OrderImportJob, *, code: str = "", params: dict | None = None, me
 # --- the sweeper -----------------------------------------------------------------------------------
 
 
-def _give_up(job: OrderImportJob) -> None:
-    OrderImportJob.objects.filter(pk=job.pk, status__in=RUNNING).update(
-        status=OrderImportStatus.FAILED, message_code="abandoned", message="",
-        message_params={"attempts": job.attempts}, finished_at=timezone.now(), created_count=0, existing_count=0)
-
-
 def sweep(*, pending_for: timedelta = timedelta(minutes=2)) -> dict[str, list[int]]:
     """For the beat schedule: jobs left running with no attempt holding their lock (its worker was
     killed or restarted) go back to pending while they have attempts left, else end failed saying
     why; jobs still pending a while after upload (a lost message) are queued again."""
-    from loyalty.orders import tasks
-
-    outcome: dict[str, list[int]] = {"retried": [], "failed": [], "queued": []}
-    running = OrderImportJob.objects.filter(status=OrderImportStatus.RUNNING).order_by("pk")
-    for job_id in list(running.values_list("pk", flat=True)[:100]):
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [LOCK_CLASS, job_id])
-            if not cursor.fetchone()[0]:
-                continue  # an attempt is alive
-            job = (OrderImportJob.objects.select_for_update(skip_locked=True)
-                   .filter(pk=job_id, status=OrderImportStatus.RUNNING).first())
-            if job is None:
-                continue
-            if job.attempts < max_attempts():
-                OrderImportJob.objects.filter(pk=job.pk).update(
-                    status=OrderImportStatus.PENDING, message_code="retrying", message="",
-                    message_params={"next": job.attempts + 1, "max": max_attempts()})
-                outcome["retried"].append(job.pk)
-                transaction.on_commit(lambda pk=job.pk: tasks.run_order_import.delay(pk))
-            else:
-                _give_up(job)
-                outcome["failed"].append(job.pk)
-    stale = OrderImportJob.objects.filter(status=OrderImportStatus.PENDING,
-                                          created_at__lt=timezone.now() - pending_for).order_by("pk")
-    for job in stale[:100]:
-        if job.pk in outcome["retried"]:
-            continue
-        if job.attempts >= max_attempts():
-            _give_up(job)
-            outcome["failed"].append(job.pk)
-        else:
-            tasks.run_order_import.delay(job.pk)
-            outcome["queued"].append(job.pk)
-    return outcome
+    return jobs.sweep(ORDER_IMPORTS, pending_for=pending_for)

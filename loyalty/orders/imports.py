@@ -15,12 +15,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from django.db import OperationalError, connection, transaction
+from django.db import OperationalError, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from loyalty.orders import services
 from loyalty.orders.models import OrderImportMode
+from scrm import jobs
 from scrm.files import (
     PREVIEW_MAX,
     SNIFF_BYTES,
@@ -394,14 +395,10 @@ def _bound(deadline: float, budget: float) -> None:
     """The next statements may take what is left of the import's time, and at most
     STATEMENT_TIMEOUT_MS each (SET LOCAL: this transaction only); a statement whose client went
     away (a killed worker) is stopped within seconds."""
-    left = deadline - time.monotonic()
-    if left <= 0:
+    if not jobs.bound_statements(ends=deadline, cap_ms=STATEMENT_TIMEOUT_MS, check_client_seconds=5):
         raise FileError(_("Importing this file takes longer than %(seconds)d seconds; nothing was "
                           "written. Split it into smaller files or send the orders through the API.")
                         % {"seconds": int(budget)})
-    with connection.cursor() as cursor:
-        cursor.execute(f"SET LOCAL statement_timeout = {max(1, int(min(STATEMENT_TIMEOUT_MS, left * 1000)))}")
-        cursor.execute("SET LOCAL client_connection_check_interval = '5s'")
 
 
 def import_orders(*, upload, mode: str, actor, encoding: str | None = None, time_budget: float | None = None,
@@ -433,13 +430,12 @@ def import_orders(*, upload, mode: str, actor, encoding: str | None = None, time
                     progress(start + len(chunk), len(usable))
             if mode == Mode.DRY_RUN or (mode == Mode.ALL and report.errors):
                 raise _DryRun
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL statement_timeout TO DEFAULT")
+            jobs.lift_statement_bound()
             report.written = True
     except _DryRun:
         pass
     except OperationalError as exc:
-        if getattr(exc.__cause__, "pgcode", None) != "57014":  # statement_timeout
+        if not jobs.statement_cancelled(exc):
             raise
         raise FileError(_("One step of this import took longer than %(seconds)d seconds and was stopped; nothing "
                           "was written. Split the file into smaller files or send the orders through the API.")

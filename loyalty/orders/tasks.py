@@ -33,9 +33,9 @@ def queue_link(identity_ids: list[int]) -> None:
 
 
 def _import_limits() -> tuple[int, int]:
-    from loyalty.orders.import_jobs import task_time_limits
+    from loyalty.orders.import_jobs import ORDER_IMPORTS
 
-    return task_time_limits()
+    return ORDER_IMPORTS.task_time_limits()
 
 
 @shared_task(name="orders.tasks.run_order_import", ignore_result=True, acks_late=True,

@@ -40,6 +40,7 @@ from members.services import attributes, profile
 from members.services.attributes import BOOLEAN_WORDS, TEXT_MAX
 from members.services.identities import EXTERNAL_ID_MAX
 from members.services.profile import BIRTHDAY_MIN, NAME_MAX
+from scrm import jobs
 from scrm import sql as scrm_sql
 from scrm.files import PREVIEW_MAX, FileError
 from scrm.models import Store, User
@@ -221,19 +222,14 @@ class Importer:
     def _bound(self, cursor) -> None:
         """Each statement may take only what is left of the import's time (SET LOCAL: for this
         transaction only), so a statement never outlives the attempt that sent it."""
-        if self.deadline is None:
-            return
-        left = self.deadline - time.monotonic()
-        if left <= 0:
+        if self.deadline is not None and not jobs.bound_statements(ends=self.deadline, cursor=cursor):
             raise OutOfTime(round(self._budget))
-        cursor.execute(f"SET LOCAL statement_timeout = {max(int(left * 1000), 1)}")
 
     def lift_deadline(self) -> None:
         """Back to the server's statement timeout for what the caller's transaction does next."""
         if self.deadline is not None:
             self.deadline = None
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL statement_timeout TO DEFAULT")
+            jobs.lift_statement_bound()
 
     # --- helpers ------------------------------------------------------------------------------
 

@@ -1,15 +1,12 @@
-"""Read side of import and export: the members an export covers, and jobs to pick up again."""
+"""Read side of import and export: the members an export covers, and the import that committed a dry run."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.db.models import QuerySet
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members.filters import MemberFilterSet
-from members.io.models import ImportJob, ImportStatus
+from members.io.models import ImportJob
 from members.models import Member
 from scrm.scoping import scope
 
@@ -76,22 +73,6 @@ def refuse_unknown_filters(params, *, known: set[str]) -> None:
             name: [_("Unknown filter \"%(key)s\"; known filters: %(known)s.")
                    % {"key": name, "known": ", ".join(sorted(known))}]
             for name in unknown})
-
-
-def jobs_to_resume(*, pending_for: timedelta = timedelta(minutes=2)) -> list[int]:
-    """Jobs still pending a while after upload: their message to the workers was lost."""
-    return list(
-        ImportJob.objects.filter(status=ImportStatus.PENDING, created_at__lt=timezone.now() - pending_for)
-        .order_by("pk").values_list("pk", flat=True)[:100]
-    )
-
-
-def jobs_in_progress() -> list[int]:
-    """Jobs some attempt started (checking or importing): the sweeper asks whether it is alive."""
-    return list(
-        ImportJob.objects.filter(status__in=[ImportStatus.VALIDATING, ImportStatus.IMPORTING])
-        .order_by("pk").values_list("pk", flat=True)[:100]
-    )
 
 
 def commit_of(job: ImportJob) -> ImportJob | None:

@@ -7,23 +7,21 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-import traceback
 from datetime import timedelta
 from pathlib import PurePath
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files import File
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
-from django.db.models import F
+from django.db import transaction
 from django.template.defaultfilters import filesizeformat
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from members.io import bulk, columns, queries
+from members.io import bulk, columns
 from members.io.models import ImportFormat, ImportJob, ImportMode, ImportStatus
-from scrm import files
-from scrm.errors import Conflict, ServiceError
+from scrm import files, jobs
+from scrm.errors import ServiceError
 from scrm.models import Role
 from scrm.scoping import access_for
 from scrm.services import audit
@@ -31,9 +29,22 @@ from scrm.services import audit
 logger = logging.getLogger(__name__)
 
 FIRST_ERRORS = 200  # kept on the job; the full report is a CSV file
-LOG_MAX = 2000  # characters of an error's message or trace a log line keeps
-QUERY_CANCELED = "57014"  # statement_timeout (or a cancelled statement)
-RUNNING_STATES = (ImportStatus.VALIDATING, ImportStatus.IMPORTING)
+LOCK_CLASS = 72_001  # advisory lock (LOCK_CLASS, job id): held by the attempt running a job
+
+
+def _queue(job_id: int) -> None:
+    from members.io import tasks
+
+    tasks.run_import.delay(job_id)
+
+
+IMPORTS = jobs.JobKind(
+    model=ImportJob, label="import", logger=logger, lock_class=LOCK_CLASS, settings_prefix="MEMBER_IMPORT",
+    pending=ImportStatus.PENDING, claimed=ImportStatus.VALIDATING,
+    started=(ImportStatus.VALIDATING, ImportStatus.IMPORTING), failed=ImportStatus.FAILED, queue=_queue,
+    run=lambda **attempt: run_import(**attempt),
+    abandoned_counts={"created_count": 0, "updated_count": 0, "tags_added": 0, "identities_added": 0},
+)
 
 
 class ImportRefused(ServiceError):
@@ -64,27 +75,6 @@ def inline_max_inflated_bytes() -> int:
     return int(getattr(settings, "MEMBER_IMPORT_INLINE_MAX_INFLATED_BYTES", 4 * 1024 * 1024))
 
 
-def max_attempts() -> int:
-    """How many times a job is started before it is given up (a worker killed half-way)."""
-    return max(int(getattr(settings, "MEMBER_IMPORT_MAX_ATTEMPTS", 2)), 1)
-
-
-def task_time_limits() -> tuple[int, int]:
-    """(soft, hard) seconds of the worker task that runs one job."""
-    hard = int(getattr(settings, "MEMBER_IMPORT_TIME_LIMIT", getattr(settings, "CELERY_TASK_TIME_LIMIT", 1800)))
-    return max(hard - 60, int(hard * 0.8)), hard
-
-
-def time_budget(*, inline: bool) -> float:
-    """Seconds the job's statements may take in all: inside a request, a few; in a worker, what
-    its soft time limit leaves to record the outcome. Every statement is bounded by what is left
-    (SET LOCAL statement_timeout), so none outlives the attempt that sent it."""
-    if inline:
-        return float(getattr(settings, "MEMBER_IMPORT_INLINE_SECONDS", 30))
-    soft, _hard = task_time_limits()
-    return float(max(soft - 30, soft * 0.8))
-
-
 def too_large_message(size: int) -> str:
     return _("The file is %(size)s; the limit is %(limit)s. Split it into smaller files.") % {
         "size": filesizeformat(size), "limit": filesizeformat(max_bytes())}
@@ -105,14 +95,6 @@ def check_actor(actor) -> None:
     if not access.all_stores and access.store_id is None:
         raise ImportRefused(_("Your account is not bound to a store."), status=403, code="permission_denied",
                             field="non_field_errors")
-
-
-def _actor_fields(actor) -> dict:
-    api_key = getattr(actor, "api_key", None)
-    if api_key is not None:
-        label = f"API key {api_key.name}"[:ImportJob._meta.get_field("created_by_label").max_length]
-        return {"created_by": None, "api_key": api_key, "created_by_label": label}
-    return {"created_by": actor, "api_key": None, "created_by_label": ""}
 
 
 @transaction.atomic
@@ -140,12 +122,10 @@ def create_import(*, actor, upload, mode: str = ImportMode.DRY_RUN, encoding: st
         mode=mode,
         encoding=encoding,
         store_id=None if access.all_stores else access.store_id,
-        language=translation.get_language() or settings.LANGUAGE_CODE,
-        **_actor_fields(actor),
+        language=jobs.uploader_language(),
+        **jobs.uploader_fields(ImportJob, actor),
     )
-    job.file.save(f"{timezone.now():%d%H%M%S}-{name}", upload, save=False)
-    job.save()
-    return job
+    return jobs.save_upload(job, upload, name=name)
 
 
 def inspect_upload(upload, *, name: str, encoding: str | None) -> tuple[str, str]:
@@ -182,13 +162,7 @@ def runs_inline(job: ImportJob) -> bool:
 
 def start_import(*, job: ImportJob) -> None:
     """Run a small file now; queue a larger one for a worker once the job is committed."""
-    if runs_inline(job):
-        run_import(job_id=job.pk, inline=True)
-        job.refresh_from_db()
-        return
-    from members.io import tasks
-
-    transaction.on_commit(lambda: tasks.run_import.delay(job.pk))
+    jobs.start(IMPORTS, job, inline=runs_inline(job))
 
 
 @transaction.atomic
@@ -197,149 +171,40 @@ def commit_dry_run(*, actor, job: ImportJob) -> tuple[ImportJob, bool]:
     when every row was valid, the valid rows otherwise. Once per dry run, however often it is
     asked (a double click, a retried request): (the import, whether it was created now)."""
     check_actor(actor)
-    dry_run = ImportJob.objects.select_for_update().get(pk=job.pk)
-    existing = ImportJob.objects.filter(commit_of=dry_run).first()
-    if existing is not None:
-        return existing, False
-    if not dry_run.can_commit:
-        raise Conflict(_("Only a finished dry run with valid rows can be imported from its check."))
-    if not dry_run.file or not dry_run.file.storage.exists(dry_run.file.name):
-        raise Conflict(_("The checked file is no longer kept; upload it again."))
-    commit = ImportJob.objects.create(
-        file=dry_run.file.name, original_name=dry_run.original_name, size_bytes=dry_run.size_bytes,
-        format=dry_run.format, encoding=dry_run.encoding, store_id=dry_run.store_id, commit_of=dry_run,
-        mode=ImportMode.VALID_ROWS if dry_run.rows_invalid else ImportMode.STRICT,
-        language=translation.get_language() or settings.LANGUAGE_CODE, **_actor_fields(actor),
-    )
-    return commit, True
-
-
-LOCK_CLASS = 72_001  # advisory lock (LOCK_CLASS, job id): held by the attempt running a job
-
-
-def _lock(job_id: int) -> bool:
-    """Take the job's advisory lock on this connection: an attempt holds it while it runs, and
-    PostgreSQL lets it go when the attempt's connection ends, however the attempt died."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_CLASS, job_id])
-        return cursor.fetchone()[0]
-
-
-def _unlock(job_id: int) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_CLASS, job_id])
-
-
-def _claim(job_id: int) -> bool:
-    """Take a pending job that has attempts left, with one conditional UPDATE."""
-    return bool(
-        ImportJob.objects.filter(pk=job_id, status=ImportStatus.PENDING, attempts__lt=max_attempts())
-        .update(status=ImportStatus.VALIDATING, started_at=timezone.now(), finished_at=None,
-                attempts=F("attempts") + 1)
-    )
-
-
-def _publish(job_id: int, **fields) -> None:
-    """Show progress while the import's own transaction is still open: a short autocommit UPDATE
-    on a second connection. Best effort: a locked or missing row is skipped."""
-    assignments = ", ".join(f"{name} = %s" for name in fields)
-    side = connections.create_connection(DEFAULT_DB_ALIAS)
-    try:
-        with side.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE member_io_importjob SET {assignments} WHERE id IN "
-                "(SELECT id FROM member_io_importjob WHERE id = %s FOR UPDATE SKIP LOCKED)",
-                [*fields.values(), job_id],
-            )
-    except DatabaseError:
-        logger.warning("could not publish progress of import %s", job_id, exc_info=True)
-    finally:
-        side.close()
+    return jobs.commit_once(
+        ImportJob, job.pk, actor=actor,
+        mode=lambda dry_run: ImportMode.VALID_ROWS if dry_run.rows_invalid else ImportMode.STRICT,
+        not_committable=_("Only a finished dry run with valid rows can be imported from its check."))
 
 
 def run_import(*, job_id: int, inline: bool = False) -> ImportJob | None:
     """Run one job to its end. Idempotent: a job that is not pending, has no attempts left or is
     being run by another attempt is left alone."""
-    if not _lock(job_id):
-        return None
-    try:
-        if not _claim(job_id):
+    with jobs.running(IMPORTS, job_id) as job:
+        if job is None:
             return None
-        job = ImportJob.objects.select_related("store", "created_by", "api_key").get(pk=job_id)
-        deadline = time.monotonic() + time_budget(inline=inline)
+        # Every statement is bounded by what is left of this (SET LOCAL statement_timeout).
+        deadline = time.monotonic() + IMPORTS.time_budget(inline=inline)
         started = time.perf_counter()
-        with translation.override(job.language):
-            try:
-                _run(job, started, deadline)
-            except (files.FileError, columns.HeaderError, bulk.ConcurrentChange, bulk.OutOfTime) as exc:
-                _fail(job, exc, started)
-            except SoftTimeLimitExceeded as exc:
-                _fail(job, exc, started)
-            except Exception as exc:  # a crash: nothing was written (one transaction); say so and keep the trace
-                if not _cancelled(exc):
-                    _log_crash(job_id, exc)
-                _fail(job, exc, started)
+        try:
+            _run(job, started, deadline)
+        except (files.FileError, columns.HeaderError, bulk.ConcurrentChange, bulk.OutOfTime) as exc:
+            _fail(job, exc, started)
+        except SoftTimeLimitExceeded as exc:
+            _fail(job, exc, started)
+        except Exception as exc:  # a crash: nothing was written (one transaction); say so and keep the trace
+            if not jobs.statement_cancelled(exc):
+                jobs.log_crash(IMPORTS, job_id, exc)
+            _fail(job, exc, started)
         job.refresh_from_db()
         return job
-    finally:
-        _unlock(job_id)
-
-
-def _cancelled(exc: BaseException) -> bool:
-    """PostgreSQL stopped a statement: the job's time ran out (statement_timeout). A COPY's error
-    comes from psycopg2 itself, others wrapped by Django."""
-    return QUERY_CANCELED in (getattr(exc, "pgcode", None), getattr(exc.__cause__, "pgcode", None))
-
-
-def _log_crash(job_id: int, exc: BaseException) -> None:
-    """The trace of a crash, its message cut: a database error quotes the statement's data (a COPY
-    error its whole line), which may be a cell of megabytes."""
-    trace = "".join(traceback.format_tb(exc.__traceback__))[-LOG_MAX:]
-    logger.error("import %s failed: %s: %s\n%s", job_id, type(exc).__name__, files.preview(exc, LOG_MAX), trace)
 
 
 def sweep(*, pending_for: timedelta = timedelta(minutes=2)) -> dict[str, list[int]]:
     """For the beat schedule: jobs left half-way (checking or importing, but no attempt holds
     their lock: its worker was killed or restarted) go back to pending while they have attempts
     left, else end failed saying why; pending jobs whose message was lost are queued again."""
-    from members.io import tasks
-
-    outcome: dict[str, list[int]] = {"retried": [], "failed": [], "queued": []}
-    for job_id in queries.jobs_in_progress():
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [LOCK_CLASS, job_id])
-            if not cursor.fetchone()[0]:
-                continue  # an attempt is alive
-            job = (ImportJob.objects.select_for_update(skip_locked=True)
-                   .filter(pk=job_id, status__in=RUNNING_STATES).first())
-            if job is None:
-                continue
-            if job.attempts < max_attempts():
-                ImportJob.objects.filter(pk=job.pk).update(
-                    status=ImportStatus.PENDING, message_code="retrying", message="",
-                    message_params={"next": job.attempts + 1, "max": max_attempts()})
-                outcome["retried"].append(job.pk)
-                transaction.on_commit(lambda pk=job.pk: tasks.run_import.delay(pk))
-            else:
-                _give_up(job)
-                outcome["failed"].append(job.pk)
-    for job_id in queries.jobs_to_resume(pending_for=pending_for):
-        if job_id in outcome["retried"]:
-            continue
-        if ImportJob.objects.filter(pk=job_id, attempts__gte=max_attempts(), status=ImportStatus.PENDING).exists():
-            _give_up(ImportJob.objects.get(pk=job_id))
-            outcome["failed"].append(job_id)
-        else:
-            tasks.run_import.delay(job_id)
-            outcome["queued"].append(job_id)
-    return outcome
-
-
-def _give_up(job: ImportJob) -> None:
-    ImportJob.objects.filter(pk=job.pk, status__in=[*RUNNING_STATES, ImportStatus.PENDING]).update(
-        status=ImportStatus.FAILED, message_code="abandoned", message="",
-        message_params={"attempts": job.attempts}, finished_at=timezone.now(), created_count=0, updated_count=0,
-        tags_added=0, identities_added=0)
+    return jobs.sweep(IMPORTS, pending_for=pending_for)
 
 
 def _rows(job: ImportJob):
@@ -366,7 +231,7 @@ def _run(job: ImportJob, started: float, deadline: float) -> None:
             importer = bulk.Importer(layout=layout, store_id=job.store_id, user_id=job.created_by_id,
                                      deadline=deadline)
             importer.load(rows)
-            _publish(job.pk, rows_total=importer.outcome.rows)
+            jobs.publish(IMPORTS, job.pk, rows_total=importer.outcome.rows)
             importer.validate()
             _finish(job, importer, started)
             importer.lift_deadline()
@@ -403,7 +268,7 @@ def _finish(job: ImportJob, importer: bulk.Importer, started: float) -> None:
         status, code = ImportStatus.FAILED, "none_valid"
         fields.update(created_count=0, updated_count=0)
     else:
-        _publish(job.pk, status=ImportStatus.IMPORTING, rows_total=outcome.rows,
+        jobs.publish(IMPORTS, job.pk, status=ImportStatus.IMPORTING, rows_total=outcome.rows,
                  rows_valid=outcome.valid, rows_invalid=outcome.invalid)
         importer.write()
         fields.update(created_count=outcome.created, updated_count=outcome.updated,
@@ -419,12 +284,6 @@ def _finish(job: ImportJob, importer: bulk.Importer, started: float) -> None:
     )
 
 
-def _job_actor(job: ImportJob):
-    from scrm.api.auth import ApiPrincipal
-
-    return ApiPrincipal(job.api_key) if job.api_key is not None else job.created_by
-
-
 def _audit_other_store(job: ImportJob, importer: bulk.Importer) -> None:
     """A store-bound import whose rows name phones or ids of another store's members learns that
     those people are members elsewhere, a dry run as much as an import: audited with the count of
@@ -433,14 +292,14 @@ def _audit_other_store(job: ImportJob, importer: bulk.Importer) -> None:
         return
     rows = importer.rows_with("other_store")
     if rows:
-        audit.record(actor=_job_actor(job), action="members.import.other_store", obj=job, store_id=job.store_id,
+        audit.record(actor=jobs.uploader(job), action="members.import.other_store", obj=job, store_id=job.store_id,
                      detail={"mode": job.mode, "rows": rows, "file_rows": importer.outcome.rows})
 
 
 def _audit(job: ImportJob, outcome: bulk.Outcome) -> None:
     """Imports change personal data: one audit entry per import that wrote, in its transaction. It names
     the job by id, not by its file name, which may name a person."""
-    audit.record(actor=_job_actor(job), action="members.import", obj=job, store_id=job.store_id, detail={
+    audit.record(actor=jobs.uploader(job), action="members.import", obj=job, store_id=job.store_id, detail={
         "mode": job.mode, "rows": outcome.rows, "invalid": outcome.invalid,
         "created": outcome.created, "updated": outcome.updated, "tags_added": outcome.tags_added})
 
@@ -463,8 +322,8 @@ def _fail(job: ImportJob, exc: BaseException, started: float) -> None:
     elif isinstance(exc, bulk.OutOfTime):
         code, params = "time_limit", {"seconds": int(exc.args[0])}
     elif isinstance(exc, SoftTimeLimitExceeded):
-        code, params = "time_limit", {"seconds": task_time_limits()[0]}
-    elif _cancelled(exc):
+        code, params = "time_limit", {"seconds": IMPORTS.task_time_limits()[0]}
+    elif jobs.statement_cancelled(exc):
         code, params = "statement_timeout", {"seconds": int(time.perf_counter() - started)}
     else:
         code, params = "crashed", {"error": type(exc).__name__}

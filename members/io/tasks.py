@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from members.io.services import task_time_limits
+from members.io.services import IMPORTS
 
-_SOFT, _HARD = task_time_limits()
+_SOFT, _HARD = IMPORTS.task_time_limits()
 
 
 @shared_task(name="members.io.tasks.run_import", ignore_result=True, acks_late=True,
