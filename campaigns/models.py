@@ -143,11 +143,16 @@ class Delivery(models.Model):
         db_default=models.Func(models.Value("campaigns_delivery_id_seq"), function="nextval",
                                output_field=models.BigIntegerField()),
     )
+    # No database foreign keys: their per-row checks were most of a fan-out's time (100k rows: 7.4 s
+    # with them, 2.9 s without), the fan-out reads both ends in the statement that writes the rows, and
+    # members are erased, never deleted (a deleted campaign's rows go through the ORM's cascade).
     campaign = models.ForeignKey(
-        Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, db_index=False, related_name="deliveries"
+        Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, db_index=False, db_constraint=False,
+        related_name="deliveries",
     )
     member = models.ForeignKey(
-        Member, verbose_name=_("member"), on_delete=models.CASCADE, db_index=False, related_name="+"
+        Member, verbose_name=_("member"), on_delete=models.CASCADE, db_index=False, db_constraint=False,
+        related_name="+",
     )
     state = models.CharField(_("state"), max_length=10, choices=DeliveryState.choices, default=DeliveryState.PENDING)
     reason = models.CharField(_("reason"), max_length=20, choices=DeliveryReason.choices, blank=True, default="")
