@@ -37,7 +37,11 @@ def pytest_configure(config):
     # Assertions read English messages; tests of the Chinese UI ask for it (Accept-Language: zh-hans).
     settings.LANGUAGE_CODE = "en"
     from django.utils import translation
+    from django.utils.translation import trans_real
 
+    # The fallback for a thread with no language active was built while the settings' zh-hans was
+    # the default (a message translated during start-up); rebuilt, it is English too.
+    trans_real._default = None
     translation.activate("en")
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     from tests.flush import allow_audit_truncate_in_flushes
@@ -64,6 +68,16 @@ def _clear_cache():
     if keys:
         client.delete(*keys)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """Every test starts in English, whatever language a request before it left active."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.activate("en")
 
 
 @pytest.fixture
