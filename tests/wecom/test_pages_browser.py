@@ -132,3 +132,28 @@ def test_an_operator_cancels_a_running_sync_through_the_confirmation(browser, li
     assert (run.status, run.error_code, run.error) == ("cancelled", "cancelled", "alice")
     assert page.evaluate(OVERFLOW) <= 0
     ctx.close()
+
+
+def test_the_events_pager_follows_the_filters(browser, live_server, alice):
+    from django.utils import timezone
+
+    from wecom.models import CallbackEvent, EventStatus
+
+    CallbackEvent.objects.bulk_create([
+        CallbackEvent(digest=f"pager{i:04d}", event="change_external_contact", change_type="edit_external_contact",
+                      status=EventStatus.FAILED if i % 2 else EventStatus.DONE, received_at=timezone.now())
+        for i in range(130)
+    ])
+    ctx, page = login(browser, live_server, "alice", **DESKTOP)
+    page.goto(f"{live_server.url}/wecom/events/")
+    assert "status=" not in page.get_by_test_id("older").get_attribute("href")
+    page.select_option("#id_status", "failed")  # the rows come by htmx, their pager with them
+    page.wait_for_load_state("networkidle")
+    older = page.get_by_test_id("older")
+    assert "status=failed" in older.get_attribute("href")
+    older.click()
+    page.wait_for_load_state("networkidle")
+    rows = page.locator("#event-rows tr[data-status]")
+    assert rows.count() == 15 and set(rows.evaluate_all("rs => rs.map(r => r.dataset.status)")) == {"failed"}
+    assert page.get_by_test_id("older").count() == 0 and page.get_by_test_id("newer").is_visible()
+    ctx.close()
