@@ -13,6 +13,8 @@ def register() -> None:
     from campaigns.channels.outbox import OutboxChannel
 
     permissions.register("campaigns", _("Campaigns, their deliveries and the outbox"), store_roles="write")
+    permissions.register("send_policy", _("Send policy: frequency caps and quiet hours"), store_roles="read",
+                         brand_setting=True)
     channels.register(OutboxChannel())
     privacy.register()
     timeline.register()

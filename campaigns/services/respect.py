@@ -20,7 +20,9 @@ WEEK_DAYS, MONTH_DAYS = 7, 30
 
 
 def policy() -> SendPolicy:
-    return SendPolicy.objects.get_or_create(pk=1)[0]
+    from campaigns.services.policy import current
+
+    return current()
 
 
 def local_day(at: dt.datetime) -> dt.date:

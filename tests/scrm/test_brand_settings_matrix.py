@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from campaigns.models import SendPolicy
 from loyalty.points.models import PointsPolicy, Reward
 from loyalty.referrals.models import CommissionRule
 from loyalty.tiers.models import TierLadder
@@ -75,6 +76,7 @@ def _state():
         TagGroup.objects.count(),
         AttributeDefinition.objects.count(),
         sorted(Store.objects.values_list("code", flat=True)),
+        SendPolicy.objects.filter(pk=1).values_list("daily_cap", flat=True).first(),
     )
 
 
@@ -89,6 +91,7 @@ def _attempts(store_a):
         ("attributes", "post", "/api/v1/attributes/", {"code": "dialect", "label": "方言", "type": "text"}),
         ("store code", "patch", f"/api/v1/stores/{store_a.pk}/", {"code": "SH99"}),
         ("open a store", "post", "/api/v1/stores/", {"code": "SH09", "name": "新店", "region": "east", "city": "上海"}),
+        ("send policy", "patch", "/api/v1/send-policy/current/", {"daily_cap": 7, "weekly_cap": 0, "monthly_cap": 0}),
     ]
 
 
@@ -124,6 +127,7 @@ def test_store_credentials_read_the_brand_settings(who, client_as, ladder):
         "/api/v1/tag-groups/",
         "/api/v1/attributes/",
         "/api/v1/stores/",
+        "/api/v1/send-policy/current/",
     ]
     for url in urls:
         response = client.get(url)
@@ -261,4 +265,5 @@ def test_brand_settings_are_the_registered_ones():
         "commission_rules",
         "tags",
         "attributes",
+        "send_policy",
     }
