@@ -34,14 +34,20 @@ class OutboxChannel(Channel):
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {TABLE} (campaign_id, member_id, delivery_id, address, text, created_at) "
-                "SELECT * , now() FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[]) "
-                "ON CONFLICT (campaign_id, member_id) DO NOTHING",
+                "SELECT *, now() FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[]) "
+                "ON CONFLICT (campaign_id, member_id) DO NOTHING RETURNING id, member_id",
                 [
                     [o.campaign_id for o in batch], [o.member_id for o in batch], [o.delivery_id for o in batch],
                     [o.address for o in batch], [o.text for o in batch],
                 ],
             )
-        found = self.settle(batch)
+            written = {member_id: pk for pk, member_id in cursor.fetchall()}  # a batch is one campaign's
+        found = {
+            o.delivery_id: Result(o.delivery_id, Outcome.SENT, provider_message_id=f"outbox:{written[o.member_id]}")
+            for o in batch if o.member_id in written
+        }
+        # Rows already there (a send repeated after a crash) are found by their key.
+        found |= self.settle([o for o in batch if o.delivery_id not in found])
         return [found.get(o.delivery_id) or Result(o.delivery_id, Outcome.RETRY, error="not written") for o in batch]
 
     def settle(self, batch: list[Outgoing]) -> dict[int, Result]:
