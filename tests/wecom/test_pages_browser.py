@@ -123,7 +123,8 @@ def test_an_operator_cancels_a_running_sync_through_the_confirmation(browser, li
     dialog.locator("button[value=cancel]").click()  # changed their mind: nothing is sent
     assert SyncRun.objects.get(pk=active.pk).status == "queued"
     page.get_by_test_id("cancel-run").locator("button").click()
-    dialog.locator("button[value=ok]").click()
+    with page.expect_navigation():  # the confirmed form posts, then the run's page comes back
+        dialog.locator("button[value=ok]").click()
     page.wait_for_load_state("networkidle")
     assert "The sync is cancelled" in page.content()
     assert page.get_by_test_id("sync-run").get_attribute("data-status") == "cancelled"
