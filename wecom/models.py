@@ -310,7 +310,8 @@ class CallbackEvent(models.Model):
         verbose_name_plural = _("WeCom callback events")
         indexes = [
             models.Index(fields=["received_at"], name="wecom_event_received"),
-            models.Index(fields=["status", "id"], name="wecom_event_pending", condition=Q(status="pending")),
+            # The workers' pending queue, and the events page's per-status counts and lists (by id).
+            models.Index(fields=["status", "id"], name="wecom_event_status"),
         ]
 
     def __str__(self) -> str:

@@ -221,6 +221,8 @@ def test_the_schema_documents_the_header_on_every_money_points_and_messages_post
     )
     assert marked == sorted(
         [
+            "/api/v1/campaigns/{id}/resume/",
+            "/api/v1/campaigns/{id}/send/",
             "/api/v1/commissions/mark-paid/",
             "/api/v1/members/bulk-upsert/",
             "/api/v1/members/upsert/",
