@@ -64,6 +64,13 @@ SECTIONS = [
         ],
     ),
     (
+        _("Campaigns"),
+        [
+            Link(_("Campaigns"), "campaign-list"),
+            Link(_("Send policy"), "campaign-policy", OPERATORS),
+        ],
+    ),
+    (
         _("Organisation"),
         [
             Link(_("Stores"), "store-list"),

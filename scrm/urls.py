@@ -24,6 +24,7 @@ urlpatterns = [
     path("", include("loyalty.points.urls")),
     path("", include("loyalty.referrals.urls")),
     path("", include("wecom.urls")),
+    path("", include("campaigns.urls")),
     path("", include("insights.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
