@@ -25,7 +25,7 @@ class CampaignForm(forms.Form):
     segment = forms.ModelChoiceField(label=_("Segment"), queryset=Segment.objects.none())
     channel = forms.ChoiceField(label=_("Channel"), choices=())
     content = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 5}))
-    schedule = forms.ChoiceField(label=_("When"), widget=forms.RadioSelect, initial=NOW,
+    schedule = forms.ChoiceField(label=_("When"), initial=NOW,
                                  choices=[(NOW, _("When it is sent")), (LATER, _("At a time"))])
     scheduled_at = forms.DateTimeField(label=_("Send at"), required=False,
                                        widget=forms.DateTimeInput(attrs={"type": "datetime-local"},

@@ -128,6 +128,7 @@ class CampaignDetailView(ScopedDetailView):
             deliveries=deliveries,
             next_after=following,
             querystring=query.urlencode(),
+            poll_query=self.request.GET.urlencode(),
             first_page="after" not in self.request.GET,
             actions=actions_for(campaign, self.request.user),
             polling=campaign.status in LIVE,
