@@ -46,10 +46,10 @@ def _send_now(campaign: Campaign) -> None:
     lifecycle.send(campaign=campaign, actor=DEMO_ACTOR)
     deadline = time.monotonic() + SEND_SECONDS
     while time.monotonic() < deadline:
-        sending.tick(budget=max(1.0, deadline - time.monotonic()))
+        report = sending.tick(budget=max(1.0, deadline - time.monotonic()))
         campaign.refresh_from_db()
-        if campaign.status != CampaignStatus.SENDING:
-            return
+        if campaign.status != CampaignStatus.SENDING or not (report.claimed or report.capped):
+            return  # done, or waiting (quiet hours, a retry's backoff): the worker's tick goes on
 
 
 def seed() -> str:
