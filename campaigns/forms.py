@@ -42,7 +42,9 @@ class CampaignForm(forms.Form):
         else:
             del self.fields["store"]  # a store's campaign: the service sets the user's store
         self.fields["segment"].queryset = scope(Segment.objects.select_related("store").order_by("name"), user)
-        self.fields["segment"].label_from_instance = lambda s: f"{s.name} ({s.store.name if s.store else _('Brand-wide')})"
+        self.fields["segment"].label_from_instance = (
+            lambda s: f"{s.name} ({s.store.name if s.store else _('Brand-wide')})"
+        )
         self.fields["channel"].choices = channels.choices()
         self.fields["content"].help_text = _("Personal fields: %(fields)s") % {
             "fields": ", ".join("{" + field + "}" for field in content.FIELDS)}

@@ -111,7 +111,9 @@ POSITIVE_DATA_ACCEPTANCE_EXEMPT = {
     "POST /api/v1/members/bulk-upsert/": f"{ACROSS} (an identity or a phone)",
     "POST /api/v1/members/search/": EXISTS,
     "POST /api/v1/members/{member_id}/consents/": ACROSS,
-    "POST /api/v1/members/{member_id}/identities/": f"{BRAND} (a phone identity); {UNIQUE} (an id another member holds)",
+    "POST /api/v1/members/{member_id}/identities/": (
+        f"{BRAND} (a phone identity); {UNIQUE} (an id another member holds)"
+    ),
     "POST /api/v1/members/{member_id}/relations/": EXISTS,
     "POST /api/v1/members/{member_id}/tags/": EXISTS,
     "POST /api/v1/orders/": f"{BRAND}; {KEYED}",

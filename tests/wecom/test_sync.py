@@ -257,7 +257,9 @@ def test_the_sweeper_never_runs_a_paused_tags_run_as_a_contact_sync(synced_corp,
     assert swept["resumed"] == [tags_run.pk]
     assert sync.run_step(run_id=tags_run.pk) == "idle"  # the contact runner does not claim it
     assert not SyncCursor.objects.filter(run=tags_run).exists()
-    SyncRun.objects.filter(pk=tags_run.pk).update(status=RunStatus.RUNNING, heartbeat_at=timezone.now() - timedelta(hours=1))
+    SyncRun.objects.filter(pk=tags_run.pk).update(
+        status=RunStatus.RUNNING, heartbeat_at=timezone.now() - timedelta(hours=1)
+    )
     assert tags_run.pk not in sync.sweep()["restarted"]
 
 

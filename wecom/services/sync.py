@@ -129,7 +129,7 @@ def queue(run_id: int, *, count: int = 1) -> None:
     from wecom.tasks import contacts as tasks
 
     def send():
-        for _ in range(count):
+        for _lane in range(count):
             tasks.run_sync.delay(run_id)
 
     transaction.on_commit(send)
@@ -416,7 +416,9 @@ def _record_page(
     now = timezone.now()
     counts = {k: getattr(outcome, k) for k in ("added", "updated", "unchanged", "failed")}
     SyncCursor.objects.filter(pk=cursor.pk).update(
-        cursor=cursor.cursor if next_cursor is None else next_cursor, pages=F("pages") + pages, updated_at=now, **{k: F(k) + v for k, v in counts.items()}
+        cursor=cursor.cursor if next_cursor is None else next_cursor,
+        pages=F("pages") + pages,
+        updated_at=now, **{k: F(k) + v for k, v in counts.items()}
     )
     running = SyncRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
         heartbeat_at=now, attempts=0, skipped=F("skipped") + outcome.skipped,
