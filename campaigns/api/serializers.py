@@ -59,6 +59,10 @@ class SendInputSerializer(serializers.Serializer):
 
 
 class DeliverySerializer(serializers.ModelSerializer):
+    reason = serializers.CharField(
+        read_only=True, help_text="Why it was suppressed, deferred or failed (a DeliveryReason code); empty otherwise."
+    )
+
     class Meta:
         model = Delivery
         fields = ["id", "member", "state", "reason", "attempts", "next_attempt_at", "provider_message_id", "error",

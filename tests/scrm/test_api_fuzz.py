@@ -90,6 +90,7 @@ POSITIVE_DATA_ACCEPTANCE_EXEMPT = {
     "GET /api/v1/stores/": f"{CURSOR}; {EXISTS}",
     "GET /api/v1/members/{member_id}/timeline/": f"{CURSOR}; {TIMELINE_KINDS}",
     "GET /api/v1/exports/members/": EXISTS,
+    "GET /api/v1/segments/{id}/export/": f"{EXISTS} (columns the caller may export)",
     "GET /api/v1/member-tiers/": EXISTS,
     "GET /api/v1/members/": EXISTS,
     "GET /api/v1/orders/": EXISTS,
