@@ -128,6 +128,8 @@ POSITIVE_DATA_ACCEPTANCE_EXEMPT = {
     "PUT /api/v1/rewards/{id}/": ACROSS,
     "POST /api/v1/rewards/": ACROSS,
     "POST /api/v1/segments/": GRAMMAR,
+    "PATCH /api/v1/segments/{id}/": GRAMMAR,
+    "PUT /api/v1/segments/{id}/": GRAMMAR,
     "POST /api/v1/segments/count/": GRAMMAR,
     "POST /api/v1/tag-groups/": UNIQUE,
     "PATCH /api/v1/tags/{id}/": EXISTS,
