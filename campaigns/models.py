@@ -11,6 +11,7 @@ ahead). The built-in outbox channel writes OutboxMessage rows, one per delivery 
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -109,6 +110,7 @@ class DeliveryState(models.TextChoices):
     PENDING = "pending", _("Pending")
     SENDING = "sending", _("Sending")
     SENT = "sent", _("Sent")
+    ACCEPTED = "accepted", _("Waiting for staff confirmation")
     FAILED = "failed", _("Failed")
     SUPPRESSED = "suppressed", _("Suppressed")
     HELD_OUT = "held_out", _("Held out")
@@ -129,6 +131,9 @@ class DeliveryReason(models.TextChoices):
     CANCELLED = "cancelled", _("Campaign cancelled")
     PROVIDER_ERROR = "provider_error", _("The channel refused it")
     ATTEMPTS_EXHAUSTED = "attempts_exhausted", _("Retries exhausted")
+    NOT_A_FRIEND = "not_a_friend", _("No longer the staff member's WeCom contact")
+    ALREADY_RECEIVED = "already_received", _("Already received another mass message (WeCom's limit)")
+    NOT_CONFIRMED = "not_confirmed", _("The staff member did not send it in time")
 
 
 class Delivery(models.Model):
@@ -272,3 +277,76 @@ class MemberSendDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id}@{self.day}: {self.count}"
+
+
+class WecomTaskState(models.TextChoices):
+    INTENT = "intent", _("About to be created")
+    CREATED = "created", _("Created, waiting for staff")
+    UNKNOWN = "unknown", _("Outcome unknown")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class WecomMassTask(models.Model):
+    """One WeCom customer mass-message task (add_msg_template): one staff member's share of one send
+    batch of a campaign. WeCom takes no idempotency key, so the row is written and committed as an
+    intent before the create call; an unanswered call leaves it `unknown` until the task is found by
+    reading WeCom's tasks back (or known not to exist). `delivery_ids` are the deliveries it carries
+    (their send month is the campaign's). Polling (campaigns.services.wecom_results) reads the staff
+    member's confirmation and the per-customer results until every delivery is final or the task can
+    no longer be confirmed; `reminded_at` keeps the reminders of the last 24 hours (at most 3)."""
+
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, db_index=False, related_name="wecom_tasks"
+    )
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("staff"), on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+",
+    )
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        db_index=False, help_text=_("The staff member's store when the task was created."),
+    )
+    sender = models.CharField(_("WeCom userid"), max_length=64)
+    state = models.CharField(
+        _("state"), max_length=10, choices=WecomTaskState.choices, default=WecomTaskState.INTENT
+    )
+    msgid = models.CharField(_("WeCom msgid"), max_length=64, blank=True, default="")
+    text = models.TextField(_("text"))
+    delivery_ids = ArrayField(models.BigIntegerField(), verbose_name=_("deliveries"), default=list)
+    customers = models.PositiveIntegerField(_("customers"), default=0)
+    refused = models.PositiveIntegerField(
+        _("refused by WeCom"), default=0, help_text=_("Customers in the create call's fail_list.")
+    )
+    intended_at = models.DateTimeField(_("intent recorded"), default=timezone.now)
+    created_at = models.DateTimeField(_("created in WeCom"), null=True, blank=True)
+    confirmed_at = models.DateTimeField(_("sent by the staff member"), null=True, blank=True)
+    reminded_at = ArrayField(models.DateTimeField(), verbose_name=_("reminders"), default=list, blank=True)
+    next_poll_at = models.DateTimeField(_("next poll"), null=True, blank=True)
+    last_polled_at = models.DateTimeField(_("last polled"), null=True, blank=True)
+    polls = models.PositiveIntegerField(_("polls"), default=0)
+    finished_at = models.DateTimeField(
+        _("finished"), null=True, blank=True,
+        help_text=_("Every delivery of the task has its final state (or the task can no longer be confirmed)."),
+    )
+    cancelled_at = models.DateTimeField(_("cancelled"), null=True, blank=True)
+    error = models.CharField(_("error"), max_length=ERROR_MAX, blank=True, default="")
+    errors = models.PositiveSmallIntegerField(_("errors in a row"), default=0)
+
+    objects = ScopedManager()
+    store_scope_field = "store"
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("WeCom mass-message task")
+        verbose_name_plural = _("WeCom mass-message tasks")
+        indexes = [
+            models.Index(fields=["campaign", "sender"], name="wecom_task_campaign"),
+            # The poller's due tasks.
+            models.Index(fields=["next_poll_at"], name="wecom_task_due",
+                         condition=Q(finished_at__isnull=True, next_poll_at__isnull=False)),
+            models.Index(fields=["staff", "-id"], name="wecom_task_staff"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}/{self.sender} {self.state}"
