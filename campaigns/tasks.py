@@ -16,6 +16,15 @@ def tick() -> dict:
     return dataclasses.asdict(sending.tick())
 
 
+@shared_task(name="campaigns.tasks.poll_wecom_tasks", ignore_result=True, soft_time_limit=50, time_limit=58)
+def poll_wecom_tasks() -> dict:
+    """For the beat schedule: read WeCom mass-message tasks' confirmations and results back, cancel
+    the tasks of cancelled campaigns (bounded work per run; SKIP LOCKED)."""
+    from campaigns.services import wecom_results
+
+    return dataclasses.asdict(wecom_results.poll())
+
+
 @shared_task(name="campaigns.tasks.ensure_partitions", ignore_result=True, soft_time_limit=300, time_limit=330)
 def ensure_partitions() -> list[str]:
     """For the beat schedule: the deliveries table's partitions for this month and the next two."""

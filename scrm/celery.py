@@ -142,6 +142,12 @@ app.conf.beat_schedule = {
         "schedule": 10.0,
         "options": {"expires": 9},
     },
+    # WeCom mass messages: staff confirmations and per-customer results read back, cancels sent.
+    "campaigns-wecom-results": {
+        "task": "campaigns.tasks.poll_wecom_tasks",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     "campaigns-partitions": {
         "task": "campaigns.tasks.ensure_partitions",
         "schedule": crontab(hour=1, minute=5),

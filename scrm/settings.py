@@ -375,6 +375,9 @@ WECOM_SYNC_LANES = env.get_int("WECOM_SYNC_LANES", 2, minimum=1)
 WECOM_SYNC_WRITE_BATCH = env.get_int("WECOM_SYNC_WRITE_BATCH", 1000, minimum=1)
 # Days a processed (or ignored, or failed) callback event is kept before the nightly purge deletes it.
 WECOM_EVENT_RETENTION_DAYS = env.get_int("WECOM_EVENT_RETENTION_DAYS", 90, minimum=1)
+# Days after its creation a customer mass-message task may still be confirmed by its staff member:
+# it is polled that long, then what is still unsent is final (WeCom documents no end of its own).
+WECOM_MASS_CONFIRM_DAYS = env.get_int("WECOM_MASS_CONFIRM_DAYS", 30, minimum=1)
 # Currencies the brand sells in (ISO 4217); an order in any other is refused. The first is the one
 # tiers, points and figures are counted in.
 # The link a member shares; {code} is replaced by their referral code (e.g. a mini-program page).

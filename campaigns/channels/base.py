@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 class Outcome(enum.Enum):
     SENT = "sent"  # the provider has it; final
-    ACCEPTED = "accepted"  # taken, confirmed later (WeCom mass messages); treated as sent for now
+    ACCEPTED = "accepted"  # taken, confirmed later (WeCom mass messages): waits as "accepted" until then
     RETRY = "retry"  # worth another attempt after a backoff (timeouts, rate limits, 5xx)
     FAILED = "failed"  # refused for good (bad address, not a friend)
 
@@ -61,6 +61,16 @@ class Channel:
         """An SQL text expression of the address of the member aliased `member` on this channel, NULL
         when it has none (such members are suppressed at fan-out with no_identity)."""
         raise NotImplementedError
+
+    def recipient_sql(self, member: str) -> str | None:
+        """For a channel that reaches a member through a staff member (WeCom): a SELECT of at most one
+        row (relation_id, staff_id) for the member aliased `member`, the one relation the fan-out
+        writes on the delivery; None (the default) leaves both empty."""
+        return None
+
+    def check(self, text: str) -> None:
+        """Refuse (scrm.errors.InvalidInput, naming the field) a campaign text this channel cannot
+        send now: called when a campaign is created and when it is sent. Nothing by default."""
 
     def send(self, batch: list[Outgoing]) -> list[Result]:
         """Send a batch (of one campaign); answer one Result per delivery. Must be safe to call again

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from campaigns import channels, content
-from campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryReason, DeliveryState
+from campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryReason, DeliveryState, WecomMassTask
 from campaigns.services import fanout
 from members.segments.models import Segment
 from scrm import permissions
@@ -96,6 +96,7 @@ def validate(data: CampaignInput, *, now: dt.datetime) -> None:
     if errors:
         raise InvalidInput(details=errors)
     content.check(data.content, max_bytes=channels.get(data.channel).max_text_bytes)
+    channels.get(data.channel).check(data.content)
     _check_schedule(data.scheduled_at, now)
 
 
@@ -161,6 +162,7 @@ def send(*, campaign: Campaign, actor, scheduled_at: dt.datetime | None = None) 
         return campaign
     if campaign.status != S.APPROVED:
         raise _conflict(campaign, _("sent"))
+    channels.get(campaign.channel).check(campaign.content)
     when = scheduled_at or campaign.scheduled_at
     _check_schedule(when, now)
     if when is not None and when > now:
@@ -233,4 +235,7 @@ def cancel(*, campaign: Campaign, actor) -> Campaign:
         Delivery.objects.filter(
             campaign=campaign, send_month=campaign.send_month, state=DeliveryState.PENDING
         ).update(state=DeliveryState.SUPPRESSED, reason=DeliveryReason.CANCELLED, updated_at=now)
+    # WeCom tasks waiting for staff are cancelled in WeCom by the results poller (the ledger is the
+    # outbox of that call); due now.
+    WecomMassTask.objects.filter(campaign=campaign, finished_at__isnull=True).update(next_poll_at=now)
     return campaign

@@ -59,17 +59,23 @@ def _reason_sql(channel) -> str:
         ELSE '' END"""
 
 
+def _recipient_sql(channel) -> str:
+    """The one relation (and its staff member) a member is reached through, when the channel picks
+    one (campaigns.channels.base.Channel.recipient_sql); else no row."""
+    return channel.recipient_sql("m") or "SELECT NULL::bigint AS relation_id, NULL::bigint AS staff_id WHERE false"
+
+
 def _insert_sql(channel, ids_sql: str) -> str:
     # The most specific marketing answer wins: this channel's, else the one for all channels.
     return f"""
         INSERT INTO {DELIVERY} (send_month, campaign_id, member_id, state, reason, next_attempt_at,
-                                created_at, updated_at)
+                                created_at, updated_at, relation_id, staff_id)
         SELECT %(month)s, %(campaign)s, m.id,
                CASE WHEN v.reason <> '' THEN '{DeliveryState.SUPPRESSED.value}'
                     WHEN abs(hashtext(%(campaign)s::text || ':' || m.id::text)::bigint) %% {HOLDOUT_BUCKETS}
                          < %(holdout)s THEN '{DeliveryState.HELD_OUT.value}'
                     ELSE '{DeliveryState.PENDING.value}' END,
-               v.reason, %(now)s, %(now)s, %(now)s
+               v.reason, %(now)s, %(now)s, %(now)s, rc.relation_id, rc.staff_id
         FROM ({ids_sql}) AS s
         JOIN {members_sql.MEMBER} m ON m.id = s.id
         LEFT JOIN LATERAL (
@@ -78,6 +84,7 @@ def _insert_sql(channel, ids_sql: str) -> str:
             ORDER BY (c.channel = 'all') LIMIT 1
         ) AS mk ON true
         CROSS JOIN LATERAL (SELECT {_reason_sql(channel)} AS reason) AS v
+        LEFT JOIN LATERAL ({_recipient_sql(channel)}) AS rc ON v.reason = ''
         ON CONFLICT (campaign_id, member_id, send_month) DO NOTHING"""
 
 

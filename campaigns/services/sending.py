@@ -137,7 +137,8 @@ def _record(pairs: list[tuple[Claimed, Result]], *, now: dt.datetime, pol, repor
             guard_claim: bool = True, cancelled: bool = False, wait=backoff) -> None:
     """Write each result back, in one statement per outcome, and give back the cap slots of sends
     that did not happen. A retry is due again after `wait(attempts)`."""
-    done = [(c, r) for c, r in pairs if r.outcome in (Outcome.SENT, Outcome.ACCEPTED)]
+    done = [(c, r) for c, r in pairs if r.outcome is Outcome.SENT]
+    accepted = [(c, r) for c, r in pairs if r.outcome is Outcome.ACCEPTED]  # final once confirmed
     retry = [(c, r) for c, r in pairs if r.outcome is Outcome.RETRY]
     again = [(c, r) for c, r in retry if c.attempts < pol.max_attempts and not cancelled]
     exhausted = [(c, r) for c, r in retry if c.attempts >= pol.max_attempts and not cancelled]
@@ -147,6 +148,8 @@ def _record(pairs: list[tuple[Claimed, Result]], *, now: dt.datetime, pol, repor
     with transaction.atomic():
         report.sent += len(_write(done, "state = 'sent', sent_at = %(now)s, provider_message_id = k.pid, "
                                   "reason = '', error = ''", {"now": now}, guard_claim=guard_claim))
+        report.sent += len(_write(accepted, "state = 'accepted', provider_message_id = k.pid, reason = '', "
+                                  "error = ''", {"now": now}, guard_claim=guard_claim))
         by_attempts: dict[int, list] = {}
         for c, r in again:  # one statement per backoff
             by_attempts.setdefault(c.attempts, []).append((c, r))
@@ -256,13 +259,14 @@ def sweep_cancelled(*, now: dt.datetime, within: dt.timedelta = dt.timedelta(day
 
 
 def finish(*, now: dt.datetime) -> int:
-    """Mark done every sending campaign with no delivery pending or sending."""
+    """Mark done every sending campaign with no delivery pending, sending or waiting for a staff
+    member's confirmation (accepted)."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {CAMPAIGN} c SET status = 'done', finished_at = %s, updated_at = %s "
             "WHERE c.status = 'sending' AND NOT EXISTS (SELECT 1 FROM "
             f"{DELIVERY} d WHERE d.campaign_id = c.id AND d.send_month = c.send_month "
-            "AND d.state IN ('pending', 'sending'))",
+            "AND d.state IN ('pending', 'sending', 'accepted'))",
             [now, now],
         )
         return cursor.rowcount

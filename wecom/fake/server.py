@@ -241,6 +241,7 @@ class _Server(ThreadingHTTPServer):
         self.in_flight = 0
         self.calls: dict[str, int] = {}  # API -> authenticated calls since the start
         self.flight_lock = threading.Lock()
+        self.answer_delays: dict[str, float] = {}  # API -> seconds its answer waits after the work is done
 
     def callback_state(self) -> dict:
         if self.sender is None:
@@ -335,6 +336,8 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             with srv.flight_lock:
                 srv.in_flight -= 1
+        if srv.answer_delays.get(api):
+            time.sleep(srv.answer_delays[api])  # done, but answered late: the caller may have given up
         return {"errcode": 0, "errmsg": "ok"} | (answer or {})
 
     @staticmethod
@@ -424,6 +427,11 @@ class RunningServer:
         """``None`` lifts the limits; a dict or ``Limits`` sets them (counts start afresh)."""
         self._httpd.limits = _limits(limits)
         self._httpd.limits_on = limits is not None
+
+    def delay_answers(self, api: str, seconds: float) -> None:
+        """Answer ``api`` ("externalcontact/add_msg_template") ``seconds`` after doing its work (0:
+        at once), as a server that took a call but answered past the client's timeout."""
+        self._httpd.answer_delays[api] = float(seconds)
 
     def verify_url(self, echo: str = "siyu-fake-echo") -> tuple[int, str]:
         if self.callbacks is None:
