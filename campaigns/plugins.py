@@ -11,12 +11,14 @@ from scrm import permissions
 def register() -> None:
     from campaigns import channels, privacy, timeline
     from campaigns.channels.outbox import OutboxChannel
+    from campaigns.channels.sms import SmsChannel
     from campaigns.channels.wecom import WecomChannel
 
     permissions.register("campaigns", _("Campaigns, their deliveries and the outbox"), store_roles="write")
     permissions.register("send_policy", _("Send policy: frequency caps and quiet hours"), store_roles="read",
                          brand_setting=True)
     channels.register(OutboxChannel())
+    channels.register(SmsChannel())  # refuses campaigns until SIYU_SMS_URL and SIYU_SMS_KEY are set
     channels.register(WecomChannel())  # refuses campaigns while no WeCom corp is connected
     privacy.register()
     timeline.register()

@@ -375,6 +375,26 @@ WECOM_SYNC_LANES = env.get_int("WECOM_SYNC_LANES", 2, minimum=1)
 WECOM_SYNC_WRITE_BATCH = env.get_int("WECOM_SYNC_WRITE_BATCH", 1000, minimum=1)
 # Days a processed (or ignored, or failed) callback event is kept before the nightly purge deletes it.
 WECOM_EVENT_RETENTION_DAYS = env.get_int("WECOM_EVENT_RETENTION_DAYS", 90, minimum=1)
+
+# Campaign channels (campaigns/channels/sms.py, mail.py, webhook.py; their protocols are described
+# there). A channel whose address or key is missing refuses new campaigns, naming the variable.
+# *_RATE: messages per second the channel sends, shared by every worker and host; *_TIMEOUT: seconds.
+SIYU_SMS_URL = env.get_str("SIYU_SMS_URL", "").rstrip("/")
+SIYU_SMS_KEY = env.get_str("SIYU_SMS_KEY", "")
+SIYU_SMS_RATE = env.get_int("SIYU_SMS_RATE", 10, minimum=1)
+SIYU_SMS_TIMEOUT = env.get_int("SIYU_SMS_TIMEOUT", 10, minimum=1)
+SIYU_SMTP_HOST = env.get_str("SIYU_SMTP_HOST", "")
+SIYU_SMTP_SECURITY = env.get_choice("SIYU_SMTP_SECURITY", "starttls", ("starttls", "tls", "none"))
+SIYU_SMTP_PORT = env.get_int("SIYU_SMTP_PORT", 465 if SIYU_SMTP_SECURITY == "tls" else 587, minimum=1)
+SIYU_SMTP_USER = env.get_str("SIYU_SMTP_USER", "")
+SIYU_SMTP_PASSWORD = env.get_str("SIYU_SMTP_PASSWORD", "")
+SIYU_SMTP_FROM = env.get_str("SIYU_SMTP_FROM", "")
+SIYU_SMTP_RATE = env.get_int("SIYU_SMTP_RATE", 10, minimum=1)
+SIYU_SMTP_TIMEOUT = env.get_int("SIYU_SMTP_TIMEOUT", 10, minimum=1)
+SIYU_WEBHOOK_URL = env.get_str("SIYU_WEBHOOK_URL", "")
+SIYU_WEBHOOK_SECRET = env.get_str("SIYU_WEBHOOK_SECRET", "")
+SIYU_WEBHOOK_RATE = env.get_int("SIYU_WEBHOOK_RATE", 50, minimum=1)
+SIYU_WEBHOOK_TIMEOUT = env.get_int("SIYU_WEBHOOK_TIMEOUT", 10, minimum=1)
 # Days after its creation a customer mass-message task may still be confirmed by its staff member:
 # it is polled that long, then what is still unsent is final (WeCom documents no end of its own).
 WECOM_MASS_CONFIRM_DAYS = env.get_int("WECOM_MASS_CONFIRM_DAYS", 30, minimum=1)

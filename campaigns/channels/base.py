@@ -38,6 +38,12 @@ class Outgoing:
     relation_id: int | None = None
     staff_id: int | None = None
 
+    @property
+    def key(self) -> str:
+        """The delivery's key as a provider's idempotency key (an SMS client_ref, an email's
+        Message-ID, a webhook's Idempotency-Key): one per (campaign, member), as the deliveries are."""
+        return f"siyu-{self.campaign_id}-{self.member_id}"
+
 
 @dataclass(frozen=True)
 class Result:
@@ -56,6 +62,11 @@ class Channel:
     consent_channel: str = "all"  # members.models.ConsentChannel this channel's marketing consent is for
     max_text_bytes: int | None = None  # UTF-8 bytes of rendered text, None for no limit
     batch_size: int = 500  # deliveries per send call
+
+    def unavailable(self) -> str | None:
+        """Why this channel cannot send (a translated sentence naming the missing setting), or None
+        when it can: campaigns.services.campaigns.validate refuses a channel that answers a reason."""
+        return None
 
     def address_sql(self, member: str) -> str:
         """An SQL text expression of the address of the member aliased `member` on this channel, NULL

@@ -91,6 +91,8 @@ def validate(data: CampaignInput, *, now: dt.datetime) -> None:
     if data.channel not in channels.codes():
         errors["channel"] = [_("Unknown channel %(code)s; known: %(known)s.")
                              % {"code": data.channel, "known": ", ".join(channels.codes())}]
+    elif (unavailable := channels.get(data.channel).unavailable()) is not None:
+        errors["channel"] = [unavailable]  # a channel with settings missing: the reason names them
     if not Decimal(0) <= data.holdout_share <= Decimal("0.5"):
         errors["holdout_share"] = [_("The holdout share is between 0 and 0.5.")]
     if errors:
