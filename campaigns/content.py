@@ -8,6 +8,7 @@ import string
 
 from django.utils.translation import gettext as _
 
+from campaigns.links import text as link_text
 from scrm.errors import InvalidInput
 
 # Field -> what it says (for the API's description); their SQL is in campaigns.queries.
@@ -38,11 +39,20 @@ def fields_of(text: str) -> list[str]:
 
 
 def check(text: str, *, max_bytes: int | None) -> None:
-    """Refuse empty text, unknown fields and text over the channel's limit."""
+    """Refuse empty text, unknown fields and text over the channel's limit (its links counted as the
+    tracked links that replace them when it is sent)."""
     if not text.strip():
         raise InvalidInput(details={"content": [_("The message has no text.")]})
     fields_of(text)
-    if max_bytes is not None and len(text.encode()) > max_bytes:
+    link_text.check(text)
+    size = link_text.tracked_size(text)
+    if max_bytes is not None and size > max_bytes and link_text.urls(text):
+        raise InvalidInput(details={"content": [
+            _("The text is %(size)d bytes once its links are replaced by tracked links of up to %(link)d bytes "
+              "each; this channel takes at most %(limit)d.")
+            % {"size": size, "link": link_text.tracked_url_bytes(), "limit": max_bytes}
+        ]})
+    elif max_bytes is not None and size > max_bytes:
         raise InvalidInput(details={"content": [
             _("The text is %(size)d bytes; this channel takes at most %(limit)d.")
             % {"size": len(text.encode()), "limit": max_bytes}

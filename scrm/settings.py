@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "communities",
     "koc",
     "campaigns",
+    "campaigns.links",
 ]
 
 MIDDLEWARE = [
@@ -409,3 +410,11 @@ SIYU_UPLOAD_RETENTION_DAYS = env.get_int("SIYU_UPLOAD_RETENTION_DAYS", 30, minim
 SIYU_MEMBER_RETENTION_DAYS = env.get_int("SIYU_MEMBER_RETENTION_DAYS", 0, minimum=0)
 SIYU_RETENTION_BATCH = env.get_int("SIYU_RETENTION_BATCH", 500, minimum=1)
 SIYU_CURRENCIES = [c.strip().upper() for c in env.get_str("SIYU_CURRENCIES", "CNY").split(",") if c.strip()]
+# Where members reach this site: campaign links are sent as {SIYU_PUBLIC_URL}/l/<code>/<token> (no
+# trailing slash). In production it defaults to https:// and the first ALLOWED_HOSTS name.
+SIYU_PUBLIC_URL = env.get_str(
+    "SIYU_PUBLIC_URL", f"https://{ALLOWED_HOSTS[0].lstrip('.')}" if PRODUCTION else "http://127.0.0.1:8000"
+).rstrip("/")
+# Days after a campaign's message (or a click on its link) an order counts for that campaign, and the
+# window its holdout comparison runs from the campaign's start.
+SIYU_CAMPAIGN_ATTRIBUTION_DAYS = env.get_int("SIYU_CAMPAIGN_ATTRIBUTION_DAYS", 7, minimum=1)

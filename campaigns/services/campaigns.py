@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from campaigns import channels, content
+from campaigns.links import services as links
 from campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryReason, DeliveryState, WecomMassTask
 from campaigns.services import fanout
 from members.segments.models import Segment
@@ -147,7 +148,9 @@ def approve(*, campaign: Campaign, actor) -> Campaign:
 
 
 def _start(campaign: Campaign, now: dt.datetime) -> None:
-    """Fan out and mark sending, in the caller's transaction."""
+    """Fan out and mark sending, in the caller's transaction. The text's links get their codes now:
+    the text is final once sending starts, and a draft that is never sent leaves none behind."""
+    links.ensure_links(campaign=campaign)
     fanout.fan_out(campaign=campaign, now=now)
     campaign.status, campaign.started_at, campaign.last_error = S.SENDING, now, ""
     campaign.save(update_fields=["status", "started_at", "last_error", "updated_at"])

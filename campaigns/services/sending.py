@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from campaigns import channels, content
 from campaigns.channels.base import Outcome, Outgoing, Result
+from campaigns.links.services import Tracker
 from campaigns.models import ERROR_MAX, Campaign, CampaignStatus, Delivery, DeliveryReason, DeliveryState
 from campaigns.queries import personal_values
 from campaigns.services import respect
@@ -175,6 +176,7 @@ def _outgoing(campaign: Campaign, claimed: list[Claimed], channel) -> tuple[list
     """Render the claimed deliveries; a member who lost the channel's address since the fan-out
     fails with no_identity instead of being sent."""
     values = personal_values([c.member_id for c in claimed], channel.address_sql)
+    tracker = Tracker(campaign)  # each link becomes the recipient's tracked link
     ready, missing = [], []
     for c in claimed:
         member = values.get(c.member_id)
@@ -182,7 +184,7 @@ def _outgoing(campaign: Campaign, claimed: list[Claimed], channel) -> tuple[list
             missing.append(Result(c.id, Outcome.FAILED, reason=DeliveryReason.NO_IDENTITY.value))
             continue
         ready.append(Outgoing(c.send_month, c.id, campaign.pk, c.member_id, member["address"],
-                              content.render(campaign.content, member)))
+                              content.render(tracker.text_for(c.member_id), member)))
     return ready, missing
 
 

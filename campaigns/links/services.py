@@ -1,0 +1,81 @@
+"""Writing links and clicks: a campaign's links when it starts sending, each recipient's copy of the
+text with tracked links, and a click recorded in one statement on the way to the redirect."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from django.db import connection
+
+from campaigns.links import text as link_text
+from campaigns.links import tokens
+from campaigns.links.models import USER_AGENT_MAX, ShortLink
+from campaigns.links.sql import CLICK, LINK
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(tokens.ALPHABET) for _ in range(link_text.CODE_LENGTH))
+
+
+def ensure_links(*, campaign) -> dict[str, str]:
+    """Every link of the campaign's text as a ShortLink ({url: code}); a rerun adds nothing. Called
+    when the campaign starts sending (its text is final then; a draft leaves no links behind)."""
+    urls = link_text.urls(campaign.content)
+    if not urls:
+        return {}
+    for _attempt in range(3):  # a random code that is taken (one in 10^12) just tries again
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {LINK} (code, campaign_id, target_url, created_at) "
+                "SELECT k.code, %s, k.url, now() FROM unnest(%s::text[], %s::text[]) AS k(url, code) "
+                "ON CONFLICT DO NOTHING",
+                [campaign.pk, urls, [new_code() for _ in urls]],
+            )
+        known = links_of(campaign.pk)
+        if all(url in known for url in urls):
+            return known
+    raise RuntimeError(f"campaign {campaign.pk}: could not give every link a code")
+
+
+def links_of(campaign_id: int) -> dict[str, str]:
+    return dict(ShortLink.objects.filter(campaign_id=campaign_id).values_list("target_url", "code"))
+
+
+class Tracker:
+    """Per-recipient copies of one campaign's text: each link that has a code becomes that
+    recipient's tracked link (a link without one, of a campaign sent before it had links, stays)."""
+
+    def __init__(self, campaign) -> None:
+        self.parts = link_text.parts(campaign.content)
+        self.codes = links_of(campaign.pk) if any(is_link for is_link, _ in self.parts) else {}
+
+    def text_for(self, member_id: int) -> str:
+        if not self.codes:
+            return "".join(piece for _, piece in self.parts)
+        return "".join(
+            link_text.tracked_url(self.codes[piece], tokens.make(self.codes[piece], member_id))
+            if is_link and piece in self.codes else piece
+            for is_link, piece in self.parts
+        )
+
+
+def follow(*, code: str, token: str, user_agent: str, now: dt.datetime, record: bool = True) -> str | None:
+    """The link's target (None for an unknown code), recording the click on the way when `record`:
+    the member the token names (none when it does not verify), at most one a member a minute."""
+    member_id = tokens.member_of(code, token)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""WITH link AS (SELECT id, campaign_id, target_url FROM {LINK} WHERE code = %(code)s),
+            click AS (
+                INSERT INTO {CLICK} (link_id, campaign_id, member_id, clicked_at, minute, user_agent)
+                SELECT id, campaign_id, %(member)s, %(now)s, date_trunc('minute', %(now)s), %(ua)s
+                FROM link WHERE %(record)s
+                ON CONFLICT (link_id, member_id, minute) DO NOTHING
+            )
+            SELECT target_url FROM link""",
+            {"code": code, "member": member_id, "now": now, "ua": (user_agent or "")[:USER_AGENT_MAX],
+             "record": record},
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None

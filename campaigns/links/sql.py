@@ -1,0 +1,8 @@
+"""The SQL names of the links tables, for raw SQL here and in campaigns' results."""
+
+from __future__ import annotations
+
+from campaigns.links.models import Click, ShortLink
+
+LINK = ShortLink._meta.db_table
+CLICK = Click._meta.db_table
