@@ -9,28 +9,14 @@ import pytest
 
 from campaigns.models import Campaign
 from campaigns.services import sending
+from tests.browsing import DESKTOP, OVERFLOW, PHONE, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
-DESKTOP = {"viewport": {"width": 1280, "height": 900}}
-OVERFLOW = "() => document.scrollingElement.scrollWidth - window.innerWidth"
-
-
-def _login(browser, live_server, username, **context):
-    ctx = browser.new_context(locale="en", **context)
-    page = ctx.new_page()
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", f"pw-{username}")
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
-    return ctx, page
 
 
 def test_an_operator_writes_approves_and_sends_a_campaign(browser, live_server, alice, everyone, audience, policy,
                                                          shot):
-    ctx, page = _login(browser, live_server, "alice", **DESKTOP)
+    ctx, page = login(browser, live_server, "alice", **DESKTOP)
     page.click("nav.sidebar a[href='/campaigns/']")
     page.wait_for_load_state("networkidle")
     assert page.evaluate(OVERFLOW) <= 0
@@ -74,7 +60,7 @@ def test_an_operator_writes_approves_and_sends_a_campaign(browser, live_server, 
     shot(page, "campaigns-list-1280")
     ctx.close()
 
-    ctx, page = _login(browser, live_server, "alice", **PHONE)
+    ctx, page = login(browser, live_server, "alice", **PHONE)
     for name, path in (("list", "/campaigns/"), ("form", "/campaigns/new/"), ("detail", f"/campaigns/{campaign.pk}/"),
                        ("policy", "/campaigns/policy/")):
         page.goto(f"{live_server.url}{path}")

@@ -5,22 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browsing import DESKTOP, OVERFLOW, PHONE, login
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
-DESKTOP = {"viewport": {"width": 1280, "height": 900}}
-OVERFLOW = "() => document.scrollingElement.scrollWidth - window.innerWidth"
-
-
-def login(browser, live_server, username, **context):
-    ctx = browser.new_context(locale="en", **context)
-    page = ctx.new_page()
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", f"pw-{username}")
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
-    return ctx, page
 
 
 @pytest.mark.parametrize(("size", "context"), [("1280", DESKTOP), ("390", PHONE)])

@@ -6,22 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browsing import DESKTOP, OVERFLOW, PHONE, login
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
-DESKTOP = {"viewport": {"width": 1280, "height": 900}}
-OVERFLOW = "() => document.scrollingElement.scrollWidth - window.innerWidth"
-
-
-def _login(browser, live_server, username, **context):
-    ctx = browser.new_context(locale="en", **context)
-    page = ctx.new_page()
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", f"pw-{username}")
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
-    return ctx, page
 
 
 def test_operator_sees_callbacks_and_retries_a_failed_one(browser, live_server, make_corp, alice, shot):
@@ -34,7 +21,7 @@ def test_operator_sees_callbacks_and_retries_a_failed_one(browser, live_server, 
     tag_event = CallbackEvent.objects.get(event="change_external_tag")
     CallbackEvent.objects.filter(pk=tag_event.pk).update(status=EventStatus.FAILED, attempts=5, error="RuntimeError: x")
 
-    ctx, page = _login(browser, live_server, "alice", **DESKTOP)
+    ctx, page = login(browser, live_server, "alice", **DESKTOP)
     page.click("nav.sidebar a[href='/wecom/events/']")
     page.wait_for_load_state("networkidle")
     assert page.inner_text("[data-testid=count-failed]") == "1"
@@ -57,7 +44,7 @@ def test_operator_sees_callbacks_and_retries_a_failed_one(browser, live_server, 
     assert page.inner_text("[data-testid=count-failed]") == "0"
     ctx.close()
 
-    ctx, page = _login(browser, live_server, "alice", **PHONE)
+    ctx, page = login(browser, live_server, "alice", **PHONE)
     page.goto(f"{live_server.url}/wecom/events/")
     assert page.evaluate(OVERFLOW) <= 0
     shot(page, "wecom-events-phone")

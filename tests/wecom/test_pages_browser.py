@@ -10,11 +10,11 @@ import hashlib
 
 import pytest
 
+from tests.browsing import OVERFLOW, PHONE, login
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
 DESKTOP = {"viewport": {"width": 1280, "height": 800}}
-OVERFLOW = "() => document.scrollingElement.scrollWidth - window.innerWidth"
 # Elements sticking out of the viewport on the right, except inside a box that scrolls by itself.
 STRAYS = """() => {
   const width = window.innerWidth;
@@ -26,17 +26,6 @@ STRAYS = """() => {
     return box.width > 0 && box.right > width + 1 && !inScroller(el);
   }).slice(0, 5).map((el) => el.tagName + '.' + el.className + ' ' + (el.textContent || '').trim().slice(0, 40));
 }"""
-
-
-def login(browser, live_server, username, **context):
-    ctx = browser.new_context(locale="en", **context)
-    page = ctx.new_page()
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", f"pw-{username}")
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
-    return ctx, page
 
 
 @pytest.fixture

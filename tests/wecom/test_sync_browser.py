@@ -7,29 +7,16 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browsing import DESKTOP, OVERFLOW, PHONE, login
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
-DESKTOP = {"viewport": {"width": 1280, "height": 900}}
-OVERFLOW = "() => document.scrollingElement.scrollWidth - window.innerWidth"
-
-
-def _login(browser, live_server, username, **context):
-    ctx = browser.new_context(locale="en", **context)
-    page = ctx.new_page()
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", f"pw-{username}")
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
-    return ctx, page
 
 
 def test_operator_starts_a_full_sync_and_watches_it_finish(
     browser, live_server, make_corp, celery_worker, alice, carol, dave, shot
 ):
     make_corp(staff=["carol", "dave", "erin"], contacts_per_staff=30)
-    ctx, page = _login(browser, live_server, "alice", **DESKTOP)
+    ctx, page = login(browser, live_server, "alice", **DESKTOP)
     page.click("nav.sidebar a[href='/wecom/sync/']")
     page.wait_for_load_state("networkidle")
     page.click("[data-testid=start-full] button")
@@ -50,7 +37,7 @@ def test_operator_starts_a_full_sync_and_watches_it_finish(
     shot(page, "wecom-sync-list-desktop")
     ctx.close()
 
-    ctx, page = _login(browser, live_server, "alice", **PHONE)
+    ctx, page = login(browser, live_server, "alice", **PHONE)
     for path in ("/wecom/sync/", f"/wecom/sync/{run.pk}/"):
         page.goto(f"{live_server.url}{path}")
         page.wait_for_load_state("networkidle")
