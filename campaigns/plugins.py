@@ -12,6 +12,7 @@ def register() -> None:
     from campaigns import channels, privacy, timeline
     from campaigns.channels.outbox import OutboxChannel
     from campaigns.channels.sms import SmsChannel
+    from campaigns.channels.webhook import WebhookChannel
     from campaigns.channels.wecom import WecomChannel
 
     permissions.register("campaigns", _("Campaigns, their deliveries and the outbox"), store_roles="write")
@@ -19,6 +20,7 @@ def register() -> None:
                          brand_setting=True)
     channels.register(OutboxChannel())
     channels.register(SmsChannel())  # refuses campaigns until SIYU_SMS_URL and SIYU_SMS_KEY are set
+    channels.register(WebhookChannel())  # ... SIYU_WEBHOOK_URL and SIYU_WEBHOOK_SECRET
     channels.register(WecomChannel())  # refuses campaigns while no WeCom corp is connected
     privacy.register()
     timeline.register()

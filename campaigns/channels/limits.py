@@ -10,12 +10,15 @@ per second needs the bucket.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
 
 import redis
 from django.conf import settings
+
+logger = logging.getLogger(__name__)
 
 # Takes one token when there is one: '0'; else the seconds until there is (nothing taken). Numbers go
 # back as strings: Redis truncates a Lua number to an integer.
@@ -116,11 +119,18 @@ class Receipts:
         self.ttl = ttl
 
     def record(self, key: str, provider_message_id: str) -> None:
-        self.redis.set(self.base + key, provider_message_id, ex=self.ttl)
+        try:
+            self.redis.set(self.base + key, provider_message_id or "-", ex=self.ttl)
+        except redis.RedisError as exc:  # the send happened; only a later settle knows less
+            logger.warning("channel receipts: could not record %s: %s", key, exc)
 
     def find(self, keys: list[str]) -> dict[str, str]:
-        """{key: provider message id} of the keys a provider took."""
+        """{key: provider message id} of the keys a provider took (none when Redis cannot say)."""
         if not keys:
             return {}
-        values = self.redis.mget([self.base + key for key in keys])
+        try:
+            values = self.redis.mget([self.base + key for key in keys])
+        except redis.RedisError as exc:
+            logger.warning("channel receipts: could not read %d keys: %s", len(keys), exc)
+            return {}
         return {key: value.decode() for key, value in zip(keys, values, strict=True) if value is not None}
