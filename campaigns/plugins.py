@@ -10,6 +10,7 @@ from scrm import permissions
 
 def register() -> None:
     from campaigns import channels, privacy, timeline
+    from campaigns.channels.mail import MailChannel
     from campaigns.channels.outbox import OutboxChannel
     from campaigns.channels.sms import SmsChannel
     from campaigns.channels.webhook import WebhookChannel
@@ -21,6 +22,7 @@ def register() -> None:
     channels.register(OutboxChannel())
     channels.register(SmsChannel())  # refuses campaigns until SIYU_SMS_URL and SIYU_SMS_KEY are set
     channels.register(WebhookChannel())  # ... SIYU_WEBHOOK_URL and SIYU_WEBHOOK_SECRET
+    channels.register(MailChannel())  # ... SIYU_SMTP_HOST and SIYU_SMTP_FROM
     channels.register(WecomChannel())  # refuses campaigns while no WeCom corp is connected
     privacy.register()
     timeline.register()
