@@ -1,10 +1,12 @@
 """Routes of the campaigns API (/api/v1/campaigns/, /api/v1/outbox/,
 /api/v1/send-policy/current/); scrm/api/urls.py calls register(router)."""
 
-from campaigns.api import policy, views
+from campaigns.api import policy, views, wecom
 
 
 def register(router) -> None:
     router.register("campaigns", views.CampaignViewSet, basename="campaign")
     router.register("outbox", views.OutboxViewSet, basename="outbox")
+    router.register(r"campaigns/(?P<campaign_id>[0-9]+)/wecom-tasks", wecom.CampaignWecomTaskViewSet,
+                    basename="campaign-wecom-task")
     policy.register(router)

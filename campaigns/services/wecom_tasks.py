@@ -20,10 +20,20 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from campaigns import content
 from campaigns.channels.base import Outcome, Outgoing, Result
-from campaigns.models import ERROR_MAX, CampaignStatus, Delivery, DeliveryReason, WecomMassTask, WecomTaskState
+from campaigns.models import (
+    ERROR_MAX,
+    Campaign,
+    CampaignStatus,
+    Delivery,
+    DeliveryReason,
+    WecomMassTask,
+    WecomTaskState,
+)
 from members import sql as members_sql
 from scrm.errors import Conflict, Forbidden, InvalidInput, NotInScope
+from scrm.models import Role
 from wecom import sql as wecom_sql
 from wecom.client import errors, get_client
 
@@ -201,6 +211,11 @@ def known_results(batch: list[Outgoing], *, client, now: dt.datetime) -> dict[in
 # --- creating --------------------------------------------------------------------------------------
 
 
+def task_text(campaign_id: int) -> str:
+    """The one text of a campaign's tasks: its content ({{ and }} written as braces)."""
+    return content.render(Campaign.objects.values_list("content", flat=True).get(pk=campaign_id), {})
+
+
 def _intent(campaign_id: int, target: Target, text: str, delivery_ids: list[int], now: dt.datetime) -> WecomMassTask:
     """The intent row, committed before the call (outside any transaction of the caller's)."""
     with transaction.atomic():
@@ -214,11 +229,11 @@ def _failed(task: WecomMassTask, message: str, now: dt.datetime) -> None:
     WecomMassTask.objects.filter(pk=task.pk).update(state=S.FAILED, error=message[:ERROR_MAX], finished_at=now)
 
 
-def create(campaign_id: int, group: list[tuple[Outgoing, Target]], *, client, now: dt.datetime) -> list[Result]:
-    """One add_msg_template call for one staff member's deliveries (≤ 10,000, one text), its intent
-    committed first; one Result per delivery. RateLimited and NotConfigured / CredentialsRejected
-    propagate (nothing was created) after the row is marked failed."""
-    text = group[0][0].text
+def create(campaign_id: int, group: list[tuple[Outgoing, Target]], *, text: str, client,
+           now: dt.datetime) -> list[Result]:
+    """One add_msg_template call for one staff member's deliveries (≤ 10,000), its intent committed
+    first; one Result per delivery. RateLimited and NotConfigured / CredentialsRejected propagate
+    (nothing was created) after the row is marked failed."""
     task = _intent(campaign_id, group[0][1], text, [o.delivery_id for o, _t in group], now)
     body = {"chat_type": "single", "sender": task.sender, "text": {"content": text},
             "external_userid": [t.external_userid for _o, t in group]}
@@ -257,7 +272,9 @@ def create(campaign_id: int, group: list[tuple[Outgoing, Target]], *, client, no
 
 def send(batch: list[Outgoing], *, client=None, now: dt.datetime | None = None) -> list[Result]:
     """The channel's send: deliveries a task already carries are answered from the ledger (after
-    reading back unknown outcomes); the rest are grouped by staff member and text, one task each."""
+    reading back unknown outcomes); the rest are grouped by staff member, one task each (10,000
+    customers at most). A task carries one text for all its customers: the campaign's own (the
+    channel refuses personal fields), not a per-recipient rendering."""
     if not batch:
         return []
     now = now or timezone.now()
@@ -277,16 +294,17 @@ def send(batch: list[Outgoing], *, client=None, now: dt.datetime | None = None) 
             results.append(Result(o.delivery_id, Outcome.FAILED, reason=DeliveryReason.NOT_A_FRIEND.value,
                                   error=_("The staff member no longer follows this customer.")))
             continue
-        groups.setdefault((target.sender, o.text), []).append((o, target))
+        groups.setdefault(target.sender, []).append((o, target))
     stop: errors.WecomError | None = None
-    for (_sender, _text), group in sorted(groups.items()):
+    text = task_text(batch[0].campaign_id)
+    for _sender, group in sorted(groups.items()):
         for start in range(0, len(group), MAX_CUSTOMERS):
             chunk = group[start:start + MAX_CUSTOMERS]
             if stop is not None:
                 results += [Result(o.delivery_id, Outcome.RETRY, error=_short(stop)) for o, _t in chunk]
                 continue
             try:
-                results += create(batch[0].campaign_id, chunk, client=client, now=now)
+                results += create(batch[0].campaign_id, chunk, text=text, client=client, now=now)
             except errors.WecomError as exc:  # rate limited or not configured: the rest waits too
                 stop = exc
                 results += [Result(o.delivery_id, Outcome.RETRY, error=_short(exc)) for o, _t in chunk]
@@ -309,15 +327,18 @@ def settle(batch: list[Outgoing], *, client=None, now: dt.datetime | None = None
 # --- staff and operators ---------------------------------------------------------------------------
 
 
-def visible_tasks(actor):
-    """Tasks the actor may see: operators every one, a store manager their store's, store staff
-    only their own (scrm.scoping through the ScopedManager, then the clerk's own cut)."""
-    from scrm.models import Role
-
-    qs = WecomMassTask.objects.visible_to(actor)
+def own_cut(queryset, actor):
+    """A store-scoped queryset of tasks cut to a clerk's own: store staff see only the tasks they
+    are to send themselves (a manager their store's, an operator every one)."""
     if getattr(actor, "role", None) == Role.STORE_STAFF:
-        qs = qs.filter(staff_id=getattr(actor, "pk", None))
-    return qs
+        return queryset.filter(staff_id=getattr(actor, "pk", None))
+    return queryset
+
+
+def visible_tasks(actor):
+    """Tasks the actor may see: operators every one, a store manager their store's staff members',
+    store staff only their own (scrm.scoping through the ScopedManager, then own_cut)."""
+    return own_cut(WecomMassTask.objects.visible_to(actor), actor)
 
 
 def can_manage(actor) -> bool:
@@ -326,7 +347,8 @@ def can_manage(actor) -> bool:
     return lifecycle.can_approve(actor)
 
 
-def _reminders_left(task: WecomMassTask, now: dt.datetime) -> int:
+def reminders_left(task: WecomMassTask, now: dt.datetime) -> int:
+    """Reminders the task may still get in the 24 hours before `now`."""
     recent = [t for t in task.reminded_at if t > now - dt.timedelta(hours=24)]
     return max(REMINDERS_PER_DAY - len(recent), 0)
 

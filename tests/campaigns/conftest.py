@@ -71,3 +71,7 @@ def make_members(store, n, *, prefix="m", consenting=True):
 
 def days_ago(n):
     return dt.date.today() - dt.timedelta(days=n)
+
+
+# The WeCom channel's fixtures (a local WeCom server, its staff in Siyu): tests/campaigns/wecom.py.
+from tests.campaigns.wecom import erin, make_corp, no_wecom, server, wstaff  # noqa: E402, F401

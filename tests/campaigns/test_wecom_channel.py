@@ -24,72 +24,16 @@ from campaigns.models import (
     WecomMassTask,
     WecomTaskState,
 )
-from campaigns.queries import counts_by_state
 from campaigns.services import campaigns as lifecycle
 from campaigns.services import respect, sending, wecom_results, wecom_tasks
 from members.models import Member, StaffRelation
 from scrm.errors import InvalidInput
-from scrm.models import Role, User
 from tests.campaigns.conftest import consent
-from tests.wecom.conftest import make_corp, no_wecom  # noqa: F401 - the local WeCom server, or none
+from tests.campaigns.wecom import CREATE, STAFF, TEXT, due_now, seed, states, wecom_campaign
 from wecom.client import get_client
 from wecom.models import WecomContact, WecomFollow, WecomStaff
 
 pytestmark = pytest.mark.django_db
-
-STAFF = ["carol", "erin", "dave"]
-CREATE = "externalcontact/add_msg_template"
-TEXT = "春季新品到店，欢迎来试吃"
-
-
-@pytest.fixture
-def erin(store_a):
-    return User.objects.create(username="erin", role=Role.STORE_STAFF, store=store_a, display_name="Erin")
-
-
-@pytest.fixture
-def wstaff(carol, erin, dave, store_a, store_b):
-    return {
-        "carol": WecomStaff.objects.create(userid="carol", name="Carol", user=carol, store=store_a),
-        "erin": WecomStaff.objects.create(userid="erin", name="Erin", user=erin, store=store_a),
-        "dave": WecomStaff.objects.create(userid="dave", name="Dave", user=dave, store=store_b),
-    }
-
-
-def seed(corp, ws: WecomStaff, count: int | None = None) -> list[Member]:
-    """The staff member's contacts in the local server as a contact sync writes them (member owned by
-    the staff member, relation, contact, follow), each member consenting to marketing."""
-    user, store = ws.user, ws.store
-    indices = corp.contacts_of(ws.userid)[:count]
-    made = Member.objects.bulk_create([Member(name=f"客户{i}", home_store=store, owner=user) for i in indices])
-    relations = StaffRelation.objects.bulk_create(
-        [StaffRelation(member=m, staff=user, store=store, is_owner=True) for m in made])
-    contacts = WecomContact.objects.bulk_create(
-        [WecomContact(external_userid=corp.external_userid(i), member=m) for i, m in zip(indices, made, strict=True)])
-    WecomFollow.objects.bulk_create(
-        [WecomFollow(contact=c, staff=ws, relation=r) for c, r in zip(contacts, relations, strict=True)])
-    for m in made:
-        consent(m)
-    return made
-
-
-@pytest.fixture
-def server(make_corp, wstaff):  # noqa: F811
-    """Staff confirm at once (every one of them) unless a test says otherwise."""
-    return make_corp(staff=STAFF, contacts_per_staff=4, shared_ratio=0, confirm_delay=0, confirm_share=1.0)
-
-
-def wecom_campaign(make_campaign, **fields):
-    fields.setdefault("content", TEXT)
-    return make_campaign(channel="wecom", **fields)
-
-
-def states(campaign) -> dict[str, int]:
-    return {k: v for k, v in counts_by_state([campaign.pk])[campaign.pk].items() if v and k != "total"}
-
-
-def due_now(campaign) -> None:
-    Delivery.objects.filter(campaign=campaign, state="pending").update(next_attempt_at=timezone.now())
 
 
 # --- fan-out -------------------------------------------------------------------------------------
@@ -241,7 +185,7 @@ def test_a_create_wecom_refuses_fails_that_staff_members_deliveries_for_good(ser
     assert server.calls(CREATE) == 2
 
 
-def test_wecom_not_connected_is_refused(no_wecom, make_campaign, everyone):  # noqa: F811
+def test_wecom_not_connected_is_refused(no_wecom, make_campaign, everyone):
     with pytest.raises(InvalidInput) as refused:
         wecom_campaign(make_campaign, start=False)
     assert "channel" in refused.value.details
@@ -301,7 +245,7 @@ def test_already_received_is_final_and_gives_the_cap_slot_back(server, wstaff, m
     assert set(MemberSendDay.objects.filter(member__in=made, day=today).values_list("count", flat=True)) == {1}
 
 
-def test_a_task_nobody_confirms_ends_not_confirmed_when_it_can_no_longer_be(make_corp, wstaff, make_campaign,  # noqa: F811
+def test_a_task_nobody_confirms_ends_not_confirmed_when_it_can_no_longer_be(make_corp, wstaff, make_campaign,
                                                                             settings):
     server = make_corp(staff=STAFF, contacts_per_staff=3, shared_ratio=0, confirm_delay=0, confirm_share=0.0)
     seed(server.corp, wstaff["carol"])
@@ -336,7 +280,7 @@ def test_a_task_nobody_confirms_ends_not_confirmed_when_it_can_no_longer_be(make
     assert campaign.status == CampaignStatus.DONE
 
 
-def test_cancelling_a_campaign_cancels_its_tasks_in_wecom(make_corp, wstaff, make_campaign, alice):  # noqa: F811
+def test_cancelling_a_campaign_cancels_its_tasks_in_wecom(make_corp, wstaff, make_campaign, alice):
     server = make_corp(staff=STAFF, contacts_per_staff=3, shared_ratio=0, confirm_delay=3600, confirm_share=1.0)
     seed(server.corp, wstaff["carol"])
     seed(server.corp, wstaff["erin"])
@@ -357,7 +301,7 @@ def test_cancelling_a_campaign_cancels_its_tasks_in_wecom(make_corp, wstaff, mak
     assert WecomMassTask.objects.filter(campaign=campaign, finished_at__isnull=True).count() == 0
 
 
-def test_reminders_are_capped_at_three_a_day(make_corp, wstaff, make_campaign, alice):  # noqa: F811
+def test_reminders_are_capped_at_three_a_day(make_corp, wstaff, make_campaign, alice):
     from scrm.errors import Conflict
 
     server = make_corp(staff=STAFF, contacts_per_staff=2, shared_ratio=0, confirm_delay=3600, confirm_share=1.0)

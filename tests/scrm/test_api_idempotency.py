@@ -221,6 +221,7 @@ def test_the_schema_documents_the_header_on_every_money_points_and_messages_post
     )
     assert marked == sorted(
         [
+            "/api/v1/campaigns/{campaign_id}/wecom-tasks/{id}/remind/",
             "/api/v1/campaigns/{id}/resume/",
             "/api/v1/campaigns/{id}/send/",
             "/api/v1/commissions/mark-paid/",

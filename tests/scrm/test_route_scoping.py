@@ -35,6 +35,7 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
 
+from campaigns.models import Campaign, WecomMassTask
 from members.io.models import ImportJob
 from members.models import Member, Tag
 from members.segments.models import Segment
@@ -254,8 +255,16 @@ def _sync_run(store) -> SyncRun:
     return SyncRun.objects.create(kind="contacts", status="done")  # finished: one active run per kind allowed
 
 
+def _wecom_task(store) -> WecomMassTask:
+    # The phone page lists a clerk's own WeCom tasks still waiting: the store's first clerk's.
+    clerk = User.objects.filter(store=store, role=Role.STORE_STAFF).order_by("pk").first() or _staff(store)
+    return WecomMassTask.objects.create(campaign=build(Campaign, store), staff=clerk, store=store,
+                                        sender=f"u{_n()}", text="x", state="created")
+
+
 # How to make an object of a model for a store when filling its required fields is not enough.
-FACTORIES = {Member: _member, User: _staff, Segment: _segment, ImportJob: _import_job, SyncRun: _sync_run}
+FACTORIES = {Member: _member, User: _staff, Segment: _segment, ImportJob: _import_job, SyncRun: _sync_run,
+             WecomMassTask: _wecom_task}
 
 
 def _value(f, n: int):
