@@ -23,6 +23,7 @@ from scrm.errors import InvalidInput
 DELIVERY = Delivery._meta.db_table
 GUARDIAN_AGE = 14  # under 14 a member's data needs a guardian's consent (PIPL art. 31)
 HOLDOUT_BUCKETS = 10_000
+ANALYZE_AFTER = 10_000  # rows a fan-out writes before it refreshes the partition's statistics
 
 
 class CampaignActor(SystemActor):
@@ -120,6 +121,13 @@ def fan_out(*, campaign: Campaign, now: dt.datetime | None = None) -> int:
     with connection.cursor() as cursor:
         cursor.execute(_insert_sql(channel, ids_sql), params)
         written = cursor.rowcount
+        if written >= ANALYZE_AFTER:
+            # The planner still holds the month's partition at its size before these rows, and the
+            # sending engine's joins of a batch's keys against it then became sequential scans
+            # (100k rows sent: 0.46 s per 2,000-row UPDATE instead of 0.08 s).
+            cursor.execute(f"SELECT tableoid::regclass::text FROM {DELIVERY} WHERE campaign_id = %s "
+                           "AND send_month = %s LIMIT 1", [campaign.pk, month])
+            cursor.execute(f"ANALYZE {cursor.fetchone()[0]}")
     Campaign.objects.filter(pk=campaign.pk).update(snapshot=snapshot, send_month=month)
     campaign.snapshot, campaign.send_month = snapshot, month
     return written

