@@ -18,6 +18,7 @@ from campaigns.forms import CampaignForm, SendPolicyForm
 from campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryReason, DeliveryState
 from campaigns.services import campaigns as service
 from campaigns.services import policy as policy_service
+from campaigns.services import results as results_service
 from scrm import permissions
 from scrm.dashboard import ScopedDetailView, ScopedListView, scoped_view
 from scrm.errors import InvalidInput
@@ -137,6 +138,20 @@ class CampaignDetailView(ScopedDetailView):
         return context
 
 
+class CampaignResultsView(ScopedDetailView):
+    """A campaign's results (campaigns.services.results), cut to a store role's own store."""
+
+    queryset = Campaign.objects.select_related("store", "segment")
+    template_name = "campaigns/results.html"
+    context_object_name = "campaign"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        results = results_service.campaign_results(campaign=self.object, actor=self.request.user)
+        context.update(results=results, reasons=[(reason_text(r.reason), r) for r in results.reasons])
+        return context
+
+
 def reason_text(code: str) -> str:
     """A reason code in the reader's words (the code itself for one this version does not know)."""
     try:
@@ -191,6 +206,7 @@ urlpatterns = [
     path("campaigns/new/", campaign_create, name="campaign-create"),
     path("campaigns/policy/", send_policy, name="campaign-policy"),
     path("campaigns/<int:pk>/", CampaignDetailView.as_view(), name="campaign-detail"),
+    path("campaigns/<int:pk>/results/", CampaignResultsView.as_view(), name="campaign-results"),
     *[path(f"campaigns/<int:pk>/{action}/", campaign_action, {"action": action}, name=f"campaign-{action}")
       for action in ACTIONS],
 ]

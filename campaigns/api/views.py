@@ -10,6 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from campaigns import queries
+from campaigns.api import results as results_api
 from campaigns.api.serializers import (
     CampaignDetailSerializer,
     CampaignInputSerializer,
@@ -49,6 +50,9 @@ ACTION = extend_schema(request=None, responses={200: CampaignDetailSerializer, *
                          responses={200: CampaignDetailSerializer, **ERRORS}),
     deliveries=extend_schema(summary="A campaign's deliveries (filter by member, state, reason), by member",
                              responses=DeliverySerializer(many=True)),
+    results=extend_schema(summary="A campaign's results: its funnel by store and staff, link clicks, attributed "
+                                  "orders (last touch) and the holdout uplift",
+                          responses={200: results_api.ResultsSerializer, **ERRORS}),
 )
 class CampaignViewSet(ScopedCreateListRetrieveViewSet):
     queryset = Campaign.objects.select_related("store").order_by("-id")
@@ -119,6 +123,10 @@ class CampaignViewSet(ScopedCreateListRetrieveViewSet):
             raise InvalidInput(details={k: [str(m) for m in v] for k, v in filters.errors.items()})
         page = self.paginate_queryset(filters.qs)
         return self.get_paginated_response(DeliverySerializer(page, many=True).data)
+
+    @action(detail=True, methods=["get"], filterset_class=None, pagination_class=None)
+    def results(self, request, pk=None):
+        return Response(results_api.answer(self.get_object(), request.user))
 
 
 @extend_schema_view(
