@@ -62,6 +62,10 @@ class Channel:
     consent_channel: str = "all"  # members.models.ConsentChannel this channel's marketing consent is for
     max_text_bytes: int | None = None  # UTF-8 bytes of rendered text, None for no limit
     batch_size: int = 500  # deliveries per send call
+    # Rows of one claim tie-broken by this (columns of the delivery `d`), for a channel whose batches
+    # should hold whole groups: WeCom's "d.staff_id", so a staff member's customers share one task.
+    # It sorts a campaign's due rows on every claim (115 ms at 84k due); None keeps the index order.
+    claim_order: str | None = None
 
     def unavailable(self) -> str | None:
         """Why this channel cannot send (a translated sentence naming the missing setting), or None

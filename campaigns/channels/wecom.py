@@ -24,6 +24,7 @@ class WecomChannel(Channel):
     # One claim should hold a staff member's whole share where it can: each batch is one task per
     # staff member, and every task is one more confirmation for them.
     batch_size = wecom_tasks.MAX_CUSTOMERS
+    claim_order = "d.staff_id, d.id"
 
     def address_sql(self, member: str) -> str:
         return wecom_tasks.address_sql(member)

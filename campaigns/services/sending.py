@@ -87,6 +87,12 @@ def _set_state(rows: list[Claimed], *, state: str, reason: str, now: dt.datetime
         )
 
 
+def _tie(campaign: Campaign) -> str:
+    """The channel's tie-break within equally due rows (Channel.claim_order), else none."""
+    order = channels.get(campaign.channel).claim_order
+    return f", {order}" if order else ""
+
+
 @transaction.atomic
 def claim(campaign: Campaign, *, limit: int, now: dt.datetime, pol) -> tuple[list[Claimed], int]:
     """Claim up to `limit` due deliveries of a sending campaign: (claimed and marked sending, capped)."""
@@ -98,7 +104,7 @@ def claim(campaign: Campaign, *, limit: int, now: dt.datetime, pol) -> tuple[lis
             f"AND EXISTS (SELECT 1 FROM {CAMPAIGN} c WHERE c.id = %s AND c.status = 'sending') "
             # In the delivery_open index's order, so the scan stops at `limit` rows (ordering ties by
             # id too sorted every due row of the campaign on each claim: 115 ms at 84k due, 1.9 ms so).
-            "ORDER BY d.next_attempt_at LIMIT %s FOR UPDATE OF d SKIP LOCKED",
+            f"ORDER BY d.next_attempt_at{_tie(campaign)} LIMIT %s FOR UPDATE OF d SKIP LOCKED",
             [campaign.pk, campaign.send_month, now, campaign.pk, limit],
         )
         rows = [Claimed(*row, claimed_at=now) for row in cursor.fetchall()]

@@ -13,6 +13,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from campaigns import channels
 from campaigns.channels.base import Outgoing
 from campaigns.models import (
     Campaign,
@@ -334,3 +335,15 @@ def test_campaign_is_done_only_when_every_delivery_is_final(server, wstaff, make
     wecom_results.poll()
     assert sending.finish(now=timezone.now()) == 1
     assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.DONE
+
+
+def test_claims_keep_a_staff_members_customers_together_so_each_gets_one_task(server, wstaff, make_campaign,
+                                                                             monkeypatch, carol, erin):
+    seed(server.corp, wstaff["erin"], 3)  # erin's members come first in member order
+    seed(server.corp, wstaff["carol"], 4)
+    monkeypatch.setattr(channels.get("wecom"), "batch_size", 4)
+    campaign = wecom_campaign(make_campaign)
+    sending.tick()
+    tasks = sorted(WecomMassTask.objects.filter(campaign=campaign).values_list("sender", "customers"))
+    assert tasks == [("carol", 4), ("erin", 3)]
+    assert server.calls(CREATE) == 2
