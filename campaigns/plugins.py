@@ -27,6 +27,12 @@ def register() -> None:
     privacy.register()
     timeline.register()
 
+    from campaigns.services import wecom_tasks
+    from scrm import overview
+
+    overview.register("wecom_sends", template="campaigns/_today_wecom.html", context=wecom_tasks.waiting_for,
+                      order=5, page="today")
+
     from campaigns.models import MemberSendDay
     from campaigns.services import respect
     from members.services import merge

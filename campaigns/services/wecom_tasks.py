@@ -341,6 +341,14 @@ def visible_tasks(actor):
     return own_cut(WecomMassTask.objects.visible_to(actor), actor)
 
 
+def waiting_for(actor) -> dict:
+    """For the phone's Today page: how many of the tasks the actor sees still wait for their staff
+    member (a clerk's own, a manager's store's), one count query."""
+    waiting = visible_tasks(actor).filter(state=S.CREATED, confirmed_at__isnull=True, finished_at__isnull=True,
+                                          cancelled_at__isnull=True).count()
+    return {"waiting": waiting, "own": getattr(actor, "role", None) == Role.STORE_STAFF}
+
+
 def can_manage(actor) -> bool:
     from campaigns.services import campaigns as lifecycle
 

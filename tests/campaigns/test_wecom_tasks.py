@@ -47,8 +47,11 @@ def test_the_phone_page_lists_a_clerks_own_tasks_a_managers_store_and_an_operato
     client.force_login(alice)
     body = client.get(reverse("campaign-wecom-pending")).content.decode()
     assert body.count('data-testid="wecom-task"') == 5
-    # The phone's tabs lead to it.
-    assert 'data-testid="tab-wecom-sends"' in client.get(reverse("mobile-home")).content.decode()
+    # The phone's tabs lead to it, and Today says how many wait.
+    client.force_login(carol)
+    today = client.get(reverse("mobile-home")).content.decode()
+    assert 'data-testid="tab-wecom-sends"' in today
+    assert 'data-testid="today-wecom-sends"' in today and "WeCom mass messages wait for you" in today
 
 
 def test_a_manager_reminds_from_the_phone_page_and_not_another_stores_task(client, waiting, bob):
