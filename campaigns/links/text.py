@@ -71,6 +71,13 @@ def tracked_url_bytes() -> int:
     return len(tracked_prefix().encode()) + CODE_LENGTH + 1 + MAX_TOKEN_LENGTH
 
 
+def as_sent(text: str) -> str:
+    """`text` with every link replaced by a tracked link of the longest length, for a channel's own
+    check of what it will send (SMS segments, a provider's limit)."""
+    longest = tracked_prefix() + "x" * CODE_LENGTH + "/" + "x" * MAX_TOKEN_LENGTH
+    return "".join(longest if is_link else piece for is_link, piece in parts(text))
+
+
 def tracked_size(text: str) -> int:
     """UTF-8 bytes of `text` with every link replaced by the longest tracked link."""
     return sum(tracked_url_bytes() if is_link else len(piece.encode()) for is_link, piece in parts(text))

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from campaigns import channels, content
 from campaigns.links import services as links
+from campaigns.links import text as link_text
 from campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryReason, DeliveryState, WecomMassTask
 from campaigns.services import fanout
 from members.segments.models import Segment
@@ -99,7 +100,7 @@ def validate(data: CampaignInput, *, now: dt.datetime) -> None:
     if errors:
         raise InvalidInput(details=errors)
     content.check(data.content, max_bytes=channels.get(data.channel).max_text_bytes)
-    channels.get(data.channel).check(data.content)
+    channels.get(data.channel).check(link_text.as_sent(data.content))  # links as the tracked ones sent
     _check_schedule(data.scheduled_at, now)
 
 
@@ -167,7 +168,7 @@ def send(*, campaign: Campaign, actor, scheduled_at: dt.datetime | None = None) 
         return campaign
     if campaign.status != S.APPROVED:
         raise _conflict(campaign, _("sent"))
-    channels.get(campaign.channel).check(campaign.content)
+    channels.get(campaign.channel).check(link_text.as_sent(campaign.content))
     when = scheduled_at or campaign.scheduled_at
     _check_schedule(when, now)
     if when is not None and when > now:

@@ -188,3 +188,9 @@ def test_the_timeline_shows_clicks_only_to_readers_who_see_the_campaign(sent, au
     assert clicks_source(window) == []  # a brand-wide campaign is not a store clerk's
     window = timeline.Window(member=member, reader=alice, limit=10, source="campaign_clicks")
     assert len(clicks_source(window)) == 1
+
+
+def test_a_channels_own_check_sees_the_links_as_sent():
+    text = "Sale: https://a.example/x"
+    sent = link_text.as_sent(text)
+    assert sent.startswith(f"Sale: {PUBLIC}/l/") and len(sent.encode()) == link_text.tracked_size(text)
