@@ -1,1 +1,300 @@
-"""Interest groups per store, their owners and members, events with sign-up and check-in."""
+"""Interest groups per store, their owners and members, events with sign-up and check-in.
+
+A community belongs to one store and has a staff owner (the "sports ambassador") and assistants.
+An event belongs to a community (and so its store) or is brand-wide (no community; a host store
+is optional). An event's seats are counted on its own row (`seats_taken`, confirmed and offered
+sign-ups), changed only by a conditional UPDATE, and a CHECK keeps it within `capacity`, so no
+race can sell a seat twice. Sign-ups past capacity wait in `position` order; a freed seat is
+offered to the first in line at once (state offered, with a window to confirm). A check-in is
+one row per (event, member), inserted with ON CONFLICT DO NOTHING, so two doors scanning the same
+member record one check-in and the second learns who was first.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from members.models import Member, Tag
+from scrm.models import Store
+from scrm.scoping import ScopedManager
+
+
+class CommunityKind(models.TextChoices):
+    RUNNING = "running", _("Running")
+    CYCLING = "cycling", _("Cycling")
+    FITNESS = "fitness", _("Fitness")
+    OUTDOOR = "outdoor", _("Hiking and camping")
+    PARENT_CHILD = "parent_child", _("Parent and child")
+    OTHER = "other", _("Other")
+
+
+class CommunityStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    PAUSED = "paused", _("Paused")
+    ARCHIVED = "archived", _("Archived")
+
+
+class Community(models.Model):
+    """An interest group of one store (a running club, a cycling group, parents and children)."""
+
+    store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.PROTECT, related_name="+",
+                              db_index=False)
+    name = models.CharField(_("name"), max_length=80)
+    kind = models.CharField(_("kind"), max_length=16, choices=CommunityKind.choices, default=CommunityKind.OTHER)
+    description = models.TextField(_("description"), blank=True, default="")
+    status = models.CharField(_("status"), max_length=10, choices=CommunityStatus.choices,
+                              default=CommunityStatus.ACTIVE)
+    capacity = models.PositiveIntegerField(_("capacity"), null=True, blank=True,
+                                           help_text=_("Most members at once; empty: no limit."))
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("owner (sports ambassador)"),
+                              on_delete=models.PROTECT, related_name="+")
+    assistants = models.ManyToManyField(settings.AUTH_USER_MODEL, verbose_name=_("assistants"), blank=True,
+                                        related_name="+")
+    wecom_chat_id = models.CharField(
+        _("WeCom customer group id"), max_length=64, blank=True, default="",
+        help_text=_("The WeCom customer group (chat_id) this community mirrors, if any."),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = ScopedManager()
+    store_scope_field = "store"
+
+    class Meta:
+        ordering = ["store_id", "name"]
+        verbose_name = _("community")
+        verbose_name_plural = _("communities")
+        constraints = [
+            models.UniqueConstraint(fields=["store", "name"], name="community_unique_name_in_store"),
+        ]
+        indexes = [models.Index(fields=["owner"], name="community_owner")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MembershipRole(models.TextChoices):
+    MEMBER = "member", _("Member")
+    CORE = "core", _("Core member")
+    VOLUNTEER = "volunteer", _("Volunteer")
+
+
+class MembershipSource(models.TextChoices):
+    STORE = "store", _("In store")
+    EVENT = "event", _("At an event")
+    WECOM = "wecom", _("WeCom group")
+    API = "api", _("API")
+    IMPORT = "import", _("Import")
+
+
+class CommunityMembership(models.Model):
+    """A member in a community: one open membership (no `left_at`) per member and community; one
+    who left and joins again gets a new row, so the history stays."""
+
+    community = models.ForeignKey(Community, verbose_name=_("community"), on_delete=models.CASCADE,
+                                  related_name="memberships", db_index=False)
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="+")
+    role = models.CharField(_("role"), max_length=10, choices=MembershipRole.choices, default=MembershipRole.MEMBER)
+    source = models.CharField(_("source"), max_length=8, choices=MembershipSource.choices,
+                              default=MembershipSource.STORE)
+    joined_at = models.DateTimeField(_("joined at"), default=timezone.now)
+    left_at = models.DateTimeField(_("left at"), null=True, blank=True)
+
+    objects = ScopedManager()
+    store_scope_field = "community__store"
+
+    class Meta:
+        ordering = ["community_id", "joined_at", "id"]
+        verbose_name = _("community membership")
+        verbose_name_plural = _("community memberships")
+        constraints = [
+            models.UniqueConstraint(fields=["community", "member"], condition=Q(left_at__isnull=True),
+                                    name="membership_one_open"),
+        ]
+        indexes = [models.Index(fields=["community", "left_at"], name="membership_community_open")]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} in {self.community_id}"
+
+
+class EventStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Event(models.Model):
+    """A run, a ride, a class: in a community, or brand-wide (no community). `seats_taken` counts
+    confirmed, offered and attended sign-ups and is kept by communities.services.signups alone."""
+
+    community = models.ForeignKey(Community, verbose_name=_("community"), on_delete=models.PROTECT,
+                                  null=True, blank=True, related_name="events")
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        help_text=_("The community's store; for a brand-wide event the host store, if any."), db_index=False,
+    )
+    title = models.CharField(_("title"), max_length=100)
+    description = models.TextField(_("description"), blank=True, default="")
+    place = models.CharField(_("place"), max_length=200)
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    capacity = models.PositiveIntegerField(_("capacity"))
+    seats_taken = models.PositiveIntegerField(_("seats taken"), default=0, editable=False)
+    waitlist_seq = models.PositiveIntegerField(_("last waitlist position"), default=0, editable=False)
+    signup_opens_at = models.DateTimeField(_("sign-up opens"), null=True, blank=True,
+                                           help_text=_("Empty: open as soon as the event is published."))
+    signup_closes_at = models.DateTimeField(_("sign-up closes"), null=True, blank=True,
+                                            help_text=_("Empty: when the event starts."))
+    offer_minutes = models.PositiveIntegerField(
+        _("minutes to confirm a freed seat"), default=120,
+        help_text=_("A member promoted from the waitlist has this long to confirm before the next one is asked."),
+    )
+    walk_ins_allowed = models.BooleanField(_("walk-ins allowed"), default=True,
+                                           help_text=_("Whether members who did not sign up may be checked in."))
+    attendance_tag = models.ForeignKey(
+        Tag, verbose_name=_("attendance tag"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        help_text=_("Given to each member checked in, so segments can find who attended."),
+    )
+    status = models.CharField(_("status"), max_length=10, choices=EventStatus.choices, default=EventStatus.OPEN)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"),
+                                   on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_by_label = models.CharField(_("created by (API key)"), max_length=100, blank=True, default="")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+
+    objects = ScopedManager()
+    store_scope_field = "store"
+    store_scope_shared = True  # brand-wide events are listed to every store; the services decide who manages
+
+    class Meta:
+        ordering = ["-starts_at", "-id"]
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="event_ends_after_start"),
+            models.CheckConstraint(condition=Q(capacity__gte=1), name="event_capacity_positive"),
+            models.CheckConstraint(condition=Q(seats_taken__lte=F("capacity")), name="event_seats_within_capacity"),
+        ]
+        indexes = [
+            models.Index(fields=["store", "starts_at"], name="event_store_start"),
+            models.Index(fields=["community", "starts_at"], name="event_community_start"),
+            models.Index(fields=["starts_at"], name="event_start"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def seats_left(self) -> int:
+        return max(0, self.capacity - self.seats_taken)
+
+
+class SignUpState(models.TextChoices):
+    CONFIRMED = "confirmed", _("Confirmed")
+    WAITLISTED = "waitlisted", _("On the waitlist")
+    OFFERED = "offered", _("Seat offered, waiting for confirmation")
+    ATTENDED = "attended", _("Attended")
+    CANCELLED = "cancelled", _("Cancelled")
+    EXPIRED = "expired", _("Offer lapsed")
+
+
+HOLDS_SEAT = (SignUpState.CONFIRMED, SignUpState.OFFERED, SignUpState.ATTENDED)
+ACTIVE = (*HOLDS_SEAT, SignUpState.WAITLISTED)
+
+
+class SignUpSource(models.TextChoices):
+    MEMBER = "member", _("By the member")
+    STAFF = "staff", _("By staff")
+    API = "api", _("API")
+
+
+class CancelledBy(models.TextChoices):
+    MEMBER = "member", _("The member")
+    ORGANISER = "organiser", _("The organiser")
+
+
+class SignUp(models.Model):
+    """A member's place at an event: a seat (confirmed, offered, attended) or a place in line
+    (waitlisted, `position` giving the order). `code` is the member's ticket, scanned or typed at
+    the door. `store` is the event's, so the rows are scoped as the event is."""
+
+    event = models.ForeignKey(Event, verbose_name=_("event"), on_delete=models.CASCADE, related_name="signups",
+                              db_index=False)
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="+")
+    store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.PROTECT, null=True, blank=True,
+                              related_name="+", db_index=False)
+    state = models.CharField(_("state"), max_length=10, choices=SignUpState.choices)
+    position = models.PositiveIntegerField(_("waitlist position"), null=True, blank=True)
+    code = models.CharField(_("ticket code"), max_length=12, unique=True)
+    source = models.CharField(_("source"), max_length=8, choices=SignUpSource.choices, default=SignUpSource.MEMBER)
+    created_at = models.DateTimeField(_("signed up at"), default=timezone.now)
+    confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
+    offered_at = models.DateTimeField(_("seat offered at"), null=True, blank=True)
+    offer_expires_at = models.DateTimeField(_("offer expires at"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    cancelled_by = models.CharField(_("cancelled by"), max_length=10, choices=CancelledBy.choices, blank=True,
+                                    default="")
+
+    objects = ScopedManager()
+    store_scope_field = "store"
+
+    class Meta:
+        ordering = ["event_id", "id"]
+        verbose_name = _("sign-up")
+        verbose_name_plural = _("sign-ups")
+        constraints = [
+            models.UniqueConstraint(fields=["event", "member"], condition=~Q(state__in=["cancelled", "expired"]),
+                                    name="signup_one_active"),
+            models.CheckConstraint(condition=Q(state="waitlisted", position__isnull=False) | ~Q(state="waitlisted"),
+                                   name="signup_waitlisted_has_position"),
+        ]
+        indexes = [
+            models.Index(fields=["event", "state", "position"], name="signup_event_state_position"),
+            models.Index(fields=["member"], name="signup_member"),
+            models.Index(fields=["offer_expires_at"], condition=Q(state="offered"), name="signup_offer_due"),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class CheckInSource(models.TextChoices):
+    SCAN = "scan", _("Scanned")
+    TYPED = "typed", _("Typed")
+    LIST = "list", _("Ticked on the list")
+
+
+class CheckIn(models.Model):
+    """A member at the door of an event: one per (event, member), whoever recorded it first."""
+
+    event = models.ForeignKey(Event, verbose_name=_("event"), on_delete=models.CASCADE, related_name="checkins",
+                              db_index=False)
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="+")
+    store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.PROTECT, null=True, blank=True,
+                              related_name="+", db_index=False)
+    signup = models.ForeignKey(SignUp, verbose_name=_("sign-up"), on_delete=models.SET_NULL, null=True, blank=True,
+                               related_name="+", help_text=_("Empty for a walk-in."))
+    walk_in = models.BooleanField(_("walk-in"), default=False)
+    staff = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("checked in by"), on_delete=models.SET_NULL,
+                              null=True, blank=True, related_name="+")
+    staff_label = models.CharField(_("checked in by (API key)"), max_length=100, blank=True, default="")
+    device = models.CharField(_("device"), max_length=64, blank=True, default="")
+    source = models.CharField(_("how"), max_length=5, choices=CheckInSource.choices)
+    at = models.DateTimeField(_("checked in at"), default=timezone.now)
+
+    objects = ScopedManager()
+    store_scope_field = "store"
+
+    class Meta:
+        ordering = ["event_id", "at", "id"]
+        verbose_name = _("check-in")
+        verbose_name_plural = _("check-ins")
+        constraints = [models.UniqueConstraint(fields=["event", "member"], name="checkin_once_per_event")]
+        indexes = [models.Index(fields=["member"], name="checkin_member")]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} at {self.event_id}"

@@ -89,6 +89,12 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute=10),
         "options": {"expires": 3000},
     },
+    # Waitlist offers not confirmed in time lapse; their seats go to the next in line.
+    "communities-expire-offers": {
+        "task": "communities.tasks.expire_offers",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     "release-commissions": {
         "task": "referrals.tasks.release_due_commissions",
         "schedule": crontab(minute=20),

@@ -1,0 +1,13 @@
+"""Celery entry points of communities: thin triggers over the database, safe to run twice or late."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task(name="communities.tasks.expire_offers", ignore_result=True, soft_time_limit=50, time_limit=58)
+def expire_offers() -> int:
+    """For the beat schedule: lapse waitlist offers not confirmed in time; their seats go to the next in line."""
+    from communities.services import signups
+
+    return signups.expire_offers()
