@@ -65,6 +65,7 @@ class Provider:
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _script: collections.deque = field(default_factory=collections.deque, repr=False)
     _window: collections.deque = field(default_factory=collections.deque, repr=False)
+    _by_ref: dict = field(default_factory=dict, repr=False)
 
     def fail(self, status: int, *, times: int = 1, code: str = "", retry_after: int | None = None) -> None:
         """The next `times` POSTs answer `status` (with {"error": {"code"}}, and Retry-After if given)."""
@@ -72,7 +73,7 @@ class Provider:
             self._script.extend(Scripted(status, code, retry_after) for _ in range(times))
 
     def by_ref(self, ref: str) -> Message | None:
-        return next((m for m in self.messages if m.client_ref == ref), None)
+        return self._by_ref.get(ref)
 
     def sent_to(self, number: str) -> list[Message]:
         with self.lock:
@@ -105,6 +106,7 @@ class Provider:
                 self._window.append(now)
             message = Message(f"sms_{len(self.messages) + 1:06d}", to, text, ref, time.time())
             self.messages.append(message)
+            self._by_ref[ref] = message
             wait = 0.0
             if self.slow and (self.slow_times is None or self.slow_times > 0):
                 wait = self.slow
@@ -120,6 +122,7 @@ def _error(code: str, message: str = "") -> dict:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out at once, not 40 ms apart (delayed ACK)
 
     def log_message(self, format, *args):  # noqa: A002 - the stdlib's signature
         pass

@@ -100,6 +100,7 @@ class Receiver:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out at once, not 40 ms apart (delayed ACK)
 
     def log_message(self, format, *args):  # noqa: A002 - the stdlib's signature
         pass
