@@ -79,8 +79,9 @@ class Channel:
 
     def recipient_sql(self, member: str) -> str | None:
         """For a channel that reaches a member through a staff member (WeCom): a SELECT of at most one
-        row (relation_id, staff_id) for the member aliased `member`, the one relation the fan-out
-        writes on the delivery; None (the default) leaves both empty."""
+        row (relation_id, staff_id, address) for the member aliased `member`, the one relation the
+        fan-out writes on the delivery (no row: no address, suppressed with no_identity); None (the
+        default) leaves both empty and takes the address from `address_sql`."""
         return None
 
     def check(self, text: str) -> None:

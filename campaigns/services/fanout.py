@@ -56,14 +56,20 @@ def _reason_sql(channel) -> str:
         WHEN m.birthday > %(minor_cutoff)s AND NOT EXISTS (
             SELECT 1 FROM {members_sql.CONSENT} g WHERE g.member_id = m.id AND g.purpose = %(guardian)s
             AND g.granted) THEN '{R.MINOR.value}'
-        WHEN ({channel.address_sql("m")}) IS NULL THEN '{R.NO_IDENTITY.value}'
+        WHEN ({_address_sql(channel)}) IS NULL THEN '{R.NO_IDENTITY.value}'
         ELSE '' END"""
 
 
 def _recipient_sql(channel) -> str:
-    """The one relation (and its staff member) a member is reached through, when the channel picks
-    one (campaigns.channels.base.Channel.recipient_sql); else no row."""
-    return channel.recipient_sql("m") or "SELECT NULL::bigint AS relation_id, NULL::bigint AS staff_id WHERE false"
+    """The one relation (its staff member, and the address through it) a member is reached through,
+    when the channel picks one (campaigns.channels.base.Channel.recipient_sql); else no row."""
+    return channel.recipient_sql("m") or (
+        "SELECT NULL::bigint AS relation_id, NULL::bigint AS staff_id, NULL::text AS address WHERE false")
+
+
+def _address_sql(channel) -> str:
+    # A channel that picks a relation has the address from it: one look-up per member, not two.
+    return "rc.address" if channel.recipient_sql("m") else channel.address_sql("m")
 
 
 def _insert_sql(channel, ids_sql: str) -> str:
@@ -76,7 +82,8 @@ def _insert_sql(channel, ids_sql: str) -> str:
                     WHEN abs(hashtext(%(campaign)s::text || ':' || m.id::text)::bigint) %% {HOLDOUT_BUCKETS}
                          < %(holdout)s THEN '{DeliveryState.HELD_OUT.value}'
                     ELSE '{DeliveryState.PENDING.value}' END,
-               v.reason, %(now)s, %(now)s, %(now)s, rc.relation_id, rc.staff_id
+               v.reason, %(now)s, %(now)s, %(now)s, CASE WHEN v.reason = '' THEN rc.relation_id END,
+               CASE WHEN v.reason = '' THEN rc.staff_id END
         FROM ({ids_sql}) AS s
         JOIN {members_sql.MEMBER} m ON m.id = s.id
         LEFT JOIN LATERAL (
@@ -84,8 +91,8 @@ def _insert_sql(channel, ids_sql: str) -> str:
             WHERE c.member_id = m.id AND c.purpose = %(marketing)s AND c.channel IN (%(channel)s, 'all')
             ORDER BY (c.channel = 'all') LIMIT 1
         ) AS mk ON true
+        LEFT JOIN LATERAL ({_recipient_sql(channel)}) AS rc ON true
         CROSS JOIN LATERAL (SELECT {_reason_sql(channel)} AS reason) AS v
-        LEFT JOIN LATERAL ({_recipient_sql(channel)}) AS rc ON v.reason = ''
         ON CONFLICT (campaign_id, member_id, send_month) DO NOTHING"""
 
 

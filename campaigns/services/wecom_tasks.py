@@ -107,7 +107,8 @@ def recipient_sql(member: str) -> str:
     an active staff member, else the most recently added active follow (the staff member who last
     took them on is the likeliest to have chatted last, whom WeCom itself would pick)."""
     return (
-        f"SELECT r.id AS relation_id, r.staff_id AS staff_id FROM {members_sql.STAFF_RELATION} r "
+        f"SELECT r.id AS relation_id, r.staff_id AS staff_id, wc.external_userid::text AS address "
+        f"FROM {members_sql.STAFF_RELATION} r "
         f"JOIN {wecom_sql.FOLLOW} f ON f.relation_id = r.id AND f.deleted_at IS NULL "
         f"JOIN {wecom_sql.STAFF} ws ON ws.id = f.staff_id AND ws.status = 'active' "
         f"JOIN {wecom_sql.CONTACT} wc ON wc.id = f.contact_id AND wc.deleted_at IS NULL "
