@@ -71,7 +71,6 @@ class Community(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["store", "name"], name="community_unique_name_in_store"),
         ]
-        indexes = [models.Index(fields=["owner"], name="community_owner")]
 
     def __str__(self) -> str:
         return self.name
@@ -131,7 +130,7 @@ class Event(models.Model):
     confirmed, offered and attended sign-ups and is kept by communities.services.signups alone."""
 
     community = models.ForeignKey(Community, verbose_name=_("community"), on_delete=models.PROTECT,
-                                  null=True, blank=True, related_name="events")
+                                  null=True, blank=True, related_name="events", db_index=False)
     store = models.ForeignKey(
         Store, verbose_name=_("store"), on_delete=models.PROTECT, null=True, blank=True, related_name="+",
         help_text=_("The community's store; for a brand-wide event the host store, if any."), db_index=False,
@@ -254,7 +253,6 @@ class SignUp(models.Model):
         ]
         indexes = [
             models.Index(fields=["event", "state", "position"], name="signup_event_state_position"),
-            models.Index(fields=["member"], name="signup_member"),
             models.Index(fields=["offer_expires_at"], condition=Q(state="offered"), name="signup_offer_due"),
         ]
 
@@ -294,7 +292,6 @@ class CheckIn(models.Model):
         verbose_name = _("check-in")
         verbose_name_plural = _("check-ins")
         constraints = [models.UniqueConstraint(fields=["event", "member"], name="checkin_once_per_event")]
-        indexes = [models.Index(fields=["member"], name="checkin_member")]
 
     def __str__(self) -> str:
         return f"{self.member_id} at {self.event_id}"

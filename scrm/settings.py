@@ -324,6 +324,16 @@ SPECTACULAR_SETTINGS = {
         "CampaignStatusEnum": "campaigns.models.CampaignStatus",
         "DeliveryStateEnum": "campaigns.models.DeliveryState",
         "DeliveryReasonEnum": "campaigns.models.DeliveryReason",
+        "CommunityKindEnum": "communities.models.CommunityKind",
+        "CommunityStatusEnum": "communities.models.CommunityStatus",
+        "MembershipRoleEnum": "communities.models.MembershipRole",
+        "MembershipSourceEnum": "communities.models.MembershipSource",
+        "EventStatusEnum": "communities.models.EventStatus",
+        "SignUpStateEnum": "communities.models.SignUpState",
+        "SignUpSourceEnum": "communities.models.SignUpSource",
+        "CancelledByEnum": "communities.models.CancelledBy",
+        "CheckInSourceEnum": "communities.models.CheckInSource",
+        "MemberSourceEnum": "members.models.member.Source",  # beside the communities' sources
     },
 }
 API_KEY_LAST_USED_RESOLUTION = timedelta(minutes=1)

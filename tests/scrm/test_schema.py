@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 # Django's own tables and the join tables it creates for many-to-many fields (their pair index leads with
 # the same column as the single one Django adds).
 IGNORED = ("django_", "auth_", "scrm_user_groups", "scrm_user_user_permissions", "axes_", "otp_",
-           "wecom_channelcode_staff", "wecom_channelcode_tags")
+           "wecom_channelcode_staff", "wecom_channelcode_tags", "communities_community_assistants")
 
 
 def test_no_btree_index_is_a_prefix_of_another():

@@ -1,0 +1,158 @@
+"""Serializers of the communities API: what it answers, and the bodies it takes (strict fields)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from communities.models import (
+    CancelledBy,
+    CheckIn,
+    CheckInSource,
+    Community,
+    CommunityKind,
+    CommunityMembership,
+    CommunityStatus,
+    Event,
+    MembershipRole,
+    MembershipSource,
+    SignUp,
+    SignUpSource,
+)
+from scrm import actors
+from scrm.api import fields as strict
+
+
+class CommunitySerializer(serializers.ModelSerializer):
+    store = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    assistants = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta:
+        model = Community
+        fields = ["id", "store", "name", "kind", "description", "status", "capacity", "owner", "assistants",
+                  "wecom_chat_id", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class CommunityInputSerializer(serializers.Serializer):
+    store = strict.CharField(help_text="The store's code (store accounts: their own).")
+    name = strict.CharField(max_length=80)
+    owner = strict.IntegerField(min_value=1, help_text="The staff member (of the store) who runs it.")
+    kind = strict.ChoiceField(choices=CommunityKind.choices, required=False, default=CommunityKind.OTHER)
+    description = strict.CharField(required=False, allow_blank=True, default="", max_length=5000)
+    capacity = strict.IntegerField(required=False, allow_null=True, default=None, min_value=1)
+    assistants = serializers.ListField(child=strict.IntegerField(min_value=1), required=False, default=list,
+                                       max_length=50)
+    wecom_chat_id = strict.CharField(required=False, allow_blank=True, default="", max_length=64)
+
+
+class CommunityPatchSerializer(serializers.Serializer):
+    name = strict.CharField(max_length=80, required=False)
+    owner = strict.IntegerField(min_value=1, required=False)
+    kind = strict.ChoiceField(choices=CommunityKind.choices, required=False)
+    status = strict.ChoiceField(choices=CommunityStatus.choices, required=False)
+    description = strict.CharField(required=False, allow_blank=True, max_length=5000)
+    capacity = strict.IntegerField(required=False, allow_null=True, min_value=1)
+    assistants = serializers.ListField(child=strict.IntegerField(min_value=1), required=False, max_length=50)
+    wecom_chat_id = strict.CharField(required=False, allow_blank=True, max_length=64)
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CommunityMembership
+        fields = ["id", "community", "member", "role", "source", "joined_at", "left_at"]
+        read_only_fields = fields
+
+
+class JoinInputSerializer(serializers.Serializer):
+    member = strict.IntegerField(min_value=1)
+    role = strict.ChoiceField(choices=MembershipRole.choices, required=False, default=MembershipRole.MEMBER)
+    source = strict.ChoiceField(choices=MembershipSource.choices, required=False, default=MembershipSource.API)
+
+
+class EventSerializer(serializers.ModelSerializer):
+    store = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    seats_left = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Event
+        fields = ["id", "community", "store", "title", "description", "place", "starts_at", "ends_at", "capacity",
+                  "seats_taken", "seats_left", "waitlist_seq", "signup_opens_at", "signup_closes_at",
+                  "offer_minutes", "walk_ins_allowed", "attendance_tag", "status", "created_at", "cancelled_at"]
+        read_only_fields = fields
+
+
+class EventInputSerializer(serializers.Serializer):
+    community = strict.IntegerField(min_value=1, required=False, allow_null=True, default=None,
+                                    help_text="The community's id; empty for a brand-wide event (operators).")
+    store = strict.CharField(required=False, allow_null=True, default=None,
+                             help_text="A brand-wide event's host store (a code); a community's event is its store's.")
+    title = strict.CharField(max_length=100)
+    description = strict.CharField(required=False, allow_blank=True, default="", max_length=5000)
+    place = strict.CharField(max_length=200)
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    capacity = strict.IntegerField(min_value=1)
+    signup_opens_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    signup_closes_at = serializers.DateTimeField(required=False, allow_null=True, default=None,
+                                                 help_text="Empty: when the event starts.")
+    offer_minutes = strict.IntegerField(required=False, default=120, min_value=1, max_value=7 * 24 * 60)
+    walk_ins_allowed = strict.BooleanField(required=False, default=True)
+    attendance_tag = strict.IntegerField(required=False, allow_null=True, default=None, min_value=1,
+                                         help_text="A tag's id; empty: the tag 'attended: <title>'.")
+
+
+class EventPatchSerializer(serializers.Serializer):
+    title = strict.CharField(max_length=100, required=False)
+    description = strict.CharField(required=False, allow_blank=True, max_length=5000)
+    place = strict.CharField(max_length=200, required=False)
+    starts_at = serializers.DateTimeField(required=False)
+    ends_at = serializers.DateTimeField(required=False)
+    capacity = strict.IntegerField(min_value=1, required=False)
+    signup_opens_at = serializers.DateTimeField(required=False, allow_null=True)
+    signup_closes_at = serializers.DateTimeField(required=False, allow_null=True)
+    offer_minutes = strict.IntegerField(required=False, min_value=1, max_value=7 * 24 * 60)
+    walk_ins_allowed = strict.BooleanField(required=False)
+
+
+class SignUpSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SignUp
+        fields = ["id", "event", "member", "state", "position", "code", "source", "created_at", "confirmed_at",
+                  "offered_at", "offer_expires_at", "cancelled_at", "cancelled_by"]
+        read_only_fields = fields
+
+
+class SignUpInputSerializer(serializers.Serializer):
+    member = strict.IntegerField(min_value=1)
+    source = strict.ChoiceField(choices=SignUpSource.choices, required=False, default=SignUpSource.API)
+
+
+class SignUpCancelInputSerializer(serializers.Serializer):
+    by = strict.ChoiceField(choices=CancelledBy.choices, required=False, default=CancelledBy.ORGANISER,
+                            help_text="Who cancels: the member (through the caller) or the organiser.")
+
+
+class CheckInSerializer(serializers.ModelSerializer):
+    staff_name = serializers.SerializerMethodField(help_text="Who checked the member in.")
+
+    class Meta:
+        model = CheckIn
+        fields = ["id", "event", "member", "signup", "walk_in", "staff", "staff_name", "device", "source", "at"]
+        read_only_fields = fields
+
+    def get_staff_name(self, obj) -> str:
+        return actors.stored_actor_display(obj.staff, obj.staff_label)
+
+
+class CheckInAnswerSerializer(serializers.Serializer):
+    created = serializers.BooleanField(help_text="False: the member was already checked in (see checkin).")
+    message = serializers.CharField(help_text="The answer in words, for the phone.")
+    checkin = CheckInSerializer()
+
+
+class CheckInInputSerializer(serializers.Serializer):
+    code = strict.CharField(required=False, max_length=32, help_text="The ticket code, scanned or typed.")
+    member = strict.IntegerField(required=False, min_value=1, help_text="A member id (from the list, or a walk-in).")
+    source = strict.ChoiceField(choices=CheckInSource.choices)
+    device = strict.CharField(required=False, allow_blank=True, default="", max_length=64,
+                              help_text="Which phone or door.")

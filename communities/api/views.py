@@ -1,0 +1,256 @@
+"""API: communities and their members (/api/v1/communities/), events (/api/v1/events/) with their
+sign-ups and check-ins beneath them. Every rule is the services'; store accounts reach their own
+store's communities and events (and brand-wide events)."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from communities.api import serializers as s
+from communities.filters import (
+    CheckInFilterSet,
+    CommunityFilterSet,
+    EventFilterSet,
+    MembershipFilterSet,
+    SignUpFilterSet,
+)
+from communities.models import CheckIn, Community, CommunityMembership, Event, SignUp
+from communities.services import checkins, signups
+from communities.services import communities as community_services
+from communities.services import events as event_services
+from members.models import Tag
+from scrm.api.idempotency import idempotent
+from scrm.api.pagination import cursor_ordered_by
+from scrm.api.parsers import JSONParser
+from scrm.api.schema import ERRORS, path_id
+from scrm.api.viewsets import NestedScopedMixin, ScopedQuerysetMixin
+from scrm.errors import InvalidInput
+from scrm.models import Store, User
+
+CONFLICT = {409: OpenApiResponse(description="Refused by the current state (full, closed, cancelled, no seat and "
+                                             "no walk-ins); the error's code says which.")}
+COMMUNITY_ID = path_id("community_id", "Community id.")
+EVENT_ID = path_id("event_id", "Event id.")
+
+
+def _valid(serializer_class, request, *, partial=False) -> dict:
+    serializer = serializer_class(data=request.data if request.data is not None else {}, partial=partial)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _store(code) -> Store | None:
+    if code is None:
+        return None
+    store = Store.objects.filter(code=code).first()
+    if store is None:
+        raise InvalidInput(details={"store": [_("No store with the code %(code)s.") % {"code": code}]})
+    return store
+
+
+def _staff(ids, field) -> list[User]:
+    found = {u.pk: u for u in User.objects.filter(pk__in=ids)}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise InvalidInput(details={field: [_("No staff member %(ids)s.") % {"ids": ", ".join(map(str, missing))}]})
+    return [found[i] for i in ids]
+
+
+class _Base(ScopedQuerysetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    parser_classes = [JSONParser]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Communities (filter by store, kind, status, owner)"),
+    retrieve=extend_schema(summary="A community"),
+    create=extend_schema(summary="Start a community in a store (operators, the store's manager)",
+                         request=s.CommunityInputSerializer, responses={201: s.CommunitySerializer, **ERRORS}),
+    partial_update=extend_schema(summary="Edit a community (its owner, assistants, manager, operators)",
+                                 request=s.CommunityPatchSerializer, responses={200: s.CommunitySerializer, **ERRORS}),
+)
+class CommunityViewSet(_Base, mixins.CreateModelMixin):
+    queryset = Community.objects.select_related("store").prefetch_related("assistants").order_by("id")
+    serializer_class = s.CommunitySerializer
+    filterset_class = CommunityFilterSet
+    scope_resource = "communities"
+    pagination_class = cursor_ordered_by("id")
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def create(self, request, *args, **kwargs):
+        data = _valid(s.CommunityInputSerializer, request)
+        owner = _staff([data["owner"]], "owner")[0]
+        community = community_services.create_community(actor=request.user, data=community_services.CommunityInput(
+            store=_store(data["store"]), name=data["name"], owner=owner, kind=data["kind"],
+            description=data["description"], capacity=data["capacity"],
+            assistants=_staff(data["assistants"], "assistants"), wecom_chat_id=data["wecom_chat_id"],
+        ))
+        return Response(s.CommunitySerializer(community).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        community = self.get_object()
+        values = _valid(s.CommunityPatchSerializer, request, partial=True)
+        if "owner" in values:
+            values["owner"] = _staff([values["owner"]], "owner")[0]
+        if "assistants" in values:
+            values["assistants"] = _staff(values["assistants"], "assistants")
+        community = community_services.update_community(community=community, actor=request.user, **values)
+        return Response(s.CommunitySerializer(community).data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="A community's members (filter by member, current)", parameters=[COMMUNITY_ID]),
+    retrieve=extend_schema(summary="One membership", parameters=[COMMUNITY_ID]),
+    create=extend_schema(summary="Add a member to the community (joining twice answers the open membership)",
+                         parameters=[COMMUNITY_ID], request=s.JoinInputSerializer,
+                         responses={201: s.MembershipSerializer, 200: s.MembershipSerializer, **ERRORS, **CONFLICT}),
+    leave=extend_schema(summary="The member leaves the community", parameters=[COMMUNITY_ID], request=None,
+                        responses={200: s.MembershipSerializer, **ERRORS}),
+)
+class CommunityMemberViewSet(NestedScopedMixin, _Base, mixins.CreateModelMixin):
+    queryset = CommunityMembership.objects.select_related("community").order_by("id")
+    serializer_class = s.MembershipSerializer
+    filterset_class = MembershipFilterSet
+    scope_resource = "communities"
+    pagination_class = cursor_ordered_by("id")
+    parent_queryset = Community.objects.all()
+    parent_kwarg = "community_id"
+    parent_field = "community"
+    parent_attr = "community"
+
+    @idempotent
+    def create(self, request, *args, **kwargs):
+        data = _valid(s.JoinInputSerializer, request)
+        membership, created = community_services.join(community=self.community, member_id=data["member"],
+                                                      actor=request.user, role=data["role"], source=data["source"])
+        return Response(s.MembershipSerializer(membership).data,
+                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def leave(self, request, *args, **kwargs):
+        membership = community_services.leave(membership=self.get_object(), actor=request.user)
+        return Response(s.MembershipSerializer(membership).data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Events (filter by store, community, status, start)"),
+    retrieve=extend_schema(summary="An event with its seats taken and left"),
+    create=extend_schema(summary="Create an event in a community (or brand-wide: operators)",
+                         request=s.EventInputSerializer, responses={201: s.EventSerializer, **ERRORS, **CONFLICT}),
+    partial_update=extend_schema(summary="Edit an event: a larger capacity offers the new seats to the waitlist",
+                                 request=s.EventPatchSerializer, responses={200: s.EventSerializer, **ERRORS}),
+    cancel=extend_schema(summary="Cancel the event and its sign-ups", request=None,
+                         responses={200: s.EventSerializer, **ERRORS}),
+)
+class EventViewSet(_Base, mixins.CreateModelMixin):
+    queryset = Event.objects.select_related("store", "community").order_by("-starts_at", "-id")
+    serializer_class = s.EventSerializer
+    filterset_class = EventFilterSet
+    scope_resource = "events"
+    pagination_class = cursor_ordered_by("-starts_at", "-id")
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def create(self, request, *args, **kwargs):
+        data = _valid(s.EventInputSerializer, request)
+        community = None
+        if data["community"] is not None:
+            community = Community.objects.visible_to(request.user).filter(pk=data["community"]).first()
+            if community is None:
+                raise InvalidInput(details={"community": [_("No such community, or not yours to reach.")]})
+        tag = None
+        if data["attendance_tag"] is not None:
+            tag = Tag.objects.filter(pk=data["attendance_tag"]).first()
+            if tag is None:
+                raise InvalidInput(details={"attendance_tag": [_("No such tag.")]})
+        event = event_services.create_event(actor=request.user, data=event_services.EventInput(
+            community=community, store=_store(data["store"]), title=data["title"], description=data["description"],
+            place=data["place"], starts_at=data["starts_at"], ends_at=data["ends_at"], capacity=data["capacity"],
+            signup_opens_at=data["signup_opens_at"], signup_closes_at=data["signup_closes_at"],
+            offer_minutes=data["offer_minutes"], walk_ins_allowed=data["walk_ins_allowed"], attendance_tag=tag,
+        ))
+        return Response(s.EventSerializer(event).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        event = event_services.update_event(event=self.get_object(), actor=request.user,
+                                            **_valid(s.EventPatchSerializer, request, partial=True))
+        return Response(s.EventSerializer(event).data)
+
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def cancel(self, request, pk=None):
+        return Response(s.EventSerializer(event_services.cancel_event(event=self.get_object(),
+                                                                      actor=request.user)).data)
+
+
+class _EventChild(NestedScopedMixin, _Base):
+    scope_resource = "events"
+    parent_queryset = Event.objects.all()
+    parent_kwarg = "event_id"
+    parent_field = "event"
+    parent_attr = "event"
+
+
+@extend_schema_view(
+    list=extend_schema(summary="An event's sign-ups (filter by state, member), in order", parameters=[EVENT_ID]),
+    retrieve=extend_schema(summary="One sign-up", parameters=[EVENT_ID]),
+    create=extend_schema(summary="Sign a member up: a seat if one is free, else the waitlist (signing up twice "
+                                 "answers the sign-up)", parameters=[EVENT_ID], request=s.SignUpInputSerializer,
+                         responses={201: s.SignUpSerializer, 200: s.SignUpSerializer, **ERRORS, **CONFLICT}),
+    cancel=extend_schema(summary="Cancel a sign-up: its seat goes to the first on the waitlist",
+                         parameters=[EVENT_ID], request=s.SignUpCancelInputSerializer,
+                         responses={200: s.SignUpSerializer, **ERRORS, **CONFLICT}),
+    confirm=extend_schema(summary="Take the seat offered from the waitlist (before the offer lapses)",
+                          parameters=[EVENT_ID], request=None,
+                          responses={200: s.SignUpSerializer, **ERRORS, **CONFLICT}),
+)
+class EventSignUpViewSet(_EventChild, mixins.CreateModelMixin):
+    queryset = SignUp.objects.order_by("id")
+    serializer_class = s.SignUpSerializer
+    filterset_class = SignUpFilterSet
+    pagination_class = cursor_ordered_by("id")
+
+    @idempotent
+    def create(self, request, *args, **kwargs):
+        data = _valid(s.SignUpInputSerializer, request)
+        result = signups.sign_up(event=self.event, member_id=data["member"], actor=request.user, source=data["source"])
+        return Response(s.SignUpSerializer(result.signup).data,
+                        status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+    @action(detail=True, methods=["post"], filterset_class=None)
+    @idempotent
+    def cancel(self, request, *args, **kwargs):
+        data = _valid(s.SignUpCancelInputSerializer, request)
+        return Response(s.SignUpSerializer(signups.cancel(signup=self.get_object(), actor=request.user,
+                                                          by=data["by"])).data)
+
+    @action(detail=True, methods=["post"], filterset_class=None)
+    @idempotent
+    def confirm(self, request, *args, **kwargs):
+        return Response(s.SignUpSerializer(signups.confirm_offer(signup=self.get_object(), actor=request.user)).data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="An event's check-ins (filter by how, walk-in)", parameters=[EVENT_ID]),
+    retrieve=extend_schema(summary="One check-in", parameters=[EVENT_ID]),
+    create=extend_schema(
+        summary="Check a member in by ticket code or member id: 201 the first time; 200 with the first check-in "
+                "(when, by whom) for any repeat",
+        parameters=[EVENT_ID], request=s.CheckInInputSerializer,
+        responses={201: s.CheckInAnswerSerializer, 200: s.CheckInAnswerSerializer, **ERRORS, **CONFLICT}),
+)
+class EventCheckInViewSet(_EventChild, mixins.CreateModelMixin):
+    queryset = CheckIn.objects.select_related("staff").order_by("id")
+    serializer_class = s.CheckInSerializer
+    filterset_class = CheckInFilterSet
+    pagination_class = cursor_ordered_by("id")
+
+    @idempotent
+    def create(self, request, *args, **kwargs):
+        data = _valid(s.CheckInInputSerializer, request)
+        result = checkins.check_in(event=self.event, actor=request.user, source=data["source"],
+                                   code=data.get("code"), member_id=data.get("member"), device=data["device"])
+        body = {"created": result.created, "message": checkins.answer(result),
+                "checkin": s.CheckInSerializer(result.checkin).data}
+        return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
