@@ -2,10 +2,12 @@
 cannot be asked about later, both in Redis.
 
 The rate is a token bucket per channel code on Redis's clock (one clock for every host): `rate`
-tokens a second, one saved up at most. A provider's 429 pauses the bucket for
-everyone until its Retry-After ends. WeCom's limiter (wecom.client.limiter) counts calls in windows
-of a minute and an hour, which would let a minute's budget out in one burst: a provider that counts
-per second needs the bucket.
+tokens a second, one saved up at most. A provider's 429 pauses the bucket for everyone until its
+Retry-After ends, and a provider that is down (or refuses our key) pauses it a while too; a paused
+channel's batch_size is 0, so the engine claims nothing for it (each claim spends one of a
+delivery's attempts) instead of churning through a campaign it cannot send. WeCom's limiter
+(wecom.client.limiter) counts calls in windows of a minute and an hour, which would let a minute's
+budget out in one burst: a provider that counts per second needs the bucket.
 """
 
 from __future__ import annotations
@@ -102,8 +104,22 @@ class Bucket:
             slept += wait
 
     def pause(self, seconds: float) -> None:
-        """Hold every sender of this channel for `seconds` (the provider answered 429)."""
+        """Hold every sender of this channel for `seconds` (the provider answered 429, or is down)."""
         self.redis.set(self.keys[1], "1", px=max(int(seconds * 1000), 1))
+
+    def paused_for(self) -> float:
+        """Seconds the channel is still paused (0.0 when it is not)."""
+        return max(self.redis.pttl(self.keys[1]), 0) / 1000
+
+
+def batch_size(code: str, rate: float) -> int:
+    """A channel's deliveries per send call: about a second's worth at its rate, and none while it
+    is paused, so the engine claims nothing it would only put back (each claim is an attempt)."""
+    size = max(1, min(int(rate), 500))
+    try:
+        return 0 if Bucket(code, rate=rate).paused_for() > 0 else size
+    except redis.RedisError:
+        return size  # the send's own take() will say
 
 
 class Receipts:

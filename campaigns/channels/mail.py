@@ -44,6 +44,7 @@ IDENTITY_CHANNEL = "email"
 SUBJECT_MAX = 100  # characters: a longer first line is body, not subject
 BATCH_SECONDS = 60.0  # no new message starts in a batch after this long (well inside the engine's lease)
 MAX_TRANSPORT_ERRORS = 3  # in a row: the server is down, the rest of the batch waits
+OUTAGE_PAUSE = 30.0  # seconds every sender waits after that (or a refused session) before trying again
 ERROR_CHARS = 200
 
 
@@ -84,8 +85,8 @@ class MailChannel(Channel):
     max_text_bytes = 100_000
 
     @property
-    def batch_size(self) -> int:  # about a second of sending at the configured rate
-        return max(1, min(int(settings.SIYU_SMTP_RATE), 500))
+    def batch_size(self) -> int:  # a second's worth; none while paused (limits.batch_size)
+        return limits.batch_size(self.code, settings.SIYU_SMTP_RATE)
 
     def unavailable(self) -> str | None:
         for name in ("SIYU_SMTP_HOST", "SIYU_SMTP_FROM"):
@@ -185,6 +186,7 @@ class MailChannel(Channel):
                     logger.error("email: the SMTP server refused the session: %s", refused)
                     results.append(Result(o.delivery_id, Outcome.RETRY, error=refused))
                     stop = f"not attempted: {refused}"[:ERROR_CHARS]
+                    bucket.pause(OUTAGE_PAUSE)
                     continue
                 except (smtplib.SMTPException, OSError) as exc:  # disconnected, timed out, TLS
                     results.append(Result(o.delivery_id, Outcome.RETRY,
@@ -195,6 +197,7 @@ class MailChannel(Channel):
                     errors_in_row += 1
                     if errors_in_row >= MAX_TRANSPORT_ERRORS:
                         stop = "not attempted: the SMTP server failed the messages before"
+                        bucket.pause(OUTAGE_PAUSE)
                     continue
                 errors_in_row = 0
                 receipts.record(o.key, str(message["Message-ID"]))

@@ -11,8 +11,10 @@ The provider protocol is small and generic, so any gateway fits behind a thin pr
                                      message: a repeated send is never a second SMS)
       429 + Retry-After: seconds     too fast: every sender pauses that long
       4xx {"error": {"code", "message"}}   refused for good (bad number, blocked recipient, ...);
-                                     401/403 (our key) and 408 are retried instead
-      5xx                            retried later
+                                     401/403 (our key) and 408 are retried instead, and a refused
+                                     key pauses every sender for OUTAGE_PAUSE
+      5xx                            retried later (three failures in a row: the rest of the batch
+                                     waits, and every sender pauses for OUTAGE_PAUSE)
     GET {SIYU_SMS_URL}/messages?client_ref=a&client_ref=b     (at most 50 refs)
       200 {"messages": [{"id", "client_ref", "status"}]}     the ones it has (status "failed" is final)
 
@@ -50,6 +52,7 @@ MAX_SEGMENTS = 5
 LOOKUP_CHUNK = 50  # client_refs per GET
 BATCH_SECONDS = 60.0  # no new send starts in a batch after this long (well inside the engine's lease)
 MAX_TRANSPORT_ERRORS = 3  # in a row: the provider is down, the rest of the batch waits
+OUTAGE_PAUSE = 30.0  # seconds every sender waits after that (or a refused key) before trying again
 ERROR_CHARS = 200
 
 _GSM_BASIC = set(
@@ -125,8 +128,8 @@ class SmsChannel(Channel):
     max_text_bytes = None  # counted in segments instead (check)
 
     @property
-    def batch_size(self) -> int:  # about a second of sending at the configured rate
-        return max(1, min(int(settings.SIYU_SMS_RATE), 500))
+    def batch_size(self) -> int:  # a second's worth; none while paused (limits.batch_size)
+        return limits.batch_size(self.code, settings.SIYU_SMS_RATE)
 
     def unavailable(self) -> str | None:
         for name in ("SIYU_SMS_URL", "SIYU_SMS_KEY"):
@@ -192,6 +195,7 @@ class SmsChannel(Channel):
                 errors_in_row = errors_in_row + 1 if response.status_code >= 500 else 0
             if not stop and errors_in_row >= MAX_TRANSPORT_ERRORS:
                 stop = "not attempted: the provider failed the sends before"
+                bucket.pause(OUTAGE_PAUSE)
         if timed_out:
             results |= self.settle(timed_out)
         return [results[o.delivery_id] for o in batch]
@@ -213,6 +217,7 @@ class SmsChannel(Channel):
                     f"not attempted: the provider asked to wait {wait:g} s")
         if status in (401, 403):
             logger.error("sms: the provider refused the key (HTTP %s)", status)
+            bucket.pause(OUTAGE_PAUSE)
             return Result(o.delivery_id, Outcome.RETRY, error=error), "not attempted: the provider refused the key"
         if status == 408 or status >= 500:
             return Result(o.delivery_id, Outcome.RETRY, error=error), ""

@@ -49,6 +49,7 @@ SIGNATURE_HEADER = "Siyu-Signature"
 MIN_SECRET = 16
 BATCH_SECONDS = 60.0  # no new request starts in a batch after this long (well inside the engine's lease)
 MAX_TRANSPORT_ERRORS = 3  # in a row: the receiver is down, the rest of the batch waits
+OUTAGE_PAUSE = 30.0  # seconds every sender waits after that before trying again
 ERROR_CHARS = 200
 
 
@@ -94,8 +95,8 @@ class WebhookChannel(Channel):
     max_text_bytes = 8000
 
     @property
-    def batch_size(self) -> int:  # about a second of sending at the configured rate
-        return max(1, min(int(settings.SIYU_WEBHOOK_RATE), 500))
+    def batch_size(self) -> int:  # a second's worth; none while paused (limits.batch_size)
+        return limits.batch_size(self.code, settings.SIYU_WEBHOOK_RATE)
 
     def unavailable(self) -> str | None:
         for name in ("SIYU_WEBHOOK_URL", "SIYU_WEBHOOK_SECRET"):
@@ -157,6 +158,7 @@ class WebhookChannel(Channel):
                 errors_in_row += 1
                 if errors_in_row >= MAX_TRANSPORT_ERRORS:
                     stop = "not attempted: the receiver failed the requests before"
+                    bucket.pause(OUTAGE_PAUSE)
                 continue
             errors_in_row = errors_in_row + 1 if response.status_code >= 500 else 0
             result, stop = self._answer(o, response, bucket)
@@ -165,6 +167,7 @@ class WebhookChannel(Channel):
             results.append(result)
             if not stop and errors_in_row >= MAX_TRANSPORT_ERRORS:
                 stop = "not attempted: the receiver failed the requests before"
+                bucket.pause(OUTAGE_PAUSE)
         return results
 
     def _answer(self, o: Outgoing, response: httpx.Response, bucket: limits.Bucket) -> tuple[Result, str]:

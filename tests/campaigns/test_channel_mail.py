@@ -7,10 +7,12 @@ channel with its settings missing refuses campaigns."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 from django.utils import timezone
 
+from campaigns.channels import mail
 from campaigns.channels.mail import MailChannel, subject_and_body
 from campaigns.fake import smtp as fake_smtp
 from campaigns.models import Delivery
@@ -172,8 +174,10 @@ def test_a_server_that_is_down_is_retried(addressed, make_campaign, mailbox, set
 
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # the local server, on purpose
-def test_it_logs_in_and_a_refused_login_retries_without_trying_the_rest(addressed, make_campaign, settings):
+def test_it_logs_in_and_a_refused_login_retries_without_trying_the_rest(addressed, make_campaign, settings,
+                                                                          monkeypatch):
     a, b = addressed
+    monkeypatch.setattr(mail, "OUTAGE_PAUSE", 1.0)
     running = fake_smtp.start(fake_smtp.Mailbox(login=("siyu", "s3cret-pass")))
     try:
         _configure(settings, running)
@@ -184,6 +188,8 @@ def test_it_logs_in_and_a_refused_login_retries_without_trying_the_rest(addresse
         errors = sorted(Delivery.objects.filter(campaign=campaign).values_list("error", flat=True))
         assert errors[0].startswith("535") and all(e.startswith("not attempted: 535") for e in errors[1:])
         settings.SIYU_SMTP_PASSWORD = "s3cret-pass"
+        assert sending.tick(now_fn=_later()).claimed == 0  # every sender holds off a while
+        time.sleep(1.1)
         assert sending.tick(now_fn=_later()).sent == 5
         assert running.mailbox.logins == ["siyu"]  # one session for the batch
         _one_each(running.mailbox, campaign, [*a, *b])

@@ -13,7 +13,7 @@ import time
 import pytest
 from django.utils import timezone
 
-from campaigns.channels import limits
+from campaigns.channels import limits, sms
 from campaigns.channels.base import Outcome, Outgoing
 from campaigns.channels.sms import SmsChannel, segments
 from campaigns.fake import sms as fake_sms
@@ -82,8 +82,10 @@ def test_an_answer_that_comes_too_late_is_looked_up_not_sent_twice(audience, mak
     assert provider.posts == 5
 
 
-def test_a_provider_that_is_down_is_retried_and_sends_once_when_back(audience, make_campaign, provider, settings):
+def test_a_provider_that_is_down_is_retried_and_sends_once_when_back(audience, make_campaign, provider, settings,
+                                                                       monkeypatch):
     a, b = audience
+    monkeypatch.setattr(sms, "OUTAGE_PAUSE", 1.0)
     campaign = make_campaign(channel="sms")
     with socket.socket() as closed:  # a port nothing listens on: connection refused
         closed.bind(("127.0.0.1", 0))
@@ -94,6 +96,10 @@ def test_a_provider_that_is_down_is_retried_and_sends_once_when_back(audience, m
     assert all(e.startswith("ConnectError") for e in errors[:3])  # three in a row: the rest wait
     assert errors[3:] == ["not attempted: the provider failed the sends before"] * 2
     settings.SIYU_SMS_URL = provider.url
+    # Every sender holds off for the pause: nothing is claimed, so no attempt is spent on it.
+    assert sending.tick(now_fn=_later()).claimed == 0
+    assert set(Delivery.objects.filter(campaign=campaign).values_list("attempts", flat=True)) == {1}
+    time.sleep(1.1)
     assert sending.tick(now_fn=_later()).sent == 5
     _one_each(provider, campaign, [*a, *b])
 
@@ -149,13 +155,12 @@ def test_a_429_pauses_every_sender_for_its_retry_after_without_sleeping(audience
     errors = sorted(Delivery.objects.filter(campaign=campaign).values_list("error", flat=True))
     assert errors[0].startswith("HTTP 429") and all("wait 2 s" in e for e in errors[1:])
 
-    # Another worker within the pause: answers at once, nothing reaches the provider.
+    # Another worker within the pause claims nothing (no attempt spent) and does not wait for it.
     started = time.monotonic()
     report = sending.tick(now_fn=_later())
     assert time.monotonic() - started < 1.0
-    assert report.retried == 5 and report.sent == 0 and provider.posts == 1
-    assert all(e.startswith("rate limit") for e in Delivery.objects.filter(campaign=campaign)
-               .values_list("error", flat=True))
+    assert report.claimed == 0 and provider.posts == 1
+    assert set(Delivery.objects.filter(campaign=campaign).values_list("attempts", flat=True)) == {1}
     time.sleep(2.1)
     assert sending.tick(now_fn=_later(4)).sent == 5
     _one_each(provider, campaign, [*a, *b])
@@ -167,6 +172,7 @@ def test_a_wrong_key_is_retried_and_stops_the_batch(audience, make_campaign, pro
     report = sending.tick()
     assert report.retried == 5 and provider.posts == 0  # refused at the door: no POST counted
     assert Delivery.objects.filter(campaign=campaign, error__startswith="HTTP 401").count() == 1
+    assert sending.tick(now_fn=_later()).claimed == 0  # every sender holds off a while
 
 
 def test_the_rate_is_shared_by_concurrent_senders(provider, settings):

@@ -131,7 +131,7 @@ def test_a_429_pauses_every_sender(audience, make_campaign, receiver):
     campaign = make_campaign(channel="webhook")
     assert sending.tick().retried == 5 and receiver.requests == 1
     started = time.monotonic()
-    assert sending.tick(now_fn=_later()).retried == 5  # within the pause: answered at once
+    assert sending.tick(now_fn=_later()).claimed == 0  # within the pause: nothing claimed, no wait
     assert time.monotonic() - started < 1.0 and receiver.requests == 1
     time.sleep(2.1)
     assert sending.tick(now_fn=_later(4)).sent == 5
