@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -155,7 +156,7 @@ class Results:
 # --- SQL -------------------------------------------------------------------------------------------
 
 _SCOPED_DELIVERIES = f"""
-    SELECT d.member_id, d.state, d.reason, d.staff_id, m.home_store_id
+    SELECT d.member_id, d.state, d.reason, d.staff_id, d.sent_at, m.home_store_id
     FROM {DELIVERY} d JOIN {members_sql.MEMBER} m ON m.id = d.member_id
     WHERE d.campaign_id = %(campaign)s AND d.send_month = %(month)s
       AND (%(store)s::bigint IS NULL OR m.home_store_id = %(store)s::bigint)"""
@@ -184,17 +185,27 @@ _COUNTED_ORDER = f"{_NET} > 0 AND o.currency = %(currency)s"
 ALL, BY_STORE, BY_STAFF, BY_REASON = 15, 7, 11, 12
 
 FUNNEL_SQL = f"""
-WITH d AS ({_SCOPED_DELIVERIES}),
-clicked AS (
-    SELECT k.member_id, count(*) AS clicks FROM {CLICK} k
+WITH d AS NOT MATERIALIZED ({_SCOPED_DELIVERIES}),
+clicked AS NOT MATERIALIZED (
+    SELECT k.member_id, count(*) AS clicks, min(k.clicked_at) AS first_click, max(k.clicked_at) AS last_click
+    FROM {CLICK} k
     WHERE k.campaign_id = %(campaign)s AND k.member_id IS NOT NULL GROUP BY k.member_id
 ),
+candidates AS MATERIALIZED (
+    -- The orders that can follow one of this campaign's touches (from the member's first to the
+    -- window after the last): only these are asked for their last touch.
+    SELECT o.member_id, o.placed_at, {_NET} AS net
+    FROM d LEFT JOIN clicked c ON c.member_id = d.member_id
+    JOIN {orders_sql.ORDER} o ON o.member_id = d.member_id
+     AND o.placed_at >= least(d.sent_at, c.first_click)
+     AND o.placed_at < greatest(d.sent_at, c.last_click) + {_WINDOW}
+     AND o.placed_at <= %(now)s
+    WHERE d.state = 'sent' AND {_COUNTED_ORDER}
+),
 attributed AS (
-    SELECT o.member_id, count(*) AS orders, sum({_NET}) AS revenue
-    FROM d JOIN {orders_sql.ORDER} o ON o.member_id = d.member_id
-    CROSS JOIN LATERAL ({LAST_TOUCH}) AS t
-    WHERE d.state = 'sent' AND t.campaign_id = %(campaign)s
-      AND o.placed_at >= %(start)s AND o.placed_at <= %(now)s AND {_COUNTED_ORDER}
+    SELECT o.member_id, count(*) AS orders, sum(o.net) AS revenue
+    FROM candidates o CROSS JOIN LATERAL ({LAST_TOUCH}) AS t
+    WHERE t.campaign_id = %(campaign)s
     GROUP BY o.member_id
 )
 SELECT GROUPING(d.home_store_id, d.staff_id, d.state, d.reason), d.home_store_id, d.staff_id, d.state, d.reason,
@@ -289,13 +300,22 @@ def campaign_results(*, campaign: Campaign, actor, now: dt.datetime | None = Non
     access = access_for(actor)
     if not access.allows_store(campaign.store_id):
         raise NotInScope()
-    now = now or timezone.now()
     store_id = None if access.all_stores else access.store_id
     results = Results(campaign=campaign, window_days=window_days(), store_id=store_id, funnel=Figures())
     if not results.started:
         return results
+    now = now or timezone.now()
     params = {"campaign": campaign.pk, "month": campaign.send_month, "store": store_id, "days": results.window_days,
               "start": campaign.started_at, "now": now, "currency": settings.SIYU_CURRENCIES[0]}
+    with transaction.atomic(), connection.cursor() as cursor:
+        # The planner's cost of the funnel passes the JIT threshold at a few hundred thousand
+        # deliveries; compiling it cost more than it saved (200k: 1.6 s with JIT, 1.1 s without).
+        cursor.execute("SET LOCAL jit = off")
+        _fill(results, campaign, params, now)
+    return results
+
+
+def _fill(results: Results, campaign: Campaign, params: dict, now: dt.datetime) -> None:
     by_store, by_staff = [], []
     for row in fetchall(FUNNEL_SQL, params):
         grouping, home_store, staff, state, reason, *numbers = row
@@ -320,4 +340,3 @@ def campaign_results(*, campaign: Campaign, actor, now: dt.datetime | None = Non
     )
     results.links = [LinkFigures(*row) for row in fetchall(LINKS_SQL, params)]
     results.uplift = _uplift(campaign, params, now)
-    return results
