@@ -347,3 +347,39 @@ def test_claims_keep_a_staff_members_customers_together_so_each_gets_one_task(se
     tasks = sorted(WecomMassTask.objects.filter(campaign=campaign).values_list("sender", "customers"))
     assert tasks == [("carol", 4), ("erin", 3)]
     assert server.calls(CREATE) == 2
+
+
+def test_an_unknown_outcome_wecom_has_no_record_of_is_created_once_after_reading_back(server, wstaff,
+                                                                                     make_campaign, policy):
+    seed(server.corp, wstaff["carol"], 3)
+    campaign = wecom_campaign(make_campaign)
+    claimed, _ = sending.claim(campaign, limit=100, now=timezone.now(), pol=policy)
+    outgoing = [Outgoing(c.send_month, c.id, campaign.pk, c.member_id, "", TEXT) for c in claimed]
+    target = next(iter(wecom_tasks.targets(outgoing).values()))
+    # A worker recorded its intent and died before its call reached WeCom.
+    ghost = wecom_tasks._intent(campaign.pk, target, TEXT, [o.delivery_id for o in outgoing],
+                                timezone.now() - dt.timedelta(minutes=10))
+    WecomMassTask.objects.filter(pk=ghost.pk).update(state=WecomTaskState.UNKNOWN)
+    Delivery.objects.filter(campaign=campaign).update(claimed_at=timezone.now() - dt.timedelta(minutes=10))
+    sending.tick(lease=dt.timedelta(minutes=5))  # settled: WeCom lists no task, so they are due again
+    sending.tick()
+    assert server.calls("externalcontact/get_groupmsg_list_v2") >= 1
+    assert server.calls(CREATE) == 1 and len(server.corp.msg_tasks) == 1
+    ghost.refresh_from_db()
+    assert ghost.state == WecomTaskState.FAILED and ghost.msgid == ""
+    made = WecomMassTask.objects.get(campaign=campaign, state=WecomTaskState.CREATED)
+    assert made.msgid in server.corp.msg_tasks
+    assert states(campaign) == {"accepted": 3}
+
+
+def test_a_rate_limited_poll_waits_and_writes_nothing(server, wstaff, make_campaign):
+    seed(server.corp, wstaff["carol"], 2)
+    campaign = wecom_campaign(make_campaign)
+    sending.tick()
+    server.set_limits({"per_minute": 0, "per_hour": None, "concurrency": None})
+    now = timezone.now()
+    report = wecom_results.poll(now=now)
+    assert report.polled == 0 and report.errors
+    assert states(campaign) == {"accepted": 2}
+    task = WecomMassTask.objects.get(campaign=campaign)
+    assert task.next_poll_at >= now + dt.timedelta(seconds=30) and task.finished_at is None
