@@ -64,6 +64,13 @@ SECTIONS = [
         ],
     ),
     (
+        _("Communities"),
+        [
+            Link(_("Communities"), "community-list"),
+            Link(_("Events"), "community-event-list"),
+        ],
+    ),
+    (
         _("Campaigns"),
         [
             Link(_("Campaigns"), "campaign-list"),

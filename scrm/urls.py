@@ -24,6 +24,7 @@ urlpatterns = [
     path("", include("loyalty.points.urls")),
     path("", include("loyalty.referrals.urls")),
     path("", include("wecom.urls")),
+    path("", include("communities.urls")),
     path("", include("campaigns.urls")),
     path("", include("campaigns.links.urls")),
     path("", include("insights.urls")),

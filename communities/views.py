@@ -1,0 +1,198 @@
+"""Screens of communities: the lists of communities and events (filters shared with the API), a
+community's page, an event's page with its sign-ups, and the staff phone views: my communities,
+today's events and the door's check-in screen (type a ticket code, or tick a name on the list; one
+tap, an answer at once). Every rule is the services' (communities.services)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.utils.translation import gettext as _
+
+from communities import queries
+from communities.filters import CommunityFilterSet, EventFilterSet, SignUpFilterSet
+from communities.models import CheckIn, CheckInSource, Community, Event, SignUp, SignUpState
+from communities.services import access, checkins
+from scrm.dashboard import ScopedDetailView, ScopedListView, scoped_view
+from scrm.errors import ServiceError
+from scrm.scoping import get_visible_or_404
+
+SIGNUP_PAGE = 100
+DOOR_LIST_MAX = 2000
+
+
+def _is_htmx(request) -> bool:
+    return bool(getattr(request, "htmx", False) and not request.htmx.boosted)
+
+
+class CommunityListView(ScopedListView):
+    queryset = Community.objects.select_related("store", "owner").order_by("store_id", "name")
+    filterset_class = CommunityFilterSet
+    template_name = "communities/community_list.html"
+    paginate_by = 50
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        rows = list(context["object_list"])
+        counts = queries.member_counts([c.pk for c in rows])
+        for community in rows:
+            community.member_count = counts.get(community.pk, 0)
+        context["rows"] = rows
+        return context
+
+
+class CommunityDetailView(ScopedDetailView):
+    queryset = Community.objects.select_related("store", "owner").prefetch_related("assistants")
+    template_name = "communities/community_detail.html"
+    context_object_name = "community"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        community = self.object
+        context["memberships"] = (community.memberships.filter(left_at__isnull=True)
+                                  .select_related("member").order_by("-joined_at")[:100])
+        context["member_count"] = queries.member_counts([community.pk]).get(community.pk, 0)
+        events = list(Event.objects.visible_to(self.request.user).filter(community=community)
+                      .order_by("-starts_at")[:20])
+        counts = queries.signup_counts([e.pk for e in events])
+        for event in events:
+            event.counts = counts[event.pk]
+        context["events"] = events
+        context["can_manage"] = access.can_manage_community(self.request.user, community)
+        return context
+
+
+class EventListView(ScopedListView):
+    queryset = Event.objects.select_related("store", "community").order_by("-starts_at", "-id")
+    filterset_class = EventFilterSet
+    template_name = "communities/event_list.html"
+    paginate_by = 50
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        rows = list(context["object_list"])
+        counts = queries.signup_counts([e.pk for e in rows])
+        for event in rows:
+            event.counts = counts[event.pk]
+        context["rows"] = rows
+        return context
+
+
+class EventSignUpsView(ScopedListView):
+    """An event's page: its facts, seats, and its sign-ups (filter by state) in order."""
+
+    queryset = SignUp.objects.select_related("member").order_by("state", "position", "id")
+    filterset_class = SignUpFilterSet
+    template_name = "communities/event_detail.html"
+    paginate_by = SIGNUP_PAGE
+    parent_queryset = Event.objects.select_related("community", "store")
+    parent_field = "event"
+    parent_attr = "event"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        event = context["event"] = self.event
+        context["counts"] = queries.signup_counts([event.pk])[event.pk]
+        context["checked_in"] = CheckIn.objects.filter(event=event).count()
+        checked = dict(CheckIn.objects.filter(event=event, member_id__in=[s.member_id for s in context["object_list"]])
+                       .values_list("member_id", "at"))
+        for signup in context["object_list"]:
+            signup.checked_in_at = checked.get(signup.member_id)
+        context["can_check_in"] = access.can_check_in(self.request.user, event)
+        return context
+
+
+class MyCommunitiesView(ScopedListView):
+    queryset = Community.objects.all()
+    template_name = "communities/m_communities.html"
+    paginate_by = 50
+
+    def narrow(self, queryset):
+        return queries.my_communities(self.request.user, whole_store=bool(self.request.GET.get("all")))
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        rows = list(context["object_list"])
+        counts = queries.member_counts([c.pk for c in rows])
+        for community in rows:
+            community.member_count = counts.get(community.pk, 0)
+        context["rows"] = rows
+        return context
+
+
+class TodaysEventsView(ScopedListView):
+    queryset = Event.objects.all()
+    template_name = "communities/m_events.html"
+    paginate_by = 50
+
+    def narrow(self, queryset):
+        return queries.todays_events(self.request.user)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        rows = list(context["object_list"])
+        counts = queries.signup_counts([e.pk for e in rows])
+        checked = CheckIn.objects.filter(event_id__in=[e.pk for e in rows]).values_list("event_id", flat=True)
+        per_event: dict[int, int] = {}
+        for event_id in checked:
+            per_event[event_id] = per_event.get(event_id, 0) + 1
+        for event in rows:
+            event.counts = counts[event.pk]
+            event.checked_in = per_event.get(event.pk, 0)
+        context["rows"] = rows
+        return context
+
+
+def _door_context(request, event, answer=None) -> dict:
+    rows = list(queries.door_list(event, request.user)[:DOOR_LIST_MAX])
+    checked = dict(CheckIn.objects.filter(event=event).values_list("member_id", "at"))
+    for signup in rows:
+        signup.checked_in_at = checked.get(signup.member_id)
+    return {"event": event, "rows": rows, "answer": answer, "checked_in": len(checked),
+            "seated": sum(1 for s in rows if s.state != SignUpState.WAITLISTED), "sources": CheckInSource}
+
+
+def _device(request) -> str:
+    if not request.session.session_key:
+        request.session.save()
+    return _("phone %(id)s") % {"id": request.session.session_key[:6]}
+
+
+@scoped_view(pk=Event)
+def check_in_screen(request, pk: int):
+    """The door: GET shows the form and the list; POST checks one member in (code or member id) and
+    answers at once (htmx: the panel; without scripts: the page again, with the answer above)."""
+    event = get_visible_or_404(Event.objects.select_related("community", "store"), request.user, pk=pk)
+    if request.method != "POST":
+        return render(request, "communities/m_checkin.html", _door_context(request, event))
+    code = (request.POST.get("code") or "").strip()
+    member = (request.POST.get("member") or "").strip()
+    source = request.POST.get("source") or (CheckInSource.LIST if member else CheckInSource.TYPED)
+    answer = {"ok": False}
+    try:
+        if member and not member.isdigit():
+            raise ServiceError(_("Not a member id: %(value)s.") % {"value": member})
+        result = checkins.check_in(event=event, actor=request.user, source=source, code=code or None,
+                                   member_id=int(member) if member else None, device=_device(request))
+        member_name = result.checkin.member.name
+        answer = {"ok": result.created, "repeat": not result.created, "name": member_name,
+                  "text": checkins.answer(result)}
+    except ServiceError as exc:
+        answer = {"ok": False, "error": True, "text": exc.message}
+    if _is_htmx(request):
+        return render(request, "communities/m_checkin_panel.html", _door_context(request, event, answer))
+    (messages.success if answer.get("ok") else messages.warning)(
+        request, f"{answer.get('name', '')} {answer['text']}".strip())
+    return redirect("community-check-in", pk=event.pk)
+
+
+urlpatterns = [
+    path("communities/", CommunityListView.as_view(), name="community-list"),
+    path("communities/<int:pk>/", CommunityDetailView.as_view(), name="community-detail"),
+    path("events/", EventListView.as_view(), name="community-event-list"),
+    path("events/<int:pk>/", EventSignUpsView.as_view(), name="community-event-detail"),
+    path("m/communities/", MyCommunitiesView.as_view(), name="mobile-communities"),
+    path("m/events/", TodaysEventsView.as_view(), name="mobile-events"),
+    path("m/events/<int:pk>/check-in/", check_in_screen, name="community-check-in"),
+]
