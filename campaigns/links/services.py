@@ -79,3 +79,16 @@ def follow(*, code: str, token: str, user_agent: str, now: dt.datetime, record: 
         )
         row = cursor.fetchone()
     return row[0] if row else None
+
+
+def merge_clicks(survivor_id: int, duplicate_id: int) -> int:
+    """A merge moves the duplicate's clicks to the survivor; a click the survivor already has (same
+    link, same minute) is the same click once they are one person, and is dropped."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {CLICK} d WHERE d.member_id = %(dup)s AND EXISTS (SELECT 1 FROM {CLICK} s "
+            "WHERE s.member_id = %(survivor)s AND s.link_id = d.link_id AND s.minute = d.minute)",
+            {"dup": duplicate_id, "survivor": survivor_id},
+        )
+        cursor.execute(f"UPDATE {CLICK} SET member_id = %s WHERE member_id = %s", [survivor_id, duplicate_id])
+        return cursor.rowcount

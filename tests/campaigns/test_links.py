@@ -194,3 +194,16 @@ def test_a_channels_own_check_sees_the_links_as_sent():
     text = "Sale: https://a.example/x"
     sent = link_text.as_sent(text)
     assert sent.startswith(f"Sale: {PUBLIC}/l/") and len(sent.encode()) == link_text.tracked_size(text)
+
+
+def test_a_merged_members_clicks_follow_them(sent, audience, alice):
+    from members.services import merge
+
+    survivor, duplicate = audience[0][0], audience[0][1]
+    for who in (survivor, duplicate):
+        _text, [(code, token), *_rest] = _links_of(who, sent)
+        links.follow(code=code, token=token, user_agent="", now=timezone.now().replace(second=10, microsecond=0))
+    merge.merge_members(survivor=survivor, duplicate=duplicate, actor=alice)
+    # Both clicked the same link in the same minute: one person's one click now.
+    assert Click.objects.filter(member=survivor).count() == 1
+    assert not Click.objects.filter(member=duplicate).exists()
