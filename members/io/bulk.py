@@ -74,6 +74,13 @@ def default_max_rows() -> int:
     return int(getattr(settings, "MEMBER_IMPORT_MAX_ROWS", 5_000_000))
 
 
+def _identity_value(column) -> str:
+    """SQL of an identity cell as stored: email addresses in lower case (as the API stores them)."""
+    if column.channel == Channel.EMAIL:
+        return f"lower(r.{column.sql_name})"
+    return f"r.{column.sql_name}"
+
+
 class ConcurrentChange(RuntimeError):
     """Someone else wrote an identity of this file between validation and writing."""
 
@@ -569,7 +576,7 @@ class Importer:
         """io_ident: one row per identity cell. An id that cannot be stored is reported and takes
         no further part; the same id in two rows is an error on both, each naming the others."""
         parts = [f"({c.index + 1}, {self._param(c.header)}, {self._param(c.channel)}, {self._param(c.namespace)}, "
-                 f"r.{c.sql_name})" for c in self.layout.identities]
+                 f"{_identity_value(c)})" for c in self.layout.identities]
         if c := self.col("phone"):
             parts.append(f"({c.index + 1}, {self._param(c.header)}, {_lit(Channel.PHONE)}, '', r.phone)")
         self._collected(f"""
@@ -613,7 +620,7 @@ class Importer:
         found = []
         for c in self.layout.identities:
             value = (f"CASE WHEN length(r.{c.sql_name}) <= {EXTERNAL_ID_MAX} "
-                     f"AND left(r.{c.sql_name}, 1) NOT IN ('=', '+', '-', '@') THEN r.{c.sql_name} END")
+                     f"AND left(r.{c.sql_name}, 1) NOT IN ('=', '+', '-', '@') THEN {_identity_value(c)} END")
             found.append((c, c.channel, value))
         if c := self.col("phone"):
             found.append((c, "phone", "r.phone"))

@@ -20,6 +20,7 @@ class Channel(models.TextChoices):
     XIAOHONGSHU = "xiaohongshu", _("Xiaohongshu")
     POS = "pos", _("POS member card")
     PHONE = "phone", _("Phone")
+    EMAIL = "email", _("Email address")
 
 
 class Identity(models.Model):

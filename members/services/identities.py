@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 from typing import NamedTuple
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.utils.translation import gettext as _
 
@@ -22,7 +24,7 @@ from scrm.scoping import access_for
 from scrm.sql import array
 
 # Ids that mean the same person brand-wide whatever app or shop reported them: no namespace.
-BRAND_WIDE = frozenset({Channel.WECHAT_UNIONID, Channel.PHONE})
+BRAND_WIDE = frozenset({Channel.WECHAT_UNIONID, Channel.PHONE, Channel.EMAIL})
 CHANNELS = frozenset(Channel.values)
 EXTERNAL_ID_MAX = Identity._meta.get_field("external_id").max_length
 NAMESPACE_MAX = Identity._meta.get_field("namespace").max_length
@@ -81,6 +83,12 @@ def clean_identity(raw) -> tuple[IdentityKey | None, dict]:
                 external_id = normalize_phone(external_id)
             except InvalidPhone as exc:
                 errors["external_id"] = [str(exc)]
+        elif channel == Channel.EMAIL:
+            external_id = external_id.lower()
+            try:
+                validate_email(external_id)
+            except ValidationError:
+                errors["external_id"] = [_("Not an email address.")]
     if errors:
         return None, errors
     return IdentityKey(channel, namespace, external_id), {}
