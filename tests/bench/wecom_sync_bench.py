@@ -96,12 +96,24 @@ def fetch_only(staff: list[str]) -> tuple[int, float]:
     return rows, time.perf_counter() - started
 
 
+PROFILE_DIR = ""  # --profile: each lane of the full sync writes cProfile stats there
+
+
 def _lane(run_id: int, pages: int) -> None:
     """One worker process on the run (forked: its own database connection and WeCom client)."""
     from wecom.services import sync
 
+    profiler = None
+    if PROFILE_DIR:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     while sync.run_step(run_id=run_id, pages=pages, seconds=3600) in ("more", "busy"):
         pass
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(os.path.join(PROFILE_DIR, f"lane-{os.getpid()}.prof"))
 
 
 def run(kind: str, pages: int, lanes: int = 1):
@@ -255,7 +267,11 @@ def main() -> None:
     parser.add_argument("--database", default="bench_siyu_wecom")
     parser.add_argument("--keep", action="store_true", help="keep the database")
     parser.add_argument("--skip-rerun", action="store_true", help="skip the second full sync")
+    parser.add_argument("--profile", default="", metavar="DIR",
+                        help="write cProfile stats of each lane of the initial full sync into DIR")
     args = parser.parse_args()
+    global PROFILE_DIR
+    PROFILE_DIR = args.profile
     original = connection.settings_dict["NAME"]
     log(f"database {args.database}")
     create_database(args.database)

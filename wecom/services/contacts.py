@@ -17,18 +17,19 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from django.db import connection, transaction
-from django.db.models import FilteredRelation, Q
 from django.utils import timezone
 
+from members import sql as msql
 from members.models import AddWay, Channel, Gender, Member, TagSource
+from members.services import bulk_new, upsert
 from members.services import relations as relation_services
-from members.services import upsert
 from members.services.identities import IdentityKey, owners
 from scrm.actors import SystemActor
 from wecom import sql
-from wecom.models import DeletedBy, ErasedContact, WecomContact, WecomFollow, WecomStaff
+from wecom.models import CorpTagLink, DeletedBy, WecomContact, WecomFollow, WecomStaff
 
 logger = logging.getLogger(__name__)
 
@@ -47,9 +48,12 @@ def erased_digest(external_userid: str) -> str:
     return hashlib.sha256(external_userid.encode()).hexdigest()
 
 
+# json.dumps with these arguments, built once (dumps builds an encoder per call otherwise).
+_DIGEST_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+
+
 def _digest(values) -> str:
-    raw = json.dumps(values, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
+    return hashlib.blake2b(_DIGEST_JSON.encode(values).encode(), digest_size=16).hexdigest()
 
 
 def _text(value, limit: int) -> str:
@@ -116,7 +120,7 @@ class Item:
         )
         return item
 
-    @property
+    @cached_property
     def keys(self) -> list[dict]:
         found = [{"channel": Channel.WECOM, "external_id": self.external_userid}]
         if self.unionid:
@@ -153,8 +157,11 @@ class Outcome:
 
 def erased_among(external_userids) -> set[str]:
     digests = {erased_digest(e): e for e in external_userids}
-    found = ErasedContact.objects.filter(digest__in=list(digests)).values_list("digest", flat=True)
-    return {digests[d] for d in found}
+    if not digests:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT digest FROM {sql.ERASED_CONTACT} WHERE digest = ANY(%s::text[])", [list(digests)])
+        return {digests[d] for (d,) in cursor.fetchall()}
 
 
 @dataclass
@@ -170,15 +177,23 @@ class _Stored:
 
 
 def _stored(staff: WecomStaff, external_userids: list[str]) -> dict[str, _Stored]:
-    """The contacts already known and this staff member's follow of each: one query."""
-    rows = (
-        WecomContact.objects.filter(external_userid__in=external_userids)
-        .annotate(mine=FilteredRelation("follows", condition=Q(follows__staff=staff)))
-        .values_list(
-            "external_userid", "id", "member_id", "member__merged_into_id", "member__erased_at", "digest",
-            "mine__id", "mine__digest", "mine__deleted_at", "mine__relation_id",
+    """The contacts already known and this staff member's follow of each: one query, one index probe
+    per id (LATERAL ... LIMIT 1), whatever the planner's statistics say about tables that a first
+    sync is filling."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT v.ext, c.id, c.member_id, m.merged_into_id, m.erased_at, c.digest,
+                   f.id, f.digest, f.deleted_at, f.relation_id
+            FROM unnest(%s::text[]) AS v(ext)
+            CROSS JOIN LATERAL (SELECT id, member_id, digest FROM {sql.CONTACT}
+                                WHERE external_userid = v.ext LIMIT 1) c
+            LEFT JOIN LATERAL (SELECT merged_into_id, erased_at FROM {msql.MEMBER}
+                               WHERE id = c.member_id LIMIT 1) m ON true
+            LEFT JOIN LATERAL (SELECT id, digest, deleted_at, relation_id FROM {sql.FOLLOW}
+                               WHERE contact_id = c.id AND staff_id = %s LIMIT 1) f ON true""",
+            [external_userids, staff.pk],
         )
-    )
+        rows = cursor.fetchall()
     return {
         ext: _Stored(
             contact_id=pk, member_id=member_id, live=member_id is not None and merged is None and erased is None,
@@ -189,9 +204,13 @@ def _stored(staff: WecomStaff, external_userids: list[str]) -> dict[str, _Stored
     }
 
 
-def apply_page(*, staff: WecomStaff, entries, actor=SYNC_ACTOR) -> Outcome:
+def apply_page(*, staff: WecomStaff, entries, actor=SYNC_ACTOR, set_based: bool = True) -> Outcome:
     """Write one page of `staff`'s contacts ([(external_contact, follow_info)]): only what changed.
-    The caller holds the transaction (with the cursor it saves)."""
+    The caller holds the transaction (with the cursor it saves). Brand-new contacts (no identity
+    held, values the member centre takes as they are) become members set-based
+    (members.services.bulk_new); the rest, and those a concurrent writer got first, go through the
+    per-item upsert. set_based=False sends every contact through the per-item upsert (the
+    reference the set-based path is tested against)."""
     outcome = Outcome()
     items: dict[str, Item] = {}
     for contact, follow in entries:
@@ -209,7 +228,7 @@ def apply_page(*, staff: WecomStaff, entries, actor=SYNC_ACTOR) -> Outcome:
         return outcome
     stored = _stored(staff, list(items))
     to_member = [i for i in items.values() if _contact_changed(i, stored.get(i.external_userid))]
-    members = _write_members(staff, to_member, stored, outcome, actor)
+    members, new_members = _write_members(staff, to_member, stored, outcome, actor, set_based)
     follows = []
     refused = {i.external_userid for i in to_member} - set(members)
     for item in items.values():
@@ -225,7 +244,22 @@ def apply_page(*, staff: WecomStaff, entries, actor=SYNC_ACTOR) -> Outcome:
             outcome.unchanged += 1
     contact_ids = _write_contacts([i for i in to_member if i.external_userid in members], members, stored)
     _write_follows(staff, follows, members, contact_ids, stored, outcome, actor)
+    outcome.members_created += new_members.create()  # late: the INSERT locks segment bitmap rows until commit
+    _apply_tags(staff, _tag_pairs(follows, members, set(new_members.member_of.values())), actor)
     return outcome
+
+
+def _tag_pairs(follows: list[Item], members: dict[str, int], created: set[int]) -> list[tuple[int, Item]]:
+    """The follows whose tags may change a member's: all of them, except those of members created
+    just now (no tags yet) whose follow shows no corp tag Siyu has a link row for, which no tag
+    rule can act on."""
+    new_ids = {t for i in follows if members[i.external_userid] in created for t in i.tag_ids}
+    linked = set(CorpTagLink.objects.filter(wecom_tag_id__in=new_ids).values_list("wecom_tag_id", flat=True)
+                 ) if new_ids else set()
+    return [
+        (members[i.external_userid], i) for i in follows
+        if members[i.external_userid] not in created or not linked.isdisjoint(i.tag_ids)
+    ]
 
 
 def _contact_changed(item: Item, known: _Stored | None) -> bool:
@@ -239,12 +273,50 @@ def _follow_changed(item: Item, known: _Stored) -> bool:
     )
 
 
-def _write_members(staff, items: list[Item], stored, outcome: Outcome, actor) -> dict[str, int]:
-    """Upsert the members of new or changed contacts; {external_userid: member_id} of those written."""
+def _write_members(staff, items: list[Item], stored, outcome: Outcome, actor,
+                   set_based: bool) -> tuple[dict[str, int], bulk_new.Claim]:
+    """Upsert the members of new or changed contacts: ({external_userid: member_id} of those written,
+    the claim of the brand-new ones, whose members the caller creates before the transaction ends).
+    Contacts Siyu has never seen are claimed set-based first (the identity index decides, so no
+    lookup is needed before); those whose identity someone holds come back for the per-item path."""
+    fresh, rest = _split_fresh(items, stored) if set_based else ([], items)
+    claim = bulk_new.claim(items=[_new_member(staff, item) for item in fresh], actor=actor)
+    written = {fresh[index].external_userid: member_id for index, member_id in claim.member_of.items()}
+    rest = rest + [fresh[index] for index in claim.taken]
+    if rest:
+        held = owners([IdentityKey(k["channel"], "", k["external_id"]) for item in rest for k in item.keys])
+        written.update(_upsert_members(staff, rest, held, outcome, actor))
+    return written, claim
+
+
+def _split_fresh(items: list[Item], stored) -> tuple[list[Item], list[Item]]:
+    """Contacts Siyu has never seen, with no identity shared with another item of the page (the
+    per-item path reports those), apart from the rest."""
+    counts: dict[str, int] = {}
+    for item in items:
+        if item.unionid:
+            counts[item.unionid] = counts.get(item.unionid, 0) + 1
+    fresh, rest = [], []
+    for item in items:
+        new = item.external_userid not in stored and (not item.unionid or counts[item.unionid] == 1)
+        (fresh if new else rest).append(item)
+    return fresh, rest
+
+
+def _new_member(staff, item: Item) -> bulk_new.NewMember:
+    """The same profile _upsert_members gives a new member."""
+    return bulk_new.NewMember(
+        keys=tuple(IdentityKey(k["channel"], "", k["external_id"]) for k in item.keys),
+        name=item.name or None,
+        gender=item.gender if item.gender != Gender.UNKNOWN else None,
+        home_store=staff.store if staff.store_id is not None else None,
+    )
+
+
+def _upsert_members(staff, items: list[Item], held, outcome: Outcome, actor) -> dict[str, int]:
+    """The per-item upsert of these contacts' members; {external_userid: member_id} of those written."""
     if not items:
         return {}
-    keys = [IdentityKey(k["channel"], "", k["external_id"]) for item in items for k in item.keys]
-    held = owners(keys)
     batch = []
     for item in items:
         profile: dict = {}
@@ -299,7 +371,7 @@ def _write_contacts(items: list[Item], members: dict[str, int], stored) -> dict[
 
 
 def _write_follows(staff, items: list[Item], members, contact_ids, stored, outcome: Outcome, actor) -> None:
-    """Staff relations of the new or changed follows, then the follows themselves, then their tags."""
+    """Staff relations of the new or changed follows, then the follows themselves."""
     if not items:
         return
     now = timezone.now()
@@ -334,12 +406,12 @@ def _write_follows(staff, items: list[Item], members, contact_ids, stored, outco
         inserted = [row[0] for row in cursor.fetchall()]
     outcome.added += sum(inserted)
     outcome.updated += len(inserted) - sum(inserted)
-    _apply_tags(staff, [(members[i.external_userid], i) for i in items], actor)
 
 
 def _apply_tags(staff, pairs: list[tuple[int, Item]], actor) -> None:
-    """Corp tags on the follows: the tag engineer's wecom.services.tags.apply_follow_tags decides
-    (linked tags only, its conflict rule); without it, linked tags are added to the member."""
+    """Corp tags on the follows, once their members exist: the tag engineer's
+    wecom.services.tags.apply_follow_tags decides (linked tags only, its conflict rule); without it,
+    linked tags are added to the member."""
     try:
         from wecom.services import tags as tag_services
     except ImportError:
