@@ -11,3 +11,8 @@ from scrm import permissions
 def register() -> None:
     permissions.register("communities", _("Communities and their members"), store_roles="write")
     permissions.register("events", _("Events, their sign-ups and check-ins"), store_roles="write")
+
+    from communities import privacy, timeline
+
+    privacy.register()
+    timeline.register()
