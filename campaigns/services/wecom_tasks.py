@@ -51,6 +51,9 @@ REMINDERS_PER_DAY = 3  # remind_groupmsg_send: at most 3 per task in 24 hours
 MATCH_BEFORE = dt.timedelta(minutes=5)
 MATCH_AFTER = dt.timedelta(minutes=30)
 LIST_PAGES = 20  # get_groupmsg_list_v2 pages (100 tasks each) read per look-up
+STAFF_TASK = "externalcontact/get_groupmsg_task"
+STAFF_TASK_PAGES = 5
+MATCH_CANDIDATES = 500  # tasks with the intent's text whose staff list is read, closest in time first
 # An intent this old whose worker never wrote an answer is as unknown as a timeout.
 STALE_INTENT = dt.timedelta(minutes=2)
 OPEN = (WecomTaskState.INTENT, WecomTaskState.UNKNOWN)
@@ -136,17 +139,28 @@ def _epoch(at: dt.datetime) -> int:
     return int(at.timestamp())
 
 
+def _sends_for(client, msgid: str, sender: str) -> bool:
+    """Whether the task `msgid` is for staff member `sender` (its get_groupmsg_task list)."""
+    for page in client.pages(STAFF_TASK, {"msgid": msgid, "limit": 1000}, max_pages=STAFF_TASK_PAGES):
+        if any(row.get("userid") == sender for row in page.get("task_list") or []):
+            return True
+    return False
+
+
 def find_task(task: WecomMassTask, *, client) -> tuple[str, dt.datetime] | None:
     """The msgid and create time of the WeCom task an intent made, or None when WeCom lists none:
-    API-created single-chat tasks created around the intent whose sender and text match, not taken
-    by another of our rows. Raises the client's errors when WeCom cannot be read."""
+    API-created single-chat tasks created around the intent with its text and no attachments, not
+    taken by another of our rows, closest in time first, the first whose staff list has the intent's
+    sender. The list gives no sender for tasks created through the API (and a campaign's tasks for
+    every staff member share text and time), so each candidate's staff list is read: bounded by
+    MATCH_CANDIDATES. Raises the client's errors when WeCom cannot be read."""
     start, end = task.intended_at - MATCH_BEFORE, task.intended_at + MATCH_AFTER
     taken = set(
-        WecomMassTask.objects.filter(campaign_id=task.campaign_id, sender=task.sender)
-        .exclude(pk=task.pk).exclude(msgid="").values_list("msgid", flat=True)
+        WecomMassTask.objects.filter(campaign_id=task.campaign_id).exclude(pk=task.pk).exclude(msgid="")
+        .values_list("msgid", flat=True)
     )
     body = {"chat_type": "single", "filter_type": 0, "start_time": _epoch(start), "end_time": _epoch(end),
-            "creator": task.sender, "limit": 100}
+            "limit": 100}
     found: list[tuple[int, str]] = []
     for page in client.pages(LIST, body, max_pages=LIST_PAGES):
         for row in page.get("group_msg_list") or []:
@@ -154,11 +168,11 @@ def find_task(task: WecomMassTask, *, client) -> tuple[str, dt.datetime] | None:
             msgid = row.get("msgid") or ""
             if text == task.text and msgid and msgid not in taken and not row.get("attachments"):
                 found.append((int(row.get("create_time") or 0), msgid))
-    if not found:
-        return None
-    # The closest in time to the intent (another batch's task with the same text is further away).
-    created, msgid = min(found, key=lambda pair: abs(pair[0] - _epoch(task.intended_at)))
-    return msgid, dt.datetime.fromtimestamp(created, tz=dt.UTC)
+    found.sort(key=lambda pair: abs(pair[0] - _epoch(task.intended_at)))
+    for created, msgid in found[:MATCH_CANDIDATES]:
+        if _sends_for(client, msgid, task.sender):
+            return msgid, dt.datetime.fromtimestamp(created, tz=dt.UTC)
+    return None
 
 
 def resolve(task: WecomMassTask, *, client, now: dt.datetime) -> WecomMassTask:

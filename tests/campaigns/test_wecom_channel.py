@@ -98,25 +98,28 @@ def test_a_send_makes_exactly_one_task_per_staff_member(server, wstaff, make_cam
 
 def test_a_timeout_after_wecom_made_the_task_does_not_make_a_second(server, wstaff, make_campaign, settings):
     corp = server.corp
-    seed(corp, wstaff["carol"])
+    carols = seed(corp, wstaff["carol"])
+    seed(corp, wstaff["erin"], 2)
     settings.WECOM_TIMEOUT_SECONDS = 1
     server.delay_answers(CREATE, 2.0)  # WeCom makes the task, its answer comes after the client gave up
     campaign = wecom_campaign(make_campaign)
     sending.tick()
-    assert len(corp.msg_tasks) == 1 and server.calls(CREATE) == 1
-    task = WecomMassTask.objects.get(campaign=campaign)
-    assert task.state == WecomTaskState.UNKNOWN and task.msgid == ""
-    assert states(campaign) == {"pending": 4}
+    assert len(corp.msg_tasks) == 2 and server.calls(CREATE) == 2
+    assert set(WecomMassTask.objects.filter(campaign=campaign).values_list("state", "msgid")) == {
+        (WecomTaskState.UNKNOWN, "")}
+    assert states(campaign) == {"pending": 6}
 
     server.delay_answers(CREATE, 0)
     due_now(campaign)
-    sending.tick()  # the retry reads WeCom back first and finds the task
-    assert server.calls(CREATE) == 1 and len(corp.msg_tasks) == 1
-    task.refresh_from_db()
-    assert task.state == WecomTaskState.CREATED and task.msgid == next(iter(corp.msg_tasks))
-    assert states(campaign) == {"accepted": 4}
-    assert set(Delivery.objects.filter(campaign=campaign).values_list("provider_message_id", flat=True)) == {
-        task.msgid}
+    sending.tick()  # the retry reads WeCom back first and finds each staff member's own task
+    assert server.calls(CREATE) == 2 and len(corp.msg_tasks) == 2
+    by_sender = {next(iter(t["targets"])): msgid for msgid, t in corp.msg_tasks.items()}
+    tasks = {t.sender: t for t in WecomMassTask.objects.filter(campaign=campaign)}
+    assert {s: t.state for s, t in tasks.items()} == {"carol": WecomTaskState.CREATED, "erin": WecomTaskState.CREATED}
+    assert {s: t.msgid for s, t in tasks.items()} == by_sender
+    assert states(campaign) == {"accepted": 6}
+    assert set(Delivery.objects.filter(member__in=carols).values_list("provider_message_id", flat=True)) == {
+        by_sender["carol"]}
 
 
 def test_settle_finds_the_task_of_a_worker_that_died_mid_call(server, wstaff, make_campaign, policy):
