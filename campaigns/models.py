@@ -301,7 +301,7 @@ class WecomMassTask(models.Model):
     )
     staff = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("staff"), on_delete=models.SET_NULL, null=True, blank=True,
-        related_name="+",
+        db_index=False, related_name="+",  # wecom_task_staff serves it
     )
     store = models.ForeignKey(
         Store, verbose_name=_("store"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+",

@@ -49,7 +49,7 @@ class Migration(migrations.Migration):
                 ('error', models.CharField(blank=True, default='', max_length=500, verbose_name='error')),
                 ('errors', models.PositiveSmallIntegerField(default=0, verbose_name='errors in a row')),
                 ('campaign', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='wecom_tasks', to='campaigns.campaign', verbose_name='campaign')),
-                ('staff', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='staff')),
+                ('staff', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='staff')),
                 ('store', models.ForeignKey(blank=True, db_index=False, help_text="The staff member's store when the task was created.", null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='scrm.store', verbose_name='store')),
             ],
             options={
