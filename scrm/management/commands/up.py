@@ -50,6 +50,29 @@ def wecom_server_command(python: str, host: str, port: int, *, callback_url: str
     return cmd
 
 
+def _local_sms(host: str, port: int) -> tuple[list[str], dict[str, str]]:
+    key = secrets.token_urlsafe(24)
+    return ["--key", key], {"SIYU_SMS_URL": f"http://{host}:{port}", "SIYU_SMS_KEY": key}
+
+
+def _local_smtp(host: str, port: int) -> tuple[list[str], dict[str, str]]:
+    return [], {"SIYU_SMTP_HOST": host, "SIYU_SMTP_PORT": str(port), "SIYU_SMTP_SECURITY": "none",
+                "SIYU_SMTP_FROM": "Siyu demo <news@siyu-demo.example>"}
+
+
+def _local_webhook(host: str, port: int) -> tuple[list[str], dict[str, str]]:
+    secret = secrets.token_urlsafe(24)
+    return ["--secret", secret], {"SIYU_WEBHOOK_URL": f"http://{host}:{port}/hooks/siyu", "SIYU_WEBHOOK_SECRET": secret}
+
+
+# name -> (module run with --host/--port, the settings that mean a real one is configured, its setup)
+LOCAL_PROVIDERS = {
+    "sms": ("campaigns.fake.sms", ("SIYU_SMS_URL", "SIYU_SMS_KEY"), _local_sms),
+    "smtp": ("campaigns.fake.smtp", ("SIYU_SMTP_HOST",), _local_smtp),
+    "hook": ("campaigns.fake.webhook", ("SIYU_WEBHOOK_URL",), _local_webhook),
+}
+
+
 def local_callback_url(host: str, port: int) -> str:
     """Where the local WeCom server posts its callbacks: the web app's /wecom/callback/ (on loopback
     when the web app listens on every interface)."""
@@ -138,10 +161,11 @@ class Command(BaseCommand):
             logins = result.logins
         try:
             env.update(self._start_local_wecom(supervisor, env, host, port))
+            env.update(self._start_local_providers(supervisor, env))
             if seeding_demo:
                 apps = demo.seed_apps(members=members)
         except BaseException:
-            supervisor.stop_all(order=["wecom"])
+            supervisor.stop_all(order=["wecom", *LOCAL_PROVIDERS])
             raise
         if seeding_demo:
             self.stdout.write(
@@ -200,7 +224,7 @@ class Command(BaseCommand):
                 break
             stop.wait(0.5)
         self.stdout.write("siyu: stopping web, beat and worker")
-        supervisor.stop_all(order=["web", "beat", "worker", "wecom"])
+        supervisor.stop_all(order=["web", "beat", "worker", "wecom", *LOCAL_PROVIDERS])
         self.stdout.write("siyu: stopped")
         if exit_code:
             sys.exit(exit_code)
@@ -231,6 +255,29 @@ class Command(BaseCommand):
             f"(corp {wecom_env['WECOM_CORP_ID']}, callbacks to {callback_url})"
         )
         return wecom_env
+
+    def _start_local_providers(self, supervisor, env) -> dict[str, str]:
+        """Start a local SMS provider, SMTP server and webhook receiver (campaigns.fake) for each
+        campaign channel whose settings are not given, so every channel can be tried in the demo;
+        the settings that point the web app, worker and beat at them."""
+        provider_env: dict[str, str] = {}
+        host = "127.0.0.1"
+        for name, (module, needs, make) in LOCAL_PROVIDERS.items():
+            if any(env.get(setting) for setting in needs):
+                self.stdout.write(f"siyu: {name}: using {needs[0]} from the environment")
+                continue
+            port = free_port(host)
+            args, values = make(host, port)
+            supervisor.start(name, [sys.executable, "-m", module, "--host", host, "--port", str(port), *args],
+                             env=env, cwd=str(settings.BASE_DIR))
+            if not wait_for_port(host, port, alive=lambda: supervisor.first_dead() is None):
+                raise CommandError(f"the local {name} server did not start (see its output above)")
+            provider_env.update(values)
+            self.stdout.write(f"siyu: {name}: no {needs[0]}, so a local one runs at {host}:{port}")
+        os.environ.update(provider_env)
+        for setting, value in provider_env.items():
+            setattr(settings, setting, value)
+        return provider_env
 
     def _print_banner(self, host, port, logins, seconds):
         base = f"http://{host}:{port}"
