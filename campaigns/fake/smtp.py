@@ -145,9 +145,12 @@ def main(argv: list[str] | None = None) -> None:
     running = start(Mailbox(), host=args.host, port=args.port)
     print(f"SMTP server on {running.host}:{running.port}", flush=True)  # noqa: T201
     try:
+        told = 0
         while True:
             time.sleep(5)
-            print(f"{len(running.mailbox.mails)} messages kept", flush=True)  # noqa: T201
+            if (kept := len(running.mailbox.mails)) != told:  # say so only when mail came in
+                told = kept
+                print(f"{kept} messages kept", flush=True)  # noqa: T201
     except KeyboardInterrupt:
         running.stop()
 
