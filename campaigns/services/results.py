@@ -223,19 +223,20 @@ LEFT JOIN clicked c ON c.member_id = d.member_id
 LEFT JOIN attributed a ON a.member_id = d.member_id
 GROUP BY GROUPING SETS ((), (d.home_store_id), (d.staff_id), (d.state, d.reason))"""
 
+# One pass over the campaign's sent and held-out deliveries beside the window's orders summed per
+# member; the members table is read only to cut to a store (the condition folds away without one).
 UPLIFT_SQL = f"""
-WITH g AS (
-    SELECT d.member_id, d.state FROM ({_SCOPED_DELIVERIES}) d WHERE d.state IN ('sent', 'held_out')
-),
-bought AS (
-    SELECT o.member_id, sum({_NET}) AS revenue
-    FROM g JOIN {orders_sql.ORDER} o ON o.member_id = g.member_id
-    WHERE o.placed_at >= %(start)s AND o.placed_at < %(end)s AND {_COUNTED_ORDER}
+SELECT d.state, count(*), count(b.member_id), coalesce(sum(b.revenue), 0)
+FROM {DELIVERY} d
+LEFT JOIN (
+    SELECT o.member_id, sum({_NET}) AS revenue FROM {orders_sql.ORDER} o
+    WHERE o.placed_at >= %(start)s AND o.placed_at < %(end)s AND o.member_id IS NOT NULL AND {_COUNTED_ORDER}
     GROUP BY o.member_id
-)
-SELECT g.state, count(*), count(b.member_id), coalesce(sum(b.revenue), 0)
-FROM g LEFT JOIN bought b ON b.member_id = g.member_id
-GROUP BY g.state"""
+) b ON b.member_id = d.member_id
+WHERE d.campaign_id = %(campaign)s AND d.send_month = %(month)s AND d.state IN ('sent', 'held_out')
+  AND (%(store)s::bigint IS NULL OR EXISTS (
+      SELECT 1 FROM {members_sql.MEMBER} m WHERE m.id = d.member_id AND m.home_store_id = %(store)s::bigint))
+GROUP BY d.state"""
 
 LINKS_SQL = f"""
 SELECT l.code, l.target_url, count(k.id), count(DISTINCT k.member_id)
