@@ -52,7 +52,9 @@ def wecom_server_command(python: str, host: str, port: int, *, callback_url: str
 
 def _local_sms(host: str, port: int) -> tuple[list[str], dict[str, str]]:
     key = secrets.token_urlsafe(24)
-    return ["--key", key], {"SIYU_SMS_URL": f"http://{host}:{port}", "SIYU_SMS_KEY": key}
+    # The local provider takes what a real one's contract would (a real one's rate is the brand's setting).
+    return ["--key", key], {"SIYU_SMS_URL": f"http://{host}:{port}", "SIYU_SMS_KEY": key,
+                            "SIYU_SMS_RATE": os.environ.get("SIYU_SMS_RATE", "50")}
 
 
 def _local_smtp(host: str, port: int) -> tuple[list[str], dict[str, str]]:
