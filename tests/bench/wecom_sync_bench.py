@@ -97,10 +97,18 @@ def fetch_only(staff: list[str]) -> tuple[int, float]:
 
 
 PROFILE_DIR = ""  # --profile: each lane of the full sync writes cProfile stats there
+CPU: dict[str, float | None] = {}  # CPU seconds of the last run(), by who spent them
 
 
-def _lane(run_id: int, pages: int) -> None:
-    """One worker process on the run (forked: its own database connection and WeCom client)."""
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process on this machine so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _lane(run_id: int, pages: int, backends=None) -> None:
+    """One worker process on the run (forked: its own database connection and WeCom client); puts
+    the CPU seconds its PostgreSQL backend spent into `backends`."""
     from wecom.services import sync
 
     profiler = None
@@ -111,6 +119,14 @@ def _lane(run_id: int, pages: int) -> None:
         profiler.enable()
     while sync.run_step(run_id=run_id, pages=pages, seconds=3600) in ("more", "busy"):
         pass
+    if backends is not None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            backend = cursor.fetchone()[0]
+        try:
+            backends.put(_cpu_seconds(backend))
+        except OSError:  # PostgreSQL on another machine
+            backends.put(None)
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(os.path.join(PROFILE_DIR, f"lane-{os.getpid()}.prof"))
@@ -119,6 +135,7 @@ def _lane(run_id: int, pages: int) -> None:
 def run(kind: str, pages: int, lanes: int = 1):
     """The run from start to end with `lanes` worker processes at once, as Celery workers run it."""
     import multiprocessing
+    import resource
 
     from django.db import connections
 
@@ -130,7 +147,9 @@ def run(kind: str, pages: int, lanes: int = 1):
     started = time.perf_counter()
     connections.close_all()  # each process opens its own
     context = multiprocessing.get_context("fork")
-    workers = [context.Process(target=_lane, args=(result.run.pk, pages)) for _ in range(lanes)]
+    backends = context.SimpleQueue()
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    workers = [context.Process(target=_lane, args=(result.run.pk, pages, backends)) for _ in range(lanes)]
     for worker in workers:
         worker.start()
         time.sleep(0.2)  # the first gives the run its cursors; the others then share them
@@ -138,6 +157,14 @@ def run(kind: str, pages: int, lanes: int = 1):
         worker.join()
     outcome = sync.run_step(run_id=result.run.pk, pages=pages, seconds=3600)  # "idle" once done
     elapsed = time.perf_counter() - started
+    own2, children2 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    found = [backends.get() for _ in workers]
+    CPU.clear()
+    CPU.update({
+        "local server (benchmark process)": own2.ru_utime + own2.ru_stime - own.ru_utime - own.ru_stime,
+        "sync lanes (Python)": children2.ru_utime + children2.ru_stime - children.ru_utime - children.ru_stime,
+        "their PostgreSQL backends": sum(found) if None not in found else None,
+    })
     run = SyncRun.objects.get(pk=result.run.pk)
     assert run.status == "done", (outcome, run.status, run.error_code, run.pause_reason)
     assert all(w.exitcode == 0 for w in workers), [w.exitcode for w in workers]
@@ -279,7 +306,8 @@ def main() -> None:
     try:
         seed_accounts(corp.staff)
         rows, elapsed = fetch_only(corp.staff)
-        log(f"fetch only: {rows:,} rows in {elapsed:.1f} s = {rows / elapsed:,.0f} rows/s (local server + client)")
+        fetch_rate = rows / elapsed
+        log(f"fetch only: {rows:,} rows in {elapsed:.1f} s = {fetch_rate:,.0f} rows/s (local server + client)")
         from members.models import Member
         from wecom.models import SyncKind
 
@@ -287,7 +315,12 @@ def main() -> None:
         members = Member.objects.count()
         follows = full.added
         log(f"full sync: {follows:,} follows, {members:,} members in {elapsed:.1f} s ({lanes} lanes): "
-            f"{follows / elapsed:,.0f} contacts/s, {members / elapsed:,.0f} members/s")
+            f"{follows / elapsed:,.0f} contacts/s, {members / elapsed:,.0f} members/s; "
+            f"{follows / elapsed / fetch_rate:.0%} of the fetch-only rate (load average {os.getloadavg()[0]:.1f})")
+        spent = {who: seconds for who, seconds in CPU.items() if seconds is not None}
+        log("CPU per 1,000 contacts: " + ", ".join(f"{who} {seconds / follows * 1000:.2f} s"
+                                                   for who, seconds in spent.items())
+            + f"; with 2 cores to itself that is {2 * follows / sum(spent.values()):,.0f} contacts/s")
         calls = -(-follows // 100)  # pages of 100, the fewest calls WeCom could answer them in
         log(f"WeCom's limits (150,000 calls an hour per API, pages of 100) allow {150_000 * 100 / 3600:,.0f} "
             f"contacts/s; this run made >= {calls:,} calls, {calls / elapsed:,.1f} a second")
