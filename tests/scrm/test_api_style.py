@@ -58,18 +58,27 @@ def test_an_unknown_or_ambiguous_store_is_refused(as_alice, members, store_a):
     assert "send the code" in response.json()["error"]["details"]["store"][0]
 
 
-def test_path_parameters_are_id_for_the_resource_and_member_id_for_its_parent(schema_paths):
-    names = {name for path in schema_paths for name in re.findall(r"\{(\w+)\}", path)}
-    assert names == {"id", "member_id"}
+# A nested resource's parent is named after its collection: /members/{member_id}/notes/{id}/.
+PARENTS = {"members": "member_id", "campaigns": "campaign_id", "communities": "community_id", "events": "event_id"}
+
+
+def test_path_parameters_are_id_for_the_resource_and_named_after_the_collection_for_its_parent(schema_paths):
     for path in schema_paths:
-        parts = re.findall(r"\{(\w+)\}", path)
-        assert parts in ([], ["id"], ["member_id"], ["member_id", "id"]), path
+        pairs = re.findall(r"/([\w-]+)/\{(\w+)\}", path)
+        assert len(pairs) == len(re.findall(r"\{(\w+)\}", path)), path
+        for index, (collection, name) in enumerate(pairs):
+            if name == "id":
+                assert index == len(pairs) - 1, path  # the resource's own id comes last
+            else:
+                assert PARENTS.get(collection) == name, path
+    names = {name for path in schema_paths for name in re.findall(r"\{(\w+)\}", path)}
+    assert {"id", "member_id"} <= names <= {"id", *PARENTS.values()}
 
 
 def test_the_schema_lists_only_routes_that_answer(schema_paths, as_alice, members):
     member = members[0][0]
     for path, operations in schema_paths.items():
-        url = path.replace("{member_id}", str(member.pk)).replace("{id}", "1")
+        url = re.sub(r"\{\w+\}", "1", path.replace("{member_id}", str(member.pk)))
         response = as_alice.options(url)
         assert response.status_code != 404 or response.json()["error"]["message"] != "No API endpoint at this address."
         if response.status_code >= 400:  # the route exists but refuses OPTIONS itself (a 403 policy route)
