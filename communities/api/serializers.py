@@ -115,6 +115,9 @@ class EventPatchSerializer(serializers.Serializer):
 
 
 class SignUpSerializer(serializers.ModelSerializer):
+    cancelled_by = serializers.CharField(read_only=True, help_text="Who cancelled: member or organiser; empty "
+                                                                   "while it is not cancelled.")
+
     class Meta:
         model = SignUp
         fields = ["id", "event", "member", "state", "position", "code", "source", "created_at", "confirmed_at",
