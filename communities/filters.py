@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import django_filters
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from communities.models import (
     CheckIn,
@@ -62,7 +63,7 @@ class SignUpFilterSet(django_filters.FilterSet):
 
 
 class CheckInFilterSet(django_filters.FilterSet):
-    source = django_filters.ChoiceFilter(choices=CheckInSource.choices, label=_("How"))
+    source = django_filters.ChoiceFilter(choices=CheckInSource.choices, label=pgettext_lazy("check-in", "How"))
     walk_in = django_filters.BooleanFilter(field_name="walk_in", label=_("Walk-in"))
 
     class Meta:

@@ -17,6 +17,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from members.models import Member, Tag
 from scrm.models import Store
@@ -24,7 +25,7 @@ from scrm.scoping import ScopedManager
 
 
 class CommunityKind(models.TextChoices):
-    RUNNING = "running", _("Running")
+    RUNNING = "running", pgettext_lazy("sport", "Running")
     CYCLING = "cycling", _("Cycling")
     FITNESS = "fitness", _("Fitness")
     OUTDOOR = "outdoor", _("Hiking and camping")
@@ -121,7 +122,7 @@ class CommunityMembership(models.Model):
 
 
 class EventStatus(models.TextChoices):
-    OPEN = "open", _("Open")
+    OPEN = "open", pgettext_lazy("event status", "Open")
     CANCELLED = "cancelled", _("Cancelled")
 
 

@@ -25,6 +25,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.functional import lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.links import sql as links_sql
@@ -47,7 +49,7 @@ ALPHA = 0.05
 VERDICTS = {
     "too_few": _("Not significant yet: too few members or conversions to tell"),
     "not_significant": _("Not significant yet: the difference may be chance"),
-    "significant": _("Significant at the 95% level"),
+    "significant": lazy(lambda: gettext("Significant at the %(level)s level") % {"level": "95%"}, str)(),
 }
 
 

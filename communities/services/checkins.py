@@ -61,7 +61,7 @@ def check_in(*, event: Event, actor, source: str, code: str | None = None, membe
     several phones at once."""
     errors = {}
     if source not in CheckInSource.values:
-        errors["source"] = [_("Unknown source %(source)r.") % {"source": source}]
+        errors["source"] = [_("Unknown source “%(source)s”.") % {"source": source}]
     if bool(code) == (member_id is not None):
         errors["code"] = [_("Give either a ticket code or a member id.")]
     if len(device or "") > 64:

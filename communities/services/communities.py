@@ -55,9 +55,9 @@ def _check_fields(values: dict) -> dict:
     if "name" in values and not (values["name"] or "").strip():
         errors["name"] = [_("A community needs a name.")]
     if "kind" in values and values["kind"] not in CommunityKind.values:
-        errors["kind"] = [_("Unknown kind %(kind)r.") % {"kind": values["kind"]}]
+        errors["kind"] = [_("Unknown kind “%(kind)s”.") % {"kind": values["kind"]}]
     if "status" in values and values["status"] not in CommunityStatus.values:
-        errors["status"] = [_("Unknown status %(status)r.") % {"status": values["status"]}]
+        errors["status"] = [_("Unknown status “%(status)s”.") % {"status": values["status"]}]
     capacity = values.get("capacity")
     if capacity is not None and (not isinstance(capacity, int) or capacity < 1):
         errors["capacity"] = [_("The capacity is a whole number of at least 1, or empty for no limit.")]
@@ -128,9 +128,9 @@ def join(*, community: Community, member_id: int, actor, role: str = MembershipR
     access.require_manage_community(actor, community)
     errors = {}
     if role not in MembershipRole.values:
-        errors["role"] = [_("Unknown role %(role)r.") % {"role": role}]
+        errors["role"] = [_("Unknown role “%(role)s”.") % {"role": role}]
     if source not in MembershipSource.values:
-        errors["source"] = [_("Unknown source %(source)r.") % {"source": source}]
+        errors["source"] = [_("Unknown source “%(source)s”.") % {"source": source}]
     if errors:
         raise InvalidInput(details=errors)
     member = _member_for(actor, member_id)

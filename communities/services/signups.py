@@ -91,7 +91,7 @@ def sign_up(*, event: Event, member_id, actor, source: str = SignUpSource.MEMBER
     if not permissions.has_scope(actor, "events:write"):
         raise Forbidden(permissions.refusal(actor, "events"), details={"scope": ["events:write"]})
     if source not in SignUpSource.values:
-        raise InvalidInput(details={"source": [_("Unknown source %(source)r.") % {"source": source}]})
+        raise InvalidInput(details={"source": [_("Unknown source “%(source)s”.") % {"source": source}]})
     member = scope(Member.live.filter(pk=member_id), actor).first() if isinstance(member_id, int) else None
     if member is None:
         raise NotInScope(_("No such member, or not yours to reach."), details={"member": [member_id]})
@@ -165,7 +165,7 @@ def cancel(*, signup: SignUp, actor, by: str = CancelledBy.ORGANISER) -> SignUp:
     """Cancel a sign-up (by the member, or by the organiser who manages the event). A seat it held
     goes to the first on the waitlist at once."""
     if by not in CancelledBy.values:
-        raise InvalidInput(details={"by": [_("Unknown value %(by)r.") % {"by": by}]})
+        raise InvalidInput(details={"by": [_("Unknown value “%(by)s”.") % {"by": by}]})
     if not permissions.has_scope(actor, "events:write"):
         raise Forbidden(permissions.refusal(actor, "events"), details={"scope": ["events:write"]})
     signup = _signup_for_update(signup)
