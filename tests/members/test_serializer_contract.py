@@ -74,6 +74,8 @@ def _member_url(path: str = "") -> Callable[[World], str]:
 def _fit_identity(name, value, body) -> None:
     if name == "channel" and value == "phone":
         body["external_id"] = unique_phone()
+    if name == "channel" and value == "email":
+        body["external_id"] = f"{unique()}@example.com"
 
 
 def _fit_definition(name, value, body) -> None:
