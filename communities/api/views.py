@@ -38,7 +38,7 @@ EVENT_ID = path_id("event_id", "Event id.")
 
 
 def _valid(serializer_class, request, *, partial=False) -> dict:
-    serializer = serializer_class(data=request.data if request.data is not None else {}, partial=partial)
+    serializer = serializer_class(data=request.data, partial=partial)  # a JSON null body is refused
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 

@@ -101,3 +101,10 @@ def test_a_store_bound_key_and_scopes(club, key_client, store_b, members):
     reader = key_client(scopes=["communities:read", "events:read"], store=store_b)
     assert reader.get("/api/v1/communities/").json()["results"] == []
     assert reader.post("/api/v1/events/", _event_body(club), format="json").status_code == 403
+
+
+def test_a_json_null_body_is_refused_not_read_as_no_change(club, bob):
+    response = client_for(bob).patch(f"/api/v1/communities/{club.pk}/", data="null", content_type="application/json")
+    assert response.status_code == 400, response.content
+    club.refresh_from_db()
+    assert club.name == "Night runners"
