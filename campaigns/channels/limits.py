@@ -150,3 +150,12 @@ class Receipts:
             logger.warning("channel receipts: could not read %d keys: %s", len(keys), exc)
             return {}
         return {key: value.decode() for key, value in zip(keys, values, strict=True) if value is not None}
+
+
+def retry_after(headers) -> float:
+    """The seconds a provider's Retry-After header asks for (0.1 to 300; 1 when absent or not a number
+    of seconds)."""
+    try:
+        return min(max(float(headers.get("Retry-After", "1")), 0.1), 300.0)
+    except ValueError:
+        return 1.0

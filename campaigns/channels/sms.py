@@ -114,13 +114,6 @@ def _error_text(response: httpx.Response) -> str:
     return text[:ERROR_CHARS]
 
 
-def _retry_after(response: httpx.Response) -> float:
-    try:
-        return min(max(float(response.headers.get("Retry-After", "1")), 0.1), 300.0)
-    except ValueError:
-        return 1.0
-
-
 class SmsChannel(Channel):
     code = "sms"
     label = _("SMS")
@@ -211,7 +204,7 @@ class SmsChannel(Channel):
             return Result(o.delivery_id, Outcome.SENT, provider_message_id=message_id), ""
         error = _error_text(response)
         if status == 429:
-            wait = _retry_after(response)
+            wait = limits.retry_after(response.headers)
             bucket.pause(wait)
             return (Result(o.delivery_id, Outcome.RETRY, error=error),
                     f"not attempted: the provider asked to wait {wait:g} s")

@@ -81,13 +81,6 @@ def _client() -> httpx.Client:
     return client
 
 
-def _retry_after(response: httpx.Response) -> float:
-    try:
-        return min(max(float(response.headers.get("Retry-After", "1")), 0.1), 300.0)
-    except ValueError:
-        return 1.0
-
-
 class WebhookChannel(Channel):
     code = "webhook"
     label = _("Webhook (the brand's own system)")
@@ -181,7 +174,7 @@ class WebhookChannel(Channel):
             return Result(o.delivery_id, Outcome.SENT, provider_message_id=message_id[:128] or o.key), ""
         error = f"HTTP {status}: {response.text.strip()}"[:ERROR_CHARS]
         if status == 429:
-            wait = _retry_after(response)
+            wait = limits.retry_after(response.headers)
             bucket.pause(wait)
             return (Result(o.delivery_id, Outcome.RETRY, error=error),
                     f"not attempted: the receiver asked to wait {wait:g} s")
