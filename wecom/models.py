@@ -163,6 +163,7 @@ class SyncKind(models.TextChoices):
     CONTACTS = "contacts", _("Contacts, full")
     CONTACTS_INCREMENTAL = "contacts_incremental", _("Contacts, changes only")
     TAGS = "tags", _("Corp tags")
+    GROUPS = "groups", _("Customer groups")
 
 
 class RunStatus(models.TextChoices):
@@ -578,3 +579,109 @@ class TagMark(models.Model):
 
     def __str__(self) -> str:
         return f"{self.follow_id}: +{len(self.add_tag)} -{len(self.remove_tag)}"
+
+
+class GroupStatus(models.IntegerChoices):
+    """groupchat/list's follow-up status of a group (status_filter takes the same values)."""
+
+    NORMAL = 0, _("Owner active")
+    OWNER_RESIGNED = 1, _("Owner left, waiting for a new owner")
+    TRANSFERRING = 2, _("Being handed to a new owner")
+    TRANSFERRED = 3, _("Handed to a new owner")
+
+
+class CustomerGroup(models.Model):
+    """A WeCom customer group (客户群: an external group chat its owner created), as last read with
+    groupchat/get or changed by a change_external_chat callback. `store` is the owner's store when
+    last synced (what store roles are scoped by); `seen_at` is the WeCom time of the newest state
+    applied, so an older callback changes nothing; `member_version` is WeCom's own version of the
+    member list (a callback whose CurMemVer matches needs no read)."""
+
+    chat_id = models.CharField(_("chat_id"), max_length=ID_LENGTH, unique=True)
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    owner = models.ForeignKey(
+        WecomStaff, verbose_name=_("owner"), on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="owned_groups", db_index=False,
+    )
+    owner_userid = models.CharField(_("owner's WeCom userid"), max_length=ID_LENGTH, blank=True)
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        db_index=False,
+    )
+    created_at_wecom = models.DateTimeField(_("created in WeCom"), null=True, blank=True)
+    notice = models.TextField(_("notice"), blank=True)
+    member_count = models.PositiveIntegerField(_("members"), default=0)
+    customer_count = models.PositiveIntegerField(_("customers"), default=0)
+    status = models.PositiveSmallIntegerField(_("status"), choices=GroupStatus.choices, default=GroupStatus.NORMAL)
+    member_version = models.CharField(_("member version"), max_length=64, blank=True)
+    dismissed_at = models.DateTimeField(_("dismissed"), null=True, blank=True)
+    seen_at = models.DateTimeField(_("WeCom state as of"), null=True, blank=True)
+    synced_at = models.DateTimeField(_("last synced"), default=timezone.now)
+    last_run = models.ForeignKey(
+        SyncRun, verbose_name=_("last listed by run"), on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+", db_index=False,
+    )
+
+    objects = ScopedManager()
+    store_scope_field = "store"
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = _("customer group")
+        verbose_name_plural = _("customer groups")
+        indexes = [
+            models.Index(fields=["store", "name"], name="wecom_group_store"),
+            models.Index(fields=["owner", "name"], name="wecom_group_owner"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.chat_id
+
+
+class GroupMemberKind(models.IntegerChoices):
+    STAFF = 1, _("Staff member")
+    CUSTOMER = 2, _("Customer")
+
+
+class JoinScene(models.IntegerChoices):
+    """groupchat/get's join_scene."""
+
+    INVITED = 1, _("Invited directly by a group member")
+    LINK = 2, _("Invited through a link")
+    QR_CODE = 3, _("Scanned the group's QR code")
+
+
+class CustomerGroupMember(models.Model):
+    """One person in a customer group: a customer (external_userid; `member` when Siyu knows them as a
+    WeCom contact) or a staff member (`staff`). A member who left keeps the row with `left_at`; joining
+    again clears it."""
+
+    group = models.ForeignKey(
+        CustomerGroup, verbose_name=_("group"), on_delete=models.CASCADE, related_name="members", db_index=False
+    )
+    userid = models.CharField(_("WeCom id"), max_length=ID_LENGTH)
+    kind = models.PositiveSmallIntegerField(_("kind"), choices=GroupMemberKind.choices)
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="wecom_groups",
+    )
+    staff = models.ForeignKey(
+        WecomStaff, verbose_name=_("staff"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        db_index=False,
+    )
+    name = models.CharField(_("name in the group"), max_length=64, blank=True)
+    joined_at = models.DateTimeField(_("joined"), null=True, blank=True)
+    join_scene = models.PositiveSmallIntegerField(_("how they joined"), null=True, blank=True)
+    invitor = models.CharField(_("invited by (userid)"), max_length=ID_LENGTH, blank=True)
+    left_at = models.DateTimeField(_("left"), null=True, blank=True)
+
+    objects = ScopedManager()
+    store_scope_field = "group__store"
+
+    class Meta:
+        verbose_name = _("customer group member")
+        verbose_name_plural = _("customer group members")
+        constraints = [models.UniqueConstraint(fields=["group", "userid"], name="wecom_group_member_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.group_id}/{self.userid}"

@@ -16,6 +16,7 @@ def register() -> None:
         "wecom_channel_codes", _("WeCom channel codes"), store_roles="write", store_staff="none"
     )
     permissions.register("wecom_handovers", _("WeCom customer handovers"), store_roles="write", store_staff="none")
+    permissions.register("wecom_groups", _("WeCom customer groups"), store_roles="read")
     privacy.register()
     timeline.register()
     panels.register()
@@ -27,3 +28,6 @@ def register() -> None:
     from wecom.services import contact_events
 
     contact_events.register()
+    from wecom.services import groups
+
+    groups.register()

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from members.models import Channel
 from members.privacy_registry import ErasureSubject
-from wecom.models import ErasedContact, WecomContact, WecomFollow
+from wecom.models import CustomerGroupMember, ErasedContact, WecomContact, WecomFollow
 from wecom.services.contacts import erased_digest
 
 
@@ -23,7 +23,11 @@ def export_wecom(member, actor) -> dict:
         .values("contact__external_userid", "staff__userid", "add_way", "state", "added_at", "deleted_at",
                 "deleted_by")
     )
-    return {"contacts": contacts, "follows": follows}
+    groups = list(
+        CustomerGroupMember.objects.filter(member=member).order_by("id")
+        .values("group__chat_id", "group__name", "userid", "name", "joined_at", "join_scene", "invitor", "left_at")
+    )
+    return {"contacts": contacts, "follows": follows, "groups": groups}
 
 
 def erase(subject: ErasureSubject) -> dict:
@@ -38,6 +42,8 @@ def erase(subject: ErasureSubject) -> dict:
         [ErasedContact(digest=erased_digest(e), erased_at=now) for e in sorted(ids)], ignore_conflicts=True
     )
     follows = WecomFollow.objects.filter(contact__external_userid__in=ids).delete()[0]
+    group_rows = CustomerGroupMember.objects.filter(member_id__in=subject.member_ids).delete()[0]
+    group_rows += CustomerGroupMember.objects.filter(userid__in=ids).delete()[0]
     contacts = WecomContact.objects.filter(external_userid__in=ids).delete()[1].get(WecomContact._meta.label, 0)
     events = 0
     try:
@@ -47,7 +53,7 @@ def erase(subject: ErasureSubject) -> dict:
     scrub = getattr(event_services, "scrub_events_for", None)
     if scrub is not None and ids:
         events = scrub(sorted(ids)) or 0
-    return {"contacts": contacts, "follows": follows, "erased_ids": len(ids),
+    return {"contacts": contacts, "follows": follows, "group_memberships": group_rows, "erased_ids": len(ids),
             "events": events if isinstance(events, int) else 0}
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 
 from members.timeline import Entry, Window
-from wecom.models import DeletedBy, WecomFollow
+from wecom.models import CustomerGroupMember, DeletedBy, WecomFollow
 
 MESSAGES = {
     "added": _("Added on WeCom by staff member %(staff)s"),
@@ -15,6 +15,8 @@ MESSAGES = {
     "deleted_customer": _("Deleted staff member %(staff)s on WeCom"),
     "deleted_staff": _("Staff member %(staff)s deleted the customer on WeCom"),
     "deleted": _("No longer a WeCom contact of staff member %(staff)s"),
+    "group_joined": _("Joined the WeCom customer group %(group)s"),
+    "group_left": _("Left the WeCom customer group %(group)s"),
 }
 
 
@@ -45,8 +47,28 @@ def deleted_source(window: Window):
     ]
 
 
+def _groups(window: Window, at: str):
+    # The reader's scope: a store role sees the memberships of its store's groups only.
+    rows = CustomerGroupMember.objects.visible_to(window.reader).filter(
+        member=window.member, **{f"{at}__isnull": False}
+    ).select_related("group")
+    return window.page(rows, at=at)
+
+
+def group_joined_source(window: Window):
+    return [Entry(at=m.joined_at, pk=m.pk, code="group_joined", params={"group": m.group.name or m.group.chat_id})
+            for m in _groups(window, "joined_at")]
+
+
+def group_left_source(window: Window):
+    return [Entry(at=m.left_at, pk=m.pk, code="group_left", params={"group": m.group.name or m.group.chat_id})
+            for m in _groups(window, "left_at")]
+
+
 def register() -> None:
     from members import timeline
 
     timeline.register("wecom", added_source, label=_("WeCom"), messages=MESSAGES, order=60)
     timeline.register("wecom", deleted_source, name="wecom.deleted", messages=MESSAGES)
+    timeline.register("wecom", group_joined_source, name="wecom.group_joined", messages=MESSAGES)
+    timeline.register("wecom", group_left_source, name="wecom.group_left", messages=MESSAGES)

@@ -74,8 +74,8 @@ class WecomStaffSerializer(serializers.ModelSerializer):
 
 class StartInputSerializer(serializers.Serializer):
     kind = strict.ChoiceField(
-        choices=[SyncKind.CONTACTS, SyncKind.CONTACTS_INCREMENTAL],
-        help_text="contacts (full) or contacts_incremental (changes only).",
+        choices=[SyncKind.CONTACTS, SyncKind.CONTACTS_INCREMENTAL, SyncKind.GROUPS],
+        help_text="contacts (full), contacts_incremental (changes only) or groups (customer groups).",
     )
 
 
@@ -114,9 +114,9 @@ class SyncRunViewSet(ScopedCreateListRetrieveViewSet):
     def create(self, request, *args, **kwargs):
         data = json_object(request)
         kind = data.get("kind")
-        if kind not in sync.CONTACT_KINDS:
+        if kind not in sync.RUN_KINDS:
             raise InvalidInput(details={"kind": [_("One of: %(choices)s.")
-                                                 % {"choices": ", ".join(sync.CONTACT_KINDS)}]})
+                                                 % {"choices": ", ".join(sync.RUN_KINDS)}]})
         result = sync.start_run(kind=kind, actor=request.user)
         return Response(SyncRunSerializer(queries.describe(result.run)).data,
                         status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)

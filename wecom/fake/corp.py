@@ -29,6 +29,12 @@ ERRMSG = {
     40013: "invalid corpid",
     40014: "invalid access_token",
     40058: "invalid parameter",
+    40004: "invalid media type",
+    40005: "invalid type",
+    40006: "invalid file size",
+    40007: "invalid media_id",
+    40008: "invalid message type",
+    40009: "invalid image size",
     40050: "chatid not found",
     40068: "invalid tagid",
     40096: "invalid external userid",
@@ -52,11 +58,15 @@ ERRMSG = {
 }
 
 DAY = 86400
+MEDIA_LIFE = 3 * DAY  # a temporary media_id's life
+MEDIA_TYPES = {"image": 10 * 1024 * 1024, "voice": 2 * 1024 * 1024, "video": 10 * 1024 * 1024,
+               "file": 20 * 1024 * 1024}  # type -> the largest file
 NINETY_DAYS = 90 * DAY
 TWO_YEARS = 730 * DAY
 # add_way and its share among base contacts (WECOM.md "External contacts").
 ADD_WAYS = ((1, 45), (2, 12), (3, 8), (4, 6), (5, 10), (6, 6), (10, 3), (13, 4), (201, 3), (202, 2), (0, 1))
 CUSTOMER_INITIATED = {1, 3, 4, 10, 13}
+STRANGER_BASE = 2**39  # indices of group members who are no one's contact (index_of refuses them)
 
 
 class WeComError(Exception):
@@ -193,6 +203,7 @@ class FakeCorp:
         self._extra_chats: dict[int, int] = {}  # staff index -> chats created after the start
         self.chat_transfers: dict[str, list[float]] = {}
         self.msg_tasks: dict[str, dict] = {}
+        self.media: dict[str, dict] = {}  # media_id -> type, created_at, filename, content_type, size, sha256
         self._waiting: list[tuple[int, dict]] = []  # transfers in progress
         self._unconfirmed: list[str] = []  # mass-message tasks before their confirmation time
         self.received: dict[tuple[int, int], int] = {}  # (index, day) -> mass messages received
@@ -903,61 +914,107 @@ class FakeCorp:
         s, _k = self._chat_index(chat_id)
         return self.chat_owner.get(chat_id, self.staff[s])
 
+    def _chat_status(self, chat_id: str) -> int:
+        # groupchat/list's status: 0 owner active, 1 owner resigned and waiting for a new owner (the
+        # simulated corp has no handover of groups in progress: 2 and 3 are never listed).
+        return 1 if self.chat_owner_of(chat_id) in self.resigned else 0
+
     def group_chat_list(self, *, status_filter=0, owner_filter=None, cursor=None, limit=100) -> dict:
-        limit = int(limit or 0)
+        try:
+            limit = int(limit or 0)
+        except (TypeError, ValueError):
+            raise WeComError(40058, "limit must be 1 to 1000") from None
         if not 1 <= limit <= 1000:
             raise WeComError(40058, "limit must be 1 to 1000")
+        if status_filter not in (0, 1, 2, 3, None):
+            raise WeComError(40058, "status_filter must be 0 to 3")
+        if owner_filter is not None and not isinstance(owner_filter, dict):
+            raise WeComError(47001)
         owners = (owner_filter or {}).get("userid_list") or []
+        if not isinstance(owners, list) or len(owners) > 100:
+            raise WeComError(40058, "owner_filter.userid_list holds at most 100 userids")
         if not owners and len(self.staff) > 1000:
             raise WeComError(81017)
         for u in owners:
             self.check_staff(u, permission=False)
-        if status_filter not in (0, None):  # the simulated corp has no chats awaiting handover
-            return {"group_chat_list": [], "next_cursor": ""}
         with self.lock:
             wanted = set(owners)
             ids = self._chat_ids()
             if wanted:
                 ids = [c for c in ids if self.chat_owner_of(c) in wanted]
-            chunk, next_cursor = page(ids, cursor, limit)
-            return {"group_chat_list": [{"chat_id": c, "status": 0} for c in chunk], "next_cursor": next_cursor}
+            rows = [{"chat_id": c, "status": self._chat_status(c)} for c in ids]
+            if status_filter:
+                rows = [r for r in rows if r["status"] == status_filter]
+            chunk, next_cursor = page(rows, cursor, limit)
+            return {"group_chat_list": chunk, "next_cursor": next_cursor}
+
+    def _store_staff(self, s: int) -> list[int]:
+        """Indices of the staff of staff member s's store (s alone when the userid names no store)."""
+        store = names.store_of(self.staff[s])
+        if store is None:
+            return [s]
+        return [t for t, u in enumerate(self.staff) if names.store_of(u) == store]
+
+    def _chat_title(self, s: int, k: int, rng: random.Random) -> str:
+        store = names.store_of(self.staff[s]) or ""
+        short = names.store_name(store).removesuffix("店") if store else ""
+        return names.GROUP_CHAT_NAMES[(s + k) % len(names.GROUP_CHAT_NAMES)].format(store=short)
+
+    def stranger_id(self, s: int, k: int, n: int) -> str:
+        """A WeChat user in a group who is no staff member's contact: an external_userid this corp
+        issued for the group only (externalcontact/get knows it not)."""
+        return self.external_userid(STRANGER_BASE + (s * 256 + k) * 512 + n)
 
     def group_chat(self, chat_id, *, need_name: int = 0) -> dict:
         with self.lock:
             s, k = self._chat_index(chat_id)
             owner = self.chat_owner_of(chat_id)
             rng = self._rng(s, 500 + k)
-            store = names.store_of(self.staff[s]) or ""
-            title = rng.choice(names.GROUP_CHAT_NAMES).format(store=names.store_name(store) if store else "")
+            title = self._chat_title(s, k, rng)
             created = self.epoch - rng.randrange(TWO_YEARS)
             changes = self.chat_changes.get(chat_id, {})
             created = changes.get("created", created)
             title = changes.get("name", title)
-            members = [{"userid": owner, "type": 1, "join_time": created, "join_scene": 1}]
+            members = [{"userid": owner, "type": 1, "join_time": created, "join_scene": 1,
+                        "invitor": {"userid": owner}, "group_nickname": ""}]
+            helpers = [] if k >= self.groups_per_staff else [
+                t for t in self._store_staff(s) if self.staff[t] != owner][:2]
+            for t in helpers:  # colleagues of the owner's store help run the group
+                members.append({"userid": self.staff[t], "type": 1, "join_time": created + 60, "join_scene": 1,
+                                "invitor": {"userid": owner}, "group_nickname": ""})
             for i, joined, scene in self._chat_customers(chat_id, s, k):
                 member = {
                     "userid": self.external_userid(i),
                     "type": 2,
                     "join_time": joined,
                     "join_scene": scene,
-                    "invitor": {"userid": owner},
                     "group_nickname": "",
                 }
-                contact = self.contact(i)
-                if "unionid" in contact:
-                    member["unionid"] = contact["unionid"]
+                if scene in (1, 2):  # invited (directly or by link); a QR code scan has no invitor
+                    member["invitor"] = {"userid": owner}
+                if i >= STRANGER_BASE:
+                    name = names.person(random.Random(f"{self.seed}:stranger:{i}"))[0]
+                else:
+                    contact = self.contact(i)
+                    name = contact["name"]
+                    if "unionid" in contact:
+                        member["unionid"] = contact["unionid"]
                 if need_name:
-                    member["name"] = contact["name"]
+                    member["name"] = name
                 members.append(member)
+            if need_name:
+                for m in members:
+                    if m["type"] == 1:
+                        m["name"] = m["userid"]
             return {
                 "group_chat": {
                     "chat_id": chat_id,
                     "name": title,
                     "owner": owner,
                     "create_time": created,
-                    "notice": "欢迎加入，群内定期分享会员福利",
+                    "notice": changes.get("notice", names.GROUP_NOTICES[(s + k) % len(names.GROUP_NOTICES)]),
                     "member_list": members,
-                    "admin_list": [],
+                    "admin_list": [{"userid": self.staff[t]} for t in helpers[:1]],
                     "member_version": self._member_version(chat_id),
                 }
             }
@@ -970,13 +1027,25 @@ class FakeCorp:
         """(contact index, join time, join scene) of the chat's customers."""
         changes = self.chat_changes.get(chat_id, {})
         out = []
-        if k < self.groups_per_staff:  # a chat from the start: members drawn from its owner's contacts
+        if k < self.groups_per_staff:
+            # A chat from the start: 20 to 300 people, most of them customers of the owner's store
+            # (the owner's own first), the rest WeChat users who are no one's contact.
             rng = self._rng(s, 500 + k)
-            rng.choice(names.GROUP_CHAT_NAMES)
             created = self.epoch - rng.randrange(TWO_YEARS)
-            pool = range(s * self.per_staff, (s + 1) * self.per_staff)  # the owner's own first contacts
-            for i in rng.sample(pool, min(len(pool), rng.randrange(3, 25))):
-                out.append((i, created + rng.randrange(DAY * 30), rng.choice((1, 2, 3))))
+            size = rng.randrange(20, 301)
+            own = list(range(s * self.per_staff, (s + 1) * self.per_staff))  # the owner's own contacts
+            others = [i for t in self._store_staff(s) if t != s
+                      for i in range(t * self.per_staff, (t + 1) * self.per_staff)]
+            want = int(size * rng.uniform(0.55, 0.9))
+            mine = rng.sample(own, min(len(own), max(want * 2 // 3, 1)))
+            chosen = mine + rng.sample(others, min(len(others), max(want - len(mine), 0)))
+            for i in chosen:
+                joined = min(created + rng.randrange(DAY * 60), self.epoch)
+                out.append((i, joined, rng.choices((1, 2, 3), weights=(5, 2, 3))[0]))
+            for n in range(max(size - 1 - len(out), 0)):
+                joined = min(created + rng.randrange(DAY * 90), self.epoch)
+                scene = rng.choices((1, 2, 3), weights=(2, 3, 5))[0]
+                out.append((STRANGER_BASE + (s * 256 + k) * 512 + n, joined, scene))
         out += changes.get("added", [])
         removed = changes.get("removed", set())
         return [row for row in out if row[0] not in removed]
@@ -1049,7 +1118,9 @@ class FakeCorp:
             self.chat_owner[chat_id] = self.check_staff(owner, permission=False)
         elif detail == "change_name":
             changes["name"] = str(name or "客户群")
-        elif detail != "change_notice":
+        elif detail == "change_notice":
+            changes["notice"] = str(name or "")
+        else:
             raise WeComError(40058, "unknown update_detail")
         changes["version"] = changes.get("version", 0) + 1
         fields["LastMemVer"], fields["CurMemVer"] = last, self._member_version(chat_id)
@@ -1196,6 +1267,54 @@ class FakeCorp:
         return {"customer": chunk, "next_cursor": next_cursor}
 
     # --- mass messages -------------------------------------------------------------------------
+    # --- temporary media (media/upload) ----------------------------------------------------------
+    def upload_media(self, media_type: str | None, filename: str, content_type: str, data: bytes | None) -> dict:
+        """Keep an uploaded file as temporary media, valid MEDIA_LIFE seconds (path/90253): 40005 for
+        a type other than image, voice, video or file, 44001 without the "media" part, 40006 for a
+        file of 5 bytes or less (or over 20 MB), 40004 for an image that is not a JPG or PNG and
+        40009 for one over 10 MB."""
+        if media_type not in MEDIA_TYPES:
+            raise WeComError(40005)
+        if data is None:
+            raise WeComError(44001, "empty media data")
+        if len(data) <= 5 or len(data) > MEDIA_TYPES[media_type]:
+            raise WeComError(40009 if media_type == "image" and len(data) > 5 else 40006)
+        if media_type == "image" and not (data.startswith(b"\xff\xd8\xff") or data.startswith(b"\x89PNG\r\n\x1a\n")):
+            raise WeComError(40004, "invalid media type: image must be JPG or PNG")
+        with self.lock:
+            media_id = "3" + self._id("m")
+            created = int(self.now())
+            self.media[media_id] = {"type": media_type, "created_at": created, "filename": filename,
+                                    "content_type": content_type, "size": len(data),
+                                    "sha256": hashlib.sha256(data).hexdigest()}
+        return {"type": media_type, "media_id": media_id, "created_at": str(created)}
+
+    def media_valid(self, media_id, media_type: str | None = None) -> bool:
+        found = self.media.get(media_id) if isinstance(media_id, str) else None
+        return bool(found and self.now() - found["created_at"] < MEDIA_LIFE
+                    and (media_type is None or found["type"] == media_type))
+
+    def check_attachments(self, attachments: list) -> None:
+        """add_msg_template's attachments: each a known msgtype with its object; 40007 for a media_id
+        the corp does not have (or that expired after three days), 40058 for a missing field."""
+        required = {"image": (), "link": ("title", "url"), "miniprogram": ("title", "pic_media_id", "appid", "page"),
+                    "video": ("media_id",), "file": ("media_id",)}
+        for attachment in attachments:
+            msgtype = attachment.get("msgtype") if isinstance(attachment, dict) else None
+            if msgtype not in required:
+                raise WeComError(40008, f"invalid attachment msgtype {msgtype!r}")
+            item = attachment.get(msgtype)
+            if not isinstance(item, dict):
+                raise WeComError(40058, f"attachment {msgtype} has no {msgtype} object")
+            missing = [f for f in required[msgtype] if not item.get(f)]
+            if msgtype == "image" and not item.get("media_id") and not item.get("pic_url"):
+                missing.append("media_id")
+            if missing:
+                raise WeComError(40058, f"attachment {msgtype}: missing {', '.join(missing)}")
+            media = item.get("pic_media_id") if msgtype == "miniprogram" else item.get("media_id")
+            if media and not self.media_valid(media, "image" if msgtype in ("image", "miniprogram") else msgtype):
+                raise WeComError(40007)
+
     def add_msg_template(self, body: dict) -> dict:
         chat_type = body.get("chat_type") or "single"
         if chat_type not in ("single", "group"):
@@ -1208,6 +1327,7 @@ class FakeCorp:
             raise WeComError(40058, "at most 9 attachments")
         if not text and not attachments:
             raise WeComError(40058, "text and attachments are both empty")
+        self.check_attachments(attachments)
         sender = body.get("sender")
         if sender is not None:
             self.check_staff(sender, permission=False)

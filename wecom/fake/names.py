@@ -85,7 +85,18 @@ TAG_GROUPS = [
 ]
 STORE_GROUP = "门店"
 
-GROUP_CHAT_NAMES = ["{store}宝妈交流群", "{store}会员福利群", "{store}跑步打卡群", "{store}周末露营群"]
+# Customer groups of a store: interest groups (running, cycling, parent-and-child…) and member perks.
+GROUP_CHAT_NAMES = [
+    "{store}跑步打卡群", "{store}会员福利群", "{store}骑行俱乐部", "{store}亲子成长群", "{store}宝妈交流群",
+    "{store}周末露营群", "{store}瑜伽晨练群", "{store}新品体验官",
+]
+GROUP_NOTICES = [
+    "欢迎加入！每周六早7点集合晨跑，群内分享路线与配速。",
+    "会员专属福利群：新品、积分兑换和门店活动第一时间通知。",
+    "周日骑行，请自备头盔；活动报名请找群主。",
+    "亲子活动每月两次，报名请留言宝宝月龄。",
+    "文明交流，请勿发布广告。",
+]
 
 # scrm.demo's stores and staff, so the demo's WeCom corp follows the same people by default.
 DEMO_STORES = [

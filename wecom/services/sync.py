@@ -12,6 +12,8 @@ page written.
 - Incremental (SyncKind.CONTACTS_INCREMENTAL): per staff member, externalcontact/list diffed with
   the stored follows: new ids fetched with externalcontact/get, missing ones churned. Edits arrive
   through callbacks (wecom.services.contact_events).
+- Customer groups (SyncKind.GROUPS): per staff member (linked or not), the groups they own
+  (wecom.services.groups: groupchat/list pages, groupchat/get per chat).
 
 A rate limit or an outage pauses the run (`resume_at`, `pause_reason`); the sweeper (beat) resumes
 due runs and re-queues running runs whose heartbeat is stale (a killed worker). Attempts without
@@ -37,6 +39,7 @@ from wecom.models import (
     ACTIVE_RUN_STATUSES,
     CursorStatus,
     RunStatus,
+    StaffStatus,
     SyncCursor,
     SyncFailure,
     SyncKind,
@@ -44,12 +47,13 @@ from wecom.models import (
     WecomFollow,
     WecomStaff,
 )
-from wecom.services import contacts
+from wecom.services import contacts, groups
 from wecom.services.staff import check_can_manage, is_syncable, refresh_staff
 
 logger = logging.getLogger(__name__)
 
 CONTACT_KINDS = (SyncKind.CONTACTS, SyncKind.CONTACTS_INCREMENTAL)
+RUN_KINDS = (*CONTACT_KINDS, SyncKind.GROUPS)  # the kinds this module runs
 PAGE_LIMIT = 100  # batch/get_by_user's maximum
 LOCK_CLASS = 7342  # advisory locks of sync runs: (class, run id), shared by the lanes running it
 CURSOR_LOCK_CLASS = 7343  # (class, cursor id): the lane writing that staff member's contacts
@@ -108,8 +112,8 @@ class StartResult:
 def start_run(*, kind: str, actor) -> StartResult:
     """Create a contact sync run and queue it; when one of this kind is active, answer that one."""
     check_can_manage(actor)
-    if kind not in CONTACT_KINDS:
-        raise InvalidInput(details={"kind": [_("One of: %(choices)s.") % {"choices": ", ".join(CONTACT_KINDS)}]})
+    if kind not in RUN_KINDS:
+        raise InvalidInput(details={"kind": [_("One of: %(choices)s.") % {"choices": ", ".join(RUN_KINDS)}]})
     try:
         with transaction.atomic():
             run = SyncRun.objects.create(
@@ -171,7 +175,7 @@ def run_step(*, run_id: int, client=None, pages: int | None = None, seconds: flo
     try:
         now = timezone.now()
         claimed = SyncRun.objects.filter(
-            pk=run_id, kind__in=CONTACT_KINDS, status__in=[RunStatus.QUEUED, RunStatus.RUNNING]
+            pk=run_id, kind__in=RUN_KINDS, status__in=[RunStatus.QUEUED, RunStatus.RUNNING]
         ).update(
             status=RunStatus.RUNNING, heartbeat_at=now, started_at=Coalesce(F("started_at"), now),
             resume_at=None, pause_reason="",
@@ -219,6 +223,8 @@ class _Runner:
                     _advisory("pg_advisory_unlock", CURSOR_LOCK_CLASS, pk)
             if self.pending().exists():
                 return "more" if not self.budget_left() else "waiting"
+            if self.run_row.kind == SyncKind.GROUPS:
+                groups.finish_run(self.run_row)
             finish(self.run_row.pk)
             return "done"
         except _Stopped:
@@ -262,18 +268,22 @@ class _Runner:
                 raise _Fail("staff_list_refused", exc.errcode) from None
             staff = list(WecomStaff.objects.filter(follow_enabled=True).order_by("userid"))
             now = timezone.now()
+            if self.run_row.kind == SyncKind.GROUPS:  # a group's owner needs no Siyu account
+                syncable = {s.pk for s in staff if s.status == StaffStatus.ACTIVE}
+            else:
+                syncable = {s.pk for s in staff if is_syncable(s)}
             SyncCursor.objects.bulk_create(
                 [
                     SyncCursor(
                         run=self.run_row, staff=s, updated_at=now,
-                        status=CursorStatus.PENDING if is_syncable(s) else CursorStatus.SKIPPED,
-                        error_code="" if is_syncable(s) else "staff_unlinked",
+                        status=CursorStatus.PENDING if s.pk in syncable else CursorStatus.SKIPPED,
+                        error_code="" if s.pk in syncable else "staff_unlinked",
                     )
                     for s in staff
                 ],
                 ignore_conflicts=True,
             )
-            total = sum(1 for s in staff if is_syncable(s))
+            total = len(syncable)
             SyncRun.objects.filter(pk=self.run_row.pk).update(staff_total=total, heartbeat_at=now)
         return True
 
@@ -281,7 +291,9 @@ class _Runner:
         from wecom.client import errors
 
         try:
-            if self.run_row.kind == SyncKind.CONTACTS:
+            if self.run_row.kind == SyncKind.GROUPS:
+                done = groups.sync_owner(self, cursor)
+            elif self.run_row.kind == SyncKind.CONTACTS:
                 done = self.full_pages(cursor)
             else:
                 done = self.incremental(cursor)
@@ -504,7 +516,7 @@ def sweep(*, now=None) -> dict[str, list[int]]:
     outcome: dict[str, list[int]] = {"resumed": [], "restarted": [], "failed": [], "queued": []}
     due = SyncRun.objects.filter(status=RunStatus.PAUSED, resume_at__lte=now).values_list("pk", "kind")
     for run_id, kind in due:
-        if kind not in CONTACT_KINDS:
+        if kind not in RUN_KINDS:
             if kind == SyncKind.TAGS:  # a tags run resumes from paused itself (wecom.services.tags.run)
                 _queue_tags(run_id)
                 outcome["resumed"].append(run_id)
@@ -512,7 +524,7 @@ def sweep(*, now=None) -> dict[str, list[int]]:
         if SyncRun.objects.filter(pk=run_id, status=RunStatus.PAUSED).update(status=RunStatus.QUEUED):
             outcome["resumed"].append(run_id)
             queue(run_id, count=lanes())
-    contact_runs = SyncRun.objects.filter(kind__in=CONTACT_KINDS)
+    contact_runs = SyncRun.objects.filter(kind__in=RUN_KINDS)
     stale = contact_runs.filter(status=RunStatus.RUNNING, heartbeat_at__lt=now - stale_after())
     for run in stale:
         if not lock_is_free(run.pk):
