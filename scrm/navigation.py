@@ -57,6 +57,7 @@ SECTIONS = [
         [
             Link(_("Connection"), "wecom-home", OPERATORS),
             Link(_("Contact syncs"), "wecom-sync-list", OPERATORS),
+            Link(_("Customer groups"), "wecom-group-list"),
             Link(_("Handovers"), "wecom-handover-list", MANAGERS),
             Link(_("Channel codes"), "wecom-channel-list", MANAGERS),
             Link(_("Corp tags"), "wecom-tags", OPERATORS),
@@ -75,6 +76,7 @@ SECTIONS = [
         [
             Link(_("Campaigns"), "campaign-list"),
             Link(_("Send policy"), "campaign-policy", OPERATORS),
+            Link(_("Seasons"), "campaign-seasons", MANAGERS),
         ],
     ),
     (

@@ -5,7 +5,18 @@ from __future__ import annotations
 import django_filters
 from django.utils.translation import gettext_lazy as _
 
-from wecom.models import RunStatus, SyncFailure, SyncKind, SyncRun, WecomStaff
+from scrm.filters import StoreFilter
+from wecom.models import (
+    CustomerGroup,
+    CustomerGroupMember,
+    GroupMemberKind,
+    GroupStatus,
+    RunStatus,
+    SyncFailure,
+    SyncKind,
+    SyncRun,
+    WecomStaff,
+)
 
 
 class SyncRunFilterSet(django_filters.FilterSet):
@@ -32,3 +43,25 @@ class WecomStaffFilterSet(django_filters.FilterSet):
     class Meta:
         model = WecomStaff
         fields = ["linked", "follow_enabled"]
+
+
+class CustomerGroupFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label=_("Name"))
+    store = StoreFilter(field_name="store", label=_("Store"))
+    owner = django_filters.CharFilter(field_name="owner_userid", label=_("Owner (WeCom userid)"))
+    status = django_filters.ChoiceFilter(choices=GroupStatus.choices, label=_("Status"))
+    dismissed = django_filters.BooleanFilter(field_name="dismissed_at", lookup_expr="isnull", exclude=True,
+                                             label=_("Dismissed"))
+
+    class Meta:
+        model = CustomerGroup
+        fields = ["q", "store", "owner", "status", "dismissed"]
+
+
+class CustomerGroupMemberFilterSet(django_filters.FilterSet):
+    kind = django_filters.ChoiceFilter(choices=GroupMemberKind.choices, label=_("Kind"))
+    present = django_filters.BooleanFilter(field_name="left_at", lookup_expr="isnull", label=_("Still in the group"))
+
+    class Meta:
+        model = CustomerGroupMember
+        fields = ["kind", "present"]

@@ -1,6 +1,6 @@
 """Screens of the WeCom connector (flat names, included at the site root), one module per part."""
 
-from wecom.views import callbacks, channels, connection, handovers, sidebar, sync
+from wecom.views import callbacks, channels, connection, groups, handovers, sidebar, sync
 
 urlpatterns = [
     *connection.urlpatterns,
@@ -8,5 +8,6 @@ urlpatterns = [
     *callbacks.urlpatterns,
     *channels.urlpatterns,
     *handovers.urlpatterns,
+    *groups.urlpatterns,
     *sidebar.urlpatterns,
 ]
