@@ -3,7 +3,8 @@ its staff), the corp's staff are read from it and linked to their Siyu accounts 
 store gets its channel code, and the first full contact sync is started, so the demo shows a live
 corp syncing. Its first pages are synced here, before the worker takes the rest, so that the demo's
 handover (a few customers between two staff members of one store) and the sidebar card have synced
-customers to show on a fresh `up`. Idempotent: a rerun links nobody twice, starts no second first
+customers to show on a fresh `up`. The customer groups are synced by a run of their own, started
+after the contacts' first pages. Idempotent: a rerun links nobody twice, starts no second first
 sync and no second handover. Against a real corp it does nothing (an operator starts the first
 sync from the sync page)."""
 
@@ -30,6 +31,7 @@ def seed() -> str:
         codes = channels.seed_demo(actor=DEMO_ACTOR)
         run = _first_full_sync()
         handovers = _handover_once_synced(run)
+        groups_run = _groups_sync()
     except errors.WecomError as exc:
         # The demo comes up without its WeCom part rather than not at all; the page says why.
         return f"wecom: the local WeCom server did not answer ({type(exc).__name__}); nothing seeded"
@@ -38,6 +40,7 @@ def seed() -> str:
     return (
         f"wecom: {found.added + found.kept} staff on the local WeCom server ({found.linked} newly linked); "
         f"{codes} channel codes; contact sync run {run.pk} {run.status}; {handovers}; "
+        f"customer groups sync run {groups_run.pk} {groups_run.status}; "
         + (f"sidebar card: {link}" if link else "sidebar card: once a customer is synced")
     )
 
@@ -50,6 +53,16 @@ def _first_full_sync() -> SyncRun:
     if done is not None and not active:
         return done
     return contacts.start_full_sync(actor=DEMO_ACTOR)
+
+
+def _groups_sync() -> SyncRun:
+    """The demo's customer groups: the active or last finished groups run, else a new one (the worker
+    runs it; members the contact sync has not brought in yet are linked when it finishes)."""
+    done = SyncRun.objects.filter(kind=SyncKind.GROUPS, status=RunStatus.DONE).order_by("-id").first()
+    active = SyncRun.objects.filter(kind=SyncKind.GROUPS, status__in=ACTIVE_RUN_STATUSES).exists()
+    if done is not None and not active:
+        return done
+    return sync.start_run(kind=SyncKind.GROUPS, actor=DEMO_ACTOR).run
 
 
 def _handover_once_synced(run: SyncRun, *, seconds: float = FIRST_PAGES_SECONDS) -> str:

@@ -24,11 +24,12 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from wecom import sql
 from wecom.client import errors, get_client
 from wecom.models import (
     CursorStatus,
@@ -47,6 +48,7 @@ logger = logging.getLogger(__name__)
 LIST = "externalcontact/groupchat/list"
 GET = "externalcontact/groupchat/get"
 NOT_FOUND = 40050  # chat_id unknown to WeCom (or the group was dismissed)
+GROUP_MEMBER = CustomerGroupMember._meta.db_table
 NAME_MAX = CustomerGroup._meta.get_field("name").max_length
 MEMBER_NAME_MAX = CustomerGroupMember._meta.get_field("name").max_length
 
@@ -243,6 +245,19 @@ def finish_run(run: SyncRun) -> int:
     if removed:
         SyncRun.objects.filter(pk=run.pk).update(removed=run.removed + removed)
     return removed
+
+
+def link_members() -> int:
+    """Customers in groups not linked to a member whose WeCom contact now has one (synced after the
+    group was): linked in one statement. Returns how many."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {GROUP_MEMBER} gm SET member_id = wc.member_id FROM {sql.CONTACT} wc "
+            "WHERE gm.kind = %s AND gm.member_id IS NULL AND wc.external_userid = gm.userid "
+            "AND wc.member_id IS NOT NULL",
+            [GroupMemberKind.CUSTOMER],
+        )
+        return cursor.rowcount
 
 
 # --- callbacks ---------------------------------------------------------------------------------

@@ -225,6 +225,7 @@ class _Runner:
                 return "more" if not self.budget_left() else "waiting"
             if self.run_row.kind == SyncKind.GROUPS:
                 groups.finish_run(self.run_row)
+            groups.link_members()  # customers in groups who became known contacts meanwhile
             finish(self.run_row.pk)
             return "done"
         except _Stopped:
