@@ -10,6 +10,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from campaigns import channels, content
+from campaigns.edit_forms import RecurrenceFields, form_field
 from members.segments.models import Segment
 from scrm.models import Store
 from scrm.scoping import access_for, scope
@@ -17,7 +18,7 @@ from scrm.scoping import access_for, scope
 NOW, LATER = "now", "later"
 
 
-class CampaignForm(forms.Form):
+class CampaignForm(RecurrenceFields):
     name = forms.CharField(label=_("Name"), max_length=100)
     store = forms.ModelChoiceField(label=_("Store"), queryset=Store.objects.none(), required=False,
                                    empty_label=_("Brand-wide"),
@@ -60,6 +61,7 @@ class CampaignForm(forms.Form):
 
     def add_service_errors(self, exc) -> None:
         for field, errors in (exc.details or {}).items():
+            field = form_field(field)  # a recurrence's error under its field
             for error in errors:
                 self.add_error(field if field in self.fields else None, str(error))
         if not exc.details:

@@ -36,6 +36,12 @@ class CampaignStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
+class Repeat(models.TextChoices):
+    DAILY = "daily", _("Every day")
+    WEEKLY = "weekly", _("Every week")
+    MONTHLY = "monthly", _("Every month")
+
+
 class Campaign(models.Model):
     """A mass message to a segment. `store` empty: brand-wide (operators); a store's campaign is its
     manager's, and reaches only that store's members. Counts by state are read from the deliveries
@@ -83,6 +89,28 @@ class Campaign(models.Model):
     )
     started_at = models.DateTimeField(_("sending started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    # A recurring campaign is a series: it never sends itself; the tick writes one run (a child
+    # campaign with `parent` and `occurrence_at`) per occurrence (campaigns.services.recurrence).
+    repeat = models.CharField(_("repeats"), max_length=8, choices=Repeat.choices, blank=True, default="")
+    repeat_weekdays = ArrayField(
+        models.PositiveSmallIntegerField(), verbose_name=_("on weekdays"), default=list, blank=True,
+        help_text=_("Weekly: 0 Monday to 6 Sunday."),
+    )
+    repeat_day = models.PositiveSmallIntegerField(
+        _("on day of the month"), null=True, blank=True,
+        help_text=_("Monthly: 1 to 31; a shorter month sends on its last day."),
+    )
+    repeat_time = models.TimeField(_("at time"), null=True, blank=True)
+    repeat_start = models.DateField(_("from"), null=True, blank=True)
+    repeat_until = models.DateField(_("until"), null=True, blank=True)
+    repeat_count = models.PositiveIntegerField(_("runs at most"), null=True, blank=True)
+    next_occurrence_at = models.DateTimeField(_("next run"), null=True, blank=True)
+    runs_created = models.PositiveIntegerField(_("runs so far"), default=0)
+    parent = models.ForeignKey(
+        "self", verbose_name=_("series"), on_delete=models.PROTECT, null=True, blank=True, related_name="runs",
+        db_index=False,  # campaign_run_once serves it
+    )
+    occurrence_at = models.DateTimeField(_("occurrence"), null=True, blank=True)
 
     objects = ScopedManager()
     store_scope_field = "store"
@@ -95,11 +123,16 @@ class Campaign(models.Model):
             models.CheckConstraint(
                 condition=Q(holdout_share__gte=0) & Q(holdout_share__lte=0.5), name="campaign_holdout_share_range"
             ),
+            # One run per occurrence of a series, whatever the number of ticks creating it at once.
+            models.UniqueConstraint(fields=["parent", "occurrence_at"], name="campaign_run_once"),
         ]
         indexes = [
             # The tick's due campaigns (scheduled and due, or sending).
             models.Index(fields=["status", "scheduled_at"], name="campaign_status_due"),
             models.Index(fields=["store", "-id"], name="campaign_store_recent"),
+            # The tick's due series.
+            models.Index(fields=["next_occurrence_at"], name="campaign_series_due",
+                         condition=Q(next_occurrence_at__isnull=False)),
         ]
 
     def __str__(self) -> str:
@@ -350,3 +383,53 @@ class WecomMassTask(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id}/{self.sender} {self.state}"
+
+
+class StaffTestOutcome(models.TextChoices):
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    RECORDED = "recorded", _("Recorded (this channel is not sent to staff)")
+    FAILED = "failed", _("Failed")
+    REFUSED = "refused", _("Not sent: no address")
+
+
+class StaffTestSend(models.Model):
+    """A campaign's message sent to one staff member to look at before it goes out: never a delivery,
+    never counted against a member's caps or in the results (campaigns.services.test_sends)."""
+
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, db_index=False, related_name="test_sends"
+    )
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("sent to"), on_delete=models.SET_NULL, null=True, blank=True,
+        db_index=False, related_name="+",
+    )
+    recipient_label = models.CharField(_("sent to (name)"), max_length=150)
+    sample_member = models.ForeignKey(
+        Member, verbose_name=_("sample member"), on_delete=models.SET_NULL, null=True, blank=True,
+        db_index=False, db_constraint=False, related_name="+",
+    )
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("sent by"), on_delete=models.SET_NULL, null=True, blank=True,
+        db_index=False, related_name="+",
+    )
+    sent_by_label = models.CharField(_("sent by (API key)"), max_length=100, blank=True, default="")
+    channel = models.CharField(_("channel"), max_length=24)
+    address = models.CharField(_("address"), max_length=254, blank=True, default="")
+    text = models.TextField(_("text"))
+    outcome = models.CharField(_("outcome"), max_length=10, choices=StaffTestOutcome.choices)
+    provider_message_id = models.CharField(_("provider message id"), max_length=128, blank=True, default="")
+    error = models.CharField(_("error"), max_length=ERROR_MAX, blank=True, default="")
+    created_at = models.DateTimeField(_("sent at"), default=timezone.now)
+
+    objects = ScopedManager()
+    store_scope_field = "campaign__store"
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("test send")
+        verbose_name_plural = _("test sends")
+        indexes = [models.Index(fields=["campaign", "-created_at"], name="staff_test_send_campaign")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} → {self.recipient_label} {self.outcome}"

@@ -12,7 +12,7 @@ from django.urls import path
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from campaigns import queries
+from campaigns import edit_views, queries
 from campaigns.filters import CampaignFilterSet, DeliveryFilterSet
 from campaigns.forms import CampaignForm, SendPolicyForm
 from campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryReason, DeliveryState
@@ -78,6 +78,7 @@ def campaign_create(request):
                     name=data["name"], segment_id=data["segment"].pk, channel=data["channel"],
                     content=data["content"], scheduled_at=data["scheduled_at"],
                     holdout_share=data["holdout_share"], store=data.get("store"),
+                    recurrence=data["recurrence"],
                 ))
             except InvalidInput as exc:
                 form.add_service_errors(exc)
@@ -134,6 +135,7 @@ class CampaignDetailView(ScopedDetailView):
             actions=actions_for(campaign, self.request.user),
             polling=campaign.status in LIVE,
             polled=_is_htmx(self.request),
+            **edit_views.detail_context(campaign, self.request.user),
         )
         return context
 

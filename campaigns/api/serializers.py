@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from campaigns import channels, content
+from campaigns.api.editing import RecurrenceSerializer, recurrence_of
 from campaigns.models import Campaign, Delivery, OutboxMessage
 from scrm.api import fields as strict
 
@@ -14,15 +16,22 @@ from scrm.api import fields as strict
 class CampaignSerializer(serializers.ModelSerializer):
     store = serializers.SlugRelatedField(slug_field="code", read_only=True)
     counts = serializers.SerializerMethodField(help_text="Deliveries by state, and their total.")
+    recurrence = serializers.SerializerMethodField(help_text="A series' rule (its runs are campaigns with it as "
+                                                             "parent); null for a one-off campaign or a run.")
 
     class Meta:
         model = Campaign
         fields = ["id", "name", "store", "segment", "snapshot", "channel", "content", "status", "scheduled_at",
-                  "holdout_share", "send_month", "last_error", "created_at", "started_at", "finished_at", "counts"]
+                  "holdout_share", "send_month", "last_error", "created_at", "started_at", "finished_at", "counts",
+                  "recurrence", "next_occurrence_at", "runs_created", "parent", "occurrence_at"]
         read_only_fields = fields
 
     def get_counts(self, obj) -> dict[str, int]:
         return self.context["counts"][obj.pk]
+
+    @extend_schema_field(RecurrenceSerializer(allow_null=True))
+    def get_recurrence(self, obj):
+        return recurrence_of(obj)
 
 
 class CampaignDetailSerializer(CampaignSerializer):
@@ -51,6 +60,8 @@ class CampaignInputSerializer(serializers.Serializer):
                                         default=Decimal(0), help_text="Share kept out at random, 0 to 0.5.")
     store = strict.CharField(required=False, allow_null=True, default=None,
                              help_text="A store's code, for a store campaign (store accounts: their own).")
+    recurrence = RecurrenceSerializer(required=False, allow_null=True, default=None,
+                                      help_text="Make it a series: one run per occurrence (no scheduled_at then).")
 
 
 class SendInputSerializer(serializers.Serializer):

@@ -1,7 +1,7 @@
 """Routes of the campaigns API (/api/v1/campaigns/, /api/v1/outbox/,
 /api/v1/send-policy/current/); scrm/api/urls.py calls register(router)."""
 
-from campaigns.api import policy, views, wecom
+from campaigns.api import editing, policy, views, wecom
 
 
 def register(router) -> None:
@@ -9,4 +9,6 @@ def register(router) -> None:
     router.register("outbox", views.OutboxViewSet, basename="outbox")
     router.register(r"campaigns/(?P<campaign_id>[0-9]+)/wecom-tasks", wecom.CampaignWecomTaskViewSet,
                     basename="campaign-wecom-task")
+    router.register(r"campaigns/(?P<campaign_id>[0-9]+)/test-sends", editing.CampaignTestSendViewSet,
+                    basename="campaign-test-send")
     policy.register(router)

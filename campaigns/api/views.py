@@ -10,6 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from campaigns import queries
+from campaigns.api import editing
 from campaigns.api import results as results_api
 from campaigns.api.serializers import (
     CampaignDetailSerializer,
@@ -39,6 +40,10 @@ ACTION = extend_schema(request=None, responses={200: CampaignDetailSerializer, *
                            responses=CampaignDetailSerializer),
     create=extend_schema(summary="Write a campaign (a draft): a segment, a channel, the text and a schedule",
                          request=CampaignInputSerializer, responses={201: CampaignDetailSerializer, **ERRORS}),
+    partial_update=extend_schema(
+        summary="Edit a draft or an approved campaign (an approved one goes back to draft and must be approved "
+                "again); checked as a new campaign is; 409 in any other status",
+        request=editing.CampaignPatchSerializer, responses={200: CampaignDetailSerializer, **ERRORS}),
     approve=extend_schema(summary="Approve a draft (not store staff)", request=None,
                           responses={200: CampaignDetailSerializer, **ERRORS}),
     send=extend_schema(summary="Send an approved campaign now or at a time: fans out to its segment's members",
@@ -60,6 +65,7 @@ class CampaignViewSet(ScopedCreateListRetrieveViewSet):
     filterset_class = CampaignFilterSet
     scope_resource = "campaigns"
     parser_classes = [JSONParser]
+    http_method_names = ["get", "post", "patch", "head", "options"]
 
     def _detail(self, campaign, code=status.HTTP_200_OK):
         context = {"counts": queries.counts_by_state([campaign.pk]), "reasons": queries.counts_by_reason(campaign.pk)}
@@ -85,8 +91,16 @@ class CampaignViewSet(ScopedCreateListRetrieveViewSet):
         campaign = service.create_campaign(actor=request.user, data=service.CampaignInput(
             name=data["name"], segment_id=data["segment"], channel=data["channel"], content=data["content"],
             scheduled_at=data.get("scheduled_at"), holdout_share=data["holdout_share"], store=store,
+            recurrence=editing.rule_of(data.get("recurrence")),
         ))
         return self._detail(campaign, status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        body = editing.CampaignPatchSerializer(data=request.data, partial=True)  # a JSON null body is refused
+        body.is_valid(raise_exception=True)
+        campaign, _cleared = service.update_campaign(campaign=self.get_object(), actor=request.user,
+                                                     changes=editing.changes_of(body.validated_data))
+        return self._detail(campaign)
 
     @action(detail=True, methods=["post"], filterset_class=None)
     def approve(self, request, pk=None):

@@ -4,6 +4,7 @@ already in changes nothing and answers the campaign."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
@@ -16,7 +17,7 @@ from campaigns import channels, content
 from campaigns.links import services as links
 from campaigns.links import text as link_text
 from campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryReason, DeliveryState, WecomMassTask
-from campaigns.services import fanout
+from campaigns.services import fanout, recurrence
 from members.segments.models import Segment
 from scrm import permissions
 from scrm.actors import actor_label, actor_user
@@ -70,6 +71,7 @@ class CampaignInput:
     scheduled_at: dt.datetime | None = None
     holdout_share: Decimal = Decimal(0)
     store: Store | None = None
+    recurrence: recurrence.Rule | None = None  # a series: one run per occurrence
 
 
 def _check_schedule(scheduled_at: dt.datetime | None, now: dt.datetime) -> None:
@@ -102,6 +104,11 @@ def validate(data: CampaignInput, *, now: dt.datetime) -> None:
     content.check(data.content, max_bytes=channels.get(data.channel).max_text_bytes)
     channels.get(data.channel).check(link_text.as_sent(data.content))  # links as the tracked ones sent
     _check_schedule(data.scheduled_at, now)
+    if data.recurrence is not None:
+        if data.scheduled_at is not None:
+            raise InvalidInput(details={"scheduled_at": [
+                _("A recurring campaign is sent at its recurrence's times: leave the schedule empty.")]})
+        recurrence.validate(data.recurrence, today=timezone.localtime(now, recurrence.zone()).date())
 
 
 @transaction.atomic
@@ -116,7 +123,56 @@ def create_campaign(*, actor, data: CampaignInput) -> Campaign:
         name=data.name, store=store, segment=segment, channel=data.channel, content=data.content,
         scheduled_at=data.scheduled_at, holdout_share=data.holdout_share,
         created_by=actor_user(actor), created_by_label=actor_label(actor),
+        **(data.recurrence.fields() if data.recurrence else {}),
     )
+
+
+EDITABLE = (S.DRAFT, S.APPROVED)
+
+
+def check_editable(campaign: Campaign) -> None:
+    """Conflict (409) naming the status unless the campaign is a draft or approved (and not a run)."""
+    if campaign.status not in EDITABLE:
+        raise Conflict(
+            _("A %(status)s campaign cannot be edited: only a draft or an approved campaign can.")
+            % {"status": campaign.get_status_display()},
+            details={"status": [campaign.status]},
+        )
+    if campaign.parent_id is not None:
+        raise Conflict(_("A run of a recurring campaign cannot be edited: edit its series."),
+                       details={"parent": [campaign.parent_id]})
+
+
+@transaction.atomic
+def update_campaign(*, campaign: Campaign, actor, changes: dict) -> tuple[Campaign, bool]:
+    """Edit a draft or an approved campaign (`changes`: CampaignInput's fields but the store; a
+    `recurrence` of None makes it a one-off). The result is checked as a new campaign is; an approved
+    campaign goes back to draft and must be approved again. (campaign, whether an approval was cleared)."""
+    permissions.require_write(actor, RESOURCE)
+    campaign = _locked(campaign, actor)
+    check_editable(campaign)
+    current = CampaignInput(
+        name=campaign.name, segment_id=campaign.segment_id or 0, channel=campaign.channel, content=campaign.content,
+        scheduled_at=campaign.scheduled_at, holdout_share=campaign.holdout_share, store=campaign.store,
+        recurrence=recurrence.Rule.of(campaign) if campaign.repeat else None,
+    )
+    data = dataclasses.replace(current, **{k: v for k, v in changes.items() if k in EDIT_FIELDS})
+    now = timezone.now()
+    validate(data, now=now)
+    segment = _segment(actor, data.segment_id, campaign.store)
+    cleared = campaign.status == S.APPROVED
+    campaign.name, campaign.segment, campaign.channel, campaign.content = (
+        data.name, segment, data.channel, data.content)
+    campaign.scheduled_at, campaign.holdout_share = data.scheduled_at, data.holdout_share
+    for field, value in (data.recurrence.fields() if data.recurrence else recurrence.NO_RULE).items():
+        setattr(campaign, field, value)
+    campaign.status, campaign.approved_by, campaign.approved_by_label = S.DRAFT, None, ""
+    campaign.last_error = ""
+    campaign.save()
+    return campaign, cleared
+
+
+EDIT_FIELDS = ("name", "segment_id", "channel", "content", "scheduled_at", "holdout_share", "recurrence")
 
 
 # --- transitions -----------------------------------------------------------------------------------
@@ -169,6 +225,9 @@ def send(*, campaign: Campaign, actor, scheduled_at: dt.datetime | None = None) 
     if campaign.status != S.APPROVED:
         raise _conflict(campaign, _("sent"))
     channels.get(campaign.channel).check(link_text.as_sent(campaign.content))
+    if campaign.repeat:
+        recurrence.start_series(campaign, now)  # each occurrence is a run, created by the tick
+        return campaign
     when = scheduled_at or campaign.scheduled_at
     _check_schedule(when, now)
     if when is not None and when > now:
@@ -194,6 +253,10 @@ def start_scheduled(*, campaign_id: int, now: dt.datetime) -> bool:
             return True
         except InvalidInput as exc:
             message = "; ".join(str(m) for messages in exc.details.values() for m in messages) or exc.message
+            if campaign.parent_id is not None:  # a series' run: this occurrence is not sent, the series goes on
+                Campaign.objects.filter(pk=campaign.pk).update(
+                    status=S.CANCELLED, finished_at=now, last_error=message[:500], updated_at=now)
+                return False
             Campaign.objects.filter(pk=campaign.pk).update(status=S.APPROVED, last_error=message[:500], updated_at=now)
             return False
 
@@ -220,6 +283,9 @@ def resume(*, campaign: Campaign, actor) -> Campaign:
         return campaign
     if campaign.status != S.PAUSED:
         raise _conflict(campaign, _("resumed"))
+    if campaign.repeat:
+        recurrence.resume_series(campaign, timezone.now())
+        return campaign
     campaign.status = S.SENDING if campaign.send_month else S.SCHEDULED
     campaign.save(update_fields=["status", "updated_at"])
     return campaign
@@ -236,7 +302,8 @@ def cancel(*, campaign: Campaign, actor) -> Campaign:
         raise _conflict(campaign, _("cancelled"))
     now = timezone.now()
     campaign.status, campaign.finished_at = S.CANCELLED, now
-    campaign.save(update_fields=["status", "finished_at", "updated_at"])
+    campaign.next_occurrence_at = None  # a series: no run after this one
+    campaign.save(update_fields=["status", "finished_at", "next_occurrence_at", "updated_at"])
     if campaign.send_month:
         Delivery.objects.filter(
             campaign=campaign, send_month=campaign.send_month, state=DeliveryState.PENDING

@@ -23,7 +23,7 @@ from campaigns.channels.base import Outcome, Outgoing, Result
 from campaigns.links.services import Tracker
 from campaigns.models import ERROR_MAX, Campaign, CampaignStatus, Delivery, DeliveryReason, DeliveryState
 from campaigns.queries import personal_values
-from campaigns.services import respect
+from campaigns.services import recurrence, respect
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ BACKOFF_BASE, BACKOFF_MAX = 30, 3600  # seconds: 30, 60, 120 ... at most an hour
 @dataclass
 class TickReport:
     started: int = 0
+    runs: int = 0  # runs of recurring campaigns created
     claimed: int = 0
     sent: int = 0
     retried: int = 0
@@ -306,6 +307,7 @@ def tick(*, budget: float = 8.0, lease: dt.timedelta = LEASE, now_fn=timezone.no
     report = TickReport()
     deadline = time.monotonic() + budget
     pol = respect.policy()
+    report.runs = recurrence.create_due_runs(now=now_fn())  # a series' due runs, started just below
     start_due(now=now_fn(), report=report)
     settle_leases(now=now_fn(), pol=pol, report=report, lease=lease)
     for campaign in Campaign.objects.filter(status=CampaignStatus.SENDING).order_by("scheduled_at", "pk"):

@@ -72,7 +72,33 @@ ROUTES_GET = {
     "externalcontact/get": _get,
 }
 
+def _message_send(corp, q, b, srv):
+    """message/send (path/90236): an app text to staff by userid ("a|b", at most 1,000); unknown ones
+    come back in invaliduser (lower-cased), 81013 when none is valid; kept in srv.app_messages."""
+    if not isinstance(b.get("agentid"), int) or isinstance(b.get("agentid"), bool):
+        raise WeComError(40056, "invalid agentid")
+    if b.get("msgtype") != "text":
+        raise WeComError(40008, "invalid message type")
+    text = (b.get("text") or {}).get("content") if isinstance(b.get("text"), dict) else None
+    if not isinstance(text, str) or not text:
+        raise WeComError(41010, "missing text content")
+    if len(text.encode()) > 2048:
+        raise WeComError(45002, "content size out of limit")
+    wanted = [u for u in str(b.get("touser") or "").split("|") if u]
+    if not wanted or len(wanted) > 1000:
+        raise WeComError(40031, "invalid userid list")
+    valid = [u for u in wanted if u in corp.staff_index and u not in corp.resigned]
+    invalid = [u.lower() for u in wanted if u not in valid]
+    if not valid:
+        raise WeComError(81013, "user & party & tag all invalid", invaliduser="|".join(invalid))
+    msgid = corp._id("app")
+    with srv.flight_lock:
+        srv.app_messages.append({"msgid": msgid, "agentid": b["agentid"], "touser": valid, "content": text})
+    return {"invaliduser": "|".join(invalid), "msgid": msgid}
+
+
 ROUTES_POST = {
+    "message/send": _message_send,
     "externalcontact/batch/get_by_user": lambda c, q, b, s: c.batch_get_by_user(
         userid_list=b.get("userid_list"), cursor=b.get("cursor"), limit=b.get("limit", 50)
     ),
@@ -194,6 +220,8 @@ def _control(srv: _Server, name: str, body: dict) -> dict:
         return {"status": status, "body": text}
     if name == "welcomes":
         return {"welcomes": list(corp.welcomes_sent)}
+    if name == "app_messages":
+        return {"app_messages": list(srv.app_messages)}
     raise WeComError(404)
 
 
@@ -242,6 +270,7 @@ class _Server(ThreadingHTTPServer):
         self.calls: dict[str, int] = {}  # API -> authenticated calls since the start
         self.flight_lock = threading.Lock()
         self.answer_delays: dict[str, float] = {}  # API -> seconds its answer waits after the work is done
+        self.app_messages: list[dict] = []  # message/send texts, oldest first
 
     def callback_state(self) -> dict:
         if self.sender is None:
@@ -367,7 +396,7 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             self._json({"errcode": 47001, "errmsg": "data format error"}, status=400)
             return
-        if (method == "GET") != (name in ("state", "welcomes")):
+        if (method == "GET") != (name in ("state", "welcomes", "app_messages")):
             self._json({"errcode": 43001, "errmsg": "wrong method"}, status=405)
             return
         try:
@@ -422,6 +451,11 @@ class RunningServer:
     @property
     def events(self) -> collections.deque:
         return self._httpd.events
+
+    @property
+    def app_messages(self) -> list[dict]:
+        """The app messages (message/send) taken: msgid, agentid, touser (valid userids), content."""
+        return self._httpd.app_messages
 
     def set_limits(self, limits) -> None:
         """``None`` lifts the limits; a dict or ``Limits`` sets them (counts start afresh)."""
