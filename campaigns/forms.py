@@ -4,12 +4,15 @@ are put back under the fields (`add_service_errors`)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from django import forms
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from campaigns import channels, content
+from campaigns.models import WecomLimit
 from campaigns.edit_forms import RecurrenceFields, form_field
 from members.segments.models import Segment
 from scrm.models import Store
@@ -82,5 +85,41 @@ class SendPolicyForm(forms.Form):
                                 widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
                                 help_text=_("May be past midnight, e.g. 22:00 to 08:00."))
     max_attempts = forms.IntegerField(label=_("Attempts per delivery"), min_value=1)
+    wecom_limit = forms.ChoiceField(label=_("WeCom's per-customer limit"), choices=WecomLimit.choices,
+                                    help_text=_("Match the rule set in WeCom (Customer mass messages → rules): "
+                                                "WeCom mass messages to a customer past it are suppressed "
+                                                "instead of being given to staff."), required=False)
+
+    add_service_errors = CampaignForm.add_service_errors
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("wecom_limit"):
+            data.pop("wecom_limit", None)  # not sent: the policy keeps its mode
+        return data
+
+
+class SeasonForm(forms.Form):
+    """A season's dates (month and day, both included; an end before the start wraps the year end)
+    and its caps, which replace the send policy's on its days."""
+
+    name = forms.CharField(label=_("Name"), max_length=60)
+    start_month = forms.TypedChoiceField(label=_("Starts in"), coerce=int, choices=())
+    start_day = forms.IntegerField(label=_("Start day"), min_value=1, max_value=31)
+    end_month = forms.TypedChoiceField(label=_("Ends in"), coerce=int, choices=())
+    end_day = forms.IntegerField(label=_("End day"), min_value=1, max_value=31,
+                                 help_text=_("Included. Ending before the start wraps the year end."))
+    daily_cap = forms.IntegerField(label=_("Messages per day"), min_value=0, max_value=1000, initial=1,
+                                   help_text=_("Per calendar day; 0 for no cap."))
+    weekly_cap = forms.IntegerField(label=_("Messages per week"), min_value=0, max_value=1000, initial=3,
+                                    help_text=_("Per 7 calendar days ending that day; 0 for no cap."))
+    monthly_cap = forms.IntegerField(label=_("Messages per month"), min_value=0, max_value=1000, initial=8,
+                                     help_text=_("Per 30 calendar days ending that day; 0 for no cap."))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        months = [(n, date_format(dt.date(2000, n, 1), "F")) for n in range(1, 13)]  # in the reader's language
+        self.fields["start_month"].choices = months
+        self.fields["end_month"].choices = months
 
     add_service_errors = CampaignForm.add_service_errors

@@ -167,6 +167,7 @@ class DeliveryReason(models.TextChoices):
     NOT_A_FRIEND = "not_a_friend", _("No longer the staff member's WeCom contact")
     ALREADY_RECEIVED = "already_received", _("Already received another mass message (WeCom's limit)")
     NOT_CONFIRMED = "not_confirmed", _("The staff member did not send it in time")
+    WECOM_LIMIT = "wecom_limit", _("WeCom's limit of mass messages per customer reached")
 
 
 class Delivery(models.Model):
@@ -260,6 +261,18 @@ class OutboxMessage(models.Model):
         return f"{self.campaign_id}/{self.member_id}"
 
 
+class WecomLimit(models.TextChoices):
+    """WeCom's own limit of customer mass messages a customer receives from the corp (path/92135):
+    as many per calendar month as the month has days, which an admin can tighten to 7 a week or 1 a
+    day; older pages said 4 per calendar month. Siyu counts its own WeCom sends against it."""
+
+    OFF = "off", _("Off")
+    MONTH_DAYS = "month_days", _("As many per calendar month as the month has days (WeCom's default)")
+    WEEK_7 = "week_7", _("7 per week")
+    DAY_1 = "day_1", _("1 per day")
+    MONTH_4 = "month_4", _("4 per calendar month (WeCom's older rule)")
+
+
 class SendPolicy(models.Model):
     """How often a member may be messaged, across every campaign and channel (0: no cap), counted in
     calendar days in settings.TIME_ZONE, and the quiet hours when nothing is sent (a send due then
@@ -272,6 +285,11 @@ class SendPolicy(models.Model):
     quiet_end = models.TimeField(_("quiet hours end"), null=True, blank=True)
     max_attempts = models.PositiveSmallIntegerField(
         _("attempts per delivery"), default=5, validators=[MinValueValidator(1)]
+    )
+    wecom_limit = models.CharField(
+        _("WeCom's per-customer limit"), max_length=12, choices=WecomLimit.choices, default=WecomLimit.OFF,
+        help_text=_("Applied to WeCom mass messages as an extra cap counted over WeCom sends only, so no task "
+                    "goes to a customer WeCom would refuse."),
     )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -300,6 +318,8 @@ class MemberSendDay(models.Model):
     )
     day = models.DateField(_("day"))
     count = models.PositiveIntegerField(_("messages"), default=0)
+    # Of them, WeCom customer mass messages (WeCom's own per-customer limit counts these only).
+    wecom = models.PositiveIntegerField(_("WeCom mass messages"), db_default=0)
 
     objects = ScopedManager()
     store_scope_field = "member__home_store"
@@ -310,6 +330,47 @@ class MemberSendDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id}@{self.day}: {self.count}"
+
+
+class Season(models.Model):
+    """A named stretch of every year (Valentine's, Christmas) with its own frequency caps, which
+    replace the send policy's while the day in settings.TIME_ZONE falls in it. From start to end
+    inclusive, by month and day; a start after the end wraps the year end (15 December to 6 January).
+    Seasons never overlap (campaigns.services.seasons refuses it). 0: no cap in that window."""
+
+    name = models.CharField(_("name"), max_length=60, unique=True)
+    start_month = models.PositiveSmallIntegerField(_("start month"))
+    start_day = models.PositiveSmallIntegerField(_("start day"))
+    end_month = models.PositiveSmallIntegerField(_("end month"))
+    end_day = models.PositiveSmallIntegerField(_("end day"))
+    daily_cap = models.PositiveSmallIntegerField(_("messages per day"), default=1)
+    weekly_cap = models.PositiveSmallIntegerField(_("messages per week"), default=3)
+    monthly_cap = models.PositiveSmallIntegerField(_("messages per month"), default=8)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = ScopedManager()
+    store_scope_field = None  # brand-wide setting, as the send policy
+
+    class Meta:
+        ordering = ["start_month", "start_day", "id"]
+        verbose_name = _("season")
+        verbose_name_plural = _("seasons")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(start_month__gte=1, start_month__lte=12, end_month__gte=1, end_month__lte=12,
+                            start_day__gte=1, start_day__lte=31, end_day__gte=1, end_day__lte=31),
+                name="season_month_day_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def contains(self, day) -> bool:
+        """Whether `day` (a date) falls in the season, in any year."""
+        at, start, end = (day.month, day.day), (self.start_month, self.start_day), (self.end_month, self.end_day)
+        return start <= at <= end if start <= end else at >= start or at <= end
 
 
 class WecomTaskState(models.TextChoices):

@@ -77,6 +77,7 @@ SECTIONS = [
             Link(_("Campaigns"), "campaign-list"),
             Link(_("Send policy"), "campaign-policy", OPERATORS),
             Link(_("Seasons"), "campaign-seasons", MANAGERS),
+            Link(_("Seasons"), "campaign-seasons", MANAGERS),
         ],
     ),
     (

@@ -5,18 +5,33 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from campaigns.models import SendPolicy
+from campaigns.models import SendPolicy, WecomLimit
 from campaigns.services import policy as service
 from scrm.api import fields as strict
+from scrm.api.body import json_object
 from scrm.api.parsers import JSONParser
 from scrm.api.schema import ERRORS, FORBIDDEN
 from scrm.api.serializers import StrictModelSerializer
 from scrm.api.viewsets import ScopedQuerysetMixin
+from scrm.errors import InvalidInput
+
+
+def strict_body(request, serializer_class) -> dict:
+    """The request's JSON object held to `serializer_class`, with any field it does not write refused
+    by name (a misspelt cap must not pass as "no change")."""
+    data = json_object(request, serializer_class)
+    writable = {name for name, f in serializer_class().fields.items() if not f.read_only}
+    unknown = sorted(set(data) - writable)
+    if unknown:
+        raise InvalidInput(details={name: [_("Unknown field; known fields: %(known)s.") % {
+            "known": ", ".join(sorted(writable))}] for name in unknown})
+    return data
 
 
 class LocalTimeField(strict.RegexField):
@@ -44,6 +59,11 @@ class SendPolicySerializer(StrictModelSerializer):
     # Local wall-clock times, written HH:MM: OpenAPI's "time" format wants an offset they do not have.
     quiet_start = LocalTimeField(required=False, allow_null=True, help_text="Start of quiet hours, HH:MM, or null.")
     quiet_end = LocalTimeField(required=False, allow_null=True, help_text="End of quiet hours, HH:MM, or null.")
+    wecom_limit = strict.ChoiceField(
+        choices=WecomLimit.choices, required=False,
+        help_text="WeCom's own limit of mass messages per customer, applied to WeCom sends as an extra cap counted "
+                  "over WeCom sends only (suppressed as wecom_limit): off, month_days (as many per calendar month "
+                  "as it has days, WeCom's default), week_7, day_1, month_4 (WeCom's older rule).")
 
     class Meta:
         model = SendPolicy
@@ -76,7 +96,8 @@ class SendPolicyViewSet(ScopedQuerysetMixin, viewsets.GenericViewSet):
     )
     @current.mapping.patch
     def change_current(self, request):
-        serializer = SendPolicySerializer(service.current(), data=request.data, partial=True)
+        serializer = SendPolicySerializer(service.current(), data=strict_body(request, SendPolicySerializer),
+                                          partial=True)
         serializer.is_valid(raise_exception=True)
         policy = service.update_policy(actor=request.user, values=dict(serializer.validated_data))
         return Response(SendPolicySerializer(policy).data)

@@ -1,7 +1,7 @@
 """Routes of the campaigns API (/api/v1/campaigns/, /api/v1/outbox/,
-/api/v1/send-policy/current/); scrm/api/urls.py calls register(router)."""
+/api/v1/send-policy/current/, /api/v1/send-policy/seasons/); scrm/api/urls.py calls register(router)."""
 
-from campaigns.api import editing, policy, views, wecom
+from campaigns.api import editing, policy, seasons, views, wecom
 
 
 def register(router) -> None:
@@ -12,3 +12,4 @@ def register(router) -> None:
     router.register(r"campaigns/(?P<campaign_id>[0-9]+)/test-sends", editing.CampaignTestSendViewSet,
                     basename="campaign-test-send")
     policy.register(router)
+    seasons.register(router)

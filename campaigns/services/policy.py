@@ -1,17 +1,17 @@
-"""The brand's send policy: frequency caps, quiet hours and attempts per delivery (operators and
-brand-wide keys change it; every store reads it)."""
+"""The brand's send policy: frequency caps, quiet hours, attempts per delivery and whether WeCom's own
+per-customer limit is applied (operators and brand-wide keys change it; every store reads it)."""
 
 from __future__ import annotations
 
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from campaigns.models import SendPolicy
+from campaigns.models import SendPolicy, WecomLimit
 from scrm.errors import InvalidInput
 from scrm.permissions import require_write
 
 RESOURCE = "send_policy"
-FIELDS = ("daily_cap", "weekly_cap", "monthly_cap", "quiet_start", "quiet_end", "max_attempts")
+FIELDS = ("daily_cap", "weekly_cap", "monthly_cap", "quiet_start", "quiet_end", "max_attempts", "wecom_limit")
 MAX_ATTEMPTS = 20
 
 
@@ -42,6 +42,8 @@ def update_policy(*, actor, values: dict) -> SendPolicy:
             errors[small] = [_("%(small)s cannot be above %(big)s.") % {
                 "small": SendPolicy._meta.get_field(small).verbose_name,
                 "big": SendPolicy._meta.get_field(big).verbose_name}]
+    if policy.wecom_limit not in WecomLimit.values:
+        errors["wecom_limit"] = [_("One of: %(choices)s.") % {"choices": ", ".join(WecomLimit.values)}]
     if not 1 <= policy.max_attempts <= MAX_ATTEMPTS:
         errors["max_attempts"] = [_("Between 1 and %(max)d.") % {"max": MAX_ATTEMPTS}]
     if errors:

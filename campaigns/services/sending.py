@@ -111,12 +111,15 @@ def claim(campaign: Campaign, *, limit: int, now: dt.datetime, pol) -> tuple[lis
         rows = [Claimed(*row, claimed_at=now) for row in cursor.fetchall()]
     if not rows:
         return [], 0
-    allowance = respect.take_slots([r.member_id for r in rows], pol=pol, now=now)
+    allowance = respect.take_slots([r.member_id for r in rows], pol=pol, now=now,
+                                   wecom=respect.counts_for_wecom(campaign.channel))
     capped = [rows[i] for i in allowance.refused]
+    limited = [rows[i] for i in allowance.limited]
     claimed = [rows[i] for i in allowance.allowed]
     _set_state(capped, state=DeliveryState.SUPPRESSED.value, reason=DeliveryReason.CAP_REACHED.value, now=now)
+    _set_state(limited, state=DeliveryState.SUPPRESSED.value, reason=DeliveryReason.WECOM_LIMIT.value, now=now)
     _set_state(claimed, state=DeliveryState.SENDING.value, reason="", now=now, claim=True)
-    return [Claimed(r.send_month, r.id, r.member_id, r.attempts + 1, now) for r in claimed], len(capped)
+    return [Claimed(r.send_month, r.id, r.member_id, r.attempts + 1, now) for r in claimed], len(capped) + len(limited)
 
 
 # --- results ---------------------------------------------------------------------------------------
@@ -144,7 +147,7 @@ def _write(rows: list[tuple[Claimed, Result]], sql_set: str, params: dict, *,
 
 
 def _record(pairs: list[tuple[Claimed, Result]], *, now: dt.datetime, pol, report: TickReport,
-            guard_claim: bool = True, cancelled: bool = False, wait=backoff) -> None:
+            guard_claim: bool = True, cancelled: bool = False, wait=backoff, wecom: bool = False) -> None:
     """Write each result back, in one statement per outcome, and give back the cap slots of sends
     that did not happen. A retry is due again after `wait(attempts)`."""
     done = [(c, r) for c, r in pairs if r.outcome is Outcome.SENT]
@@ -178,7 +181,7 @@ def _record(pairs: list[tuple[Claimed, Result]], *, now: dt.datetime, pol, repor
             unsent += written
         unsent += _write(stopped, "state = 'suppressed', reason = %(reason)s, error = k.error",
                          {"now": now, "reason": DeliveryReason.CANCELLED.value}, guard_claim=guard_claim)
-        respect.release(unsent)
+        respect.release(unsent, wecom=wecom)
 
 
 def _outgoing(campaign: Campaign, claimed: list[Claimed], channel) -> tuple[list[Outgoing], list[Result]]:
@@ -209,7 +212,8 @@ def send_batch(campaign: Campaign, claimed: list[Claimed], *, now: dt.datetime, 
     answered = {r.delivery_id for r in results}
     results += [Result(c.id, Outcome.RETRY, error="no answer from the channel")
                 for c in claimed if c.id not in answered]
-    _record([(by_id[r.delivery_id], r) for r in results if r.delivery_id in by_id], now=now, pol=pol, report=report)
+    _record([(by_id[r.delivery_id], r) for r in results if r.delivery_id in by_id], now=now, pol=pol, report=report,
+            wecom=respect.counts_for_wecom(campaign.channel))
 
 
 # --- leases ----------------------------------------------------------------------------------------
@@ -238,7 +242,7 @@ def settle_leases(*, now: dt.datetime, pol, report: TickReport, lease: dt.timede
                      for c in claimed]
             # A worker that died sent nothing the channel knows of: due again at once.
             _record(pairs, now=now, pol=pol, report=report, cancelled=status == CampaignStatus.CANCELLED,
-                    wait=lambda attempts: dt.timedelta(0))
+                    wait=lambda attempts: dt.timedelta(0), wecom=respect.counts_for_wecom(code))
             report.settled += len(pairs)
 
 

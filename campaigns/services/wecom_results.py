@@ -96,7 +96,7 @@ def apply_page(task: WecomMassTask, campaign: Campaign, rows: list[dict], *, now
     report.not_friends += sum(1 for *_k, status in written if status == 2)
     report.already_received += sum(1 for *_k, status in written if status == 3)
     respect.release([(member_id, claimed_at) for member_id, claimed_at, status in written
-                     if status != 1 and claimed_at is not None])
+                     if status != 1 and claimed_at is not None], wecom=True)
 
 
 def _waiting(task: WecomMassTask, campaign: Campaign) -> int:
@@ -121,7 +121,7 @@ def expire(task: WecomMassTask, campaign: Campaign, *, reason: str, now: dt.date
             [state, reason, error[:ERROR_MAX], now, campaign.send_month, task.delivery_ids, task.msgid],
         )
         written = cursor.fetchall()
-    respect.release([(m, at) for m, at in written if at is not None])
+    respect.release([(m, at) for m, at in written if at is not None], wecom=True)
     return len(written)
 
 
