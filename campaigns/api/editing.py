@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
@@ -24,7 +25,20 @@ from scrm.api.viewsets import NestedScopedMixin, ScopedQuerysetMixin
 CAMPAIGN_ID = path_id("campaign_id", "Campaign id.")
 
 
-class RecurrenceSerializer(serializers.Serializer):
+class StrictBody(serializers.Serializer):
+    """A body whose unknown fields are a 400 naming each (a misspelt field is never silently ignored)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            known = set(self.fields)
+            unknown = [key for key in data if key not in known]
+            if unknown:
+                raise serializers.ValidationError({key: [_("Unknown field; known: %(known)s.") % {
+                    "known": ", ".join(self.fields)}] for key in unknown})
+        return super().to_internal_value(data)
+
+
+class RecurrenceSerializer(StrictBody):
     frequency = strict.ChoiceField(choices=Repeat.choices, help_text="daily, weekly or monthly.")
     weekdays = serializers.ListField(
         child=strict.IntegerField(min_value=0, max_value=6), required=False, default=list, max_length=7,
@@ -58,12 +72,15 @@ def rule_of(data: dict | None) -> recurrence.Rule | None:
     """The service's rule from a validated recurrence body (None: no recurrence)."""
     if data is None:
         return None
-    return recurrence.Rule(frequency=data["frequency"], time=data["time"], start=data["start"] or recurrence.today(),
-                           weekdays=tuple(sorted(set(data["weekdays"]))), day=data["day"], until=data["until"],
-                           count=data["count"])
+    # A PATCH reads its body as partial, nested bodies too: nothing is filled in, so a part left out is
+    # missing here and the service names it.
+    return recurrence.Rule(frequency=data.get("frequency", ""), time=data.get("time"),
+                           start=data.get("start") or recurrence.today(),
+                           weekdays=tuple(sorted(set(data.get("weekdays") or ()))), day=data.get("day"),
+                           until=data.get("until"), count=data.get("count"))
 
 
-class CampaignPatchSerializer(serializers.Serializer):
+class CampaignPatchSerializer(StrictBody):
     name = strict.CharField(max_length=100, required=False)
     segment = strict.IntegerField(min_value=1, required=False, help_text="The segment's id.")
     channel = strict.CharField(max_length=24, required=False, help_text="A channel code.")
@@ -104,7 +121,7 @@ class StaffTestSendSerializer(serializers.ModelSerializer):
         return obj.sent_by.username if obj.sent_by else obj.sent_by_label
 
 
-class TestSendInputSerializer(serializers.Serializer):
+class TestSendInputSerializer(StrictBody):
     recipients = serializers.ListField(
         child=strict.IntegerField(min_value=1), min_length=1, max_length=service.MAX_RECIPIENTS,
         help_text=f"Staff account ids (1 to {service.MAX_RECIPIENTS}) in your reach.")

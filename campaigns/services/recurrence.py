@@ -65,7 +65,9 @@ def zone() -> ZoneInfo:
 def validate(rule: Rule, *, today: dt.date) -> None:
     """InvalidInput naming each field of the rule that is wrong."""
     errors: dict[str, list] = {}
-    if rule.frequency not in Repeat.values:
+    if not rule.frequency:
+        errors["frequency"] = [_("Choose how often it repeats: %(known)s.") % {"known": ", ".join(Repeat.values)}]
+    elif rule.frequency not in Repeat.values:
         errors["frequency"] = [_("Unknown frequency %(value)s; known: %(known)s.")
                                % {"value": rule.frequency, "known": ", ".join(Repeat.values)}]
     if rule.frequency == Repeat.WEEKLY and not rule.weekdays:

@@ -250,7 +250,7 @@ def test_racing_threads_make_one_run_per_occurrence(series):
         barrier = threading.Barrier(workers)
         made, errors = [], []
 
-        def race():
+        def race(barrier=barrier, occurrence=occurrence, made=made, errors=errors):
             try:
                 barrier.wait(timeout=10)
                 run = recurrence.create_due_run(series_id=s.pk, occurrence=occurrence, now=timezone.now())
