@@ -61,6 +61,10 @@ class Campaign(models.Model):
     )
     channel = models.CharField(_("channel"), max_length=24)
     content = models.TextField(_("content"), help_text=_("Personal fields: {name}, {tier}, {points}."))
+    attachments = models.JSONField(
+        _("attachments"), default=list, blank=True,
+        help_text=_("Images, links and mini-program cards sent after the text, in order (campaigns.attachments)."),
+    )
     status = models.CharField(
         _("status"), max_length=10, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT
     )
@@ -244,6 +248,7 @@ class OutboxMessage(models.Model):
     delivery_id = models.BigIntegerField(_("delivery"))
     address = models.CharField(_("address"), max_length=160, blank=True, default="")
     text = models.TextField(_("text"))
+    attachments = models.JSONField(_("attachments"), default=list, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     objects = ScopedManager()
@@ -259,6 +264,44 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id}/{self.member_id}"
+
+
+class CampaignImage(models.Model):
+    """An image uploaded for campaign attachments (JPG or PNG, at most 10 MB: WeCom's limit), kept
+    in the default storage under campaigns/images/. A campaign's attachments name it by id. WeCom
+    needs it uploaded as temporary media at send time: the media_id is valid three days, so it is
+    kept here with its upload time and reused while valid (campaigns.services.images)."""
+
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        db_index=False, help_text=_("Empty: brand-wide (usable by every campaign)."),
+    )
+    file = models.FileField(_("file"), upload_to="campaigns/images/", max_length=200)
+    name = models.CharField(_("file name"), max_length=120)
+    content_type = models.CharField(_("type"), max_length=20)
+    size = models.PositiveIntegerField(_("bytes"))
+    width = models.PositiveIntegerField(_("width"), default=0)
+    height = models.PositiveIntegerField(_("height"), default=0)
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    wecom_media_id = models.CharField(_("WeCom media id"), max_length=128, blank=True, default="")
+    wecom_uploaded_at = models.DateTimeField(_("uploaded to WeCom"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("uploaded by"), on_delete=models.SET_NULL, null=True,
+        blank=True, related_name="+", db_index=False,
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    objects = ScopedManager()
+    store_scope_field = "store"
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("campaign image")
+        verbose_name_plural = _("campaign images")
+        indexes = [models.Index(fields=["store", "-id"], name="campaign_image_store")]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class WecomLimit(models.TextChoices):

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from campaigns import edit_views, queries
+from campaigns import attachment_forms, attachment_views, edit_views, queries
 from campaigns.filters import CampaignFilterSet, DeliveryFilterSet
 from campaigns.forms import CampaignForm, SendPolicyForm
 from campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryReason, DeliveryState
@@ -71,15 +72,18 @@ def campaign_create(request):
     status = 200
     if request.method == "POST":
         form = CampaignForm(request.POST, user=request.user)
-        if form.is_valid():
+        rows = attachment_forms.formset(request.POST, request.FILES)
+        if form.is_valid() and rows.is_valid():
             data = form.cleaned_data
             try:
-                campaign = service.create_campaign(actor=request.user, data=service.CampaignInput(
-                    name=data["name"], segment_id=data["segment"].pk, channel=data["channel"],
-                    content=data["content"], scheduled_at=data["scheduled_at"],
-                    holdout_share=data["holdout_share"], store=data.get("store"),
-                    recurrence=data["recurrence"],
-                ))
+                with transaction.atomic():  # an upload of a campaign that is refused goes with it
+                    campaign = service.create_campaign(actor=request.user, data=service.CampaignInput(
+                        name=data["name"], segment_id=data["segment"].pk, channel=data["channel"],
+                        content=data["content"], scheduled_at=data["scheduled_at"],
+                        holdout_share=data["holdout_share"], store=data.get("store"),
+                        recurrence=data["recurrence"],
+                        attachments=rows.attachments(actor=request.user, store=data.get("store")),
+                    ))
             except InvalidInput as exc:
                 form.add_service_errors(exc)
             else:
@@ -88,7 +92,8 @@ def campaign_create(request):
         status = 400
     else:
         form = CampaignForm(user=request.user, initial={"channel": "outbox"})
-    return render(request, "campaigns/form.html", {"form": form}, status=status)
+        rows = attachment_forms.formset()
+    return render(request, "campaigns/form.html", {"form": form, "attachment_rows": rows}, status=status)
 
 
 class CampaignDetailView(ScopedDetailView):
@@ -136,6 +141,7 @@ class CampaignDetailView(ScopedDetailView):
             polling=campaign.status in LIVE,
             polled=_is_htmx(self.request),
             **edit_views.detail_context(campaign, self.request.user),
+            attachments=attachment_views.shown(campaign),
         )
         return context
 

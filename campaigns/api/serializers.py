@@ -9,19 +9,30 @@ from rest_framework import serializers
 
 from campaigns import channels, content
 from campaigns.api.editing import RecurrenceSerializer, recurrence_of
-from campaigns.models import Campaign, Delivery, OutboxMessage
+from campaigns.models import Campaign, CampaignImage, Delivery, OutboxMessage
 from scrm.api import fields as strict
+
+ATTACHMENTS_HELP = (
+    "At most 9, sent after the text in this order, each an object by `type`: "
+    '{"type": "image", "image": <id from POST /campaign-images/>}; '
+    '{"type": "link", "title", "url", "description" (optional), "picture_url" (optional)}; '
+    '{"type": "miniprogram", "title", "appid", "page", "image": <cover image id>}. '
+    "Each channel takes its own kinds: WeCom all three, email images and links, webhook and outbox all three, "
+    "SMS none (a refused attachment is a 400 naming it). Links are tracked as the text's links."
+)
 
 
 class CampaignSerializer(serializers.ModelSerializer):
     store = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    attachments = serializers.ListField(child=serializers.DictField(), read_only=True, help_text=ATTACHMENTS_HELP)
     counts = serializers.SerializerMethodField(help_text="Deliveries by state, and their total.")
     recurrence = serializers.SerializerMethodField(help_text="A series' rule (its runs are campaigns with it as "
                                                              "parent); null for a one-off campaign or a run.")
 
     class Meta:
         model = Campaign
-        fields = ["id", "name", "store", "segment", "snapshot", "channel", "content", "status", "scheduled_at",
+        fields = ["id", "name", "store", "segment", "snapshot", "channel", "content", "attachments", "status",
+                  "scheduled_at",
                   "holdout_share", "send_month", "last_error", "created_at", "started_at", "finished_at", "counts",
                   "recurrence", "next_occurrence_at", "runs_created", "parent", "occurrence_at"]
         read_only_fields = fields
@@ -60,8 +71,26 @@ class CampaignInputSerializer(serializers.Serializer):
                                         default=Decimal(0), help_text="Share kept out at random, 0 to 0.5.")
     store = strict.CharField(required=False, allow_null=True, default=None,
                              help_text="A store's code, for a store campaign (store accounts: their own).")
+    attachments = serializers.ListField(child=serializers.DictField(), required=False, default=list,
+                                        help_text=ATTACHMENTS_HELP)
     recurrence = RecurrenceSerializer(required=False, allow_null=True, default=None,
                                       help_text="Make it a series: one run per occurrence (no scheduled_at then).")
+
+
+class CampaignImageSerializer(serializers.ModelSerializer):
+    store = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = CampaignImage
+        fields = ["id", "store", "name", "content_type", "size", "width", "height", "sha256", "created_at"]
+        read_only_fields = fields
+
+
+class CampaignImageInputSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="A JPG or PNG image of at most 10 MB (what it is comes from its bytes).")
+    store = strict.CharField(required=False, allow_blank=True, default="",
+                             help_text="A store's code, for a store's image (store accounts: their own); "
+                                       "empty: brand-wide.")
 
 
 class SendInputSerializer(serializers.Serializer):
@@ -84,5 +113,5 @@ class DeliverySerializer(serializers.ModelSerializer):
 class OutboxMessageSerializer(serializers.ModelSerializer):
     class Meta:
         model = OutboxMessage
-        fields = ["id", "campaign", "member", "delivery_id", "address", "text", "created_at"]
+        fields = ["id", "campaign", "member", "delivery_id", "address", "text", "attachments", "created_at"]
         read_only_fields = fields

@@ -1,12 +1,13 @@
 """Routes of the campaigns API (/api/v1/campaigns/, /api/v1/outbox/,
 /api/v1/send-policy/current/, /api/v1/send-policy/seasons/); scrm/api/urls.py calls register(router)."""
 
-from campaigns.api import editing, policy, seasons, views, wecom
+from campaigns.api import editing, images, policy, seasons, views, wecom
 
 
 def register(router) -> None:
     router.register("campaigns", views.CampaignViewSet, basename="campaign")
     router.register("outbox", views.OutboxViewSet, basename="outbox")
+    router.register("campaign-images", images.CampaignImageViewSet, basename="campaign-image")
     router.register(r"campaigns/(?P<campaign_id>[0-9]+)/wecom-tasks", wecom.CampaignWecomTaskViewSet,
                     basename="campaign-wecom-task")
     router.register(r"campaigns/(?P<campaign_id>[0-9]+)/test-sends", editing.CampaignTestSendViewSet,

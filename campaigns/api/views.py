@@ -91,7 +91,7 @@ class CampaignViewSet(ScopedCreateListRetrieveViewSet):
         campaign = service.create_campaign(actor=request.user, data=service.CampaignInput(
             name=data["name"], segment_id=data["segment"], channel=data["channel"], content=data["content"],
             scheduled_at=data.get("scheduled_at"), holdout_share=data["holdout_share"], store=store,
-            recurrence=editing.rule_of(data.get("recurrence")),
+            recurrence=editing.rule_of(data.get("recurrence")), attachments=data.get("attachments") or [],
         ))
         return self._detail(campaign, status.HTTP_201_CREATED)
 

@@ -17,6 +17,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from django.utils.translation import gettext
+
+from scrm.errors import InvalidInput
+
 
 class Outcome(enum.Enum):
     SENT = "sent"  # the provider has it; final
@@ -37,6 +41,9 @@ class Outgoing:
     text: str
     relation_id: int | None = None
     staff_id: int | None = None
+    # The campaign's attachments as this recipient gets them (campaigns.attachments; a link's url is
+    # the recipient's tracked link, an image carries its file's name and type): empty for text only.
+    attachments: tuple = ()
 
     @property
     def key(self) -> str:
@@ -66,6 +73,10 @@ class Channel:
     # should hold whole groups: WeCom's "d.staff_id", so a staff member's customers share one task.
     # It sorts a campaign's due rows on every claim (115 ms at 84k due); None keeps the index order.
     claim_order: str | None = None
+    # The attachment types (campaigns.attachments.KINDS) this channel carries after the text, and how
+    # many at most; the default carries none, so a channel takes attachments only once it says so.
+    attachment_kinds: frozenset[str] = frozenset()
+    max_attachments: int = 0
 
     def unavailable(self) -> str | None:
         """Why this channel cannot send (a translated sentence naming the missing setting), or None
@@ -87,6 +98,30 @@ class Channel:
     def check(self, text: str) -> None:
         """Refuse (scrm.errors.InvalidInput, naming the field) a campaign text this channel cannot
         send now: called when a campaign is created and when it is sent. Nothing by default."""
+
+    def check_attachments(self, attachments: list[dict]) -> None:
+        """Refuse (InvalidInput under "attachments", each message naming the attachment) attachments
+        this channel cannot carry: a type it does not take, or more than `max_attachments`. Called
+        with the normalised list (campaigns.attachments.parse) when a campaign is created and sent;
+        a channel with rules of its own extends it (`refusal` words one refused attachment)."""
+        problems = []
+        if len(attachments) > self.max_attachments:
+            problems.append(gettext("%(channel)s carries at most %(max)d attachments; this campaign has %(count)d.")
+                            % {"channel": self.label, "max": self.max_attachments, "count": len(attachments)})
+        for position, attachment in enumerate(attachments):
+            if attachment["type"] not in self.attachment_kinds:
+                problems.append(self.refusal(position, attachment))
+        if problems:
+            raise InvalidInput(details={"attachments": problems})
+
+    def refusal(self, position: int, attachment: dict) -> str:
+        """Why this channel refuses the attachment at `position` (a translated sentence naming it)."""
+        from campaigns import attachments as kinds
+
+        carried = ", ".join(str(kinds.KIND_LABELS[k]) for k in kinds.KINDS if k in self.attachment_kinds)
+        return gettext("%(which)s: %(channel)s does not carry it (it takes %(carried)s).") % {
+            "which": kinds.label(position, attachment["type"]), "channel": self.label,
+            "carried": carried or gettext("text only")}
 
     def send(self, batch: list[Outgoing]) -> list[Result]:
         """Send a batch (of one campaign); answer one Result per delivery. Must be safe to call again

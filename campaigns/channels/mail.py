@@ -1,4 +1,5 @@
-"""The email channel: plain-text mail over SMTP to a member's email identity (an identity with
+"""The email channel: plain-text mail (with an HTML part when the campaign has attachments: its
+images inline, its links as cards) over SMTP to a member's email identity (an identity with
 channel "email"), for members with marketing consent for email.
 
 Configured with SIYU_SMTP_* from the environment (not Django's EMAIL_*, which default to
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import email.policy
 import email.utils
+import html
 import logging
 import smtplib
 import ssl
@@ -35,7 +37,8 @@ from django.utils.translation import gettext_lazy as _
 
 from campaigns.channels import limits
 from campaigns.channels.base import Channel, Outcome, Outgoing, Result
-from campaigns.models import Campaign
+from campaigns.models import Campaign, CampaignImage
+from campaigns.services.attachments import read_image
 from members import sql as members_sql
 
 logger = logging.getLogger(__name__)
@@ -72,6 +75,54 @@ def _reply(code: int, text) -> str:
     return f"{code} {' '.join(str(text).split())}"[:ERROR_CHARS]
 
 
+def _image_bytes(image: dict, images: dict) -> bytes | None:
+    """An attachment's image file, read once per batch (`images` by id); None when it is gone."""
+    if image["id"] not in images:
+        found = CampaignImage.objects.filter(pk=image["id"]).first()
+        try:
+            images[image["id"]] = read_image(found) if found else None
+        except OSError:
+            images[image["id"]] = None
+    return images[image["id"]]
+
+
+def add_html(message: EmailMessage, body: str, o: Outgoing, images: dict) -> None:
+    """The HTML alternative of a message with attachments: the text, then each attachment in order,
+    an image inline (a related part named by Content-ID) and a link as a card (its picture, title,
+    description, the member's tracked link). The plain text part stays first, with each link's
+    title and tracked url after the text, for mail readers without HTML."""
+    inline: list[tuple[str, dict, bytes]] = []
+    blocks, plain = [], []
+    for position, item in enumerate(o.attachments):
+        if item["type"] == "image":
+            data = _image_bytes(item["image"], images)
+            if data is None:
+                continue
+            cid = email.utils.make_msgid(f"siyu-{o.campaign_id}-{position}")
+            inline.append((cid, item["image"], data))
+            blocks.append(f'<p><img src="cid:{cid[1:-1]}" alt="{html.escape(item["image"].get("name", ""))}" '
+                          'style="max-width:100%;height:auto"></p>')
+        elif item["type"] == "link":
+            picture = (f'<img src="{html.escape(item["picture_url"])}" alt="" width="80" '
+                       'style="float:left;margin-right:12px">' if item.get("picture_url") else "")
+            description = f'<br><span>{html.escape(item["description"])}</span>' if item.get("description") else ""
+            blocks.append(
+                f'<table role="presentation" style="border:1px solid #ddd;border-radius:6px;margin:12px 0;'
+                f'width:100%"><tr><td style="padding:12px">{picture}<a href="{html.escape(item["url"])}">'
+                f'<strong>{html.escape(item["title"])}</strong></a>{description}</td></tr></table>'
+            )
+            plain.append(f"{item['title']}: {item['url']}")
+    if plain:
+        message.set_content(body + "\n\n" + "\n".join(plain))
+    text = html.escape(body).replace("\n", "<br>\n")
+    message.add_alternative(f"<!DOCTYPE html><html><body><p>{text}</p>{''.join(blocks)}</body></html>",
+                            subtype="html")
+    part = message.get_payload()[1]
+    for cid, image, data in inline:
+        maintype, _, subtype = image.get("content_type", "image/png").partition("/")
+        part.add_related(data, maintype=maintype, subtype=subtype, cid=cid, filename=image.get("name") or None)
+
+
 class _Refused(Exception):
     def __init__(self, code: int, text):
         super().__init__(_reply(code, text))
@@ -83,6 +134,10 @@ class MailChannel(Channel):
     label = _("Email")
     consent_channel = "email"
     max_text_bytes = 100_000
+    # Rendered into the message's HTML part (images inline, links as cards); a mini-program card
+    # cannot be opened from a mailbox.
+    attachment_kinds = frozenset({"image", "link"})
+    max_attachments = 9
 
     @property
     def batch_size(self) -> int:  # a second's worth; none while paused (limits.batch_size)
@@ -126,7 +181,8 @@ class MailChannel(Channel):
             raise
         return smtp
 
-    def _message(self, o: Outgoing, campaign_name: str, sender_name: str, sender: str) -> EmailMessage:
+    def _message(self, o: Outgoing, campaign_name: str, sender_name: str, sender: str,
+                 images: dict | None = None) -> EmailMessage:
         subject, body = subject_and_body(o.text, campaign_name)
         message = EmailMessage(policy=email.policy.SMTP)
         message["From"] = Address(sender_name, addr_spec=sender)
@@ -135,6 +191,8 @@ class MailChannel(Channel):
         message["Date"] = email.utils.formatdate(localtime=True)
         message["Message-ID"] = message_id(o.key, sender.rpartition("@")[2])
         message.set_content(body)
+        if o.attachments:
+            add_html(message, body, o, images if images is not None else {})
         return message
 
     def _send_one(self, smtp: smtplib.SMTP, message: EmailMessage, sender: str, to: str) -> None:
@@ -157,6 +215,7 @@ class MailChannel(Channel):
         sender_name, sender = _sender()
         bucket, receipts = limits.Bucket(self.code, rate=settings.SIYU_SMTP_RATE), limits.Receipts(self.code)
         results: list[Result] = []
+        images: dict = {}  # attachment images read once per batch
         smtp: smtplib.SMTP | None = None
         stop, errors_in_row, started = "", 0, time.monotonic()
         try:
@@ -171,7 +230,7 @@ class MailChannel(Channel):
                 if stop:
                     results.append(Result(o.delivery_id, Outcome.RETRY, error=stop))
                     continue
-                message = self._message(o, names.get(o.campaign_id, ""), sender_name, sender)
+                message = self._message(o, names.get(o.campaign_id, ""), sender_name, sender, images)
                 try:
                     if smtp is None:
                         smtp = self._connect()

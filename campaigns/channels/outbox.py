@@ -1,8 +1,11 @@
 """The built-in outbox channel: a sent message is an OutboxMessage row, readable through the API
 (/api/v1/outbox/), keyed by its delivery (campaign, member), so a retried or repeated send writes
-nothing twice and an unknown outcome is settled by looking the row up."""
+nothing twice and an unknown outcome is settled by looking the row up. The row keeps the recipient's
+attachments as they were sent (a link attachment's url is the member's tracked link)."""
 
 from __future__ import annotations
+
+import json
 
 from django.db import connection, transaction
 from django.utils.translation import gettext_lazy as _
@@ -20,6 +23,8 @@ class OutboxChannel(Channel):
     consent_channel = "all"
     max_text_bytes = 4000
     batch_size = 2000
+    attachment_kinds = frozenset({"image", "link", "miniprogram"})  # recorded with the text
+    max_attachments = 9
 
     def address_sql(self, member: str) -> str:
         # The member's phone, else any identity they have (channel:id): the outbox only records.
@@ -33,12 +38,15 @@ class OutboxChannel(Channel):
             return []
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
-                f"INSERT INTO {TABLE} (campaign_id, member_id, delivery_id, address, text, created_at) "
-                "SELECT *, now() FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[]) "
+                f"INSERT INTO {TABLE} (campaign_id, member_id, delivery_id, address, text, attachments, created_at) "
+                "SELECT k.c, k.m, k.d, k.a, k.t, k.j::jsonb, now() "
+                "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[]) "
+                "AS k(c, m, d, a, t, j) "
                 "ON CONFLICT (campaign_id, member_id) DO NOTHING RETURNING id, member_id",
                 [
                     [o.campaign_id for o in batch], [o.member_id for o in batch], [o.delivery_id for o in batch],
                     [o.address for o in batch], [o.text for o in batch],
+                    [json.dumps(list(o.attachments), ensure_ascii=False) for o in batch],
                 ],
             )
             written = {member_id: pk for pk, member_id in cursor.fetchall()}  # a batch is one campaign's

@@ -133,6 +133,15 @@ class SmsChannel(Channel):
                 "setting": "SIYU_SMS_URL"}
         return None
 
+    def refusal(self, position: int, attachment: dict) -> str:
+        from campaigns import attachments as kinds
+
+        which = kinds.label(position, attachment["type"])
+        if attachment["type"] == kinds.LINK:
+            return gettext("%(which)s: an SMS is text only. Write the link into the message instead; it is sent "
+                           "as a tracked link.") % {"which": which}
+        return gettext("%(which)s: an SMS is text only and cannot carry it.") % {"which": which}
+
     def check(self, text: str) -> None:
         problem = _too_long(text)
         if problem:

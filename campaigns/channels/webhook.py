@@ -9,7 +9,13 @@ with marketing consent for all channels.
     {"type": "campaign.message", "key": "siyu-12-345",
      "campaign": {"id": 12, "name": "spring"}, "member": {"id": 345},
      "delivery": {"id": 9876, "send_month": "2026-01-01"},
-     "address": "+8613800138000", "text": "..."}
+     "address": "+8613800138000", "text": "...", "attachments": [...]}
+
+`attachments` (only when the campaign has any) are the campaign's (campaigns.attachments), in
+order, as this member gets them: a link's `url` is the member's tracked link; an image (and a
+mini-program card's cover) is an object with its id, name, content_type, size, sha256 and
+`content_url`, where the receiver reads the file with its API key
+(GET /api/v1/campaign-images/{id}/content/).
 
 The signature works as Stripe's: `v1` is the hex HMAC-SHA256, keyed with SIYU_WEBHOOK_SECRET, of
 the timestamp `t` (Unix seconds), a dot and the exact body bytes. A receiver recomputes it, compares
@@ -86,6 +92,8 @@ class WebhookChannel(Channel):
     label = _("Webhook (the brand's own system)")
     consent_channel = "all"
     max_text_bytes = 8000
+    attachment_kinds = frozenset({"image", "link", "miniprogram"})  # in the payload's "attachments"
+    max_attachments = 9
 
     @property
     def batch_size(self) -> int:  # a second's worth; none while paused (limits.batch_size)
@@ -111,12 +119,15 @@ class WebhookChannel(Channel):
         )
 
     def _body(self, o: Outgoing, campaign_name: str) -> bytes:
-        return json.dumps({
+        body = {
             "type": "campaign.message", "key": o.key,
             "campaign": {"id": o.campaign_id, "name": campaign_name}, "member": {"id": o.member_id},
             "delivery": {"id": o.delivery_id, "send_month": str(o.send_month)},
             "address": o.address, "text": o.text,
-        }, ensure_ascii=False, separators=(",", ":")).encode()
+        }
+        if o.attachments:  # a text-only message keeps the payload it always had
+            body["attachments"] = list(o.attachments)
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
     def send(self, batch: list[Outgoing]) -> list[Result]:
         if not batch:

@@ -25,6 +25,10 @@ class WecomChannel(Channel):
     # staff member, and every task is one more confirmation for them.
     batch_size = wecom_tasks.MAX_CUSTOMERS
     claim_order = "d.staff_id, d.id"
+    # add_msg_template's attachments: images and mini-program covers go up as temporary media at
+    # send time (campaigns.services.attachments.wecom_attachments).
+    attachment_kinds = frozenset({"image", "link", "miniprogram"})
+    max_attachments = 9
 
     def address_sql(self, member: str) -> str:
         return wecom_tasks.address_sql(member)

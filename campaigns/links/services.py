@@ -21,7 +21,7 @@ def new_code() -> str:
 def ensure_links(*, campaign) -> dict[str, str]:
     """Every link of the campaign's text as a ShortLink ({url: code}); a rerun adds nothing. Called
     when the campaign starts sending (its text is final then; a draft leaves no links behind)."""
-    urls = link_text.urls(campaign.content)
+    urls = list(dict.fromkeys([*link_text.urls(campaign.content), *attachment_urls(campaign)]))
     if not urls:
         return {}
     for _attempt in range(3):  # a random code that is taken (one in 10^12) just tries again
@@ -38,6 +38,13 @@ def ensure_links(*, campaign) -> dict[str, str]:
     raise RuntimeError(f"campaign {campaign.pk}: could not give every link a code")
 
 
+def attachment_urls(campaign) -> list[str]:
+    """The targets of the campaign's link attachments (campaigns.attachments), tracked as its text's."""
+    from campaigns import attachments
+
+    return attachments.link_urls(getattr(campaign, "attachments", None) or [])
+
+
 def links_of(campaign_id: int) -> dict[str, str]:
     return dict(ShortLink.objects.filter(campaign_id=campaign_id).values_list("target_url", "code"))
 
@@ -48,7 +55,24 @@ class Tracker:
 
     def __init__(self, campaign) -> None:
         self.parts = link_text.parts(campaign.content)
-        self.codes = links_of(campaign.pk) if any(is_link for is_link, _ in self.parts) else {}
+        has_links = any(is_link for is_link, _ in self.parts) or attachment_urls(campaign)
+        self.codes = links_of(campaign.pk) if has_links else {}
+
+    def url_for(self, url: str, member_id: int) -> str:
+        """The member's tracked link to `url` (`url` itself when it has no code)."""
+        code = self.codes.get(url)
+        return link_text.tracked_url(code, tokens.make(code, member_id)) if code else url
+
+    def url_for_staff(self, url: str, staff_id: int | None) -> str:
+        """The tracked link to `url` in a staff member's WeCom task (tokens.make_for_staff)."""
+        code = self.codes.get(url)
+        if not code or not staff_id:
+            return url
+        return link_text.tracked_url(code, tokens.make_for_staff(code, staff_id))
+
+    def text_for_staff(self, staff_id: int | None) -> str:
+        """The text with each link tracked for a staff member's WeCom task."""
+        return "".join(self.url_for_staff(piece, staff_id) if is_link else piece for is_link, piece in self.parts)
 
     def text_for(self, member_id: int) -> str:
         if not self.codes:

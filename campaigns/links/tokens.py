@@ -48,6 +48,31 @@ def make(code: str, member_id: int) -> str:
     return ident + _mac(code, ident)
 
 
+STAFF_MARK = "~"  # not a base-62 digit: a staff token never reads as a member's
+
+
+def make_for_staff(code: str, staff_id: int) -> str:
+    """A token naming a staff member's WeCom task rather than a member (one text reaches all of that
+    staff member's customers): `~` and the staff member's id in base 62, then the MAC. member_of reads
+    it as no member, so a click on it counts for the campaign and its link only."""
+    ident = STAFF_MARK + _b62(staff_id)
+    return ident + _mac(code, ident)
+
+
+def staff_of(code: str, token: str) -> int | None:
+    """The staff member a make_for_staff token names on link `code`; None otherwise."""
+    if not token.startswith(STAFF_MARK) or not MAC_LENGTH < len(token) <= MAX_TOKEN_LENGTH:
+        return None
+    ident, mac = token[:-MAC_LENGTH], token[-MAC_LENGTH:]
+    staff_id = _from_b62(ident[1:]) if len(ident) > 1 else None
+    if staff_id is None or staff_id <= 0:
+        return None
+    for secret in (settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])):
+        if constant_time_compare(mac, _mac(code, ident, secret)):
+            return staff_id
+    return None
+
+
 def member_of(code: str, token: str) -> int | None:
     """The member `token` names on link `code`; None when it is malformed or does not verify."""
     if not token or not MAC_LENGTH < len(token) <= MAX_TOKEN_LENGTH:

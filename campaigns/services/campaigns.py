@@ -17,6 +17,7 @@ from campaigns import channels, content
 from campaigns.links import services as links
 from campaigns.links import text as link_text
 from campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryReason, DeliveryState, WecomMassTask
+from campaigns.services import attachments as attachment_service
 from campaigns.services import fanout, recurrence
 from members.segments.models import Segment
 from scrm import permissions
@@ -72,6 +73,7 @@ class CampaignInput:
     holdout_share: Decimal = Decimal(0)
     store: Store | None = None
     recurrence: recurrence.Rule | None = None  # a series: one run per occurrence
+    attachments: list | tuple = ()  # raw, as the API and the form give them (campaigns.attachments)
 
 
 def _check_schedule(scheduled_at: dt.datetime | None, now: dt.datetime) -> None:
@@ -119,9 +121,11 @@ def create_campaign(*, actor, data: CampaignInput) -> Campaign:
     validate(data, now=now)
     store = _store_for(actor, data.store)
     segment = _segment(actor, data.segment_id, store)
+    items = attachment_service.clean(actor=actor, raw=list(data.attachments), store=store,
+                                     channel=channels.get(data.channel))
     return Campaign.objects.create(
         name=data.name, store=store, segment=segment, channel=data.channel, content=data.content,
-        scheduled_at=data.scheduled_at, holdout_share=data.holdout_share,
+        attachments=items, scheduled_at=data.scheduled_at, holdout_share=data.holdout_share,
         created_by=actor_user(actor), created_by_label=actor_label(actor),
         **(data.recurrence.fields() if data.recurrence else {}),
     )
@@ -155,11 +159,14 @@ def update_campaign(*, campaign: Campaign, actor, changes: dict) -> tuple[Campai
         name=campaign.name, segment_id=campaign.segment_id or 0, channel=campaign.channel, content=campaign.content,
         scheduled_at=campaign.scheduled_at, holdout_share=campaign.holdout_share, store=campaign.store,
         recurrence=recurrence.Rule.of(campaign) if campaign.repeat else None,
+        attachments=campaign.attachments or [],
     )
     data = dataclasses.replace(current, **{k: v for k, v in changes.items() if k in EDIT_FIELDS})
     now = timezone.now()
     validate(data, now=now)
     segment = _segment(actor, data.segment_id, campaign.store)
+    campaign.attachments = attachment_service.clean(actor=actor, raw=list(data.attachments), store=campaign.store,
+                                                    channel=channels.get(data.channel))  # also on a new channel
     cleared = campaign.status == S.APPROVED
     campaign.name, campaign.segment, campaign.channel, campaign.content = (
         data.name, segment, data.channel, data.content)
@@ -172,7 +179,8 @@ def update_campaign(*, campaign: Campaign, actor, changes: dict) -> tuple[Campai
     return campaign, cleared
 
 
-EDIT_FIELDS = ("name", "segment_id", "channel", "content", "scheduled_at", "holdout_share", "recurrence")
+EDIT_FIELDS = ("name", "segment_id", "channel", "content", "scheduled_at", "holdout_share", "recurrence",
+               "attachments")
 
 
 # --- transitions -----------------------------------------------------------------------------------
@@ -228,6 +236,7 @@ def send(*, campaign: Campaign, actor, scheduled_at: dt.datetime | None = None) 
     if campaign.repeat:
         recurrence.start_series(campaign, now)  # each occurrence is a run, created by the tick
         return campaign
+    attachment_service.check_for_send(campaign)
     when = scheduled_at or campaign.scheduled_at
     _check_schedule(when, now)
     if when is not None and when > now:

@@ -24,6 +24,7 @@ from campaigns.links.services import Tracker
 from campaigns.models import ERROR_MAX, Campaign, CampaignStatus, Delivery, DeliveryReason, DeliveryState
 from campaigns.queries import personal_values
 from campaigns.services import recurrence, respect
+from campaigns.services.attachments import Renderer
 
 logger = logging.getLogger(__name__)
 
@@ -189,6 +190,7 @@ def _outgoing(campaign: Campaign, claimed: list[Claimed], channel) -> tuple[list
     fails with no_identity instead of being sent."""
     values = personal_values([c.member_id for c in claimed], channel.address_sql)
     tracker = Tracker(campaign)  # each link becomes the recipient's tracked link
+    attachments = Renderer(campaign, tracker)  # theirs too, in a link attachment
     ready, missing = [], []
     for c in claimed:
         member = values.get(c.member_id)
@@ -196,7 +198,8 @@ def _outgoing(campaign: Campaign, claimed: list[Claimed], channel) -> tuple[list
             missing.append(Result(c.id, Outcome.FAILED, reason=DeliveryReason.NO_IDENTITY.value))
             continue
         ready.append(Outgoing(c.send_month, c.id, campaign.pk, c.member_id, member["address"],
-                              content.render(tracker.text_for(c.member_id), member)))
+                              content.render(tracker.text_for(c.member_id), member),
+                              attachments=attachments.for_member(c.member_id)))
     return ready, missing
 
 

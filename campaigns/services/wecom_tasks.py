@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from campaigns import content
 from campaigns.channels.base import Outcome, Outgoing, Result
+from campaigns.links.services import Tracker
 from campaigns.models import (
     ERROR_MAX,
     Campaign,
@@ -31,6 +32,7 @@ from campaigns.models import (
     WecomMassTask,
     WecomTaskState,
 )
+from campaigns.services import attachments as attachment_service
 from members import sql as members_sql
 from scrm.errors import Conflict, Forbidden, InvalidInput, NotInScope
 from scrm.models import Role
@@ -57,6 +59,7 @@ MATCH_CANDIDATES = 500  # tasks with the intent's text whose staff list is read,
 # An intent this old whose worker never wrote an answer is as unknown as a timeout.
 STALE_INTENT = dt.timedelta(minutes=2)
 OPEN = (WecomTaskState.INTENT, WecomTaskState.UNKNOWN)
+INVALID_MEDIA = 40007  # add_msg_template: a media_id WeCom does not know (or no longer)
 
 S = WecomTaskState
 
@@ -149,12 +152,14 @@ def _sends_for(client, msgid: str, sender: str) -> bool:
 
 def find_task(task: WecomMassTask, *, client) -> tuple[str, dt.datetime] | None:
     """The msgid and create time of the WeCom task an intent made, or None when WeCom lists none:
-    API-created single-chat tasks created around the intent with its text and no attachments, not
+    API-created single-chat tasks created around the intent with its text and as many attachments as
+    the campaign has, not
     taken by another of our rows, closest in time first, the first whose staff list has the intent's
     sender. The list gives no sender for tasks created through the API (and a campaign's tasks for
     every staff member share text and time), so each candidate's staff list is read: bounded by
     MATCH_CANDIDATES. Raises the client's errors when WeCom cannot be read."""
     start, end = task.intended_at - MATCH_BEFORE, task.intended_at + MATCH_AFTER
+    attached = len(Campaign.objects.values_list("attachments", flat=True).get(pk=task.campaign_id) or [])
     taken = set(
         WecomMassTask.objects.filter(campaign_id=task.campaign_id).exclude(pk=task.pk).exclude(msgid="")
         .values_list("msgid", flat=True)
@@ -166,7 +171,7 @@ def find_task(task: WecomMassTask, *, client) -> tuple[str, dt.datetime] | None:
         for row in page.get("group_msg_list") or []:
             text = (row.get("text") or {}).get("content", "")
             msgid = row.get("msgid") or ""
-            if text == task.text and msgid and msgid not in taken and not row.get("attachments"):
+            if text == task.text and msgid and msgid not in taken and len(row.get("attachments") or []) == attached:
                 found.append((int(row.get("create_time") or 0), msgid))
     found.sort(key=lambda pair: abs(pair[0] - _epoch(task.intended_at)))
     for created, msgid in found[:MATCH_CANDIDATES]:
@@ -226,9 +231,14 @@ def known_results(batch: list[Outgoing], *, client, now: dt.datetime) -> dict[in
 # --- creating --------------------------------------------------------------------------------------
 
 
-def task_text(campaign_id: int) -> str:
-    """The one text of a campaign's tasks: its content ({{ and }} written as braces)."""
-    return content.render(Campaign.objects.values_list("content", flat=True).get(pk=campaign_id), {})
+def task_text(campaign_id: int, staff_id: int | None = None, *, tracker: Tracker | None = None) -> str:
+    """The one text of a campaign's tasks: its content ({{ and }} written as braces), its links
+    tracked for the staff member's task when `staff_id` is given and the links have their codes
+    (campaigns.services.attachments: one text reaches all of that staff member's customers)."""
+    if staff_id is None:
+        return content.render(Campaign.objects.values_list("content", flat=True).get(pk=campaign_id), {})
+    tracker = tracker or Tracker(Campaign.objects.get(pk=campaign_id))
+    return content.render(tracker.text_for_staff(staff_id), {})
 
 
 def _intent(campaign_id: int, target: Target, text: str, delivery_ids: list[int], now: dt.datetime) -> WecomMassTask:
@@ -245,13 +255,15 @@ def _failed(task: WecomMassTask, message: str, now: dt.datetime) -> None:
 
 
 def create(campaign_id: int, group: list[tuple[Outgoing, Target]], *, text: str, client,
-           now: dt.datetime) -> list[Result]:
+           now: dt.datetime, attachments: list[dict] | None = None) -> list[Result]:
     """One add_msg_template call for one staff member's deliveries (≤ 10,000), its intent committed
     first; one Result per delivery. RateLimited and NotConfigured / CredentialsRejected propagate
     (nothing was created) after the row is marked failed."""
     task = _intent(campaign_id, group[0][1], text, [o.delivery_id for o, _t in group], now)
     body = {"chat_type": "single", "sender": task.sender, "text": {"content": text},
             "external_userid": [t.external_userid for _o, t in group]}
+    if attachments:
+        body["attachments"] = attachments
     try:
         answer = client.post(CREATE, body)
     except (errors.RateLimited, errors.CredentialsRejected, errors.NotConfigured) as exc:
@@ -264,6 +276,9 @@ def create(campaign_id: int, group: list[tuple[Outgoing, Target]], *, text: str,
                 for o, _t in group]
     except errors.WecomError as exc:  # permission, bad sender, bad text: the call is refused for good
         _failed(task, _short(exc), now)
+        if exc.errcode == INVALID_MEDIA:  # a kept media_id WeCom no longer has: upload again, then retry
+            attachment_service.forget_media(campaign_id)
+            return [Result(o.delivery_id, Outcome.RETRY, error=_short(exc)) for o, _t in group]
         return [Result(o.delivery_id, Outcome.FAILED, error=_short(exc)) for o, _t in group]
     refused = set(answer.get("fail_list") or [])
     msgid = answer.get("msgid") or ""
@@ -311,15 +326,21 @@ def send(batch: list[Outgoing], *, client=None, now: dt.datetime | None = None) 
             continue
         groups.setdefault(target.sender, []).append((o, target))
     stop: errors.WecomError | None = None
-    text = task_text(batch[0].campaign_id)
+    campaign = Campaign.objects.get(pk=batch[0].campaign_id)
+    tracker = Tracker(campaign)
     for _sender, group in sorted(groups.items()):
+        staff_id = group[0][1].staff_id
+        text = task_text(campaign.pk, staff_id, tracker=tracker)
         for start in range(0, len(group), MAX_CUSTOMERS):
             chunk = group[start:start + MAX_CUSTOMERS]
             if stop is not None:
                 results += [Result(o.delivery_id, Outcome.RETRY, error=_short(stop)) for o, _t in chunk]
                 continue
             try:
-                results += create(batch[0].campaign_id, chunk, text=text, client=client, now=now)
+                # Media first (uploaded when not fresh): nothing is created without its attachments.
+                attachments = attachment_service.wecom_attachments(campaign, client=client, now=now, tracker=tracker,
+                                                                   staff_id=staff_id)
+                results += create(campaign.pk, chunk, text=text, client=client, now=now, attachments=attachments)
             except errors.WecomError as exc:  # rate limited or not configured: the rest waits too
                 stop = exc
                 results += [Result(o.delivery_id, Outcome.RETRY, error=_short(exc)) for o, _t in chunk]

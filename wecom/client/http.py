@@ -81,6 +81,11 @@ class Client:
     def post(self, path: str, body: dict | None = None, params: dict | None = None) -> dict:
         return self._call("POST", path, params=params, body=body or {})
 
+    def upload(self, path: str, *, params: dict | None = None, filename: str, content: bytes,
+               content_type: str, field: str = "media") -> dict:
+        """A multipart/form-data POST of one file (media/upload: the file's field is "media")."""
+        return self._call("POST", path, params=params, files={field: (filename, content, content_type)})
+
     def pages(
         self,
         path: str,
@@ -110,19 +115,22 @@ class Client:
         self.http.close()
 
     # --- one call ----------------------------------------------------------------------------
-    def _call(self, method: str, path: str, *, params: dict | None = None, body: dict | None = None) -> dict:
+    def _call(self, method: str, path: str, *, params: dict | None = None, body: dict | None = None,
+              files: dict | None = None) -> dict:
         path = path.strip("/")
         try:
-            return self._call_once_refreshed(method, path, params=params, body=body)
+            return self._call_once_refreshed(method, path, params=params, body=body, files=files)
         except redis.exceptions.RedisError:
             # The token cache and the budgets live in Redis: without it no call is made.
             logger.warning("wecom %s %s not called: Redis unavailable", method, path)
             raise errors.Unavailable(None, "Redis (token cache and call budgets) is unavailable", path) from None
 
-    def _call_once_refreshed(self, method: str, path: str, *, params: dict | None, body: dict | None) -> dict:
+    def _call_once_refreshed(self, method: str, path: str, *, params: dict | None, body: dict | None,
+                             files: dict | None = None) -> dict:
         for attempt in (1, 2):
             token = self.tokens.get()
-            answer = self._send(method, path, params={**(params or {}), "access_token": token}, body=body)
+            answer = self._send(method, path, params={**(params or {}), "access_token": token}, body=body,
+                                files=files)
             errcode = answer.get("errcode", 0)
             if errcode in errors.TOKEN_EXPIRED and attempt == 1:
                 self.tokens.drop(token)
@@ -143,12 +151,15 @@ class Client:
         self.health.error(errcode, path)
         raise error
 
-    def _send(self, method: str, path: str, *, params: dict, body: dict | None) -> dict:
+    def _send(self, method: str, path: str, *, params: dict, body: dict | None, files: dict | None = None) -> dict:
         self.limiter.acquire(path)
         started = time.monotonic()
         errcode: object = "-"
         try:
-            response = self.http.request(method, path, params=params, json=body if method == "POST" else None)
+            if files:
+                response = self.http.request(method, path, params=params, files=files)
+            else:
+                response = self.http.request(method, path, params=params, json=body if method == "POST" else None)
             if response.status_code != 200:
                 errcode = f"http{response.status_code}"
                 raise errors.Unavailable(None, f"HTTP {response.status_code}", path)

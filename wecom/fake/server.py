@@ -5,6 +5,8 @@ control endpoints under /_fake/ for tests and the demo. Stdlib only, no Django."
 from __future__ import annotations
 
 import collections
+import email.parser
+import email.policy
 import hashlib
 import json
 import threading
@@ -150,6 +152,7 @@ ROUTES_POST = {
     ),
     "externalcontact/resigned/transfer_result": lambda c, q, b, s: c.transfer_result(**_result_args(b), resigned=True),
     "externalcontact/add_msg_template": lambda c, q, b, s: c.add_msg_template(b),
+    "media/upload": lambda c, q, b, s: c.upload_media(q.get("type"), **b),
     "externalcontact/get_groupmsg_list_v2": lambda c, q, b, s: c.groupmsg_list(b),
     "externalcontact/get_groupmsg_task": lambda c, q, b, s: c.groupmsg_task(
         msgid=b.get("msgid"), limit=b.get("limit", 500), cursor=b.get("cursor")
@@ -160,6 +163,28 @@ ROUTES_POST = {
     "externalcontact/remind_groupmsg_send": lambda c, q, b, s: c.remind_groupmsg(b.get("msgid")),
     "externalcontact/cancel_groupmsg_send": lambda c, q, b, s: c.cancel_groupmsg(b.get("msgid")),
 }
+
+
+MULTIPART = frozenset({"media/upload"})  # APIs whose body is multipart/form-data, not JSON
+
+
+def _media_part(raw: bytes, content_type: str) -> dict:
+    """The "media" file of a multipart/form-data body: filename, content_type and data (None when
+    the body has no such part, which media/upload answers with 44001)."""
+    found = {"filename": "", "content_type": "", "data": None}
+    if not content_type.lower().startswith("multipart/form-data"):
+        return found
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode("latin-1") + raw
+    )
+    if not message.is_multipart():
+        return found
+    for part in message.iter_parts():
+        if part.get_param("name", header="content-disposition") == "media":
+            found.update(filename=part.get_filename() or "", content_type=part.get_content_type(),
+                         data=part.get_payload(decode=True) or b"")
+            break
+    return found
 
 
 def _transfer_args(b: dict) -> dict:
@@ -350,7 +375,10 @@ class _Handler(BaseHTTPRequestHandler):
             raise WeComError(404)
         corp.check_token(query.get("access_token"))
         srv.admit(api)
-        body = self._json_body(raw) if method == "POST" else {}
+        if api in MULTIPART:
+            body = _media_part(raw, self.headers.get("Content-Type", ""))
+        else:
+            body = self._json_body(raw) if method == "POST" else {}
         concurrency = srv.limits.concurrency
         with srv.flight_lock:
             srv.in_flight += 1
