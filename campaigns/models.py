@@ -537,3 +537,95 @@ class StaffTestSend(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id} → {self.recipient_label} {self.outcome}"
+
+
+class CampaignFiguresRun(models.Model):
+    """When a large campaign's results summary (CampaignFigures, CampaignLinkFigures) was last summed,
+    over which uplift window, and whether a refresh was asked for since (campaigns.services.figures)."""
+
+    campaign = models.OneToOneField(
+        Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    computed_at = models.DateTimeField(_("summed at"), null=True, blank=True)
+    window_end = models.DateTimeField(_("orders counted until"), null=True, blank=True)
+    deliveries = models.PositiveIntegerField(_("deliveries"), default=0)
+    seconds = models.FloatField(_("seconds taken"), default=0)
+    requested_at = models.DateTimeField(_("refresh asked for"), null=True, blank=True)
+
+    objects = ScopedManager()
+    store_scope_field = "campaign__store"
+
+    class Meta:
+        verbose_name = _("campaign results summary")
+        verbose_name_plural = _("campaign results summaries")
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} @ {self.computed_at}"
+
+
+class CampaignFigures(models.Model):
+    """One cell of a large campaign's results summary: its deliveries of one (member's home store,
+    staff member, state, reason), with the clicks, attributed orders and holdout-window orders of
+    those members. Every figure of the results page is a sum of these rows (cut to a store by
+    `home_store`), so the summary and the live query answer the same."""
+
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, db_index=False, related_name="+"
+    )
+    home_store = models.ForeignKey(
+        Store, verbose_name=_("home store"), on_delete=models.SET_NULL, null=True, blank=True, db_index=False,
+        db_constraint=False, related_name="+",
+    )
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("staff"), on_delete=models.SET_NULL, null=True, blank=True,
+        db_index=False, db_constraint=False, related_name="+",
+    )
+    state = models.CharField(_("state"), max_length=10, choices=DeliveryState.choices)
+    reason = models.CharField(_("reason"), max_length=20, blank=True, default="")
+    members = models.PositiveIntegerField(_("members"))
+    clicked = models.PositiveIntegerField(_("members who clicked"))
+    clicks = models.PositiveIntegerField(_("clicks"))
+    converted = models.PositiveIntegerField(_("members converted"))
+    orders = models.PositiveIntegerField(_("orders attributed"))
+    revenue = models.DecimalField(_("revenue attributed"), max_digits=16, decimal_places=2)
+    buyers = models.PositiveIntegerField(_("members with an order in the holdout window"))
+    buyer_revenue = models.DecimalField(_("their orders' amount"), max_digits=16, decimal_places=2)
+
+    objects = ScopedManager()
+    store_scope_field = "campaign__store"
+
+    class Meta:
+        verbose_name = _("campaign figures")
+        verbose_name_plural = _("campaign figures")
+        indexes = [models.Index(fields=["campaign", "home_store"], name="campaign_figures")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}/{self.home_store_id}/{self.staff_id} {self.state}"
+
+
+class CampaignLinkFigures(models.Model):
+    """Clicks on one of a large campaign's links by members of one home store (none: clicks whose
+    member is unknown or has no store), for its results summary."""
+
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, db_index=False, related_name="+"
+    )
+    link_id = models.BigIntegerField(_("link"))
+    home_store = models.ForeignKey(
+        Store, verbose_name=_("home store"), on_delete=models.SET_NULL, null=True, blank=True, db_index=False,
+        db_constraint=False, related_name="+",
+    )
+    clicks = models.PositiveIntegerField(_("clicks"))
+    members = models.PositiveIntegerField(_("members"))
+
+    objects = ScopedManager()
+    store_scope_field = "campaign__store"
+
+    class Meta:
+        verbose_name = _("campaign link figures")
+        verbose_name_plural = _("campaign link figures")
+        indexes = [models.Index(fields=["campaign", "link_id"], name="campaign_link_figures")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}/{self.link_id}/{self.home_store_id}"
+

@@ -31,3 +31,23 @@ def ensure_partitions() -> list[str]:
     from campaigns import partitions
 
     return [f"{month:%Y-%m}" for month in partitions.ensure_partitions(months_ahead=2)]
+
+
+@shared_task(name="campaigns.tasks.refresh_figures", ignore_result=True, soft_time_limit=1800, time_limit=1860)
+def refresh_figures() -> list[int]:
+    """For the beat schedule: refresh the results summaries of large campaigns still moving (a few
+    per run, oldest first; campaigns.services.figures)."""
+    from campaigns.services import figures
+
+    return figures.refresh_due()
+
+
+@shared_task(name="campaigns.tasks.refresh_campaign_figures", ignore_result=True, soft_time_limit=1800,
+             time_limit=1860)
+def refresh_campaign_figures(campaign_id: int) -> bool:
+    """A refresh asked for on the results page; nothing when another worker is summing it."""
+    from campaigns.models import Campaign
+    from campaigns.services import figures
+
+    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    return campaign is not None and figures.refresh(campaign=campaign) is not None

@@ -18,6 +18,7 @@ from campaigns.filters import CampaignFilterSet, DeliveryFilterSet
 from campaigns.forms import CampaignForm, SendPolicyForm
 from campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryReason, DeliveryState
 from campaigns.services import campaigns as service
+from campaigns.services import figures as figures_service
 from campaigns.services import policy as policy_service
 from campaigns.services import results as results_service
 from scrm import permissions
@@ -187,6 +188,16 @@ def campaign_action(request, pk, action):
     return redirect("campaign-detail", pk=campaign.pk)
 
 
+@scoped_view(pk=Campaign)
+@require_POST
+def campaign_results_refresh(request, pk):
+    """Ask for a large campaign's results summary to be summed again (campaigns.services.figures)."""
+    campaign = get_visible_or_404(Campaign.objects.all(), request.user, pk=pk)
+    if figures_service.request_refresh(campaign=campaign):
+        messages.success(request, _("The figures are being summed again; this page shows them when they are ready."))
+    return redirect("campaign-results", pk=campaign.pk)
+
+
 @scoped_view
 def send_policy(request):
     if not permissions.can_write(request.user, policy_service.RESOURCE):
@@ -215,6 +226,7 @@ urlpatterns = [
     path("campaigns/policy/", send_policy, name="campaign-policy"),
     path("campaigns/<int:pk>/", CampaignDetailView.as_view(), name="campaign-detail"),
     path("campaigns/<int:pk>/results/", CampaignResultsView.as_view(), name="campaign-results"),
+    path("campaigns/<int:pk>/results/refresh/", campaign_results_refresh, name="campaign-results-refresh"),
     *[path(f"campaigns/<int:pk>/{action}/", campaign_action, {"action": action}, name=f"campaign-{action}")
       for action in ACTIONS],
 ]

@@ -154,6 +154,12 @@ app.conf.beat_schedule = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # Results summaries of large campaigns still moving (campaigns.services.figures).
+    "campaigns-results-summaries": {
+        "task": "campaigns.tasks.refresh_figures",
+        "schedule": 300.0,
+        "options": {"expires": 290},
+    },
     "campaigns-partitions": {
         "task": "campaigns.tasks.ensure_partitions",
         "schedule": crontab(hour=1, minute=5),

@@ -428,3 +428,7 @@ SIYU_PUBLIC_URL = env.get_str(
 # Days after a campaign's message (or a click on its link) an order counts for that campaign, and the
 # window its holdout comparison runs from the campaign's start.
 SIYU_CAMPAIGN_ATTRIBUTION_DAYS = env.get_int("SIYU_CAMPAIGN_ATTRIBUTION_DAYS", 7, minimum=1)
+# Results of a campaign with more recipients than this are read from a summary a task refreshes
+# every SIYU_RESULTS_REFRESH_MINUTES (campaigns.services.figures); smaller ones are summed live.
+SIYU_RESULTS_LIVE_MAX = env.get_int("SIYU_RESULTS_LIVE_MAX", 100_000, minimum=0)
+SIYU_RESULTS_REFRESH_MINUTES = env.get_int("SIYU_RESULTS_REFRESH_MINUTES", 15, minimum=1)

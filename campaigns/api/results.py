@@ -102,6 +102,12 @@ class ResultsSerializer(serializers.Serializer):
     campaign = serializers.IntegerField(source="campaign.pk")
     started = serializers.BooleanField(help_text="False until the campaign starts sending (then every figure is 0).")
     window_days = serializers.IntegerField(help_text="Days after a delivery or a click an order counts for it.")
+    summarised = serializers.BooleanField(
+        help_text="True for a campaign with more recipients than SIYU_RESULTS_LIVE_MAX: its figures come from a "
+                  "summary refreshed in the background (see as_of), not summed for this request.")
+    as_of = serializers.DateTimeField(
+        allow_null=True, help_text="When a summarised campaign's figures were summed; null while the first summary "
+                                   "is being made (every figure is then 0) and for campaigns summed live.")
     store = serializers.SerializerMethodField(help_text="The store the figures are cut to (a store role's own); "
                                                         "null: every store.")
     funnel = FiguresSerializer()

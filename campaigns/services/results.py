@@ -149,6 +149,11 @@ class Results:
     by_staff: list[Group] = field(default_factory=list)
     links: list[LinkFigures] = field(default_factory=list)
     uplift: Uplift | None = None
+    # A large campaign's figures come from its summary (campaigns.services.figures): when it was
+    # summed (None: not yet), and whether a refresh was asked for since.
+    summarised: bool = False
+    as_of: dt.datetime | None = None
+    refreshing: bool = False
 
     @property
     def started(self) -> bool:
@@ -180,14 +185,16 @@ LAST_TOUCH = f"""
          ORDER BY k.clicked_at DESC, k.campaign_id DESC LIMIT 1)
     ) lt ORDER BY lt.at DESC, lt.campaign_id DESC LIMIT 1"""
 
-_NET = "(o.total_amount - o.refunded_amount)"
-_COUNTED_ORDER = f"{_NET} > 0 AND o.currency = %(currency)s"
+NET = "(o.total_amount - o.refunded_amount)"
+COUNTED_ORDER = f"{NET} > 0 AND o.currency = %(currency)s"
 
 # GROUPING(store, staff, state, reason): 15 the whole campaign, 7 by store, 11 by staff, 12 by reason.
 ALL, BY_STORE, BY_STAFF, BY_REASON = 15, 7, 11, 12
 
-FUNNEL_SQL = f"""
-WITH d AS NOT MATERIALIZED ({_SCOPED_DELIVERIES}),
+# The deliveries (cut to a store), their clicks, the orders that can follow them and those attributed
+# to this campaign: the live funnel's parts, and the summary's (campaigns.services.figures).
+FUNNEL_PARTS = f"""
+d AS NOT MATERIALIZED ({_SCOPED_DELIVERIES}),
 clicked AS NOT MATERIALIZED (
     SELECT k.member_id, count(*) AS clicks, min(k.clicked_at) AS first_click, max(k.clicked_at) AS last_click
     FROM {CLICK} k
@@ -196,20 +203,23 @@ clicked AS NOT MATERIALIZED (
 candidates AS MATERIALIZED (
     -- The orders that can follow one of this campaign's touches (from the member's first to the
     -- window after the last): only these are asked for their last touch.
-    SELECT o.member_id, o.placed_at, {_NET} AS net
+    SELECT o.member_id, o.placed_at, {NET} AS net
     FROM d LEFT JOIN clicked c ON c.member_id = d.member_id
     JOIN {orders_sql.ORDER} o ON o.member_id = d.member_id
      AND o.placed_at >= least(d.sent_at, c.first_click)
      AND o.placed_at < greatest(d.sent_at, c.last_click) + {_WINDOW}
      AND o.placed_at <= %(now)s
-    WHERE d.state = 'sent' AND {_COUNTED_ORDER}
+    WHERE d.state = 'sent' AND {COUNTED_ORDER}
 ),
 attributed AS (
     SELECT o.member_id, count(*) AS orders, sum(o.net) AS revenue
     FROM candidates o CROSS JOIN LATERAL ({LAST_TOUCH}) AS t
     WHERE t.campaign_id = %(campaign)s
     GROUP BY o.member_id
-)
+)"""
+
+FUNNEL_SQL = f"""
+WITH {FUNNEL_PARTS}
 SELECT GROUPING(d.home_store_id, d.staff_id, d.state, d.reason), d.home_store_id, d.staff_id, d.state, d.reason,
        count(*),
        count(*) FILTER (WHERE d.state = 'held_out'),
@@ -231,8 +241,8 @@ UPLIFT_SQL = f"""
 SELECT d.state, count(*), count(b.member_id), coalesce(sum(b.revenue), 0)
 FROM {DELIVERY} d
 LEFT JOIN (
-    SELECT o.member_id, sum({_NET}) AS revenue FROM {orders_sql.ORDER} o
-    WHERE o.placed_at >= %(start)s AND o.placed_at < %(end)s AND o.member_id IS NOT NULL AND {_COUNTED_ORDER}
+    SELECT o.member_id, sum({NET}) AS revenue FROM {orders_sql.ORDER} o
+    WHERE o.placed_at >= %(start)s AND o.placed_at < %(end)s AND o.member_id IS NOT NULL AND {COUNTED_ORDER}
     GROUP BY o.member_id
 ) b ON b.member_id = d.member_id
 WHERE d.campaign_id = %(campaign)s AND d.send_month = %(month)s AND d.state IN ('sent', 'held_out')
@@ -272,16 +282,23 @@ def z_test(x1: int, n1: int, x2: int, n2: int) -> tuple[float | None, float | No
 
 def _uplift(campaign: Campaign, params: dict, now: dt.datetime) -> Uplift:
     start = campaign.started_at
-    full_end = start + dt.timedelta(days=params["days"])
-    end = min(full_end, now)
+    end = min(start + dt.timedelta(days=params["days"]), now)
     rows = {state: (n, x, Decimal(revenue)) for state, n, x, revenue in
             fetchall(UPLIFT_SQL, {**params, "start": start, "end": end})}
+    return uplift_of(campaign, params, rows, end=end)
+
+
+def uplift_of(campaign: Campaign, params: dict, rows: dict, *, end: dt.datetime) -> Uplift:
+    """The holdout comparison from (members, converted, revenue) per arm ("sent", "held_out"),
+    counted over the window's orders until `end`."""
+    start = campaign.started_at
+    full_end = start + dt.timedelta(days=params["days"])
     sent = Arm(*rows.get("sent", (0, 0, Decimal(0))))
     held = Arm(*rows.get("held_out", (0, 0, Decimal(0))))
     z, p, verdict = z_test(sent.converted, sent.members, held.converted, held.members)
     both = sent.members and held.members
     return Uplift(
-        start=start, end=end, complete=now >= full_end, sent=sent, held_out=held,
+        start=start, end=end, complete=end >= full_end, sent=sent, held_out=held,
         conversion_difference=sent.conversion_rate - held.conversion_rate if both else None,
         revenue_per_member_difference=sent.revenue_per_member - held.revenue_per_member if both else None,
         z=z, p_value=p, verdict=verdict,
@@ -308,8 +325,17 @@ def campaign_results(*, campaign: Campaign, actor, now: dt.datetime | None = Non
     if not results.started:
         return results
     now = now or timezone.now()
-    params = {"campaign": campaign.pk, "month": campaign.send_month, "store": store_id, "days": results.window_days,
-              "start": campaign.started_at, "now": now, "currency": settings.SIYU_CURRENCIES[0]}
+    params = params_for(campaign, store_id=store_id, now=now)
+    from campaigns.services import figures  # it builds on this module's SQL
+
+    if figures.summarised(campaign):
+        results.summarised = True
+        run = figures.run_of(campaign)
+        if run is not None and run.computed_at is not None:
+            results.as_of = run.computed_at
+            results.refreshing = run.requested_at is not None and run.requested_at > run.computed_at
+            figures.fill_from_summary(results, campaign, params, run)
+        return results
     with transaction.atomic(), connection.cursor() as cursor:
         # The planner's cost of the funnel passes the JIT threshold at a few hundred thousand
         # deliveries; compiling it cost more than it saved (200k: 1.6 s with JIT, 1.1 s without).
@@ -318,9 +344,23 @@ def campaign_results(*, campaign: Campaign, actor, now: dt.datetime | None = Non
     return results
 
 
+def params_for(campaign: Campaign, *, store_id: int | None, now: dt.datetime) -> dict:
+    """The figures' SQL parameters for `campaign`, cut to `store_id` (None: every store)."""
+    return {"campaign": campaign.pk, "month": campaign.send_month, "store": store_id, "days": window_days(),
+            "start": campaign.started_at, "now": now, "currency": settings.SIYU_CURRENCIES[0]}
+
+
 def _fill(results: Results, campaign: Campaign, params: dict, now: dt.datetime) -> None:
+    _fill_rows(results, fetchall(FUNNEL_SQL, params))
+    results.links = [LinkFigures(*row) for row in fetchall(LINKS_SQL, params)]
+    results.uplift = _uplift(campaign, params, now)
+
+
+def _fill_rows(results: Results, rows) -> None:
+    """The funnel, its reasons and its breakdowns by store and staff from FUNNEL_SQL's rows (or the
+    summary's, which have the same shape)."""
     by_store, by_staff = [], []
-    for row in fetchall(FUNNEL_SQL, params):
+    for row in rows:
         grouping, home_store, staff, state, reason, *numbers = row
         if grouping == ALL:
             results.funnel = _figures(numbers)
@@ -341,5 +381,3 @@ def _fill(results: Results, campaign: Campaign, params: dict, now: dt.datetime) 
         (Group(pk, *(staff.get(pk, unknown) if pk else unknown), figures=f) for pk, f in by_staff),
         key=lambda g: (g.id is None, g.name, g.code),
     )
-    results.links = [LinkFigures(*row) for row in fetchall(LINKS_SQL, params)]
-    results.uplift = _uplift(campaign, params, now)

@@ -229,8 +229,8 @@ def test_the_figures_take_a_fixed_number_of_queries(crowd, make_campaign, alice,
     sent_at(campaign, T0)
     for member in crowd[:50]:
         order(member, T0 + DAY, 10)
-    # jit off, funnel, store names, links, uplift (no staff here), and the savepoint around them
-    with django_assert_max_num_queries(7):
+    # snapshot size, jit off, funnel, store names, links, uplift (no staff here), and the savepoint around them
+    with django_assert_max_num_queries(8):
         found = figures(campaign, alice)
     assert found.funnel.targeted == 200 and found.funnel.held_out + found.funnel.sent == 200
 
