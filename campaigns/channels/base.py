@@ -95,6 +95,13 @@ class Channel:
         default) leaves both empty and takes the address from `address_sql`."""
         return None
 
+    def recipients_sql(self) -> str | None:
+        """The same choice as `recipient_sql` for every member at once: a SELECT of (member_id,
+        relation_id, staff_id, address), at most one row per member, which a fan-out reading most of
+        the members joins whole (a look-up per member inside a plan of hash joins is a pass over the
+        relations per member). Required with `recipient_sql`."""
+        return None
+
     def check(self, text: str) -> None:
         """Refuse (scrm.errors.InvalidInput, naming the field) a campaign text this channel cannot
         send now: called when a campaign is created and when it is sent. Nothing by default."""

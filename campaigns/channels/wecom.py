@@ -36,6 +36,9 @@ class WecomChannel(Channel):
     def recipient_sql(self, member: str) -> str:
         return wecom_tasks.recipient_sql(member)
 
+    def recipients_sql(self) -> str:
+        return wecom_tasks.recipients_sql()
+
     def unavailable(self) -> str | None:
         if wecom_tasks.configured():
             return None

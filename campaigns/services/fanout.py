@@ -73,7 +73,16 @@ def _address_sql(channel) -> str:
     return "rc.address" if channel.recipient_sql("m") else channel.address_sql("m")
 
 
-def _insert_sql(channel, ids_sql: str, *, first: bool = False) -> str:
+def _recipient_join(channel, *, hashed: bool) -> str:
+    """The join giving each member `m` its relation `rc` (campaigns.channels.base.Channel): the
+    channel's set-based choice joined whole when the fan-out reads most of the members, else a
+    look-up per member."""
+    if hashed and channel.recipient_sql("m"):
+        return f"LEFT JOIN ({channel.recipients_sql()}) AS rc ON rc.member_id = m.id"
+    return f"LEFT JOIN LATERAL ({_recipient_sql(channel)}) AS rc ON true"
+
+
+def _insert_sql(channel, ids_sql: str, *, first: bool = False, hashed: bool = False) -> str:
     # The most specific marketing answer wins: this channel's, else the one for all channels.
     return f"""
         INSERT INTO {DELIVERY} (send_month, campaign_id, member_id, state, reason, next_attempt_at,
@@ -92,7 +101,7 @@ def _insert_sql(channel, ids_sql: str, *, first: bool = False) -> str:
         LEFT JOIN {members_sql.CONSENT} ma
             ON ma.member_id = m.id AND ma.purpose = %(marketing)s AND ma.channel = 'all'
         CROSS JOIN LATERAL (SELECT coalesce(mc.granted, ma.granted) AS granted) AS mk
-        LEFT JOIN LATERAL ({_recipient_sql(channel)}) AS rc ON true
+        {_recipient_join(channel, hashed=hashed)}
         CROSS JOIN LATERAL (SELECT {_reason_sql(channel)} AS reason) AS v
         {"" if first else "ON CONFLICT (campaign_id, member_id, send_month) DO NOTHING"}"""
 
@@ -148,7 +157,7 @@ def fan_out(*, campaign: Campaign, now: dt.datetime | None = None) -> int:
             cursor.execute("SET LOCAL work_mem = '64MB'")  # the hashes of a million members in memory
         # A campaign's first fan-out (no send month yet, and the caller holds the campaign's row
         # lock) has no rows to collide with: a plain INSERT, without a speculative insertion per row.
-        cursor.execute(_insert_sql(channel, ids_sql, first=campaign.send_month is None), params)
+        cursor.execute(_insert_sql(channel, ids_sql, first=campaign.send_month is None, hashed=hashed), params)
         written = cursor.rowcount
         if hashed:
             cursor.execute("SET LOCAL enable_nestloop = on")

@@ -123,6 +123,22 @@ def recipient_sql(member: str) -> str:
     )
 
 
+def recipients_sql() -> str:
+    """recipient_sql for every member at once (member_id, relation_id, staff_id, address): the same
+    choice, one row per member, for a fan-out reading most of the members (one pass with hash joins
+    and a sort instead of a look-up per member)."""
+    return (
+        f"SELECT DISTINCT ON (r.member_id) r.member_id, r.id AS relation_id, r.staff_id AS staff_id, "
+        f"wc.external_userid::text AS address "
+        f"FROM {members_sql.STAFF_RELATION} r "
+        f"JOIN {wecom_sql.FOLLOW} f ON f.relation_id = r.id AND f.deleted_at IS NULL "
+        f"JOIN {wecom_sql.STAFF} ws ON ws.id = f.staff_id AND ws.status = 'active' "
+        f"JOIN {wecom_sql.CONTACT} wc ON wc.id = f.contact_id AND wc.deleted_at IS NULL "
+        f"WHERE r.staff_deleted_at IS NULL AND r.member_deleted_at IS NULL "
+        "ORDER BY r.member_id, r.is_owner DESC, r.added_at DESC, r.id DESC"
+    )
+
+
 def address_sql(member: str) -> str:
     """The external_userid of the member's chosen follow (NULL without an active one)."""
     return (

@@ -26,7 +26,7 @@ from campaigns.models import (
     WecomTaskState,
 )
 from campaigns.services import campaigns as lifecycle
-from campaigns.services import respect, sending, wecom_results, wecom_tasks
+from campaigns.services import fanout, respect, sending, wecom_results, wecom_tasks
 from members.models import Member, StaffRelation
 from scrm.errors import InvalidInput
 from tests.campaigns.conftest import consent
@@ -40,8 +40,12 @@ pytestmark = pytest.mark.django_db
 # --- fan-out -------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("whole", [False, True], ids=["a look-up per member", "the members read whole"])
 def test_each_member_is_reached_once_through_the_owner_else_the_latest_follow(server, wstaff, make_campaign, carol,
-                                                                               erin, store_a):
+                                                                               erin, store_a, whole, monkeypatch):
+    # A big fan-out (most of the members) joins the channel's set-based choice of relation instead
+    # of a look-up per member: both must choose the same relation.
+    monkeypatch.setattr(fanout, "_most_members", lambda cursor, count: whole)
     corp = server.corp
     owned = seed(corp, wstaff["carol"], 2)
     # The first member is also followed, later, by erin: the owner's follow wins.
