@@ -448,6 +448,9 @@ class WecomMassTask(models.Model):
     state = models.CharField(
         _("state"), max_length=10, choices=WecomTaskState.choices, default=WecomTaskState.INTENT
     )
+    # "group": a task to customer groups (campaigns.services.group_messages); its delivery_ids are
+    # GroupDelivery ids, one per chat.
+    chat_type = models.CharField(_("chat type"), max_length=6, default="single")
     msgid = models.CharField(_("WeCom msgid"), max_length=64, blank=True, default="")
     text = models.TextField(_("text"))
     delivery_ids = ArrayField(models.BigIntegerField(), verbose_name=_("deliveries"), default=list)
@@ -629,3 +632,92 @@ class CampaignLinkFigures(models.Model):
     def __str__(self) -> str:
         return f"{self.campaign_id}/{self.link_id}/{self.home_store_id}"
 
+
+class GroupAudience(models.Model):
+    """The customer groups a `wecom_group` campaign sends to, resolved when sending starts: the chosen
+    groups, every group of `store`, and every group of the chosen owners (WeCom staff). A store's
+    campaign reaches only that store's groups whatever is chosen."""
+
+    campaign = models.OneToOneField(
+        Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="group_audience"
+    )
+    group_ids = ArrayField(models.BigIntegerField(), verbose_name=_("chosen groups"), default=list, blank=True)
+    owner_ids = ArrayField(models.BigIntegerField(), verbose_name=_("groups of these owners"), default=list,
+                           blank=True)
+    store = models.ForeignKey(
+        Store, verbose_name=_("every group of the store"), on_delete=models.PROTECT, null=True, blank=True,
+        related_name="+", db_index=False,
+    )
+
+    objects = ScopedManager()
+    store_scope_field = "campaign__store"
+
+    class Meta:
+        verbose_name = _("group audience")
+        verbose_name_plural = _("group audiences")
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}"
+
+
+class GroupDeliveryState(models.TextChoices):
+    PENDING = "pending", _("Waiting to be sent")
+    SENDING = "sending", _("Being handed to WeCom")
+    ACCEPTED = "accepted", _("Waiting for the group owner")
+    SENT = "sent", _("Sent to the group")
+    UNSENT = "unsent", _("Not sent by the owner")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+GROUP_OPEN_STATES = (GroupDeliveryState.PENDING, GroupDeliveryState.SENDING, GroupDeliveryState.ACCEPTED)
+
+
+class GroupDelivery(models.Model):
+    """One customer group of one `wecom_group` campaign: the ledger of group messages (a Delivery is
+    per member). The owner's WeCom task (WecomMassTask, chat_type "group") carries it once created;
+    polling the task says whether the owner sent it to this group. `store` is the group's store when
+    sending started (store managers see their store's rows)."""
+
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, db_index=False, related_name="+"
+    )
+    group = models.ForeignKey(
+        "wecom.CustomerGroup", verbose_name=_("customer group"), on_delete=models.PROTECT, related_name="+"
+    )
+    chat_id = models.CharField(_("chat_id"), max_length=64)
+    sender = models.CharField(_("owner's WeCom userid"), max_length=64)
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        db_index=False,
+    )
+    state = models.CharField(
+        _("state"), max_length=10, choices=GroupDeliveryState.choices, default=GroupDeliveryState.PENDING
+    )
+    reason = models.CharField(_("reason"), max_length=20, choices=DeliveryReason.choices, blank=True, default="")
+    task = models.ForeignKey(
+        WecomMassTask, verbose_name=_("WeCom task"), on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+", db_index=False,
+    )
+    msgid = models.CharField(_("WeCom msgid"), max_length=64, blank=True, default="")
+    error = models.CharField(_("error"), max_length=ERROR_MAX, blank=True, default="")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    objects = ScopedManager()
+    store_scope_field = "store"
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("group delivery")
+        verbose_name_plural = _("group deliveries")
+        constraints = [models.UniqueConstraint(fields=["campaign", "group"], name="group_delivery_unique")]
+        indexes = [
+            models.Index(fields=["campaign", "state"], name="group_delivery_state"),
+            models.Index(fields=["task", "chat_id"], name="group_delivery_task",
+                         condition=Q(task__isnull=False)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}/{self.chat_id} {self.state}"

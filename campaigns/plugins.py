@@ -24,6 +24,9 @@ def register() -> None:
     channels.register(WebhookChannel())  # ... SIYU_WEBHOOK_URL and SIYU_WEBHOOK_SECRET
     channels.register(MailChannel())  # ... SIYU_SMTP_HOST and SIYU_SMTP_FROM
     channels.register(WecomChannel())  # refuses campaigns while no WeCom corp is connected
+    from campaigns.channels.wecom_group import WecomGroupChannel
+
+    channels.register(WecomGroupChannel())  # customer groups; refuses campaigns like WecomChannel
     privacy.register()
     timeline.register()
 

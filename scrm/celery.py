@@ -113,6 +113,12 @@ app.conf.beat_schedule = {
         "schedule": crontab(hour=3, minute=30),
         "options": {"expires": 3 * 3600},
     },
+    # A nightly customer groups sync (what group callbacks may have missed, dismissed groups).
+    "wecom-groups-sync": {
+        "task": "wecom.tasks.contacts.start_groups",
+        "schedule": crontab(hour=4, minute=15),
+        "options": {"expires": 3 * 3600},
+    },
     # WeCom corp tags both ways (a run unless one is active), and tag marks still due.
     "wecom-sync-tags": {
         "task": "wecom.tasks.tags.scheduled_tags_sync",

@@ -10,6 +10,10 @@ def register(router) -> None:
     router.register("campaign-images", images.CampaignImageViewSet, basename="campaign-image")
     router.register(r"campaigns/(?P<campaign_id>[0-9]+)/wecom-tasks", wecom.CampaignWecomTaskViewSet,
                     basename="campaign-wecom-task")
+    from campaigns.api import group_messages
+
+    router.register(r"campaigns/(?P<campaign_id>[0-9]+)/group-deliveries",
+                    group_messages.CampaignGroupDeliveryViewSet, basename="campaign-group-delivery")
     router.register(r"campaigns/(?P<campaign_id>[0-9]+)/test-sends", editing.CampaignTestSendViewSet,
                     basename="campaign-test-send")
     policy.register(router)

@@ -216,7 +216,12 @@ def _start(campaign: Campaign, now: dt.datetime) -> None:
     """Fan out and mark sending, in the caller's transaction. The text's links get their codes now:
     the text is final once sending starts, and a draft that is never sent leaves none behind."""
     links.ensure_links(campaign=campaign)
-    fanout.fan_out(campaign=campaign, now=now)
+    if getattr(channels.get(campaign.channel), "sends_to_groups", False):
+        from campaigns.services import group_messages
+
+        group_messages.fan_out(campaign=campaign, now=now)  # one row per customer group, not per member
+    else:
+        fanout.fan_out(campaign=campaign, now=now)
     campaign.status, campaign.started_at, campaign.last_error = S.SENDING, now, ""
     campaign.save(update_fields=["status", "started_at", "last_error", "updated_at"])
 
@@ -320,4 +325,7 @@ def cancel(*, campaign: Campaign, actor) -> Campaign:
     # WeCom tasks waiting for staff are cancelled in WeCom by the results poller (the ledger is the
     # outbox of that call); due now.
     WecomMassTask.objects.filter(campaign=campaign, finished_at__isnull=True).update(next_poll_at=now)
+    from campaigns.services import group_messages
+
+    group_messages.cancel(campaign, now=now)  # its customer groups not handed to WeCom yet
     return campaign

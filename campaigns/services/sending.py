@@ -21,7 +21,15 @@ from django.utils import timezone
 from campaigns import channels, content
 from campaigns.channels.base import Outcome, Outgoing, Result
 from campaigns.links.services import Tracker
-from campaigns.models import ERROR_MAX, Campaign, CampaignStatus, Delivery, DeliveryReason, DeliveryState
+from campaigns.models import (
+    ERROR_MAX,
+    Campaign,
+    CampaignStatus,
+    Delivery,
+    DeliveryReason,
+    DeliveryState,
+    GroupDelivery,
+)
 from campaigns.queries import personal_values
 from campaigns.services import recurrence, respect
 from campaigns.services.attachments import Renderer
@@ -30,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 DELIVERY = Delivery._meta.db_table
 CAMPAIGN = Campaign._meta.db_table
+GROUP_DELIVERY = GroupDelivery._meta.db_table
 LEASE = dt.timedelta(minutes=5)  # a sending row older than this is settled (its worker is gone)
 BACKOFF_BASE, BACKOFF_MAX = 30, 3600  # seconds: 30, 60, 120 ... at most an hour
 
@@ -284,7 +293,9 @@ def finish(*, now: dt.datetime) -> int:
             f"UPDATE {CAMPAIGN} c SET status = 'done', finished_at = %s, updated_at = %s "
             "WHERE c.status = 'sending' AND NOT EXISTS (SELECT 1 FROM "
             f"{DELIVERY} d WHERE d.campaign_id = c.id AND d.send_month = c.send_month "
-            "AND d.state IN ('pending', 'sending', 'accepted'))",
+            "AND d.state IN ('pending', 'sending', 'accepted')) "
+            f"AND NOT EXISTS (SELECT 1 FROM {GROUP_DELIVERY} g WHERE g.campaign_id = c.id "
+            "AND g.state IN ('pending', 'sending', 'accepted'))",
             [now, now],
         )
         return cursor.rowcount
@@ -292,6 +303,9 @@ def finish(*, now: dt.datetime) -> int:
 
 def run_campaign(campaign: Campaign, *, pol, report: TickReport, deadline: float, now_fn=timezone.now) -> None:
     channel = channels.get(campaign.channel)
+    if getattr(channel, "sends_to_groups", False):  # customer groups: no member deliveries to claim
+        channel.run(campaign, now=now_fn())
+        return
     while time.monotonic() < deadline:
         now = now_fn()
         until = respect.quiet_until(pol, now)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import sys
 from dataclasses import dataclass, field
 
 from django.db import connection
@@ -128,6 +129,19 @@ def expire(task: WecomMassTask, campaign: Campaign, *, reason: str, now: dt.date
 # --- one task --------------------------------------------------------------------------------------
 
 
+waiting = _waiting  # this module is the ledger of customer tasks (chat_type "single")
+
+
+def _ledger(task: WecomMassTask):
+    """Where a task's results are written: the deliveries here, or a group task's GroupDelivery rows
+    (campaigns.services.group_messages, with the same apply_page / waiting / expire)."""
+    if task.chat_type == "group":
+        from campaigns.services import group_messages
+
+        return group_messages
+    return sys.modules[__name__]
+
+
 def _staff_status(task: WecomMassTask, client) -> tuple[int, int | None]:
     for page in client.pages(STAFF_STATUS, {"msgid": task.msgid, "limit": PAGE}, max_pages=PAGES_PER_TASK):
         for row in page.get("task_list") or []:
@@ -140,6 +154,7 @@ def poll_task(task: WecomMassTask, *, client, now: dt.datetime, report: PollRepo
     """Read one task's state and results and write them; decide whether it is finished and when it
     is polled next. RateLimited propagates (the run stops; the task is due again after the pause)."""
     campaign = Campaign.objects.get(pk=task.campaign_id)
+    ledger = _ledger(task)
     created = task.created_at or task.intended_at
     try:
         status, send_time = _staff_status(task, client)
@@ -148,7 +163,7 @@ def poll_task(task: WecomMassTask, *, client, now: dt.datetime, report: PollRepo
                 task.confirmed_at = dt.datetime.fromtimestamp(int(send_time or now.timestamp()), tz=dt.UTC)
             body = {"msgid": task.msgid, "userid": task.sender, "limit": PAGE}
             for page in client.pages(SEND_RESULT, body, max_pages=PAGES_PER_TASK):
-                apply_page(task, campaign, page.get("send_list") or [], now=now, report=report)
+                ledger.apply_page(task, campaign, page.get("send_list") or [], now=now, report=report)
     except errors.RateLimited as exc:
         WecomMassTask.objects.filter(pk=task.pk).update(
             next_poll_at=now + dt.timedelta(seconds=exc.retry_after), error=str(exc)[:ERROR_MAX])
@@ -157,7 +172,8 @@ def poll_task(task: WecomMassTask, *, client, now: dt.datetime, report: PollRepo
         failures = task.errors + 1
         report.errors.append(f"task {task.pk}: {exc}"[:ERROR_MAX])
         if failures >= ERRORS_MAX:
-            report.expired += expire(task, campaign, reason=DeliveryReason.PROVIDER_ERROR, now=now, error=str(exc))
+            report.expired += ledger.expire(task, campaign, reason=DeliveryReason.PROVIDER_ERROR, now=now,
+                                            error=str(exc))
             WecomMassTask.objects.filter(pk=task.pk).update(
                 finished_at=now, errors=failures, error=str(exc)[:ERROR_MAX])
             report.finished += 1
@@ -168,15 +184,15 @@ def poll_task(task: WecomMassTask, *, client, now: dt.datetime, report: PollRepo
         return
     report.polled += 1
     finished = None
-    if _waiting(task, campaign) == 0:
+    if ledger.waiting(task, campaign) == 0:
         finished = now
     elif task.cancelled_at is not None and task.last_polled_at is not None and task.last_polled_at >= task.cancelled_at:
         # Polled once since the cancel: whoever had sent is counted; the rest never will be.
-        report.expired += expire(task, campaign, reason=DeliveryReason.CANCELLED, now=now)
+        report.expired += ledger.expire(task, campaign, reason=DeliveryReason.CANCELLED, now=now)
         finished = now
     elif now >= created + wecom_tasks.confirm_window() or (
             task.confirmed_at is not None and now >= task.confirmed_at + AFTER_CONFIRM):
-        report.expired += expire(task, campaign, reason=DeliveryReason.NOT_CONFIRMED, now=now)
+        report.expired += ledger.expire(task, campaign, reason=DeliveryReason.NOT_CONFIRMED, now=now)
         finished = now
     next_poll = None if finished else min(now + cadence(now - created),
                                           max(created + wecom_tasks.confirm_window(), now + dt.timedelta(minutes=1)))

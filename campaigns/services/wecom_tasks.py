@@ -180,7 +180,7 @@ def find_task(task: WecomMassTask, *, client) -> tuple[str, dt.datetime] | None:
         WecomMassTask.objects.filter(campaign_id=task.campaign_id).exclude(pk=task.pk).exclude(msgid="")
         .values_list("msgid", flat=True)
     )
-    body = {"chat_type": "single", "filter_type": 0, "start_time": _epoch(start), "end_time": _epoch(end),
+    body = {"chat_type": task.chat_type, "filter_type": 0, "start_time": _epoch(start), "end_time": _epoch(end),
             "limit": 100}
     found: list[tuple[int, str]] = []
     for page in client.pages(LIST, body, max_pages=LIST_PAGES):

@@ -37,3 +37,16 @@ def start_incremental() -> int | None:
     if not connection.mode():
         return None
     return sync.start_run(kind=SyncKind.CONTACTS_INCREMENTAL, actor=SystemActor("wecom:schedule")).run.pk
+
+
+@shared_task(name="wecom.tasks.contacts.start_groups", ignore_result=True, soft_time_limit=50, time_limit=58)
+def start_groups() -> int | None:
+    """For the beat schedule: a customer groups sync (the active one when there is one; none when no
+    corp is configured)."""
+    from scrm.actors import SystemActor
+    from wecom.models import SyncKind
+    from wecom.services import connection, sync
+
+    if not connection.mode():
+        return None
+    return sync.start_run(kind=SyncKind.GROUPS, actor=SystemActor("wecom:schedule")).run.pk
