@@ -39,6 +39,9 @@ class AttachmentForm(forms.Form):
 
 
 class BaseAttachmentFormSet(forms.BaseFormSet):
+    def is_valid(self) -> bool:
+        return True if not self.is_bound else super().is_valid()  # unbound: no rows were posted
+
     def add_fields(self, form, index):
         super().add_fields(form, index)
         form.fields["ORDER"].label = _("Position")
@@ -47,6 +50,8 @@ class BaseAttachmentFormSet(forms.BaseFormSet):
     def ordered_rows(self) -> list[dict]:
         """The rows with a type, not removed, in their order (a row without an order number keeps its
         place after the numbered ones)."""
+        if not self.is_bound:
+            return []
         rows = []
         for position, form in enumerate(self.forms):
             data = getattr(form, "cleaned_data", None) or {}
@@ -86,8 +91,11 @@ AttachmentFormSet = forms.formset_factory(AttachmentForm, formset=BaseAttachment
 PREFIX = "attachments"
 
 
-def formset(data=None, files=None, *, attachments=None) -> BaseAttachmentFormSet:
-    """The rows of `attachments` (a campaign's) followed by EXTRA empty ones; bound when `data` is."""
+def formset(data=None, files=None, *, attachments=None, optional: bool = False) -> BaseAttachmentFormSet:
+    """The rows of `attachments` (a campaign's) followed by EXTRA empty ones; bound when `data` is.
+    `optional`: a post without the rows (a client sending the campaign's fields only) means none."""
+    if optional and data is not None and f"{PREFIX}-TOTAL_FORMS" not in data:
+        data = files = None
     initial = [{"type": a["type"], "image": a.get("image"), "title": a.get("title", ""), "url": a.get("url", ""),
                 "description": a.get("description", ""), "picture_url": a.get("picture_url", ""),
                 "appid": a.get("appid", ""), "page": a.get("page", ""), "ORDER": position + 1}

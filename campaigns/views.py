@@ -73,7 +73,7 @@ def campaign_create(request):
     status = 200
     if request.method == "POST":
         form = CampaignForm(request.POST, user=request.user)
-        rows = attachment_forms.formset(request.POST, request.FILES)
+        rows = attachment_forms.formset(request.POST, request.FILES, optional=True)
         if form.is_valid() and rows.is_valid():
             data = form.cleaned_data
             try:

@@ -35,7 +35,7 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
 
-from campaigns.models import Campaign, WecomMassTask
+from campaigns.models import Campaign, CampaignImage, WecomMassTask
 from members.io.models import ImportJob
 from members.models import Member, Tag
 from members.segments.models import Segment
@@ -262,9 +262,15 @@ def _wecom_task(store) -> WecomMassTask:
                                         sender=f"u{_n()}", text="x", state="created")
 
 
+def _campaign_image(store) -> CampaignImage:
+    image = build_generic(CampaignImage, store)
+    image.file.save(f"{_n()}.png", ContentFile(b"\x89PNG\r\n\x1a\n" + b"\x00" * 16), save=True)
+    return image
+
+
 # How to make an object of a model for a store when filling its required fields is not enough.
 FACTORIES = {Member: _member, User: _staff, Segment: _segment, ImportJob: _import_job, SyncRun: _sync_run,
-             WecomMassTask: _wecom_task}
+             WecomMassTask: _wecom_task, CampaignImage: _campaign_image}
 
 
 def _value(f, n: int):
