@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import django_filters
+from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryReason, DeliveryState, OutboxMessage
@@ -12,10 +13,12 @@ from scrm.filters import StoreFilter
 class CampaignFilterSet(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=CampaignStatus.choices, label=_("Status"))
     store = StoreFilter(field_name="store", label=_("Store"))
+    parent = django_filters.NumberFilter(field_name="parent_id", label=_("Series"), widget=forms.HiddenInput,
+                                         help_text=_("A recurring campaign's id: its runs."))
 
     class Meta:
         model = Campaign
-        fields = ["status", "store"]
+        fields = ["status", "store", "parent"]
 
 
 class DeliveryFilterSet(django_filters.FilterSet):

@@ -319,3 +319,23 @@ def test_ticks_in_several_processes_make_the_due_run_once(series):
         sum(int(a.split()[0].split("=")[1]) for a in answers) == 1, answers
     run = Campaign.objects.get(parent=s)
     assert run.status == "done" and Delivery.objects.filter(campaign=run).count() == 5
+
+
+def test_a_series_shows_its_runs_and_next_run_in_the_api_and_on_its_page(series, api_client, client, alice):
+    s = series()
+    _due(s)
+    sending.tick()
+    run = Campaign.objects.get(parent=s)
+    api_client.force_authenticate(alice)
+    detail = api_client.get(f"/api/v1/campaigns/{s.pk}/").json()
+    assert detail["recurrence"]["frequency"] == "daily" and detail["recurrence"]["time"] == "09:00"
+    assert detail["runs_created"] == 1 and detail["next_occurrence_at"] is not None
+    runs = api_client.get("/api/v1/campaigns/", {"parent": s.pk}).json()["results"]
+    assert [r["id"] for r in runs] == [run.pk] and runs[0]["parent"] == s.pk and runs[0]["recurrence"] is None
+    assert runs[0]["counts"]["sent"] == 5
+    client.force_login(alice)
+    page = client.get(f"/campaigns/{s.pk}/").content.decode()
+    assert f'data-testid="run-{run.pk}"' in page and "Next run:" in page and "Every day at 09:00" in page
+    assert f'href="/campaigns/{s.pk}/"' in client.get(f"/campaigns/{run.pk}/").content.decode()  # its series
+    listed = client.get("/campaigns/", {"parent": s.pk}).content.decode()
+    assert f'data-testid="campaign-{run.pk}"' in listed and f'data-testid="campaign-{s.pk}"' not in listed
