@@ -1081,7 +1081,10 @@ class FakeCorp:
             else:
                 raise WeComError(40058, "change_type must be create, update or dismiss")
         self.emit("change_external_chat", change_type, ChatId=chat_id, **fields)
-        return {"chat_id": chat_id, "change_type": change_type, **{k.lower(): v for k, v in fields.items()}}
+        answer = {"chat_id": chat_id, "change_type": change_type, **{k.lower(): v for k, v in fields.items()}}
+        if "MemChangeList" in fields:
+            answer["externaluserid"] = fields["MemChangeList"]
+        return answer
 
     def _update_chat(self, chat_id, s, k, changes, detail, external_userid, owner, name) -> dict:
         last = self._member_version(chat_id)
@@ -1113,7 +1116,8 @@ class FakeCorp:
                 changes.setdefault("removed", set()).add(i)
                 fields["QuitScene"] = 0
             fields["MemChangeCnt"] = 1
-            fields["ExternalUserID"] = self.external_userid(i)
+            # Who joined or left (newer WeCom versions list them; the event names no ExternalUserID).
+            fields["MemChangeList"] = self.external_userid(i)
         elif detail == "change_owner":
             self.chat_owner[chat_id] = self.check_staff(owner, permission=False)
         elif detail == "change_name":
