@@ -10,6 +10,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from campaigns import attachments as kinds
+from campaigns.models import CampaignImage
 from campaigns.services import attachments as service
 from scrm.errors import InvalidInput
 
@@ -63,7 +64,9 @@ class BaseAttachmentFormSet(forms.BaseFormSet):
 
     def attachments(self, *, actor, store) -> list[dict]:
         """The rows as the service takes attachments, uploading each new image file first (the
-        service's InvalidInput names the row's file)."""
+        service's InvalidInput names the row's file); `discard_uploads` removes those files again
+        when the campaign is refused."""
+        self.uploaded: list[CampaignImage] = []
         out = []
         for position, data in enumerate(self.ordered_rows()):
             kind = data["type"]
@@ -71,7 +74,9 @@ class BaseAttachmentFormSet(forms.BaseFormSet):
             if kind in (kinds.IMAGE, kinds.MINIPROGRAM):
                 if data.get("file"):
                     try:
-                        item["image"] = service.upload_image(actor=actor, file=data["file"], store=store).pk
+                        image = service.upload_image(actor=actor, file=data["file"], store=store)
+                        self.uploaded.append(image)
+                        item["image"] = image.pk
                     except InvalidInput as exc:
                         messages = [str(m) for m in (exc.details or {}).get("file", [exc.message])]
                         raise InvalidInput(details={"attachments": [
@@ -83,6 +88,13 @@ class BaseAttachmentFormSet(forms.BaseFormSet):
                     item[field] = data.get(field) or ""
             out.append(item)
         return out
+
+
+    def discard_uploads(self) -> None:
+        """Remove the files this post uploaded (their rows went with the refused campaign's transaction)."""
+        for image in getattr(self, "uploaded", []):
+            service.discard_file(image)
+        self.uploaded = []
 
 
 AttachmentFormSet = forms.formset_factory(AttachmentForm, formset=BaseAttachmentFormSet, extra=EXTRA,

@@ -45,6 +45,7 @@ def campaign_attachments(request, pk):
                     campaign, cleared = service.update_campaign(campaign=campaign, actor=request.user, changes={
                         "attachments": rows.attachments(actor=request.user, store=campaign.store)})
             except InvalidInput as exc:
+                rows.discard_uploads()
                 errors = [str(m) for found in (exc.details or {}).values() for m in found] or [exc.message]
             else:
                 messages.success(request, _("Attachments saved; the campaign is a draft again: approve it once "

@@ -86,6 +86,7 @@ def campaign_create(request):
                         attachments=rows.attachments(actor=request.user, store=data.get("store")),
                     ))
             except InvalidInput as exc:
+                rows.discard_uploads()
                 form.add_service_errors(exc)
             else:
                 messages.success(request, _("Campaign %(name)s saved as a draft.") % {"name": campaign.name})

@@ -5,6 +5,7 @@ store's accounts, brand-wide ones everyone); GET its content (what a webhook rec
 from __future__ import annotations
 
 from django.http import FileResponse, Http404
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import parsers, renderers, status
@@ -52,6 +53,10 @@ class CampaignImageViewSet(ScopedCreateListRetrieveViewSet):
     parser_classes = [parsers.MultiPartParser, parsers.FormParser]
 
     def create(self, request, *args, **kwargs):
+        known = set(CampaignImageInputSerializer().fields)
+        if unknown := sorted(key for key in request.data if key not in known):
+            message = _("Unknown field; known: %(known)s.") % {"known": ", ".join(sorted(known))}
+            raise InvalidInput(details={key: [message] for key in unknown})
         body = CampaignImageInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         store = None

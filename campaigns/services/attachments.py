@@ -131,6 +131,12 @@ def upload_image(*, actor, file, store: Store | None = None) -> CampaignImage:
     return image
 
 
+def discard_file(image: CampaignImage) -> None:
+    """Remove an image's stored file (an upload whose campaign was refused, its row rolled back)."""
+    if image.file.name:
+        default_storage.delete(image.file.name)
+
+
 def read_image(image: CampaignImage) -> bytes:
     with default_storage.open(image.file.name, "rb") as handle:
         return handle.read()

@@ -191,6 +191,9 @@ def test_the_api_creates_reads_and_edits_attachments_and_serves_the_image(api_cl
     bad = api_client.post("/api/v1/campaign-images/", {"file": SimpleUploadedFile("a.png", b"<svg></svg>")},
                           format="multipart")
     assert bad.status_code == 400 and "file" in bad.json()["error"]["details"]
+    misspelt = api_client.post("/api/v1/campaign-images/", {"file": SimpleUploadedFile("a.png", png()), "shop": "x"},
+                               format="multipart")
+    assert misspelt.status_code == 400 and list(misspelt.json()["error"]["details"]) == ["shop"]
 
     body = {"name": "spring", "segment": everyone.pk, "channel": "outbox", "content": "Hi {name}",
             "attachments": [LINK, {"type": "image", "image": image["id"]}]}

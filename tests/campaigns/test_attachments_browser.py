@@ -46,6 +46,7 @@ def test_an_operator_writes_a_campaign_with_a_link_and_an_image(browser, live_se
     page.wait_for_load_state("networkidle")
     assert "Attachment 1 (link): url is not an http(s) address." in page.get_by_test_id("campaign-form").inner_text()
     assert not Campaign.objects.exists() and not CampaignImage.objects.exists()
+    assert not list((tmp_path / "media").rglob("*.png"))  # the refused campaign's upload is gone too
     assert page.evaluate(OVERFLOW) <= 0
 
     _fill_rows(page, tmp_path, "https://shop.example.com/spring")  # a refused form keeps no file: choose it again
