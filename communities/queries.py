@@ -54,3 +54,14 @@ def door_list(event: Event, user) -> QuerySet:
     return (SignUp.objects.visible_to(user).filter(
         event=event, state__in=[SignUpState.CONFIRMED, SignUpState.OFFERED, SignUpState.ATTENDED])
         .select_related("member").order_by("member__name", "id"))
+
+
+def manageable_communities(user) -> QuerySet:
+    """The active communities the user may hold events in (communities.services.access in one
+    query): every one for brand-wide actors, the store's for its manager, their own for a clerk."""
+    from scrm.scoping import access_for
+
+    queryset = Community.objects.visible_to(user).filter(status="active").select_related("store")
+    if not access_for(user).all_stores and getattr(user, "role", None) == Role.STORE_STAFF:
+        queryset = queryset.filter(Q(owner=user) | Q(assistants=user)).distinct()
+    return queryset.order_by("store__name", "name")

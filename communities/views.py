@@ -6,17 +6,21 @@ tap, an answer at once). Every rule is the services' (communities.services)."""
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
 
 from communities import queries
 from communities.filters import CommunityFilterSet, EventFilterSet, SignUpFilterSet
-from communities.models import CheckIn, CheckInSource, Community, Event, SignUp, SignUpState
+from communities.forms import CommunityForm, EventForm, apply_errors
+from communities.models import CheckIn, CheckInSource, Community, Event, EventStatus, SignUp, SignUpState
 from communities.services import access, checkins
+from communities.services import communities as community_services
+from communities.services import events as event_services
 from scrm.dashboard import ScopedDetailView, ScopedListView, scoped_view
 from scrm.errors import ServiceError
-from scrm.scoping import get_visible_or_404
+from scrm.scoping import access_for, get_visible_or_404
 
 SIGNUP_PAGE = 100
 DOOR_LIST_MAX = 2000
@@ -39,6 +43,8 @@ class CommunityListView(ScopedListView):
         for community in rows:
             community.member_count = counts.get(community.pk, 0)
         context["rows"] = rows
+        context["can_create"] = can_start_community(self.request.user)
+        context["can_create_event"] = can_create_event(self.request.user)
         return context
 
 
@@ -76,6 +82,7 @@ class EventListView(ScopedListView):
         for event in rows:
             event.counts = counts[event.pk]
         context["rows"] = rows
+        context["can_create_event"] = can_create_event(self.request.user)
         return context
 
 
@@ -100,6 +107,7 @@ class EventSignUpsView(ScopedListView):
         for signup in context["object_list"]:
             signup.checked_in_at = checked.get(signup.member_id)
         context["can_check_in"] = access.can_check_in(self.request.user, event)
+        context["can_manage"] = access.can_manage_event(self.request.user, event)
         return context
 
 
@@ -187,7 +195,134 @@ def check_in_screen(request, pk: int):
     return redirect("community-check-in", pk=event.pk)
 
 
+def can_start_community(user) -> bool:
+    reach = access_for(user)
+    return reach.all_stores or (reach.store_id is not None and access.can_create_community(user, reach.store_id))
+
+
+def can_create_event(user) -> bool:
+    return access_for(user).all_stores or queries.manageable_communities(user).exists()
+
+
+def _save_failed(form, exc: ServiceError) -> None:
+    if exc.details:
+        apply_errors(form, exc.details)
+        if not any(name in form.fields for name in exc.details) and exc.message:
+            form.add_error(None, exc.message)
+    else:
+        form.add_error(None, exc.message)
+
+
+@scoped_view
+def community_create(request):
+    """A new community in one of the user's stores (operators: any; a store manager: theirs)."""
+    if not can_start_community(request.user):
+        raise PermissionDenied
+    form = CommunityForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            community = community_services.create_community(actor=request.user, data=community_services.CommunityInput(
+                store=data["store"], name=data["name"], owner=data["owner"], kind=data["kind"],
+                description=data["description"], capacity=data["capacity"], assistants=list(data["assistants"]),
+            ))
+        except ServiceError as exc:
+            _save_failed(form, exc)
+        else:
+            messages.success(request, _("Community %(name)s started.") % {"name": community.name})
+            return redirect("community-detail", pk=community.pk)
+    return render(request, "communities/community_form.html", {"form": form, "community": None})
+
+
+@scoped_view(pk=Community)
+def community_edit(request, pk: int):
+    community = get_visible_or_404(Community.objects.select_related("store"), request.user, pk=pk)
+    if not access.can_manage_community(request.user, community):
+        raise PermissionDenied
+    form = CommunityForm(request.POST or None, user=request.user, community=community)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        values = {name: data[name] for name in ("name", "kind", "owner", "capacity", "status", "description")}
+        values["assistants"] = list(data["assistants"])
+        try:
+            community_services.update_community(community=community, actor=request.user, **values)
+        except ServiceError as exc:
+            _save_failed(form, exc)
+        else:
+            messages.success(request, _("Community %(name)s saved.") % {"name": values["name"]})
+            return redirect("community-detail", pk=community.pk)
+    return render(request, "communities/community_form.html", {"form": form, "community": community})
+
+
+@scoped_view
+def event_create(request):
+    """A new event in a community the user manages (operators: also brand-wide)."""
+    if not can_create_event(request.user):
+        raise PermissionDenied
+    communities = queries.manageable_communities(request.user)
+    initial = {}
+    if (wanted := request.GET.get("community", "")).isdigit():
+        initial["community"] = int(wanted)
+    form = EventForm(request.POST or None, user=request.user, communities=communities, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        values = {name: data[name] for name in EventForm.EDITABLE}
+        try:
+            event = event_services.create_event(actor=request.user, data=event_services.EventInput(
+                community=data.get("community"), store=data.get("store"), **values))
+        except ServiceError as exc:
+            _save_failed(form, exc)
+        else:
+            messages.success(request, _("Event %(title)s created.") % {"title": event.title})
+            return redirect("community-event-detail", pk=event.pk)
+    return render(request, "communities/event_form.html", {"form": form, "event": None})
+
+
+@scoped_view(pk=Event)
+def event_edit(request, pk: int):
+    event = get_visible_or_404(Event.objects.select_related("community", "store"), request.user, pk=pk)
+    if not access.can_manage_event(request.user, event):
+        raise PermissionDenied
+    form = EventForm(request.POST or None, user=request.user, communities=Community.objects.none(), event=event)
+    if request.method == "POST" and event.status == EventStatus.CANCELLED:
+        form.add_error(None, _("The event is cancelled."))
+    elif request.method == "POST" and form.is_valid():
+        values = {name: form.cleaned_data[name] for name in EventForm.EDITABLE}
+        changed = {name: value for name, value in values.items() if value != getattr(event, name)}
+        try:
+            event_services.update_event(event=event, actor=request.user, **changed)
+        except ServiceError as exc:
+            _save_failed(form, exc)
+        else:
+            messages.success(request, _("Event %(title)s saved.") % {"title": values["title"]})
+            return redirect("community-event-detail", pk=event.pk)
+    return render(request, "communities/event_form.html", {"form": form, "event": event})
+
+
+@scoped_view(pk=Event)
+def event_cancel(request, pk: int):
+    """POST: cancel the event and its sign-ups (GET: back to the event)."""
+    event = get_visible_or_404(Event.objects.select_related("community"), request.user, pk=pk)
+    if request.method != "POST":
+        return redirect("community-event-detail", pk=event.pk)
+    try:
+        event_services.cancel_event(event=event, actor=request.user)
+    except ServiceError as exc:
+        if exc.status == 403:
+            raise PermissionDenied(exc.message) from exc
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Event %(title)s cancelled; its sign-ups were cancelled.")
+                         % {"title": event.title})
+    return redirect("community-event-detail", pk=event.pk)
+
+
 urlpatterns = [
+    path("communities/new/", community_create, name="community-create"),
+    path("communities/<int:pk>/edit/", community_edit, name="community-edit"),
+    path("events/new/", event_create, name="community-event-create"),
+    path("events/<int:pk>/edit/", event_edit, name="community-event-edit"),
+    path("events/<int:pk>/cancel/", event_cancel, name="community-event-cancel"),
     path("communities/", CommunityListView.as_view(), name="community-list"),
     path("communities/<int:pk>/", CommunityDetailView.as_view(), name="community-detail"),
     path("events/", EventListView.as_view(), name="community-event-list"),

@@ -58,8 +58,10 @@ def _check(values: dict) -> dict:
     opens, closes = values.get("signup_opens_at"), values.get("signup_closes_at")
     if opens and closes and closes <= opens:
         errors["signup_closes_at"] = [_("Sign-up closes before it opens.")]
-    if closes and ends and closes > ends:
-        errors["signup_closes_at"] = [_("Sign-up cannot close after the event has ended.")]
+    if closes and starts and closes > starts and "signup_closes_at" not in errors:
+        errors["signup_closes_at"] = [_("Sign-up closes (%(closes)s) after the event starts (%(starts)s).") % {
+            "closes": timezone.localtime(closes).strftime("%Y-%m-%d %H:%M"),
+            "starts": timezone.localtime(starts).strftime("%Y-%m-%d %H:%M")}]
     capacity = values.get("capacity")
     if "capacity" in values and (not isinstance(capacity, int) or isinstance(capacity, bool) or capacity < 1):
         errors["capacity"] = [_("The capacity is a whole number of at least 1.")]
