@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from django.db import connection
 from django.utils import timezone
 
-from campaigns.models import MemberSendDay, Season, SendPolicy, WecomLimit
+from campaigns.models import DeliveryReason, MemberSendDay, Season, SendPolicy, WecomLimit
+from members import sql as members_sql
+from members.models import ConsentPurpose
 
 SEND_DAY = MemberSendDay._meta.db_table
 WEEK_DAYS, MONTH_DAYS = 7, 30
@@ -67,6 +69,35 @@ def counts_for_wecom(channel_code: str) -> bool:
 
 def local_day(at: dt.datetime) -> dt.date:
     return timezone.localtime(at).date()
+
+
+def withdrawn(member_ids: list[int], *, consent_channel: str, now: dt.datetime) -> dict[int, str]:
+    """Members of a claim who may no longer be messaged since the fan-out decided they could (erased,
+    merged, opted out or consent withdrawn for this channel, or now a minor without a guardian's
+    consent, as the fan-out's rules read today), with the reason: the claim suppresses them, so an
+    answer given while a large send is under way holds for its remaining deliveries."""
+    from campaigns.services.fanout import _minor_cutoff
+
+    if not member_ids:
+        return {}
+    R = DeliveryReason
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT m.id, CASE WHEN m.erased_at IS NOT NULL THEN '{R.ERASED.value}' "
+            f"WHEN NOT ({members_sql.live('m')}) THEN '{R.MERGED.value}' "
+            f"WHEN coalesce(mc.granted, ma.granted) = false THEN '{R.OPTED_OUT.value}' "
+            f"WHEN coalesce(mc.granted, ma.granted) IS NULL THEN '{R.NO_CONSENT.value}' "
+            f"WHEN m.birthday > %(cutoff)s AND NOT EXISTS (SELECT 1 FROM {members_sql.CONSENT} g "
+            f"WHERE g.member_id = m.id AND g.purpose = %(guardian)s AND g.granted) THEN '{R.MINOR.value}' END "
+            f"FROM {members_sql.MEMBER} m "
+            f"LEFT JOIN {members_sql.CONSENT} mc ON mc.member_id = m.id AND mc.purpose = %(marketing)s "
+            "AND mc.channel = %(channel)s "
+            f"LEFT JOIN {members_sql.CONSENT} ma ON ma.member_id = m.id AND ma.purpose = %(marketing)s "
+            "AND ma.channel = 'all' WHERE m.id = ANY(%(ids)s)",
+            {"ids": list(member_ids), "cutoff": _minor_cutoff(local_day(now)), "guardian": ConsentPurpose.GUARDIAN,
+             "marketing": ConsentPurpose.MARKETING, "channel": consent_channel},
+        )
+        return {member_id: reason for member_id, reason in cursor.fetchall() if reason}
 
 
 def quiet_until(pol: SendPolicy, now: dt.datetime) -> dt.datetime | None:

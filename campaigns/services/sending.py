@@ -121,6 +121,17 @@ def claim(campaign: Campaign, *, limit: int, now: dt.datetime, pol) -> tuple[lis
         rows = [Claimed(*row, claimed_at=now) for row in cursor.fetchall()]
     if not rows:
         return [], 0
+    # An erasure, opt-out or withdrawn consent since the fan-out holds for the rows still to send.
+    gone = respect.withdrawn([r.member_id for r in rows], now=now,
+                             consent_channel=channels.get(campaign.channel).consent_channel)
+    if gone:
+        by_reason: dict[str, list[Claimed]] = {}
+        for r in rows:
+            if r.member_id in gone:
+                by_reason.setdefault(gone[r.member_id], []).append(r)
+        for reason, suppressed in by_reason.items():
+            _set_state(suppressed, state=DeliveryState.SUPPRESSED.value, reason=reason, now=now)
+        rows = [r for r in rows if r.member_id not in gone]
     allowance = respect.take_slots([r.member_id for r in rows], pol=pol, now=now,
                                    wecom=respect.counts_for_wecom(campaign.channel))
     capped = [rows[i] for i in allowance.refused]
@@ -129,7 +140,8 @@ def claim(campaign: Campaign, *, limit: int, now: dt.datetime, pol) -> tuple[lis
     _set_state(capped, state=DeliveryState.SUPPRESSED.value, reason=DeliveryReason.CAP_REACHED.value, now=now)
     _set_state(limited, state=DeliveryState.SUPPRESSED.value, reason=DeliveryReason.WECOM_LIMIT.value, now=now)
     _set_state(claimed, state=DeliveryState.SENDING.value, reason="", now=now, claim=True)
-    return [Claimed(r.send_month, r.id, r.member_id, r.attempts + 1, now) for r in claimed], len(capped) + len(limited)
+    return ([Claimed(r.send_month, r.id, r.member_id, r.attempts + 1, now) for r in claimed],
+            len(capped) + len(limited) + len(gone))
 
 
 # --- results ---------------------------------------------------------------------------------------
