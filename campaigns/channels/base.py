@@ -44,6 +44,10 @@ class Outgoing:
     # The campaign's attachments as this recipient gets them (campaigns.attachments; a link's url is
     # the recipient's tracked link, an image carries its file's name and type): empty for text only.
     attachments: tuple = ()
+    # Which claim of the delivery this is (1: the first; None: not known). A delivery claimed for the
+    # first time cannot have reached a provider yet; one claimed again may have (its worker died
+    # after the call), so a channel that looks its sends up need only look for those.
+    attempt: int | None = None
 
     @property
     def key(self) -> str:

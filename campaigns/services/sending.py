@@ -220,7 +220,7 @@ def _outgoing(campaign: Campaign, claimed: list[Claimed], channel) -> tuple[list
             continue
         ready.append(Outgoing(c.send_month, c.id, campaign.pk, c.member_id, member["address"],
                               content.render(tracker.text_for(c.member_id), member),
-                              attachments=attachments.for_member(c.member_id)))
+                              attachments=attachments.for_member(c.member_id), attempt=c.attempts))
     return ready, missing
 
 

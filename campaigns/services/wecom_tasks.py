@@ -213,18 +213,29 @@ def resolve(task: WecomMassTask, *, client, now: dt.datetime) -> WecomMassTask:
     return task
 
 
+def _carrying(campaign_id: int, states, delivery_ids: list[int]) -> list[WecomMassTask]:
+    """The campaign's tasks in `states` that carry any of these deliveries. One pass over the
+    campaign's tasks' delivery ids against a hashed list (array && compares every element of one
+    array with every element of the other: 200 tasks of 1,000 against a claim of 10,000 took 11 s)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT t.id FROM {TASK} t CROSS JOIN LATERAL unnest(t.delivery_ids) AS d(id) "
+            "WHERE t.campaign_id = %s AND t.state = ANY(%s) AND d.id = ANY(%s)",
+            [campaign_id, list(states), list(delivery_ids)],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    return list(WecomMassTask.objects.filter(pk__in=ids).order_by("pk")) if ids else []
+
+
 def _open_rows(campaign_id: int, delivery_ids: list[int], now: dt.datetime) -> list[WecomMassTask]:
     """The campaign's rows whose outcome is not known yet and that carry any of these deliveries
     (an intent is open only once its worker is surely gone)."""
-    rows = WecomMassTask.objects.filter(
-        campaign_id=campaign_id, state__in=OPEN, delivery_ids__overlap=delivery_ids
-    ).order_by("pk")
+    rows = _carrying(campaign_id, [str(s) for s in OPEN], delivery_ids)
     return [t for t in rows if t.state == S.UNKNOWN or t.intended_at < now - STALE_INTENT]
 
 
 def _created_rows(campaign_id: int, delivery_ids: list[int]) -> list[WecomMassTask]:
-    return list(WecomMassTask.objects.filter(
-        campaign_id=campaign_id, state=S.CREATED, delivery_ids__overlap=delivery_ids).order_by("pk"))
+    return _carrying(campaign_id, [str(S.CREATED)], delivery_ids)
 
 
 def known_results(batch: list[Outgoing], *, client, now: dt.datetime) -> dict[int, Result]:
@@ -326,7 +337,8 @@ def send(batch: list[Outgoing], *, client=None, now: dt.datetime | None = None) 
     now = now or timezone.now()
     try:
         client = client or get_client()
-        known = known_results(batch, client=client, now=now)
+        # Only a delivery claimed before can be in a task already (its worker died after the call).
+        known = known_results([o for o in batch if o.attempt is None or o.attempt > 1], client=client, now=now)
     except errors.WecomError as exc:
         # WeCom cannot be read (or is not configured): nothing is created blind.
         return [Result(o.delivery_id, Outcome.RETRY, error=_short(exc)) for o in batch]
