@@ -154,6 +154,10 @@ class Event(models.Model):
     )
     walk_ins_allowed = models.BooleanField(_("walk-ins allowed"), default=True,
                                            help_text=_("Whether members who did not sign up may be checked in."))
+    points_price = models.PositiveIntegerField(
+        _("price in points"), default=0, db_default=0,
+        help_text=_("Points a member spends when a seat becomes theirs; 0: free."),
+    )
     attendance_tag = models.ForeignKey(
         Tag, verbose_name=_("attendance tag"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
         help_text=_("Given to each member checked in, so segments can find who attended."),
@@ -238,6 +242,9 @@ class SignUp(models.Model):
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
     cancelled_by = models.CharField(_("cancelled by"), max_length=10, choices=CancelledBy.choices, blank=True,
                                     default="")
+    points_paid = models.PositiveIntegerField(_("points paid"), default=0, db_default=0, editable=False,
+                                              help_text=_("Spent when the seat became the member's."))
+    points_refunded_at = models.DateTimeField(_("points refunded at"), null=True, blank=True, editable=False)
 
     objects = ScopedManager()
     store_scope_field = "store"

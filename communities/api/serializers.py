@@ -77,7 +77,8 @@ class EventSerializer(serializers.ModelSerializer):
         model = Event
         fields = ["id", "community", "store", "title", "description", "place", "starts_at", "ends_at", "capacity",
                   "seats_taken", "seats_left", "waitlist_seq", "signup_opens_at", "signup_closes_at",
-                  "offer_minutes", "walk_ins_allowed", "attendance_tag", "status", "created_at", "cancelled_at"]
+                  "offer_minutes", "walk_ins_allowed", "attendance_tag", "points_price", "status", "created_at",
+                  "cancelled_at"]
         read_only_fields = fields
 
 
@@ -99,6 +100,8 @@ class EventInputSerializer(serializers.Serializer):
     walk_ins_allowed = strict.BooleanField(required=False, default=True)
     attendance_tag = strict.IntegerField(required=False, allow_null=True, default=None, min_value=1,
                                          help_text="A tag's id; empty: the tag 'attended: <title>'.")
+    points_price = strict.IntegerField(required=False, default=0, min_value=0, max_value=1_000_000,
+                                       help_text="Points a seat costs (spent when the seat is taken); 0: free.")
 
 
 class EventPatchSerializer(serializers.Serializer):
@@ -112,6 +115,8 @@ class EventPatchSerializer(serializers.Serializer):
     signup_closes_at = serializers.DateTimeField(required=False, allow_null=True)
     offer_minutes = strict.IntegerField(required=False, min_value=1, max_value=7 * 24 * 60)
     walk_ins_allowed = strict.BooleanField(required=False)
+    points_price = strict.IntegerField(required=False, min_value=0, max_value=1_000_000,
+                                       help_text="For sign-ups from now on; who paid keeps what they paid.")
 
 
 class SignUpSerializer(serializers.ModelSerializer):
@@ -121,7 +126,8 @@ class SignUpSerializer(serializers.ModelSerializer):
     class Meta:
         model = SignUp
         fields = ["id", "event", "member", "state", "position", "code", "source", "created_at", "confirmed_at",
-                  "offered_at", "offer_expires_at", "cancelled_at", "cancelled_by"]
+                  "offered_at", "offer_expires_at", "cancelled_at", "cancelled_by", "points_paid",
+                  "points_refunded_at"]
         read_only_fields = fields
 
 

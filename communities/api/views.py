@@ -32,7 +32,7 @@ from scrm.errors import InvalidInput
 from scrm.models import Store, User
 
 CONFLICT = {409: OpenApiResponse(description="Refused by the current state (full, closed, cancelled, no seat and "
-                                             "no walk-ins); the error's code says which.")}
+                                             "no walk-ins, not enough points); the error's code says which.")}
 COMMUNITY_ID = path_id("community_id", "Community id.")
 EVENT_ID = path_id("event_id", "Event id.")
 
@@ -170,6 +170,7 @@ class EventViewSet(_Base, mixins.CreateModelMixin):
             place=data["place"], starts_at=data["starts_at"], ends_at=data["ends_at"], capacity=data["capacity"],
             signup_opens_at=data["signup_opens_at"], signup_closes_at=data["signup_closes_at"],
             offer_minutes=data["offer_minutes"], walk_ins_allowed=data["walk_ins_allowed"], attendance_tag=tag,
+            points_price=data["points_price"],
         ))
         return Response(s.EventSerializer(event).data, status=status.HTTP_201_CREATED)
 

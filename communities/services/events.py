@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from communities.models import ACTIVE, CancelledBy, Community, CommunityStatus, Event, EventStatus, SignUp, SignUpState
-from communities.services import access, signups
+from communities.services import access, prices, signups
 from members.models import Tag, TagGroup
 from members.services import tags as tag_services
 from scrm import actors
@@ -24,7 +24,7 @@ from scrm.scoping import access_for
 ATTENDANCE_GROUP = "Events attended"
 TAG_ACTOR = SystemActor("communities:attendance")
 EDITABLE = ("title", "description", "place", "starts_at", "ends_at", "capacity", "signup_opens_at",
-            "signup_closes_at", "offer_minutes", "walk_ins_allowed", "attendance_tag")
+            "signup_closes_at", "offer_minutes", "walk_ins_allowed", "attendance_tag", "points_price")
 MAX_OFFER_MINUTES = 7 * 24 * 60
 
 
@@ -43,6 +43,7 @@ class EventInput:
     offer_minutes: int = 120
     walk_ins_allowed: bool = True
     attendance_tag: Tag | None = None  # None: "attended: <title>" in the group Events attended
+    points_price: int = 0  # points a seat costs (communities.services.prices)
 
 
 def _check(values: dict) -> dict:
@@ -68,6 +69,9 @@ def _check(values: dict) -> dict:
     minutes = values.get("offer_minutes")
     if "offer_minutes" in values and (not isinstance(minutes, int) or not 1 <= minutes <= MAX_OFFER_MINUTES):
         errors["offer_minutes"] = [_("Between 1 minute and 7 days.")]
+    price = values.get("points_price", 0)
+    if not isinstance(price, int) or isinstance(price, bool) or not 0 <= price <= prices.MAX_PRICE:
+        errors["points_price"] = [_("A whole number of points from 0 (free) to %(max)s.") % {"max": prices.MAX_PRICE}]
     tag = values.get("attendance_tag")
     if tag is not None and tag.is_rule:
         errors["attendance_tag"] = [_("%(tag)s is a rule tag: its rule decides who carries it.") % {"tag": tag.name}]
@@ -109,7 +113,7 @@ def create_event(*, actor, data: EventInput) -> Event:
         place=data.place.strip(), starts_at=data.starts_at, ends_at=data.ends_at, capacity=data.capacity,
         signup_opens_at=data.signup_opens_at, signup_closes_at=data.signup_closes_at,
         offer_minutes=data.offer_minutes, walk_ins_allowed=data.walk_ins_allowed, attendance_tag=tag,
-        created_by=actors.actor_user(actor), created_by_label=actors.actor_label(actor),
+        points_price=data.points_price, created_by=actors.actor_user(actor), created_by_label=actors.actor_label(actor),
     )
 
 
@@ -142,14 +146,20 @@ def update_event(*, event: Event, actor, **values) -> Event:
 
 @transaction.atomic
 def cancel_event(*, event: Event, actor) -> Event:
-    """Cancel the event and every sign-up still active (by the organiser); its seats are freed."""
+    """Cancel the event and every sign-up still active (by the organiser); its seats are freed and
+    the points paid for them refunded."""
     event = Event.objects.select_for_update(of=("self",)).select_related("community").get(pk=event.pk)
     access.require_manage_event(actor, event)
     if event.status == EventStatus.CANCELLED:
         return event
     now = timezone.now()
-    SignUp.objects.filter(event=event, state__in=[s for s in ACTIVE if s != SignUpState.ATTENDED]).update(
-        state=SignUpState.CANCELLED, cancelled_at=now, cancelled_by=CancelledBy.ORGANISER, offer_expires_at=None)
+    cancelled = SignUp.objects.filter(event=event, state__in=[s for s in ACTIVE if s != SignUpState.ATTENDED])
+    paid = list(cancelled.filter(points_paid__gt=0, points_refunded_at__isnull=True)
+                .order_by("member_id", "id").values_list("pk", flat=True))  # balances locked in member order
+    cancelled.update(state=SignUpState.CANCELLED, cancelled_at=now, cancelled_by=CancelledBy.ORGANISER,
+                     offer_expires_at=None)
+    for signup_id in paid:
+        prices.refund(signup_id=signup_id, actor=actor, now=now)
     attended = SignUp.objects.filter(event=event, state=SignUpState.ATTENDED).count()
     Event.objects.filter(pk=event.pk).update(status=EventStatus.CANCELLED, cancelled_at=now, seats_taken=attended)
     event.refresh_from_db()

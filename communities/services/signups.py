@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from communities.models import ACTIVE, HOLDS_SEAT, CancelledBy, Event, EventStatus, SignUp, SignUpSource, SignUpState
-from communities.services import access
+from communities.services import access, prices
 from members.models import Member
 from scrm import permissions
 from scrm.errors import Conflict, Forbidden, InvalidInput, NotInScope
@@ -98,7 +98,8 @@ def sign_up(*, event: Event, member_id, actor, source: str = SignUpSource.MEMBER
     existing = SignUp.objects.filter(event=event, member=member, state__in=ACTIVE).first()
     if existing is not None:
         return SignUpResult(existing, False)
-    event.refresh_from_db(fields=["status", "signup_opens_at", "signup_closes_at", "starts_at"])
+    event.refresh_from_db(fields=["status", "signup_opens_at", "signup_closes_at", "starts_at", "points_price",
+                                  "title"])
     now = timezone.now()
     if problem := _window_problem(event, now):
         raise SignUpClosed(problem, details={"event": [event.pk]})
@@ -110,6 +111,10 @@ def sign_up(*, event: Event, member_id, actor, source: str = SignUpSource.MEMBER
                 code=new_code(), source=source, created_at=now,
                 confirmed_at=now if state == SignUpState.CONFIRMED else None,
             )
+            if state == SignUpState.CONFIRMED:  # a seat costs its price now; a place in line costs nothing yet
+                prices.charge(signup=signup, event=event, actor=actor, now=now)
+            else:
+                prices.require_balance(event=event, member_id=member.pk)
     except IntegrityError:  # the same member signed up at the same moment: theirs stands, ours is undone
         found = SignUp.objects.filter(event=event, member=member, state__in=ACTIVE).first()
         if found is None:
@@ -163,7 +168,8 @@ def _signup_for_update(signup: SignUp) -> SignUp:
 @transaction.atomic
 def cancel(*, signup: SignUp, actor, by: str = CancelledBy.ORGANISER) -> SignUp:
     """Cancel a sign-up (by the member, or by the organiser who manages the event). A seat it held
-    goes to the first on the waitlist at once."""
+    goes to the first on the waitlist at once. Points paid come back when the organiser cancels, or
+    when the member does before the event starts."""
     if by not in CancelledBy.values:
         raise InvalidInput(details={"by": [_("Unknown value “%(by)s”.") % {"by": by}]})
     if not permissions.has_scope(actor, "events:write"):
@@ -176,8 +182,11 @@ def cancel(*, signup: SignUp, actor, by: str = CancelledBy.ORGANISER) -> SignUp:
     if signup.state == SignUpState.ATTENDED:
         raise Conflict(_("The member has already been checked in."), code="already_attended")
     held = signup.state in HOLDS_SEAT
-    SignUp.objects.filter(pk=signup.pk).update(state=SignUpState.CANCELLED, cancelled_at=timezone.now(),
+    now = timezone.now()
+    SignUp.objects.filter(pk=signup.pk).update(state=SignUpState.CANCELLED, cancelled_at=now,
                                                cancelled_by=by, offer_expires_at=None)
+    if by == CancelledBy.ORGANISER or now < signup.event.starts_at:
+        prices.refund(signup_id=signup.pk, actor=actor, now=now)
     if held:
         with connection.cursor() as cursor:
             _release(cursor, signup.event_id, 1)
@@ -187,8 +196,9 @@ def cancel(*, signup: SignUp, actor, by: str = CancelledBy.ORGANISER) -> SignUp:
 
 
 def confirm_offer(*, signup: SignUp, actor) -> SignUp:
-    """The member takes the seat offered to them. A lapsed offer is refused, and its seat goes on
-    to the next in line (that part commits)."""
+    """The member takes the seat offered to them, paying the event's price now. A lapsed offer is
+    refused, and its seat goes on to the next in line (that part commits); a balance too short
+    is refused and the offer stands until it lapses."""
     if not permissions.has_scope(actor, "events:write"):
         raise Forbidden(permissions.refusal(actor, "events"), details={"scope": ["events:write"]})
     now = timezone.now()
@@ -202,6 +212,7 @@ def confirm_offer(*, signup: SignUp, actor) -> SignUp:
         if signup.offer_expires_at > now:
             SignUp.objects.filter(pk=signup.pk).update(state=SignUpState.CONFIRMED, confirmed_at=now,
                                                        offer_expires_at=None)
+            prices.charge(signup=signup, event=signup.event, actor=actor, now=now)
             signup.refresh_from_db()
             return signup
         _lapse(signup.event_id, now)

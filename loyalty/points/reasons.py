@@ -17,6 +17,9 @@ REDEEM = "redeem"
 REDEMPTION_CANCELLED = "redemption_cancelled"
 TRANSFER_OUT = "transfer_out"
 TRANSFER_IN = "transfer_in"
+# Points spent on a community event's seat and given back (written by communities.services.prices).
+EVENT_SIGNUP = "event_signup"
+EVENT_REFUND = "event_refund"
 
 # Why lots moved between profiles (transfer entries).
 ORDER_MOVED = "order_moved"
@@ -102,6 +105,8 @@ RENDERERS = {
     ADJUST: lambda p: _("Adjusted by %(points)+d pts: %(reason)s") % p,
     REDEEM: _redeem,
     REDEMPTION_CANCELLED: _cancelled,
+    EVENT_SIGNUP: lambda p: _("Event %(event)s: %(points)s pts for a seat") % p,
+    EVENT_REFUND: lambda p: _("Event %(event)s: %(points)s pts refunded (sign-up cancelled)") % p,
     TRANSFER_OUT: lambda p: _transfer(p, _("%(points)s pts moved to member %(member)s: %(reason)s")),
     TRANSFER_IN: lambda p: _transfer(p, _("%(points)s pts moved from member %(member)s: %(reason)s")),
 }

@@ -37,7 +37,7 @@ def event_body(**overrides) -> dict:
     start = timezone.now() + dt.timedelta(days=3)
     body = {"title": "Dawn run", "starts_at": local(start), "ends_at": local(start + dt.timedelta(hours=2)),
             "place": "Park gate", "capacity": "10", "signup_opens_at": "", "signup_closes_at": "",
-            "walk_ins_allowed": "on", "description": "Five easy kilometres."}
+            "walk_ins_allowed": "on", "points_price": "0", "description": "Five easy kilometres."}
     body.update(overrides)
     return body
 
