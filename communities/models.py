@@ -303,3 +303,38 @@ class CheckIn(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id} at {self.event_id}"
+
+
+class ReminderKind(models.TextChoices):
+    DAY_BEFORE = "day_before", _("A day before")
+    TWO_HOURS = "two_hours", _("Two hours before")
+
+
+class EventReminder(models.Model):
+    """A reminder of an event to a member who holds a seat: one row per (sign-up, kind), written by
+    communities.services.reminders when it is due. The row is the message (its text, for whoever
+    relays it to the member); the unique key makes it exactly once whatever runs the tick."""
+
+    signup = models.ForeignKey(SignUp, verbose_name=_("sign-up"), on_delete=models.CASCADE, related_name="+",
+                               db_index=False)
+    event = models.ForeignKey(Event, verbose_name=_("event"), on_delete=models.CASCADE, related_name="+",
+                              db_index=False)
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="+")
+    store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.PROTECT, null=True, blank=True,
+                              related_name="+", db_index=False)
+    kind = models.CharField(_("kind"), max_length=10, choices=ReminderKind.choices)
+    text = models.CharField(_("text"), max_length=500)
+    created_at = models.DateTimeField(_("reminded at"), default=timezone.now)
+
+    objects = ScopedManager()
+    store_scope_field = "store"
+
+    class Meta:
+        ordering = ["event_id", "id"]
+        verbose_name = _("event reminder")
+        verbose_name_plural = _("event reminders")
+        constraints = [models.UniqueConstraint(fields=["signup", "kind"], name="reminder_once_per_signup_kind")]
+        indexes = [models.Index(fields=["event", "kind"], name="reminder_event_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.signup_id}"

@@ -11,3 +11,11 @@ def expire_offers() -> int:
     from communities.services import signups
 
     return signups.expire_offers()
+
+
+@shared_task(name="communities.tasks.send_reminders", ignore_result=True, soft_time_limit=240, time_limit=270)
+def send_reminders() -> int:
+    """For the beat schedule: remind members of their seats a day and two hours before the event."""
+    from communities.services import reminders
+
+    return reminders.remind_due()

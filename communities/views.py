@@ -14,7 +14,16 @@ from django.utils.translation import gettext as _
 from communities import queries
 from communities.filters import CommunityFilterSet, EventFilterSet, SignUpFilterSet
 from communities.forms import CommunityForm, EventForm, apply_errors
-from communities.models import CheckIn, CheckInSource, Community, Event, EventStatus, SignUp, SignUpState
+from communities.models import (
+    CheckIn,
+    CheckInSource,
+    Community,
+    Event,
+    EventReminder,
+    EventStatus,
+    SignUp,
+    SignUpState,
+)
 from communities.services import access, checkins
 from communities.services import communities as community_services
 from communities.services import events as event_services
@@ -108,6 +117,7 @@ class EventSignUpsView(ScopedListView):
             signup.checked_in_at = checked.get(signup.member_id)
         context["can_check_in"] = access.can_check_in(self.request.user, event)
         context["can_manage"] = access.can_manage_event(self.request.user, event)
+        context["reminded"] = EventReminder.objects.filter(event=event).count()
         return context
 
 

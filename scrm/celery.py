@@ -95,6 +95,12 @@ app.conf.beat_schedule = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # Members with a seat are reminded a day and two hours before the event (once per kind).
+    "communities-send-reminders": {
+        "task": "communities.tasks.send_reminders",
+        "schedule": 300.0,
+        "options": {"expires": 280},
+    },
     "release-commissions": {
         "task": "referrals.tasks.release_due_commissions",
         "schedule": crontab(minute=20),

@@ -1,0 +1,123 @@
+"""Event reminders: a day before and two hours before, to confirmed seats of live members who did
+not withdraw everything, exactly once per (sign-up, kind), also with two workers at once (real
+PostgreSQL sessions, one per thread)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+from django.db import connections, transaction
+from django.utils import timezone
+
+from communities.models import EventReminder, SignUp
+from communities.services import reminders, signups
+from members.models import Member
+from members.services import consent
+
+
+def kinds_by_member():
+    return sorted(EventReminder.objects.values_list("member_id", "kind"))
+
+
+@pytest.mark.django_db
+def test_who_is_reminded_and_when(make_event, bob, alice, members):
+    a, _b = members
+    now = timezone.now()
+    event = make_event(title="Night run", starts_at=now + dt.timedelta(hours=30), capacity=2)
+    seat = signups.sign_up(event=event, member_id=a[0].pk, actor=bob).signup
+    signups.sign_up(event=event, member_id=a[1].pk, actor=bob)
+    signups.sign_up(event=event, member_id=a[2].pk, actor=bob)  # waitlisted: not reminded
+    consent.set_consent(member=a[1], purpose="marketing", channel="all", granted=False, actor=alice)
+    assert SignUp.objects.filter(member=a[2], state="waitlisted").exists()
+
+    assert reminders.remind_due(now=now + dt.timedelta(hours=1)) == 0  # 29 h before: not yet
+    assert reminders.remind_due(now=now + dt.timedelta(hours=7)) == 1  # 23 h before: the day-before one
+    assert reminders.remind_due(now=now + dt.timedelta(hours=8)) == 0  # again: nothing more
+    reminder = EventReminder.objects.get()
+    assert (reminder.member_id, reminder.kind, reminder.signup_id) == (a[0].pk, "day_before", seat.pk)
+    assert "Night run is tomorrow" in reminder.text and seat.code in reminder.text and "Riverside" in reminder.text
+    assert reminders.remind_due(now=now + dt.timedelta(hours=29)) == 1  # 1 h before: two hours before
+    assert reminders.remind_due(now=now + dt.timedelta(hours=29, minutes=30)) == 0
+    assert reminders.remind_due(now=now + dt.timedelta(hours=31)) == 0  # started: never late
+    assert kinds_by_member() == [(a[0].pk, "day_before"), (a[0].pk, "two_hours")]
+
+
+@pytest.mark.django_db
+def test_late_sign_ups_cancelled_and_erased_members(make_event, bob, members):
+    a, _b = members
+    now = timezone.now()
+    event = make_event(starts_at=now + dt.timedelta(hours=10), capacity=5)
+    fresh = signups.sign_up(event=event, member_id=a[0].pk, actor=bob).signup  # signed up 10 h before
+    gone = signups.sign_up(event=event, member_id=a[1].pk, actor=bob).signup
+    erased = signups.sign_up(event=event, member_id=a[2].pk, actor=bob).signup
+    signups.cancel(signup=gone, actor=bob)
+    Member.objects.filter(pk=a[2].pk).update(erased_at=now)
+    assert reminders.remind_due(now=now + dt.timedelta(hours=1)) == 0  # no "day before" for a late sign-up
+    assert reminders.remind_due(now=now + dt.timedelta(hours=8, minutes=30)) == 1
+    assert list(EventReminder.objects.values_list("signup_id", "kind")) == [(fresh.pk, "two_hours")]
+    assert erased.pk not in EventReminder.objects.values_list("signup_id", flat=True)
+
+
+@pytest.fixture
+def crowded_event(make_event, bob, store_a):
+    now = timezone.now()
+    event = make_event(starts_at=now + dt.timedelta(hours=30), capacity=40)
+    people = Member.objects.bulk_create([Member(name=f"跑者{i}", home_store=store_a) for i in range(40)])
+    for member in people:
+        signups.sign_up(event=event, member_id=member.pk, actor=bob)
+    return event, now + dt.timedelta(hours=7)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_second_worker_skips_what_the_first_holds_and_nobody_is_reminded_twice(crowded_event):
+    _event, at = crowded_event
+    holding, release = threading.Event(), threading.Event()
+    first: list[int] = []
+
+    def slow_worker():
+        try:
+            with transaction.atomic():
+                first.append(reminders.remind_batch(now=at, batch=15))
+                holding.set()
+                release.wait(20)  # still uncommitted while the other worker runs
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=slow_worker)
+    thread.start()
+    assert holding.wait(20)
+    second: list[int] = []
+    other = threading.Thread(target=lambda: (second.append(reminders.remind_due(now=at, batch=10)),
+                                             connections.close_all()))
+    other.start()
+    other.join(15)
+    assert not other.is_alive(), "the second worker waited on the first one's rows"
+    release.set()
+    thread.join(20)
+    assert first == [15] and second == [25]
+    assert reminders.remind_due(now=at) == 0
+    assert EventReminder.objects.count() == 40
+    assert EventReminder.objects.values("signup_id", "kind").distinct().count() == 40
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_ticks_at_once_write_each_reminder_once(crowded_event):
+    _event, at = crowded_event
+    start = threading.Barrier(2)
+    written: list[int] = []
+
+    def tick():
+        try:
+            start.wait(10)
+            written.append(reminders.remind_due(now=at, batch=7))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=tick) for _i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sum(written) == 40 and EventReminder.objects.count() == 40
