@@ -45,6 +45,7 @@ def test_a_draft_is_edited_and_checked_as_a_new_campaign_is(api_client, alice, m
 
     for body, field in (
         ({"content": "Hi {nickname}"}, "content"),
+        ({"content": "长" * 1400}, "content"),  # 4,200 bytes: over the outbox's 4,000
         ({"scheduled_at": (timezone.now() - dt.timedelta(hours=2)).isoformat()}, "scheduled_at"),
         ({"segment": 999_999}, "segment"),
         ({"channel": "pigeon"}, "channel"),
