@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from wecom.client import get_client
 from wecom.models import (
+    CallbackEvent,
     CursorStatus,
     CustomerGroup,
     CustomerGroupMember,
@@ -197,6 +198,23 @@ def test_a_callback_for_a_group_never_synced_reads_it_in(group_corp):
     assert process(stored(group_corp.events[-1])) == EventStatus.DONE
     group = CustomerGroup.objects.get(chat_id=chat_id)
     assert group.notice == "本周六骑行改到下午" and group.member_count >= 20
+
+
+def test_a_simulated_day_of_group_changes_leaves_every_group_as_wecom_has_it(group_corp, alice):
+    full_run(SyncKind.GROUPS, alice)
+    seen = len(group_corp.events)
+    answer = group_corp.corp.advance(changes=0, group_changes=12, seed=5)
+    chat_events = [e for e in list(group_corp.events)[seen:] if e["Event"] == "change_external_chat"]
+    assert answer["groups"] == len(chat_events) >= 8
+    for n, fields in enumerate(chat_events):
+        stored(fields, create_time=int(time.time()) + 1 + n)
+    processed = events.process_pending()
+    assert processed["retry"] == processed["failed"] == 0, list(CallbackEvent.objects.values_list("error", flat=True))
+    for chat_id, chat in wecom_groups().items():
+        group = CustomerGroup.objects.get(chat_id=chat_id)
+        present = set(group.members.filter(left_at__isnull=True).values_list("userid", flat=True))
+        assert present == {m["userid"] for m in chat["member_list"]}, chat_id
+        assert group.notice == chat["notice"] and group.member_count == len(chat["member_list"])
 
 
 # --- scoping --------------------------------------------------------------------------------------

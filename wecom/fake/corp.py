@@ -726,10 +726,12 @@ class FakeCorp:
         self.emit("change_external_contact", "edit_external_contact", UserID=userid, ExternalUserID=external_userid)
         return {"external_userid": external_userid, "userid": userid}
 
-    def advance(self, *, changes: float = 0.01, callbacks: bool = True, seed: int | None = None) -> dict:
+    def advance(self, *, changes: float = 0.01, callbacks: bool = True, seed: int | None = None,
+                group_changes: int = 0) -> dict:
         """A simulated day: ``changes`` × the contacts change: 40% new contacts, 40% edited (remark or
         tags), 20% deleted (half by the customer, half by the staff member), each with its callback
-        unless ``callbacks`` is false."""
+        unless ``callbacks`` is false; and ``group_changes`` changes of customer groups (members
+        joining or leaving, a new notice), each with its change_external_chat callback."""
         total = max(0, round(self.contact_count() * float(changes)))
         rng = random.Random(
             seed if seed is not None else (self.seed, self._next_index, len(self._follow_edits)).__hash__()
@@ -765,10 +767,28 @@ class FakeCorp:
                 else:
                     self.delete(external_userid=ext, userid=userid, by=rng.choice(("customer", "staff")))
                     counts["deleted"] += 1
+            if group_changes:
+                counts["groups"] = self._advance_groups(rng, int(group_changes))
         finally:
             if not callbacks:
                 self.listeners = listeners
         return counts
+
+    def _advance_groups(self, rng: random.Random, n: int) -> int:
+        done = 0
+        for _ in range(n):
+            chats = self._chat_ids()
+            if not chats:
+                break
+            chat = rng.choice(chats)
+            detail = rng.choices(("add_member", "del_member", "change_notice"), weights=(6, 3, 1))[0]
+            notice = rng.choice(names.GROUP_NOTICES) if detail == "change_notice" else None
+            try:
+                self.chat_event(chat_id=chat, update_detail=detail, name=notice)
+            except WeComError:
+                continue  # nobody left to remove, or no one to add
+            done += 1
+        return done
 
     def _pick_pair(self, rng: random.Random) -> tuple[int | None, str | None]:
         for _ in range(20):
@@ -1048,7 +1068,8 @@ class FakeCorp:
                 out.append((STRANGER_BASE + (s * 256 + k) * 512 + n, joined, scene))
         out += changes.get("added", [])
         removed = changes.get("removed", set())
-        return [row for row in out if row[0] not in removed]
+        latest = {row[0]: row for row in out if row[0] not in removed}  # one who left and came back: once
+        return list(latest.values())
 
     def chat_event(
         self,

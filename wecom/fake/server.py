@@ -228,7 +228,7 @@ def _control(srv: _Server, name: str, body: dict) -> dict:
             **_pick(body, "external_userid", "userid", "remark", "description", "remark_mobiles", "tags", "name")
         )
     if name == "advance":
-        return corp.advance(**_pick(body, "changes", "callbacks", "seed"))
+        return corp.advance(**_pick(body, "changes", "callbacks", "seed", "group_changes"))
     if name == "chat_event":
         keys = ("change_type", "chat_id", "owner", "update_detail", "external_userid", "name")
         return corp.chat_event(**_pick(body, *keys))

@@ -141,7 +141,7 @@ def _apply_members(group: CustomerGroup, listed: list[dict], seen_at: dt.datetim
 
     external = [str(m["userid"]) for m in listed if int(m.get("type") or 0) == GroupMemberKind.CUSTOMER]
     erased = erased_among(external)  # erased on a data-subject request: not kept again
-    listed = [m for m in listed if str(m["userid"]) not in erased]
+    listed = list({str(m["userid"]): m for m in listed if str(m["userid"]) not in erased}.values())  # once each
     staff_ids = [str(m["userid"]) for m in listed if int(m.get("type") or 0) == GroupMemberKind.STAFF]
     members = dict(WecomContact.objects.filter(external_userid__in=external, member__isnull=False)
                    .values_list("external_userid", "member_id"))
