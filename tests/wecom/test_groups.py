@@ -128,6 +128,27 @@ def test_a_group_no_longer_listed_is_dismissed_by_the_next_complete_run(group_co
     assert gone.dismissed_at is not None and gone.members.count() > 0  # kept, with its members
 
 
+def test_memberships_are_on_the_member_timeline_in_the_export_and_go_with_an_erasure(group_corp, alice, bob):
+    from members import timeline
+    from members.services import privacy
+
+    full_run(SyncKind.CONTACTS, alice)
+    full_run(SyncKind.GROUPS, alice)
+    row = CustomerGroupMember.objects.filter(member__isnull=False, group__owner__userid="carol").first()
+    member = row.member
+    export = privacy.export_member_data(member=member, actor=alice)
+    assert row.group.chat_id in {g["group__chat_id"] for g in export["wecom"]["groups"]}
+    texts = [e.text for e in timeline.page(member, alice, kinds=["wecom"], limit=100).entries]
+    assert f"Joined the WeCom customer group {row.group.name}" in texts
+    dave_group = CustomerGroupMember.objects.filter(member__isnull=False, group__owner__userid="dave").first()
+    texts = [e.text for e in timeline.page(dave_group.member, bob, kinds=["wecom"], limit=100).entries]
+    assert not any("customer group" in t for t in texts)  # another store's group: not bob's to read
+    privacy.erase_member(member=member, actor=alice, reason="request")
+    assert not CustomerGroupMember.objects.filter(userid=row.userid).exists()
+    run = full_run(SyncKind.GROUPS, alice)
+    assert run.failed == 0 and not CustomerGroupMember.objects.filter(userid=row.userid).exists()
+
+
 # --- callbacks ------------------------------------------------------------------------------------
 
 
