@@ -4,12 +4,17 @@ events. Every list comes in already scoped (visible_to) or is scoped here by the
 from __future__ import annotations
 
 import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
 
+from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from communities.models import Community, CommunityMembership, Event, SignUp, SignUpState
+from communities.models import CheckIn, Community, CommunityMembership, Event, SignUp, SignUpState
+from loyalty.orders import sql as orders_sql
+from members import sql as members_sql
 from scrm.models import Role
+from scrm.scoping import access_for
 
 
 def member_counts(community_ids) -> dict[int, int]:
@@ -59,9 +64,148 @@ def door_list(event: Event, user) -> QuerySet:
 def manageable_communities(user) -> QuerySet:
     """The active communities the user may hold events in (communities.services.access in one
     query): every one for brand-wide actors, the store's for its manager, their own for a clerk."""
-    from scrm.scoping import access_for
-
     queryset = Community.objects.visible_to(user).filter(status="active").select_related("store")
     if not access_for(user).all_stores and getattr(user, "role", None) == Role.STORE_STAFF:
         queryset = queryset.filter(Q(owner=user) | Q(assistants=user)).distinct()
     return queryset.order_by("store__name", "name")
+
+
+# --- Figures -------------------------------------------------------------------------------------
+
+GROWTH_DAYS = 30
+ACTIVE_DAYS = 90
+PURCHASE_DAYS = 90
+
+TABLES = {
+    "community": Community._meta.db_table, "membership": CommunityMembership._meta.db_table,
+    "event": Event._meta.db_table, "signup": SignUp._meta.db_table, "checkin": CheckIn._meta.db_table,
+    "order": orders_sql.ORDER, "member": members_sql.MEMBER, "live": members_sql.live("m"),
+}
+
+
+# One row per community: members and growth, active members, events held, their seated sign-ups,
+# attended, repeat attendees, and net order value of the community's members against the store's
+# other live members (home store = the community's store, not a current member of it).
+FIGURES_SQL = """
+WITH c AS (SELECT id, store_id FROM {community} WHERE id = ANY(%(ids)s)),
+mem AS (
+    SELECT cm.community_id, cm.member_id, cm.joined_at FROM {membership} cm
+    JOIN c ON c.id = cm.community_id JOIN {member} m ON m.id = cm.member_id AND {live}
+    WHERE cm.left_at IS NULL),
+held AS (SELECT e.id, e.community_id FROM {event} e JOIN c ON c.id = e.community_id
+         WHERE e.status = 'open' AND e.starts_at <= %(now)s),
+seated AS (SELECT h.community_id, s.state FROM {signup} s JOIN held h ON h.id = s.event_id
+           WHERE s.state IN ('confirmed', 'offered', 'attended')),
+came AS (SELECT h.community_id, ck.member_id, count(DISTINCT ck.event_id) AS events
+         FROM {checkin} ck JOIN held h ON h.id = ck.event_id GROUP BY h.community_id, ck.member_id),
+recent AS (
+    SELECT e.community_id, s.member_id FROM {signup} s JOIN {event} e ON e.id = s.event_id
+    JOIN c ON c.id = e.community_id WHERE s.created_at >= %(active_since)s
+    UNION
+    SELECT e.community_id, ck.member_id FROM {checkin} ck JOIN {event} e ON e.id = ck.event_id
+    JOIN c ON c.id = e.community_id WHERE ck.at >= %(active_since)s),
+others AS (
+    SELECT c.id AS community_id, m.id AS member_id FROM c JOIN {member} m ON m.home_store_id = c.store_id AND {live}
+    WHERE NOT EXISTS (SELECT 1 FROM mem WHERE mem.community_id = c.id AND mem.member_id = m.id)),
+spend AS (
+    SELECT o.member_id, sum(o.total_amount - o.refunded_amount) AS net FROM {order} o
+    WHERE o.placed_at >= %(spend_since)s
+      AND o.member_id IN (SELECT member_id FROM mem UNION SELECT member_id FROM others)
+    GROUP BY o.member_id)
+SELECT c.id,
+    (SELECT count(*) FROM mem WHERE mem.community_id = c.id),
+    (SELECT count(*) FROM mem WHERE mem.community_id = c.id AND mem.joined_at >= %(growth_since)s),
+    (SELECT count(*) FROM mem JOIN recent r ON r.community_id = mem.community_id AND r.member_id = mem.member_id
+     WHERE mem.community_id = c.id),
+    (SELECT count(*) FROM held WHERE held.community_id = c.id),
+    (SELECT count(*) FROM seated WHERE seated.community_id = c.id),
+    (SELECT count(*) FROM seated WHERE seated.community_id = c.id AND seated.state = 'attended'),
+    (SELECT count(*) FROM came WHERE came.community_id = c.id AND came.events >= 2),
+    (SELECT coalesce(sum(spend.net), 0) FROM mem JOIN spend ON spend.member_id = mem.member_id
+     WHERE mem.community_id = c.id),
+    (SELECT count(*) FROM others WHERE others.community_id = c.id),
+    (SELECT coalesce(sum(spend.net), 0) FROM others JOIN spend ON spend.member_id = others.member_id
+     WHERE others.community_id = c.id)
+FROM c ORDER BY c.id
+"""
+
+# The store as a whole: its live members, those in at least one of its communities (current), the
+# ones who joined one in the last 30 days, and net order value of the two groups.
+STORE_SQL = """
+WITH inc AS (
+    SELECT DISTINCT cm.member_id FROM {membership} cm JOIN {community} co ON co.id = cm.community_id
+    JOIN {member} m ON m.id = cm.member_id AND {live}
+    WHERE co.store_id = %(store)s AND cm.left_at IS NULL),
+fresh AS (
+    SELECT DISTINCT cm.member_id FROM {membership} cm JOIN {community} co ON co.id = cm.community_id
+    WHERE co.store_id = %(store)s AND cm.left_at IS NULL AND cm.joined_at >= %(growth_since)s),
+others AS (
+    SELECT m.id AS member_id FROM {member} m WHERE m.home_store_id = %(store)s AND {live}
+    AND NOT EXISTS (SELECT 1 FROM inc WHERE inc.member_id = m.id)),
+spend AS (
+    SELECT o.member_id, sum(o.total_amount - o.refunded_amount) AS net FROM {order} o
+    WHERE o.placed_at >= %(spend_since)s
+      AND o.member_id IN (SELECT member_id FROM inc UNION SELECT member_id FROM others)
+    GROUP BY o.member_id)
+SELECT (SELECT count(*) FROM inc), (SELECT count(*) FROM fresh),
+    (SELECT coalesce(sum(net), 0) FROM inc JOIN spend USING (member_id)),
+    (SELECT count(*) FROM others),
+    (SELECT coalesce(sum(net), 0) FROM others JOIN spend USING (member_id))
+"""
+
+
+def _share(part, whole):
+    if not whole:
+        return None
+    return (Decimal(part) / Decimal(whole)).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
+
+
+def _per_member(total, count):
+    if not count:
+        return None
+    return (Decimal(total) / count).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def _params(now, **extra) -> dict:
+    return {"now": now, "growth_since": now - dt.timedelta(days=GROWTH_DAYS),
+            "active_since": now - dt.timedelta(days=ACTIVE_DAYS),
+            "spend_since": now - dt.timedelta(days=PURCHASE_DAYS), **extra}
+
+
+def community_figures(community_ids, *, now=None) -> dict[int, dict]:
+    """{community id: figures} for communities the caller already reached (scoped), one statement."""
+    ids = list(community_ids)
+    if not ids:
+        return {}
+    now = now or timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(FIGURES_SQL.format(**TABLES), _params(now, ids=ids))
+        rows = cursor.fetchall()
+    figures = {}
+    for (pk, members, joined, active, held, signed, attended, repeat, member_spend, others,
+         others_spend) in rows:
+        figures[pk] = {
+            "members": members, "joined_30_days": joined, "active_members": active,
+            "active_share": _share(active, members), "events_held": held, "signups": signed,
+            "attended": attended, "attendance_rate": _share(attended, signed), "repeat_attendees": repeat,
+            "order_value_per_member": _per_member(member_spend, members),
+            "other_store_members": others, "other_order_value_per_member": _per_member(others_spend, others),
+        }
+    return figures
+
+
+def store_figures(store_id: int, user, *, now=None) -> dict:
+    """The store's figures panel: each of its communities the user reaches (one statement) and the
+    store as a whole (a second)."""
+    now = now or timezone.now()
+    communities = list(Community.objects.visible_to(user).filter(store_id=store_id).order_by("name"))
+    per = community_figures([c.pk for c in communities], now=now)
+    with connection.cursor() as cursor:
+        cursor.execute(STORE_SQL.format(**TABLES), _params(now, store=store_id))
+        in_any, fresh, in_spend, others, others_spend = cursor.fetchone()
+    return {
+        "rows": [(c, per[c.pk]) for c in communities],
+        "community_members": in_any, "joined_30_days": fresh,
+        "order_value_per_member": _per_member(in_spend, in_any),
+        "other_store_members": others, "other_order_value_per_member": _per_member(others_spend, others),
+    }

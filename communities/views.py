@@ -29,6 +29,7 @@ from communities.services import communities as community_services
 from communities.services import events as event_services
 from scrm.dashboard import ScopedDetailView, ScopedListView, scoped_view
 from scrm.errors import ServiceError
+from scrm.models import Store
 from scrm.scoping import access_for, get_visible_or_404
 
 SIGNUP_PAGE = 100
@@ -54,7 +55,18 @@ class CommunityListView(ScopedListView):
         context["rows"] = rows
         context["can_create"] = can_start_community(self.request.user)
         context["can_create_event"] = can_create_event(self.request.user)
+        store = self._figures_store()
+        if store is not None:
+            context["store_figures"] = {"store": store, **queries.store_figures(store.pk, self.request.user)}
         return context
+
+    def _figures_store(self):
+        """The store figures panel's store: a store user's own, or the store an operator filtered by."""
+        reach = access_for(self.request.user)
+        if not reach.all_stores:
+            return Store.objects.filter(pk=reach.store_id).first() if reach.store_id else None
+        code = self.request.GET.get("store")
+        return Store.objects.filter(code=code).first() if code else None
 
 
 class CommunityDetailView(ScopedDetailView):
@@ -75,6 +87,7 @@ class CommunityDetailView(ScopedDetailView):
             event.counts = counts[event.pk]
         context["events"] = events
         context["can_manage"] = access.can_manage_community(self.request.user, community)
+        context["figures"] = queries.community_figures([community.pk])[community.pk]
         return context
 
 

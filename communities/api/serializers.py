@@ -56,6 +56,29 @@ class CommunityPatchSerializer(serializers.Serializer):
     wecom_chat_id = strict.CharField(required=False, allow_blank=True, max_length=64)
 
 
+class CommunityFiguresSerializer(serializers.Serializer):
+    community = serializers.IntegerField()
+    members = serializers.IntegerField(help_text="Current members (live profiles).")
+    joined_30_days = serializers.IntegerField(help_text="Current members who joined in the last 30 days.")
+    active_members = serializers.IntegerField(help_text="Current members who signed up for or attended one of "
+                                                        "its events in the last 90 days.")
+    active_share = serializers.DecimalField(max_digits=5, decimal_places=3, allow_null=True,
+                                            help_text="active_members / members; null without members.")
+    events_held = serializers.IntegerField(help_text="Its events not cancelled that have started.")
+    signups = serializers.IntegerField(help_text="Seats taken at the events held (confirmed, offered, attended).")
+    attended = serializers.IntegerField(help_text="Of those seats, checked in.")
+    attendance_rate = serializers.DecimalField(max_digits=5, decimal_places=3, allow_null=True,
+                                               help_text="attended / signups; null without sign-ups.")
+    repeat_attendees = serializers.IntegerField(help_text="Members checked in at two or more of its events.")
+    order_value_per_member = serializers.DecimalField(
+        max_digits=14, decimal_places=2, allow_null=True,
+        help_text="Net order value (paid less refunded) of its members in the last 90 days, per member.")
+    other_store_members = serializers.IntegerField(help_text="Live members of the community's store not in it.")
+    other_order_value_per_member = serializers.DecimalField(
+        max_digits=14, decimal_places=2, allow_null=True,
+        help_text="The same for the store's other members, per member.")
+
+
 class MembershipSerializer(serializers.ModelSerializer):
     class Meta:
         model = CommunityMembership

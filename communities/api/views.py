@@ -10,6 +10,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from communities import queries
 from communities.api import serializers as s
 from communities.filters import (
     CheckInFilterSet,
@@ -71,6 +72,9 @@ class _Base(ScopedQuerysetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
                          request=s.CommunityInputSerializer, responses={201: s.CommunitySerializer, **ERRORS}),
     partial_update=extend_schema(summary="Edit a community (its owner, assistants, manager, operators)",
                                  request=s.CommunityPatchSerializer, responses={200: s.CommunitySerializer, **ERRORS}),
+    figures=extend_schema(summary="A community's figures: members, growth, active share, events, attendance, "
+                                  "repeat attendees, its members' purchases against the store's other members",
+                          responses={200: s.CommunityFiguresSerializer, **ERRORS}),
 )
 class CommunityViewSet(_Base, mixins.CreateModelMixin):
     queryset = Community.objects.select_related("store").prefetch_related("assistants").order_by("id")
@@ -99,6 +103,12 @@ class CommunityViewSet(_Base, mixins.CreateModelMixin):
             values["assistants"] = _staff(values["assistants"], "assistants")
         community = community_services.update_community(community=community, actor=request.user, **values)
         return Response(s.CommunitySerializer(community).data)
+
+    @action(detail=True, methods=["get"], filterset_class=None, pagination_class=None)
+    def figures(self, request, *args, **kwargs):
+        community = self.get_object()
+        figures = queries.community_figures([community.pk])[community.pk]
+        return Response(s.CommunityFiguresSerializer({"community": community.pk, **figures}).data)
 
 
 @extend_schema_view(
