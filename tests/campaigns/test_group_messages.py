@@ -212,6 +212,11 @@ def test_store_managers_send_only_to_their_store_groups(groups_of, bob, alice, s
     page = client.get(reverse("campaign-group-deliveries", args=[campaign.pk]))
     assert page.status_code == 200 and page.content.decode().count('data-state="pending"') == 4
     assert client.get(reverse("campaign-group-deliveries", args=[brand.pk])).status_code == 404
+    detail = client.get(reverse("campaign-detail", args=[campaign.pk]))
+    assert detail.status_code == 200 and 'data-testid="group-deliveries-loader"' in detail.content.decode()
+    panel = client.get(reverse("campaign-group-deliveries", args=[campaign.pk]), headers={"HX-Request": "true"})
+    body = panel.content.decode()
+    assert "<html" not in body and "4 groups: 0 sent, 0 waiting for their owner" in body
     form = client.get(reverse("campaign-group-create")).content.decode()
     assert other.chat_id not in form
     made = client.post(reverse("campaign-group-create"), {"name": "门店福利", "content": TEXT, "store": store_a.pk})
