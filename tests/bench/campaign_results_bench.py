@@ -15,12 +15,15 @@ again) on the server DATABASE_URL points at (the embedded one by default), migra
 3. times campaign_results for the first campaign as an operator and as a store manager (best of
    --runs after a warm-up), checks that the two campaigns' attributed revenue never exceeds the
    orders' and that no order counts twice;
+   then sums its results summary (campaigns.services.figures) as the beat task would and times the
+   page's read from it, checking that it gives the same figures as the live query;
 4. times --clicks follows of a tracked link (one statement each) through the service.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import os
 import sys
@@ -40,6 +43,7 @@ embedded.prepare()
 django.setup()
 
 from benchdb import create_database, execute, log  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
@@ -57,6 +61,13 @@ def _timed(fn, runs: int):
     return value, best
 
 
+def _comparable(found) -> dict:
+    out = dataclasses.asdict(found)
+    for name in ("campaign", "summarised", "as_of", "refreshing"):
+        out.pop(name)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--members", type=int, default=200_000)
@@ -68,8 +79,8 @@ def main() -> None:
     from campaigns.links import services as links
     from campaigns.links import tokens
     from campaigns.links.models import ShortLink
-    from campaigns.models import Campaign
-    from campaigns.services import results
+    from campaigns.models import Campaign, CampaignFigures
+    from campaigns.services import figures, results
     from scrm.models import User
 
     create_database(args.database)
@@ -122,15 +133,30 @@ def main() -> None:
     operator = load.operator()
     manager = User.objects.create(username="bench_manager", role="store_manager", store_id=store_ids[0])
     now = timezone.now()
+    settings.SIYU_RESULTS_LIVE_MAX = 10**12  # summed live, however large
+    live = {}
     for who, actor in (("operator", operator), ("store manager", manager)):
         if who == "store manager":
             Campaign.objects.filter(pk=first.pk).update(store_id=store_ids[0])  # reachable by the manager
             first.refresh_from_db()
         found, seconds = _timed(lambda a=actor: results.campaign_results(campaign=first, actor=a, now=now), args.runs)
         f, u = found.funnel, found.uplift
-        log(f"results as {who}: {seconds * 1000:,.0f} ms (best of {args.runs}) over {f.targeted:,} deliveries: "
+        live[who] = found
+        log(f"results (live) as {who}: {seconds * 1000:,.0f} ms (best of {args.runs}) over {f.targeted:,} deliveries: "
             f"sent {f.sent:,}, clicked {f.clicked:,}, converted {f.converted:,}, orders {f.orders:,}, revenue "
             f"{f.revenue:,}; uplift {u.conversion_difference:+.4f} ({u.verdict}, z={u.z})")
+    # The same figures from the summary (campaigns.services.figures): summed once by the task, then read.
+    settings.SIYU_RESULTS_LIVE_MAX = 0
+    started = time.perf_counter()
+    run = figures.refresh(campaign=first, now=now)
+    log(f"summary: summed in {time.perf_counter() - started:.2f} s ({run.deliveries:,} deliveries, "
+        f"{CampaignFigures.objects.filter(campaign=first).count():,} rows)")
+    for who, actor in (("operator", operator), ("store manager", manager)):
+        found, seconds = _timed(lambda a=actor: results.campaign_results(campaign=first, actor=a, now=now), args.runs)
+        same = _comparable(found) == _comparable(live[who])
+        log(f"results (summary) as {who}: {seconds * 1000:,.1f} ms (best of {args.runs}); "
+            + ("the same figures as live: OK" if same else "PROBLEM: figures differ from the live ones"))
+    settings.SIYU_RESULTS_LIVE_MAX = 10**12
     Campaign.objects.filter(pk=first.pk).update(store_id=None)
     first.refresh_from_db()
     one = results.campaign_results(campaign=first, actor=operator, now=now).funnel
