@@ -105,6 +105,7 @@ POSITIVE_DATA_ACCEPTANCE_EXEMPT = {
     "POST /api/v1/commissions/mark-paid/": f"{EXISTS}; {KEYED}",
     "POST /api/v1/imports/": CONTENT,
     "POST /api/v1/orders/imports/": CONTENT,
+    "POST /api/v1/campaign-images/": f"a file whose content must be a JPG or PNG image of at most 10 MB; {EXISTS}",
     "POST /api/v1/members/": f"{EXISTS}; {BRAND}; {SCOPE}",
     "PATCH /api/v1/members/{id}/": SCOPE,
     "PATCH /api/v1/members/{id}/attributes/": EXISTS,
