@@ -48,7 +48,6 @@ logger = logging.getLogger(__name__)
 LIST = "externalcontact/groupchat/list"
 GET = "externalcontact/groupchat/get"
 NOT_FOUND = 40050  # chat_id unknown to WeCom (or the group was dismissed)
-GROUP_MEMBER = CustomerGroupMember._meta.db_table
 NAME_MAX = CustomerGroup._meta.get_field("name").max_length
 MEMBER_NAME_MAX = CustomerGroupMember._meta.get_field("name").max_length
 
@@ -252,7 +251,7 @@ def link_members() -> int:
     group was): linked in one statement. Returns how many."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {GROUP_MEMBER} gm SET member_id = wc.member_id FROM {sql.CONTACT} wc "
+            f"UPDATE {sql.GROUP_MEMBER} gm SET member_id = wc.member_id FROM {sql.CONTACT} wc "
             "WHERE gm.kind = %s AND gm.member_id IS NULL AND wc.external_userid = gm.userid "
             "AND wc.member_id IS NOT NULL",
             [GroupMemberKind.CUSTOMER],
