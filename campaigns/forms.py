@@ -12,8 +12,8 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from campaigns import channels, content
-from campaigns.models import WecomLimit
 from campaigns.edit_forms import RecurrenceFields, form_field
+from campaigns.models import WecomLimit
 from members.segments.models import Segment
 from scrm.models import Store
 from scrm.scoping import access_for, scope

@@ -77,7 +77,6 @@ SECTIONS = [
             Link(_("Campaigns"), "campaign-list"),
             Link(_("Send policy"), "campaign-policy", OPERATORS),
             Link(_("Seasons"), "campaign-seasons", MANAGERS),
-            Link(_("Seasons"), "campaign-seasons", MANAGERS),
         ],
     ),
     (
