@@ -129,6 +129,10 @@ POSITIVE_DATA_ACCEPTANCE_EXEMPT = {
     "POST /api/v1/events/{event_id}/signups/{id}/confirm/": KEYED,
     "POST /api/v1/events/{event_id}/checkins/": f"{EXISTS}; {ACROSS} (a ticket code or a member id); {KEYED}",
     "POST /api/v1/orders/batch/": KEYED,
+    "POST /api/v1/send-policy/seasons/": f"{UNIQUE}; {ACROSS} (a day the month has, caps in order, no day shared "
+                                         f"with another season); {KEYED}",
+    "PATCH /api/v1/send-policy/seasons/{id}/": f"{UNIQUE}; {ACROSS} (as on create)",
+    "PUT /api/v1/send-policy/seasons/{id}/": f"{UNIQUE}; {ACROSS} (as on create)",
     "POST /api/v1/orders/{id}/refunds/": KEYED,
     "POST /api/v1/point-entries/adjust/": KEYED,
     "POST /api/v1/redemptions/": KEYED,
