@@ -49,7 +49,8 @@ class RecordingOutbox(OutboxChannel):
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {TABLE} (campaign_id, member_id, delivery_id, address, text, attachments, "
-                "created_at) SELECT *, '[]'::jsonb, now() FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[]) "
+                "created_at) SELECT *, '[]'::jsonb, now() "
+                "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[]) "
                 "ON CONFLICT (campaign_id, member_id) DO NOTHING RETURNING id, member_id",
                 [[o.campaign_id for o in batch], [o.member_id for o in batch], [o.delivery_id for o in batch],
                  [o.address for o in batch], [o.text for o in batch]],
