@@ -221,6 +221,7 @@ def test_the_schema_documents_the_header_on_every_money_points_and_messages_post
     )
     assert marked == sorted(
         [
+            "/api/v1/campaigns/{campaign_id}/test-sends/",
             "/api/v1/campaigns/{campaign_id}/wecom-tasks/{id}/remind/",
             "/api/v1/campaigns/{id}/resume/",
             "/api/v1/campaigns/{id}/send/",
@@ -238,6 +239,7 @@ def test_the_schema_documents_the_header_on_every_money_points_and_messages_post
             "/api/v1/point-entries/adjust/",
             "/api/v1/redemptions/",
             "/api/v1/redemptions/{id}/cancel/",
+            "/api/v1/send-policy/seasons/",
             "/api/v1/wecom/handovers/",
             "/api/v1/wecom/sync-runs/",
         ]
