@@ -27,6 +27,7 @@ urlpatterns = [
     path("", include("communities.urls")),
     path("", include("campaigns.urls")),
     path("", include("campaigns.links.urls")),
+    path("", include("koc.urls")),
     path("", include("insights.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -1,0 +1,3 @@
+"""Dashboard and phone routes of the KOC programme."""
+
+urlpatterns: list = []
