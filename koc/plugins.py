@@ -15,7 +15,8 @@ def register() -> None:
     permissions.register("koc_programme", _("KOC levels, benefits, topics, platform rates and settings"),
                          store_roles="read", brand_setting=True)
 
-    from koc import privacy, timeline
+    from koc import panels, privacy, timeline
 
     privacy.register()
     timeline.register()
+    panels.register()
