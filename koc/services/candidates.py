@@ -96,10 +96,12 @@ pool AS (
 ),
 ranked AS (
     SELECT pool.*,
-           CASE WHEN spend > 0 THEN 100 * cume_dist() OVER (PARTITION BY spend > 0 ORDER BY spend) ELSE 0 END AS n_spend,
+           CASE WHEN spend > 0 THEN 100 * cume_dist() OVER (PARTITION BY spend > 0 ORDER BY spend)
+                ELSE 0 END AS n_spend,
            CASE WHEN engagement > 0 THEN 100 * cume_dist() OVER (PARTITION BY engagement > 0 ORDER BY engagement)
                 ELSE 0 END AS n_engagement,
-           CASE WHEN posts > 0 THEN 100 * cume_dist() OVER (PARTITION BY posts > 0 ORDER BY posts) ELSE 0 END AS n_posts,
+           CASE WHEN posts > 0 THEN 100 * cume_dist() OVER (PARTITION BY posts > 0 ORDER BY posts)
+                ELSE 0 END AS n_posts,
            CASE WHEN community > 0 THEN 100 * cume_dist() OVER (PARTITION BY community > 0 ORDER BY community)
                 ELSE 0 END AS n_community
     FROM pool
