@@ -1,3 +1,5 @@
-"""Dashboard and phone routes of the KOC programme."""
+"""Dashboard and phone routes of the KOC programme (flat names, included at the site root)."""
 
-urlpatterns: list = []
+from koc.views import urlpatterns
+
+__all__ = ["urlpatterns"]
