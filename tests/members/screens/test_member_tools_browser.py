@@ -191,3 +191,38 @@ def test_bulk_add_a_tag_to_every_matching_member(browser, live_server, alice, me
     assert tagged == set(Member.objects.filter(name__startswith="张").values_list("pk", flat=True))
     assert page.locator("td.chips .tag", has_text="VIP").count() == 3  # the chips on the list
     ctx.close()
+
+
+def test_choosing_the_bulk_tag_keeps_the_ticked_rows_and_the_filters_still_reload_the_list(
+        browser, live_server, alice, members, dark):
+    """The bulk bar's own fields are not the list's filters: picking its tag (or action) must not
+    reload the rows, which would drop the ticks; the search form's owner and text still do."""
+    (a0, a1, _a2), _b = members
+    vip = Tag.objects.create(group=TagGroup.objects.create(name="身份"), name="VIP")
+    ctx, page = login(browser, live_server, "alice")
+    page.goto(f"{live_server.url}/members/")
+    page.wait_for_load_state("networkidle")
+    list_posts = []
+    page.on("request", lambda r: list_posts.append(r.url) if r.method == "POST" and "/members/" in r.url
+            and "/bulk/" not in r.url else None)
+    page.check(f"[data-testid=member-row-{a0.pk}] input[name=member]")
+    page.check(f"[data-testid=member-row-{a1.pk}] input[name=member]")
+    page.select_option("[data-testid=bulk-action]", "add_tag")
+    page.select_option("[data-testid=bulk-tag]", str(vip.pk))
+    page.wait_for_timeout(800)  # longer than the filters' 300 ms debounce
+    page.wait_for_load_state("networkidle")
+    assert list_posts == []
+    assert page.is_checked(f"[data-testid=member-row-{a0.pk}] input[name=member]")
+    assert page.inner_text("[data-bulk-count]") == "2"
+    page.click("[data-testid=bulk-selected]")
+    page.wait_for_load_state("networkidle")
+    assert "Add the tag “VIP” to 2 members?" in page.inner_text("[data-testid=bulk-question]")
+    page.goto(f"{live_server.url}/members/")
+    page.wait_for_load_state("networkidle")
+    list_posts.clear()
+    page.fill("[data-testid=member-search] input[name=q]", "李")
+    page.wait_for_timeout(800)
+    page.wait_for_load_state("networkidle")
+    assert len(list_posts) == 1
+    assert "2 members match" in page.inner_text("[data-testid=member-total]")
+    ctx.close()
