@@ -53,6 +53,7 @@ class Candidate:
     name: str
     store_id: int | None
     store: str
+    store_code: str
     spend: Decimal
     engagement: Decimal
     posts: Decimal
@@ -136,9 +137,11 @@ def candidates(*, actor, store_id=None, limit=100, now: dt.datetime | None = Non
     with connection.cursor() as cursor:
         cursor.execute(SQL, params)
         rows = cursor.fetchall()
-    stores = dict(Store.objects.filter(pk__in={row[2] for row in rows}).values_list("pk", "name"))
+    stores = {pk: (code, name) for pk, code, name in
+              Store.objects.filter(pk__in={row[2] for row in rows}).values_list("pk", "code", "name")}
     return [
-        Candidate(member_id=row[0], name=row[1], store_id=row[2], store=stores.get(row[2], ""),
+        Candidate(member_id=row[0], name=row[1], store_id=row[2], store=stores.get(row[2], ("", ""))[1],
+                  store_code=stores.get(row[2], ("", ""))[0],
                   spend_amount=row[3], clicks_and_checkins=int(row[4]), referrals=int(row[5]),
                   community_count=int(row[6]), spend=row[7], engagement=row[8], posts=row[9], community=row[10],
                   total=row[11])
