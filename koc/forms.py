@@ -172,6 +172,8 @@ class SnapshotForm(forms.Form):
     shares = forms.IntegerField(label=_("Shares"), min_value=0, initial=0)
     followers_gained = forms.IntegerField(label=_("Followers gained"), min_value=0, initial=0)
 
+    COUNTERS = ("views", "likes", "saves", "comments", "shares", "followers_gained")
+
 
 class RepostForm(forms.Form):
     community = forms.IntegerField(label=_("Community"), required=False, widget=forms.HiddenInput)

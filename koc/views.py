@@ -46,6 +46,7 @@ from koc.models import (
     LevelChange,
     MetricSnapshot,
     Participation,
+    Platform,
     PlatformRate,
     Post,
     PostSource,
@@ -90,6 +91,7 @@ class OverviewView(ScopedTemplateView):
         by = "media_value" if self.request.GET.get("by") == "media_value" else "interactions"
         figures = queries.overview(self.request.user, days=days, by=by)
         context.update(figures)
+        context["moved"] = any(r["promoted"] or r["demoted"] for r in figures["movement"])
         context["charts"] = queries.chart_data(figures) | {"labels": {
             "posts": _("Posts"), "views": _("Views"), "promoted": _("Promoted"), "demoted": _("Demoted")}}
         context["formula"] = _formula_lines()
@@ -373,7 +375,8 @@ def _post_context(request, post, **forms) -> dict:
         "reposts": Repost.objects.filter(post=post).select_related("community", "campaign", "by"),
         "can_post": can_write_posts(request.user),
         "can_repost": can_write_programme(request.user),
-        "snapshot_form": forms.get("snapshot_form") or SnapshotForm(initial={"taken_at": timezone.localtime()}),
+        "snapshot_form": forms.get("snapshot_form") or SnapshotForm(initial={
+            "taken_at": timezone.localtime(), **{name: getattr(post, name) for name in SnapshotForm.COUNTERS}}),
     }
 
 
@@ -389,7 +392,28 @@ class PostDetailView(ScopedDetailView):
 
 
 def _post_form(request, data=None, **kwargs) -> PostForm:
-    return PostForm(data, creators=queries.creator_choices(request.user), topics=queries.open_topics(), **kwargs)
+    form = PostForm(data, creators=queries.creator_choices(request.user), topics=queries.open_topics(), **kwargs)
+    form.fields["url"].widget.attrs.update({
+        "hx-get": _url("koc-post-platform"), "hx-trigger": "input changed delay:300ms, change",
+        "hx-target": "#platform-detected", "hx-swap": "innerHTML"})
+    return form
+
+
+@scoped_view
+def post_platform(request):
+    """The platform a pasted link belongs to, for the post forms to show as it is typed (htmx)."""
+    from koc.services import links
+
+    url = (request.GET.get("url") or "").strip()
+    context = {"url": url}
+    if url:
+        try:
+            platform, _key = links.classify(url)
+        except ServiceError as exc:
+            context["problem"] = "; ".join(str(p) for problems in exc.details.values() for p in problems) or exc.message
+        else:
+            context["platform"] = dict(Platform.choices)[platform]
+    return render(request, "koc/_platform.html", context)
 
 
 def _record_post(request, form, *, source) -> Post | None:
@@ -805,4 +829,5 @@ urlpatterns = [
     path("koc/launches/new/", launch_create, name="koc-launch-create"),
     path("koc/settings/", settings_page, name="koc-settings"),
     path("koc/m/post/", phone_post, name="koc-phone-post"),
+    path("koc/posts/platform/", post_platform, name="koc-post-platform"),
 ]
