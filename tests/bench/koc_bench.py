@@ -7,11 +7,12 @@ its floor, in the same run, and the queries the programme's pages run, each time
 A command, not part of CI. It creates its own database (bench_siyu_koc by default, dropped and
 created again) on the server DATABASE_URL points at, migrates it, then:
 
-1. generates 50 stores, N members and N creators, and about N x --posts-per-creator posts spread
-   over the last year with generate_series, into tables stripped of their secondary indexes and
-   constraints (rebuilt afterwards; set-up, not timed). Posts per creator are Zipf-like (a Lomax
-   draw, scaled so the total is N x posts-per-creator): most creators post a little, a few post
-   thousands of times; interactions are log-normal scaled by a per-creator reach, 3 % of posts viral;
+1. generates 50 stores, N members and N creators (1 % left, 1 % paused), and about N x
+   --posts-per-creator posts spread over the last year with generate_series, into tables stripped
+   of their secondary indexes and constraints (rebuilt afterwards; set-up, not timed). Posts per
+   creator are Zipf-like (a Lomax draw, scaled so the total is N x posts-per-creator): most
+   creators post a little, a few post thousands of times; interactions are log-normal scaled by
+   a per-creator reach, 3 % of posts viral;
 2. a four-level ladder (junior, intermediate, senior, star) with benefits on three levels;
 3. times the floor (CREATE TEMP TABLE AS SELECT creator_id, count(*), count(*) FILTER (WHERE
    viral), sum(interactions) FROM koc_post WHERE published_at in the window GROUP BY creator_id),
@@ -118,12 +119,13 @@ CREATORS_SQL = """
     FROM generate_series(1, %(n)s) AS g
 """
 
-# Posts per creator: a Lomax (Pareto II, shape 1.3) draw capped at 6000, scaled so the total is
-# n x per_creator; a per-creator reach scales interactions (log-normal, median ~120 weighted).
+# Posts per creator: a Lomax (Pareto II, shape 1.5) draw capped at 150 times the smallest, scaled so
+# the total is n x per_creator (the busiest account a few thousand posts a year); a per-creator
+# reach scales interactions (log-normal, median ~120 weighted).
 SHAPE_SQL = """
     CREATE UNLOGGED TABLE bench_creator_shape AS
     SELECT c, raw, exp(0.9 * bench_normal()) AS reach
-    FROM (SELECT c, least(6000, power(1 - random(), -1 / 1.3) - 1 + 0.05) AS raw
+    FROM (SELECT c, least(150, power(1 - random(), -1 / 1.5) - 1 + 0.05) AS raw
           FROM generate_series(1, %(n)s) AS c) AS x
 """
 
