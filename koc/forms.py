@@ -8,9 +8,11 @@ import django_filters
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from communities.models import Community
 from koc.models import (
     Application,
     ApplicationState,
+    BenefitKind,
     Creator,
     CreatorStatus,
     Level,
@@ -211,6 +213,27 @@ class TopicForm(forms.Form):
         data["min_level_id"] = level.pk if level else None
         data["platforms"] = list(data["platforms"])
         return data
+
+
+class BenefitForm(forms.Form):
+    level = forms.ModelChoiceField(label=_("From level"), queryset=Level.objects.order_by("rank"))
+    kind = forms.ChoiceField(label=_("Kind"), choices=BenefitKind.choices)
+    name = forms.CharField(label=_("Name"), max_length=80)
+    early_days = forms.IntegerField(label=_("Days before the public"), min_value=1, required=False,
+                                    help_text=_("Early access only: how many days before a launch's public date."))
+    community = forms.ModelChoiceField(label=_("Community"), queryset=Community.objects.none(), required=False,
+                                       help_text=_("The senior creators' community: its holders are its members."))
+    description = forms.CharField(label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, communities, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["community"].queryset = communities
+
+    def values(self) -> dict:
+        data = self.cleaned_data
+        return {"level_id": data["level"].pk, "kind": data["kind"], "name": data["name"],
+                "description": data["description"], "early_days": data["early_days"],
+                "community_id": data["community"].pk if data["community"] else None}
 
 
 class LaunchForm(forms.Form):

@@ -320,7 +320,7 @@ def next_level_needs(creator):
 
 
 def creator_choices(user):
-    return (creators(user).filter(status=CreatorStatus.ACTIVE).select_related("member")
+    return (creators(user).filter(status=CreatorStatus.ACTIVE).select_related("member", "level")
             .order_by("member__name", "id"))
 
 

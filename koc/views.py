@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from koc import queries
@@ -22,6 +23,7 @@ from koc.forms import (
     AccountForm,
     ApplicationFilterSet,
     ApproveForm,
+    BenefitForm,
     CreatorFilterSet,
     CreatorForm,
     LaunchForm,
@@ -60,6 +62,10 @@ from scrm import permissions
 from scrm.dashboard import ScopedDetailView, ScopedListView, ScopedTemplateView, scoped_view
 from scrm.errors import ServiceError
 from scrm.scoping import get_visible_or_404, scope
+
+REASONS = {"joined": gettext_lazy("first level"), "promoted": gettext_lazy("promoted"),
+           "demoted": gettext_lazy("demoted at the period's end"), "left_programme": gettext_lazy("left the programme"),
+           "manual": gettext_lazy("set by hand")}
 
 
 def can_write_creators(user) -> bool:
@@ -128,7 +134,8 @@ def _creator_context(request, creator, **forms) -> dict:
         "accounts": Account.objects.filter(creator=creator).order_by("platform"),
         "posts": Post.objects.filter(creator=creator).select_related("topic").order_by("-published_at", "-id")[:20],
         "post_count": Post.objects.filter(creator=creator).count(),
-        "history": LevelChange.objects.filter(creator=creator).select_related("from_level", "to_level", "by")[:20],
+        "history": _with_reasons(LevelChange.objects.filter(creator=creator).select_related(
+            "from_level", "to_level", "by")[:20]),
         "grants": queries.creator_grants(creator),
         "mentees": scope(creator.mentees.select_related("member", "level"), user),
         "mentor": scope(Creator.objects.filter(pk=creator.mentor_id), user).select_related("member").first()
@@ -136,13 +143,22 @@ def _creator_context(request, creator, **forms) -> dict:
         "topics": queries.creator_topics(creator),
         "can_write": writable,
         "can_post": can_write_posts(user),
+        "can_set_level": can_write_programme(user),
         "programme": Programme.current(),
     }
     if writable:
         context["edit_form"] = forms.get("edit_form") or CreatorForm(creator=creator, mentors=mentors)
         context["account_form"] = forms.get("account_form") or AccountForm()
+    if context["can_set_level"]:
         context["level_form"] = forms.get("level_form") or SetLevelForm(initial={"level": creator.level_id})
     return context
+
+
+def _with_reasons(changes) -> list:
+    changes = list(changes)
+    for change in changes:
+        change.reason_label = REASONS.get(change.reason, change.reason)
+    return changes
 
 
 class CreatorDetailView(ScopedDetailView):
@@ -223,7 +239,7 @@ def creator_set_level(request, pk: int):
     from koc.services import tiers
 
     creator = _creator_for(request, pk)
-    _forbid_unless(can_write_creators(request.user))
+    _forbid_unless(can_write_programme(request.user))
     form = SetLevelForm(request.POST)
     if form.is_valid():
         level = form.cleaned_data["level"]
@@ -231,6 +247,8 @@ def creator_set_level(request, pk: int):
             tiers.set_level(creator=creator, actor=request.user, level_id=level.pk if level else None,
                             reason=form.cleaned_data["reason"])
         except ServiceError as exc:
+            if "level_id" in exc.details:
+                exc.details["level"] = exc.details.pop("level_id")
             apply_errors(form, exc)
         else:
             messages.success(request, _("Level of %(name)s set.") % {"name": creator.member.name})
@@ -253,9 +271,8 @@ class ApplicationListView(ScopedListView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["can_decide"] = can_write_creators(self.request.user)
-        context["approve_form"] = ApproveForm(mentors=queries.creator_choices(self.request.user))
-        context["reject_form"] = RejectForm()
-        context["failed"] = getattr(self, "failed", None)
+        mentors = ApproveForm(mentors=queries.creator_choices(self.request.user)).fields["mentor"]
+        context["mentor_choices"] = list(mentors.choices) if context["can_decide"] else []  # once, not per row
         return context
 
 
@@ -654,7 +671,7 @@ class LevelListView(ScopedTemplateView):
         return context
 
 
-def _levels_context(request, *, rows=None, row_errors=None, errors=None) -> dict:
+def _levels_context(request, *, rows=None, row_errors=None, errors=None, benefit_form=None) -> dict:
     levels = list(Level.objects.order_by("rank"))
     counts = queries.pyramid(request.user)
     by_level = {r["level"].pk: r["creators"] for r in counts["rows"]}
@@ -671,7 +688,35 @@ def _levels_context(request, *, rows=None, row_errors=None, errors=None) -> dict
         "benefits": Benefit.objects.select_related("level", "community").order_by("level__rank", "name"),
         "runs": TierRun.objects.order_by("-started_at")[:20],
         "can_write": can_write_programme(request.user),
+        "benefit_form": benefit_form or BenefitForm(communities=_communities(request.user)),
     }
+
+
+def _communities(user):
+    from communities.models import Community
+
+    return scope(Community.objects.order_by("name"), user)
+
+
+@scoped_view
+@require_POST
+def benefit_create(request):
+    from koc.services import rights
+
+    _forbid_unless(can_write_programme(request.user))
+    form = BenefitForm(request.POST, communities=_communities(request.user))
+    if form.is_valid():
+        try:
+            benefit = rights.save_benefit(actor=request.user, **form.values())
+        except ServiceError as exc:
+            for ours, theirs in (("level", "level_id"), ("community", "community_id")):
+                if theirs in exc.details:
+                    exc.details[ours] = exc.details.pop(theirs)
+            apply_errors(form, exc)
+        else:
+            messages.success(request, _("Benefit %(name)s saved; holders brought in line.") % {"name": benefit.name})
+            return redirect("koc-level-list")
+    return render(request, "koc/level_list.html", _levels_context(request, benefit_form=form), status=400)
 
 
 @scoped_view
@@ -825,6 +870,7 @@ urlpatterns = [
     path("koc/levels/", LevelListView.as_view(), name="koc-level-list"),
     path("koc/levels/save/", level_save, name="koc-level-save"),
     path("koc/levels/recalculate/", level_recalculate, name="koc-level-recalculate"),
+    path("koc/levels/benefits/", benefit_create, name="koc-benefit-create"),
     path("koc/launches/", LaunchListView.as_view(), name="koc-launch-list"),
     path("koc/launches/new/", launch_create, name="koc-launch-create"),
     path("koc/settings/", settings_page, name="koc-settings"),
