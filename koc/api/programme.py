@@ -101,7 +101,8 @@ class LevelViewSet(_Base):
         description="Every level to keep (with its id) or add (without); one left out is removed. Ranks run 1..n "
                     "without gap or repeat, each level asks at least as much as the one below in every minimum and "
                     "more in at least one, names are unique, and a level creators hold cannot be removed: errors "
-                    "name the level as levels[i].field and nothing changes. The next recalculation applies it.",
+                    "name the level as levels[i].field and nothing changes. Everyone is recalculated in the background "
+                    "after the change.",
         request=s.LadderInputSerializer, responses={200: s.LadderSerializer, **ERRORS})
     def replace(self, request, *args, **kwargs):
         data = _valid(s.LadderInputSerializer, request)

@@ -189,7 +189,8 @@ def save_ladder(*, actor, levels: list[dict]) -> list[Level]:
     """Replace the whole ladder: `levels` lists every level to keep (with its `id`) or add (without);
     a level left out is removed. Refused whole (InvalidInput naming each level at fault) on a gap or
     repeat in ranks, a higher level not asking more, a repeated name, or removing a level that is
-    held or referenced. Recalculations wait while it is saved; the next one applies it."""
+    held or referenced. Recalculations wait while it is saved; once committed, everyone is
+    recalculated in the background (trigger "ladder")."""
     permissions.require_write(actor, RESOURCE)
     if not isinstance(levels, list) or not levels:
         raise InvalidInput(details={"levels": [_("The ladder needs at least one level.")]})
@@ -207,6 +208,9 @@ def save_ladder(*, actor, levels: list[dict]) -> list[Level]:
     if errors:
         raise InvalidInput(_("The ladder was not saved; see each level's problem."), details=errors)
     _write(items, existing, removed)
+    from koc import tasks  # the tasks call this module's neighbours; imported late to keep services first
+
+    transaction.on_commit(lambda: tasks.recalculate_tiers.delay(trigger="ladder"))
     return ladder()
 
 

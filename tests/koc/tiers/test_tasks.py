@@ -40,3 +40,16 @@ def test_a_creator_recalculation_promotes_only_them(celery_worker, ladder, make_
     assert wait_for(lambda: TierRun.objects.filter(finished_at__isnull=False).exists())
     assert list(LevelChange.objects.values_list("creator_id", "reason")) == [(one.pk, "joined")]
     assert TierRun.objects.get().trigger == "posts"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_saving_the_ladder_recalculates_everyone_in_the_background(celery_worker, programme, alice,
+                                                                    make_creator):
+    from koc.services import levels
+
+    creator = make_creator()
+    add_posts(creator, 2)
+    levels.save_ladder(actor=alice, levels=[{"rank": 1, "name": "Junior", "min_posts": 1}])
+    assert wait_for(lambda: TierRun.objects.filter(trigger="ladder", finished_at__isnull=False).exists())
+    creator.refresh_from_db()
+    assert creator.level.name == "Junior"
