@@ -411,7 +411,7 @@ class PostDetailView(ScopedDetailView):
 def _post_form(request, data=None, **kwargs) -> PostForm:
     form = PostForm(data, creators=queries.creator_choices(request.user), topics=queries.open_topics(), **kwargs)
     form.fields["url"].widget.attrs.update({
-        "hx-get": _url("koc-post-platform"), "hx-trigger": "input changed delay:300ms, change",
+        "hx-get": _url("koc-post-platform"), "hx-trigger": "load, input changed delay:300ms, change",
         "hx-target": "#platform-detected", "hx-swap": "innerHTML"})
     return form
 

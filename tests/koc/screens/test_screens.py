@@ -224,3 +224,43 @@ def test_the_phone_page(koc, carol):
     assert refused.status_code == 400 and Post.objects.count() == 1
     today = client.get("/m/").content.decode()
     assert 'data-testid="koc-today"' in today
+
+
+def test_post_list_filters(koc, alice):
+    ca, ca2 = koc["ca"], koc["ca2"]
+    old = make_post(ca, 1, days_ago=60, views=10)
+    viral = make_post(ca2, 2, days_ago=1, views=9000, interactions=2000, platform="douyin", viral=True)
+    client = client_for(alice)
+    shown = lambda url: {p for p in (old.pk, viral.pk) if f'data-testid="post-{p}"' in client.get(url).content.decode()}  # noqa: E731
+    assert shown("/koc/posts/") == {old.pk, viral.pk}
+    assert shown("/koc/posts/?platform=douyin") == {viral.pk}
+    assert shown("/koc/posts/?viral=true") == {viral.pk}
+    assert shown(f"/koc/posts/?creator={ca.pk}") == {old.pk}
+    since = (timezone.localdate() - dt.timedelta(days=7)).isoformat()
+    assert shown(f"/koc/posts/?published_after={since}") == {viral.pk}
+
+
+def test_applications_waiting_come_first(koc, alice, members):
+    _a, b = members
+    decided = Application.objects.create(member=b[1], state="rejected", reason="Later",
+                                         created_at=timezone.now() + dt.timedelta(minutes=1))
+    page = client_for(alice).get("/koc/applications/").content.decode()
+    assert page.index(f'data-testid="application-{koc["application"].pk}"') < page.index(
+        f'data-testid="application-{decided.pk}"')
+
+
+def test_programme_settings_refuse_a_bad_value_on_its_field(koc, alice):
+    from koc.models import Programme
+
+    client = client_for(alice)
+    values = {name: getattr(Programme.current(), name) for name in (
+        "like_weight", "save_weight", "comment_weight", "share_weight", "viral_interactions", "viral_rate",
+        "viral_min_views", "window_days", "period_months", "grace_percent", "score_spend_weight",
+        "score_engagement_weight", "score_posts_weight", "score_community_weight")}
+    refused = client.post("/koc/settings/", {**values, "what": "programme", "window_days": 3})
+    assert refused.status_code == 400
+    assert "errorlist" in refused.content.decode().split('data-testid="field-window_days"')[1].split("</div>")[0]
+    assert Programme.current().window_days == 90
+    saved = client.post("/koc/settings/", {**values, "what": "programme", "window_days": 60, "like_weight": "1.5"})
+    assert saved.status_code == 302 and Programme.current().window_days == 60
+    assert "likes × 1.5" in client.get("/koc/settings/").content.decode()

@@ -43,6 +43,8 @@ def test_an_operator_approves_records_a_post_and_a_snapshot(browser, live_server
     creator = Creator.objects.get(member=a[2])
     assert page.url.endswith(f"/koc/creators/{creator.pk}/")
     assert koc["ca2"].member.name in page.get_by_test_id("mentor").inner_text()
+    assert page.evaluate(OVERFLOW) <= 0
+    shot(page, "koc-creator-detail-1280")
 
     page.get_by_test_id("record-post").click()
     page.wait_for_load_state("networkidle")
@@ -122,6 +124,7 @@ def test_a_clerk_submits_a_post_on_a_phone(browser, live_server, koc, carol, sho
     page.get_by_test_id("save").click()
     page.wait_for_load_state("networkidle")
     assert "Already recorded" in page.get_by_test_id("field-url").inner_text()
+    page.get_by_test_id("platform-detected").get_by_text("Douyin").wait_for()  # read again from the link kept
     assert Post.objects.count() == 1
     assert page.evaluate(OVERFLOW) <= 0
     shot(page, "koc-phone-post-refused-390")
