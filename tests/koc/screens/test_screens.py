@@ -201,6 +201,7 @@ def test_the_member_panel(koc, alice, carol, members):
     client = client_for(carol)
     creator_page = client.get(f"/members/{a[0].pk}/").content.decode()
     assert 'data-testid="koc-panel"' in creator_page and f"/koc/creators/{koc['ca'].pk}/" in creator_page
+    assert "0 posts in the last 90 days" in creator_page and "5 more (posts published)" in creator_page
     pending = client.get(f"/members/{a[2].pk}/").content.decode()
     assert 'data-testid="koc-application"' in pending
     Creator.objects.filter(member=a[1]).delete()
