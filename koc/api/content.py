@@ -87,8 +87,9 @@ class CreatorViewSet(_Base):
     http_method_names = ["get", "patch", "head", "options"]
 
     def partial_update(self, request, *args, **kwargs):
+        creator = self.get_object()
         values = dict(_valid(s.CreatorPatchSerializer, request, partial=True))
-        creator = creator_services.update_creator(creator=self.get_object(), actor=request.user, **values)
+        creator = creator_services.update_creator(creator=creator, actor=request.user, **values)
         return Response(s.CreatorSerializer(creator).data)
 
 
@@ -123,8 +124,9 @@ class AccountViewSet(NestedScopedMixin, _Base, mixins.CreateModelMixin, mixins.U
         return Response(s.AccountSerializer(account).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, *args, **kwargs):
+        account = self.get_object()
         values = dict(_valid(s.AccountPatchSerializer, request, partial=True))
-        account = creator_services.update_account(account=self.get_object(), actor=request.user, **values)
+        account = creator_services.update_account(account=account, actor=request.user, **values)
         return Response(s.AccountSerializer(account).data)
 
     def destroy(self, request, *args, **kwargs):
@@ -162,8 +164,9 @@ class ApplicationViewSet(_Base, mixins.CreateModelMixin):
     @action(detail=True, methods=["post"], filterset_class=None)
     @idempotent
     def approve(self, request, *args, **kwargs):
+        application = self.get_object()
         data = _valid(s.ApproveInputSerializer, request)
-        creator = creator_services.approve(application=self.get_object(), actor=request.user,
+        creator = creator_services.approve(application=application, actor=request.user,
                                            mentor_id=data["mentor"])
         creator = Creator.objects.select_related("member__home_store", "level", "approved_by").get(pk=creator.pk)
         return Response(s.CreatorSerializer(creator).data)
@@ -171,8 +174,9 @@ class ApplicationViewSet(_Base, mixins.CreateModelMixin):
     @action(detail=True, methods=["post"], filterset_class=None)
     @idempotent
     def reject(self, request, *args, **kwargs):
+        application = self.get_object()
         data = _valid(s.RejectInputSerializer, request)
-        application = creator_services.reject(application=self.get_object(), actor=request.user,
+        application = creator_services.reject(application=application, actor=request.user,
                                               reason=data["reason"])
         return Response(s.ApplicationSerializer(application).data)
 
@@ -258,8 +262,9 @@ class PostViewSet(_Base, mixins.CreateModelMixin):
     @action(detail=True, methods=["post"], filterset_class=None)
     @idempotent
     def repost(self, request, *args, **kwargs):
+        post = self.get_object()
         data = _valid(s.RepostInputSerializer, request)
-        made = topic_services.repost(post=self.get_object(), actor=request.user, community_id=data["community"],
+        made = topic_services.repost(post=post, actor=request.user, community_id=data["community"],
                                      campaign_id=data["campaign"])
         return Response(s.RepostSerializer(made).data, status=status.HTTP_201_CREATED)
 
@@ -362,8 +367,9 @@ class TopicViewSet(_Base, mixins.CreateModelMixin):
         return Response(s.TopicSerializer(topic).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, *args, **kwargs):
+        topic = self.get_object()
         values = _topic_values(_valid(s.TopicPatchSerializer, request, partial=True))
-        topic = topic_services.update_topic(topic=self.get_object(), actor=request.user, **values)
+        topic = topic_services.update_topic(topic=topic, actor=request.user, **values)
         return Response(s.TopicSerializer(topic).data)
 
     @action(detail=True, methods=["post"], filterset_class=None)
@@ -379,8 +385,9 @@ class TopicViewSet(_Base, mixins.CreateModelMixin):
     @action(detail=True, methods=["post"], filterset_class=None, scope_resource="koc_posts")
     @idempotent
     def join(self, request, *args, **kwargs):
+        topic = self.get_object()
         data = _valid(s.TopicJoinInputSerializer, request)
-        participation = topic_services.join(topic=self.get_object(), creator=data["creator"], actor=request.user)
+        participation = topic_services.join(topic=topic, creator=data["creator"], actor=request.user)
         return Response(s.ParticipationSerializer(participation).data, status=status.HTTP_201_CREATED)
 
 
@@ -402,7 +409,9 @@ class ParticipationViewSet(NestedScopedMixin, _Base):
     parent_field = "topic"
     parent_attr = "topic"
 
-    @action(detail=True, methods=["post"], filterset_class=None)
+    # The reward is the brand's (the service asks koc_programme:write); the route asks what reaching a
+    # creator's participation asks, so another store's participation is a 404 before that refusal.
+    @action(detail=True, methods=["post"], filterset_class=None, scope_resource="koc_posts")
     @idempotent
     def reward(self, request, *args, **kwargs):
         participation = topic_services.reward(participation=self.get_object(), actor=request.user)
@@ -457,7 +466,7 @@ class RateViewSet(_Base, mixins.CreateModelMixin, mixins.UpdateModelMixin):
     pagination_class = cursor_ordered_by("platform")
     lookup_field = "platform"
     lookup_url_kwarg = "id"
-    lookup_value_regex = "[a-z]+"
+    lookup_value_regex = "[a-z0-9_]+"
     http_method_names = ["get", "post", "put", "head", "options"]
 
     @idempotent

@@ -334,7 +334,7 @@ class RateSerializer(StrictModelSerializer):
 
     class Meta:
         model = PlatformRate
-        fields = ["platform", "cpm", "cpe", "updated_at"]
+        fields = ["id", "platform", "cpm", "cpe", "updated_at"]
         read_only_fields = fields
 
 
