@@ -97,6 +97,7 @@ class OverviewView(ScopedTemplateView):
         by = "media_value" if self.request.GET.get("by") == "media_value" else "interactions"
         figures = queries.overview(self.request.user, days=days, by=by)
         context.update(figures)
+        context["programme"] = Programme.current()
         context["moved"] = any(r["promoted"] or r["demoted"] for r in figures["movement"])
         context["charts"] = queries.chart_data(figures) | {"labels": {
             "posts": _("Posts"), "views": _("Views"), "promoted": _("Promoted"), "demoted": _("Demoted")}}
