@@ -155,7 +155,8 @@ class BenefitKind(models.TextChoices):
 class Benefit(models.Model):
     """A right worth earning, held by every creator at `level` or above."""
 
-    level = models.ForeignKey(Level, verbose_name=_("from level"), on_delete=models.PROTECT, related_name="benefits")
+    level = models.ForeignKey(Level, verbose_name=_("from level"), on_delete=models.PROTECT, related_name="benefits",
+                              db_index=False)
     kind = models.CharField(_("kind"), max_length=16, choices=BenefitKind.choices)
     name = models.CharField(_("name"), max_length=80)
     description = models.TextField(_("description"), blank=True, default="")
@@ -215,10 +216,10 @@ class Creator(models.Model):
     member = models.OneToOneField(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="creator")
     status = models.CharField(_("status"), max_length=8, choices=CreatorStatus.choices, default=CreatorStatus.ACTIVE)
     level = models.ForeignKey(Level, verbose_name=_("level"), null=True, blank=True, on_delete=models.PROTECT,
-                              related_name="creators")
+                              related_name="creators", db_index=False)
     level_since = models.DateTimeField(_("at this level since"), null=True, blank=True)
     mentor = models.ForeignKey("self", verbose_name=_("mentor"), null=True, blank=True, on_delete=models.SET_NULL,
-                               related_name="mentees")
+                               related_name="mentees", db_index=False)
     bio = models.CharField(_("about"), max_length=280, blank=True, default="")
     window_posts = models.PositiveIntegerField(_("posts in the window"), default=0)
     window_viral = models.PositiveIntegerField(_("viral posts in the window"), default=0)
@@ -291,7 +292,8 @@ class Application(models.Model):
 class Account(models.Model):
     """A creator's account on a platform, with its follower count as last recorded."""
 
-    creator = models.ForeignKey(Creator, verbose_name=_("creator"), on_delete=models.CASCADE, related_name="accounts")
+    creator = models.ForeignKey(Creator, verbose_name=_("creator"), on_delete=models.CASCADE, related_name="accounts",
+                                db_index=False)
     platform = models.CharField(_("platform"), max_length=16, choices=Platform.choices)
     handle = models.CharField(_("account name or id"), max_length=80)
     url = models.URLField(_("profile link"), max_length=500, blank=True, default="")
@@ -357,8 +359,10 @@ class Topic(models.Model):
 class Participation(models.Model):
     """A creator taking part in a topic; rewarded once."""
 
-    topic = models.ForeignKey(Topic, verbose_name=_("topic"), on_delete=models.CASCADE, related_name="participations")
-    creator = models.ForeignKey(Creator, verbose_name=_("creator"), on_delete=models.CASCADE, related_name="+")
+    topic = models.ForeignKey(Topic, verbose_name=_("topic"), on_delete=models.CASCADE, related_name="participations",
+                              db_index=False)
+    creator = models.ForeignKey(Creator, verbose_name=_("creator"), on_delete=models.CASCADE, related_name="+",
+                                db_index=False)
     joined_at = models.DateTimeField(_("joined at"), default=timezone.now)
     rewarded_at = models.DateTimeField(_("rewarded at"), null=True, blank=True)
 

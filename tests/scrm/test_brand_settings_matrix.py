@@ -10,6 +10,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from campaigns.models import SendPolicy
+from koc.models import PlatformRate, Programme
 from loyalty.points.models import PointsPolicy, Reward
 from loyalty.referrals.models import CommissionRule
 from loyalty.tiers.models import TierLadder
@@ -77,6 +78,8 @@ def _state():
         AttributeDefinition.objects.count(),
         sorted(Store.objects.values_list("code", flat=True)),
         SendPolicy.objects.filter(pk=1).values_list("daily_cap", flat=True).first(),
+        Programme.objects.filter(pk=1).values_list("viral_interactions", flat=True).first(),
+        sorted(PlatformRate.objects.values_list("platform", "cpm")),
     )
 
 
@@ -92,6 +95,8 @@ def _attempts(store_a):
         ("store code", "patch", f"/api/v1/stores/{store_a.pk}/", {"code": "SH99"}),
         ("open a store", "post", "/api/v1/stores/", {"code": "SH09", "name": "新店", "region": "east", "city": "上海"}),
         ("send policy", "patch", "/api/v1/send-policy/current/", {"daily_cap": 7, "weekly_cap": 0, "monthly_cap": 0}),
+        ("koc settings", "patch", "/api/v1/koc/settings/current/", {"viral_interactions": 77}),
+        ("koc rate", "put", "/api/v1/koc/rates/douyin/", {"cpm": "33"}),
     ]
 
 
@@ -128,6 +133,9 @@ def test_store_credentials_read_the_brand_settings(who, client_as, ladder):
         "/api/v1/attributes/",
         "/api/v1/stores/",
         "/api/v1/send-policy/current/",
+        "/api/v1/koc/settings/current/",
+        "/api/v1/koc/rates/",
+        "/api/v1/koc/levels/",
     ]
     for url in urls:
         response = client.get(url)
@@ -266,4 +274,5 @@ def test_brand_settings_are_the_registered_ones():
         "tags",
         "attributes",
         "send_policy",
+        "koc_programme",
     }
