@@ -89,6 +89,12 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute=10),
         "options": {"expires": 3000},
     },
+    # KOC levels: promotions within the hour; the first full run after a period starts demotes.
+    "koc-recalculate-tiers": {
+        "task": "koc.recalculate_tiers",
+        "schedule": crontab(minute=40),
+        "options": {"expires": 3000},
+    },
     # Waitlist offers not confirmed in time lapse; their seats go to the next in line.
     "communities-expire-offers": {
         "task": "communities.tasks.expire_offers",
