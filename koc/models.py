@@ -242,6 +242,7 @@ class Creator(models.Model):
         indexes = [
             models.Index(fields=["level", "status"], name="koc_creator_level"),
             models.Index(fields=["mentor"], name="koc_creator_mentor"),
+            models.Index(fields=["-joined_at", "-id"], name="koc_creator_joined"),
         ]
 
     def __str__(self) -> str:
@@ -429,6 +430,7 @@ class Post(models.Model):
             models.Index(fields=["published_at"], name="koc_post_published"),
             models.Index(fields=["topic", "published_at"], name="koc_post_topic"),
             models.Index(fields=["-interactions"], name="koc_post_top"),
+            models.Index(fields=["-media_value"], name="koc_post_top_value"),
         ]
 
     def __str__(self) -> str:
@@ -605,3 +607,63 @@ class MentorTemplate(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+# --- the overview's figures, summarised -------------------------------------------------------------
+
+
+class PostDay(models.Model):
+    """Posts published on a day (brand time zone) per platform, the creator's member's home store
+    and topic, with their latest metrics summed: the overview's monthly figures, media value per
+    platform and topic leaderboard read these rows, not the posts. Rebuilt whole by
+    koc.services.figures.refresh(); `refreshed_at` is when."""
+
+    day = models.DateField(_("day"))
+    platform = models.CharField(_("platform"), max_length=16, choices=Platform.choices)
+    store = models.ForeignKey("scrm.Store", verbose_name=_("store"), null=True, blank=True,
+                              on_delete=models.DO_NOTHING, db_constraint=False, related_name="+", db_index=False)
+    topic = models.ForeignKey(Topic, verbose_name=_("topic"), null=True, blank=True, on_delete=models.DO_NOTHING,
+                              db_constraint=False, related_name="+", db_index=False)
+    posts = models.PositiveIntegerField(_("posts"), default=0)
+    viral = models.PositiveIntegerField(_("viral posts"), default=0)
+    views = models.PositiveBigIntegerField(_("views"), default=0)
+    interactions = models.PositiveBigIntegerField(_("weighted interactions"), default=0)
+    media_value = models.DecimalField(_("media value (yuan)"), max_digits=18, decimal_places=2, default=0)
+    refreshed_at = models.DateTimeField(_("refreshed at"))
+
+    store_scope_field = "store"
+
+    class Meta:
+        ordering = ["day", "platform"]
+        verbose_name = _("posts of a day")
+        verbose_name_plural = _("posts per day")
+        indexes = [models.Index(fields=["day"], name="koc_postday_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.platform}"
+
+
+class CreatorMonth(models.Model):
+    """A creator's posts published in a month (brand time zone), their metrics summed: the
+    overview's top creators read whole months here and only the window's first days from the posts."""
+
+    month = models.DateField(_("month"))
+    creator = models.ForeignKey(Creator, verbose_name=_("creator"), on_delete=models.DO_NOTHING,
+                                db_constraint=False, related_name="+", db_index=False)
+    store = models.ForeignKey("scrm.Store", verbose_name=_("store"), null=True, blank=True,
+                              on_delete=models.DO_NOTHING, db_constraint=False, related_name="+", db_index=False)
+    posts = models.PositiveIntegerField(_("posts"), default=0)
+    views = models.PositiveBigIntegerField(_("views"), default=0)
+    interactions = models.PositiveBigIntegerField(_("weighted interactions"), default=0)
+    media_value = models.DecimalField(_("media value (yuan)"), max_digits=18, decimal_places=2, default=0)
+
+    store_scope_field = "store"
+
+    class Meta:
+        ordering = ["month", "creator_id"]
+        verbose_name = _("a creator's month")
+        verbose_name_plural = _("creators' months")
+        indexes = [models.Index(fields=["month", "store"], name="koc_creatormonth_month")]
+
+    def __str__(self) -> str:
+        return f"{self.creator_id} {self.month:%Y-%m}"

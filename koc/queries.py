@@ -4,14 +4,24 @@ leaderboard, purchases by creators and by the members their codes brought), a cr
 member page's panel and the pickers of the screens.
 
 Every figure is one grouped statement over the rows the viewer may see (`visible_to`): a store's
-manager counts their store's creators and the posts, changes and orders that hang off them only."""
+manager counts their store's creators and the posts, changes and orders that hang off them only.
+
+The posts' figures (per month, per platform over the window, per topic, top creators) read the
+summary koc.services.figures rebuilds (`PostDay`, `CreatorMonth`: one row per day, platform, store
+and topic, and per creator and month), not the millions of posts; each takes `live=True` to count
+the posts instead (the same answer on the same data). Windows ("last 30 days") start at the brand's
+midnight `days` days before today, so a day-grained summary answers them exactly. Top creators add
+whole months from `CreatorMonth` to the window's part-month counted live from the posts (at most
+half a month: the rest of the first month added, or its first days taken off). Top posts read the
+posts through the indexes on -interactions and -media_value."""
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
 
-from django.core.cache import cache
+from django.conf import settings
+from django.db import connection
 from django.db.models import Count, DecimalField, F, Q, Sum, Value
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
@@ -28,6 +38,7 @@ from koc.models import (
     Platform,
     PlatformRate,
     Post,
+    PostDay,
     Programme,
     Topic,
 )
@@ -79,6 +90,17 @@ def _month_keys(start: dt.datetime, months: int) -> list[dt.date]:
     return keys
 
 
+def since(days: int, now: dt.datetime | None = None) -> dt.datetime:
+    """The start of a `days`-day window: the brand's midnight `days` days before today."""
+    local = timezone.localtime(now or timezone.now())
+    return local.replace(hour=0, minute=0, second=0, microsecond=0) - dt.timedelta(days=days)
+
+
+def summary(user, model):
+    """The summary rows the viewer may see (a store's manager: their store's)."""
+    return scope(model.objects.all(), user)
+
+
 def _as_date(value) -> dt.date:
     return timezone.localtime(value).date() if isinstance(value, dt.datetime) else value
 
@@ -117,13 +139,18 @@ def movement(user, *, months: int = MONTHS, now: dt.datetime | None = None) -> l
 # --- posts, reach and media value -------------------------------------------------------------------
 
 
-def posts_by_month(user, *, months: int = MONTHS, now: dt.datetime | None = None) -> list[dict]:
+def posts_by_month(user, *, months: int = MONTHS, now: dt.datetime | None = None, live: bool = False) -> list[dict]:
     """Posts published, their views and their media value per month (oldest first)."""
     start = _months_back(now or timezone.now(), months)
-    rows = (posts(user).filter(published_at__gte=start).order_by()
-            .annotate(month=TruncMonth("published_at")).values("month")
-            .annotate(posts=Count("id"), viral=Count("id", filter=Q(viral=True)), views=Sum("views"),
-                      media_value=Sum("media_value")))
+    if live:
+        rows = (posts(user).filter(published_at__gte=start).order_by()
+                .annotate(month=TruncMonth("published_at")).values("month")
+                .annotate(posts=Count("id"), viral=Count("id", filter=Q(viral=True)), views=Sum("views"),
+                          media_value=Sum("media_value")))
+    else:
+        rows = (summary(user, PostDay).filter(day__gte=start.date()).order_by()
+                .annotate(month=TruncMonth("day")).values("month")
+                .annotate(posts=Sum("posts"), viral=Sum("viral"), views=Sum("views"), media_value=Sum("media_value")))
     found = {_as_date(r["month"]): r for r in rows}
     result = []
     for key in _month_keys(start, months):
@@ -133,14 +160,19 @@ def posts_by_month(user, *, months: int = MONTHS, now: dt.datetime | None = None
     return result
 
 
-def media_value(user, *, days: int, now: dt.datetime | None = None) -> dict:
+def media_value(user, *, days: int, now: dt.datetime | None = None, live: bool = False) -> dict:
     """Per platform over the window: posts, views, weighted interactions and media value, beside the
     operator's rates and what the same views and interactions would cost bought as ads at them."""
-    since = (now or timezone.now()) - dt.timedelta(days=days)
-    rows = {r["platform"]: r for r in (
-        posts(user).filter(published_at__gte=since).order_by().values("platform")
-        .annotate(posts=Count("id"), views=Sum("views"), interactions=Sum("interactions"),
-                  media_value=Sum("media_value")))}
+    start = since(days, now)
+    if live:
+        found = (posts(user).filter(published_at__gte=start).order_by().values("platform")
+                 .annotate(posts=Count("id"), views=Sum("views"), interactions=Sum("interactions"),
+                           media_value=Sum("media_value")))
+    else:
+        found = (summary(user, PostDay).filter(day__gte=start.date()).order_by().values("platform")
+                 .annotate(posts=Sum("posts"), views=Sum("views"), interactions=Sum("interactions"),
+                           media_value=Sum("media_value")))
+    rows = {r["platform"]: r for r in found}
     rates = {r.platform: r for r in PlatformRate.objects.all()}
     result, totals = [], {"posts": 0, "views": 0, "interactions": 0, "media_value": ZERO, "ad_cost": ZERO}
     for platform, label in Platform.choices:
@@ -153,32 +185,81 @@ def media_value(user, *, days: int, now: dt.datetime | None = None) -> dict:
         ad_cost = None
         if rate is not None:
             ad_cost = (Decimal(views) / 1000 * rate.cpm + Decimal(interactions) * rate.cpe).quantize(Decimal("0.01"))
-        entry = {"platform": platform, "label": label, "posts": (row or {}).get("posts", 0), "views": views,
+        entry = {"platform": platform, "label": label, "posts": (row or {}).get("posts") or 0, "views": views,
                  "interactions": interactions, "media_value": (row or {}).get("media_value") or ZERO,
                  "cpm": rate.cpm if rate else None, "cpe": rate.cpe if rate else None, "ad_cost": ad_cost}
         result.append(entry)
         for key in ("posts", "views", "interactions", "media_value"):
             totals[key] += entry[key]
         totals["ad_cost"] += ad_cost or ZERO
-    return {"rows": result, "totals": totals, "since": since, "days": days}
+    return {"rows": result, "totals": totals, "since": start, "days": days}
 
 
 def top_posts(user, *, days: int, by: str = "interactions", limit: int = TOP, now: dt.datetime | None = None):
-    since = (now or timezone.now()) - dt.timedelta(days=days)
+    """The window's posts with the most interactions or media value (an index scan down
+    koc_post_top or koc_post_top_value, stopping at the `limit`-th post in the window)."""
     order = "-media_value" if by == "media_value" else "-interactions"
-    return list(posts(user).filter(published_at__gte=since).select_related("creator__member", "topic")
+    return list(posts(user).filter(published_at__gte=since(days, now)).select_related("creator__member", "topic")
                 .order_by(order, "-id")[:limit])
 
 
-def top_creators(user, *, days: int, by: str = "interactions", limit: int = TOP, now: dt.datetime | None = None):
+_TOP_CREATORS_SQL = """
+    SELECT creator_id, sum(posts) AS post_count, sum(interactions) AS interactions, sum(views) AS views,
+           sum(media_value) AS media_value
+    FROM (
+        SELECT creator_id, posts, interactions, views, media_value FROM koc_creatormonth
+        WHERE month >= %(first_month)s {month_store}
+        UNION ALL
+        SELECT p.creator_id, %(sign)s, %(sign)s * p.interactions, %(sign)s * p.views, %(sign)s * p.media_value
+        FROM koc_post p JOIN koc_creator c ON c.id = p.creator_id JOIN members_member m ON m.id = c.member_id
+        WHERE p.published_at >= %(edge_from)s AND p.published_at < %(edge_to)s {post_store}
+    ) AS x
+    GROUP BY creator_id HAVING sum(posts) > 0
+    ORDER BY {order} DESC, post_count DESC, creator_id
+    LIMIT %(limit)s
+"""
+
+
+def _top_creator_rows(user, *, start: dt.datetime, order: str, limit: int) -> list[dict]:
+    """Whole months from the summary, and the window's part of its first month from the posts:
+    the month's remaining days added (window from its second half), or its first days taken off
+    the whole month (window from its first half), whichever is fewer days to count."""
+    reach = access_for(user)
+    if not reach.all_stores and reach.store_id is None:
+        return []
+    month_start = start.replace(day=1)
+    next_month = (month_start + dt.timedelta(days=32)).replace(day=1)
+    if start == month_start:
+        first_month, sign, edge = month_start, 1, (start, start)
+    elif (start - month_start) > (next_month - start):
+        first_month, sign, edge = next_month, 1, (start, next_month)
+    else:
+        first_month, sign, edge = month_start, -1, (month_start, start)
+    params = {"first_month": first_month.date(), "sign": sign, "edge_from": edge[0], "edge_to": edge[1],
+              "limit": limit, "store": reach.store_id}
+    stores = ("", "") if reach.all_stores else ("AND store_id = %(store)s", "AND m.home_store_id = %(store)s")
+    sql = _TOP_CREATORS_SQL.format(month_store=stores[0], post_store=stores[1],
+                                   order="media_value" if order == "media_value" else "interactions")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [c[0] for c in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def top_creators(user, *, days: int, by: str = "interactions", limit: int = TOP, now: dt.datetime | None = None,
+                 live: bool = False):
     """Creators by what their posts published in the window made (interactions or media value):
-    the posts grouped by creator first, then the few creators at the top read."""
-    since = (now or timezone.now()) - dt.timedelta(days=days)
+    the posts (or the summary) grouped by creator first, then the few creators at the top read."""
+    start = since(days, now)
     order = "-media_value" if by == "media_value" else "-interactions"
-    rows = list(posts(user).filter(published_at__gte=since).order_by().values("creator")
-                .annotate(post_count=Count("id"), interactions=Sum("interactions"), views=Sum("views"),
-                          media_value=Sum("media_value"))
-                .order_by(order, "-post_count", "creator")[:limit])
+    if live:
+        rows = list(posts(user).filter(published_at__gte=start).order_by().values("creator")
+                    .annotate(post_count=Count("id"), interactions=Sum("interactions"), views=Sum("views"),
+                              media_value=Sum("media_value"))
+                    .order_by(order, "-post_count", "creator")[:limit])
+    else:
+        rows = [r | {"creator": r["creator_id"]} for r in _top_creator_rows(user, start=start, order=by,
+                                                                            limit=limit)]
     found = Creator.objects.select_related("member", "level").in_bulk([r["creator"] for r in rows])
     result = []
     for row in rows:
@@ -190,11 +271,16 @@ def top_creators(user, *, days: int, by: str = "interactions", limit: int = TOP,
     return result
 
 
-def topic_leaderboard(user, *, limit: int = 20) -> list[dict]:
+def topic_leaderboard(user, *, limit: int = 20, live: bool = False) -> list[dict]:
     """Topics by the views of the posts made for them (posts the viewer may see), with participants."""
-    rows = list(posts(user).filter(topic__isnull=False).order_by().values("topic")
-                .annotate(posts=Count("id"), views=Sum("views"), interactions=Sum("interactions"),
-                          media_value=Sum("media_value")).order_by("-views", "topic")[:limit])
+    if live:
+        rows = list(posts(user).filter(topic__isnull=False).order_by().values("topic")
+                    .annotate(posts=Count("id"), views=Sum("views"), interactions=Sum("interactions"),
+                              media_value=Sum("media_value")).order_by("-views", "topic")[:limit])
+    else:
+        rows = list(summary(user, PostDay).filter(topic__isnull=False).order_by().values("topic")
+                    .annotate(posts=Sum("posts"), views=Sum("views"), interactions=Sum("interactions"),
+                              media_value=Sum("media_value")).order_by("-views", "topic")[:limit])
     topics = Topic.objects.in_bulk([r["topic"] for r in rows])
     joined = dict(scope(Participation.objects.filter(topic__in=list(topics)), user).order_by()
                   .values("topic").annotate(n=Count("id")).values_list("topic", "n"))
@@ -228,9 +314,9 @@ def purchases(user, *, days: int, now: dt.datetime | None = None, limit: int = T
     """Orders placed in the window by creators themselves, and by the members their referral codes
     brought in (loyalty.referrals' Referral rows whose referrer is a creator), net of refunds; and
     the creators whose referred members bought the most."""
-    since = (now or timezone.now()) - dt.timedelta(days=days)
+    start = since(days, now)
     creator_members = creators(user).values("member_id")
-    in_window = Order.objects.filter(placed_at__gte=since)
+    in_window = Order.objects.filter(placed_at__gte=start)
     own = _orders_summary(in_window.filter(member_id__in=creator_members))
     referred_orders = in_window.filter(member__referred_by__referrer_id__in=creator_members)
     referred = _orders_summary(referred_orders)
@@ -244,7 +330,7 @@ def purchases(user, *, days: int, now: dt.datetime | None = None, limit: int = T
         member_id__in=[r["member__referred_by__referrer_id"] for r in by_referrer]).select_related("member")}
     top = [{"creator": names[r["member__referred_by__referrer_id"]], "orders": r["orders"], "buyers": r["buyers"],
             "net": r["net"] or ZERO} for r in by_referrer if r["member__referred_by__referrer_id"] in names]
-    return {"own": own, "referred": referred, "top": top, "since": since, "days": days}
+    return {"own": own, "referred": referred, "top": top, "since": start, "days": days}
 
 
 # --- the overview, in one place ----------------------------------------------------------------------
@@ -261,34 +347,29 @@ def headline(user, monthly: list[dict]) -> dict:
     }
 
 
-OVERVIEW_SECONDS = 300
-
-
 def overview(user, *, days: int, by: str = "interactions") -> dict:
-    """Every figure of the overview page, kept for OVERVIEW_SECONDS per reach (brand-wide or one
-    store), window and ranking: brand-wide over millions of posts they take seconds to count
-    (about 9 s at four million posts; 5 ms from the cache), so the page reads them from the cache
-    between counts and says when they were counted."""
-    reach = access_for(user)
-    key = f"koc:overview:{'all' if reach.all_stores else reach.store_id}:{days}:{by}"
-    cached = cache.get(key)
-    if cached is not None:
-        return cached
-    monthly = posts_by_month(user)
-    figures = {
-        "days": days, "by": by, "windows": WINDOWS, "counted_at": timezone.now(),
+    """Every figure of the overview page. The posts' figures come from the summary, as of its last
+    refresh (`as_of`); when it was never built it is built at once for few posts
+    (koc.services.figures.ensure), else they are counted live until the first scheduled refresh
+    (`as_of` None). The pyramid, movement, applications, top posts and purchases are read live."""
+    from koc.services import figures as summaries
+
+    as_of = summaries.ensure()
+    live = as_of is None
+    monthly = posts_by_month(user, live=live)
+    return {
+        "days": days, "by": by, "windows": WINDOWS, "counted_at": timezone.now(), "as_of": as_of,
+        "since": since(days), "time_zone": settings.TIME_ZONE,
         "headline": headline(user, monthly),
         "pyramid": pyramid(user),
         "movement": movement(user),
         "monthly": monthly,
-        "media": media_value(user, days=days),
+        "media": media_value(user, days=days, live=live),
         "top_posts": top_posts(user, days=days, by=by),
-        "top_creators": top_creators(user, days=days, by=by),
-        "topics": topic_leaderboard(user),
+        "top_creators": top_creators(user, days=days, by=by, live=live),
+        "topics": topic_leaderboard(user, live=live),
         "purchases": purchases(user, days=days),
     }
-    cache.set(key, figures, OVERVIEW_SECONDS)
-    return figures
 
 
 def chart_data(figures: dict) -> dict:

@@ -1,5 +1,6 @@
 """The overview's figures against small data worked out by hand, for the operator (every store) and
-for store A's manager (store A's creators only), and the overview page showing the same numbers."""
+for store A's manager (store A's creators only), and the overview page showing the same numbers.
+The posts' figures read the summary (koc.services.figures), built once the data is in."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from django.utils import timezone
 
 from koc import queries
 from koc.models import LevelChange, Participation, Topic
+from koc.services import figures
 from loyalty.orders.models import Order
 from loyalty.referrals.models import Referral
 from members.models import Member
@@ -58,6 +60,7 @@ def data(koc, members, ladder, store_a, store_b):
     order(wang, 4, "300.00", 3, refunded="40.00", status="partially_refunded")
     order(b[1], 5, "80.00", 2)
     order(a[2], 6, "999.00", 1)  # neither a creator nor referred by one
+    figures.refresh()
     return {"topic": topic, **posts, **koc}
 
 
