@@ -22,7 +22,11 @@ created again) on the server DATABASE_URL points at, migrates it, then:
 4. times the pages' queries (median and worst of --repeat runs): the creators list's first page
    filtered by level (brand-wide and one store's), the posts list's first page by interactions,
    a creator's posts, the pyramid counts, a creator's level history;
-5. with --snapshots S > 0, loads S metric snapshots per post (30: 120M rows, the unique
+5. times the overview's figures (koc.queries), brand-wide and for one store's manager: each counted
+   live from the posts (the old way) beside the same read from the summary, the summary's refresh
+   (koc.services.figures.refresh) and the whole overview() per window; prints the plan of the top
+   posts by media value over 365 days (an index scan down koc_post_top_value);
+6. with --snapshots S > 0, loads S metric snapshots per post (30: 120M rows, the unique
    (post, taken_at) index built after the load; timed and reported) and times a post's snapshots.
    --snapshots 0 skips it: nothing the recalculation or the lists read comes from snapshots (a post
    carries its latest metrics), so only the snapshot history query and the database size differ.
@@ -308,6 +312,53 @@ def page_queries(repeat: int, *, snapshots: bool) -> list:
     return results
 
 
+def overview_figures(repeat: int, live_repeat: int) -> tuple[list, float, dict, list[str]]:
+    from koc import queries
+    from koc.services import figures
+    from scrm.models import Store, User
+
+    operator = User.objects.get_or_create(username="bench-operator", defaults={"role": "operator"})[0]
+    store = Store.objects.order_by("id").first()
+    manager = User.objects.get_or_create(username="bench-manager",
+                                         defaults={"role": "store_manager", "store": store})[0]
+    started = time.perf_counter()
+    written = figures.refresh()
+    refresh = log_step(f"summary refreshed: {written['days']:,} day rows, {written['creator_months']:,} "
+                       "creator-month rows", started)
+    execute("ANALYZE koc_postday")
+    execute("ANALYZE koc_creatormonth")
+    started = time.perf_counter()
+    figures.refresh()
+    refresh = min(refresh, log_step("summary refreshed again", started))
+    plan = [row[0] for row in execute(
+        "EXPLAIN SELECT id FROM koc_post WHERE published_at >= now() - interval '365 days' "
+        "ORDER BY media_value DESC, id DESC LIMIT 10")]
+    log("top posts by media value, 365 days: " + " / ".join(line.strip() for line in plan[:3]))
+    results = []
+    for who, user in (("operator", operator), ("one store's manager", manager)):
+        for label, fn in (
+            ("posts per month", lambda u, live: queries.posts_by_month(u, live=live)),
+            ("media value per platform, 90 days", lambda u, live: queries.media_value(u, days=90, live=live)["rows"]),
+            ("top creators, 90 days", lambda u, live: queries.top_creators(u, days=90, live=live)),
+            ("top creators by media value, 365 days",
+             lambda u, live: queries.top_creators(u, days=365, by="media_value", live=live)),
+            ("topic leaderboard", lambda u, live: queries.topic_leaderboard(u, live=live)),
+        ):
+            old = timed(f"{label} ({who}), live", lambda fn=fn, user=user: fn(user, True), live_repeat)
+            new = timed(f"{label} ({who}), summary", lambda fn=fn, user=user: fn(user, False), repeat)
+            results.append((f"{label} ({who})", old, new))
+        for label, days, by in (("top posts, 30 days", 30, "interactions"),
+                                ("top posts by media value, 365 days", 365, "media_value")):
+            new = timed(f"{label} ({who})", lambda user=user, days=days, by=by: queries.top_posts(
+                user, days=days, by=by), repeat)
+            results.append((f"{label} ({who})", None, new))
+        for days in queries.WINDOWS:
+            new = timed(f"the whole overview, {days} days ({who})", lambda user=user, days=days: list(
+                queries.overview(user, days=days)), repeat)
+            results.append((f"the whole overview, {days} days ({who})", None, new))
+    return results, refresh, written, plan
+
+
 def load_snapshots(per_post: int, batch: int) -> tuple[int, float, float]:
     restore_sql = stripped("koc_metricsnapshot")
     started = time.perf_counter()
@@ -332,6 +383,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=10_000, help="creators per post-generation transaction")
     parser.add_argument("--snapshot-batch", type=int, default=200_000, help="posts per snapshot transaction")
     parser.add_argument("--repeat", type=int, default=7, help="runs of each page query")
+    parser.add_argument("--live-repeat", type=int, default=3, help="runs of each overview figure counted live")
     parser.add_argument("--database", default="bench_siyu_koc")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
@@ -359,6 +411,7 @@ def main() -> None:
         floors.append(floor_seconds(later))
         runs.append(("nothing changed after it", *ours("nothing changed after", now=later, period_end=True)))
         pages = page_queries(args.repeat, snapshots=False)
+        overview, refresh, summary_rows, plan = overview_figures(args.repeat, args.live_repeat)
         snapshot_rows = 0
         if args.snapshots:
             snapshot_rows, load, index = load_snapshots(args.snapshots, args.snapshot_batch)
@@ -381,6 +434,16 @@ def main() -> None:
         print("| --- | ---: | ---: | ---: |")
         for label, median, worst, rows in pages:
             print(f"| {label} | {median * 1000:.1f} | {worst * 1000:.1f} | {rows} |")
+        print()
+        day_rows, month_rows = summary_rows["days"], summary_rows["creator_months"]
+        print(f"summary refresh: {refresh:.2f} s ({day_rows:,} day rows, {month_rows:,} creator-month rows)")
+        print("top posts by media value, 365 days: " + " / ".join(line.strip() for line in plan[:3]))
+        print()
+        print("| overview figure | live, median (ms) | live, worst (ms) | summary, median (ms) | summary, worst (ms) |")
+        print("| --- | ---: | ---: | ---: | ---: |")
+        for label, old, new in overview:
+            live = f"{old[1] * 1000:.1f} | {old[2] * 1000:.1f}" if old else "— | —"
+            print(f"| {label} | {live} | {new[1] * 1000:.1f} | {new[2] * 1000:.1f} |")
         print()
         print("levels (active creators): " + ", ".join(f"{name} {n:,}" for name, n in levels))
     finally:
