@@ -637,17 +637,20 @@ class PostDay(models.Model):
         ordering = ["day", "platform"]
         verbose_name = _("posts of a day")
         verbose_name_plural = _("posts per day")
-        indexes = [models.Index(fields=["day"], name="koc_postday_day")]
+        indexes = [models.Index(fields=["day"], name="koc_postday_day"),
+                   models.Index(fields=["topic"], condition=Q(topic__isnull=False), name="koc_postday_topic")]
 
     def __str__(self) -> str:
         return f"{self.day} {self.platform}"
 
 
-class CreatorMonth(models.Model):
-    """A creator's posts published in a month (brand time zone), their metrics summed: the
-    overview's top creators read whole months here and only the window's first days from the posts."""
+class CreatorWindow(models.Model):
+    """A creator's posts published in one of the overview's windows (the last `days` days from the
+    brand's midnight on `start`, as at the refresh), their metrics summed: the overview's top
+    creators read these rows, a few thousand per window, not the posts."""
 
-    month = models.DateField(_("month"))
+    days = models.PositiveSmallIntegerField(_("window (days)"))
+    start = models.DateField(_("from"))
     creator = models.ForeignKey(Creator, verbose_name=_("creator"), on_delete=models.DO_NOTHING,
                                 db_constraint=False, related_name="+", db_index=False)
     store = models.ForeignKey("scrm.Store", verbose_name=_("store"), null=True, blank=True,
@@ -660,10 +663,10 @@ class CreatorMonth(models.Model):
     store_scope_field = "store"
 
     class Meta:
-        ordering = ["month", "creator_id"]
-        verbose_name = _("a creator's month")
-        verbose_name_plural = _("creators' months")
-        indexes = [models.Index(fields=["month", "store"], name="koc_creatormonth_month")]
+        ordering = ["days", "creator_id"]
+        verbose_name = _("a creator's window")
+        verbose_name_plural = _("creators' windows")
+        indexes = [models.Index(fields=["days", "store"], name="koc_creatorwindow_days")]
 
     def __str__(self) -> str:
-        return f"{self.creator_id} {self.month:%Y-%m}"
+        return f"{self.creator_id} {self.days} days"

@@ -7,13 +7,11 @@ Every figure is one grouped statement over the rows the viewer may see (`visible
 manager counts their store's creators and the posts, changes and orders that hang off them only.
 
 The posts' figures (per month, per platform over the window, per topic, top creators) read the
-summary koc.services.figures rebuilds (`PostDay`, `CreatorMonth`: one row per day, platform, store
-and topic, and per creator and month), not the millions of posts; each takes `live=True` to count
-the posts instead (the same answer on the same data). Windows ("last 30 days") start at the brand's
-midnight `days` days before today, so a day-grained summary answers them exactly. Top creators add
-whole months from `CreatorMonth` to the window's part-month counted live from the posts (at most
-half a month: the rest of the first month added, or its first days taken off). Top posts read the
-posts through the indexes on -interactions and -media_value."""
+summary koc.services.figures rebuilds (`PostDay`: one row per day, platform, store and topic;
+`CreatorWindow`: one per creator and window), not the millions of posts; each takes `live=True` to
+count the posts instead (the same answer on the same data). Windows ("last 30 days") start at the
+brand's midnight `days` days before today, so a day-grained summary answers them exactly. Top posts
+read the posts through the indexes on -interactions and -media_value."""
 
 from __future__ import annotations
 
@@ -21,7 +19,6 @@ import datetime as dt
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import Count, DecimalField, F, Q, Sum, Value
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
@@ -32,6 +29,7 @@ from koc.models import (
     BenefitGrant,
     Creator,
     CreatorStatus,
+    CreatorWindow,
     Level,
     LevelChange,
     Participation,
@@ -44,7 +42,7 @@ from koc.models import (
 )
 from loyalty.orders.models import Order
 from scrm import permissions
-from scrm.scoping import access_for, scope
+from scrm.scoping import scope
 
 WINDOWS = (30, 90, 365)
 DEFAULT_WINDOW = 90
@@ -203,53 +201,11 @@ def top_posts(user, *, days: int, by: str = "interactions", limit: int = TOP, no
                 .order_by(order, "-id")[:limit])
 
 
-_TOP_CREATORS_SQL = """
-    SELECT creator_id, sum(posts) AS post_count, sum(interactions) AS interactions, sum(views) AS views,
-           sum(media_value) AS media_value
-    FROM (
-        SELECT creator_id, posts, interactions, views, media_value FROM koc_creatormonth
-        WHERE month >= %(first_month)s {month_store}
-        UNION ALL
-        SELECT p.creator_id, %(sign)s, %(sign)s * p.interactions, %(sign)s * p.views, %(sign)s * p.media_value
-        FROM koc_post p JOIN koc_creator c ON c.id = p.creator_id JOIN members_member m ON m.id = c.member_id
-        WHERE p.published_at >= %(edge_from)s AND p.published_at < %(edge_to)s {post_store}
-    ) AS x
-    GROUP BY creator_id HAVING sum(posts) > 0
-    ORDER BY {order} DESC, post_count DESC, creator_id
-    LIMIT %(limit)s
-"""
-
-
-def _top_creator_rows(user, *, start: dt.datetime, order: str, limit: int) -> list[dict]:
-    """Whole months from the summary, and the window's part of its first month from the posts:
-    the month's remaining days added (window from its second half), or its first days taken off
-    the whole month (window from its first half), whichever is fewer days to count."""
-    reach = access_for(user)
-    if not reach.all_stores and reach.store_id is None:
-        return []
-    month_start = start.replace(day=1)
-    next_month = (month_start + dt.timedelta(days=32)).replace(day=1)
-    if start == month_start:
-        first_month, sign, edge = month_start, 1, (start, start)
-    elif (start - month_start) > (next_month - start):
-        first_month, sign, edge = next_month, 1, (start, next_month)
-    else:
-        first_month, sign, edge = month_start, -1, (month_start, start)
-    params = {"first_month": first_month.date(), "sign": sign, "edge_from": edge[0], "edge_to": edge[1],
-              "limit": limit, "store": reach.store_id}
-    stores = ("", "") if reach.all_stores else ("AND store_id = %(store)s", "AND m.home_store_id = %(store)s")
-    sql = _TOP_CREATORS_SQL.format(month_store=stores[0], post_store=stores[1],
-                                   order="media_value" if order == "media_value" else "interactions")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        names = [c[0] for c in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
 def top_creators(user, *, days: int, by: str = "interactions", limit: int = TOP, now: dt.datetime | None = None,
                  live: bool = False):
     """Creators by what their posts published in the window made (interactions or media value):
-    the posts (or the summary) grouped by creator first, then the few creators at the top read."""
+    the posts grouped by creator first (or the summary's rows for the window, as at its refresh:
+    `days` one of WINDOWS), then the few creators at the top read."""
     start = since(days, now)
     order = "-media_value" if by == "media_value" else "-interactions"
     if live:
@@ -258,8 +214,8 @@ def top_creators(user, *, days: int, by: str = "interactions", limit: int = TOP,
                               media_value=Sum("media_value"))
                     .order_by(order, "-post_count", "creator")[:limit])
     else:
-        rows = [r | {"creator": r["creator_id"]} for r in _top_creator_rows(user, start=start, order=by,
-                                                                            limit=limit)]
+        rows = list(summary(user, CreatorWindow).filter(days=days).order_by(order, "-posts", "creator_id")
+                    .values("creator", "interactions", "views", "media_value", post_count=F("posts"))[:limit])
     found = Creator.objects.select_related("member", "level").in_bulk([r["creator"] for r in rows])
     result = []
     for row in rows:

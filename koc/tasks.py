@@ -27,4 +27,4 @@ def recalculate_creators(creator_ids: list[int]) -> int:
 def refresh_figures() -> int:
     """The overview's summary rebuilt whole from the posts (koc.services.figures). Returns the rows written."""
     result = figures.refresh()
-    return result["days"] + result["creator_months"]
+    return result["days"] + result["creator_windows"]

@@ -1,11 +1,16 @@
 """The overview's summarised figures: posts per day, platform, store and topic (`PostDay`) and per
-creator and month (`CreatorMonth`), rebuilt whole and set-based from the posts' latest metrics.
+creator over each of the overview's windows (`CreatorWindow`), rebuilt whole and set-based from the
+posts' latest metrics.
 
 Rules:
 - `refresh()` replaces every row of both tables in one transaction (two INSERT … SELECT … GROUP BY
-  over the posts joined to their creator's member for the home store): readers see the old rows or
-  the new ones, never a mix. A transaction-scoped advisory lock serialises two refreshes.
-- Days and months are the brand's time zone (settings.TIME_ZONE), as the live figures count them.
+  over the posts joined to their creator's member for the home store, the windows' in one pass
+  over the last 365 days): readers see the old rows or the new ones, never a mix. A
+  transaction-scoped advisory lock serialises two refreshes.
+- Days are the brand's time zone (settings.TIME_ZONE), as the live figures count them; a window
+  starts at the brand's midnight `days` days before the refresh's day (koc.queries.since). In the
+  few minutes after midnight before the next refresh, top creators are still the previous day's
+  window (the page says as of when).
 - The store is the creator's member's home store at refresh time; a member moving store moves
   their posts' figures at the next refresh.
 - The task koc.refresh_figures runs it on a schedule (every 10 minutes); the page says "as of" the
@@ -38,13 +43,28 @@ _DAYS_SQL = """
     GROUP BY 1, 2, 3, 4
 """
 
-_CREATORS_SQL = """
-    INSERT INTO koc_creatormonth (month, creator_id, store_id, posts, views, interactions, media_value)
-    SELECT date_trunc('month', p.published_at AT TIME ZONE %(tz)s)::date, p.creator_id, m.home_store_id, count(*),
-           sum(p.views), sum(p.interactions), sum(p.media_value)
-    FROM koc_post p JOIN koc_creator c ON c.id = p.creator_id JOIN members_member m ON m.id = c.member_id
-    GROUP BY 1, 2, 3
-"""
+
+
+def _windows_sql(windows) -> str:
+    """Every creator's totals over each window, from one pass over the widest window's posts,
+    one row per creator and window they posted in."""
+    sums = ", ".join(
+        f"count(*) FILTER (WHERE p.published_at >= %(since_{d})s) AS n{d}, "
+        f"coalesce(sum(p.views) FILTER (WHERE p.published_at >= %(since_{d})s), 0) AS v{d}, "
+        f"coalesce(sum(p.interactions) FILTER (WHERE p.published_at >= %(since_{d})s), 0) AS i{d}, "
+        f"coalesce(sum(p.media_value) FILTER (WHERE p.published_at >= %(since_{d})s), 0) AS m{d}"
+        for d in windows)
+    values = ", ".join(f"({d}, %(start_{d})s::date, a.n{d}, a.v{d}, a.i{d}, a.m{d})" for d in windows)
+    return f"""
+        INSERT INTO koc_creatorwindow (days, start, creator_id, store_id, posts, views, interactions, media_value)
+        SELECT w.days, w.start, a.creator_id, a.store_id, w.posts, w.views, w.interactions, w.media_value
+        FROM (SELECT p.creator_id, m.home_store_id AS store_id, {sums}
+              FROM koc_post p JOIN koc_creator c ON c.id = p.creator_id JOIN members_member m ON m.id = c.member_id
+              WHERE p.published_at >= %(since_{max(windows)})s
+              GROUP BY 1, 2) AS a
+        CROSS JOIN LATERAL (VALUES {values}) AS w(days, start, posts, views, interactions, media_value)
+        WHERE w.posts > 0
+    """
 
 
 def as_of() -> dt.datetime | None:
@@ -54,19 +74,24 @@ def as_of() -> dt.datetime | None:
 
 def refresh(*, now: dt.datetime | None = None) -> dict:
     """Rebuild both summary tables from the posts. Returns the rows written and the time stamp."""
+    from koc.queries import WINDOWS, since
+
     at = now or timezone.now()
     params = {"tz": settings.TIME_ZONE, "at": at}
+    for days in WINDOWS:
+        params[f"since_{days}"] = since(days, at)
+        params[f"start_{days}"] = since(days, at).date()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
         cursor.execute(f"SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'")
         cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute("DELETE FROM koc_postday")
-        cursor.execute("DELETE FROM koc_creatormonth")
+        cursor.execute("DELETE FROM koc_creatorwindow")
         cursor.execute(_DAYS_SQL, params)
         days = cursor.rowcount
-        cursor.execute(_CREATORS_SQL, params)
-        months = cursor.rowcount
-    return {"days": days, "creator_months": months, "at": at}
+        cursor.execute(_windows_sql(WINDOWS), params)
+        windows = cursor.rowcount
+    return {"days": days, "creator_windows": windows, "at": at}
 
 
 def few_posts(limit: int = SMALL_POSTS) -> bool:

@@ -323,8 +323,8 @@ def overview_figures(repeat: int, live_repeat: int) -> tuple[list, float, dict, 
                                          defaults={"role": "store_manager", "store": store})[0]
     started = time.perf_counter()
     written = figures.refresh()
-    refresh = log_step(f"summary refreshed: {written['days']:,} day rows, {written['creator_months']:,} "
-                       "creator-month rows", started)
+    refresh = log_step(f"summary refreshed: {written['days']:,} day rows, {written['creator_windows']:,} "
+                       "creator-window rows", started)
     execute("ANALYZE koc_postday")
     execute("ANALYZE koc_creatormonth")
     started = time.perf_counter()
@@ -435,8 +435,8 @@ def main() -> None:
         for label, median, worst, rows in pages:
             print(f"| {label} | {median * 1000:.1f} | {worst * 1000:.1f} | {rows} |")
         print()
-        day_rows, month_rows = summary_rows["days"], summary_rows["creator_months"]
-        print(f"summary refresh: {refresh:.2f} s ({day_rows:,} day rows, {month_rows:,} creator-month rows)")
+        day_rows, window_rows = summary_rows["days"], summary_rows["creator_windows"]
+        print(f"summary refresh: {refresh:.2f} s ({day_rows:,} day rows, {window_rows:,} creator-window rows)")
         print("top posts by media value, 365 days: " + " / ".join(line.strip() for line in plan[:3]))
         print()
         print("| overview figure | live, median (ms) | live, worst (ms) | summary, median (ms) | summary, worst (ms) |")
