@@ -72,6 +72,20 @@ SECTIONS = [
         ],
     ),
     (
+        _("KOC programme"),
+        [
+            Link(_("KOC overview"), "koc-overview", MANAGERS),
+            Link(_("Creators"), "koc-creator-list"),
+            Link(_("Applications"), "koc-application-list"),
+            Link(_("Candidates"), "koc-candidate-list", MANAGERS),
+            Link(_("Creators' posts"), "koc-post-list"),
+            Link(_("Topics"), "koc-topic-list"),
+            Link(_("Levels and benefits"), "koc-level-list"),
+            Link(_("Launches"), "koc-launch-list", MANAGERS),
+            Link(_("KOC settings"), "koc-settings", OPERATORS),
+        ],
+    ),
+    (
         _("Campaigns"),
         [
             Link(_("Campaigns"), "campaign-list"),

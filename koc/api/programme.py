@@ -25,7 +25,7 @@ from members.models import Member
 from scrm.api.idempotency import idempotent
 from scrm.api.pagination import cursor_ordered_by
 from scrm.api.parsers import JSONParser
-from scrm.api.schema import ERRORS, path_id
+from scrm.api.schema import ERRORS, AutoSchema, path_id
 from scrm.api.viewsets import NestedScopedMixin, ScopedQuerysetMixin, ScopedViewSet
 from scrm.errors import InvalidInput
 from scrm.scoping import scope
@@ -261,12 +261,18 @@ def _brief(level):
     return None if level is None else {"id": level.pk, "rank": level.rank, "name": level.name}
 
 
+class OneObjectSchema(AutoSchema):
+    def _is_list_view(self, serializer=None) -> bool:
+        return False
+
+
 @extend_schema_view(
     list=extend_schema(summary="What the creator's next level needs: per minimum, what they have (counted by the "
                                "last recalculation), need and miss", parameters=[CREATOR_ID],
                        responses={200: s.NextLevelSerializer, **ERRORS}),
 )
 class NextLevelViewSet(NestedScopedMixin, ScopedViewSet):
+    schema = OneObjectSchema()  # its list answers one object, not a page
     scope_resource = "koc_creators"
     parent_queryset = Creator.objects.select_related("level")
     parent_kwarg = "creator_id"

@@ -94,6 +94,7 @@ class CreatorPatchSerializer(StrictBody):
 
 class AccountSerializer(StrictModelSerializer):
     platform = PlatformField(choices=Platform.choices, read_only=True)
+    url = serializers.CharField(read_only=True, help_text="The profile link; empty when none was given.")
 
     class Meta:
         model = Account

@@ -88,6 +88,35 @@ SCOPE = "a store-bound key may name its own store only (home_store), which the o
 DECIMAL_MINIMUM = "a decimal written as text, whose minimum above zero no string pattern states"
 TIMELINE_KINDS = "timeline kinds are what the installed apps register, so the parameter is free text"
 POSITIVE_DATA_ACCEPTANCE_EXEMPT = {
+    "GET /api/v1/koc/candidates/": f"{EXISTS} (a store code)",
+    "PUT /api/v1/koc/levels/": f"{ACROSS} (ranks 1..n with no gap, each level asking more than the one below); "
+                               f"{UNIQUE}",
+    "POST /api/v1/koc/benefits/": f"{ACROSS} (early access needs its days, a community benefit its community); "
+                                  f"{EXISTS} (its level, its community); {UNIQUE}; {KEYED}",
+    "PUT /api/v1/koc/benefits/{id}/": f"{ACROSS} (as on create); {EXISTS}; {UNIQUE}",
+    "POST /api/v1/koc/launches/": KEYED,
+    "GET /api/v1/koc/launches/{id}/early-access/": f"{EXISTS} (a member the caller reaches)",
+    "POST /api/v1/koc/tier-runs/": KEYED,
+    "POST /api/v1/koc/creators/{creator_id}/templates/": f"{EXISTS} (a creator holding the mentor benefit); {KEYED}",
+    "PATCH /api/v1/koc/creators/{id}/": f"{EXISTS} (a mentor among the caller's creators)",
+    "POST /api/v1/koc/creators/{creator_id}/accounts/": f"{UNIQUE} (a handle per platform, one account per platform); "
+                                                        f"{ACROSS} (a profile link on the account's platform); {KEYED}",
+    "PATCH /api/v1/koc/creators/{creator_id}/accounts/{id}/": f"{UNIQUE}; {ACROSS} (as on create)",
+    "POST /api/v1/koc/applications/": f"{EXISTS} (a member the caller reaches); {KEYED}",
+    "POST /api/v1/koc/applications/{id}/approve/": f"{EXISTS} (a mentor among the caller's creators); {KEYED}",
+    "POST /api/v1/koc/applications/{id}/reject/": KEYED,
+    "POST /api/v1/koc/posts/": f"{EXISTS} (a creator the caller reaches, an open topic); "
+                               f"{ACROSS} (a link on a known platform, published in the past); {KEYED}",
+    "POST /api/v1/koc/posts/{post_id}/metrics/": f"{ACROSS} (counters never lower than an earlier snapshot's, taken "
+                                                 f"after publication and not in the future); {KEYED}",
+    "POST /api/v1/koc/metrics/batch/": f"{EXISTS} (posts the caller reaches); {ACROSS} (as one snapshot); {KEYED}",
+    "POST /api/v1/koc/posts/{id}/repost/": f"{EXISTS} (a community or campaign the caller reaches); {KEYED}",
+    "POST /api/v1/koc/topics/": f"{ACROSS} (ends_at after starts_at); {EXISTS} (its level); {KEYED}",
+    "PATCH /api/v1/koc/topics/{id}/": f"{ACROSS} (as on create)",
+    "POST /api/v1/koc/topics/{id}/join/": f"{EXISTS} (a creator the caller reaches, at the topic's level); {KEYED}",
+    "POST /api/v1/koc/topics/{topic_id}/participations/{id}/reward/": KEYED,
+    "POST /api/v1/koc/rates/": KEYED,
+    "PUT /api/v1/koc/rates/{id}/": "the path names one of the six platforms, which a free path segment cannot say",
     # Every list paged by a cursor is exempt too (CURSOR): see _exemptions.
     "GET /api/v1/commissions/": f"{CURSOR}; {EXISTS}",
     "GET /api/v1/stores/": f"{CURSOR}; {EXISTS}",

@@ -221,6 +221,22 @@ def test_the_schema_documents_the_header_on_every_money_points_and_messages_post
     )
     assert marked == sorted(
         [
+            "/api/v1/koc/applications/",
+            "/api/v1/koc/applications/{id}/approve/",
+            "/api/v1/koc/applications/{id}/reject/",
+            "/api/v1/koc/creators/{creator_id}/accounts/",
+            "/api/v1/koc/metrics/batch/",
+            "/api/v1/koc/posts/",
+            "/api/v1/koc/posts/{id}/repost/",
+            "/api/v1/koc/posts/{post_id}/metrics/",
+            "/api/v1/koc/rates/",
+            "/api/v1/koc/topics/",
+            "/api/v1/koc/topics/{id}/join/",
+            "/api/v1/koc/topics/{topic_id}/participations/{id}/reward/",
+            "/api/v1/koc/benefits/",
+            "/api/v1/koc/creators/{creator_id}/templates/",
+            "/api/v1/koc/launches/",
+            "/api/v1/koc/tier-runs/",
             "/api/v1/campaigns/{campaign_id}/test-sends/",
             "/api/v1/campaigns/{campaign_id}/wecom-tasks/{id}/remind/",
             "/api/v1/campaigns/{id}/resume/",

@@ -60,7 +60,7 @@ def test_an_unknown_or_ambiguous_store_is_refused(as_alice, members, store_a):
 
 # A nested resource's parent is named after its collection: /members/{member_id}/notes/{id}/.
 PARENTS = {"members": "member_id", "campaigns": "campaign_id", "communities": "community_id", "events": "event_id",
-           "groups": "group_id"}
+           "groups": "group_id", "creators": "creator_id", "posts": "post_id", "topics": "topic_id"}
 
 
 def test_path_parameters_are_id_for_the_resource_and_named_after_the_collection_for_its_parent(schema_paths):

@@ -573,7 +573,9 @@ def test_dashboard_list_routes_leave_out_another_stores_rows(route, client, stor
 
 def test_every_non_model_api_list_route_has_a_check_here():
     checked = {"api:export-list", "api:export-members", "api:insights-figures-list", "api:member-timeline-list",
-               "api:wecom-connection-list", "api:wecom-connection-test"}
+               "api:wecom-connection-list", "api:wecom-connection-test", "api:koc-creator-next-level-list",
+               # candidates and the metrics batch: tests/koc/content/test_cross_store.py
+               "api:koc-candidate-list", "api:koc-metrics-batch"}
     non_model = {r.name for r in scoped_routes() if r.viewset is not None and issubclass(r.viewset, ScopedViewSet)}
     assert non_model == checked, "add a cross-store check for the new route below"
 
@@ -618,3 +620,11 @@ def test_figures_count_only_the_keys_store(key_a, store_a, store_b):
     sales = response.json()["sales"]
     assert Decimal(str(sales["gmv"])) == Decimal("100")
     assert {row["store"] for row in sales["by_store"]} == {store_a.pk}
+
+
+def test_koc_next_level_is_another_stores_404(key_a, store_b):
+    from koc.models import Creator
+
+    creator = Creator.objects.create(member=_member(store_b))
+    response = key_a.get(reverse("api:koc-creator-next-level-list", kwargs={"creator_id": creator.pk}))
+    assert response.status_code == 404
