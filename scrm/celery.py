@@ -95,6 +95,12 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute=40),
         "options": {"expires": 3000},
     },
+    # The KOC overview's summary (posts per day, platform, store and topic; creators per window) rebuilt.
+    "koc-refresh-figures": {
+        "task": "koc.refresh_figures",
+        "schedule": crontab(minute="*/10"),
+        "options": {"expires": 540},
+    },
     # Waitlist offers not confirmed in time lapse; their seats go to the next in line.
     "communities-expire-offers": {
         "task": "communities.tasks.expire_offers",

@@ -29,17 +29,18 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from koc.models import PostDay
+from members.sql import MEMBER
 
 SMALL_POSTS = 200_000
 LOCK_KEY = 0x6B6F6366  # "kocf"
 STATEMENT_TIMEOUT = "300s"
 
-_DAYS_SQL = """
+_DAYS_SQL = f"""
     INSERT INTO koc_postday (day, platform, store_id, topic_id, posts, viral, views, interactions, media_value,
                              refreshed_at)
     SELECT (p.published_at AT TIME ZONE %(tz)s)::date, p.platform, m.home_store_id, p.topic_id, count(*),
            count(*) FILTER (WHERE p.viral), sum(p.views), sum(p.interactions), sum(p.media_value), %(at)s
-    FROM koc_post p JOIN koc_creator c ON c.id = p.creator_id JOIN members_member m ON m.id = c.member_id
+    FROM koc_post p JOIN koc_creator c ON c.id = p.creator_id JOIN {MEMBER} m ON m.id = c.member_id
     GROUP BY 1, 2, 3, 4
 """
 
@@ -59,7 +60,7 @@ def _windows_sql(windows) -> str:
         INSERT INTO koc_creatorwindow (days, start, creator_id, store_id, posts, views, interactions, media_value)
         SELECT w.days, w.start, a.creator_id, a.store_id, w.posts, w.views, w.interactions, w.media_value
         FROM (SELECT p.creator_id, m.home_store_id AS store_id, {sums}
-              FROM koc_post p JOIN koc_creator c ON c.id = p.creator_id JOIN members_member m ON m.id = c.member_id
+              FROM koc_post p JOIN koc_creator c ON c.id = p.creator_id JOIN {MEMBER} m ON m.id = c.member_id
               WHERE p.published_at >= %(since_{max(windows)})s
               GROUP BY 1, 2) AS a
         CROSS JOIN LATERAL (VALUES {values}) AS w(days, start, posts, views, interactions, media_value)
