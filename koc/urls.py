@@ -1,5 +1,5 @@
 """Dashboard and phone routes of the KOC programme (flat names, included at the site root)."""
 
-from koc.views import urlpatterns
+from koc import views, views_mentor, views_repost
 
-__all__ = ["urlpatterns"]
+urlpatterns = views.urlpatterns + views_repost.urlpatterns + views_mentor.urlpatterns
