@@ -237,9 +237,10 @@ class PostOrdering(filters.OrderingFilter):
     create=extend_schema(summary="Record a creator's post by its link (the same post twice, however spelt, is a "
                                  "409 naming the first)", request=s.PostInputSerializer,
                          responses={201: s.PostSerializer, **ERRORS, **CONFLICT}),
-    repost=extend_schema(summary="Record the brand's official repost (to a community or in a campaign); nothing is "
-                                 "sent from here", request=s.RepostInputSerializer,
-                         responses={201: s.RepostSerializer, **ERRORS}),
+    repost=extend_schema(summary="The brand's official repost: recorded (to a community or in a campaign), or with "
+                                 "`draft` written as a draft campaign (to a segment, or a WeCom group message to the "
+                                 "community's customer group) to approve and send as any campaign",
+                         request=s.RepostInputSerializer, responses={201: s.RepostSerializer, **ERRORS, 403: FORBIDDEN}),
 )
 class PostViewSet(_Base, mixins.CreateModelMixin):
     queryset = Post.objects.select_related("submitted_by").order_by("-published_at", "-id")
@@ -265,7 +266,8 @@ class PostViewSet(_Base, mixins.CreateModelMixin):
         post = self.get_object()
         data = _valid(s.RepostInputSerializer, request)
         made = topic_services.repost(post=post, actor=request.user, community_id=data["community"],
-                                     campaign_id=data["campaign"])
+                                     campaign_id=data["campaign"], draft=data["draft"], segment_id=data["segment"],
+                                     channel=data["channel"])
         return Response(s.RepostSerializer(made).data, status=status.HTTP_201_CREATED)
 
 

@@ -241,8 +241,23 @@ class RepostSerializer(StrictModelSerializer):
 
 
 class RepostInputSerializer(StrictBody):
+    """Without `draft`: a record of a repost the brand made (to `community`, in the existing `campaign`,
+    or on its own accounts). With `draft`, the repost reaches members through a draft campaign sent by
+    the campaigns' approval flow: "campaign" to `segment` on `channel` with the post's link attached,
+    "community" as a WeCom group message to `community`'s customer group."""
+
     community = strict.IntegerField(min_value=1, required=False, allow_null=True, default=None)
-    campaign = strict.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+    campaign = strict.IntegerField(min_value=1, required=False, allow_null=True, default=None,
+                                   help_text="An existing campaign the post went out in (a record only).")
+    draft = _described_choice("RepostDraftField", [(k, k) for k in ("campaign", "community")])(
+        choices=["campaign", "community"], required=False, allow_null=True, default=None,
+        help_text="campaign: write a draft campaign to `segment`; community: write a draft WeCom group message "
+                  "to `community`'s customer group. Asking again while that draft is a draft answers the first "
+                  "repost.")
+    segment = strict.IntegerField(min_value=1, required=False, allow_null=True, default=None,
+                                  help_text="With draft campaign: the segment it goes to.")
+    channel = strict.CharField(max_length=24, required=False, default="wecom",
+                               help_text="With draft campaign: its channel (default wecom).")
 
 
 # --- topics ---------------------------------------------------------------------------------------

@@ -4,8 +4,10 @@ official reposts of creators' posts.
 Who: topics are the brand's (koc_programme:write: operators and brand-wide keys), and so is the
 reward (points through the loyalty points service). A creator joins through staff of their store
 (koc_posts:write, as they record the creator's posts); an official repost is recorded by anyone
-with koc_posts:write, to a community or campaign they reach. A repost is a record of what the
-brand did on its channels: nothing is sent from here.
+with koc_posts:write, to a community or campaign they reach. A repost may also write a draft
+campaign (to a segment, or a WeCom group message to the community's customer group) through the
+campaigns' services, which the operator sends through the campaigns' approval flow; nothing is
+sent from here.
 """
 
 from __future__ import annotations
@@ -16,14 +18,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from campaigns.models import Campaign
+from campaigns.models import Campaign, CampaignStatus
 from communities.models import Community
 from koc.models import Creator, CreatorStatus, Level, Participation, Platform, Post, Repost, Topic, TopicStatus
 from koc.services.creators import visible_creator
 from koc.services.posts import topic_problem
 from loyalty.points import services as points
 from scrm import actors
-from scrm.errors import Conflict, InvalidInput, NotInScope
+from scrm.errors import Conflict, Forbidden, InvalidInput, NotInScope
 from scrm.permissions import require_write
 from scrm.scoping import scope
 
@@ -191,13 +193,81 @@ def reward(*, participation, actor) -> Participation:
     return participation
 
 
+DRAFTS = ("campaign", "community")
+LINK_TITLE_BYTES = 128  # WeCom's link card title (campaigns.attachments.LINK_TITLE_BYTES)
+
+
+def _cut(text: str, max_bytes: int) -> str:
+    """`text` cut to at most `max_bytes` of UTF-8, on a character boundary."""
+    return text.encode()[:max_bytes].decode(errors="ignore")
+
+
+def repost_message(post: Post) -> str:
+    """The message a repost's draft starts from: "<creator> on <platform>: <title>"."""
+    return _("%(creator)s on %(platform)s: %(title)s") % {
+        "creator": post.creator.member.name, "platform": post.get_platform_display(),
+        "title": post.title or post.url}
+
+
+def _draft_campaign(*, post: Post, actor, segment_id, channel: str) -> Campaign:
+    from campaigns.services import campaigns as campaign_services
+
+    if segment_id is None:
+        raise InvalidInput(details={"segment": [_("Choose the segment the campaign goes to.")]})
+    message = repost_message(post)
+    link = {"type": "link", "title": _cut(post.title or message, LINK_TITLE_BYTES), "url": post.url}
+    return campaign_services.create_campaign(actor=actor, data=campaign_services.CampaignInput(
+        name=(_("Repost: %(message)s") % {"message": message})[:100], segment_id=segment_id, channel=channel,
+        content=message, attachments=[link]))
+
+
+def _draft_group_message(*, post: Post, actor, community: Community) -> Campaign:
+    from campaigns.services import group_messages
+    from wecom.models import CustomerGroup
+
+    group = (CustomerGroup.objects.visible_to(actor).filter(chat_id=community.wecom_chat_id, dismissed_at__isnull=True)
+             .first() if community.wecom_chat_id else None)
+    if group is None:
+        raise InvalidInput(details={"community": [
+            _("The community “%(name)s” mirrors no WeCom customer group you can send to.") % {"name": community.name}]})
+    message = repost_message(post)
+    # a group message carries no attachments: the post's link goes in its text
+    return group_messages.create_group_campaign(
+        actor=actor, name=(_("Repost to %(community)s: %(message)s") % {
+            "community": community.name, "message": message})[:100],
+        content=f"{message}\n{post.url}", groups=[group])
+
+
 @transaction.atomic
-def repost(*, post, actor, community_id=None, campaign_id=None) -> Repost:
+def repost(*, post, actor, community_id=None, campaign_id=None, draft=None, segment_id=None,
+           channel="wecom") -> Repost:
     """Record that the brand officially reposted a post (to a community, in a campaign, or on its
-    own accounts when neither is given); the post's reposted_at is the first such time."""
+    own accounts when neither is given); the post's reposted_at is the first such time.
+
+    `draft` makes the repost reach members through the campaigns' own services and approval flow:
+    "campaign" writes a draft campaign to `segment_id` on `channel` with the post's link attached;
+    "community" writes a draft WeCom group message to the community's customer group. The Repost
+    points at the draft; the operator chooses the audience and time and sends it as any campaign.
+    Only those who may send campaigns write drafts (store staff may not). Asking again while the
+    draft is still a draft answers the first repost."""
     require_write(actor, "koc_posts")
+    if draft is not None:
+        from campaigns.services import campaigns as campaign_services
+
+        if draft not in DRAFTS:
+            raise InvalidInput(details={"draft": [_("One of %(kinds)s.") % {"kinds": ", ".join(DRAFTS)}]})
+        if campaign_id is not None:
+            raise InvalidInput(details={"campaign": [_("A new draft campaign is written: give no campaign.")]})
+        if draft == "community" and community_id is None:
+            raise InvalidInput(details={"community": [_("Choose the community to repost to.")]})
+        if draft == "campaign" and community_id is not None:
+            raise InvalidInput(details={"community": [_("A repost as a new campaign goes to a segment, not a "
+                                                        "community.")]})
+        if not campaign_services.can_approve(actor):
+            raise Forbidden(_("Only those who send campaigns can repost a post to members."))
     pk = getattr(post, "pk", post)
-    post = scope(Post.objects.all(), actor).filter(pk=pk).select_for_update(of=("self",)).first()
+    post = (scope(Post.objects.all(), actor).filter(pk=pk).select_related("creator__member")
+            .select_for_update(of=("self",)).first())
     if post is None:
         raise NotInScope(_("No such post, or not yours to reach."), details={"post": [pk]})
     errors = {}
@@ -212,6 +282,19 @@ def repost(*, post, actor, community_id=None, campaign_id=None) -> Repost:
             errors["campaign"] = [_("No such campaign, or not yours to reach.")]
     if errors:
         raise InvalidInput(details=errors)
+    if draft is not None:
+        earlier = Repost.objects.filter(post=post, campaign__status=CampaignStatus.DRAFT).select_related("campaign")
+        if draft == "community":
+            earlier = earlier.filter(community=community, campaign__channel="wecom_group")
+        else:
+            earlier = earlier.filter(community__isnull=True, campaign__segment_id=segment_id,
+                                     campaign__channel=channel, campaign__attachments__contains=[{"url": post.url}])
+        if (found := earlier.order_by("at", "id").first()) is not None:
+            return found  # the post's lock makes this check and the write below one step
+        if draft == "community":
+            campaign = _draft_group_message(post=post, actor=actor, community=community)
+        else:
+            campaign = _draft_campaign(post=post, actor=actor, segment_id=segment_id, channel=channel)
     now = timezone.now()
     made = Repost.objects.create(post=post, community=community, campaign=campaign, by=actors.actor_user(actor),
                                  at=now)
