@@ -42,6 +42,7 @@ BENEFIT = Benefit._meta.db_table
 GRANT = BenefitGrant._meta.db_table
 LEVEL = Level._meta.db_table
 EARLY_DAYS_MAX = 60
+SHARE_REPEAT_WINDOW = datetime.timedelta(minutes=1)
 
 _HELD_SQL = f"""
     SELECT c.id AS creator_id, b.id AS benefit_id
@@ -297,7 +298,8 @@ def can_share_for(actor, mentor: Creator) -> bool:
 @transaction.atomic
 def share_template(*, mentor: Creator, actor, title: str, body: str, platform: str = "") -> MentorTemplate:
     """A mentor's template for their mentees, recorded by staff on the mentor's behalf. Only a
-    creator holding an active mentor benefit may share."""
+    creator holding an active mentor benefit may share. The same title, body and platform shared
+    again within a minute answers the first template instead of adding a copy."""
     if not can_share_for(actor, mentor):
         raise Forbidden(_("Only staff who manage this creator may share templates for them."),
                         details={"scope": ["koc_creators:write"]})
@@ -313,7 +315,13 @@ def share_template(*, mentor: Creator, actor, title: str, body: str, platform: s
         errors["platform"] = [_("Unknown platform “%(p)s”.") % {"p": platform}]
     if errors:
         raise InvalidInput(details=errors)
-    return MentorTemplate.objects.create(mentor=mentor, title=title.strip(), body=body, platform=platform or "")
+    Creator.objects.select_for_update().filter(pk=mentor.pk).first()  # one share at a time per mentor
+    values = {"mentor": mentor, "title": title.strip(), "body": body, "platform": platform or ""}
+    same = (MentorTemplate.objects.filter(**values, created_at__gte=timezone.now() - SHARE_REPEAT_WINDOW)
+            .order_by("-created_at", "-id").first())
+    if same is not None:  # the same share sent twice (a double tap, a retried form): the first answers
+        return same
+    return MentorTemplate.objects.create(**values)
 
 
 def templates_for(creator: Creator):
