@@ -138,3 +138,37 @@ def test_a_clerk_may_not_edit_a_benefit(mentor, carol, ladder):
     response = client_for(carol).post("/koc/levels/benefits/edit/", {"benefit": benefit.pk,
         prefix + "level": ladder[2].pk, prefix + "kind": "mentor", prefix + "name": "Renamed"})
     assert response.status_code == 403 and Benefit.objects.get(pk=benefit.pk).name == "Mentor"
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_sharing_and_editing_in_chromium_at_390_px(browser, live_server, mentor, alice, shot):
+    from tests.browsing import OVERFLOW, PHONE, login
+
+    ca2, benefit = mentor["mentor"], mentor["benefit"]
+    ctx, page = login(browser, live_server, "alice", **PHONE)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{live_server.url}/koc/creators/{ca2.pk}/")
+    page.get_by_test_id("mentor-templates").get_by_text("Share a template").click()
+    page.get_by_test_id("mentor-template-form").locator("[name=title]").fill("Unboxing in three shots")
+    page.get_by_test_id("mentor-template-form").locator("[name=body]").fill("1. the box\n2. the reveal")
+    assert page.evaluate(OVERFLOW) <= 0
+    page.get_by_test_id("share-template").click()
+    page.wait_for_load_state("networkidle")
+    template = MentorTemplate.objects.get()
+    page.get_by_test_id(f"template-{template.pk}").wait_for()
+    assert page.evaluate(OVERFLOW) <= 0
+    shot(page, "koc-mentor-templates-390")
+
+    page.goto(f"{live_server.url}/koc/levels/")
+    edit = page.get_by_test_id(f"benefit-edit-{benefit.pk}")
+    edit.locator("summary").click()
+    edit.locator(f"[name=benefit-{benefit.pk}-active]").uncheck()
+    assert page.evaluate(OVERFLOW) <= 0
+    shot(page, "koc-benefit-edit-390")
+    page.get_by_test_id(f"save-benefit-{benefit.pk}").click()
+    page.wait_for_load_state("networkidle")
+    assert not Benefit.objects.get(pk=benefit.pk).active
+    assert errors == []
+    ctx.close()
