@@ -358,6 +358,7 @@ def member_panel(member, user) -> dict:
     context = {"member": member, "creator": creator, "application": None, "needs": None, "can_propose": False}
     if creator is not None:
         context["needs"] = next_level_needs(creator)
+        context["unmet"] = [n for n in context["needs"].needs if not n.met]
         programme = Programme.current()
         since = timezone.now() - dt.timedelta(days=programme.window_days)
         context["window_days"] = programme.window_days
