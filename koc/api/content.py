@@ -240,7 +240,8 @@ class PostOrdering(filters.OrderingFilter):
     repost=extend_schema(summary="The brand's official repost: recorded (to a community or in a campaign), or with "
                                  "`draft` written as a draft campaign (to a segment, or a WeCom group message to the "
                                  "community's customer group) to approve and send as any campaign",
-                         request=s.RepostInputSerializer, responses={201: s.RepostSerializer, **ERRORS, 403: FORBIDDEN}),
+                         request=s.RepostInputSerializer,
+                         responses={201: s.RepostSerializer, **ERRORS, 403: FORBIDDEN}),
 )
 class PostViewSet(_Base, mixins.CreateModelMixin):
     queryset = Post.objects.select_related("submitted_by").order_by("-published_at", "-id")
