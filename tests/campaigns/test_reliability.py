@@ -185,7 +185,16 @@ def test_workers_killed_mid_send_lose_nothing_and_send_nothing_twice(send, procs
         conn.autocommit = True
         with conn.cursor() as cursor:
             for _ in range(KILLS):
-                time.sleep(rng.uniform(0.2, 0.5))
+                # kill only while a claim is being answered (a ticker just started may still be importing
+                # the project), then at a random moment within it
+                deadline = time.monotonic() + 20
+                while time.monotonic() < deadline:
+                    cursor.execute("SELECT count(*) FROM campaigns_delivery WHERE campaign_id = %s "
+                                   "AND state = 'sending'", [send.pk])
+                    if cursor.fetchone()[0]:
+                        break
+                    time.sleep(0.05)
+                time.sleep(rng.uniform(0.05, 0.3))
                 victim = workers.pop(rng.randrange(len(workers)))
                 victim.send_signal(signal.SIGKILL)
                 victim.wait(10)
