@@ -225,3 +225,38 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.credential} {self.key}"
+
+
+class Event(models.Model):
+    """Something that happened to a member or in the brand, for the systems that listen (webhooks,
+    replay): written by `scrm.events.emit*` in the same transaction as the change, so it exists if
+    and only if the change committed. Carries ids and what changed, never a member's personal data
+    beyond the fields its type names as personal (blanked when the member is erased). The id is the
+    event's stable identity: every delivery and every replay of it carries the same one."""
+
+    type = models.CharField(_("type"), max_length=64)
+    occurred_at = models.DateTimeField(_("occurred at"), default=timezone.now)
+    member_id = models.BigIntegerField(_("member"), null=True, blank=True)  # no FK: members is above scrm
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        db_index=False,
+    )
+    data = models.JSONField(_("data"), default=dict, blank=True)
+    relayed = models.BooleanField(default=False)  # handed to the subscriptions (webhooks' fan-out)
+
+    objects = ScopedManager()
+    store_scope_field = "store"
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+        indexes = [
+            models.Index(fields=["occurred_at"], name="scrm_event_occurred"),
+            models.Index(fields=["member_id", "id"], name="scrm_event_member"),
+            models.Index(fields=["store", "id"], name="scrm_event_store"),
+            models.Index(fields=["id"], name="scrm_event_unrelayed", condition=models.Q(relayed=False)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} #{self.pk}"

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "koc",
     "campaigns",
     "campaigns.links",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -406,6 +407,12 @@ SIYU_WEBHOOK_URL = env.get_str("SIYU_WEBHOOK_URL", "")
 SIYU_WEBHOOK_SECRET = env.get_str("SIYU_WEBHOOK_SECRET", "")
 SIYU_WEBHOOK_RATE = env.get_int("SIYU_WEBHOOK_RATE", 50, minimum=1)
 SIYU_WEBHOOK_TIMEOUT = env.get_int("SIYU_WEBHOOK_TIMEOUT", 10, minimum=1)
+# The event log behind the integrations' webhook subscriptions and their replay (scrm.events,
+# webhooks): events are kept this many days; a subscription may replay any of them.
+SIYU_EVENT_RETENTION_DAYS = env.get_int("SIYU_EVENT_RETENTION_DAYS", 30, minimum=1)
+# Webhook subscriptions may not point at private, loopback or link-local addresses (the demo's and
+# the tests' local receivers need 0; production keeps 1).
+SIYU_WEBHOOK_FORBID_PRIVATE = env.get_bool("SIYU_WEBHOOK_FORBID_PRIVATE", PRODUCTION)
 # Days after its creation a customer mass-message task may still be confirmed by its staff member:
 # it is polled that long, then what is still unsent is final (WeCom documents no end of its own).
 WECOM_MASS_CONFIRM_DAYS = env.get_int("WECOM_MASS_CONFIRM_DAYS", 30, minimum=1)
