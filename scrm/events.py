@@ -117,7 +117,8 @@ def scrub_member(member_id: int) -> int:
             if not kind.personal:
                 continue
             cursor.execute(
-                f"UPDATE {EVENT} SET data = data - %s::text[] WHERE member_id = %s AND type = %s AND data ?| %s::text[]",
+                f"UPDATE {EVENT} SET data = data - %s::text[] "
+                f"WHERE member_id = %s AND type = %s AND data ?| %s::text[]",
                 [list(kind.personal), int(member_id), kind.code, list(kind.personal)],
             )
             changed += cursor.rowcount
