@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "koc",
     "campaigns",
     "campaigns.links",
+    "journeys",
     "webhooks",
 ]
 
