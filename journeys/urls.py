@@ -1,0 +1,3 @@
+"""The journeys screens."""
+
+urlpatterns: list = []

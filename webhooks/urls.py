@@ -1,0 +1,3 @@
+"""The webhooks screens."""
+
+urlpatterns: list = []
