@@ -5,3 +5,8 @@ from django.utils.translation import gettext_lazy as _
 class JourneysConfig(AppConfig):
     name = "journeys"
     verbose_name = _("Journeys and staff tasks")
+
+    def ready(self) -> None:
+        from journeys import plugins
+
+        plugins.register()

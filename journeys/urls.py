@@ -1,3 +1,5 @@
-"""The journeys screens."""
+"""Dashboard and phone URLs of staff tasks (flat names, included at the site root)."""
 
-urlpatterns: list = []
+from journeys.views import urlpatterns
+
+__all__ = ["urlpatterns"]

@@ -1,0 +1,20 @@
+"""What journeys plug into the registries of the apps below it (and the API scopes), called once from
+its AppConfig.ready()."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from scrm import permissions
+
+
+def register() -> None:
+    permissions.register("tasks", _("Staff tasks"), store_roles="write")
+
+    from journeys import privacy, timeline
+    from journeys.queries import today_section
+    from scrm import overview
+
+    privacy.register()
+    timeline.register()
+    overview.register("my_tasks", template="journeys/_today.html", context=today_section, order=3, page="today")

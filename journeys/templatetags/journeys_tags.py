@@ -1,0 +1,13 @@
+"""Template helpers of the staff task screens."""
+
+from __future__ import annotations
+
+from django import template
+
+register = template.Library()
+
+
+@register.simple_tag
+def staff_for(staff: dict, store_id: int) -> list:
+    """The staff a task of `store_id` may be given to (the view found them in one query)."""
+    return staff.get(store_id, [])
