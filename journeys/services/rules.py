@@ -67,7 +67,7 @@ def _insert(kind: str, candidates: QuerySet, *, due_at: dt.datetime, priority: i
         "ON CONFLICT (dedupe_key) DO NOTHING"
     )
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, [kind, kind, due_at, priority, *params, timezone.now(), RULE_ACTOR.label])
+        cursor.execute(sql, [kind, kind, due_at, priority, timezone.now(), RULE_ACTOR.label, *params])
         return cursor.rowcount
 
 
@@ -145,8 +145,8 @@ def wecom_sends(*, today: dt.date) -> int:
     )
     kind = TaskKind.CONFIRM_WECOM_SEND
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, [kind, kind, _due(today), TaskPriority.HIGH, *params,
-                             f"{kind}:{today.isoformat()}:", timezone.now(), RULE_ACTOR.label])
+        cursor.execute(sql, [kind, kind, _due(today), TaskPriority.HIGH, f"{kind}:{today.isoformat()}:",
+                             timezone.now(), RULE_ACTOR.label, *params])
         return cursor.rowcount
 
 
