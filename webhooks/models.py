@@ -11,6 +11,7 @@ import secrets
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -53,6 +54,10 @@ class Subscription(models.Model):
     paused_reason = models.CharField(_("why paused"), max_length=ERROR_MAX, blank=True)
     paused_at = models.DateTimeField(_("paused at"), null=True, blank=True)
     failing_since = models.DateTimeField(_("failing since"), null=True, blank=True)
+    rate = models.PositiveIntegerField(
+        _("deliveries a second at most"), default=50, validators=[MinValueValidator(1), MaxValueValidator(10_000)],
+        help_text=_("How many requests a second the receiver is sent, at most."),
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"),
                                    on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
