@@ -69,7 +69,8 @@ class Received:
     member_id: int | None
     attempt: int
     sha256: str
-    duplicate: bool
+    duplicate: bool  # the path had answered this event 2xx before
+    status: int = 200  # what the receiver answered
 
 
 @dataclass
@@ -83,6 +84,7 @@ class Receiver:
     bodies: dict = field(default_factory=dict)  # (path, event id) -> the first body
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _script: collections.deque = field(default_factory=collections.deque, repr=False)
+    _by_event: dict = field(default_factory=dict, repr=False)
     _seen: set = field(default_factory=set, repr=False)
     _file: object = field(default=None, repr=False)
 
@@ -91,20 +93,21 @@ class Receiver:
             with contextlib.suppress(FileNotFoundError), open(self.record_path, encoding="utf-8") as lines:
                 for line in lines:
                     if line.strip():
-                        row = json.loads(line)
-                        self._seen.add((row["path"], row["event_id"]))
-                        self.requests.append(Received(**row))
+                        row = Received(**json.loads(line))
+                        if 200 <= row.status < 300:
+                            self._seen.add((row.path, row.event_id))
+                        self.requests.append(row)
             self._file = open(self.record_path, "a", encoding="utf-8")  # noqa: SIM115 - open while serving
 
     def fail(self, status: int, *, times: int = 1, retry_after: float | None = None) -> None:
-        """Answer the next `times` requests with `status` (before checking them)."""
+        """Answer the next `times` requests with `status` (after checking them)."""
         with self.lock:
             self._script.extend((status, retry_after) for _ in range(times))
 
     def first(self) -> list[Received]:
-        """The first receipt of each (path, event id), in arrival order."""
+        """The first receipt answered 2xx of each (path, event id), in arrival order."""
         with self.lock:
-            return [r for r in self.requests if not r.duplicate]
+            return [r for r in self.requests if not r.duplicate and 200 <= r.status < 300]
 
     def order(self, path: str) -> dict[int | None, list[int]]:
         """Event ids per member as they first reached `path`."""
@@ -114,12 +117,15 @@ class Receiver:
                 out.setdefault(r.member_id, []).append(r.event_id)
         return out
 
-    def take(self, path: str, headers, raw: bytes) -> tuple[int, dict, dict, float]:
+    def fail_event(self, event_id: int, status: int, *, times: int = 1, retry_after: float | None = None) -> None:
+        """Answer the next `times` requests carrying `event_id` with `status` (after checking them)."""
         with self.lock:
-            if self._script:
-                status, retry_after = self._script.popleft()
-                extra = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
-                return status, {"error": f"told to answer {status}"}, extra, self.slow
+            self._by_event.setdefault(int(event_id), collections.deque()).extend(
+                (status, retry_after) for _ in range(times))
+
+    def take(self, path: str, headers, raw: bytes) -> tuple[int, dict, dict, float]:
+        """Check one request and decide its answer: (status, body, headers, seconds to wait first)."""
+        with self.lock:
             if not any(verify(secret, headers, raw) for secret in self.secrets):
                 self.refused += 1
                 return 400, {"error": "invalid or stale signature"}, {}, 0.0
@@ -128,27 +134,41 @@ class Receiver:
                 event_id = int(body["id"])
             except (ValueError, KeyError, TypeError):
                 return 400, {"error": "not an event"}, {}, 0.0
-            member = body.get("member") or {}
+            status, retry_after = 200, None
+            queued = self._by_event.get(event_id)
+            if queued:
+                status, retry_after = queued.popleft()
+            elif self._script:
+                status, retry_after = self._script.popleft()
             key = (path, event_id)
             duplicate = key in self._seen
-            self._seen.add(key)
-            self.bodies.setdefault(key, raw)
+            if 200 <= status < 300:
+                self._seen.add(key)
+                self.bodies.setdefault(key, raw)
             try:
                 attempt = int(_header(headers, "Siyu-Delivery-Attempt") or 0)
             except ValueError:
                 attempt = 0
-            row = Received(path, event_id, member.get("id"), attempt, hashlib.sha256(raw).hexdigest(), duplicate)
+            member = body.get("member") or {}
+            row = Received(path, event_id, member.get("id"), attempt, hashlib.sha256(raw).hexdigest(), duplicate,
+                           status)
             self.requests.append(row)
             if self._file is not None:
                 self._file.write(json.dumps(row.__dict__) + "\n")
                 self._file.flush()
-            return 200, {"ok": True, "duplicate": duplicate}, {}, self.slow
+            if 200 <= status < 300:
+                return status, {"ok": True, "duplicate": duplicate}, {}, self.slow
+            extra = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
+            return status, {"error": f"told to answer {status}"}, extra, self.slow
 
     def control(self, order: dict) -> None:
         if "slow" in order:
             self.slow = float(order["slow"])
         if order.get("fail"):
             self.fail(int(order["fail"]), times=int(order.get("times", 1)), retry_after=order.get("retry_after"))
+        if order.get("fail_event"):
+            self.fail_event(int(order["fail_event"]), int(order.get("status", 503)), times=int(order.get("times", 1)),
+                            retry_after=order.get("retry_after"))
 
     def summary(self) -> dict:
         with self.lock:

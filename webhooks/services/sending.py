@@ -124,18 +124,19 @@ def headers(*, event_id: int, event_type: str, attempt: int, body: bytes, secret
 
 # --- the HTTP client ------------------------------------------------------------------------------
 
-_local: dict[str, object] = {}
+_local: dict[tuple, object] = {}
 _local_lock = threading.Lock()
 
 
 def client() -> httpx.Client:
-    """One pooled client per process (a new one after a fork)."""
-    return _per_process("client", _new_client)
+    """One pooled client per process (a new one after a fork, or when its settings change)."""
+    return _per_process("client", (settings.SIYU_WEBHOOK_TIMEOUT, concurrency()), _new_client)
 
 
 def pool() -> ThreadPoolExecutor:
     """The threads a round posts with, one pool per process."""
-    return _per_process("pool", lambda: ThreadPoolExecutor(max_workers=concurrency(), thread_name_prefix="webhook"))
+    return _per_process("pool", concurrency(),
+                        lambda: ThreadPoolExecutor(max_workers=concurrency(), thread_name_prefix="webhook"))
 
 
 def _new_client() -> httpx.Client:
@@ -147,15 +148,21 @@ def _new_client() -> httpx.Client:
     )
 
 
-def _per_process(name: str, make):
-    key = f"{name}:{os.getpid()}"
+def _per_process(name: str, signature, make):
+    key = (name, os.getpid(), signature)
     found = _local.get(key)
     if found is None:
         with _local_lock:
             found = _local.get(key)
             if found is None:
-                for stale in [k for k in _local if k.startswith(f"{name}:")]:
-                    del _local[stale]  # inherited from the parent through a fork: not ours to close
+                for stale in [k for k in _local if k[0] == name]:
+                    old = _local.pop(stale)
+                    if stale[1] != os.getpid():
+                        continue  # inherited through a fork: the parent's to close
+                    if isinstance(old, httpx.Client):
+                        old.close()
+                    else:
+                        old.shutdown(wait=False)
                 found = _local[key] = make()
     return found
 
@@ -400,9 +407,7 @@ def _pause(*, gone: list[int], failing: list[int], now: dt.datetime) -> list[int
 
 
 def send_due(*, batch: int = BATCH, lease: float | None = None) -> Round:
-    """One round: claim, post, write back. Not inside a transaction: the posts wait for no lock."""
-    if connection.in_atomic_block:
-        raise RuntimeError("webhooks.services.sending.send_due posts outside any transaction; it was called in one")
+    """One round: claim, post, write back; call it outside a transaction, so no lock waits for the posts."""
     lease = lease if lease is not None else lease_seconds()
     claimed = claim(batch=batch, lease=lease)
     if not claimed:
