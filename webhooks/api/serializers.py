@@ -1,0 +1,162 @@
+"""Serializers of the webhooks API: subscriptions (the secret only in the answers that make one),
+their deliveries and figures, the event types and the replay read's envelopes."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from scrm.api import fields as strict
+from scrm.api.serializers import StrictModelSerializer
+from scrm.models import Store
+from webhooks.models import Delivery, Subscription
+
+
+class KeyRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class SubscriptionSerializer(StrictModelSerializer):
+    api_key = KeyRefSerializer(read_only=True)
+    store = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    signing_overlap_until = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Subscription
+        fields = ["id", "name", "url", "event_types", "store", "api_key", "state", "paused_reason", "paused_at",
+                  "failing_since", "signing_overlap_until", "created_at", "updated_at"]
+        read_only_fields = fields
+
+    def get_signing_overlap_until(self, obj) -> str | None:
+        """Until when the previous secret signs too (after a rotation); null otherwise."""
+        until = obj.previous_secret_until
+        return serializers.DateTimeField().to_representation(until) if until and obj.previous_secret else None
+
+
+class CreatedSubscriptionSerializer(SubscriptionSerializer):
+    secret = serializers.CharField(help_text="The signing secret, shown this once.")
+
+    class Meta(SubscriptionSerializer.Meta):
+        fields = [*SubscriptionSerializer.Meta.fields, "secret"]
+        read_only_fields = fields
+
+
+class SubscriptionInputSerializer(serializers.Serializer):
+    name = strict.CharField(max_length=100)
+    url = strict.CharField(max_length=500, help_text="http(s) URL the deliveries are posted to.")
+    event_types = serializers.ListField(child=strict.CharField(max_length=64), min_length=1, max_length=100,
+                                        help_text="Codes from GET /api/v1/webhooks/event-types/.")
+    store = strict.SlugRelatedField(slug_field="code", queryset=Store.objects.all(), required=False, allow_null=True,
+                                    help_text="Store code: hear only this store's events (a store-bound key: its own).")
+    api_key = strict.IntegerField(required=False, min_value=1,
+                                  help_text="The integration's key id (operators' sessions; a key subscribes itself).")
+
+
+class SubscriptionPatchSerializer(serializers.Serializer):
+    name = strict.CharField(max_length=100, required=False)
+    url = strict.CharField(max_length=500, required=False)
+    event_types = serializers.ListField(child=strict.CharField(max_length=64), min_length=1, max_length=100,
+                                        required=False)
+    store = strict.SlugRelatedField(slug_field="code", queryset=Store.objects.all(), required=False, allow_null=True)
+
+
+class SecretSerializer(serializers.Serializer):
+    secret = serializers.CharField(help_text="The new signing secret, shown this once.")
+    previous_valid_until = serializers.DateTimeField(help_text="The previous secret signs too until then.")
+
+
+class PauseInputSerializer(serializers.Serializer):
+    reason = strict.CharField(max_length=300, required=False, allow_blank=True)
+
+
+class RedeliverInputSerializer(serializers.Serializer):
+    ids = serializers.ListField(child=strict.IntegerField(min_value=1), required=False, min_length=1,
+                                max_length=1000, help_text="Parked deliveries to send again; leave out for all.")
+
+
+class CountSerializer(serializers.Serializer):
+    redelivered = serializers.IntegerField()
+
+
+class ReplayInputSerializer(serializers.Serializer):
+    after = strict.IntegerField(required=False, min_value=0, help_text="Replay events with a higher id.")
+    since = serializers.DateTimeField(required=False, help_text="Replay events from this time on (ISO 8601).")
+
+
+class ReplayedSerializer(serializers.Serializer):
+    requeued = serializers.IntegerField(help_text="Deliveries it had, pending again.")
+    created = serializers.IntegerField(help_text="Events it never got, now queued.")
+
+
+class EventRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    type = serializers.CharField()
+    occurred_at = serializers.DateTimeField()
+
+
+class DeliverySerializer(StrictModelSerializer):
+    event = EventRefSerializer(read_only=True)
+
+    class Meta:
+        model = Delivery
+        fields = ["id", "event", "member_id", "state", "attempts", "next_attempt_at", "last_status", "last_error",
+                  "created_at", "delivered_at", "latency_ms"]
+        read_only_fields = fields
+
+
+class DeliveryRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+
+
+class PingSerializer(serializers.Serializer):
+    delivery = DeliverySerializer()
+
+
+class LatencySerializer(serializers.Serializer):
+    _24h = serializers.IntegerField(allow_null=True)
+    _7d = serializers.IntegerField(allow_null=True)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        return {"24h": fields.pop("_24h"), "7d": fields.pop("_7d")}
+
+
+class FailureSerializer(serializers.Serializer):
+    delivery = DeliveryRefSerializer()
+    status = serializers.IntegerField(allow_null=True)
+    error = serializers.CharField()
+
+
+class FiguresSerializer(serializers.Serializer):
+    delivered = serializers.IntegerField()
+    retrying = serializers.IntegerField(help_text="Pending after at least one failed attempt.")
+    waiting = serializers.IntegerField(help_text="Pending, not tried yet.")
+    parked = serializers.IntegerField()
+    p95_latency_ms = LatencySerializer(help_text="95th percentile from event to delivery, last 24 hours and 7 days.")
+    last_success_at = serializers.DateTimeField(allow_null=True)
+    last_failure = FailureSerializer(allow_null=True)
+
+
+class EventTypeSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    label = serializers.CharField()
+    scope = serializers.CharField(help_text="The read scope a key needs to hear the type.")
+    resource = serializers.CharField()
+
+
+class RefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+
+
+class EnvelopeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    type = serializers.CharField()
+    occurred_at = serializers.CharField()
+    member = RefSerializer(allow_null=True)
+    store = RefSerializer(allow_null=True)
+    data = serializers.DictField()
+
+
+class EventPageSerializer(serializers.Serializer):
+    next = serializers.IntegerField(allow_null=True, help_text="The last id: ask again with after=next.")
+    results = EnvelopeSerializer(many=True)
