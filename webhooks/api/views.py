@@ -19,7 +19,7 @@ from scrm.api.schema import CONFLICT, ERRORS
 from scrm.api.viewsets import ScopedQuerysetMixin, ScopedViewSet
 from scrm.errors import InvalidInput
 from scrm.models import ApiKey
-from scrm.scoping import scope
+from scrm.scoping import get_visible_or_404, scope
 from webhooks import queries
 from webhooks.api import serializers as s
 from webhooks.filters import DeliveryFilterSet, SubscriptionFilterSet
@@ -159,7 +159,11 @@ class SubscriptionViewSet(ScopedQuerysetMixin, mixins.ListModelMixin, mixins.Ret
 
     @action(detail=True, methods=["get"], filterset_class=DeliveryFilterSet, pagination_class=Cursor)
     def deliveries(self, request, *args, **kwargs):
-        subscription = self.get_object()
+        # get_object would run this action's FilterSet (of deliveries) over the subscriptions.
+        owned = self.get_queryset()
+        if (key := getattr(request.user, "api_key", None)) is not None:
+            owned = owned.filter(api_key=key)
+        subscription = get_visible_or_404(owned, request.user, pk=kwargs["pk"])
         rows = self.filter_queryset(scope(Delivery.objects.select_related("event"), request.user)
                                     .filter(subscription=subscription))
         page = self.paginate_queryset(rows)
