@@ -1,4 +1,5 @@
-"""RFM scores per member and the quintile boundaries they were scored against."""
+"""RFM scores per member and the quintile boundaries they were scored against; the cockpit's summaries
+(members joined per day, 5A stage moves, sales per day, buyers per period) and when each was rebuilt."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from members.models import Member
+from scrm.models import Store
 from scrm.scoping import ScopedManager
 
 
@@ -85,3 +87,165 @@ class RFMBoundaries(models.Model):
 
     def __str__(self) -> str:
         return f"RFM {self.computed_at:%Y-%m-%d %H:%M}"
+
+
+# --- the cockpit's summaries -------------------------------------------------------------------------
+# Each is rebuilt by insights.cockpit.services from the rows it sums (days are the brand's local
+# dates, settings.TIME_ZONE); the cockpit reads them, and its drill-downs read the live rows.
+
+
+class MemberDimension(models.TextChoices):
+    SOURCE = "source", _("Source")
+    STATE = "state", _("Channel code")
+
+
+class DailyMembers(models.Model):
+    """Live members who joined on `day`, per home store and per key of one dimension: by source
+    (every member once), or by the state of a channel code they were added through (a member once
+    per state)."""
+
+    day = models.DateField(_("day"))
+    store = models.ForeignKey(
+        Store, verbose_name=_("home store"), on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+        db_index=False,
+    )
+    dimension = models.CharField(_("dimension"), max_length=8, choices=MemberDimension.choices)
+    key = models.CharField(_("key"), max_length=64)
+    members = models.PositiveIntegerField(_("members"))
+
+    objects = ScopedManager()
+    store_scope_field = "store"
+
+    class Meta:
+        verbose_name = _("members joined per day")
+        verbose_name_plural = _("members joined per day")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dimension", "day", "store", "key"], name="daily_members_unique", nulls_distinct=False
+            ),
+        ]
+        indexes = [models.Index(fields=["store", "dimension", "day"], name="daily_members_store")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.dimension}={self.key}: {self.members}"
+
+
+class StageMove(models.Model):
+    """A member's move into a 5A stage on a day (from the member's timeline: a profile change of the
+    stage), with the member's home store as of the refresh. One row per member, day and stage."""
+
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, db_index=False,
+                               related_name="+")
+    day = models.DateField(_("day"))
+    stage = models.CharField(_("moved into"), max_length=10)
+    store = models.ForeignKey(
+        Store, verbose_name=_("home store"), on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+        db_index=False,
+    )
+
+    objects = ScopedManager()
+    store_scope_field = "store"
+
+    class Meta:
+        verbose_name = _("5A stage move")
+        verbose_name_plural = _("5A stage moves")
+        constraints = [models.UniqueConstraint(fields=["member", "day", "stage"], name="stage_move_unique")]
+        indexes = [models.Index(fields=["day", "stage"], name="stage_move_day")]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} → {self.stage} {self.day}"
+
+
+class BuyerKind(models.TextChoices):
+    MEMBER = "member", _("Pool member")
+    OTHER = "other", _("Not in the pool")
+
+
+class DailySales(models.Model):
+    """Orders placed on `day` per channel, split by pool members (counted under their home store)
+    and other buyers (under the order's store): orders not fully refunded and GMV net of refunds,
+    both in the reporting currency."""
+
+    day = models.DateField(_("day"))
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+        db_index=False,
+    )
+    channel = models.CharField(_("channel"), max_length=20)
+    buyer = models.CharField(_("buyer"), max_length=6, choices=BuyerKind.choices)
+    orders = models.PositiveIntegerField(_("orders"))
+    gmv = models.DecimalField(_("GMV (net)"), max_digits=16, decimal_places=2)
+
+    objects = ScopedManager()
+    store_scope_field = "store"
+
+    class Meta:
+        verbose_name = _("sales per day")
+        verbose_name_plural = _("sales per day")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "store", "channel", "buyer"], name="daily_sales_unique", nulls_distinct=False
+            ),
+        ]
+        indexes = [models.Index(fields=["store", "day"], name="daily_sales_store")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.channel} {self.buyer}: {self.gmv}"
+
+
+class PeriodBuyers(models.Model):
+    """Distinct buyers of one period (first and last day, inclusive) per channel ('' = every
+    channel), for the whole brand (`whole_brand`) or one store: pool members who bought (under
+    their home store), other buyers (distinct buyer identities on orders without a member, and
+    each order with no identity, under the order's store), members with two or more orders, and
+    members who also bought in the period of the same length before. Kept for the cockpit's preset
+    periods; other periods are counted live."""
+
+    start = models.DateField(_("first day"))
+    end = models.DateField(_("last day"))
+    whole_brand = models.BooleanField(_("whole brand"), default=False)
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+        db_index=False,
+    )
+    channel = models.CharField(_("channel"), max_length=20, blank=True)
+    members = models.PositiveIntegerField(_("pool members who bought"))
+    others = models.PositiveIntegerField(_("other buyers"))
+    repeat = models.PositiveIntegerField(_("members with two or more orders"))
+    returning = models.PositiveIntegerField(_("members who bought in the period before too"))
+    computed_at = models.DateTimeField(_("computed at"))
+
+    objects = ScopedManager()
+    store_scope_field = "store"
+
+    class Meta:
+        verbose_name = _("buyers per period")
+        verbose_name_plural = _("buyers per period")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["start", "end", "whole_brand", "store", "channel"], name="period_buyers_unique",
+                nulls_distinct=False,
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.start}–{self.end} {self.channel or '*'}: {self.members}"
+
+
+class SummaryRun(models.Model):
+    """When each cockpit summary was last rebuilt (what the cockpit shows as its figures' age), how
+    long it took, and for the stage moves the last timeline entry read."""
+
+    name = models.CharField(_("summary"), max_length=32, primary_key=True)
+    refreshed_at = models.DateTimeField(_("refreshed at"))
+    duration_ms = models.PositiveIntegerField(_("took (ms)"), default=0)
+    watermark = models.BigIntegerField(_("last row read"), default=0)
+
+    store_scope_field = None
+
+    class Meta:
+        verbose_name = _("cockpit summary run")
+        verbose_name_plural = _("cockpit summary runs")
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.refreshed_at:%Y-%m-%d %H:%M}"

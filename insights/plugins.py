@@ -6,6 +6,8 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 
 from insights import queries, segments, tasks
+from insights.cockpit import members as cockpit_members
+from insights.cockpit import sales as cockpit_sales
 from loyalty.orders import hooks
 from scrm import overview, permissions
 
@@ -15,6 +17,8 @@ def register() -> None:
         "insights", _("Figures: sales, members, RFM, tiers, points"), store_roles="read", store_staff="none"
     )
     segments.register()
+    cockpit_members.register()
+    cockpit_sales.register()
     hooks.on_orders_changed(tasks.queue_rescore)
     overview.register("sales", template="insights/_overview.html", context=queries.overview, order=10)
     overview.register("my_sales", template="insights/_today.html", context=queries.my_sales, page="today")

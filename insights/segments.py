@@ -1,11 +1,20 @@
-"""Segment filters over RFM: recency, frequency and monetary scores, and the RFM segment."""
+"""Segment filters over RFM (recency, frequency and monetary scores, and the RFM segment), and the
+cockpit's: bought in a period on a channel, orders in a period, moved into a 5A stage in a period,
+added through a channel code."""
 
 from __future__ import annotations
 
+import datetime
+
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from insights.models import RFMSegment
-from members.segments.registry import Leaf, Value, register_filter
+from loyalty.orders import sql as orders_sql
+from loyalty.orders.models import OrderChannel
+from members import sql as members_sql
+from members.models import MemberEvent, Stage
+from members.segments.registry import InvalidValue, Leaf, Value, register_filter
 
 SCORES = Value("integer", many=True, minimum=1, maximum=5)
 SEGMENTS = Value("string", many=True, choices=RFMSegment.choices)
@@ -43,4 +52,142 @@ def register() -> None:
         order=303,
         value_schema={"in": SEGMENTS, "not_in": SEGMENTS},
         compile_sql=_rfm_sql("segment"),
+    )
+    register_cockpit()
+
+
+# --- the cockpit's conditions: each figure of the cockpit is the count of a definition made of these
+# (and the member centre's own), so its drill-down lists exactly the members it counts. Dates are the
+# brand's local days, both ends included, as the "joined" filter reads them.
+
+PERIOD_CHANNEL = Value("any", many=True, length=3)
+ANY_CHANNEL = "any"
+
+
+def _day(raw, leaf: Leaf, index: int) -> datetime.date:
+    try:
+        return datetime.date.fromisoformat(raw) if isinstance(raw, str) and len(raw) == 10 else None
+    except ValueError:
+        return None
+
+
+def _start_of(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+def _period_of(leaf: Leaf) -> tuple[datetime.datetime, datetime.datetime]:
+    first, last = datetime.date.fromisoformat(leaf.value[0]), datetime.date.fromisoformat(leaf.value[1])
+    return _start_of(first), _start_of(last + datetime.timedelta(days=1))
+
+
+def _check_period(leaf: Leaf) -> None:
+    first, last = (_day(leaf.value[i], leaf, i) for i in (0, 1))
+    for i, day in enumerate((first, last)):
+        if day is None:
+            raise InvalidValue(_("The value must be a date written YYYY-MM-DD."), subpath=f"{leaf.path}[{i}]")
+    if first > last:
+        raise InvalidValue(_("The first day comes after the last."), subpath=f"{leaf.path}[1]")
+
+
+def _validate_bought(leaf: Leaf) -> None:
+    _check_period(leaf)
+    if leaf.value[2] != ANY_CHANNEL and leaf.value[2] not in OrderChannel.values:
+        raise InvalidValue(
+            _("The channel is %(any)s or one of: %(channels)s.")
+            % {"any": ANY_CHANNEL, "channels": ", ".join(OrderChannel.values)},
+            subpath=f"{leaf.path}[2]",
+        )
+
+
+def _live_order(o: str) -> str:
+    return f"{o}.refunded_amount < {o}.total_amount"
+
+
+def _bought_sql(leaf: Leaf, m: str):
+    since, until = _period_of(leaf)
+    sql = (f"EXISTS (SELECT 1 FROM {orders_sql.ORDER} o WHERE o.member_id = {m}.id AND o.placed_at >= %s "
+           f"AND o.placed_at < %s AND {_live_order('o')}")
+    params = [since, until]
+    if leaf.value[2] != ANY_CHANNEL:
+        sql += " AND o.channel = %s"
+        params.append(leaf.value[2])
+    return sql + ")", params
+
+
+def _orders_threshold(raw) -> int | None:
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, str) and raw.isdigit():
+        raw = int(raw)
+    return raw if isinstance(raw, int) and 1 <= raw <= 1000 else None
+
+
+def _validate_orders(leaf: Leaf) -> None:
+    _check_period(leaf)
+    if _orders_threshold(leaf.value[2]) is None:
+        raise InvalidValue(_("The number of orders is a whole number from 1 to 1000."), subpath=f"{leaf.path}[2]")
+
+
+def _orders_sql(leaf: Leaf, m: str):
+    since, until = _period_of(leaf)
+    n = _orders_threshold(leaf.value[2])
+    # Counting stops at n: a member with thousands of orders costs no more than one with n.
+    return (f"(SELECT count(*) FROM (SELECT 1 FROM {orders_sql.ORDER} o WHERE o.member_id = {m}.id "
+            f"AND o.placed_at >= %s AND o.placed_at < %s AND {_live_order('o')} LIMIT %s) n) >= %s",
+            [since, until, n, n])
+
+
+# A profile change of the stage is written on the member's timeline as {"changes": {"stage": [old, new]}}.
+STAGE_CHANGE_KINDS = (MemberEvent.Kind.UPDATED, MemberEvent.Kind.STAGE)
+STAGE_TO_SQL = "{e}.data -> 'changes' -> 'stage' ->> 1"
+
+
+def _validate_moved(leaf: Leaf) -> None:
+    _check_period(leaf)
+    if leaf.value[2] not in Stage.values:
+        raise InvalidValue(_("The stage is one of: %(stages)s.") % {"stages": ", ".join(Stage.values)},
+                           subpath=f"{leaf.path}[2]")
+
+
+def _moved_sql(leaf: Leaf, m: str):
+    since, until = _period_of(leaf)
+    return (f"EXISTS (SELECT 1 FROM {members_sql.MEMBER_EVENT} e WHERE e.member_id = {m}.id "
+            f"AND e.kind = ANY(%s) AND e.created_at >= %s AND e.created_at < %s "
+            f"AND {STAGE_TO_SQL.format(e='e')} = %s)",
+            [[str(k) for k in STAGE_CHANGE_KINDS], since, until, leaf.value[2]])
+
+
+def _joined_via_sql(leaf: Leaf, m: str):
+    sql = (f"EXISTS (SELECT 1 FROM {members_sql.STAFF_RELATION} r WHERE r.member_id = {m}.id "
+           "AND r.state = ANY(%s))")
+    return (f"NOT {sql}" if leaf.op == "not_in" else sql), [sorted(set(leaf.value))]
+
+
+def _channel_code_options():
+    from wecom.models import ChannelCode
+
+    return list(ChannelCode.objects.order_by("name").values_list("state", "name")[:500])
+
+
+def register_cockpit() -> None:
+    group = _("Purchases and journey")
+    register_filter(
+        "bought", _("Bought in a period on a channel [first day, last day, channel or \"any\"]"),
+        group=group, order=310, value_schema={"between": PERIOD_CHANNEL},
+        compile_sql=_bought_sql, validate=_validate_bought,
+    )
+    register_filter(
+        "orders_between", _("Orders in a period [first day, last day, at least n]"),
+        group=group, order=311, value_schema={"at_least": PERIOD_CHANNEL},
+        compile_sql=_orders_sql, validate=_validate_orders,
+    )
+    register_filter(
+        "stage_moved", _("Moved into a 5A stage in a period [first day, last day, stage]"),
+        group=group, order=312, value_schema={"between": PERIOD_CHANNEL},
+        compile_sql=_moved_sql, validate=_validate_moved,
+    )
+    states = Value("string", many=True, options=_channel_code_options)
+    register_filter(
+        "joined_via", _("Added through a channel code"), group=group, order=313,
+        value_schema={"in": states, "not_in": states}, compile_sql=_joined_via_sql,
     )

@@ -161,3 +161,8 @@ def rescore_members(*, member_ids: Iterable[int], now=None) -> dict:
 def can_read_figures(actor) -> bool:
     """The Figures page is for operators (the brand's figures) and store managers (their store's)."""
     return getattr(actor, "role", None) in (Role.OPERATOR, Role.STORE_MANAGER)
+
+
+def can_read_brand(actor) -> bool:
+    """Operators read the whole brand's cockpit and may cut it to one store."""
+    return getattr(actor, "role", None) == Role.OPERATOR

@@ -6,4 +6,6 @@ from insights import views
 
 urlpatterns = [
     path("insights/", views.figures, name="insights-figures"),
+    path("insights/cockpit/", views.cockpit, name="insights-cockpit"),
+    path("insights/cockpit/export/", views.cockpit_export, name="insights-cockpit-export"),
 ]

@@ -5,3 +5,4 @@ from insights.api import views
 
 def register(router) -> None:
     router.register("insights/figures", views.FiguresViewSet, basename="insights-figures")
+    router.register("insights/cockpit", views.CockpitViewSet, basename="insights-cockpit")

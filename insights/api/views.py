@@ -9,6 +9,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
 from insights import queries
+from insights.cockpit import base as cockpit_base
 from scrm.api.viewsets import ScopedViewSet
 from scrm.errors import InvalidInput
 
@@ -29,3 +30,37 @@ class FiguresViewSet(ScopedViewSet):
             }
             raise InvalidInput(details={"days": [message]})
         return Response(queries.figures(self.actor, days=queries.period(raw)))
+
+
+class CockpitViewSet(ScopedViewSet):
+    """The cockpit's figures, as on /insights/cockpit/: each with its previous period's value, the
+    change, when it was counted and the segment definition of the members it counts (POST it to
+    the segments API, or count it, and get the same members)."""
+
+    scope_resource = "insights"
+
+    @extend_schema(
+        summary="The cockpit: pool, 5A funnel, buyers and sales of a period, with drill-down definitions",
+        parameters=[
+            OpenApiParameter("days", int, enum=list(cockpit_base.PRESETS), description="Preset period (default 30)."),
+            OpenApiParameter("start", OpenApiTypes.DATE, description="First day of a custom period (with end)."),
+            OpenApiParameter("end", OpenApiTypes.DATE, description="Last day of a custom period, today at the latest."),
+            OpenApiParameter("store", int, description="One store's figures (brand-wide callers)."),
+            OpenApiParameter("section", str, description="Only this section (pool, funnel, sales)."),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def list(self, request):
+        period = cockpit_base.parse_period(request.query_params)
+        board = cockpit_base.open_cockpit(self.actor, period=period, store_id=request.query_params.get("store"))
+        only = request.query_params.get("section") or None
+        known = [s.key for s in cockpit_base.sections()]
+        if only is not None and only not in known:
+            raise InvalidInput(details={"section": [_("Unknown section; known sections: %(keys)s.") % {
+                "keys": ", ".join(known)}]})
+        sections = cockpit_base.read(board, only=only)
+        return Response({
+            "period": period.as_dict(), "previous": period.previous.as_dict(),
+            "store": board.store.pk if board.store is not None else None,
+            "sections": [data.as_dict() for _section, data in sections],
+        })

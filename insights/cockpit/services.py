@@ -1,0 +1,232 @@
+"""The cockpit's summaries, rebuilt from the rows they sum with set-based SQL: members joined per
+day (by source and by channel code), 5A stage moves, sales per day, and the buyers of the preset
+periods. Each rebuild is one transaction: readers see the old rows until the new ones are complete.
+
+`refresh(full=False)` (every few minutes) rebuilds the members' days, adds the stage moves written
+since the last run, the last three days of sales and the buyers of the 7- and 30-day periods;
+`refresh(full=True)` (nightly) rebuilds everything. `buyer_rows` is also what the cockpit counts
+live for a period it keeps no summary of, so the two cannot disagree."""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections import defaultdict
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from insights.cockpit.base import PRESETS, Period, preset_period
+from insights.models import DailyMembers, DailySales, PeriodBuyers, StageMove, SummaryRun
+from insights.segments import STAGE_CHANGE_KINDS, STAGE_TO_SQL
+from loyalty.orders import sql as orders_sql
+from members import sql as members_sql
+from members.models import Stage
+
+DAILY_MEMBERS = DailyMembers._meta.db_table
+STAGE_MOVE = StageMove._meta.db_table
+DAILY_SALES = DailySales._meta.db_table
+SALES_DAYS_QUICK = 3  # the quick refresh rebuilds the sales of today and the two days before
+QUICK_BUYER_PRESETS = (7, 30)
+
+_MEMBERS_SQL = f"""
+INSERT INTO {DAILY_MEMBERS} (day, store_id, dimension, key, members)
+SELECT (m.created_at AT TIME ZONE %(tz)s)::date, m.home_store_id, 'source', m.source, count(*)
+  FROM {members_sql.MEMBER} m WHERE {members_sql.live('m')}
+ GROUP BY 1, 2, 4
+UNION ALL
+SELECT (m.created_at AT TIME ZONE %(tz)s)::date, m.home_store_id, 'state', left(r.state, 64), count(DISTINCT m.id)
+  FROM {members_sql.MEMBER} m JOIN {members_sql.STAFF_RELATION} r ON r.member_id = m.id AND r.state <> ''
+ WHERE {members_sql.live('m')}
+ GROUP BY 1, 2, 4
+"""
+
+_STAGE_MOVES_SQL = f"""
+INSERT INTO {STAGE_MOVE} (member_id, day, stage, store_id)
+SELECT DISTINCT e.member_id, (e.created_at AT TIME ZONE %(tz)s)::date, {STAGE_TO_SQL.format(e="e")}, m.home_store_id
+  FROM {members_sql.MEMBER_EVENT} e JOIN {members_sql.MEMBER} m ON m.id = e.member_id
+ WHERE e.kind = ANY(%(kinds)s) AND {STAGE_TO_SQL.format(e="e")} = ANY(%(stages)s) AND {members_sql.live('m')}
+   AND e.id > %(after)s AND e.id <= %(upto)s
+ON CONFLICT (member_id, day, stage) DO NOTHING
+"""
+
+_SALES_SQL = f"""
+INSERT INTO {DAILY_SALES} (day, store_id, channel, buyer, orders, gmv)
+SELECT (o.placed_at AT TIME ZONE %(tz)s)::date,
+       CASE WHEN m.id IS NULL THEN o.store_id ELSE m.home_store_id END, o.channel,
+       CASE WHEN m.id IS NULL THEN 'other' ELSE 'member' END,
+       count(*) FILTER (WHERE o.refunded_amount < o.total_amount), sum(o.total_amount - o.refunded_amount)
+  FROM {orders_sql.ORDER} o LEFT JOIN {members_sql.MEMBER} m ON m.id = o.member_id AND {members_sql.live('m')}
+ WHERE o.currency = %(currency)s AND o.placed_at >= %(since)s
+ GROUP BY 1, 2, 3, 4
+"""
+
+# Buyers of one period: pool members by their home store, with how many orders each placed in the
+# period and whether they bought in the period before too; other buyers by the order's store.
+_MEMBER_BUYERS_SQL = f"""
+WITH mo AS MATERIALIZED (
+    SELECT o.member_id, o.channel, m.home_store_id AS store_id, o.placed_at >= %(since)s AS cur
+      FROM {orders_sql.ORDER} o JOIN {members_sql.MEMBER} m ON m.id = o.member_id
+     WHERE o.member_id IS NOT NULL AND o.placed_at >= %(before)s AND o.placed_at < %(until)s
+       AND o.refunded_amount < o.total_amount AND {members_sql.live('m')} {{store_m}}
+),
+pm AS (
+    SELECT member_id, store_id, count(*) FILTER (WHERE cur) AS n, bool_or(NOT cur) AS before
+      FROM mo GROUP BY member_id, store_id
+)
+SELECT GROUPING(store_id) = 1, store_id, channel, count(DISTINCT member_id), NULL::bigint, NULL::bigint
+  FROM mo WHERE cur GROUP BY GROUPING SETS ((store_id, channel), (channel))
+UNION ALL
+SELECT GROUPING(store_id) = 1, store_id, '', count(*), count(*) FILTER (WHERE n >= 2),
+       count(*) FILTER (WHERE before)
+  FROM pm WHERE n > 0 GROUP BY GROUPING SETS ((store_id), ())
+"""
+
+_OTHER_BUYERS_SQL = f"""
+SELECT GROUPING(o.store_id) = 1, o.store_id, CASE WHEN GROUPING(o.channel) = 1 THEN '' ELSE o.channel END,
+       count(DISTINCT CASE WHEN o.buyer_external_id <> ''
+                           THEN o.buyer_channel || chr(31) || o.buyer_namespace || chr(31) || o.buyer_external_id
+                           ELSE 'order ' || o.id END)
+  FROM {orders_sql.ORDER} o
+ WHERE o.member_id IS NULL AND o.placed_at >= %(since)s AND o.placed_at < %(until)s
+   AND o.refunded_amount < o.total_amount {{store_o}}
+ GROUP BY GROUPING SETS ((o.store_id, o.channel), (o.store_id), (o.channel), ())
+"""
+
+
+def _params() -> dict:
+    return {"tz": settings.TIME_ZONE, "currency": settings.SIYU_CURRENCIES[0]}
+
+
+def _mark(cursor, name: str, started: float, now, watermark: int | None = None) -> int:
+    took = int((time.perf_counter() - started) * 1000)
+    cursor.execute(
+        f"INSERT INTO {SummaryRun._meta.db_table} (name, refreshed_at, duration_ms, watermark) "
+        "VALUES (%s, %s, %s, coalesce(%s, 0)) ON CONFLICT (name) DO UPDATE SET refreshed_at = EXCLUDED.refreshed_at, "
+        f"duration_ms = EXCLUDED.duration_ms, watermark = coalesce(%s, {SummaryRun._meta.db_table}.watermark)",
+        [name, now, took, watermark, watermark],
+    )
+    return took
+
+
+def refresh_members(*, now=None) -> int:
+    """Members joined per day, per home store, by source and by channel code: rebuilt whole (one
+    pass over the members; merges and erasures change past days too)."""
+    now, started = now or timezone.now(), time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL work_mem = '128MB'")
+        cursor.execute(f"DELETE FROM {DAILY_MEMBERS}")
+        cursor.execute(_MEMBERS_SQL, _params())
+        return _mark(cursor, "members", started, now)
+
+
+def refresh_stage_moves(*, full: bool = False, now=None) -> int:
+    """5A stage moves from the members' timelines: rebuilt whole, or (quick) the entries written since
+    the last run added."""
+    now, started = now or timezone.now(), time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SELECT coalesce(max(id), 0) FROM {members_sql.MEMBER_EVENT}")
+        upto = cursor.fetchone()[0]
+        after = 0
+        if full:
+            cursor.execute(f"DELETE FROM {STAGE_MOVE}")
+        else:
+            cursor.execute(f"SELECT watermark FROM {SummaryRun._meta.db_table} WHERE name = 'stage_moves'")
+            row = cursor.fetchone()
+            if row is None:
+                cursor.execute(f"DELETE FROM {STAGE_MOVE}")
+            else:
+                after = row[0]
+        cursor.execute(_STAGE_MOVES_SQL, {**_params(), "kinds": [str(k) for k in STAGE_CHANGE_KINDS],
+                                          "stages": list(Stage.values), "after": after, "upto": upto})
+        return _mark(cursor, "stage_moves", started, now, watermark=upto)
+
+
+def refresh_sales(*, full: bool = False, now=None) -> int:
+    """Sales per day, channel and kind of buyer: rebuilt whole, or (quick) the last three days (a
+    refund or a late-linked buyer of an older order shows at the next full rebuild)."""
+    now, started = now or timezone.now(), time.perf_counter()
+    first_day = datetime.date(1970, 1, 1) if full else timezone.localdate(now) - datetime.timedelta(
+        days=SALES_DAYS_QUICK - 1)
+    since = timezone.make_aware(datetime.datetime.combine(first_day, datetime.time.min))
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL work_mem = '128MB'")
+        cursor.execute(f"DELETE FROM {DAILY_SALES} WHERE day >= %s", [first_day])
+        cursor.execute(_SALES_SQL, {**_params(), "since": since})
+        return _mark(cursor, "sales", started, now)
+
+
+def buyer_rows(period: Period, *, store_id: int | None = None, cursor=None) -> dict:
+    """{(whole_brand, store_id, channel): {"members", "others", "repeat", "returning"}} for one period
+    (channel "" = every channel), counted from the orders; `store_id` cuts it to one store's rows."""
+    since, until = period.bounds()
+    before, _ = period.previous.bounds()
+    params = {"since": since, "until": until, "before": before, "store": store_id}
+    store_m = "AND m.home_store_id = %(store)s" if store_id is not None else ""
+    store_o = "AND o.store_id = %(store)s" if store_id is not None else ""
+    rows: dict = defaultdict(lambda: {"members": 0, "others": 0, "repeat": 0, "returning": 0})
+
+    def run(c):
+        c.execute(_MEMBER_BUYERS_SQL.format(store_m=store_m), params)
+        for brand, store, channel, members, repeat, returning in c.fetchall():
+            row = rows[(bool(brand), None if brand else store, channel)]
+            row["members"] = members
+            if repeat is not None:
+                row["repeat"], row["returning"] = repeat, returning
+        c.execute(_OTHER_BUYERS_SQL.format(store_o=store_o), params)
+        for brand, store, channel, others in c.fetchall():
+            rows[(bool(brand), None if brand else store, channel)]["others"] = others
+
+    if cursor is not None:
+        run(cursor)
+    else:
+        with connection.cursor() as c:
+            run(c)
+    if store_id is not None:  # a store's own rows only (its brand-wide grouping is that store again)
+        return {k: v for k, v in rows.items() if not k[0] and k[1] == store_id}
+    return dict(rows)
+
+
+def preset_windows(today: datetime.date, presets=PRESETS) -> list[Period]:
+    """The preset periods ending today, the periods before them (their comparisons) and the periods
+    before those (what the returning rate of the period before is a share of)."""
+    out = []
+    for days in presets:
+        current = preset_period(days, today=today)
+        out += [w for w in (current, current.previous, current.previous.previous) if w not in out]
+    return out
+
+
+def refresh_buyers(*, presets=PRESETS, now=None) -> int:
+    """Buyers of the preset periods ending today and of the two periods before each, for the brand and
+    per store; rows of other periods (yesterday's presets) are dropped."""
+    now, started = now or timezone.now(), time.perf_counter()
+    windows = preset_windows(timezone.localdate(now), presets)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL work_mem = '256MB'")
+        rows = []
+        for window in windows:
+            for (brand, store, channel), v in buyer_rows(window, cursor=cursor).items():
+                rows.append(PeriodBuyers(start=window.start, end=window.end, whole_brand=brand, store_id=store,
+                                         channel=channel, computed_at=now, **v))
+        keep = {(w.start, w.end) for w in preset_windows(timezone.localdate(now))}
+        stale = PeriodBuyers.objects.all()
+        for start, end in keep:
+            stale = stale.exclude(start=start, end=end)
+        stale.delete()
+        for window in windows:
+            PeriodBuyers.objects.filter(start=window.start, end=window.end).delete()
+        PeriodBuyers.objects.bulk_create(rows, batch_size=2000)
+        return _mark(cursor, "buyers", started, now)
+
+
+def refresh(*, full: bool = False, now=None) -> dict:
+    """Every summary: quick (members, new stage moves, recent sales, short presets) or full."""
+    now = now or timezone.now()
+    return {
+        "members_ms": refresh_members(now=now),
+        "stage_moves_ms": refresh_stage_moves(full=full, now=now),
+        "sales_ms": refresh_sales(full=full, now=now),
+        "buyers_ms": refresh_buyers(presets=PRESETS if full else QUICK_BUYER_PRESETS, now=now),
+    }
