@@ -1,3 +1,5 @@
-"""The webhooks screens."""
+"""Dashboard URLs of webhooks (flat names, included at the site root)."""
 
-urlpatterns: list = []
+from webhooks.views import urlpatterns
+
+__all__ = ["urlpatterns"]
