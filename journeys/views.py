@@ -45,7 +45,8 @@ def _back(request, default: str):
 
 
 class PhoneTasksView(ScopedListView):
-    """All my open tasks on the phone: due today (overdue included), only overdue, or upcoming."""
+    """All my open tasks on the phone: due today (overdue included), only overdue, or upcoming; with
+    `all=1` the whole store's open tasks (mine, colleagues' and the pool's), whenever due."""
 
     queryset = Task.objects.all()
     template_name = "journeys/m_tasks.html"
@@ -55,13 +56,19 @@ class PhoneTasksView(ScopedListView):
         value = self.request.GET.get("when", "today")
         return value if value in WHEN else "today"
 
+    def whole_store(self) -> bool:
+        return self.request.GET.get("all") == "1"
+
     def narrow(self, queryset):
-        mine = queries.mine(self.request.user, when=self.when())
-        return queries.with_cards(queryset.filter(pk__in=mine.values("pk"))).order_by("priority", "due_at", "id")
+        if self.whole_store():
+            rows = queryset.filter(state=TaskState.OPEN)
+        else:
+            rows = queryset.filter(pk__in=queries.mine(self.request.user, when=self.when()).values("pk"))
+        return queries.with_cards(rows).order_by("priority", "due_at", "id")
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context.update(when=self.when(), outcomes=TaskOutcome.choices,
+        context.update(when="all" if self.whole_store() else self.when(), outcomes=TaskOutcome.choices,
                        pool=list(queries.with_cards(queries.pool(self.request.user))[:queries.POOL_SHOWN]))
         return context
 
@@ -161,7 +168,7 @@ class _Echo:
 @scoped_view
 def task_export(request):
     """The board's tasks (its filters; every state unless one is asked) as CSV, at most 50,000 rows."""
-    if request.user.role not in (Role.OPERATOR, Role.STORE_MANAGER):
+    if not services.sees_board(request.user):
         raise PermissionDenied
     filterset = TaskFilterSet(data=request.GET or None, queryset=Task.objects.visible_to(request.user),
                               request=request)

@@ -81,25 +81,25 @@ class TaskViewSet(ScopedQuerysetMixin, mixins.ListModelMixin, mixins.RetrieveMod
     @action(detail=True, methods=["post"], filterset_class=None)
     @idempotent
     def complete(self, request, *args, **kwargs):
+        task = self.get_object()  # another store's task answers 404 before its body is read
         data = _valid(s.CompleteInputSerializer, request)
-        task = services.complete(task=self.get_object(), actor=request.user, outcome=data["outcome"],
-                                 note=data["note"])
+        task = services.complete(task=task, actor=request.user, outcome=data["outcome"], note=data["note"])
         return Response(s.TaskSerializer(task).data)
 
     @action(detail=True, methods=["post"], filterset_class=None)
     @idempotent
     def skip(self, request, *args, **kwargs):
+        task = self.get_object()
         data = _valid(s.SkipInputSerializer, request)
-        return Response(s.TaskSerializer(services.skip(task=self.get_object(), actor=request.user,
-                                                       reason=data["reason"])).data)
+        return Response(s.TaskSerializer(services.skip(task=task, actor=request.user, reason=data["reason"])).data)
 
     @action(detail=True, methods=["post"], filterset_class=None)
     @idempotent
     def reassign(self, request, *args, **kwargs):
+        task = self.get_object()
         data = _valid(s.ReassignInputSerializer, request)
         assignee = _one(User, data["assignee"], "assignee", _("No staff member %(id)s."))
-        return Response(s.TaskSerializer(services.reassign(task=self.get_object(), actor=request.user,
-                                                           assignee=assignee)).data)
+        return Response(s.TaskSerializer(services.reassign(task=task, actor=request.user, assignee=assignee)).data)
 
     @action(detail=True, methods=["post"], filterset_class=None)
     @idempotent

@@ -97,6 +97,11 @@ def manages_store(actor, store_id: int | None) -> bool:
     return not _is_clerk(actor)
 
 
+def sees_board(actor) -> bool:
+    """The store's board and its export: store managers and operators (and keys that read tasks), not clerks."""
+    return not _is_clerk(actor) and permissions.has_scope(actor, f"{RESOURCE}:read") and access_for(actor).reaches_any
+
+
 def can_act(actor, task: Task) -> bool:
     """Whether `actor` may do, skip or take `task`: a clerk their own and their store's pool tasks."""
     if not permissions.can_write(actor, RESOURCE) or not access_for(actor).allows_store(task.store_id):

@@ -11,3 +11,11 @@ register = template.Library()
 def staff_for(staff: dict, store_id: int) -> list:
     """The staff a task of `store_id` may be given to (the view found them in one query)."""
     return staff.get(store_id, [])
+
+
+@register.filter
+def actable(task, user) -> bool:
+    """Whether `user` may tap Done or Skip on `task` (the services' rule)."""
+    from journeys.services.tasks import can_act
+
+    return can_act(user, task)

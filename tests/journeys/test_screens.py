@@ -150,3 +150,13 @@ def test_csv_export_and_figures(today, bob, carol):
 def test_chinese_today(today, carol):
     html = as_user(carol).get("/m/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert today["greet"].member.name in html
+
+
+def test_phone_whole_store_shows_colleagues_tasks_without_their_buttons(today, carol, store_a):
+    colleague = type(carol).objects.create(username="erin", role="store_staff", store=store_a, display_name="Erin")
+    Task.objects.filter(pk=today["later"].pk).update(assignee=colleague)
+    html = as_user(carol).get("/tasks/m/?all=1").content.decode()
+    assert f'data-testid="task-{today["later"].pk}"' in html and f'data-testid="task-{today["b"].pk}"' not in html
+    card = html[html.index(f'data-testid="task-{today["later"].pk}"'):]
+    card = card[:card.index("</li>")]
+    assert "Erin" in card and "done-reached" not in card
