@@ -353,3 +353,29 @@ def test_a_system_actor_may_manage(subscribe):
     services.pause(actor=SystemActor("rule:test"), subscription=sub)
     sub.refresh_from_db()
     assert sub.state == "paused"
+
+
+def test_the_demo_seeds_its_integration_and_subscription_once(monkeypatch, stores):
+    from webhooks import demo
+
+    monkeypatch.setenv("SIYU_DEMO_EVENT_RECEIVER_URL", "http://127.0.0.1:8034/demo")
+    monkeypatch.setenv("SIYU_DEMO_EVENT_RECEIVER_SECRET", "whsec_demo_receiver_secret_0001")
+    monkeypatch.setattr(demo, "TYPES", (TOUCHED, ORDERED, "no.such.type"))
+    first = demo.seed()
+    assert "new" in first
+    demo.seed()
+    sub = Subscription.objects.get()
+    assert sub.api_key.name == demo.KEY_NAME and sub.url == "http://127.0.0.1:8034/demo"
+    assert sorted(sub.event_types) == sorted([TOUCHED, ORDERED]) and sub.secret == "whsec_demo_receiver_secret_0001"
+    assert "members:read" in sub.api_key.scopes
+
+
+def test_the_demo_without_a_receiver_makes_the_key_only(monkeypatch, db):
+    from webhooks import demo
+
+    monkeypatch.delenv("SIYU_DEMO_EVENT_RECEIVER_URL", raising=False)
+    assert "not set" in demo.seed()
+    assert not Subscription.objects.exists()
+    from scrm.models import ApiKey
+
+    assert ApiKey.objects.filter(name=demo.KEY_NAME).count() == 1
