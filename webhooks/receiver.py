@@ -29,6 +29,7 @@ import collections
 import contextlib
 import hashlib
 import json
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -92,12 +93,20 @@ class Receiver:
         if self.record_path:
             with contextlib.suppress(FileNotFoundError), open(self.record_path, encoding="utf-8") as lines:
                 for line in lines:
-                    if line.strip():
+                    try:
                         row = Received(**json.loads(line))
-                        if 200 <= row.status < 300:
-                            self._seen.add((row.path, row.event_id))
-                        self.requests.append(row)
+                    except (ValueError, TypeError):
+                        continue  # a line cut short when the receiver was killed mid-write
+                    if 200 <= row.status < 300:
+                        self._seen.add((row.path, row.event_id))
+                    self.requests.append(row)
+            cut_short = False
+            with contextlib.suppress(FileNotFoundError, OSError), open(self.record_path, "rb") as raw:
+                raw.seek(-1, 2)
+                cut_short = raw.read(1) != b"\n"
             self._file = open(self.record_path, "a", encoding="utf-8")  # noqa: SIM115 - open while serving
+            if cut_short:
+                self._file.write("\n")  # end a line cut short, so the next one stands alone
 
     def fail(self, status: int, *, times: int = 1, retry_after: float | None = None) -> None:
         """Answer the next `times` requests with `status` (after checking them)."""
@@ -218,6 +227,10 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
     receiver: Receiver
+
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a sender that hung up: nothing to report
+            super().handle_error(request, client_address)
 
 
 @dataclass
