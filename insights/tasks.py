@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from insights import services
+from insights.cockpit import services as cockpit_services
 
 
 @shared_task(
@@ -31,3 +32,23 @@ def queue_rescore(order_ids: list[int], member_ids: list[int]) -> None:
     """loyalty.orders.hooks callback (runs after commit)."""
     for start in range(0, len(member_ids), 5000):
         rescore_members.delay(member_ids[start : start + 5000])
+
+
+@shared_task(
+    name="insights.tasks.refresh_cockpit", ignore_result=True, acks_late=True, soft_time_limit=840, time_limit=900
+)
+def refresh_cockpit() -> dict:
+    """Every 15 minutes: the cockpit's members per day, new stage moves, recent sales, short presets."""
+    return cockpit_services.refresh(full=False)
+
+
+@shared_task(
+    name="insights.tasks.refresh_cockpit_full",
+    ignore_result=True,
+    acks_late=True,
+    soft_time_limit=2 * 3600 - 300,
+    time_limit=2 * 3600,
+)
+def refresh_cockpit_full() -> dict:
+    """Just after midnight: every cockpit summary rebuilt, the buyers of every preset period of the new day."""
+    return cockpit_services.refresh(full=True)
