@@ -101,11 +101,11 @@ def signing_secrets(subscription, *, now: dt.datetime | None = None) -> tuple[st
     """The secrets a request is signed with: the subscription's, and the previous one while a
     rotation's overlap lasts."""
     now = now or timezone.now()
-    previous = subscription.previous_secret
-    until = subscription.previous_secret_until
-    if previous and until is not None and until > now:
-        return (subscription.secret, previous)
-    return (subscription.secret,)
+    return _secrets(subscription.secret, subscription.previous_secret, subscription.previous_secret_until, now)
+
+
+def _secrets(secret: str, previous: str, until: dt.datetime | None, now: dt.datetime) -> tuple[str, ...]:
+    return (secret, previous) if previous and until is not None and until > now else (secret,)
 
 
 def headers(*, event_id: int, event_type: str, attempt: int, body: bytes, secrets: tuple[str, ...],
@@ -272,7 +272,7 @@ def claim(*, batch: int = BATCH, lease: float | None = None) -> list[Claimed]:
     claimed = []
     for (pk, attempts, created, sub_id, url, secret, previous, previous_until, rate, event_id, event_type,
          occurred_at, member_id, store_id, data) in sorted(rows):
-        secrets = (secret, previous) if previous and previous_until and previous_until > now else (secret,)
+        secrets = _secrets(secret, previous, previous_until, now)
         claimed.append(Claimed(pk, attempts, created, sub_id, url, secrets, rate, event_id, event_type, occurred_at,
                                member_id, store_id, json.loads(data)))
     return claimed
@@ -287,9 +287,13 @@ def _send_one(item: Claimed, bucket: limits.Bucket, deadline: float) -> Outcome:
         return Outcome(item, "skipped", wait=exc.retry_after)
     except redis.RedisError as exc:
         return Outcome(item, "skipped", Answer(None, f"rate limiter unavailable: {exc}"[:BODY_CHARS]), wait=1.0)
-    body = item.body()
-    answer = post(item.url, body, headers(event_id=item.event_id, event_type=item.event_type,
-                                          attempt=item.attempts, body=body, secrets=item.secrets))
+    try:
+        body = item.body()
+        answer = post(item.url, body, headers(event_id=item.event_id, event_type=item.event_type,
+                                              attempt=item.attempts, body=body, secrets=item.secrets))
+    except Exception as exc:  # noqa: BLE001 - a request that could not even be made is retried, then parked
+        logger.exception("webhooks: delivery %s could not be posted", item.id)
+        answer = Answer(None, f"{type(exc).__name__}: {exc}"[:BODY_CHARS])
     status = answer.status
     if status is not None and 200 <= status < 300:
         state = "delivered"
