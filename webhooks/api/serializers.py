@@ -10,6 +10,8 @@ from scrm.api.serializers import StrictModelSerializer
 from scrm.models import Store
 from webhooks.models import Delivery, Subscription
 
+BIGINT = 2**63 - 1
+
 
 class KeyRefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
@@ -48,7 +50,7 @@ class SubscriptionInputSerializer(serializers.Serializer):
                                         help_text="Codes from GET /api/v1/webhooks/event-types/.")
     store = strict.SlugRelatedField(slug_field="code", queryset=Store.objects.all(), required=False, allow_null=True,
                                     help_text="Store code: hear only this store's events (a store-bound key: its own).")
-    api_key = strict.IntegerField(required=False, min_value=1,
+    api_key = strict.IntegerField(required=False, min_value=1, max_value=BIGINT,
                                   help_text="The integration's key id (operators' sessions; a key subscribes itself).")
 
 
@@ -70,7 +72,7 @@ class PauseInputSerializer(serializers.Serializer):
 
 
 class RedeliverInputSerializer(serializers.Serializer):
-    ids = serializers.ListField(child=strict.IntegerField(min_value=1), required=False, min_length=1,
+    ids = serializers.ListField(child=strict.IntegerField(min_value=1, max_value=BIGINT), required=False, min_length=1,
                                 max_length=1000, help_text="Parked deliveries to send again; leave out for all.")
 
 
@@ -79,7 +81,8 @@ class CountSerializer(serializers.Serializer):
 
 
 class ReplayInputSerializer(serializers.Serializer):
-    after = strict.IntegerField(required=False, min_value=0, help_text="Replay events with a higher id.")
+    after = strict.IntegerField(required=False, min_value=0, max_value=BIGINT,
+                                help_text="Replay events with a higher id.")
     since = serializers.DateTimeField(required=False, help_text="Replay events from this time on (ISO 8601).")
 
 

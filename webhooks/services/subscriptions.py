@@ -284,7 +284,7 @@ def _ids(ids) -> list[int]:
         raise InvalidInput(details={"ids": [_("A non-empty list of delivery ids.")]})
     if len(ids) > MAX_REDELIVER_IDS:
         raise InvalidInput(details={"ids": [_("At most %(max)d ids at once.") % {"max": MAX_REDELIVER_IDS}]})
-    bad = [str(i)[:20] for i in ids if isinstance(i, bool) or not isinstance(i, int) or i < 1]
+    bad = [str(i)[:20] for i in ids if isinstance(i, bool) or not isinstance(i, int) or not 1 <= i < 2**63]
     if bad:
         raise InvalidInput(details={"ids": [_("Not delivery ids: %(ids)s.") % {"ids": ", ".join(bad[:10])}]})
     return sorted(set(ids))
@@ -323,7 +323,7 @@ def _replay_point(*, after_id, since, now: dt.datetime) -> tuple[str, list]:
                 "days": settings.SIYU_EVENT_RETENTION_DAYS, "cutoff": cutoff.isoformat(timespec="seconds")}
             raise InvalidInput(message, details={"since": [message]})
         return "e.occurred_at >= %(point)s", [since]
-    if isinstance(after_id, bool) or not isinstance(after_id, int) or after_id < 0:
+    if isinstance(after_id, bool) or not isinstance(after_id, int) or not 0 <= after_id < 2**63:
         raise InvalidInput(details={"after": [_("An event id (a whole number, 0 for every kept event).")]})
     return "e.id > %(point)s", [after_id]
 
