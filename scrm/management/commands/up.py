@@ -67,11 +67,23 @@ def _local_webhook(host: str, port: int) -> tuple[list[str], dict[str, str]]:
     return ["--secret", secret], {"SIYU_WEBHOOK_URL": f"http://{host}:{port}/hooks/siyu", "SIYU_WEBHOOK_SECRET": secret}
 
 
+def _local_events(host: str, port: int) -> tuple[list[str], dict[str, str]]:
+    # The demo integration's receiver (webhooks.receiver): it checks each delivery's signature with the
+    # secret the demo subscription is given, and keeps what it took in var/ across restarts.
+    secret = "whsec_" + secrets.token_urlsafe(32)
+    record = str(settings.BASE_DIR / "var" / "demo-events-received.jsonl")
+    return ["--secret", secret, "--record", record], {
+        "SIYU_DEMO_EVENT_RECEIVER_URL": f"http://{host}:{port}/siyu/events",
+        "SIYU_DEMO_EVENT_RECEIVER_SECRET": secret,
+    }
+
+
 # name -> (module run with --host/--port, the settings that mean a real one is configured, its setup)
 LOCAL_PROVIDERS = {
     "sms": ("campaigns.fake.sms", ("SIYU_SMS_URL", "SIYU_SMS_KEY"), _local_sms),
     "smtp": ("campaigns.fake.smtp", ("SIYU_SMTP_HOST",), _local_smtp),
     "hook": ("campaigns.fake.webhook", ("SIYU_WEBHOOK_URL",), _local_webhook),
+    "events": ("webhooks.receiver", ("SIYU_DEMO_EVENT_RECEIVER_URL",), _local_events),
 }
 
 
@@ -260,8 +272,9 @@ class Command(BaseCommand):
 
     def _start_local_providers(self, supervisor, env) -> dict[str, str]:
         """Start a local SMS provider, SMTP server and webhook receiver (campaigns.fake) for each
-        campaign channel whose settings are not given, so every channel can be tried in the demo;
-        the settings that point the web app, worker and beat at them."""
+        campaign channel whose settings are not given, so every channel can be tried in the demo, and
+        the demo integration's event receiver (webhooks.receiver); the settings that point the web
+        app, worker and beat at them."""
         provider_env: dict[str, str] = {}
         host = "127.0.0.1"
         for name, (module, needs, make) in LOCAL_PROVIDERS.items():
