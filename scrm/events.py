@@ -95,16 +95,31 @@ def emit_many(code: str, rows: Iterable[tuple[int | None, int | None, dict | Non
         return cursor.rowcount
 
 
+def insert_sql(code: str, select: str, *, at: dt.datetime | None = None, named: bool = False):
+    """(statement, params) of the INSERT that records one event per row of `select`, which yields
+    (member_id, store_id, data jsonb); `select`'s own params follow the returned ones. For a change
+    and its events in one statement: the INSERT goes after a data-modifying WITH (the rows a DELETE
+    or UPDATE returned), or inside one as `ev AS (...)`, so the change's rows never leave
+    PostgreSQL. With `named`, the placeholders are %(event_type)s and %(event_at)s and the params a
+    dict, for statements written with named parameters. Data is not size-checked here: build it
+    from ids and short columns."""
+    get_type(code)
+    now = at or timezone.now()
+    kind, when = ("%(event_type)s", "%(event_at)s") if named else ("%s", "%s")
+    statement = (
+        f"INSERT INTO {EVENT} (type, occurred_at, member_id, store_id, data, relayed) "
+        f"SELECT {kind}, {when}, q.member_id, q.store_id, q.data, false "
+        f"FROM ({select}) AS q(member_id, store_id, data)"
+    )
+    return statement, ({"event_type": code, "event_at": now} if named else [code, now])
+
+
 def emit_sql(code: str, select: str, params: Iterable = (), *, at: dt.datetime | None = None) -> int:
     """Record one event per row of `select`, which yields (member_id, store_id, data jsonb): for
     changes made by one set-based statement (tier recalculation, points expiry, bulk tagging)."""
-    get_type(code)
+    statement, leading = insert_sql(code, select, at=at)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {EVENT} (type, occurred_at, member_id, store_id, data, relayed) "
-            f"SELECT %s, %s, q.member_id, q.store_id, q.data, false FROM ({select}) AS q(member_id, store_id, data)",
-            [code, at or timezone.now(), *params],
-        )
+        cursor.execute(statement, [*leading, *params])
         return cursor.rowcount
 
 

@@ -37,10 +37,13 @@ from members.io.columns import CONSENT_VALUES, Column, Layout, gender_values, so
 from members.models import AddWay, AttributeType, Channel, ConsentChannel, MemberEvent, Source, TagSource
 from members.phones import INVALID, LETTERS, SEVERAL, InvalidPhone
 from members.services import attributes, profile
+from members.services import tags as tag_services
 from members.services.attributes import BOOLEAN_WORDS, TEXT_MAX
+from members.services.consent import CONSENT_CHANGED
 from members.services.identities import EXTERNAL_ID_MAX
 from members.services.profile import BIRTHDAY_MIN, NAME_MAX
-from scrm import jobs
+from members.services.upsert import JOINED
+from scrm import events, jobs
 from scrm import sql as scrm_sql
 from scrm.files import PREVIEW_MAX, FileError
 from scrm.models import Store, User
@@ -270,6 +273,23 @@ class Importer:
         """Run `sql` with the parameters _param() collected for it."""
         params, self._params = self._params, {}
         return self._run(sql, params)
+
+    def _emit(self, code: str, select: str) -> int:
+        """Record one event per row of `select` (member_id, store_id, data), in one statement."""
+        statement, params = events.insert_sql(code, select)
+        with connection.cursor() as cursor:
+            self._bound(cursor)
+            cursor.execute(statement, params)
+            return cursor.rowcount
+
+    def _change_emitting(self, change_sql: str, code: str) -> int:
+        """Run a change of member tags (RETURNING member_id, tag_id) and record `code` for each row it
+        changed, in the same statement; returns how many rows changed."""
+        ev, params = events.insert_sql(code, tag_services.tag_event_select("changed"))
+        with connection.cursor() as cursor:
+            self._bound(cursor)
+            cursor.execute(f"WITH changed AS ({change_sql}), ev AS ({ev}) SELECT count(*) FROM changed", params)
+            return cursor.fetchone()[0]
 
     def _scalar(self, sql: str, params=None):
         with connection.cursor() as cursor:
@@ -831,6 +851,13 @@ class Importer:
                    o.birthday, o.final_store_id, o.owner_id, coalesce(o.source, {_lit(IMPORT_SOURCE)}),
                    coalesce(o.stage, {_lit(defaults["stage"])}), o.attrs, now(), now()
             FROM io_ok o WHERE o.member_id IS NULL ORDER BY o.mid""")
+        # member.joined (members.services.upsert.joined_data): the source and the first identity's channel.
+        self._emit(JOINED, f"""
+            SELECT o.mid, o.final_store_id, jsonb_build_object(
+                'source', coalesce(o.source, {_lit(IMPORT_SOURCE)}),
+                'channel', coalesce((SELECT i.channel FROM io_ident i WHERE i.row_no = o.row_no
+                                     ORDER BY i.col_no LIMIT 1), ''))
+            FROM io_ok o WHERE o.member_id IS NULL ORDER BY o.mid""")
 
     def _update_members(self) -> None:
         """Existing members, locked in id order first (two writers that share members wait for each
@@ -880,18 +907,21 @@ class Importer:
         """The tags cells, with the rule of members.services.tags: a single-choice group keeps one
         tag, so the imported one replaces the member's other one (rule tags are never touched)."""
         user = "NULL" if self.user_id is None else str(int(self.user_id))
-        self._run(f"""
+        # Each tag added or replaced is a member.tag_added / member.tag_removed, in the same statement.
+        self._change_emitting(f"""
             DELETE FROM {members_sql.MEMBER_TAG} mt
             USING io_ok o, io_tags t, {members_sql.TAG} old
             WHERE o.member_id IS NOT NULL AND t.cell = o.tags AND t.single AND mt.member_id = o.mid
               AND old.id = mt.tag_id AND old.group_id = t.group_id AND mt.tag_id <> t.tag_id
-              AND old.rule IS NULL""")
-        self.outcome.tags_added = self._run(f"""
+              AND old.rule IS NULL
+            RETURNING mt.member_id, mt.tag_id""", tag_services.TAG_REMOVED)
+        self.outcome.tags_added = self._change_emitting(f"""
             INSERT INTO {members_sql.MEMBER_TAG} (member_id, tag_id, source, added_by_id, added_at)
             SELECT o.mid, t.tag_id, {_lit(IMPORT_TAG_SOURCE)}, {user}::bigint, now()
             FROM io_ok o JOIN io_tags t ON t.cell = o.tags
             ORDER BY 1, 2
-            ON CONFLICT (member_id, tag_id) DO NOTHING""")  # a tag named twice in a cell is added once
+            ON CONFLICT (member_id, tag_id) DO NOTHING
+            RETURNING member_id, tag_id""", tag_services.TAG_ADDED)  # a tag named twice in a cell is added once
 
     def _write_owners(self) -> None:
         """Member.owner mirrors the owner relation: the imported owner becomes the one owner, and a
@@ -954,6 +984,11 @@ class Importer:
                        'purpose', purpose, 'channel', channel, 'granted', granted) ORDER BY purpose, channel)),
                    {user}::bigint, '', now()
             FROM io_consent_changed GROUP BY member_id ORDER BY member_id""")
+        self._emit(CONSENT_CHANGED, f"""
+            SELECT c.member_id, m.home_store_id,
+                   jsonb_build_object('channel', c.channel, 'purpose', c.purpose, 'granted', c.granted)
+            FROM io_consent_changed c JOIN {members_sql.MEMBER} m ON m.id = c.member_id
+            ORDER BY c.member_id, c.purpose, c.channel""")
 
     def estimate_tags(self) -> int:
         """For a dry run: how many tags would be added."""

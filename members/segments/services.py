@@ -13,6 +13,8 @@ from members import sql as members_sql
 from members.models import Tag
 from members.segments import index, queries
 from members.segments.models import Segment, SegmentSnapshot
+from members.services import tags as tag_services
+from scrm import events
 from scrm.actors import SystemActor, actor_user
 from scrm.errors import Forbidden
 from scrm.models import Role, Store
@@ -162,20 +164,26 @@ def refresh_rule_tag(*, tag_id: int) -> RuleRefresh | None:
             params,
         )
         cursor.execute("ANALYZE member_segments_rule_matches")
+        # Each member gaining or losing the tag hears member.tag_added / member.tag_removed, written
+        # by the same statement as the change.
+        add_events, add_params = events.insert_sql(tag_services.TAG_ADDED, tag_services.tag_event_select("added"))
         cursor.execute(
-            f"INSERT INTO {members_sql.MEMBER_TAG} (member_id, tag_id, source, added_at) "
+            f"WITH added AS (INSERT INTO {members_sql.MEMBER_TAG} (member_id, tag_id, source, added_at) "
             "SELECT x.id, %s, 'rule', now() FROM member_segments_rule_matches x "
             f"WHERE NOT EXISTS (SELECT 1 FROM {members_sql.MEMBER_TAG} t WHERE t.tag_id = %s AND t.member_id = x.id) "
-            "ON CONFLICT (member_id, tag_id) DO NOTHING",
-            [tag.pk, tag.pk],
+            "ON CONFLICT (member_id, tag_id) DO NOTHING RETURNING member_id, tag_id), "
+            f"ev AS ({add_events}) SELECT count(*) FROM added",
+            [tag.pk, tag.pk, *add_params],
         )
-        added = cursor.rowcount
+        added = cursor.fetchone()[0]
+        gone_events, gone_params = events.insert_sql(tag_services.TAG_REMOVED, tag_services.tag_event_select("gone"))
         cursor.execute(
-            f"DELETE FROM {members_sql.MEMBER_TAG} t WHERE t.tag_id = %s AND t.source = 'rule' "
-            "AND NOT EXISTS (SELECT 1 FROM member_segments_rule_matches x WHERE x.id = t.member_id)",
-            [tag.pk],
+            f"WITH gone AS (DELETE FROM {members_sql.MEMBER_TAG} t WHERE t.tag_id = %s AND t.source = 'rule' "
+            "AND NOT EXISTS (SELECT 1 FROM member_segments_rule_matches x WHERE x.id = t.member_id) "
+            f"RETURNING t.member_id, t.tag_id), ev AS ({gone_events}) SELECT count(*) FROM gone",
+            [tag.pk, *gone_params],
         )
-        removed = cursor.rowcount
+        removed = cursor.fetchone()[0]
     Tag.objects.filter(pk=tag.pk).update(rule_refreshed_at=timezone.now())
     return RuleRefresh(tag_id=tag.pk, added=added, removed=removed)
 

@@ -33,6 +33,8 @@ from members import sql as msql
 from members.models import Channel, Gender, MemberEvent
 from members.services.identities import BRAND_WIDE, CHANNELS, EXTERNAL_ID_MAX, NAMESPACE_MAX, IdentityKey
 from members.services.profile import DEFAULTS, NAME_MAX
+from members.services.upsert import JOINED, joined_data
+from scrm import events
 from scrm.actors import actor_label, actor_user
 from scrm.models import Store
 from scrm.scoping import Access, access_for
@@ -194,5 +196,13 @@ def claim(*, items: list[NewMember], actor) -> Claim:
         if partial:  # an item whose other identity someone holds keeps none: the per-item path decides
             cursor.execute(f"DELETE FROM {msql.IDENTITY} WHERE id = ANY(%s::bigint[])", [partial])
     result.taken.sort()
+    # member.joined now, not in create(): the caller may tag the new members in between, and a
+    # receiver hears a member join before anything else about it (the same transaction either way).
+    events.emit_many(JOINED, [
+        (member_id, item.home_store.pk if item.home_store is not None else None,
+         joined_data(DEFAULTS["source"], item.keys))
+        for index, member_id in sorted(result.member_of.items(), key=lambda pair: pair[1])
+        for item in (result.items[index],)
+    ])
     return result
 

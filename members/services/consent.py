@@ -23,10 +23,12 @@ from members import sql as members_sql
 from members.models import Consent, ConsentChannel, ConsentPurpose, ConsentRecord, Member, MemberEvent
 from members.services import attributes, events
 from scrm import actors
+from scrm import events as scrm_events
 from scrm.errors import InvalidInput
 
 SOURCE_MAX = ConsentRecord._meta.get_field("source").max_length
 EVIDENCE_MAX = ConsentRecord._meta.get_field("evidence").max_length
+CONSENT_CHANGED = "member.consent_changed"
 BRAND_WIDE_PURPOSES = frozenset({ConsentPurpose.SENSITIVE_DATA, ConsentPurpose.GUARDIAN, ConsentPurpose.PROFILING})
 
 
@@ -93,6 +95,10 @@ def set_consent(*, member: Member, purpose: str, channel: str = ConsentChannel.A
         for ch in channels
     )
     changed = [ch for ch in channels if _store(member.pk, purpose, ch, granted, at)]
+    # One member.consent_changed per answer that changed (an answer repeated changes nothing).
+    scrm_events.emit_many(CONSENT_CHANGED, [
+        (member.pk, locked.home_store_id, {"channel": ch, "purpose": purpose, "granted": granted}) for ch in changed
+    ], at=at)
     data = {"purpose": purpose, "channel": channel, "granted": granted, "source": source, "changed": changed}
     if not granted and purpose in (ConsentPurpose.SENSITIVE_DATA, ConsentPurpose.GUARDIAN):
         removed = attributes.drop_attributes_needing(member_id=member.pk, purpose=purpose, actor=actor)

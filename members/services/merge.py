@@ -49,11 +49,13 @@ from members.models import (
 from members.phones import mask_phone
 from members.services import events
 from scrm import actors
+from scrm import events as scrm_events
 from scrm.errors import InvalidInput, NotInScope
 from scrm.scoping import access_for, scope
 
 logger = logging.getLogger(__name__)
 
+MERGED = "member.merged"
 REASON_MAX = MemberMerge._meta.get_field("reason").max_length
 SAME_PHONE, SAME_UNIONID = "same_phone", "same_unionid"
 
@@ -281,6 +283,12 @@ def merge_members(*, survivor: Member, duplicate: Member, actor, reason: str = "
     events.record(survivor.pk, MemberEvent.Kind.MERGED, actor, {
         "duplicate": duplicate.pk, "reason": merge.reason, "moved": {k: v for k, v in moved.items() if v},
         "filled": filled, "consents_withdrawn": withdrawn,
+    })
+    # The event log is history: the duplicate's past events keep its id (a receiver learns here
+    # which member it became). What moved (tags, identities, consents) is not told again one by one:
+    # member.merged says the survivor now holds it all.
+    scrm_events.emit(MERGED, member_id=survivor.pk, store_id=survivor.home_store_id, at=now, data={
+        "into": {"id": survivor.pk}, "from": {"id": duplicate.pk}, "reason": merge.reason,
     })
     return merge
 

@@ -39,10 +39,14 @@ from members.models import (
 from members.services import events
 from members.services.attributes import hidden_attribute_codes
 from scrm import audit as audit_log
+from scrm import events as scrm_events
 from scrm import privacy as kernel_privacy
 from scrm.errors import InvalidInput
+from scrm.models import Event
 from scrm.services import audit
 
+ERASED = "member.erased"
+EVENT_LOG_EXPORT_MAX = 1000  # the newest events of the member in its export; older ones are in the log
 ERASE_REASON_MAX = 255  # kept in the erasure's event and audit entry, not in a column of its own
 
 
@@ -240,6 +244,20 @@ def _drop_cached(member_ids: list[int]) -> None:
     kernel_privacy.drop_cache_keys([registry.member_cache_key(i, "*") for i in member_ids])
 
 
+def event_log_part(member: Member, actor) -> list[dict]:
+    """The member's part of the event log (and that of duplicates merged into it), newest first and
+    bounded: type, time and data (ids and what changed), as receivers of the events got them."""
+    ids = [member.pk, *Member.objects.filter(merged_into=member).values_list("pk", flat=True)]
+    rows = (Event.objects.filter(member_id__in=ids).order_by("-id")
+            .values("id", "type", "occurred_at", "data")[:EVENT_LOG_EXPORT_MAX])
+    return [{"id": r["id"], "type": r["type"], "at": r["occurred_at"], "data": r["data"]} for r in rows]
+
+
+def erase_event_log(subject: registry.ErasureSubject) -> int:
+    """Blank the personal fields event types name in the member's past events (ids and types stay)."""
+    return sum(scrm_events.scrub_member(member_id) for member_id in subject.member_ids)
+
+
 def _checked_reason(reason) -> str:
     if not isinstance(reason, str) or len(reason) > ERASE_REASON_MAX:
         raise InvalidInput(details={"reason": [_("At most %(max)d characters of text.") % {"max": ERASE_REASON_MAX}]})
@@ -267,6 +285,8 @@ def erase_member(*, member: Member, actor, reason: str = "", ip=None) -> Member:
         name="", phone="", gender=Gender.UNKNOWN, birthday=None, attributes={}, erased_at=now, updated_at=now
     )
     counts["audit_log"] = _erase_audit_log(subject)
+    # Ids only: the event says who is gone, so each receiver erases what it copied.
+    scrm_events.emit(ERASED, member_id=member.pk, store_id=member.home_store_id, at=now, data={})
     events.record(member.pk, MemberEvent.Kind.ERASED, actor, {"reason": reason, "members": len(ids)})
     audit.record(
         actor=actor,

@@ -16,8 +16,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members import hooks
+from members import sql as msql
 from members.models import Member, MemberTag, Tag, TagGroup, TagSource
-from scrm import actors
+from scrm import actors, events
 from scrm.errors import Conflict, InvalidInput, NotInScope
 from scrm.permissions import require_write
 from scrm.scoping import scope
@@ -108,13 +109,40 @@ def _members_sql(members, actor) -> tuple[str, list, list[int] | None]:
     return "SELECT unnest(%s::bigint[]) AS id", [ids], ids
 
 
+TAG_ADDED, TAG_REMOVED = "member.tag_added", "member.tag_removed"
+
+
+def tag_event_select(rows: str) -> str:
+    """SELECT (member_id, store_id, data) of the member.tag_added / member.tag_removed events of
+    `rows`, a relation of (member_id, tag_id) pairs: the tag's id, name and group, the member's store."""
+    return f"""SELECT x.member_id, m.home_store_id,
+        jsonb_build_object('tag', jsonb_build_object('id', t.id, 'name', t.name,
+                                                     'group', jsonb_build_object('id', g.id, 'name', g.name)))
+        FROM {rows} x JOIN {msql.MEMBER} m ON m.id = x.member_id JOIN {msql.TAG} t ON t.id = x.tag_id
+        JOIN {msql.TAG_GROUP} g ON g.id = t.group_id
+        ORDER BY x.member_id, x.tag_id"""
+
+
+def _insert_with_events(cursor, insert_sql: str, params: list, *, fetch: bool):
+    """Run an INSERT of member tags (RETURNING member_id, tag_id) and record member.tag_added for
+    each row it added, in the same statement. Returns the (member_id, tag_id) pairs, or with
+    fetch=False only how many (a segment's millions stay in PostgreSQL)."""
+    ev, ev_params = events.insert_sql(TAG_ADDED, tag_event_select("added"))
+    tail = "SELECT member_id, tag_id FROM added" if fetch else "SELECT count(*) FROM added"
+    cursor.execute(f"WITH added AS ({insert_sql}), ev AS ({ev}) {tail}", [*params, *ev_params])
+    return cursor.fetchall() if fetch else cursor.fetchone()[0]
+
+
 def _delete_recording(cursor, delete_sql: str, params: list, *, actor, now, source: str = "") -> int:
     """Run a DELETE of members_membertag rows (aliased mt) and record one 'tag removed' event per row
-    removed, in the same statement, for the member's timeline. Returns the rows removed; with a
-    `source`, the pairs removed are reported to members.hooks.on_tags_changed."""
+    removed, in the same statement, for the member's timeline and the event log (member.tag_removed).
+    Returns the rows removed; with a `source`, the pairs removed are reported to
+    members.hooks.on_tags_changed."""
     user, label = actors.actor_user(actor), actors.actor_label(actor)
+    ev, ev_params = events.insert_sql(TAG_REMOVED, tag_event_select("gone"))
     cursor.execute(
-        f"""WITH gone AS ({delete_sql} RETURNING mt.member_id, mt.tag_id, mt.source, mt.added_at)
+        f"""WITH gone AS ({delete_sql} RETURNING mt.member_id, mt.tag_id, mt.source, mt.added_at),
+        ev AS ({ev})
         INSERT INTO members_memberevent (member_id, kind, data, actor_id, actor_label, created_at)
         SELECT gone.member_id, 'tag_removed',
                jsonb_build_object('tag', gone.tag_id, 'name', g.name || ' · ' || t.name, 'source', gone.source,
@@ -122,7 +150,7 @@ def _delete_recording(cursor, delete_sql: str, params: list, *, actor, now, sour
                %s, %s, %s
         FROM gone JOIN members_tag t ON t.id = gone.tag_id JOIN members_taggroup g ON g.id = t.group_id
         {"RETURNING member_id, (data->>'tag')::bigint" if source else ""}""",
-        [*params, getattr(user, "pk", None), label, now],
+        [*params, *ev_params, getattr(user, "pk", None), label, now],
     )
     if not source:
         return cursor.rowcount
@@ -151,7 +179,8 @@ def apply_pairs(pairs, *, actor, source: str) -> int:
                 [[m for m, _t in single], [t for _m, t in single]],
                 actor=actor, now=now, source=source,
             )
-        cursor.execute(
+        added = _insert_with_events(
+            cursor,
             """INSERT INTO members_membertag (member_id, tag_id, source, added_by_id, added_by_label, added_at)
             SELECT v.member_id, v.tag_id, %s, %s, %s, %s
             FROM unnest(%s::bigint[], %s::bigint[]) AS v(member_id, tag_id)
@@ -159,8 +188,8 @@ def apply_pairs(pairs, *, actor, source: str) -> int:
             ON CONFLICT (member_id, tag_id) DO NOTHING
             RETURNING member_id, tag_id""",
             [source, getattr(user, "pk", None), label, now, [p[0] for p in pairs], [p[1] for p in pairs]],
+            fetch=True,
         )
-        added = cursor.fetchall()
         hooks.tags_changed(added=added, source=source)
         return len(added)
 
@@ -186,15 +215,16 @@ def tag_members(*, tag: Tag, members, actor, source: str = TagSource.BULK) -> Ta
                 [tag.group_id, tag.pk, *params],
                 actor=actor, now=now, source=report,
             )
-        cursor.execute(
+        added = _insert_with_events(
+            cursor,
             f"""INSERT INTO members_membertag (member_id, tag_id, source, added_by_id, added_by_label, added_at)
             SELECT m.id, %s, %s, %s, %s, %s FROM ({member_sql}) AS m ORDER BY 1
-            ON CONFLICT (member_id, tag_id) DO NOTHING{" RETURNING member_id, tag_id" if report else ""}""",
+            ON CONFLICT (member_id, tag_id) DO NOTHING RETURNING member_id, tag_id""",
             [tag.pk, source, getattr(user, "pk", None), label, now, *params],
+            fetch=bool(report),
         )
         if not report:
-            return TagResult(tag_id=tag.pk, changed=cursor.rowcount, replaced=replaced)
-        added = cursor.fetchall()
+            return TagResult(tag_id=tag.pk, changed=added, replaced=replaced)
         hooks.tags_changed(added=added, source=source)
         return TagResult(tag_id=tag.pk, changed=len(added), replaced=replaced)
 
@@ -321,9 +351,16 @@ def update_tag(*, tag: Tag, actor, **fields) -> Tag:
 
 @transaction.atomic
 def delete_tag(*, tag: Tag, actor) -> None:
-    """Delete a tag and every member's use of it."""
+    """Delete a tag and every member's use of it (each member who carried it hears member.tag_removed)."""
     _require_brand_wide(actor)
+    _emit_removed_all(tag)
     tag.delete()
+
+
+def _emit_removed_all(tag: Tag) -> int:
+    """member.tag_removed for every member carrying `tag`, before the tag's rows go with it."""
+    return events.emit_sql(TAG_REMOVED, tag_event_select(
+        f"(SELECT member_id, tag_id FROM {msql.MEMBER_TAG} WHERE tag_id = %s)"), [tag.pk])
 
 
 @transaction.atomic
@@ -351,12 +388,15 @@ def merge_tags(*, source: Tag, target: Tag, actor) -> TagResult:
                 % {"group": target.group.name}
             ]})
     with connection.cursor() as cursor:
-        cursor.execute(
+        changed = _insert_with_events(
+            cursor,
             """INSERT INTO members_membertag (member_id, tag_id, source, added_by_id, added_by_label, added_at)
             SELECT member_id, %s, source, added_by_id, added_by_label, added_at FROM members_membertag
-            WHERE tag_id = %s ORDER BY member_id ON CONFLICT (member_id, tag_id) DO NOTHING""",
+            WHERE tag_id = %s ORDER BY member_id ON CONFLICT (member_id, tag_id) DO NOTHING
+            RETURNING member_id, tag_id""",
             [target.pk, source.pk],
+            fetch=False,
         )
-        changed = cursor.rowcount
+    _emit_removed_all(source)
     source.delete()
     return TagResult(tag_id=target.pk, changed=changed)

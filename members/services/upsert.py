@@ -36,12 +36,22 @@ from members.services.profile import (
     diff,
     resolve_store_and_owner,
 )
+from scrm import events as scrm_events
 from scrm.errors import Conflict, InvalidInput
 
 MAX_BATCH = 1000
 LOCK_LIMIT = 64  # identity keys; above this, advisory locks are skipped (see the module docstring)
 ATTEMPTS = 5
 ITEM_FIELDS = frozenset({"identities", "tags", *PROFILE_FIELDS})
+
+
+JOINED = "member.joined"
+
+
+def joined_data(source: str, keys) -> dict:
+    """member.joined's data: how the member came (Member.source) and the channel of the first
+    identity it came with (wecom, tmall, phone…), never the identity itself."""
+    return {"source": source or "", "channel": keys[0].channel if keys else ""}
 
 
 class _Retry(Exception):
@@ -451,6 +461,11 @@ class _Batch:
         for item, member in zip(new_items, created, strict=True):
             self.member_of[item.index] = member.pk
             self.members[member.pk] = member
+        # member.joined before the new members' tags, so a receiver hears them in that order.
+        scrm_events.emit_many(JOINED, [
+            (member.pk, member.home_store_id, joined_data(member.source, item.keys))
+            for item, member in zip(new_items, created, strict=True)
+        ], at=self.now)
 
     def add_identities(self) -> None:
         pairs = [(self.member_of[item.index], key) for item in self.items for key in item.keys
