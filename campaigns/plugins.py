@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from scrm import permissions
+from scrm import events, permissions
 
 
 def register() -> None:
@@ -19,6 +19,9 @@ def register() -> None:
     permissions.register("campaigns", _("Campaigns, their deliveries and the outbox"), store_roles="write")
     permissions.register("send_policy", _("Send policy: frequency caps and quiet hours"), store_roles="read",
                          brand_setting=True)
+    events.register_type("delivery.state_changed",
+                         _("A campaign's message to a member was sent, accepted, failed or suppressed"),
+                         resource="campaigns")
     channels.register(OutboxChannel())
     channels.register(SmsChannel())  # refuses campaigns until SIYU_SMS_URL and SIYU_SMS_KEY are set
     channels.register(WebhookChannel())  # ... SIYU_WEBHOOK_URL and SIYU_WEBHOOK_SECRET

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from scrm import permissions
+from scrm import events, permissions
 
 
 def register() -> None:
@@ -14,6 +14,8 @@ def register() -> None:
     permissions.register("koc_posts", _("KOC posts and their metrics"), store_roles="write")
     permissions.register("koc_programme", _("KOC levels, benefits, topics, platform rates and settings"),
                          store_roles="read", brand_setting=True)
+    events.register_type("creator.level_changed", _("A KOC creator's level moved (joined, promoted, demoted, left)"),
+                         resource="koc_creators")
 
     from koc import panels, privacy, timeline
 

@@ -33,6 +33,8 @@ from campaigns.models import (
 from campaigns.queries import personal_values
 from campaigns.services import recurrence, respect
 from campaigns.services.attachments import Renderer
+from members import sql as members_sql
+from scrm import events
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +43,23 @@ CAMPAIGN = Campaign._meta.db_table
 GROUP_DELIVERY = GroupDelivery._meta.db_table
 LEASE = dt.timedelta(minutes=5)  # a sending row older than this is settled (its worker is gone)
 BACKOFF_BASE, BACKOFF_MAX = 30, 3600  # seconds: 30, 60, 120 ... at most an hour
+STATE_CHANGED = "delivery.state_changed"
+
+# delivery.state_changed for the rows a write-back returned (alias w: id, campaign_id, member_id,
+# state, reason), in the write's own statement: one more INSERT ... SELECT per written batch.
+_STATE_EVENT_SELECT = f"""
+    SELECT w.member_id, m.home_store_id, jsonb_build_object(
+        'campaign', jsonb_build_object('id', w.campaign_id), 'delivery', jsonb_build_object('id', w.id),
+        'channel', c.channel, 'state', w.state, 'reason', w.reason)
+    FROM w JOIN {CAMPAIGN} c ON c.id = w.campaign_id JOIN {members_sql.MEMBER} m ON m.id = w.member_id
+    ORDER BY w.id"""
+
+
+def _emitting(update_sql: str, tail: str, *, now: dt.datetime) -> tuple[str, dict]:
+    """`update_sql` (an UPDATE of deliveries d RETURNING at least d.id, d.campaign_id, d.member_id,
+    d.state, d.reason) as the CTE w, the events of its rows as a second CTE, then `tail` over w."""
+    ev, params = events.insert_sql(STATE_CHANGED, _STATE_EVENT_SELECT, at=now, named=True)
+    return f"WITH w AS ({update_sql}), ev AS ({ev}) {tail}", params
 
 
 @dataclass
@@ -88,14 +107,17 @@ def _set_state(rows: list[Claimed], *, state: str, reason: str, now: dt.datetime
     if not rows:
         return
     extra = ", claimed_at = %(now)s, attempts = d.attempts + 1" if claim else ""
+    update = (f"UPDATE {DELIVERY} d SET state = %(state)s, reason = %(reason)s, updated_at = %(now)s{extra} "
+              "FROM unnest(%(months)s::date[], %(ids)s::bigint[]) AS k(send_month, id) "
+              "WHERE d.send_month = k.send_month AND d.id = k.id")
+    params = {"state": state, "reason": reason, "now": now,
+              "months": [r.send_month for r in rows], "ids": [r.id for r in rows]}
+    if not claim:  # suppressed: a state receivers hear of (sending is not; its answer is)
+        update, ev_params = _emitting(update + " RETURNING d.id, d.campaign_id, d.member_id, d.state, d.reason",
+                                      "SELECT count(*) FROM w", now=now)
+        params.update(ev_params)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {DELIVERY} d SET state = %(state)s, reason = %(reason)s, updated_at = %(now)s{extra} "
-            "FROM unnest(%(months)s::date[], %(ids)s::bigint[]) AS k(send_month, id) "
-            "WHERE d.send_month = k.send_month AND d.id = k.id",
-            {"state": state, "reason": reason, "now": now,
-             "months": [r.send_month for r in rows], "ids": [r.id for r in rows]},
-        )
+        cursor.execute(update, params)
 
 
 def _tie(campaign: Campaign) -> str:
@@ -148,23 +170,29 @@ def claim(campaign: Campaign, *, limit: int, now: dt.datetime, pol) -> tuple[lis
 
 
 def _write(rows: list[tuple[Claimed, Result]], sql_set: str, params: dict, *,
-           guard_claim: bool = True) -> list[tuple[int, dt.datetime]]:
+           guard_claim: bool = True, emit: bool = True) -> list[tuple[int, dt.datetime]]:
     """Apply `sql_set` to the rows still "sending" under this claim (a lease another worker settled
-    is not overwritten); the (member id, claimed at) of the rows written."""
+    is not overwritten); the (member id, claimed at) of the rows written. With `emit`, each row
+    written is a delivery.state_changed event, in the same statement (a retry, pending again, is not)."""
     if not rows:
         return []
     guard = " AND d.claimed_at = k.claimed_at" if guard_claim else ""
+    update = (f"UPDATE {DELIVERY} d SET {sql_set}, updated_at = %(now)s "
+              "FROM unnest(%(months)s::date[], %(ids)s::bigint[], %(claims)s::timestamptz[], %(pids)s::text[], "
+              "%(errors)s::text[], %(reasons)s::text[]) AS k(send_month, id, claimed_at, pid, error, reason) "
+              f"WHERE d.send_month = k.send_month AND d.id = k.id AND d.state = 'sending'{guard} ")
+    params = {**params, "months": [c.send_month for c, _ in rows], "ids": [c.id for c, _ in rows],
+              "claims": [c.claimed_at for c, _ in rows], "pids": [r.provider_message_id[:128] for _, r in rows],
+              "errors": [r.error[:ERROR_MAX] for _, r in rows], "reasons": [r.reason for _, r in rows]}
+    if emit:
+        update, ev_params = _emitting(
+            update + "RETURNING d.id, d.campaign_id, d.member_id, d.state, d.reason, k.claimed_at",
+            "SELECT member_id, claimed_at FROM w", now=params["now"])
+        params.update(ev_params)
+    else:
+        update += "RETURNING d.member_id, k.claimed_at"
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {DELIVERY} d SET {sql_set}, updated_at = %(now)s "
-            "FROM unnest(%(months)s::date[], %(ids)s::bigint[], %(claims)s::timestamptz[], %(pids)s::text[], "
-            "%(errors)s::text[], %(reasons)s::text[]) AS k(send_month, id, claimed_at, pid, error, reason) "
-            f"WHERE d.send_month = k.send_month AND d.id = k.id AND d.state = 'sending'{guard} "
-            "RETURNING d.member_id, k.claimed_at",
-            {**params, "months": [c.send_month for c, _ in rows], "ids": [c.id for c, _ in rows],
-             "claims": [c.claimed_at for c, _ in rows], "pids": [r.provider_message_id[:128] for _, r in rows],
-             "errors": [r.error[:ERROR_MAX] for _, r in rows], "reasons": [r.reason for _, r in rows]},
-        )
+        cursor.execute(update, params)
         return cursor.fetchall()
 
 
@@ -190,7 +218,7 @@ def _record(pairs: list[tuple[Claimed, Result]], *, now: dt.datetime, pol, repor
             by_attempts.setdefault(c.attempts, []).append((c, r))
         for attempts, rows in by_attempts.items():
             written = _write(rows, "state = 'pending', next_attempt_at = %(at)s, error = k.error",
-                             {"now": now, "at": now + wait(attempts)}, guard_claim=guard_claim)
+                             {"now": now, "at": now + wait(attempts)}, guard_claim=guard_claim, emit=False)
             report.retried += len(written)
             unsent += written
         for rows, reason, reason_sql in (
@@ -287,14 +315,16 @@ def start_due(*, now: dt.datetime, report: TickReport) -> None:
 def sweep_cancelled(*, now: dt.datetime, within: dt.timedelta = dt.timedelta(days=1)) -> int:
     """Deliveries of campaigns cancelled lately that went back to pending after the cancel (a retry
     answered mid-cancel) are suppressed as cancelled too, so nothing waits forever."""
+    statement, params = _emitting(
+        f"UPDATE {DELIVERY} d SET state = 'suppressed', reason = %(reason)s, updated_at = %(now)s FROM {CAMPAIGN} c "
+        "WHERE c.status = 'cancelled' AND c.finished_at > %(since)s AND d.campaign_id = c.id "
+        "AND d.send_month = c.send_month AND d.state = 'pending' "
+        "RETURNING d.id, d.campaign_id, d.member_id, d.state, d.reason",
+        "SELECT count(*) FROM w", now=now)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {DELIVERY} d SET state = 'suppressed', reason = %s, updated_at = %s FROM {CAMPAIGN} c "
-            "WHERE c.status = 'cancelled' AND c.finished_at > %s AND d.campaign_id = c.id "
-            "AND d.send_month = c.send_month AND d.state = 'pending'",
-            [DeliveryReason.CANCELLED.value, now, now - within],
-        )
-        return cursor.rowcount
+        cursor.execute(statement, {**params, "reason": DeliveryReason.CANCELLED.value, "now": now,
+                                   "since": now - within})
+        return cursor.fetchone()[0]
 
 
 def finish(*, now: dt.datetime) -> int:

@@ -19,11 +19,12 @@ from communities.models import CheckIn, CheckInSource, Event, EventStatus, SignU
 from communities.services import access
 from members.models import Member, Tag, TagSource
 from members.services import tags as tag_services
-from scrm import actors
+from scrm import actors, events
 from scrm.errors import Conflict, InvalidInput, NotInScope
 from scrm.scoping import scope
 
 CHECKIN = CheckIn._meta.db_table
+CHECKED_IN = "event.checked_in"
 SEATED = (SignUpState.CONFIRMED, SignUpState.OFFERED, SignUpState.ATTENDED)
 
 
@@ -96,6 +97,12 @@ def check_in(*, event: Event, actor, source: str, code: str | None = None, membe
         row = cursor.fetchone()
         if row is None:
             return CheckInResult(CheckIn.objects.select_related("staff").get(event=event, member=member), False)
+        # Before the attendance tag's event: a receiver hears the check-in first.
+        events.emit(CHECKED_IN, member_id=member.pk, store_id=member.home_store_id, data={
+            "event": {"id": event.pk, "name": event.title},
+            "community": {"id": event.community_id} if event.community_id else None,
+            "source": source, "walk_in": not seated,
+        })
         if seated:
             SignUp.objects.filter(pk=signup.pk, state__in=[SignUpState.CONFIRMED, SignUpState.OFFERED]).update(
                 state=SignUpState.ATTENDED, offer_expires_at=None)

@@ -33,7 +33,8 @@ from django.utils.translation import gettext as _
 from koc.models import Creator, CreatorStatus, Level, LevelChange, Post, Programme, TierRun
 from koc.services import levels as ladder_services
 from koc.services import rights
-from scrm import permissions
+from members import sql as members_sql
+from scrm import events, permissions
 from scrm.actors import actor_user
 from scrm.errors import InvalidInput
 from scrm.services import audit
@@ -47,6 +48,7 @@ TRIGGERS = ("schedule", "manual", "api", "posts", "ladder")
 CREATOR = Creator._meta.db_table
 POST = Post._meta.db_table
 LEVEL_CHANGE = LevelChange._meta.db_table
+LEVEL_CHANGED = "creator.level_changed"
 
 
 class Reason:
@@ -159,6 +161,26 @@ _HISTORY_SQL = f"""
     ORDER BY t.creator_id
 """
 
+def _level_json(rank: str) -> str:
+    return (f"CASE WHEN {rank} = 0 THEN NULL ELSE jsonb_build_object("
+            f"'id', (%s::bigint[])[{rank}], 'rank', {rank}, 'name', (%s::text[])[{rank}]) END")
+
+
+# creator.level_changed for each creator whose level moved in this run, from the run's own table.
+_EVENTS_SELECT = f"""
+    SELECT c.member_id, m.home_store_id,
+           jsonb_build_object('creator', jsonb_build_object('id', t.creator_id), 'from', {_level_json("t.cur_rank")},
+                              'to', {_level_json("t.new_rank")}, 'reason', t.reason)
+    FROM koc_tier_calc t JOIN {CREATOR} c ON c.id = t.creator_id JOIN {members_sql.MEMBER} m ON m.id = c.member_id
+    WHERE t.new_rank <> t.cur_rank
+    ORDER BY t.creator_id
+"""
+
+
+def _level_data(level: Level | None) -> dict | None:
+    return {"id": level.pk, "rank": level.rank, "name": level.name} if level is not None else None
+
+
 _TOTALS_SQL = """
     SELECT count(*) FILTER (WHERE new_rank > cur_rank), count(*) FILTER (WHERE new_rank < cur_rank),
            count(*) FILTER (WHERE graced), array_agg(creator_id) FILTER (WHERE new_rank <> cur_rank)
@@ -187,6 +209,7 @@ def _timeout_ms() -> int:
 
 
 def _run(cursor, *, levels, params, for_some: bool) -> dict:
+    names = [lv.name for lv in levels]
     cursor.execute("DROP TABLE IF EXISTS pg_temp.koc_tier_counts, pg_temp.koc_tier_calc")
     cursor.execute("SET LOCAL work_mem = '128MB'")
     cursor.execute(_counts_sql(for_some), params)
@@ -197,6 +220,8 @@ def _run(cursor, *, levels, params, for_some: bool) -> dict:
     promoted, demoted, graced, moved = cursor.fetchone()
     cursor.execute(_UPDATE_SQL, params)
     cursor.execute(_HISTORY_SQL, params)
+    if moved:
+        events.emit_sql(LEVEL_CHANGED, _EVENTS_SELECT, [params["ids"], names, params["ids"], names], at=params["now"])
     cursor.execute("DROP TABLE pg_temp.koc_tier_counts, pg_temp.koc_tier_calc")
     return {"counted": counted, "promoted": promoted, "demoted": demoted, "kept_by_grace": graced,
             "moved": moved or []}
@@ -280,6 +305,10 @@ def set_level(*, creator: Creator, actor, level_id: int | None, reason: str) -> 
         by=actor_user(actor))
     now = timezone.now()
     Creator.objects.filter(pk=creator.pk).update(level=level, level_since=now, updated_at=now)
+    events.emit(LEVEL_CHANGED, member_id=creator.member_id, store_id=creator.member.home_store_id, at=now, data={
+        "creator": {"id": creator.pk}, "from": _level_data(Level.objects.filter(pk=change.from_level_id).first()),
+        "to": _level_data(level), "reason": Reason.MANUAL,
+    })
     rights.sync_grants(creator_ids=[creator.pk])
     audit.record(actor=actor, action="koc.set_level", obj=creator, store_id=creator.member.home_store_id,
                  detail={"from": change.from_level_id, "to": level_id, "reason": reason.strip()[:280]})

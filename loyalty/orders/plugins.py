@@ -10,7 +10,7 @@ from loyalty.orders.models import Order
 from members import hooks as member_hooks
 from members import panels
 from members.services import merge
-from scrm import permissions
+from scrm import events, permissions
 
 
 def register() -> None:
@@ -18,6 +18,8 @@ def register() -> None:
 
     orders_timeline.register()
     permissions.register("orders", _("Orders and refunds"))
+    events.register_type("order.linked", _("An order was linked to a member (recorded with its buyer or later)"),
+                         resource="orders")
     member_hooks.on_identities_added(tasks.queue_link)
     merge.register_handler(Order, "member", services.move_orders_on_merge)
     panels.register("orders", template="orders/_member_panel.html", context=queries.member_panel, order=20)

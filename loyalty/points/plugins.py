@@ -92,6 +92,12 @@ def register() -> None:
     permissions.register("points", _("Member points, ledger and redemptions"), store_roles="write")
     permissions.register("rewards", _("Rewards catalogue and points policy"), store_roles="read", brand_setting=True)
     permissions.register("point_adjustments", _("Manual points adjustments"), store_roles="none")
+    from scrm import events
+
+    for code, label in (("points.earned", _("A member's points went up (earned, adjusted, given back)")),
+                        ("points.redeemed", _("A member's points went down (redeemed, adjusted, taken back)")),
+                        ("points.expired", _("A member's points expired"))):
+        events.register_type(code, label, resource="points")
     hooks.on_orders_changed(queue_sync)
     panels.register("points", template="points/_member_panel.html", context=panel_context, order=15)
     register_tier_basis()

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from loyalty.orders import hooks
 from loyalty.tiers import privacy, queries, segments, tasks
 from members import panels
-from scrm import permissions
+from scrm import events, permissions
 
 
 def register() -> None:
@@ -21,6 +21,7 @@ def register() -> None:
     # Floors are set by operators and by managers for their own store's members (the service
     # refuses clerks); store roles therefore get write here.
     permissions.register("tier_floors", _("Manual tier floors"), store_roles="write")
+    events.register_type("member.tier_changed", _("A member's tier level moved up or down"), resource="tiers")
     hooks.on_orders_changed(tasks.queue_after_orders_changed)
     panels.register("tier", template="tiers/_member_panel.html", context=queries.member_panel, order=10)
     segments.register()

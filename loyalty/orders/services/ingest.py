@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from loyalty.orders import hooks
 from loyalty.orders import sql as orders_sql
 from loyalty.orders.models import AttributionPolicy, Order
-from loyalty.orders.services import resend
+from loyalty.orders.services import linking, resend
 from loyalty.orders.services.attribution import attribute
 from loyalty.orders.services.cleaning import MAX_BATCH, Item, clean_item, currencies
 from members import sql as members_sql
@@ -339,6 +339,7 @@ def record_orders(*, items, actor, atomic: bool = False) -> BatchResult:
             raise _refused(errors, batch.conflicts)
         attribute(valid, info, AttributionPolicy.current())
         created = _insert(valid, now)
+        linking.emit_linked(created.values())  # those recorded with their buyer known
         outcome = _outcomes(batch, valid, created, access)
         if atomic and errors:
             raise _refused(errors, batch.conflicts)

@@ -8,6 +8,7 @@ from django.db import transaction
 from loyalty.orders import hooks
 from loyalty.orders import sql as orders_sql
 from members import sql as members_sql
+from scrm import events
 from scrm import sql as scrm_sql
 from scrm.sql import array, fetchall
 
@@ -36,11 +37,28 @@ WHERE o.id = found.id
 RETURNING o.id, o.member_id
 """
 LINK_CHUNK = 10000
+ORDER_LINKED = "order.linked"
+
+# order.linked: the order's id, channel, number, total and currency, for the member's store.
+_LINKED_SELECT = f"""
+SELECT o.member_id, m.home_store_id, jsonb_build_object('order', jsonb_build_object(
+    'id', o.id, 'channel', o.channel, 'external_id', o.external_id, 'total', o.total_amount::text,
+    'currency', o.currency))
+FROM {orders_sql.ORDER} o JOIN {members_sql.MEMBER} m ON m.id = o.member_id
+WHERE o.id = ANY(%s::bigint[]) ORDER BY o.id"""
+
+
+def emit_linked(order_ids) -> int:
+    """order.linked for each of these orders that has a member (recorded with one, or linked to one
+    now), in one INSERT ... SELECT."""
+    ids = sorted(order_ids)
+    return events.emit_sql(ORDER_LINKED, _LINKED_SELECT, [ids]) if ids else 0
 
 
 def _link(condition: str, params: list, *, limit: int) -> int:
     rows = fetchall(_LINK.format(condition=condition), [*params, limit])
     if rows:
+        emit_linked([r[0] for r in rows])
         hooks.orders_changed(order_ids=[r[0] for r in rows], member_ids=[r[1] for r in rows])
     return len(rows)
 

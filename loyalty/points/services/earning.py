@@ -14,7 +14,14 @@ from loyalty.orders import sql as orders_sql
 from loyalty.points import reasons, tiering
 from loyalty.points import sql as points_sql
 from loyalty.points.models import EntryKind, PointsPolicy
-from loyalty.points.services.ledger import change_balance, consume, lock_balances, record_entry
+from loyalty.points.services.ledger import (
+    POINTS_EARNED,
+    change_balance,
+    consume,
+    emit_entries,
+    lock_balances,
+    record_entry,
+)
 from loyalty.points.services.policy import currency_symbol, expiry_sql, policy_params, reporting_currency
 from members import sql as members_sql
 from scrm.actors import SystemActor
@@ -120,7 +127,7 @@ def _earn_sql(tier_sql: str) -> str:
            %(actor)s, now()
     FROM ins JOIN pts ON pts.id = ins.order_id JOIN bal ON bal.member_id = ins.member_id
     ORDER BY ins.member_id, ins.id
-    RETURNING delta
+    RETURNING id, delta
     """
 
 
@@ -151,7 +158,9 @@ def _earn(cursor, order_ids: list[int], policy: PointsPolicy) -> tuple[int, int]
         "actor": POLICY_ACTOR.label,
     }
     cursor.execute(_earn_sql(tiering.tier_sql()), params)
-    deltas = [row[0] for row in cursor.fetchall()]
+    rows = cursor.fetchall()
+    emit_entries(POINTS_EARNED, [entry_id for entry_id, _delta in rows])  # one INSERT ... SELECT for the batch
+    deltas = [delta for _id, delta in rows]
     return len(deltas), sum(deltas)
 
 

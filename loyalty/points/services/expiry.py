@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from loyalty.points import sql as points_sql
+from loyalty.points.services.ledger import POINTS_EXPIRED, emit_entries
 
 EXPIRY_BATCH_MEMBERS = 5_000
 
@@ -45,7 +46,7 @@ def expire_locked(cursor, member_ids: list[int], now) -> int:
                                                    'YYYY-MM-DD')),
                %(actor)s, %(now)s
         FROM tot JOIN bal ON bal.member_id = tot.member_id
-        RETURNING delta
+        RETURNING id, delta
         """,
         {
             "members": member_ids,
@@ -56,7 +57,9 @@ def expire_locked(cursor, member_ids: list[int], now) -> int:
             "actor": "points:expiry",  # shown in the reader's language (scrm.actors.SYSTEM_LABELS)
         },
     )
-    return -sum(row[0] for row in cursor.fetchall())
+    rows = cursor.fetchall()
+    emit_entries(POINTS_EXPIRED, [entry_id for entry_id, _delta in rows])  # one INSERT ... SELECT per batch
+    return -sum(delta for _id, delta in rows)
 
 
 def expire_due_points(*, now=None, batch_members: int = EXPIRY_BATCH_MEMBERS) -> int:

@@ -13,8 +13,10 @@ from django.utils.translation import gettext as _
 
 from loyalty.points import sql as points_sql
 from loyalty.points.errors import InsufficientPoints
-from loyalty.points.models import PointEntry
+from loyalty.points.models import EntryKind, PointEntry
+from members import sql as members_sql
 from members.models import Member
+from scrm import events
 from scrm.actors import actor_label, actor_user
 from scrm.errors import Conflict, NotInScope
 from scrm.scoping import scope
@@ -85,9 +87,42 @@ def change_balance(cursor, member_id: int, delta: int, **totals) -> int:
     return row[0]
 
 
+POINTS_EARNED, POINTS_REDEEMED, POINTS_EXPIRED = "points.earned", "points.redeemed", "points.expired"
+
+# An entry's event: its points, the balance after, why (the entry's reason code, else its kind), the
+# kind itself (earn, adjust, clawback, transfer_in… tell a top-up from an order's points) and the
+# order or redemption it belongs to.
+_ENTRY_EVENT_SELECT = f"""
+    SELECT e.member_id, m.home_store_id, jsonb_strip_nulls(jsonb_build_object(
+        'points', abs(e.delta), 'balance', e.balance_after,
+        'reason', coalesce(nullif(e.reason_code, ''), e.kind), 'kind', e.kind,
+        'order', CASE WHEN e.order_id IS NOT NULL THEN jsonb_build_object('id', e.order_id) END,
+        'redemption', CASE WHEN e.redemption_id IS NOT NULL THEN jsonb_build_object('id', e.redemption_id) END))
+    FROM {points_sql.POINT_ENTRY} e JOIN {members_sql.MEMBER} m ON m.id = e.member_id
+    WHERE e.id = ANY(%s::bigint[]) ORDER BY e.id"""
+
+
+def event_of_entry(kind: str, delta: int) -> str | None:
+    """The event an entry of the ledger is: expired, or points added (earned) or taken (redeemed);
+    an entry that moved no points is none."""
+    if kind == EntryKind.EXPIRE:
+        return POINTS_EXPIRED if delta else None
+    return POINTS_EARNED if delta > 0 else POINTS_REDEEMED if delta < 0 else None
+
+
+def emit_entries(code: str, entry_ids) -> int:
+    """Record `code` for each of these entries of the ledger, in one INSERT ... SELECT."""
+    ids = list(entry_ids)
+    return events.emit_sql(code, _ENTRY_EVENT_SELECT, [ids]) if ids else 0
+
+
 def record_entry(**fields) -> PointEntry:
     actor = fields.pop("actor", None)
-    return PointEntry.objects.create(actor=actor_user(actor), actor_label=actor_label(actor), **fields)
+    entry = PointEntry.objects.create(actor=actor_user(actor), actor_label=actor_label(actor), **fields)
+    code = event_of_entry(entry.kind, entry.delta)
+    if code:
+        emit_entries(code, [entry.pk])
+    return entry
 
 
 def member_for(actor, member_id) -> Member:

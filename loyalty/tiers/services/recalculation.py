@@ -23,9 +23,11 @@ from loyalty.tiers import sql as tiers_sql
 from loyalty.tiers.models import ChangeReason, DowngradePolicy
 from loyalty.tiers.services.ladder import get_ladder
 from members import sql as members_sql
+from scrm import events
 
 logger = logging.getLogger(__name__)
 
+TIER_CHANGED = "member.tier_changed"
 LOCK_KEY = 0x54494552  # "TIER": one advisory lock for every recalculation and floor change
 
 
@@ -192,6 +194,23 @@ def _changes_sql(case_sql: str, policy: str, reason: str) -> str:
     """
 
 
+def _level_json(rank: str) -> str:
+    return (f"CASE WHEN {rank} = 0 THEN NULL ELSE jsonb_build_object("
+            f"'id', (%s::bigint[])[{rank}], 'rank', {rank}, 'name', (%s::text[])[{rank}]) END")
+
+
+def _emit_moves(params: dict) -> int:
+    """member.tier_changed for each member whose level moved (tier_recalc's rows that the history
+    recorded), in one INSERT ... SELECT."""
+    return events.emit_sql(TIER_CHANGED, f"""
+        SELECT r.member_id, m.home_store_id,
+               jsonb_build_object('from', {_level_json("r.cur_rank")}, 'to', {_level_json("r.new_rank")},
+                                  'reason', r.reason)
+        FROM tier_recalc r JOIN {members_sql.MEMBER} m ON m.id = r.member_id
+        WHERE r.new_rank <> r.cur_rank ORDER BY r.member_id""",
+        [params["ids"], params["names"], params["ids"], params["names"]], at=params["now"])
+
+
 def _run(cursor, candidates_sql: str, changes_sql: str, params: dict, *, for_members: bool) -> tuple[int, list]:
     """Steps 1 to 3 under the recalculation lock: (rows written, [(member id, moved up), ...])."""
     cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
@@ -214,6 +233,8 @@ def _run(cursor, candidates_sql: str, changes_sql: str, params: dict, *, for_mem
         cursor.execute(_UPSERT_SQL, params)
         cursor.execute(_HISTORY_SQL, params)
         moves = cursor.fetchall()
+        if moves:
+            _emit_moves(params)
     cursor.execute("DROP TABLE pg_temp.tier_cand, pg_temp.tier_recalc")
     return written, moves
 
