@@ -109,7 +109,9 @@ class Delivery(models.Model):
         verbose_name_plural = _("webhook deliveries")
         constraints = [models.UniqueConstraint(fields=["subscription", "event"], name="webhook_delivery_once")]
         indexes = [
-            models.Index(fields=["next_attempt_at"], name="webhook_delivery_due", condition=Q(state="pending")),
+            # the sender's claim: each active subscription's due deliveries, oldest first
+            models.Index(fields=["subscription", "next_attempt_at", "id"], name="webhook_delivery_due",
+                         condition=Q(state="pending")),
             models.Index(fields=["subscription", "member_id", "id"], name="webhook_delivery_member_order",
                          condition=Q(state="pending")),
             models.Index(fields=["subscription", "state", "id"], name="webhook_delivery_sub_state"),

@@ -247,8 +247,10 @@ def test_the_order_per_member_holds_while_an_earlier_event_is_retried(subscribe,
     done = sending.send_due()
     assert (done.claimed, done.delivered, done.retried) == (2, 1, 1)  # a1 (failed) and b1; a2 waits for a1
     assert sending.send_due().claimed == 0
+    retry_at = _delivery(a1).next_attempt_at
+    assert _delivery(a2).next_attempt_at == _delivery(a3).next_attempt_at == retry_at  # out of the claim's way
 
-    _make_due(a1)
+    _make_due(a1, a2, a3)  # the retry's time has come for all three; a2 and a3 still wait for a1
     assert sending.send_due().delivered == 1
     assert sending.send_due().delivered == 1
     assert sending.send_due().delivered == 1

@@ -10,12 +10,14 @@ One round (`send_due`):
 2. after the claim commits, post them with bounded concurrency through one pooled HTTP client per
    process (timeouts, no redirects followed), each subscription within its rate (a token bucket in
    Redis shared by every worker, paused by a 429 for its Retry-After);
-3. write every answer back in one UPDATE: 2xx delivered; 408, 429, 5xx, timeouts and connection
-   errors pending again after a backoff (a 429: after its Retry-After) until the retry window since
-   the delivery was created is spent, then parked with the last answer; 410 Gone parks the delivery
-   and pauses the subscription; any other answer parks it at once (a receiver that refuses an event
-   will refuse it again). A subscription failing with no success for FAILING_PAUSE is paused and
-   its owner told (webhooks.services.notices). A paused subscription's deliveries wait.
+3. write every answer back in one UPDATE (and move a retried delivery's successors for its member
+   to its next attempt, so the claim does not walk over what cannot go yet): 2xx delivered; 408,
+   429, 5xx, timeouts and connection errors pending again after a backoff (a 429: after its
+   Retry-After) until the retry window since the delivery was created is spent, then parked with
+   the last answer; 410 Gone parks the delivery and pauses the subscription; any other answer
+   parks it at once (a receiver that refuses an event will refuse it again). A subscription
+   failing with no success for FAILING_PAUSE is paused and its owner told
+   (webhooks.services.notices). A paused subscription's deliveries wait.
 
 The body is the envelope (`envelope`): the same bytes on every attempt of a delivery and in a replay.
 """
@@ -250,14 +252,18 @@ def claim(*, batch: int = BATCH, lease: float | None = None) -> list[Claimed]:
         cursor.execute(
             f"""
             WITH due AS (
-                SELECT d.id FROM {DELIVERY} d JOIN {SUBSCRIPTION} s ON s.id = d.subscription_id
-                WHERE d.state = 'pending' AND d.next_attempt_at <= %(now)s
-                  AND (d.leased_until IS NULL OR d.leased_until <= %(now)s) AND s.state = 'active'
-                  AND (d.member_id IS NULL OR NOT EXISTS (
-                      SELECT 1 FROM {DELIVERY} p WHERE p.subscription_id = d.subscription_id
-                      AND p.member_id = d.member_id AND p.state = 'pending' AND p.id < d.id))
+                SELECT d.id, d.next_attempt_at FROM {SUBSCRIPTION} s CROSS JOIN LATERAL (
+                    SELECT d.id, d.next_attempt_at FROM {DELIVERY} d
+                    WHERE d.subscription_id = s.id AND d.state = 'pending' AND d.next_attempt_at <= %(now)s
+                      AND (d.leased_until IS NULL OR d.leased_until <= %(now)s)
+                      AND (d.member_id IS NULL OR NOT EXISTS (
+                          SELECT 1 FROM {DELIVERY} p WHERE p.subscription_id = d.subscription_id
+                          AND p.member_id = d.member_id AND p.state = 'pending' AND p.id < d.id))
+                    ORDER BY d.next_attempt_at, d.id LIMIT %(batch)s
+                    FOR UPDATE SKIP LOCKED
+                ) d
+                WHERE s.state = 'active'
                 ORDER BY d.next_attempt_at, d.id LIMIT %(batch)s
-                FOR UPDATE OF d SKIP LOCKED
             )
             UPDATE {DELIVERY} d SET attempts = d.attempts + 1, leased_until = %(until)s, next_attempt_at = %(until)s
             FROM due, {SUBSCRIPTION} s, {events.EVENT} e
@@ -374,6 +380,19 @@ def write_back(outcomes: list[Outcome]) -> Round:
             """,
             [[o.claimed.id for o in outcomes], [o.claimed.attempts for o in outcomes], *map(list, columns)],
         )
+        waiting = [(o.claimed, row[2]) for o, row in zip(outcomes, rows, strict=True)
+                   if o.state == "retry" and row[0] == "pending" and o.claimed.member_id is not None]
+        if waiting:  # the member's later deliveries cannot go before it: out of the claim's way till then
+            cursor.execute(
+                f"""
+                UPDATE {DELIVERY} d SET next_attempt_at = k.next_at
+                FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::timestamptz[]) AS k(sub, member, id, next_at)
+                WHERE d.subscription_id = k.sub AND d.member_id = k.member AND d.state = 'pending' AND d.id > k.id
+                  AND d.next_attempt_at < k.next_at AND d.leased_until IS NULL
+                """,
+                [[c.subscription_id for c, _ in waiting], [c.member_id for c, _ in waiting],
+                 [c.id for c, _ in waiting], [at for _, at in waiting]],
+            )
         if ok:
             cursor.execute(
                 f"""
