@@ -101,6 +101,18 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute="*/10"),
         "options": {"expires": 540},
     },
+    # Staff tasks: today's from every rule (birthdays, welcomes, repurchases, dormant, WeCom sends), then expiry.
+    "journeys-daily-rules": {
+        "task": "journeys.tasks.run_daily_rules",
+        "schedule": crontab(hour="6,13", minute=5),
+        "options": {"expires": 3 * 3600},
+    },
+    # Open tasks long overdue expire (the task policy's days).
+    "journeys-expire-tasks": {
+        "task": "journeys.tasks.expire_overdue",
+        "schedule": crontab(minute=25),
+        "options": {"expires": 3000},
+    },
     # Waitlist offers not confirmed in time lapse; their seats go to the next in line.
     "communities-expire-offers": {
         "task": "communities.tasks.expire_offers",

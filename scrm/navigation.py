@@ -72,6 +72,12 @@ SECTIONS = [
         ],
     ),
     (
+        _("Staff tasks"),
+        [
+            Link(_("Tasks"), "journeys-board", MANAGERS),
+        ],
+    ),
+    (
         _("KOC programme"),
         [
             Link(_("KOC overview"), "koc-overview", MANAGERS),

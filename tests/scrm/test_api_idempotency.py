@@ -221,6 +221,11 @@ def test_the_schema_documents_the_header_on_every_money_points_and_messages_post
     )
     assert marked == sorted(
         [
+            "/api/v1/tasks/",
+            "/api/v1/tasks/{id}/claim/",
+            "/api/v1/tasks/{id}/complete/",
+            "/api/v1/tasks/{id}/reassign/",
+            "/api/v1/tasks/{id}/skip/",
             "/api/v1/koc/applications/",
             "/api/v1/koc/applications/{id}/approve/",
             "/api/v1/koc/applications/{id}/reject/",

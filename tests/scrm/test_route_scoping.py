@@ -545,7 +545,7 @@ def test_dashboard_detail_routes_answer_404_for_another_stores_object(route, cli
 
 
 # Query strings a list needs to show every row of the store (the phone list shows a clerk's own first).
-LIST_QUERY = {"mobile-member-list": {"all": "1"}, "mobile-communities": {"all": "1"}}
+LIST_QUERY = {"mobile-member-list": {"all": "1"}, "mobile-communities": {"all": "1"}, "journeys-phone": {"all": "1"}}
 
 
 @pytest.mark.parametrize("route", [pytest.param(r, id=r.name) for r in dashboard_list_routes()])
