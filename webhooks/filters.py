@@ -25,7 +25,7 @@ class SubscriptionFilterSet(django_filters.FilterSet):
         model = Subscription
         fields = ["state", "event_type", "store", "api_key"]
 
-    def hears(self, queryset, name, value):
+    def hears(self, queryset, name, value: str):
         return queryset.filter(event_types__contains=[value])
 
 

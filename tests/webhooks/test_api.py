@@ -189,6 +189,8 @@ def test_redeliver_replay_deliveries_and_figures(db):
     assert figures["p95_latency_ms"] == {"24h": 120, "7d": 120}
     assert figures["last_failure"]["status"] == 503
     parked = client.get(f"{SUBS}{sub.pk}/deliveries/?state=parked").json()["results"]
+    assert client.get(f"{SUBS}{sub.pk}/deliveries/?status=parked").status_code == 400
+    assert client.get(f"{SUBS}{sub.pk}/deliveries/?state=lost").status_code == 400
     assert [(d["event"]["id"], d["last_error"]) for d in parked] == [(evs[1].pk, "boom")]
     assert client.post(f"{SUBS}{sub.pk}/redeliver/", {}, format="json").json() == {"redelivered": 1}
     replayed = client.post(f"{SUBS}{sub.pk}/replay/", {"after": evs[1].pk}, format="json")
@@ -283,6 +285,7 @@ def test_the_replay_read_since_a_time_and_its_bad_input(db):
     rows = client.get(f"{EVENTS}?since={since}").json()["results"]
     assert [r["member"]["id"] for r in rows] == [2]
     for query, field in (("limit=0", "limit"), ("limit=1001", "limit"), ("after=x", "after"),
-                         ("since=yesterday", "since"), ("since=2026-12-01T10:00:00", "since")):
+                         ("since=yesterday", "since"), ("since=2026-12-01T10:00:00", "since"),
+                         ("type=member.joined", "type")):
         answer = client.get(f"{EVENTS}?{query}")
         assert answer.status_code == 400 and field in answer.json()["error"]["details"], query

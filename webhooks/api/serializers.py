@@ -13,13 +13,13 @@ from webhooks.models import Delivery, Subscription
 BIGINT = 2**63 - 1
 
 
-class KeyRefSerializer(serializers.Serializer):
+class WebhookKeyRefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
 
 
 class SubscriptionSerializer(StrictModelSerializer):
-    api_key = KeyRefSerializer(read_only=True)
+    api_key = WebhookKeyRefSerializer(read_only=True)
     store = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     signing_overlap_until = serializers.SerializerMethodField()
 
@@ -62,43 +62,43 @@ class SubscriptionPatchSerializer(serializers.Serializer):
     store = strict.SlugRelatedField(slug_field="code", queryset=Store.objects.all(), required=False, allow_null=True)
 
 
-class SecretSerializer(serializers.Serializer):
+class WebhookSecretSerializer(serializers.Serializer):
     secret = serializers.CharField(help_text="The new signing secret, shown this once.")
     previous_valid_until = serializers.DateTimeField(help_text="The previous secret signs too until then.")
 
 
-class PauseInputSerializer(serializers.Serializer):
+class WebhookPauseInputSerializer(serializers.Serializer):
     reason = strict.CharField(max_length=300, required=False, allow_blank=True)
 
 
-class RedeliverInputSerializer(serializers.Serializer):
+class WebhookRedeliverInputSerializer(serializers.Serializer):
     ids = serializers.ListField(child=strict.IntegerField(min_value=1, max_value=BIGINT), required=False, min_length=1,
                                 max_length=1000, help_text="Parked deliveries to send again; leave out for all.")
 
 
-class CountSerializer(serializers.Serializer):
+class WebhookCountSerializer(serializers.Serializer):
     redelivered = serializers.IntegerField()
 
 
-class ReplayInputSerializer(serializers.Serializer):
+class WebhookReplayInputSerializer(serializers.Serializer):
     after = strict.IntegerField(required=False, min_value=0, max_value=BIGINT,
                                 help_text="Replay events with a higher id.")
     since = serializers.DateTimeField(required=False, help_text="Replay events from this time on (ISO 8601).")
 
 
-class ReplayedSerializer(serializers.Serializer):
+class WebhookReplayedSerializer(serializers.Serializer):
     requeued = serializers.IntegerField(help_text="Deliveries it had, pending again.")
     created = serializers.IntegerField(help_text="Events it never got, now queued.")
 
 
-class EventRefSerializer(serializers.Serializer):
+class WebhookEventRefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     type = serializers.CharField()
     occurred_at = serializers.DateTimeField()
 
 
-class DeliverySerializer(StrictModelSerializer):
-    event = EventRefSerializer(read_only=True)
+class WebhookDeliverySerializer(StrictModelSerializer):
+    event = WebhookEventRefSerializer(read_only=True)
 
     class Meta:
         model = Delivery
@@ -107,15 +107,15 @@ class DeliverySerializer(StrictModelSerializer):
         read_only_fields = fields
 
 
-class DeliveryRefSerializer(serializers.Serializer):
+class WebhookDeliveryRefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
 
 
-class PingSerializer(serializers.Serializer):
-    delivery = DeliverySerializer()
+class WebhookPingSerializer(serializers.Serializer):
+    delivery = WebhookDeliverySerializer()
 
 
-class LatencySerializer(serializers.Serializer):
+class WebhookLatencySerializer(serializers.Serializer):
     _24h = serializers.IntegerField(allow_null=True)
     _7d = serializers.IntegerField(allow_null=True)
 
@@ -124,42 +124,43 @@ class LatencySerializer(serializers.Serializer):
         return {"24h": fields.pop("_24h"), "7d": fields.pop("_7d")}
 
 
-class FailureSerializer(serializers.Serializer):
-    delivery = DeliveryRefSerializer()
+class WebhookFailureSerializer(serializers.Serializer):
+    delivery = WebhookDeliveryRefSerializer()
     status = serializers.IntegerField(allow_null=True)
     error = serializers.CharField()
 
 
-class FiguresSerializer(serializers.Serializer):
+class WebhookFiguresSerializer(serializers.Serializer):
     delivered = serializers.IntegerField()
     retrying = serializers.IntegerField(help_text="Pending after at least one failed attempt.")
     waiting = serializers.IntegerField(help_text="Pending, not tried yet.")
     parked = serializers.IntegerField()
-    p95_latency_ms = LatencySerializer(help_text="95th percentile from event to delivery, last 24 hours and 7 days.")
+    p95_latency_ms = WebhookLatencySerializer(
+        help_text="95th percentile from event to delivery, last 24 hours and 7 days.")
     last_success_at = serializers.DateTimeField(allow_null=True)
-    last_failure = FailureSerializer(allow_null=True)
+    last_failure = WebhookFailureSerializer(allow_null=True)
 
 
-class EventTypeSerializer(serializers.Serializer):
+class WebhookEventTypeSerializer(serializers.Serializer):
     code = serializers.CharField()
     label = serializers.CharField()
     scope = serializers.CharField(help_text="The read scope a key needs to hear the type.")
     resource = serializers.CharField()
 
 
-class RefSerializer(serializers.Serializer):
+class WebhookRefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
 
 
-class EnvelopeSerializer(serializers.Serializer):
+class WebhookEnvelopeSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     type = serializers.CharField()
     occurred_at = serializers.CharField()
-    member = RefSerializer(allow_null=True)
-    store = RefSerializer(allow_null=True)
+    member = WebhookRefSerializer(allow_null=True)
+    store = WebhookRefSerializer(allow_null=True)
     data = serializers.DictField()
 
 
-class EventPageSerializer(serializers.Serializer):
+class WebhookEventPageSerializer(serializers.Serializer):
     next = serializers.IntegerField(allow_null=True, help_text="The last id: ask again with after=next.")
-    results = EnvelopeSerializer(many=True)
+    results = WebhookEnvelopeSerializer(many=True)

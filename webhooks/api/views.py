@@ -12,6 +12,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from scrm.api.filters import refuse_unknown_params
 from scrm.api.idempotency import idempotent
 from scrm.api.pagination import Cursor, cursor_ordered_by
 from scrm.api.parsers import JSONParser
@@ -19,11 +20,11 @@ from scrm.api.schema import CONFLICT, ERRORS
 from scrm.api.viewsets import ScopedQuerysetMixin, ScopedViewSet
 from scrm.errors import InvalidInput
 from scrm.models import ApiKey
-from scrm.scoping import get_visible_or_404, scope
+from scrm.scoping import scope
 from webhooks import queries
 from webhooks.api import serializers as s
 from webhooks.filters import DeliveryFilterSet, SubscriptionFilterSet
-from webhooks.models import Delivery, Subscription
+from webhooks.models import Delivery, DeliveryState, Subscription
 from webhooks.services import subscriptions as services
 
 
@@ -43,6 +44,13 @@ def _api_key(request, key_id) -> ApiKey | None:
 
 
 CONFLICT_ = {409: CONFLICT}
+DELIVERY_QUERY = frozenset({"state", "event_type", "since", "cursor", "page_size", "format"})
+EVENT_QUERY = frozenset({"after", "since", "types", "limit", "format"})
+DELIVERY_PARAMETERS = [
+    OpenApiParameter("state", OpenApiTypes.STR, enum=list(DeliveryState.values), description="Delivery state."),
+    OpenApiParameter("event_type", OpenApiTypes.STR, description="An event type code."),
+    OpenApiParameter("since", OpenApiTypes.DATETIME, description="Deliveries queued at or after this time."),
+]
 
 
 @extend_schema_view(
@@ -56,20 +64,23 @@ CONFLICT_ = {409: CONFLICT}
                                  responses={200: s.SubscriptionSerializer, **ERRORS}),
     destroy=extend_schema(summary="Delete a subscription and its deliveries (the events stay)"),
     ping=extend_schema(summary="Send a test ping to this subscription alone", request=None,
-                       responses={202: s.PingSerializer, **ERRORS, **CONFLICT_}),
+                       responses={202: s.WebhookPingSerializer, **ERRORS, **CONFLICT_}),
     rotate_secret=extend_schema(summary="A new signing secret (shown once); the previous one signs too for 24 hours",
-                                request=None, responses={200: s.SecretSerializer, **ERRORS}),
-    pause=extend_schema(summary="Pause sending; deliveries wait", request=s.PauseInputSerializer,
+                                request=None, responses={200: s.WebhookSecretSerializer, **ERRORS}),
+    pause=extend_schema(summary="Pause sending; deliveries wait", request=s.WebhookPauseInputSerializer,
                         responses={200: s.SubscriptionSerializer, **ERRORS}),
     resume=extend_schema(summary="Resume sending", request=None, responses={200: s.SubscriptionSerializer, **ERRORS}),
     redeliver=extend_schema(summary="Send parked deliveries again (all, or the ids given)",
-                            request=s.RedeliverInputSerializer, responses={200: s.CountSerializer, **ERRORS}),
+                            request=s.WebhookRedeliverInputSerializer,
+                            responses={200: s.WebhookCountSerializer, **ERRORS}),
     replay=extend_schema(summary="Queue again every kept event after an id or since a time",
-                         request=s.ReplayInputSerializer, responses={200: s.ReplayedSerializer, **ERRORS}),
+                         request=s.WebhookReplayInputSerializer,
+                         responses={200: s.WebhookReplayedSerializer, **ERRORS}),
     deliveries=extend_schema(summary="The subscription's deliveries, newest first (filter by state, event type, "
-                                     "since)", responses={200: s.DeliverySerializer(many=True), **ERRORS}),
+                                     "since)", parameters=DELIVERY_PARAMETERS,
+                             responses={200: s.WebhookDeliverySerializer(many=True), **ERRORS}),
     figures=extend_schema(summary="Delivered, retrying, waiting and parked counts, p95 latency, last success and "
-                                  "failure", responses={200: s.FiguresSerializer, **ERRORS}),
+                                  "failure", responses={200: s.WebhookFiguresSerializer, **ERRORS}),
 )
 class SubscriptionViewSet(ScopedQuerysetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
                           viewsets.GenericViewSet):
@@ -119,7 +130,7 @@ class SubscriptionViewSet(ScopedQuerysetMixin, mixins.ListModelMixin, mixins.Ret
     def ping(self, request, *args, **kwargs):
         delivery = services.ping(actor=request.user, subscription=self.get_object())
         delivery = Delivery.objects.select_related("event").get(pk=delivery.pk)
-        return Response({"delivery": s.DeliverySerializer(delivery).data}, status=status.HTTP_202_ACCEPTED)
+        return Response({"delivery": s.WebhookDeliverySerializer(delivery).data}, status=status.HTTP_202_ACCEPTED)
 
     @action(detail=True, methods=["post"], url_path="rotate-secret", filterset_class=None)
     @idempotent
@@ -132,7 +143,7 @@ class SubscriptionViewSet(ScopedQuerysetMixin, mixins.ListModelMixin, mixins.Ret
     @action(detail=True, methods=["post"], filterset_class=None)
     @idempotent
     def pause(self, request, *args, **kwargs):
-        data = _valid(s.PauseInputSerializer, request) if request.data else {}
+        data = _valid(s.WebhookPauseInputSerializer, request) if request.data else {}
         subscription = services.pause(actor=request.user, subscription=self.get_object(),
                                       reason=data.get("reason", ""))
         return self._answer(subscription)
@@ -145,29 +156,29 @@ class SubscriptionViewSet(ScopedQuerysetMixin, mixins.ListModelMixin, mixins.Ret
     @action(detail=True, methods=["post"], filterset_class=None)
     @idempotent
     def redeliver(self, request, *args, **kwargs):
-        data = _valid(s.RedeliverInputSerializer, request) if request.data else {}
+        data = _valid(s.WebhookRedeliverInputSerializer, request) if request.data else {}
         count = services.redeliver(actor=request.user, subscription=self.get_object(), ids=data.get("ids"))
         return Response({"redelivered": count})
 
     @action(detail=True, methods=["post"], filterset_class=None)
     @idempotent
     def replay(self, request, *args, **kwargs):
-        data = _valid(s.ReplayInputSerializer, request)
+        data = _valid(s.WebhookReplayInputSerializer, request)
         result = services.replay(actor=request.user, subscription=self.get_object(), after_id=data.get("after"),
                                  since=data.get("since"))
         return Response({"requeued": result.requeued, "created": result.created})
 
-    @action(detail=True, methods=["get"], filterset_class=DeliveryFilterSet, pagination_class=Cursor)
+    @action(detail=True, methods=["get"], filterset_class=None, pagination_class=Cursor)
     def deliveries(self, request, *args, **kwargs):
-        # get_object would run this action's FilterSet (of deliveries) over the subscriptions.
-        owned = self.get_queryset()
-        if (key := getattr(request.user, "api_key", None)) is not None:
-            owned = owned.filter(api_key=key)
-        subscription = get_visible_or_404(owned, request.user, pk=kwargs["pk"])
-        rows = self.filter_queryset(scope(Delivery.objects.select_related("event"), request.user)
-                                    .filter(subscription=subscription))
-        page = self.paginate_queryset(rows)
-        return self.get_paginated_response(s.DeliverySerializer(page, many=True).data)
+        subscription = self.get_object()
+        refuse_unknown_params(request.query_params, DELIVERY_QUERY)
+        # The deliveries' own FilterSet, applied here: the view's filterset_class is the subscriptions'.
+        filters = DeliveryFilterSet(request.query_params, queryset=scope(
+            Delivery.objects.select_related("event"), request.user).filter(subscription=subscription))
+        if not filters.is_valid():
+            raise InvalidInput(details={name: [str(e) for e in errors] for name, errors in filters.errors.items()})
+        page = self.paginate_queryset(filters.qs)
+        return self.get_paginated_response(s.WebhookDeliverySerializer(page, many=True).data)
 
     @action(detail=True, methods=["get"], filterset_class=None, pagination_class=None)
     def figures(self, request, *args, **kwargs):
@@ -177,7 +188,7 @@ class SubscriptionViewSet(ScopedQuerysetMixin, mixins.ListModelMixin, mixins.Ret
 
 @extend_schema_view(list=extend_schema(
     summary="Every event type a subscription may list, with the read scope a key needs to hear it",
-    responses={200: s.EventTypeSerializer(many=True)}))
+    responses={200: s.WebhookEventTypeSerializer(many=True)}))
 class EventTypeViewSet(ScopedViewSet):
     scope_resource = "webhooks"
 
@@ -205,11 +216,12 @@ EVENT_PARAMETERS = [
 
 @extend_schema_view(list=extend_schema(
     summary="Replay: the events this key may hear after an id or since a time, in id order, as delivered",
-    parameters=EVENT_PARAMETERS, responses={200: s.EventPageSerializer, **ERRORS}))
+    parameters=EVENT_PARAMETERS, responses={200: s.WebhookEventPageSerializer, **ERRORS}))
 class EventLogViewSet(ScopedViewSet):
     scope_resource = "webhooks"
 
     def list(self, request, *args, **kwargs):
+        refuse_unknown_params(request.query_params, EVENT_QUERY)
         after = _int_param(request, "after")
         raw_since = request.query_params.get("since")
         since = None
