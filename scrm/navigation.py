@@ -27,7 +27,7 @@ class Link:
 
 
 SECTIONS = [
-    (None, [Link(_("Overview"), "home", exact=True)]),
+    (None, [Link(_("Overview"), "home", exact=True), Link(_("Cockpit"), "insights-cockpit", MANAGERS)]),
     (
         _("Members"),
         [
@@ -105,6 +105,7 @@ SECTIONS = [
             Link(_("Stores"), "store-list"),
             Link(_("Staff"), "staff-list"),
             Link(_("API keys"), "api-key-list", OPERATORS),
+            Link(_("Webhooks"), "webhook-list", OPERATORS),
         ],
     ),
     (
