@@ -38,8 +38,17 @@ def queue_rescore(order_ids: list[int], member_ids: list[int]) -> None:
     name="insights.tasks.refresh_cockpit", ignore_result=True, acks_late=True, soft_time_limit=840, time_limit=900
 )
 def refresh_cockpit() -> dict:
-    """Every 15 minutes: the cockpit's members per day, new stage moves, recent sales, short presets."""
+    """Every 15 minutes: the cockpit's members per day, new stage moves, the last three days of sales."""
     return cockpit_services.refresh(full=False)
+
+
+@shared_task(
+    name="insights.tasks.refresh_cockpit_buyers", ignore_result=True, acks_late=True, soft_time_limit=3300,
+    time_limit=3600,
+)
+def refresh_cockpit_buyers() -> int:
+    """Hourly: the buyers of the 7- and 30-day periods (and the periods they are compared with)."""
+    return cockpit_services.refresh_buyers(presets=cockpit_services.QUICK_BUYER_PRESETS)
 
 
 @shared_task(

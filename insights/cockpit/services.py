@@ -3,9 +3,10 @@ day (by source and by channel code), 5A stage moves, sales per day, and the buye
 periods. Each rebuild is one transaction: readers see the old rows until the new ones are complete.
 
 `refresh(full=False)` (every few minutes) rebuilds the members' days, adds the stage moves written
-since the last run, the last three days of sales and the buyers of the 7- and 30-day periods;
-`refresh(full=True)` (nightly) rebuilds everything. `buyer_rows` is also what the cockpit counts
-live for a period it keeps no summary of, so the two cannot disagree."""
+since the last run and rebuilds the last three days of sales; `refresh_buyers(presets=(7, 30))`
+(hourly) the buyers of the short presets; `refresh(full=True)` (just after midnight) everything.
+`buyer_rows` is also what the cockpit counts live for a period it keeps no summary of, so the two
+cannot disagree."""
 
 from __future__ import annotations
 
@@ -222,11 +223,14 @@ def refresh_buyers(*, presets=PRESETS, now=None) -> int:
 
 
 def refresh(*, full: bool = False, now=None) -> dict:
-    """Every summary: quick (members, new stage moves, recent sales, short presets) or full."""
+    """Quick (members, new stage moves, recent sales) or full (every summary, the buyers of every
+    preset period included)."""
     now = now or timezone.now()
-    return {
+    took = {
         "members_ms": refresh_members(now=now),
         "stage_moves_ms": refresh_stage_moves(full=full, now=now),
         "sales_ms": refresh_sales(full=full, now=now),
-        "buyers_ms": refresh_buyers(presets=PRESETS if full else QUICK_BUYER_PRESETS, now=now),
     }
+    if full:
+        took["buyers_ms"] = refresh_buyers(now=now)
+    return took
