@@ -230,8 +230,8 @@ def test_every_event_reaches_every_subscription_once_at_least_in_order_despite_k
         _emit_burst(store_a.pk)
         # a worker killed mid-send: while deliveries are leased, a quarter of the way in
         _wait_for(cursor, delivered, total // 4, 90)
-        leased = _count(cursor, f"SELECT count(*) FROM {sending.DELIVERY} WHERE state = 'pending' "
-                                "AND leased_until > now()")
+        leased = _wait_for(cursor, f"SELECT count(*) FROM {sending.DELIVERY} WHERE state = 'pending' "
+                                   "AND leased_until > now()", 1, 20)
         workers[0].send_signal(signal.SIGKILL)
         workers[0].wait(10)
         workers.append(procs.worker(queue, "w3"))
@@ -239,8 +239,9 @@ def test_every_event_reaches_every_subscription_once_at_least_in_order_despite_k
         _wait_for(cursor, delivered, total // 2, 90)
         receiver.send_signal(signal.SIGKILL)
         receiver.wait(10)
-        time.sleep(3)
-        retrying = _count(cursor, f"SELECT count(*) FROM {sending.DELIVERY} WHERE state = 'pending' AND attempts > 1")
+        time.sleep(3)  # down for a while: until a worker has found it down, at least
+        retrying = _wait_for(cursor, f"SELECT count(*) FROM {sending.DELIVERY} WHERE state = 'pending' "
+                                     "AND last_status IS NULL AND last_error LIKE 'Connect%%'", 1, 20)
         receiver = procs.receiver(port, record)
         done = _wait_for(cursor, delivered, total, 150)
         cursor.execute(f"SELECT state, count(*) FROM {sending.DELIVERY} GROUP BY 1")
