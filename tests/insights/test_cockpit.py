@@ -222,3 +222,10 @@ def test_api_answers_the_same_figures(api_client, key_client, alice, store_a, sh
     assert [s["key"] for s in body["sections"]] == ["pool"]
     assert {f["key"]: f["value"] for f in body["sections"][0]["figures"]}["pool"] == 4
     assert client.get("/api/v1/insights/cockpit/", {"section": "nope"}).status_code == 400
+
+
+def test_a_store_key_reads_its_store_only(key_client, store_a, store_b, shop):
+    client = key_client(scopes=["insights:read"], store=store_a)
+    assert client.get("/api/v1/insights/cockpit/", {"store": store_b.pk}).status_code == 404
+    body = client.get("/api/v1/insights/cockpit/", {"store": store_a.pk, "section": "sales"}).json()
+    assert {f["key"]: f["value"] for f in body["sections"][0]["figures"]}["buyers"] == 3
