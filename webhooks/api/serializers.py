@@ -161,6 +161,16 @@ class WebhookEnvelopeSerializer(serializers.Serializer):
     data = serializers.DictField()
 
 
+class WebhookEventQuerySerializer(serializers.Serializer):
+    """The replay read's query parameters (documented; the view reads them itself)."""
+
+    after = serializers.IntegerField(required=False, min_value=0, max_value=BIGINT,
+                                     help_text="Events with a higher id (the last page's next).")
+    since = serializers.DateTimeField(required=False, help_text="Events from this time on (ISO 8601, with offset).")
+    types = serializers.CharField(required=False, help_text="Comma-separated type codes; each needs its read scope.")
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=1000, help_text="1 to 1000 (default 100).")
+
+
 class WebhookEventPageSerializer(serializers.Serializer):
     next = serializers.IntegerField(allow_null=True, help_text="The last id: ask again with after=next.")
     results = WebhookEnvelopeSerializer(many=True)

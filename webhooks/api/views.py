@@ -205,20 +205,14 @@ def _int_param(request, name: str) -> int | None:
     return int(raw)
 
 
-EVENT_PARAMETERS = [
-    OpenApiParameter("after", OpenApiTypes.INT, description="Events with a higher id (the last page's next)."),
-    OpenApiParameter("since", OpenApiTypes.DATETIME, description="Events from this time on (ISO 8601, with offset)."),
-    OpenApiParameter("types", OpenApiTypes.STR, description="Comma-separated type codes; each needs its read scope."),
-    OpenApiParameter("limit", OpenApiTypes.INT,
-                     description=f"1 to {queries.MAX_PAGE} (default {queries.DEFAULT_PAGE})."),
-]
 
 
 @extend_schema_view(list=extend_schema(
     summary="Replay: the events this key may hear after an id or since a time, in id order, as delivered",
-    parameters=EVENT_PARAMETERS, responses={200: s.WebhookEventPageSerializer, **ERRORS}))
+    parameters=[s.WebhookEventQuerySerializer], responses={200: s.WebhookEventPageSerializer, **ERRORS}))
 class EventLogViewSet(ScopedViewSet):
     scope_resource = "webhooks"
+    list_answers_one = True  # one page object: {"next", "results"}
 
     def list(self, request, *args, **kwargs):
         refuse_unknown_params(request.query_params, EVENT_QUERY)
