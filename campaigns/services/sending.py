@@ -55,9 +55,11 @@ _STATE_EVENT_SELECT = f"""
     ORDER BY w.id"""
 
 
-def _emitting(update_sql: str, tail: str, *, now: dt.datetime) -> tuple[str, dict]:
+def with_state_events(update_sql: str, tail: str, *, now: dt.datetime) -> tuple[str, dict]:
     """`update_sql` (an UPDATE of deliveries d RETURNING at least d.id, d.campaign_id, d.member_id,
-    d.state, d.reason) as the CTE w, the events of its rows as a second CTE, then `tail` over w."""
+    d.state, d.reason, with named parameters) as the CTE w, the delivery.state_changed events of its
+    rows as a second CTE, then `tail` over w: (statement, the events' parameters to add). Every
+    write of a final state (here, on a cancel, in the WeCom results) goes through it."""
     ev, params = events.insert_sql(STATE_CHANGED, _STATE_EVENT_SELECT, at=now, named=True)
     return f"WITH w AS ({update_sql}), ev AS ({ev}) {tail}", params
 
@@ -113,7 +115,7 @@ def _set_state(rows: list[Claimed], *, state: str, reason: str, now: dt.datetime
     params = {"state": state, "reason": reason, "now": now,
               "months": [r.send_month for r in rows], "ids": [r.id for r in rows]}
     if not claim:  # suppressed: a state receivers hear of (sending is not; its answer is)
-        update, ev_params = _emitting(update + " RETURNING d.id, d.campaign_id, d.member_id, d.state, d.reason",
+        update, ev_params = with_state_events(update + " RETURNING d.id, d.campaign_id, d.member_id, d.state, d.reason",
                                       "SELECT count(*) FROM w", now=now)
         params.update(ev_params)
     with connection.cursor() as cursor:
@@ -185,7 +187,7 @@ def _write(rows: list[tuple[Claimed, Result]], sql_set: str, params: dict, *,
               "claims": [c.claimed_at for c, _ in rows], "pids": [r.provider_message_id[:128] for _, r in rows],
               "errors": [r.error[:ERROR_MAX] for _, r in rows], "reasons": [r.reason for _, r in rows]}
     if emit:
-        update, ev_params = _emitting(
+        update, ev_params = with_state_events(
             update + "RETURNING d.id, d.campaign_id, d.member_id, d.state, d.reason, k.claimed_at",
             "SELECT member_id, claimed_at FROM w", now=params["now"])
         params.update(ev_params)
@@ -312,10 +314,24 @@ def start_due(*, now: dt.datetime, report: TickReport) -> None:
             report.started += 1
 
 
+def suppress_cancelled(*, campaign: Campaign, now: dt.datetime) -> int:
+    """A cancelled campaign's pending deliveries are suppressed as cancelled, each one an event, in
+    one statement (the caller holds the campaign's transaction)."""
+    statement, params = with_state_events(
+        f"UPDATE {DELIVERY} d SET state = 'suppressed', reason = %(reason)s, updated_at = %(now)s "
+        "WHERE d.campaign_id = %(campaign)s AND d.send_month = %(month)s AND d.state = 'pending' "
+        "RETURNING d.id, d.campaign_id, d.member_id, d.state, d.reason",
+        "SELECT count(*) FROM w", now=now)
+    with connection.cursor() as cursor:
+        cursor.execute(statement, {**params, "reason": DeliveryReason.CANCELLED.value, "now": now,
+                                   "campaign": campaign.pk, "month": campaign.send_month})
+        return cursor.fetchone()[0]
+
+
 def sweep_cancelled(*, now: dt.datetime, within: dt.timedelta = dt.timedelta(days=1)) -> int:
     """Deliveries of campaigns cancelled lately that went back to pending after the cancel (a retry
     answered mid-cancel) are suppressed as cancelled too, so nothing waits forever."""
-    statement, params = _emitting(
+    statement, params = with_state_events(
         f"UPDATE {DELIVERY} d SET state = 'suppressed', reason = %(reason)s, updated_at = %(now)s FROM {CAMPAIGN} c "
         "WHERE c.status = 'cancelled' AND c.finished_at > %(since)s AND d.campaign_id = c.id "
         "AND d.send_month = c.send_month AND d.state = 'pending' "

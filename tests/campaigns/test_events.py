@@ -102,3 +102,12 @@ def test_cancelled_pending_rows_swept_are_events(audience, make_campaign):
     assert {(d["state"], d["reason"]) for _m, _s, d in changes()} == {("suppressed", "cancelled")}
     assert sending.sweep_cancelled(now=timezone.now()) == 0
     assert len(changes()) == 5
+
+
+def test_suppressing_a_cancelled_campaigns_pending_rows_is_one_event_each(audience, make_campaign):
+    campaign = make_campaign()
+    assert sending.suppress_cancelled(campaign=campaign, now=timezone.now()) == 5
+    assert sending.suppress_cancelled(campaign=campaign, now=timezone.now()) == 0
+    assert {(d["campaign"]["id"], d["state"], d["reason"]) for _m, _s, d in changes()} == {
+        (campaign.pk, "suppressed", "cancelled")}
+    assert len(changes()) == 5
