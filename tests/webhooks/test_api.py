@@ -286,6 +286,6 @@ def test_the_replay_read_since_a_time_and_its_bad_input(db):
     assert [r["member"]["id"] for r in rows] == [2]
     for query, field in (("limit=0", "limit"), ("limit=1001", "limit"), ("after=x", "after"),
                          ("since=yesterday", "since"), ("since=2026-12-01T10:00:00", "since"),
-                         ("type=member.joined", "type")):
+                         ("type=member.joined", "type"), ("types=", "types"), ("types=,", "types")):
         answer = client.get(f"{EVENTS}?{query}")
         assert answer.status_code == 400 and field in answer.json()["error"]["details"], query

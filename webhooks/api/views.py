@@ -225,6 +225,8 @@ class EventLogViewSet(ScopedViewSet):
                 raise InvalidInput(details={"since": [_("A time with its offset, such as 2026-12-03T10:00:00Z.")]})
         limit = _int_param(request, "limit")
         types = [t.strip() for t in request.query_params.get("types", "").split(",") if t.strip()]
+        if "types" in request.query_params and not types:
+            raise InvalidInput(details={"types": [_("Name at least one event type, or leave types out.")]})
         page = queries.event_page(self.actor, after=after, since=since, types=types or None,
                                   limit=queries.DEFAULT_PAGE if limit is None else limit)
         return Response({"next": page.next, "results": page.results})
