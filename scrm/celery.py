@@ -101,6 +101,41 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute="*/10"),
         "options": {"expires": 540},
     },
+    # The cockpit's summaries (insights.cockpit.services): members per day, new stage moves and the last
+    # three days of sales every 15 minutes; the short presets' buyers hourly; everything after midnight.
+    "insights-cockpit": {
+        "task": "insights.tasks.refresh_cockpit",
+        "schedule": 900.0,
+        "options": {"expires": 840},
+    },
+    "insights-cockpit-buyers": {
+        "task": "insights.tasks.refresh_cockpit_buyers",
+        "schedule": crontab(minute=10),
+        "options": {"expires": 3000},
+    },
+    "insights-cockpit-full": {
+        "task": "insights.tasks.refresh_cockpit_full",
+        "schedule": crontab(hour=0, minute=20),
+        "options": {"expires": 2 * 3600},
+    },
+    # Webhooks: new events fanned out to the subscriptions as deliveries, and due deliveries posted
+    # (SKIP LOCKED: every worker shares them; each tick works up to 8 s while there is work);
+    # deliveries and events past SIYU_EVENT_RETENTION_DAYS pruned nightly.
+    "webhooks-relay": {
+        "task": "webhooks.tasks.relay",
+        "schedule": 2.0,
+        "options": {"expires": 2},
+    },
+    "webhooks-send": {
+        "task": "webhooks.tasks.send",
+        "schedule": 5.0,
+        "options": {"expires": 4},
+    },
+    "webhooks-prune": {
+        "task": "webhooks.tasks.prune",
+        "schedule": crontab(hour=4, minute=50),
+        "options": {"expires": 3 * 3600},
+    },
     # Staff tasks: today's from every rule (birthdays, welcomes, repurchases, dormant, WeCom sends), then expiry.
     "journeys-daily-rules": {
         "task": "journeys.tasks.run_daily_rules",

@@ -336,6 +336,12 @@ SPECTACULAR_SETTINGS = {
         "CancelledByEnum": "communities.models.CancelledBy",
         "CheckInSourceEnum": "communities.models.CheckInSource",
         "MemberSourceEnum": "members.models.member.Source",  # beside the communities' sources
+        "TaskStateEnum": "journeys.models.TaskState",
+        "TaskOutcomeEnum": "journeys.models.TaskOutcome",
+        "TaskKindEnum": "journeys.models.TaskKind",
+        "TaskSourceEnum": "journeys.models.TaskSource",
+        "SubscriptionStateEnum": "webhooks.models.SubscriptionState",
+        "WebhookDeliveryStateEnum": "webhooks.models.DeliveryState",  # not the campaigns' deliveries
     },
 }
 API_KEY_LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -414,6 +420,12 @@ SIYU_EVENT_RETENTION_DAYS = env.get_int("SIYU_EVENT_RETENTION_DAYS", 30, minimum
 # Webhook subscriptions may not point at private, loopback or link-local addresses (the demo's and
 # the tests' local receivers need 0; production keeps 1).
 SIYU_WEBHOOK_FORBID_PRIVATE = env.get_bool("SIYU_WEBHOOK_FORBID_PRIVATE", PRODUCTION)
+# Webhook deliveries (webhooks.services.sending): a claimed delivery is leased this many seconds (a
+# worker killed mid-send leaves it due again after that); a failed delivery is retried after
+# SIYU_WEBHOOK_RETRY_BASE seconds, doubling to an hour, for 24 hours; requests in flight per worker process.
+SIYU_WEBHOOK_LEASE_SECONDS = env.get_int("SIYU_WEBHOOK_LEASE_SECONDS", 60, minimum=10)
+SIYU_WEBHOOK_RETRY_BASE = env.get_int("SIYU_WEBHOOK_RETRY_BASE", 30, minimum=1)
+SIYU_WEBHOOK_CONCURRENCY = env.get_int("SIYU_WEBHOOK_CONCURRENCY", 16, minimum=1)
 # Days after its creation a customer mass-message task may still be confirmed by its staff member:
 # it is polled that long, then what is still unsent is final (WeCom documents no end of its own).
 WECOM_MASS_CONFIRM_DAYS = env.get_int("WECOM_MASS_CONFIRM_DAYS", 30, minimum=1)

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from campaigns import channels, content
 from campaigns.links import services as links
 from campaigns.links import text as link_text
-from campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryReason, DeliveryState, WecomMassTask
+from campaigns.models import Campaign, CampaignStatus, WecomMassTask
 from campaigns.services import attachments as attachment_service
 from campaigns.services import fanout, recurrence
 from members.segments.models import Segment
@@ -319,9 +319,9 @@ def cancel(*, campaign: Campaign, actor) -> Campaign:
     campaign.next_occurrence_at = None  # a series: no run after this one
     campaign.save(update_fields=["status", "finished_at", "next_occurrence_at", "updated_at"])
     if campaign.send_month:
-        Delivery.objects.filter(
-            campaign=campaign, send_month=campaign.send_month, state=DeliveryState.PENDING
-        ).update(state=DeliveryState.SUPPRESSED, reason=DeliveryReason.CANCELLED, updated_at=now)
+        from campaigns.services import sending
+
+        sending.suppress_cancelled(campaign=campaign, now=now)  # each row a delivery.state_changed event
     # WeCom tasks waiting for staff are cancelled in WeCom by the results poller (the ledger is the
     # outbox of that call); due now.
     WecomMassTask.objects.filter(campaign=campaign, finished_at__isnull=True).update(next_poll_at=now)
