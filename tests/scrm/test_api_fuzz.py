@@ -88,6 +88,16 @@ SCOPE = "a store-bound key may name its own store only (home_store), which the o
 DECIMAL_MINIMUM = "a decimal written as text, whose minimum above zero no string pattern states"
 TIMELINE_KINDS = "timeline kinds are what the installed apps register, so the parameter is free text"
 POSITIVE_DATA_ACCEPTANCE_EXEMPT = {
+    "POST /api/v1/tasks/": f"{EXISTS} (the store, its member with consent, its staff); {ACROSS} (a custom task's "
+                           f"title, a follow-up's member); {KEYED}",
+    "POST /api/v1/tasks/{id}/complete/": f"{ACROSS} (only an open task is done); {KEYED}",
+    "POST /api/v1/tasks/{id}/skip/": f"{ACROSS} (a done task cannot be skipped); {KEYED}",
+    "POST /api/v1/tasks/{id}/reassign/": f"{EXISTS} (staff of the task's store); {ACROSS} (only an open task); {KEYED}",
+    "POST /api/v1/tasks/{id}/claim/": f"{ACROSS} (a pool task, the store's staff); {KEYED}",
+    "GET /api/v1/insights/cockpit/": (
+        f"{ACROSS} (a custom period: start and end together, the start not after the end, ending today at the "
+        "latest, at most three years long and ten years back); a section the cockpit has"
+    ),
     "GET /api/v1/koc/candidates/": f"{EXISTS} (a store code)",
     "PUT /api/v1/koc/levels/": f"{ACROSS} (ranks 1..n with no gap, each level asking more than the one below); "
                                f"{UNIQUE}",

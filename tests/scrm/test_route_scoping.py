@@ -575,9 +575,23 @@ def test_every_non_model_api_list_route_has_a_check_here():
     checked = {"api:export-list", "api:export-members", "api:insights-figures-list", "api:member-timeline-list",
                "api:wecom-connection-list", "api:wecom-connection-test", "api:koc-creator-next-level-list",
                # candidates and the metrics batch: tests/koc/content/test_cross_store.py
-               "api:koc-candidate-list", "api:koc-metrics-batch"}
+               "api:koc-candidate-list", "api:koc-metrics-batch",
+               "api:insights-cockpit-list"}
     non_model = {r.name for r in scoped_routes() if r.viewset is not None and issubclass(r.viewset, ScopedViewSet)}
     assert non_model == checked, "add a cross-store check for the new route below"
+
+
+def test_cockpit_counts_only_the_keys_store(key_a, store_a, store_b):
+    from insights.cockpit import services as cockpit_services
+    from members.models import Member
+
+    _member(store_a), _member(store_b)
+    cockpit_services.refresh()
+    response = key_a.get(reverse("api:insights-cockpit-list"), {"section": "pool"})
+    assert response.status_code == 200
+    figures = {f["key"]: f["value"] for f in response.json()["sections"][0]["figures"]}
+    assert figures["pool"] == Member.live.filter(home_store=store_a).count()
+    assert key_a.get(reverse("api:insights-cockpit-list"), {"store": store_b.pk}).status_code == 404
 
 
 def test_wecom_connection_is_refused_to_a_store_bound_key(key_a):
