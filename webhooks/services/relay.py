@@ -5,10 +5,11 @@ relay), fanned out in one INSERT ... SELECT and marked relayed, all in one trans
 leaves the batch unrelayed and the next relay does it again (ON CONFLICT keeps one delivery per
 subscription and event).
 
-A subscription hears an event when it is active, lists the type, its integration's key is active
+A subscription hears an event when it lists the type, its integration's key is active
 and holds the read scope of the type's resource, and the event is in its store: the subscription's
 store, else its key's store, else any. Test pings are never fanned out (a ping's one delivery is
-created with it). Delivery ids are given here, in event-id order within a batch; an event committed
+created with it). A paused subscription hears too: its deliveries wait, unclaimed, until it is
+resumed, so a pause loses nothing. Delivery ids are given here, in event-id order within a batch; an event committed
 late with a lower id is in a later batch and gets a later delivery id, and "in order per member"
 means in delivery-id order per subscription and member.
 """
@@ -70,7 +71,7 @@ def relay(*, batch: int = BATCH) -> Relayed:
                 SELECT s.id, e.id, e.member_id, 'pending', 0, %(now)s, '', %(now)s
                 FROM claimed e
                 JOIN unnest(%(codes)s::text[], %(scopes)s::text[]) AS t(code, scope) ON t.code = e.type
-                JOIN {SUBSCRIPTION} s ON s.state = 'active' AND e.type = ANY(s.event_types)
+                JOIN {SUBSCRIPTION} s ON s.state IN ('active', 'paused') AND e.type = ANY(s.event_types)
                 JOIN {API_KEY} k ON k.id = s.api_key_id
                 WHERE k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > %(now)s)
                   AND t.scope = ANY(k.scopes)
