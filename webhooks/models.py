@@ -46,7 +46,9 @@ class Subscription(models.Model):
         Store, verbose_name=_("limited to store"), on_delete=models.PROTECT, null=True, blank=True,
         related_name="+", help_text=_("Leave empty to hear every store the integration reaches."),
     )
-    secret = models.CharField(_("signing secret"), max_length=100, default=new_secret, editable=False)
+    # Given by the services (new_secret) on create and rotate; not a model default, so the migrations
+    # name no live function.
+    secret = models.CharField(_("signing secret"), max_length=100, editable=False)
     previous_secret = models.CharField(max_length=100, blank=True, editable=False)
     previous_secret_until = models.DateTimeField(null=True, blank=True, editable=False)
     state = models.CharField(_("state"), max_length=16, choices=SubscriptionState.choices,

@@ -3,7 +3,6 @@
 import django.contrib.postgres.fields
 import django.db.models.deletion
 import django.utils.timezone
-import webhooks.models
 from django.conf import settings
 from django.db import migrations, models
 
@@ -25,7 +24,7 @@ class Migration(migrations.Migration):
                 ('name', models.CharField(max_length=100, verbose_name='name')),
                 ('url', models.URLField(max_length=500, verbose_name='URL')),
                 ('event_types', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(max_length=64), size=None, verbose_name='event types')),
-                ('secret', models.CharField(default=webhooks.models.new_secret, editable=False, max_length=100, verbose_name='signing secret')),
+                ('secret', models.CharField(editable=False, max_length=100, verbose_name='signing secret')),
                 ('previous_secret', models.CharField(blank=True, editable=False, max_length=100)),
                 ('previous_secret_until', models.DateTimeField(blank=True, editable=False, null=True)),
                 ('state', models.CharField(choices=[('active', 'Active'), ('paused', 'Paused')], default='active', max_length=16, verbose_name='state')),
