@@ -1,7 +1,8 @@
 """Demo integration for webhooks: a "Data warehouse (demo)" API key with the read scopes, and, when
 SIYU_DEMO_EVENT_RECEIVER_URL is set (the local receiver `up` starts), its subscription to a handful
 of event types at that URL, signed with SIYU_DEMO_EVENT_RECEIVER_SECRET when given so the receiver
-can check it. Idempotent: a rerun finds the key and the subscription by name and adds nothing."""
+can check it. Idempotent: a rerun finds the key and the subscription by name and adds nothing (it
+takes the receiver's URL and secret of this run, which the local receiver may change on a restart)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,12 @@ def _key() -> tuple[ApiKey, bool]:
 
 
 def _subscription(key: ApiKey, url: str) -> bool:
-    if Subscription.objects.filter(api_key=key, name=SUBSCRIPTION_NAME).exists():
+    secret = os.environ.get("SIYU_DEMO_EVENT_RECEIVER_SECRET", "").strip()
+    existing = Subscription.objects.filter(api_key=key, name=SUBSCRIPTION_NAME).first()
+    if existing is not None:
+        # The local receiver may start with a new secret (and port) each time: follow it, add nothing.
+        changes = {"url": url, **({"secret": secret} if secret else {})}
+        Subscription.objects.filter(pk=existing.pk).update(**changes)
         return False
     held = set(key.scopes)
     known = subscriptions.subscribable_types()
@@ -41,7 +47,7 @@ def _subscription(key: ApiKey, url: str) -> bool:
         return False
     created = subscriptions.create_subscription(actor=DEMO_ACTOR, api_key=key, name=SUBSCRIPTION_NAME, url=url,
                                                 event_types=types)
-    if secret := os.environ.get("SIYU_DEMO_EVENT_RECEIVER_SECRET", "").strip():
+    if secret:
         Subscription.objects.filter(pk=created.subscription.pk).update(secret=secret)
     return True
 

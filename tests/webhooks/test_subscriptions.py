@@ -363,10 +363,13 @@ def test_the_demo_seeds_its_integration_and_subscription_once(monkeypatch, store
     monkeypatch.setattr(demo, "TYPES", (TOUCHED, ORDERED, "no.such.type"))
     first = demo.seed()
     assert "new" in first
-    demo.seed()
     sub = Subscription.objects.get()
     assert sub.api_key.name == demo.KEY_NAME and sub.url == "http://127.0.0.1:8034/demo"
     assert sorted(sub.event_types) == sorted([TOUCHED, ORDERED]) and sub.secret == "whsec_demo_receiver_secret_0001"
+    monkeypatch.setenv("SIYU_DEMO_EVENT_RECEIVER_SECRET", "whsec_demo_receiver_secret_0002")
+    demo.seed()  # the receiver restarted with a new secret
+    sub = Subscription.objects.get()
+    assert sub.secret == "whsec_demo_receiver_secret_0002"
     assert "members:read" in sub.api_key.scopes
 
 
