@@ -21,6 +21,8 @@ class TaskSerializer(serializers.ModelSerializer):
     message = serializers.CharField(source="message_text", read_only=True,
                                     help_text="The suggested message, worded in the reader's language.")
     priority = serializers.SerializerMethodField()
+    # Empty until the task is done: declared, since a read-only model field loses allow_blank.
+    outcome = serializers.ChoiceField(choices=TaskOutcome.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = Task

@@ -94,6 +94,18 @@ POSITIVE_DATA_ACCEPTANCE_EXEMPT = {
     "POST /api/v1/tasks/{id}/skip/": f"{ACROSS} (a done task cannot be skipped); {KEYED}",
     "POST /api/v1/tasks/{id}/reassign/": f"{EXISTS} (staff of the task's store); {ACROSS} (only an open task); {KEYED}",
     "POST /api/v1/tasks/{id}/claim/": f"{ACROSS} (a pool task, the store's staff); {KEYED}",
+    "GET /api/v1/webhooks/events/": f"{EXISTS} (event type codes, from /api/v1/webhooks/event-types/)",
+    "POST /api/v1/webhooks/subscriptions/": (
+        f"{EXISTS} (event types, the store, the integration's key); {ACROSS} (a URL Siyu may post to, types "
+        f"within the key's scopes); {SCOPE}; {KEYED}"
+    ),
+    "PATCH /api/v1/webhooks/subscriptions/{id}/": f"{EXISTS}; {ACROSS} (as on create)",
+    "POST /api/v1/webhooks/subscriptions/{id}/pause/": f"{EXISTS} (a subscription of the caller's key); {KEYED}",
+    "POST /api/v1/webhooks/subscriptions/{id}/resume/": f"{EXISTS} (a subscription of the caller's key); {KEYED}",
+    "POST /api/v1/webhooks/subscriptions/{id}/ping/": f"{EXISTS} (an active subscription of the caller's key); {KEYED}",
+    "POST /api/v1/webhooks/subscriptions/{id}/redeliver/": f"{EXISTS} (the subscription's parked deliveries); {KEYED}",
+    "POST /api/v1/webhooks/subscriptions/{id}/rotate-secret/": f"{EXISTS} (a subscription of the key); {KEYED}",
+    "POST /api/v1/webhooks/subscriptions/{id}/replay/": f"{ACROSS} (after or since, since within retention); {KEYED}",
     "GET /api/v1/insights/cockpit/": (
         f"{ACROSS} (a custom period: start and end together, the start not after the end, ending today at the "
         "latest, at most three years long and ten years back); a section the cockpit has"

@@ -43,8 +43,9 @@ from scrm import permissions
 from scrm.api.urls import router
 from scrm.api.viewsets import NestedScopedMixin, ScopedQuerysetMixin, ScopedViewSet
 from scrm.dashboard import ScopedDetailView, ScopedListView, ScopedTemplateView, scoped_view
-from scrm.models import Role, Store, User
+from scrm.models import ApiKey, Role, Store, User
 from scrm.scoping import store_path
+from webhooks.models import Subscription
 from wecom.models import SyncRun
 
 # Routes that read no store's rows, each with the reason; keyed by URL name ("api:" for the API).
@@ -269,8 +270,19 @@ def _campaign_image(store) -> CampaignImage:
 
 
 # How to make an object of a model for a store when filling its required fields is not enough.
+def _subscription(store) -> Subscription:
+    # A key reaches its own subscriptions only: a store's subscription is its newest key's (the
+    # sweep's key for store A), or a new key's for another store.
+    key = ApiKey.objects.filter(store=store, revoked_at__isnull=True).order_by("-pk").first()
+    if key is None:
+        n = _n()
+        key = ApiKey.objects.create(name=f"key {n}", prefix=f"sweep{n}", key_hash="x", scopes=[], store=store)
+    return Subscription.objects.create(api_key=key, name=f"hook {_n()}", url="http://127.0.0.1:8999/hook",
+                                       event_types=["ping"], store=store, secret="whsec_sweep")
+
+
 FACTORIES = {Member: _member, User: _staff, Segment: _segment, ImportJob: _import_job, SyncRun: _sync_run,
-             WecomMassTask: _wecom_task, CampaignImage: _campaign_image}
+             WecomMassTask: _wecom_task, CampaignImage: _campaign_image, Subscription: _subscription}
 
 
 def _value(f, n: int):
@@ -576,7 +588,10 @@ def test_every_non_model_api_list_route_has_a_check_here():
                "api:wecom-connection-list", "api:wecom-connection-test", "api:koc-creator-next-level-list",
                # candidates and the metrics batch: tests/koc/content/test_cross_store.py
                "api:koc-candidate-list", "api:koc-metrics-batch",
-               "api:insights-cockpit-list"}
+               "api:insights-cockpit-list",
+               # webhook event types are brand-wide reference; the event log's store cut:
+               # tests/webhooks/test_api.py::test_the_replay_read_filters_types_by_scope_and_store
+               "api:webhook-event-type-list", "api:webhook-event-list"}
     non_model = {r.name for r in scoped_routes() if r.viewset is not None and issubclass(r.viewset, ScopedViewSet)}
     assert non_model == checked, "add a cross-store check for the new route below"
 
