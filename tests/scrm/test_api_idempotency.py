@@ -222,6 +222,13 @@ def test_the_schema_documents_the_header_on_every_money_points_and_messages_post
     assert marked == sorted(
         [
             "/api/v1/tasks/",
+            "/api/v1/webhooks/subscriptions/",
+            "/api/v1/webhooks/subscriptions/{id}/pause/",
+            "/api/v1/webhooks/subscriptions/{id}/ping/",
+            "/api/v1/webhooks/subscriptions/{id}/redeliver/",
+            "/api/v1/webhooks/subscriptions/{id}/replay/",
+            "/api/v1/webhooks/subscriptions/{id}/resume/",
+            "/api/v1/webhooks/subscriptions/{id}/rotate-secret/",
             "/api/v1/tasks/{id}/claim/",
             "/api/v1/tasks/{id}/complete/",
             "/api/v1/tasks/{id}/reassign/",
