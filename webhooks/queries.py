@@ -33,8 +33,8 @@ DEFAULT_PAGE = 100
 @dataclass(frozen=True)
 class Figures:
     delivered: int = 0
-    retrying: int = 0  # pending, tried at least once
-    waiting: int = 0  # pending, never tried yet
+    retrying: int = 0  # pending after a failed attempt
+    waiting: int = 0  # pending with no failed attempt: not tried yet, or being sent now
     parked: int = 0
     p95_ms_24h: int | None = None
     p95_ms_7d: int | None = None
@@ -66,8 +66,8 @@ def figures(subscription_ids, *, now: dt.datetime | None = None) -> dict[int, Fi
         cursor.execute(
             f"""SELECT subscription_id,
                     count(*) FILTER (WHERE state = 'delivered'),
-                    count(*) FILTER (WHERE state = 'pending' AND attempts > 0),
-                    count(*) FILTER (WHERE state = 'pending' AND attempts = 0),
+                    count(*) FILTER (WHERE state = 'pending' AND (last_status IS NOT NULL OR last_error <> '')),
+                    count(*) FILTER (WHERE state = 'pending' AND last_status IS NULL AND last_error = ''),
                     count(*) FILTER (WHERE state = 'parked'),
                     percentile_disc(0.95) WITHIN GROUP (ORDER BY latency_ms)
                         FILTER (WHERE state = 'delivered' AND delivered_at >= %(day)s),

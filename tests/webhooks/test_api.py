@@ -182,12 +182,16 @@ def test_redeliver_replay_deliveries_and_figures(db):
         Delivery(subscription=sub, event=evs[0], state="delivered", attempts=1, delivered_at=now, latency_ms=120),
         Delivery(subscription=sub, event=evs[1], state="parked", attempts=9, last_status=500, last_error="boom"),
         Delivery(subscription=sub, event=evs[2], state="pending", attempts=2, last_status=503),
+        # Claimed and being sent (its attempt counted at the claim): waiting, not retrying.
+        Delivery(subscription=sub, event=evs[3], state="pending", attempts=1,
+                 leased_until=now + timezone.timedelta(seconds=60)),
     ])
     figures = client.get(f"{SUBS}{sub.pk}/figures/").json()
     assert {k: figures[k] for k in ("delivered", "retrying", "waiting", "parked")} == {
-        "delivered": 1, "retrying": 1, "waiting": 0, "parked": 1}
+        "delivered": 1, "retrying": 1, "waiting": 1, "parked": 1}
     assert figures["p95_latency_ms"] == {"24h": 120, "7d": 120}
     assert figures["last_failure"]["status"] == 503
+    Delivery.objects.filter(event=evs[3]).delete()  # the replay below adds it anew
     parked = client.get(f"{SUBS}{sub.pk}/deliveries/?state=parked").json()["results"]
     assert client.get(f"{SUBS}{sub.pk}/deliveries/?status=parked").status_code == 400
     assert client.get(f"{SUBS}{sub.pk}/deliveries/?state=lost").status_code == 400
