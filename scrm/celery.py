@@ -124,7 +124,7 @@ app.conf.beat_schedule = {
     "webhooks-relay": {
         "task": "webhooks.tasks.relay",
         "schedule": 2.0,
-        "options": {"expires": 2},
+        "options": {"expires": 1.5},
     },
     "webhooks-send": {
         "task": "webhooks.tasks.send",
