@@ -76,6 +76,8 @@ INSTALLED_APPS = [
     "campaigns",
     "campaigns.links",
     "journeys",
+    "journeys.calendar",
+    "appointments",
     "webhooks",
 ]
 

@@ -28,6 +28,8 @@ urlpatterns = [
     path("", include("campaigns.urls")),
     path("", include("campaigns.links.urls")),
     path("", include("journeys.urls")),
+    path("", include("journeys.calendar.urls")),
+    path("", include("appointments.urls")),
     path("", include("koc.urls")),
     path("", include("insights.urls")),
     path("", include("webhooks.urls")),

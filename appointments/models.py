@@ -1,0 +1,1 @@
+"""Services, staff availability, bookings and visits."""

@@ -1,0 +1,8 @@
+"""What appointments plug into the registries of the apps below it, called once from its
+AppConfig.ready()."""
+
+from __future__ import annotations
+
+
+def register() -> None:
+    pass

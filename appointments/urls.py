@@ -1,0 +1,3 @@
+"""Appointments' screens (included at the site root)."""
+
+urlpatterns: list = []

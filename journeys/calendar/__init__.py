@@ -1,0 +1,2 @@
+"""The content calendar: WeCom Moments and customer-group posts planned by date, sent as WeCom tasks
+staff confirm, with each staff member's completion."""

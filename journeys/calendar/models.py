@@ -1,0 +1,1 @@
+"""Planned posts and their per-staff completion."""

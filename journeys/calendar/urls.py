@@ -1,0 +1,3 @@
+"""The content calendar's screens (included at the site root)."""
+
+urlpatterns: list = []
