@@ -1,7 +1,8 @@
 """Reading WeCom mass-message results back (no callback reports them): per task, whether its staff
 member sent it (get_groupmsg_task: 0 not sent, 2 sent) and then each customer's result
 (get_groupmsg_send_result: 0 not sent, 1 sent, 2 not a friend, 3 already received another mass
-message), written onto the deliveries one UPDATE ... FROM unnest per page of 1,000.
+message), written onto the deliveries one UPDATE ... FROM unnest per page of 1,000, each changed
+delivery's delivery.state_changed event in the same statement (sending.with_state_events).
 
 A task is polled for as long as it can still be confirmed (WECOM_MASS_CONFIRM_DAYS), often at first
 and then less (every 5 minutes for 6 hours, hourly for 3 days, then daily), and each run does bounded
@@ -21,7 +22,7 @@ from django.db import connection
 from django.utils import timezone
 
 from campaigns.models import ERROR_MAX, Campaign, Delivery, DeliveryReason, WecomMassTask, WecomTaskState
-from campaigns.services import respect, wecom_tasks
+from campaigns.services import respect, sending, wecom_tasks
 from wecom import sql as wecom_sql
 from wecom.client import errors, get_client
 
@@ -76,22 +77,24 @@ def apply_page(task: WecomMassTask, campaign: Campaign, rows: list[dict], *, now
     final = [r for r in rows if int(r.get("status") or 0) in (1, 2, 3) and r.get("external_userid")]
     if not final:
         return
+    statement, events = sending.with_state_events(
+        f"UPDATE {DELIVERY} d SET "
+        "state = CASE k.status WHEN 1 THEN 'sent' WHEN 2 THEN 'failed' ELSE 'suppressed' END, "
+        "reason = CASE k.status WHEN 1 THEN '' WHEN 2 THEN %(not_friend)s ELSE %(received)s END, "
+        "sent_at = CASE WHEN k.status = 1 THEN to_timestamp(k.sent) END, updated_at = %(now)s "
+        "FROM unnest(%(ext)s::text[], %(status)s::int[], %(sent)s::bigint[]) AS k(ext, status, sent) "
+        f"JOIN {wecom_sql.CONTACT} wc ON wc.external_userid = k.ext "
+        "WHERE d.campaign_id = %(campaign)s AND d.send_month = %(month)s AND d.member_id = wc.member_id "
+        "AND d.state = 'accepted' AND d.provider_message_id = %(msgid)s "
+        "RETURNING d.id, d.campaign_id, d.member_id, d.state, d.reason, d.claimed_at, k.status",
+        "SELECT member_id, claimed_at, status FROM w", now=now)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {DELIVERY} d SET "
-            "state = CASE k.status WHEN 1 THEN 'sent' WHEN 2 THEN 'failed' ELSE 'suppressed' END, "
-            "reason = CASE k.status WHEN 1 THEN '' WHEN 2 THEN %(not_friend)s ELSE %(received)s END, "
-            "sent_at = CASE WHEN k.status = 1 THEN to_timestamp(k.sent) END, updated_at = %(now)s "
-            "FROM unnest(%(ext)s::text[], %(status)s::int[], %(sent)s::bigint[]) AS k(ext, status, sent) "
-            f"JOIN {wecom_sql.CONTACT} wc ON wc.external_userid = k.ext "
-            "WHERE d.campaign_id = %(campaign)s AND d.send_month = %(month)s AND d.member_id = wc.member_id "
-            "AND d.state = 'accepted' AND d.provider_message_id = %(msgid)s "
-            "RETURNING d.member_id, d.claimed_at, k.status",
-            {"not_friend": DeliveryReason.NOT_A_FRIEND.value, "received": DeliveryReason.ALREADY_RECEIVED.value,
-             "now": now, "ext": [r["external_userid"] for r in final], "status": [int(r["status"]) for r in final],
-             "sent": [int(r.get("send_time") or 0) for r in final], "campaign": campaign.pk,
-             "month": campaign.send_month, "msgid": task.msgid},
-        )
+        cursor.execute(statement, {
+            **events, "not_friend": DeliveryReason.NOT_A_FRIEND.value,
+            "received": DeliveryReason.ALREADY_RECEIVED.value, "now": now,
+            "ext": [r["external_userid"] for r in final], "status": [int(r["status"]) for r in final],
+            "sent": [int(r.get("send_time") or 0) for r in final], "campaign": campaign.pk,
+            "month": campaign.send_month, "msgid": task.msgid})
         written = cursor.fetchall()
     report.sent += sum(1 for *_k, status in written if status == 1)
     report.not_friends += sum(1 for *_k, status in written if status == 2)
@@ -114,13 +117,16 @@ def expire(task: WecomMassTask, campaign: Campaign, *, reason: str, now: dt.date
     """The task's deliveries still waiting become final (failed, or suppressed as cancelled) and
     give their slots back; the rows written."""
     state = "suppressed" if reason == DeliveryReason.CANCELLED else "failed"
+    statement, events = sending.with_state_events(
+        f"UPDATE {DELIVERY} d SET state = %(state)s, reason = %(reason)s, error = %(error)s, updated_at = %(now)s "
+        "WHERE d.send_month = %(month)s AND d.id = ANY(%(ids)s) AND d.state = 'accepted' "
+        "AND d.provider_message_id = %(msgid)s "
+        "RETURNING d.id, d.campaign_id, d.member_id, d.state, d.reason, d.claimed_at",
+        "SELECT member_id, claimed_at FROM w", now=now)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {DELIVERY} SET state = %s, reason = %s, error = %s, updated_at = %s "
-            "WHERE send_month = %s AND id = ANY(%s) AND state = 'accepted' AND provider_message_id = %s "
-            "RETURNING member_id, claimed_at",
-            [state, reason, error[:ERROR_MAX], now, campaign.send_month, task.delivery_ids, task.msgid],
-        )
+        cursor.execute(statement, {
+            **events, "state": state, "reason": reason, "error": error[:ERROR_MAX], "now": now,
+            "month": campaign.send_month, "ids": task.delivery_ids, "msgid": task.msgid})
         written = cursor.fetchall()
     respect.release([(m, at) for m, at in written if at is not None], wecom=True)
     return len(written)
