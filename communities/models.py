@@ -308,12 +308,16 @@ class CheckIn(models.Model):
 class ReminderKind(models.TextChoices):
     DAY_BEFORE = "day_before", _("A day before")
     TWO_HOURS = "two_hours", _("Two hours before")
+    SEAT_OFFERED = "seat_offered", _("A freed seat offered from the waitlist")
 
 
 class EventReminder(models.Model):
-    """A reminder of an event to a member who holds a seat: one row per (sign-up, kind), written by
-    communities.services.reminders when it is due. The row is the message (its text, for whoever
-    relays it to the member); the unique key makes it exactly once whatever runs the tick."""
+    """A notice of an event to a member: a reminder to one who holds a seat (a day, two hours
+    before) or the news that a freed seat is offered to them. One row per (sign-up, kind), written
+    by communities.services.reminders when it is due, or by the waitlist's promotion in the same
+    transaction; the unique key makes it exactly once whatever runs the tick. The row is the outbox:
+    `handed_at` says when the registered sender (the campaigns' engine, communities.hooks) took it
+    into its deliveries, where consent, caps and quiet hours decide whether and when it is sent."""
 
     signup = models.ForeignKey(SignUp, verbose_name=_("sign-up"), on_delete=models.CASCADE, related_name="+",
                                db_index=False)
@@ -322,9 +326,12 @@ class EventReminder(models.Model):
     member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="+")
     store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.PROTECT, null=True, blank=True,
                               related_name="+", db_index=False)
-    kind = models.CharField(_("kind"), max_length=10, choices=ReminderKind.choices)
+    kind = models.CharField(_("kind"), max_length=12, choices=ReminderKind.choices)
     text = models.CharField(_("text"), max_length=500)
     created_at = models.DateTimeField(_("reminded at"), default=timezone.now)
+    handed_at = models.DateTimeField(_("handed to the sender at"), null=True, blank=True)
+    handed_to = models.CharField(_("handed to"), max_length=64, blank=True, default="", db_default="",
+                                 help_text=_("What the sender made of it (a campaign's reference)."))
 
     objects = ScopedManager()
     store_scope_field = "store"
@@ -334,7 +341,10 @@ class EventReminder(models.Model):
         verbose_name = _("event reminder")
         verbose_name_plural = _("event reminders")
         constraints = [models.UniqueConstraint(fields=["signup", "kind"], name="reminder_once_per_signup_kind")]
-        indexes = [models.Index(fields=["event", "kind"], name="reminder_event_kind")]
+        indexes = [
+            models.Index(fields=["event", "kind"], name="reminder_event_kind"),
+            models.Index(fields=["event", "kind", "id"], name="reminder_to_hand", condition=Q(handed_at__isnull=True)),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.signup_id}"

@@ -10,7 +10,7 @@ from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from communities.models import CheckIn, Community, CommunityMembership, Event, SignUp, SignUpState
+from communities.models import CheckIn, Community, CommunityMembership, Event, EventReminder, SignUp, SignUpState
 from loyalty.orders import sql as orders_sql
 from members import sql as members_sql
 from scrm.models import Role
@@ -30,6 +30,12 @@ def signup_counts(event_ids) -> dict[int, dict[str, int]]:
     for r in rows:
         counts[r["event_id"]][r["state"]] = r["n"]
     return counts
+
+
+def notice_counts(event_id: int) -> dict[str, int]:
+    """An event's notices (reminders, freed seats offered): handed to the campaigns' engine, and waiting."""
+    return EventReminder.objects.filter(event_id=event_id).aggregate(
+        handed=Count("id", filter=Q(handed_at__isnull=False)), waiting=Count("id", filter=Q(handed_at__isnull=True)))
 
 
 def my_communities(user, *, whole_store: bool = False) -> QuerySet:

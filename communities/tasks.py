@@ -8,14 +8,18 @@ from celery import shared_task
 @shared_task(name="communities.tasks.expire_offers", ignore_result=True, soft_time_limit=50, time_limit=58)
 def expire_offers() -> int:
     """For the beat schedule: lapse waitlist offers not confirmed in time; their seats go to the next in line."""
-    from communities.services import signups
+    from communities.services import reminders, signups
 
-    return signups.expire_offers()
+    lapsed = signups.expire_offers()
+    reminders.hand_over()  # the next in line hears of their seat within the minute
+    return lapsed
 
 
 @shared_task(name="communities.tasks.send_reminders", ignore_result=True, soft_time_limit=240, time_limit=270)
 def send_reminders() -> int:
-    """For the beat schedule: remind members of their seats a day and two hours before the event."""
+    """For the beat schedule: remind members of their seats a day and two hours before the event, and
+    hand every waiting notice (reminders, freed seats offered) to the campaigns' engine."""
     from communities.services import reminders
 
-    return reminders.remind_due()
+    written = reminders.remind_due()
+    return written + reminders.hand_over()

@@ -19,7 +19,6 @@ from communities.models import (
     CheckInSource,
     Community,
     Event,
-    EventReminder,
     EventStatus,
     SignUp,
     SignUpState,
@@ -130,7 +129,7 @@ class EventSignUpsView(ScopedListView):
             signup.checked_in_at = checked.get(signup.member_id)
         context["can_check_in"] = access.can_check_in(self.request.user, event)
         context["can_manage"] = access.can_manage_event(self.request.user, event)
-        context["reminded"] = EventReminder.objects.filter(event=event).count()
+        context["notices"] = queries.notice_counts(event.pk)
         return context
 
 

@@ -12,9 +12,12 @@ When: a kind is due from its lead time before the start until the next kind's (d
 24 h to 2 h before; two_hours: from 2 h before to the start), and only for sign-ups made before
 that lead time (someone who signed up an hour ago is not reminded two hours before).
 
-Why not the campaigns outbox: campaigns sit above communities (they may import us, not we them),
-and their outbox rows are keyed by a campaign's delivery (campaign, member): a one-member
-transactional message has no campaign, so it is recorded here."""
+Sending: the rows are the outbox, handed to the campaigns' engine (communities.hooks: campaigns
+sit above communities, so they register the sender). `hand_over` claims unhanded notices with
+FOR UPDATE SKIP LOCKED, an event and kind at a time, gives them to the sender and marks them
+handed in one transaction: the sender writes its deliveries in it, so a notice becomes a delivery
+exactly once, and consent, the frequency caps and quiet hours are the engine's, as for any
+campaign. With no sender registered nothing is handed and nothing is lost."""
 
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from communities import hooks
 from communities.models import Event, EventReminder, ReminderKind, SignUp
 from members import sql as members_sql
 
@@ -93,4 +97,55 @@ def remind_due(*, now=None, batch: int = BATCH, max_batches: int = MAX_BATCHES) 
         total += written
         if written < batch:
             break
+    return total
+
+
+def _wording(kind: str, event: Event) -> str:
+    at = timezone.localtime(event.starts_at).strftime("%Y-%m-%d %H:%M")
+    values = {"title": event.title, "at": at, "place": event.place}
+    if kind == ReminderKind.DAY_BEFORE:
+        return _("Reminder: %(title)s is tomorrow, %(at)s, at %(place)s.") % values
+    if kind == ReminderKind.TWO_HOURS:
+        return _("Reminder: %(title)s starts in two hours (%(at)s) at %(place)s.") % values
+    return _("A seat at %(title)s (%(at)s, %(place)s) is free for you: confirm it in time to take it.") % values
+
+
+def _claim(cursor, batch: int) -> tuple[int, str, list[int], list[int]] | None:
+    """The oldest unhanded notices of one (event, kind), locked (others' rows skipped):
+    (event id, kind, notice ids, member ids), or None when nothing waits."""
+    cursor.execute(
+        f"""WITH first AS (SELECT event_id, kind FROM {REMINDER} WHERE handed_at IS NULL
+                           ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+            SELECT r.id, r.member_id, r.event_id, r.kind FROM {REMINDER} r, first
+            WHERE r.handed_at IS NULL AND r.event_id = first.event_id AND r.kind = first.kind
+            ORDER BY r.id LIMIT %s FOR UPDATE OF r SKIP LOCKED""", [batch])
+    rows = cursor.fetchall()
+    if not rows:
+        return None
+    return rows[0][2], rows[0][3], [r[0] for r in rows], [r[1] for r in rows]
+
+
+def hand_over(*, now=None, batch: int = BATCH, max_batches: int = MAX_BATCHES) -> int:
+    """Give waiting notices to the registered sender, an (event, kind) batch per transaction;
+    returns how many were handed. Without a sender: 0, and the notices wait."""
+    sender = hooks.notice_sender()
+    if sender is None:
+        return 0
+    now = now or timezone.now()
+    total = 0
+    for _round in range(max_batches):
+        with transaction.atomic(), connection.cursor() as cursor:
+            claimed = _claim(cursor, batch)
+            if claimed is None:
+                break
+            event_id, kind, notice_ids, member_ids = claimed
+            event = Event.objects.get(pk=event_id)
+            label = ReminderKind(kind).label
+            ref = sender(hooks.NoticeBatch(
+                event_id=event_id, store_id=event.store_id, kind=kind, name=f"{event.title} · {label}"[:100],
+                text=_wording(kind, event), member_ids=tuple(member_ids), notice_ids=tuple(notice_ids), now=now,
+            ))
+            cursor.execute(f"UPDATE {REMINDER} SET handed_at = %s, handed_to = %s WHERE id = ANY(%s)",
+                           [now, str(ref or "")[:64], notice_ids])
+            total += len(notice_ids)
     return total

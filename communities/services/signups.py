@@ -11,18 +11,31 @@ Every change that frees a seat (a cancellation, a lapsed offer, a larger capacit
 row first and offers the free seats to the waitlist in position order in the same transaction
 (`fill_free_seats`): a free seat never sits beside a queue, so a newcomer cannot jump it. An
 offer holds its seat for the event's `offer_minutes` (never past the start); the periodic
-`expire_offers` lapses unanswered ones and offers their seats to the next in line."""
+`expire_offers` lapses unanswered ones and offers their seats to the next in line. The member
+offered a seat is told: a seat_offered notice (EventReminder) is written in the statement that
+offers it, and handed to the campaigns' engine like the reminders (communities.services.reminders)."""
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from communities.models import ACTIVE, HOLDS_SEAT, CancelledBy, Event, EventStatus, SignUp, SignUpSource, SignUpState
+from communities.models import (
+    ACTIVE,
+    HOLDS_SEAT,
+    CancelledBy,
+    Event,
+    EventReminder,
+    EventStatus,
+    SignUp,
+    SignUpSource,
+    SignUpState,
+)
 from communities.services import access, prices
 from members.models import Member
 from scrm import permissions
@@ -31,6 +44,7 @@ from scrm.scoping import scope
 
 EVENT = Event._meta.db_table
 SIGNUP = SignUp._meta.db_table
+REMINDER = EventReminder._meta.db_table
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 10
 EXPIRY_BATCH = 500
@@ -145,10 +159,24 @@ def fill_free_seats(event_id: int, *, now=None) -> int:
                 offered AS (
                     UPDATE {SIGNUP} s SET state = 'offered', offered_at = %(now)s,
                         offer_expires_at = LEAST(%(now)s + make_interval(mins => e.offer_minutes), e.starts_at)
-                    FROM nxt, e WHERE s.id = nxt.id RETURNING s.id)
+                    FROM nxt, e WHERE s.id = nxt.id
+                    RETURNING s.id, s.event_id, s.member_id, s.store_id, s.code, s.offer_expires_at),
+                told AS (
+                    INSERT INTO {REMINDER} (signup_id, event_id, member_id, store_id, kind, text, created_at)
+                    SELECT o.id, o.event_id, o.member_id, o.store_id, 'seat_offered',
+                           left(format(%(offer)s, ev.title,
+                                       to_char(ev.starts_at AT TIME ZONE %(tz)s, 'YYYY-MM-DD HH24:MI'), ev.place,
+                                       to_char(o.offer_expires_at AT TIME ZONE %(tz)s, 'YYYY-MM-DD HH24:MI'),
+                                       o.code), 500),
+                           %(now)s
+                    FROM offered o JOIN {EVENT} ev ON ev.id = o.event_id
+                    ON CONFLICT (signup_id, kind) DO NOTHING)
             UPDATE {EVENT} SET seats_taken = seats_taken + (SELECT count(*) FROM offered)
             WHERE id = %(event)s RETURNING (SELECT count(*) FROM offered)""",
-            {"event": event_id, "now": now},
+            {"event": event_id, "now": now, "tz": settings.TIME_ZONE,
+             # Placeholders: 1 the event's title, 2 when it starts, 3 where, 4 confirm by, 5 the ticket code.
+             "offer": _("A seat at %1$s (%2$s, %3$s) is free for you: confirm by %4$s to take it. "
+                        "Your ticket: %5$s")},
         )
         row = cursor.fetchone()
         return row[0] if row else 0

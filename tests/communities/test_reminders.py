@@ -11,6 +11,7 @@ import pytest
 from django.db import connections, transaction
 from django.utils import timezone
 
+from communities import hooks
 from communities.models import EventReminder, SignUp
 from communities.services import reminders, signups
 from members.models import Member
@@ -121,3 +122,87 @@ def test_two_ticks_at_once_write_each_reminder_once(crowded_event):
     for t in threads:
         t.join(30)
     assert sum(written) == 40 and EventReminder.objects.count() == 40
+
+
+@pytest.fixture
+def sent_batches():
+    """A stand-in for the campaigns' engine: records every batch handed to it."""
+    seen: list = []
+
+    def sender(batch):
+        seen.append(batch)
+        return f"test:{len(seen)}"
+
+    hooks.register_notice_sender(sender)
+    yield seen
+    hooks.unregister_notice_sender(sender)
+
+
+@pytest.mark.django_db
+def test_the_member_promoted_from_the_waitlist_is_told_once(make_event, bob, members):
+    a, _b = members
+    event = make_event(title="Hill repeats", capacity=1)
+    seat = signups.sign_up(event=event, member_id=a[0].pk, actor=bob).signup
+    waiting = signups.sign_up(event=event, member_id=a[1].pk, actor=bob).signup
+    assert not EventReminder.objects.filter(kind="seat_offered").exists()
+    signups.cancel(signup=seat, actor=bob)
+    waiting.refresh_from_db()
+    assert waiting.state == "offered"
+    told = EventReminder.objects.get(kind="seat_offered")
+    assert (told.signup_id, told.member_id, told.handed_at) == (waiting.pk, a[1].pk, None)
+    assert "Hill repeats" in told.text and waiting.code in told.text and "confirm by" in told.text
+    signups.fill_free_seats(event.pk)  # nothing more free: nothing more told
+    assert EventReminder.objects.filter(kind="seat_offered").count() == 1
+
+
+@pytest.mark.django_db
+def test_without_a_sender_notices_wait_and_nothing_is_lost(make_event, bob, members):
+    a, _b = members
+    now = timezone.now()
+    event = make_event(starts_at=now + dt.timedelta(hours=30), capacity=2)
+    signups.sign_up(event=event, member_id=a[0].pk, actor=bob)
+    assert reminders.remind_due(now=now + dt.timedelta(hours=7)) == 1
+    hooks._senders.clear()
+    assert reminders.hand_over(now=now) == 0
+    assert EventReminder.objects.filter(handed_at__isnull=True).count() == 1
+
+
+@pytest.mark.django_db
+def test_notices_are_handed_once_per_event_and_kind(make_event, bob, members, sent_batches):
+    a, _b = members
+    now = timezone.now()
+    run = make_event(title="Night run", starts_at=now + dt.timedelta(hours=30), capacity=2)
+    ride = make_event(title="Dawn ride", starts_at=now + dt.timedelta(hours=31), capacity=1)
+    for member in a[:3]:
+        signups.sign_up(event=run, member_id=member.pk, actor=bob)
+    signups.sign_up(event=ride, member_id=a[0].pk, actor=bob)
+    later = now + dt.timedelta(hours=8)
+    assert reminders.remind_due(now=later) == 3
+    assert reminders.hand_over(now=later, batch=1) == 3  # a batch of one: three calls, one kind and event each
+    assert reminders.hand_over(now=later) == 0
+    by_event = sorted((b.event_id, b.kind, b.member_ids) for b in sent_batches)
+    assert by_event == sorted([(run.pk, "day_before", (a[0].pk,)), (run.pk, "day_before", (a[1].pk,)),
+                               (ride.pk, "day_before", (a[0].pk,))])
+    assert all("tomorrow" in b.text and b.store_id == run.store_id for b in sent_batches)
+    assert not EventReminder.objects.filter(handed_at__isnull=True).exists()
+    assert set(EventReminder.objects.values_list("handed_to", flat=True)) == {"test:1", "test:2", "test:3"}
+
+
+@pytest.mark.django_db
+def test_a_failing_sender_hands_nothing_of_its_batch(make_event, bob, members):
+    a, _b = members
+    now = timezone.now()
+    event = make_event(starts_at=now + dt.timedelta(hours=30), capacity=2)
+    signups.sign_up(event=event, member_id=a[0].pk, actor=bob)
+    reminders.remind_due(now=now + dt.timedelta(hours=7))
+
+    def broken(batch):
+        raise RuntimeError("the channel is down")
+
+    hooks.register_notice_sender(broken)
+    try:
+        with pytest.raises(RuntimeError):
+            reminders.hand_over(now=now)
+    finally:
+        hooks.unregister_notice_sender(broken)
+    assert EventReminder.objects.filter(handed_at__isnull=True).count() == 1
