@@ -14,6 +14,8 @@ TITLES = {
     "dormant": gettext_lazy("%(member)s has not ordered for %(days)s days"),
     "confirm_wecom_send": gettext_lazy("Confirm %(count)s WeCom mass message(s) waiting for you"),
     "follow_up": gettext_lazy("Follow up with %(member)s"),
+    "post_moment": gettext_lazy("Post today's Moment: %(title)s"),
+    "post_group": gettext_lazy("Post today's customer-group message: %(title)s"),
 }
 MESSAGES = {
     "birthday": gettext_lazy("Happy birthday, %(member)s! Everyone at the store wishes you a wonderful year. "
@@ -26,11 +28,15 @@ MESSAGES = {
     "confirm_wecom_send": gettext_lazy("Open WeCom and send the mass messages the brand prepared for your "
                                        "customers."),
     "follow_up": gettext_lazy("Hello %(member)s, just checking how everything is going."),
+    "post_moment": gettext_lazy("Open WeCom, go to Customer Moments and publish the post the brand prepared for "
+                                "you today."),
+    "post_group": gettext_lazy("Open WeCom and send the post the brand prepared to your customer groups today."),
 }
 
 
 def _params(task) -> dict:
-    params = {"member": task.member.name if task.member_id else "", "category": "", "days": "", "count": ""}
+    params = {"member": task.member.name if task.member_id else "", "category": "", "days": "", "count": "",
+              "title": ""}
     params.update({k: v for k, v in (task.params or {}).items() if isinstance(v, str | int)})
     return params
 
