@@ -142,6 +142,12 @@ app.conf.beat_schedule = {
         "schedule": crontab(hour="6,13", minute=5),
         "options": {"expires": 3 * 3600},
     },
+    # Content calendar: due posts handed to WeCom, their jobs and their senders' publish status polled.
+    "content-calendar-tick": {
+        "task": "content_calendar.tasks.tick",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     # Open tasks long overdue expire (the task policy's days).
     "journeys-expire-tasks": {
         "task": "journeys.tasks.expire_overdue",
