@@ -148,6 +148,12 @@ app.conf.beat_schedule = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # Journeys: who met a live journey's trigger enters; due steps are carried out (SKIP LOCKED).
+    "journeys-tick": {
+        "task": "journeys.tasks.tick",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     # Open tasks long overdue expire (the task policy's days).
     "journeys-expire-tasks": {
         "task": "journeys.tasks.expire_overdue",
