@@ -3,6 +3,23 @@ AppConfig.ready()."""
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
+
+from scrm import events, permissions
+
 
 def register() -> None:
-    pass
+    permissions.register("appointments", _("Store services, availability and bookings"), store_roles="write")
+    events.register_type("booking.created", _("A member booked a service (from a link, by their guide or the API)"),
+                         resource="appointments")
+    events.register_type("booking.cancelled", _("A booking was cancelled or moved to another time"),
+                         resource="appointments")
+    events.register_type("booking.checked_in", _("A member with a booking arrived at the store"),
+                         resource="appointments")
+
+    from appointments import privacy, timeline
+    from appointments.services import prices
+
+    prices.register_reasons()
+    privacy.register()
+    timeline.register()
