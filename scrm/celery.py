@@ -172,6 +172,12 @@ app.conf.beat_schedule = {
         "schedule": 300.0,
         "options": {"expires": 280},
     },
+    # Members with a booking are reminded a day and two hours before it (once per kind).
+    "appointments-send-reminders": {
+        "task": "appointments.tasks.send_reminders",
+        "schedule": 300.0,
+        "options": {"expires": 280},
+    },
     "release-commissions": {
         "task": "referrals.tasks.release_due_commissions",
         "schedule": crontab(minute=20),
