@@ -1,3 +1,5 @@
 """The content calendar's screens (included at the site root)."""
 
-urlpatterns: list = []
+from journeys.calendar.views import urlpatterns
+
+__all__ = ["urlpatterns"]

@@ -208,6 +208,9 @@ class FakeCorp:
         self._unconfirmed: list[str] = []  # mass-message tasks before their confirmation time
         self.received: dict[tuple[int, int], int] = {}  # (index, day) -> mass messages received
         self._init_tags()
+        from .moments import Moments  # here: moments.py builds on this module
+
+        self.moments = Moments(self)
 
     # --- time and events ----------------------------------------------------------------------
     def now(self) -> float:

@@ -72,6 +72,7 @@ ROUTES_GET = {
     "externalcontact/get_follow_user_list": _get_follow_user_list,
     "externalcontact/list": _list,
     "externalcontact/get": _get,
+    "externalcontact/get_moment_task_result": lambda c, q, b, s: c.moments.task_result(q.get("jobid")),
 }
 
 def _message_send(corp, q, b, srv):
@@ -162,6 +163,12 @@ ROUTES_POST = {
     ),
     "externalcontact/remind_groupmsg_send": lambda c, q, b, s: c.remind_groupmsg(b.get("msgid")),
     "externalcontact/cancel_groupmsg_send": lambda c, q, b, s: c.cancel_groupmsg(b.get("msgid")),
+    "externalcontact/add_moment_task": lambda c, q, b, s: c.moments.add_task(b),
+    "externalcontact/get_moment_task": lambda c, q, b, s: c.moments.task(
+        moment_id=b.get("moment_id"), cursor=b.get("cursor"), limit=b.get("limit", 500)
+    ),
+    "externalcontact/cancel_moment_task": lambda c, q, b, s: c.moments.cancel(b.get("moment_id")),
+    "externalcontact/get_moment_list": lambda c, q, b, s: c.moments.list(b),
 }
 
 
