@@ -19,3 +19,14 @@ def expire_overdue() -> int:
     from journeys.services import tasks
 
     return tasks.expire_overdue()
+
+
+@shared_task(name="journeys.tasks.tick", ignore_result=True, soft_time_limit=50, time_limit=58)
+def tick() -> dict:
+    """For the beat schedule: enter who met a live journey's trigger, carry out the due steps (SKIP
+    LOCKED: safe on any number of workers)."""
+    import dataclasses
+
+    from journeys.services import ticking
+
+    return dataclasses.asdict(ticking.tick(budget=40.0))
