@@ -176,3 +176,27 @@ def test_time_off_removes_slots(bob, carol, eye_test, open_store, tomorrow_noon)
 def test_a_clerk_may_not_change_the_catalogue(carol, open_store):
     with pytest.raises(Forbidden):
         catalogue.save_service(actor=carol, store=open_store, values={"name": "x", "duration_minutes": 30})
+
+
+def test_figures(alice, bob, carol, eye_test, open_store, members, tomorrow_noon):
+    from appointments import queries
+    from loyalty.orders.models import Order
+
+    a, b = members[0][0], members[0][1]
+    first = _book(carol, eye_test, open_store, a, tomorrow_noon).booking
+    second = _book(carol, eye_test, open_store, b, tomorrow_noon + dt.timedelta(hours=2)).booking
+    third = _book(carol, eye_test, open_store, a, tomorrow_noon + dt.timedelta(hours=4)).booking
+    bookings.complete(booking=first, actor=carol, now=tomorrow_noon + dt.timedelta(hours=1))
+    bookings.mark_no_show(booking=second, actor=carol, now=tomorrow_noon + dt.timedelta(hours=3))
+    del third
+    Order.objects.create(member=a, store=open_store, external_id="A1", channel="pos", total_amount=100,
+                         placed_at=tomorrow_noon + dt.timedelta(days=1))
+    day = timezone.localtime(tomorrow_noon).date()
+    f = queries.figures(bob, start=day, end=day, days_after=7)
+    assert f["bookings"] == 3 and f["by_state"]["no_show"] == 1
+    assert f["no_show_rate"] == 0.5
+    assert f["members"] == 2 and f["repeat_members"] == 1
+    [staff] = f["utilisation_staff"]
+    assert staff["booked_minutes"] == 90 and staff["working_minutes"] == 480  # completed + booked, 8 h a day
+    assert f["orders_after"]["visited"] == 1 and f["orders_after"]["visited_ordered"] == 1
+    assert f["orders_after"]["did_not_book"] == 1  # the third member of store A
