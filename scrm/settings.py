@@ -342,6 +342,11 @@ SPECTACULAR_SETTINGS = {
         "TaskOutcomeEnum": "journeys.models.TaskOutcome",
         "TaskKindEnum": "journeys.models.TaskKind",
         "TaskSourceEnum": "journeys.models.TaskSource",
+        "JourneyStepKindEnum": "journeys.models.StepKind",
+        "JourneyTriggerEnum": "journeys.models.Trigger",
+        "JourneyGoalEnum": "journeys.models.Goal",
+        "JourneyEntryRuleEnum": "journeys.models.EntryRule",
+        "JourneyEntryPeriodEnum": "journeys.models.EntryPeriod",
         "SubscriptionStateEnum": "webhooks.models.SubscriptionState",
         "WebhookDeliveryStateEnum": "webhooks.models.DeliveryState",  # not the campaigns' deliveries
     },
