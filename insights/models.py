@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
@@ -249,3 +250,86 @@ class SummaryRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} {self.refreshed_at:%Y-%m-%d %H:%M}"
+
+
+class ActivityKind(models.TextChoices):
+    """What a member did (or had done to them) on a day, as the cockpit's activity summary keeps it."""
+
+    COMMUNITY_JOINED = "community_joined", _("Joined an interest group")
+    SIGNED_UP = "signed_up", _("Signed up for an event")
+    CHECKED_IN = "checked_in", _("Checked in at an event")
+    POSTED = "posted", _("Published a creator post")
+    DELETED_STAFF = "deleted_staff", _("Deleted a staff member on WeCom")
+    SERVED = "served", _("Served: a staff task about them done")
+
+
+class MemberActivity(models.Model):
+    """One member's activity of one kind on one day (brand time zone): how many rows of it, a value
+    (a creator post's media value), and the member's home store as of the refresh. Rebuilt by
+    insights.cockpit.services.refresh_activity from the rows it counts; the cockpit counts distinct
+    members over days, its drill-downs read the live rows."""
+
+    kind = models.CharField(_("kind"), max_length=16, choices=ActivityKind.choices)
+    day = models.DateField(_("day"))
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.DO_NOTHING, db_constraint=False,
+                               db_index=False, related_name="+")
+    store = models.ForeignKey(
+        Store, verbose_name=_("home store"), on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True,
+        related_name="+", db_index=False,
+    )
+    rows = models.PositiveIntegerField(_("rows"))
+    value = models.DecimalField(_("value"), max_digits=16, decimal_places=2, default=0)
+
+    objects = ScopedManager()
+    store_scope_field = "store"
+
+    class Meta:
+        verbose_name = _("member activity per day")
+        verbose_name_plural = _("member activity per day")
+        constraints = [models.UniqueConstraint(fields=["kind", "day", "member"], name="member_activity_unique")]
+        indexes = [models.Index(fields=["kind", "day"], name="member_activity_day"),
+                   models.Index(fields=["store", "kind", "day"], name="member_activity_store")]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.kind} {self.day}"
+
+
+class StaffMetric(models.TextChoices):
+    MEMBERS_ADDED = "members_added", _("Members added")
+    TASKS = "tasks", _("Tasks created")
+    TASKS_DONE = "tasks_done", _("Tasks done")
+    EVENTS_RUN = "events_run", _("Events run")
+    SALES = "sales", _("Sales credited")
+
+
+class StaffDay(models.Model):
+    """Per day (brand time zone), store and staff member (none: the store's pool or nobody): members
+    they added, tasks (by the day they were created, with their state and outcome as of the refresh,
+    `key` the kind or outcome), events of the communities they own, and orders credited to them
+    (`amount`: GMV net of refunds). The store page's leaderboard and the cockpit's task figures."""
+
+    day = models.DateField(_("day"))
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True,
+        related_name="+", db_index=False,
+    )
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("staff"), on_delete=models.DO_NOTHING, db_constraint=False, null=True,
+        blank=True, related_name="+", db_index=False,
+    )
+    metric = models.CharField(_("metric"), max_length=16, choices=StaffMetric.choices)
+    key = models.CharField(_("key"), max_length=32, blank=True, default="")
+    n = models.PositiveIntegerField(_("count"))
+    amount = models.DecimalField(_("amount"), max_digits=16, decimal_places=2, default=0)
+
+    objects = ScopedManager()
+    store_scope_field = "store"
+
+    class Meta:
+        verbose_name = _("staff figures per day")
+        verbose_name_plural = _("staff figures per day")
+        indexes = [models.Index(fields=["metric", "day"], name="staff_day_metric"),
+                   models.Index(fields=["store", "metric", "day"], name="staff_day_store")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.staff_id} {self.metric}={self.n}"

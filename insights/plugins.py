@@ -6,8 +6,10 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 
 from insights import queries, segments, tasks
+from insights.cockpit import engagement as cockpit_engagement
 from insights.cockpit import members as cockpit_members
 from insights.cockpit import sales as cockpit_sales
+from insights.cockpit import store as cockpit_store
 from loyalty.orders import hooks
 from scrm import overview, permissions
 
@@ -19,6 +21,8 @@ def register() -> None:
     segments.register()
     cockpit_members.register()
     cockpit_sales.register()
+    cockpit_engagement.register()
+    cockpit_store.register()
     hooks.on_orders_changed(tasks.queue_rescore)
     overview.register("sales", template="insights/_overview.html", context=queries.overview, order=10)
     overview.register("my_sales", template="insights/_today.html", context=queries.my_sales, page="today")

@@ -54,6 +54,7 @@ def register() -> None:
         compile_sql=_rfm_sql("segment"),
     )
     register_cockpit()
+    register_activity()
 
 
 # --- the cockpit's conditions: each figure of the cockpit is the count of a definition made of these
@@ -190,4 +191,92 @@ def register_cockpit() -> None:
     register_filter(
         "joined_via", _("Added through a channel code"), group=group, order=313,
         value_schema={"in": states, "not_in": states}, compile_sql=_joined_via_sql,
+    )
+
+
+# --- the cockpit's activity conditions: a member did something of a kind in a period (the same
+# sources the activity summary counts, insights.cockpit.activity), received or clicked a campaign,
+# had bought by a day or not.
+
+PERIOD_KIND = Value("any", many=True, length=3)
+CAMPAIGN_WHAT = Value("any", many=True, length=2)
+CAMPAIGN_STATES = {"delivered": "sent", "held_out": "held_out"}
+CAMPAIGN_PARTS = (*CAMPAIGN_STATES, "clicked")
+
+
+def _validate_did(leaf: Leaf) -> None:
+    from insights.cockpit.activity import SOURCES
+
+    _check_period(leaf)
+    if leaf.value[2] not in SOURCES:
+        raise InvalidValue(_("The activity is one of: %(kinds)s.") % {"kinds": ", ".join(SOURCES)},
+                           subpath=f"{leaf.path}[2]")
+
+
+def _did_sql(leaf: Leaf, m: str):
+    from insights.cockpit.activity import exists_sql
+
+    since, until = _period_of(leaf)
+    return exists_sql(leaf.value[2], m), [since, until]
+
+
+def _campaign_id(raw) -> int | None:
+    if isinstance(raw, str) and raw.isdigit():
+        raw = int(raw)
+    return raw if isinstance(raw, int) and not isinstance(raw, bool) and raw > 0 else None
+
+
+def _validate_campaign(leaf: Leaf) -> None:
+    if _campaign_id(leaf.value[0]) is None:
+        raise InvalidValue(_("The campaign is named by its id, a whole number."), subpath=f"{leaf.path}[0]")
+    if leaf.value[1] not in CAMPAIGN_PARTS:
+        raise InvalidValue(_("The part is one of: %(parts)s.") % {"parts": ", ".join(CAMPAIGN_PARTS)},
+                           subpath=f"{leaf.path}[1]")
+
+
+def _campaign_sql(leaf: Leaf, m: str):
+    from campaigns.links import sql as links_sql
+    from campaigns.models import Delivery
+
+    campaign = _campaign_id(leaf.value[0])
+    if leaf.value[1] == "clicked":
+        return (f"EXISTS (SELECT 1 FROM {links_sql.CLICK} k WHERE k.member_id = {m}.id AND k.campaign_id = %s)",
+                [campaign])
+    return (f"EXISTS (SELECT 1 FROM {Delivery._meta.db_table} d WHERE d.member_id = {m}.id "
+            "AND d.campaign_id = %s AND d.state = %s)", [campaign, CAMPAIGN_STATES[leaf.value[1]]])
+
+
+def _validate_day(leaf: Leaf) -> None:
+    if _day(leaf.value, leaf, 0) is None:
+        raise InvalidValue(_("The value must be a date written YYYY-MM-DD."))
+
+
+def _bought_by_sql(leaf: Leaf, m: str):
+    from insights.cockpit.activity import FIRST_ORDER_EXISTS
+
+    return FIRST_ORDER_EXISTS.format(m=m), [_start_of(datetime.date.fromisoformat(leaf.value))]
+
+
+def _not_bought_by_sql(leaf: Leaf, m: str):
+    sql, params = _bought_by_sql(leaf, m)
+    return f"NOT {sql}", params
+
+
+def register_activity() -> None:
+    group = _("Purchases and journey")
+    register_filter(
+        "did", _("Did in a period [first day, last day, activity]"), group=group, order=314,
+        value_schema={"between": PERIOD_KIND}, compile_sql=_did_sql, validate=_validate_did,
+    )
+    register_filter(
+        "campaign_part", _("A campaign's recipients [campaign id, delivered, held_out or clicked]"), group=group,
+        order=315, value_schema={"in": CAMPAIGN_WHAT}, compile_sql=_campaign_sql, validate=_validate_campaign,
+    )
+    register_filter(
+        "bought_by", _("Had bought (an order not fully refunded) before a day"), group=group, order=316,
+        value_schema={"before": Value("date")}, compile_sql=_bought_by_sql, validate=_validate_day,
+    )
+    register_filter(
+        "not_bought_by", _("Had not bought (no order, or only refunded ones) before a day"), group=group,
+        order=317, value_schema={"before": Value("date")}, compile_sql=_not_bought_by_sql, validate=_validate_day,
     )

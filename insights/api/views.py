@@ -40,27 +40,38 @@ class CockpitViewSet(ScopedViewSet):
     scope_resource = "insights"
 
     @extend_schema(
-        summary="The cockpit: pool, 5A funnel, buyers and sales of a period, with drill-down definitions",
+        summary="The cockpit (pool, 5A funnel, buyers and sales, campaigns, tasks, communities, KOC, WeCom churn) "
+                "or one store's page, with drill-down definitions",
         parameters=[
             OpenApiParameter("days", int, enum=list(cockpit_base.PRESETS), description="Preset period (default 30)."),
             OpenApiParameter("start", OpenApiTypes.DATE, description="First day of a custom period (with end)."),
             OpenApiParameter("end", OpenApiTypes.DATE, description="Last day of a custom period, today at the latest."),
             OpenApiParameter("store", int, description="One store's figures (brand-wide callers)."),
-            OpenApiParameter("section", str, description="Only this section (pool, funnel, sales)."),
+            OpenApiParameter("page", str, enum=list(cockpit_base.PAGES),
+                             description="cockpit (default), or store: one store's members, staff leaderboard and "
+                                         "overdue tasks (brand-wide callers name the store)."),
+            OpenApiParameter("section", str, description="Only this section of the page (e.g. pool, funnel, sales, "
+                                                         "campaigns, tasks, communities, koc, churn)."),
         ],
         responses={200: OpenApiTypes.OBJECT},
     )
     def list(self, request):
         period = cockpit_base.parse_period(request.query_params)
+        page = request.query_params.get("page") or "cockpit"
+        if page not in cockpit_base.PAGES:
+            raise InvalidInput(details={"page": [_("The page is one of: %(pages)s.") % {
+                "pages": ", ".join(cockpit_base.PAGES)}]})
         board = cockpit_base.open_cockpit(self.actor, period=period, store_id=request.query_params.get("store"))
         only = request.query_params.get("section") or None
-        known = [s.key for s in cockpit_base.sections()]
+        known = [s.key for s in cockpit_base.sections(page)]
         if only is not None and only not in known:
             raise InvalidInput(details={"section": [_("Unknown section; known sections: %(keys)s.") % {
                 "keys": ", ".join(known)}]})
-        sections = cockpit_base.read(board, only=only)
+        if page == "store" and board.store is None:
+            raise InvalidInput(details={"store": [_("Choose a store: the store page shows one store.")]})
+        sections = cockpit_base.read(board, only=only, page=page)
         return Response({
-            "period": period.as_dict(), "previous": period.previous.as_dict(),
+            "page": page, "period": period.as_dict(), "previous": period.previous.as_dict(),
             "store": board.store.pk if board.store is not None else None,
             "sections": [data.as_dict() for _section, data in sections],
         })

@@ -316,23 +316,25 @@ class Section:
     build: Callable[[Cockpit], SectionData]
     order: int = 100
     template: str = "insights/cockpit/_section.html"
+    page: str = "cockpit"
 
 
+PAGES = ("cockpit", "store")  # the cockpit, and one store's page
 _SECTIONS: dict[str, Section] = {}
 
 
 def register_section(key: str, title, *, build: Callable[[Cockpit], SectionData], order: int = 100,
-                     template: str = "insights/cockpit/_section.html") -> Section:
-    """Add a section to the cockpit: `build(cockpit)` returns its figures, tables and charts.
-    Registering a key again replaces it."""
-    _SECTIONS[key] = Section(key=key, title=title, build=build, order=order, template=template)
+                     template: str = "insights/cockpit/_section.html", page: str = "cockpit") -> Section:
+    """Add a section to the cockpit (or, `page="store"`, to the store page): `build(cockpit)`
+    returns its figures, tables and charts. Registering a key again replaces it."""
+    _SECTIONS[key] = Section(key=key, title=title, build=build, order=order, template=template, page=page)
     return _SECTIONS[key]
 
 
-def sections() -> list[Section]:
-    return sorted(_SECTIONS.values(), key=lambda s: (s.order, s.key))
+def sections(page: str = "cockpit") -> list[Section]:
+    return sorted((s for s in _SECTIONS.values() if s.page == page), key=lambda s: (s.order, s.key))
 
 
-def read(cockpit: Cockpit, *, only: str | None = None) -> list[tuple[Section, SectionData]]:
-    """Every section's data for this reading (or the one section `only`)."""
-    return [(s, s.build(cockpit)) for s in sections() if only is None or s.key == only]
+def read(cockpit: Cockpit, *, only: str | None = None, page: str = "cockpit") -> list[tuple[Section, SectionData]]:
+    """Every section's data of `page` for this reading (or the one section `only`)."""
+    return [(s, s.build(cockpit)) for s in sections(page) if only is None or s.key == only]

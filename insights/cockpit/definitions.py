@@ -50,3 +50,20 @@ def bought(period: Period, channel: str = ANY_CHANNEL) -> dict:
 
 def orders_at_least(period: Period, n: int) -> dict:
     return {"field": "orders_between", "op": "at_least", "value": [_day(period.start), _day(period.end), n]}
+
+
+def did(period: Period, kind: str) -> dict:
+    return {"field": "did", "op": "between", "value": [_day(period.start), _day(period.end), str(kind)]}
+
+
+def campaign_part(campaign_id: int, part: str) -> dict:
+    return {"field": "campaign_part", "op": "in", "value": [str(campaign_id), part]}
+
+
+def bought_by(day: datetime.date) -> dict:
+    """Had bought by the end of `day`."""
+    return {"field": "bought_by", "op": "before", "value": _day(day + datetime.timedelta(days=1))}
+
+
+def not_bought_by(day: datetime.date) -> dict:
+    return {"field": "not_bought_by", "op": "before", "value": _day(day + datetime.timedelta(days=1))}

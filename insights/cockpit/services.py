@@ -16,6 +16,7 @@ from collections import defaultdict
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from insights.cockpit.base import PRESETS, Period, preset_period
@@ -222,14 +223,58 @@ def refresh_buyers(*, presets=PRESETS, now=None) -> int:
         return _mark(cursor, "buyers", started, now)
 
 
+CAMPAIGN_DAYS = 400  # campaigns started this long ago or less are kept summed for the cockpit
+CAMPAIGN_BUDGET = 120.0  # seconds one refresh spends summing campaigns (the rest wait for the next)
+
+
+def campaigns_due(*, now, limit: int = 50) -> list[int]:
+    """Campaigns the cockpit reads whose results summary is missing, or older than the refresh
+    interval while their figures can move (sending, or within the attribution window). Large
+    campaigns are left to the campaigns' own refresh. Missing first, then the oldest."""
+    from campaigns.models import Campaign, CampaignFiguresRun, CampaignStatus
+    from campaigns.services import figures, results
+
+    window = datetime.timedelta(days=results.window_days() + 1)
+    runs = CampaignFiguresRun.objects.filter(campaign_id=OuterRef("pk"))
+    rows = (Campaign.objects.filter(started_at__gte=now - datetime.timedelta(days=CAMPAIGN_DAYS),
+                                    send_month__isnull=False)
+            .exclude(snapshot__member_count__gt=figures.live_max())
+            .annotate(summed=Subquery(runs.values("computed_at")[:1]))
+            .filter(Q(summed__isnull=True) | Q(summed__lt=now - figures.refresh_every())
+                    & (Q(status__in=[CampaignStatus.SENDING, CampaignStatus.PAUSED]) | Q(started_at__gte=now - window)
+                       | Q(summed__lt=F("started_at") + window)))
+            .order_by(F("summed").asc(nulls_first=True), "pk"))
+    return list(rows.values_list("pk", flat=True)[:limit])
+
+
+def refresh_campaigns(*, now=None, budget: float = CAMPAIGN_BUDGET) -> int:
+    """Sum the due campaigns' results (campaigns.services.figures.refresh) while the budget lasts."""
+    from campaigns.models import Campaign
+    from campaigns.services import figures
+
+    now, started = now or timezone.now(), time.perf_counter()
+    for pk in campaigns_due(now=now):
+        if time.perf_counter() - started > budget:
+            break
+        campaign = Campaign.objects.filter(pk=pk).first()
+        if campaign is not None:
+            figures.refresh(campaign=campaign, now=timezone.now())
+    return int((time.perf_counter() - started) * 1000)
+
+
 def refresh(*, full: bool = False, now=None) -> dict:
-    """Quick (members, new stage moves, recent sales) or full (every summary, the buyers of every
-    preset period included)."""
+    """Quick (members, new stage moves, recent sales, recent activity and staff figures, the due
+    campaigns) or full (every summary, the buyers of every preset period included)."""
+    from insights.cockpit import activity
+
     now = now or timezone.now()
     took = {
         "members_ms": refresh_members(now=now),
         "stage_moves_ms": refresh_stage_moves(full=full, now=now),
         "sales_ms": refresh_sales(full=full, now=now),
+        "activity_ms": activity.refresh_activity(full=full, now=now),
+        "staff_ms": activity.refresh_staff(full=full, now=now),
+        "campaigns_ms": refresh_campaigns(now=now),
     }
     if full:
         took["buyers_ms"] = refresh_buyers(now=now)

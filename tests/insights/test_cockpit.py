@@ -162,9 +162,9 @@ def test_quick_refresh_adds_new_stage_moves(alice, shop):
     assert _figures(_read(alice))["moved_act"].value == 2
 
 
-def _walk(client, user, params) -> int:
+def _walk(client, user, params, url_name="insights-cockpit") -> int:
     client.force_login(user)
-    response = client.get(reverse("insights-cockpit"), params)
+    response = client.get(reverse(url_name), params)
     assert response.status_code == 200
     checked, counted = 0, {}
     for _section, data in response.context["sections"]:

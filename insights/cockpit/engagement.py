@@ -1,0 +1,336 @@
+"""The cockpit's sections over the apps above the member centre: campaigns (sends, delivery, clicks,
+attributed orders, uplift against the holdout), staff tasks, community activity, KOC output and
+media value, and WeCom churn (customers deleting staff). Member figures count distinct members in
+the activity summary (MemberActivity) and drill down to the "did" filter over the same rows; task
+and event figures are read from the staff summary (StaffDay); campaign figures from the campaigns'
+results summary (CampaignFigures), which the cockpit's refresh keeps summed for every campaign."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import Count, Max, Min, Q, Sum
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from campaigns.models import Campaign, CampaignFigures, CampaignFiguresRun
+from communities.models import Community, CommunityStatus
+from insights.cockpit import definitions as d
+from insights.cockpit.base import Chart, Cockpit, Figure, Period, Row, SectionData, Table, ratio, register_section
+from insights.cockpit.members import _rows, as_of
+from insights.models import ActivityKind, MemberActivity, StaffDay, StaffMetric
+from journeys.models import TaskOutcome, TaskState
+from koc.models import Platform, PostDay
+from scrm.models import Store
+
+CAMPAIGN_ROWS = 20  # the campaigns table lists the latest; the cards count them all
+
+
+def activity(cockpit: Cockpit, kind: str, period: Period) -> dict:
+    """Distinct members with `kind` in the period, their rows and the rows' value (summary)."""
+    return _rows(cockpit, MemberActivity).filter(kind=kind, day__range=(period.start, period.end)).aggregate(
+        members=Count("member", distinct=True), rows=Sum("rows", default=0), value=Sum("value", default=Decimal(0)))
+
+
+def _bucketed(cockpit: Cockpit, kinds, period: Period) -> dict:
+    """{(kind, bucket index): distinct members} over the period's buckets (days, or weeks from its
+    first day), from the activity summary."""
+    step = period.buckets()[0].days if period.buckets() else 1
+    store = "AND store_id = %(store)s" if cockpit.store_id is not None else ""
+    sql = (f"SELECT kind, (day - %(start)s) / %(step)s, count(DISTINCT member_id) FROM {MemberActivity._meta.db_table} "
+           f"WHERE kind = ANY(%(kinds)s) AND day BETWEEN %(start)s AND %(end)s {store} GROUP BY 1, 2")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"kinds": [str(k) for k in kinds], "start": period.start, "end": period.end,
+                             "step": step, "store": cockpit.store_id})
+        return {(kind, b): n for kind, b, n in cursor.fetchall()}
+
+
+def activity_figure(cockpit: Cockpit, key: str, label: str, kind: str, fresh, note: str = "") -> Figure:
+    period, previous = cockpit.period, cockpit.period.previous
+    now, before = activity(cockpit, kind, period), activity(cockpit, kind, previous)
+    return Figure(key, label, now["members"], before["members"], as_of=fresh, note=note,
+                  definition=cockpit.where(d.did(period, kind)),
+                  previous_definition=cockpit.where(d.did(previous, kind)))
+
+
+def activity_trend(cockpit: Cockpit, key: str, title: str, kinds: list[tuple[str, str]], fresh) -> Chart:
+    period = cockpit.period
+    buckets = period.buckets()
+    counts = _bucketed(cockpit, [k for k, _label in kinds], period)
+    series = [(label, [Figure(f"{key}_{kind}_{b.start}", b.start.isoformat(), counts.get((str(kind), i), 0),
+                              as_of=fresh, definition=cockpit.where(d.did(b, kind)))
+                       for i, b in enumerate(buckets)]) for kind, label in kinds]
+    return Chart(key, title, "line", [b.start.isoformat() for b in buckets], series,
+                 description=_("Members per day or week; click a point for its members."))
+
+
+def _not_built(section: SectionData, fresh, name) -> SectionData:
+    if fresh is None:
+        section.notes.append(_("The %(summary)s summary has not been built yet: it is at the next scheduled "
+                               "refresh.") % {"summary": name})
+    return section
+
+
+# --- campaigns -------------------------------------------------------------------------------------
+
+
+def _campaigns(cockpit: Cockpit, period: Period):
+    since, until = period.bounds()
+    rows = Campaign.objects.visible_to(cockpit.actor).filter(started_at__gte=since, started_at__lt=until)
+    if cockpit.store is not None:  # the brand's campaigns and the store's own
+        rows = rows.filter(Q(store__isnull=True) | Q(store_id=cockpit.store.pk))
+    return rows
+
+
+def _campaign_totals(cockpit: Cockpit, campaigns) -> dict:
+    rows = CampaignFigures.objects.filter(campaign__in=campaigns.values("pk"))
+    if cockpit.store is not None:
+        rows = rows.filter(home_store_id=cockpit.store.pk)
+    sums = {
+        "sent": Sum("members", filter=Q(state__in=["sent", "accepted"]), default=0),
+        "delivered": Sum("members", filter=Q(state="sent"), default=0),
+        "held": Sum("members", filter=Q(state="held_out"), default=0),
+        "clicked": Sum("clicked", default=0), "converted": Sum("converted", default=0),
+        "orders": Sum("orders", default=0), "revenue": Sum("revenue", default=Decimal(0)),
+        "sent_buyers": Sum("buyers", filter=Q(state="sent"), default=0),
+        "held_buyers": Sum("buyers", filter=Q(state="held_out"), default=0),
+    }
+    total = rows.aggregate(**sums)
+    per = {r["campaign_id"]: r for r in rows.values("campaign_id").annotate(**sums).order_by()}
+    return {"total": total, "per": per}
+
+
+def _uplift(row: dict) -> float | None:
+    """Conversion of the sent minus that of the held out, over the window's orders."""
+    sent, held = ratio(row["sent_buyers"], row["delivered"]), ratio(row["held_buyers"], row["held"])
+    return round(sent - held, 4) if sent is not None and held is not None else None
+
+
+def campaigns_section(cockpit: Cockpit) -> SectionData:
+    period, previous = cockpit.period, cockpit.period.previous
+    now_campaigns, before_campaigns = _campaigns(cockpit, period), _campaigns(cockpit, previous)
+    now, before = _campaign_totals(cockpit, now_campaigns), _campaign_totals(cockpit, before_campaigns)
+    ids = list(now_campaigns.values_list("pk", flat=True)[:5000])
+    runs = CampaignFiguresRun.objects.filter(campaign_id__in=ids, computed_at__isnull=False)
+    fresh = runs.aggregate(oldest=Min("computed_at"))["oldest"]
+    summed = set(runs.values_list("campaign_id", flat=True))
+    t, p = now["total"], before["total"]
+    figures = [
+        Figure("campaigns_started", _("Campaigns started"), len(ids), before_campaigns.count(), kind="count"),
+        Figure("campaign_sent", _("Messages sent"), t["sent"], p["sent"], kind="count", as_of=fresh),
+        Figure("campaign_delivered", _("Delivered"), t["delivered"], p["delivered"], kind="count", as_of=fresh),
+        Figure("campaign_clicked", _("Recipients who clicked"), t["clicked"], p["clicked"], kind="count", as_of=fresh),
+        Figure("campaign_converted", _("Recipients who ordered"), t["converted"], p["converted"], kind="count",
+               as_of=fresh, note=_("Orders attributed to the campaign's last touch within the window.")),
+        Figure("campaign_orders", _("Orders attributed"), t["orders"], p["orders"], kind="count", as_of=fresh),
+        Figure("campaign_revenue", _("Revenue attributed"), t["revenue"], p["revenue"], kind="money", as_of=fresh),
+        Figure("campaign_uplift", _("Uplift against the holdout"), _uplift(t), _uplift(p), kind="ratio",
+               as_of=fresh, note=_("Conversion of the delivered minus that of the held out, in points.")),
+    ]
+    table_rows = []
+    for campaign in now_campaigns.order_by("-started_at", "-pk")[:CAMPAIGN_ROWS]:
+        row = now["per"].get(campaign.pk)
+        has = campaign.pk in summed
+
+        def cell(key, label, value, kind="count", part=None, row=row, has=has, campaign=campaign):
+            definition = cockpit.where(d.campaign_part(campaign.pk, part)) if part and has else None
+            return Figure(f"{key}_{campaign.pk}", label, value if has else None, kind=kind, definition=definition,
+                          as_of=fresh)
+
+        r = row or dict.fromkeys(("sent", "delivered", "held", "clicked", "converted", "orders", "sent_buyers",
+                                  "held_buyers"), 0) | {"revenue": Decimal(0)}
+        table_rows.append(Row(str(campaign.pk), campaign.name, [
+            cell("c_delivered", _("Delivered"), r["delivered"], "members", "delivered"),
+            cell("c_held", _("Held out"), r["held"], "members", "held_out"),
+            cell("c_clicked", _("Clicked"), r["clicked"], "members", "clicked"),
+            cell("c_converted", _("Ordered"), r["converted"]),
+            cell("c_orders", _("Orders attributed"), r["orders"]),
+            cell("c_revenue", _("Revenue attributed"), r["revenue"], "money"),
+            cell("c_uplift", _("Uplift"), _uplift(r), "ratio"),
+        ]))
+    table = Table("campaigns", _("Campaigns started in the period"),
+                  [_("Delivered"), _("Held out"), _("Clicked"), _("Ordered"), _("Orders attributed"),
+                   _("Revenue attributed"), _("Uplift")], table_rows, label_header=_("Campaign"))
+    chart = Chart("campaign_funnel", _("Campaign funnel"), "bar",
+                  [str(f.label) for f in figures[1:6]], [(_("This period"), figures[1:6])])
+    section = SectionData("campaigns", _("Campaigns"), figures=figures, tables=[table], charts=[chart])
+    missing = len(set(ids) - summed)
+    if missing:
+        section.notes.append(_("%(n)s campaigns started in the period are not summed yet; they are at the next "
+                               "refresh.") % {"n": missing})
+    section.notes.append(_("Figures of each campaign are its recipients' (held-out members never get the "
+                           "message); a member who got two campaigns counts in each."))
+    return section
+
+
+# --- staff tasks -----------------------------------------------------------------------------------
+
+
+def _staff(cockpit: Cockpit, metric: str, period: Period):
+    return _rows(cockpit, StaffDay).filter(metric=metric, day__range=(period.start, period.end))
+
+
+def tasks_section(cockpit: Cockpit) -> SectionData:
+    from journeys.models import Task
+
+    period, previous, fresh = cockpit.period, cockpit.period.previous, as_of("staff")
+
+    def made(p):
+        return _staff(cockpit, StaffMetric.TASKS, p).aggregate(
+            total=Sum("n", default=0), done=Sum("n", filter=Q(key=TaskState.DONE), default=0))
+
+    def done(p):
+        return _staff(cockpit, StaffMetric.TASKS_DONE, p).aggregate(total=Sum("n", default=0),
+                                                                    on_time=Sum("amount", default=Decimal(0)))
+
+    m_now, m_before, d_now, d_before = made(period), made(previous), done(period), done(previous)
+    open_tasks = Task.objects.visible_to(cockpit.actor).filter(state=TaskState.OPEN, due_at__lt=cockpit.now)
+    if cockpit.store_id is not None:
+        open_tasks = open_tasks.filter(store_id=cockpit.store_id)
+    figures = [
+        Figure("tasks_created", _("Tasks created"), m_now["total"], m_before["total"], kind="count", as_of=fresh),
+        Figure("tasks_created_done", _("Of them done"), ratio(m_now["done"], m_now["total"]),
+               ratio(m_before["done"], m_before["total"]), kind="ratio", as_of=fresh),
+        Figure("tasks_done", _("Tasks done"), d_now["total"], d_before["total"], kind="count", as_of=fresh),
+        Figure("tasks_on_time", _("Done on time"), ratio(d_now["on_time"], d_now["total"]),
+               ratio(d_before["on_time"], d_before["total"]), kind="ratio", as_of=fresh,
+               note=_("Done by the time they were due.")),
+        Figure("tasks_overdue", _("Open and overdue now"), open_tasks.count(), kind="count"),
+        activity_figure(cockpit, "members_served", _("Members served"), ActivityKind.SERVED, as_of("activity"),
+                        note=_("Members a staff task about them was done for in the period.")),
+    ]
+    def outcomes(p):
+        return dict(_staff(cockpit, StaffMetric.TASKS_DONE, p).values_list("key").annotate(total=Sum("n")).order_by())
+
+    outcomes_now, outcomes_before = outcomes(period), outcomes(previous)
+    labels = dict(TaskOutcome.choices) | {"": _("No outcome")}
+    keys = sorted(set(outcomes_now) | set(outcomes_before), key=lambda k: -(outcomes_now.get(k) or 0))
+    table = Table("task_outcomes", _("Outcomes of the tasks done"), [_("Tasks done")],
+                  [Row(k or "none", str(labels.get(k, k)), [Figure(f"outcome_{k or 'none'}", str(labels.get(k, k)),
+                                                                   outcomes_now.get(k, 0), outcomes_before.get(k, 0),
+                                                                   kind="count", as_of=fresh)]) for k in keys],
+                  label_header=_("Outcome"))
+    buckets = period.buckets()
+    per_day = defaultdict(int)
+    for metric, day, n in (_rows(cockpit, StaffDay).filter(metric__in=[StaffMetric.TASKS, StaffMetric.TASKS_DONE],
+                                                          day__range=(period.start, period.end))
+                           .values_list("metric", "day").annotate(total=Sum("n")).order_by()):
+        per_day[(metric, day)] += n
+
+    def points(metric):
+        return [Figure(f"trend_{metric}_{b.start}", b.start.isoformat(),
+                       sum(v for (mt, day), v in per_day.items() if mt == metric and b.start <= day <= b.end),
+                       kind="count", as_of=fresh) for b in buckets]
+
+    chart = Chart("tasks_trend", _("Tasks created and done"), "line", [b.start.isoformat() for b in buckets],
+                  [(_("Created"), points(StaffMetric.TASKS)), (_("Done"), points(StaffMetric.TASKS_DONE))])
+    return _not_built(SectionData("tasks", _("Staff tasks"), figures=figures, tables=[table], charts=[chart]),
+                      fresh, _("staff"))
+
+
+# --- communities -----------------------------------------------------------------------------------
+
+
+def communities_section(cockpit: Cockpit) -> SectionData:
+    period, previous, fresh = cockpit.period, cockpit.period.previous, as_of("activity")
+    groups = Community.objects.visible_to(cockpit.actor).filter(status=CommunityStatus.ACTIVE)
+    if cockpit.store_id is not None:
+        groups = groups.filter(store_id=cockpit.store_id)
+
+    def events(p):
+        rows = _staff(cockpit, StaffMetric.EVENTS_RUN, p).exclude(key="cancelled")
+        return rows.aggregate(total=Sum("n", default=0))["total"]
+
+    figures = [
+        Figure("communities_active", _("Active interest groups"), groups.count(), kind="count"),
+        activity_figure(cockpit, "community_joined", _("Members who joined a group"), ActivityKind.COMMUNITY_JOINED,
+                        fresh),
+        Figure("events_run", _("Events held"), events(period), events(previous), kind="count", as_of=as_of("staff"),
+               note=_("Events starting in the period, not cancelled.")),
+        activity_figure(cockpit, "signed_up", _("Members who signed up"), ActivityKind.SIGNED_UP, fresh),
+        activity_figure(cockpit, "checked_in", _("Members who checked in"), ActivityKind.CHECKED_IN, fresh),
+    ]
+    kinds = [(ActivityKind.COMMUNITY_JOINED, _("Joined a group")), (ActivityKind.SIGNED_UP, _("Signed up")),
+             (ActivityKind.CHECKED_IN, _("Checked in"))]
+    chart = activity_trend(cockpit, "community_trend", _("Community activity"), kinds, fresh)
+    return _not_built(SectionData("communities", _("Communities"), figures=figures, charts=[chart]), fresh,
+                      _("activity"))
+
+
+# --- KOC -------------------------------------------------------------------------------------------
+
+
+def koc_section(cockpit: Cockpit) -> SectionData:
+    period, previous, fresh = cockpit.period, cockpit.period.previous, as_of("activity")
+    now, before = activity(cockpit, ActivityKind.POSTED, period), activity(cockpit, ActivityKind.POSTED, previous)
+    posted = d.did(period, ActivityKind.POSTED)
+    figures = [
+        Figure("creators_posted", _("Creators who published"), now["members"], before["members"], as_of=fresh,
+               definition=cockpit.where(posted),
+               previous_definition=cockpit.where(d.did(previous, ActivityKind.POSTED))),
+        Figure("posts", _("Posts published"), now["rows"], before["rows"], kind="count", as_of=fresh),
+        Figure("media_value", _("Media value"), now["value"], before["value"], kind="money", as_of=fresh,
+               definition=cockpit.where(posted), members=now["members"],
+               note=_("What the posts' reach would cost in ads, at the platforms' rates.")),
+    ]
+    days = PostDay.objects.filter(day__range=(period.start, period.end))
+    if cockpit.store_id is not None:
+        days = days.filter(store_id=cockpit.store_id)
+    platforms = dict(Platform.choices)
+    rows, koc_fresh = [], days.aggregate(at=Max("refreshed_at"))["at"]
+    for p in days.values("platform").annotate(posts=Sum("posts"), views=Sum("views"), value=Sum("media_value"))\
+            .order_by("-value"):
+        label = str(platforms.get(p["platform"], p["platform"]))
+        rows.append(Row(p["platform"], label, [
+            Figure(f"koc_posts_{p['platform']}", label, p["posts"], kind="count", as_of=koc_fresh),
+            Figure(f"koc_views_{p['platform']}", label, p["views"], kind="count", as_of=koc_fresh),
+            Figure(f"koc_value_{p['platform']}", label, p["value"], kind="money", as_of=koc_fresh)]))
+    table = Table("koc_platforms", _("Posts by platform"), [_("Posts"), _("Views"), _("Media value")], rows,
+                  label_header=_("Platform"))
+    chart = activity_trend(cockpit, "koc_trend", _("Creators who published"),
+                           [(ActivityKind.POSTED, _("Creators who published"))], fresh)
+    section = SectionData("koc", _("KOC output"), figures=figures, tables=[table], charts=[chart])
+    section.notes.append(_("Views by platform as of the creators' summary's last refresh."))
+    return _not_built(section, fresh, _("activity"))
+
+
+# --- WeCom churn -----------------------------------------------------------------------------------
+
+
+def churn_section(cockpit: Cockpit) -> SectionData:
+    period, previous, fresh = cockpit.period, cockpit.period.previous, as_of("activity")
+    kind = ActivityKind.DELETED_STAFF
+    now, before = activity(cockpit, kind, period), activity(cockpit, kind, previous)
+    figures = [
+        activity_figure(cockpit, "deleted_staff", _("Customers who deleted staff"), kind, fresh),
+        Figure("deletions", _("Staff deleted by customers"), now["rows"], before["rows"], kind="count", as_of=fresh,
+               note=_("A customer who deleted two staff members counts twice here.")),
+    ]
+    per_store = {}
+    for store_id, n in (_rows(cockpit, MemberActivity).filter(kind=kind, day__range=(period.start, period.end))
+                        .values_list("store").annotate(n=Count("member", distinct=True)).order_by()):
+        per_store[store_id] = n
+    stores = {s.pk: s for s in Store.objects.filter(pk__in=[k for k in per_store if k])}
+    rows = []
+    for store_id, n in sorted(per_store.items(), key=lambda kv: (-kv[1], kv[0] or 0)):
+        store = stores.get(store_id)
+        label = f"{store.code} {store.name}" if store else _("No home store")
+        rows.append(Row(str(store_id or 0), label, [Figure(
+            f"churn_store_{store_id or 0}", label, n, as_of=fresh,
+            definition=cockpit.where(d.did(period, kind), d.home_store(store_id)))]))
+    table = Table("churn_by_store", _("Customers who deleted staff, by store"), [_("Customers")], rows,
+                  label_header=_("Store"))
+    chart = activity_trend(cockpit, "churn_trend", _("Customers who deleted staff"),
+                           [(kind, _("Customers who deleted staff"))], fresh)
+    return _not_built(SectionData("churn", _("WeCom churn"), figures=figures, tables=[table], charts=[chart]),
+                      fresh, _("activity"))
+
+
+def register() -> None:
+    register_section("campaigns", gettext_lazy("Campaigns"), build=campaigns_section, order=40)
+    register_section("tasks", gettext_lazy("Staff tasks"), build=tasks_section, order=50)
+    register_section("communities", gettext_lazy("Communities"), build=communities_section, order=60)
+    register_section("koc", gettext_lazy("KOC output"), build=koc_section, order=70)
+    register_section("churn", gettext_lazy("WeCom churn"), build=churn_section, order=80)
