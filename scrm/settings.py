@@ -347,6 +347,10 @@ SPECTACULAR_SETTINGS = {
         "JourneyGoalEnum": "journeys.models.Goal",
         "JourneyEntryRuleEnum": "journeys.models.EntryRule",
         "JourneyEntryPeriodEnum": "journeys.models.EntryPeriod",
+        "CalendarPostKindEnum": "journeys.calendar.models.PostKind",
+        "CalendarPostStateEnum": "journeys.calendar.models.PostState",
+        "CalendarPostAudienceEnum": "journeys.calendar.models.PostAudience",
+        "CalendarSenderStatusEnum": "journeys.calendar.models.StaffStatus",
         "SubscriptionStateEnum": "webhooks.models.SubscriptionState",
         "WebhookDeliveryStateEnum": "webhooks.models.DeliveryState",  # not the campaigns' deliveries
     },
