@@ -94,6 +94,10 @@ POSITIVE_DATA_ACCEPTANCE_EXEMPT = {
     "POST /api/v1/tasks/{id}/skip/": f"{ACROSS} (a done task cannot be skipped); {KEYED}",
     "POST /api/v1/tasks/{id}/reassign/": f"{EXISTS} (staff of the task's store); {ACROSS} (only an open task); {KEYED}",
     "POST /api/v1/tasks/{id}/claim/": f"{ACROSS} (a pool task, the store's staff); {KEYED}",
+    "POST /api/v1/calendar/posts/": f"{EXISTS} (the store, staff with a WeCom account, WeCom-linked tags); {ACROSS} "
+                                    f"(a text or a link, a time to come, the audience's store or staff); {SCOPE}; {KEYED}",
+    "PATCH /api/v1/calendar/posts/{id}/": f"{EXISTS}; {ACROSS} (as on create; only a draft or scheduled post)",
+    "POST /api/v1/calendar/posts/{id}/cancel/": f"{ACROSS} (a post whose day is not over); {KEYED}",
     "GET /api/v1/webhooks/events/": f"{EXISTS} (event type codes, from /api/v1/webhooks/event-types/)",
     "POST /api/v1/webhooks/subscriptions/": (
         f"{EXISTS} (event types, the store, the integration's key); {ACROSS} (a URL Siyu may post to, types "

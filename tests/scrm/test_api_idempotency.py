@@ -222,6 +222,8 @@ def test_the_schema_documents_the_header_on_every_money_points_and_messages_post
     assert marked == sorted(
         [
             "/api/v1/tasks/",
+            "/api/v1/calendar/posts/",
+            "/api/v1/calendar/posts/{id}/cancel/",
             "/api/v1/webhooks/subscriptions/",
             "/api/v1/webhooks/subscriptions/{id}/pause/",
             "/api/v1/webhooks/subscriptions/{id}/ping/",
