@@ -311,6 +311,9 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Choice sets whose field names ("channel", "status", "kind", "purpose") other resources use for other choices.
     "ENUM_NAME_OVERRIDES": {
+        "BookingSourceEnum": "appointments.models.BookingSource",
+        "BookingCancelledByEnum": "appointments.models.CancelledBy",
+        "BookingStateEnum": "appointments.models.BookingState",
         "OrderChannelEnum": "loyalty.orders.models.OrderChannel",
         "OrderStatusEnum": "loyalty.orders.models.OrderStatus",
         "ImportStatusEnum": "members.io.models.ImportStatus",  # a job and a job in the list
