@@ -5,7 +5,7 @@ from __future__ import annotations
 import django_filters
 from django.utils.translation import gettext_lazy as _
 
-from journeys.models import Task, TaskKind, TaskState
+from journeys.models import Journey, JourneyRun, JourneyState, RunState, Task, TaskKind, TaskState, Trigger
 from scrm.filters import StoreFilter
 from scrm.models import User
 
@@ -24,3 +24,23 @@ class TaskFilterSet(django_filters.FilterSet):
     class Meta:
         model = Task
         fields = ["store", "assignee", "pool", "state", "kind", "member", "due_after", "due_before"]
+
+
+class JourneyFilterSet(django_filters.FilterSet):
+    store = StoreFilter(field_name="store", label=_("Store"))
+    state = django_filters.ChoiceFilter(choices=JourneyState.choices, label=_("State"))
+    trigger = django_filters.ChoiceFilter(choices=Trigger.choices, label=_("Trigger"))
+
+    class Meta:
+        model = Journey
+        fields = ["store", "state", "trigger"]
+
+
+class RunFilterSet(django_filters.FilterSet):
+    state = django_filters.ChoiceFilter(choices=RunState.choices, label=_("State"))
+    member = django_filters.NumberFilter(field_name="member_id", label=_("Member"))
+    version = django_filters.NumberFilter(field_name="version", label=_("Version"))
+
+    class Meta:
+        model = JourneyRun
+        fields = ["state", "member", "version"]

@@ -292,6 +292,7 @@ class Journey(models.Model):
 
     objects = ScopedManager()
     store_scope_field = "store"
+    store_scope_shared = True  # a brand-wide journey is read by every store
 
     class Meta:
         ordering = ["-id"]
@@ -321,6 +322,7 @@ class JourneyStep(models.Model):
 
     objects = ScopedManager()
     store_scope_field = "journey__store"
+    store_scope_shared = True
 
     class Meta:
         ordering = ["journey", "version", "position"]

@@ -1,5 +1,6 @@
 """Read side of staff tasks: the phone's Today section and "my tasks", the store's board, the CSV
-export's rows and the figures per staff member and store. Every read goes through scrm.scoping."""
+export's rows and the figures per staff member and store; and the journeys' figures per
+step. Every read goes through scrm.scoping."""
 
 from __future__ import annotations
 
@@ -143,3 +144,33 @@ def figures(user, *, since: dt.datetime, store_id: int | None = None, window_day
 
 def member_tasks(member, reader) -> QuerySet:
     return Task.objects.visible_to(reader).filter(member=member)
+
+
+# --- journeys ----------------------------------------------------------------------------------------------
+
+def journey_figures(journey, actor) -> dict:
+    """A journey's figures as `actor` may see them (a store reader: their store's members): members
+    entered, inside, done, left and converted (goal met), and per step (every version with runs, the
+    current one first) how many reached it, by outcome, and how many of those converted later."""
+    from journeys.models import JourneyRun, JourneyRunStep, JourneyStep
+
+    runs = JourneyRun.objects.visible_to(actor).filter(journey=journey)
+    totals = runs.aggregate(entered=Count("id"), active=Count("id", filter=Q(state="active")),
+                            done=Count("id", filter=Q(state="done")), exited=Count("id", filter=Q(state="exited")),
+                            converted=Count("id", filter=Q(converted_at__isnull=False)))
+    rows = (JourneyRunStep.objects.visible_to(actor).filter(run__journey=journey).values("step_id", "outcome")
+            .annotate(n=Count("id"), converted=Count("id", filter=Q(run__converted_at__isnull=False))))
+    by_step: dict[int, dict] = {}
+    for row in rows:
+        figures = by_step.setdefault(row["step_id"], {"reached": 0, "converted": 0, "outcomes": {}})
+        figures["reached"] += row["n"]
+        figures["converted"] += row["converted"]
+        figures["outcomes"][row["outcome"]] = row["n"]
+    versions = set(runs.values_list("version", flat=True).distinct()) | {journey.version}
+    steps = JourneyStep.objects.filter(journey=journey, version__in=versions).order_by("-version", "position")
+    return {
+        **totals,
+        "version": journey.version,
+        "steps": [{"id": s.pk, "version": s.version, "position": s.position, "kind": s.kind,
+                   **by_step.get(s.pk, {"reached": 0, "converted": 0, "outcomes": {}})} for s in steps],
+    }
