@@ -94,6 +94,12 @@ POSITIVE_DATA_ACCEPTANCE_EXEMPT = {
     "POST /api/v1/tasks/{id}/skip/": f"{ACROSS} (a done task cannot be skipped); {KEYED}",
     "POST /api/v1/tasks/{id}/reassign/": f"{EXISTS} (staff of the task's store); {ACROSS} (only an open task); {KEYED}",
     "POST /api/v1/tasks/{id}/claim/": f"{ACROSS} (a pool task, the store's staff); {KEYED}",
+    "POST /api/v1/journeys/": f"{EXISTS} (a trigger's tag, segment, category; a task's staff); {ACROSS} (each step "
+                              f"kind's settings, a branch only forward, a wait above zero); {KEYED}",
+    "PATCH /api/v1/journeys/{id}/": f"{EXISTS}; {ACROSS} (as on create; an ended journey is not changed)",
+    "POST /api/v1/journeys/{id}/activate/": f"{ACROSS} (a draft or paused journey whose steps still hold); {KEYED}",
+    "POST /api/v1/journeys/{id}/pause/": f"{ACROSS} (only a live journey is paused); {KEYED}",
+    "POST /api/v1/journeys/{id}/end/": KEYED,
     "POST /api/v1/calendar/posts/": f"{EXISTS} (the store, staff with a WeCom account, WeCom-linked tags); {ACROSS} "
                                     f"(a text or a link, a time to come, the audience's store or staff); {SCOPE}; {KEYED}",
     "PATCH /api/v1/calendar/posts/{id}/": f"{EXISTS}; {ACROSS} (as on create; only a draft or scheduled post)",
