@@ -73,7 +73,8 @@ class Service(models.Model):
     """Something a store offers by appointment: an eye test, baby swimming, a massage, a visit at home."""
 
     store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.PROTECT, null=True, blank=True,
-                              related_name="+", help_text=_("Empty: offered by every store (brand-wide)."))
+                              related_name="+", help_text=_("Empty: offered by every store (brand-wide)."),
+                              db_index=False)
     name = models.CharField(_("name"), max_length=80)
     description = models.TextField(_("description"), blank=True, default="")
     duration_minutes = models.PositiveIntegerField(_("duration (minutes)"))

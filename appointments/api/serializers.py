@@ -87,16 +87,16 @@ class BookingInputSerializer(serializers.Serializer):
     member_note = strict.CharField(required=False, allow_blank=True, default="", max_length=500)
 
 
-class CancelInputSerializer(serializers.Serializer):
+class BookingCancelInputSerializer(serializers.Serializer):
     by = strict.ChoiceField(choices=CancelledBy.choices, required=False, default=CancelledBy.STORE,
                             help_text="member: within the service's cancellation rule; store: any time before.")
 
 
-class RescheduleInputSerializer(serializers.Serializer):
+class BookingRescheduleInputSerializer(serializers.Serializer):
     starts_at = serializers.DateTimeField()
     staff = strict.IntegerField(min_value=1, required=False, allow_null=True, default=None)
     by = strict.ChoiceField(choices=CancelledBy.choices, required=False, default=CancelledBy.STORE)
 
 
-class CompleteInputSerializer(serializers.Serializer):
+class VisitCompleteInputSerializer(serializers.Serializer):
     notes = strict.CharField(required=False, allow_blank=True, default="", max_length=4000)

@@ -143,16 +143,17 @@ class AvailabilityViewSet(ScopedViewSet):
                                  "200 for a retry with the same Idempotency-Key",
                          request=s.BookingInputSerializer, responses={201: s.BookingSerializer, **ERRORS, **CONFLICT}),
     cancel=extend_schema(summary="Cancel a booking (the member within the rule, the store any time): points back",
-                         request=s.CancelInputSerializer, responses={200: s.BookingSerializer, **ERRORS, **CONFLICT}),
+                         request=s.BookingCancelInputSerializer,
+                         responses={200: s.BookingSerializer, **ERRORS, **CONFLICT}),
     reschedule=extend_schema(summary="Move a booking to another free slot: answers the new booking",
-                             request=s.RescheduleInputSerializer,
+                             request=s.BookingRescheduleInputSerializer,
                              responses={200: s.BookingSerializer, **ERRORS, **CONFLICT}),
     check_in=extend_schema(summary="The member arrived (from two hours before the start)", request=None,
                            responses={200: s.BookingSerializer, **ERRORS, **CONFLICT}),
     no_show=extend_schema(summary="The member did not come (after the start)", request=None,
                           responses={200: s.BookingSerializer, **ERRORS, **CONFLICT}),
     complete=extend_schema(summary="The visit is done: its notes, a follow-up task for the guide",
-                           request=s.CompleteInputSerializer,
+                           request=s.VisitCompleteInputSerializer,
                            responses={200: s.BookingSerializer, **ERRORS, **CONFLICT}),
 )
 class BookingViewSet(_Base, mixins.CreateModelMixin):
@@ -176,15 +177,16 @@ class BookingViewSet(_Base, mixins.CreateModelMixin):
     @action(detail=True, methods=["post"], filterset_class=None)
     @idempotent
     def cancel(self, request, *args, **kwargs):
-        data = _valid(s.CancelInputSerializer, request)
-        return Response(s.BookingSerializer(bookings.cancel(booking=self.get_object(), actor=request.user,
-                                                            by=data["by"])).data)
+        booking = self.get_object()  # another store's booking is a 404 before its body is read
+        data = _valid(s.BookingCancelInputSerializer, request)
+        return Response(s.BookingSerializer(bookings.cancel(booking=booking, actor=request.user, by=data["by"])).data)
 
     @action(detail=True, methods=["post"], filterset_class=None)
     @idempotent
     def reschedule(self, request, *args, **kwargs):
-        data = _valid(s.RescheduleInputSerializer, request)
-        moved = bookings.reschedule(booking=self.get_object(), actor=request.user, starts_at=data["starts_at"],
+        booking = self.get_object()
+        data = _valid(s.BookingRescheduleInputSerializer, request)
+        moved = bookings.reschedule(booking=booking, actor=request.user, starts_at=data["starts_at"],
                                     staff_id=data["staff"], by=data["by"])
         return Response(s.BookingSerializer(moved).data)
 
@@ -202,6 +204,7 @@ class BookingViewSet(_Base, mixins.CreateModelMixin):
     @action(detail=True, methods=["post"], filterset_class=None)
     @idempotent
     def complete(self, request, *args, **kwargs):
-        data = _valid(s.CompleteInputSerializer, request)
-        return Response(s.BookingSerializer(bookings.complete(booking=self.get_object(), actor=request.user,
+        booking = self.get_object()
+        data = _valid(s.VisitCompleteInputSerializer, request)
+        return Response(s.BookingSerializer(bookings.complete(booking=booking, actor=request.user,
                                                               notes=data["notes"])).data)
