@@ -183,6 +183,17 @@ POSITIVE_DATA_ACCEPTANCE_EXEMPT = {
     "POST /api/v1/members/{member_id}/relations/": EXISTS,
     "POST /api/v1/members/{member_id}/tags/": EXISTS,
     "POST /api/v1/orders/": f"{BRAND}; {KEYED}",
+    "GET /api/v1/appointments/availability/": f"{EXISTS} (a service the store offers); {ACROSS} (a start date)",
+    "POST /api/v1/appointments/services/": f"{EXISTS} (the store, the skill); {ACROSS} (a points price for a points "
+                                           f"service, travel only for a visit at home); {UNIQUE}",
+    "PATCH /api/v1/appointments/services/{id}/": f"{EXISTS}; {ACROSS} (as on create); {UNIQUE}",
+    "POST /api/v1/appointments/bookings/": f"{EXISTS} (the member, a service the store offers, its staff); {ACROSS} "
+                                           f"(a free start within the booking window and the opening hours); {KEYED}",
+    "POST /api/v1/appointments/bookings/{id}/cancel/": f"{ACROSS} (a booking still booked, within the rule); {KEYED}",
+    "POST /api/v1/appointments/bookings/{id}/reschedule/": f"{ACROSS} (a free start, as on booking); {KEYED}",
+    "POST /api/v1/appointments/bookings/{id}/check-in/": f"{ACROSS} (a booking still booked, its day); {KEYED}",
+    "POST /api/v1/appointments/bookings/{id}/no-show/": f"{ACROSS} (a booking still booked, its start passed); {KEYED}",
+    "POST /api/v1/appointments/bookings/{id}/complete/": f"{ACROSS} (a booking booked or checked in); {KEYED}",
     "POST /api/v1/communities/": f"{EXISTS} (the owner and assistants are staff of its store)",
     "PATCH /api/v1/campaigns/{id}/": (
         f"{EXISTS} (the segment); {ACROSS} (the channel's limits, a schedule in the future); unknown fields are "

@@ -35,6 +35,8 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
 
+from appointments.models import Booking
+from appointments.models import Service as AppointmentService
 from campaigns.models import Campaign, CampaignImage, WecomMassTask
 from members.io.models import ImportJob
 from members.models import Member, Tag
@@ -281,8 +283,20 @@ def _subscription(store) -> Subscription:
                                        event_types=["ping"], store=store, secret="whsec_sweep")
 
 
+def _appointment_service(store) -> AppointmentService:
+    return AppointmentService.objects.create(store=store, name=f"service {_n()}", duration_minutes=30)
+
+
+def _booking(store) -> Booking:
+    at = timezone.now() + timedelta(days=1)
+    return Booking.objects.create(member=_member(store), service=_appointment_service(store), staff=_staff(store),
+                                  store=store, starts_at=at, ends_at=at + timedelta(minutes=30), held_from=at,
+                                  held_until=at + timedelta(minutes=30), source="api")
+
+
 FACTORIES = {Member: _member, User: _staff, Segment: _segment, ImportJob: _import_job, SyncRun: _sync_run,
-             WecomMassTask: _wecom_task, CampaignImage: _campaign_image, Subscription: _subscription}
+             WecomMassTask: _wecom_task, CampaignImage: _campaign_image, Subscription: _subscription,
+             AppointmentService: _appointment_service, Booking: _booking}
 
 
 def _value(f, n: int):
@@ -591,7 +605,9 @@ def test_every_non_model_api_list_route_has_a_check_here():
                "api:insights-cockpit-list",
                # webhook event types are brand-wide reference; the event log's store cut:
                # tests/webhooks/test_api.py::test_the_replay_read_filters_types_by_scope_and_store
-               "api:webhook-event-type-list", "api:webhook-event-list"}
+               "api:webhook-event-type-list", "api:webhook-event-list",
+               # a service's free slots at a store: test_appointment_availability_is_another_stores_404
+               "api:appointment-availability-list"}
     non_model = {r.name for r in scoped_routes() if r.viewset is not None and issubclass(r.viewset, ScopedViewSet)}
     assert non_model == checked, "add a cross-store check for the new route below"
 
@@ -657,3 +673,11 @@ def test_koc_next_level_is_another_stores_404(key_a, store_b):
     creator = Creator.objects.create(member=_member(store_b))
     response = key_a.get(reverse("api:koc-creator-next-level-list", kwargs={"creator_id": creator.pk}))
     assert response.status_code == 404
+
+
+def test_appointment_availability_is_another_stores_404(key_a, store_a, store_b):
+    ours, theirs = _appointment_service(store_a), _appointment_service(store_b)
+    url = reverse("api:appointment-availability-list")
+    assert key_a.get(url, {"service": ours.pk, "store": store_a.code}).status_code == 200
+    assert key_a.get(url, {"service": theirs.pk, "store": store_b.code}).status_code == 404
+    assert key_a.get(url, {"service": theirs.pk, "store": store_a.code}).status_code == 404
