@@ -18,7 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from journeys import queries
+from journeys import journey_screens, queries
 from journeys.filters import TaskFilterSet
 from journeys.models import Task, TaskOutcome, TaskState
 from journeys.services import tasks as services
@@ -188,4 +188,5 @@ urlpatterns = [
     path("tasks/<int:pk>/skip/", task_skip, name="journeys-task-skip"),
     path("tasks/<int:pk>/claim/", task_claim, name="journeys-task-claim"),
     path("tasks/<int:pk>/reassign/", task_reassign, name="journeys-task-reassign"),
+    *journey_screens.urlpatterns,
 ]

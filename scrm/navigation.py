@@ -75,6 +75,7 @@ SECTIONS = [
         _("Staff tasks"),
         [
             Link(_("Tasks"), "journeys-board", MANAGERS),
+            Link(_("Journeys"), "journeys-journey-list", MANAGERS),
             Link(_("Content calendar"), "calendar-month", MANAGERS),
         ],
     ),

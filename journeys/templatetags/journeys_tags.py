@@ -19,3 +19,9 @@ def actable(task, user) -> bool:
     from journeys.services.tasks import can_act
 
     return can_act(user, task)
+
+
+@register.filter
+def get_item(mapping, key):
+    """mapping[key], or an empty dict (a journey step's errors by row)."""
+    return (mapping or {}).get(key, {})
