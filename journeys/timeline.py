@@ -1,17 +1,21 @@
 """Staff tasks on the member's timeline: each done task, who did it and how it went
-("Birthday greeting by 李娜: reached")."""
+("Birthday greeting by 李娜: reached"); and each journey the member entered, with how it went."""
 
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from journeys.models import Task, TaskKind, TaskOutcome, TaskState
+from journeys.models import JourneyRun, RunState, Task, TaskKind, TaskOutcome, TaskState
 from members.timeline import Entry, Window
 from scrm.scoping import scope
 
 MESSAGES = {
     "done": _("%(kind)s by %(staff)s: %(outcome)s"),
 }
+JOURNEY_MESSAGES = {
+    "entered": _("Entered the journey %(journey)s (version %(version)s): %(state)s"),
+}
+RUN_STATES = dict(RunState.choices)
 KINDS = dict(TaskKind.choices)
 OUTCOMES = dict(TaskOutcome.choices)
 
@@ -27,8 +31,19 @@ def done_source(window: Window):
             for t in window.page(rows, at="done_at", pk="id")]
 
 
+def journey_source(window: Window):
+    rows = scope(JourneyRun.objects.filter(member=window.member), window.reader).select_related("journey")
+    return [Entry(at=r.entered_at, pk=r.pk, code="entered",
+                  params={"journey": r.journey.name, "version": r.version,
+                          "state": str(RUN_STATES.get(r.state, r.state)) + (f" ({r.reason})" if r.reason else "")})
+            for r in window.page(rows, at="entered_at", pk="id")]
+
+
 def register() -> None:
     from members import timeline
+
+    timeline.register("journeys", journey_source, label=_("Journeys"), messages=JOURNEY_MESSAGES,
+                      name="journeys-runs", order=66)
 
     timeline.register("tasks", done_source, label=_("Staff tasks"), messages=MESSAGES, name="journeys-tasks",
                       order=65)
