@@ -1,6 +1,7 @@
 """Demo staff tasks for the demo stores' clerks, for today: birthdays, welcomes, repurchases due and
-dormant members to wake, a few already done with their outcome, and a couple in the store's pool.
-Idempotent: every task has a dedupe key of the day, so a rerun adds nothing."""
+dormant members to wake, a few already done with their outcome, and a couple in the store's pool;
+and two live journeys from the templates with members inside. Idempotent: every task has a dedupe
+key of the day, journeys are found by name and runs by their entry key, so a rerun adds nothing."""
 
 from __future__ import annotations
 
@@ -56,7 +57,61 @@ def _allow(member_ids) -> None:
                             granted=True, source="demo", actor=DEMO_ACTOR)
 
 
+JOURNEYS = (("recurring_care", "生日关怀（演示）"), ("new_customer", "新客欢迎（演示）"))
+JOURNEY_MEMBERS = 40  # per demo journey, the demo stores' newest members
+
+
+def _journey(code: str, name: str):
+    from journeys.models import Journey
+    from journeys.services import journeys
+
+    found = Journey.objects.filter(name=name, store=None).first()
+    if found is not None:
+        return found, False
+    data = journeys.from_template(code)
+    data.name = name
+    journey = journeys.create_journey(actor=DEMO_ACTOR, data=data)
+    return journeys.activate(actor=DEMO_ACTOR, journey=journey), True
+
+
+def seed_journeys(stores) -> str:
+    """Two live journeys from the templates, with the demo stores' newest members inside: the birthday
+    care done (a greeting queued, a task for the guide), the welcome waiting out its week."""
+    from journeys.services import entry, ticking
+    from members import sql as members_sql
+
+    member_ids = list(Member.live.filter(home_store__in=stores).order_by("-id")
+                      .values_list("id", flat=True)[:JOURNEY_MEMBERS])
+    made, entered = 0, 0
+    now = timezone.now()
+    for code, name in JOURNEYS:
+        journey, created = _journey(code, name)
+        made += created
+        with transaction.atomic():
+            entered += entry.enter(journey, f"SELECT m.id, m.created_at FROM {members_sql.MEMBER} m "
+                                            "WHERE m.id = ANY(%s)", [member_ids], now=now)
+    for _round in range(6):  # the steps due now (the tick goes on from here)
+        if not ticking.advance_batch(now=now, limit=500):
+            break
+    if not made and not entered:
+        return "journeys: already seeded"
+    return f"journeys: {made} live journeys, {entered} members entered"
+
+
 def seed() -> str:
+    return f"{_seed_tasks()}; {_seed_journeys()}"
+
+
+def _seed_journeys() -> str:
+    stores = org_demo.demo_stores()[:STORES]
+    if not stores or not Member.objects.exists():
+        return "journeys: no stores or members yet; nothing seeded"
+    _allow(list(Member.live.filter(home_store__in=stores).order_by("-id")
+                .values_list("id", flat=True)[:JOURNEY_MEMBERS]))
+    return seed_journeys(stores)
+
+
+def _seed_tasks() -> str:
     stores = org_demo.demo_stores()[:STORES]
     if not stores or not Member.objects.exists():
         return "tasks: no stores or members yet; nothing seeded"
