@@ -397,7 +397,7 @@ def write_senders(post: PlannedPost) -> int:
     no_wecom = _("No active WeCom account linked.")
     sql = (
         f"INSERT INTO {rows} (post_id, user_id, store_id, name, userid, status, reason, msgid) "
-        "SELECT %s, u.id, u.store_id, COALESCE(NULLIF(TRIM(u.first_name || ' ' || u.last_name), ''), u.username), "
+        "SELECT %s, u.id, u.store_id, COALESCE(NULLIF(u.display_name, ''), u.username), "
         "CASE WHEN u.is_active AND w.status = 'active' THEN w.userid ELSE '' END, "
         "CASE WHEN u.is_active AND w.status = 'active' THEN 'pending' ELSE 'skipped' END, "
         "CASE WHEN NOT u.is_active THEN %s WHEN w.id IS NULL OR w.status <> 'active' THEN %s ELSE '' END, '' "

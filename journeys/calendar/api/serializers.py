@@ -20,7 +20,7 @@ from journeys.calendar.models import (
 from scrm.api import fields as strict
 
 
-class CompletionSerializer(serializers.Serializer):
+class CalendarCompletionSerializer(serializers.Serializer):
     senders = serializers.IntegerField(help_text="Senders asked to post (those left out not counted).")
     posted = serializers.IntegerField()
     pending = serializers.IntegerField(help_text="Not posted yet.")
@@ -29,7 +29,7 @@ class CompletionSerializer(serializers.Serializer):
     share = serializers.IntegerField(allow_null=True, help_text="Posted, in whole percent of the senders.")
 
 
-class PostSerializer(serializers.ModelSerializer):
+class CalendarPostSerializer(serializers.ModelSerializer):
     store = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True,
                                          help_text="The store's code; null for a brand-wide post.")
     kind = serializers.ChoiceField(choices=PostKind.choices, read_only=True)
@@ -46,7 +46,7 @@ class PostSerializer(serializers.ModelSerializer):
                   "created_in_wecom_at", "cancelled_at", "closed_at", "created_at", "updated_at", "completion"]
         read_only_fields = fields
 
-    def get_completion(self, post) -> CompletionSerializer:
+    def get_completion(self, post) -> CalendarCompletionSerializer:
         from journeys.calendar.queries import share
 
         senders = getattr(post, "n_senders", 0)
@@ -56,7 +56,7 @@ class PostSerializer(serializers.ModelSerializer):
                 "skipped": getattr(post, "n_skipped", 0), "share": share(posted, senders)}
 
 
-class SenderSerializer(serializers.ModelSerializer):
+class CalendarSenderSerializer(serializers.ModelSerializer):
     store = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     status = serializers.ChoiceField(choices=StaffStatus.choices, read_only=True)
     staff = serializers.IntegerField(source="user_id", read_only=True, allow_null=True)
@@ -67,12 +67,13 @@ class SenderSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CompletionAnswerSerializer(serializers.Serializer):
-    completion = CompletionSerializer()
-    senders = SenderSerializer(many=True, help_text="Every sender the reader may see (a post has at most 1,000).")
+class CalendarCompletionAnswerSerializer(serializers.Serializer):
+    completion = CalendarCompletionSerializer()
+    senders = CalendarSenderSerializer(many=True,
+                                       help_text="Every sender the reader may see (a post has at most 1,000).")
 
 
-class PostInputSerializer(serializers.Serializer):
+class CalendarPostInputSerializer(serializers.Serializer):
     title = strict.CharField(max_length=TITLE_MAX, help_text="For the calendar; not posted.")
     kind = strict.ChoiceField(choices=PostKind.choices, required=False, default=PostKind.MOMENT)
     publish_at = serializers.DateTimeField(help_text="When WeCom asks the staff to post it; a time without an "
@@ -96,7 +97,7 @@ class PostInputSerializer(serializers.Serializer):
     schedule = strict.BooleanField(required=False, default=True, help_text="false: keep it a draft.")
 
 
-class PostPatchSerializer(PostInputSerializer):
+class CalendarPostPatchSerializer(CalendarPostInputSerializer):
     """The same fields, each optional: what is left out keeps its value."""
 
     def __init__(self, *args, **kwargs):

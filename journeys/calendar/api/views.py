@@ -57,19 +57,20 @@ def _input(data: dict, post: PlannedPost | None = None) -> services.PostInput:
     list=extend_schema(summary="Planned posts (filter by store, brand-wide, state, kind, publish dates)"),
     retrieve=extend_schema(summary="One planned post with its completion"),
     create=extend_schema(summary="Plan a Moment or a customer-group post (scheduled unless schedule is false)",
-                         request=s.PostInputSerializer, responses={201: s.PostSerializer, **ERRORS, **CONFLICT}),
-    partial_update=extend_schema(summary="Edit a draft or scheduled post", request=s.PostPatchSerializer,
-                                 responses={200: s.PostSerializer, **ERRORS, **CONFLICT}),
+                         request=s.CalendarPostInputSerializer,
+                         responses={201: s.CalendarPostSerializer, **ERRORS, **CONFLICT}),
+    partial_update=extend_schema(summary="Edit a draft or scheduled post", request=s.CalendarPostPatchSerializer,
+                                 responses={200: s.CalendarPostSerializer, **ERRORS, **CONFLICT}),
     cancel=extend_schema(summary="Cancel a post (stopped in WeCom for senders who have not posted; a retry "
                                  "answers the post as it is)", request=None,
-                         responses={200: s.PostSerializer, **ERRORS, **CONFLICT}),
+                         responses={200: s.CalendarPostSerializer, **ERRORS, **CONFLICT}),
     completion=extend_schema(summary="The post's senders: posted, not yet, refused by WeCom, left out",
-                             responses={200: s.CompletionAnswerSerializer, **ERRORS}),
+                             responses={200: s.CalendarCompletionAnswerSerializer, **ERRORS}),
 )
 class PostViewSet(ScopedQuerysetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                   mixins.UpdateModelMixin, viewsets.GenericViewSet):
     queryset = PlannedPost.objects.select_related("store").order_by("id")
-    serializer_class = s.PostSerializer
+    serializer_class = s.CalendarPostSerializer
     filterset_class = PostFilterSet
     scope_resource = "calendar"
     pagination_class = cursor_ordered_by("id")
@@ -82,11 +83,11 @@ class PostViewSet(ScopedQuerysetMixin, mixins.ListModelMixin, mixins.RetrieveMod
     def _answer(self, post, code=status.HTTP_200_OK):
         post = queries.with_completion(PlannedPost.objects.filter(pk=post.pk), self.request.user) \
             .select_related("store").get()
-        return Response(s.PostSerializer(post).data, status=code)
+        return Response(s.CalendarPostSerializer(post).data, status=code)
 
     @idempotent
     def create(self, request, *args, **kwargs):
-        serializer = s.PostInputSerializer(data=request.data)
+        serializer = s.CalendarPostInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         post = services.save_post(actor=request.user, data=_input(data), schedule=data["schedule"])
@@ -94,7 +95,7 @@ class PostViewSet(ScopedQuerysetMixin, mixins.ListModelMixin, mixins.RetrieveMod
 
     def partial_update(self, request, *args, **kwargs):
         post = self.get_object()
-        serializer = s.PostPatchSerializer(data=request.data)
+        serializer = s.CalendarPostPatchSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         schedule = data.get("schedule", post.state != "draft")
@@ -111,4 +112,4 @@ class PostViewSet(ScopedQuerysetMixin, mixins.ListModelMixin, mixins.RetrieveMod
         post = self.get_object()
         rows = queries.senders(post, request.user)[: queries.SENDERS_SHOWN]
         return Response({"completion": queries.completion(post, request.user),
-                         "senders": s.SenderSerializer(rows, many=True).data})
+                         "senders": s.CalendarSenderSerializer(rows, many=True).data})
