@@ -287,8 +287,8 @@ class MemberActivity(models.Model):
         verbose_name = _("member activity per day")
         verbose_name_plural = _("member activity per day")
         constraints = [models.UniqueConstraint(fields=["kind", "day", "member"], name="member_activity_unique")]
-        indexes = [models.Index(fields=["kind", "day"], name="member_activity_day"),
-                   models.Index(fields=["store", "kind", "day"], name="member_activity_store")]
+        # The unique key (kind, day, member) serves the brand-wide reads by kind and day.
+        indexes = [models.Index(fields=["store", "kind", "day"], name="member_activity_store")]
 
     def __str__(self) -> str:
         return f"{self.member_id} {self.kind} {self.day}"
