@@ -118,7 +118,8 @@ POSITIVE_DATA_ACCEPTANCE_EXEMPT = {
     "POST /api/v1/webhooks/subscriptions/{id}/replay/": f"{ACROSS} (after or since, since within retention); {KEYED}",
     "GET /api/v1/insights/cockpit/": (
         f"{ACROSS} (a custom period: start and end together, the start not after the end, ending today at the "
-        "latest, at most three years long and ten years back); a section the cockpit has"
+        "latest, at most three years long and ten years back); a page (cockpit or store) and a section it has; the "
+        "store page names a store for a brand-wide caller"
     ),
     "GET /api/v1/koc/candidates/": f"{EXISTS} (a store code)",
     "PUT /api/v1/koc/levels/": f"{ACROSS} (ranks 1..n with no gap, each level asking more than the one below); "
@@ -204,6 +205,7 @@ POSITIVE_DATA_ACCEPTANCE_EXEMPT = {
     ),
     "PATCH /api/v1/communities/{id}/": f"{EXISTS} (staff of its store); {ACROSS} (no capacity below its members)",
     "POST /api/v1/communities/{community_id}/members/": f"{EXISTS}; {KEYED}",
+    "POST /api/v1/communities/{id}/add-segment/": f"{EXISTS} (a segment the caller reaches); {KEYED}",
     "POST /api/v1/events/": f"{EXISTS}; {ACROSS} (ends after it starts, starts in the future, the sign-up window)",
     "PATCH /api/v1/events/{id}/": f"{ACROSS} (ends after it starts, no capacity below the seats taken)",
     "POST /api/v1/events/{event_id}/signups/": f"{EXISTS}; {KEYED}",
