@@ -23,3 +23,12 @@ def register() -> None:
     prices.register_reasons()
     privacy.register()
     timeline.register()
+
+    from appointments import queries
+    from members import panels
+    from scrm import overview
+
+    panels.register("appointments", template="appointments/_member_panel.html", context=queries.member_panel,
+                    order=35)
+    overview.register("my_appointments", template="appointments/_today.html", context=queries.today_section,
+                      order=4, page="today")

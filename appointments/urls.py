@@ -1,3 +1,17 @@
 """Appointments' screens (included at the site root)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from appointments import views
+
+urlpatterns = [
+    path("book/<str:token>/", views.public_booking, name="appointments-public"),
+    path("appointments/", views.CalendarView.as_view(), name="appointments-calendar"),
+    path("appointments/services/", views.ServiceListView.as_view(), name="appointments-services"),
+    path("appointments/services/new/", views.service_create, name="appointments-service-create"),
+    path("appointments/services/<int:pk>/", views.service_edit, name="appointments-service-edit"),
+    path("appointments/figures/", views.FiguresView.as_view(), name="appointments-figures"),
+    path("appointments/members/<int:pk>/book/", views.guide_booking, name="appointments-guide-booking"),
+    path("appointments/bookings/<int:pk>/<str:action>/", views.booking_action, name="appointments-booking-action"),
+    path("m/appointments/", views.MyDayView.as_view(), name="appointments-my-day"),
+]
