@@ -69,6 +69,8 @@ SECTIONS = [
         [
             Link(_("Communities"), "community-list"),
             Link(_("Events"), "community-event-list"),
+            Link(_("Appointments"), "appointments-calendar"),
+            Link(_("Services by appointment"), "appointments-services"),
         ],
     ),
     (
