@@ -89,6 +89,7 @@ class MembershipSource(models.TextChoices):
     WECOM = "wecom", _("WeCom group")
     API = "api", _("API")
     IMPORT = "import", _("Import")
+    SEGMENT = "segment", _("From a segment")
 
 
 class CommunityMembership(models.Model):

@@ -23,9 +23,10 @@ from communities.models import (
     SignUp,
     SignUpState,
 )
-from communities.services import access, checkins
+from communities.services import access, checkins, entry
 from communities.services import communities as community_services
 from communities.services import events as event_services
+from members.segments.models import Segment
 from scrm.dashboard import ScopedDetailView, ScopedListView, scoped_view
 from scrm.errors import ServiceError
 from scrm.models import Store
@@ -339,7 +340,37 @@ def event_cancel(request, pk: int):
     return redirect("community-event-detail", pk=event.pk)
 
 
+SEGMENT_CHOICES_MAX = 200
+
+
+@scoped_view(pk=Community)
+def community_from_segment(request, pk: int):
+    """Members of a saved segment for a community: GET shows how many of its members of the store
+    are not in it yet (and the newest few), POST adds them at once."""
+    community = get_visible_or_404(Community.objects.select_related("store"), request.user, pk=pk)
+    if not access.can_manage_community(request.user, community):
+        raise PermissionDenied
+    chosen = request.POST.get("segment") or request.GET.get("segment") or ""
+    segment_id = int(chosen) if chosen.isdigit() else None
+    context = {"community": community, "chosen": segment_id, "suggestion": None,
+               "segments": Segment.objects.visible_to(request.user).order_by("name")[:SEGMENT_CHOICES_MAX]}
+    try:
+        if request.method == "POST":
+            done = entry.add_segment(community=community, segment_id=segment_id, actor=request.user)
+            messages.success(request, _("%(added)d members added from %(segment)s; the community has %(total)d.")
+                             % {"added": done.added, "segment": done.segment.name, "total": done.members})
+            return redirect("community-detail", pk=community.pk)
+        if segment_id is not None:
+            context["suggestion"] = entry.suggest(community=community, segment_id=segment_id, actor=request.user)
+    except ServiceError as exc:
+        if exc.status == 403:
+            raise PermissionDenied(exc.message) from exc
+        context["error"] = "; ".join(str(m) for msgs in (exc.details or {}).values() for m in msgs) or exc.message
+    return render(request, "communities/community_from_segment.html", context)
+
+
 urlpatterns = [
+    path("communities/<int:pk>/from-segment/", community_from_segment, name="community-from-segment"),
     path("communities/new/", community_create, name="community-create"),
     path("communities/<int:pk>/edit/", community_edit, name="community-edit"),
     path("events/new/", event_create, name="community-event-create"),

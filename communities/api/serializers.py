@@ -56,6 +56,32 @@ class CommunityPatchSerializer(serializers.Serializer):
     wecom_chat_id = strict.CharField(required=False, allow_blank=True, max_length=64)
 
 
+class SegmentEntryInputSerializer(serializers.Serializer):
+    segment = strict.IntegerField(min_value=1, help_text="A saved segment the caller reaches.")
+    role = strict.ChoiceField(choices=MembershipRole.choices, required=False, default=MembershipRole.MEMBER)
+
+
+class SegmentEntryQuerySerializer(serializers.Serializer):
+    segment = strict.IntegerField(min_value=1, help_text="A saved segment the caller reaches.")
+
+
+class SuggestedMemberSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class SegmentSuggestionSerializer(serializers.Serializer):
+    segment = serializers.IntegerField(help_text="The segment asked about.")
+    count = serializers.IntegerField(help_text="Its live members of the community's store not in the community yet.")
+    sample = SuggestedMemberSerializer(many=True, help_text="The newest of them, at most 20.")
+
+
+class SegmentAddedSerializer(serializers.Serializer):
+    segment = serializers.IntegerField()
+    added = serializers.IntegerField(help_text="Members added now (0 when every one was in already).")
+    members = serializers.IntegerField(help_text="The community's members now.")
+
+
 class CommunityFiguresSerializer(serializers.Serializer):
     community = serializers.IntegerField()
     members = serializers.IntegerField(help_text="Current members (live profiles).")

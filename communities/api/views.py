@@ -20,7 +20,7 @@ from communities.filters import (
     SignUpFilterSet,
 )
 from communities.models import CheckIn, Community, CommunityMembership, Event, SignUp
-from communities.services import checkins, signups
+from communities.services import checkins, entry, signups
 from communities.services import communities as community_services
 from communities.services import events as event_services
 from members.models import Tag
@@ -75,6 +75,14 @@ class _Base(ScopedQuerysetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
     figures=extend_schema(summary="A community's figures: members, growth, active share, events, attendance, "
                                   "repeat attendees, its members' purchases against the store's other members",
                           responses={200: s.CommunityFiguresSerializer, **ERRORS}),
+    suggestions=extend_schema(
+        summary="Members of a segment to invite: how many of its live members of the community's store are not in "
+                "it yet, and the newest 20 (an unknown segment is a 400, never everyone)",
+        parameters=[s.SegmentEntryQuerySerializer], responses={200: s.SegmentSuggestionSerializer, **ERRORS}),
+    add_segment=extend_schema(
+        summary="Add a segment's members of the community's store to it at once (source segment); past its capacity "
+                "nobody is added (409)",
+        request=s.SegmentEntryInputSerializer, responses={200: s.SegmentAddedSerializer, **ERRORS, **CONFLICT}),
 )
 class CommunityViewSet(_Base, mixins.CreateModelMixin):
     queryset = Community.objects.select_related("store").prefetch_related("assistants").order_by("id")
@@ -109,6 +117,26 @@ class CommunityViewSet(_Base, mixins.CreateModelMixin):
         community = self.get_object()
         figures = queries.community_figures([community.pk])[community.pk]
         return Response(s.CommunityFiguresSerializer({"community": community.pk, **figures}).data)
+
+    @action(detail=True, methods=["get"], filterset_class=None, pagination_class=None)
+    def suggestions(self, request, *args, **kwargs):
+        community = self.get_object()
+        query = s.SegmentEntryQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        found = entry.suggest(community=community, segment_id=query.validated_data["segment"], actor=request.user)
+        return Response(s.SegmentSuggestionSerializer({
+            "segment": found.segment.pk, "count": found.count,
+            "sample": [{"id": m.pk, "name": m.name} for m in found.sample]}).data)
+
+    @action(detail=True, methods=["post"], url_path="add-segment", filterset_class=None, pagination_class=None)
+    @idempotent
+    def add_segment(self, request, *args, **kwargs):
+        community = self.get_object()
+        data = _valid(s.SegmentEntryInputSerializer, request)
+        done = entry.add_segment(community=community, segment_id=data["segment"], actor=request.user,
+                                 role=data["role"])
+        return Response(s.SegmentAddedSerializer({"segment": done.segment.pk, "added": done.added,
+                                                  "members": done.members}).data)
 
 
 @extend_schema_view(
