@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from insights import queries, segments, tasks
+from insights import privacy, queries, segments, tasks
 from insights.cockpit import engagement as cockpit_engagement
 from insights.cockpit import members as cockpit_members
 from insights.cockpit import sales as cockpit_sales
@@ -19,6 +19,7 @@ def register() -> None:
         "insights", _("Figures: sales, members, RFM, tiers, points"), store_roles="read", store_staff="none"
     )
     segments.register()
+    privacy.register()
     cockpit_members.register()
     cockpit_sales.register()
     cockpit_engagement.register()

@@ -188,3 +188,17 @@ def test_api_sections_and_the_store_page(api_client, key_client, alice, store_a,
     body = client.get("/api/v1/insights/cockpit/", {"page": "store", "section": "store_resources"}).json()
     assert {f["key"]: f["value"] for f in body["sections"][0]["figures"]}["store_potential"] == 1
     assert client.get("/api/v1/insights/cockpit/", {"page": "store", "store": store_b.pk}).status_code == 404
+
+
+def test_export_and_erasure(alice, world):
+    from insights import privacy
+    from insights.models import MemberActivity
+    from members.privacy_registry import ErasureSubject
+
+    a1 = world["a1"]
+    part = privacy.export(a1, alice)
+    assert {r["kind"] for r in part["activity_days"]} == {"community_joined", "signed_up", "checked_in", "served"}
+    assert [m["stage"] for m in part["stage_moves"]] == ["act"]
+    assert privacy.erase(ErasureSubject(member_ids=[a1.pk]))["activity_days"] == 4
+    assert not MemberActivity.objects.filter(member=a1).exists()
+    assert privacy.erase(ErasureSubject(member_ids=[a1.pk]))["activity_days"] == 0
