@@ -15,7 +15,6 @@ the page and the booking can never disagree on what is free.
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -60,6 +59,17 @@ class Window:
     busy: dict  # staff id -> sorted [(from, until)] of the bookings they hold
     away: dict  # staff id -> [(from, until)] of their time off
     closed: list  # [(from, until)] store closures
+    busy_s: dict = field(default_factory=dict)  # the same three in integer seconds
+    away_s: dict = field(default_factory=dict)
+    closed_s: list = field(default_factory=list)
+
+    def __post_init__(self):
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.busy_s = {sid: _seconds(rows) for sid, rows in self.busy.items()}
+        self.away_s = {sid: _seconds(rows) for sid, rows in self.away.items()}
+        self.closed_s = _seconds(self.closed)
 
 
 def zone():
@@ -120,53 +130,67 @@ def _window(service: Service, store: Store, start: dt.datetime, end: dt.datetime
     return Window(service, store, staff_ids, hours, opening, busy, away, closed)
 
 
-def _held(rows: list, f: dt.datetime, u: dt.datetime) -> bool:
-    """Whether [f, u) overlaps a booking of the sorted `rows` (a booking holds less than a day)."""
-    i = bisect.bisect_left(rows, (u,))
-    for j in range(i - 1, -1, -1):  # bookings starting before u, latest first, back to a day before f
-        rf, ru = rows[j]
-        if ru > f:
-            return True
-        if rf < f - dt.timedelta(days=1):
-            break
-    return False
+def _ts(moment: dt.datetime) -> int:
+    return int(moment.timestamp())
 
 
-def _within(rows: list, f: dt.datetime, u: dt.datetime) -> bool:
-    """Whether [f, u) overlaps any of the (few, possibly long) intervals of `rows`."""
-    return any(rf < u and ru > f for rf, ru in rows)
+def _seconds(rows: list) -> list[tuple[int, int]]:
+    return sorted((_ts(f), _ts(u)) for f, u in rows)
+
+
+def _free(rows: list[tuple[int, int]], cursor: int, f: int, u: int) -> tuple[bool, int]:
+    """Whether [f, u) misses every interval of the sorted `rows`, for candidates asked in increasing
+    order: `cursor` skips the intervals that ended before an earlier candidate (bookings are short, so
+    the intervals a candidate can meet start within a day of it)."""
+    n = len(rows)
+    while cursor < n and rows[cursor][1] <= f - 86400:
+        cursor += 1
+    i = cursor
+    while i < n and rows[i][0] < u:
+        if rows[i][1] > f:
+            return False, cursor
+        i += 1
+    return True, cursor
 
 
 def _day_slots(w: Window, day: dt.date, earliest: dt.datetime, latest: dt.datetime, step: dt.timedelta) -> list[Slot]:
+    """The day's free starts. Times are compared as integer seconds: aware datetimes in a zone cost a
+    zone look-up per comparison, which a month of candidates pays thousands of times."""
     tz = zone()
     weekday = day.weekday()
     if weekday not in w.opening:
         return []
     opens, closes = w.opening[weekday]
-    open_at = timezone.make_aware(dt.datetime.combine(day, opens), tz)
-    close_at = timezone.make_aware(dt.datetime.combine(day, closes), tz)
-    length = dt.timedelta(minutes=w.service.duration_minutes)
-    slots: list[Slot] = []
-    by_start: dict = {}
+    open_at = _ts(timezone.make_aware(dt.datetime.combine(day, opens), tz))
+    close_at = _ts(timezone.make_aware(dt.datetime.combine(day, closes), tz))
+    service = w.service
+    length = service.duration_minutes * 60
+    travel = service.travel_minutes * 60 if service.place == VisitPlace.HOME else 0
+    after = length + service.buffer_minutes * 60 + travel
+    step_s = int(step.total_seconds())
+    first, last = _ts(earliest), _ts(latest)
+    closed = w.closed_s
+    by_start: dict[int, list[int]] = {}
     for sid in w.staff_ids:
-        for starts, ends in w.hours.get(sid, {}).get(weekday, ()):
-            shift_from = max(open_at, timezone.make_aware(dt.datetime.combine(day, starts), tz))
-            shift_to = min(close_at, timezone.make_aware(dt.datetime.combine(day, ends), tz))
-            # starts on the grid from the opening time
-            offset = (shift_from - open_at) % step
-            at = shift_from + ((step - offset) % step)
+        busy, away = w.busy_s.get(sid, ()), w.away_s.get(sid, ())
+        cursor = 0
+        for starts, ends in sorted(w.hours.get(sid, {}).get(weekday, ())):
+            shift_from = max(open_at, _ts(timezone.make_aware(dt.datetime.combine(day, starts), tz)))
+            shift_to = min(close_at, _ts(timezone.make_aware(dt.datetime.combine(day, ends), tz)))
+            at = shift_from + (-(shift_from - open_at)) % step_s  # on the grid from the opening time
             while at + length <= shift_to:
-                if earliest <= at <= latest:
-                    ends_at, held_from, held_until = held_range(w.service, at)
-                    if not (_held(w.busy.get(sid, []), held_from, held_until)
-                            or _within(w.away.get(sid, []), held_from, held_until) or _within(w.closed, at, ends_at)):
-                        slot = by_start.get(at)
-                        if slot is None:
-                            slot = by_start[at] = Slot(at, ends_at)
-                            slots.append(slot)
-                        slot.staff_ids.append(sid)
-                at += step
-    slots.sort(key=lambda s: s.starts_at)
+                if first <= at <= last:
+                    f, u = at - travel, at + after
+                    ok, cursor = _free(busy, cursor, f, u)
+                    if ok and not any(rf < u and ru > f for rf, ru in away) and not any(
+                            rf < at + length and ru > at for rf, ru in closed):
+                        by_start.setdefault(at, []).append(sid)
+                at += step_s
+    visit = dt.timedelta(seconds=length)
+    slots = []
+    for at in sorted(by_start):
+        moment = dt.datetime.fromtimestamp(at, tz)
+        slots.append(Slot(moment, moment + visit, by_start[at]))
     return slots
 
 
@@ -209,6 +233,7 @@ def free_staff_at(*, service: Service, store: Store, starts_at: dt.datetime, sta
             for rows in w.busy.values():
                 if own in rows:
                     rows.remove(own)
+            w.refresh()
     never, always = starts_at - dt.timedelta(days=1), starts_at + dt.timedelta(days=1)
     for slot in _day_slots(w, day, never, always, dt.timedelta(minutes=1)):
         if slot.starts_at == starts_at:
