@@ -77,7 +77,7 @@ P = PostState
 
 
 def publish_poll_seconds() -> int:
-    return int(getattr(settings, "CALENDAR_PUBLISH_POLL_SECONDS", 900))
+    return int(settings.CALENDAR_PUBLISH_POLL_SECONDS)
 
 
 # --- who may act ------------------------------------------------------------------------------------

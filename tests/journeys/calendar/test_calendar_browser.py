@@ -42,3 +42,18 @@ def test_the_calendar_at_1280_and_390(browser, live_server, corp, linked, plan, 
     assert page.evaluate(OVERFLOW) <= 0
     shot(page, "calendar-post-390")
     ctx.close()
+
+
+def test_a_clerk_sees_todays_post_on_her_phone(browser, live_server, corp, linked, plan, bob, shot):
+    post = plan(bob, title="可可冷萃上新", link_url="https://example.com/cocoa", link_title="门店试饮")
+    services.tick()
+    ctx, page = login(browser, live_server, "carol", **PHONE)
+    page.goto(f"{live_server.url}/m/")
+    page.get_by_test_id("today-posts").wait_for()
+    page.goto(f"{live_server.url}/calendar/m/")
+    card = page.get_by_test_id(f"phone-post-{post.pk}")
+    card.wait_for()
+    assert "可可冷萃上新" in card.inner_text() and "门店试饮" in card.inner_text()
+    assert page.evaluate(OVERFLOW) <= 0
+    shot(page, "calendar-phone-390")
+    ctx.close()

@@ -227,3 +227,15 @@ def test_editing_a_post_wecom_has_is_refused(corp, linked, plan, bob):
     with pytest.raises(Conflict):
         services.save_post(actor=bob, post=post, data=PostInput(title="改", publish_at=later(3600), text="x",
                                                                  audience="store", store=post.store))
+
+
+def test_a_chosen_staff_member_who_left_before_the_time_is_recorded_as_left_out(corp, linked, plan, bob, carol):
+    post = plan(bob, audience="staff", staff_ids=[carol.pk, bob.pk])
+    carol.is_active = False
+    carol.save()
+    services.tick()
+    rows = {r.userid or r.name: (r.status, r.reason) for r in PostStaff.objects.filter(post=post)}
+    assert rows["bob"] == ("pending", "")
+    assert rows["Carol"][0] == "skipped" and "Left the brand" in rows["Carol"][1]
+    job = corp.corp.moments.jobs[PlannedPost.objects.get(pk=post.pk).jobid]
+    assert job["senders"] == ["bob"]
