@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from appointments.models import Booking, Service
-from appointments.services import bookings, links
+from appointments.services import links
 
 pytestmark = pytest.mark.django_db
 
@@ -67,15 +67,20 @@ def test_the_guide_books_from_the_members_card(client, carol, eye_test, member_a
 
 
 def test_my_day_shows_who_they_are_and_checks_in(client, carol, eye_test, open_store, member_a):
-    now = timezone.localtime()
-    at = (now + dt.timedelta(hours=1, minutes=15)).replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
-    if at.date() != now.date() or at.hour < 11 or at.hour > 17:
-        pytest.skip("needs a free hour later today within the opening hours")
-    b = bookings.book(actor=carol, service=eye_test, store=open_store, member_id=member_a.pk, starts_at=at,
-                      source="guide").booking
+    from members.models import Tag, TagGroup
+    from members.services import tags
+
+    group = TagGroup.objects.create(name="眼镜")
+    tags.apply_pairs([(member_a.pk, Tag.objects.create(group=group, name="近视"))], actor=carol, source="manual")
+    at = timezone.now() + dt.timedelta(minutes=30)
+    if timezone.localtime(at).date() != timezone.localtime().date():
+        at = timezone.now()  # just before midnight: a booking starting now is still today's
+    b = Booking.objects.create(member=member_a, service=eye_test, staff=carol, store=open_store, starts_at=at,
+                               ends_at=at + dt.timedelta(minutes=45), held_from=at,
+                               held_until=at + dt.timedelta(hours=1), source="guide")
     client.force_login(carol)
     page = client.get(reverse("appointments-my-day")).content.decode()
-    assert f'data-testid="my-day-{b.pk}"' in page and member_a.name in page
+    assert f'data-testid="my-day-{b.pk}"' in page and member_a.name in page and "近视" in page
     client.post(reverse("appointments-booking-action", args=[b.pk, "check-in"]), {"next": "/m/appointments/"})
     b.refresh_from_db()
     assert b.state == "checked_in"
