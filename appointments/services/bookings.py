@@ -144,8 +144,12 @@ def _insert(rows: dict, candidates: list[int], starts_at, service) -> Booking:
                     % {"at": _local(starts_at), "service": service.name}, details={"starts_at": [_("Taken.")]})
 
 
+def _iso(moment: dt.datetime) -> str:
+    return timezone.localtime(moment, availability.zone()).isoformat()
+
+
 def _event_data(booking: Booking, service: Service) -> dict:
-    return {"booking": {"id": booking.pk, "starts_at": booking.starts_at.isoformat(), "source": booking.source},
+    return {"booking": {"id": booking.pk, "starts_at": _iso(booking.starts_at), "source": booking.source},
             "service": {"id": service.pk, "name": service.name}, "staff": {"id": booking.staff_id},
             "booking_store": {"id": booking.store_id}}
 
