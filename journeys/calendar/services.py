@@ -280,7 +280,7 @@ def cancel_post(*, actor, post: PlannedPost, client=None) -> PlannedPost:
     with transaction.atomic():
         changed = PlannedPost.objects.filter(
             pk=post.pk, state__in=[P.DRAFT, P.SCHEDULED, P.SUBMITTED, P.CREATED], closed_at__isnull=True,
-        ).update(state=P.CANCELLED, cancelled_at=now, updated_at=now, next_poll_at=None)
+        ).update(state=P.CANCELLED, cancelled_at=now, updated_at=now, next_poll_at=now)
         post.refresh_from_db()
         if not changed:
             if post.state == P.CANCELLED:
@@ -299,8 +299,19 @@ def _stop_in_wecom(post: PlannedPost, *, client=None) -> None:
     """Stop what WeCom has of a cancelled post; a failure is recorded on the post (it stays cancelled
     in Siyu and the page says WeCom may still show it)."""
     try:
-        if post.kind == PostKind.MOMENT and post.moment_id:
-            moments.cancel(post.moment_id, client=client)
+        if post.kind == PostKind.MOMENT:
+            moment_id = post.moment_id
+            if not moment_id and post.jobid:
+                # Cancelled while WeCom was still making it: its Moment is stopped once the job is done.
+                result = moments.task_result(post.jobid, client=client)
+                if not result.done:
+                    PlannedPost.objects.filter(pk=post.pk).update(
+                        next_poll_at=timezone.now() + dt.timedelta(seconds=JOB_FIRST_WAIT * 4))
+                    return
+                moment_id = result.moment_id
+                PlannedPost.objects.filter(pk=post.pk).update(moment_id=moment_id[:128])
+            if moment_id:
+                moments.cancel(moment_id, client=client)
         elif post.kind == PostKind.GROUP:
             wecom = None
             for msgid in PostStaff.objects.filter(post=post).exclude(msgid="").values_list("msgid", flat=True):
@@ -310,7 +321,15 @@ def _stop_in_wecom(post: PlannedPost, *, client=None) -> None:
         PlannedPost.objects.filter(pk=post.pk).update(
             error=(_("Cancelled here, but WeCom could not be told: %(error)s") % {"error": exc})[:ERROR_MAX])
         return
-    PlannedPost.objects.filter(pk=post.pk).update(closed_at=timezone.now())
+    PlannedPost.objects.filter(pk=post.pk).update(closed_at=timezone.now(), next_poll_at=None)
+
+
+def settle_cancelled(*, now: dt.datetime, client) -> int:
+    """Cancelled posts WeCom may still have (a job that was running, a failed stop): stopped there."""
+    claimed = _claim(P.CANCELLED, now, extra="AND closed_at IS NULL", push=dt.timedelta(seconds=60))
+    for post in PlannedPost.objects.filter(pk__in=claimed):
+        _stop_in_wecom(post, client=client)
+    return len(claimed)
 
 
 # --- the tick ---------------------------------------------------------------------------------------
@@ -338,7 +357,7 @@ def _claim(state: str, now: dt.datetime, *, extra: str = "", push: dt.timedelta,
 def tick(*, now: dt.datetime | None = None, client=None) -> dict[str, int]:
     """One round of the calendar's work; safe beside other workers' and when WeCom is away."""
     now = now or timezone.now()
-    done = {"submitted": 0, "jobs_polled": 0, "publish_polled": 0}
+    done = {"submitted": 0, "jobs_polled": 0, "publish_polled": 0, "cancelled": 0}
     try:
         client = client or get_client()
     except wecom_errors.NotConfigured:
@@ -346,6 +365,7 @@ def tick(*, now: dt.datetime | None = None, client=None) -> dict[str, int]:
     done["submitted"] = submit_due(now=now, client=client)
     done["jobs_polled"] = poll_jobs(now=now, client=client)
     done["publish_polled"] = poll_publish(now=now, client=client)
+    done["cancelled"] = settle_cancelled(now=now, client=client)
     return done
 
 

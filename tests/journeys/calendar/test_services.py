@@ -239,3 +239,16 @@ def test_a_chosen_staff_member_who_left_before_the_time_is_recorded_as_left_out(
     assert rows["Carol"][0] == "skipped" and "Left the brand" in rows["Carol"][1]
     job = corp.corp.moments.jobs[PlannedPost.objects.get(pk=post.pk).jobid]
     assert job["senders"] == ["bob"]
+
+
+def test_a_post_cancelled_while_its_job_runs_is_stopped_once_wecom_has_made_it(corp, linked, plan, bob):
+    corp.corp.moments.running_polls = 1
+    post = plan(bob)
+    services.tick()
+    post = services.cancel_post(actor=bob, post=PlannedPost.objects.get(pk=post.pk))
+    assert post.state == "cancelled" and post.closed_at is None  # the job answered "started"
+    services.tick(now=later(60))
+    post.refresh_from_db()
+    assert post.closed_at is not None and post.moment_id
+    assert corp.corp.moments.moments[post.moment_id]["cancelled_at"] is not None
+    assert not Task.objects.filter(dedupe_key__startswith=f"calendar:{post.pk}:").exists()
