@@ -226,7 +226,10 @@ def run_entries(*, now: dt.datetime | None = None, deadline: float | None = None
     today = timezone.localtime(now).date()
     settled = settled_events(now)
     made = 0
-    for pk in list(Journey.objects.filter(state=JourneyState.LIVE).order_by("pk").values_list("pk", flat=True)):
+    # The journeys furthest behind in the event log first, so a pass cut short by its deadline never
+    # starves the same ones.
+    live = Journey.objects.filter(state=JourneyState.LIVE).order_by("event_cursor", "pk")
+    for pk in list(live.values_list("pk", flat=True)):
         if deadline is not None and time.monotonic() > deadline:
             break
         with transaction.atomic():

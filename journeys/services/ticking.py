@@ -44,6 +44,7 @@ from loyalty.tiers import sql as tiers_sql
 from members import sql as members_sql
 from scrm import events
 from scrm.actors import SystemActor
+from scrm.errors import InvalidInput
 from scrm.sql import array
 
 BATCH = 1000
@@ -76,6 +77,7 @@ class Due:
     step_id: int
     phase: int
     live: bool
+    trigger_at: dt.datetime
 
 
 # --- ending runs -------------------------------------------------------------------------------------------
@@ -119,50 +121,32 @@ def _goal_met(ids: list[int]) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-# --- history and moves -------------------------------------------------------------------------------------
+# --- a batch's writes ---------------------------------------------------------------------------------------
 
-def _history(rows: list[Due], step: JourneyStep, outcomes: list[tuple[str, str]], now: dt.datetime) -> None:
-    """One history row per run reaching `step` (outcome, reason); a run reaches a step once."""
-    if not rows:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {RUN_STEP} (run_id, step_id, store_id, at, outcome, reason) "
-            f"SELECT u.run_id, %s, r.store_id, %s, u.outcome, u.reason FROM unnest(%s::bigint[], %s::text[], "
-            f"%s::text[]) AS u(run_id, outcome, reason) JOIN {RUN} r ON r.id = u.run_id "
-            "ON CONFLICT (run_id, step_id) DO NOTHING",
-            [step.pk, now, array([r.id for r in rows]), array([o for o, _ in outcomes]),
-             array([reason for _, reason in outcomes])])
+class Pass:
+    """One claimed batch: the steps it touches (by position), and what its steps write, gathered so
+    that each kind of write is one statement for the whole batch (history, moves, waits, tasks)."""
 
-
-def _move(rows: list[Due], target: JourneyStep | None, now: dt.datetime, report: TickReport) -> None:
-    """Runs go on to `target` (due now), or are done when there is no step after."""
-    ids = [r.id for r in rows]
-    if not ids:
-        return
-    if target is None:
-        report.done += _finish(ids, state=RunState.DONE, reason="completed", now=now)
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {RUN} SET step_id = %s, phase = 0, next_due_at = %s WHERE id = ANY(%s)",
-                       [target.pk, now, array(ids)])
-
-
-class Steps:
-    """The steps of the (journey, version) pairs a batch touches, by position."""
-
-    def __init__(self, due: list[Due]) -> None:
+    def __init__(self, due: list[Due], now: dt.datetime, report: TickReport) -> None:
+        self.now, self.report = now, report
+        self.history: list[tuple[int, int, str, str]] = []
+        self.moves: list[tuple[int, int]] = []
+        self.done: list[int] = []
+        self.waits: list[tuple[int, dt.datetime]] = []
+        self.task_groups: list[tuple[list[Due], JourneyStep, list[tuple[str, str]], list]] = []
+        self.campaigns: dict = {}  # send step id -> its campaign of the month
+        self.reachable: set[int] = set()  # task steps' members who may get a task
+        self.staff: dict = {}  # task steps' named assignees
         pairs = {(d.journey_id, d.version) for d in due}
         self.by_id: dict[int, JourneyStep] = {}
         self.by_position: dict[tuple[int, int, int], JourneyStep] = {}
-        journeys = Journey.objects.in_bulk({j for j, _ in pairs})
         if not pairs:
             return
+        journeys = Journey.objects.in_bulk({j for j, _ in pairs})
         match = Q()
         for journey_id, version in pairs:
             match |= Q(journey_id=journey_id, version=version)
-        rows = JourneyStep.objects.filter(match)
-        for step in rows:
+        for step in JourneyStep.objects.filter(match):
             step.journey = journeys[step.journey_id]
             self.by_id[step.pk] = step
             self.by_position[(step.journey_id, step.version, step.position)] = step
@@ -173,6 +157,69 @@ class Steps:
     def at(self, step: JourneyStep, position: int) -> JourneyStep | None:
         return self.by_position.get((step.journey_id, step.version, position))
 
+    def record(self, rows: list[Due], step: JourneyStep, outcomes: list[tuple[str, str]]) -> None:
+        """One history row per run reaching `step` (outcome, reason); a run reaches a step once."""
+        self.history += [(r.id, step.pk, o, reason) for r, (o, reason) in zip(rows, outcomes, strict=True)]
+
+    def move(self, rows: list[Due], target: JourneyStep | None) -> None:
+        """Runs go on to `target` (due now), or are done when there is no step after."""
+        if target is None:
+            self.done += [r.id for r in rows]
+        else:
+            self.moves += [(r.id, target.pk) for r in rows]
+
+    def flush(self) -> None:
+        self._tasks()
+        now = self.now
+        with connection.cursor() as cursor:
+            if self.history:
+                run_ids, step_ids, outcomes, reasons = zip(*self.history, strict=True)
+                cursor.execute(
+                    f"INSERT INTO {RUN_STEP} (run_id, step_id, store_id, at, outcome, reason) "
+                    "SELECT u.run_id, u.step_id, r.store_id, %s, u.outcome, u.reason FROM unnest(%s::bigint[], "
+                    f"%s::bigint[], %s::text[], %s::text[]) AS u(run_id, step_id, outcome, reason) JOIN {RUN} r "
+                    "ON r.id = u.run_id ON CONFLICT (run_id, step_id) DO NOTHING",
+                    [now, array(run_ids), array(step_ids), array(outcomes), array(reasons)])
+            if self.moves:
+                ids, targets = zip(*self.moves, strict=True)
+                cursor.execute(
+                    f"UPDATE {RUN} r SET step_id = u.step_id, phase = 0, next_due_at = %s "
+                    "FROM unnest(%s::bigint[], %s::bigint[]) AS u(id, step_id) WHERE r.id = u.id",
+                    [now, array(ids), array(targets)])
+            if self.waits:
+                ids, wakes = zip(*self.waits, strict=True)
+                cursor.execute(
+                    f"UPDATE {RUN} r SET phase = 1, next_due_at = u.at "
+                    "FROM unnest(%s::bigint[], %s::timestamptz[]) AS u(id, at) WHERE r.id = u.id",
+                    [array(ids), array(wakes)])
+        self.report.done += _finish(self.done, state=RunState.DONE, reason="completed", now=now)
+
+    def _tasks(self) -> None:
+        """Every task step's tasks in one create_tasks call (a savepoint: a refused batch is tried step
+        by step, and a step whose tasks are refused is a recorded skip)."""
+        from journeys.services import tasks
+
+        rows = [row for *_rest, task_rows in self.task_groups for row in task_rows]
+        if rows:
+            actor = SystemActor("journey:tick")
+            try:
+                with transaction.atomic():
+                    self.report.tasks += tasks.create_tasks(rows=rows, actor=actor, source=TaskSource.JOURNEY).created
+            except InvalidInput:
+                for index, (group, step, outcomes, task_rows) in enumerate(self.task_groups):
+                    try:
+                        with transaction.atomic():
+                            self.report.tasks += tasks.create_tasks(rows=task_rows, actor=actor,
+                                                                    source=TaskSource.JOURNEY).created
+                    except InvalidInput:
+                        outcomes = [(StepOutcome.SKIPPED, "task_refused") if o == StepOutcome.TASK else (o, r)
+                                    for o, r in outcomes]
+                        self.task_groups[index] = (group, step, outcomes, task_rows)
+        for group, step, outcomes, _task_rows in self.task_groups:
+            self.report.skipped += sum(1 for o, _ in outcomes if o == StepOutcome.SKIPPED)
+            self.record(group, step, outcomes)
+            self.move(group, self.after(step))
+
 
 # --- steps -------------------------------------------------------------------------------------------------
 
@@ -180,80 +227,76 @@ def _at_time(config: dict) -> dt.time:
     return dt.time.fromisoformat(config.get("at") or "09:00")
 
 
-def wake_at(config: dict, now: dt.datetime) -> dt.datetime | None:
-    """When a wait that starts `now` ends, for the modes that do not depend on the run (else None)."""
+def wake_at(config: dict, now: dt.datetime, trigger_at: dt.datetime | None = None) -> dt.datetime:
+    """When a wait that starts `now` ends (day N after the trigger: after `trigger_at`), in the
+    brand's time zone; never before `now`."""
     mode = config.get("mode", "duration")
     if mode == "duration":
         return now + dt.timedelta(days=config.get("days") or 0, hours=config.get("hours") or 0,
                                   minutes=config.get("minutes") or 0)
     local = timezone.localtime(now)
+    at = _at_time(config)
     if mode == "weekday":
-        at = _at_time(config)
         ahead = (int(config["weekday"]) - local.weekday()) % 7
         candidate = timezone.make_aware(dt.datetime.combine(local.date() + dt.timedelta(days=ahead), at))
         return candidate if candidate > now else candidate + dt.timedelta(days=7)
     if mode == "date":
-        return timezone.make_aware(dt.datetime.combine(dt.date.fromisoformat(config["date"]), _at_time(config)))
-    return None
+        wake = timezone.make_aware(dt.datetime.combine(dt.date.fromisoformat(config["date"]), at))
+    else:  # day N after the trigger, at a time of day
+        day = timezone.localtime(trigger_at or now).date() + dt.timedelta(days=int(config["days"]))
+        wake = timezone.make_aware(dt.datetime.combine(day, at))
+    return max(wake, now)
 
 
-def _wait(rows: list[Due], step: JourneyStep, now: dt.datetime, steps: Steps, report: TickReport) -> None:
+def _wait(rows: list[Due], step: JourneyStep, p: Pass) -> None:
     waiting = [r for r in rows if r.phase == 0]
-    over = [r for r in rows if r.phase != 0]
-    if waiting:
-        ids = array([r.id for r in waiting])
-        wake = wake_at(step.config, now)
-        with connection.cursor() as cursor:
-            if wake is not None:
-                cursor.execute(f"UPDATE {RUN} SET phase = 1, next_due_at = greatest(%s, %s) WHERE id = ANY(%s)",
-                               [wake, now, ids])
-            else:  # day N after the trigger, at a time of day, in the brand's time zone
-                tz = timezone.get_current_timezone_name()
-                cursor.execute(
-                    f"UPDATE {RUN} SET phase = 1, next_due_at = greatest(%s, "
-                    "(((trigger_at AT TIME ZONE %s)::date + %s::int) + %s::time) AT TIME ZONE %s) WHERE id = ANY(%s)",
-                    [now, tz, int(step.config["days"]), _at_time(step.config), tz, ids])
-        _history(waiting, step, [(StepOutcome.WAITED, "")] * len(waiting), now)
-    _move(over, steps.after(step), now, report)
+    p.waits += [(r.id, wake_at(step.config, p.now, r.trigger_at)) for r in waiting]
+    p.record(waiting, step, [(StepOutcome.WAITED, "")] * len(waiting))
+    p.move([r for r in rows if r.phase != 0], p.after(step))
 
 
-def _campaign(step: JourneyStep, now: dt.datetime):
-    """The step's campaign of this month (made when its first message is due), sending."""
+def _campaigns(steps: list[JourneyStep], now: dt.datetime) -> dict:
+    """The send steps' campaigns of this month, made when a step's first message is due, sending."""
     from campaigns import partitions
     from campaigns.models import Campaign, CampaignStatus
 
     month = partitions.month_of(now)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [ADVISORY, step.pk])
-    link = JourneyCampaign.objects.select_related("campaign").filter(step=step, month=month).first()
-    if link is not None:
-        campaign = link.campaign
-        if campaign.status == CampaignStatus.DONE:  # finished since its last messages: open again
-            Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.SENDING, finished_at=None)
-            campaign.status = CampaignStatus.SENDING
-        return campaign
-    journey = step.journey
-    campaign = Campaign.objects.create(
-        name=f"{journey.name[:60]} · {step.position} · {month:%Y-%m}", store_id=journey.store_id,
-        channel=step.config["channel"], content=step.config["content"], status=CampaignStatus.SENDING,
-        scheduled_at=now, started_at=now, send_month=month, created_by_label=f"journey:{journey.pk}")
-    JourneyCampaign.objects.create(step=step, month=month, campaign=campaign)
-    return campaign
+    found = {link.step_id: link.campaign for link in JourneyCampaign.objects.select_related("campaign")
+             .filter(step__in=steps, month=month)}
+    finished = [c.pk for c in found.values() if c.status == CampaignStatus.DONE]
+    if finished:  # finished since their last messages: open again
+        Campaign.objects.filter(pk__in=finished, status=CampaignStatus.DONE).update(
+            status=CampaignStatus.SENDING, finished_at=None)
+    for step in steps:
+        if step.pk in found:
+            continue
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [ADVISORY, step.pk])
+        link = JourneyCampaign.objects.select_related("campaign").filter(step=step, month=month).first()
+        if link is None:
+            journey = step.journey
+            campaign = Campaign.objects.create(
+                name=f"{journey.name[:60]} · {step.position} · {month:%Y-%m}", store_id=journey.store_id,
+                channel=step.config["channel"], content=step.config["content"], status=CampaignStatus.SENDING,
+                scheduled_at=now, started_at=now, send_month=month, created_by_label=f"journey:{journey.pk}")
+            link = JourneyCampaign.objects.create(step=step, month=month, campaign=campaign)
+        found[step.pk] = link.campaign
+    return found
 
 
-def _send(rows: list[Due], step: JourneyStep, now: dt.datetime, steps: Steps, report: TickReport) -> None:
+def _send(rows: list[Due], step: JourneyStep, p: Pass) -> None:
     from campaigns import channels
     from campaigns.models import DeliveryState
     from campaigns.services import fanout
     from members.models import ConsentPurpose
 
-    campaign = _campaign(step, now)
+    campaign = p.campaigns[step.pk]
     channel = channels.get(campaign.channel)
     sql = fanout._insert_sql(channel, "SELECT unnest(%(members)s::bigint[]) AS id") + \
         " RETURNING member_id, state, reason"
     params = {"members": array([r.member_id for r in rows]), "month": campaign.send_month, "campaign": campaign.pk,
-              "now": now, "holdout": 0, "store": campaign.store_id,
-              "minor_cutoff": fanout._minor_cutoff(timezone.localtime(now).date()),
+              "now": p.now, "holdout": 0, "store": campaign.store_id,
+              "minor_cutoff": fanout._minor_cutoff(timezone.localtime(p.now).date()),
               "guardian": ConsentPurpose.GUARDIAN, "marketing": ConsentPurpose.MARKETING,
               "channel": channel.consent_channel}
     with connection.cursor() as cursor:
@@ -264,22 +307,22 @@ def _send(rows: list[Due], step: JourneyStep, now: dt.datetime, steps: Steps, re
         state, reason = written.get(r.member_id, (None, "already_sent"))
         if state == DeliveryState.PENDING:
             outcomes.append((StepOutcome.QUEUED, ""))
-            report.queued += 1
+            p.report.queued += 1
         else:
             outcomes.append((StepOutcome.SKIPPED, reason or str(state)))
-            report.skipped += 1
-    _history(rows, step, outcomes, now)
-    _move(rows, steps.after(step), now, report)
+            p.report.skipped += 1
+    p.record(rows, step, outcomes)
+    p.move(rows, p.after(step))
 
 
-def _assignee(config: dict, store_id: int) -> tuple[int | None, str]:
+def _assignee(config: dict, store_id: int, staff: dict) -> tuple[int | None, str]:
     """The step's named assignee for a task in `store_id`, or (None, why): the owner or the pool takes it."""
-    from scrm.models import STORE_ROLES, User
+    from scrm.models import STORE_ROLES
 
     pk = config.get("assignee")
     if pk is None:
         return None, ""
-    user = User.objects.filter(pk=pk).only("pk", "is_active", "store_id", "role").first()
+    user = staff.get(pk)
     if user is None or not user.is_active:
         return None, "assignee_left"
     if user.role not in STORE_ROLES or user.store_id != store_id:
@@ -287,12 +330,10 @@ def _assignee(config: dict, store_id: int) -> tuple[int | None, str]:
     return user.pk, ""
 
 
-def _task(rows: list[Due], step: JourneyStep, now: dt.datetime, steps: Steps, report: TickReport) -> None:
+def _task(rows: list[Due], step: JourneyStep, p: Pass) -> None:
     from journeys.services import tasks
-    from members.services import consent
 
     config = step.config
-    reachable = set(consent.can_message([r.member_id for r in rows], tasks.CONSENT_CHANNEL))
     kind = config.get("kind") or TaskKind.FOLLOW_UP
     params = {k: str(v) for k, v in (step.journey.trigger_params or {}).items() if k in ("category", "days")}
     task_rows, outcomes = [], []
@@ -300,24 +341,18 @@ def _task(rows: list[Due], step: JourneyStep, now: dt.datetime, steps: Steps, re
         if r.store_id is None:
             outcomes.append((StepOutcome.SKIPPED, "no_store"))
             continue
-        if r.member_id not in reachable:
+        if r.member_id not in p.reachable:
             outcomes.append((StepOutcome.SKIPPED, "no_consent"))
             continue
-        assignee, why = _assignee(config, r.store_id)
+        assignee, why = _assignee(config, r.store_id, p.staff)
         outcomes.append((StepOutcome.TASK, why))
         task_rows.append(tasks.TaskRow(
             kind=kind, store_id=r.store_id, member_id=r.member_id, assignee_id=assignee,
-            due_at=now + dt.timedelta(hours=config.get("due_hours") or 24),
+            due_at=p.now + dt.timedelta(hours=config.get("due_hours") or 24),
             code="" if kind == TaskKind.CUSTOM else kind, params=params, title=config.get("title") or "",
             message=config.get("message") or "", priority=config.get("priority") or TaskPriority.NORMAL,
             dedupe_key=f"journey:{r.id}:{step.pk}"))
-    if task_rows:
-        created = tasks.create_tasks(rows=task_rows, actor=SystemActor(f"journey:{step.journey_id}"),
-                                     source=TaskSource.JOURNEY)
-        report.tasks += created.created
-    report.skipped += sum(1 for o, _ in outcomes if o == StepOutcome.SKIPPED)
-    _history(rows, step, outcomes, now)
-    _move(rows, steps.after(step), now, report)
+    p.task_groups.append((rows, step, outcomes, task_rows))
 
 
 def _condition_sql(config: dict) -> tuple[str, list]:
@@ -341,20 +376,20 @@ def _condition_sql(config: dict) -> tuple[str, list]:
     raise ValueError(f"unknown condition {condition!r}")
 
 
-def _branch(rows: list[Due], step: JourneyStep, now: dt.datetime, steps: Steps, report: TickReport) -> None:
+def _branch(rows: list[Due], step: JourneyStep, p: Pass) -> None:
     condition, params = _condition_sql(step.config)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT r.id FROM {RUN} r WHERE r.id = ANY(%s) AND {condition}",
                        [array([r.id for r in rows]), *params])
         met = {row[0] for row in cursor.fetchall()}
-    _history(rows, step, [(StepOutcome.YES if r.id in met else StepOutcome.NO, "") for r in rows], now)
-    _move([r for r in rows if r.id in met], steps.at(step, int(step.config["goto"])), now, report)
-    _move([r for r in rows if r.id not in met], steps.after(step), now, report)
+    p.record(rows, step, [(StepOutcome.YES if r.id in met else StepOutcome.NO, "") for r in rows])
+    p.move([r for r in rows if r.id in met], p.at(step, int(step.config["goto"])))
+    p.move([r for r in rows if r.id not in met], p.after(step))
 
 
-def _exit(rows: list[Due], step: JourneyStep, now: dt.datetime, steps: Steps, report: TickReport) -> None:
-    _history(rows, step, [(StepOutcome.EXITED, "")] * len(rows), now)
-    report.exited += _finish([r.id for r in rows], state=RunState.EXITED, reason="exit_step", now=now)
+def _exit(rows: list[Due], step: JourneyStep, p: Pass) -> None:
+    p.record(rows, step, [(StepOutcome.EXITED, "")] * len(rows))
+    p.report.exited += _finish([r.id for r in rows], state=RunState.EXITED, reason="exit_step", now=p.now)
 
 
 HANDLERS = {StepKind.WAIT: _wait, StepKind.SEND: _send, StepKind.TASK: _task, StepKind.BRANCH: _branch,
@@ -367,7 +402,7 @@ def _claim(now: dt.datetime, limit: int) -> list[Due]:
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT r.id, r.journey_id, r.version, r.member_id, m.home_store_id, r.step_id, r.phase, "
-            f"({members_sql.live('m')}) FROM {RUN} r JOIN {JOURNEY} j ON j.id = r.journey_id "
+            f"({members_sql.live('m')}), r.trigger_at FROM {RUN} r JOIN {JOURNEY} j ON j.id = r.journey_id "
             f"JOIN {members_sql.MEMBER} m ON m.id = r.member_id "
             "WHERE r.state = 'active' AND r.next_due_at <= %s AND j.state = 'live' "
             "ORDER BY r.next_due_at LIMIT %s FOR UPDATE OF r SKIP LOCKED", [now, limit])
@@ -388,15 +423,34 @@ def advance_batch(*, now: dt.datetime, limit: int = BATCH, report: TickReport | 
     converted = set(_goal_met([d.id for d in rest]))
     report.converted += _finish(sorted(converted), state=RunState.EXITED, reason="goal", now=now, converted=True)
     rest = [d for d in rest if d.id not in converted]
-    steps = Steps(rest)
+    p = Pass(rest, now, report)
     groups: dict[int, list[Due]] = {}
     for d in rest:
         groups.setdefault(d.step_id, []).append(d)
+    _prepare(p, groups)
     for step_id, rows in sorted(groups.items()):
-        step = steps.by_id[step_id]
+        step = p.by_id[step_id]
         report.steps += len(rows)
-        HANDLERS[step.kind](rows, step, now, steps, report)
+        HANDLERS[step.kind](rows, step, p)
+    p.flush()
     return len(due)
+
+
+def _prepare(p: Pass, groups: dict[int, list[Due]]) -> None:
+    """What the batch's steps read once for all: the send steps' campaigns, the task steps' members'
+    consent and named staff."""
+    from journeys.services import tasks
+    from members.services import consent
+    from scrm.models import User
+
+    kinds = {p.by_id[step_id].kind for step_id in groups}
+    p.campaigns = _campaigns([p.by_id[i] for i in groups if p.by_id[i].kind == StepKind.SEND], p.now) \
+        if StepKind.SEND in kinds else {}
+    task_members = [d.member_id for i, rows in groups.items() if p.by_id[i].kind == StepKind.TASK for d in rows]
+    p.reachable = set(consent.can_message(task_members, tasks.CONSENT_CHANNEL)) if task_members else set()
+    named = {p.by_id[i].config.get("assignee") for i in groups if p.by_id[i].kind == StepKind.TASK} - {None}
+    p.staff = User.objects.filter(pk__in=named).only("pk", "is_active", "store_id", "role").in_bulk() \
+        if named else {}
 
 
 def reopen_campaigns(*, now: dt.datetime) -> int:
