@@ -56,12 +56,13 @@ def tick_loop(args) -> int:
         sys.stdin.readline()
     deadline = time.monotonic() + args.max_seconds
     lease = dt.timedelta(seconds=args.lease) if args.lease is not None else sending.LEASE
-    sent = ticks = errors = 0
+    sent = ticks = errors = deferred = 0
     while not stopping and time.monotonic() < deadline:
         try:
             report = sending.tick(budget=args.budget, lease=lease)
             ticks += 1
             sent += report.sent
+            deferred += report.deferred
             if args.until_done:
                 with connection.cursor() as cursor:
                     cursor.execute("SELECT status FROM campaigns_campaign WHERE id = %s", [args.until_done])
@@ -76,7 +77,7 @@ def tick_loop(args) -> int:
             time.sleep(0.2)
         finally:
             close_old_connections()
-    print(f"done sent={sent} ticks={ticks} errors={errors}", flush=True)
+    print(f"done sent={sent} ticks={ticks} errors={errors} deferred={deferred}", flush=True)
     return 0
 
 
