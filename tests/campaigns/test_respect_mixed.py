@@ -100,9 +100,9 @@ def _mix(base: int) -> None:
     load.execute("""
         UPDATE members_member SET erased_at = now(), name = '', phone = '', birthday = NULL
         WHERE id - %(base)s BETWEEN 1 AND %(n)s AND (id - %(base)s) %% 50 = 41""", params)
-    # Statistics for the 100,000 rows just written, before the fan-outs are planned (autovacuum's analyze
-    # may come only after them, and a plan made on the empty tables' statistics loops over every row).
-    load.execute("ANALYZE members_member, members_consent, members_identity, members_staffrelation")
+    # No ANALYZE here: the member tables' statistics are still the empty tables' (stale_statistics), and
+    # the fan-out must see that and analyse them itself, as after any big import autovacuum has not
+    # reached yet (planned on them, the claims looped over every member: not done after 240 s).
 
 
 def _start(actor, name, channel, definition, *, store_id=None, holdout="0"):
@@ -180,6 +180,20 @@ def loops():
 
 
 @pytest.fixture
+def stale_statistics():
+    """The member tables analysed while empty, autovacuum kept away until the test ends: the
+    statistics a big import leaves before autovacuum analyses the tables."""
+    from campaigns.services.fanout import MEMBER_TABLES
+
+    for table in MEMBER_TABLES:
+        load.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
+    load.execute(f"ANALYZE {', '.join(MEMBER_TABLES)}")
+    yield
+    for table in MEMBER_TABLES:
+        load.execute(f"ALTER TABLE {table} RESET (autovacuum_enabled)")
+
+
+@pytest.fixture
 def sms_channel():
     register()
     yield
@@ -248,7 +262,7 @@ def _channels_sql(campaigns: list[Campaign]) -> str:
         f"({c.pk}, '{channels.get(c.channel).consent_channel}', {c.store_id or 'NULL'}::bigint)" for c in campaigns)
 
 
-def test_a_100k_send_mixed_with_three_others_respects_every_member(loops, sms_channel):
+def test_a_100k_send_mixed_with_three_others_respects_every_member(stale_statistics, loops, sms_channel):
     started = time.perf_counter()
     tz = settings.TIME_ZONE
     today = timezone.localdate()
@@ -301,6 +315,10 @@ def test_a_100k_send_mixed_with_three_others_respects_every_member(loops, sms_ch
         time.sleep(0.25)
     sent_done = time.perf_counter()
     outputs = loops.stop()
+    # The loops' own count of the rows they deferred: on a loaded machine their first tick may commit
+    # its deferral only after the window the polling above watched had passed.
+    deferred_seen = max(deferred_seen, sum(
+        int(word.removeprefix("deferred=")) for out in outputs for word in out.split() if word.startswith("deferred=")))
     statuses = dict(Campaign.objects.filter(pk__in=[c.pk for c in campaigns]).values_list("name", "status"))
     assert set(statuses.values()) == {"done"}, (statuses, outputs)
 
