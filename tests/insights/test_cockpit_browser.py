@@ -60,3 +60,22 @@ def test_a_chart_point_opens_its_members(browser, live_server, alice, shop):  # 
     page.wait_for_url("**/members/**")
     assert page.inner_text("[data-testid=audience-count]").startswith("4 ")
     context.close()
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_the_store_page_on_a_phone_and_a_desktop(browser, live_server, bob, shop, shot, width):  # noqa: F811
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    _login(page, live_server.url, "bob")
+    page.goto(f"{live_server.url}/insights/cockpit/?days=30")
+    page.click("[data-testid=page-store]")
+    page.wait_for_selector("[data-testid=section-store_resources]")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    shot(page, f"insights-store-{width}")
+    link = page.locator("[data-testid=drill-store_potential]")
+    expected = link.get_attribute("data-members")
+    assert expected == "1"  # a4: store A's one member who never bought
+    link.click()
+    page.wait_for_load_state("networkidle")
+    assert page.inner_text("[data-testid=audience-count]").startswith(f"{expected} ")
+    context.close()
