@@ -12,6 +12,7 @@ urlpatterns = [
     path("appointments/services/<int:pk>/", views.service_edit, name="appointments-service-edit"),
     path("appointments/figures/", views.FiguresView.as_view(), name="appointments-figures"),
     path("appointments/members/<int:pk>/book/", views.guide_booking, name="appointments-guide-booking"),
-    path("appointments/bookings/<int:pk>/<str:action>/", views.booking_action, name="appointments-booking-action"),
+    *[path(f"appointments/bookings/<int:pk>/{action}/", views.booking_action, {"action": action},
+           name=f"appointments-booking-{action}") for action in views.BOOKING_ACTIONS],
     path("m/appointments/", views.MyDayView.as_view(), name="appointments-my-day"),
 ]

@@ -30,6 +30,7 @@ from scrm.models import Store
 from scrm.scoping import get_visible_or_404
 
 PUBLIC = SystemActor("appointments:public-link")
+BOOKING_ACTIONS = ("check-in", "no-show", "complete", "cancel")
 DAYS_SHOWN = 14
 
 
@@ -161,8 +162,6 @@ def booking_action(request, pk, action):
              "complete": lambda: bookings.complete(booking=booking, actor=request.user,
                                                    notes=request.POST.get("notes", "")),
              "cancel": lambda: bookings.cancel(booking=booking, actor=request.user)}
-    if action not in steps:
-        raise Http404
     try:
         steps[action]()
         messages.success(request, _("Saved."))

@@ -81,7 +81,7 @@ def test_my_day_shows_who_they_are_and_checks_in(client, carol, eye_test, open_s
     client.force_login(carol)
     page = client.get(reverse("appointments-my-day")).content.decode()
     assert f'data-testid="my-day-{b.pk}"' in page and member_a.name in page and "近视" in page
-    client.post(reverse("appointments-booking-action", args=[b.pk, "check-in"]), {"next": "/m/appointments/"})
+    client.post(reverse("appointments-booking-check-in", args=[b.pk]), {"next": "/m/appointments/"})
     b.refresh_from_db()
     assert b.state == "checked_in"
 
