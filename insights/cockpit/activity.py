@@ -119,6 +119,8 @@ def refresh_activity(*, full: bool = False, now=None) -> int:
     first_day = timezone.localdate(now) - datetime.timedelta(days=QUICK_DAYS - 1)
     since = datetime.datetime(1970, 1, 2, tzinfo=datetime.UTC) if full else _start_of(first_day)
     with transaction.atomic(), connection.cursor() as cursor:
+        # A quick and a full refresh at once would insert the same days twice: the second waits.
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext('insights.cockpit.activity'))")
         cursor.execute("SET LOCAL work_mem = '128MB'")
         if full:
             cursor.execute(f"DELETE FROM {MEMBER_ACTIVITY}")
@@ -140,6 +142,7 @@ def refresh_staff(*, full: bool = False, now=None) -> int:
     epoch = datetime.datetime(1970, 1, 2, tzinfo=datetime.UTC)
     since, task_since = (epoch, epoch) if full else (_start_of(first_day), _start_of(task_day))
     with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext('insights.cockpit.staff'))")
         cursor.execute("SET LOCAL work_mem = '128MB'")
         if full:
             cursor.execute(f"DELETE FROM {STAFF_DAY}")

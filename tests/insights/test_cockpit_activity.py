@@ -202,3 +202,19 @@ def test_export_and_erasure(alice, world):
     assert privacy.erase(ErasureSubject(member_ids=[a1.pk]))["activity_days"] == 4
     assert not MemberActivity.objects.filter(member=a1).exists()
     assert privacy.erase(ErasureSubject(member_ids=[a1.pk]))["activity_days"] == 0
+
+
+@pytest.mark.parametrize(("leaf", "where"), [
+    ({"field": "did", "op": "between", "value": ["2026-01-01", "2026-01-31", "flew"]}, "$.all[0].value[2]"),
+    ({"field": "did", "op": "between", "value": ["2026-02-01", "2026-01-31", "posted"]}, "$.all[0].value[1]"),
+    ({"field": "did", "op": "between", "value": ["yesterday", "2026-01-31", "posted"]}, "$.all[0].value[0]"),
+    ({"field": "campaign_part", "op": "in", "value": ["x", "delivered"]}, "$.all[0].value[0]"),
+    ({"field": "campaign_part", "op": "in", "value": ["7", "opened"]}, "$.all[0].value[1]"),
+    ({"field": "bought_by", "op": "before", "value": "2026-13-01"}, "$.all[0].value"),
+])
+def test_the_drill_down_conditions_name_bad_values(db, leaf, where):
+    from members.segments.definition import DefinitionError, parse
+
+    with pytest.raises(DefinitionError) as refused:
+        parse({"all": [leaf]})
+    assert [e["path"] for e in refused.value.errors] == [where]
