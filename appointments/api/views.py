@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -124,7 +125,7 @@ class AvailabilityViewSet(ScopedViewSet):
         service_id = _int(params.get("service"), "service", 1, 2**31 - 1)
         store = _store(params.get("store"), self.actor)
         service = _service(service_id, self.actor)
-        start = dt.date.today()
+        start = timezone.localtime().date()  # today in the brand's time zone
         if (raw := params.get("start")) is not None:
             try:
                 start = dt.date.fromisoformat(raw)
