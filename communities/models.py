@@ -349,3 +349,36 @@ class EventReminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.signup_id}"
+
+
+class ScanConflict(models.Model):
+    """A scan that lost to another scan of the same member at the same event, found when a phone
+    that scanned offline synced: the earlier scan (by each scan's own time) is the check-in, the
+    later one is kept here, so no scan is lost and the event page shows both."""
+
+    event = models.ForeignKey(Event, verbose_name=_("event"), on_delete=models.CASCADE, related_name="+",
+                              db_index=False)
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="+")
+    store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.PROTECT, null=True, blank=True,
+                              related_name="+", db_index=False)
+    checkin = models.ForeignKey(CheckIn, verbose_name=_("the check-in that stands"), on_delete=models.CASCADE,
+                                related_name="+")
+    staff = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("scanned by"), on_delete=models.SET_NULL,
+                              null=True, blank=True, related_name="+")
+    staff_label = models.CharField(_("scanned by (API key)"), max_length=100, blank=True, default="")
+    device = models.CharField(_("device"), max_length=64, blank=True, default="")
+    source = models.CharField(_("how"), max_length=5, choices=CheckInSource.choices)
+    at = models.DateTimeField(_("scanned at"))
+    found_at = models.DateTimeField(_("found on sync at"), default=timezone.now)
+
+    objects = ScopedManager()
+    store_scope_field = "store"
+
+    class Meta:
+        ordering = ["event_id", "at", "id"]
+        verbose_name = _("scan conflict")
+        verbose_name_plural = _("scan conflicts")
+        indexes = [models.Index(fields=["event", "at"], name="scan_conflict_event")]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} at {self.event_id} ({self.at})"

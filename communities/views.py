@@ -5,8 +5,11 @@ tap, an answer at once). Every rule is the services' (communities.services)."""
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
@@ -23,7 +26,7 @@ from communities.models import (
     SignUp,
     SignUpState,
 )
-from communities.services import access, checkins, entry
+from communities.services import access, checkins, door_sync, entry
 from communities.services import communities as community_services
 from communities.services import events as event_services
 from members.segments.models import Segment
@@ -181,7 +184,23 @@ def _door_context(request, event, answer=None) -> dict:
     for signup in rows:
         signup.checked_in_at = checked.get(signup.member_id)
     return {"event": event, "rows": rows, "answer": answer, "checked_in": len(checked),
-            "seated": sum(1 for s in rows if s.state != SignUpState.WAITLISTED), "sources": CheckInSource}
+            "seated": sum(1 for s in rows if s.state != SignUpState.WAITLISTED), "sources": CheckInSource,
+            "device": _device(request), "door_words": _door_words()}
+
+
+def _door_words() -> dict:
+    """What the door's offline queue (static/communities/door.js) says, translated here."""
+    return {
+        "online": _("Online: scans are checked at once."),
+        "offline": _("Offline: scans are kept on this phone and synced when the connection is back."),
+        "waiting": _("%(n)s scans waiting to be synced."),
+        "saved": _("%(what)s saved on this phone; it is synced when the connection is back."),
+        "synced": _("%(n)s scans synced."),
+        "failed": _("The scans could not be synced; they are kept on this phone."),
+        "camera": _("Scan with the camera"),
+        "stop": _("Stop the camera"),
+        "noCamera": _("The camera could not be opened: type the code."),
+    }
 
 
 def _device(request) -> str:
@@ -216,6 +235,37 @@ def check_in_screen(request, pk: int):
     (messages.success if answer.get("ok") else messages.warning)(
         request, f"{answer.get('name', '')} {answer['text']}".strip())
     return redirect("community-check-in", pk=event.pk)
+
+
+@scoped_view(pk=Event)
+def check_in_sync(request, pk: int):
+    """POST (JSON, from the door's offline queue, static/communities/door.js): the scans a phone made
+    without a connection, each with its own time; answers one result per scan (conflicts included)."""
+    from communities.api.serializers import CheckInBatchInputSerializer
+
+    event = get_visible_or_404(Event.objects.all(), request.user, pk=pk)
+    if request.method != "POST":
+        return JsonResponse({"error": {"message": _("POST the scans.")}}, status=405)
+    try:
+        body = json.loads(request.body or b"null")
+    except ValueError:
+        body = None
+    serializer = CheckInBatchInputSerializer(data=body if isinstance(body, dict) else {})
+    if not serializer.is_valid():
+        return JsonResponse({"error": {"message": _("The scans could not be read."), "details": serializer.errors}},
+                            status=400)
+    scans = [door_sync.Scan(at=x["at"], source=x["source"], code=x.get("code"), member_id=x.get("member"),
+                            device=x["device"] or _device(request)) for x in serializer.validated_data["scans"]]
+    try:
+        results = door_sync.sync_scans(event=event, actor=request.user, scans=scans)
+    except ServiceError as exc:
+        return JsonResponse({"error": {"message": str(exc.message), "details": exc.details or {}}},
+                            status=exc.status)
+    return JsonResponse({
+        "results": [{"index": r.index, "outcome": r.outcome, "message": r.message,
+                     "name": r.checkin.member.name if r.checkin else ""} for r in results],
+        "checked_in": CheckIn.objects.filter(event=event).count(),
+    })
 
 
 def can_start_community(user) -> bool:
@@ -383,4 +433,5 @@ urlpatterns = [
     path("m/communities/", MyCommunitiesView.as_view(), name="mobile-communities"),
     path("m/events/", TodaysEventsView.as_view(), name="mobile-events"),
     path("m/events/<int:pk>/check-in/", check_in_screen, name="community-check-in"),
+    path("m/events/<int:pk>/check-in/sync/", check_in_sync, name="community-check-in-sync"),
 ]

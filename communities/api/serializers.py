@@ -214,3 +214,32 @@ class CheckInInputSerializer(serializers.Serializer):
     source = strict.ChoiceField(choices=CheckInSource.choices)
     device = strict.CharField(required=False, allow_blank=True, default="", max_length=64,
                               help_text="Which phone or door.")
+
+
+class ScanInputSerializer(serializers.Serializer):
+    code = strict.CharField(required=False, max_length=32, help_text="The ticket code, scanned or typed.")
+    member = strict.IntegerField(required=False, min_value=1, help_text="A member id (from the list, or a walk-in).")
+    source = strict.ChoiceField(choices=CheckInSource.choices, required=False, default=CheckInSource.SCAN)
+    device = strict.CharField(required=False, allow_blank=True, default="", max_length=64,
+                              help_text="Which phone or door.")
+    at = serializers.DateTimeField(help_text="When the phone scanned it (its own clock); the earlier scan wins.")
+
+
+class CheckInBatchInputSerializer(serializers.Serializer):
+    scans = serializers.ListField(child=ScanInputSerializer(), min_length=1, max_length=500,
+                                  help_text="A phone's scans made while offline, in any order.")
+
+
+class ScanAnswerSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="The scan's place in the batch sent.")
+    outcome = serializers.ChoiceField(
+        choices=["checked_in", "already", "earlier_kept", "replaced", "refused"],
+        help_text="checked_in: the first check-in; already: this scan was synced before; earlier_kept: another "
+                  "scan was first, this one is kept as a conflict; replaced: this scan was first, the later "
+                  "check-in is kept as a conflict; refused: no such ticket, no walk-ins.")
+    message = serializers.CharField(help_text="The answer in words, for the phone.")
+    checkin = CheckInSerializer(allow_null=True, help_text="The check-in that stands (none when refused).")
+
+
+class CheckInBatchAnswerSerializer(serializers.Serializer):
+    results = ScanAnswerSerializer(many=True)

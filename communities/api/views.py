@@ -20,7 +20,7 @@ from communities.filters import (
     SignUpFilterSet,
 )
 from communities.models import CheckIn, Community, CommunityMembership, Event, SignUp
-from communities.services import checkins, entry, signups
+from communities.services import checkins, door_sync, entry, signups
 from communities.services import communities as community_services
 from communities.services import events as event_services
 from members.models import Tag
@@ -278,6 +278,11 @@ class EventSignUpViewSet(_EventChild, mixins.CreateModelMixin):
                 "(when, by whom) for any repeat",
         parameters=[EVENT_ID], request=s.CheckInInputSerializer,
         responses={201: s.CheckInAnswerSerializer, 200: s.CheckInAnswerSerializer, **ERRORS, **CONFLICT}),
+    batch=extend_schema(
+        summary="Sync a phone's offline scans: each applied in its own time order, the earlier scan of a member "
+                "wins and the later is kept as a conflict; one answer per scan",
+        parameters=[EVENT_ID], request=s.CheckInBatchInputSerializer,
+        responses={200: s.CheckInBatchAnswerSerializer, **ERRORS, **CONFLICT}),
 )
 class EventCheckInViewSet(_EventChild, mixins.CreateModelMixin):
     queryset = CheckIn.objects.select_related("staff").order_by("id")
@@ -293,3 +298,14 @@ class EventCheckInViewSet(_EventChild, mixins.CreateModelMixin):
         body = {"created": result.created, "message": checkins.answer(result),
                 "checkin": s.CheckInSerializer(result.checkin).data}
         return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+    @action(detail=False, methods=["post"], filterset_class=None, pagination_class=None)
+    @idempotent
+    def batch(self, request, *args, **kwargs):
+        data = _valid(s.CheckInBatchInputSerializer, request)
+        scans = [door_sync.Scan(at=x["at"], source=x["source"], code=x.get("code"), member_id=x.get("member"),
+                                device=x["device"]) for x in data["scans"]]
+        results = door_sync.sync_scans(event=self.event, actor=request.user, scans=scans)
+        return Response(s.CheckInBatchAnswerSerializer({"results": [
+            {"index": r.index, "outcome": r.outcome, "message": r.message, "checkin": r.checkin} for r in results
+        ]}).data)

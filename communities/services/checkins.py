@@ -97,19 +97,25 @@ def check_in(*, event: Event, actor, source: str, code: str | None = None, membe
         row = cursor.fetchone()
         if row is None:
             return CheckInResult(CheckIn.objects.select_related("staff").get(event=event, member=member), False)
-        # Before the attendance tag's event: a receiver hears the check-in first.
-        events.emit(CHECKED_IN, member_id=member.pk, store_id=member.home_store_id, data={
-            "event": {"id": event.pk, "name": event.title},
-            "community": {"id": event.community_id} if event.community_id else None,
-            "source": source, "walk_in": not seated,
-        })
-        if seated:
-            SignUp.objects.filter(pk=signup.pk, state__in=[SignUpState.CONFIRMED, SignUpState.OFFERED]).update(
-                state=SignUpState.ATTENDED, offer_expires_at=None)
-        if event.attendance_tag_id:
-            tag = Tag.objects.select_related("group").get(pk=event.attendance_tag_id)
-            tag_services.apply_pairs([(member.pk, tag)], actor=actor, source=TagSource.BULK)
+        after_first(event, member, signup if seated else None, source=source, actor=actor)
     return CheckInResult(CheckIn.objects.select_related("staff").get(pk=row[0]), True)
+
+
+def after_first(event: Event, member: Member, signup: SignUp | None, *, source: str, actor) -> None:
+    """What a member's first check-in at an event does, in its transaction: the event for webhooks,
+    the sign-up attended, the attendance tag."""
+    # Before the attendance tag's event: a receiver hears the check-in first.
+    events.emit(CHECKED_IN, member_id=member.pk, store_id=member.home_store_id, data={
+        "event": {"id": event.pk, "name": event.title},
+        "community": {"id": event.community_id} if event.community_id else None,
+        "source": source, "walk_in": signup is None,
+    })
+    if signup is not None:
+        SignUp.objects.filter(pk=signup.pk, state__in=[SignUpState.CONFIRMED, SignUpState.OFFERED]).update(
+            state=SignUpState.ATTENDED, offer_expires_at=None)
+    if event.attendance_tag_id:
+        tag = Tag.objects.select_related("group").get(pk=event.attendance_tag_id)
+        tag_services.apply_pairs([(member.pk, tag)], actor=actor, source=TagSource.BULK)
 
 
 def answer(result: CheckInResult) -> str:

@@ -48,3 +48,33 @@ def test_a_clerk_checks_people_in_on_a_phone(browser, live_server, make_event, m
     shot(page, "communities-check-in-390")
     assert CheckIn.objects.filter(event=event).count() == 3
     ctx.close()
+
+
+def test_a_phone_keeps_scanning_offline_and_syncs_later(browser, live_server, make_event, members, carol, bob):
+    a, _b = members
+    soon = timezone.now() + dt.timedelta(minutes=10)
+    event = make_event(starts_at=soon, ends_at=soon + dt.timedelta(hours=1), capacity=3)
+    tickets = [signups.sign_up(event=event, member_id=m.pk, actor=bob).signup for m in a]
+    ctx, page = login(browser, live_server, "carol", **PHONE)
+    page.goto(f"{live_server.url}/m/events/{event.pk}/check-in/")
+    page.wait_for_load_state("networkidle")
+    ctx.set_offline(True)
+    for ticket in tickets[:2]:
+        page.get_by_test_id("code-input").fill(ticket.code)
+        page.get_by_test_id("code-input").press("Enter")
+    status = page.get_by_test_id("door-sync-status")
+    page.locator("[data-testid=door-sync-status][data-waiting='2']").wait_for()
+    assert "2" in status.inner_text()
+    # Meanwhile another door, online, checks the first member in: later than this phone's scan.
+    checkins.check_in(event=event, actor=bob, source="scan", code=tickets[0].code, device="door 2")
+    assert page.evaluate(OVERFLOW) <= 0
+    ctx.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    page.locator("[data-testid=door-sync-status][data-waiting='0']").wait_for(timeout=20000)
+    page.locator("#door-sync-log .conflict").wait_for()
+    assert "door 2" in page.get_by_test_id("door-sync-log").inner_text()
+    assert CheckIn.objects.filter(event=event).count() == 2
+    first = CheckIn.objects.get(event=event, member=a[0])
+    assert first.staff_id == carol.pk  # the offline scan was earlier: it stands
+    assert page.evaluate(OVERFLOW) <= 0
+    ctx.close()
