@@ -212,6 +212,9 @@ POSITIVE_DATA_ACCEPTANCE_EXEMPT = {
     "POST /api/v1/events/{event_id}/signups/{id}/cancel/": KEYED,
     "POST /api/v1/events/{event_id}/signups/{id}/confirm/": KEYED,
     "POST /api/v1/events/{event_id}/checkins/": f"{EXISTS}; {ACROSS} (a ticket code or a member id); {KEYED}",
+    "POST /api/v1/events/{event_id}/checkins/batch/": (
+        f"{ACROSS} (a ticket code or a member id per scan, a scan time not in the future); {KEYED}"
+    ),
     "POST /api/v1/orders/batch/": KEYED,
     "POST /api/v1/send-policy/seasons/": f"{UNIQUE}; {ACROSS} (a day the month has, caps in order, no day shared "
                                          f"with another season); {KEYED}",
