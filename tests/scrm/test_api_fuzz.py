@@ -100,8 +100,9 @@ POSITIVE_DATA_ACCEPTANCE_EXEMPT = {
     "POST /api/v1/journeys/{id}/activate/": f"{ACROSS} (a draft or paused journey whose steps still hold); {KEYED}",
     "POST /api/v1/journeys/{id}/pause/": f"{ACROSS} (only a live journey is paused); {KEYED}",
     "POST /api/v1/journeys/{id}/end/": KEYED,
-    "POST /api/v1/calendar/posts/": f"{EXISTS} (the store, staff with a WeCom account, WeCom-linked tags); {ACROSS} "
-                                    f"(a text or a link, a time to come, the audience's store or staff); {SCOPE}; {KEYED}",
+    "POST /api/v1/calendar/posts/": f"{EXISTS} (the store, staff with a WeCom account, WeCom-linked tags); "
+                                    f"{ACROSS} (a text or a link, a time to come, the audience's store or staff); "
+                                    f"{SCOPE}; {KEYED}",
     "PATCH /api/v1/calendar/posts/{id}/": f"{EXISTS}; {ACROSS} (as on create; only a draft or scheduled post)",
     "POST /api/v1/calendar/posts/{id}/cancel/": f"{ACROSS} (a post whose day is not over); {KEYED}",
     "GET /api/v1/webhooks/events/": f"{EXISTS} (event type codes, from /api/v1/webhooks/event-types/)",
