@@ -3,6 +3,7 @@
 
     python3 siyu.py up      # install, migrate, seed demo data, run web + worker + beat
     python3 siyu.py test    # install, then lint, layer contract, system checks, migrations check, tests
+                            # (in parallel on every core; `python3 siyu.py test -n 0` in one process)
 
 Both create `.venv/` on first use and install the pinned dependencies from
 `requirements.lock`. Without DATABASE_URL / REDIS_URL they run an embedded
@@ -83,6 +84,23 @@ def ensure_chromium() -> str:
     )
 
 
+def pytest_args(extra: list[str]) -> list[str]:
+    """The suite runs in parallel (pytest-xdist, one test database per worker) on as many workers
+    as the machine has cores (SIYU_TEST_WORKERS overrides). Choosing the workers yourself (-n N,
+    --numprocesses) or one process (`-n 0`, `-p no:xdist`) leaves that to you."""
+    chosen = any(
+        a in ("-n", "--numprocesses", "no:xdist", "-pno:xdist", "--dist")
+        or a.startswith(("--numprocesses=", "--dist="))
+        or (a.startswith("-n") and a[2:].isdigit())
+        for a in extra
+    )
+    if chosen:
+        return extra
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    workers = os.environ.get("SIYU_TEST_WORKERS") or str(cores)
+    return ["-n", workers, *extra]
+
+
 def run_test(extra: list[str]) -> int:
     ensure_venv()
     env = {**os.environ, "SIYU_CHROMIUM": ensure_chromium()}
@@ -91,7 +109,7 @@ def run_test(extra: list[str]) -> int:
         ("layer contract (import-linter)", [str(BIN / "lint-imports"), "--no-cache"]),
         ("django system checks", [str(PY), "manage.py", "check", "--fail-level", "WARNING"]),
         ("migrations are up to date", [str(PY), "manage.py", "makemigrations", "--check", "--dry-run"]),
-        ("test suite", [str(PY), "-m", "pytest", *extra]),
+        ("test suite", [str(PY), "-m", "pytest", *pytest_args(extra)]),
     ]
     for title, cmd in steps:
         say(f"== {title}")

@@ -57,6 +57,105 @@ def pytest_configure(config):
     app.conf.task_default_queue = f"siyu-test-{os.getpid()}"
 
 
+# --- Parallel runs (pytest-xdist: siyu.py test) --------------------------------------------------
+
+# The modules whose tests take minutes (a 100,000-member send, the API fuzzed over HTTP, workers
+# killed and servers restarted mid-send): a parallel run starts them first, spread over the workers,
+# so no worker is still on one of them long after the others ran out of tests.
+LONGEST_FIRST = (
+    "tests/campaigns/test_respect_mixed.py",
+    "tests/scrm/test_api_fuzz.py",
+    "tests/webhooks/test_reliability.py",
+    "tests/campaigns/test_reliability.py",
+)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    if not hasattr(config, "workerinput"):
+        return  # one process: the order pytest collected
+    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))  # stable: modules stay whole
+
+
+def _migrations_digest() -> str:
+    """What a migrated database depends on: every migration file, and Django's version."""
+    import hashlib
+
+    import django
+
+    digest = hashlib.sha256(django.get_version().encode())
+    root = Path(settings.BASE_DIR)
+    for path in sorted(root.glob("*/migrations/*.py")) + sorted(root.glob("*/*/migrations/*.py")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+def _migrated_template(base: str) -> str:
+    """The name of a database migrated once for this run's workers to copy (CREATE DATABASE ...
+    TEMPLATE), made by the first worker to get here while the others wait on the lock: a worker's
+    test database is a copy of it in seconds instead of a migration of every app each."""
+    import fcntl
+    import subprocess
+    import sys
+    import tempfile
+
+    import psycopg2
+    from psycopg2 import sql
+
+    db = settings.DATABASES["default"]
+    name = f"{base}_tpl_{_migrations_digest()}"
+    server = f"{db.get('HOST')}:{db.get('PORT')}".replace("/", "_")
+    lock_path = Path(tempfile.gettempdir()) / f"siyu-test-template-{server}-{name}.lock"
+    with open(lock_path, "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        conn = psycopg2.connect(dbname="postgres", user=db.get("USER") or None, password=db.get("PASSWORD") or None,
+                                host=db.get("HOST") or None, port=db.get("PORT") or None)
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", [f"{base}\\_tpl\\_%"])
+                existing = {row[0] for row in cursor.fetchall()}
+                if name in existing:
+                    return name
+                for stale in existing:  # migrations changed since: their templates are of no use
+                    cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(stale)))
+                cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                url = _database_url(db, name)
+                migrated = subprocess.run(
+                    [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=settings.BASE_DIR,
+                    env={**os.environ, "DATABASE_URL": url, "REDIS_URL": os.environ.get("REDIS_URL", "")},
+                    capture_output=True, text=True)
+                if migrated.returncode != 0:
+                    cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+                    raise pytest.UsageError(f"migrating the test template {name} failed:\n{migrated.stderr[-3000:]}")
+        finally:
+            conn.close()
+    return name
+
+
+def _database_url(db: dict, name: str) -> str:
+    host = db.get("HOST") or "localhost"
+    user = db.get("USER") or ""
+    port = db.get("PORT") or 5432
+    if host.startswith("/"):
+        return f"postgres://{user}@/{name}?host={host}&port={port}"
+    password = db.get("PASSWORD") or ""
+    return f"postgres://{user}:{password}@{host}:{port}/{name}"
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, request):
+    """Each xdist worker has its own test database (pytest-django's _gw0, _gw1 suffix), a copy of
+    one migrated template rather than a migration of its own."""
+    worker = getattr(request.config, "workerinput", {}).get("workerid")
+    if not worker or request.config.getvalue("reuse_db") or request.config.getvalue("nomigrations"):
+        return
+    test = settings.DATABASES["default"]["TEST"]
+    test["TEMPLATE"] = _migrated_template(test["NAME"].removesuffix(f"_{worker}"))
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache():
     """Forget this run's cached keys (not the whole Redis database: other test runs and the Celery
