@@ -1,12 +1,11 @@
-"""Who enters a live journey: one INSERT ... SELECT per journey and pass, ON CONFLICT on the entry rule's
-key (journey, member, period) DO NOTHING, with a journey.entered event per run written in the same
-statement.
+"""Who enters a live journey: INSERT ... SELECT, ON CONFLICT on the entry rule's key (journey, member,
+period) DO NOTHING, with a journey.entered event per run written in the same statement.
 
 - Event triggers (joined the pool with a channel code, tag added, tier change, first order, event
-  attended) read the event log (scrm.models.Event) from the journey's cursor, a bounded span of ids
-  at a time, and move the cursor in the same transaction. Events younger than `EVENT_LAG` are left for
-  the next pass, so an event whose transaction committed late (its id is lower than one already
-  read) is still seen.
+  attended) read the event log (scrm.models.Event) from each journey's cursor, a bounded span of ids
+  at a time, every live journey of a trigger in one statement that also moves their cursors. Events
+  younger than `EVENT_LAG` are left for the next pass, so an event whose transaction committed late
+  (its id is lower than one already read) is still seen.
 - Daily triggers (birthday, child's birth month, repurchase due, points about to expire, dormant,
   segment entered) run once per brand day per journey (`Journey.entered_on`, claimed with the
   journey's row lock), over the members set-based.
@@ -19,7 +18,7 @@ import calendar
 import datetime as dt
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from journeys.models import (
@@ -148,6 +147,75 @@ def enter_from_events(journey: Journey, *, now: dt.datetime, settled: int) -> in
     return made
 
 
+# Per event trigger: its event type and the condition an event e meets for journey j (its parameters).
+EVENT_MATCH = {
+    Trigger.JOINED: ("member.joined", f"(coalesce(j.trigger_params->>'channel_code', '') = '' OR EXISTS (SELECT 1 "
+                                      f"FROM {members_sql.STAFF_RELATION} r WHERE r.member_id = e.member_id "
+                                      "AND r.state = j.trigger_params->>'channel_code'))"),
+    Trigger.TAG_ADDED: ("member.tag_added", "e.data->'tag'->>'id' = j.trigger_params->>'tag'"),
+    Trigger.TIER_CHANGED: ("member.tier_changed", "(j.trigger_params->>'rank' IS NULL OR ((e.data->'to'->>'rank')::int "
+                                                  ">= (j.trigger_params->>'rank')::int AND coalesce((e.data->'from'->>"
+                                                  "'rank')::int, 0) < (j.trigger_params->>'rank')::int))"),
+    Trigger.FIRST_ORDER: ("order.linked", f"NOT EXISTS (SELECT 1 FROM {orders_sql.ORDER} oe JOIN {orders_sql.ORDER} o "
+                                          "ON o.member_id = oe.member_id AND o.id <> oe.id AND o.placed_at <= "
+                                          "oe.placed_at WHERE oe.id = (e.data->'order'->>'id')::bigint)"),
+    Trigger.EVENT_ATTENDED: ("event.checked_in",
+                             "(j.trigger_params->>'event' IS NULL "
+                             "OR e.data->'event'->>'id' = j.trigger_params->>'event') "
+                             "AND (j.trigger_params->>'community' IS NULL "
+                             "OR e.data->'community'->>'id' = j.trigger_params->>'community')"),
+}
+
+
+def enter_from_events_all(trigger: str, *, now: dt.datetime, settled: int) -> int:
+    """Every live journey of an event trigger at once: one statement locks them (SKIP LOCKED), reads
+    the events past their cursors once, writes the runs and their journey.entered events, and moves
+    the cursors."""
+    from journeys.models import EntryPeriod, EntryRule
+    from journeys.sql import JOURNEY, STEP
+
+    event_type, condition = EVENT_MATCH[trigger]
+    day = timezone.localtime(now).date()
+    keys = {EntryPeriod.MONTH: f"{day:%Y-%m}", EntryPeriod.QUARTER: f"{day.year}-Q{(day.month - 1) // 3 + 1}",
+            EntryPeriod.YEAR: f"{day.year}"}
+    ev, ev_params = events.insert_sql(
+        ENTERED, "SELECT member_id, store_id, jsonb_build_object('journey', jsonb_build_object('id', journey_id), "
+        "'version', version, 'run', jsonb_build_object('id', id)) FROM ins", at=now)
+    sql = f"""
+        WITH j AS MATERIALIZED (
+            SELECT j.id, j.version, j.store_id, j.trigger_params, j.event_cursor AS lo,
+                   least(%s::bigint, j.event_cursor + %s) AS hi,
+                   CASE WHEN j.entry_rule = %s THEN CASE j.entry_period WHEN 'month' THEN %s WHEN 'quarter' THEN %s
+                        ELSE %s END ELSE '' END AS period_key,
+                   (SELECT s.id FROM {STEP} s WHERE s.journey_id = j.id AND s.version = j.version
+                    ORDER BY s.position LIMIT 1) AS step_id
+            FROM {JOURNEY} j WHERE j.state = 'live' AND j.trigger = %s AND j.event_cursor < %s
+            ORDER BY j.id FOR UPDATE SKIP LOCKED),
+        span AS (SELECT min(lo) AS lo, max(hi) AS hi FROM j),
+        c AS (SELECT DISTINCT ON (j.id, e.member_id) j.id AS journey_id, e.member_id, e.occurred_at
+              FROM span, {EVENT} e JOIN j ON e.id > j.lo AND e.id <= j.hi
+              WHERE e.id > span.lo AND e.id <= span.hi AND e.type = %s AND e.member_id IS NOT NULL AND {condition}
+              ORDER BY j.id, e.member_id, e.id),
+        ins AS (
+            INSERT INTO {RUN} (journey_id, version, member_id, store_id, period_key, step_id, phase, next_due_at,
+                               state, reason, trigger_at, entered_at)
+            SELECT j.id, j.version, m.id, m.home_store_id, j.period_key, j.step_id, 0, %s, 'active', '',
+                   c.occurred_at, %s
+            FROM c JOIN j ON j.id = c.journey_id JOIN {members_sql.MEMBER} m ON m.id = c.member_id
+            WHERE j.step_id IS NOT NULL AND {members_sql.live("m")} AND m.home_store_id IS NOT NULL
+              AND (j.store_id IS NULL OR m.home_store_id = j.store_id)
+            ON CONFLICT (journey_id, member_id, period_key) DO NOTHING
+            RETURNING id, journey_id, version, member_id, store_id),
+        ev AS ({ev}),
+        moved AS (UPDATE {JOURNEY} t SET event_cursor = j.hi FROM j WHERE t.id = j.id)
+        SELECT count(*) FROM ins"""
+    params = [settled, EVENT_SPAN, EntryRule.PER_PERIOD, keys[EntryPeriod.MONTH], keys[EntryPeriod.QUARTER],
+              keys[EntryPeriod.YEAR], trigger, settled, event_type, now, now, *ev_params]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0]
+
+
 # --- daily triggers ----------------------------------------------------------------------------------------
 
 def _day_start(day: dt.date) -> dt.datetime:
@@ -216,8 +284,9 @@ def enter_daily(journey: Journey, *, today: dt.date, now: dt.datetime) -> int:
 
 
 def run_entries(*, now: dt.datetime | None = None, deadline: float | None = None) -> int:
-    """Every live journey's entries for this pass, each journey in its own transaction under its row
-    lock (SKIP LOCKED: a second worker takes the next journey)."""
+    """This pass's entries: every event trigger's live journeys in one statement each, then each
+    daily journey not yet entered today in its own transaction under its row lock (SKIP LOCKED: a
+    second worker takes the next journey)."""
     import time
 
     from journeys.services.journeys import EVENT_TRIGGERS
@@ -225,20 +294,15 @@ def run_entries(*, now: dt.datetime | None = None, deadline: float | None = None
     now = now or timezone.now()
     today = timezone.localtime(now).date()
     settled = settled_events(now)
-    made = 0
-    # The journeys furthest behind in the event log first, so a pass cut short by its deadline never
-    # starves the same ones.
-    live = Journey.objects.filter(state=JourneyState.LIVE).order_by("event_cursor", "pk")
-    for pk in list(live.values_list("pk", flat=True)):
+    made = sum(enter_from_events_all(trigger, now=now, settled=settled) for trigger in sorted(EVENT_TRIGGERS))
+    daily = (Journey.objects.filter(state=JourneyState.LIVE).exclude(trigger__in=EVENT_TRIGGERS)
+             .filter(Q(entered_on__isnull=True) | Q(entered_on__lt=today)).order_by("pk"))
+    for pk in list(daily.values_list("pk", flat=True)):
         if deadline is not None and time.monotonic() > deadline:
             break
         with transaction.atomic():
             journey = (Journey.objects.select_for_update(skip_locked=True)
                        .filter(pk=pk, state=JourneyState.LIVE).first())
-            if journey is None:
-                continue
-            if journey.trigger in EVENT_TRIGGERS:
-                made += enter_from_events(journey, now=now, settled=settled)
-            elif journey.entered_on is None or journey.entered_on < today:
+            if journey is not None and (journey.entered_on is None or journey.entered_on < today):
                 made += enter_daily(journey, today=today, now=now)
     return made

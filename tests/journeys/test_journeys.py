@@ -350,3 +350,36 @@ def test_two_workers_never_repeat_or_skip_a_step(alice, store_a, carol):
     assert JourneyRunStep.objects.count() == 180
     assert Delivery.objects.count() == 120 and Task.objects.count() == 60
     assert Campaign.objects.count() == 2
+
+
+def test_event_triggers_with_their_parameters(alice, members, carol):
+    from members.models import StaffRelation
+
+    a, b = members
+    StaffRelation.objects.create(member=a[0], staff=carol, state="store_qr_1")
+    joined = _live(alice, [_send()], trigger="joined", trigger_params={"channel_code": "store_qr_1"})
+    anyone = _live(alice, [_send()], trigger="joined")
+    tier = _live(alice, [_send()], trigger="tier_changed", trigger_params={"rank": 2})
+    first = _live(alice, [_send()], trigger="first_order")
+    attended = _live(alice, [_send()], trigger="event_attended", trigger_params={"event": 7})
+    for m in (a[0], a[1]):
+        events.emit("member.joined", member_id=m.pk, store_id=m.home_store_id, data={"source": "store_qr"})
+    events.emit("member.tier_changed", member_id=a[0].pk, data={"from": {"rank": 1}, "to": {"rank": 2}})
+    events.emit("member.tier_changed", member_id=a[1].pk, data={"from": {"rank": 2}, "to": {"rank": 3}})
+    one = Order.objects.create(channel="pos", external_id="F1", member=b[0], store=b[0].home_store, total_amount=1,
+                               placed_at=timezone.now())
+    events.emit("order.linked", member_id=b[0].pk, data={"order": {"id": one.pk}})
+    two = Order.objects.create(channel="pos", external_id="F2", member=b[0], store=b[0].home_store, total_amount=1,
+                               placed_at=timezone.now() + dt.timedelta(seconds=1))
+    events.emit("order.linked", member_id=b[0].pk, data={"order": {"id": two.pk}})
+    events.emit("event.checked_in", member_id=b[1].pk, data={"event": {"id": 7}})
+    events.emit("event.checked_in", member_id=a[2].pk, data={"event": {"id": 8}})
+    entry.run_entries(now=timezone.now() + dt.timedelta(minutes=1))
+
+    def who(journey):
+        return set(JourneyRun.objects.filter(journey=journey).values_list("member_id", flat=True))
+
+    assert who(joined) == {a[0].pk} and who(anyone) == {a[0].pk, a[1].pk}
+    assert who(tier) == {a[0].pk}  # reached rank 2 from below
+    assert who(first) == {b[0].pk}
+    assert who(attended) == {b[1].pk}
