@@ -144,10 +144,11 @@ def _check_trigger(data: JourneyInput, errors: dict) -> None:
         _int(p, "rank", found, low=1, high=20, required=False)
     elif data.trigger == Trigger.CHILD_BIRTH_MONTH:
         code = p.get("attribute")
-        if not AttributeDefinition.objects.filter(code=code, type="month").exists():
+        if not isinstance(code, str) or not AttributeDefinition.objects.filter(code=code, type="month").exists():
             found["attribute"] = [_("The code of a custom attribute of type month (the child's birth month).")]
     elif data.trigger == Trigger.REPURCHASE_DUE:
-        if not RepurchaseCycle.objects.filter(category=p.get("category")).exists():
+        category = p.get("category")
+        if not isinstance(category, str) or not RepurchaseCycle.objects.filter(category=category).exists():
             found["category"] = [_("A category with a repurchase cycle (its days are the cycle's).")]
     elif data.trigger == Trigger.POINTS_EXPIRING:
         _int(p, "days", found, low=1, high=365)
