@@ -15,6 +15,8 @@ def register() -> None:
                          resource="events")
 
     from communities import privacy, timeline
+    from communities.services import wecom_groups
 
     privacy.register()
     timeline.register()
+    wecom_groups.register()  # after the connector's own handler (wecom is installed before communities)

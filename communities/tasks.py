@@ -23,3 +23,13 @@ def send_reminders() -> int:
 
     written = reminders.remind_due()
     return written + reminders.hand_over()
+
+
+@shared_task(name="communities.tasks.mirror_wecom_groups", ignore_result=True, soft_time_limit=240, time_limit=270)
+def mirror_wecom_groups() -> int:
+    """For the beat schedule: communities linked to a WeCom customer group follow its members (a
+    missed callback is caught up here)."""
+    from communities.services import wecom_groups
+
+    done = wecom_groups.mirror()
+    return done.joined + done.left

@@ -17,7 +17,7 @@ from communities.models import (
     MembershipRole,
     MembershipSource,
 )
-from communities.services import access
+from communities.services import access, wecom_groups
 from members.models import Member
 from scrm.errors import Conflict, Forbidden, InvalidInput, NotInScope
 from scrm.models import Role, Store, User
@@ -73,6 +73,7 @@ def create_community(*, actor, data: CommunityInput) -> Community:
     errors.update(_check_staff(data.store.pk, data.owner, data.assistants))
     if Community.objects.filter(store=data.store, name=data.name.strip()).exists():
         errors["name"] = [_("The store already has a community with this name.")]
+    errors.update(_check_chat(data.wecom_chat_id, None))
     if errors:
         raise InvalidInput(details=errors)
     community = Community.objects.create(
@@ -80,6 +81,8 @@ def create_community(*, actor, data: CommunityInput) -> Community:
         capacity=data.capacity, owner=data.owner, wecom_chat_id=data.wecom_chat_id,
     )
     community.assistants.set(data.assistants)
+    if community.wecom_chat_id:
+        wecom_groups.mirror(community_ids=[community.pk])
     return community
 
 
@@ -95,6 +98,8 @@ def update_community(*, community: Community, actor, **values) -> Community:
     if "name" in values and Community.objects.filter(store_id=community.store_id, name=values["name"].strip()) \
             .exclude(pk=community.pk).exists():
         errors["name"] = [_("The store already has a community with this name.")]
+    if "wecom_chat_id" in values:
+        errors.update(_check_chat(values["wecom_chat_id"], community.pk))
     capacity = values.get("capacity")
     if capacity is not None and not errors.get("capacity"):
         current = community.memberships.filter(left_at__isnull=True).count()
@@ -109,7 +114,17 @@ def update_community(*, community: Community, actor, **values) -> Community:
     community.save()
     if assistants is not None:
         community.assistants.set(assistants)
+    if community.wecom_chat_id and "wecom_chat_id" in values:
+        wecom_groups.mirror(community_ids=[community.pk])
     return community
+
+
+def _check_chat(chat_id: str, community_id: int | None) -> dict:
+    """A WeCom customer group is mirrored by one community at most."""
+    chat_id = (chat_id or "").strip()
+    if chat_id and Community.objects.filter(wecom_chat_id=chat_id).exclude(pk=community_id).exists():
+        return {"wecom_chat_id": [_("Another community already mirrors this WeCom group.")]}
+    return {}
 
 
 def _member_for(actor, member_id) -> Member:
