@@ -172,6 +172,12 @@ app.conf.beat_schedule = {
         "schedule": 300.0,
         "options": {"expires": 280},
     },
+    # Communities linked to a WeCom customer group follow its members (callbacks missed are caught up).
+    "communities-mirror-wecom-groups": {
+        "task": "communities.tasks.mirror_wecom_groups",
+        "schedule": 600.0,
+        "options": {"expires": 580},
+    },
     # Members with a booking are reminded a day and two hours before it (once per kind).
     "appointments-send-reminders": {
         "task": "appointments.tasks.send_reminders",
