@@ -1,5 +1,6 @@
 """Communities' part of a member's data-subject export and erasure, and how their rows follow a
-merge. The export lists the member's memberships, sign-ups and check-ins. The rows hold no free
+merge. The export lists the member's memberships, sign-ups, check-ins, event notices and scan
+conflicts. The rows hold no free
 text about the person, so erasure keeps them (an event's counts stay true) but gives up the seats
 the member still holds or waits for at events not yet started: they go to the next in line."""
 
@@ -8,7 +9,16 @@ from __future__ import annotations
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from communities.models import ACTIVE, CancelledBy, CheckIn, CommunityMembership, SignUp, SignUpState
+from communities.models import (
+    ACTIVE,
+    CancelledBy,
+    CheckIn,
+    CommunityMembership,
+    EventReminder,
+    ScanConflict,
+    SignUp,
+    SignUpState,
+)
 from members.privacy_registry import ErasureSubject
 from scrm.actors import SystemActor
 
@@ -25,7 +35,12 @@ def export_communities(member, actor) -> dict:
         "confirmed_at", "offered_at", "offer_expires_at", "cancelled_at", "cancelled_by"))
     checkins = list(CheckIn.objects.filter(member=member).order_by("at", "id").values(
         "event_id", "event__title", "walk_in", "source", "at"))
-    return {"memberships": memberships, "signups": signups, "checkins": checkins}
+    notices = list(EventReminder.objects.filter(member=member).order_by("created_at", "id").values(
+        "event_id", "kind", "text", "created_at", "handed_at"))
+    conflicts = list(ScanConflict.objects.filter(member=member).order_by("at", "id").values(
+        "event_id", "source", "device", "at", "found_at"))
+    return {"memberships": memberships, "signups": signups, "checkins": checkins, "notices": notices,
+            "scan_conflicts": conflicts}
 
 
 def erase(subject: ErasureSubject) -> dict:
@@ -40,7 +55,9 @@ def erase(subject: ErasureSubject) -> dict:
         released += 1
     left = CommunityMembership.objects.filter(member_id__in=subject.member_ids, left_at__isnull=True).update(
         left_at=timezone.now())
-    return {"signups_cancelled": released, "memberships_ended": left}
+    # Notices not yet handed to the campaigns' engine are not sent to an erased member.
+    unsent, _kinds = EventReminder.objects.filter(member_id__in=subject.member_ids, handed_at__isnull=True).delete()
+    return {"signups_cancelled": released, "memberships_ended": left, "notices_dropped": unsent}
 
 
 def merge_signups(survivor_id: int, duplicate_id: int) -> int:

@@ -57,3 +57,17 @@ def test_a_merge_leaves_no_one_two_seats(make_event, members, bob):
     assert waiting.state == "offered" and moved.member_id == survivor.pk
     event.refresh_from_db()
     assert event.seats_taken == 2
+
+
+def test_notices_are_exported_and_unsent_ones_dropped_on_erasure(make_event, members, alice, bob):
+    from communities.models import EventReminder
+
+    a, _b = members
+    event = make_event(title="Hill repeats", capacity=1)
+    seat = signups.sign_up(event=event, member_id=a[0].pk, actor=bob).signup
+    signups.sign_up(event=event, member_id=a[1].pk, actor=bob)
+    signups.cancel(signup=seat, actor=bob)  # a[1] is offered the seat and told
+    data = privacy.export_member_data(member=a[1], actor=alice)["communities"]
+    assert [n["kind"] for n in data["notices"]] == ["seat_offered"]
+    privacy.erase_member(member=a[1], actor=alice, reason="test")
+    assert not EventReminder.objects.filter(member=a[1], handed_at__isnull=True).exists()
