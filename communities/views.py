@@ -36,6 +36,7 @@ from scrm.models import Store
 from scrm.scoping import access_for, get_visible_or_404
 
 SIGNUP_PAGE = 100
+CONFLICTS_SHOWN = 50
 DOOR_LIST_MAX = 2000
 
 
@@ -134,6 +135,7 @@ class EventSignUpsView(ScopedListView):
         context["can_check_in"] = access.can_check_in(self.request.user, event)
         context["can_manage"] = access.can_manage_event(self.request.user, event)
         context["notices"] = queries.notice_counts(event.pk)
+        context["conflicts"] = list(door_sync.conflicts(event)[:CONFLICTS_SHOWN])
         return context
 
 

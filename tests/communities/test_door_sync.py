@@ -101,3 +101,12 @@ def test_the_batch_route_and_the_phones_sync(door, carol, dave, client):
     assert phone.json()["results"][0]["outcome"] == "checked_in" and phone.json()["checked_in"] == 2
     unreadable = client.post(f"/m/events/{event.pk}/check-in/sync/", "nope", content_type="application/json")
     assert unreadable.status_code == 400
+
+
+def test_the_event_page_shows_the_conflicts(door, bob, carol, client):
+    event, (t0, _t1, _t2) = door
+    door_sync.sync_scans(event=event, actor=carol, scans=[Scan(at=ago(3), code=t0.code, device="door 2")])
+    door_sync.sync_scans(event=event, actor=bob, scans=[Scan(at=ago(1), code=t0.code, device="door 1")])
+    client.force_login(bob)
+    page = client.get(f"/events/{event.pk}/").content.decode()
+    assert 'data-testid="scan-conflicts"' in page and "door 1" in page and "door 2" in page
