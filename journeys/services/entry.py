@@ -212,8 +212,14 @@ def enter_from_events_all(trigger: str, *, now: dt.datetime, settled: int) -> in
     params = [settled, EVENT_SPAN, EntryRule.PER_PERIOD, keys[EntryPeriod.MONTH], keys[EntryPeriod.QUARTER],
               keys[EntryPeriod.YEAR], trigger, settled, event_type, now, now, *ev_params]
     with transaction.atomic(), connection.cursor() as cursor:
+        # Many journeys over the same span: one pass over the events, hashed against the journeys on
+        # their parameter, beats a range scan of the log per journey (1,000 journeys over 20,000 new
+        # events: a nested loop compared every event with every journey).
+        cursor.execute("SET LOCAL enable_nestloop = off")
         cursor.execute(sql, params)
-        return cursor.fetchone()[0]
+        made = cursor.fetchone()[0]
+        cursor.execute("SET LOCAL enable_nestloop = on")
+        return made
 
 
 # --- daily triggers ----------------------------------------------------------------------------------------
