@@ -44,3 +44,8 @@ def register() -> None:
     from members.services import merge
 
     merge.register_handler(MemberSendDay, "member", respect.merge_send_days)
+
+    from campaigns.services import notices
+    from communities import hooks as community_hooks
+
+    community_hooks.register_notice_sender(notices.send_event_notices)  # event reminders become campaigns

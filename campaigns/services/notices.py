@@ -1,0 +1,110 @@
+"""Service notices (an event's reminders, a booking's reminders) sent by the campaigns' engine.
+
+The apps below hand over a list of member ids and one text; this makes a campaign of exactly those
+members, started at once, as a journey's send step does: no segment, its deliveries written by the
+fan-out's own statement (campaigns.services.fanout._insert_sql) from the given ids, so each member
+is pending or suppressed with the fan-out's reason (erased, merged, not of the campaign's store,
+opted out, no consent for the channel, a minor without a guardian's consent, no address), and the
+sending engine sends the pending ones with its caps, quiet hours and the consent read again at
+claim time. The project has no notion of a transactional message beside marketing, so a notice
+counts toward the member's frequency caps like any campaign and needs the marketing consent of its
+channel.
+
+The channel is settings.SIYU_NOTICE_CHANNEL ("outbox" unless set: the demo default); a channel
+that is unavailable (its settings missing, no WeCom corp) falls back to the outbox rather than
+losing the notice. An empty list makes nothing. Each hand-over carries a dedupe key (the notices'
+ids, hashed): taken under a transaction-scoped advisory lock, a second call with the same key
+answers the campaign the first one made, and the deliveries are written ON CONFLICT DO NOTHING,
+so a retry never makes a second campaign or a second delivery.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from campaigns import channels, partitions
+from campaigns.links import services as links
+from campaigns.models import Campaign, CampaignStatus
+from members.models import ConsentPurpose
+from scrm.sql import array
+
+DEFAULT_CHANNEL = "outbox"
+ADVISORY = 871_400  # pg_advisory_xact_lock's first key: one notice hand-over at a time per dedupe key
+LABEL = "notice:"  # created_by_label of a notice's campaign: "notice:<dedupe key>"
+MAX_MEMBERS = 10_000  # members per hand-over (the hand-overs give at most 1,000)
+
+
+def channel_code() -> str:
+    """The notices' channel: SIYU_NOTICE_CHANNEL when registered and available, else the outbox."""
+    code = getattr(settings, "SIYU_NOTICE_CHANNEL", "") or DEFAULT_CHANNEL
+    if code not in channels.codes() or getattr(channels.get(code), "sends_to_groups", False):
+        return DEFAULT_CHANNEL
+    if channels.get(code).unavailable() is not None:
+        return DEFAULT_CHANNEL
+    return code
+
+
+def dedupe_key(source: str, ids) -> str:
+    """A short key for one hand-over: its source ("event:12:day_before") and its notices' ids."""
+    digest = hashlib.sha256(",".join(str(i) for i in sorted(ids)).encode()).hexdigest()[:24]
+    return f"{source}:{digest}"[:90]
+
+
+def _literal(text: str) -> str:
+    """The text as campaign content: its braces literal (an event called "{Run}" is not a field)."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+@transaction.atomic
+def send_notice(*, key: str, name: str, store_id: int | None, text: str, member_ids, now: dt.datetime | None = None,
+                channel: str | None = None) -> Campaign | None:
+    """Make and start the campaign of one notice for exactly `member_ids` (None for an empty list);
+    the same `key` again answers the campaign made the first time and writes nothing new."""
+    ids = sorted({int(i) for i in member_ids})
+    if not ids:
+        return None
+    if len(ids) > MAX_MEMBERS:
+        raise ValueError(f"A notice goes to at most {MAX_MEMBERS} members, not {len(ids)}.")
+    now = now or timezone.now()
+    label = f"{LABEL}{key}"[:100]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [ADVISORY, label])
+    found = Campaign.objects.filter(created_by_label=label, store_id=store_id).order_by("id").first()
+    if found is not None:
+        return found
+    code = channel or channel_code()
+    month = partitions.month_of(now)
+    campaign = Campaign.objects.create(
+        name=name[:100], store_id=store_id, channel=code, content=_literal(text), status=CampaignStatus.SENDING,
+        scheduled_at=now, started_at=now, send_month=month, created_by_label=label)
+    links.ensure_links(campaign=campaign)
+    _fan_out(campaign, ids, now)
+    return campaign
+
+
+def _fan_out(campaign: Campaign, ids: list[int], now: dt.datetime) -> int:
+    from campaigns.services import fanout
+
+    ch = channels.get(campaign.channel)
+    params = {"members": array(ids), "month": campaign.send_month, "campaign": campaign.pk, "now": now,
+              "holdout": 0, "store": campaign.store_id,
+              "minor_cutoff": fanout._minor_cutoff(timezone.localtime(now).date()),
+              "guardian": ConsentPurpose.GUARDIAN, "marketing": ConsentPurpose.MARKETING,
+              "channel": ch.consent_channel}
+    with connection.cursor() as cursor:
+        cursor.execute(fanout._insert_sql(ch, "SELECT unnest(%(members)s::bigint[]) AS id"), params)
+        return cursor.rowcount
+
+
+def send_event_notices(batch) -> str:
+    """communities.hooks' notice sender: one campaign per NoticeBatch, its reference "campaign:<id>"
+    ("" when the batch has no members)."""
+    key = dedupe_key(f"event:{batch.event_id}:{batch.kind}", batch.notice_ids)
+    campaign = send_notice(key=key, name=batch.name, store_id=batch.store_id, text=batch.text,
+                           member_ids=batch.member_ids, now=batch.now)
+    return f"campaign:{campaign.pk}" if campaign is not None else ""
