@@ -33,6 +33,7 @@ POST = Post._meta.db_table
 CREATOR = Creator._meta.db_table
 QUICK_DAYS = 3  # the quick refresh rebuilds today and the two days before
 TASK_QUICK_DAYS = 45  # tasks of the last weeks change state (done, expired) after the day they were made
+FIRST_ORDER = "first_order"  # a summary-only kind: the day of a member's first live order (one row each)
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,17 @@ SELECT %(kind)s, ({s.at} AT TIME ZONE %(tz)s)::date, m.id, m.home_store_id, coun
  GROUP BY 2, 3, 4"""
 
 
-# Had bought before a moment: an order not fully refunded, in any currency (the store page's converted).
+# A member's first live order (not fully refunded, any currency): the store page's converted members.
+# The quick refresh adds the members who bought for the first time since; the full one rebuilds all.
+_FIRST_ORDER_SQL = f"""
+INSERT INTO {MEMBER_ACTIVITY} (kind, day, member_id, store_id, rows, value)
+SELECT '{FIRST_ORDER}', (f.at AT TIME ZONE %(tz)s)::date, m.id, m.home_store_id, 1, 0
+  FROM (SELECT o.member_id, min(o.placed_at) AS at FROM {orders_sql.ORDER} o
+         WHERE o.member_id IS NOT NULL AND o.refunded_amount < o.total_amount AND o.placed_at >= %(since)s
+         GROUP BY o.member_id) f
+  JOIN {members_sql.MEMBER} m ON m.id = f.member_id AND {members_sql.live('m')}
+ WHERE NOT EXISTS (SELECT 1 FROM {MEMBER_ACTIVITY} a WHERE a.kind = '{FIRST_ORDER}' AND a.member_id = m.id)"""
+
 FIRST_ORDER_EXISTS = (f"EXISTS (SELECT 1 FROM {orders_sql.ORDER} o WHERE o.member_id = {{m}}.id "
                       "AND o.placed_at < %s AND o.refunded_amount < o.total_amount)")
 
@@ -112,7 +123,8 @@ def _start_of(day: datetime.date) -> datetime.datetime:
 
 
 def refresh_activity(*, full: bool = False, now=None) -> int:
-    """Every activity kind: rebuilt whole, or (quick) today and the two days before. One transaction."""
+    """Every activity kind: rebuilt whole, or (quick) today and the two days before rebuilt and the
+    new first orders added. One transaction."""
     from insights.cockpit.services import _mark, _params
 
     now, started = now or timezone.now(), time.perf_counter()
@@ -125,9 +137,10 @@ def refresh_activity(*, full: bool = False, now=None) -> int:
         if full:
             cursor.execute(f"DELETE FROM {MEMBER_ACTIVITY}")
         else:
-            cursor.execute(f"DELETE FROM {MEMBER_ACTIVITY} WHERE day >= %s", [first_day])
+            cursor.execute(f"DELETE FROM {MEMBER_ACTIVITY} WHERE day >= %s AND kind <> %s", [first_day, FIRST_ORDER])
         for kind in SOURCES:
             cursor.execute(_activity_sql(kind), {**_params(), "kind": str(kind), "since": since})
+        cursor.execute(_FIRST_ORDER_SQL, {**_params(), "since": since})
         return _mark(cursor, "activity", started, now)
 
 

@@ -9,15 +9,16 @@ from collections import defaultdict
 from decimal import Decimal
 
 from django.db.models import Count, Min, Q, Sum
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from insights.cockpit import definitions as d
+from insights.cockpit.activity import FIRST_ORDER
 from insights.cockpit.base import Cockpit, Figure, Row, SectionData, Table, ratio, register_section
 from insights.cockpit.engagement import activity
 from insights.cockpit.members import _rows, as_of
-from insights.models import ActivityKind, DailyMembers, MemberDimension, StaffDay, StaffMetric
-from members.segments.audience import Audience
+from insights.models import ActivityKind, DailyMembers, MemberActivity, MemberDimension, StaffDay, StaffMetric
 from scrm.errors import InvalidInput
 from scrm.models import User
 
@@ -30,39 +31,42 @@ def _need_store(cockpit: Cockpit) -> None:
 
 
 def resources_section(cockpit: Cockpit) -> SectionData:
+    """The store's members now (beside the pool at the end of the period before), how many of them
+    have bought (converted) and not (potential), from the summaries; and those served in the period."""
     _need_store(cockpit)
     period, previous = cockpit.period, cockpit.period.previous
-    fresh = as_of("members")
+    today = timezone.localdate(cockpit.now)
+    fresh, bought_fresh = as_of("members"), as_of("activity")
     pool = _rows(cockpit, DailyMembers).filter(dimension=MemberDimension.SOURCE).aggregate(
-        now=Sum("members", filter=Q(day__lte=period.end), default=0),
-        before=Sum("members", filter=Q(day__lte=previous.end), default=0))
-    joined = d.joined_by(period.end)
-    converted_def = cockpit.where(joined, d.bought_by(period.end))
-    potential_def = cockpit.where(joined, d.not_bought_by(period.end))
-    converted = Audience(converted_def, actor=cockpit.actor).count
-    potential = Audience(potential_def, actor=cockpit.actor).count
+        now=Sum("members", default=0), before=Sum("members", filter=Q(day__lte=previous.end), default=0))
+    converted = _rows(cockpit, MemberActivity).filter(kind=FIRST_ORDER).count()
+    potential = max(pool["now"] - converted, 0)
+    joined = d.joined_by(today)
+    converted_def = cockpit.where(joined, d.bought_by(today))
+    potential_def = cockpit.where(joined, d.not_bought_by(today))
     served_now = activity(cockpit, ActivityKind.SERVED, period)["members"]
     served_before = activity(cockpit, ActivityKind.SERVED, previous)["members"]
     served = d.did(period, ActivityKind.SERVED)
     figures = [
         Figure("store_members", _("Members"), pool["now"], pool["before"], as_of=fresh,
                definition=cockpit.where(joined), previous_definition=cockpit.where(d.joined_by(previous.end)),
-               note=_("Live members of the store who joined by the period's last day.")),
-        Figure("store_potential", _("Potential"), potential, definition=potential_def,
-               note=_("Members who had not bought by the period's last day (counted live).")),
-        Figure("store_converted", _("Converted"), converted, definition=converted_def,
-               note=_("Members who had bought by the period's last day (counted live).")),
-        Figure("store_converted_share", _("Converted share"), ratio(converted, converted + potential), kind="ratio",
-               definition=converted_def, members=converted),
-        Figure("store_served", _("Served"), served_now, served_before, as_of=as_of("activity"),
+               note=_("Live members of the store now, beside the pool at the end of the period before.")),
+        Figure("store_potential", _("Potential"), potential, definition=potential_def, as_of=bought_fresh,
+               note=_("Members who have not bought yet.")),
+        Figure("store_converted", _("Converted"), converted, definition=converted_def, as_of=bought_fresh,
+               note=_("Members who have bought (an order not fully refunded).")),
+        Figure("store_converted_share", _("Converted share"), ratio(converted, pool["now"]), kind="ratio",
+               definition=converted_def, members=converted, as_of=bought_fresh),
+        Figure("store_served", _("Served"), served_now, served_before, as_of=bought_fresh,
                definition=cockpit.where(served),
                previous_definition=cockpit.where(d.did(previous, ActivityKind.SERVED)),
                note=_("Members a staff task about them was done for in the period.")),
         Figure("store_served_share", _("Served share of the members"), ratio(served_now, pool["now"]), kind="ratio",
-               definition=cockpit.where(served), members=served_now),
+               definition=cockpit.where(served), members=served_now, as_of=bought_fresh),
     ]
     return SectionData("store_resources", _("The store's members"), figures=figures,
-                       notes=[_("Potential and converted add up to the members.")])
+                       notes=[_("Members, potential and converted as they stand now; served in the period. "
+                                "Potential and converted add up to the members.")])
 
 
 METRICS = (StaffMetric.MEMBERS_ADDED, StaffMetric.TASKS_DONE, StaffMetric.EVENTS_RUN, StaffMetric.SALES)

@@ -116,7 +116,8 @@ def test_store_manager_activity_figures(bob, alice, store_a, world):
 
 def test_store_page(bob, alice, store_a, store_b, carol, world):
     f = _read(bob, page="store")
-    # Store A: a1..a4; bought: a1 (USD counts as a purchase), a2, a3; a4 never.
+    # Store A: a1..a4; bought: a1 (USD counts as a purchase), a2, a3; a4 never. The members now, beside
+    # the pool at the end of the 30 days before (a3 and a4).
     assert (f["store_members"].value, f["store_converted"].value, f["store_potential"].value) == (4, 3, 1)
     assert f["store_converted_share"].value == 0.75
     assert (f["store_served"].value, f["store_served_share"].value) == (1, 0.25)
@@ -141,10 +142,14 @@ def test_every_new_figure_equals_its_drill_down(client, alice, bob, store_a, wor
 def test_quick_refresh_adds_todays_activity(alice, world):
     event = Event.objects.get()
     CheckIn.objects.create(event=event, member=world["a2"], store=event.store, source="list", at=_ago(0.01))
+    Order.objects.create(channel="pos", external_id="Q1", member=world["a4"], store=world["a4"].home_store,
+                         total_amount=Decimal("10"), placed_at=_ago(0.01))
     assert _read(alice)["checked_in"].value == 1
     took = services.refresh(full=False)
     assert {"activity_ms", "staff_ms", "campaigns_ms"} <= set(took)
     assert _read(alice)["checked_in"].value == 2
+    store = _read(alice, page="store", store=str(world["a4"].home_store_id))
+    assert (store["store_converted"].value, store["store_potential"].value) == (4, 0)
 
 
 def test_the_store_page_screen_and_refusals(client, alice, bob, carol, store_a, store_b, world):
@@ -197,9 +202,10 @@ def test_export_and_erasure(alice, world):
 
     a1 = world["a1"]
     part = privacy.export(a1, alice)
-    assert {r["kind"] for r in part["activity_days"]} == {"community_joined", "signed_up", "checked_in", "served"}
+    assert {r["kind"] for r in part["activity_days"]} == {"community_joined", "signed_up", "checked_in", "served",
+                                                         "first_order"}
     assert [m["stage"] for m in part["stage_moves"]] == ["act"]
-    assert privacy.erase(ErasureSubject(member_ids=[a1.pk]))["activity_days"] == 4
+    assert privacy.erase(ErasureSubject(member_ids=[a1.pk]))["activity_days"] == 5
     assert not MemberActivity.objects.filter(member=a1).exists()
     assert privacy.erase(ErasureSubject(member_ids=[a1.pk]))["activity_days"] == 0
 
