@@ -12,6 +12,13 @@ reminded. When: a kind is due from its lead time before the start until the next
 time. Quiet hours: while the campaigns' send policy is in its quiet hours the tick writes nothing; the
 first tick after them writes what is still due (a two-hour reminder whose start came before the end
 of quiet hours is never sent: better none than one at night).
+
+Sending: a reminder written `sent` is handed to the campaigns' engine in the transaction that writes
+it (campaigns.services.notices, one campaign per store, kind and text: the bookings of one service at
+one time), so the row's existence is the hand-over's mark: a booking's kind is handed exactly once,
+with the bookings claimed SKIP LOCKED and the rows unique per (booking, kind). `sent` says it was
+given to the engine; the campaign's delivery says what became of it (its consent for the channel,
+caps, quiet hours, an address). A `suppressed` row is never handed.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from appointments.models import Booking, BookingReminder, ReminderKind, Service
+from appointments.models import Booking, BookingReminder, ReminderKind, ReminderState, Service
 from members import sql as members_sql
 
 BOOKING = Booking._meta.db_table
@@ -61,10 +68,30 @@ def _statement() -> str:
                %(now)s
         FROM due
         ON CONFLICT (booking_id, kind) DO NOTHING
-        RETURNING id"""
+        RETURNING id, member_id, store_id, kind, state, text"""
 
 
+def hand_over(rows, *, now) -> int:
+    """Give the reminders just written `sent` to the campaigns' engine, one campaign per (store,
+    kind, text), in the caller's transaction; returns how many were handed."""
+    from campaigns.services import notices
+
+    groups: dict[tuple[int, str, str], list[tuple[int, int]]] = {}
+    for reminder_id, member_id, store_id, kind, state, text in rows:
+        if state == ReminderState.SENT:
+            groups.setdefault((store_id, kind, text), []).append((reminder_id, member_id))
+    for (store_id, kind, text), items in groups.items():
+        ids = [reminder_id for reminder_id, _member in items]
+        name = f"{_('Booking reminder')} · {ReminderKind(kind).label} · {text}"
+        notices.send_notice(key=notices.dedupe_key(f"booking:{kind}", ids), name=name, store_id=store_id,
+                            text=text, member_ids=[member for _id, member in items], now=now)
+    return sum(len(items) for items in groups.values())
+
+
+@transaction.atomic
 def remind_batch(*, now=None, batch: int = BATCH) -> int:
+    """Write the reminders due now for at most `batch` booking kinds and hand the `sent` ones to the
+    campaigns' engine, in one transaction; returns how many were written."""
     now = now or timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(_statement(), {
@@ -73,7 +100,9 @@ def remind_batch(*, now=None, batch: int = BATCH) -> int:
             "day": _("Reminder: your appointment for %1$s is tomorrow, %2$s. See you at the store!"),
             "soon": _("Reminder: your appointment for %1$s starts in two hours (%2$s)."),
         })
-        return len(cursor.fetchall())
+        rows = cursor.fetchall()
+    hand_over(rows, now=now)
+    return len(rows)
 
 
 def in_quiet_hours(now) -> bool:
