@@ -38,14 +38,6 @@ def _deliveries(campaign):
     return {d.member_id: (d.state, d.reason) for d in Delivery.objects.filter(campaign=campaign)}
 
 
-def test_the_sender_is_registered_by_the_campaigns_plugins():
-    from campaigns import plugins
-
-    hooks._senders.clear()
-    plugins.register()
-    assert hooks.notice_sender() is notices.send_event_notices
-
-
 def test_a_batch_makes_deliveries_for_exactly_its_members(audience, policy, store_a, alice):
     from members.services import consent as consents
 
