@@ -65,6 +65,9 @@ class AvailabilitySerializer(serializers.Serializer):
 
 class BookingSerializer(serializers.ModelSerializer):
     store = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    # Blank until the booking is cancelled: the schema's enum says so (BlankEnum), or every answer breaks it.
+    cancelled_by = serializers.ChoiceField(choices=CancelledBy.choices, allow_blank=True, read_only=True,
+                                           help_text="Who cancelled it; empty while it is not cancelled.")
 
     class Meta:
         model = Booking

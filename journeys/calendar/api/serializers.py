@@ -37,6 +37,9 @@ class CalendarPostSerializer(serializers.ModelSerializer):
     state = serializers.ChoiceField(choices=PostState.choices, read_only=True)
     staff = serializers.ListField(source="staff_ids", child=serializers.IntegerField(), read_only=True)
     tags = serializers.ListField(source="tag_ids", child=serializers.IntegerField(), read_only=True)
+    # Empty when the post has none: a URL format in the schema would rule the empty string out.
+    link_url = serializers.CharField(read_only=True, help_text="The link's URL; empty: no link.")
+    image_url = serializers.CharField(read_only=True, help_text="The image's URL; empty: no image.")
     completion = serializers.SerializerMethodField()
 
     class Meta:
