@@ -405,6 +405,8 @@ WECOM_CALLS_PER_HOUR = env.get_int("WECOM_CALLS_PER_HOUR", 140000, minimum=1)
 WECOM_TIMEOUT_SECONDS = env.get_int("WECOM_TIMEOUT_SECONDS", 10, minimum=1)
 # The content calendar: how often a created post's senders' publish status is read from WeCom.
 CALENDAR_PUBLISH_POLL_SECONDS = env.get_int("CALENDAR_PUBLISH_POLL_SECONDS", 900, minimum=60)
+# The channel event and booking reminders go out on (campaigns.services.notices); the outbox unless set.
+SIYU_NOTICE_CHANNEL = env.get_str("SIYU_NOTICE_CHANNEL", "outbox")
 # Workers sharing one contact sync (each on its own staff members), and contacts written per transaction.
 WECOM_SYNC_LANES = env.get_int("WECOM_SYNC_LANES", 2, minimum=1)
 WECOM_SYNC_WRITE_BATCH = env.get_int("WECOM_SYNC_WRITE_BATCH", 1000, minimum=1)
