@@ -133,9 +133,12 @@ def sent_batches():
         seen.append(batch)
         return f"test:{len(seen)}"
 
+    before = hooks.notice_sender()
     hooks.register_notice_sender(sender)
     yield seen
     hooks.unregister_notice_sender(sender)
+    if before is not None:  # the campaigns' own sender, for the tests after these
+        hooks.register_notice_sender(before)
 
 
 @pytest.mark.django_db
@@ -162,8 +165,13 @@ def test_without_a_sender_notices_wait_and_nothing_is_lost(make_event, bob, memb
     event = make_event(starts_at=now + dt.timedelta(hours=30), capacity=2)
     signups.sign_up(event=event, member_id=a[0].pk, actor=bob)
     assert reminders.remind_due(now=now + dt.timedelta(hours=7)) == 1
+    before = hooks.notice_sender()
     hooks._senders.clear()
-    assert reminders.hand_over(now=now) == 0
+    try:
+        assert reminders.hand_over(now=now) == 0
+    finally:
+        if before is not None:
+            hooks.register_notice_sender(before)
     assert EventReminder.objects.filter(handed_at__isnull=True).count() == 1
 
 
@@ -199,10 +207,13 @@ def test_a_failing_sender_hands_nothing_of_its_batch(make_event, bob, members):
     def broken(batch):
         raise RuntimeError("the channel is down")
 
+    before = hooks.notice_sender()
     hooks.register_notice_sender(broken)
     try:
         with pytest.raises(RuntimeError):
             reminders.hand_over(now=now)
     finally:
         hooks.unregister_notice_sender(broken)
+        if before is not None:
+            hooks.register_notice_sender(before)
     assert EventReminder.objects.filter(handed_at__isnull=True).count() == 1
