@@ -115,6 +115,7 @@ def _int(raw, name: str, low: int, high: int) -> int:
 
 class AvailabilityViewSet(ScopedViewSet):
     scope_resource = "appointments"
+    list_answers_one = True  # one service's slots at one store, not a page of them
 
     @extend_schema(summary="Free slots of a service at a store: starts within its booking window where a "
                            "qualified staff member is free for the whole visit and its buffers",
