@@ -179,7 +179,11 @@ class CalendarView(ScopedTemplateView):
         user = self.request.user
         stores = list(self.visible(Store.objects.filter(is_active=True)).order_by("code")[:500])
         code = self.request.GET.get("store") or (user.store.code if getattr(user, "store", None) else None)
-        store = next((s for s in stores if s.code == code), stores[0] if stores else None)
+        # Without a store asked for (an operator), the first store that offers services of its own.
+        offering = set(Service.objects.filter(is_active=True, store__in=stores)
+                       .values_list("store_id", flat=True).distinct()[:500])
+        fallback = next((s for s in stores if s.pk in offering), stores[0] if stores else None)
+        store = next((s for s in stores if s.code == code), fallback)
         start = _day(self.request.GET.get("start"))
         context.update({"stores": stores, "store": store, "start": start,
                         "prev": start - dt.timedelta(days=7), "next": start + dt.timedelta(days=7),
