@@ -6,12 +6,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.utils import timezone
 
 from journeys.services import tasks
 from members.models import ConsentChannel, ConsentPurpose
 from members.services import consent
 from scrm.actors import SystemActor
+from tests.journeys.clock import later_today
 
 SYSTEM = SystemActor("rule:test")
 
@@ -37,7 +37,7 @@ def make_task(reachable):
         member = member if member is not None else reachable[0][0]
         store_id = store.pk if store is not None else member.home_store_id
         row = tasks.TaskRow(kind=kind, store_id=store_id, member_id=member.pk if member else None,
-                            due_at=due_at or timezone.now() + dt.timedelta(hours=2),
+                            due_at=due_at or later_today(dt.timedelta(hours=2)),
                             dedupe_key=fields.pop("dedupe_key", f"test:{next(counter)}"), **fields)
         created = tasks.create_tasks(rows=[row], actor=actor, source="rule")
         from journeys.models import Task

@@ -11,6 +11,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from journeys.models import Task
+from tests.journeys.clock import later_today
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +27,7 @@ def board(make_task, reachable, store_a, carol):
     a, b = reachable
     now = timezone.now()
     return {
-        "mine": make_task(member=a[0], kind="birthday", priority=1, due_at=now + dt.timedelta(hours=1)),
+        "mine": make_task(member=a[0], kind="birthday", priority=1, due_at=later_today(dt.timedelta(hours=1))),
         "pool": make_task(member=a[1], due_at=now + dt.timedelta(days=2), assignee_id=None),
         "b": make_task(member=b[0], kind="dormant", due_at=now - dt.timedelta(hours=1)),
     }

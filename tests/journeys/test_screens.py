@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from journeys.models import Task, TaskPolicy
 from loyalty.orders.models import Order
+from tests.journeys.clock import later_today
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -28,7 +29,7 @@ def today(make_task, reachable):
     a, b = reachable
     now = timezone.now()
     return {
-        "greet": make_task(member=a[0], kind="birthday", priority=1, due_at=now + dt.timedelta(minutes=30)),
+        "greet": make_task(member=a[0], kind="birthday", priority=1, due_at=later_today(dt.timedelta(minutes=30))),
         "later": make_task(member=a[1], due_at=now + dt.timedelta(days=3)),
         "late": make_task(member=a[2], kind="dormant", due_at=now - dt.timedelta(hours=5)),
         "b": make_task(member=b[0], kind="welcome"),
@@ -52,7 +53,7 @@ def test_daily_cap_keeps_the_rest_queued(make_task, reachable, carol):
     policy.daily_cap = 2
     policy.save()
     a, _b = reachable
-    made = [make_task(member=a[i % 3], due_at=timezone.now() + dt.timedelta(minutes=10 + i)) for i in range(5)]
+    made = [make_task(member=a[i % 3], due_at=later_today(dt.timedelta(minutes=10 + i))) for i in range(5)]
     html = as_user(carol).get("/m/").content.decode()
     assert html.count('class="task-card"') == 2 and "3 more queued" in html
     assert all(f"task-{t.pk}\"" in html for t in made[:2])
