@@ -70,7 +70,7 @@ def step_summary(step: JourneyStep) -> str:
         kind = dict(TaskKind.choices).get(config.get("kind") or TaskKind.FOLLOW_UP, "")
         who = _("staff member %(id)s") % {"id": config["assignee"]} if config.get("assignee") else \
             _("the member's owner, else the store's pool")
-        return _("Task \u201c%(kind)s\u201d for %(who)s") % {"kind": config.get("title") or kind, "who": who}
+        return _("Task “%(kind)s” for %(who)s") % {"kind": config.get("title") or kind, "who": who}
     if step.kind == StepKind.BRANCH:
         condition = dict(CONDITIONS).get(config.get("condition"), config.get("condition"))
         detail = ""
