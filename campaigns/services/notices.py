@@ -3,12 +3,13 @@
 The apps below hand over a list of member ids and one text; this makes a campaign of exactly those
 members, started at once, as a journey's send step does: no segment, its deliveries written by the
 fan-out's own statement (campaigns.services.fanout._insert_sql) from the given ids, so each member
-is pending or suppressed with the fan-out's reason (erased, merged, not of the campaign's store,
-opted out, no consent for the channel, a minor without a guardian's consent, no address), and the
-sending engine sends the pending ones with its caps, quiet hours and the consent read again at
-claim time. The project has no notion of a transactional message beside marketing, so a notice
-counts toward the member's frequency caps like any campaign and needs the marketing consent of its
-channel.
+is pending or suppressed with the fan-out's reason (erased, merged, opted out, no consent for the
+channel, a minor without a guardian's consent, no address), and the sending engine sends the
+pending ones with its caps, quiet hours and the consent read again at claim time. The project has
+no notion of a transactional message beside marketing, so a notice counts toward the member's
+frequency caps like any campaign and needs the marketing consent of its channel. The campaign
+belongs to the event's or booking's store, but its members are not held to that store: they are
+exactly the ones its event or booking named, wherever their home store is.
 
 The channel is settings.SIYU_NOTICE_CHANNEL ("outbox" unless set: the demo default); a channel
 that is unavailable (its settings missing, no WeCom corp) falls back to the outbox rather than
@@ -92,7 +93,9 @@ def _fan_out(campaign: Campaign, ids: list[int], now: dt.datetime) -> int:
 
     ch = channels.get(campaign.channel)
     params = {"members": array(ids), "month": campaign.send_month, "campaign": campaign.pk, "now": now,
-              "holdout": 0, "store": campaign.store_id,
+              # No store rule: the members are exactly those the event or booking of this store named,
+              # wherever their home store is (a member of another store signed up here is told too).
+              "holdout": 0, "store": None,
               "minor_cutoff": fanout._minor_cutoff(timezone.localtime(now).date()),
               "guardian": ConsentPurpose.GUARDIAN, "marketing": ConsentPurpose.MARKETING,
               "channel": ch.consent_channel}
