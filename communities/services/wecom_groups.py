@@ -103,12 +103,13 @@ def mirror(*, community_ids=None, now=None) -> Mirrored:
 
 def on_chat_event(event) -> None:
     """change_external_chat, after the connector applied it: the group's communities follow."""
+    from wecom.services import events
+
     chat_id = str((event.payload or {}).get("ChatId") or "")
-    if not chat_id:
-        return
-    ids = list(Community.objects.filter(wecom_chat_id=chat_id).values_list("pk", flat=True))
-    if ids:
-        mirror(community_ids=ids)
+    ids = list(Community.objects.filter(wecom_chat_id=chat_id).values_list("pk", flat=True)) if chat_id else []
+    if not ids:  # nothing here to follow: the callback's status is the connector's alone
+        raise events.Ignore("no community mirrors this group")
+    mirror(community_ids=ids)
 
 
 def register() -> None:

@@ -43,7 +43,9 @@ def test_lists_and_pages(club, make_event, bob, dave, members):
 
 def test_the_phone_views_and_the_door(club, make_event, carol, bob, members):
     a, _b = members
-    soon = timezone.now() + dt.timedelta(minutes=5)
+    now = timezone.now()
+    midnight = timezone.make_aware(dt.datetime.combine(timezone.localdate() + dt.timedelta(days=1), dt.time.min))
+    soon = min(now + dt.timedelta(minutes=5), now + (midnight - now) / 2)  # in five minutes, but today
     event = make_event(starts_at=soon, ends_at=soon + dt.timedelta(hours=1))
     ticket = signups.sign_up(event=event, member_id=a[0].pk, actor=bob).signup
     phone = client_for(carol)

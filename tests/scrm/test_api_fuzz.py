@@ -207,6 +207,8 @@ POSITIVE_DATA_ACCEPTANCE_EXEMPT = {
     "PATCH /api/v1/communities/{id}/": f"{EXISTS} (staff of its store); {ACROSS} (no capacity below its members)",
     "POST /api/v1/communities/{community_id}/members/": f"{EXISTS}; {KEYED}",
     "POST /api/v1/communities/{id}/add-segment/": f"{EXISTS} (a segment the caller reaches); {KEYED}",
+    "GET /api/v1/communities/{id}/suggestions/": f"{EXISTS} (a segment the caller reaches: another is a 400, "
+                                                 "never everyone)",
     "POST /api/v1/events/": f"{EXISTS}; {ACROSS} (ends after it starts, starts in the future, the sign-up window)",
     "PATCH /api/v1/events/{id}/": f"{ACROSS} (ends after it starts, no capacity below the seats taken)",
     "POST /api/v1/events/{event_id}/signups/": f"{EXISTS}; {KEYED}",

@@ -219,7 +219,7 @@ class EventLogViewSet(ScopedViewSet):
         after = _int_param(request, "after")
         raw_since = request.query_params.get("since")
         since = None
-        if raw_since:
+        if raw_since is not None:  # given but empty is refused, as any other time that is not one
             since = parse_datetime(raw_since.replace(" ", "+"))  # a '+' unescaped in a query string is a space
             if since is None or since.tzinfo is None:
                 raise InvalidInput(details={"since": [_("A time with its offset, such as 2026-12-03T10:00:00Z.")]})
