@@ -38,6 +38,7 @@ class CockpitViewSet(ScopedViewSet):
     the segments API, or count it, and get the same members)."""
 
     scope_resource = "insights"
+    QUERY = ("days", "start", "end", "store", "page", "section")
 
     @extend_schema(
         summary="The cockpit (pool, 5A funnel, buyers and sales, campaigns, tasks, communities, KOC, WeCom churn) "
@@ -56,6 +57,11 @@ class CockpitViewSet(ScopedViewSet):
         responses={200: OpenApiTypes.OBJECT},
     )
     def list(self, request):
+        # The screen's form sends its empty fields; an API caller naming a parameter gives it a value.
+        empty = {name: [_("Give a value, or leave the parameter out.")] for name in CockpitViewSet.QUERY
+                 if name in request.query_params and request.query_params[name] == ""}
+        if empty:
+            raise InvalidInput(details=empty)
         period = cockpit_base.parse_period(request.query_params)
         page = request.query_params.get("page") or "cockpit"
         if page not in cockpit_base.PAGES:

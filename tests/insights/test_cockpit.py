@@ -133,7 +133,7 @@ def test_refused_and_other_stores(client, api_client, carol, dave, bob, store_b,
 @pytest.mark.parametrize("params", [
     {"days": "14"}, {"start": "2020-01-01"}, {"start": "x", "end": "2020-01-01"},
     {"start": "2030-01-01", "end": "2030-01-02"}, {"start": "2020-01-05", "end": "2020-01-01"},
-    {"start": "2019-01-01", "end": "2023-01-01"},
+    {"start": "2019-01-01", "end": "2023-01-01"}, {"end": ""}, {"days": ""}, {"start": "", "end": ""},
 ])
 def test_bad_periods_are_named(api_client, alice, params):
     api_client.force_authenticate(alice)
