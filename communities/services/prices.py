@@ -21,11 +21,10 @@ from django.utils.translation import gettext as _
 
 from communities.models import Event, SignUp
 from loyalty.points import reasons
-from loyalty.points import sql as points_sql
 from loyalty.points.errors import InsufficientPoints
-from loyalty.points.models import EntryKind, LotSource, MemberPoints, PointEntry, PointLot, PointsPolicy
+from loyalty.points.models import EntryKind, MemberPoints, PointEntry, PointsPolicy
 from loyalty.points.services.expiry import expire_locked
-from loyalty.points.services.ledger import change_balance, consume, lock_balances, record_entry
+from loyalty.points.services.ledger import change_balance, consume, lock_balances, record_entry, restore
 from scrm.errors import Conflict
 
 SIGNUP = SignUp._meta.db_table
@@ -99,24 +98,9 @@ def refund(*, signup_id: int, actor, now=None) -> int:
         lock_balances(cursor, [member_id])
         spent = (PointEntry.objects.filter(member_id=member_id, reason_code=reasons.EVENT_SIGNUP,
                                            reason_params__signup=signup_id).values_list("lots", flat=True))
-        taken = [pair for lots in spent for pair in lots]
-        restored: list[list[int]] = []
-        if taken:
-            cursor.execute(
-                f"""WITH back AS (SELECT * FROM unnest(%s::bigint[], %s::int[]) AS b(lot_id, points))
-                UPDATE {points_sql.POINT_LOT} l SET remaining = l.remaining + back.points FROM back
-                WHERE l.id = back.lot_id AND l.member_id = %s AND l.remaining + back.points <= l.points
-                RETURNING l.id, back.points""",
-                [[p[0] for p in taken], [p[1] for p in taken], member_id])
-            restored = [[r[0], r[1]] for r in cursor.fetchall()]
         title = Event.objects.filter(pk=event_id).values_list("title", flat=True).first() or ""
-        missing = points - sum(p for _lot, p in restored)
-        if missing > 0:
-            lot = PointLot.objects.create(
-                member_id=member_id, source=LotSource.REDEMPTION_CANCELLED, points=missing, remaining=missing,
-                reason=_("Refund for the event %(title)s") % {"title": title}, earned_at=now,
-                expires_at=PointsPolicy.current().expires_at(now))
-            restored.append([lot.pk, missing])
+        restored = restore(cursor, member_id, spent, points, now=now,
+                           reason=_("Refund for the event %(title)s") % {"title": title})
         balance = change_balance(cursor, member_id, points, redeemed_total=-points)
         params = {"event": title, "event_id": event_id, "signup": signup_id, "points": points}
         record_entry(member_id=member_id, kind=EntryKind.REDEMPTION_CANCELLED, delta=points, balance_after=balance,

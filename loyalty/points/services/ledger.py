@@ -72,6 +72,31 @@ def consume(cursor, member_id: int, amount: int, *, prefer_lot: int | None = Non
     return [[r[0], int(r[1])] for r in rows]
 
 
+def restore(cursor, member_id: int, spent_lots, points: int, *, reason: str, now) -> list[list[int]]:
+    """Give back `points` a charge took: into the lots it took them from (as recorded on its entries'
+    `lots`), as far as they can hold them, and the rest as a new lot with `reason`. Returns the
+    [lot id, points] pairs restored, for the refund's entry."""
+    from loyalty.points.models import LotSource, PointLot, PointsPolicy
+
+    taken = [pair for lots in spent_lots for pair in lots]
+    restored: list[list[int]] = []
+    if taken:
+        cursor.execute(
+            f"""WITH back AS (SELECT * FROM unnest(%s::bigint[], %s::int[]) AS b(lot_id, points))
+            UPDATE {points_sql.POINT_LOT} l SET remaining = l.remaining + back.points FROM back
+            WHERE l.id = back.lot_id AND l.member_id = %s AND l.remaining + back.points <= l.points
+            RETURNING l.id, back.points""",
+            [[p[0] for p in taken], [p[1] for p in taken], member_id])
+        restored = [[r[0], r[1]] for r in cursor.fetchall()]
+    missing = points - sum(p for _lot, p in restored)
+    if missing > 0:
+        lot = PointLot.objects.create(
+            member_id=member_id, source=LotSource.REDEMPTION_CANCELLED, points=missing, remaining=missing,
+            reason=reason, earned_at=now, expires_at=PointsPolicy.current().expires_at(now))
+        restored.append([lot.pk, missing])
+    return restored
+
+
 def change_balance(cursor, member_id: int, delta: int, **totals) -> int:
     """Apply `delta` to a locked balance row (refusing to go below zero) and bump lifetime totals."""
     sets = ", ".join(f"{name} = {name} + %({name})s" for name in totals)
