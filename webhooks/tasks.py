@@ -1,6 +1,7 @@
 """Celery entry points of webhooks: thin triggers over the database, safe to run twice, late or at
-once on several workers (the relay and the sender claim their rows with SKIP LOCKED). Each tick
-works for a few seconds while there is work, so a burst is drained by every worker beat reaches."""
+once on several workers (one relay at a time under an advisory lock; the senders claim their rows
+with SKIP LOCKED). Each tick works for a few seconds while there is work, so a burst is drained by
+every worker beat reaches."""
 
 from __future__ import annotations
 

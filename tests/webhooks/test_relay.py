@@ -139,7 +139,7 @@ def test_an_event_committed_late_with_a_lower_id_is_still_relayed(subscribe, sto
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_relays_at_once_share_the_events_and_fan_out_each_once(subscribe, store_a):
+def test_two_relays_at_once_fan_out_each_event_once_in_order(subscribe, store_a):
     subscribe(URL, name="one")
     subscribe(URL, name="two")
     events.emit_many(TOUCHED, [(i % 50, store_a.pk, {"i": i}) for i in range(3000)])
@@ -163,6 +163,29 @@ def test_two_relays_at_once_share_the_events_and_fan_out_each_once(subscribe, st
     assert sum(r.events for r in results) == 3000
     assert Delivery.objects.count() == 6000
     assert not Event.objects.filter(relayed=False).exists()
+    # one relay at a time: each subscription's deliveries were given in event order
+    for sub_id in Delivery.objects.values_list("subscription_id", flat=True).distinct():
+        by_id = list(Delivery.objects.filter(subscription_id=sub_id).order_by("id").values_list("event_id", flat=True))
+        assert by_id == sorted(by_id)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_relay_leaves_the_events_to_the_one_already_running(subscribe, store_a):
+    """Two batches fanned out side by side could commit in either order and the sender post a member's
+    later event first; so while one relay holds the lock, another relays nothing."""
+    subscribe(URL)
+    events.emit_many(TOUCHED, [(1, store_a.pk, {"i": i}) for i in range(20)])
+    running = _other_connection()
+    try:
+        with running.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", list(relay.LOCK))
+        assert relay.relay() == relay.Relayed(0, 0)
+        assert relay.run() == relay.Relayed(0, 0)
+        assert Event.objects.filter(relayed=False).count() == 20
+        running.rollback()  # the other relay's transaction ends
+        assert relay.relay() == relay.Relayed(20, 20)
+    finally:
+        running.close()
 
 
 def test_prune_drops_old_deliveries_then_old_events(subscribe, store_a, settings):

@@ -1,9 +1,11 @@
 """The fan-out: each new event of the kernel's log becomes one Delivery per subscription that may hear it.
 
-A batch of unrelayed events is claimed in id order with SKIP LOCKED (several workers share the
-relay), fanned out in one INSERT ... SELECT and marked relayed, all in one transaction: a crash
-leaves the batch unrelayed and the next relay does it again (ON CONFLICT keeps one delivery per
-subscription and event).
+A batch of unrelayed events is claimed in id order, fanned out in one INSERT ... SELECT and marked
+relayed, all in one transaction: a crash leaves the batch unrelayed and the next relay does it again
+(ON CONFLICT keeps one delivery per subscription and event). One relay runs at a time (a
+transaction-scoped advisory lock; a worker that finds it taken leaves the batch to its holder): two
+batches fanned out side by side would commit in either order, and the sender could post a member's
+later event before the earlier batch's deliveries were even visible.
 
 A subscription hears an event when it lists the type, its integration's key is active
 and holds the read scope of the type's resource, and the event is in its store: the subscription's
@@ -24,7 +26,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from scrm import events, permissions
+from scrm import events, jobs, permissions
 from scrm.models import ApiKey
 from webhooks.models import Delivery, Subscription
 
@@ -32,6 +34,7 @@ DELIVERY = Delivery._meta.db_table
 SUBSCRIPTION = Subscription._meta.db_table
 API_KEY = ApiKey._meta.db_table
 BATCH = 5000
+LOCK = (72_101, 0)  # advisory lock (class, key): held by the one relay running
 NOT_FANNED_OUT = ("ping",)
 
 
@@ -60,6 +63,8 @@ def relay(*, batch: int = BATCH) -> Relayed:
     codes, scopes = _type_scopes()
     now = timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
+        if not jobs.try_transaction_lock(*LOCK):
+            return Relayed(0, 0)  # another worker is relaying: the events are its to fan out, in order
         cursor.execute(
             f"""
             WITH claimed AS (
