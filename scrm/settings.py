@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "koc",
     "campaigns",
     "campaigns.links",
+    "campaigns.replies",
     "journeys",
     "journeys.calendar",
     "appointments",
@@ -420,6 +421,8 @@ SIYU_SMS_URL = env.get_str("SIYU_SMS_URL", "").rstrip("/")
 SIYU_SMS_KEY = env.get_str("SIYU_SMS_KEY", "")
 SIYU_SMS_RATE = env.get_int("SIYU_SMS_RATE", 10, minimum=1)
 SIYU_SMS_TIMEOUT = env.get_int("SIYU_SMS_TIMEOUT", 10, minimum=1)
+# The secret the SMS provider signs its reply callbacks with (campaigns/replies/services.py); unset: refused.
+SIYU_SMS_REPLY_SECRET = env.get_str("SIYU_SMS_REPLY_SECRET", "")
 SIYU_SMTP_HOST = env.get_str("SIYU_SMTP_HOST", "")
 SIYU_SMTP_SECURITY = env.get_choice("SIYU_SMTP_SECURITY", "starttls", ("starttls", "tls", "none"))
 SIYU_SMTP_PORT = env.get_int("SIYU_SMTP_PORT", 465 if SIYU_SMTP_SECURITY == "tls" else 587, minimum=1)

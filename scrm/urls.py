@@ -27,6 +27,7 @@ urlpatterns = [
     path("", include("communities.urls")),
     path("", include("campaigns.urls")),
     path("", include("campaigns.links.urls")),
+    path("", include("campaigns.replies.urls")),
     path("", include("journeys.urls")),
     path("", include("journeys.calendar.urls")),
     path("", include("appointments.urls")),
