@@ -42,6 +42,25 @@ class Repeat(models.TextChoices):
     MONTHLY = "monthly", _("Every month")
 
 
+class Purpose(models.TextChoices):
+    """What a campaign is for. Marketing (every campaign an operator writes) needs the member's
+    marketing consent for the channel and counts toward the frequency caps. Transactional is a
+    service message about something the member asked for (a reminder of an event they signed up for,
+    of a booking they made): only campaigns.services.notices makes them, never a form or the API. It
+    needs no marketing consent and neither is held back by nor counts toward the caps (the policy's
+    or a season's); an explicit "no" to messages on its channel (or on every channel), an erasure, a
+    merge, a minor without a guardian's consent and no reachable address still stop it, and quiet
+    hours still defer it (campaigns.services.respect, sending)."""
+
+    MARKETING = "marketing", _("Marketing")
+    TRANSACTIONAL = "transactional", _("Service message (transactional)")
+
+
+# created_by_label of the campaigns made by code, which tell the list's kinds apart (queries.KINDS).
+NOTICE_LABEL = "notice:"  # "notice:<dedupe key>": a service notice (campaigns.services.notices)
+JOURNEY_LABEL = "journey:"  # "journey:<id>": a journey's send step (journeys.services.ticking)
+
+
 class Campaign(models.Model):
     """A mass message to a segment. `store` empty: brand-wide (operators); a store's campaign is its
     manager's, and reaches only that store's members. Counts by state are read from the deliveries
@@ -115,6 +134,16 @@ class Campaign(models.Model):
         db_index=False,  # campaign_run_once serves it
     )
     occurrence_at = models.DateTimeField(_("occurrence"), null=True, blank=True)
+    purpose = models.CharField(
+        _("purpose"), max_length=13, choices=Purpose.choices, default=Purpose.MARKETING,
+        db_default=Purpose.MARKETING,
+        help_text=_("Marketing, or a service message (a reminder of an event or a booking): set by the system."),
+    )
+    expires_at = models.DateTimeField(
+        _("pointless after"), null=True, blank=True,
+        help_text=_("A notice's deliveries not sent by then (the event or booking has begun) are suppressed as "
+                    "expired."),
+    )
 
     objects = ScopedManager()
     store_scope_field = "store"
@@ -137,6 +166,9 @@ class Campaign(models.Model):
             # The tick's due series.
             models.Index(fields=["next_occurrence_at"], name="campaign_series_due",
                          condition=Q(next_occurrence_at__isnull=False)),
+            # A notice's hand-over looks its key up (=), the list's kinds its prefix (LIKE 'notice:%'):
+            # the pattern operator class serves both.
+            models.Index(fields=["created_by_label"], name="campaign_label", opclasses=["varchar_pattern_ops"]),
         ]
 
     def __str__(self) -> str:
@@ -172,6 +204,7 @@ class DeliveryReason(models.TextChoices):
     ALREADY_RECEIVED = "already_received", _("Already received another mass message (WeCom's limit)")
     NOT_CONFIRMED = "not_confirmed", _("The staff member did not send it in time")
     WECOM_LIMIT = "wecom_limit", _("WeCom's limit of mass messages per customer reached")
+    EXPIRED = "expired", _("Too late: what it reminds of has begun")
 
 
 class Delivery(models.Model):
