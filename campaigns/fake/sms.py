@@ -6,8 +6,17 @@ scripted error answers, 429 with Retry-After past a rate, numbers it refuses. St
                                                      client_ref it already has (nothing sent twice)
     GET  /messages?client_ref=a&client_ref=b      -> 200 {"messages": [{"id", "client_ref", "to", "status"}]}
     GET  /_fake/messages                          -> every message taken (no key; for the demo)
+    POST /_fake/replies {"from", "text"}          -> a member's reply (mobile-originated): the provider
+                                                     POSTs it, signed, to its reply URL and answers what
+                                                     that URL answered (no key; for the demo)
 
-Run it for the demo: `python -m campaigns.fake.sms --port 8031 --key demo-sms-key`.
+Replies (MO callbacks) go out as campaigns.replies.services describes: POST {reply_url} with
+X-Siyu-Timestamp and X-Siyu-Signature (hex HMAC-SHA256 of "{timestamp}.{body}" under the reply
+secret), body {"id", "from", "to", "text", "received_at"}; `Provider.reply` sends one and keeps the
+answer, `Provider.resend` repeats one (a provider retrying a callback).
+
+Run it for the demo: `python -m campaigns.fake.sms --port 8031 --key demo-sms-key
+--reply-url http://127.0.0.1:8000/sms/replies/ --reply-secret demo-reply-secret`.
 """
 
 from __future__ import annotations
@@ -15,11 +24,16 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
+import datetime as dt
+import hashlib
+import hmac
 import json
 import re
 import threading
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -37,6 +51,15 @@ class Message:
 
     def as_dict(self) -> dict:
         return {"id": self.id, "to": self.to, "text": self.text, "client_ref": self.client_ref, "status": self.status}
+
+
+@dataclass
+class Callback:
+    """One reply callback the provider made, and what the receiver answered (status 0: no answer)."""
+
+    body: dict
+    status: int
+    answer: str
 
 
 @dataclass
@@ -60,7 +83,11 @@ class Provider:
     refuse: dict[str, str] = field(default_factory=dict)
     slow: float = 0.0
     slow_times: int | None = None
+    reply_url: str = ""  # where replies are POSTed (the brand's callback)
+    reply_secret: str = ""  # what they are signed with
+    number: str = "1069000000"  # the brand's number members reply to
     messages: list[Message] = field(default_factory=list)
+    callbacks: list[Callback] = field(default_factory=list)
     posts: int = 0  # POST /messages received, whatever the answer
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _script: collections.deque = field(default_factory=collections.deque, repr=False)
@@ -115,6 +142,44 @@ class Provider:
             return 201, {"id": message.id}, {}, wait
 
 
+    def reply(self, sender: str, text: str, *, message_id: str | None = None, received_at: dt.datetime | None = None,
+              secret: str | None = None, timestamp: int | None = None) -> Callback:
+        """A member at `sender` answers: the provider POSTs the reply, signed, to `reply_url`.
+        `secret` and `timestamp` stand in for the configured ones (a forged or a stale callback)."""
+        with self.lock:
+            message_id = message_id or f"mo_{len(self.callbacks) + 1:06d}"
+        at = received_at or dt.datetime.now(dt.UTC)
+        body = {"id": message_id, "from": sender, "to": self.number, "text": text,
+                "received_at": at.isoformat().replace("+00:00", "Z")}
+        return self._callback(body, secret=secret, timestamp=timestamp)
+
+    def resend(self, callback: Callback) -> Callback:
+        """The same callback again (a provider that did not hear the answer retries)."""
+        return self._callback(callback.body)
+
+    def _callback(self, body: dict, *, secret: str | None = None, timestamp: int | None = None) -> Callback:
+        raw = json.dumps(body, ensure_ascii=False).encode()
+        stamp = str(int(time.time()) if timestamp is None else timestamp)
+        key = self.reply_secret if secret is None else secret
+        signature = hmac.new(key.encode(), stamp.encode() + b"." + raw, hashlib.sha256).hexdigest()
+        if not self.reply_url.startswith(("http://", "https://")):
+            raise ValueError(f"reply_url must be an http(s) address, not {self.reply_url!r}")
+        request = urllib.request.Request(self.reply_url, data=raw, method="POST", headers={  # noqa: S310
+            "Content-Type": "application/json", "X-Siyu-Timestamp": stamp, "X-Siyu-Signature": signature,
+            "User-Agent": "sms-fake"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - a configured URL
+                status, answer = response.status, response.read().decode()
+        except urllib.error.HTTPError as exc:
+            status, answer = exc.code, exc.read().decode()
+        except OSError as exc:
+            status, answer = 0, str(exc)
+        callback = Callback(body, status, answer)
+        with self.lock:
+            self.callbacks.append(callback)
+        return callback
+
+
 def _error(code: str, message: str = "") -> dict:
     return {"error": {"code": code, "message": message or code}}
 
@@ -163,6 +228,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802 - the stdlib's name
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
+        if urllib.parse.urlsplit(self.path).path == "/_fake/replies":
+            self._fake_reply(raw)
+            return
         if urllib.parse.urlsplit(self.path).path != "/messages":
             self._answer(404, _error("not_found"))
             return
@@ -178,6 +246,21 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(wait)  # taken, but the answer comes late (the client may have given up)
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self._answer(status, answer, headers)
+
+
+    def _fake_reply(self, raw: bytes) -> None:
+        provider = self.server.provider
+        try:
+            body = json.loads(raw)
+            sender, text = body["from"], body["text"]
+        except (ValueError, KeyError, TypeError):
+            self._answer(400, _error("invalid_request", "from and text are required"))
+            return
+        if not provider.reply_url:
+            self._answer(409, _error("no_reply_url", "start the provider with --reply-url"))
+            return
+        callback = provider.reply(str(sender), str(text))
+        self._answer(200, {"id": callback.body["id"], "status": callback.status, "answer": callback.answer})
 
 
 class _Server(ThreadingHTTPServer):
@@ -214,8 +297,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8031)
     parser.add_argument("--key", required=True, help="the bearer key clients must send (SIYU_SMS_KEY)")
     parser.add_argument("--per-second", type=int, default=None, help="answer 429 past this many messages a second")
+    parser.add_argument("--reply-url", default="", help="where members' replies are POSTed (/sms/replies/)")
+    parser.add_argument("--reply-secret", default="", help="what replies are signed with (SIYU_SMS_REPLY_SECRET)")
     args = parser.parse_args(argv)
-    running = start(Provider(key=args.key, per_second=args.per_second), host=args.host, port=args.port)
+    running = start(Provider(key=args.key, per_second=args.per_second, reply_url=args.reply_url,
+                             reply_secret=args.reply_secret), host=args.host, port=args.port)
     print(f"SMS provider on {running.url} (SIYU_SMS_URL={running.url})", flush=True)  # noqa: T201
     try:
         running._thread.join()
