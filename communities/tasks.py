@@ -19,10 +19,30 @@ def expire_offers() -> int:
 def send_reminders() -> int:
     """For the beat schedule: remind members of their seats a day and two hours before the event, and
     hand every waiting notice (reminders, freed seats offered) to the campaigns' engine."""
-    from communities.services import reminders
+    from communities.services import invitations, reminders
 
     written = reminders.remind_due()
-    return written + reminders.hand_over()
+    return written + reminders.hand_over() + invitations.hand_over()  # invitations a lost trigger left waiting
+
+
+@shared_task(name="communities.tasks.send_invitations", ignore_result=True, acks_late=True, soft_time_limit=240,
+             time_limit=270)
+def send_invitations() -> int:
+    """Queued when invitations are written: hand them to the campaigns' engine (send_reminders catches
+    up any a lost trigger left)."""
+    from communities.services import invitations
+
+    return invitations.hand_over()
+
+
+@shared_task(name="communities.tasks.apply_membership_rules", ignore_result=True, soft_time_limit=540,
+             time_limit=590)
+def apply_membership_rules(community_id: int | None = None) -> int:
+    """For the beat schedule (daily), and queued when a community's rule is saved: the standing rules'
+    segments' members join automatically, and those who left the segment leave (automatic ones only)."""
+    from communities.services import automatic
+
+    return automatic.apply_all(community_ids=[community_id] if community_id else None)
 
 
 @shared_task(name="communities.tasks.mirror_wecom_groups", ignore_result=True, soft_time_limit=240, time_limit=270)

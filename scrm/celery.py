@@ -178,6 +178,12 @@ app.conf.beat_schedule = {
         "schedule": 600.0,
         "options": {"expires": 580},
     },
+    # Communities' standing rules: a segment's members join automatically, who left it leaves (daily).
+    "communities-membership-rules": {
+        "task": "communities.tasks.apply_membership_rules",
+        "schedule": crontab(hour=4, minute=10),
+        "options": {"expires": 3000},
+    },
     # Members with a booking are reminded a day and two hours before it (once per kind).
     "appointments-send-reminders": {
         "task": "appointments.tasks.send_reminders",
