@@ -1,7 +1,8 @@
 """Fan-out: when a campaign starts sending, its segment is snapshotted and every member becomes a
 delivery in one INSERT ... SELECT (idempotent: ON CONFLICT DO NOTHING), each either pending, held out
 (the holdout, chosen by a stable hash of campaign and member below the share) or suppressed with its
-reason, decided in the same statement."""
+reason, decided in the same statement. `insert_deliveries` is the same statement for a list of
+members code hands over (a journey's step, a service notice)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ from django.utils.translation import gettext as _
 
 from campaigns import channels, partitions
 from campaigns.models import Campaign, Delivery, DeliveryReason, DeliveryState
+from campaigns.services.respect import counts_toward_caps
 from members import sql as members_sql
 from members.models import ConsentPurpose
 from members.segments import queries as segment_queries
 from members.segments import services as segment_services
 from scrm.actors import SystemActor
 from scrm.errors import InvalidInput
+from scrm.sql import array
 
 DELIVERY = Delivery._meta.db_table
 GUARDIAN_AGE = 14  # under 14 a member's data needs a guardian's consent (PIPL art. 31)
@@ -49,8 +52,10 @@ def _minor_cutoff(today: dt.date) -> dt.date:
         return today.replace(year=today.year - GUARDIAN_AGE, day=28)
 
 
-def _reason_sql(channel) -> str:
-    """The CASE deciding a member's suppression reason ('' for none), first reason first."""
+def _reason_sql(channel, *, needs_consent: bool = True) -> str:
+    """The CASE deciding a member's suppression reason ('' for none), first reason first. Without
+    `needs_consent` (a transactional notice) a member with no marketing answer is not suppressed;
+    an explicit no (this channel's, else every channel's) still is."""
     R = DeliveryReason
     return f"""CASE
         WHEN m.erased_at IS NOT NULL THEN '{R.ERASED.value}'
@@ -58,7 +63,7 @@ def _reason_sql(channel) -> str:
         WHEN %(store)s::bigint IS NOT NULL AND m.home_store_id IS DISTINCT FROM %(store)s::bigint
             THEN '{R.NOT_IN_STORE.value}'
         WHEN mk.granted = false THEN '{R.OPTED_OUT.value}'
-        WHEN mk.granted IS NULL THEN '{R.NO_CONSENT.value}'
+        {f"WHEN mk.granted IS NULL THEN '{R.NO_CONSENT.value}'" if needs_consent else ""}
         WHEN m.birthday > %(minor_cutoff)s AND NOT EXISTS (
             SELECT 1 FROM {members_sql.CONSENT} g WHERE g.member_id = m.id AND g.purpose = %(guardian)s
             AND g.granted) THEN '{R.MINOR.value}'
@@ -87,7 +92,8 @@ def _recipient_join(channel, *, hashed: bool) -> str:
     return f"LEFT JOIN LATERAL ({_recipient_sql(channel)}) AS rc ON true"
 
 
-def _insert_sql(channel, ids_sql: str, *, first: bool = False, hashed: bool = False) -> str:
+def _insert_sql(channel, ids_sql: str, *, first: bool = False, hashed: bool = False,
+                needs_consent: bool = True) -> str:
     # The most specific marketing answer wins: this channel's, else the one for all channels.
     return f"""
         INSERT INTO {DELIVERY} (send_month, campaign_id, member_id, state, reason, next_attempt_at,
@@ -107,8 +113,34 @@ def _insert_sql(channel, ids_sql: str, *, first: bool = False, hashed: bool = Fa
             ON ma.member_id = m.id AND ma.purpose = %(marketing)s AND ma.channel = 'all'
         CROSS JOIN LATERAL (SELECT coalesce(mc.granted, ma.granted) AS granted) AS mk
         {_recipient_join(channel, hashed=hashed)}
-        CROSS JOIN LATERAL (SELECT {_reason_sql(channel)} AS reason) AS v
+        CROSS JOIN LATERAL (SELECT {_reason_sql(channel, needs_consent=needs_consent)} AS reason) AS v
         {"" if first else "ON CONFLICT (campaign_id, member_id, send_month) DO NOTHING"}"""
+
+
+def insert_deliveries(*, campaign: Campaign, member_ids, now: dt.datetime,
+                      store_id: int | None) -> dict[int, tuple[str, str]]:
+    """Write `campaign`'s deliveries for exactly `member_ids` (a list handed over by code: a journey's
+    step, a service notice), in one INSERT ... SELECT with the fan-out's rules: each member pending,
+    or suppressed with its reason (erased, merged, not of `store_id` when given, opted out, no consent
+    unless the campaign is transactional, a minor without a guardian's consent, no address). No
+    holdout (that is a segment's measure). A member who already has a delivery of the campaign is
+    left as they are (ON CONFLICT DO NOTHING), so a retry writes nothing twice. The campaign has its
+    send month. Answers {member id: (state, reason)} of the rows written; ids of no member are skipped."""
+    ids = sorted({int(i) for i in member_ids})
+    if not ids:
+        return {}
+    if campaign.send_month is None:
+        raise ValueError("The campaign has no send month: start it before writing its deliveries.")
+    channel = channels.get(campaign.channel)
+    params = {"members": array(ids), "month": campaign.send_month, "campaign": campaign.pk, "now": now,
+              "holdout": 0, "store": store_id, "minor_cutoff": _minor_cutoff(timezone.localtime(now).date()),
+              "guardian": ConsentPurpose.GUARDIAN, "marketing": ConsentPurpose.MARKETING,
+              "channel": channel.consent_channel}
+    sql = _insert_sql(channel, "SELECT unnest(%(members)s::bigint[]) AS id",
+                      needs_consent=counts_toward_caps(campaign.purpose)) + " RETURNING member_id, state, reason"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {member_id: (state, reason) for member_id, state, reason in cursor.fetchall()}
 
 
 def _most_members(cursor, member_count: int) -> bool:

@@ -10,7 +10,15 @@ received" answer stays the final word for what Siyu cannot count, such as mass m
 outside it).
 
 Each member's count of today (MemberSendDay) is taken and locked in member-id order before the caps
-are decided, so two ticks claiming for two campaigns cannot both take a member's last slot."""
+are decided, so two ticks claiming for two campaigns cannot both take a member's last slot.
+
+A transactional campaign (a service notice, campaigns.models.Purpose) is neither held back by the
+caps nor counted toward them: its claim takes no slot and gives none back, so a member's marketing
+sends after it are judged as if it had not been sent. It needs no marketing consent either; an
+explicit "no" on its channel or on every channel still stops it (`withdrawn`), as do erasure, a
+merge and the minors' rule (a guardian's consent is about processing a child's data, not about
+marketing). On WeCom it still counts toward WeCom's own per-customer limit, which WeCom applies to
+every mass message whatever its purpose."""
 
 from __future__ import annotations
 
@@ -21,7 +29,7 @@ from dataclasses import dataclass, field
 from django.db import connection
 from django.utils import timezone
 
-from campaigns.models import DeliveryReason, MemberSendDay, Season, SendPolicy, WecomLimit
+from campaigns.models import DeliveryReason, MemberSendDay, Purpose, Season, SendPolicy, WecomLimit
 from members import sql as members_sql
 from members.models import ConsentPurpose
 
@@ -67,15 +75,24 @@ def counts_for_wecom(channel_code: str) -> bool:
     return channel_code == WECOM_CHANNEL
 
 
+def counts_toward_caps(purpose: str) -> bool:
+    """Whether a campaign of `purpose` is held to and counted toward the frequency caps (a
+    transactional notice is not)."""
+    return purpose != Purpose.TRANSACTIONAL
+
+
 def local_day(at: dt.datetime) -> dt.date:
     return timezone.localtime(at).date()
 
 
-def withdrawn(member_ids: list[int], *, consent_channel: str, now: dt.datetime) -> dict[int, str]:
+def withdrawn(member_ids: list[int], *, consent_channel: str, now: dt.datetime,
+              needs_consent: bool = True) -> dict[int, str]:
     """Members of a claim who may no longer be messaged since the fan-out decided they could (erased,
     merged, opted out or consent withdrawn for this channel, or now a minor without a guardian's
     consent, as the fan-out's rules read today), with the reason: the claim suppresses them, so an
-    answer given while a large send is under way holds for its remaining deliveries."""
+    answer given while a large send is under way holds for its remaining deliveries. Without
+    `needs_consent` (a transactional notice) a member who never answered is not withdrawn; one who
+    said no is."""
     from campaigns.services.fanout import _minor_cutoff
 
     if not member_ids:
@@ -86,7 +103,7 @@ def withdrawn(member_ids: list[int], *, consent_channel: str, now: dt.datetime) 
             f"SELECT m.id, CASE WHEN m.erased_at IS NOT NULL THEN '{R.ERASED.value}' "
             f"WHEN NOT ({members_sql.live('m')}) THEN '{R.MERGED.value}' "
             f"WHEN coalesce(mc.granted, ma.granted) = false THEN '{R.OPTED_OUT.value}' "
-            f"WHEN coalesce(mc.granted, ma.granted) IS NULL THEN '{R.NO_CONSENT.value}' "
+            f"WHEN %(needs_consent)s AND coalesce(mc.granted, ma.granted) IS NULL THEN '{R.NO_CONSENT.value}' "
             f"WHEN m.birthday > %(cutoff)s AND NOT EXISTS (SELECT 1 FROM {members_sql.CONSENT} g "
             f"WHERE g.member_id = m.id AND g.purpose = %(guardian)s AND g.granted) THEN '{R.MINOR.value}' END "
             f"FROM {members_sql.MEMBER} m "
@@ -95,7 +112,7 @@ def withdrawn(member_ids: list[int], *, consent_channel: str, now: dt.datetime) 
             f"LEFT JOIN {members_sql.CONSENT} ma ON ma.member_id = m.id AND ma.purpose = %(marketing)s "
             "AND ma.channel = 'all' WHERE m.id = ANY(%(ids)s)",
             {"ids": list(member_ids), "cutoff": _minor_cutoff(local_day(now)), "guardian": ConsentPurpose.GUARDIAN,
-             "marketing": ConsentPurpose.MARKETING, "channel": consent_channel},
+             "marketing": ConsentPurpose.MARKETING, "channel": consent_channel, "needs_consent": needs_consent},
         )
         return {member_id: reason for member_id, reason in cursor.fetchall() if reason}
 
@@ -130,11 +147,13 @@ def _over(caps, used) -> bool:
     return any(cap and n >= cap for cap, n in zip(caps, used, strict=True))
 
 
-def take_slots(member_ids: list[int], *, pol: SendPolicy, now: dt.datetime, wecom: bool = False) -> Allowance:
+def take_slots(member_ids: list[int], *, pol: SendPolicy, now: dt.datetime, wecom: bool = False,
+               counted: bool = True) -> Allowance:
     """Inside the claiming transaction: which candidates (member ids, one per delivery, a member may
     repeat) fit under the caps; their sends are counted at once (released by `release` when a send
     does not happen). `wecom`: the candidates are WeCom customer mass messages, counted apart too and
-    checked against WeCom's limit when the policy's mode is on.
+    checked against WeCom's limit when the policy's mode is on. Not `counted` (a transactional
+    notice): the caps neither hold them back nor count them; only WeCom's limit does, for `wecom`.
 
     One statement takes every candidate's slot for today (locking today's rows in member-id order)
     and reads the other days of the week and month beside it; the few refused are given back after.
@@ -145,12 +164,15 @@ def take_slots(member_ids: list[int], *, pol: SendPolicy, now: dt.datetime, weco
         wanted[member_id] = wanted.get(member_id, 0) + 1
     if not wanted:
         return Allowance([], [])
+    if not counted and not wecom:
+        return Allowance(list(range(len(member_ids))), [])
     ids, ns = zip(*sorted(wanted.items()), strict=True)
     month_start = today.replace(day=1)
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH taken AS (INSERT INTO {SEND_DAY} AS s (member_id, day, count, wecom) "
-            "SELECT u.id, %(today)s, u.n, CASE WHEN %(wecom)s THEN u.n ELSE 0 END "
+            "SELECT u.id, %(today)s, CASE WHEN %(counted)s THEN u.n ELSE 0 END, "
+            "CASE WHEN %(wecom)s THEN u.n ELSE 0 END "
             "FROM unnest(%(ids)s::bigint[], %(ns)s::int[]) AS u(id, n) ORDER BY u.id "
             "ON CONFLICT (member_id, day) DO UPDATE SET count = s.count + excluded.count, "
             "wecom = s.wecom + excluded.wecom RETURNING s.member_id, s.count, s.wecom) "
@@ -161,7 +183,7 @@ def take_slots(member_ids: list[int], *, pol: SendPolicy, now: dt.datetime, weco
             "coalesce(sum(o.wecom) FILTER (WHERE o.day >= %(month_start)s), 0) "
             f"FROM taken t LEFT JOIN {SEND_DAY} o ON o.member_id = t.member_id "
             "AND o.day >= %(since)s AND o.day < %(today)s GROUP BY t.member_id, t.count, t.wecom",
-            {"today": today, "ids": list(ids), "ns": list(ns), "wecom": wecom,
+            {"today": today, "ids": list(ids), "ns": list(ns), "wecom": wecom, "counted": counted,
              "week": today - dt.timedelta(days=WEEK_DAYS), "month": today - dt.timedelta(days=MONTH_DAYS),
              "month_start": month_start,
              "since": min(month_start, today - dt.timedelta(days=MONTH_DAYS - 1))},
@@ -170,11 +192,11 @@ def take_slots(member_ids: list[int], *, pol: SendPolicy, now: dt.datetime, weco
         # same of WeCom sends with the calendar month for the last.
         counts, wecom_counts = {}, {}
         for member_id, after, wecom_after, week_before, month_before, w_week, w_month in cursor.fetchall():
-            before = int(after) - wanted[member_id]
+            before = int(after) - (wanted[member_id] if counted else 0)
             counts[member_id] = [before, before + int(week_before), before + int(month_before)]
             w_before = int(wecom_after) - (wanted[member_id] if wecom else 0)
             wecom_counts[member_id] = [w_before, w_before + int(w_week), w_before + int(w_month)]
-        caps = caps_on(pol, today)
+        caps = caps_on(pol, today) if counted else (0, 0, 0)
         w_caps = wecom_caps(pol, today) if wecom else (0, 0, 0)
         allowed, refused, limited, given_back = [], [], [], {}
         for index, member_id in enumerate(member_ids):
@@ -189,26 +211,27 @@ def take_slots(member_ids: list[int], *, pol: SendPolicy, now: dt.datetime, weco
         if given_back:
             back_ids, back_ns = zip(*sorted(given_back.items()), strict=True)
             cursor.execute(
-                f"UPDATE {SEND_DAY} s SET count = s.count - u.n, "
+                f"UPDATE {SEND_DAY} s SET count = s.count - CASE WHEN %s THEN u.n ELSE 0 END, "
                 "wecom = s.wecom - CASE WHEN %s THEN u.n ELSE 0 END "
                 "FROM unnest(%s::bigint[], %s::int[]) AS u(id, n) WHERE s.member_id = u.id AND s.day = %s",
-                [wecom, list(back_ids), list(back_ns), today],
+                [counted, wecom, list(back_ids), list(back_ns), today],
             )
     return Allowance(allowed, refused, limited)
 
 
-def release(claims: list[tuple[int, dt.datetime]], *, wecom: bool = False) -> None:
+def release(claims: list[tuple[int, dt.datetime]], *, wecom: bool = False, counted: bool = True) -> None:
     """Give back the slots of sends that did not happen: (member id, claimed at) each; `wecom`: they
-    were WeCom customer mass messages (counted apart too)."""
-    if not claims:
+    were WeCom customer mass messages (counted apart too); not `counted`: they took no slot of the
+    caps (a transactional notice), so only WeCom's count, if any, is given back."""
+    if not claims or (not counted and not wecom):
         return
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {SEND_DAY} s SET count = greatest(s.count - u.n, 0), "
+            f"UPDATE {SEND_DAY} s SET count = CASE WHEN %s THEN greatest(s.count - u.n, 0) ELSE s.count END, "
             "wecom = CASE WHEN %s THEN greatest(s.wecom - u.n, 0) ELSE s.wecom END "
             "FROM (SELECT id, day, count(*) AS n FROM unnest(%s::bigint[], %s::date[]) AS x(id, day) "
             "GROUP BY id, day) AS u WHERE s.member_id = u.id AND s.day = u.day",
-            [wecom, [member_id for member_id, _at in claims], [local_day(at) for _id, at in claims]],
+            [counted, wecom, [member_id for member_id, _at in claims], [local_day(at) for _id, at in claims]],
         )
 
 
