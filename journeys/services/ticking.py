@@ -285,23 +285,12 @@ def _campaigns(steps: list[JourneyStep], now: dt.datetime) -> dict:
 
 
 def _send(rows: list[Due], step: JourneyStep, p: Pass) -> None:
-    from campaigns import channels
     from campaigns.models import DeliveryState
     from campaigns.services import fanout
-    from members.models import ConsentPurpose
 
     campaign = p.campaigns[step.pk]
-    channel = channels.get(campaign.channel)
-    sql = fanout._insert_sql(channel, "SELECT unnest(%(members)s::bigint[]) AS id") + \
-        " RETURNING member_id, state, reason"
-    params = {"members": array([r.member_id for r in rows]), "month": campaign.send_month, "campaign": campaign.pk,
-              "now": p.now, "holdout": 0, "store": campaign.store_id,
-              "minor_cutoff": fanout._minor_cutoff(timezone.localtime(p.now).date()),
-              "guardian": ConsentPurpose.GUARDIAN, "marketing": ConsentPurpose.MARKETING,
-              "channel": channel.consent_channel}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        written = {member: (state, reason) for member, state, reason in cursor.fetchall()}
+    written = fanout.insert_deliveries(campaign=campaign, member_ids=[r.member_id for r in rows], now=p.now,
+                                       store_id=campaign.store_id)
     outcomes = []
     for r in rows:
         state, reason = written.get(r.member_id, (None, "already_sent"))
