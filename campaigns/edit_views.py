@@ -47,6 +47,8 @@ def detail_context(campaign: Campaign, user) -> dict:
         elif campaign.next_occurrence_at:
             upcoming = [campaign.next_occurrence_at]
         context.update(runs=runs, upcoming=upcoming)
+        if campaign.status in service.OPEN_RUN:  # cancelling it stops these too (its confirm says so)
+            context["series_stop"] = service.stop_preview(campaign)
     if context["can_test_send"]:
         context.update(
             test_sends=list(test_sends.list_for(campaign, user)[:TEST_SENDS_SHOWN]),

@@ -56,6 +56,28 @@ class CampaignDetailSerializer(CampaignSerializer):
         return self.context["reasons"]
 
 
+class StoppedSerializer(serializers.Serializer):
+    runs = serializers.IntegerField(help_text="A series' runs that were not finished (scheduled, sending, paused), "
+                                              "cancelled with it; 0 for a one-off campaign.")
+    deliveries = serializers.IntegerField(help_text="Member deliveries not sent yet, suppressed as cancelled (the "
+                                                    "campaign's own and its runs'); sent ones stay sent.")
+    group_deliveries = serializers.IntegerField(help_text="Customer-group deliveries not handed to WeCom yet, "
+                                                          "cancelled.")
+
+
+class CampaignCancelSerializer(CampaignDetailSerializer):
+    stopped = serializers.SerializerMethodField(help_text="What this call stopped (0s for a retry that found it "
+                                                          "cancelled already).")
+
+    class Meta(CampaignDetailSerializer.Meta):
+        fields = [*CampaignDetailSerializer.Meta.fields, "stopped"]
+        read_only_fields = fields
+
+    @extend_schema_field(StoppedSerializer)
+    def get_stopped(self, obj) -> dict:
+        return self.context["stopped"]
+
+
 class CampaignInputSerializer(serializers.Serializer):
     name = strict.CharField(max_length=100)
     segment = strict.IntegerField(min_value=1, help_text="The segment's id; it is snapshotted when sending starts.")

@@ -4,6 +4,8 @@ store's campaigns only; store staff write drafts but cannot approve or send."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.decorators import action
@@ -13,6 +15,7 @@ from campaigns import queries
 from campaigns.api import editing
 from campaigns.api import results as results_api
 from campaigns.api.serializers import (
+    CampaignCancelSerializer,
     CampaignDetailSerializer,
     CampaignInputSerializer,
     CampaignSerializer,
@@ -51,8 +54,11 @@ ACTION = extend_schema(request=None, responses={200: CampaignDetailSerializer, *
     pause=extend_schema(summary="Pause sending", request=None, responses={200: CampaignDetailSerializer, **ERRORS}),
     resume=extend_schema(summary="Resume a paused campaign", request=None,
                          responses={200: CampaignDetailSerializer, **ERRORS}),
-    cancel=extend_schema(summary="Cancel: its pending deliveries are suppressed as cancelled", request=None,
-                         responses={200: CampaignDetailSerializer, **ERRORS}),
+    cancel=extend_schema(summary="Cancel: its pending deliveries are suppressed as cancelled; a series also cancels "
+                                 "its runs not finished (a run already sending stops: what it has not sent is "
+                                 "recorded as cancelled), and the answer says how many runs and deliveries it "
+                                 "stopped", request=None,
+                         responses={200: CampaignCancelSerializer, **ERRORS}),
     deliveries=extend_schema(summary="A campaign's deliveries (filter by member, state, reason), by member",
                              responses=DeliverySerializer(many=True)),
     results=extend_schema(summary="A campaign's results: its funnel by store and staff, link clicks, attributed "
@@ -126,7 +132,10 @@ class CampaignViewSet(ScopedCreateListRetrieveViewSet):
 
     @action(detail=True, methods=["post"], filterset_class=None)
     def cancel(self, request, pk=None):
-        return self._detail(service.cancel(campaign=self.get_object(), actor=request.user))
+        campaign, stopped = service.cancel_counted(campaign=self.get_object(), actor=request.user)
+        context = {"counts": queries.counts_by_state([campaign.pk]), "reasons": queries.counts_by_reason(campaign.pk),
+                   "stopped": dataclasses.asdict(stopped)}
+        return Response(CampaignCancelSerializer(campaign, context=context).data)
 
     @action(detail=True, methods=["get"], filterset_class=None, pagination_class=cursor_ordered_by("member_id"))
     def deliveries(self, request, pk=None):

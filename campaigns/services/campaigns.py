@@ -16,7 +16,15 @@ from django.utils.translation import gettext as _
 from campaigns import channels, content
 from campaigns.links import services as links
 from campaigns.links import text as link_text
-from campaigns.models import Campaign, CampaignStatus, WecomMassTask
+from campaigns.models import (
+    Campaign,
+    CampaignStatus,
+    Delivery,
+    DeliveryState,
+    GroupDelivery,
+    GroupDeliveryState,
+    WecomMassTask,
+)
 from campaigns.services import attachments as attachment_service
 from campaigns.services import fanout, recurrence
 from members.segments.models import Segment
@@ -305,27 +313,79 @@ def resume(*, campaign: Campaign, actor) -> Campaign:
     return campaign
 
 
-@transaction.atomic
+@dataclass(frozen=True)
+class Stopped:
+    """What a cancel stopped: a series' runs that were not finished, and the deliveries (member ones
+    suppressed, group ones cancelled) that had not gone out yet, each with the reason cancelled."""
+
+    runs: int = 0
+    deliveries: int = 0
+    group_deliveries: int = 0
+
+
+OPEN_RUN = (S.DRAFT, S.APPROVED, S.SCHEDULED, S.SENDING, S.PAUSED)  # a run that is neither done nor cancelled
+
+
 def cancel(*, campaign: Campaign, actor) -> Campaign:
-    """Stop a campaign: its pending deliveries are suppressed as cancelled (sends in flight finish)."""
+    """Stop a campaign: its pending deliveries are suppressed as cancelled (sends in flight finish).
+    A series stops its runs that are not finished too (cancel_counted)."""
+    return cancel_counted(campaign=campaign, actor=actor)[0]
+
+
+@transaction.atomic
+def cancel_counted(*, campaign: Campaign, actor) -> tuple[Campaign, Stopped]:
+    """Cancel, and say what it stopped. A series (recurring campaign) makes no run after this and
+    cancels each of its runs that is not finished (scheduled, sending, paused) as a run's own cancel
+    does, in this one transaction: rows not sent yet are recorded as cancelled, sent ones stay.
+    The series' row lock comes first (a tick making a run holds it until the run is written, so no
+    run slips past), then the runs' in id order. Repeating it stops nothing more; it also finishes
+    the runs of a series cancelled before its runs were stopped with it."""
     _check_approver(actor)
     campaign = _locked(campaign, actor)
-    if campaign.status == S.CANCELLED:
-        return campaign
     if campaign.status == S.DONE:
         raise _conflict(campaign, _("cancelled"))
     now = timezone.now()
+    deliveries = groups = 0
+    if campaign.status != S.CANCELLED:
+        deliveries, groups = _stop(campaign, now)
+    elif not campaign.repeat:
+        return campaign, Stopped()
+    runs = list(Campaign.objects.select_for_update().filter(parent=campaign, status__in=OPEN_RUN).order_by("pk"))
+    for run in runs:
+        stopped, stopped_groups = _stop(run, now)
+        deliveries, groups = deliveries + stopped, groups + stopped_groups
+    return campaign, Stopped(runs=len(runs), deliveries=deliveries, group_deliveries=groups)
+
+
+def _stop(campaign: Campaign, now: dt.datetime) -> tuple[int, int]:
+    """Mark a locked campaign cancelled and record its rows not sent yet as cancelled, in the
+    caller's transaction: (member deliveries suppressed, group deliveries cancelled)."""
     campaign.status, campaign.finished_at = S.CANCELLED, now
     campaign.next_occurrence_at = None  # a series: no run after this one
     campaign.save(update_fields=["status", "finished_at", "next_occurrence_at", "updated_at"])
+    suppressed = 0
     if campaign.send_month:
         from campaigns.services import sending
 
-        sending.suppress_cancelled(campaign=campaign, now=now)  # each row a delivery.state_changed event
+        suppressed = sending.suppress_cancelled(campaign=campaign, now=now)  # each row a delivery.state_changed event
     # WeCom tasks waiting for staff are cancelled in WeCom by the results poller (the ledger is the
     # outbox of that call); due now.
     WecomMassTask.objects.filter(campaign=campaign, finished_at__isnull=True).update(next_poll_at=now)
     from campaigns.services import group_messages
 
-    group_messages.cancel(campaign, now=now)  # its customer groups not handed to WeCom yet
-    return campaign
+    return suppressed, group_messages.cancel(campaign, now=now)  # its customer groups not handed to WeCom yet
+
+
+def stop_preview(campaign: Campaign) -> Stopped:
+    """What cancelling the series would stop now (its confirm screen says so): its runs not finished
+    and their deliveries still pending. Nothing for a one-off campaign or a run."""
+    if not campaign.repeat:
+        return Stopped()
+    runs = list(Campaign.objects.filter(parent=campaign, status__in=OPEN_RUN).values_list("pk", flat=True))
+    if not runs:
+        return Stopped()
+    return Stopped(
+        runs=len(runs),
+        deliveries=Delivery.objects.filter(campaign_id__in=runs, state=DeliveryState.PENDING).count(),
+        group_deliveries=GroupDelivery.objects.filter(campaign_id__in=runs, state=GroupDeliveryState.PENDING).count(),
+    )
