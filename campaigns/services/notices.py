@@ -1,22 +1,31 @@
 """Service notices (an event's reminders, a booking's reminders) sent by the campaigns' engine.
 
-The apps below hand over a list of member ids and one text; this makes a campaign of exactly those
-members, started at once, as a journey's send step does: no segment, its deliveries written by the
-fan-out's own statement (campaigns.services.fanout._insert_sql) from the given ids, so each member
-is pending or suppressed with the fan-out's reason (erased, merged, opted out, no consent for the
-channel, a minor without a guardian's consent, no address), and the sending engine sends the
-pending ones with its caps, quiet hours and the consent read again at claim time. The project has
-no notion of a transactional message beside marketing, so a notice counts toward the member's
-frequency caps like any campaign and needs the marketing consent of its channel. The campaign
-belongs to the event's or booking's store, but its members are not held to that store: they are
-exactly the ones its event or booking named, wherever their home store is.
+The apps below hand over a list of member ids, one text and the notice's purpose; this makes a
+campaign of exactly those members, started at once, as a journey's send step does: no segment, its
+deliveries written by the fan-out's statement for a list (campaigns.services.fanout.insert_deliveries),
+so each member is pending or suppressed with the fan-out's reason, and the sending engine sends the
+pending ones with the rules read again at claim time.
+
+A reminder of something the member asked for (an event they signed up for, a booking they made) is
+transactional (campaigns.models.Purpose): it is neither held back by the frequency caps nor counted
+toward them, and needs no marketing consent; but an explicit no to messages on its channel or on
+every channel (an opt-out, a "stop everything") still stops it as opted_out, and so do an erasure, a
+merge, a minor without a guardian's consent and no reachable address. Quiet hours defer it; given
+`valid_until` (the event's or the booking's start), what is still pending then, or would be held by
+quiet hours past it, is suppressed as expired rather than sent late. A marketing notice is a campaign
+like any other: counted, and only to members with marketing consent for its channel. Only this
+module makes transactional campaigns: the dashboard and the API write marketing ones.
+
+The campaign belongs to the event's or booking's store, but its members are not held to that store:
+they are exactly the ones its event or booking named, wherever their home store is.
 
 The channel is settings.SIYU_NOTICE_CHANNEL ("outbox" unless set: the demo default); a channel
 that is unavailable (its settings missing, no WeCom corp) falls back to the outbox rather than
 losing the notice. An empty list makes nothing. Each hand-over carries a dedupe key (the notices'
 ids, hashed): taken under a transaction-scoped advisory lock, a second call with the same key
 answers the campaign the first one made, and the deliveries are written ON CONFLICT DO NOTHING,
-so a retry never makes a second campaign or a second delivery.
+so a retry never makes a second campaign or a second delivery. The key is the campaign's
+created_by_label ("notice:<key>", models.NOTICE_LABEL), which the campaign list's kinds read too.
 """
 
 from __future__ import annotations
@@ -30,13 +39,12 @@ from django.utils import timezone
 
 from campaigns import channels, partitions
 from campaigns.links import services as links
-from campaigns.models import Campaign, CampaignStatus
-from members.models import ConsentPurpose
-from scrm.sql import array
+from campaigns.models import NOTICE_LABEL, Campaign, CampaignStatus, Purpose
+from campaigns.services import fanout
 
 DEFAULT_CHANNEL = "outbox"
 ADVISORY = 871_400  # pg_advisory_xact_lock's first key: one notice hand-over at a time per dedupe key
-LABEL = "notice:"  # created_by_label of a notice's campaign: "notice:<dedupe key>"
+LABEL = NOTICE_LABEL  # created_by_label of a notice's campaign: "notice:<dedupe key>"
 MAX_MEMBERS = 10_000  # members per hand-over (the hand-overs give at most 1,000)
 
 
@@ -62,10 +70,16 @@ def _literal(text: str) -> str:
 
 
 @transaction.atomic
-def send_notice(*, key: str, name: str, store_id: int | None, text: str, member_ids, now: dt.datetime | None = None,
+def send_notice(*, key: str, name: str, store_id: int | None, text: str, member_ids, purpose: str,
+                valid_until: dt.datetime | None = None, now: dt.datetime | None = None,
                 channel: str | None = None) -> Campaign | None:
     """Make and start the campaign of one notice for exactly `member_ids` (None for an empty list);
-    the same `key` again answers the campaign made the first time and writes nothing new."""
+    the same `key` again answers the campaign made the first time and writes nothing new.
+    `purpose`: Purpose.TRANSACTIONAL for a reminder of what the member asked for, else
+    Purpose.MARKETING. `valid_until`: when the notice becomes pointless (the start of what it reminds
+    of); its deliveries not sent by then are suppressed as expired."""
+    if purpose not in Purpose.values:
+        raise ValueError(f"A notice's purpose is one of {', '.join(Purpose.values)}, not {purpose!r}.")
     ids = sorted({int(i) for i in member_ids})
     if not ids:
         return None
@@ -82,26 +96,13 @@ def send_notice(*, key: str, name: str, store_id: int | None, text: str, member_
     month = partitions.month_of(now)
     campaign = Campaign.objects.create(
         name=name[:100], store_id=store_id, channel=code, content=_literal(text), status=CampaignStatus.SENDING,
-        scheduled_at=now, started_at=now, send_month=month, created_by_label=label)
+        scheduled_at=now, started_at=now, send_month=month, created_by_label=label, purpose=purpose,
+        expires_at=valid_until)
     links.ensure_links(campaign=campaign)
-    _fan_out(campaign, ids, now)
+    # No store rule: the members are exactly those the event or booking of this store named,
+    # wherever their home store is (a member of another store signed up here is told too).
+    fanout.insert_deliveries(campaign=campaign, member_ids=ids, now=now, store_id=None)
     return campaign
-
-
-def _fan_out(campaign: Campaign, ids: list[int], now: dt.datetime) -> int:
-    from campaigns.services import fanout
-
-    ch = channels.get(campaign.channel)
-    params = {"members": array(ids), "month": campaign.send_month, "campaign": campaign.pk, "now": now,
-              # No store rule: the members are exactly those the event or booking of this store named,
-              # wherever their home store is (a member of another store signed up here is told too).
-              "holdout": 0, "store": None,
-              "minor_cutoff": fanout._minor_cutoff(timezone.localtime(now).date()),
-              "guardian": ConsentPurpose.GUARDIAN, "marketing": ConsentPurpose.MARKETING,
-              "channel": ch.consent_channel}
-    with connection.cursor() as cursor:
-        cursor.execute(fanout._insert_sql(ch, "SELECT unnest(%(members)s::bigint[]) AS id"), params)
-        return cursor.rowcount
 
 
 def send_event_notices(batch) -> str:
@@ -109,5 +110,6 @@ def send_event_notices(batch) -> str:
     ("" when the batch has no members)."""
     key = dedupe_key(f"event:{batch.event_id}:{batch.kind}", batch.notice_ids)
     campaign = send_notice(key=key, name=batch.name, store_id=batch.store_id, text=batch.text,
-                           member_ids=batch.member_ids, now=batch.now)
+                           member_ids=batch.member_ids, purpose=batch.purpose, valid_until=batch.valid_until,
+                           now=batch.now)
     return f"campaign:{campaign.pk}" if campaign is not None else ""

@@ -4,9 +4,12 @@ Per sending campaign: claim due pending deliveries with SELECT ... FOR UPDATE SK
 caps in that transaction (refused: suppressed, cap_reached) and mark the rest sending with a lease;
 after commit, render and hand them to the channel; write each answer back (sent; pending again after
 a backoff; failed with the provider's answer or after the last attempt). Quiet hours move due rows
-to the end of the window. A "sending" row whose lease ran out (a worker died between claim and
-answer) is settled by asking the channel whether it has it: sent if so, pending again if not.
-A campaign is done only when none of its deliveries is pending or sending."""
+to the end of the window; a campaign that is pointless after a time (a notice's `expires_at`: the event
+or booking has begun) has its rows still pending suppressed as expired once that time has come or
+quiet hours would hold them past it. A transactional campaign (a service notice) is not held to the
+caps and takes none of their slots (campaigns.services.respect). A "sending" row whose lease ran out
+(a worker died between claim and answer) is settled by asking the channel whether it has it: sent if
+so, pending again if not. A campaign is done only when none of its deliveries is pending or sending."""
 
 from __future__ import annotations
 
@@ -74,6 +77,7 @@ class TickReport:
     failed: int = 0
     capped: int = 0
     deferred: int = 0
+    expired: int = 0
     settled: int = 0
     finished: int = 0
     errors: list[str] = field(default_factory=list)
@@ -145,8 +149,9 @@ def claim(campaign: Campaign, *, limit: int, now: dt.datetime, pol) -> tuple[lis
         rows = [Claimed(*row, claimed_at=now) for row in cursor.fetchall()]
     if not rows:
         return [], 0
+    counted = respect.counts_toward_caps(campaign.purpose)
     # An erasure, opt-out or withdrawn consent since the fan-out holds for the rows still to send.
-    gone = respect.withdrawn([r.member_id for r in rows], now=now,
+    gone = respect.withdrawn([r.member_id for r in rows], now=now, needs_consent=counted,
                              consent_channel=channels.get(campaign.channel).consent_channel)
     if gone:
         by_reason: dict[str, list[Claimed]] = {}
@@ -156,7 +161,7 @@ def claim(campaign: Campaign, *, limit: int, now: dt.datetime, pol) -> tuple[lis
         for reason, suppressed in by_reason.items():
             _set_state(suppressed, state=DeliveryState.SUPPRESSED.value, reason=reason, now=now)
         rows = [r for r in rows if r.member_id not in gone]
-    allowance = respect.take_slots([r.member_id for r in rows], pol=pol, now=now,
+    allowance = respect.take_slots([r.member_id for r in rows], pol=pol, now=now, counted=counted,
                                    wecom=respect.counts_for_wecom(campaign.channel))
     capped = [rows[i] for i in allowance.refused]
     limited = [rows[i] for i in allowance.limited]
@@ -199,9 +204,11 @@ def _write(rows: list[tuple[Claimed, Result]], sql_set: str, params: dict, *,
 
 
 def _record(pairs: list[tuple[Claimed, Result]], *, now: dt.datetime, pol, report: TickReport,
-            guard_claim: bool = True, cancelled: bool = False, wait=backoff, wecom: bool = False) -> None:
+            guard_claim: bool = True, cancelled: bool = False, wait=backoff, wecom: bool = False,
+            counted: bool = True) -> None:
     """Write each result back, in one statement per outcome, and give back the cap slots of sends
-    that did not happen. A retry is due again after `wait(attempts)`."""
+    that did not happen (none for a campaign not `counted`: it took none). A retry is due again
+    after `wait(attempts)`."""
     done = [(c, r) for c, r in pairs if r.outcome is Outcome.SENT]
     accepted = [(c, r) for c, r in pairs if r.outcome is Outcome.ACCEPTED]  # final once confirmed
     retry = [(c, r) for c, r in pairs if r.outcome is Outcome.RETRY]
@@ -233,7 +240,7 @@ def _record(pairs: list[tuple[Claimed, Result]], *, now: dt.datetime, pol, repor
             unsent += written
         unsent += _write(stopped, "state = 'suppressed', reason = %(reason)s, error = k.error",
                          {"now": now, "reason": DeliveryReason.CANCELLED.value}, guard_claim=guard_claim)
-        respect.release(unsent, wecom=wecom)
+        respect.release(unsent, wecom=wecom, counted=counted)
 
 
 def _outgoing(campaign: Campaign, claimed: list[Claimed], channel) -> tuple[list[Outgoing], list[Result]]:
@@ -267,7 +274,7 @@ def send_batch(campaign: Campaign, claimed: list[Claimed], *, now: dt.datetime, 
     results += [Result(c.id, Outcome.RETRY, error="no answer from the channel")
                 for c in claimed if c.id not in answered]
     _record([(by_id[r.delivery_id], r) for r in results if r.delivery_id in by_id], now=now, pol=pol, report=report,
-            wecom=respect.counts_for_wecom(campaign.channel))
+            wecom=respect.counts_for_wecom(campaign.channel), counted=respect.counts_toward_caps(campaign.purpose))
 
 
 # --- leases ----------------------------------------------------------------------------------------
@@ -278,25 +285,27 @@ def settle_leases(*, now: dt.datetime, pol, report: TickReport, lease: dt.timede
     (or failed after the last attempt; suppressed when the campaign was cancelled)."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT d.send_month, d.id, d.member_id, d.attempts, d.claimed_at, d.campaign_id, c.channel, c.status "
+            "SELECT d.send_month, d.id, d.member_id, d.attempts, d.claimed_at, d.campaign_id, c.channel, c.status, "
+            "c.purpose "
             f"FROM {DELIVERY} d JOIN {CAMPAIGN} c ON c.id = d.campaign_id "
             "WHERE d.state = 'sending' AND d.claimed_at < %s ORDER BY d.claimed_at LIMIT %s "
             "FOR UPDATE OF d SKIP LOCKED",
             [now - lease, limit],
         )
         rows = cursor.fetchall()
-        groups: dict[tuple[int, str, str], list[Claimed]] = {}
-        for month, pk, member_id, attempts, claimed_at, campaign_id, code, status in rows:
+        groups: dict[tuple[int, str, str, str], list[Claimed]] = {}
+        for month, pk, member_id, attempts, claimed_at, campaign_id, code, status, purpose in rows:
             claimed = Claimed(month, pk, member_id, attempts, claimed_at)
-            groups.setdefault((campaign_id, code, status), []).append(claimed)
-        for (campaign_id, code, status), claimed in groups.items():
+            groups.setdefault((campaign_id, code, status, purpose), []).append(claimed)
+        for (campaign_id, code, status, purpose), claimed in groups.items():
             outgoing = [Outgoing(c.send_month, c.id, campaign_id, c.member_id, "", "") for c in claimed]
             known = channels.get(code).settle(outgoing)
             pairs = [(c, known.get(c.id) or Result(c.id, Outcome.RETRY, error="lease expired: not sent"))
                      for c in claimed]
             # A worker that died sent nothing the channel knows of: due again at once.
             _record(pairs, now=now, pol=pol, report=report, cancelled=status == CampaignStatus.CANCELLED,
-                    wait=lambda attempts: dt.timedelta(0), wecom=respect.counts_for_wecom(code))
+                    wait=lambda attempts: dt.timedelta(0), wecom=respect.counts_for_wecom(code),
+                    counted=respect.counts_toward_caps(purpose))
             report.settled += len(pairs)
 
 
@@ -324,6 +333,20 @@ def suppress_cancelled(*, campaign: Campaign, now: dt.datetime) -> int:
         "SELECT count(*) FROM w", now=now)
     with connection.cursor() as cursor:
         cursor.execute(statement, {**params, "reason": DeliveryReason.CANCELLED.value, "now": now,
+                                   "campaign": campaign.pk, "month": campaign.send_month})
+        return cursor.fetchone()[0]
+
+
+def suppress_expired(*, campaign: Campaign, now: dt.datetime) -> int:
+    """A campaign past its point (`expires_at`): its pending deliveries, due now or deferred, are
+    suppressed as expired, each one an event, in one statement. Rows being sent finish."""
+    statement, params = with_state_events(
+        f"UPDATE {DELIVERY} d SET state = 'suppressed', reason = %(reason)s, updated_at = %(now)s "
+        "WHERE d.campaign_id = %(campaign)s AND d.send_month = %(month)s AND d.state = 'pending' "
+        "RETURNING d.id, d.campaign_id, d.member_id, d.state, d.reason",
+        "SELECT count(*) FROM w", now=now)
+    with connection.cursor() as cursor:
+        cursor.execute(statement, {**params, "reason": DeliveryReason.EXPIRED.value, "now": now,
                                    "campaign": campaign.pk, "month": campaign.send_month})
         return cursor.fetchone()[0]
 
@@ -367,6 +390,11 @@ def run_campaign(campaign: Campaign, *, pol, report: TickReport, deadline: float
     while time.monotonic() < deadline:
         now = now_fn()
         until = respect.quiet_until(pol, now)
+        # Pointless from `expires_at` on: nothing pending may go out then, and a deferral to the end of
+        # quiet hours that lands at or after it would only send it late.
+        if campaign.expires_at is not None and max(now, until or now) >= campaign.expires_at:
+            report.expired += suppress_expired(campaign=campaign, now=now)
+            return
         if until is not None:
             report.deferred += _defer_quiet(campaign, until, now)
             return

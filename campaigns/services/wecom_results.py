@@ -100,7 +100,8 @@ def apply_page(task: WecomMassTask, campaign: Campaign, rows: list[dict], *, now
     report.not_friends += sum(1 for *_k, status in written if status == 2)
     report.already_received += sum(1 for *_k, status in written if status == 3)
     respect.release([(member_id, claimed_at) for member_id, claimed_at, status in written
-                     if status != 1 and claimed_at is not None], wecom=True)
+                     if status != 1 and claimed_at is not None], wecom=True,
+                    counted=respect.counts_toward_caps(campaign.purpose))
 
 
 def _waiting(task: WecomMassTask, campaign: Campaign) -> int:
@@ -128,7 +129,8 @@ def expire(task: WecomMassTask, campaign: Campaign, *, reason: str, now: dt.date
             **events, "state": state, "reason": reason, "error": error[:ERROR_MAX], "now": now,
             "month": campaign.send_month, "ids": task.delivery_ids, "msgid": task.msgid})
         written = cursor.fetchall()
-    respect.release([(m, at) for m, at in written if at is not None], wecom=True)
+    respect.release([(m, at) for m, at in written if at is not None], wecom=True,
+                    counted=respect.counts_toward_caps(campaign.purpose))
     return len(written)
 
 
