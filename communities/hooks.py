@@ -28,6 +28,10 @@ class NoticeBatch:
     member_ids: tuple[int, ...]
     notice_ids: tuple[int, ...]
     now: dt.datetime
+    # "transactional" for a notice of what the member asked for (a seat they hold or waited for):
+    # not held to the marketing caps nor its consent; "marketing" otherwise (campaigns.models.Purpose).
+    purpose: str = "marketing"
+    valid_until: dt.datetime | None = None  # pointless from then on (the event's start): not sent late
 
 
 # A sender takes a batch and answers a short reference of what it made of it (a campaign's id).

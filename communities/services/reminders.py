@@ -16,8 +16,9 @@ Sending: the rows are the outbox, handed to the campaigns' engine (communities.h
 sit above communities, so they register the sender). `hand_over` claims unhanded notices with
 FOR UPDATE SKIP LOCKED, an event and kind at a time, gives them to the sender and marks them
 handed in one transaction: the sender writes its deliveries in it, so a notice becomes a delivery
-exactly once, and consent, the frequency caps and quiet hours are the engine's, as for any
-campaign. With no sender registered nothing is handed and nothing is lost."""
+exactly once. They are transactional notices, valid until the event starts: the engine applies
+quiet hours and the member's explicit no but neither the frequency caps nor the marketing consent
+(campaigns.services.notices). With no sender registered nothing is handed and nothing is lost."""
 
 from __future__ import annotations
 
@@ -144,6 +145,7 @@ def hand_over(*, now=None, batch: int = BATCH, max_batches: int = MAX_BATCHES) -
             ref = sender(hooks.NoticeBatch(
                 event_id=event_id, store_id=event.store_id, kind=kind, name=f"{event.title} · {label}"[:100],
                 text=_wording(kind, event), member_ids=tuple(member_ids), notice_ids=tuple(notice_ids), now=now,
+                purpose="transactional", valid_until=event.starts_at,
             ))
             cursor.execute(f"UPDATE {REMINDER} SET handed_at = %s, handed_to = %s WHERE id = ANY(%s)",
                            [now, str(ref or "")[:64], notice_ids])
