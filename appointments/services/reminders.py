@@ -17,8 +17,10 @@ Sending: a reminder written `sent` is handed to the campaigns' engine in the tra
 it (campaigns.services.notices, one campaign per store, kind and text: the bookings of one service at
 one time), so the row's existence is the hand-over's mark: a booking's kind is handed exactly once,
 with the bookings claimed SKIP LOCKED and the rows unique per (booking, kind). `sent` says it was
-given to the engine; the campaign's delivery says what became of it (its consent for the channel,
-caps, quiet hours, an address). A `suppressed` row is never handed.
+given to the engine; the campaign's delivery says what became of it. The notice is transactional and
+valid until the booking starts: not held to the frequency caps nor the marketing consent, but an
+opt-out, quiet hours (expired if they would hold it past the start) and an address still apply. A
+`suppressed` row is never handed.
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ def _statement() -> str:
                %(now)s
         FROM due
         ON CONFLICT (booking_id, kind) DO NOTHING
-        RETURNING id, member_id, store_id, kind, state, text"""
+        RETURNING id, member_id, store_id, kind, state, text, booking_id"""
 
 
 def hand_over(rows, *, now) -> int:
@@ -79,15 +81,19 @@ def hand_over(rows, *, now) -> int:
     kind, text), in the caller's transaction; returns how many were handed."""
     from campaigns.services import notices
 
-    groups: dict[tuple[int, str, str], list[tuple[int, int]]] = {}
-    for reminder_id, member_id, store_id, kind, state, text in rows:
+    groups: dict[tuple[int, str, str], list[tuple[int, int, int]]] = {}
+    for reminder_id, member_id, store_id, kind, state, text, booking_id in rows:
         if state == ReminderState.SENT:
-            groups.setdefault((store_id, kind, text), []).append((reminder_id, member_id))
+            groups.setdefault((store_id, kind, text), []).append((reminder_id, member_id, booking_id))
+    starts = dict(Booking.objects.filter(pk__in=[item[2] for items in groups.values() for item in items])
+                  .values_list("pk", "starts_at"))
     for (store_id, kind, text), items in groups.items():
-        ids = [reminder_id for reminder_id, _member in items]
+        ids = [reminder_id for reminder_id, _member, _booking in items]
         name = f"{_('Booking reminder')} · {ReminderKind(kind).label} · {text}"
+        # A service message (the member booked it), pointless once the booking has begun.
         notices.send_notice(key=notices.dedupe_key(f"booking:{kind}", ids), name=name, store_id=store_id,
-                            text=text, member_ids=[member for _id, member in items], now=now)
+                            text=text, member_ids=[member for _id, member, _booking in items], now=now,
+                            purpose="transactional", valid_until=min(starts[b] for _i, _m, b in items))
     return sum(len(items) for items in groups.values())
 
 

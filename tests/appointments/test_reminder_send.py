@@ -24,8 +24,8 @@ def _book(carol, eye_test, open_store, member, at, now):
 
 @pytest.fixture
 def booked(carol, eye_test, open_store, members, tomorrow_noon, policy):  # noqa: F811
-    """a[0] at noon and a[1] at 13:00 consent; a[2] at 14:00 gave no marketing answer; out, at 15:00,
-    withdrew everything."""
+    """a[0] at noon and a[1] at 13:00 consent; a[2] at 14:00 gave no marketing answer (a reminder is
+    a service message: reminded all the same); out, at 15:00, withdrew everything."""
     from members.models import Member
 
     a, _b = members
@@ -49,16 +49,18 @@ def test_a_booking_reminder_ends_as_an_outbox_message_once(booked, tomorrow_noon
     assert len(campaigns) == 3  # one per time: the suppressed reminder is not handed
     assert all(c.store_id == open_store.pk and c.status == CampaignStatus.SENDING and c.channel == "outbox"
                for c in campaigns)
+    assert all(c.purpose == "transactional" for c in campaigns)
+    assert [c.expires_at for c in campaigns] == [tomorrow_noon + dt.timedelta(hours=h) for h in (0, 1, 2)]
     assert {d.member_id: (d.state, d.reason) for d in Delivery.objects.all()} == {
-        a[0].pk: ("pending", ""), a[1].pk: ("pending", ""), a[2].pk: ("suppressed", "no_consent")}
+        a[0].pk: ("pending", ""), a[1].pk: ("pending", ""), a[2].pk: ("pending", "")}
 
     assert reminders.remind_due(now=day_before + dt.timedelta(minutes=10)) == 0  # handed once
     assert Campaign.objects.count() == 3 and Delivery.objects.count() == 3
 
     report = sending.tick(now_fn=lambda: day_before)
-    assert report.sent == 2
+    assert report.sent == 3
     messages = {m.member_id: m.text for m in OutboxMessage.objects.all()}
-    assert messages == {a[0].pk: rows[a[0].pk].text, a[1].pk: rows[a[1].pk].text}
+    assert messages == {member.pk: rows[member.pk].text for member in a}
     assert "免费验光" in messages[a[0].pk] and "tomorrow" in messages[a[0].pk]
     assert sending.tick(now_fn=lambda: day_before).sent == 0
 
