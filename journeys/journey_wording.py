@@ -16,7 +16,8 @@ WEEKDAYS = [(0, gettext_lazy("Monday")), (1, gettext_lazy("Tuesday")), (2, gette
             (6, gettext_lazy("Sunday"))]
 CONDITIONS = [("tag", gettext_lazy("Carries a tag")), ("tier", gettext_lazy("Tier at least")),
               ("ordered", gettext_lazy("Ordered since entering")),
-              ("clicked", gettext_lazy("Clicked a link in this journey's messages"))]
+              ("clicked", gettext_lazy("Clicked a link in this journey's messages")),
+              ("replied", gettext_lazy("Replied to this journey's messages (SMS)"))]
 REASONS = {
     "completed": gettext_lazy("went through every step"), "goal": gettext_lazy("goal met"),
     "exit_step": gettext_lazy("an exit step"), "journey_ended": gettext_lazy("the journey ended"),

@@ -53,7 +53,7 @@ class JourneyStepInputSerializer(serializers.Serializer):
         "wait: mode duration (days, hours, minutes) | weekday (weekday 0-6, at HH:MM) | date (date, at) | "
         "day_after_trigger (days >= 1, at); send: channel, content; task: kind, title, message, priority 1-3, "
         "due_hours, assignee (a staff id; empty: the member's owner, else the pool); branch: condition "
-        "(tag + tag | tier + rank | ordered | clicked) and goto (a later position); exit: nothing."))
+        "(tag + tag | tier + rank | ordered | clicked | replied) and goto (a later position); exit: nothing."))
 
 
 class JourneyInputSerializer(serializers.Serializer):

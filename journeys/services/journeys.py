@@ -54,7 +54,7 @@ EVENT_TRIGGERS = frozenset({Trigger.JOINED, Trigger.TAG_ADDED, Trigger.TIER_CHAN
                             Trigger.EVENT_ATTENDED})
 DAILY_TRIGGERS = frozenset(Trigger.values) - EVENT_TRIGGERS
 WAIT_MODES = ("duration", "weekday", "date", "day_after_trigger")
-BRANCH_CONDITIONS = ("tag", "tier", "ordered", "clicked")
+BRANCH_CONDITIONS = ("tag", "tier", "ordered", "clicked", "replied")
 TASK_KINDS = (TaskKind.FOLLOW_UP, TaskKind.WELCOME, TaskKind.BIRTHDAY, TaskKind.REPURCHASE_DUE, TaskKind.DORMANT,
               TaskKind.CUSTOM)
 

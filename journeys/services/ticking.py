@@ -9,7 +9,8 @@ batches with SELECT ... FOR UPDATE SKIP LOCKED and carry out their current step,
 - a task step creates staff tasks (journeys.services.tasks.create_tasks, deduplicated per run and
   step); a named assignee who left or moved store leaves the task to the member's owner or the pool,
   and the history says so;
-- a branch goes to its later step when the condition holds, else on to the next;
+- a branch goes to its later step when the condition holds (a tag, a tier, an order, a click on or an
+  SMS reply to one of the journey's messages since entering), else on to the next;
 - an exit step, or the last step done, ends the run.
 
 Every step's effect, the run's history row and the run's move are written in the claim's
@@ -360,6 +361,13 @@ def _condition_sql(config: dict) -> tuple[str, list]:
     if condition == "clicked":
         return (f"EXISTS (SELECT 1 FROM {links_sql.CLICK} c WHERE c.member_id = r.member_id "
                 "AND c.clicked_at >= r.entered_at AND c.campaign_id IN ("
+                f"SELECT jc.campaign_id FROM {JOURNEY_CAMPAIGN} jc "
+                f"JOIN {STEP} s ON s.id = jc.step_id WHERE s.journey_id = r.journey_id))", [])
+    if condition == "replied":  # an SMS reply to one of this journey's messages (campaigns.replies)
+        from campaigns.replies import sql as replies_sql
+
+        return (f"EXISTS (SELECT 1 FROM {replies_sql.REPLY} x WHERE x.member_id = r.member_id "
+                "AND x.received_at >= r.entered_at AND x.campaign_id IN ("
                 f"SELECT jc.campaign_id FROM {JOURNEY_CAMPAIGN} jc "
                 f"JOIN {STEP} s ON s.id = jc.step_id WHERE s.journey_id = r.journey_id))", [])
     raise ValueError(f"unknown condition {condition!r}")
