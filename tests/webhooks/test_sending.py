@@ -348,3 +348,29 @@ def test_the_rate_per_subscription_spreads_the_sends(subscribe, receiver, store_
 
     assert total.delivered == 10
     assert time.monotonic() - started >= 0.4  # 10 at 20 a second, one saved up
+
+
+def test_an_address_that_turned_private_after_saving_is_not_posted_to(subscribe, receiver, store_a, settings,
+                                                                     django_capture_on_commit_callbacks):
+    """The URL was checked when saved; its name now leads inside (a changed record, DNS rebinding): the
+    connection is refused at send time, nothing reaches the address, and the subscription is paused with
+    the reason while its deliveries wait."""
+    sub = subscribe(receiver.url("/inside").replace("127.0.0.1", "localhost"))  # saved as if it had passed
+    [event_id] = _emit(21, store=store_a.pk)
+    settings.SIYU_WEBHOOK_FORBID_PRIVATE = True
+
+    with django_capture_on_commit_callbacks(execute=True):
+        done = sending.send_due()
+
+    assert receiver.receiver.requests == []
+    assert (done.claimed, done.delivered, done.skipped, done.paused) == (1, 0, 1, [sub.pk])
+    row = _delivery(event_id)
+    assert (row.state, row.attempts, row.last_status) == ("pending", 0, None)
+    assert "127.0.0.1, which is not a public address" in row.last_error
+    sub.refresh_from_db()
+    assert sub.state == "paused" and "not a public address" in sub.paused_reason
+
+    settings.SIYU_WEBHOOK_FORBID_PRIVATE = False  # the brand allows its own network: resumed, it flows
+    Subscription.objects.filter(pk=sub.pk).update(state="active")
+    assert sending.send_due().delivered == 1
+    assert _delivery(event_id).state == "delivered"

@@ -15,7 +15,9 @@ One round (`send_due`):
    429, 5xx, timeouts and connection errors pending again after a backoff (a 429: after its
    Retry-After) until the retry window since the delivery was created is spent, then parked with
    the last answer; 410 Gone parks the delivery and pauses the subscription; any other answer
-   parks it at once (a receiver that refuses an event will refuse it again). A subscription
+   parks it at once (a receiver that refuses an event will refuse it again); an address Siyu does
+   not post to (webhooks.services.urls, checked as each connection is made) sends nothing and
+   pauses the subscription with the reason, its deliveries waiting. A subscription
    failing with no success for FAILING_PAUSE is paused and its owner told
    (webhooks.services.notices). A paused subscription's deliveries wait.
 
@@ -33,6 +35,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import httpcore
 import httpx
 import redis
 from django.conf import settings
@@ -44,7 +47,7 @@ from campaigns.channels import limits
 from campaigns.channels.webhook import sign
 from scrm import events
 from webhooks.models import ERROR_MAX, Delivery, Subscription
-from webhooks.services import notices
+from webhooks.services import notices, urls
 
 logger = logging.getLogger(__name__)
 
@@ -142,11 +145,18 @@ def pool() -> ThreadPoolExecutor:
 
 
 def _new_client() -> httpx.Client:
+    """A client whose connections go through urls.GuardedBackend (each address checked as it is connected
+    to); no proxy from the environment, so the check is of the receiver's own address."""
     timeout = float(settings.SIYU_WEBHOOK_TIMEOUT)
     size = concurrency() * 2
+    transport = httpx.HTTPTransport()
+    transport._pool = httpcore.ConnectionPool(  # httpx has no public way to give the pool its network backend
+        ssl_context=httpx.create_ssl_context(), max_connections=size, max_keepalive_connections=size,
+        network_backend=urls.GuardedBackend(),
+    )
     return httpx.Client(
-        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)), follow_redirects=False,
-        headers={"User-Agent": USER_AGENT}, limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+        transport=transport, timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)), follow_redirects=False,
+        headers={"User-Agent": USER_AGENT},
     )
 
 
@@ -174,6 +184,7 @@ class Answer:
     status: int | None  # None: no answer (timeout, connection error)
     error: str = ""
     retry_after: float | None = None
+    refused: bool = False  # not sent: the receiver's address is one Siyu does not post to
 
 
 def post(url: str, body: bytes, request_headers: dict[str, str]) -> Answer:
@@ -193,6 +204,8 @@ def post(url: str, body: bytes, request_headers: dict[str, str]) -> Answer:
             wait = limits.retry_after(response.headers) if status == 429 else None
             return Answer(status, error, wait)
     except httpx.HTTPError as exc:  # timeouts, refused connections, a bad URL: no answer
+        if isinstance(exc.__cause__, urls.Refused):
+            return Answer(None, f"{gettext('Not sent')}: {exc}"[:BODY_CHARS], refused=True)
         return Answer(None, f"{type(exc).__name__}: {exc}"[:BODY_CHARS])
 
 
@@ -223,7 +236,7 @@ class Claimed:
 @dataclass
 class Outcome:
     claimed: Claimed
-    state: str  # delivered, retry, parked, gone, skipped (not attempted: the rate, the round's time)
+    state: str  # delivered, retry, parked, gone, refused (the address), skipped (the rate, the round's time)
     answer: Answer = field(default_factory=lambda: Answer(None))
     at: dt.datetime = field(default_factory=timezone.now)
     wait: float = 0.0  # for skipped: seconds until it may be tried
@@ -301,7 +314,9 @@ def _send_one(item: Claimed, bucket: limits.Bucket, deadline: float) -> Outcome:
         logger.exception("webhooks: delivery %s could not be posted", item.id)
         answer = Answer(None, f"{type(exc).__name__}: {exc}"[:BODY_CHARS])
     status = answer.status
-    if status is not None and 200 <= status < 300:
+    if answer.refused:
+        state = "refused"
+    elif status is not None and 200 <= status < 300:
         state = "delivered"
     elif status == 410:
         state = "gone"
@@ -332,6 +347,8 @@ def _row(outcome: Outcome) -> tuple:
     error = answer.error[:ERROR_MAX]
     if outcome.state == "skipped":
         return "pending", 1, at + dt.timedelta(seconds=outcome.wait), None, error, None, None
+    if outcome.state == "refused":  # not attempted; it waits while its subscription is paused
+        return "pending", 1, at, None, error, None, None
     if outcome.state == "delivered":
         latency = max(int((at - item.occurred_at).total_seconds() * 1000), 0)
         return "delivered", 0, at, answer.status, "", at, min(latency, 2**31 - 1)
@@ -352,10 +369,13 @@ def write_back(outcomes: list[Outcome]) -> Round:
     now = timezone.now()
     ok: dict[int, bool] = {}
     gone: set[int] = set()
+    refused: dict[int, str] = {}
     for outcome, row in zip(outcomes, rows, strict=True):
         sub = outcome.claimed.subscription_id
-        if outcome.state == "skipped":
+        if outcome.state in ("skipped", "refused"):
             done.skipped += 1
+            if outcome.state == "refused":
+                refused[sub] = outcome.answer.error
             continue
         if outcome.state == "delivered":
             done.delivered += 1
@@ -404,17 +424,20 @@ def write_back(outcomes: list[Outcome]) -> Round:
                 """,
                 [now, list(ok), list(ok.values()), now],
             )
-        done.paused = _pause(gone=sorted(gone), failing=sorted(s for s, good in ok.items() if not good), now=now)
+        done.paused = _pause(gone=sorted(gone), failing=sorted(s for s, good in ok.items() if not good),
+                             refused=refused, now=now)
     return done
 
 
-def _pause(*, gone: list[int], failing: list[int], now: dt.datetime) -> list[int]:
+def _pause(*, gone: list[int], failing: list[int], refused: dict[int, str] | None = None,
+           now: dt.datetime) -> list[int]:
     paused = []
-    reasons = (
+    reasons = [
         (gone, gettext("the receiver answered 410 Gone"), None),
         (failing, gettext("every delivery failed for %(hours)d hours") % {
             "hours": int(FAILING_PAUSE.total_seconds() // 3600)}, now - FAILING_PAUSE),
-    )
+        *(([sub], reason, None) for sub, reason in sorted((refused or {}).items())),
+    ]
     for ids, reason, failing_before in reasons:
         if not ids:
             continue

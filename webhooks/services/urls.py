@@ -7,6 +7,12 @@ server's own addresses), and, when SIYU_WEBHOOK_FORBID_PRIVATE is on (the defaul
 no private, loopback, link-local, reserved or multicast address: the host name is resolved (within
 RESOLVE_TIMEOUT seconds) and every address it resolves to must be public, so a name pointing inside
 the brand's network is refused as surely as the literal address.
+
+Before each send the check is made again where it matters, at the connection: the sender's HTTP
+client connects through `GuardedBackend`, which resolves the host itself, refuses (`Refused`) when an
+address it resolves to is Siyu's own or, with SIYU_WEBHOOK_FORBID_PRIVATE, not public, and connects
+to the very address it checked (TLS still verifies the host's name). A name that pointed outside when
+it was saved and inside later (a changed record, DNS rebinding) is refused at send time.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from urllib.parse import urlsplit
 
+import httpcore
 from django.conf import settings
 from django.http.request import validate_host
 from django.utils.translation import gettext as _
@@ -114,6 +121,10 @@ def refuse_reason(url: str, *, resolve: bool = True) -> str | None:
             return None
     else:
         return None
+    return _address_refusal(host, addresses, forbid_private=forbid_private)
+
+
+def _address_refusal(host: str, addresses: list, *, forbid_private: bool) -> str | None:
     if addresses and any(a in _own_addresses() for a in addresses):
         return _("The URL points at Siyu itself.")
     if forbid_private:
@@ -123,3 +134,31 @@ def refuse_reason(url: str, *, resolve: bool = True) -> str | None:
         if private is not None:
             return _("The URL leads to %(address)s, which is not a public address.") % {"address": private}
     return None
+
+
+class Refused(httpcore.ConnectError):
+    """The connection was not made: the host's address is one Siyu does not post to."""
+
+
+class GuardedBackend(httpcore.SyncBackend):
+    """Connects only to addresses `refuse_reason` would allow, checked as the connection is made."""
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        name = host.lower().rstrip(".")
+        try:
+            literal = ipaddress.ip_address(name.strip("[]"))
+        except ValueError:
+            literal = None
+        if literal is not None:
+            addresses = [literal.ipv4_mapped or literal if isinstance(literal, ipaddress.IPv6Address) else literal]
+        else:
+            addresses = _resolve(name, port)
+            if addresses is None:
+                raise httpcore.ConnectError(f"{name} does not resolve")
+        reason = _address_refusal(name, addresses, forbid_private=settings.SIYU_WEBHOOK_FORBID_PRIVATE)
+        if reason is not None:
+            raise Refused(reason)
+        if not addresses:
+            raise httpcore.ConnectError(f"{name} does not resolve")
+        return super().connect_tcp(str(addresses[0]), port, timeout=timeout, local_address=local_address,
+                                   socket_options=socket_options)
