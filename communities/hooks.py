@@ -1,4 +1,4 @@
-"""What apps above communities plug into it: the sender of event notices.
+"""What apps above communities plug into it: the sender of event notices (and of invitations).
 
 Communities decide who is told what about an event and when (communities.services.reminders writes
 one EventReminder per sign-up and kind: a reminder a day or two hours before, a freed seat offered).
@@ -7,6 +7,9 @@ quiet hours. Campaigns sit above communities, so they register the sender here f
 plugins.py; the hand-over calls it with one NoticeBatch per (event, kind) inside the transaction that
 marks the notices handed, so a notice is taken into deliveries exactly once. With no sender
 registered the notices wait, never lost, and the event page counts them as waiting.
+
+Invitations to a community (communities.services.invitations) go through the same sender, one
+member a batch (each text carries that member's own join link), with no event and kind "invitation".
 """
 
 from __future__ import annotations
@@ -18,11 +21,11 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class NoticeBatch:
-    """Notices of one kind about one event, for one sender call."""
+    """Notices of one kind about one event (or an invitation to a community), for one sender call."""
 
-    event_id: int
+    event_id: int | None  # None: not about an event (an invitation)
     store_id: int | None  # the event's store (None: a brand-wide event without a host store)
-    kind: str  # communities.models.ReminderKind
+    kind: str  # communities.models.ReminderKind, or "invitation"
     name: str  # a short name for the sender's records ("Night run · a day before")
     text: str  # the message, the same for every member of the batch (their ticket is on their phone)
     member_ids: tuple[int, ...]

@@ -59,6 +59,16 @@ class Community(models.Model):
         _("WeCom customer group id"), max_length=64, blank=True, default="",
         help_text=_("The WeCom customer group (chat_id) this community mirrors, if any."),
     )
+    # The standing rule: the segment's members of the store are members automatically. No database
+    # constraint: a segment deleted later leaves its id here, and the next run reports it (never everyone).
+    auto_segment = models.ForeignKey(
+        "member_segments.Segment", verbose_name=_("automatic members from segment"), on_delete=models.DO_NOTHING,
+        null=True, blank=True, related_name="+", db_constraint=False,
+        help_text=_("The segment's members of the store join automatically, and leave when they leave it "
+                    "(only those who joined automatically)."),
+    )
+    auto_ran_at = models.DateTimeField(_("automatic membership last run"), null=True, blank=True, editable=False)
+    auto_result = models.JSONField(_("automatic membership last result"), default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -90,6 +100,8 @@ class MembershipSource(models.TextChoices):
     API = "api", _("API")
     IMPORT = "import", _("Import")
     SEGMENT = "segment", _("From a segment")
+    INVITATION = "invitation", _("Accepted an invitation")
+    AUTOMATIC = "automatic", _("Automatic (the community's rule)")
 
 
 class CommunityMembership(models.Model):
@@ -100,7 +112,7 @@ class CommunityMembership(models.Model):
                                   related_name="memberships", db_index=False)
     member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="+")
     role = models.CharField(_("role"), max_length=10, choices=MembershipRole.choices, default=MembershipRole.MEMBER)
-    source = models.CharField(_("source"), max_length=8, choices=MembershipSource.choices,
+    source = models.CharField(_("source"), max_length=12, choices=MembershipSource.choices,
                               default=MembershipSource.STORE)
     joined_at = models.DateTimeField(_("joined at"), default=timezone.now)
     left_at = models.DateTimeField(_("left at"), null=True, blank=True)
@@ -164,6 +176,8 @@ class Event(models.Model):
         help_text=_("Given to each member checked in, so segments can find who attended."),
     )
     status = models.CharField(_("status"), max_length=10, choices=EventStatus.choices, default=EventStatus.OPEN)
+    photos = models.JSONField(_("photos"), default=list, blank=True, editable=False,
+                              help_text=_("Links to the event's photos with captions, added by the organiser."))
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"),
                                    on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     created_by_label = models.CharField(_("created by (API key)"), max_length=100, blank=True, default="")
@@ -382,3 +396,107 @@ class ScanConflict(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id} at {self.event_id} ({self.at})"
+
+
+class InvitationBatch(models.Model):
+    """Invitations sent at once to members of a community's store (picked, or a segment's): how many
+    were invited, and (from the invitations) how many joined. Its invitations expire together."""
+
+    community = models.ForeignKey(Community, verbose_name=_("community"), on_delete=models.CASCADE,
+                                  related_name="invitation_batches", db_index=False)
+    store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.PROTECT, related_name="+",
+                              db_index=False)
+    segment = models.ForeignKey("member_segments.Segment", verbose_name=_("segment"), on_delete=models.SET_NULL,
+                                null=True, blank=True, related_name="+")
+    message = models.CharField(_("message"), max_length=300, blank=True, default="")
+    invited = models.PositiveIntegerField(_("invited"), default=0)
+    expires_at = models.DateTimeField(_("expires at"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"),
+                                   on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_by_label = models.CharField(_("created by (API key)"), max_length=100, blank=True, default="")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    objects = ScopedManager()
+    store_scope_field = "store"
+
+    class Meta:
+        ordering = ["community_id", "-created_at", "-id"]
+        verbose_name = _("invitation batch")
+        verbose_name_plural = _("invitation batches")
+        indexes = [models.Index(fields=["community", "created_at"], name="invitation_batch_community")]
+
+    def __str__(self) -> str:
+        return f"{self.community_id} {self.created_at:%Y-%m-%d}"
+
+
+class Invitation(models.Model):
+    """One member invited to a community. The row is the outbox of the message: `handed_at` says when
+    the registered sender (the campaigns' engine, communities.hooks) took it, where consent and caps
+    decide whether it is sent. The member's link is a signed token of the row's id
+    (communities.services.invitations); `joined_at` is set when they joined through it."""
+
+    batch = models.ForeignKey(InvitationBatch, verbose_name=_("batch"), on_delete=models.CASCADE,
+                              related_name="invitations", db_index=False)
+    community = models.ForeignKey(Community, verbose_name=_("community"), on_delete=models.CASCADE,
+                                  related_name="+", db_index=False)
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="+")
+    store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.PROTECT, related_name="+",
+                              db_index=False)
+    created_at = models.DateTimeField(_("invited at"), default=timezone.now)
+    handed_at = models.DateTimeField(_("handed to the sender at"), null=True, blank=True)
+    handed_to = models.CharField(_("handed to"), max_length=64, blank=True, default="")
+    joined_at = models.DateTimeField(_("joined at"), null=True, blank=True)
+
+    objects = ScopedManager()
+    store_scope_field = "store"
+
+    class Meta:
+        ordering = ["batch_id", "id"]
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        constraints = [models.UniqueConstraint(fields=["batch", "member"], name="invitation_once_per_batch")]
+        indexes = [
+            models.Index(fields=["community", "member"], name="invitation_community_member"),
+            models.Index(fields=["id"], condition=Q(handed_at__isnull=True), name="invitation_unhanded"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} to {self.community_id}"
+
+
+class FeedbackSource(models.TextChoices):
+    MEMBER = "member", _("By the member (their link)")
+    STAFF = "staff", _("Entered by staff")
+
+
+class EventFeedback(models.Model):
+    """An attendee's rating of an event (1 to 5) with an optional comment: one per (event, member),
+    changeable for communities.services.feedback.CHANGE_DAYS after the event ends."""
+
+    event = models.ForeignKey(Event, verbose_name=_("event"), on_delete=models.CASCADE, related_name="feedback",
+                              db_index=False)
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="+")
+    store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.PROTECT, null=True, blank=True,
+                              related_name="+", db_index=False)
+    rating = models.PositiveSmallIntegerField(_("rating"))
+    comment = models.CharField(_("comment"), max_length=500, blank=True, default="")
+    source = models.CharField(_("source"), max_length=8, choices=FeedbackSource.choices)
+    staff = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("entered by"), on_delete=models.SET_NULL,
+                              null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(_("given at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("changed at"), default=timezone.now)
+
+    objects = ScopedManager()
+    store_scope_field = "store"
+
+    class Meta:
+        ordering = ["event_id", "id"]
+        verbose_name = _("event feedback")
+        verbose_name_plural = _("event feedback")
+        constraints = [
+            models.UniqueConstraint(fields=["event", "member"], name="feedback_once_per_event"),
+            models.CheckConstraint(condition=Q(rating__gte=1, rating__lte=5), name="feedback_rating_1_to_5"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} on {self.event_id}: {self.rating}"

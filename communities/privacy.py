@@ -1,8 +1,9 @@
 """Communities' part of a member's data-subject export and erasure, and how their rows follow a
-merge. The export lists the member's memberships, sign-ups, check-ins, event notices and scan
-conflicts. The rows hold no free
-text about the person, so erasure keeps them (an event's counts stay true) but gives up the seats
-the member still holds or waits for at events not yet started: they go to the next in line."""
+merge. The export lists the member's memberships, sign-ups, check-ins, event notices, scan
+conflicts, invitations and event feedback. The rows hold no free text about the person but the
+feedback's comment, so erasure keeps them (an event's counts and ratings stay true), blanks the
+comments, drops invitations not yet sent, and gives up the seats the member still holds or waits
+for at events not yet started: they go to the next in line."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from communities.models import (
     CancelledBy,
     CheckIn,
     CommunityMembership,
+    EventFeedback,
     EventReminder,
+    Invitation,
     ScanConflict,
     SignUp,
     SignUpState,
@@ -39,8 +42,12 @@ def export_communities(member, actor) -> dict:
         "event_id", "kind", "text", "created_at", "handed_at"))
     conflicts = list(ScanConflict.objects.filter(member=member).order_by("at", "id").values(
         "event_id", "source", "device", "at", "found_at"))
+    invitations = list(Invitation.objects.filter(member=member).order_by("created_at", "id").values(
+        "community_id", "community__name", "batch__expires_at", "created_at", "handed_at", "joined_at"))
+    feedback = list(EventFeedback.objects.filter(member=member).order_by("created_at", "id").values(
+        "event_id", "event__title", "rating", "comment", "source", "created_at", "updated_at"))
     return {"memberships": memberships, "signups": signups, "checkins": checkins, "notices": notices,
-            "scan_conflicts": conflicts}
+            "scan_conflicts": conflicts, "invitations": invitations, "feedback": feedback}
 
 
 def erase(subject: ErasureSubject) -> dict:
@@ -57,7 +64,10 @@ def erase(subject: ErasureSubject) -> dict:
         left_at=timezone.now())
     # Notices not yet handed to the campaigns' engine are not sent to an erased member.
     unsent, _kinds = EventReminder.objects.filter(member_id__in=subject.member_ids, handed_at__isnull=True).delete()
-    return {"signups_cancelled": released, "memberships_ended": left, "notices_dropped": unsent}
+    uninvited, _kinds = Invitation.objects.filter(member_id__in=subject.member_ids, handed_at__isnull=True).delete()
+    blanked = EventFeedback.objects.filter(member_id__in=subject.member_ids).exclude(comment="").update(comment="")
+    return {"signups_cancelled": released, "memberships_ended": left, "notices_dropped": unsent,
+            "invitations_dropped": uninvited, "feedback_comments_blanked": blanked}
 
 
 def merge_signups(survivor_id: int, duplicate_id: int) -> int:

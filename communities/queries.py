@@ -7,10 +7,22 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Avg, Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from communities.models import CheckIn, Community, CommunityMembership, Event, EventReminder, SignUp, SignUpState
+from communities.models import (
+    CheckIn,
+    Community,
+    CommunityMembership,
+    Event,
+    EventFeedback,
+    EventReminder,
+    Invitation,
+    InvitationBatch,
+    SignUp,
+    SignUpState,
+)
 from loyalty.orders import sql as orders_sql
 from members import sql as members_sql
 from scrm.models import Role
@@ -86,6 +98,7 @@ TABLES = {
     "community": Community._meta.db_table, "membership": CommunityMembership._meta.db_table,
     "event": Event._meta.db_table, "signup": SignUp._meta.db_table, "checkin": CheckIn._meta.db_table,
     "order": orders_sql.ORDER, "member": members_sql.MEMBER, "live": members_sql.live("m"),
+    "feedback": EventFeedback._meta.db_table,
 }
 
 
@@ -131,7 +144,9 @@ SELECT c.id,
      WHERE mem.community_id = c.id),
     (SELECT count(*) FROM others WHERE others.community_id = c.id),
     (SELECT coalesce(sum(spend.net), 0) FROM others JOIN spend ON spend.member_id = others.member_id
-     WHERE others.community_id = c.id)
+     WHERE others.community_id = c.id),
+    (SELECT count(*) FROM {feedback} f JOIN held h ON h.id = f.event_id WHERE h.community_id = c.id),
+    (SELECT avg(f.rating) FROM {feedback} f JOIN held h ON h.id = f.event_id WHERE h.community_id = c.id)
 FROM c ORDER BY c.id
 """
 
@@ -189,15 +204,44 @@ def community_figures(community_ids, *, now=None) -> dict[int, dict]:
         rows = cursor.fetchall()
     figures = {}
     for (pk, members, joined, active, held, signed, attended, repeat, member_spend, others,
-         others_spend) in rows:
+         others_spend, ratings, rating_avg) in rows:
         figures[pk] = {
             "members": members, "joined_30_days": joined, "active_members": active,
             "active_share": _share(active, members), "events_held": held, "signups": signed,
             "attended": attended, "attendance_rate": _share(attended, signed), "repeat_attendees": repeat,
             "order_value_per_member": _per_member(member_spend, members),
             "other_store_members": others, "other_order_value_per_member": _per_member(others_spend, others),
+            "ratings": ratings, "rating_average": _rating(rating_avg),
         }
     return figures
+
+
+def _rating(value):
+    return None if value is None else Decimal(value).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def event_ratings(event_ids) -> dict[int, dict]:
+    """{event id: {"count", "average"}} of the events' feedback, one query."""
+    ratings = {pk: {"count": 0, "average": None} for pk in event_ids}
+    rows = (EventFeedback.objects.filter(event_id__in=list(event_ids)).values("event_id")
+            .annotate(n=Count("id"), avg=Avg("rating")))
+    for r in rows:
+        ratings[r["event_id"]] = {"count": r["n"], "average": _rating(r["avg"])}
+    return ratings
+
+
+def invitation_batches(community_id: int, *, limit: int = 20) -> list[InvitationBatch]:
+    """The community's latest invitation batches, each with `handed` and `joined` counted (one query)."""
+    return list(batches_with_counts(InvitationBatch.objects.filter(community_id=community_id))
+                .select_related("segment", "created_by").order_by("-created_at", "-id")[:limit])
+
+
+def batches_with_counts(queryset):
+    handed = Invitation.objects.filter(batch_id=OuterRef("pk"), handed_at__isnull=False).exclude(handed_to="expired")
+    joined = Invitation.objects.filter(batch_id=OuterRef("pk"), joined_at__isnull=False)
+    return queryset.annotate(
+        handed=Coalesce(Subquery(handed.values("batch_id").annotate(n=Count("id")).values("n")), 0),
+        joined=Coalesce(Subquery(joined.values("batch_id").annotate(n=Count("id")).values("n")), 0))
 
 
 def store_figures(store_id: int, user, *, now=None) -> dict:

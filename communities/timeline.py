@@ -1,11 +1,11 @@
-"""Communities' entries on the member timeline: joined a community, signed up for an event (or
-joined its waitlist), checked in at one."""
+"""Communities' entries on the member timeline: joined a community, invited to one, signed up for an
+event (or joined its waitlist), checked in at one, rated one."""
 
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from communities.models import CheckIn, CommunityMembership, SignUp
+from communities.models import CheckIn, CommunityMembership, EventFeedback, Invitation, SignUp
 from members.timeline import Entry, Window
 from scrm.scoping import scope
 
@@ -14,6 +14,8 @@ MESSAGES = {
     "signed_up": _("Signed up for %(event)s"),
     "waitlisted": _("Joined the waitlist of %(event)s (position %(position)s)"),
     "checked_in": _("Checked in at %(event)s"),
+    "invited": _("Invited to the community %(community)s"),
+    "rated": _("Rated %(event)s %(rating)s of 5"),
 }
 
 
@@ -39,6 +41,18 @@ def checkins_source(window: Window):
             for c in window.page(rows, at="at", pk="id")]
 
 
+def invitations_source(window: Window):
+    rows = scope(Invitation.objects.filter(member=window.member), window.reader).select_related("community")
+    return [Entry(at=i.created_at, pk=i.pk, code="invited", params={"community": i.community.name})
+            for i in window.page(rows, at="created_at", pk="id")]
+
+
+def feedback_source(window: Window):
+    rows = scope(EventFeedback.objects.filter(member=window.member), window.reader).select_related("event")
+    return [Entry(at=f.created_at, pk=f.pk, code="rated", params={"event": f.event.title, "rating": f.rating})
+            for f in window.page(rows, at="created_at", pk="id")]
+
+
 def register() -> None:
     from members import timeline
 
@@ -46,3 +60,5 @@ def register() -> None:
                       name="communities-memberships", order=60)
     timeline.register("communities", signups_source, messages=MESSAGES, name="communities-signups")
     timeline.register("communities", checkins_source, messages=MESSAGES, name="communities-checkins")
+    timeline.register("communities", invitations_source, messages=MESSAGES, name="communities-invitations")
+    timeline.register("communities", feedback_source, messages=MESSAGES, name="communities-feedback")

@@ -1,7 +1,9 @@
 """Screens of communities: the lists of communities and events (filters shared with the API), a
-community's page, an event's page with its sign-ups, and the staff phone views: my communities,
-today's events and the door's check-in screen (type a ticket code, or tick a name on the list; one
-tap, an answer at once). Every rule is the services' (communities.services)."""
+community's page (its invitations, its standing rule), an event's page with its sign-ups, photos and
+feedback, and the staff phone views: my communities, today's events, the door's check-in screen
+(type a ticket code, or tick a name on the list; one tap, an answer at once) and an event's
+feedback. The public pages of signed links (no login, phone-first): joining a community from an
+invitation, rating an event. Every rule is the services' (communities.services)."""
 
 from __future__ import annotations
 
@@ -9,9 +11,10 @@ import json
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from communities import queries
@@ -26,7 +29,7 @@ from communities.models import (
     SignUp,
     SignUpState,
 )
-from communities.services import access, checkins, door_sync, entry
+from communities.services import access, automatic, checkins, door_sync, entry, feedback, invitations
 from communities.services import communities as community_services
 from communities.services import events as event_services
 from members.segments.models import Segment
@@ -37,6 +40,7 @@ from scrm.scoping import access_for, get_visible_or_404
 
 SIGNUP_PAGE = 100
 CONFLICTS_SHOWN = 50
+COMMENTS_SHOWN = 50
 DOOR_LIST_MAX = 2000
 
 
@@ -92,6 +96,11 @@ class CommunityDetailView(ScopedDetailView):
         context["events"] = events
         context["can_manage"] = access.can_manage_community(self.request.user, community)
         context["figures"] = queries.community_figures([community.pk])[community.pk]
+        context["batches"] = queries.invitation_batches(community.pk)
+        context["rule_segment"] = (Segment.objects.filter(pk=community.auto_segment_id).first()
+                                   if community.auto_segment_id else None)
+        if context["can_manage"]:
+            context["segments"] = Segment.objects.visible_to(self.request.user).order_by("name")[:SEGMENT_CHOICES_MAX]
         return context
 
 
@@ -136,6 +145,10 @@ class EventSignUpsView(ScopedListView):
         context["can_manage"] = access.can_manage_event(self.request.user, event)
         context["notices"] = queries.notice_counts(event.pk)
         context["conflicts"] = list(door_sync.conflicts(event)[:CONFLICTS_SHOWN])
+        context["ratings"] = queries.event_ratings([event.pk])[event.pk]
+        context["comments"] = list(event.feedback.exclude(comment="").select_related("member")
+                                   .order_by("-updated_at")[:COMMENTS_SHOWN])
+        context["photos_text"] = "\n".join(f"{p['url']} {p['caption']}".strip() for p in event.photos)
         return context
 
 
@@ -421,7 +434,172 @@ def community_from_segment(request, pk: int):
     return render(request, "communities/community_from_segment.html", context)
 
 
+def _problem(exc: ServiceError) -> str:
+    return "; ".join(str(m) for msgs in (exc.details or {}).values() for m in msgs) or str(exc.message)
+
+
+def _int(raw) -> int | None:
+    raw = (raw or "").strip()
+    return int(raw) if raw.isdigit() else None
+
+
+@scoped_view(pk=Community)
+def community_invite(request, pk: int):
+    """POST: invite the picked members (member=…, repeated) or a segment's (segment=…) to the
+    community; their messages go out through the notices' channel."""
+    community = get_visible_or_404(Community.objects.select_related("store"), request.user, pk=pk)
+    if not access.can_manage_community(request.user, community):
+        raise PermissionDenied
+    if request.method != "POST":
+        return redirect("community-from-segment", pk=community.pk)
+    picked = request.POST.getlist("member")
+    segment_id = _int(request.POST.get("segment")) if not picked else None
+    try:
+        if picked and not all(p.isdigit() for p in picked):
+            raise ServiceError(_("Pick members from the list."))
+        done = invitations.invite(
+            community=community, actor=request.user, member_ids=[int(p) for p in picked] if picked else None,
+            segment_id=segment_id if not picked else None, message=request.POST.get("message", ""),
+            days=_int(request.POST.get("days")) or invitations.DEFAULT_DAYS)
+    except ServiceError as exc:
+        if exc.status == 403:
+            raise PermissionDenied(exc.message) from exc
+        messages.error(request, _problem(exc))
+        return redirect(f"{reverse('community-from-segment', args=[community.pk])}"
+                        + (f"?segment={segment_id}" if segment_id else ""))
+    messages.success(request, _("%(invited)d members invited (%(skipped)d already in or invited); the invitations "
+                                "go out through the notices' channel.")
+                     % {"invited": done.invited, "skipped": done.skipped})
+    return redirect("community-detail", pk=community.pk)
+
+
+@scoped_view(pk=Community)
+def community_rule(request, pk: int):
+    """POST: save the community's standing rule (segment=…), or clear it (segment empty)."""
+    community = get_visible_or_404(Community.objects.select_related("store"), request.user, pk=pk)
+    if not access.can_manage_community(request.user, community):
+        raise PermissionDenied
+    if request.method == "POST":
+        raw = (request.POST.get("segment") or "").strip()
+        try:
+            if raw and not raw.isdigit():
+                raise ServiceError(_("Choose a segment."))
+            automatic.set_rule(community=community, actor=request.user, segment_id=int(raw) if raw else None)
+        except ServiceError as exc:
+            if exc.status == 403:
+                raise PermissionDenied(exc.message) from exc
+            messages.error(request, _problem(exc))
+        else:
+            messages.success(request, _("Rule saved: its members join within a minute, and every day after.") if raw
+                             else _("Rule removed: members who joined automatically stay until removed by hand."))
+    return redirect("community-detail", pk=community.pk)
+
+
+def _photos_from_text(text: str) -> list[dict]:
+    """One photo a line: the link, then its caption."""
+    photos = []
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if line:
+            url, _sep, caption = line.partition(" ")
+            photos.append({"url": url, "caption": caption.strip()})
+    return photos
+
+
+@scoped_view(pk=Event)
+def event_photos(request, pk: int):
+    """POST: the event's photos, one link and caption a line (replacing the list)."""
+    event = get_visible_or_404(Event.objects.select_related("community"), request.user, pk=pk)
+    if request.method == "POST":
+        try:
+            feedback.set_photos(event=event, actor=request.user, photos=_photos_from_text(request.POST.get("photos")))
+        except ServiceError as exc:
+            if exc.status == 403:
+                raise PermissionDenied(exc.message) from exc
+            messages.error(request, _problem(exc))
+        else:
+            messages.success(request, _("Photos saved."))
+    return redirect("community-event-detail", pk=event.pk)
+
+
+@scoped_view(pk=Event)
+def m_event_feedback(request, pk: int):
+    """The phone: an event's photos, its rating so far, and staff entering an attendee's rating."""
+    event = get_visible_or_404(Event.objects.select_related("community", "store"), request.user, pk=pk)
+    if not access.can_check_in(request.user, event):
+        raise PermissionDenied
+    if request.method == "POST":
+        try:
+            member_id = _int(request.POST.get("member"))
+            if member_id is None:
+                raise ServiceError(_("Choose the member."))
+            feedback.give(event=event, member_id=member_id, rating=_int(request.POST.get("rating")),
+                          comment=request.POST.get("comment", ""), actor=request.user)
+        except ServiceError as exc:
+            messages.warning(request, _problem(exc))
+        else:
+            messages.success(request, _("Thank you: the rating is saved."))
+        return redirect("community-event-feedback", pk=event.pk)
+    given = dict(event.feedback.values_list("member_id", "rating"))
+    attendees = list(CheckIn.objects.filter(event=event).select_related("member").order_by("member__name")
+                     [:DOOR_LIST_MAX])
+    for checkin in attendees:
+        checkin.rating = given.get(checkin.member_id)
+    return render(request, "communities/m_feedback.html", {
+        "event": event, "attendees": attendees, "ratings": queries.event_ratings([event.pk])[event.pk],
+        "open": timezone.now() <= feedback.closes_at(event) and event.starts_at <= timezone.now(),
+        "change_days": feedback.CHANGE_DAYS})
+
+
+def public_join(request, token: str):
+    """What an invitation's link opens (no login): the community, and one button to join."""
+    invitation = invitations.find(token)
+    if invitation is None:
+        raise Http404
+    community = invitation.community
+    context = {"community": community, "invitation": invitation, "outcome": None, "error": None,
+               "expired": invitation.batch.expires_at <= timezone.now(),
+               "member_of": community.memberships.filter(member_id=invitation.member_id,
+                                                         left_at__isnull=True).exists()}
+    if request.method == "POST":
+        try:
+            done = invitations.accept(invitation=invitation)
+        except ServiceError as exc:
+            context["error"], context["code"] = exc.message, exc.code
+        else:
+            context["outcome"] = "joined" if done.created else "already"
+            context["member_of"] = True
+    return render(request, "communities/public_join.html", context)
+
+
+def public_feedback(request, token: str):
+    """What an event's feedback link opens (no login): the event, its photos, and the member's rating."""
+    read = feedback.read_token(token)
+    event = Event.objects.select_related("community", "store").filter(pk=read[0]).first() if read else None
+    if event is None:
+        raise Http404
+    member_id = read[1]
+    mine = event.feedback.filter(member_id=member_id).first()
+    context = {"event": event, "mine": mine, "saved": False, "error": None, "token": token,
+               "closes_at": feedback.closes_at(event)}
+    if request.method == "POST":
+        try:
+            given = feedback.give(event=event, member_id=member_id, rating=_int(request.POST.get("rating")),
+                                  comment=request.POST.get("comment", ""))
+        except ServiceError as exc:
+            context["error"] = _problem(exc)
+        else:
+            context["mine"], context["saved"] = given.feedback, True
+    return render(request, "communities/public_feedback.html", context)
+
+
 urlpatterns = [
+    path("join/<str:token>/", public_join, name="community-join"),
+    path("feedback/<str:token>/", public_feedback, name="community-feedback"),
+    path("communities/<int:pk>/invite/", community_invite, name="community-invite"),
+    path("communities/<int:pk>/rule/", community_rule, name="community-rule"),
+    path("events/<int:pk>/photos/", event_photos, name="community-event-photos"),
+    path("m/events/<int:pk>/feedback/", m_event_feedback, name="community-event-feedback"),
     path("communities/<int:pk>/from-segment/", community_from_segment, name="community-from-segment"),
     path("communities/new/", community_create, name="community-create"),
     path("communities/<int:pk>/edit/", community_edit, name="community-edit"),

@@ -13,6 +13,8 @@ from communities.models import (
     CommunityMembership,
     CommunityStatus,
     Event,
+    EventFeedback,
+    InvitationBatch,
     MembershipRole,
     MembershipSource,
     SignUp,
@@ -29,8 +31,12 @@ class CommunitySerializer(serializers.ModelSerializer):
     class Meta:
         model = Community
         fields = ["id", "store", "name", "kind", "description", "status", "capacity", "owner", "assistants",
-                  "wecom_chat_id", "created_at", "updated_at"]
+                  "wecom_chat_id", "auto_segment", "auto_ran_at", "auto_result", "created_at", "updated_at"]
         read_only_fields = fields
+        extra_kwargs = {"auto_segment": {"help_text": "The standing rule's segment: its members of the store are "
+                                                      "members automatically; null: no rule."},
+                        "auto_result": {"help_text": "The rule's last run: added, removed, left_out (beyond the "
+                                                     "capacity), members, error (nothing changed)."}}
 
 
 class CommunityInputSerializer(serializers.Serializer):
@@ -54,6 +60,52 @@ class CommunityPatchSerializer(serializers.Serializer):
     capacity = strict.IntegerField(required=False, allow_null=True, min_value=1)
     assistants = serializers.ListField(child=strict.IntegerField(min_value=1), required=False, max_length=50)
     wecom_chat_id = strict.CharField(required=False, allow_blank=True, max_length=64)
+    auto_segment = strict.IntegerField(required=False, allow_null=True, min_value=1,
+                                       help_text="A segment the caller reaches: its members of the store join "
+                                                 "automatically (run at once and daily); null removes the rule.")
+
+
+class InvitationBatchSerializer(serializers.ModelSerializer):
+    handed = serializers.IntegerField(read_only=True, help_text="Invitations handed to the notices' channel "
+                                                                "(consent and caps decide there whether each is sent).")
+    joined = serializers.IntegerField(read_only=True, help_text="Members who joined through their invitation.")
+
+    class Meta:
+        model = InvitationBatch
+        fields = ["id", "community", "segment", "message", "invited", "handed", "joined", "expires_at", "created_at"]
+        read_only_fields = fields
+
+
+class InvitationInputSerializer(serializers.Serializer):
+    members = serializers.ListField(child=strict.IntegerField(min_value=1), required=False, min_length=1,
+                                    max_length=1000, help_text="Members to invite (live, of the community's store).")
+    segment = strict.IntegerField(required=False, min_value=1, help_text="Or: a saved segment's members of the store.")
+    message = strict.CharField(required=False, allow_blank=True, default="", max_length=300,
+                               help_text="The message's first words; the member's join link is added.")
+    days = strict.IntegerField(required=False, default=14, min_value=1, max_value=60,
+                               help_text="How long the invitations can be taken.")
+
+
+class PhotoSerializer(serializers.Serializer):
+    url = strict.CharField(max_length=1000, help_text="An http(s) link to the photo.")
+    caption = strict.CharField(required=False, allow_blank=True, default="", max_length=200)
+
+
+class PhotosInputSerializer(serializers.Serializer):
+    photos = PhotoSerializer(many=True, max_length=50, help_text="The event's photos (replacing the list).")
+
+
+class FeedbackSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = EventFeedback
+        fields = ["id", "event", "member", "rating", "comment", "source", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class FeedbackInputSerializer(serializers.Serializer):
+    member = strict.IntegerField(min_value=1, help_text="An attendee (checked in).")
+    rating = strict.IntegerField(min_value=1, max_value=5)
+    comment = strict.CharField(required=False, allow_blank=True, default="", max_length=500)
 
 
 class SegmentEntryInputSerializer(serializers.Serializer):
@@ -103,6 +155,9 @@ class CommunityFiguresSerializer(serializers.Serializer):
     other_order_value_per_member = serializers.DecimalField(
         max_digits=14, decimal_places=2, allow_null=True,
         help_text="The same for the store's other members, per member.")
+    ratings = serializers.IntegerField(help_text="Feedback given on its events held.")
+    rating_average = serializers.DecimalField(max_digits=3, decimal_places=1, allow_null=True,
+                                              help_text="Their average rating (1 to 5); null without any.")
 
 
 class MembershipSerializer(serializers.ModelSerializer):
@@ -118,16 +173,22 @@ class JoinInputSerializer(serializers.Serializer):
     source = strict.ChoiceField(choices=MembershipSource.choices, required=False, default=MembershipSource.API)
 
 
+class PhotoAnswerSerializer(serializers.Serializer):
+    url = serializers.CharField(help_text="An http(s) link to the photo.")
+    caption = serializers.CharField(help_text="Empty when none was given.")
+
+
 class EventSerializer(serializers.ModelSerializer):
     store = serializers.SlugRelatedField(slug_field="code", read_only=True)
     seats_left = serializers.IntegerField(read_only=True)
+    photos = PhotoAnswerSerializer(many=True, read_only=True, help_text="Links to the event's photos, in order.")
 
     class Meta:
         model = Event
         fields = ["id", "community", "store", "title", "description", "place", "starts_at", "ends_at", "capacity",
                   "seats_taken", "seats_left", "waitlist_seq", "signup_opens_at", "signup_closes_at",
-                  "offer_minutes", "walk_ins_allowed", "attendance_tag", "points_price", "status", "created_at",
-                  "cancelled_at"]
+                  "offer_minutes", "walk_ins_allowed", "attendance_tag", "points_price", "status", "photos",
+                  "created_at", "cancelled_at"]
         read_only_fields = fields
 
 

@@ -19,8 +19,8 @@ from communities.filters import (
     MembershipFilterSet,
     SignUpFilterSet,
 )
-from communities.models import CheckIn, Community, CommunityMembership, Event, SignUp
-from communities.services import checkins, door_sync, entry, signups
+from communities.models import CheckIn, Community, CommunityMembership, Event, EventFeedback, InvitationBatch, SignUp
+from communities.services import automatic, checkins, door_sync, entry, feedback, invitations, signups
 from communities.services import communities as community_services
 from communities.services import events as event_services
 from members.models import Tag
@@ -70,7 +70,8 @@ class _Base(ScopedQuerysetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
     retrieve=extend_schema(summary="A community"),
     create=extend_schema(summary="Start a community in a store (operators, the store's manager)",
                          request=s.CommunityInputSerializer, responses={201: s.CommunitySerializer, **ERRORS}),
-    partial_update=extend_schema(summary="Edit a community (its owner, assistants, manager, operators)",
+    partial_update=extend_schema(summary="Edit a community (its owner, assistants, manager, operators); auto_segment "
+                                         "sets its standing rule (applied at once and daily)",
                                  request=s.CommunityPatchSerializer, responses={200: s.CommunitySerializer, **ERRORS}),
     figures=extend_schema(summary="A community's figures: members, growth, active share, events, attendance, "
                                   "repeat attendees, its members' purchases against the store's other members",
@@ -109,7 +110,11 @@ class CommunityViewSet(_Base, mixins.CreateModelMixin):
             values["owner"] = _staff([values["owner"]], "owner")[0]
         if "assistants" in values:
             values["assistants"] = _staff(values["assistants"], "assistants")
-        community = community_services.update_community(community=community, actor=request.user, **values)
+        rule = values.pop("auto_segment", False)
+        if values:
+            community = community_services.update_community(community=community, actor=request.user, **values)
+        if rule is not False:
+            community = automatic.set_rule(community=community, actor=request.user, segment_id=rule)
         return Response(s.CommunitySerializer(community).data)
 
     @action(detail=True, methods=["get"], filterset_class=None, pagination_class=None)
@@ -174,6 +179,37 @@ class CommunityMemberViewSet(NestedScopedMixin, _Base, mixins.CreateModelMixin):
 
 
 @extend_schema_view(
+    list=extend_schema(summary="A community's invitation batches, newest first, with how many were invited, "
+                               "handed to the channel and joined", parameters=[COMMUNITY_ID]),
+    retrieve=extend_schema(summary="One invitation batch", parameters=[COMMUNITY_ID]),
+    create=extend_schema(
+        summary="Invite picked members or a segment's members of the store: each gets a message through the notices' "
+                "channel (marketing: consent and caps apply) with their own join link; members already in or "
+                "invited still are skipped",
+        parameters=[COMMUNITY_ID], request=s.InvitationInputSerializer,
+        responses={201: s.InvitationBatchSerializer, **ERRORS, **CONFLICT}),
+)
+class CommunityInvitationViewSet(NestedScopedMixin, _Base, mixins.CreateModelMixin):
+    queryset = queries.batches_with_counts(InvitationBatch.objects.all()).order_by("-created_at", "-id")
+    serializer_class = s.InvitationBatchSerializer
+    filterset_class = None
+    scope_resource = "communities"
+    pagination_class = cursor_ordered_by("-created_at", "-id")
+    parent_queryset = Community.objects.all()
+    parent_kwarg = "community_id"
+    parent_field = "community"
+    parent_attr = "community"
+
+    @idempotent
+    def create(self, request, *args, **kwargs):
+        data = _valid(s.InvitationInputSerializer, request)
+        done = invitations.invite(community=self.community, actor=request.user, member_ids=data.get("members"),
+                                  segment_id=data.get("segment"), message=data["message"], days=data["days"])
+        batch = queries.batches_with_counts(InvitationBatch.objects.filter(pk=done.batch.pk)).get()
+        return Response(s.InvitationBatchSerializer(batch).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
     list=extend_schema(summary="Events (filter by store, community, status, start)"),
     retrieve=extend_schema(summary="An event with its seats taken and left"),
     create=extend_schema(summary="Create an event in a community (or brand-wide: operators)",
@@ -182,6 +218,9 @@ class CommunityMemberViewSet(NestedScopedMixin, _Base, mixins.CreateModelMixin):
                                  request=s.EventPatchSerializer, responses={200: s.EventSerializer, **ERRORS}),
     cancel=extend_schema(summary="Cancel the event and its sign-ups", request=None,
                          responses={200: s.EventSerializer, **ERRORS}),
+    photos=extend_schema(summary="Set the event's photos (http(s) links with captions) once it has started; the "
+                                 "list replaces the one before", request=s.PhotosInputSerializer,
+                         responses={200: s.EventSerializer, **ERRORS, **CONFLICT}),
 )
 class EventViewSet(_Base, mixins.CreateModelMixin):
     queryset = Event.objects.select_related("store", "community").order_by("-starts_at", "-id")
@@ -221,6 +260,12 @@ class EventViewSet(_Base, mixins.CreateModelMixin):
     def cancel(self, request, pk=None):
         return Response(s.EventSerializer(event_services.cancel_event(event=self.get_object(),
                                                                       actor=request.user)).data)
+
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def photos(self, request, pk=None):
+        data = _valid(s.PhotosInputSerializer, request)
+        return Response(s.EventSerializer(feedback.set_photos(event=self.get_object(), actor=request.user,
+                                                              photos=[dict(p) for p in data["photos"]])).data)
 
 
 class _EventChild(NestedScopedMixin, _Base):
@@ -309,3 +354,26 @@ class EventCheckInViewSet(_EventChild, mixins.CreateModelMixin):
         return Response(s.CheckInBatchAnswerSerializer({"results": [
             {"index": r.index, "outcome": r.outcome, "message": r.message, "checkin": r.checkin} for r in results
         ]}).data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="An event's feedback (ratings 1 to 5, comments)", parameters=[EVENT_ID]),
+    retrieve=extend_schema(summary="One attendee's feedback", parameters=[EVENT_ID]),
+    create=extend_schema(
+        summary="Enter an attendee's rating (staff): once per member, again within the days after the event "
+                "changes it (200)",
+        parameters=[EVENT_ID], request=s.FeedbackInputSerializer,
+        responses={201: s.FeedbackSerializer, 200: s.FeedbackSerializer, **ERRORS, **CONFLICT}),
+)
+class EventFeedbackViewSet(_EventChild, mixins.CreateModelMixin):
+    queryset = EventFeedback.objects.order_by("id")
+    serializer_class = s.FeedbackSerializer
+    filterset_class = None
+    pagination_class = cursor_ordered_by("id")
+
+    def create(self, request, *args, **kwargs):  # a repeat changes the same row: no key needed
+        data = _valid(s.FeedbackInputSerializer, request)
+        given = feedback.give(event=self.event, member_id=data["member"], rating=data["rating"],
+                              comment=data["comment"], actor=request.user)
+        return Response(s.FeedbackSerializer(given.feedback).data,
+                        status=status.HTTP_201_CREATED if given.created else status.HTTP_200_OK)

@@ -50,6 +50,14 @@ def _check_staff(store_id: int, owner: User | None, assistants) -> dict:
     return errors
 
 
+def _check_mirrored_capacity(capacity, chat_id) -> dict:
+    if chat_id and isinstance(capacity, int) and capacity > wecom_groups.GROUP_LIMIT:
+        return {"capacity": [_("A community mirroring a WeCom customer group holds at most %(limit)d members "
+                               "(the group's limit); %(capacity)d is more.")
+                             % {"limit": wecom_groups.GROUP_LIMIT, "capacity": capacity}]}
+    return {}
+
+
 def _check_fields(values: dict) -> dict:
     errors = {}
     if "name" in values and not (values["name"] or "").strip():
@@ -74,6 +82,8 @@ def create_community(*, actor, data: CommunityInput) -> Community:
     if Community.objects.filter(store=data.store, name=data.name.strip()).exists():
         errors["name"] = [_("The store already has a community with this name.")]
     errors.update(_check_chat(data.wecom_chat_id, None))
+    if "capacity" not in errors:
+        errors.update(_check_mirrored_capacity(data.capacity, (data.wecom_chat_id or "").strip()))
     if errors:
         raise InvalidInput(details=errors)
     community = Community.objects.create(
@@ -100,9 +110,12 @@ def update_community(*, community: Community, actor, **values) -> Community:
         errors["name"] = [_("The store already has a community with this name.")]
     if "wecom_chat_id" in values:
         errors.update(_check_chat(values["wecom_chat_id"], community.pk))
-    capacity = values.get("capacity")
-    if capacity is not None and not errors.get("capacity"):
-        current = community.memberships.filter(left_at__isnull=True).count()
+    capacity = values.get("capacity", community.capacity)
+    chat_id = (values.get("wecom_chat_id", community.wecom_chat_id) or "").strip()
+    if not errors.get("capacity"):
+        errors.update(_check_mirrored_capacity(capacity, chat_id))
+    if capacity is not None and not errors.get("capacity") and ("capacity" in values or "wecom_chat_id" in values):
+        current = wecom_groups.occupied(community)
         if capacity < current:
             errors["capacity"] = [_("The community has %(count)d members; the capacity cannot be lower.")
                                   % {"count": current}]
@@ -155,8 +168,7 @@ def join(*, community: Community, member_id: int, actor, role: str = MembershipR
     if community.status != CommunityStatus.ACTIVE:
         raise Conflict(_("“%(name)s” is %(status)s: it takes no new members.")
                        % {"name": community.name, "status": community.get_status_display()}, code="community_closed")
-    open_count = community.memberships.filter(left_at__isnull=True).count()
-    if community.capacity is not None and open_count >= community.capacity:
+    if community.capacity is not None and wecom_groups.occupied(community) >= community.capacity:
         raise Conflict(_("“%(name)s” is full (%(capacity)d members).")
                        % {"name": community.name, "capacity": community.capacity}, code="community_full")
     try:

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from communities.models import Community, CommunityMembership, CommunityStatus, MembershipRole, MembershipSource
-from communities.services import access
+from communities.services import access, wecom_groups
 from members import sql as members_sql
 from members.models import Member
 from members.segments.audience import Audience
@@ -92,18 +92,18 @@ def add_segment(*, community: Community, segment_id, actor, role: str = Membersh
         raise Conflict(_("“%(name)s” is %(status)s: it takes no new members.")
                        % {"name": community.name, "status": community.get_status_display()}, code="community_closed")
     sql, params = _eligible_sql(community, actor, segment)
+    before = wecom_groups.occupied(community)  # a mirrored group's customers take places too
     with connection.cursor() as cursor:
         cursor.execute(
             f"""WITH added AS (
                     INSERT INTO {MEMBERSHIP} (community_id, member_id, role, source, joined_at)
                     SELECT %s, e.id, %s, %s, %s FROM ({sql}) AS e
                     ON CONFLICT (community_id, member_id) WHERE left_at IS NULL DO NOTHING RETURNING 1)
-                SELECT (SELECT count(*) FROM added),
-                       (SELECT count(*) FROM {MEMBERSHIP} WHERE community_id = %s AND left_at IS NULL)""",
-            [community.pk, role, MembershipSource.SEGMENT, timezone.now(), *params, community.pk],
+                SELECT count(*) FROM added""",
+            [community.pk, role, MembershipSource.SEGMENT, timezone.now(), *params],
         )
-        added, before = cursor.fetchone()
-    total = before + added  # the outer count does not see the CTE's rows
+        added = cursor.fetchone()[0]
+    total = before + added
     if added > MAX_ADD:
         raise InvalidInput(details={"segment": [
             _("The segment would add %(count)d members; at most %(max)d at once: narrow it.")

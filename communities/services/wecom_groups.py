@@ -15,7 +15,11 @@ the change_external_chat callbacks, applied by reading the group back). A commun
 It runs after the connector's own handler on every change_external_chat callback (for the changed
 group's communities), and periodically for all of them (communities.tasks.mirror_wecom_groups), so
 a missed callback is caught up; running twice changes nothing. The group is the truth: a mirrored
-community's capacity does not hold back members who are in the group (WeCom limits the group)."""
+community's capacity does not hold back members who are in the group (WeCom limits the group).
+
+Capacity: a WeCom customer group holds at most GROUP_LIMIT people, so a mirrored community's
+capacity is at most that; and every customer in the group takes a place (`occupied`), a member
+Siyu knows or not, so joins by hand, invitations and rules stop where the group would overflow."""
 
 from __future__ import annotations
 
@@ -33,6 +37,30 @@ from wecom.models import GroupMemberKind
 COMMUNITY = Community._meta.db_table
 MEMBERSHIP = CommunityMembership._meta.db_table
 USER = User._meta.db_table
+# WeCom's customer group holds up to 500 people (the limit was raised from 200 in 2020; the group's
+# own page in the WeCom client says 500). Not in the server API's answers, so kept here.
+GROUP_LIMIT = 500
+
+
+def occupied(community: Community) -> int:
+    """The community's places taken: its open memberships and, for a mirrored community, the group's
+    customers who hold none (not known as members, or not mirrored yet). Read in the caller's
+    transaction (which holds the community's row lock when it is about to add)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {MEMBERSHIP} WHERE community_id = %s AND left_at IS NULL",
+                       [community.pk])
+        taken = cursor.fetchone()[0]
+        if community.wecom_chat_id:
+            cursor.execute(
+                f"""SELECT count(*) FROM {wecom_sql.GROUP} g
+                    JOIN {wecom_sql.GROUP_MEMBER} gm ON gm.group_id = g.id AND gm.kind = %s AND gm.left_at IS NULL
+                    WHERE g.chat_id = %s AND g.dismissed_at IS NULL
+                      AND (gm.member_id IS NULL OR NOT EXISTS (
+                          SELECT 1 FROM {MEMBERSHIP} x WHERE x.community_id = %s AND x.member_id = gm.member_id
+                          AND x.left_at IS NULL))""",
+                [GroupMemberKind.CUSTOMER, community.wecom_chat_id, community.pk])
+            taken += cursor.fetchone()[0]
+    return taken
 
 
 @dataclass(frozen=True)

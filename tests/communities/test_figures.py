@@ -86,6 +86,7 @@ def test_a_communitys_figures_from_known_data(club, known, django_assert_max_num
         "events_held": 2, "signups": 4, "attended": 3, "attendance_rate": Decimal("0.750"),
         "repeat_attendees": 1, "order_value_per_member": Decimal("75.00"),  # (200 + 100) / 4
         "other_store_members": 2, "other_order_value_per_member": Decimal("250.00"),  # a[2] 500, w 0
+        "ratings": 0, "rating_average": None,
     }
 
 
