@@ -267,6 +267,7 @@ def test_the_schema_documents_the_header_on_every_money_points_and_messages_post
             "/api/v1/appointments/bookings/{id}/no-show/",
             "/api/v1/appointments/bookings/{id}/reschedule/",
             "/api/v1/communities/{community_id}/members/",
+            "/api/v1/communities/{community_id}/invitations/",
             "/api/v1/communities/{id}/add-segment/",
             "/api/v1/events/{event_id}/checkins/",
             "/api/v1/events/{event_id}/checkins/batch/",
