@@ -61,6 +61,8 @@ ALLOWLIST = {
     "referral-landing": "public page of a referral code: shows the brand and the code, nothing of its member",
     "wecom-callback": "WeCom's callback: signed by msg_signature, not a session; stores events, reads no store's rows",
     "appointments-public": "a signed booking link: the store (and service or member) its token names, free times",
+    "community-join": "a signed invitation link: the community its token names, and a button to join it",
+    "community-feedback": "a signed feedback link: the event its token names and that member's own rating",
     "link-follow": "a campaign's tracked link: records the click its signed token names and redirects, shows nothing",
     "api:root": "lists the API's resources (links only)",
     "api:me": "describes the caller itself: its kind, store and scopes",
