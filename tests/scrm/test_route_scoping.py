@@ -64,6 +64,7 @@ ALLOWLIST = {
     "community-join": "a signed invitation link: the community its token names, and a button to join it",
     "community-feedback": "a signed feedback link: the event its token names and that member's own rating",
     "link-follow": "a campaign's tracked link: records the click its signed token names and redirects, shows nothing",
+    "sms-reply": "the SMS provider's reply callback: signed by HMAC, not a session; stores the reply, shows nothing",
     "api:root": "lists the API's resources (links only)",
     "api:me": "describes the caller itself: its kind, store and scopes",
     "api:schema": "the OpenAPI schema",
