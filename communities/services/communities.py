@@ -115,7 +115,7 @@ def update_community(*, community: Community, actor, **values) -> Community:
     if not errors.get("capacity"):
         errors.update(_check_mirrored_capacity(capacity, chat_id))
     if capacity is not None and not errors.get("capacity") and ("capacity" in values or "wecom_chat_id" in values):
-        current = wecom_groups.occupied(community)
+        current = wecom_groups.occupied(community, chat_id=chat_id)
         if capacity < current:
             errors["capacity"] = [_("The community has %(count)d members; the capacity cannot be lower.")
                                   % {"count": current}]

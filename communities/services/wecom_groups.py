@@ -42,15 +42,17 @@ USER = User._meta.db_table
 GROUP_LIMIT = 500
 
 
-def occupied(community: Community) -> int:
+def occupied(community: Community, *, chat_id: str | None = None) -> int:
     """The community's places taken: its open memberships and, for a mirrored community, the group's
-    customers who hold none (not known as members, or not mirrored yet). Read in the caller's
-    transaction (which holds the community's row lock when it is about to add)."""
+    customers who hold none (not known as members, or not mirrored yet). `chat_id`: as if it mirrored
+    that group (a change being checked). Read in the caller's transaction (which holds the
+    community's row lock when it is about to add)."""
+    chat_id = community.wecom_chat_id if chat_id is None else chat_id
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT count(*) FROM {MEMBERSHIP} WHERE community_id = %s AND left_at IS NULL",
                        [community.pk])
         taken = cursor.fetchone()[0]
-        if community.wecom_chat_id:
+        if chat_id:
             cursor.execute(
                 f"""SELECT count(*) FROM {wecom_sql.GROUP} g
                     JOIN {wecom_sql.GROUP_MEMBER} gm ON gm.group_id = g.id AND gm.kind = %s AND gm.left_at IS NULL
@@ -58,7 +60,7 @@ def occupied(community: Community) -> int:
                       AND (gm.member_id IS NULL OR NOT EXISTS (
                           SELECT 1 FROM {MEMBERSHIP} x WHERE x.community_id = %s AND x.member_id = gm.member_id
                           AND x.left_at IS NULL))""",
-                [GroupMemberKind.CUSTOMER, community.wecom_chat_id, community.pk])
+                [GroupMemberKind.CUSTOMER, chat_id, community.pk])
             taken += cursor.fetchone()[0]
     return taken
 
