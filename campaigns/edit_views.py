@@ -35,7 +35,7 @@ def can_edit(campaign: Campaign, user) -> bool:
 def detail_context(campaign: Campaign, user) -> dict:
     """What the campaign's page shows of its series, its edit link and its test sends."""
     context = {"can_edit": can_edit(campaign, user), "series_text": recurrence.describe(campaign),
-               "can_test_send": permissions.can_write(user, service.RESOURCE)}
+               "can_test_send": permissions.can_write(user, service.RESOURCE), "series_stop": service.Stopped()}
     if campaign.repeat:
         runs = list(recurrence.runs_of(campaign).visible_to(user)[:RUNS_SHOWN])
         counts = queries.counts_by_state([r.pk for r in runs])
