@@ -110,15 +110,21 @@ def changes_of(data: dict) -> dict:
 class StaffTestSendSerializer(serializers.ModelSerializer):
     recipient = serializers.SlugRelatedField(slug_field="username", read_only=True)
     sent_by = serializers.SerializerMethodField(help_text="The staff member's username, or the API key's name.")
+    links_opened = serializers.SerializerMethodField(
+        help_text="How often the test's links were followed: its own test links, never counted as the campaign's "
+                  "clicks.")
 
     class Meta:
         model = StaffTestSend
         fields = ["id", "campaign", "recipient", "recipient_label", "sample_member", "sent_by", "channel", "address",
-                  "text", "outcome", "error", "provider_message_id", "created_at"]
+                  "text", "outcome", "error", "provider_message_id", "created_at", "links_opened"]
         read_only_fields = fields
 
     def get_sent_by(self, obj) -> str:
         return obj.sent_by.username if obj.sent_by else obj.sent_by_label
+
+    def get_links_opened(self, obj) -> int:
+        return getattr(obj, "links_opened", 0) or 0
 
 
 class TestSendInputSerializer(StrictBody):
@@ -147,7 +153,7 @@ class CampaignTestSendViewSet(NestedScopedMixin, ScopedQuerysetMixin, mixins.Lis
                               viewsets.GenericViewSet):
     scope_resource = "campaigns"
     parser_classes = [JSONParser]
-    queryset = StaffTestSend.objects.select_related("recipient", "sent_by")
+    queryset = service.with_openings(StaffTestSend.objects.select_related("recipient", "sent_by"))
     serializer_class = StaffTestSendSerializer
     pagination_class = cursor_ordered_by("-id")
     filterset_class = None

@@ -80,3 +80,34 @@ class Click(models.Model):
 
     def __str__(self) -> str:
         return f"{self.link_id}/{self.member_id or '-'} @ {self.clicked_at:%Y-%m-%d %H:%M}"
+
+
+class StaffTestLink(models.Model):
+    """A link of one test send to staff (campaigns.services.test_sends): its own code, followed as
+    `/l/<code>/<test token>` (tokens.make_for_test), which redirects like a campaign's link. Opening
+    it only counts here, on the test send: it is never a Click, so no result, funnel, attribution,
+    journey or segment of the campaign sees it. A test link holds no member."""
+
+    code = models.CharField(_("code"), max_length=16, unique=True)
+    test_send = models.ForeignKey(
+        "campaigns.StaffTestSend", verbose_name=_("test send"), on_delete=models.CASCADE, related_name="links",
+        db_index=False,  # test_link_once leads with test_send
+    )
+    target_url = models.CharField(_("target URL"), max_length=TARGET_MAX)
+    opened = models.PositiveIntegerField(_("times opened"), default=0)
+    last_opened_at = models.DateTimeField(_("last opened"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    objects = ScopedManager()
+    store_scope_field = "test_send__campaign__store"
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("test send link")
+        verbose_name_plural = _("test send links")
+        constraints = [
+            models.UniqueConstraint(fields=["test_send", "target_url"], name="test_link_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} -> {self.target_url} (test)"

@@ -11,7 +11,7 @@ from django.db import connection
 from campaigns.links import text as link_text
 from campaigns.links import tokens
 from campaigns.links.models import USER_AGENT_MAX, ShortLink
-from campaigns.links.sql import CLICK, LINK
+from campaigns.links.sql import CLICK, LINK, TEST_LINK
 
 
 def new_code() -> str:
@@ -86,7 +86,10 @@ class Tracker:
 
 def follow(*, code: str, token: str, user_agent: str, now: dt.datetime, record: bool = True) -> str | None:
     """The link's target (None for an unknown code), recording the click on the way when `record`:
-    the member the token names (none when it does not verify), at most one a member a minute."""
+    the member the token names (none when it does not verify), at most one a member a minute. A test
+    send's token (tokens.TEST_MARK) is a test link's (follow_test): never a campaign's click."""
+    if tokens.is_test(token):
+        return follow_test(code=code, token=token, now=now, record=record)
     member_id = tokens.member_of(code, token)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -103,6 +106,57 @@ def follow(*, code: str, token: str, user_agent: str, now: dt.datetime, record: 
         )
         row = cursor.fetchone()
     return row[0] if row else None
+
+
+def follow_test(*, code: str, token: str, now: dt.datetime, record: bool = True) -> str | None:
+    """A test link's target (None for an unknown code); the opening is counted on the test send's
+    link when the token is that test send's, and nowhere else."""
+    test_send_id = tokens.test_send_of(code, token)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""WITH opened AS (
+                UPDATE {TEST_LINK} SET opened = opened + 1, last_opened_at = %(now)s
+                WHERE code = %(code)s AND test_send_id = %(test_send)s AND %(record)s RETURNING id
+            )
+            SELECT target_url FROM {TEST_LINK} WHERE code = %(code)s""",
+            {"code": code, "test_send": test_send_id, "now": now, "record": record and test_send_id is not None},
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def test_links(*, test_send_ids: list[int], urls: list[str]) -> dict[int, dict[str, str]]:
+    """Every url of a test send's text as a StaffTestLink of each test send ({test send: {url: code}}),
+    in one statement per attempt; a rerun adds nothing."""
+    if not urls or not test_send_ids:
+        return {}
+    pairs = [(t, u) for t in test_send_ids for u in urls]
+    for _attempt in range(3):  # a random code that is taken just tries again
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {TEST_LINK} (code, test_send_id, target_url, opened, created_at) "
+                "SELECT k.code, k.test_send, k.url, 0, now() "
+                "FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS k(test_send, url, code) ON CONFLICT DO NOTHING",
+                [[t for t, _ in pairs], [u for _, u in pairs], [new_code() for _ in pairs]],
+            )
+            cursor.execute(f"SELECT test_send_id, target_url, code FROM {TEST_LINK} WHERE test_send_id = ANY(%s)",
+                           [test_send_ids])
+            found: dict[int, dict[str, str]] = {}
+            for test_send, url, code in cursor.fetchall():
+                found.setdefault(test_send, {})[url] = code
+        if all(url in found.get(t, {}) for t, url in pairs):
+            return found
+    raise RuntimeError(f"test sends {test_send_ids}: could not give every link a code")
+
+
+def test_text(template: str, *, test_send_id: int, codes: dict[str, str]) -> str:
+    """`template` (a campaign's text, personal fields not filled in yet) with each link that has a
+    test code as the test send's tracked link."""
+    return "".join(
+        link_text.tracked_url(codes[piece], tokens.make_for_test(codes[piece], test_send_id))
+        if is_link and piece in codes else piece
+        for is_link, piece in link_text.parts(template)
+    )
 
 
 def merge_clicks(survivor_id: int, duplicate_id: int) -> int:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from campaigns.links.models import Click, ShortLink
+from campaigns.links.models import Click, ShortLink, StaffTestLink
 
 LINK = ShortLink._meta.db_table
 CLICK = Click._meta.db_table
+TEST_LINK = StaffTestLink._meta.db_table  # a test send's links: never joined into a campaign's clicks

@@ -59,6 +59,34 @@ def make_for_staff(code: str, staff_id: int) -> str:
     return ident + _mac(code, ident)
 
 
+TEST_MARK = "-"  # not a base-62 digit either: a test send's token never reads as a member's or staff's
+
+
+def make_for_test(code: str, test_send_id: int) -> str:
+    """A token naming a test send to staff (a StaffTestLink's code, not a campaign's): `-` and the test
+    send's id in base 62, then the MAC. It is followed as a test click, never a campaign's."""
+    ident = TEST_MARK + _b62(test_send_id)
+    return ident + _mac(code, ident)
+
+
+def is_test(token: str) -> bool:
+    return token.startswith(TEST_MARK)
+
+
+def test_send_of(code: str, token: str) -> int | None:
+    """The test send a make_for_test token names on test link `code`; None otherwise."""
+    if not is_test(token) or not MAC_LENGTH < len(token) <= MAX_TOKEN_LENGTH:
+        return None
+    ident, mac = token[:-MAC_LENGTH], token[-MAC_LENGTH:]
+    test_send_id = _from_b62(ident[1:]) if len(ident) > 1 else None
+    if test_send_id is None or test_send_id <= 0:
+        return None
+    for secret in (settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])):
+        if constant_time_compare(mac, _mac(code, ident, secret)):
+            return test_send_id
+    return None
+
+
 def staff_of(code: str, token: str) -> int | None:
     """The staff member a make_for_staff token names on link `code`; None otherwise."""
     if not token.startswith(STAFF_MARK) or not MAC_LENGTH < len(token) <= MAX_TOKEN_LENGTH:

@@ -3,9 +3,12 @@ to staff members to look at before it goes out, through the campaign's channel: 
 message to the staff member's WeCom userid, email to their account's address, SMS to their phone;
 the outbox and webhooks only record it (a webhook's receiver would take it for a member's message).
 
-A test send is never a delivery: no cap slot, no result, no link code. Each one is a row (who sent
-it, to whom, the text, the outcome), written before the call; a campaign takes at most DAILY_LIMIT a
-calendar day, counted under the campaign's row lock so racing requests cannot pass it."""
+A test send is never a delivery: no cap slot, no result. Its links are short links as a member's are
+(`/l/<code>/<token>`), but test links of its own (campaigns.links StaffTestLink, a token marked as a
+test's): following one redirects to the target and counts on the test send only, never as a click
+of the campaign. Each test send is a row (who sent it, to whom, the text as sent, the outcome),
+written with its links before the call; a campaign takes at most DAILY_LIMIT a calendar day,
+counted under the campaign's row lock so racing requests cannot pass it."""
 
 from __future__ import annotations
 
@@ -14,11 +17,15 @@ import re
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from campaigns import channels, content
 from campaigns.channels.base import Outcome, Outgoing
+from campaigns.links import services as links
+from campaigns.links import text as link_text
 from campaigns.models import ERROR_MAX, Campaign, StaffTestOutcome, StaffTestSend
 from campaigns.queries import personal_values
 from members.models import Member
@@ -68,11 +75,15 @@ def sent_today(campaign: Campaign, now: dt.datetime) -> int:
     return StaffTestSend.objects.filter(campaign=campaign, created_at__gte=_day_start(now)).count()
 
 
-def render(campaign: Campaign, sample: Member | None) -> str:
+def values_of(sample: Member | None) -> dict:
     if sample is None:
-        return content.render(campaign.content, placeholders())
-    values = personal_values([sample.pk], lambda alias: "NULL::text").get(sample.pk, {})
-    return content.render(campaign.content, values)
+        return placeholders()
+    return personal_values([sample.pk], lambda alias: "NULL::text").get(sample.pk, {})
+
+
+def render(campaign: Campaign, sample: Member | None, template: str | None = None) -> str:
+    """The campaign's text (or `template`: it with test links) with the sample's personal fields."""
+    return content.render(campaign.content if template is None else template, values_of(sample))
 
 
 def _reserve(*, campaign: Campaign, actor, recipients: list[User], sample: Member | None,
@@ -87,12 +98,20 @@ def _reserve(*, campaign: Campaign, actor, recipients: list[User], sample: Membe
                 details={"recipients": [_("%(left)d test sends left today.") % {"left": max(DAILY_LIMIT - used, 0)}]},
                 code="test_send_limit",
             )
-        return StaffTestSend.objects.bulk_create([
+        rows = StaffTestSend.objects.bulk_create([
             StaffTestSend(campaign=campaign, recipient=user, recipient_label=str(user)[:150], sample_member=sample,
                           sent_by=actor_user(actor), sent_by_label=actor_label(actor), channel=campaign.channel,
                           text=text, outcome=Out.SENDING, created_at=now)
             for user in recipients
         ])
+        urls = link_text.urls(campaign.content)
+        if urls:  # each test send its own test links, so an opening is known to be that test's
+            codes = links.test_links(test_send_ids=[r.pk for r in rows], urls=urls)
+            for row in rows:
+                row.text = render(campaign, sample, links.test_text(campaign.content, test_send_id=row.pk,
+                                                                    codes=codes.get(row.pk, {})))
+            StaffTestSend.objects.bulk_update(rows, ["text"])
+        return rows
 
 
 def send_test(*, campaign: Campaign, actor, recipient_ids: list[int], sample_member_id: int | None = None
@@ -180,5 +199,12 @@ def _wecom(user: User, text: str) -> tuple[str, str, str, str]:
     return Out.SENT, staff.userid, "", sent.msgid
 
 
+def with_openings(queryset):
+    """Test sends with `links_opened`: how often their test links were followed (never a click of
+    the campaign)."""
+    return queryset.annotate(links_opened=Coalesce(Sum("links__opened"), 0))
+
+
 def list_for(campaign: Campaign, actor):
-    return StaffTestSend.objects.visible_to(actor).filter(campaign=campaign).select_related("recipient", "sent_by")
+    return with_openings(StaffTestSend.objects.visible_to(actor).filter(campaign=campaign)
+                         .select_related("recipient", "sent_by"))
