@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from django.db import connection
-from django.db.models import Count
+from django.db import connection, models
+from django.db.models import Count, Q
+from django.utils.translation import gettext_lazy as _
 
-from campaigns.models import Campaign, Delivery, DeliveryState
+from campaigns.models import JOURNEY_LABEL, NOTICE_LABEL, Campaign, Delivery, DeliveryState
 from loyalty.points import sql as points_sql
 from loyalty.tiers import sql as tiers_sql
 from members import sql as members_sql
@@ -14,6 +15,44 @@ DELIVERY = Delivery._meta.db_table
 CAMPAIGN = Campaign._meta.db_table
 
 STATES = [state.value for state in DeliveryState]
+
+
+class Kind(models.TextChoices):
+    """How campaigns are told apart in the lists: what made them (created_by_label, the series'
+    fields). The dashboard's list leaves notices and journey sends out unless asked for them."""
+
+    MASS = "mass", _("Mass messages")
+    SERIES = "series", _("Recurring series")
+    RUN = "run", _("Runs of a series")
+    JOURNEY = "journey", _("Journey sends")
+    NOTICE = "notice", _("Service notices")
+    ALL = "all", _("All")
+
+
+_NOTICE = Q(created_by_label__startswith=NOTICE_LABEL)
+_JOURNEY = Q(created_by_label__startswith=JOURNEY_LABEL)
+_SERIES = ~Q(repeat="")
+_RUN = Q(parent__isnull=False)
+KIND_Q = {
+    Kind.NOTICE: _NOTICE, Kind.JOURNEY: _JOURNEY, Kind.SERIES: _SERIES, Kind.RUN: _RUN,
+    Kind.MASS: ~_NOTICE & ~_JOURNEY & ~_SERIES & ~_RUN, Kind.ALL: Q(),
+}
+# What the dashboard's list shows when no kind is chosen: what operators wrote (one-off, series, runs).
+OPERATORS_Q = ~_NOTICE & ~_JOURNEY
+
+
+def kind_of(campaign: Campaign) -> str:
+    """The Kind of one campaign, as KIND_Q tells them apart."""
+    label = campaign.created_by_label or ""
+    if label.startswith(NOTICE_LABEL):
+        return Kind.NOTICE
+    if label.startswith(JOURNEY_LABEL):
+        return Kind.JOURNEY
+    if campaign.repeat:
+        return Kind.SERIES
+    if campaign.parent_id is not None:
+        return Kind.RUN
+    return Kind.MASS
 
 
 def counts_by_state(campaign_ids: list[int]) -> dict[int, dict[str, int]]:

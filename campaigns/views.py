@@ -57,6 +57,13 @@ class CampaignListView(ScopedListView):
     partial_template_name = "campaigns/rows.html"
     paginate_by = 25
 
+    def narrow(self, queryset):
+        # Notices (one campaign per reminder hand-over) and journey sends would drown what operators
+        # wrote: they are listed when their kind (or "all") is chosen.
+        if not self.request.GET.get("kind"):
+            return queryset.filter(queries.OPERATORS_Q)
+        return queryset
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         rows = list(context["object_list"])

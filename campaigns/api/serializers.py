@@ -7,9 +7,9 @@ from decimal import Decimal
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from campaigns import channels, content
+from campaigns import channels, content, queries
 from campaigns.api.editing import RecurrenceSerializer, recurrence_of
-from campaigns.models import Campaign, CampaignImage, Delivery, OutboxMessage
+from campaigns.models import Campaign, CampaignImage, Delivery, OutboxMessage, Purpose
 from scrm.api import fields as strict
 
 ATTACHMENTS_HELP = (
@@ -28,14 +28,25 @@ class CampaignSerializer(serializers.ModelSerializer):
     counts = serializers.SerializerMethodField(help_text="Deliveries by state, and their total.")
     recurrence = serializers.SerializerMethodField(help_text="A series' rule (its runs are campaigns with it as "
                                                              "parent); null for a one-off campaign or a run.")
+    purpose = serializers.ChoiceField(
+        choices=Purpose.choices, read_only=True,
+        help_text="marketing, or transactional: a service notice (an event's or a booking's reminder) the system "
+                  "made, not held to the frequency caps nor the marketing consent. Read-only.")
+    expires_at = serializers.DateTimeField(
+        read_only=True, help_text="A notice's point: what is not sent by then is suppressed as expired; null for none.")
+    kind = serializers.SerializerMethodField(help_text="mass, series, run, journey or notice (the list's kind filter).")
 
     class Meta:
         model = Campaign
         fields = ["id", "name", "store", "segment", "snapshot", "channel", "content", "attachments", "status",
                   "scheduled_at",
                   "holdout_share", "send_month", "last_error", "created_at", "started_at", "finished_at", "counts",
-                  "recurrence", "next_occurrence_at", "runs_created", "parent", "occurrence_at"]
+                  "recurrence", "next_occurrence_at", "runs_created", "parent", "occurrence_at", "purpose",
+                  "expires_at", "kind"]
         read_only_fields = fields
+
+    def get_kind(self, obj) -> str:
+        return queries.kind_of(obj)
 
     def get_counts(self, obj) -> dict[str, int]:
         return self.context["counts"][obj.pk]
@@ -97,6 +108,12 @@ class CampaignInputSerializer(serializers.Serializer):
                                         help_text=ATTACHMENTS_HELP)
     recurrence = RecurrenceSerializer(required=False, allow_null=True, default=None,
                                       help_text="Make it a series: one run per occurrence (no scheduled_at then).")
+    # Only the system's notices are transactional: a mass send marked so would slip past the caps.
+    purpose = strict.ChoiceField(
+        choices=[(Purpose.MARKETING.value, Purpose.MARKETING.label)], required=False, default=Purpose.MARKETING.value,
+        help_text="Always marketing: service messages (transactional) are made by the system's notices only.",
+        error_messages={"invalid_choice": "Only marketing: a service message (transactional) is made by the system's "
+                                          "notices, never through the API."})
 
 
 class CampaignImageSerializer(serializers.ModelSerializer):
