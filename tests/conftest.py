@@ -320,10 +320,13 @@ def shot():
 
 @pytest.fixture
 def celery_worker(transactional_db):
-    """A real Celery worker in a thread, consuming from the test broker; tasks see committed data."""
+    """A real Celery worker in a thread, consuming from the test broker; tasks see committed data. The
+    process's queue is emptied first: a task an earlier test queued without a worker (its data gone with
+    that test's flush) is not run against this test's."""
     from celery.contrib.testing.worker import start_worker
 
     from scrm.celery import app
 
+    app.control.purge()
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10, loglevel="WARNING") as worker:
         yield worker
