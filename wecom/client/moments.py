@@ -9,6 +9,9 @@
 - `publish_status`: get_moment_task, each sender's publish_status (0 not yet, 1 posted), paged.
 - `cancel`: cancel_moment_task stops senders who have not published yet.
 - `list_moments`: get_moment_list, the corp's Moments created in a window of at most 30 days.
+- `upload_image`: media/upload_attachment (media_type image, attachment_type 1: Moments) gives the
+  media_id an image attachment of add_moment_task names (a JPG or PNG of at most 10 MB; a media_id of
+  media/upload is not taken). Its media_id lives three days: upload at publish time.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ RESULT = "externalcontact/get_moment_task_result"
 TASK = "externalcontact/get_moment_task"
 CANCEL = "externalcontact/cancel_moment_task"
 LIST = "externalcontact/get_moment_list"
+UPLOAD_ATTACHMENT = "media/upload_attachment"
+MOMENT_ATTACHMENT = 1  # upload_attachment's attachment_type for Moments (2: product albums)
+MAX_IMAGES = 9  # add_moment_task: at most 9 images, or one video, or one link
 STARTED, RUNNING, DONE = 1, 2, 3
 PUBLISHED = 1
 TEXT_MAX_BYTES = 10240
@@ -46,12 +52,15 @@ class JobResult:
 
 
 def body(*, text: str, link_url: str = "", link_title: str = "", senders: list[str] | None = None,
-         tag_ids: list[str] | None = None) -> dict:
-    """add_moment_task's body: the text, a link attachment, the senders (none: every staff member with
-    customer contact) and the corp tags of the customers who see it (none: all of each sender's)."""
+         tag_ids: list[str] | None = None, image_media_ids: list[str] | None = None) -> dict:
+    """add_moment_task's body: the text, a link attachment or image attachments (media ids from
+    `upload_image`), the senders (none: every staff member with customer contact) and the corp tags of
+    the customers who see it (none: all of each sender's)."""
     request: dict = {"text": {"content": text}} if text else {}
     if link_url:
         request["attachments"] = [{"msgtype": "link", "link": {"title": link_title or link_url, "url": link_url}}]
+    elif image_media_ids:
+        request["attachments"] = [{"msgtype": "image", "image": {"media_id": m}} for m in image_media_ids]
     visible: dict = {}
     if senders:
         visible["sender_list"] = {"user_list": list(senders)}
@@ -60,6 +69,14 @@ def body(*, text: str, link_url: str = "", link_title: str = "", senders: list[s
     if visible:
         request["visible_range"] = visible
     return request
+
+
+def upload_image(*, filename: str, content: bytes, content_type: str, client=None) -> str:
+    """The media_id of an image uploaded as a Moment attachment (the client's errors when refused)."""
+    answer = (client or get_client()).upload(
+        UPLOAD_ATTACHMENT, params={"media_type": "image", "attachment_type": MOMENT_ATTACHMENT},
+        filename=filename, content=content, content_type=content_type)
+    return str(answer.get("media_id") or "")
 
 
 def add_task(request: dict, *, client=None) -> str:

@@ -1317,6 +1317,20 @@ class FakeCorp:
                                     "sha256": hashlib.sha256(data).hexdigest()}
         return {"type": media_type, "media_id": media_id, "created_at": str(created)}
 
+    def upload_attachment(self, media_type: str | None, attachment_type: str | None, filename: str,
+                          content_type: str, data: bytes | None) -> dict:
+        """media/upload_attachment (path/95098): a file kept for Moments (attachment_type 1) or
+        product albums (2), with media/upload's checks; 40005 for another media_type (image, video,
+        file only), 40058 for another attachment_type. Its media_id serves add_moment_task only."""
+        if media_type not in ("image", "video", "file"):
+            raise WeComError(40005)
+        if str(attachment_type) not in ("1", "2"):
+            raise WeComError(40058, "invalid attachment_type")
+        answer = self.upload_media(media_type, filename, content_type, data)
+        with self.lock:
+            self.media[answer["media_id"]]["attachment_type"] = int(attachment_type)
+        return answer
+
     def media_valid(self, media_id, media_type: str | None = None) -> bool:
         found = self.media.get(media_id) if isinstance(media_id, str) else None
         return bool(found and self.now() - found["created_at"] < MEDIA_LIFE

@@ -46,12 +46,25 @@ class Moments:
             if kind in ("image", "video") and not item.get("media_id"):
                 raise WeComError(40058, f"attachment {kind}: missing media_id")
 
+    def _check_media(self, attachments: list) -> None:
+        """Image and video media must come from upload_attachment for Moments (attachment_type 1) and
+        be under three days old: 40007 otherwise (a media/upload media_id included)."""
+        for attachment in attachments:
+            kind = attachment["msgtype"]
+            if kind not in ("image", "video"):
+                continue
+            media_id = attachment[kind]["media_id"]
+            found = self.corp.media.get(media_id) if isinstance(media_id, str) else None
+            if not self.corp.media_valid(media_id, kind) or (found or {}).get("attachment_type") != 1:
+                raise WeComError(40007, f"invalid media_id {media_id!r} for a Moment")
+
     def add_task(self, body: dict) -> dict:
         text = (body.get("text") or {}).get("content", "") if isinstance(body.get("text"), dict) else ""
         attachments = body.get("attachments") or []
         if not isinstance(text, str) or len(text.encode("utf-8")) > TEXT_MAX_BYTES:
             raise WeComError(40058, "text.content over 10240 bytes")
         self._check_attachments(attachments)
+        self._check_media(attachments)
         if not text and not attachments:
             raise WeComError(40058, "text and attachments are both empty")
         visible = body.get("visible_range") or {}

@@ -154,6 +154,8 @@ ROUTES_POST = {
     "externalcontact/resigned/transfer_result": lambda c, q, b, s: c.transfer_result(**_result_args(b), resigned=True),
     "externalcontact/add_msg_template": lambda c, q, b, s: c.add_msg_template(b),
     "media/upload": lambda c, q, b, s: c.upload_media(q.get("type"), **b),
+    "media/upload_attachment": lambda c, q, b, s: c.upload_attachment(q.get("media_type"), q.get("attachment_type"),
+                                                                      **b),
     "externalcontact/get_groupmsg_list_v2": lambda c, q, b, s: c.groupmsg_list(b),
     "externalcontact/get_groupmsg_task": lambda c, q, b, s: c.groupmsg_task(
         msgid=b.get("msgid"), limit=b.get("limit", 500), cursor=b.get("cursor")
@@ -172,7 +174,7 @@ ROUTES_POST = {
 }
 
 
-MULTIPART = frozenset({"media/upload"})  # APIs whose body is multipart/form-data, not JSON
+MULTIPART = frozenset({"media/upload", "media/upload_attachment"})  # APIs whose body is multipart/form-data, not JSON
 
 
 def _media_part(raw: bytes, content_type: str) -> dict:
