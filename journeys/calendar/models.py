@@ -2,7 +2,8 @@
 
 A `PlannedPost` is a WeCom Moment (客户朋友圈, add_moment_task) or a customer-group post (add_msg_template
 with chat_type "group", one task per sender) planned for a date and time in the brand's time zone,
-with who posts it (chosen staff, the store's staff, or all staff) and, for a Moment, the corp tags
+with its images (the campaigns' uploaded images, handed to WeCom at publish time), who posts it
+(chosen staff, the store's staff, or all staff) and, for a Moment, the corp tags
 of the customers who see it. Its state moves draft -> scheduled -> submitted (WeCom's asynchronous
 job is being polled) -> created (staff are asked to publish) or failed; cancelled at any point
 before the day ends. One `PostStaff` row per sender says whether they have published it yet, as
@@ -28,6 +29,7 @@ ERROR_MAX = 500
 URL_MAX = 500
 MAX_SENDERS = 1000  # staff per post: bounded work per tick and per API answer
 MAX_TAGS = 100
+MAX_IMAGES = 9  # add_moment_task: at most 9 images (or one link); add_msg_template: 9 attachments
 
 
 class PostKind(models.TextChoices):
@@ -67,6 +69,8 @@ class PlannedPost(models.Model):
     link_url = models.URLField(_("link"), max_length=URL_MAX, blank=True, default="")
     link_title = models.CharField(_("link title"), max_length=TITLE_MAX, blank=True, default="")
     image_url = models.URLField(_("image"), max_length=URL_MAX, blank=True, default="")
+    # Campaign images (campaigns.CampaignImage ids, in order), uploaded to WeCom when the post is handed over.
+    image_ids = ArrayField(models.BigIntegerField(), verbose_name=_("images"), default=list, blank=True)
     audience = models.CharField(_("who posts"), max_length=8, choices=PostAudience.choices,
                                 default=PostAudience.STORE)
     staff_ids = ArrayField(models.BigIntegerField(), verbose_name=_("chosen staff"), default=list, blank=True)

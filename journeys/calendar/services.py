@@ -37,6 +37,7 @@ from django.utils.translation import gettext as _
 
 from journeys.calendar.models import (
     ERROR_MAX,
+    MAX_IMAGES,
     MAX_SENDERS,
     MAX_TAGS,
     TEXT_MAX_BYTES,
@@ -121,6 +122,7 @@ class PostInput:
     store: Store | None = None
     staff_ids: list[int] | None = None
     tag_ids: list[int] | None = None
+    image_ids: list[int] | None = None
 
 
 def _web_url(value: str) -> bool:
@@ -128,7 +130,8 @@ def _web_url(value: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
-def _check_content(data: PostInput, problems: dict, *, scheduling: bool, now: dt.datetime) -> None:
+def _check_content(data: PostInput, problems: dict, *, scheduling: bool, now: dt.datetime,
+                   uploading: bool = False) -> None:
     if not (data.title or "").strip():
         problems["title"] = [_("Give the post a title for the calendar.")]
     elif len(data.title.strip()) > TITLE_MAX:
@@ -137,8 +140,8 @@ def _check_content(data: PostInput, problems: dict, *, scheduling: bool, now: dt
         problems["kind"] = [_("%(value)s is not one of: %(choices)s.")
                             % {"value": data.kind, "choices": ", ".join(PostKind.values)}]
     text = data.text or ""
-    if not text.strip() and not data.link_url:
-        problems["text"] = [_("A post needs a text or a link: WeCom refuses an empty one.")]
+    if not text.strip() and not data.link_url and not data.image_ids and not uploading:
+        problems["text"] = [_("A post needs a text, a link or an image: WeCom refuses an empty one.")]
     elif len(text.encode("utf-8")) > TEXT_MAX_BYTES:
         problems["text"] = [_("At most %(max)d bytes (about %(chars)d Chinese characters); this text has "
                               "%(size)d.") % {"max": TEXT_MAX_BYTES, "chars": TEXT_MAX_BYTES // 3,
@@ -230,38 +233,128 @@ def _check_tags(data: PostInput, problems: dict) -> list[int]:
     return ids
 
 
+def _check_images(actor, data: PostInput, store: Store | None, problems: dict, *, uploading: int = 0) -> list[int]:
+    """The post's images: campaign images the actor sees, of the post's store or brand-wide, at most
+    MAX_IMAGES with the `uploading` new ones; a Moment carries images or a link, not both
+    (add_moment_task)."""
+    from campaigns.models import CampaignImage
+
+    ids = data.image_ids or []
+    if not isinstance(ids, list | tuple) or any(isinstance(i, bool) or not isinstance(i, int) for i in ids):
+        problems["images"] = [_("A list of uploaded image ids.")]
+        return []
+    ids = list(dict.fromkeys(ids))
+    if not ids and not uploading:
+        return []
+    found = {i.pk: i for i in CampaignImage.objects.visible_to(actor).filter(pk__in=ids)}
+    errors = []
+    if len(ids) + uploading > MAX_IMAGES:
+        errors.append(_("%(count)d images; WeCom takes at most %(max)d.")
+                      % {"count": len(ids) + uploading, "max": MAX_IMAGES})
+    for n, pk in enumerate(ids, start=1):
+        image = found.get(pk)
+        if image is None:
+            errors.append(_("Image %(n)d: no image %(id)d (upload it first).") % {"n": n, "id": pk})
+        elif image.store_id is not None and image.store_id != getattr(store, "pk", None):
+            errors.append(_("Image %(n)d: it belongs to another store.") % {"n": n})
+    if data.kind == PostKind.MOMENT and data.link_url:
+        errors.append(_("A Moment carries up to %(max)d images or one link, not both.") % {"max": MAX_IMAGES})
+    if data.kind == PostKind.GROUP and len(ids) + uploading + bool(data.link_url) > MAX_IMAGES:
+        errors.append(_("A customer-group post carries at most %(max)d attachments, the link included.")
+                      % {"max": MAX_IMAGES})
+    if errors:
+        problems["images"] = errors
+    return ids
+
+
+def _upload(actor, files, store: Store | None) -> list:
+    """Keep uploaded files as campaign images (campaigns.services.attachments.upload_image: JPG or PNG
+    by their bytes, more than 5 bytes, at most 10 MB), at most MAX_IMAGES at once. One refused: its
+    error under "images" naming the file, and none kept (the caller's transaction rolls the rows
+    back; the files kept so far are removed here)."""
+    from campaigns.services import attachments
+
+    if len(files) > MAX_IMAGES:
+        raise InvalidInput(details={"images": [_("%(count)d images; WeCom takes at most %(max)d.")
+                                               % {"count": len(files), "max": MAX_IMAGES}]})
+    kept = []
+    for file in files:
+        try:
+            kept.append(attachments.upload_image(actor=actor, file=file, store=store))
+        except InvalidInput as exc:
+            for image in kept:
+                attachments.discard_file(image)
+            problems = (exc.details or {}).get("file") or [str(exc)]
+            name = getattr(file, "name", "") or _("image")
+            raise InvalidInput(details={"images": [f"{name}: {p}" for p in problems]}) from None
+    return kept
+
+
+def images_of(post: PlannedPost) -> list:
+    """The post's images, in its order (those still there)."""
+    from campaigns.models import CampaignImage
+
+    found = CampaignImage.objects.in_bulk(list(post.image_ids))
+    return [found[pk] for pk in post.image_ids if pk in found]
+
+
 def _emit_state(post: PlannedPost) -> None:
     events.emit("content_post.state_changed", store_id=post.store_id,
                 data={"post": {"id": post.pk}, "kind": post.kind, "state": post.state,
                       "publish_at": post.publish_at.isoformat(), "error": post.error[:200]})
 
 
-def save_post(*, actor, data: PostInput, post: PlannedPost | None = None, schedule: bool = True) -> PlannedPost:
-    """Create (`post` None) or edit a draft or scheduled post; `schedule` False keeps it a draft."""
+def save_post(*, actor, data: PostInput, post: PlannedPost | None = None, schedule: bool = True,
+              files=()) -> PlannedPost:
+    """Create (`post` None) or edit a draft or scheduled post; `schedule` False keeps it a draft.
+    `files`: new images (the form's uploads), kept as campaign images after the post's images, in the
+    same transaction: a refused post keeps none of them."""
     permissions.require_write(actor, RESOURCE)
     if post is not None:
         _require_change(actor, post)
     now = timezone.now()
+    files = list(files or [])
     problems: dict[str, list] = {}
-    _check_content(data, problems, scheduling=schedule, now=now)
+    _check_content(data, problems, scheduling=schedule, now=now, uploading=bool(files))
     store = _check_store(actor, data, problems)
     staff_ids = _check_staff(actor, data, store, problems)
     tag_ids = _check_tags(data, problems)
+    image_ids = _check_images(actor, data, store, problems, uploading=len(files))
     if problems:
         raise InvalidInput(details=problems)
-    values = {
-        "kind": data.kind, "store": store, "title": data.title.strip(), "publish_at": data.publish_at,
+    if not files:
+        return _write_post(actor=actor, post=post, now=now, schedule=schedule, values={
+            "store": store, "staff_ids": staff_ids, "tag_ids": tag_ids, "image_ids": image_ids}, data=data)
+    from campaigns.services import attachments
+
+    kept: list = []
+    try:
+        with transaction.atomic():
+            kept = _upload(actor, files, store)
+            return _write_post(actor=actor, post=post, now=now, schedule=schedule, data=data, values={
+                "store": store, "staff_ids": staff_ids, "tag_ids": tag_ids,
+                "image_ids": [*image_ids, *(image.pk for image in kept)]})
+    except Exception:
+        for image in kept:  # their rows rolled back: their files go too
+            attachments.discard_file(image)
+        raise
+
+
+def _write_post(*, actor, post: PlannedPost | None, now: dt.datetime, schedule: bool, values: dict,
+                data: PostInput) -> PlannedPost:
+    row = {
+        **values, "kind": data.kind, "title": data.title.strip(), "publish_at": data.publish_at,
         "text": data.text or "", "link_url": data.link_url or "", "link_title": (data.link_title or "").strip(),
-        "image_url": data.image_url or "", "audience": data.audience, "staff_ids": staff_ids, "tag_ids": tag_ids,
-        "state": P.SCHEDULED if schedule else P.DRAFT, "next_poll_at": data.publish_at if schedule else None,
+        "image_url": data.image_url or "", "audience": data.audience, "state": P.SCHEDULED if schedule else P.DRAFT,
+        "next_poll_at": data.publish_at if schedule else None,
         "updated_at": now, "error": "",
     }
     with transaction.atomic():
         if post is None:
-            post = PlannedPost.objects.create(**values, created_by=actors.actor_user(actor),
+            post = PlannedPost.objects.create(**row, created_by=actors.actor_user(actor),
                                               created_by_label=actors.actor_label(actor), created_at=now)
         else:
-            changed = PlannedPost.objects.filter(pk=post.pk, state__in=[P.DRAFT, P.SCHEDULED]).update(**values)
+            changed = PlannedPost.objects.filter(pk=post.pk, state__in=[P.DRAFT, P.SCHEDULED]).update(**row)
             if not changed:
                 post.refresh_from_db()
                 raise Conflict(_("This post is %(state)s: it can no longer be edited.")
@@ -447,8 +540,11 @@ def _submit_moment(post: PlannedPost, *, now: dt.datetime, client) -> None:
         return
     tags = list(CorpTagLink.objects.filter(tag_id__in=post.tag_ids, unlinked_at__isnull=True)
                 .order_by("wecom_tag_id").values_list("wecom_tag_id", flat=True))
+    media = _moment_media(post, now=now, client=client)
+    if media is None:
+        return
     request = moments.body(text=post.text, link_url=post.link_url, link_title=post.link_title,
-                           senders=senders, tag_ids=tags)
+                           senders=senders, tag_ids=tags, image_media_ids=media)
     try:
         jobid = moments.add_task(request, client=client)
     except wecom_errors.Unavailable:
@@ -467,6 +563,36 @@ def _submit_moment(post: PlannedPost, *, now: dt.datetime, client) -> None:
                                                   next_poll_at=now + dt.timedelta(seconds=JOB_FIRST_WAIT))
 
 
+def _image_problem(post: PlannedPost, images: list, *, now: dt.datetime) -> bool:
+    if len(images) != len(post.image_ids):
+        _fail(post, _("An image of the post is gone; upload it again."), now=now)
+        return True
+    return False
+
+
+def _moment_media(post: PlannedPost, *, now: dt.datetime, client) -> list[str] | None:
+    """The media ids of the post's images, uploaded now as Moment attachments (media/upload_attachment);
+    None when WeCom refused one (the post failed, naming it). Unreachable or rate-limited: raised, and
+    the next tick uploads again (nothing was created yet)."""
+    from campaigns.services import attachments
+
+    images = images_of(post)
+    if _image_problem(post, images, now=now):
+        return None
+    media = []
+    for image in images:
+        try:
+            media.append(moments.upload_image(filename=image.name, content=attachments.read_image(image),
+                                              content_type=image.content_type, client=client))
+        except (wecom_errors.Unavailable, wecom_errors.RateLimited, wecom_errors.CredentialsRejected):
+            raise
+        except wecom_errors.WecomError as exc:
+            _fail(post, _("WeCom refused the image %(name)s: %(error)s") % {"name": image.name, "error": exc},
+                  now=now)
+            return None
+    return media
+
+
 def _adopt_lost(post: PlannedPost, *, now: dt.datetime, client) -> bool:
     """A create call went unanswered: a Moment of the corp's with this text, created since the post
     was submitted, is this post's (adopted, the job skipped); none after the grace: False, create."""
@@ -478,10 +604,29 @@ def _adopt_lost(post: PlannedPost, *, now: dt.datetime, client) -> bool:
     return False
 
 
-def _group_attachments(post: PlannedPost) -> list:
-    if not post.link_url:
-        return []
-    return [{"msgtype": "link", "link": {"title": post.link_title or post.title, "url": post.link_url}}]
+def _group_attachments(post: PlannedPost, *, now: dt.datetime, client) -> list | None:
+    """add_msg_template's attachments: the images (temporary media, kept on each image for three days
+    and reused: campaigns.services.attachments.media_id), then the link; None when WeCom refused an
+    image (the post failed)."""
+    from campaigns.services import attachments
+
+    out = []
+    images = images_of(post)
+    if _image_problem(post, images, now=now):
+        return None
+    for image in images:
+        try:
+            out.append({"msgtype": "image", "image": {"media_id": attachments.media_id(image, client=client,
+                                                                                      now=now)}})
+        except (wecom_errors.Unavailable, wecom_errors.RateLimited, wecom_errors.CredentialsRejected):
+            raise
+        except wecom_errors.WecomError as exc:
+            _fail(post, _("WeCom refused the image %(name)s: %(error)s") % {"name": image.name, "error": exc},
+                  now=now)
+            return None
+    if post.link_url:
+        out.append({"msgtype": "link", "link": {"title": post.link_title or post.title, "url": post.link_url}})
+    return out
 
 
 def _submit_group(post: PlannedPost, *, now: dt.datetime, client) -> None:
@@ -489,11 +634,13 @@ def _submit_group(post: PlannedPost, *, now: dt.datetime, client) -> None:
     at once, so a crash loses at most the call in flight (recorded as unknown, never made twice)."""
     rows = list(PostStaff.objects.filter(post=post, status=StaffStatus.PENDING, msgid="").exclude(userid="")
                 .exclude(reason=UNKNOWN).order_by("id"))
+    attachments = _group_attachments(post, now=now, client=client) if rows else []
+    if attachments is None:
+        return
     for row in rows:
         # The intent, committed before the call: a crash or a lost answer leaves it unknown, not re-sent.
         PostStaff.objects.filter(pk=row.pk).update(reason=UNKNOWN)
         body = {"chat_type": "group", "sender": row.userid, "text": {"content": post.text}}
-        attachments = _group_attachments(post)
         if attachments:
             body["attachments"] = attachments
         try:

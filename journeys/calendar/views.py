@@ -75,7 +75,7 @@ class PostView(ScopedDetailView):
         post = context["post"]
         context.update(completion=queries.completion(post, self.request.user),
                        senders=queries.senders(post, self.request.user)[: queries.SENDERS_SHOWN],
-                       can_change=services.can_change(self.request.user, post))
+                       can_change=services.can_change(self.request.user, post), images=services.images_of(post))
         return context
 
 
@@ -95,16 +95,16 @@ def _form_page(request, form, post=None):
 
 
 def _save(request, post=None):
-    form = PostForm(request.POST, user=request.user)
+    form = PostForm(request.POST, request.FILES, user=request.user, post=post)
     if not form.is_valid():
         return _form_page(request, form, post)
     try:
         post = services.save_post(actor=request.user, data=form.to_input(), post=post,
-                                  schedule=request.POST.get("action") != "draft")
+                                  schedule=request.POST.get("action") != "draft", files=form.cleaned_data["images"])
     except InvalidInput as exc:
         fields = {"publish_at": "date", "staff": "staff", "tags": "tags", "store": "store", "text": "text",
                   "title": "title", "audience": "audience", "link_url": "link_url", "image_url": "image_url",
-                  "link_title": "link_title", "kind": "kind"}
+                  "link_title": "link_title", "kind": "kind", "images": "images"}
         for name, problems in (exc.details or {}).items():
             for problem in problems if isinstance(problems, list) else [problems]:
                 form.add_error(fields.get(name), str(problem))
@@ -133,7 +133,7 @@ def post_edit(request, pk: int):
         raise PermissionDenied
     if request.method == "POST":
         return _save(request, post)
-    return _form_page(request, PostForm(user=request.user, initial=PostForm.initial_for(post)), post)
+    return _form_page(request, PostForm(user=request.user, post=post, initial=PostForm.initial_for(post)), post)
 
 
 @require_POST

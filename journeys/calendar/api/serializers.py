@@ -6,6 +6,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from journeys.calendar.models import (
+    MAX_IMAGES,
     MAX_SENDERS,
     MAX_TAGS,
     TITLE_MAX,
@@ -37,6 +38,8 @@ class CalendarPostSerializer(serializers.ModelSerializer):
     state = serializers.ChoiceField(choices=PostState.choices, read_only=True)
     staff = serializers.ListField(source="staff_ids", child=serializers.IntegerField(), read_only=True)
     tags = serializers.ListField(source="tag_ids", child=serializers.IntegerField(), read_only=True)
+    images = serializers.ListField(source="image_ids", child=serializers.IntegerField(), read_only=True,
+                                   help_text="Campaign image ids (/api/v1/campaign-images/), in order.")
     # Empty when the post has none: a URL format in the schema would rule the empty string out.
     link_url = serializers.CharField(read_only=True, help_text="The link's URL; empty: no link.")
     image_url = serializers.CharField(read_only=True, help_text="The image's URL; empty: no image.")
@@ -45,7 +48,7 @@ class CalendarPostSerializer(serializers.ModelSerializer):
     class Meta:
         model = PlannedPost
         fields = ["id", "kind", "store", "title", "publish_at", "text", "link_url", "link_title", "image_url",
-                  "audience", "staff", "tags", "state", "jobid", "moment_id", "error", "submitted_at",
+                  "images", "audience", "staff", "tags", "state", "jobid", "moment_id", "error", "submitted_at",
                   "created_in_wecom_at", "cancelled_at", "closed_at", "created_at", "updated_at", "completion"]
         read_only_fields = fields
 
@@ -97,6 +100,11 @@ class CalendarPostInputSerializer(serializers.Serializer):
     tags = serializers.ListField(child=strict.IntegerField(min_value=1), required=False, default=list,
                                  max_length=MAX_TAGS, help_text="Member tags linked to WeCom corp tags: a Moment is "
                                                                 "visible to the customers carrying them.")
+    images = serializers.ListField(child=strict.IntegerField(min_value=1), required=False, default=list,
+                                   max_length=MAX_IMAGES,
+                                   help_text="Images uploaded through /api/v1/campaign-images/ (JPG or PNG, at most "
+                                             "10 MB), of the post's store or brand-wide, at most 9; a Moment carries "
+                                             "images or a link, not both. Uploaded to WeCom when it is handed over.")
     schedule = strict.BooleanField(required=False, default=True, help_text="false: keep it a draft.")
 
 

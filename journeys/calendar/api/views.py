@@ -42,7 +42,8 @@ def _input(data: dict, post: PlannedPost | None = None) -> services.PostInput:
     current = {}
     if post is not None:
         current = {name: getattr(post, name) for name in FIELDS}
-        current.update(store=post.store, staff_ids=list(post.staff_ids), tag_ids=list(post.tag_ids))
+        current.update(store=post.store, staff_ids=list(post.staff_ids), tag_ids=list(post.tag_ids),
+                       image_ids=list(post.image_ids))
     values = {**current, **{name: data[name] for name in FIELDS if name in data}}
     if "store" in data:
         values["store"] = _store(data["store"])
@@ -50,6 +51,8 @@ def _input(data: dict, post: PlannedPost | None = None) -> services.PostInput:
         values["staff_ids"] = data["staff"]
     if "tags" in data:
         values["tag_ids"] = data["tags"]
+    if "images" in data:
+        values["image_ids"] = data["images"]
     return services.PostInput(**values)
 
 
