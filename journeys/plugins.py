@@ -12,6 +12,8 @@ def register() -> None:
     permissions.register("tasks", _("Staff tasks"), store_roles="write")
     # Store managers write their store's journeys; clerks read them.
     permissions.register("journeys", _("Journeys"), store_roles="write", store_staff="read")
+    permissions.register("task_settings", _("Task settings: repurchase cycles and the task policy"),
+                         store_roles="read", brand_setting=True)
 
     from journeys import privacy, timeline
     from journeys.queries import today_section
