@@ -204,9 +204,16 @@ POSITIVE_DATA_ACCEPTANCE_EXEMPT = {
     "POST /api/v1/campaigns/{campaign_id}/test-sends/": (
         f"{EXISTS} (staff and a sample member the caller can reach); {KEYED}"
     ),
-    "PATCH /api/v1/communities/{id}/": f"{EXISTS} (staff of its store); {ACROSS} (no capacity below its members)",
+    "PATCH /api/v1/communities/{id}/": f"{EXISTS} (staff of its store, the rule's segment); {ACROSS} (no capacity "
+                                       "below its members, at most a mirrored group's limit)",
     "POST /api/v1/communities/{community_id}/members/": f"{EXISTS}; {KEYED}",
     "POST /api/v1/communities/{id}/add-segment/": f"{EXISTS} (a segment the caller reaches); {KEYED}",
+    "POST /api/v1/communities/{community_id}/invitations/": f"{EXISTS} (live members of the store the caller "
+                                                           f"reaches, or a segment); {ACROSS} (members or a segment, "
+                                                           f"not both); {KEYED}",
+    "POST /api/v1/events/{id}/photos/": f"{ACROSS} (the event has started; each link http(s))",
+    "POST /api/v1/events/{event_id}/feedback/": f"{EXISTS} (a member checked in at the event); {ACROSS} (the event "
+                                                "started, within the days after its end)",
     "GET /api/v1/communities/{id}/suggestions/": f"{EXISTS} (a segment the caller reaches: another is a 400, "
                                                  "never everyone)",
     "POST /api/v1/events/": f"{EXISTS}; {ACROSS} (ends after it starts, starts in the future, the sign-up window)",
@@ -256,6 +263,11 @@ POSITIVE_DATA_ACCEPTANCE_EXEMPT = {
                                "channel's length limit, a schedule not in the past)",
     "POST /api/v1/campaigns/{id}/send/": f"{ACROSS} (a schedule not in the past, a segment not empty); {KEYED}",
     "POST /api/v1/campaigns/{id}/resume/": KEYED,
+    "POST /api/v1/group-campaigns/": f"{EXISTS} (customer groups, owners and a store the caller reaches); {ACROSS} "
+                                     "(one text for every group within WeCom's bytes, a schedule not in the past); "
+                                     f"{SCOPE}",
+    "POST /api/v1/group-campaigns/{id}/send/": f"{ACROSS} (a schedule not in the past, a group to send to); {KEYED}",
+    "POST /api/v1/group-campaigns/{id}/resume/": KEYED,
     "POST /api/v1/campaigns/{campaign_id}/wecom-tasks/{id}/remind/": f"{EXISTS} (a task of the campaign); {KEYED}",
     "PATCH /api/v1/send-policy/current/": f"{ACROSS} (quiet hours need both ends, a day's cap not above the week's)",
 }
