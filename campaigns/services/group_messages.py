@@ -65,35 +65,87 @@ def _store_of(actor, store):
     return Store.objects.get(pk=access.store_id)
 
 
-def create_group_campaign(*, actor, name: str, content: str, groups=(), owners=(), store=None,
+def _pks(items) -> list[int]:
+    return sorted({item.pk if hasattr(item, "pk") else int(item) for item in items})
+
+
+def _listed(ids) -> str:
+    return ", ".join(str(i) for i in ids)
+
+
+def _group_problems(actor, group_ids: list[int]) -> list[str]:
+    """What is wrong with the chosen groups, each problem naming the ids: unknown, another store's
+    (a store role's campaign reaches its own store's groups only), dismissed."""
+    access = access_for(actor)
+    found = {g.pk: g for g in CustomerGroup.objects.filter(pk__in=group_ids).only("pk", "store_id", "dismissed_at")}
+    unknown = [i for i in group_ids if i not in found]
+    others = [i for i in group_ids if i in found and not access.allows_store(found[i].store_id)]
+    dismissed = [i for i in group_ids if i in found and i not in others and found[i].dismissed_at is not None]
+    problems = []
+    if unknown:
+        problems.append(_("No customer group %(ids)s.") % {"ids": _listed(unknown)})
+    if others:
+        problems.append(_("Customer group %(ids)s belongs to another store: you can only send to your own "
+                          "store's groups.") % {"ids": _listed(others)})
+    if dismissed:
+        problems.append(_("Customer group %(ids)s is dismissed in WeCom.") % {"ids": _listed(dismissed)})
+    return problems
+
+
+def _owners(actor, owner_ids: list[int], userids: list[str]) -> tuple[list[int], list[str]]:
+    """The chosen owners' WecomStaff ids (by id or WeCom userid), and what is wrong with them."""
+    access = access_for(actor)
+    by_pk = {w.pk: w for w in WecomStaff.objects.filter(pk__in=owner_ids).only("pk", "store_id")}
+    by_userid = {w.userid: w for w in WecomStaff.objects.filter(userid__in=userids).only("pk", "userid", "store_id")}
+    unknown = [str(i) for i in owner_ids if i not in by_pk] + [u for u in userids if u not in by_userid]
+    chosen = [*by_pk.values(), *by_userid.values()]
+    others = sorted({w.userid for w in chosen if not access.allows_store(w.store_id)})
+    problems = []
+    if unknown:
+        problems.append(_("No WeCom staff member %(ids)s.") % {"ids": _listed(unknown)})
+    if others:
+        problems.append(_("%(ids)s is staff of another store: you can only send for your own store's staff.")
+                        % {"ids": _listed(others)})
+    return sorted({w.pk for w in chosen}), problems
+
+
+def create_group_campaign(*, actor, name: str, content: str, groups=(), owners=(), owner_userids=(), store=None,
                           scheduled_at: dt.datetime | None = None) -> Campaign:
-    """A draft `wecom_group` campaign to the chosen groups, the groups of `owners` (WecomStaff) and
-    every group of `store`. The groups and owners must be among those the actor sees; a store role's
-    campaign is its store's. Its text is one for every group: no personal fields."""
+    """A draft `wecom_group` campaign to the chosen groups, the groups of `owners` (WecomStaff, or
+    their ids; `owner_userids`: by WeCom userid) and every group of `store`. The groups and owners must
+    be the actor's to send to (a store role's: its store's), and its campaign is its store's. Its text
+    is one for every group: no personal fields, within WeCom's 4,000 bytes. Every problem is an
+    InvalidInput naming its field (groups, owners, store, name, content, scheduled_at)."""
     from campaigns import channels
     from campaigns import content as content_rules
 
     permissions.require_write(actor, "campaigns")
     problems: dict[str, list] = {}
-    visible = CustomerGroup.objects.visible_to(actor)
-    group_ids = sorted({g.pk for g in groups})
-    if len(set(visible.filter(pk__in=group_ids).values_list("pk", flat=True))) != len(group_ids):
-        problems["groups"] = [_("Some of these groups are not yours to send to.")]
-    owner_ids = sorted({o.pk for o in owners})
-    if owner_ids and len(set(WecomStaff.objects.visible_to(actor).filter(pk__in=owner_ids)
-                             .values_list("pk", flat=True))) != len(owner_ids):
-        problems["owners"] = [_("Some of these owners are not staff you can send for.")]
-    if not (group_ids or owner_ids or store):
+    group_ids = _pks(groups)
+    if group_problems := _group_problems(actor, group_ids):
+        problems["groups"] = group_problems
+    owner_ids, owner_problems = _owners(actor, _pks(owners), sorted(set(owner_userids)))
+    if owner_problems:
+        problems["owners"] = owner_problems
+    if store is not None and not access_for(actor).allows_store(store.pk):
+        problems["store"] = [_("You can only send to your own store's groups.")]
+    if not (group_ids or owner_ids or owner_userids or store):
         problems["groups"] = [_("Choose groups, owners or a store whose groups receive the message.")]
     if not name.strip():
         problems["name"] = [_("Give the campaign a name.")]
+    if scheduled_at is not None and scheduled_at < timezone.now() - dt.timedelta(minutes=1):
+        problems["scheduled_at"] = [_("The schedule is in the past.")]
+    for check in (lambda: content_rules.check(content, max_bytes=channels.get(CHANNEL).max_text_bytes),
+                  lambda: channels.get(CHANNEL).check(content)):
+        try:
+            check()
+        except InvalidInput as exc:  # the text's problems beside the others, each under its field
+            for field, messages in (exc.details or {"content": [exc.message]}).items():
+                problems.setdefault(field, []).extend(messages)
+            break
     if problems:
         raise InvalidInput(details=problems)
     campaign_store = _store_of(actor, store)
-    content_rules.check(content, max_bytes=channels.get(CHANNEL).max_text_bytes)
-    channels.get(CHANNEL).check(content)
-    if scheduled_at is not None and scheduled_at < timezone.now() - dt.timedelta(minutes=1):
-        raise InvalidInput(details={"scheduled_at": [_("The schedule is in the past.")]})
     with transaction.atomic():
         campaign = Campaign.objects.create(
             name=name.strip()[:100], store=campaign_store, channel=CHANNEL, content=content,
@@ -101,6 +153,22 @@ def create_group_campaign(*, actor, name: str, content: str, groups=(), owners=(
         )
         GroupAudience.objects.create(campaign=campaign, group_ids=group_ids, owner_ids=owner_ids, store=store)
     return campaign
+
+
+def audience_of(campaign: Campaign) -> GroupAudience | None:
+    return GroupAudience.objects.filter(campaign=campaign).select_related("store").first()
+
+
+def counts_of(campaign_ids: list[int], actor) -> dict[int, dict[str, int]]:
+    """Group deliveries by state for each campaign (one query; the actor's store's rows for a store
+    role), each with its total."""
+    found: dict[int, dict[str, int]] = {pk: dict.fromkeys(G.values, 0) | {"total": 0} for pk in campaign_ids}
+    rows = (GroupDelivery.objects.visible_to(actor).filter(campaign_id__in=campaign_ids).order_by()
+            .values_list("campaign_id", "state").annotate(n=Count("id")))
+    for campaign_id, state, n in rows:
+        found[campaign_id][state] = n
+        found[campaign_id]["total"] += n
+    return found
 
 
 def audience_groups(campaign: Campaign):
