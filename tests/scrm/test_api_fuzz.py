@@ -263,6 +263,11 @@ POSITIVE_DATA_ACCEPTANCE_EXEMPT = {
                                "channel's length limit, a schedule not in the past)",
     "POST /api/v1/campaigns/{id}/send/": f"{ACROSS} (a schedule not in the past, a segment not empty); {KEYED}",
     "POST /api/v1/campaigns/{id}/resume/": KEYED,
+    "POST /api/v1/group-campaigns/": f"{EXISTS} (customer groups, owners and a store the caller reaches); {ACROSS} "
+                                     "(one text for every group within WeCom's bytes, a schedule not in the past); "
+                                     f"{SCOPE}",
+    "POST /api/v1/group-campaigns/{id}/send/": f"{ACROSS} (a schedule not in the past, a group to send to); {KEYED}",
+    "POST /api/v1/group-campaigns/{id}/resume/": KEYED,
     "POST /api/v1/campaigns/{campaign_id}/wecom-tasks/{id}/remind/": f"{EXISTS} (a task of the campaign); {KEYED}",
     "PATCH /api/v1/send-policy/current/": f"{ACROSS} (quiet hours need both ends, a day's cap not above the week's)",
 }

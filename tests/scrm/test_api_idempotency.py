@@ -259,6 +259,8 @@ def test_the_schema_documents_the_header_on_every_money_points_and_messages_post
             "/api/v1/campaigns/{campaign_id}/wecom-tasks/{id}/remind/",
             "/api/v1/campaigns/{id}/resume/",
             "/api/v1/campaigns/{id}/send/",
+            "/api/v1/group-campaigns/{id}/resume/",
+            "/api/v1/group-campaigns/{id}/send/",
             "/api/v1/commissions/mark-paid/",
             "/api/v1/appointments/bookings/",
             "/api/v1/appointments/bookings/{id}/cancel/",

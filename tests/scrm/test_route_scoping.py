@@ -287,6 +287,14 @@ def _subscription(store) -> Subscription:
                                        event_types=["ping"], store=store, secret="whsec_sweep")
 
 
+def _campaign(store) -> Campaign:
+    # A campaign to customer groups: /api/v1/group-campaigns/ serves those only, the other routes any.
+    campaign = build_generic(Campaign, store)
+    Campaign.objects.filter(pk=campaign.pk).update(channel="wecom_group")
+    campaign.channel = "wecom_group"
+    return campaign
+
+
 def _appointment_service(store) -> AppointmentService:
     return AppointmentService.objects.create(store=store, name=f"service {_n()}", duration_minutes=30)
 
@@ -299,6 +307,7 @@ def _booking(store) -> Booking:
 
 
 FACTORIES = {Member: _member, User: _staff, Segment: _segment, ImportJob: _import_job, SyncRun: _sync_run,
+             Campaign: _campaign,
              WecomMassTask: _wecom_task, CampaignImage: _campaign_image, Subscription: _subscription,
              AppointmentService: _appointment_service, Booking: _booking}
 
