@@ -88,6 +88,10 @@ class ConcurrentChange(RuntimeError):
     """Someone else wrote an identity of this file between validation and writing."""
 
 
+class FirstLoadRunning(RuntimeError):
+    """A first load (members.io.first_load) holds the member tables: an import waits its turn."""
+
+
 class OutOfTime(RuntimeError):
     """The import's time is used up before its next statement; args[0]: the seconds it had."""
 
@@ -219,8 +223,12 @@ class Importer:
     """One import inside the caller's transaction: load(), validate(), then write() or not."""
 
     def __init__(self, *, layout: Layout, store_id: int | None, user_id: int | None,
-                 deadline: float | None = None) -> None:
+                 deadline: float | None = None, max_rows: int | None = None) -> None:
         self.layout = layout
+        self.max_rows = max_rows or default_max_rows()
+        # write(bare=True): the tables have no unique index to ON CONFLICT against (a first load,
+        # members.io.first_load); each statement leaves out, itself, the rows a conflict would skip.
+        self.bare = False
         self.store_id = store_id
         self.user_id = user_id
         self.msg = messages()
@@ -355,7 +363,7 @@ class Importer:
             CREATE TEMP TABLE io_raw (row_no bigint, x text, {cells}) ON COMMIT DROP;
             CREATE TEMP TABLE io_err (row_no bigint, col_no int, col text, value text, err jsonb) ON COMMIT DROP;
         """)
-        source = _CopySource(rows, len(self.layout.columns), default_max_rows(), self.msg)
+        source = _CopySource(rows, len(self.layout.columns), self.max_rows, self.msg)
         names = ", ".join(f"c{c.index}" for c in self.layout.columns)
         try:
             with connection.cursor() as cursor:
@@ -617,6 +625,8 @@ class Importer:
                         THEN {self._m('too_long', value='left(external_id, 40)', max=str(EXTERNAL_ID_MAX))}
                         ELSE {self._m('identity_several', value='left(external_id, 60)')} END
             FROM bad""")
+        # A row's identities by column: member.joined names the row's first one (one probe per row).
+        self._run("CREATE INDEX ON io_ident (row_no, col_no)")
         self._run("ANALYZE io_ident")  # the join with members_identity below needs real estimates
         # Each row names at most five others: a group keeps its first six rows (never the whole
         # list), so an id repeated on every row of the file costs the same per row as a pair.
@@ -804,9 +814,13 @@ class Importer:
 
     # --- 3. write -----------------------------------------------------------------------------
 
-    def write(self) -> None:
-        """Write the valid rows in one go per table. Counts come from what the statements did."""
+    def write(self, *, bare: bool = False) -> None:
+        """Write the valid rows in one go per table. Counts come from what the statements did.
+        `bare`: the tables' unique indexes are gone for the while (a first load); the same rows are
+        written without ON CONFLICT, each statement leaving out what a conflict would have skipped
+        (the indexes, rebuilt afterwards, check that nothing slipped through)."""
         started = time.perf_counter()
+        self.bare = bare
         # Foreign keys checked at the end of each statement: far cheaper than a queue of millions of
         # deferred checks at COMMIT, and a bad reference fails here, inside the import.
         self._run("SET CONSTRAINTS ALL IMMEDIATE")
@@ -898,7 +912,7 @@ class Importer:
             INSERT INTO {members_sql.IDENTITY} (member_id, channel, namespace, external_id, created_at)
             SELECT o.mid, i.channel, i.namespace, i.external_id, now() {new_ids}
             ORDER BY i.channel, i.namespace, i.external_id
-            ON CONFLICT (channel, namespace, external_id) DO NOTHING""")
+            {"" if self.bare else "ON CONFLICT (channel, namespace, external_id) DO NOTHING"}""")
         if added != expected:
             raise ConcurrentChange("concurrent")
         self.outcome.identities_added = added
@@ -915,12 +929,18 @@ class Importer:
               AND old.id = mt.tag_id AND old.group_id = t.group_id AND mt.tag_id <> t.tag_id
               AND old.rule IS NULL
             RETURNING mt.member_id, mt.tag_id""", tag_services.TAG_REMOVED)
+        named = "SELECT o.mid, t.tag_id FROM io_ok o JOIN io_tags t ON t.cell = o.tags"
+        conflict, skip = "ON CONFLICT (member_id, tag_id) DO NOTHING", ""
+        if self.bare:  # what ON CONFLICT skips: a tag named twice in a cell, a tag the member has
+            named, conflict = named.replace("SELECT", "SELECT DISTINCT", 1), ""
+            skip = (f"WHERE NOT EXISTS (SELECT 1 FROM {members_sql.MEMBER_TAG} mt "
+                    f"WHERE mt.member_id = x.mid AND mt.tag_id = x.tag_id)")
         self.outcome.tags_added = self._change_emitting(f"""
             INSERT INTO {members_sql.MEMBER_TAG} (member_id, tag_id, source, added_by_id, added_at)
-            SELECT o.mid, t.tag_id, {_lit(IMPORT_TAG_SOURCE)}, {user}::bigint, now()
-            FROM io_ok o JOIN io_tags t ON t.cell = o.tags
+            SELECT x.mid, x.tag_id, {_lit(IMPORT_TAG_SOURCE)}, {user}::bigint, now()
+            FROM ({named}) AS x {skip}
             ORDER BY 1, 2
-            ON CONFLICT (member_id, tag_id) DO NOTHING
+            {conflict}
             RETURNING member_id, tag_id""", tag_services.TAG_ADDED)  # a tag named twice in a cell is added once
 
     def _write_owners(self) -> None:
@@ -932,13 +952,27 @@ class Importer:
             WHERE r.member_id = o.mid AND r.is_owner AND o.owner_id IS NOT NULL AND r.staff_id <> o.owner_id;
             UPDATE {members_sql.STAFF_RELATION} r SET is_owner = false
             FROM io_moved v WHERE r.member_id = v.id AND r.is_owner;
+            {self._owner_relations()}""")
+
+    def _owner_relations(self) -> str:
+        """The imported owner as an owner relation: a new one, or the existing relation made the owner."""
+        insert = f"""
             INSERT INTO {members_sql.STAFF_RELATION} (member_id, staff_id, store_id, add_way, state, remark,
                                                      description, is_owner, added_at)
             SELECT o.mid, o.owner_id, o.final_store_id, {_lit(IMPORT_ADD_WAY)}, '', '', '', true, now()
-            FROM io_ok o WHERE o.owner_id IS NOT NULL
+            FROM io_ok o WHERE o.owner_id IS NOT NULL"""
+        if not self.bare:
+            return f"""{insert}
             ORDER BY o.mid
             ON CONFLICT (member_id, staff_id) DO UPDATE SET is_owner = true
-            WHERE NOT {members_sql.STAFF_RELATION}.is_owner""")
+            WHERE NOT {members_sql.STAFF_RELATION}.is_owner"""
+        return f"""
+            UPDATE {members_sql.STAFF_RELATION} r SET is_owner = true
+            FROM io_ok o WHERE r.member_id = o.mid AND r.staff_id = o.owner_id AND NOT r.is_owner;
+            {insert}
+              AND NOT EXISTS (SELECT 1 FROM {members_sql.STAFF_RELATION} r
+                              WHERE r.member_id = o.mid AND r.staff_id = o.owner_id)
+            ORDER BY o.mid"""
 
     def _write_consents(self) -> None:
         """Consent cells through the consent model, set-based, with the rules of
@@ -972,12 +1006,23 @@ class Importer:
                                                recorded_by_id, recorded_by_label, recorded_at)
             SELECT member_id, purpose, channel, granted, {source}, '', {user}::bigint, '', now()
             FROM io_consent_changed ORDER BY member_id, purpose, channel""")
-        self._run(f"""
+        upsert = f"""
             INSERT INTO {members_sql.CONSENT} (member_id, purpose, channel, granted, updated_at)
             SELECT member_id, purpose, channel, granted, now() FROM io_consent_changed
             ORDER BY member_id, purpose, channel
             ON CONFLICT (member_id, purpose, channel) DO UPDATE
-            SET granted = EXCLUDED.granted, updated_at = EXCLUDED.updated_at;
+            SET granted = EXCLUDED.granted, updated_at = EXCLUDED.updated_at;"""
+        if self.bare:
+            upsert = f"""
+            UPDATE {members_sql.CONSENT} k SET granted = c.granted, updated_at = now()
+            FROM io_consent_changed c
+            WHERE k.member_id = c.member_id AND k.purpose = c.purpose AND k.channel = c.channel;
+            INSERT INTO {members_sql.CONSENT} (member_id, purpose, channel, granted, updated_at)
+            SELECT c.member_id, c.purpose, c.channel, c.granted, now() FROM io_consent_changed c
+            WHERE NOT EXISTS (SELECT 1 FROM {members_sql.CONSENT} k WHERE k.member_id = c.member_id
+                              AND k.purpose = c.purpose AND k.channel = c.channel)
+            ORDER BY c.member_id, c.purpose, c.channel;"""
+        self._run(f"""{upsert}
             INSERT INTO {members_sql.MEMBER_EVENT} (member_id, kind, data, actor_id, actor_label, created_at)
             SELECT member_id, {kind},
                    jsonb_build_object('source', {source}, 'changed', jsonb_agg(jsonb_build_object(

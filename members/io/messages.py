@@ -94,6 +94,9 @@ JOB = {
         "The import stopped half-way (its worker was stopped or restarted); nothing was "
         "written. It will be tried again (attempt %(next)s of %(max)s)."
     ),
+    "first_load_running": gettext_lazy(
+        "A first load of members was running; nothing was imported. Run the import again once it has finished."
+    ),
     "concurrent": gettext_lazy(
         "Some identities of this file were added to other members while it was being "
         "imported; nothing was written. Run the import again."

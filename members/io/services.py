@@ -13,7 +13,7 @@ from pathlib import PurePath
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files import File
-from django.db import transaction
+from django.db import connection, transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 FIRST_ERRORS = 200  # kept on the job; the full report is a CSV file
 LOCK_CLASS = 72_001  # advisory lock (LOCK_CLASS, job id): held by the attempt running a job
+# Held shared by each import's transaction, alone by a first load (members.io.first_load).
+FIRST_LOAD_LOCK = (72_002, 0)
 
 
 def _queue(job_id: int) -> None:
@@ -188,7 +190,8 @@ def run_import(*, job_id: int, inline: bool = False) -> ImportJob | None:
         started = time.perf_counter()
         try:
             _run(job, started, deadline)
-        except (files.FileError, columns.HeaderError, bulk.ConcurrentChange, bulk.OutOfTime) as exc:
+        except (files.FileError, columns.HeaderError, bulk.ConcurrentChange, bulk.OutOfTime,
+                bulk.FirstLoadRunning) as exc:
             _fail(job, exc, started)
         except SoftTimeLimitExceeded as exc:
             _fail(job, exc, started)
@@ -205,6 +208,15 @@ def sweep(*, pending_for: timedelta = timedelta(minutes=2)) -> dict[str, list[in
     their lock: its worker was killed or restarted) go back to pending while they have attempts
     left, else end failed saying why; pending jobs whose message was lost are queued again."""
     return jobs.sweep(IMPORTS, pending_for=pending_for)
+
+
+def first_load_not_running() -> bool:
+    """For an import's transaction: False while a first load runs (the import then stops, having
+    written nothing). Held shared until the transaction ends, so no first load starts inside an
+    import, nor an import inside a first load."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock_shared(%s, %s)", list(FIRST_LOAD_LOCK))
+        return cursor.fetchone()[0]
 
 
 def _rows(job: ImportJob):
@@ -228,6 +240,8 @@ def _run(job: ImportJob, started: float, deadline: float) -> None:
             raise files.FileError(_("The file is empty."))
         layout = columns.parse_header(header[1])
         with transaction.atomic():
+            if not first_load_not_running():
+                raise bulk.FirstLoadRunning()
             importer = bulk.Importer(layout=layout, store_id=job.store_id, user_id=job.created_by_id,
                                      deadline=deadline)
             importer.load(rows)
@@ -319,6 +333,8 @@ def _fail(job: ImportJob, exc: BaseException, started: float) -> None:
                        "message": files.preview(str(exc), 500)}]
     elif isinstance(exc, bulk.ConcurrentChange):
         code = "concurrent"
+    elif isinstance(exc, bulk.FirstLoadRunning):
+        code = "first_load_running"
     elif isinstance(exc, bulk.OutOfTime):
         code, params = "time_limit", {"seconds": int(exc.args[0])}
     elif isinstance(exc, SoftTimeLimitExceeded):
