@@ -205,7 +205,9 @@ def hand_over(*, now: dt.datetime | None = None, batch: int = HAND_BATCH, max_ro
                     event_id=None, store_id=inv.community.store_id, kind=KIND,
                     name=f"{inv.community.name} · {_('Invitation')}"[:100],
                     text=_text(inv.batch, inv.community, inv.pk),
-                    member_ids=(inv.member_id,), notice_ids=(inv.pk,), now=now)) or "")[:64])
+                    member_ids=(inv.member_id,), notice_ids=(inv.pk,), now=now,
+                    purpose="marketing",  # an invitation is not something the member asked for
+                    valid_until=inv.batch.expires_at)) or "")[:64])
             cursor.execute(
                 f"UPDATE {INVITATION} i SET handed_at = %s, handed_to = r.ref "
                 "FROM unnest(%s::bigint[], %s::text[]) AS r(id, ref) WHERE i.id = r.id",
