@@ -275,4 +275,5 @@ def test_brand_settings_are_the_registered_ones():
         "attributes",
         "send_policy",
         "koc_programme",
+        "task_settings",
     }
