@@ -5,7 +5,9 @@ added through a channel code."""
 from __future__ import annotations
 
 import datetime
+import re
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -200,8 +202,15 @@ def register_cockpit() -> None:
 
 PERIOD_KIND = Value("any", many=True, length=3)
 CAMPAIGN_WHAT = Value("any", many=True, length=2)
-CAMPAIGN_STATES = {"delivered": "sent", "held_out": "held_out"}
-CAMPAIGN_PARTS = (*CAMPAIGN_STATES, "clicked")
+CAMPAIGNS_WHAT = Value("any", many=True, length=4)
+# A part of a campaign's recipients: the delivery states it counts (None: every delivery, the
+# targeted), as the campaigns' results count them (campaigns.services.results.Figures).
+CAMPAIGN_STATES = {"targeted": None, "suppressed": ["suppressed"], "held_out": ["held_out"],
+                   "sent": ["sent", "accepted"], "delivered": ["sent"]}
+CAMPAIGN_PARTS = (*CAMPAIGN_STATES, "clicked", "converted")
+ALL_CAMPAIGNS = "all"  # which campaigns of a period: every one, "brand+<store id>" or "store:<store id>"
+_CAMPAIGN_SET = re.compile(r"^(brand\+|store:)([1-9][0-9]{0,17})$")
+_NAMED = re.compile(r"%\((\w+)\)s")
 
 
 def _validate_did(leaf: Leaf) -> None:
@@ -226,24 +235,74 @@ def _campaign_id(raw) -> int | None:
     return raw if isinstance(raw, int) and not isinstance(raw, bool) and raw > 0 else None
 
 
+def _check_part(leaf: Leaf, index: int) -> None:
+    if leaf.value[index] not in CAMPAIGN_PARTS:
+        raise InvalidValue(_("The part is one of: %(parts)s.") % {"parts": ", ".join(CAMPAIGN_PARTS)},
+                           subpath=f"{leaf.path}[{index}]")
+
+
 def _validate_campaign(leaf: Leaf) -> None:
     if _campaign_id(leaf.value[0]) is None:
         raise InvalidValue(_("The campaign is named by its id, a whole number."), subpath=f"{leaf.path}[0]")
-    if leaf.value[1] not in CAMPAIGN_PARTS:
-        raise InvalidValue(_("The part is one of: %(parts)s.") % {"parts": ", ".join(CAMPAIGN_PARTS)},
-                           subpath=f"{leaf.path}[1]")
+    _check_part(leaf, 1)
+
+
+def _validate_campaigns(leaf: Leaf) -> None:
+    _check_period(leaf)
+    _check_part(leaf, 2)
+    raw = leaf.value[3]
+    if raw != ALL_CAMPAIGNS and not (isinstance(raw, str) and _CAMPAIGN_SET.match(raw)):
+        raise InvalidValue(_("The campaigns are %(all)s, brand+<store id> (the brand's and that store's) or "
+                             "store:<store id> (that store's own).") % {"all": ALL_CAMPAIGNS},
+                           subpath=f"{leaf.path}[3]")
+
+
+def _positional(sql: str, values: dict) -> tuple[str, list]:
+    """`sql` written with named parameters (the campaigns' results SQL) with positional ones."""
+    return _NAMED.sub("%s", sql), [values[name] for name in _NAMED.findall(sql)]
+
+
+def _part_sql(part: str, m: str, which: str, which_params: list):
+    """Member `m` is in `part` of a campaign `which` (a condition on the campaign `c`) names: a
+    delivery of the campaign in the part's states; clicked, a delivery and a click on its links;
+    converted, a delivery sent and an order whose last touch is the campaign (the results' rules)."""
+    from campaigns.links import sql as links_sql
+    from campaigns.models import Campaign
+    from campaigns.services import results
+
+    sql = (f"EXISTS (SELECT 1 FROM {Campaign._meta.db_table} c JOIN {results.DELIVERY} d "
+           f"ON d.campaign_id = c.id AND d.send_month = c.send_month WHERE {which} AND d.member_id = {m}.id")
+    params = list(which_params)
+    states = CAMPAIGN_STATES.get(part)
+    if part == "clicked":
+        sql += (f" AND EXISTS (SELECT 1 FROM {links_sql.CLICK} k WHERE k.campaign_id = d.campaign_id "
+                "AND k.member_id = d.member_id)")
+    elif part == "converted":
+        order, order_params = _positional(
+            f"EXISTS (SELECT 1 FROM {orders_sql.ORDER} o WHERE o.member_id = d.member_id AND {results.COUNTED_ORDER} "
+            f"AND o.placed_at <= %(now)s AND ({results.LAST_TOUCH}) = d.campaign_id)",
+            {"currency": settings.SIYU_CURRENCIES[0], "now": timezone.now(), "days": results.window_days()})
+        sql += f" AND d.state = 'sent' AND {order}"
+        params += order_params
+    elif states is not None:
+        sql += " AND d.state = ANY(%s)"
+        params.append(states)
+    return sql + ")", params
 
 
 def _campaign_sql(leaf: Leaf, m: str):
-    from campaigns.links import sql as links_sql
-    from campaigns.models import Delivery
+    return _part_sql(leaf.value[1], m, "c.id = %s", [_campaign_id(leaf.value[0])])
 
-    campaign = _campaign_id(leaf.value[0])
-    if leaf.value[1] == "clicked":
-        return (f"EXISTS (SELECT 1 FROM {links_sql.CLICK} k WHERE k.member_id = {m}.id AND k.campaign_id = %s)",
-                [campaign])
-    return (f"EXISTS (SELECT 1 FROM {Delivery._meta.db_table} d WHERE d.member_id = {m}.id "
-            "AND d.campaign_id = %s AND d.state = %s)", [campaign, CAMPAIGN_STATES[leaf.value[1]]])
+
+def _campaigns_sql(leaf: Leaf, m: str):
+    since, until = _period_of(leaf)
+    which, params = "c.started_at >= %s AND c.started_at < %s", [since, until]
+    found = _CAMPAIGN_SET.match(leaf.value[3]) if leaf.value[3] != ALL_CAMPAIGNS else None
+    if found is not None:
+        brand = found.group(1) == "brand+"
+        which += " AND (c.store_id IS NULL OR c.store_id = %s)" if brand else " AND c.store_id = %s"
+        params.append(int(found.group(2)))
+    return _part_sql(leaf.value[2], m, which, params)
 
 
 def _validate_day(leaf: Leaf) -> None:
@@ -269,8 +328,14 @@ def register_activity() -> None:
         value_schema={"between": PERIOD_KIND}, compile_sql=_did_sql, validate=_validate_did,
     )
     register_filter(
-        "campaign_part", _("A campaign's recipients [campaign id, delivered, held_out or clicked]"), group=group,
+        "campaign_part", _("A campaign's recipients [campaign id, part: targeted, suppressed, held_out, sent, "
+                           "delivered, clicked or converted]"), group=group,
         order=315, value_schema={"in": CAMPAIGN_WHAT}, compile_sql=_campaign_sql, validate=_validate_campaign,
+    )
+    register_filter(
+        "campaigns_part", _("Recipients of the campaigns started in a period [first day, last day, part, "
+                            "campaigns: all, brand+<store id> or store:<store id>]"), group=group,
+        order=318, value_schema={"in": CAMPAIGNS_WHAT}, compile_sql=_campaigns_sql, validate=_validate_campaigns,
     )
     register_filter(
         "bought_by", _("Had bought (an order not fully refunded) before a day"), group=group, order=316,

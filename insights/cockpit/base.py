@@ -127,9 +127,11 @@ def member_list_url(definition: dict) -> str:
 class Figure:
     """One number of the cockpit. `kind`: "members" (a count of members: `definition` is exactly
     them), "ratio" (0..1; `definition` is its numerator's members), "money" (reporting currency;
-    `definition` is the members it is computed over), or "count" (not members: no drill-down).
-    `members`: how many members `definition` counts (what its member list shows). `as_of`: when the
-    summary it was read from was built (None: counted live now)."""
+    `definition` is the members it is computed over), or "count" (messages, orders, posts...: with a
+    `definition`, the members they belong to, each listed once; without, they are not members').
+    `members`: how many members `definition` counts (what its member list shows; None: too long to
+    count, the list counts them). `previous_definition`: the same members of the period before.
+    `as_of`: when the summary it was read from was built (None: counted live now)."""
 
     key: str
     label: str

@@ -67,3 +67,9 @@ def bought_by(day: datetime.date) -> dict:
 
 def not_bought_by(day: datetime.date) -> dict:
     return {"field": "not_bought_by", "op": "before", "value": _day(day + datetime.timedelta(days=1))}
+
+
+def campaigns_part(period: Period, part: str, campaigns: str) -> dict:
+    """Members in `part` of the campaigns started in the period (`campaigns`: "all", "brand+<store
+    id>" or "store:<store id>", the campaigns the cockpit sums)."""
+    return {"field": "campaigns_part", "op": "in", "value": [_day(period.start), _day(period.end), part, campaigns]}

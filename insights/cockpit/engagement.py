@@ -7,10 +7,11 @@ results summary (CampaignFigures), which the cockpit's refresh keeps summed for 
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from decimal import Decimal
 
-from django.db import connection
+from django.db import OperationalError, connection, transaction
 from django.db.models import Count, Max, Min, Q, Sum
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -24,8 +25,10 @@ from insights.models import ActivityKind, MemberActivity, StaffDay, StaffMetric
 from journeys.models import TaskOutcome, TaskState
 from koc.models import Platform, PostDay
 from scrm.models import Store
+from scrm.scoping import access_for
 
 CAMPAIGN_ROWS = 20  # the campaigns table lists the latest; the cards count them all
+LISTED_BUDGET_MS = 5_000  # the campaign totals' members, counted live, within this altogether
 
 
 def activity(cockpit: Cockpit, kind: str, period: Period) -> dict:
@@ -89,6 +92,8 @@ def _campaign_totals(cockpit: Cockpit, campaigns) -> dict:
     if cockpit.store is not None:
         rows = rows.filter(home_store_id=cockpit.store.pk)
     sums = {
+        "targeted": Sum("members", default=0),
+        "suppressed": Sum("members", filter=Q(state="suppressed"), default=0),
         "sent": Sum("members", filter=Q(state__in=["sent", "accepted"]), default=0),
         "delivered": Sum("members", filter=Q(state="sent"), default=0),
         "held": Sum("members", filter=Q(state="held_out"), default=0),
@@ -108,6 +113,44 @@ def _uplift(row: dict) -> float | None:
     return round(sent - held, 4) if sent is not None and held is not None else None
 
 
+def campaign_set(cockpit: Cockpit) -> str:
+    """Which campaigns the section sums, as the drill-down names them: every campaign (the brand),
+    the brand's and the store's (an operator cut to a store) or the store's own (a store role)."""
+    if cockpit.store is None:
+        return "all"
+    return f"brand+{cockpit.store.pk}" if access_for(cockpit.actor).all_stores else f"store:{cockpit.store.pk}"
+
+
+def listed(cockpit: Cockpit, definitions: dict) -> dict:
+    """{key: how many members the member list shows for the definition}, counted as the list counts
+    them, all within LISTED_BUDGET_MS (None past it: the figure's link opens the list all the same)."""
+    from members.segments.audience import Audience
+
+    out, started = dict.fromkeys(definitions), time.perf_counter()
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            for key, definition in definitions.items():
+                left = LISTED_BUDGET_MS - int((time.perf_counter() - started) * 1000)
+                if left <= 0:
+                    break
+                cursor.execute("SET LOCAL statement_timeout = %s", [left])
+                out[key] = Audience(definition, actor=cockpit.actor).count
+    except OperationalError:  # the budget ran out mid-count: the counts made so far stand
+        pass
+    return out
+
+
+# The funnel's totals: (figure key, label, the summary's sum, the drill-down's part).
+CAMPAIGN_TOTALS = (
+    ("campaign_targeted", gettext_lazy("Targeted"), "targeted", "targeted"),
+    ("campaign_suppressed", gettext_lazy("Suppressed"), "suppressed", "suppressed"),
+    ("campaign_sent", gettext_lazy("Messages sent"), "sent", "sent"),
+    ("campaign_delivered", gettext_lazy("Delivered"), "delivered", "delivered"),
+    ("campaign_clicked", gettext_lazy("Recipients who clicked"), "clicked", "clicked"),
+    ("campaign_converted", gettext_lazy("Recipients who ordered"), "converted", "converted"),
+)
+
+
 def campaigns_section(cockpit: Cockpit) -> SectionData:
     period, previous = cockpit.period, cockpit.period.previous
     now_campaigns, before_campaigns = _campaigns(cockpit, period), _campaigns(cockpit, previous)
@@ -117,15 +160,30 @@ def campaigns_section(cockpit: Cockpit) -> SectionData:
     fresh = runs.aggregate(oldest=Min("computed_at"))["oldest"]
     summed = set(runs.values_list("campaign_id", flat=True))
     t, p = now["total"], before["total"]
+    which = campaign_set(cockpit)
+
+    def part(p_: Period, name: str) -> dict:
+        return cockpit.where(d.campaigns_part(p_, name, which))
+
+    # A member who got two campaigns counts in each total; the drill-down lists them once.
+    counts = listed(cockpit, {name: part(period, name) for name in (*(c[3] for c in CAMPAIGN_TOTALS), "held_out")})
+    funnel = [Figure(key, str(label), t[total], p[total], kind="count", as_of=fresh, definition=part(period, name),
+                     previous_definition=part(previous, name), members=counts[name])
+              for key, label, total, name in CAMPAIGN_TOTALS]
+    funnel[-1].note = _("Orders attributed to the campaign's last touch within the window.")
+    converted = {"definition": part(period, "converted"), "previous_definition": part(previous, "converted"),
+                 "members": counts["converted"]}
     figures = [
-        Figure("campaigns_started", _("Campaigns started"), len(ids), before_campaigns.count(), kind="count"),
-        Figure("campaign_sent", _("Messages sent"), t["sent"], p["sent"], kind="count", as_of=fresh),
-        Figure("campaign_delivered", _("Delivered"), t["delivered"], p["delivered"], kind="count", as_of=fresh),
-        Figure("campaign_clicked", _("Recipients who clicked"), t["clicked"], p["clicked"], kind="count", as_of=fresh),
-        Figure("campaign_converted", _("Recipients who ordered"), t["converted"], p["converted"], kind="count",
-               as_of=fresh, note=_("Orders attributed to the campaign's last touch within the window.")),
-        Figure("campaign_orders", _("Orders attributed"), t["orders"], p["orders"], kind="count", as_of=fresh),
-        Figure("campaign_revenue", _("Revenue attributed"), t["revenue"], p["revenue"], kind="money", as_of=fresh),
+        Figure("campaigns_started", _("Campaigns started"), len(ids), before_campaigns.count(), kind="count",
+               note=_("Campaigns, not members: no member list to open.")),
+        *funnel,
+        Figure("campaign_held_out", _("Held out"), t["held"], p["held"], kind="count", as_of=fresh,
+               definition=part(period, "held_out"), previous_definition=part(previous, "held_out"),
+               members=counts["held_out"]),
+        Figure("campaign_orders", _("Orders attributed"), t["orders"], p["orders"], kind="count", as_of=fresh,
+               note=_("Opens the recipients who ordered."), **converted),
+        Figure("campaign_revenue", _("Revenue attributed"), t["revenue"], p["revenue"], kind="money", as_of=fresh,
+               note=_("Opens the recipients who ordered."), **converted),
         Figure("campaign_uplift", _("Uplift against the holdout"), _uplift(t), _uplift(p), kind="ratio",
                as_of=fresh, note=_("Conversion of the delivered minus that of the held out, in points.")),
     ]
@@ -134,34 +192,42 @@ def campaigns_section(cockpit: Cockpit) -> SectionData:
         row = now["per"].get(campaign.pk)
         has = campaign.pk in summed
 
-        def cell(key, label, value, kind="count", part=None, row=row, has=has, campaign=campaign):
+        def cell(key, label, value, kind="count", part=None, members=None, has=has, campaign=campaign):
             definition = cockpit.where(d.campaign_part(campaign.pk, part)) if part and has else None
             return Figure(f"{key}_{campaign.pk}", label, value if has else None, kind=kind, definition=definition,
-                          as_of=fresh)
+                          members=members if has else None, as_of=fresh)
 
-        r = row or dict.fromkeys(("sent", "delivered", "held", "clicked", "converted", "orders", "sent_buyers",
-                                  "held_buyers"), 0) | {"revenue": Decimal(0)}
+        r = row or dict.fromkeys(("targeted", "suppressed", "sent", "delivered", "held", "clicked", "converted",
+                                  "orders", "sent_buyers", "held_buyers"), 0) | {"revenue": Decimal(0)}
         table_rows.append(Row(str(campaign.pk), campaign.name, [
+            cell("c_targeted", _("Targeted"), r["targeted"], "members", "targeted"),
+            cell("c_suppressed", _("Suppressed"), r["suppressed"], "members", "suppressed"),
+            cell("c_sent", _("Sent"), r["sent"], "members", "sent"),
             cell("c_delivered", _("Delivered"), r["delivered"], "members", "delivered"),
             cell("c_held", _("Held out"), r["held"], "members", "held_out"),
             cell("c_clicked", _("Clicked"), r["clicked"], "members", "clicked"),
-            cell("c_converted", _("Ordered"), r["converted"]),
-            cell("c_orders", _("Orders attributed"), r["orders"]),
-            cell("c_revenue", _("Revenue attributed"), r["revenue"], "money"),
+            cell("c_converted", _("Ordered"), r["converted"], "members", "converted"),
+            cell("c_orders", _("Orders attributed"), r["orders"], "count", "converted", r["converted"]),
+            cell("c_revenue", _("Revenue attributed"), r["revenue"], "money", "converted", r["converted"]),
             cell("c_uplift", _("Uplift"), _uplift(r), "ratio"),
         ]))
     table = Table("campaigns", _("Campaigns started in the period"),
-                  [_("Delivered"), _("Held out"), _("Clicked"), _("Ordered"), _("Orders attributed"),
-                   _("Revenue attributed"), _("Uplift")], table_rows, label_header=_("Campaign"))
-    chart = Chart("campaign_funnel", _("Campaign funnel"), "bar",
-                  [str(f.label) for f in figures[1:6]], [(_("This period"), figures[1:6])])
+                  [_("Targeted"), _("Suppressed"), _("Sent"), _("Delivered"), _("Held out"), _("Clicked"),
+                   _("Ordered"), _("Orders attributed"), _("Revenue attributed"), _("Uplift")], table_rows,
+                  label_header=_("Campaign"))
+    chart = Chart("campaign_funnel", _("Campaign funnel"), "bar", [f.label for f in funnel],
+                  [(_("This period"), funnel)])
     section = SectionData("campaigns", _("Campaigns"), figures=figures, tables=[table], charts=[chart])
     missing = len(set(ids) - summed)
     if missing:
         section.notes.append(_("%(n)s campaigns started in the period are not summed yet; they are at the next "
                                "refresh.") % {"n": missing})
+    if None in counts.values():
+        section.notes.append(_("The members of some totals took too long to count here: their member lists "
+                               "count them."))
     section.notes.append(_("Figures of each campaign are its recipients' (held-out members never get the "
-                           "message); a member who got two campaigns counts in each."))
+                           "message); a member who got two campaigns counts in each, and once in the member "
+                           "list a total opens."))
     return section
 
 
@@ -265,28 +331,38 @@ def communities_section(cockpit: Cockpit) -> SectionData:
 def koc_section(cockpit: Cockpit) -> SectionData:
     period, previous, fresh = cockpit.period, cockpit.period.previous, as_of("activity")
     now, before = activity(cockpit, ActivityKind.POSTED, period), activity(cockpit, ActivityKind.POSTED, previous)
-    posted = d.did(period, ActivityKind.POSTED)
+    posted, posted_before = (cockpit.where(d.did(period, ActivityKind.POSTED)),
+                             cockpit.where(d.did(previous, ActivityKind.POSTED)))
     figures = [
         Figure("creators_posted", _("Creators who published"), now["members"], before["members"], as_of=fresh,
-               definition=cockpit.where(posted),
-               previous_definition=cockpit.where(d.did(previous, ActivityKind.POSTED))),
-        Figure("posts", _("Posts published"), now["rows"], before["rows"], kind="count", as_of=fresh),
+               definition=posted, previous_definition=posted_before),
+        Figure("posts", _("Posts published"), now["rows"], before["rows"], kind="count", as_of=fresh,
+               definition=posted, previous_definition=posted_before, members=now["members"],
+               note=_("Opens the creators who published them.")),
         Figure("media_value", _("Media value"), now["value"], before["value"], kind="money", as_of=fresh,
-               definition=cockpit.where(posted), members=now["members"],
+               definition=posted, previous_definition=posted_before, members=now["members"],
                note=_("What the posts' reach would cost in ads, at the platforms' rates.")),
     ]
-    days = PostDay.objects.filter(day__range=(period.start, period.end))
-    if cockpit.store_id is not None:
-        days = days.filter(store_id=cockpit.store_id)
+
+    def per_platform(p: Period):
+        days = PostDay.objects.filter(day__range=(p.start, p.end))
+        if cockpit.store_id is not None:
+            days = days.filter(store_id=cockpit.store_id)
+        rows = days.values("platform").annotate(posts=Sum("posts"), views=Sum("views"), value=Sum("media_value"))
+        return {r["platform"]: r for r in rows.order_by()}, days.aggregate(at=Max("refreshed_at"))["at"]
+
+    (platform_now, koc_fresh), (platform_before, _at) = per_platform(period), per_platform(previous)
     platforms = dict(Platform.choices)
-    rows, koc_fresh = [], days.aggregate(at=Max("refreshed_at"))["at"]
-    for p in days.values("platform").annotate(posts=Sum("posts"), views=Sum("views"), value=Sum("media_value"))\
-            .order_by("-value"):
-        label = str(platforms.get(p["platform"], p["platform"]))
-        rows.append(Row(p["platform"], label, [
-            Figure(f"koc_posts_{p['platform']}", label, p["posts"], kind="count", as_of=koc_fresh),
-            Figure(f"koc_views_{p['platform']}", label, p["views"], kind="count", as_of=koc_fresh),
-            Figure(f"koc_value_{p['platform']}", label, p["value"], kind="money", as_of=koc_fresh)]))
+    rows = []
+    for key in sorted(set(platform_now) | set(platform_before),
+                      key=lambda k: (-(platform_now.get(k, {}).get("value") or 0), k)):
+        p_now, p_before = platform_now.get(key, {}), platform_before.get(key, {})
+        label = str(platforms.get(key, key))
+        rows.append(Row(key, label, [
+            Figure(f"koc_{name}_{key}", label, p_now.get(column) or zero, p_before.get(column) or zero, kind=kind,
+                   as_of=koc_fresh)
+            for name, column, kind, zero in (("posts", "posts", "count", 0), ("views", "views", "count", 0),
+                                             ("value", "value", "money", Decimal(0)))]))
     table = Table("koc_platforms", _("Posts by platform"), [_("Posts"), _("Views"), _("Media value")], rows,
                   label_header=_("Platform"))
     chart = activity_trend(cockpit, "koc_trend", _("Creators who published"),
@@ -303,23 +379,29 @@ def churn_section(cockpit: Cockpit) -> SectionData:
     period, previous, fresh = cockpit.period, cockpit.period.previous, as_of("activity")
     kind = ActivityKind.DELETED_STAFF
     now, before = activity(cockpit, kind, period), activity(cockpit, kind, previous)
+    deleted = activity_figure(cockpit, "deleted_staff", _("Customers who deleted staff"), kind, fresh)
     figures = [
-        activity_figure(cockpit, "deleted_staff", _("Customers who deleted staff"), kind, fresh),
+        deleted,
         Figure("deletions", _("Staff deleted by customers"), now["rows"], before["rows"], kind="count", as_of=fresh,
-               note=_("A customer who deleted two staff members counts twice here.")),
+               definition=deleted.definition, previous_definition=deleted.previous_definition,
+               members=deleted.value,
+               note=_("A customer who deleted two staff members counts twice here, once in the member list.")),
     ]
-    per_store = {}
-    for store_id, n in (_rows(cockpit, MemberActivity).filter(kind=kind, day__range=(period.start, period.end))
-                        .values_list("store").annotate(n=Count("member", distinct=True)).order_by()):
-        per_store[store_id] = n
-    stores = {s.pk: s for s in Store.objects.filter(pk__in=[k for k in per_store if k])}
+
+    def per_store(p: Period) -> dict:
+        return dict(_rows(cockpit, MemberActivity).filter(kind=kind, day__range=(p.start, p.end))
+                    .values_list("store").annotate(n=Count("member", distinct=True)).order_by())
+
+    store_now, store_before = per_store(period), per_store(previous)
+    stores = {s.pk: s for s in Store.objects.filter(pk__in=[k for k in (*store_now, *store_before) if k])}
     rows = []
-    for store_id, n in sorted(per_store.items(), key=lambda kv: (-kv[1], kv[0] or 0)):
+    for store_id in sorted(set(store_now) | set(store_before), key=lambda k: (-store_now.get(k, 0), k or 0)):
         store = stores.get(store_id)
         label = f"{store.code} {store.name}" if store else _("No home store")
         rows.append(Row(str(store_id or 0), label, [Figure(
-            f"churn_store_{store_id or 0}", label, n, as_of=fresh,
-            definition=cockpit.where(d.did(period, kind), d.home_store(store_id)))]))
+            f"churn_store_{store_id or 0}", label, store_now.get(store_id, 0), store_before.get(store_id, 0),
+            as_of=fresh, definition=cockpit.where(d.did(period, kind), d.home_store(store_id)),
+            previous_definition=cockpit.where(d.did(previous, kind), d.home_store(store_id)))]))
     table = Table("churn_by_store", _("Customers who deleted staff, by store"), [_("Customers")], rows,
                   label_header=_("Store"))
     chart = activity_trend(cockpit, "churn_trend", _("Customers who deleted staff"),

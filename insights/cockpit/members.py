@@ -97,15 +97,16 @@ def _channel_code_names(states) -> dict:
 
 def _by_store(cockpit: Cockpit, period: Period, fresh) -> Table:
     previous = period.previous
-    rows = {store: (new, before, pool) for store, new, before, pool in (
+    rows = {store: (new, before, pool, pool_before) for store, new, before, pool, pool_before in (
         _rows(cockpit, DailyMembers).filter(dimension=MemberDimension.SOURCE).values_list("store")
         .annotate(new=Sum("members", filter=Q(day__range=(period.start, period.end)), default=0),
                   before=Sum("members", filter=Q(day__range=(previous.start, previous.end)), default=0),
-                  pool=Sum("members", filter=Q(day__lte=period.end), default=0))
+                  pool=Sum("members", filter=Q(day__lte=period.end), default=0),
+                  pool_before=Sum("members", filter=Q(day__lte=previous.end), default=0))
         .order_by())}
     stores = {s.pk: s for s in Store.objects.visible_to(cockpit.actor).filter(pk__in=[k for k in rows if k])}
     out = []
-    for store_id, (new, before, pool) in sorted(rows.items(), key=lambda kv: (-kv[1][0], kv[0] or 0)):
+    for store_id, (new, before, pool, pool_before) in sorted(rows.items(), key=lambda kv: (-kv[1][0], kv[0] or 0)):
         store = stores.get(store_id)
         label = f"{store.code} {store.name}" if store else _("No home store")
         leaf = d.home_store(store_id)
@@ -113,8 +114,9 @@ def _by_store(cockpit: Cockpit, period: Period, fresh) -> Table:
             Figure(f"store_new_{store_id or 0}", label, new, before, as_of=fresh,
                    definition=cockpit.where(d.joined(period), leaf),
                    previous_definition=cockpit.where(d.joined(previous), leaf)),
-            Figure(f"store_pool_{store_id or 0}", label, pool, None, as_of=fresh,
-                   definition=cockpit.where(d.joined_by(period.end), leaf)),
+            Figure(f"store_pool_{store_id or 0}", label, pool, pool_before, as_of=fresh,
+                   definition=cockpit.where(d.joined_by(period.end), leaf),
+                   previous_definition=cockpit.where(d.joined_by(previous.end), leaf)),
         ]))
     return Table("members_by_store", _("Members by store"), [_("New members"), _("Members in the pool")], out,
                  label_header=_("Store"))

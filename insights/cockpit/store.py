@@ -32,41 +32,54 @@ def _need_store(cockpit: Cockpit) -> None:
 
 def resources_section(cockpit: Cockpit) -> SectionData:
     """The store's members now (beside the pool at the end of the period before), how many of them
-    have bought (converted) and not (potential), from the summaries; and those served in the period."""
+    have bought (converted) and not (potential) now and at the end of the period before, from the
+    summaries; and those served in the period (and the period before)."""
     _need_store(cockpit)
     period, previous = cockpit.period, cockpit.period.previous
     today = timezone.localdate(cockpit.now)
     fresh, bought_fresh = as_of("members"), as_of("activity")
     pool = _rows(cockpit, DailyMembers).filter(dimension=MemberDimension.SOURCE).aggregate(
         now=Sum("members", default=0), before=Sum("members", filter=Q(day__lte=previous.end), default=0))
-    converted = _rows(cockpit, MemberActivity).filter(kind=FIRST_ORDER).count()
-    potential = max(pool["now"] - converted, 0)
-    joined = d.joined_by(today)
+    first_orders = _rows(cockpit, MemberActivity).filter(kind=FIRST_ORDER)
+    converted = first_orders.count()
+    # Converted by the end of the period before: a first order by then, of a member who had joined
+    # by then (an order can be linked to a member who joined after it).
+    converted_before = first_orders.filter(day__lte=previous.end,
+                                           member__created_at__lt=previous.bounds()[1]).count()
+    potential, potential_before = max(pool["now"] - converted, 0), max(pool["before"] - converted_before, 0)
+    joined, joined_before = d.joined_by(today), d.joined_by(previous.end)
     converted_def = cockpit.where(joined, d.bought_by(today))
+    converted_before_def = cockpit.where(joined_before, d.bought_by(previous.end))
     potential_def = cockpit.where(joined, d.not_bought_by(today))
+    potential_before_def = cockpit.where(joined_before, d.not_bought_by(previous.end))
     served_now = activity(cockpit, ActivityKind.SERVED, period)["members"]
     served_before = activity(cockpit, ActivityKind.SERVED, previous)["members"]
-    served = d.did(period, ActivityKind.SERVED)
+    served, served_before_def = (cockpit.where(d.did(period, ActivityKind.SERVED)),
+                                 cockpit.where(d.did(previous, ActivityKind.SERVED)))
     figures = [
         Figure("store_members", _("Members"), pool["now"], pool["before"], as_of=fresh,
-               definition=cockpit.where(joined), previous_definition=cockpit.where(d.joined_by(previous.end)),
+               definition=cockpit.where(joined), previous_definition=cockpit.where(joined_before),
                note=_("Live members of the store now, beside the pool at the end of the period before.")),
-        Figure("store_potential", _("Potential"), potential, definition=potential_def, as_of=bought_fresh,
-               note=_("Members who have not bought yet.")),
-        Figure("store_converted", _("Converted"), converted, definition=converted_def, as_of=bought_fresh,
-               note=_("Members who have bought (an order not fully refunded).")),
-        Figure("store_converted_share", _("Converted share"), ratio(converted, pool["now"]), kind="ratio",
-               definition=converted_def, members=converted, as_of=bought_fresh),
-        Figure("store_served", _("Served"), served_now, served_before, as_of=bought_fresh,
-               definition=cockpit.where(served),
-               previous_definition=cockpit.where(d.did(previous, ActivityKind.SERVED)),
+        Figure("store_potential", _("Potential"), potential, potential_before, as_of=bought_fresh,
+               definition=potential_def, previous_definition=potential_before_def,
+               note=_("Members who have not bought yet (before: who had not by the end of the period before).")),
+        Figure("store_converted", _("Converted"), converted, converted_before, as_of=bought_fresh,
+               definition=converted_def, previous_definition=converted_before_def,
+               note=_("Members who have bought (an order not fully refunded); before: who had by the end of the "
+                      "period before.")),
+        Figure("store_converted_share", _("Converted share"), ratio(converted, pool["now"]),
+               ratio(converted_before, pool["before"]), kind="ratio", definition=converted_def,
+               previous_definition=converted_before_def, members=converted, as_of=bought_fresh),
+        Figure("store_served", _("Served"), served_now, served_before, as_of=bought_fresh, definition=served,
+               previous_definition=served_before_def,
                note=_("Members a staff task about them was done for in the period.")),
-        Figure("store_served_share", _("Served share of the members"), ratio(served_now, pool["now"]), kind="ratio",
-               definition=cockpit.where(served), members=served_now, as_of=bought_fresh),
+        Figure("store_served_share", _("Served share of the members"), ratio(served_now, pool["now"]),
+               ratio(served_before, pool["before"]), kind="ratio", definition=served,
+               previous_definition=served_before_def, members=served_now, as_of=bought_fresh),
     ]
     return SectionData("store_resources", _("The store's members"), figures=figures,
-                       notes=[_("Members, potential and converted as they stand now; served in the period. "
-                                "Potential and converted add up to the members.")])
+                       notes=[_("Members, potential and converted as they stand now, beside the end of the period "
+                                "before; served in the period. Potential and converted add up to the members.")])
 
 
 METRICS = (StaffMetric.MEMBERS_ADDED, StaffMetric.TASKS_DONE, StaffMetric.EVENTS_RUN, StaffMetric.SALES)

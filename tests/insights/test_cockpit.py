@@ -179,6 +179,14 @@ def _walk(client, user, params, url_name="insights-cockpit") -> int:
             if figure.kind == "members":
                 assert figure.value == figure.members
             checked += 1
+            # The period before: a count of members lists exactly its previous value too.
+            if figure.kind == "members" and figure.previous_definition is not None and figure.previous is not None:
+                if figure.previous_url not in counted:
+                    listed = client.get(figure.previous_url)
+                    assert listed.status_code == 200
+                    counted[figure.previous_url] = listed.context["audience_count"]
+                assert counted[figure.previous_url] == figure.previous, (user.username, figure.key, "before")
+                checked += 1
     return checked
 
 

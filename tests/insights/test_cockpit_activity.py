@@ -170,7 +170,7 @@ def test_exports_of_the_new_tables(client, alice, store_a, world):
     url = reverse("insights-cockpit-export")
     response = client.get(url, {"table": "campaigns", "format": "csv"})
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
-    assert rows[1][0] == "Autumn run" and rows[1][1] == "3"
+    assert rows[1][0] == "Autumn run" and rows[1][1] == "6"  # targeted: every member of the segment
     for key in ("task_outcomes", "koc_platforms", "churn_by_store", "communities", "churn"):
         assert client.get(url, {"table": key, "format": "xlsx"}).status_code == 200
     response = client.get(url, {"table": "staff_leaderboard", "format": "csv", "page": "store", "store": store_a.pk})
