@@ -263,8 +263,9 @@ class EventViewSet(_Base, mixins.CreateModelMixin):
 
     @action(detail=True, methods=["post"], filterset_class=None)
     def photos(self, request, pk=None):
+        event = self.get_object()  # another store's event is a 404 before the body is read
         data = _valid(s.PhotosInputSerializer, request)
-        return Response(s.EventSerializer(feedback.set_photos(event=self.get_object(), actor=request.user,
+        return Response(s.EventSerializer(feedback.set_photos(event=event, actor=request.user,
                                                               photos=[dict(p) for p in data["photos"]])).data)
 
 
