@@ -81,7 +81,8 @@ class GroupCampaignInputSerializer(StrictBody):
     name = strict.CharField(max_length=100)
     content = strict.CharField(max_length=20_000, help_text="One text for every group, at most 4,000 bytes (links "
                                                             "counted as the tracked links sent): no personal fields.")
-    groups = serializers.ListField(child=strict.IntegerField(min_value=1), required=False, default=list,
+    groups = serializers.ListField(child=strict.IntegerField(min_value=1, max_value=2**63 - 1), required=False,
+                                   default=list,
                                    max_length=MAX_LISTED,
                                    help_text="Customer group ids (GET /api/v1/wecom/groups/) that receive it.")
     owners = serializers.ListField(child=strict.CharField(max_length=64), required=False, default=list,
