@@ -119,28 +119,37 @@ def pool_problem() -> str | None:
     (an order, points, a delivery, a sign-up, a note...), found from the foreign keys themselves so
     a new app's tables count without being listed."""
     limit = max_members()
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM (SELECT 1 FROM {members_sql.MEMBER} LIMIT %s) AS m", [limit + 1])
-        if cursor.fetchone()[0] > limit:
-            return _("The pool has more than %(max)s members: a first load is only for an empty pool. "
-                     "Use the import.") % {"max": f"{limit:,}"}
+    with connection.cursor() as cursor:  # two queries, whatever the number of tables
         cursor.execute("""
             SELECT c.conrelid::regclass::text, a.attname
             FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
             WHERE c.contype = 'f' AND c.confrelid = %s::regclass AND array_length(c.conkey, 1) = 1
               AND NOT c.conrelid = ANY(%s::regclass[])
             ORDER BY 1, 2""", [members_sql.MEMBER, list(TABLES)])
-        for table, column in cursor.fetchall():
-            cursor.execute(f'SELECT EXISTS (SELECT 1 FROM {table} WHERE "{column}" IS NOT NULL)')
-            if cursor.fetchone()[0]:
-                return _("Members already have history (%(table)s): a first load is only for a pool nobody "
-                         "uses yet. Use the import.") % {"table": table}
-        cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {members_sql.MEMBER} WHERE merged_into_id IS NOT NULL "
-                       f"OR erased_at IS NOT NULL)")
-        if cursor.fetchone()[0]:
-            return _("Members were already merged or erased: a first load is only for a pool nobody uses yet. "
-                     "Use the import.")
+        history = " UNION ALL ".join(
+            f"SELECT {_literal(table)} AS t WHERE EXISTS (SELECT 1 FROM {table} WHERE \"{column}\" IS NOT NULL)"
+            for table, column in cursor.fetchall()) or "SELECT NULL::text AS t WHERE false"
+        cursor.execute(f"""
+            SELECT (SELECT count(*) FROM (SELECT 1 FROM {members_sql.MEMBER} LIMIT %s) AS m),
+                   (SELECT t FROM ({history}) AS h LIMIT 1),
+                   EXISTS (SELECT 1 FROM {members_sql.MEMBER} WHERE NOT ({members_sql.live(None)}))""",
+                       [limit + 1])
+        members, table, gone = cursor.fetchone()
+    if members > limit:
+        return _("The pool has more than %(max)s members: a first load is only for an empty pool. "
+                 "Use the import.") % {"max": f"{limit:,}"}
+    if table:
+        return _("Members already have history (%(table)s): a first load is only for a pool nobody "
+                 "uses yet. Use the import.") % {"table": table}
+    if gone:
+        return _("Members were already merged or erased: a first load is only for a pool nobody uses yet. "
+                 "Use the import.")
     return None
+
+
+def _literal(text: str) -> str:
+    """A table name (from the catalogue) as a SQL string."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def run(path: str | Path, *, actor=None, encoding: str | None = None) -> FirstLoad:

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from members import searches
-from members.io import columns, exports, queries, reports, services
+from members.io import columns, exports, first_load, queries, reports, services
 from members.io.forms import ExportForm, ImportForm
 from members.io.models import ImportJob
 from members.segments.forms import ROOT, AudienceForm
@@ -44,6 +44,9 @@ class ImportListView(ScopedListView):
         context.setdefault("form", ImportForm())
         context["template_columns"] = columns.template_columns()
         context["max_bytes"] = services.max_bytes()
+        # An operator facing an empty pool is told how a brand's millions are loaded on day one.
+        context["first_load_offered"] = (self.request.user.role == Role.OPERATOR
+                                         and first_load.pool_problem() is None)
         return context
 
     def post(self, request, *args, **kwargs):

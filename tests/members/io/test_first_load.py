@@ -214,3 +214,20 @@ def test_command_reports_rows_seconds_and_rate(alice, store_a, csv_file, capsys)
     with pytest.raises(CommandError, match="1 of 1 rows have errors"):
         call_command("first_load", str(csv_file("name,phone\n丙,12\n", name="bad.csv")))
     assert "row 2, column phone" in capsys.readouterr().err
+
+
+def test_the_import_page_points_an_operator_at_a_first_load_while_the_pool_is_empty(alice, bob, store_a, settings):
+    from django.test import Client
+
+    def page(user):
+        client = Client()
+        client.force_login(user)
+        response = client.get("/members/import/")
+        assert response.status_code == 200
+        return response.content.decode()
+
+    assert 'data-testid="first-load"' in page(alice) and "first_load members.csv --user alice" in page(alice)
+    assert 'data-testid="first-load"' not in page(bob)  # a store manager
+    Member.objects.create(name="甲", phone="+8613800138000", home_store=store_a)
+    settings.MEMBER_FIRST_LOAD_MAX_MEMBERS = 0
+    assert 'data-testid="first-load"' not in page(alice)
