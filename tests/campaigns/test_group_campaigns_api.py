@@ -133,3 +133,26 @@ def test_store_accounts_write_and_see_their_stores_group_campaigns_only(groups_o
     assert answer.status_code == 201 and answer.json()["store"] == store_a.code
     assert _post(keyed, f"{URL}{answer.json()['id']}/approve/").json()["status"] == "approved"
     assert brand["id"] not in [c["id"] for c in keyed.get(URL).json()["results"]]
+
+
+def test_the_list_takes_the_same_queries_for_more_campaigns(groups_of, alice, api_client):  # noqa: F811
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    groups_of()
+    api_client.force_authenticate(alice)
+
+    def write(n):
+        for i in range(n):
+            made = _post(api_client, URL, {"name": f"g{i}", "content": TEXT, "owners": ["carol", "dave"]})
+            assert made.status_code == 201, made.content
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            assert api_client.get(URL).status_code == 200
+        return len(captured)
+
+    write(2)
+    few = queries()
+    write(4)
+    assert queries() == few
