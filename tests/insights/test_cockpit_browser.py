@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests.campaigns.conftest import everyone, make_campaign, policy  # noqa: F401 - the campaigns' fixtures
 from tests.insights.test_cockpit import shop  # noqa: F401 - the same hand-built shop
+from tests.insights.test_cockpit_activity import world  # noqa: F401 - campaigns, tasks, groups, KOC, churn
+from tests.insights.test_cockpit_campaigns import two_campaigns  # noqa: F401 - two campaigns
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -78,4 +81,26 @@ def test_the_store_page_on_a_phone_and_a_desktop(browser, live_server, bob, shop
     link.click()
     page.wait_for_load_state("networkidle")
     assert page.inner_text("[data-testid=audience-count]").startswith(f"{expected} ")
+    context.close()
+
+
+@pytest.mark.parametrize("locale", ["en", "zh-CN"])
+@pytest.mark.parametrize("width", [1366, 390])
+def test_every_section_fits_in_both_languages(browser, live_server, alice, two_campaigns, shot, width,  # noqa: F811
+                                             locale):
+    """The operator's whole cockpit (every section filled) at a desktop and a phone, in English and
+    Chinese: no sideways scrolling, every chart drawn, a campaign total opens its members."""
+    context = browser.new_context(viewport={"width": width, "height": 900}, locale=locale)
+    page = context.new_page()
+    _login(page, live_server.url, "alice")
+    page.goto(f"{live_server.url}/insights/cockpit/?days=30")
+    page.wait_for_selector("[data-cockpit-chart='campaign_funnel'][data-drawn='1'] canvas")
+    assert page.locator("[data-cockpit-chart] canvas").count() == page.locator("[data-cockpit-chart]").count()
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    shot(page, f"insights-cockpit-all-{width}-{locale}")
+    link = page.locator("[data-testid=drill-campaign_delivered]")
+    assert link.inner_text() == "5" and link.get_attribute("data-members") == "3"
+    link.click()
+    page.wait_for_load_state("networkidle")
+    assert page.inner_text("[data-testid=audience-count]").startswith("3 ")
     context.close()
