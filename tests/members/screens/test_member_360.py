@@ -77,13 +77,14 @@ def test_profile_page_query_count_is_bounded(client, alice, members, carol, djan
     client.force_login(alice)
     # ~12 for the member's own sections, a fixed handful per panel (tier, points, orders, referrals,
     # KOC, appointments: upcoming, past, counts) and one per timeline source (campaign clicks, the
-    # communities' memberships, sign-ups and check-ins, the KOC programme's joining, levels and posts,
-    # journey runs, tasks, visits and SMS replies among them); none grows with the member's notes, tags or history.
+    # communities' memberships, invitations, sign-ups, check-ins and ratings, the KOC programme's
+    # joining, levels and posts, journey runs, tasks, visits and SMS replies among them); none grows
+    # with the member's notes, tags or history.
     with CaptureQueriesContext(connection) as first:
         client.get(reverse("member-detail", args=[member.pk]))
     for i in range(20, 60):
         ServiceNote.objects.create(member=member, author=carol, body=f"note {i}")
-    with django_assert_max_num_queries(63):
+    with django_assert_max_num_queries(65):
         client.get(reverse("member-detail", args=[member.pk]))
     with CaptureQueriesContext(connection) as second:
         client.get(reverse("member-detail", args=[member.pk]))
