@@ -114,6 +114,12 @@ def test_staff_enter_it_on_the_phone_and_the_figures_count_it(client, club, held
     assert api.post(f"/api/v1/events/{held.pk}/feedback/", {"member": a[0].pk, "rating": 9},
                     format="json").status_code == 400
     assert api.get(f"/api/v1/communities/{club.pk}/figures/").json()["ratings"] == 2
+    photos = api.post(f"/api/v1/events/{held.pk}/photos/", {"photos": [
+        {"url": "https://photos.example.com/a.jpg", "caption": "Warm-up"}]}, format="json")
+    assert photos.status_code == 200 and photos.json()["photos"] == [
+        {"url": "https://photos.example.com/a.jpg", "caption": "Warm-up"}]
+    refused = api.post(f"/api/v1/events/{held.pk}/photos/", {"photos": [{"url": "file:///etc/passwd"}]}, format="json")
+    assert refused.status_code == 400 and "photos" in refused.json()["error"]["details"]
 
 
 def test_feedback_in_the_export_erasure_and_timeline(client, held, members, alice):
