@@ -88,7 +88,7 @@ def set_rule(*, community: Community, actor, segment_id) -> Community:
     from communities import tasks
 
     community_id = community.pk
-    transaction.on_commit(lambda: tasks.apply_membership_rules.delay(community_id))
+    transaction.on_commit(lambda: tasks.apply_membership_rules.delay(community_id), robust=True)  # else daily
     return community
 
 

@@ -165,7 +165,7 @@ def invite(*, community: Community, actor, member_ids=None, segment_id=None, mes
     if invited:
         from communities import tasks
 
-        transaction.on_commit(tasks.send_invitations.delay)
+        transaction.on_commit(tasks.send_invitations.delay, robust=True)  # the 5-minute tick catches up
     asked = len(set(member_ids)) if segment is None else eligible  # a segment's members in already are not asked
     return Invited(batch, invited, asked - invited)
 
