@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -16,13 +16,11 @@ from journeys.services import task_settings as service
 from journeys.task_settings_forms import CycleForm, PolicyForm
 from scrm.dashboard import scoped_view
 from scrm.errors import InvalidInput
-from scrm.models import Role
-
-READERS = (Role.OPERATOR, Role.STORE_MANAGER)
+from scrm.scoping import get_visible_or_404
 
 
 def _require_read(user) -> None:
-    if getattr(user, "role", None) not in READERS:
+    if not service.can_read(user):
         raise PermissionDenied
 
 
@@ -90,7 +88,7 @@ def cycle_add(request):
 @require_POST
 @scoped_view(pk=RepurchaseCycle)
 def cycle_edit(request, pk: int):
-    return _save_cycle(request, get_object_or_404(RepurchaseCycle, pk=pk))
+    return _save_cycle(request, get_visible_or_404(RepurchaseCycle, request.user, pk=pk))
 
 
 @require_POST
@@ -98,7 +96,7 @@ def cycle_edit(request, pk: int):
 def cycle_delete(request, pk: int):
     _require_read(request.user)
     _require_change(request.user)
-    cycle = get_object_or_404(RepurchaseCycle, pk=pk)
+    cycle = get_visible_or_404(RepurchaseCycle, request.user, pk=pk)
     service.delete_cycle(actor=request.user, cycle=cycle)
     messages.success(request, _("Removed: %(category)s (no more repurchase tasks for it).")
                      % {"category": cycle.category})

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from journeys import journey_screens, queries
 from journeys.filters import TaskFilterSet
 from journeys.models import Task, TaskOutcome, TaskState
+from journeys.services import task_settings
 from journeys.services import tasks as services
 from scrm.dashboard import ScopedListView, scoped_view
 from scrm.errors import InvalidInput
@@ -97,6 +98,7 @@ class TaskBoardView(ScopedListView):
             staff=queries.assignable_staff(self.request.user, {t.store_id for t in rows}),
             figures=queries.figures(self.request.user, since=since, store_id=getattr(store, "pk", None)),
             figures_days=FIGURES_DAYS, now=timezone.now(),
+            can_read_settings=task_settings.can_read(self.request.user),
         )
         return context
 

@@ -262,9 +262,15 @@ def _check_task(config: dict, errors: dict, store: Store | None) -> None:
             errors["assignee"] = [_("%(name)s is not staff of the journey's store.") % {"name": user}]
 
 
-def _check_branch(config: dict, errors: dict, position: int, count: int) -> None:
+def _sends_sms(step: StepInput) -> bool:
+    return step.kind == StepKind.SEND and isinstance(step.config, dict) and step.config.get("channel") == "sms"
+
+
+def _check_branch(config: dict, errors: dict, position: int, count: int, earlier: list[StepInput]) -> None:
     condition = config.get("condition")
     _choice(condition, BRANCH_CONDITIONS, errors, "condition")
+    if condition == "replied" and not any(_sends_sms(step) for step in earlier):
+        errors["condition"] = [_("Replies are heard on SMS: put an SMS send step before this branch.")]
     if condition == "tag":
         _tag(config.get("tag"), errors, "tag")
     elif condition == "tier":
@@ -308,7 +314,7 @@ def validate(data: JourneyInput, *, now: dt.datetime | None = None) -> None:
             elif step.kind == StepKind.TASK:
                 _check_task(config, step_errors, data.store)
             elif step.kind == StepKind.BRANCH:
-                _check_branch(config, step_errors, position, len(steps))
+                _check_branch(config, step_errors, position, len(steps), steps[:position - 1])
             if step_errors:
                 found[str(position)] = step_errors
         if found:

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from journeys.models import RepurchaseCycle, TaskPolicy
 from scrm import permissions
 from scrm.errors import InvalidInput
+from scrm.models import Role
 
 RESOURCE = "task_settings"
 CATEGORY_MAX = RepurchaseCycle._meta.get_field("category").max_length
@@ -25,6 +26,11 @@ POLICY_LIMITS = {  # field -> (lowest, highest): the model's validators, said on
     "orders_window_days": (1, 90),
 }
 POLICY_FIELDS = tuple(POLICY_LIMITS)
+
+
+def can_read(actor) -> bool:
+    """Operators and store managers (the page); clerks have their Today list, not the settings."""
+    return permissions.is_brand_wide(actor) or getattr(actor, "role", None) == Role.STORE_MANAGER
 
 
 def can_change(actor) -> bool:

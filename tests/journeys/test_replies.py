@@ -182,3 +182,12 @@ def test_unconfigured_secret_refuses(settings, members, provider):
     assert provider.reply(members[0][0].phone, "hi").status == 503
     with pytest.raises(InvalidInput):
         replies.record_reply(message_id="m1", phone="138", text="x", received_at=timezone.now())
+
+
+def test_a_replied_branch_needs_an_sms_send_before_it(alice, settings):
+    settings.SIYU_SMS_URL, settings.SIYU_SMS_KEY = "http://127.0.0.1:9", KEY
+    steps = [StepInput("send", {"channel": "outbox", "content": "你好"}),
+             StepInput("branch", {"condition": "replied", "goto": 3}), StepInput("exit", {})]
+    with pytest.raises(InvalidInput) as excinfo:
+        svc.create_journey(actor=alice, data=JourneyInput(name="J", trigger="birthday", steps=steps))
+    assert "condition" in excinfo.value.details["steps"]["2"]
