@@ -19,6 +19,7 @@ from insights.cockpit import base, services
 from journeys.models import Task
 from koc.models import Creator, Post
 from loyalty.orders.models import Order
+from members.models import Member
 from tests.campaigns.conftest import everyone, make_campaign, policy  # noqa: F401 - the campaigns' fixtures
 from tests.insights.test_cockpit import _ago, _walk, shop  # noqa: F401 - the same hand-built shop
 from wecom.models import WecomContact, WecomFollow, WecomStaff
@@ -120,6 +121,9 @@ def test_store_page(bob, alice, store_a, store_b, carol, world):
     # the pool at the end of the 30 days before (a3 and a4).
     assert (f["store_members"].value, f["store_converted"].value, f["store_potential"].value) == (4, 3, 1)
     assert f["store_converted_share"].value == 0.75
+    # At the end of the 30 days before: a3 (joined 40 days ago, bought 35 days ago) and a4 (never).
+    assert (f["store_members"].previous, f["store_converted"].previous, f["store_potential"].previous) == (2, 1, 1)
+    assert (f["store_converted_share"].previous, f["store_converted"].change) == (0.5, 2)
     assert (f["store_served"].value, f["store_served_share"].value) == (1, 0.25)
     assert f[f"staff_members_added_{carol.pk}"].value == 1
     assert f[f"staff_tasks_done_{carol.pk}"].value == 1 and f[f"staff_events_run_{carol.pk}"].value == 1
@@ -130,6 +134,19 @@ def test_store_page(bob, alice, store_a, store_b, carol, world):
     with pytest.raises(Exception) as refused:
         _read(alice, page="store")
     assert "store" in refused.value.details
+
+
+def test_the_store_page_before_counts_only_members_who_had_joined(client, bob, store_a, world):
+    # An order imported from Tmall placed 40 days ago, linked to a member who joined 10 days ago: at
+    # the end of the period before they were no member yet, neither converted nor potential.
+    late = Member.objects.create(name="a5", home_store=store_a, created_at=_ago(10), source="import")
+    Order.objects.create(channel="tmall", external_id="L1", member=late, store=store_a, total_amount=Decimal("50"),
+                         placed_at=_ago(40))
+    services.refresh(full=True)
+    f = _read(bob, page="store")
+    assert (f["store_members"].value, f["store_converted"].value) == (5, 4)
+    assert (f["store_members"].previous, f["store_converted"].previous, f["store_potential"].previous) == (2, 1, 1)
+    assert _walk(client, bob, {}, url_name="insights-store") >= 10  # six figures, four of them before too
 
 
 def test_every_new_figure_equals_its_drill_down(client, alice, bob, store_a, world):
