@@ -3,7 +3,9 @@ attributed orders, uplift against the holdout), staff tasks, community activity,
 media value, and WeCom churn (customers deleting staff). Member figures count distinct members in
 the activity summary (MemberActivity) and drill down to the "did" filter over the same rows; task
 and event figures are read from the staff summary (StaffDay); campaign figures from the campaigns'
-results summary (CampaignFigures), which the cockpit's refresh keeps summed for every campaign."""
+results summary (CampaignFigures), which the cockpit's refresh keeps summed for every campaign; they
+drill down to the "campaign_part" and "campaigns_part" filters over the deliveries, clicks and last
+touches the summary sums, whose lists' sizes are counted live beside the totals."""
 
 from __future__ import annotations
 
