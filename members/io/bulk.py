@@ -62,7 +62,7 @@ BRAND_WIDE = Access(all_stores=True, store_id=None)
 REPORT_HEADER = ("row", "column", "value", "code", "params")  # a stored report; see members.io.reports
 REPORT_ORDER = "row_no, col_no, err->>'code', value"
 TEMP_TABLES = ("io_raw", "io_store", "io_staff", "io_rows", "io_phonefix", "io_ident", "io_match", "io_vocab",
-               "io_tags", "io_err", "io_ok", "io_moved", "io_same", "io_consent", "io_consent_changed")
+               "io_tags", "io_err", "io_ok", "io_moved", "io_same", "io_consent", "io_consent_changed", "io_had")
 
 logger = logging.getLogger(__name__)
 
@@ -933,8 +933,13 @@ class Importer:
         conflict, skip = "ON CONFLICT (member_id, tag_id) DO NOTHING", ""
         if self.bare:  # what ON CONFLICT skips: a tag named twice in a cell, a tag the member has
             named, conflict = named.replace("SELECT", "SELECT DISTINCT", 1), ""
-            skip = (f"WHERE NOT EXISTS (SELECT 1 FROM {members_sql.MEMBER_TAG} mt "
-                    f"WHERE mt.member_id = x.mid AND mt.tag_id = x.tag_id)")
+            # Only members already in the pool can have tags: theirs are looked up in a copy taken
+            # first (probing the table itself would read every row this statement adds, again per row).
+            self._run(f"""CREATE TEMP TABLE io_had ON COMMIT DROP AS
+                          SELECT mt.member_id, mt.tag_id FROM {members_sql.MEMBER_TAG} mt
+                          WHERE mt.member_id IN (SELECT member_id FROM io_ok WHERE member_id IS NOT NULL);
+                          ANALYZE io_had""")
+            skip = "WHERE NOT EXISTS (SELECT 1 FROM io_had h WHERE h.member_id = x.mid AND h.tag_id = x.tag_id)"
         self.outcome.tags_added = self._change_emitting(f"""
             INSERT INTO {members_sql.MEMBER_TAG} (member_id, tag_id, source, added_by_id, added_at)
             SELECT x.mid, x.tag_id, {_lit(IMPORT_TAG_SOURCE)}, {user}::bigint, now()
@@ -970,8 +975,10 @@ class Importer:
             UPDATE {members_sql.STAFF_RELATION} r SET is_owner = true
             FROM io_ok o WHERE r.member_id = o.mid AND r.staff_id = o.owner_id AND NOT r.is_owner;
             {insert}
-              AND NOT EXISTS (SELECT 1 FROM {members_sql.STAFF_RELATION} r
-                              WHERE r.member_id = o.mid AND r.staff_id = o.owner_id)
+              -- a hashed subplan, read once before the first row is added (an anti-join probe
+              -- per row would read again every row the statement adds)
+              AND (o.member_id IS NULL OR (o.member_id, o.owner_id) NOT IN (
+                       SELECT member_id, staff_id FROM {members_sql.STAFF_RELATION}))
             ORDER BY o.mid"""
 
     def _write_consents(self) -> None:
@@ -1019,8 +1026,8 @@ class Importer:
             WHERE k.member_id = c.member_id AND k.purpose = c.purpose AND k.channel = c.channel;
             INSERT INTO {members_sql.CONSENT} (member_id, purpose, channel, granted, updated_at)
             SELECT c.member_id, c.purpose, c.channel, c.granted, now() FROM io_consent_changed c
-            WHERE NOT EXISTS (SELECT 1 FROM {members_sql.CONSENT} k WHERE k.member_id = c.member_id
-                              AND k.purpose = c.purpose AND k.channel = c.channel)
+            WHERE (c.member_id, c.purpose, c.channel) NOT IN (  -- hashed, read once (see _owner_relations)
+                SELECT member_id, purpose, channel FROM {members_sql.CONSENT})
             ORDER BY c.member_id, c.purpose, c.channel;"""
         self._run(f"""{upsert}
             INSERT INTO {members_sql.MEMBER_EVENT} (member_id, kind, data, actor_id, actor_label, created_at)

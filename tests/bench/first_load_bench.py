@@ -223,6 +223,7 @@ def main() -> None:
     parser.add_argument("--import", dest="with_import", action="store_true", help="also time the normal import")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--reuse", action="store_true", help="use the database --keep kept (no migrating)")
+    parser.add_argument("--files", help="a directory of files an earlier run (with --keep) left: not made again")
     parser.add_argument("--trace", action="store_true", help="log each SQL statement's time")
     args = parser.parse_args()
     if args.trace:
@@ -246,13 +247,16 @@ def main() -> None:
     else:
         log(f"creating database {args.database}")
         create_database(args.database)
-    workdir = Path(tempfile.mkdtemp(prefix="siyu-first-load-bench-"))
+    workdir = Path(args.files) if args.files else Path(tempfile.mkdtemp(prefix="siyu-first-load-bench-"))
     settings.MEDIA_ROOT = str(workdir / "media")
     try:
         operator, stores, tags = existing_brand() if args.reuse else setup_brand()
         path = workdir / "members.csv"
-        write_csv(path, n, stores, tags)
-        paths = write_floor_files(workdir, n, stores, tags)
+        if args.files:
+            paths = {table: workdir / f"{table}.csv" for table in FLOOR_TABLES}
+        else:
+            write_csv(path, n, stores, tags)
+            paths = write_floor_files(workdir, n, stores, tags)
         log(f"{n:,} rows, {path.stat().st_size / 1024**2:.1f} MB")
         floor_seconds = floor(paths)
         log(f"floor: {floor_seconds:.1f} s, {n / floor_seconds:,.0f} members/s")
@@ -280,7 +284,8 @@ def main() -> None:
     finally:
         connection.close()
         connection.settings_dict["NAME"] = original
-        shutil.rmtree(workdir, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
         if not args.keep:
             execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
     floor_rate, ours_rate = n / floor_seconds, result.rate
