@@ -92,13 +92,16 @@ class EventForm(forms.Form):
                                            help_text=_("Empty: when the event starts."))
     walk_ins_allowed = forms.BooleanField(label=_("Walk-ins allowed"), required=False, initial=True,
                                           help_text=_("Whether members who did not sign up may be checked in."))
+    ask_feedback = forms.BooleanField(
+        label=_("Ask attendees for feedback"), required=False, initial=True,
+        help_text=_("Members checked in get a message with their feedback link two hours after the end."))
     points_price = forms.IntegerField(label=_("Price in points"), min_value=0, initial=0,
                                       help_text=_("Points a member spends when a seat becomes theirs; 0: free."))
     description = forms.CharField(label=_("Description"), widget=forms.Textarea(attrs={"rows": 4}), required=False,
                                   max_length=5000)
 
     EDITABLE = ("title", "starts_at", "ends_at", "place", "capacity", "signup_opens_at", "signup_closes_at",
-                "walk_ins_allowed", "points_price", "description")
+                "walk_ins_allowed", "ask_feedback", "points_price", "description")
 
     def __init__(self, *args, user, communities, event=None, **kwargs):
         if event is not None:

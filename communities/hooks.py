@@ -9,7 +9,9 @@ marks the notices handed, so a notice is taken into deliveries exactly once. Wit
 registered the notices wait, never lost, and the event page counts them as waiting.
 
 Invitations to a community (communities.services.invitations) go through the same sender, one
-member a batch (each text carries that member's own join link), with no event and kind "invitation".
+member a batch (each text carries that member's own join link), with no event and kind "invitation";
+so do the requests for feedback after an event (communities.services.feedback_requests), one member a
+batch with their own feedback link, kind "feedback", marketing, valid until feedback closes.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ class NoticeBatch:
 
     event_id: int | None  # None: not about an event (an invitation)
     store_id: int | None  # the event's store (None: a brand-wide event without a host store)
-    kind: str  # communities.models.ReminderKind, or "invitation"
+    kind: str  # communities.models.ReminderKind, "invitation" or "feedback"
     name: str  # a short name for the sender's records ("Night run · a day before")
     text: str  # the message, the same for every member of the batch (their ticket is on their phone)
     member_ids: tuple[int, ...]

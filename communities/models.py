@@ -167,6 +167,10 @@ class Event(models.Model):
     )
     walk_ins_allowed = models.BooleanField(_("walk-ins allowed"), default=True,
                                            help_text=_("Whether members who did not sign up may be checked in."))
+    ask_feedback = models.BooleanField(
+        _("ask attendees for feedback"), default=True, db_default=True,
+        help_text=_("Whether members checked in get a message with their feedback link after the event."),
+    )
     points_price = models.PositiveIntegerField(
         _("price in points"), default=0, db_default=0,
         help_text=_("Points a member spends when a seat becomes theirs; 0: free."),
@@ -202,6 +206,7 @@ class Event(models.Model):
             models.Index(fields=["store", "starts_at"], name="event_store_start"),
             models.Index(fields=["community", "starts_at"], name="event_community_start"),
             models.Index(fields=["starts_at"], name="event_start"),
+            models.Index(fields=["ends_at"], name="event_end"),
         ]
 
     def __str__(self) -> str:
@@ -500,3 +505,34 @@ class EventFeedback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id} on {self.event_id}: {self.rating}"
+
+
+class FeedbackRequest(models.Model):
+    """The "how was it?" message to an attendee: one per (event, member), written by
+    communities.services.feedback_requests once the event has ended; the unique key makes it exactly once
+    whatever runs the tick. The row is the outbox: `handed_at` says when the registered sender (the
+    campaigns' engine, communities.hooks) took it, `handed_to` what it made of it ("answered": the
+    member gave feedback before it was handed; "closed": feedback had closed)."""
+
+    event = models.ForeignKey(Event, verbose_name=_("event"), on_delete=models.CASCADE, related_name="+",
+                              db_index=False)
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="+")
+    store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.PROTECT, null=True, blank=True,
+                              related_name="+", db_index=False)
+    created_at = models.DateTimeField(_("asked at"), default=timezone.now)
+    handed_at = models.DateTimeField(_("handed to the sender at"), null=True, blank=True)
+    handed_to = models.CharField(_("handed to"), max_length=64, blank=True, default="", db_default="",
+                                 help_text=_("What the sender made of it (a campaign's reference)."))
+
+    objects = ScopedManager()
+    store_scope_field = "store"
+
+    class Meta:
+        ordering = ["event_id", "id"]
+        verbose_name = _("feedback request")
+        verbose_name_plural = _("feedback requests")
+        constraints = [models.UniqueConstraint(fields=["event", "member"], name="feedback_asked_once")]
+        indexes = [models.Index(fields=["id"], name="feedback_ask_to_hand", condition=Q(handed_at__isnull=True))]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} asked about {self.event_id}"

@@ -1,9 +1,9 @@
 """Communities' part of a member's data-subject export and erasure, and how their rows follow a
 merge. The export lists the member's memberships, sign-ups, check-ins, event notices, scan
-conflicts, invitations and event feedback. The rows hold no free text about the person but the
-feedback's comment, so erasure keeps them (an event's counts and ratings stay true), blanks the
-comments, drops invitations not yet sent, and gives up the seats the member still holds or waits
-for at events not yet started: they go to the next in line."""
+conflicts, invitations, requests for feedback and event feedback. The rows hold no free text about
+the person but the feedback's comment, so erasure keeps them (an event's counts and ratings stay
+true), blanks the comments, drops invitations and feedback requests not yet sent, and gives up the
+seats the member still holds or waits for at events not yet started: they go to the next in line."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from communities.models import (
     CommunityMembership,
     EventFeedback,
     EventReminder,
+    FeedbackRequest,
     Invitation,
     ScanConflict,
     SignUp,
@@ -44,10 +45,12 @@ def export_communities(member, actor) -> dict:
         "event_id", "source", "device", "at", "found_at"))
     invitations = list(Invitation.objects.filter(member=member).order_by("created_at", "id").values(
         "community_id", "community__name", "batch__expires_at", "created_at", "handed_at", "joined_at"))
+    asked = list(FeedbackRequest.objects.filter(member=member).order_by("created_at", "id").values(
+        "event_id", "event__title", "created_at", "handed_at"))
     feedback = list(EventFeedback.objects.filter(member=member).order_by("created_at", "id").values(
         "event_id", "event__title", "rating", "comment", "source", "created_at", "updated_at"))
     return {"memberships": memberships, "signups": signups, "checkins": checkins, "notices": notices,
-            "scan_conflicts": conflicts, "invitations": invitations, "feedback": feedback}
+            "scan_conflicts": conflicts, "invitations": invitations, "feedback_requests": asked, "feedback": feedback}
 
 
 def erase(subject: ErasureSubject) -> dict:
@@ -65,9 +68,11 @@ def erase(subject: ErasureSubject) -> dict:
     # Notices not yet handed to the campaigns' engine are not sent to an erased member.
     unsent, _kinds = EventReminder.objects.filter(member_id__in=subject.member_ids, handed_at__isnull=True).delete()
     uninvited, _kinds = Invitation.objects.filter(member_id__in=subject.member_ids, handed_at__isnull=True).delete()
+    unasked, _kinds = FeedbackRequest.objects.filter(member_id__in=subject.member_ids, handed_at__isnull=True).delete()
     blanked = EventFeedback.objects.filter(member_id__in=subject.member_ids).exclude(comment="").update(comment="")
     return {"signups_cancelled": released, "memberships_ended": left, "notices_dropped": unsent,
-            "invitations_dropped": uninvited, "feedback_comments_blanked": blanked}
+            "invitations_dropped": uninvited, "feedback_requests_dropped": unasked,
+            "feedback_comments_blanked": blanked}
 
 
 def merge_signups(survivor_id: int, duplicate_id: int) -> int:

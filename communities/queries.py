@@ -7,7 +7,7 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection
-from django.db.models import Avg, Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Avg, Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -18,6 +18,7 @@ from communities.models import (
     Event,
     EventFeedback,
     EventReminder,
+    FeedbackRequest,
     Invitation,
     InvitationBatch,
     SignUp,
@@ -48,6 +49,17 @@ def notice_counts(event_id: int) -> dict[str, int]:
     """An event's notices (reminders, freed seats offered): handed to the campaigns' engine, and waiting."""
     return EventReminder.objects.filter(event_id=event_id).aggregate(
         handed=Count("id", filter=Q(handed_at__isnull=False)), waiting=Count("id", filter=Q(handed_at__isnull=True)))
+
+
+def feedback_asked(event_id: int) -> dict[str, int]:
+    """An event's attendees asked for feedback (handed to the campaigns' engine; not those marked
+    unsent because they had answered or feedback had closed), and how many of them answered."""
+    from communities.services.feedback_requests import ANSWERED, CLOSED
+
+    asked = FeedbackRequest.objects.filter(event_id=event_id, handed_at__isnull=False).exclude(
+        handed_to__in=[ANSWERED, CLOSED])
+    gave = EventFeedback.objects.filter(event_id=OuterRef("event_id"), member_id=OuterRef("member_id"))
+    return asked.aggregate(asked=Count("id"), answered=Count("id", filter=Q(Exists(gave))))
 
 
 def my_communities(user, *, whole_store: bool = False) -> QuerySet:

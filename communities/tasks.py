@@ -17,12 +17,14 @@ def expire_offers() -> int:
 
 @shared_task(name="communities.tasks.send_reminders", ignore_result=True, soft_time_limit=240, time_limit=270)
 def send_reminders() -> int:
-    """For the beat schedule: remind members of their seats a day and two hours before the event, and
-    hand every waiting notice (reminders, freed seats offered) to the campaigns' engine."""
-    from communities.services import invitations, reminders
+    """For the beat schedule: remind members of their seats a day and two hours before the event, ask
+    attendees for their feedback after it, and hand every waiting notice (reminders, freed seats
+    offered, feedback requests) to the campaigns' engine."""
+    from communities.services import feedback_requests, invitations, reminders
 
-    written = reminders.remind_due()
-    return written + reminders.hand_over() + invitations.hand_over()  # invitations a lost trigger left waiting
+    written = reminders.remind_due() + feedback_requests.ask_due()
+    handed = reminders.hand_over() + feedback_requests.hand_over()
+    return written + handed + invitations.hand_over()  # invitations a lost trigger left waiting
 
 
 @shared_task(name="communities.tasks.send_invitations", ignore_result=True, acks_late=True, soft_time_limit=240,

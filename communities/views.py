@@ -146,6 +146,7 @@ class EventSignUpsView(ScopedListView):
         context["notices"] = queries.notice_counts(event.pk)
         context["conflicts"] = list(door_sync.conflicts(event)[:CONFLICTS_SHOWN])
         context["ratings"] = queries.event_ratings([event.pk])[event.pk]
+        context["asked"] = queries.feedback_asked(event.pk)
         context["comments"] = list(event.feedback.exclude(comment="").select_related("member")
                                    .order_by("-updated_at")[:COMMENTS_SHOWN])
         context["photos_text"] = "\n".join(f"{p['url']} {p['caption']}".strip() for p in event.photos)

@@ -187,8 +187,8 @@ class EventSerializer(serializers.ModelSerializer):
         model = Event
         fields = ["id", "community", "store", "title", "description", "place", "starts_at", "ends_at", "capacity",
                   "seats_taken", "seats_left", "waitlist_seq", "signup_opens_at", "signup_closes_at",
-                  "offer_minutes", "walk_ins_allowed", "attendance_tag", "points_price", "status", "photos",
-                  "created_at", "cancelled_at"]
+                  "offer_minutes", "walk_ins_allowed", "attendance_tag", "points_price", "ask_feedback", "status",
+                  "photos", "created_at", "cancelled_at"]
         read_only_fields = fields
 
 
@@ -208,6 +208,8 @@ class EventInputSerializer(serializers.Serializer):
                                                  help_text="Empty: when the event starts.")
     offer_minutes = strict.IntegerField(required=False, default=120, min_value=1, max_value=7 * 24 * 60)
     walk_ins_allowed = strict.BooleanField(required=False, default=True)
+    ask_feedback = strict.BooleanField(required=False, default=True,
+                                       help_text="Whether attendees get their feedback link after the event.")
     attendance_tag = strict.IntegerField(required=False, allow_null=True, default=None, min_value=1,
                                          help_text="A tag's id; empty: the tag 'attended: <title>'.")
     points_price = strict.IntegerField(required=False, default=0, min_value=0, max_value=1_000_000,
@@ -225,6 +227,7 @@ class EventPatchSerializer(serializers.Serializer):
     signup_closes_at = serializers.DateTimeField(required=False, allow_null=True)
     offer_minutes = strict.IntegerField(required=False, min_value=1, max_value=7 * 24 * 60)
     walk_ins_allowed = strict.BooleanField(required=False)
+    ask_feedback = strict.BooleanField(required=False)
     points_price = strict.IntegerField(required=False, min_value=0, max_value=1_000_000,
                                        help_text="For sign-ups from now on; who paid keeps what they paid.")
 

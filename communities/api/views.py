@@ -247,7 +247,7 @@ class EventViewSet(_Base, mixins.CreateModelMixin):
             place=data["place"], starts_at=data["starts_at"], ends_at=data["ends_at"], capacity=data["capacity"],
             signup_opens_at=data["signup_opens_at"], signup_closes_at=data["signup_closes_at"],
             offer_minutes=data["offer_minutes"], walk_ins_allowed=data["walk_ins_allowed"], attendance_tag=tag,
-            points_price=data["points_price"],
+            points_price=data["points_price"], ask_feedback=data["ask_feedback"],
         ))
         return Response(s.EventSerializer(event).data, status=status.HTTP_201_CREATED)
 

@@ -1,6 +1,7 @@
 """Events: create and edit one (times, place, capacity, sign-up window, walk-in rule, the tag
-attendees get), and cancel it. A capacity below the seats taken, an end before the start or a
-window closing before it opens is an error naming the field, and nothing changes."""
+attendees get, whether they are asked for feedback after it), and cancel it. A capacity below the
+seats taken, an end before the start or a window closing before it opens is an error naming the
+field, and nothing changes."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from scrm.scoping import access_for
 ATTENDANCE_GROUP = "Events attended"
 TAG_ACTOR = SystemActor("communities:attendance")
 EDITABLE = ("title", "description", "place", "starts_at", "ends_at", "capacity", "signup_opens_at",
-            "signup_closes_at", "offer_minutes", "walk_ins_allowed", "attendance_tag", "points_price")
+            "signup_closes_at", "offer_minutes", "walk_ins_allowed", "attendance_tag", "points_price", "ask_feedback")
 MAX_OFFER_MINUTES = 7 * 24 * 60
 
 
@@ -44,6 +45,7 @@ class EventInput:
     walk_ins_allowed: bool = True
     attendance_tag: Tag | None = None  # None: "attended: <title>" in the group Events attended
     points_price: int = 0  # points a seat costs (communities.services.prices)
+    ask_feedback: bool = True  # attendees get their feedback link after it (communities.services.feedback_requests)
 
 
 def _check(values: dict) -> dict:
@@ -67,6 +69,8 @@ def _check(values: dict) -> dict:
     if "capacity" in values and (not isinstance(capacity, int) or isinstance(capacity, bool) or capacity < 1):
         errors["capacity"] = [_("The capacity is a whole number of at least 1.")]
     minutes = values.get("offer_minutes")
+    if "ask_feedback" in values and not isinstance(values["ask_feedback"], bool):
+        errors["ask_feedback"] = [_("Give true or false.")]
     if "offer_minutes" in values and (not isinstance(minutes, int) or not 1 <= minutes <= MAX_OFFER_MINUTES):
         errors["offer_minutes"] = [_("Between 1 minute and 7 days.")]
     price = values.get("points_price", 0)
@@ -113,7 +117,8 @@ def create_event(*, actor, data: EventInput) -> Event:
         place=data.place.strip(), starts_at=data.starts_at, ends_at=data.ends_at, capacity=data.capacity,
         signup_opens_at=data.signup_opens_at, signup_closes_at=data.signup_closes_at,
         offer_minutes=data.offer_minutes, walk_ins_allowed=data.walk_ins_allowed, attendance_tag=tag,
-        points_price=data.points_price, created_by=actors.actor_user(actor), created_by_label=actors.actor_label(actor),
+        points_price=data.points_price, ask_feedback=data.ask_feedback, created_by=actors.actor_user(actor),
+        created_by_label=actors.actor_label(actor),
     )
 
 
