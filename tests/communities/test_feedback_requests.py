@@ -130,3 +130,15 @@ def test_erasure_drops_a_request_not_yet_sent(ended, members):
     feedback_requests.ask_due(now=ended.ends_at + dt.timedelta(hours=3))
     done = erase(ErasureSubject(member_ids=[a[0].pk]))
     assert done["feedback_requests_dropped"] == 1 and asked() == [(ended.pk, a[1].pk)]
+
+
+def test_the_organiser_turns_it_off_through_the_api(club, bob):
+    from tests.communities.test_api import _event_body, client_for
+
+    manager = client_for(bob)
+    made = manager.post("/api/v1/events/", _event_body(club, ask_feedback=False), format="json")
+    assert made.status_code == 201 and made.json()["ask_feedback"] is False
+    eid = made.json()["id"]
+    assert manager.patch(f"/api/v1/events/{eid}/", {"ask_feedback": "yes"}, format="json").status_code == 400
+    assert manager.patch(f"/api/v1/events/{eid}/", {"ask_feedback": True}, format="json").json()["ask_feedback"]
+    assert manager.post("/api/v1/events/", _event_body(club), format="json").json()["ask_feedback"] is True
