@@ -330,6 +330,7 @@ SPECTACULAR_SETTINGS = {
         "RewardKindEnum": "loyalty.points.models.RewardKind",
         "NoteKindEnum": "members.models.notes.NoteKind",
         "CampaignStatusEnum": "campaigns.models.CampaignStatus",
+        "CampaignPurposeEnum": "campaigns.models.Purpose",
         "DeliveryStateEnum": "campaigns.models.DeliveryState",
         "DeliveryReasonEnum": "campaigns.models.DeliveryReason",
         "CommunityKindEnum": "communities.models.CommunityKind",

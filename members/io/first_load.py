@@ -105,11 +105,15 @@ class FirstLoad:
         return self.rows / self.seconds if self.seconds else 0.0
 
 
-def check_actor(actor) -> None:
+def may_run(actor) -> bool:
     """Operators only (and the command line, which runs as nobody): a first load locks every member
     table and writes brand-wide."""
-    if actor is not None and (getattr(actor, "api_key", None) is not None
-                              or getattr(actor, "role", None) != Role.OPERATOR):
+    return actor is None or (getattr(actor, "api_key", None) is None
+                             and getattr(actor, "role", None) == Role.OPERATOR)
+
+
+def check_actor(actor) -> None:
+    if not may_run(actor):
         raise FirstLoadRefused(_("Only an operator can run a first load."), code="permission_denied")
 
 

@@ -45,7 +45,7 @@ class ImportListView(ScopedListView):
         context["template_columns"] = columns.template_columns()
         context["max_bytes"] = services.max_bytes()
         # An operator facing an empty pool is told how a brand's millions are loaded on day one.
-        context["first_load_offered"] = (self.request.user.role == Role.OPERATOR
+        context["first_load_offered"] = (first_load.may_run(self.request.user)
                                          and first_load.pool_problem() is None)
         return context
 
