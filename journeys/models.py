@@ -171,6 +171,18 @@ class RepurchaseCycle(models.Model):
         return f"{self.category}: {self.days}"
 
 
+# The kinds of task the daily rules and the system make, and the policy's column holding each one's
+# priority (defaults: today's list as the brand first had it). Journeys' task steps and tasks made by
+# hand name their own priority.
+RULE_KINDS = (TaskKind.BIRTHDAY, TaskKind.WELCOME, TaskKind.REPURCHASE_DUE, TaskKind.DORMANT,
+              TaskKind.CONFIRM_WECOM_SEND)
+PRIORITY_FIELDS = {kind: f"{kind}_priority" for kind in RULE_KINDS}
+
+
+def _priority_field(verbose_name, default: TaskPriority) -> models.PositiveSmallIntegerField:
+    return models.PositiveSmallIntegerField(verbose_name, choices=TaskPriority.choices, default=default)
+
+
 class TaskPolicy(models.Model):
     """The brand's one row of task settings (created with its defaults when first read)."""
 
@@ -185,12 +197,20 @@ class TaskPolicy(models.Model):
     orders_window_days = models.PositiveIntegerField(
         _("days after a done task its orders are counted"), default=7,
         validators=[MinValueValidator(1), MaxValueValidator(90)])
+    birthday_priority = _priority_field(_("birthday greetings' priority"), TaskPriority.HIGH)
+    welcome_priority = _priority_field(_("welcomes' priority"), TaskPriority.HIGH)
+    repurchase_due_priority = _priority_field(_("repurchase reminders' priority"), TaskPriority.NORMAL)
+    dormant_priority = _priority_field(_("dormant members' priority"), TaskPriority.LOW)
+    confirm_wecom_send_priority = _priority_field(_("WeCom send confirmations' priority"), TaskPriority.HIGH)
 
     store_scope_field = None  # a brand setting
 
     class Meta:
         verbose_name = _("task settings")
         verbose_name_plural = _("task settings")
+        constraints = [models.CheckConstraint(condition=Q(**{f"{name}__in": TaskPriority.values}),
+                                              name=f"task_policy_{name}_known")
+                       for name in PRIORITY_FIELDS.values()]
 
     def __str__(self) -> str:
         return str(_("Task settings"))
@@ -199,6 +219,10 @@ class TaskPolicy(models.Model):
     def current(cls) -> TaskPolicy:
         policy, _created = cls.objects.get_or_create(pk=1)
         return policy
+
+    def priority_for(self, kind: str) -> int:
+        """The priority the brand gives tasks of `kind` made by the rules and the system."""
+        return getattr(self, PRIORITY_FIELDS[kind])
 
 
 # --- journeys (SOP) ---------------------------------------------------------------------------------------

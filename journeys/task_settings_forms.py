@@ -1,12 +1,14 @@
-"""The task settings' forms: a repurchase cycle and the task policy. Shape only; the limits and checks
-are the services' (journeys.services.task_settings), whose errors come back under the fields."""
+"""The task settings' forms: a repurchase cycle, the task policy and the rule kinds' priorities. Shape
+only; the limits and checks are the services' (journeys.services.task_settings), whose errors come back
+under the fields."""
 
 from __future__ import annotations
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from journeys.services.task_settings import CATEGORY_MAX, DAYS, POLICY_LIMITS
+from journeys.models import RULE_KINDS, TaskKind, TaskPriority
+from journeys.services.task_settings import CATEGORY_MAX, DAYS, POLICY_LIMITS, PRIORITY_NAMES
 
 
 class ServiceErrors:
@@ -38,3 +40,13 @@ class PolicyForm(ServiceErrors, forms.Form):
         label=_("Days after a done task its orders are counted"),
         min_value=POLICY_LIMITS["orders_window_days"][0], max_value=POLICY_LIMITS["orders_window_days"][1],
         help_text=_("For the tasks' results: an order this soon after a task is counted for it."))
+
+
+class PriorityForm(ServiceErrors, forms.Form):
+    """A select per kind of task the rules make, named by the kind (birthday, welcome, ...)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [(name, TaskPriority(value).label) for value, name in PRIORITY_NAMES.items()]
+        for kind in RULE_KINDS:
+            self.fields[kind] = forms.ChoiceField(label=TaskKind(kind).label, choices=choices)

@@ -1,6 +1,7 @@
 """Screens: the brand's task settings (/tasks/settings/): product categories' repurchase cycles with
-add, edit and remove, and the task policy. Operators change them; store managers read them; clerks
-have no page. Every rule is journeys.services.task_settings'."""
+add, edit and remove, the task policy and the priorities of the kinds of task the rules make.
+Operators change them; store managers read them; clerks have no page. Every rule is
+journeys.services.task_settings'."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from django.urls import path
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from journeys.models import RepurchaseCycle, TaskPolicy
+from journeys.models import RULE_KINDS, RepurchaseCycle, TaskKind, TaskPolicy, TaskPriority
 from journeys.services import task_settings as service
-from journeys.task_settings_forms import CycleForm, PolicyForm
+from journeys.task_settings_forms import CycleForm, PolicyForm, PriorityForm
 from scrm.dashboard import scoped_view
 from scrm.errors import InvalidInput
 from scrm.scoping import get_visible_or_404
@@ -29,7 +30,7 @@ def _require_change(user) -> None:
         raise PermissionDenied
 
 
-def _page(request, *, policy_form=None, cycle_form=None, editing=None, status=200):
+def _page(request, *, policy_form=None, cycle_form=None, priority_form=None, editing=None, status=200):
     policy = TaskPolicy.current()
     context = {
         "policy": policy, "cycles": list(RepurchaseCycle.objects.order_by("category")),
@@ -37,6 +38,9 @@ def _page(request, *, policy_form=None, cycle_form=None, editing=None, status=20
         "policy_form": policy_form or PolicyForm(initial={n: getattr(policy, n) for n in service.POLICY_FIELDS}),
         "cycle_form": cycle_form or CycleForm(initial={"category": editing.category, "days": editing.days}
                                               if editing else None),
+        "priority_form": priority_form or PriorityForm(initial=service.priorities(policy)),
+        "priorities": [(kind, TaskKind(kind).label, TaskPriority(policy.priority_for(kind)).label)
+                       for kind in RULE_KINDS],
     }
     return render(request, "journeys/task_settings.html", context, status=status)
 
@@ -61,6 +65,24 @@ def task_settings(request):
             messages.success(request, _("Task policy saved."))
             return redirect("journeys-settings")
     return _page(request, policy_form=form, status=400)
+
+
+@require_POST
+@scoped_view
+def priorities(request):
+    """Save the rule kinds' priorities (for tasks made from now on)."""
+    _require_read(request.user)
+    _require_change(request.user)
+    form = PriorityForm(request.POST)
+    if form.is_valid():
+        try:
+            service.update_priorities(actor=request.user, values=dict(form.cleaned_data))
+        except InvalidInput as exc:
+            form.add_service_errors(exc)
+        else:
+            messages.success(request, _("Priorities saved: tasks made from now on take them."))
+            return redirect("journeys-settings")
+    return _page(request, priority_form=form, status=400)
 
 
 def _save_cycle(request, cycle: RepurchaseCycle | None):
@@ -105,6 +127,7 @@ def cycle_delete(request, pk: int):
 
 urlpatterns = [
     path("tasks/settings/", task_settings, name="journeys-settings"),
+    path("tasks/settings/priorities/", priorities, name="journeys-priorities"),
     path("tasks/settings/cycles/", cycle_add, name="journeys-cycle-add"),
     path("tasks/settings/cycles/<int:pk>/", cycle_edit, name="journeys-cycle-edit"),
     path("tasks/settings/cycles/<int:pk>/delete/", cycle_delete, name="journeys-cycle-delete"),

@@ -805,7 +805,7 @@ def _dedupe(post_id: int, user_id: int) -> str:
 
 def _make_tasks(post: PlannedPost) -> int:
     """A task for each sender still to post who is active staff of a store ("post today's Moment")."""
-    from journeys.models import TaskKind, TaskPriority
+    from journeys.models import TaskKind, TaskPolicy
     from journeys.services import tasks
 
     senders = PostStaff.objects.filter(post=post, status=StaffStatus.PENDING, user__is_active=True,
@@ -813,8 +813,9 @@ def _make_tasks(post: PlannedPost) -> int:
         .filter(user__store_id=F("store_id"))
     code = "post_moment" if post.kind == PostKind.MOMENT else "post_group"
     due = post.poll_until or end_of_day(post.publish_at)
+    priority = TaskPolicy.current().priority_for(TaskKind.CONFIRM_WECOM_SEND)  # the brand's, at /tasks/settings/
     rows = [tasks.TaskRow(kind=TaskKind.CONFIRM_WECOM_SEND, store_id=s.store_id, assignee_id=s.user_id, code=code,
-                          params={"post": post.pk, "title": post.title}, due_at=due, priority=TaskPriority.HIGH,
+                          params={"post": post.pk, "title": post.title}, due_at=due, priority=priority,
                           dedupe_key=_dedupe(post.pk, s.user_id))
             for s in senders.order_by("id")[:MAX_SENDERS]]
     if not rows:

@@ -26,6 +26,7 @@ from journeys.models import (
     CONTENT_MAX,
     MESSAGE_MAX,
     NAME_MAX,
+    RULE_KINDS,
     TITLE_MAX,
     EntryPeriod,
     EntryRule,
@@ -38,6 +39,7 @@ from journeys.models import (
     RunState,
     StepKind,
     TaskKind,
+    TaskPolicy,
     TaskPriority,
     Trigger,
 )
@@ -475,7 +477,8 @@ def _wait(**config) -> StepInput:
 
 
 def _task(kind: str, **config) -> StepInput:
-    return StepInput(StepKind.TASK, {"kind": kind, "priority": TaskPriority.NORMAL, "due_hours": 24, **config})
+    """A template's task step; without a priority it takes the brand's for the kind (from_template)."""
+    return StepInput(StepKind.TASK, {"kind": kind, "due_hours": 24, **config})
 
 
 TEMPLATES = {
@@ -486,7 +489,7 @@ TEMPLATES = {
         "build": lambda: JourneyInput(
             name=_("New customer welcome"), trigger=Trigger.JOINED, goal=Goal.ORDERED, template="new_customer",
             steps=[_send(_("Welcome, {name}! Thank you for joining us.")),
-                   _task(TaskKind.WELCOME, priority=TaskPriority.HIGH),
+                   _task(TaskKind.WELCOME),
                    _wait(mode="duration", days=7),
                    StepInput(StepKind.BRANCH, {"condition": "ordered", "goto": 5}),
                    _task(TaskKind.FOLLOW_UP, message=_("Ask how the first week went and what they would like."))]),
@@ -522,7 +525,7 @@ TEMPLATES = {
             name=_("Birthday care"), trigger=Trigger.BIRTHDAY, entry_rule=EntryRule.PER_PERIOD,
             entry_period=EntryPeriod.YEAR, template="recurring_care",
             steps=[_send(_("Happy birthday, {name}! A small gift waits for you in store.")),
-                   _task(TaskKind.BIRTHDAY, priority=TaskPriority.HIGH)]),
+                   _task(TaskKind.BIRTHDAY)]),
     },
 }
 
@@ -531,4 +534,10 @@ def from_template(code: str) -> JourneyInput:
     if code not in TEMPLATES:
         raise InvalidInput(details={"template": [_("%(value)s is not one of: %(choices)s.")
                                                  % {"value": code, "choices": ", ".join(TEMPLATES)}]})
-    return TEMPLATES[code]["build"]()  # worded in the language active now
+    data = TEMPLATES[code]["build"]()  # worded in the language active now
+    policy = TaskPolicy.current()
+    for step in data.steps:  # the step then holds its priority, which its author may change
+        if step.kind == StepKind.TASK and "priority" not in step.config:
+            kind = step.config["kind"]
+            step.config["priority"] = policy.priority_for(kind) if kind in RULE_KINDS else TaskPriority.NORMAL
+    return data

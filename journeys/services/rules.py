@@ -8,6 +8,7 @@
 - dormant: members whose last order was the policy's `dormant_days` ago (same grace), none since;
 - confirm today's WeCom sends: staff whose WeCom mass-message tasks wait for them to send.
 
+Each kind's priority is the brand's (TaskPolicy, set at /tasks/settings/), read once per run.
 Only live members with marketing consent on WeCom get a task (members.services.consent.messageable).
 The member's owner takes it when active staff of the member's store, else the store's pool. The
 candidates are selected with the ORM (so the members' and orders' tables are named by their apps) and
@@ -25,7 +26,7 @@ from django.db.models.functions import Cast, Concat, TruncDate
 from django.utils import timezone
 
 from campaigns.models import WecomMassTask, WecomTaskState
-from journeys.models import RepurchaseCycle, TaskKind, TaskPolicy, TaskPriority
+from journeys.models import RepurchaseCycle, TaskKind, TaskPolicy
 from journeys.services.tasks import CONSENT_CHANNEL, INSERT_COLUMNS
 from journeys.sql import TASK
 from loyalty.orders.models import Order, OrderLine, OrderStatus
@@ -76,20 +77,25 @@ def _member_columns(members: QuerySet, key: Concat, payload: dict | None = None)
                             t_params=Value(json.dumps(payload or {}, ensure_ascii=False)))
 
 
-def birthdays(*, today: dt.date) -> int:
+def _policy(policy: TaskPolicy | None) -> TaskPolicy:
+    return policy if policy is not None else TaskPolicy.current()
+
+
+def birthdays(*, today: dt.date, policy: TaskPolicy | None = None) -> int:
     born = Q(birthday__month=today.month, birthday__day=today.day)
     if (today.month, today.day) == (2, 28) and not calendar.isleap(today.year):
         born |= Q(birthday__month=2, birthday__day=29)
     key = Concat(Value(f"birthday:{today.year}:"), _text("id"))
     return _insert(TaskKind.BIRTHDAY, _member_columns(_reachable_members().filter(born), key),
-                   due_at=_due(today), priority=TaskPriority.HIGH)
+                   due_at=_due(today), priority=_policy(policy).priority_for(TaskKind.BIRTHDAY))
 
 
-def welcomes(*, today: dt.date) -> int:
+def welcomes(*, today: dt.date, policy: TaskPolicy | None = None) -> int:
     yesterday = today - dt.timedelta(days=1)
     joined = _reachable_members().filter(created_at__gte=_day_start(yesterday), created_at__lt=_day_start(today))
     key = Concat(Value("welcome:"), _text("id"))
-    return _insert(TaskKind.WELCOME, _member_columns(joined, key), due_at=_due(today), priority=TaskPriority.HIGH)
+    return _insert(TaskKind.WELCOME, _member_columns(joined, key), due_at=_due(today),
+                   priority=_policy(policy).priority_for(TaskKind.WELCOME))
 
 
 def _last_orders(*, today: dt.date, days: int) -> QuerySet:
@@ -109,15 +115,16 @@ def _order_columns(orders: QuerySet, prefix: str, payload: dict) -> QuerySet:
                            t_params=Value(json.dumps(payload, ensure_ascii=False)))
 
 
-def repurchases(*, today: dt.date) -> int:
+def repurchases(*, today: dt.date, policy: TaskPolicy | None = None) -> int:
     made = 0
+    priority = _policy(policy).priority_for(TaskKind.REPURCHASE_DUE)
     for cycle in RepurchaseCycle.objects.order_by("pk"):
         in_category = OrderLine.objects.filter(order_id=OuterRef("pk"), category=cycle.category)
         orders = _last_orders(today=today, days=cycle.days).filter(Exists(in_category))
         made += _insert(TaskKind.REPURCHASE_DUE,
                         _order_columns(orders, f"repurchase:{cycle.pk}:",
                                        {"category": cycle.category, "days": cycle.days}),
-                        due_at=_due(today), priority=TaskPriority.NORMAL)
+                        due_at=_due(today), priority=priority)
     return made
 
 
@@ -125,10 +132,10 @@ def dormant(*, today: dt.date, policy: TaskPolicy) -> int:
     days = policy.dormant_days
     return _insert(TaskKind.DORMANT, _order_columns(_last_orders(today=today, days=days), "dormant:",
                                                     {"days": days}),
-                   due_at=_due(today), priority=TaskPriority.LOW)
+                   due_at=_due(today), priority=policy.priority_for(TaskKind.DORMANT))
 
 
-def wecom_sends(*, today: dt.date) -> int:
+def wecom_sends(*, today: dt.date, policy: TaskPolicy | None = None) -> int:
     """One store-level task a day per staff member whose WeCom mass messages wait for them."""
     waiting = WecomMassTask.objects.filter(state=WecomTaskState.CREATED, confirmed_at__isnull=True,
                                            finished_at__isnull=True, cancelled_at__isnull=True,
@@ -144,8 +151,9 @@ def wecom_sends(*, today: dt.date) -> int:
         "GROUP BY c.t_staff, c.t_store, u.id ON CONFLICT (dedupe_key) DO NOTHING"
     )
     kind = TaskKind.CONFIRM_WECOM_SEND
+    priority = _policy(policy).priority_for(kind)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, [kind, kind, _due(today), TaskPriority.HIGH, f"{kind}:{today.isoformat()}:",
+        cursor.execute(sql, [kind, kind, _due(today), priority, f"{kind}:{today.isoformat()}:",
                              timezone.now(), RULE_ACTOR.label, *params])
         return cursor.rowcount
 
@@ -157,11 +165,11 @@ def run_daily(*, today: dt.date | None = None) -> dict[str, int]:
     today = today or timezone.localdate()
     policy = TaskPolicy.current()
     made = {
-        "birthday": birthdays(today=today),
-        "welcome": welcomes(today=today),
-        "repurchase_due": repurchases(today=today),
+        "birthday": birthdays(today=today, policy=policy),
+        "welcome": welcomes(today=today, policy=policy),
+        "repurchase_due": repurchases(today=today, policy=policy),
         "dormant": dormant(today=today, policy=policy),
-        "confirm_wecom_send": wecom_sends(today=today),
+        "confirm_wecom_send": wecom_sends(today=today, policy=policy),
     }
     made["expired"] = tasks.expire_overdue(days=policy.expire_after_days)
     return made

@@ -1,7 +1,8 @@
 """The brand's task settings, edited from the dashboard: product categories' repurchase cycles (a
 member whose last order in the category is that many days old gets a repurchase task) and the task
 policy (the Today list's daily cap per clerk, when a member is dormant, how long an overdue task stays
-open, how long after a done task its orders count).
+open, how long after a done task its orders count) with the priority of each kind of task the rules
+and the system make (a change holds for tasks made from then on; open tasks keep theirs).
 
 Brand settings: operators (and brand-wide keys) change them; store roles read them. Every value is
 checked before anything is written and each error names its field."""
@@ -11,7 +12,7 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from journeys.models import RepurchaseCycle, TaskPolicy
+from journeys.models import PRIORITY_FIELDS, RULE_KINDS, RepurchaseCycle, TaskKind, TaskPolicy, TaskPriority
 from scrm import permissions
 from scrm.errors import InvalidInput
 from scrm.models import Role
@@ -26,6 +27,9 @@ POLICY_LIMITS = {  # field -> (lowest, highest): the model's validators, said on
     "orders_window_days": (1, 90),
 }
 POLICY_FIELDS = tuple(POLICY_LIMITS)
+# The priorities by name, as the page's selects and any caller spell them.
+PRIORITY_NAMES = {TaskPriority.HIGH: "high", TaskPriority.NORMAL: "normal", TaskPriority.LOW: "low"}
+PRIORITY_VALUES = {name: value for value, name in PRIORITY_NAMES.items()}
 
 
 def can_read(actor) -> bool:
@@ -97,4 +101,34 @@ def update_policy(*, actor, values: dict) -> TaskPolicy:
     for name, value in values.items():
         setattr(policy, name, value)
     policy.save(update_fields=list(values) or None)
+    return policy
+
+
+def priorities(policy: TaskPolicy) -> dict[str, str]:
+    """Each rule kind's priority by name, in the page's order."""
+    return {kind: PRIORITY_NAMES[policy.priority_for(kind)] for kind in RULE_KINDS}
+
+
+@transaction.atomic
+def update_priorities(*, actor, values: dict) -> TaskPolicy:
+    """Change the priority of some rule kinds ({"birthday": "low"}): every key must be one of RULE_KINDS
+    and every value high, normal or low; on any error nothing changes. Tasks made from then on take the
+    new priority; open tasks keep the one they were made with."""
+    permissions.require_write(actor, RESOURCE)
+    errors: dict[str, list] = {}
+    for kind, name in values.items():
+        if kind not in RULE_KINDS:
+            errors[str(kind)] = [_("%(value)s is not a kind of task the rules make: one of %(choices)s.")
+                                 % {"value": kind, "choices": ", ".join(RULE_KINDS)}]
+        elif not isinstance(name, str) or name not in PRIORITY_VALUES:
+            errors[kind] = [_("%(kind)s: the priority is one of %(choices)s.")
+                            % {"kind": TaskKind(kind).label, "choices": ", ".join(PRIORITY_VALUES)}]
+    if errors:
+        raise InvalidInput(details=errors)
+    TaskPolicy.current()
+    policy = TaskPolicy.objects.select_for_update().get(pk=1)
+    for kind, name in values.items():
+        setattr(policy, PRIORITY_FIELDS[kind], PRIORITY_VALUES[name])
+    if values:
+        policy.save(update_fields=[PRIORITY_FIELDS[kind] for kind in values])
     return policy

@@ -1,11 +1,11 @@
 """The task settings page in a real Chromium at 390 px and on a desktop: an operator adds a repurchase
-cycle, edits it and saves the policy; the page never scrolls sideways."""
+cycle, edits it, saves the policy and the rule kinds' priorities; the page never scrolls sideways."""
 
 from __future__ import annotations
 
 import pytest
 
-from journeys.models import RepurchaseCycle, TaskPolicy
+from journeys.models import RepurchaseCycle, TaskPolicy, TaskPriority
 from tests.browsing import DESKTOP, OVERFLOW, PHONE, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -33,6 +33,13 @@ def test_an_operator_sets_cycles_and_the_policy(browser, live_server, alice, sho
     page.get_by_test_id("policy-save").click()
     page.wait_for_load_state("networkidle")
     assert TaskPolicy.current().daily_cap == 12
+    priorities = page.get_by_test_id("priority-form")
+    assert priorities.get_by_label("Birthday greeting").input_value() == "high"
+    priorities.get_by_label("Birthday greeting").select_option("low")
+    page.get_by_test_id("priority-save").click()
+    page.wait_for_load_state("networkidle")
+    assert TaskPolicy.current().birthday_priority == TaskPriority.LOW
+    assert page.get_by_test_id("priority-form").get_by_label("Birthday greeting").input_value() == "low"
     assert page.evaluate(OVERFLOW) <= 0
     shot(page, f"task-settings-{size}")
     ctx.close()
