@@ -111,6 +111,8 @@ class Order(models.Model):
             models.Index(fields=["store", "-placed_at"], name="order_store_recent"),
             models.Index(fields=["staff", "-placed_at"], name="order_staff_recent"),
             models.Index(fields=["placed_at"], name="order_placed"),
+            # Orders created, refunded or moved since a time: what the nightly tier run reads.
+            models.Index(fields=["updated_at"], name="order_updated"),
             models.Index(
                 fields=["buyer_channel", "buyer_namespace", "buyer_external_id"],
                 name="order_pending_buyer",

@@ -142,6 +142,10 @@ class MemberTier(models.Model):
         verbose_name_plural = _("member tiers")
         indexes = [
             models.Index(fields=["floor_level"], name="member_tier_floor", condition=Q(floor_level__isnull=False)),
+            # The nightly run reads the few members held up by the downgrade policy through this.
+            models.Index(
+                fields=["downgrade_due"], name="member_tier_downgrade_due", condition=Q(downgrade_due__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:
@@ -225,3 +229,33 @@ class TierChange(models.Model):
     @property
     def is_downgrade(self) -> bool:
         return self.to_rank < self.from_rank
+
+
+class TierRun(models.Model):
+    """One recalculation of everyone: what it covered, so the next night reads only the members
+    whose row can have moved since (orders changed after `cutoff`, orders between the two windows,
+    new members, floors, pending downgrades). A run whose `ladder_key` differs from the ladder's
+    now (levels, thresholds, basis, window, policy) makes the next run a full one."""
+
+    at = models.DateTimeField(_("as of"))
+    cutoff = models.DateTimeField(_("changes read from"), help_text=_("The next run reads changes made since."))
+    window_since = models.DateTimeField(_("window from"))
+    window_until = models.DateTimeField(_("window until"))
+    max_member_id = models.BigIntegerField(_("highest member id seen"), default=0)
+    ladder_key = models.CharField(_("ladder fingerprint"), max_length=64)
+    full = models.BooleanField(_("everyone read"), default=True)
+    candidates = models.PositiveIntegerField(_("members read"), default=0)
+    members_written = models.PositiveIntegerField(_("rows written"), default=0)
+    upgrades = models.PositiveIntegerField(_("upgrades"), default=0)
+    downgrades = models.PositiveIntegerField(_("downgrades"), default=0)
+    created_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+
+    store_scope_field = None  # the brand's runs
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("tier recalculation run")
+        verbose_name_plural = _("tier recalculation runs")
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} ({'full' if self.full else 'incremental'})"

@@ -3,8 +3,9 @@ multipliers, segment filters): a grep for these names finds every statement that
 
 from __future__ import annotations
 
-from loyalty.tiers.models import MemberTier, TierChange, TierLevel
+from loyalty.tiers.models import MemberTier, TierChange, TierLevel, TierRun
 
 MEMBER_TIER = MemberTier._meta.db_table
 TIER_LEVEL = TierLevel._meta.db_table
 TIER_CHANGE = TierChange._meta.db_table
+TIER_RUN = TierRun._meta.db_table

@@ -15,8 +15,14 @@ created again) on the server DATABASE_URL points at (the embedded one by default
 3. times ours, recalculate_tiers() for everyone: the first run (every member gets a row and a
    history entry) and a run with nothing changed;
 4. --runs nightly runs: a day's new members, orders and refunds are added (not timed), then the
-   floor and the nightly recalculation of the next day are timed back to back;
-5. times a prompt recalculation of 100 members (what an order batch queues).
+   floor and the nightly recalculation of the next day (incremental: only the members whose row
+   can have moved since the last run are read) are timed back to back; then a full run (everyone
+   read) must find nothing left to write;
+5. times a ladder change: the thresholds move so that a good share of members move up, and
+   everyone is recalculated (a full run, as after any ladder change);
+6. times a prompt recalculation of 100 members (what an order batch queues).
+
+--statements prints each statement of ours that took over a second, with its time.
 """
 
 from __future__ import annotations
@@ -53,6 +59,8 @@ LEVELS = [
     ("可可鉴赏家", 5000),
     ("可可大师", 10000),
 ]
+# The ladder change: lower thresholds, so members between the old and the new ones move up.
+CHANGED_THRESHOLDS = [0, 150, 500, 1500, 4000, 8000]
 MEMBER_TRIGGERS = [
     "member_segments_member_insert",
     "member_segments_member_delete",
@@ -253,13 +261,34 @@ def ours(label: str, **kwargs) -> tuple[float, object]:
     from loyalty.tiers.services import recalculate_tiers
 
     started = time.perf_counter()
+    cpu = time.process_time()
     result = recalculate_tiers(**kwargs)
     seconds = time.perf_counter() - started
+    read = "everyone read" if result.full else f"{result.candidates:,} members read"
     log(
-        f"ours, {label}: {seconds:.1f} s, {result.members_written:,} rows written, "
-        f"{result.upgrades:,} up, {result.downgrades:,} down"
+        f"ours, {label}: {seconds:.1f} s ({read}), {result.members_written:,} rows written, "
+        f"{result.upgrades:,} up, {result.downgrades:,} down (client CPU {time.process_time() - cpu:.1f} s, "
+        f"load {os.getloadavg()[0]:.1f})"
     )
     return seconds, result
+
+
+def slow_statements(execute_, sql, params, many, context):
+    started = time.perf_counter()
+    try:
+        return execute_(sql, params, many, context)
+    finally:
+        seconds = time.perf_counter() - started
+        if seconds >= 1:
+            log(f"  statement {seconds:.1f} s: {' '.join(sql.split())[:110]}")
+
+
+def change_ladder() -> None:
+    from loyalty.tiers.models import TierLevel
+
+    for level in TierLevel.objects.order_by("rank"):
+        level.threshold = CHANGED_THRESHOLDS[level.rank - 1]
+        level.save(update_fields=["threshold"])
 
 
 def main() -> None:
@@ -270,7 +299,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="nightly runs (each a new day), each beside a floor")
     parser.add_argument("--database", default="bench_siyu_tiers")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--statements", action="store_true", help="print our statements that took over 1 s")
     args = parser.parse_args()
+    if args.statements:
+        connection.execute_wrappers.append(slow_statements)
     original = connection.settings_dict["NAME"]
     create_database(args.database)
     try:
@@ -305,6 +337,12 @@ def main() -> None:
             floor = floor_seconds(365, now)
             seconds, result = ours(f"nightly, day {day}", reason=ChangeReason.NIGHTLY, now=now)
             nights.append((floor, seconds, result))
+        check_seconds, check = ours("full run after the nightly ones", reason=ChangeReason.NIGHTLY, now=now, full=True)
+        if check.members_written:
+            log(f"MISMATCH: the full run wrote {check.members_written:,} rows the incremental runs had left")
+        ladder_floor = floor_seconds(365, now)
+        change_ladder()
+        ladder_seconds, ladder_result = ours("ladder change", reason=ChangeReason.POLICY, now=now)
         sample = list(MemberTier.objects.order_by("?").values_list("member_id", flat=True)[:100])
         prompt = []
         for _ in range(5):
@@ -321,7 +359,7 @@ def main() -> None:
         print()
         print(
             f"{args.members:,} members ({live:,} live at the end), {total:,} orders, window 365 days, "
-            f"{time.strftime('%Y-%m-%d')}"
+            f"{time.strftime('%Y-%m-%d')}, load average {' / '.join(f'{x:.1f}' for x in os.getloadavg())}"
         )
         print("| run | seconds | rows written | moves (up / down) | / floor |")
         print("| --- | ---: | ---: | ---: | ---: |")
@@ -333,12 +371,22 @@ def main() -> None:
         print(f"| ours, nothing moved | {steady:.1f} | 0 | – | {steady / steady_floor:.2f} |")
         for day, (floor, seconds, result) in enumerate(nights, 1):
             print(
-                f"| nightly, day {day}: floor {floor:.1f} s, ours | {seconds:.1f} | {result.members_written:,} | "
+                f"| nightly, day {day}: floor {floor:.1f} s, ours ({result.candidates:,} members read) | "
+                f"{seconds:.1f} | {result.members_written:,} | "
                 f"{result.upgrades:,} / {result.downgrades:,} | {seconds / floor:.2f} |"
             )
         print(
             f"| nightly, median of {args.runs} | {statistics.median(s for _f, s, _r in nights):.1f} | – | – | "
             f"{statistics.median(ratios):.2f} (floor median {statistics.median(floors):.1f} s) |"
+        )
+        print(
+            f"| full run after them (everyone read, must write 0) | {check_seconds:.1f} | "
+            f"{check.members_written:,} | – | – |"
+        )
+        print(
+            f"| ladder change (thresholds {CHANGED_THRESHOLDS}), floor {ladder_floor:.1f} s | {ladder_seconds:.1f} | "
+            f"{ladder_result.members_written:,} | {ladder_result.upgrades:,} / {ladder_result.downgrades:,} | "
+            f"{ladder_seconds / ladder_floor:.2f} |"
         )
         print(f"| prompt: 100 members (median of 5) | {statistics.median(prompt) * 1000:.0f} ms | – | – | – |")
         print()

@@ -5,11 +5,18 @@ use every core) aggregates the qualifying value per member over the window, turn
 by the thresholds, applies the floor and the downgrade policy, and keeps only the members whose row
 would change, in a temporary table; then one INSERT ... ON CONFLICT writes those rows and one INSERT
 writes their history. A transaction-scoped advisory lock serialises recalculations, so two at once
-(the nightly run and an order's) never both record the same move."""
+(the nightly run and an order's) never both record the same move.
+
+The nightly run of everyone is incremental: each run records what it covered (TierRun), and the
+next one reads only the members whose row can have moved since (the basis's changed members, new
+members, floors, pending downgrades), through the same per-members statements. The first run, and
+the first after a change of the ladder (levels, thresholds, basis, window, policy), read everyone."""
 
 from __future__ import annotations
 
 import datetime
+import hashlib
+import json
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
@@ -20,7 +27,7 @@ from django.utils import timezone
 
 from loyalty.tiers import bases
 from loyalty.tiers import sql as tiers_sql
-from loyalty.tiers.models import ChangeReason, DowngradePolicy
+from loyalty.tiers.models import ChangeReason, DowngradePolicy, TierRun
 from loyalty.tiers.services.ladder import get_ladder
 from members import sql as members_sql
 from scrm import events
@@ -29,6 +36,11 @@ logger = logging.getLogger(__name__)
 
 TIER_CHANGED = "member.tier_changed"
 LOCK_KEY = 0x54494552  # "TIER": one advisory lock for every recalculation and floor change
+# How far before a run (or before the oldest transaction open at the time) the next run starts
+# reading changes: a row's updated_at is written before its transaction commits, app servers'
+# clocks drift, and re-reading an hour of changes costs next to nothing.
+CUTOFF_MARGIN = datetime.timedelta(hours=1)
+RUNS_KEPT = 400
 
 
 @dataclass(frozen=True)
@@ -37,6 +49,8 @@ class RecalcResult:
     upgrades: int = 0
     downgrades: int = 0
     member_ids_moved: tuple = ()
+    full: bool = False  # a run of everyone that read every member (not only those changed since)
+    candidates: int = 0  # members read by an incremental run
 
 
 def next_period_end(now: datetime.datetime, month: int, day: int) -> datetime.datetime:
@@ -212,8 +226,8 @@ def _emit_moves(params: dict) -> int:
 
 
 def _run(cursor, candidates_sql: str, changes_sql: str, params: dict, *, for_members: bool) -> tuple[int, list]:
-    """Steps 1 to 3 under the recalculation lock: (rows written, [(member id, moved up), ...])."""
-    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+    """Steps 1 to 3, under the recalculation lock the caller holds: (rows written, [(member id,
+    moved up), ...])."""
     cursor.execute("DROP TABLE IF EXISTS pg_temp.tier_cand, pg_temp.tier_recalc")
     if for_members:
         cursor.execute(candidates_sql, params)
@@ -239,6 +253,88 @@ def _run(cursor, candidates_sql: str, changes_sql: str, params: dict, *, for_mem
     return written, moves
 
 
+def _ladder_key(ladder, levels, currency: str) -> str:
+    """What a member's row depends on besides their orders: when it differs from the last run's,
+    everyone is read again."""
+    state = [
+        ladder.basis,
+        ladder.window_days,
+        ladder.downgrade_policy,
+        ladder.period_end_month,
+        ladder.period_end_day,
+        ladder.grace_days,
+        currency,
+        [(lv.pk, lv.rank, str(lv.threshold)) for lv in levels],
+    ]
+    return hashlib.sha256(json.dumps(state).encode()).hexdigest()
+
+
+# The next run reads changes from here: the earlier of this run's time and the start of the oldest
+# other transaction still open (its rows, when it commits, carry times from before now), less the
+# margin; and the highest member id now, so members inserted since are read even when their
+# created_at is back-dated (an import of joining dates).
+_CUTOFF_SQL = f"""
+    SELECT least(%(now)s::timestamptz, min(a.xact_start)) - %(margin)s::interval,
+           (SELECT coalesce(max(m.id), 0) FROM {members_sql.MEMBER} m)
+    FROM pg_stat_activity a
+    WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.xact_start IS NOT NULL
+      AND a.backend_type = 'client backend'
+"""
+
+
+def _changed_members_sql(basis) -> str:
+    """The members whose row can differ from the last run's: the basis's (orders changed since the
+    cut-off, orders between the two windows), members created since, and everyone with a floor or
+    a pending downgrade (as the full run reads them). Merged and erased members need nothing:
+    recalculation skips them, and a survivor's orders moved (their updated_at is set)."""
+    return f"""
+        SELECT DISTINCT c.member_id FROM (
+            {basis.changed_sql()}
+            UNION ALL SELECT m.id FROM {members_sql.MEMBER} m WHERE m.created_at >= %(cutoff)s
+            UNION ALL SELECT m.id FROM {members_sql.MEMBER} m WHERE m.id > %(prev_max_id)s
+            UNION ALL SELECT t.member_id FROM {tiers_sql.MEMBER_TIER} t WHERE t.floor_level_id IS NOT NULL
+            UNION ALL SELECT t.member_id FROM {tiers_sql.MEMBER_TIER} t WHERE t.downgrade_due IS NOT NULL
+        ) AS c(member_id)
+        ORDER BY 1
+    """
+
+
+def _plan_everyone(cursor, *, basis, key: str, params: dict, full: bool) -> tuple[dict, list | None]:
+    """A run of everyone: the TierRun fields to record and, for an incremental run, the members to
+    read (None: read everyone). Runs under the recalculation lock."""
+    cursor.execute(_CUTOFF_SQL, {"now": params["now"], "margin": CUTOFF_MARGIN})
+    cutoff, max_member_id = cursor.fetchone()
+    run = {
+        "at": params["now"],
+        "cutoff": cutoff,
+        "window_since": params["since"],
+        "window_until": params["until"],
+        "max_member_id": max_member_id,
+        "ladder_key": key,
+    }
+    last = TierRun.objects.order_by("-id").first()
+    if (
+        full
+        or last is None
+        or basis.changed_sql is None
+        or last.ladder_key != key
+        or params["now"] < last.at
+        or params["since"] < last.window_since
+    ):
+        return {**run, "full": True}, None
+    cursor.execute(
+        _changed_members_sql(basis),
+        {
+            **params,
+            "cutoff": last.cutoff,
+            "prev_since": last.window_since,
+            "prev_until": last.window_until,
+            "prev_max_id": last.max_member_id,
+        },
+    )
+    return {**run, "full": False}, [row[0] for row in cursor.fetchall()]
+
+
 def recalculate_tiers(
     *,
     member_ids=None,
@@ -247,11 +343,16 @@ def recalculate_tiers(
     actor_label: str = "",
     note: str = "",
     now: datetime.datetime | None = None,
+    full: bool = False,
 ) -> RecalcResult:
     """Bring tiers up to date for `member_ids` (None: every live member). Merged and erased members
     are skipped. Upgrades happen at once; downgrades follow the ladder's policy. Each move is
     recorded in TierChange with `reason` (a prompt recalculation after orders records a move down
-    as "refund"; a move down the policy held back records "grace_expired" / "period_end")."""
+    as "refund"; a move down the policy held back records "grace_expired" / "period_end").
+
+    For everyone, only the members whose row can have moved since the last such run are read,
+    unless it is the first, the ladder changed since, or `full` asks to read everyone; the rows
+    written are the same either way."""
     if reason not in ChangeReason.values:
         raise ValueError(f"unknown reason {reason!r}")
     now = now or timezone.now()
@@ -267,7 +368,6 @@ def recalculate_tiers(
         member_ids = sorted({int(i) for i in member_ids})
         if not member_ids:
             return RecalcResult()
-    for_members = member_ids is not None
     case_sql, case_params = _levels_case([lv.threshold for lv in levels])
     params = {
         **_statement_params(
@@ -282,14 +382,33 @@ def recalculate_tiers(
         ),
         **case_params,
     }
-    candidates_sql = _candidates_sql(levels, basis, for_members=for_members)
     changes_sql = _changes_sql(case_sql, ladder.downgrade_policy, reason)
+    run = None
     with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+        if member_ids is None:
+            key = _ladder_key(ladder, levels, params["currency"])
+            run, changed = _plan_everyone(cursor, basis=basis, key=key, params=params, full=full)
+            if changed is not None:
+                params["member_ids"] = changed
+        for_members = params["member_ids"] is not None
+        candidates_sql = _candidates_sql(levels, basis, for_members=for_members)
         written, moves = _run(cursor, candidates_sql, changes_sql, params, for_members=for_members)
-    ups = sum(1 for _member, up in moves if up)
+        ups = sum(1 for _member, up in moves if up)
+        if run is not None:
+            recorded = TierRun.objects.create(
+                **run,
+                candidates=len(params["member_ids"] or ()),
+                members_written=max(written, 0),
+                upgrades=ups,
+                downgrades=len(moves) - ups,
+            )
+            TierRun.objects.filter(id__lte=recorded.id - RUNS_KEPT).delete()
     return RecalcResult(
         members_written=max(written, 0),
         upgrades=ups,
         downgrades=len(moves) - ups,
         member_ids_moved=tuple(sorted(m for m, _up in moves)),
+        full=bool(run and run["full"]),
+        candidates=len(params["member_ids"] or ()) if run else 0,
     )
