@@ -1,5 +1,6 @@
 """RFM scores per member and the quintile boundaries they were scored against; the cockpit's summaries
-(members joined per day, 5A stage moves, sales per day, buyers per period) and when each was rebuilt."""
+(members joined per day, 5A stage moves, sales per day, buyers per period, campaign members per
+period) and when each was rebuilt."""
 
 from __future__ import annotations
 
@@ -231,6 +232,59 @@ class PeriodBuyers(models.Model):
 
     def __str__(self) -> str:
         return f"{self.start}–{self.end} {self.channel or '*'}: {self.members}"
+
+
+class CampaignSet(models.TextChoices):
+    """Which campaigns started in a period a row of PeriodCampaignMembers counts, as the cockpit's
+    drill-down names them (insights.segments, "campaigns_part"): every campaign (the whole brand),
+    the brand's and the store's (an operator cut to the store), or the store's own (a store role)."""
+
+    ALL = "all", _("Every campaign")
+    BRAND_AND_STORE = "brand+", _("The brand's and the store's")
+    STORE = "store:", _("The store's own")
+
+
+class PeriodCampaignMembers(models.Model):
+    """Distinct live members in each part of the campaigns started in one period (first and last day,
+    inclusive): targeted (any delivery), suppressed, held out, sent, delivered, clicked and converted
+    (an order whose last touch is one of the campaigns), as the "campaigns_part" condition selects
+    them; a member who got two campaigns counts once. For the whole brand (`whole_brand`, every
+    campaign) or one home store (the brand's and the store's campaigns, or the store's own). Kept for
+    the cockpit's preset periods; counts only, no member ids, so a member's erasure has nothing here
+    to delete (the next rebuild counts live members only)."""
+
+    start = models.DateField(_("first day"))
+    end = models.DateField(_("last day"))
+    whole_brand = models.BooleanField(_("whole brand"), default=False)
+    store = models.ForeignKey(
+        Store, verbose_name=_("home store"), on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+        db_index=False,
+    )
+    campaigns = models.CharField(_("campaigns"), max_length=8, choices=CampaignSet.choices)
+    targeted = models.PositiveIntegerField(_("targeted"))
+    suppressed = models.PositiveIntegerField(_("suppressed"))
+    held_out = models.PositiveIntegerField(_("held out"))
+    sent = models.PositiveIntegerField(_("sent"))
+    delivered = models.PositiveIntegerField(_("delivered"))
+    clicked = models.PositiveIntegerField(_("clicked"))
+    converted = models.PositiveIntegerField(_("converted"))
+    computed_at = models.DateTimeField(_("computed at"))
+
+    objects = ScopedManager()
+    store_scope_field = "store"
+
+    class Meta:
+        verbose_name = _("campaign members per period")
+        verbose_name_plural = _("campaign members per period")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["start", "end", "whole_brand", "store", "campaigns"], name="period_campaign_members_unique",
+                nulls_distinct=False,
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.start}–{self.end} {self.campaigns}: {self.targeted}"
 
 
 class SummaryRun(models.Model):

@@ -52,6 +52,15 @@ def refresh_cockpit_buyers() -> int:
 
 
 @shared_task(
+    name="insights.tasks.refresh_cockpit_campaign_members", ignore_result=True, acks_late=True,
+    soft_time_limit=3300, time_limit=3600,
+)
+def refresh_cockpit_campaign_members() -> int:
+    """Hourly: the distinct members of the campaigns started in the 7- and 30-day periods."""
+    return cockpit_services.refresh_campaign_members(presets=cockpit_services.QUICK_BUYER_PRESETS)
+
+
+@shared_task(
     name="insights.tasks.refresh_cockpit_full",
     ignore_result=True,
     acks_late=True,

@@ -102,7 +102,8 @@ app.conf.beat_schedule = {
         "options": {"expires": 540},
     },
     # The cockpit's summaries (insights.cockpit.services): members per day, new stage moves and the last
-    # three days of sales every 15 minutes; the short presets' buyers hourly; everything after midnight.
+    # three days of sales every 15 minutes; the short presets' buyers and campaign members hourly;
+    # everything after midnight.
     "insights-cockpit": {
         "task": "insights.tasks.refresh_cockpit",
         "schedule": 900.0,
@@ -111,6 +112,11 @@ app.conf.beat_schedule = {
     "insights-cockpit-buyers": {
         "task": "insights.tasks.refresh_cockpit_buyers",
         "schedule": crontab(minute=10),
+        "options": {"expires": 3000},
+    },
+    "insights-cockpit-campaign-members": {
+        "task": "insights.tasks.refresh_cockpit_campaign_members",
+        "schedule": crontab(minute=40),
         "options": {"expires": 3000},
     },
     "insights-cockpit-full": {

@@ -5,7 +5,9 @@ the activity summary (MemberActivity) and drill down to the "did" filter over th
 and event figures are read from the staff summary (StaffDay); campaign figures from the campaigns'
 results summary (CampaignFigures), which the cockpit's refresh keeps summed for every campaign; they
 drill down to the "campaign_part" and "campaigns_part" filters over the deliveries, clicks and last
-touches the summary sums, whose lists' sizes are counted live beside the totals."""
+touches the summary sums. How many distinct members a total's list opens is read from the campaign
+members summary (PeriodCampaignMembers) for the preset periods, counted live for other periods while
+their campaigns are small, and left to the list past that."""
 
 from __future__ import annotations
 
@@ -21,9 +23,28 @@ from django.utils.translation import gettext_lazy
 from campaigns.models import Campaign, CampaignFigures, CampaignFiguresRun
 from communities.models import Community, CommunityStatus
 from insights.cockpit import definitions as d
-from insights.cockpit.base import Chart, Cockpit, Figure, Period, Row, SectionData, Table, ratio, register_section
+from insights.cockpit.base import (
+    PRESETS,
+    Chart,
+    Cockpit,
+    Figure,
+    Period,
+    Row,
+    SectionData,
+    Table,
+    ratio,
+    register_section,
+)
 from insights.cockpit.members import _rows, as_of
-from insights.models import ActivityKind, MemberActivity, StaffDay, StaffMetric
+from insights.models import (
+    ActivityKind,
+    CampaignSet,
+    MemberActivity,
+    PeriodCampaignMembers,
+    StaffDay,
+    StaffMetric,
+)
+from insights.segments import CAMPAIGN_PARTS
 from journeys.models import TaskOutcome, TaskState
 from koc.models import Platform, PostDay
 from scrm.models import Store
@@ -32,6 +53,7 @@ from scrm.scoping import access_for
 CAMPAIGN_ROWS = 20  # the campaigns table lists the latest; the cards count them all
 LISTED_BUDGET_MS = 2_500  # the campaign totals' members, counted live, within this altogether
 LISTED_MAX_DELIVERIES = 20_000  # and only while the period's campaigns have this many recipients or fewer
+# (past it, and for the preset periods at any size, the campaign members summary counts them)
 
 
 def activity(cockpit: Cockpit, kind: str, period: Period) -> dict:
@@ -143,6 +165,24 @@ def listed(cockpit: Cockpit, definitions: dict) -> dict:
     return out
 
 
+def stored_members(cockpit: Cockpit, period: Period) -> tuple[dict, object] | None:
+    """({part: distinct members}, when counted) of the campaigns the section sums in the period, from
+    the campaign members summary; None when it keeps no rows of the period (not a preset, or not
+    built yet)."""
+    marker = PeriodCampaignMembers.objects.filter(start=period.start, end=period.end, whole_brand=True).first()
+    if marker is None:
+        return None
+    which = campaign_set(cockpit)
+    rows = PeriodCampaignMembers.objects.visible_to(cockpit.actor).filter(start=period.start, end=period.end)
+    if which == CampaignSet.ALL:
+        rows = rows.filter(whole_brand=True)
+    else:  # "brand+<store>" or "store:<store>": that store's row of the set
+        prefix = CampaignSet.BRAND_AND_STORE if which.startswith(CampaignSet.BRAND_AND_STORE) else CampaignSet.STORE
+        rows = rows.filter(whole_brand=False, store_id=cockpit.store.pk, campaigns=prefix)
+    row = rows.first()  # none: no member of the store got one of the period's campaigns
+    return {part: getattr(row, part) if row else 0 for part in CAMPAIGN_PARTS}, marker.computed_at
+
+
 # The funnel's totals: (figure key, label, the summary's sum, the drill-down's part).
 CAMPAIGN_TOTALS = (
     ("campaign_targeted", gettext_lazy("Targeted"), "targeted", "targeted"),
@@ -168,14 +208,21 @@ def campaigns_section(cockpit: Cockpit) -> SectionData:
     def part(p_: Period, name: str) -> dict:
         return cockpit.where(d.campaigns_part(p_, name, which))
 
-    # A member who got two campaigns counts in each total; the drill-down lists them once.
-    # The converted (orders and their last touches) cost the most: counted last.
-    parts = sorted((*(c[3] for c in CAMPAIGN_TOTALS), "held_out"), key=lambda name: name == "converted")
-    # Past LISTED_MAX_DELIVERIES the counts would only spend the budget: the lists count them.
-    wanted = parts if t["targeted"] <= LISTED_MAX_DELIVERIES else []
-    counts = dict.fromkeys(parts) | listed(cockpit, {name: part(period, name) for name in wanted})
-    funnel = [Figure(key, str(label), t[total], p[total], kind="count", as_of=fresh, definition=part(period, name),
-                     previous_definition=part(previous, name), members=counts[name])
+    # A member who got two campaigns counts in each total; the drill-down lists them once. Those
+    # distinct members come from their summary for the preset periods; other periods count them live
+    # while the campaigns are small (the converted, orders and their last touches, cost the most:
+    # counted last); past LISTED_MAX_DELIVERIES the counts would only spend the budget.
+    parts = sorted(CAMPAIGN_PARTS, key=lambda name: name == "converted")
+    stored = stored_members(cockpit, period)
+    small = t["targeted"] <= LISTED_MAX_DELIVERIES
+    if stored is not None:
+        counts, counted_at = stored
+        totals_as_of = min(fresh, counted_at) if fresh is not None else counted_at  # the older of the two
+    else:
+        counts = dict.fromkeys(parts) | (listed(cockpit, {name: part(period, name) for name in parts}) if small else {})
+        totals_as_of = fresh
+    funnel = [Figure(key, str(label), t[total], p[total], kind="count", as_of=totals_as_of,
+                     definition=part(period, name), previous_definition=part(previous, name), members=counts[name])
               for key, label, total, name in CAMPAIGN_TOTALS]
     funnel[-1].note = _("Orders attributed to the campaign's last touch within the window.")
     converted = {"definition": part(period, "converted"), "previous_definition": part(previous, "converted"),
@@ -184,12 +231,14 @@ def campaigns_section(cockpit: Cockpit) -> SectionData:
         Figure("campaigns_started", _("Campaigns started"), len(ids), before_campaigns.count(), kind="count",
                note=_("Campaigns, not members: no member list to open.")),
         *funnel,
-        Figure("campaign_held_out", _("Held out"), t["held"], p["held"], kind="count", as_of=fresh,
+        Figure("campaign_held_out", _("Held out"), t["held"], p["held"], kind="count", as_of=totals_as_of,
                definition=part(period, "held_out"), previous_definition=part(previous, "held_out"),
                members=counts["held_out"]),
-        Figure("campaign_orders", _("Orders attributed"), t["orders"], p["orders"], kind="count", as_of=fresh,
+        Figure("campaign_orders", _("Orders attributed"), t["orders"], p["orders"], kind="count",
+               as_of=totals_as_of,
                note=_("Opens the recipients who ordered."), **converted),
-        Figure("campaign_revenue", _("Revenue attributed"), t["revenue"], p["revenue"], kind="money", as_of=fresh,
+        Figure("campaign_revenue", _("Revenue attributed"), t["revenue"], p["revenue"], kind="money",
+               as_of=totals_as_of,
                note=_("Opens the recipients who ordered."), **converted),
         Figure("campaign_uplift", _("Uplift against the holdout"), _uplift(t), _uplift(p), kind="ratio",
                as_of=fresh, note=_("Conversion of the delivered minus that of the held out, in points.")),
@@ -229,7 +278,17 @@ def campaigns_section(cockpit: Cockpit) -> SectionData:
     if missing:
         section.notes.append(_("%(n)s campaigns started in the period are not summed yet; they are at the next "
                                "refresh.") % {"n": missing})
-    if None in counts.values():
+    if stored is not None:
+        section.notes.append(_("The members of the totals (each counted once) as of the campaign members "
+                               "summary's last refresh."))
+    elif not small:
+        section.notes.append(
+            _("The members of the totals are kept counted for the preset periods (%(presets)s days); this "
+              "period's campaigns have too many recipients to count them here: their member lists count them.")
+            % {"presets": ", ".join(str(days) for days in PRESETS)} if period.preset is None else
+            _("The members of the totals have not been counted for this period yet: they are at the next "
+              "scheduled refresh; their member lists count them."))
+    elif None in counts.values():
         section.notes.append(_("The members of some totals took too long to count here: their member lists "
                                "count them."))
     section.notes.append(_("Figures of each campaign are its recipients' (held-out members never get the "

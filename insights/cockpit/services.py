@@ -1,10 +1,12 @@
 """The cockpit's summaries, rebuilt from the rows they sum with set-based SQL: members joined per
-day (by source and by channel code), 5A stage moves, sales per day, and the buyers of the preset
-periods. Each rebuild is one transaction: readers see the old rows until the new ones are complete.
+day (by source and by channel code), 5A stage moves, sales per day, and the buyers and the distinct
+campaign members of the preset periods. Each rebuild is one transaction: readers see the old rows
+until the new ones are complete.
 
 `refresh(full=False)` (every few minutes) rebuilds the members' days, adds the stage moves written
-since the last run and rebuilds the last three days of sales; `refresh_buyers(presets=(7, 30))`
-(hourly) the buyers of the short presets; `refresh(full=True)` (just after midnight) everything.
+since the last run and rebuilds the last three days of sales; `refresh_buyers(presets=(7, 30))` and
+`refresh_campaign_members(presets=(7, 30))` (hourly) the short presets' buyers and campaign members;
+`refresh(full=True)` (just after midnight) everything.
 `buyer_rows` is also what the cockpit counts live for a period it keeps no summary of, so the two
 cannot disagree."""
 
@@ -20,8 +22,16 @@ from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from insights.cockpit.base import PRESETS, Period, preset_period
-from insights.models import DailyMembers, DailySales, PeriodBuyers, StageMove, SummaryRun
-from insights.segments import STAGE_CHANGE_KINDS, STAGE_TO_SQL
+from insights.models import (
+    CampaignSet,
+    DailyMembers,
+    DailySales,
+    PeriodBuyers,
+    PeriodCampaignMembers,
+    StageMove,
+    SummaryRun,
+)
+from insights.segments import CAMPAIGN_PARTS, CAMPAIGN_STATES, STAGE_CHANGE_KINDS, STAGE_TO_SQL
 from loyalty.orders import sql as orders_sql
 from members import sql as members_sql
 from members.models import Stage
@@ -223,6 +233,130 @@ def refresh_buyers(*, presets=PRESETS, now=None) -> int:
         return _mark(cursor, "buyers", started, now)
 
 
+# --- distinct members of the campaigns started in a period -------------------------------------------
+# The rows the drill-down's "campaigns_part" condition selects (insights.segments._part_sql), as one
+# statement per period: the period's campaigns' deliveries to live members, their clicks, the orders
+# whose last touch is one of them; then per member whether they are in each part for each campaign set,
+# counted per home store and for the whole brand.
+
+# Which deliveries each campaign set counts, for a member of home store `d.store_id`.
+_SET_CONDITIONS = {
+    CampaignSet.ALL: "true",
+    CampaignSet.BRAND_AND_STORE: "(d.campaign_store IS NULL OR d.campaign_store = d.store_id)",
+    CampaignSet.STORE: "d.campaign_store = d.store_id",
+}
+
+
+def _part_condition(part: str) -> str:
+    """A delivery row `d` (with its clicks `k` and attributed orders `v`) is in `part`."""
+    if part == "clicked":
+        return "k.member_id IS NOT NULL"
+    if part == "converted":
+        return "d.state = 'sent' AND v.member_id IS NOT NULL"
+    states = CAMPAIGN_STATES[part]
+    return "true" if states is None else "d.state IN (" + ", ".join(f"'{s}'" for s in states) + ")"
+
+
+def _campaign_members_sql() -> str:
+    from campaigns.models import Campaign
+    from campaigns.services import results
+
+    flags = ",\n       ".join(
+        f"bool_or({_SET_CONDITIONS[which]} AND {_part_condition(part)}) AS {which.name.lower()}_{part}"
+        for which in CampaignSet for part in CAMPAIGN_PARTS)
+    counts = ", ".join(f"count(*) FILTER (WHERE {which.name.lower()}_{part})"
+                       for which in CampaignSet for part in CAMPAIGN_PARTS)
+    window = "%(days)s * interval '1 day'"
+    return f"""
+WITH c AS MATERIALIZED (
+    SELECT c.id, c.send_month, c.store_id FROM {Campaign._meta.db_table} c
+     WHERE c.started_at >= %(since)s AND c.started_at < %(until)s AND c.send_month IS NOT NULL
+),
+d AS MATERIALIZED (
+    SELECT d.campaign_id, d.member_id, d.state, d.sent_at, c.store_id AS campaign_store, m.home_store_id AS store_id
+      FROM c JOIN {results.DELIVERY} d ON d.campaign_id = c.id AND d.send_month = c.send_month
+      JOIN {members_sql.MEMBER} m ON m.id = d.member_id
+     WHERE {members_sql.live('m')}
+),
+clicks AS MATERIALIZED (
+    SELECT k.campaign_id, k.member_id, min(k.clicked_at) AS first_click, max(k.clicked_at) AS last_click
+      FROM c JOIN {results.CLICK} k ON k.campaign_id = c.id
+     WHERE k.member_id IS NOT NULL GROUP BY k.campaign_id, k.member_id
+),
+candidates AS MATERIALIZED (
+    -- The orders that can follow a touch of one of the campaigns (from the member's first touch of it
+    -- to the window after the last): only these are asked for their last touch.
+    SELECT DISTINCT o.id, o.member_id, o.placed_at
+      FROM d LEFT JOIN clicks k ON k.campaign_id = d.campaign_id AND k.member_id = d.member_id
+      JOIN {orders_sql.ORDER} o ON o.member_id = d.member_id
+       AND o.placed_at >= least(d.sent_at, k.first_click)
+       AND o.placed_at < greatest(d.sent_at, k.last_click) + {window}
+       AND o.placed_at <= %(now)s
+     WHERE d.state = 'sent' AND {results.COUNTED_ORDER}
+),
+v AS MATERIALIZED (
+    SELECT DISTINCT o.member_id, t.campaign_id FROM candidates o CROSS JOIN LATERAL ({results.LAST_TOUCH}) AS t
+),
+per AS (
+    SELECT d.member_id, d.store_id,
+       {flags}
+      FROM d LEFT JOIN clicks k ON k.campaign_id = d.campaign_id AND k.member_id = d.member_id
+      LEFT JOIN v ON v.member_id = d.member_id AND v.campaign_id = d.campaign_id
+     GROUP BY d.member_id, d.store_id
+)
+SELECT GROUPING(store_id) = 1, store_id, {counts}
+  FROM per GROUP BY GROUPING SETS ((store_id), ())
+"""
+
+
+def campaign_member_rows(period: Period, *, now, cursor) -> dict:
+    """{(whole_brand, store_id, campaign set): {part: distinct members}} of the campaigns started in
+    the period: the whole brand's every campaign, and per home store the brand's and the store's
+    campaigns and the store's own (members with no home store are in the whole brand's only)."""
+    since, until = period.bounds()
+    cursor.execute(_campaign_members_sql(), {**_params(), "since": since, "until": until, "now": now,
+                                             "days": _window_days()})
+    out, n = {}, len(CAMPAIGN_PARTS)
+    for brand, store, *counts in cursor.fetchall():
+        per_set = {which: dict(zip(CAMPAIGN_PARTS, counts[i * n:(i + 1) * n], strict=True))
+                   for i, which in enumerate(CampaignSet)}
+        if brand:
+            out[(True, None, CampaignSet.ALL.value)] = per_set[CampaignSet.ALL]
+        elif store is not None:
+            for which in (CampaignSet.BRAND_AND_STORE, CampaignSet.STORE):
+                out[(False, store, which.value)] = per_set[which]
+    return out
+
+
+def _window_days() -> int:
+    from campaigns.services import results
+
+    return results.window_days()
+
+
+def refresh_campaign_members(*, presets=PRESETS, now=None) -> int:
+    """Distinct members of each part of the campaigns started in the preset periods ending today, for
+    the brand and per home store; rows of other periods (yesterday's presets) are dropped."""
+    now, started = now or timezone.now(), time.perf_counter()
+    today = timezone.localdate(now)
+    windows = [preset_period(days, today=today) for days in presets]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL work_mem = '256MB'")
+        rows = []
+        for window in windows:
+            for (brand, store, which), parts in campaign_member_rows(window, now=now, cursor=cursor).items():
+                rows.append(PeriodCampaignMembers(start=window.start, end=window.end, whole_brand=brand,
+                                                  store_id=store, campaigns=which, computed_at=now, **parts))
+        stale = PeriodCampaignMembers.objects.all()
+        for keep in (preset_period(days, today=today) for days in PRESETS):
+            stale = stale.exclude(start=keep.start, end=keep.end)
+        stale.delete()
+        for window in windows:
+            PeriodCampaignMembers.objects.filter(start=window.start, end=window.end).delete()
+        PeriodCampaignMembers.objects.bulk_create(rows, batch_size=2000)
+        return _mark(cursor, "campaign_members", started, now)
+
+
 CAMPAIGN_DAYS = 400  # campaigns started this long ago or less are kept summed for the cockpit
 CAMPAIGN_BUDGET = 120.0  # seconds one refresh spends summing campaigns (the rest wait for the next)
 
@@ -264,7 +398,8 @@ def refresh_campaigns(*, now=None, budget: float = CAMPAIGN_BUDGET) -> int:
 
 def refresh(*, full: bool = False, now=None) -> dict:
     """Quick (members, new stage moves, recent sales, recent activity and staff figures, the due
-    campaigns) or full (every summary, the buyers of every preset period included)."""
+    campaigns) or full (every summary, the buyers and campaign members of every preset period
+    included)."""
     from insights.cockpit import activity
 
     now = now or timezone.now()
@@ -278,4 +413,5 @@ def refresh(*, full: bool = False, now=None) -> dict:
     }
     if full:
         took["buyers_ms"] = refresh_buyers(now=now)
+        took["campaign_members_ms"] = refresh_campaign_members(now=now)
     return took

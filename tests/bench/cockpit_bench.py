@@ -20,8 +20,9 @@ created again) on the server DATABASE_URL points at (the embedded one by default
    ten and a check-in for half of those; a creator for one member in a hundred with ten posts each;
    a WeCom contact for one member in ten, one in five of them deleted by the customer; one order in
    ten credited to one of three guides;
-2. times the full refresh of every summary (insights.cockpit.services), the quick one and the
-   hourly one of the short presets' buyers;
+2. times the full refresh of every summary (insights.cockpit.services, the distinct campaign members
+   of every preset period included), the quick one, and the hourly ones of the short presets' buyers
+   and campaign members;
 3. times each section of the cockpit (pool, funnel, sales, campaigns, tasks, communities, koc,
    churn) for the operator and for a store manager, and of the store page (the store's members,
    leaderboard, overdue tasks) for the manager, for every preset period (read from the summaries)
@@ -319,6 +320,9 @@ def main() -> None:
         started = time.perf_counter()
         services.refresh_buyers(presets=services.QUICK_BUYER_PRESETS)
         results.append(("refresh, buyers of 7 and 30 days", time.perf_counter() - started, None, None))
+        started = time.perf_counter()
+        services.refresh_campaign_members(presets=services.QUICK_BUYER_PRESETS)
+        results.append(("refresh, campaign members of 7 and 30 days", time.perf_counter() - started, None, None))
         operator = User.objects.create(username="alice", role=Role.OPERATOR)
         store = Store.objects.order_by("pk").first()
         manager = User.objects.create(username="bob", role=Role.STORE_MANAGER, store=store)
