@@ -15,10 +15,11 @@ Sending: the rows are the outbox. `hand_over` claims unhanded ones with FOR UPDA
 gives each to the registered notice sender (communities.hooks), one notice a member because each
 text carries that member's link (communities.services.feedback.link), kind "feedback", valid until
 feedback closes (feedback.closes_at); it marks them handed in the sender's transaction, so each is
-taken exactly once. One who gave feedback meanwhile, or whose feedback has closed, is marked, not
-sent. The purpose is marketing: the member asked for the seat, not for a survey, and a request
-for an opinion is a marketing message in consent terms, so the member's marketing consent, the
-frequency caps and quiet hours apply (a suppressed delivery keeps its reason in campaigns)."""
+taken exactly once (the rounds: communities.services.handing). One who gave feedback meanwhile,
+or whose feedback has closed, is marked, not sent. The purpose is marketing: the member asked for
+the seat, not for a survey, and a request for an opinion is a marketing message in consent terms,
+so the member's marketing consent, the frequency caps and quiet hours apply (a suppressed delivery
+keeps its reason in campaigns)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from django.utils.translation import gettext as _
 
 from communities import hooks
 from communities.models import CheckIn, Event, EventFeedback, FeedbackRequest
-from communities.services import feedback
+from communities.services import feedback, handing
 from members import sql as members_sql
 
 EVENT = Event._meta.db_table
@@ -101,43 +102,27 @@ def hand_over(*, now: dt.datetime | None = None, batch: int = HAND_BATCH, max_ro
     """Give waiting feedback requests to the registered sender, `batch` per transaction; returns how
     many were handed (those answered meanwhile or past feedback's close are marked, not sent).
     Without a sender: 0, and they wait."""
-    sender = hooks.notice_sender()
-    if sender is None:
-        return 0
     now = now or timezone.now()
-    total = 0
-    for _round in range(max_rounds):
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(f"SELECT id FROM {REQUEST} WHERE handed_at IS NULL ORDER BY id LIMIT %s "
-                           "FOR UPDATE SKIP LOCKED", [batch])
-            ids = [row[0] for row in cursor.fetchall()]
-            if not ids:
-                break
-            rows = list(FeedbackRequest.objects.filter(pk__in=ids).select_related("event").order_by("pk"))
-            answered = set(EventFeedback.objects.filter(event_id__in={r.event_id for r in rows},
-                                                        member_id__in={r.member_id for r in rows})
-                           .values_list("event_id", "member_id"))
-            refs = []
-            for request in rows:
-                event = request.event
-                if (request.event_id, request.member_id) in answered:
-                    refs.append(ANSWERED)
-                    continue
-                if feedback.closes_at(event) <= now:
-                    refs.append(CLOSED)
-                    continue
-                refs.append(str(sender(hooks.NoticeBatch(
+
+    def hand(sender: hooks.NoticeSender, ids: list[int]) -> list[tuple[int, str | None]]:
+        rows = list(FeedbackRequest.objects.filter(pk__in=ids).select_related("event").order_by("pk"))
+        answered = set(EventFeedback.objects.filter(event_id__in={r.event_id for r in rows},
+                                                    member_id__in={r.member_id for r in rows})
+                       .values_list("event_id", "member_id"))
+        refs = []
+        for request in rows:
+            event = request.event
+            if (request.event_id, request.member_id) in answered:
+                refs.append((request.pk, ANSWERED))
+            elif feedback.closes_at(event) <= now:
+                refs.append((request.pk, CLOSED))
+            else:
+                refs.append((request.pk, sender(hooks.NoticeBatch(
                     event_id=event.pk, store_id=event.store_id, kind=KIND,
                     name=f"{event.title} · {_('Feedback')}"[:100], text=_text(event, request.member_id),
                     member_ids=(request.member_id,), notice_ids=(request.pk,), now=now,
                     purpose="marketing",  # a survey the member did not ask for: consent and caps apply
-                    valid_until=feedback.closes_at(event))) or "")[:64])
-            cursor.execute(
-                f"UPDATE {REQUEST} q SET handed_at = %s, handed_to = r.ref "
-                "FROM unnest(%s::bigint[], %s::text[]) AS r(id, ref) WHERE q.id = r.id",
-                [now, [r.pk for r in rows], refs])
-            total += len(rows)
-        if len(ids) < batch:
-            break
-    return total
+                    valid_until=feedback.closes_at(event)))))
+        return refs
 
+    return handing.hand_over(table=REQUEST, hand=hand, now=now, batch=batch, max_rounds=max_rounds)

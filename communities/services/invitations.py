@@ -11,8 +11,9 @@ Sending: the Invitation rows are the outbox. `hand_over` claims unhanded ones wi
 LOCKED and gives each to the registered notice sender (communities.hooks: the campaigns' engine,
 whose notices are marketing, so the member's consent, the frequency caps and quiet hours apply and a
 suppressed delivery keeps its reason there), one notice a member because each text carries that
-member's link; it marks them handed in the sender's transaction, so each is taken exactly once. An
-invitation whose batch expired before it was handed is not sent. With no sender, they wait.
+member's link; it marks them handed in the sender's transaction, so each is taken exactly once
+(the rounds: communities.services.handing). An invitation whose batch expired before it was handed
+is not sent. With no sender, they wait.
 
 Joining: the link is `/join/<token>/`, the token Django's signing of the invitation's id (HMAC with
 SECRET_KEY, salted for this use), so it cannot be made up; no login. `accept` joins the member
@@ -41,7 +42,7 @@ from communities.models import (
     InvitationBatch,
     MembershipSource,
 )
-from communities.services import access, entry, wecom_groups
+from communities.services import access, entry, handing, wecom_groups
 from members import sql as members_sql
 from members.models import Member
 from scrm.actors import actor_user
@@ -182,40 +183,25 @@ def _text(batch: InvitationBatch, community: Community, invitation_id: int) -> s
 def hand_over(*, now: dt.datetime | None = None, batch: int = HAND_BATCH, max_rounds: int = MAX_ROUNDS) -> int:
     """Give waiting invitations to the registered sender, `batch` per transaction; returns how many
     were handed (expired ones are marked, not sent). Safe on several workers at once."""
-    sender = hooks.notice_sender()
-    if sender is None:
-        return 0
     now = now or timezone.now()
-    total = 0
-    for _round in range(max_rounds):
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(f"SELECT id FROM {INVITATION} WHERE handed_at IS NULL ORDER BY id LIMIT %s "
-                           "FOR UPDATE SKIP LOCKED", [batch])
-            ids = [row[0] for row in cursor.fetchall()]
-            if not ids:
-                break
-            rows = list(Invitation.objects.filter(pk__in=ids).select_related("batch", "community__store")
-                        .order_by("pk"))
-            refs = []
-            for inv in rows:
-                if inv.batch.expires_at <= now:
-                    refs.append("expired")
-                    continue
-                refs.append(str(sender(hooks.NoticeBatch(
-                    event_id=None, store_id=inv.community.store_id, kind=KIND,
-                    name=f"{inv.community.name} · {_('Invitation')}"[:100],
-                    text=_text(inv.batch, inv.community, inv.pk),
-                    member_ids=(inv.member_id,), notice_ids=(inv.pk,), now=now,
-                    purpose="marketing",  # an invitation is not something the member asked for
-                    valid_until=inv.batch.expires_at)) or "")[:64])
-            cursor.execute(
-                f"UPDATE {INVITATION} i SET handed_at = %s, handed_to = r.ref "
-                "FROM unnest(%s::bigint[], %s::text[]) AS r(id, ref) WHERE i.id = r.id",
-                [now, [inv.pk for inv in rows], refs])
-            total += len(rows)
-        if len(ids) < batch:
-            break
-    return total
+
+    def hand(sender: hooks.NoticeSender, ids: list[int]) -> list[tuple[int, str | None]]:
+        rows = Invitation.objects.filter(pk__in=ids).select_related("batch", "community__store").order_by("pk")
+        refs = []
+        for inv in rows:
+            if inv.batch.expires_at <= now:
+                refs.append((inv.pk, "expired"))
+                continue
+            refs.append((inv.pk, sender(hooks.NoticeBatch(
+                event_id=None, store_id=inv.community.store_id, kind=KIND,
+                name=f"{inv.community.name} · {_('Invitation')}"[:100],
+                text=_text(inv.batch, inv.community, inv.pk),
+                member_ids=(inv.member_id,), notice_ids=(inv.pk,), now=now,
+                purpose="marketing",  # an invitation is not something the member asked for
+                valid_until=inv.batch.expires_at))))
+        return refs
+
+    return handing.hand_over(table=INVITATION, hand=hand, now=now, batch=batch, max_rounds=max_rounds)
 
 
 def find(token: str) -> Invitation | None:

@@ -16,9 +16,10 @@ Sending: the rows are the outbox, handed to the campaigns' engine (communities.h
 sit above communities, so they register the sender). `hand_over` claims unhanded notices with
 FOR UPDATE SKIP LOCKED, an event and kind at a time, gives them to the sender and marks them
 handed in one transaction: the sender writes its deliveries in it, so a notice becomes a delivery
-exactly once. They are transactional notices, valid until the event starts: the engine applies
-quiet hours and the member's explicit no but neither the frequency caps nor the marketing consent
-(campaigns.services.notices). With no sender registered nothing is handed and nothing is lost."""
+exactly once (the rounds: communities.services.handing). They are transactional notices, valid
+until the event starts: the engine applies quiet hours and the member's explicit no but neither the
+frequency caps nor the marketing consent (campaigns.services.notices). With no sender registered
+nothing is handed and nothing is lost."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from django.utils.translation import gettext as _
 
 from communities import hooks
 from communities.models import Event, EventReminder, ReminderKind, SignUp
+from communities.services import handing
 from members import sql as members_sql
 
 EVENT = Event._meta.db_table
@@ -111,43 +113,29 @@ def _wording(kind: str, event: Event) -> str:
     return _("A seat at %(title)s (%(at)s, %(place)s) is free for you: confirm it in time to take it.") % values
 
 
-def _claim(cursor, batch: int) -> tuple[int, str, list[int], list[int]] | None:
-    """The oldest unhanded notices of one (event, kind), locked (others' rows skipped):
-    (event id, kind, notice ids, member ids), or None when nothing waits."""
-    cursor.execute(
-        f"""WITH first AS (SELECT event_id, kind FROM {REMINDER} WHERE handed_at IS NULL
-                           ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
-            SELECT r.id, r.member_id, r.event_id, r.kind FROM {REMINDER} r, first
-            WHERE r.handed_at IS NULL AND r.event_id = first.event_id AND r.kind = first.kind
-            ORDER BY r.id LIMIT %s FOR UPDATE OF r SKIP LOCKED""", [batch])
-    rows = cursor.fetchall()
-    if not rows:
-        return None
-    return rows[0][2], rows[0][3], [r[0] for r in rows], [r[1] for r in rows]
+# An (event, kind) at a time: that of the oldest unhanded notice nobody holds.
+_ONE_EVENT_AND_KIND = f"""(t.event_id, t.kind) = (SELECT f.event_id, f.kind FROM {REMINDER} f WHERE f.handed_at IS NULL
+                                               ORDER BY f.id LIMIT 1 FOR UPDATE SKIP LOCKED)"""
 
 
 def hand_over(*, now=None, batch: int = BATCH, max_batches: int = MAX_BATCHES) -> int:
     """Give waiting notices to the registered sender, an (event, kind) batch per transaction;
     returns how many were handed. Without a sender: 0, and the notices wait."""
-    sender = hooks.notice_sender()
-    if sender is None:
-        return 0
     now = now or timezone.now()
-    total = 0
-    for _round in range(max_batches):
-        with transaction.atomic(), connection.cursor() as cursor:
-            claimed = _claim(cursor, batch)
-            if claimed is None:
-                break
-            event_id, kind, notice_ids, member_ids = claimed
-            event = Event.objects.get(pk=event_id)
-            label = ReminderKind(kind).label
-            ref = sender(hooks.NoticeBatch(
-                event_id=event_id, store_id=event.store_id, kind=kind, name=f"{event.title} · {label}"[:100],
-                text=_wording(kind, event), member_ids=tuple(member_ids), notice_ids=tuple(notice_ids), now=now,
-                purpose="transactional", valid_until=event.starts_at,
-            ))
-            cursor.execute(f"UPDATE {REMINDER} SET handed_at = %s, handed_to = %s WHERE id = ANY(%s)",
-                           [now, str(ref or "")[:64], notice_ids])
-            total += len(notice_ids)
-    return total
+
+    def hand(sender: hooks.NoticeSender, ids: list[int]) -> list[tuple[int, str | None]]:
+        rows = list(EventReminder.objects.filter(pk__in=ids).order_by("pk")
+                    .values_list("event_id", "kind", "member_id"))
+        event_id, kind, _member = rows[0]
+        event = Event.objects.get(pk=event_id)
+        label = ReminderKind(kind).label
+        ref = sender(hooks.NoticeBatch(
+            event_id=event_id, store_id=event.store_id, kind=kind, name=f"{event.title} · {label}"[:100],
+            text=_wording(kind, event), member_ids=tuple(member for _e, _k, member in rows), notice_ids=tuple(ids),
+            now=now, purpose="transactional", valid_until=event.starts_at,
+        ))
+        return [(notice_id, ref) for notice_id in ids]
+
+    # A short round only means that event and kind are done: the next round takes another.
+    return handing.hand_over(table=REMINDER, hand=hand, now=now, batch=batch, max_rounds=max_batches,
+                             where=_ONE_EVENT_AND_KIND, stop_when_short=False)

@@ -197,6 +197,24 @@ def test_notices_are_handed_once_per_event_and_kind(make_event, bob, members, se
 
 
 @pytest.mark.django_db
+def test_one_hand_over_takes_every_event_and_kind_waiting(make_event, bob, members, sent_batches):
+    a, _b = members
+    now = timezone.now()
+    run = make_event(title="Night run", starts_at=now + dt.timedelta(hours=30), capacity=2)
+    ride = make_event(title="Dawn ride", starts_at=now + dt.timedelta(hours=31), capacity=2)
+    for member in a[:2]:
+        signups.sign_up(event=run, member_id=member.pk, actor=bob)
+        signups.sign_up(event=ride, member_id=member.pk, actor=bob)
+    later = now + dt.timedelta(hours=8)
+    assert reminders.remind_due(now=later) == 4
+    # A round takes one event and kind, fewer than a batch: the next round takes the other event.
+    assert reminders.hand_over(now=later) == 4
+    assert sorted((b.event_id, b.member_ids) for b in sent_batches) == sorted(
+        [(run.pk, (a[0].pk, a[1].pk)), (ride.pk, (a[0].pk, a[1].pk))])
+    assert sorted(EventReminder.objects.values_list("handed_to", flat=True)) == ["test:1", "test:1", "test:2", "test:2"]
+
+
+@pytest.mark.django_db
 def test_a_failing_sender_hands_nothing_of_its_batch(make_event, bob, members):
     a, _b = members
     now = timezone.now()
