@@ -52,7 +52,7 @@ def _minor_cutoff(today: dt.date) -> dt.date:
         return today.replace(year=today.year - GUARDIAN_AGE, day=28)
 
 
-def _reason_sql(channel, *, needs_consent: bool = True) -> str:
+def _reason_sql(channel, *, needs_consent: bool = True, store: str = "%(store)s::bigint") -> str:
     """The CASE deciding a member's suppression reason ('' for none), first reason first. Without
     `needs_consent` (a transactional notice) a member with no marketing answer is not suppressed;
     an explicit no (this channel's, else every channel's) still is."""
@@ -60,7 +60,7 @@ def _reason_sql(channel, *, needs_consent: bool = True) -> str:
     return f"""CASE
         WHEN m.erased_at IS NOT NULL THEN '{R.ERASED.value}'
         WHEN NOT ({members_sql.live("m")}) THEN '{R.MERGED.value}'
-        WHEN %(store)s::bigint IS NOT NULL AND m.home_store_id IS DISTINCT FROM %(store)s::bigint
+        WHEN {store} IS NOT NULL AND m.home_store_id IS DISTINCT FROM {store}
             THEN '{R.NOT_IN_STORE.value}'
         WHEN mk.granted = false THEN '{R.OPTED_OUT.value}'
         {f"WHEN mk.granted IS NULL THEN '{R.NO_CONSENT.value}'" if needs_consent else ""}
@@ -93,14 +93,15 @@ def _recipient_join(channel, *, hashed: bool) -> str:
 
 
 def _insert_sql(channel, ids_sql: str, *, first: bool = False, hashed: bool = False,
-                needs_consent: bool = True) -> str:
+                needs_consent: bool = True, campaign: str = "%(campaign)s", store: str = "%(store)s::bigint") -> str:
     # The most specific marketing answer wins: this channel's, else the one for all channels.
+    # `campaign` and `store`: the campaign's id and store, one for the statement or a column of `ids_sql`.
     return f"""
         INSERT INTO {DELIVERY} (send_month, campaign_id, member_id, state, reason, next_attempt_at,
                                 created_at, updated_at, relation_id, staff_id)
-        SELECT %(month)s, %(campaign)s, m.id,
+        SELECT %(month)s, {campaign}, m.id,
                CASE WHEN v.reason <> '' THEN '{DeliveryState.SUPPRESSED.value}'
-                    WHEN abs(hashtext(%(campaign)s::text || ':' || m.id::text)::bigint) %% {HOLDOUT_BUCKETS}
+                    WHEN abs(hashtext({campaign}::text || ':' || m.id::text)::bigint) %% {HOLDOUT_BUCKETS}
                          < %(holdout)s THEN '{DeliveryState.HELD_OUT.value}'
                     ELSE '{DeliveryState.PENDING.value}' END,
                v.reason, %(now)s, %(now)s, %(now)s, CASE WHEN v.reason = '' THEN rc.relation_id END,
@@ -113,7 +114,7 @@ def _insert_sql(channel, ids_sql: str, *, first: bool = False, hashed: bool = Fa
             ON ma.member_id = m.id AND ma.purpose = %(marketing)s AND ma.channel = 'all'
         CROSS JOIN LATERAL (SELECT coalesce(mc.granted, ma.granted) AS granted) AS mk
         {_recipient_join(channel, hashed=hashed)}
-        CROSS JOIN LATERAL (SELECT {_reason_sql(channel, needs_consent=needs_consent)} AS reason) AS v
+        CROSS JOIN LATERAL (SELECT {_reason_sql(channel, needs_consent=needs_consent, store=store)} AS reason) AS v
         {"" if first else "ON CONFLICT (campaign_id, member_id, send_month) DO NOTHING"}"""
 
 
@@ -126,21 +127,43 @@ def insert_deliveries(*, campaign: Campaign, member_ids, now: dt.datetime,
     holdout (that is a segment's measure). A member who already has a delivery of the campaign is
     left as they are (ON CONFLICT DO NOTHING), so a retry writes nothing twice. The campaign has its
     send month. Answers {member id: (state, reason)} of the rows written; ids of no member are skipped."""
-    ids = sorted({int(i) for i in member_ids})
-    if not ids:
-        return {}
-    if campaign.send_month is None:
-        raise ValueError("The campaign has no send month: start it before writing its deliveries.")
-    channel = channels.get(campaign.channel)
-    params = {"members": array(ids), "month": campaign.send_month, "campaign": campaign.pk, "now": now,
-              "holdout": 0, "store": store_id, "minor_cutoff": _minor_cutoff(timezone.localtime(now).date()),
-              "guardian": ConsentPurpose.GUARDIAN, "marketing": ConsentPurpose.MARKETING,
-              "channel": channel.consent_channel}
-    sql = _insert_sql(channel, "SELECT unnest(%(members)s::bigint[]) AS id",
-                      needs_consent=counts_toward_caps(campaign.purpose)) + " RETURNING member_id, state, reason"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return {member_id: (state, reason) for member_id, state, reason in cursor.fetchall()}
+    written = insert_deliveries_many(lists=[(campaign, member_ids, store_id)], now=now)
+    return {member_id: outcome for (_campaign_id, member_id), outcome in written.items()}
+
+
+def insert_deliveries_many(*, lists, now: dt.datetime) -> dict[tuple[int, int], tuple[str, str]]:
+    """`insert_deliveries` for several campaigns at once (a batch of journey steps): `lists` holds
+    (campaign, member ids, store id or None), and the campaigns sharing a channel, a send month and
+    whether consent is needed are one statement. Answers {(campaign id, member id): (state, reason)}
+    of the rows written."""
+    groups: dict[tuple, dict[tuple[int, int], int | None]] = {}
+    for campaign, member_ids, store_id in lists:
+        member_ids = [int(i) for i in member_ids]
+        if not member_ids:
+            continue
+        if campaign.send_month is None:
+            raise ValueError("The campaign has no send month: start it before writing its deliveries.")
+        pairs = groups.setdefault((campaign.channel, campaign.send_month, counts_toward_caps(campaign.purpose)), {})
+        for member_id in member_ids:
+            pairs[(campaign.pk, member_id)] = store_id
+    written: dict[tuple[int, int], tuple[str, str]] = {}
+    local_today = timezone.localtime(now).date()
+    for (channel_name, month, needs_consent), pairs in sorted(groups.items(), key=lambda kv: kv[0][:2]):
+        channel = channels.get(channel_name)
+        keys = sorted(pairs)  # in key order, as two statements writing the same rows would wait on each other
+        params = {"campaigns": array([c for c, _m in keys]), "members": array([m for _c, m in keys]),
+                  "stores": array([pairs[k] for k in keys]), "month": month, "now": now, "holdout": 0,
+                  "minor_cutoff": _minor_cutoff(local_today), "guardian": ConsentPurpose.GUARDIAN,
+                  "marketing": ConsentPurpose.MARKETING, "channel": channel.consent_channel}
+        ids_sql = ("SELECT * FROM unnest(%(members)s::bigint[], %(campaigns)s::bigint[], %(stores)s::bigint[]) "
+                   "AS u(id, campaign_id, store_id)")
+        sql = _insert_sql(channel, ids_sql, needs_consent=needs_consent, campaign="s.campaign_id",
+                          store="s.store_id") + " RETURNING campaign_id, member_id, state, reason"
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            for campaign_id, member_id, state, reason in cursor.fetchall():
+                written[(campaign_id, member_id)] = (state, reason)
+    return written
 
 
 def _most_members(cursor, member_count: int) -> bool:

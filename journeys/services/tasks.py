@@ -50,6 +50,8 @@ EXPIRE_BATCH = 10_000
 # Tasks reach members through their staff, in WeCom first: the consent that lets a message through there.
 CONSENT_CHANNEL = ConsentChannel.WECOM
 STORE_LEVEL_KINDS = frozenset({TaskKind.CONFIRM_WECOM_SEND})
+# Read once: an enum's .values is worked out again on each use, and a batch checks thousands of rows.
+KINDS, PRIORITIES = frozenset(TaskKind.values), frozenset(TaskPriority.values)
 
 
 @dataclass
@@ -123,10 +125,10 @@ def _require_act(actor, task: Task) -> None:
 
 def _row_errors(row: TaskRow) -> dict:
     errors: dict[str, list[str]] = {}
-    if row.kind not in TaskKind.values:
+    if row.kind not in KINDS:
         errors["kind"] = [_("%(value)s is not one of: %(choices)s.")
                           % {"value": row.kind, "choices": ", ".join(TaskKind.values)}]
-    if row.priority not in TaskPriority.values:
+    if row.priority not in PRIORITIES:
         errors["priority"] = [_("Priority is 1 (high), 2 (normal) or 3 (low).")]
     if not isinstance(row.due_at, dt.datetime) or timezone.is_naive(row.due_at):
         errors["due_at"] = [_("A date and time with its time zone.")]

@@ -138,9 +138,10 @@ def birthdays(actor, today: datetime.date, repeat: int) -> list[tuple]:
             ("birthday entry, floor (bare INSERT ... SELECT)", floor, floor_rows)]
 
 
-def thousand(actor, journeys: int, runs_each: int, events: int) -> list[tuple]:
+def make_journeys(journeys: int, runs_each: int) -> tuple[list, int, int]:
+    """A thousand live journeys (send, task, wait) with `runs_each` runs due at the first step each:
+    their tags, the members they hold and the runs due."""
     from journeys.models import Journey, JourneyStep
-    from journeys.services import entry, ticking
     from members.models import Tag, TagGroup
 
     group = TagGroup.objects.create(name="bench")
@@ -175,28 +176,50 @@ def thousand(actor, journeys: int, runs_each: int, events: int) -> list[tuple]:
     execute("VACUUM ANALYZE members_consent")
     due = execute("SELECT count(*) FROM journeys_journeyrun WHERE state = 'active' AND next_due_at <= now() "
                   "AND journey_id IN (SELECT id FROM journeys_journey WHERE trigger = 'tag_added')")[0][0]
-    log(f"{journeys:,} live journeys, {due:,} runs due at their first step")
-    started = time.perf_counter()
+    return tags, total, due
+
+
+def backend_cpu() -> float | None:
+    """CPU seconds the database server's process for this connection has used, when the server runs
+    on this machine (/proc readable): beside the process's own, a figure the machine's load moves less."""
+    pid = execute("SELECT pg_backend_pid()")[0][0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tick_until_done(batch: int, profile: bool = False):
+    """Claim and advance batches until nothing is due: (seconds, CPU seconds of this process, of the
+    database server's process or None, batches, the report)."""
+    from journeys.services import ticking
+
     report = ticking.TickReport()
     batches = 0
-    profile = None
-    if os.environ.get("BENCH_PROFILE"):
+    profiler = None
+    if profile:
         import cProfile
 
-        profile = cProfile.Profile()
-        profile.enable()
-    while ticking.advance_batch(now=timezone.now() + datetime.timedelta(seconds=1), limit=ticking.BATCH,
-                                report=report):
+        profiler = cProfile.Profile()
+        profiler.enable()
+    server = backend_cpu()
+    started, cpu = time.perf_counter(), time.process_time()
+    while ticking.advance_batch(now=timezone.now() + datetime.timedelta(seconds=1), limit=batch, report=report):
         batches += 1
-    tick_seconds = time.perf_counter() - started
-    if profile is not None:
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    server = None if server is None else backend_cpu() - server
+    if profiler is not None:
         import pstats
 
-        profile.disable()
-        pstats.Stats(profile).sort_stats("cumulative").print_stats(25)
-    log(f"tick: {tick_seconds:.1f} s, {batches} batches, {report.steps:,} steps, {report.queued:,} queued, "
-        f"{report.tasks:,} tasks, {report.skipped:,} skipped")
-    # The floor: the same rows written bare, in one statement each.
+        profiler.disable()
+        stats = pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "cumulative"))
+        stats.print_stats(int(os.environ.get("BENCH_LINES", "40")))
+    return seconds, cpu, server, batches, report
+
+
+def tick_floor() -> float:
+    """The tick's floor: the rows it wrote, written again bare, in one statement each."""
     execute("CREATE TABLE bench_bare_delivery (LIKE campaigns_delivery INCLUDING DEFAULTS)")
     execute("CREATE TABLE bench_bare_task (LIKE journeys_task INCLUDING DEFAULTS)")
     execute("CREATE TABLE bench_bare_history (LIKE journeys_journeyrunstep INCLUDING DEFAULTS)")
@@ -209,7 +232,20 @@ def thousand(actor, journeys: int, runs_each: int, events: int) -> list[tuple]:
         execute("INSERT INTO bench_bare_task SELECT * FROM journeys_task")
         execute("INSERT INTO bench_bare_history SELECT * FROM journeys_journeyrunstep")
         execute("UPDATE journeys_journeyrun SET phase = phase WHERE state = 'active'")
-    floor_seconds = time.perf_counter() - started
+    return time.perf_counter() - started
+
+
+def thousand(journeys: int, runs_each: int, events: int, batch: int, profile: bool) -> list[tuple]:
+    from journeys.services import entry
+
+    tags, total, due = make_journeys(journeys, runs_each)
+    log(f"{journeys:,} live journeys, {due:,} runs due at their first step; load average {load()}")
+    tick_seconds, tick_cpu, server_cpu, batches, report = tick_until_done(batch, profile)
+    server = "" if server_cpu is None else f", {server_cpu:.1f} s in the database server"
+    log(f"tick: {tick_seconds:.1f} s (CPU: {tick_cpu:.1f} s in Python{server}), {batches} batches of {batch:,}, "
+        f"{report.steps:,} steps, {report.queued:,} queued, {report.tasks:,} tasks, {report.skipped:,} skipped; "
+        f"load average {load()}")
+    floor_seconds = tick_floor()
     log(f"tick floor: {floor_seconds:.1f} s")
     rows = [(f"tick: {journeys:,} journeys, {due:,} runs through send + task + wait ({batches} batches)",
              [tick_seconds], report.steps),
@@ -228,6 +264,10 @@ def thousand(actor, journeys: int, runs_each: int, events: int) -> list[tuple]:
     return rows
 
 
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--members", type=int, default=10_000_000)
@@ -238,8 +278,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--database", default="bench_siyu_journeys")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--tick-batch", type=int, default=None, help="runs claimed per batch (the tick's default)")
+    parser.add_argument("--profile", action="store_true", help="cProfile the tick (slows it)")
+    parser.add_argument("--no-birthday", action="store_true", help="skip the birthday entry")
+    parser.add_argument("--no-tick", action="store_true", help="skip the thousand journeys")
     args = parser.parse_args()
 
+    from journeys.services import ticking
     from scrm.actors import SystemActor
 
     original = connection.settings_dict["NAME"]
@@ -250,11 +295,13 @@ def main() -> None:
         generate(args.members, now, args.batch)
         actor = SystemActor("bench")
         today = timezone.localdate()
-        results = birthdays(actor, today, args.repeat)
-        results += thousand(actor, args.journeys, args.runs, args.events)
+        results = [] if args.no_birthday else birthdays(actor, today, args.repeat)
+        if not args.no_tick:
+            results += thousand(args.journeys, args.runs, args.events, args.tick_batch or ticking.BATCH,
+                                args.profile)
         print()
         print(f"members {args.members:,}, journeys {args.journeys:,} x {args.runs} due runs, "
-              f"events {args.events:,}, repeat {args.repeat}")
+              f"events {args.events:,}, repeat {args.repeat}; load average {load()}")
         for label, runs, count in results:
             median = statistics.median(runs)
             print(f"{label:<95} {median:8.2f} s  (worst {max(runs):.2f} s)  rows {count:,}  "

@@ -383,3 +383,35 @@ def test_event_triggers_with_their_parameters(alice, members, carol):
     assert who(tier) == {a[0].pk}  # reached rank 2 from below
     assert who(first) == {b[0].pk}
     assert who(attended) == {b[1].pk}
+
+
+def test_one_claim_carries_a_run_through_its_steps_until_it_waits(alice, bob, members, store_a):
+    """A run goes on from step to step in the batch that claimed it: send, branch, task, then it waits;
+    its history is in step order, and two journeys' send steps (the brand's and a store's) are written
+    together, each with its own store's rule."""
+    tag = _tag("VIP")
+    a, b = members
+    member, elsewhere = a[0], b[0]
+    Member.objects.filter(pk__in=[member.pk, elsewhere.pk]).update(birthday=timezone.localdate().replace(year=1990))
+    allow(member, elsewhere)
+    MemberTag.objects.create(member=member, tag=tag)
+    brand = _live(alice, [_send(), StepInput("branch", {"condition": "tag", "tag": tag.pk, "goto": 4}),
+                          StepInput("exit", {}), StepInput("task", {"kind": "birthday"}),
+                          StepInput("wait", {"mode": "duration", "days": 2}), _send("后来")], name="品牌")
+    store = _live(bob, [_send("门店")], name="门店", store=store_a)
+    entry.run_entries()
+    now = timezone.now() + dt.timedelta(minutes=1)
+    assert ticking.advance_batch(now=now) == 3  # claimed once: the member's two runs, the other member's one
+    assert ticking.advance_batch(now=now) == 0  # nobody due again in this tick
+    run = JourneyRun.objects.get(journey=brand, member=member)
+    assert run.state == "active" and run.step.position == 5 and run.next_due_at > now + dt.timedelta(days=1)
+    history = JourneyRunStep.objects.filter(run=run).order_by("id")
+    assert [(h.step.position, h.outcome) for h in history] == [(1, "queued"), (2, "yes"), (4, "task"),
+                                                                (5, "waited")]
+    assert Task.objects.get(member=member).kind == "birthday"
+    assert JourneyRun.objects.get(journey=brand, member=elsewhere).reason == "exit_step"  # not tagged: exits
+    assert not JourneyRun.objects.filter(journey=store, member=elsewhere).exists()  # a store journey: its own
+    deliveries = {(d.campaign.name.split(" · ")[0], d.member_id): d.state
+                  for d in Delivery.objects.select_related("campaign")}
+    assert deliveries == {("品牌", member.pk): "pending", ("品牌", elsewhere.pk): "pending",
+                          ("门店", member.pk): "pending"}
