@@ -38,6 +38,7 @@ from scrm import events
 from scrm.actors import actor_label, actor_user
 from scrm.models import Store
 from scrm.scoping import Access, access_for
+from scrm.sql import array
 
 GENDERS = frozenset(Gender.values)
 
@@ -131,11 +132,11 @@ class Claim:
                 FROM unnest(%s::bigint[], %s::text[]) AS r(id, data)""",
                 [
                     source, DEFAULTS["stage"], now, now,
-                    [m for m, _i in rows], [i.name or "" for _m, i in rows],
-                    [i.gender or DEFAULTS["gender"] for _m, i in rows],
-                    [i.home_store.pk if i.home_store is not None else None for _m, i in rows],
+                    array(m for m, _i in rows), array(i.name or "" for _m, i in rows),
+                    array(i.gender or DEFAULTS["gender"] for _m, i in rows),
+                    array(i.home_store.pk if i.home_store is not None else None for _m, i in rows),
                     MemberEvent.Kind.CREATED, user.pk if user is not None else None, actor_label(self.actor), now,
-                    [m for m, _i in rows], data,
+                    array(m for m, _i in rows), array(data),
                 ],
             )
         hooks.identities_added(identity_ids=self.identity_ids)
@@ -180,8 +181,8 @@ def claim(*, items: list[NewMember], actor) -> Claim:
             SELECT d.n, d.member_id, array_remove(array_agg(i.id), NULL)
             FROM drawn d LEFT JOIN inserted i ON i.member_id = d.member_id
             GROUP BY d.n, d.member_id""",
-            [len(chosen), [n for n, _k in pairs], [k.channel for _n, k in pairs],
-             [k.namespace for _n, k in pairs], [k.external_id for _n, k in pairs]],
+            [len(chosen), array(n for n, _k in pairs), array(k.channel for _n, k in pairs),
+             array(k.namespace for _n, k in pairs), array(k.external_id for _n, k in pairs)],
         )
         rows = cursor.fetchall()
         partial: list[int] = []
@@ -194,7 +195,7 @@ def claim(*, items: list[NewMember], actor) -> Claim:
                 result.taken.append(index)
                 partial += identity_ids
         if partial:  # an item whose other identity someone holds keeps none: the per-item path decides
-            cursor.execute(f"DELETE FROM {msql.IDENTITY} WHERE id = ANY(%s::bigint[])", [partial])
+            cursor.execute(f"DELETE FROM {msql.IDENTITY} WHERE id = ANY(%s::bigint[])", [array(partial)])
     result.taken.sort()
     # member.joined now, not in create(): the caller may tag the new members in between, and a
     # receiver hears a member join before anything else about it (the same transaction either way).

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from members.models import MemberEvent
 from scrm.actors import actor_label, actor_user
+from scrm.sql import array
 
 
 @dataclass(slots=True)
@@ -59,12 +60,12 @@ def record_many(events: Iterable[PendingEvent]) -> int:
                 FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::text[], %s::timestamptz[])
                      AS r(member_id, kind, data, actor_id, actor_label, created_at)""",
                 [
-                    [e.member_id for e in items],
-                    [e.kind for e in items],
-                    [json.dumps(e.data, cls=DjangoJSONEncoder) for e in items],
-                    [e.actor_id for e in items],
-                    [e.actor_label for e in items],
-                    [e.created_at for e in items],
+                    array(e.member_id for e in items),
+                    array(e.kind for e in items),
+                    array(json.dumps(e.data, cls=DjangoJSONEncoder) for e in items),
+                    array(e.actor_id for e in items),
+                    array(e.actor_label for e in items),
+                    array(e.created_at for e in items),
                 ],
             )
     return len(items)

@@ -13,6 +13,7 @@ from members.services import events
 from scrm.errors import InvalidInput
 from scrm.models import STORE_ROLES, User
 from scrm.scoping import access_for, scope
+from scrm.sql import array
 
 UNSET = object()
 REMARK_MAX, DESCRIPTION_MAX, STATE_MAX = (StaffRelation._meta.get_field(name).max_length
@@ -214,7 +215,7 @@ def bulk_upsert_relations(rows, *, actor) -> dict[tuple[int, int], int]:
                 remark = EXCLUDED.remark, description = EXCLUDED.description, added_at = EXCLUDED.added_at,
                 staff_deleted_at = NULL, member_deleted_at = NULL
             RETURNING r.id, r.member_id, r.staff_id, (xmax = 0) AS inserted""",
-            [[r[c] for r in rows] for c in columns],
+            [array(r[c] for r in rows) for c in columns],
         )
         found = cursor.fetchall()
     staff_names = dict(User.objects.filter(pk__in={r["staff_id"] for r in rows}).values_list("pk", "username"))

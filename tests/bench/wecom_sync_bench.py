@@ -25,6 +25,7 @@ starts the local WeCom server (wecom.fake) with no rate limits, then:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
 import sys
@@ -106,19 +107,65 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+class _StatementCPU:
+    """--profile: the CPU the lane's PostgreSQL backend spends per kind of statement (its first
+    words) and on commits (deferred constraint checks, WAL flush), read from /proc around each."""
+
+    def __init__(self):
+        self.spent: dict[str, list[float]] = {}
+
+    def _key(self, sql: str) -> str:
+        return " ".join(sql.split())[:90]
+
+    def _timed(self, key: str, call):
+        before = _cpu_seconds(self.backend)
+        try:
+            return call()
+        finally:
+            entry = self.spent.setdefault(key, [0.0, 0])
+            entry[0] += _cpu_seconds(self.backend) - before
+            entry[1] += 1
+
+    def __enter__(self):
+        connection.ensure_connection()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            self.backend = cursor.fetchone()[0]
+        self.wrapper = connection.execute_wrapper(
+            lambda execute, sql, params, many, context: self._timed(self._key(sql), lambda: execute(sql, params, many,
+                                                                                                  context)))
+        self.wrapper.__enter__()
+        commit = connection._commit
+        connection._commit = lambda: self._timed("COMMIT", commit)
+        self.total = _cpu_seconds(self.backend)
+        return self
+
+    def __exit__(self, *exc):
+        self.wrapper.__exit__(*exc)
+        self.total = _cpu_seconds(self.backend) - self.total
+
+    def report(self) -> str:
+        rows = sorted(self.spent.items(), key=lambda kv: -kv[1][0])
+        lines = [f"backend CPU {self.total:.2f} s in all; per statement kind (seconds, count):"]
+        lines += [f"{seconds:8.2f} {count:7d}  {key}" for key, (seconds, count) in rows]
+        return "\n".join(lines) + "\n"
+
+
 def _lane(run_id: int, pages: int, backends=None) -> None:
     """One worker process on the run (forked: its own database connection and WeCom client); puts
     the CPU seconds its PostgreSQL backend spent into `backends`."""
     from wecom.services import sync
 
-    profiler = None
+    profiler = statements = None
     if PROFILE_DIR:
         import cProfile
 
-        profiler = cProfile.Profile()
+        statements = _StatementCPU()
+        profiler = cProfile.Profile(time.process_time)  # CPU time: what the figures count, not waits
         profiler.enable()
-    while sync.run_step(run_id=run_id, pages=pages, seconds=3600) in ("more", "busy"):
-        pass
+    with statements or contextlib.nullcontext():
+        while sync.run_step(run_id=run_id, pages=pages, seconds=3600) in ("more", "busy"):
+            pass
     if backends is not None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid()")
@@ -130,6 +177,7 @@ def _lane(run_id: int, pages: int, backends=None) -> None:
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(os.path.join(PROFILE_DIR, f"lane-{os.getpid()}.prof"))
+        Path(PROFILE_DIR, f"lane-{os.getpid()}.sql.txt").write_text(statements.report())
 
 
 def run(kind: str, pages: int, lanes: int = 1):
@@ -321,6 +369,12 @@ def main() -> None:
         log("CPU per 1,000 contacts: " + ", ".join(f"{who} {seconds / follows * 1000:.2f} s"
                                                    for who, seconds in spent.items())
             + f"; with 2 cores to itself that is {2 * follows / sum(spent.values()):,.0f} contacts/s")
+        own = sum(seconds for who, seconds in spent.items() if who != "local server (benchmark process)")
+        wecom_rate = 150_000 * 100 / 3600
+        if own:
+            log(f"Siyu alone (sync lanes + PostgreSQL, not the local server): {own / follows * 1000:.2f} CPU s per "
+                f"1,000 contacts = {follows / own:,.0f} contacts/s per core; keeping up with WeCom's "
+                f"{wecom_rate:,.0f}/s takes {wecom_rate * own / follows:.1f} cores")
         calls = -(-follows // 100)  # pages of 100, the fewest calls WeCom could answer them in
         log(f"WeCom's limits (150,000 calls an hour per API, pages of 100) allow {150_000 * 100 / 3600:,.0f} "
             f"contacts/s; this run made >= {calls:,} calls, {calls / elapsed:,.1f} a second")

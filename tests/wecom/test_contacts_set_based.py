@@ -228,3 +228,21 @@ def test_a_contact_two_lanes_create_at_once_becomes_one_member(alice, carol, dav
     assert (outcomes["carol"].members_created, outcomes["dave"].members_created) == (2, 1)
     assert outcomes["dave"].failed == 0 and outcomes["dave"].added == 2
     assert index.differences() == []
+
+
+@pytest.mark.parametrize("name, remark, tags, added", [
+    ("王女士", "VIP 客户", ["et1", "et2"], True),
+    ('quote " and \\ back\nslash', "", [], False),
+    ("\u0001控制", "emoji 🎉", ["标签"], True),
+])
+def test_the_written_digests_are_the_json_digests(name, remark, tags, added):
+    """The digests a sync compares are written as text directly; they must equal the JSON ones stored by
+    earlier syncs, or every contact would look changed once."""
+    import datetime as dt
+
+    from wecom.services import contacts
+
+    at = dt.datetime(2026, 3, 1, 8, 30, tzinfo=dt.UTC) if added else None
+    assert contacts.contact_digest(name, "female", "union-1", 1) == contacts._digest([name, "female", "union-1", 1])
+    assert contacts.follow_digest(remark, "desc", "store_qr_1", 2, at, tags) == \
+        contacts._digest([remark, "desc", "store_qr_1", 2, at, tags])

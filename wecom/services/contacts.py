@@ -28,6 +28,7 @@ from members.services import bulk_new, upsert
 from members.services import relations as relation_services
 from members.services.identities import IdentityKey, owners
 from scrm.actors import SystemActor
+from scrm.sql import array
 from wecom import sql
 from wecom.models import CorpTagLink, DeletedBy, WecomContact, WecomFollow, WecomStaff
 
@@ -50,10 +51,28 @@ def erased_digest(external_userid: str) -> str:
 
 # json.dumps with these arguments, built once (dumps builds an encoder per call otherwise).
 _DIGEST_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+_quoted = json.encoder.encode_basestring  # a JSON string, as _DIGEST_JSON writes it (the C encoder)
 
 
 def _digest(values) -> str:
     return hashlib.blake2b(_DIGEST_JSON.encode(values).encode(), digest_size=16).hexdigest()
+
+
+def _blake(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def contact_digest(name: str, gender: str, unionid: str, kind: int) -> str:
+    """_digest([name, gender, unionid, kind]), the same text written directly (tests compare the two):
+    the encoder's per-call work was a tenth of a contact's Python."""
+    return _blake(f"[{_quoted(name)},{_quoted(gender)},{_quoted(unionid)},{kind}]")
+
+
+def follow_digest(remark: str, description: str, state: str, add_way: int, added_at, tag_ids: list[str]) -> str:
+    """_digest([remark, description, state, add_way, added_at, tag_ids]), written directly."""
+    added = "null" if added_at is None else _quoted(str(added_at))
+    tags = ",".join(map(_quoted, tag_ids))
+    return _blake(f"[{_quoted(remark)},{_quoted(description)},{_quoted(state)},{add_way},{added},[{tags}]]")
 
 
 def _text(value, limit: int) -> str:
@@ -114,9 +133,9 @@ class Item:
             added_at=datetime.datetime.fromtimestamp(created, tz=datetime.UTC) if created > 0 else None,
             tag_ids=follow_tag_ids(follow),
         )
-        item.contact_digest = _digest([item.name, item.gender, item.unionid, item.kind])
-        item.follow_digest = _digest(
-            [item.remark, item.description, item.state, item.add_way, item.added_at, item.tag_ids]
+        item.contact_digest = contact_digest(item.name, item.gender, item.unionid, item.kind)
+        item.follow_digest = follow_digest(
+            item.remark, item.description, item.state, item.add_way, item.added_at, item.tag_ids
         )
         return item
 
@@ -160,7 +179,7 @@ def erased_among(external_userids) -> set[str]:
     if not digests:
         return set()
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT digest FROM {sql.ERASED_CONTACT} WHERE digest = ANY(%s::text[])", [list(digests)])
+        cursor.execute(f"SELECT digest FROM {sql.ERASED_CONTACT} WHERE digest = ANY(%s::text[])", [array(digests)])
         return {digests[d] for (d,) in cursor.fetchall()}
 
 
@@ -191,7 +210,7 @@ def _stored(staff: WecomStaff, external_userids: list[str]) -> dict[str, _Stored
                                WHERE id = c.member_id LIMIT 1) m ON true
             LEFT JOIN LATERAL (SELECT id, digest, deleted_at, relation_id FROM {sql.FOLLOW}
                                WHERE contact_id = c.id AND staff_id = %s LIMIT 1) f ON true""",
-            [external_userids, staff.pk],
+            [array(external_userids), staff.pk],
         )
         rows = cursor.fetchall()
     return {
@@ -363,8 +382,8 @@ def _write_contacts(items: list[Item], members: dict[str, int], stored) -> dict[
                 unionid = EXCLUDED.unionid, kind = EXCLUDED.kind, digest = EXCLUDED.digest,
                 synced_at = EXCLUDED.synced_at, deleted_at = NULL
             RETURNING c.external_userid, c.id""",
-            [now, now, [i.external_userid for i in items], [members[i.external_userid] for i in items],
-             [i.unionid for i in items], [i.kind for i in items], [i.contact_digest for i in items]],
+            [now, now, array(i.external_userid for i in items), array(members[i.external_userid] for i in items),
+             array(i.unionid for i in items), array(i.kind for i in items), array(i.contact_digest for i in items)],
         )
         ids.update(dict(cursor.fetchall()))
     return ids
@@ -398,10 +417,10 @@ def _write_follows(staff, items: list[Item], members, contact_ids, stored, outco
                 add_way = EXCLUDED.add_way, state = EXCLUDED.state, added_at = EXCLUDED.added_at,
                 digest = EXCLUDED.digest, synced_at = EXCLUDED.synced_at, deleted_at = NULL, deleted_by = ''
             RETURNING (xmax = 0)""",
-            [staff.pk, now, [contact_ids[i.external_userid] for i in items],
-             [relation_ids.get((members[i.external_userid], staff.user_id)) for i in items],
-             [i.add_way for i in items], [i.state for i in items], [i.added_at for i in items],
-             [i.follow_digest for i in items]],
+            [staff.pk, now, array(contact_ids[i.external_userid] for i in items),
+             array(relation_ids.get((members[i.external_userid], staff.user_id)) for i in items),
+             array(i.add_way for i in items), array(i.state for i in items), array(i.added_at for i in items),
+             array(i.follow_digest for i in items)],
         )
         inserted = [row[0] for row in cursor.fetchall()]
     outcome.added += sum(inserted)
