@@ -24,6 +24,7 @@ MAX_BATCH = 1000
 MAX_LINES = 200
 MAX_AMOUNT = Decimal("9999999999.99")  # Decimal(12, 2)
 CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 FUTURE_SLACK = timedelta(days=1)  # tills with a fast clock
 ITEM_FIELDS = frozenset(
@@ -108,7 +109,7 @@ def parse_amount(raw, *, allow_zero: bool = True) -> tuple[Decimal | None, str |
             "value": shown, "max": MAX_AMOUNT}
     if value != value.quantize(CENT, rounding=ROUND_HALF_UP):
         return None, _("At most two decimal places (%(value)s).") % {"value": shown}
-    return value.quantize(CENT), None
+    return (value.quantize(CENT) if value else ZERO), None  # "-0" is 0.00, as PostgreSQL stores it
 
 
 # The widest UTC offset PostgreSQL stores; Python parses up to ±23:59.

@@ -339,7 +339,11 @@ def record_orders(*, items, actor, atomic: bool = False) -> BatchResult:
             raise _refused(errors, batch.conflicts)
         attribute(valid, info, AttributionPolicy.current())
         created = _insert(valid, now)
-        linking.emit_linked(created.values())  # those recorded with their buyer known
+        linking.emit_recorded(  # those recorded with their buyer known
+            (created[key], i.resolved_member, info[i.resolved_member][0], *key, i.total, i.currency)
+            for i in valid
+            if i.resolved_member and (key := (i.channel, i.external_id)) in created
+        )
         outcome = _outcomes(batch, valid, created, access)
         if atomic and errors:
             raise _refused(errors, batch.conflicts)

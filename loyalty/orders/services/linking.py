@@ -3,7 +3,9 @@ periodic sweep), and moving orders to the survivor of a merge."""
 
 from __future__ import annotations
 
-from django.db import transaction
+import json
+
+from django.db import connection, transaction
 
 from loyalty.orders import hooks
 from loyalty.orders import sql as orders_sql
@@ -52,7 +54,37 @@ def emit_linked(order_ids) -> int:
     """order.linked for each of these orders that has a member (recorded with one, or linked to one
     now), in one INSERT ... SELECT."""
     ids = sorted(order_ids)
-    return events.emit_sql(ORDER_LINKED, _LINKED_SELECT, [ids]) if ids else 0
+    return events.emit_sql(ORDER_LINKED, _LINKED_SELECT, [array(ids)]) if ids else 0
+
+
+_RECORDED_SELECT = (
+    "SELECT m, s, d::jsonb FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) WITH ORDINALITY AS u(m, s, d, n) "
+    "ORDER BY n"
+)
+
+
+def emit_recorded(orders) -> int:
+    """order.linked for orders just recorded with their member, from what the caller wrote: each
+    (order id, member id, the member's home store, channel, order number, total, currency). The same
+    events as emit_linked, without reading the rows back (a join of orders and members per batch
+    that cost more than writing the events)."""
+    rows = sorted(orders)
+    if not rows:
+        return 0
+    data = [
+        json.dumps(
+            {"order": {"id": order_id, "channel": channel, "external_id": number, "total": str(total),
+                       "currency": currency}},
+            ensure_ascii=False, separators=(",", ":"),
+        )
+        for order_id, _m, _s, channel, number, total, currency in rows
+    ]
+    statement, leading = events.insert_sql(ORDER_LINKED, _RECORDED_SELECT)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            statement, [*leading, array(r[1] for r in rows), array(r[2] for r in rows), array(data)]
+        )
+        return cursor.rowcount
 
 
 def _link(condition: str, params: list, *, limit: int) -> int:
