@@ -247,12 +247,17 @@ def _already_recorded(items: list[Item]) -> dict[tuple[str, str], tuple[int, int
     """{(channel, external_id): (order id, store id, member id)} of orders these items name."""
     if not items:
         return {}
+    # One unique-index lookup per number (LATERAL ... LIMIT 1): a plain join is planned as a hash of
+    # the whole orders table while it holds a few hundred thousand rows, several times slower.
     return {
         (channel, external_id): (order_id, store_id, member_id)
         for order_id, channel, external_id, store_id, member_id in fetchall(
-            f"""SELECT o.id, o.channel, o.external_id, o.store_id, o.member_id
+            f"""SELECT o.id, k.channel, k.external_id, o.store_id, o.member_id
             FROM unnest(%s::text[], %s::text[]) AS k(channel, external_id)
-            JOIN {orders_sql.ORDER} o ON o.channel = k.channel AND o.external_id = k.external_id""",
+            CROSS JOIN LATERAL (
+                SELECT id, store_id, member_id FROM {orders_sql.ORDER}
+                WHERE channel = k.channel AND external_id = k.external_id LIMIT 1
+            ) o""",
             [array(i.channel for i in items), array(i.external_id for i in items)],
         )
     }

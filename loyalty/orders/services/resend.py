@@ -11,12 +11,16 @@ member's home store)."""
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
+from typing import NamedTuple
 
 from django.utils.translation import gettext as _
 
-from loyalty.orders.models import Order, OrderLine
+from loyalty.orders import sql as orders_sql
 from loyalty.orders.services.cleaning import Item
 from members.models import Channel as IdentityChannel
+from scrm import sql as scrm_sql
+from scrm.sql import array, fetchall
 
 CONFLICT_CODE = "order_conflict"  # the error code of a single order refused this way
 
@@ -72,17 +76,38 @@ def item_differences(first: Item, again: Item) -> dict[str, list[str]]:
     return problems
 
 
+class _Recorded(NamedTuple):
+    """What an order recorded earlier says about the sale (see the module docstring)."""
+
+    total_amount: Decimal
+    currency: str
+    placed_at: datetime
+    referral_code: str
+    store_code: str | None
+    member_id: int | None
+    buyer_channel: str
+    buyer_namespace: str
+    buyer_external_id: str
+
+
+# Read as plain rows, not model instances: a retried batch reads a thousand orders and their lines.
+_ORDERS = f"""SELECT o.id, o.total_amount, o.currency, o.placed_at, o.referral_code, s.code, o.member_id,
+    o.buyer_channel, o.buyer_namespace, o.buyer_external_id
+FROM {orders_sql.ORDER} o LEFT JOIN {scrm_sql.STORE} s ON s.id = o.store_id
+WHERE o.id = ANY(%s::bigint[])"""
+_LINES = f"""SELECT order_id, sku, name, category, quantity, amount FROM {orders_sql.ORDER_LINE}
+WHERE order_id = ANY(%s::bigint[])"""
+
+
 def order_differences(pairs: list[tuple[Item, int]]) -> dict[int, dict[str, list[str]]]:
     """{item index: {field: [message]}} for the items whose recorded order (item, order id) holds
     other content; two queries whatever the number of items."""
     if not pairs:
         return {}
-    ids = [order_id for _item, order_id in pairs]
-    orders = {order.pk: order for order in Order.objects.filter(pk__in=ids).select_related("store")}
-    lines: dict[int, list[tuple]] = {order_id: [] for order_id in ids}
-    for order_id, *line in OrderLine.objects.filter(order_id__in=ids).values_list(
-        "order_id", "sku", "name", "category", "quantity", "amount"
-    ):
+    ids = array(sorted({order_id for _item, order_id in pairs}))
+    orders = {row[0]: _Recorded(*row[1:]) for row in fetchall(_ORDERS, [ids])}
+    lines: dict[int, list[tuple]] = {order_id: [] for _item, order_id in pairs}
+    for order_id, *line in fetchall(_LINES, [ids]):
         lines[order_id].append(tuple(line))
     found = {}
     for item, order_id in pairs:
@@ -92,7 +117,7 @@ def order_differences(pairs: list[tuple[Item, int]]) -> dict[int, dict[str, list
     return found
 
 
-def _differences(item: Item, order: Order, lines: list[tuple]) -> dict[str, list[str]]:
+def _differences(item: Item, order: _Recorded, lines: list[tuple]) -> dict[str, list[str]]:
     pairs = [
         ("total_amount", order.total_amount, item.total),
         ("currency", order.currency, item.currency),
@@ -100,7 +125,7 @@ def _differences(item: Item, order: Order, lines: list[tuple]) -> dict[str, list
         ("referral_code", order.referral_code, item.referral_code),
     ]
     if item.store_code:
-        pairs.append(("store", order.store.code if order.store else None, item.store_code))
+        pairs.append(("store", order.store_code, item.store_code))
     if item.member_id is not None and order.member_id is not None:
         pairs.append(("member_id", order.member_id, item.resolved_member))
     buyer = _buyer(item)
