@@ -6,6 +6,7 @@ from celery import shared_task
 
 from insights import services
 from insights.cockpit import services as cockpit_services
+from loyalty.orders import hooks
 
 
 @shared_task(
@@ -31,7 +32,8 @@ def rescore_members(member_ids: list[int]) -> None:
 def queue_rescore(order_ids: list[int], member_ids: list[int]) -> None:
     """loyalty.orders.hooks callback (runs after commit)."""
     for start in range(0, len(member_ids), 5000):
-        rescore_members.delay(member_ids[start : start + 5000])
+        chunk = member_ids[start : start + 5000]
+        rescore_members.apply_async((chunk,), argsrepr=hooks.ids_repr(chunk))
 
 
 @shared_task(

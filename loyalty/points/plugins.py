@@ -12,9 +12,11 @@ from loyalty.points import sql as points_sql
 def queue_sync(order_ids: list[int], member_ids: list[int]) -> None:
     """Orders changed (created, refunded, linked or moved): earn / take back points in a task.
     Runs after the orders' transaction has committed (the hook's on_commit)."""
+    from loyalty.orders import hooks
     from loyalty.points.tasks import sync_orders
 
-    sync_orders.delay(list(order_ids), list(member_ids))
+    args = (list(order_ids), list(member_ids))
+    sync_orders.apply_async(args, argsrepr=hooks.ids_repr(*args))
 
 
 def panel_context(member, user) -> dict:

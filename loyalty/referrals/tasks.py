@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from loyalty.orders import hooks
 from loyalty.referrals import services
 
 
@@ -31,4 +32,5 @@ def release_due_commissions() -> int:
 def queue_sync(order_ids: list[int], member_ids: list[int]) -> None:
     """loyalty.orders.hooks callback (runs after commit): one task per batch of orders."""
     for start in range(0, len(order_ids), 5000):
-        sync_commissions.delay(order_ids[start : start + 5000])
+        chunk = order_ids[start : start + 5000]
+        sync_commissions.apply_async((chunk,), argsrepr=hooks.ids_repr(chunk))

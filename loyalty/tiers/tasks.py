@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from loyalty.orders import hooks
 from loyalty.tiers import services
 from loyalty.tiers.models import ChangeReason
 from scrm.models import User
@@ -34,4 +35,5 @@ def recalculate_member_tiers(member_ids: list[int], reason: str = ChangeReason.O
 def queue_after_orders_changed(order_ids: list[int], member_ids: list[int]) -> None:
     """loyalty.orders.hooks callback: it runs after the orders' transaction committed."""
     if member_ids:
-        recalculate_member_tiers.delay(list(member_ids))
+        ids = list(member_ids)
+        recalculate_member_tiers.apply_async((ids,), argsrepr=hooks.ids_repr(ids))
