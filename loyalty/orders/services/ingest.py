@@ -221,11 +221,11 @@ class _Batch:
 
 
 def _clean_batch(items: list, now: datetime) -> _Batch:
-    default_currency = currencies()[0]
+    allowed = currencies()
     batch = _Batch(cleaned=[], errors={}, first_of={}, repeats={}, conflicts=set())
     first_item: dict[tuple[str, str], Item] = {}
     for index, raw in enumerate(items):
-        item, problems = clean_item(index, raw, now, default_currency)
+        item, problems = clean_item(index, raw, now, allowed[0], allowed)
         if problems:
             batch.errors[index] = problems
             continue

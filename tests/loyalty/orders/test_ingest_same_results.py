@@ -1,6 +1,7 @@
 """The batch path's shortcuts give what the general path gives: the order.linked events a batch
 writes from the rows it recorded are those read back from the orders and members, whatever the
-order numbers, amounts and buyers hold."""
+order numbers, amounts and buyers hold; the plain-value shortcuts of amounts and text give the value
+and the errors of the full checks."""
 
 from __future__ import annotations
 
@@ -8,12 +9,38 @@ import pytest
 
 from loyalty.orders import services
 from loyalty.orders.models import Order
-from loyalty.orders.services import linking
+from loyalty.orders.services import cleaning, linking
 from members.models import Identity, Member
 from scrm.models import Event
 from tests.loyalty.orders.data import order
 
-pytestmark = pytest.mark.django_db
+AMOUNTS = [
+    "199.00", "199", "7.5", "007.50", "0", "00", "0.00", "-0", "-0.00", "9999999999.99", "9999999999",
+    "10000000000", "99999999999.5", "1.005", "1.", ".5", "+5", " 1.50 ", "5\n", "1,000.00", "1e2", "1E+2",
+    "0E+20", "NaN", "Infinity", "-1", "", "abc", "١٢٣", "٣.٥٠", "１２", "9" * 40,
+    None, True, False, 0, 1, 120, 9999999999, 10000000000, -5, 1.5, 0.1, 1e20, float("nan"), [], {},
+]
+TEXTS = [
+    None, "", "   ", "abc", " abc ", "\u3000中文\u3000", "x" * 32, "x" * 33, f" {'x' * 32} ", 5, 0, True, 3.5, ["a"],
+]
+
+
+@pytest.mark.parametrize("allow_zero", [True, False])
+@pytest.mark.parametrize("raw", AMOUNTS, ids=repr)
+def test_plain_amounts_get_the_value_and_error_of_the_full_check(raw, allow_zero):
+    quick = cleaning.parse_amount(raw, allow_zero=allow_zero)
+    full = cleaning._parse_amount(raw, allow_zero=allow_zero)
+    assert quick == full
+    assert str(quick[0]) == str(full[0])  # the same digits too (events carry the total as text)
+
+
+@pytest.mark.parametrize("required", [True, False])
+@pytest.mark.parametrize("raw", TEXTS, ids=repr)
+def test_plain_text_gets_the_value_and_error_of_the_full_check(raw, required):
+    quick_errors, full_errors = {}, {}
+    quick = cleaning.clean_text(raw, "store", quick_errors, max_length=32, required=required)
+    full = cleaning._clean_text(raw, "store", full_errors, max_length=32, required=required)
+    assert (quick, quick_errors) == (full, full_errors)
 
 
 def linked_events():
@@ -23,6 +50,7 @@ def linked_events():
     ]
 
 
+@pytest.mark.django_db
 def test_recorded_events_are_those_read_back_from_the_orders(alice, members, store_b):
     (a0, a1, a2), (b0, _b1) = members
     Member.objects.filter(pk=a1.pk).update(merged_into=b0)  # a duplicate: its orders go to b0 (store B)
