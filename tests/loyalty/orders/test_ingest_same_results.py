@@ -9,9 +9,10 @@ import pytest
 
 from loyalty.orders import services
 from loyalty.orders.models import Order
-from loyalty.orders.services import cleaning, linking
+from loyalty.orders.services import cleaning, ingest, linking
 from members.models import Identity, Member
 from scrm.models import Event
+from scrm.sql import array
 from tests.loyalty.orders.data import order
 
 AMOUNTS = [
@@ -48,6 +49,22 @@ def linked_events():
         (e.member_id, e.store_id, e.data)
         for e in Event.objects.filter(type=linking.ORDER_LINKED).order_by("id")
     ]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["pos", "tmall"],
+        ["", " ", "NULL", "null", "a,b", "{x}", "中文", "tab\there"],
+        ['say "hi"', "plain"],
+        ["back\\slash", "plain"],
+        ['\\"', '"', "\\"],
+        [],
+    ],
+    ids=repr,
+)
+def test_text_columns_are_the_literal_array_makes(values):
+    assert ingest._text_literal(values) == array(values)
 
 
 @pytest.mark.django_db
