@@ -3,9 +3,7 @@ periodic sweep), and moving orders to the survivor of a merge."""
 
 from __future__ import annotations
 
-import json
-
-from django.db import connection, transaction
+from django.db import transaction
 
 from loyalty.orders import hooks
 from loyalty.orders import sql as orders_sql
@@ -57,10 +55,12 @@ def emit_linked(order_ids) -> int:
     return events.emit_sql(ORDER_LINKED, _LINKED_SELECT, [array(ids)]) if ids else 0
 
 
-_RECORDED_SELECT = (
-    "SELECT m, s, d::jsonb FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) WITH ORDINALITY AS u(m, s, d, n) "
-    "ORDER BY n"
-)
+_RECORDED_SELECT = """
+SELECT m, s, jsonb_build_object('order', jsonb_build_object(
+    'id', o, 'channel', c, 'external_id', e, 'total', t::text, 'currency', cur))
+FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::numeric[], %s::text[])
+     WITH ORDINALITY AS u(o, m, s, c, e, t, cur, n)
+ORDER BY n"""
 
 
 def emit_recorded(orders) -> int:
@@ -71,20 +71,7 @@ def emit_recorded(orders) -> int:
     rows = sorted(orders)
     if not rows:
         return 0
-    data = [
-        json.dumps(
-            {"order": {"id": order_id, "channel": channel, "external_id": number, "total": str(total),
-                       "currency": currency}},
-            ensure_ascii=False, separators=(",", ":"),
-        )
-        for order_id, _m, _s, channel, number, total, currency in rows
-    ]
-    statement, leading = events.insert_sql(ORDER_LINKED, _RECORDED_SELECT)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            statement, [*leading, array(r[1] for r in rows), array(r[2] for r in rows), array(data)]
-        )
-        return cursor.rowcount
+    return events.emit_sql(ORDER_LINKED, _RECORDED_SELECT, [array(column) for column in zip(*rows, strict=True)])
 
 
 def _link(condition: str, params: list, *, limit: int) -> int:
