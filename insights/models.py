@@ -1,6 +1,6 @@
 """RFM scores per member and the quintile boundaries they were scored against; the cockpit's summaries
 (members joined per day, 5A stage moves, sales per day, buyers per period, campaign members per
-period) and when each was rebuilt."""
+period, members active per period) and when each was rebuilt."""
 
 from __future__ import annotations
 
@@ -387,3 +387,42 @@ class StaffDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.staff_id} {self.metric}={self.n}"
+
+
+class PeriodActivity(models.Model):
+    """Distinct live members with an activity of one kind (ActivityKind, or "moved:<stage>" for a 5A
+    stage move) in one window (first and last day, inclusive), with the rows and their value: for
+    the whole brand (`whole_brand`) or one home store. Kept for the cockpit's preset periods and the
+    periods before them, each day of the last 90 and each week of the 365-day preset (its chart's
+    points), from the activity and stage move summaries, so a reading counts a few rows whatever the
+    number of members; other windows are counted from those summaries live. Counts only, no member
+    ids."""
+
+    start = models.DateField(_("first day"))
+    end = models.DateField(_("last day"))
+    whole_brand = models.BooleanField(_("whole brand"), default=False)
+    store = models.ForeignKey(
+        Store, verbose_name=_("home store"), on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+        db_index=False,
+    )
+    kind = models.CharField(_("kind"), max_length=16)
+    members = models.PositiveIntegerField(_("members"))
+    rows = models.PositiveIntegerField(_("rows"))
+    value = models.DecimalField(_("value"), max_digits=16, decimal_places=2, default=0)
+    computed_at = models.DateTimeField(_("computed at"))
+
+    objects = ScopedManager()
+    store_scope_field = "store"
+
+    class Meta:
+        verbose_name = _("activity per period")
+        verbose_name_plural = _("activity per period")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "start", "end", "whole_brand", "store"], name="period_activity_unique",
+                nulls_distinct=False,
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.start}–{self.end} {self.kind}: {self.members}"

@@ -166,3 +166,86 @@ def refresh_staff(*, full: bool = False, now=None) -> int:
             cursor.execute(_STAFF_INSERT.format(sql=sql),
                            {**_params(), "since": since, "task_since": task_since, "metric": str(metric)})
         return _mark(cursor, "staff", started, now)
+
+
+# --- distinct members per window ----------------------------------------------------------------------
+# The cockpit's member counts over a period are distinct members, which no sum of days gives: kept
+# per window (the preset periods, the periods before them, and their charts' points) so a reading
+# counts no member rows. Stage moves are read from their own summary under "moved:<stage>".
+
+MOVED = "moved:"
+DAY_POINTS = 90  # the days of the longest preset charted per day (a period up to 92 days is)
+WEEK_PRESET = 365  # the preset charted per week
+
+
+def period_kinds() -> list[str]:
+    from members.models import Stage
+
+    return [str(k) for k in SOURCES] + [MOVED + s for s in Stage.values]
+
+
+def activity_windows(today: datetime.date, *, presets=None) -> list[tuple[datetime.date, datetime.date]]:
+    """(first, last day) of every window kept: the presets ending today and the periods before them,
+    the last DAY_POINTS days one by one and the weeks of the WEEK_PRESET preset; `presets` narrows
+    them to those presets' periods and the last QUICK_DAYS days (and the last week)."""
+    from insights.cockpit.base import PRESETS, preset_period
+
+    out: list[tuple[datetime.date, datetime.date]] = []
+    for days in presets or PRESETS:
+        current = preset_period(days, today=today)
+        out += [(current.start, current.end), (current.previous.start, current.previous.end)]
+    points = QUICK_DAYS if presets else DAY_POINTS
+    out += [(today - datetime.timedelta(days=i), today - datetime.timedelta(days=i)) for i in range(points)]
+    weeks = preset_period(WEEK_PRESET, today=today).buckets()
+    out += [(b.start, b.end) for b in (weeks[-2:] if presets else weeks)]
+    return list(dict.fromkeys(out))
+
+
+def _period_activity_sql() -> str:
+    from insights.models import PeriodActivity, StageMove
+
+    return f"""
+WITH w AS MATERIALIZED (SELECT * FROM unnest(%(starts)s::date[], %(ends)s::date[]) AS w (first_day, last_day)),
+x AS (
+    SELECT kind, day, member_id, store_id, rows, value FROM {MEMBER_ACTIVITY} WHERE kind = ANY(%(kinds)s)
+    UNION ALL
+    SELECT '{MOVED}' || stage, day, member_id, store_id, 1, 0 FROM {StageMove._meta.db_table}
+     WHERE '{MOVED}' || stage = ANY(%(kinds)s)
+)
+INSERT INTO {PeriodActivity._meta.db_table} (start, "end", whole_brand, store_id, kind, members, rows, value,
+                                             computed_at)
+SELECT w.first_day, w.last_day, GROUPING(x.store_id) = 1, x.store_id, x.kind, count(DISTINCT x.member_id),
+       sum(x.rows), sum(x.value), %(now)s
+  FROM w JOIN x ON x.day BETWEEN w.first_day AND w.last_day
+ GROUP BY GROUPING SETS ((w.first_day, w.last_day, x.kind, x.store_id), (w.first_day, w.last_day, x.kind))
+"""
+
+
+def refresh_period_activity(*, presets=None, now=None) -> int:
+    """Distinct members per kind in every window kept (activity_windows), for the brand and per home
+    store, from the activity and stage move summaries (refresh those first); a window nobody was
+    active in still gets its brand-wide row (of zero), which is how a reading knows it is kept.
+    Windows no longer kept (yesterday's) are dropped. One transaction."""
+    from insights.cockpit.services import _mark
+    from insights.models import PeriodActivity
+
+    now, started = now or timezone.now(), time.perf_counter()
+    today = timezone.localdate(now)
+    windows = activity_windows(today, presets=presets)
+    kinds = period_kinds()
+    table = PeriodActivity._meta.db_table
+    starts, ends = [w[0] for w in windows], [w[1] for w in windows]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext('insights.cockpit.period_activity'))")
+        cursor.execute("SET LOCAL work_mem = '256MB'")
+        keep = activity_windows(today)
+        cursor.execute(f'DELETE FROM {table} '
+                       'WHERE (start, "end") NOT IN (SELECT * FROM unnest(%s::date[], %s::date[])) '
+                       'OR (start, "end") IN (SELECT * FROM unnest(%s::date[], %s::date[]))',
+                       [[w[0] for w in keep], [w[1] for w in keep], starts, ends])
+        cursor.execute(_period_activity_sql(), {"starts": starts, "ends": ends, "kinds": kinds, "now": now})
+        cursor.execute(
+            f'INSERT INTO {table} (start, "end", whole_brand, store_id, kind, members, rows, value, computed_at) '
+            "SELECT w.s, w.e, true, NULL, k, 0, 0, 0, %s FROM unnest(%s::date[], %s::date[]) AS w (s, e) "
+            "CROSS JOIN unnest(%s::text[]) AS k ON CONFLICT DO NOTHING", [now, starts, ends, kinds])
+        return _mark(cursor, "period_activity", started, now)

@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy
 from campaigns.models import Campaign, CampaignFigures, CampaignFiguresRun
 from communities.models import Community, CommunityStatus
 from insights.cockpit import definitions as d
+from insights.cockpit.activity import MOVED
 from insights.cockpit.base import (
     PRESETS,
     Chart,
@@ -40,9 +41,11 @@ from insights.models import (
     ActivityKind,
     CampaignSet,
     MemberActivity,
+    PeriodActivity,
     PeriodCampaignMembers,
     StaffDay,
     StaffMetric,
+    StageMove,
 )
 from insights.segments import CAMPAIGN_PARTS
 from journeys.models import TaskOutcome, TaskState
@@ -56,39 +59,100 @@ LISTED_MAX_DELIVERIES = 20_000  # and only while the period's campaigns have thi
 # (past it, and for the preset periods at any size, the campaign members summary counts them)
 
 
+def stored_activity(cockpit: Cockpit, kinds, windows, *, per_store: bool = False):
+    """({(kind, first day, last day[, store]): {"members", "rows", "value"}}, when counted) for these
+    kinds and windows ((first, last day) pairs) as the cockpit reads them (the whole brand, or the
+    store it is cut to; `per_store`: each store the reader sees), from the activity per period
+    summary; None unless it keeps every one of them."""
+    kinds, windows = [str(k) for k in kinds], list(windows)
+    wanted = {(k, first, last) for k in kinds for first, last in windows}
+    starts = {first for first, _last in windows}
+    kept = {(k, first, last): at for k, first, last, at in PeriodActivity.objects.filter(
+        kind__in=kinds, whole_brand=True, start__in=starts).values_list("kind", "start", "end", "computed_at")}
+    if not wanted <= set(kept):
+        return None
+    rows = PeriodActivity.objects.visible_to(cockpit.actor).filter(kind__in=kinds, start__in=starts)
+    if cockpit.whole_brand and not per_store:
+        rows = rows.filter(whole_brand=True)
+    else:
+        rows = rows.filter(whole_brand=False)
+        if cockpit.store_id is not None:
+            rows = rows.filter(store_id=cockpit.store_id)
+    out = {}
+    for kind, first, last, store, members, n, value in rows.values_list(
+            "kind", "start", "end", "store", "members", "rows", "value"):
+        if (kind, first, last) in wanted:
+            key = (kind, first, last, store) if per_store else (kind, first, last)
+            out[key] = {"members": members, "rows": n, "value": value}
+    return out, min(kept[w] for w in wanted)
+
+
+def _live_rows(cockpit: Cockpit, kind: str, period: Period):
+    """The summary rows a count of `kind` in the period reads: the activity's, or the stage moves'."""
+    if kind.startswith(MOVED):
+        return _rows(cockpit, StageMove).filter(stage=kind[len(MOVED):], day__range=(period.start, period.end))
+    return _rows(cockpit, MemberActivity).filter(kind=kind, day__range=(period.start, period.end))
+
+
 def activity(cockpit: Cockpit, kind: str, period: Period) -> dict:
-    """Distinct members with `kind` in the period, their rows and the rows' value (summary)."""
-    return _rows(cockpit, MemberActivity).filter(kind=kind, day__range=(period.start, period.end)).aggregate(
+    """Distinct members with `kind` in the period, their rows and the rows' value, and when counted:
+    from the activity per period summary where it keeps the period, else from the activity (or
+    stage move) summary."""
+    kind = str(kind)
+    stored = stored_activity(cockpit, [kind], [(period.start, period.end)])
+    if stored is not None:
+        rows, at = stored
+        row = rows.get((kind, period.start, period.end)) or {"members": 0, "rows": 0, "value": Decimal(0)}
+        return {**row, "as_of": at}
+    if kind.startswith(MOVED):
+        out = _live_rows(cockpit, kind, period).aggregate(members=Count("member", distinct=True))
+        return {**out, "rows": out["members"], "value": Decimal(0), "as_of": as_of("stage_moves")}
+    out = _live_rows(cockpit, kind, period).aggregate(
         members=Count("member", distinct=True), rows=Sum("rows", default=0), value=Sum("value", default=Decimal(0)))
+    return {**out, "as_of": as_of("activity")}
 
 
-def _bucketed(cockpit: Cockpit, kinds, period: Period) -> dict:
-    """{(kind, bucket index): distinct members} over the period's buckets (days, or weeks from its
-    first day), from the activity summary."""
-    step = period.buckets()[0].days if period.buckets() else 1
+def older(*moments):
+    """The oldest of these moments (None: none known)."""
+    known = [m for m in moments if m is not None]
+    return min(known) if known else None
+
+
+def _bucketed(cockpit: Cockpit, kinds, period: Period, fresh) -> tuple[dict, object]:
+    """({(kind, bucket index): distinct members} over the period's buckets (days, or weeks from its
+    first day), when counted): from the activity per period summary where it keeps every bucket,
+    else from the activity summary."""
+    buckets = period.buckets()
+    kinds = [str(k) for k in kinds]
+    stored = stored_activity(cockpit, kinds, [(b.start, b.end) for b in buckets])
+    if stored is not None:
+        rows, at = stored
+        return {(kind, i): rows[(kind, b.start, b.end)]["members"] for kind in kinds for i, b in enumerate(buckets)
+                if (kind, b.start, b.end) in rows}, at
+    step = buckets[0].days if buckets else 1
     store = "AND store_id = %(store)s" if cockpit.store_id is not None else ""
     sql = (f"SELECT kind, (day - %(start)s) / %(step)s, count(DISTINCT member_id) FROM {MemberActivity._meta.db_table} "
            f"WHERE kind = ANY(%(kinds)s) AND day BETWEEN %(start)s AND %(end)s {store} GROUP BY 1, 2")
     with connection.cursor() as cursor:
-        cursor.execute(sql, {"kinds": [str(k) for k in kinds], "start": period.start, "end": period.end,
+        cursor.execute(sql, {"kinds": kinds, "start": period.start, "end": period.end,
                              "step": step, "store": cockpit.store_id})
-        return {(kind, b): n for kind, b, n in cursor.fetchall()}
+        return {(kind, b): n for kind, b, n in cursor.fetchall()}, fresh
 
 
-def activity_figure(cockpit: Cockpit, key: str, label: str, kind: str, fresh, note: str = "") -> Figure:
+def activity_figure(cockpit: Cockpit, key: str, label: str, kind: str, fresh=None, note: str = "") -> Figure:
     period, previous = cockpit.period, cockpit.period.previous
     now, before = activity(cockpit, kind, period), activity(cockpit, kind, previous)
-    return Figure(key, label, now["members"], before["members"], as_of=fresh, note=note,
-                  definition=cockpit.where(d.did(period, kind)),
+    return Figure(key, label, now["members"], before["members"], as_of=older(now["as_of"], before["as_of"]),
+                  note=note, definition=cockpit.where(d.did(period, kind)),
                   previous_definition=cockpit.where(d.did(previous, kind)))
 
 
 def activity_trend(cockpit: Cockpit, key: str, title: str, kinds: list[tuple[str, str]], fresh) -> Chart:
     period = cockpit.period
     buckets = period.buckets()
-    counts = _bucketed(cockpit, [k for k, _label in kinds], period)
+    counts, at = _bucketed(cockpit, [k for k, _label in kinds], period, fresh)
     series = [(label, [Figure(f"{key}_{kind}_{b.start}", b.start.isoformat(), counts.get((str(kind), i), 0),
-                              as_of=fresh, definition=cockpit.where(d.did(b, kind)))
+                              as_of=at, definition=cockpit.where(d.did(b, kind)))
                        for i, b in enumerate(buckets)]) for kind, label in kinds]
     return Chart(key, title, "line", [b.start.isoformat() for b in buckets], series,
                  description=_("Members per day or week; click a point for its members."))
@@ -397,6 +461,7 @@ def communities_section(cockpit: Cockpit) -> SectionData:
 def koc_section(cockpit: Cockpit) -> SectionData:
     period, previous, fresh = cockpit.period, cockpit.period.previous, as_of("activity")
     now, before = activity(cockpit, ActivityKind.POSTED, period), activity(cockpit, ActivityKind.POSTED, previous)
+    fresh = older(now["as_of"], before["as_of"])
     posted, posted_before = (cockpit.where(d.did(period, ActivityKind.POSTED)),
                              cockpit.where(d.did(previous, ActivityKind.POSTED)))
     figures = [
@@ -445,20 +510,25 @@ def churn_section(cockpit: Cockpit) -> SectionData:
     period, previous, fresh = cockpit.period, cockpit.period.previous, as_of("activity")
     kind = ActivityKind.DELETED_STAFF
     now, before = activity(cockpit, kind, period), activity(cockpit, kind, previous)
-    deleted = activity_figure(cockpit, "deleted_staff", _("Customers who deleted staff"), kind, fresh)
+    deleted = activity_figure(cockpit, "deleted_staff", _("Customers who deleted staff"), kind)
     figures = [
         deleted,
-        Figure("deletions", _("Staff deleted by customers"), now["rows"], before["rows"], kind="count", as_of=fresh,
+        Figure("deletions", _("Staff deleted by customers"), now["rows"], before["rows"], kind="count",
+               as_of=deleted.as_of,
                definition=deleted.definition, previous_definition=deleted.previous_definition,
                members=deleted.value,
                note=_("A customer who deleted two staff members counts twice here, once in the member list.")),
     ]
 
     def per_store(p: Period) -> dict:
+        stored = stored_activity(cockpit, [kind], [(p.start, p.end)], per_store=True)
+        if stored is not None:
+            return {key[3]: row["members"] for key, row in stored[0].items()}, stored[1]
         return dict(_rows(cockpit, MemberActivity).filter(kind=kind, day__range=(p.start, p.end))
-                    .values_list("store").annotate(n=Count("member", distinct=True)).order_by())
+                    .values_list("store").annotate(n=Count("member", distinct=True)).order_by()), fresh
 
-    store_now, store_before = per_store(period), per_store(previous)
+    (store_now, fresh_now), (store_before, fresh_before) = per_store(period), per_store(previous)
+    fresh = older(fresh_now, fresh_before, deleted.as_of)
     stores = {s.pk: s for s in Store.objects.filter(pk__in=[k for k in (*store_now, *store_before) if k])}
     rows = []
     for store_id in sorted(set(store_now) | set(store_before), key=lambda k: (-store_now.get(k, 0), k or 0)):

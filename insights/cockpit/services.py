@@ -4,7 +4,9 @@ campaign members of the preset periods. Each rebuild is one transaction: readers
 until the new ones are complete.
 
 `refresh(full=False)` (every few minutes) rebuilds the members' days, adds the stage moves written
-since the last run and rebuilds the last three days of sales; `refresh_buyers(presets=(7, 30))` and
+since the last run, rebuilds the last three days of sales and activity, and the distinct active
+members of the 7- and 30-day presets and of the last days (insights.cockpit.activity);
+`refresh_buyers(presets=(7, 30))` and
 `refresh_campaign_members(presets=(7, 30))` (hourly) the short presets' buyers and campaign members;
 `refresh(full=True)` (just after midnight) everything.
 `buyer_rows` is also what the cockpit counts live for a period it keeps no summary of, so the two
@@ -397,9 +399,9 @@ def refresh_campaigns(*, now=None, budget: float = CAMPAIGN_BUDGET) -> int:
 
 
 def refresh(*, full: bool = False, now=None) -> dict:
-    """Quick (members, new stage moves, recent sales, recent activity and staff figures, the due
-    campaigns) or full (every summary, the buyers and campaign members of every preset period
-    included)."""
+    """Quick (members, new stage moves, recent sales, recent activity and staff figures, the short
+    presets' and the last days' distinct active members, the due campaigns) or full (every summary, the
+    buyers, campaign members and active members of every preset period included)."""
     from insights.cockpit import activity
 
     now = now or timezone.now()
@@ -409,6 +411,8 @@ def refresh(*, full: bool = False, now=None) -> dict:
         "sales_ms": refresh_sales(full=full, now=now),
         "activity_ms": activity.refresh_activity(full=full, now=now),
         "staff_ms": activity.refresh_staff(full=full, now=now),
+        "period_activity_ms": activity.refresh_period_activity(presets=None if full else QUICK_BUYER_PRESETS,
+                                                               now=now),
         "campaigns_ms": refresh_campaigns(now=now),
     }
     if full:

@@ -241,3 +241,38 @@ def test_the_drill_down_conditions_name_bad_values(db, leaf, where):
     with pytest.raises(DefinitionError) as refused:
         parse({"all": [leaf]})
     assert [e["path"] for e in refused.value.errors] == [where]
+
+
+def test_member_counts_of_the_preset_periods_are_read_from_their_summary(alice, bob, world):
+    from insights.cockpit import activity
+    from insights.models import MemberActivity, PeriodActivity, StageMove, SummaryRun
+
+    counted = SummaryRun.objects.get(name="period_activity").refreshed_at
+    before = {days: _read(alice, days=str(days)) for days in (7, 30, 365)}
+    mine = _read(bob)
+    # With the rows they were counted from gone, the preset periods' figures and chart points stand
+    # (read from the activity per period summary, as of its refresh); a custom period counts live.
+    MemberActivity.objects.all().delete()
+    StageMove.objects.all().delete()
+    for days, figures in before.items():
+        after = _read(alice, days=str(days))
+        for key in ("checked_in", "members_served", "creators_posted", "posts", "media_value", "deleted_staff",
+                    "deletions", f"churn_store_{world['b2'].home_store_id}", "moved_act"):
+            assert after[key].value == figures[key].value, (days, key)
+            assert after[key].as_of == counted, (days, key)
+        points = {k: f.value for k, f in after.items() if k.startswith(("community_trend_", "koc_trend_"))}
+        assert points == {k: f.value for k, f in figures.items() if k in points} and sum(points.values()) > 0
+    assert {k: f.value for k, f in _read(bob).items() if k in ("members_served", "checked_in")} == {
+        k: mine[k].value for k in ("members_served", "checked_in")}
+    today = base.preset_period(1).end
+    custom = _read(alice, start=str(today - timedelta(days=9)), end=str(today))
+    assert custom["checked_in"].value == 0
+    # The next refresh counts them again; every kept window has its brand-wide row, zero or not, and
+    # windows no longer kept (yesterday's) are dropped.
+    stale = PeriodActivity.objects.create(start=today - timedelta(days=40), end=today - timedelta(days=11),
+                                          whole_brand=True, kind="checked_in", members=9, rows=9, computed_at=counted)
+    services.refresh(full=True)
+    assert _read(alice)["checked_in"].value == before[30]["checked_in"].value == 1
+    assert not PeriodActivity.objects.filter(pk=stale.pk).exists()
+    windows = PeriodActivity.objects.filter(whole_brand=True, kind="checked_in")
+    assert windows.count() == len(activity.activity_windows(today)) > 140
