@@ -16,7 +16,8 @@ def register() -> None:
                          store_roles="read", brand_setting=True)
 
     from journeys import privacy, timeline
-    from journeys.queries import today_section
+    from journeys.queries import member_panel, today_section
+    from members import panels
     from scrm import events, overview
 
     events.register_type("journey.entered", _("A member entered a journey"), resource="journeys")
@@ -24,4 +25,6 @@ def register() -> None:
                          resource="journeys")
     privacy.register()
     timeline.register()
+    # The member's open tasks on the member page and the phone's card, which is also the WeCom sidebar's.
+    panels.register("tasks", template="journeys/_member_panel.html", context=member_panel, order=5)
     overview.register("my_tasks", template="journeys/_today.html", context=today_section, order=3, page="today")

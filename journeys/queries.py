@@ -16,6 +16,7 @@ from members.models import MemberTag
 from scrm.models import STORE_ROLES, Role, User
 
 POOL_SHOWN = 5
+MEMBER_SHOWN = 5  # a member's open tasks on their card
 TAGS_SHOWN = 3
 PHONE_PAGE = 100
 EXPORT_MAX = 50_000
@@ -76,6 +77,18 @@ def today_section(user) -> dict:
         overdue = open_tasks(user).filter(store_id=user.store_id, due_at__lt=timezone.now()).count()
     return {"show": True, "tasks": shown, "queued": max(total - len(shown), 0), "pool": pooled,
             "pool_more": max(pool_total - len(pooled), 0), "overdue": overdue, "outcomes": TaskOutcome.choices}
+
+
+def member_panel(member, user) -> dict:
+    """The member's open tasks the user may see, theirs first, then by priority and due time: on the
+    member page, the phone's member card and the WeCom chat sidebar's card, each done in a tap."""
+    rows = open_tasks(user).filter(member_id=member.pk)
+    theirs = Case(When(assignee_id=getattr(user, "pk", None), then=Value(0)), default=Value(1),
+                  output_field=IntegerField())
+    shown = list(with_cards(rows.annotate(theirs=theirs).order_by("theirs", "priority", "due_at", "id"))
+                 [:MEMBER_SHOWN])
+    total = len(shown) if len(shown) < MEMBER_SHOWN else rows.count()
+    return {"member": member, "tasks": shown, "more": total - len(shown), "outcomes": TaskOutcome.choices}
 
 
 def board(queryset: QuerySet) -> QuerySet:
