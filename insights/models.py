@@ -99,12 +99,15 @@ class RFMBoundaries(models.Model):
 class MemberDimension(models.TextChoices):
     SOURCE = "source", _("Source")
     STATE = "state", _("Channel code")
+    TOTAL = "total", _("Every member")
 
 
 class DailyMembers(models.Model):
     """Live members who joined on `day`, per home store and per key of one dimension: by source
     (every member once), or by the state of a channel code they were added through (a member once
-    per state)."""
+    per state); and, under "total" on the day of the refresh, every live member of the store
+    whenever they joined (what the source rows of every day add up to: the pool at a day is this
+    less those who joined after it, so a reading sums the recent days only)."""
 
     day = models.DateField(_("day"))
     store = models.ForeignKey(
@@ -341,8 +344,11 @@ class MemberActivity(models.Model):
         verbose_name = _("member activity per day")
         verbose_name_plural = _("member activity per day")
         constraints = [models.UniqueConstraint(fields=["kind", "day", "member"], name="member_activity_unique")]
-        # The unique key (kind, day, member) serves the brand-wide reads by kind and day.
-        indexes = [models.Index(fields=["store", "kind", "day"], name="member_activity_store")]
+        # The unique key (kind, day, member) serves the brand-wide reads by kind and day; (member, kind)
+        # the quick refresh's "no first order yet" probe and a member's export and erasure, which the
+        # unique key would answer by reading every row of the kind.
+        indexes = [models.Index(fields=["store", "kind", "day"], name="member_activity_store"),
+                   models.Index(fields=["member", "kind"], name="member_activity_member")]
 
     def __str__(self) -> str:
         return f"{self.member_id} {self.kind} {self.day}"

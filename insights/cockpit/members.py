@@ -35,20 +35,39 @@ def _joined_per(cockpit: Cockpit, dimension: str, by: str, period: Period) -> di
     return dict(rows)
 
 
-def _pool(cockpit: Cockpit, period: Period, fresh) -> list[Figure]:
+def _pools(cockpit: Cockpit, period: Period) -> dict:
+    """{home store: (new, new before, pool, pool before, every member now)} of the period and the one before: the
+    store's total less those who joined after each end, so only the days from the period before on
+    are summed (the whole history only for a summary built before the totals were kept)."""
     previous = period.previous
-    rows = _rows(cockpit, DailyMembers).filter(dimension=MemberDimension.SOURCE).aggregate(
-        pool=Sum("members", filter=Q(day__lte=period.end), default=0),
-        pool_before=Sum("members", filter=Q(day__lte=previous.end), default=0),
+    rows = _rows(cockpit, DailyMembers)
+    totals = dict(rows.filter(dimension=MemberDimension.TOTAL).values_list("store").annotate(n=Sum("members"))
+                  .order_by())
+    source = rows.filter(dimension=MemberDimension.SOURCE)
+    if not totals and not DailyMembers.objects.filter(dimension=MemberDimension.TOTAL).exists():
+        totals = dict(source.values_list("store").annotate(n=Sum("members")).order_by())
+    recent = {store: rest for store, *rest in source.filter(day__gte=previous.start).values_list("store").annotate(
         new=Sum("members", filter=Q(day__range=(period.start, period.end)), default=0),
-        new_before=Sum("members", filter=Q(day__range=(previous.start, previous.end)), default=0),
-    )
+        before=Sum("members", filter=Q(day__range=(previous.start, previous.end)), default=0),
+        after=Sum("members", filter=Q(day__gt=period.end), default=0),
+        after_before=Sum("members", filter=Q(day__gt=previous.end), default=0)).order_by()}
+    out = {}
+    for store in set(totals) | set(recent):
+        total = totals.get(store, 0)
+        new, before, after, after_before = recent.get(store, (0, 0, 0, 0))
+        out[store] = (new, before, total - after, total - after_before, total)
+    return out
+
+
+def _pool(cockpit: Cockpit, period: Period, fresh, pools: dict) -> list[Figure]:
+    previous = period.previous
+    new, new_before, pool, pool_before = (sum(v[i] for v in pools.values()) for i in range(4))
     return [
-        Figure("pool", _("Members in the pool"), rows["pool"], rows["pool_before"], as_of=fresh,
+        Figure("pool", _("Members in the pool"), pool, pool_before, as_of=fresh,
                definition=cockpit.where(d.joined_by(period.end)),
                previous_definition=cockpit.where(d.joined_by(previous.end)),
                note=_("Live members who joined by the period's last day.")),
-        Figure("new_members", _("New members"), rows["new"], rows["new_before"], as_of=fresh,
+        Figure("new_members", _("New members"), new, new_before, as_of=fresh,
                definition=cockpit.where(d.joined(period)), previous_definition=cockpit.where(d.joined(previous))),
     ]
 
@@ -100,18 +119,13 @@ def _channel_code_names(states) -> dict:
     return dict(ChannelCode.objects.filter(state__in=list(states)).values_list("state", "name"))
 
 
-def _by_store(cockpit: Cockpit, period: Period, fresh) -> Table:
+def _by_store(cockpit: Cockpit, period: Period, fresh, pools: dict) -> Table:
     previous = period.previous
-    rows = {store: (new, before, pool, pool_before) for store, new, before, pool, pool_before in (
-        _rows(cockpit, DailyMembers).filter(dimension=MemberDimension.SOURCE).values_list("store")
-        .annotate(new=Sum("members", filter=Q(day__range=(period.start, period.end)), default=0),
-                  before=Sum("members", filter=Q(day__range=(previous.start, previous.end)), default=0),
-                  pool=Sum("members", filter=Q(day__lte=period.end), default=0),
-                  pool_before=Sum("members", filter=Q(day__lte=previous.end), default=0))
-        .order_by())}
+    rows = pools
     stores = {s.pk: s for s in Store.objects.visible_to(cockpit.actor).filter(pk__in=[k for k in rows if k])}
     out = []
-    for store_id, (new, before, pool, pool_before) in sorted(rows.items(), key=lambda kv: (-kv[1][0], kv[0] or 0)):
+    order = sorted(rows.items(), key=lambda kv: (-kv[1][0], kv[0] or 0))
+    for store_id, (new, before, pool, pool_before, _total) in order:
         store = stores.get(store_id)
         label = f"{store.code} {store.name}" if store else _("No home store")
         leaf = d.home_store(store_id)
@@ -129,6 +143,7 @@ def _by_store(cockpit: Cockpit, period: Period, fresh) -> Table:
 
 def pool_section(cockpit: Cockpit) -> SectionData:
     period, fresh = cockpit.period, as_of("members")
+    pools = _pools(cockpit, period)
     states = _rows(cockpit, DailyMembers).filter(dimension=MemberDimension.STATE).values_list("key", flat=True)
     names = _channel_code_names(set(states.filter(day__gte=period.previous.start, day__lte=period.end)))
     source_labels = dict(Source.choices)
@@ -139,9 +154,9 @@ def pool_section(cockpit: Cockpit) -> SectionData:
         _breakdown(cockpit, period, fresh, dimension=MemberDimension.STATE, key_label=lambda k: names.get(k, k),
                    leaf=d.joined_via, table_key="members_by_channel_code",
                    title=_("New members by channel code"), header=_("Channel code")),
-        _by_store(cockpit, period, fresh),
+        _by_store(cockpit, period, fresh, pools),
     ]
-    section = SectionData("pool", _("Member pool"), figures=_pool(cockpit, period, fresh), tables=tables,
+    section = SectionData("pool", _("Member pool"), figures=_pool(cockpit, period, fresh, pools), tables=tables,
                           charts=[_trend(cockpit, period, fresh)])
     if fresh is None:
         section.notes.append(_("The members summary has not been built yet: it is at the next scheduled refresh."))

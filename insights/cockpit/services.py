@@ -50,6 +50,10 @@ SELECT (m.created_at AT TIME ZONE %(tz)s)::date, m.home_store_id, 'source', m.so
   FROM {members_sql.MEMBER} m WHERE {members_sql.live('m')}
  GROUP BY 1, 2, 4
 UNION ALL
+SELECT %(today)s, m.home_store_id, 'total', '', count(*)
+  FROM {members_sql.MEMBER} m WHERE {members_sql.live('m')}
+ GROUP BY 2
+UNION ALL
 SELECT (m.created_at AT TIME ZONE %(tz)s)::date, m.home_store_id, 'state', left(r.state, 64), count(DISTINCT m.id)
   FROM {members_sql.MEMBER} m JOIN {members_sql.STAFF_RELATION} r ON r.member_id = m.id AND r.state <> ''
  WHERE {members_sql.live('m')}
@@ -125,13 +129,14 @@ def _mark(cursor, name: str, started: float, now, watermark: int | None = None) 
 
 
 def refresh_members(*, now=None) -> int:
-    """Members joined per day, per home store, by source and by channel code: rebuilt whole (one
-    pass over the members; merges and erasures change past days too)."""
+    """Members joined per day, per home store, by source and by channel code, and every member per
+    home store: rebuilt whole (one statement over the members, so the totals are the days' sums;
+    merges and erasures change past days too)."""
     now, started = now or timezone.now(), time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL work_mem = '128MB'")
         cursor.execute(f"DELETE FROM {DAILY_MEMBERS}")
-        cursor.execute(_MEMBERS_SQL, _params())
+        cursor.execute(_MEMBERS_SQL, {**_params(), "today": timezone.localdate(now)})
         return _mark(cursor, "members", started, now)
 
 

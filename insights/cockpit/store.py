@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
-from django.db.models import Count, Min, Q, Sum
+from django.db.models import Count, Min, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -17,8 +17,8 @@ from insights.cockpit import definitions as d
 from insights.cockpit.activity import FIRST_ORDER
 from insights.cockpit.base import Cockpit, Figure, Row, SectionData, Table, ratio, register_section
 from insights.cockpit.engagement import activity
-from insights.cockpit.members import _rows, as_of
-from insights.models import ActivityKind, DailyMembers, MemberActivity, MemberDimension, StaffDay, StaffMetric
+from insights.cockpit.members import _pools, _rows, as_of
+from insights.models import ActivityKind, MemberActivity, StaffDay, StaffMetric
 from scrm.errors import InvalidInput
 from scrm.models import User
 
@@ -38,8 +38,8 @@ def resources_section(cockpit: Cockpit) -> SectionData:
     period, previous = cockpit.period, cockpit.period.previous
     today = timezone.localdate(cockpit.now)
     fresh, bought_fresh = as_of("members"), as_of("activity")
-    pool = _rows(cockpit, DailyMembers).filter(dimension=MemberDimension.SOURCE).aggregate(
-        now=Sum("members", default=0), before=Sum("members", filter=Q(day__lte=previous.end), default=0))
+    pools = _pools(cockpit, period).values()
+    pool = {"now": sum(p[4] for p in pools), "before": sum(p[3] for p in pools)}
     first_orders = _rows(cockpit, MemberActivity).filter(kind=FIRST_ORDER)
     converted = first_orders.count()
     # Converted by the end of the period before: a first order by then, of a member who had joined

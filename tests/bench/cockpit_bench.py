@@ -28,6 +28,10 @@ created again) on the server DATABASE_URL points at (the embedded one by default
    leaderboard, overdue tasks) for the manager, for every preset period (read from the summaries)
    and for a custom 45-day period (buyers counted live), --repeat times each, and prints the
    median and the worst.
+
+With --keep the database stays; --reuse times it again (after a change of the cockpit's code) without
+generating the rows: it migrates it, then refreshes and reads as above (rows are those of the first
+run's day: periods ending today see them shifted by the days since).
 """
 
 from __future__ import annotations
@@ -299,17 +303,27 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--database", default="bench_siyu_cockpit")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--reuse", action="store_true",
+                        help="time a database kept by an earlier run (--keep) of the same size: migrate it, "
+                             "refresh and read, without generating the rows again")
     args = parser.parse_args()
 
     from insights.cockpit import base, services
     from scrm.models import Role, Store, User
 
     original = connection.settings_dict["NAME"]
-    log(f"creating database {args.database} and migrating")
-    create_database(args.database)
     try:
-        now = timezone.now()
-        generate(args.members, args.orders, now, args.batch)
+        if args.reuse:
+            from django.core.management import call_command
+
+            log(f"migrating the kept database {args.database}")
+            connection.close()
+            connection.settings_dict["NAME"] = args.database
+            call_command("migrate", verbosity=0)
+        else:
+            log(f"creating database {args.database} and migrating")
+            create_database(args.database)
+            generate(args.members, args.orders, timezone.now(), args.batch)
         results = []
         started = time.perf_counter()
         full = services.refresh(full=True)
@@ -323,9 +337,10 @@ def main() -> None:
         started = time.perf_counter()
         services.refresh_campaign_members(presets=services.QUICK_BUYER_PRESETS)
         results.append(("refresh, campaign members of 7 and 30 days", time.perf_counter() - started, None, None))
-        operator = User.objects.create(username="alice", role=Role.OPERATOR)
+        operator = User.objects.update_or_create(username="alice", defaults={"role": Role.OPERATOR})[0]
         store = Store.objects.order_by("pk").first()
-        manager = User.objects.create(username="bob", role=Role.STORE_MANAGER, store=store)
+        manager = User.objects.update_or_create(username="bob", defaults={"role": Role.STORE_MANAGER,
+                                                                         "store": store})[0]
         today = timezone.localdate()
         periods = [base.preset_period(d, today=today) for d in base.PRESETS] + [
             base.Period(today - datetime.timedelta(days=59), today - datetime.timedelta(days=15))]

@@ -276,3 +276,19 @@ def test_member_counts_of_the_preset_periods_are_read_from_their_summary(alice, 
     assert not PeriodActivity.objects.filter(pk=stale.pk).exists()
     windows = PeriodActivity.objects.filter(whole_brand=True, kind="checked_in")
     assert windows.count() == len(activity.activity_windows(today)) > 140
+
+
+def test_the_pool_is_the_stores_totals_less_who_joined_after(alice, bob, store_a, world):
+    from django.db.models import Sum
+
+    from insights.models import DailyMembers
+
+    rows = DailyMembers.objects.filter(store=store_a)
+    total = rows.get(dimension="total").members
+    assert total == rows.filter(dimension="source").aggregate(n=Sum("members"))["n"] == 4
+    # The totals alone make the pool now: with the days before the period before gone, it stands;
+    # the pool at the end of the period before is the total less who joined since.
+    assert rows.filter(dimension="source", day__lt=base.preset_period(30).previous.start).delete()[0] > 0
+    f = _read(bob, page="store")
+    assert (f["store_members"].value, f["store_members"].previous) == (4, 2)
+    assert _read(alice, store=str(store_a.pk))["pool"].value == 4
