@@ -16,7 +16,8 @@ seeds stores, staff and members (each with a phone identity), then:
 3. POSTs every body to /api/v1/orders/batch/ from --clients concurrent keep-alive HTTP clients with
    an API key, and checks every answer (all created, no invalid item);
 4. POSTs the first bodies again: a retried sync, answered from the existing orders (none created);
-5. records fresh copies of some bodies in-process through services.record_orders (no HTTP, no JSON);
+5. records fresh copies of some bodies in-process through services.record_orders (no HTTP, no JSON),
+   with the CPU it and its PostgreSQL backend use per 1,000 orders;
 6. COPYs the same order and line rows into tables shaped like orders_order / orders_orderline
    (same indexes and checks) in one transaction: the floor of writing these rows at all.
 """
@@ -279,6 +280,18 @@ def raw_copy(items: list[dict]) -> float:
     return time.perf_counter() - started
 
 
+def backend_cpu() -> float | None:
+    """CPU seconds used so far by this connection's PostgreSQL backend (Linux, server on this host), or None."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=200_000)
@@ -297,6 +310,7 @@ def main() -> None:
     from scrm.services import api_keys
 
     wall = time.perf_counter()
+    load_at_start = os.getloadavg()
     original = connection.settings_dict["NAME"]
     log(f"creating database {args.database} and migrating")
     create_database(args.database)
@@ -340,10 +354,12 @@ def main() -> None:
     log(f"in-process: services.record_orders on {n_service:,} fresh orders, one thread")
     fresh = build_items(n_service, args.members, first_member, "SVC", random.Random(42))
     operator = User.objects.get(username="bench_operator")
+    backend_before, python_before = backend_cpu(), time.process_time()
     started = time.perf_counter()
     for i in range(0, n_service, BATCH):
         services.record_orders(items=fresh[i : i + BATCH], actor=operator)
     service_s = time.perf_counter() - started
+    python_cpu, backend_after = time.process_time() - python_before, backend_cpu()
     assert OrderLine.objects.count() == lines_total + sum(len(i["lines"]) for i in fresh)
 
     log(f"raw COPY of the same {args.orders:,} orders and {lines_total:,} lines")
@@ -360,7 +376,15 @@ def main() -> None:
     for label, n, seconds in rows:
         print(f"{label:<58} {n:>9,} {seconds:>8.1f} {n / seconds:>9,.0f}")
     print(f"API request latency (1,000 orders): p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms")
-    print(f"target: >= 5,000 orders/s through the API: {'met' if args.orders / api_s >= 5000 else 'NOT met'}")
+    per_batch = 1000 * BATCH / n_service
+    if backend_before is not None and backend_after is not None:
+        print(f"in-process CPU per 1,000 orders: Python {python_cpu * per_batch:.0f} ms, "
+              f"its PostgreSQL backend {(backend_after - backend_before) * per_batch:.0f} ms")
+    ratio = copy_s / api_s
+    print(f"API / raw COPY: {ratio:.2f} (target >= 0.5: {'met' if ratio >= 0.5 else 'NOT met'}); "
+          f"target >= 5,000 orders/s through the API: {'met' if args.orders / api_s >= 5000 else 'NOT met'}")
+    print("load average (1, 5, 15 min) at start {:.2f} {:.2f} {:.2f}, at end {:.2f} {:.2f} {:.2f}".format(
+        *load_at_start, *os.getloadavg()))
 
     connection.close()
     connection.settings_dict["NAME"] = original
