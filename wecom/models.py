@@ -1,7 +1,8 @@
 """What Siyu keeps of the brand's WeCom corp: its staff, external contacts and follow relations (with
 a digest of what was last written, so a re-run writes only what changed), sync runs with a cursor per
 staff member, callback events stored before they are processed, corp-tag links, channel codes,
-welcome sends and handovers. Members, relations and tags themselves stay in the member centre."""
+welcome sends and handovers (customers and groups). Members, relations and tags themselves stay in
+the member centre."""
 
 from __future__ import annotations
 
@@ -521,6 +522,43 @@ class HandoverItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.handover_id}/{self.contact_id}"
+
+
+class GroupItemStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    DONE = "done", _("Done")
+    LIMIT = "limit", _("Limit reached (handed over twice in 90 days)")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled before it was sent")
+
+
+class HandoverGroup(models.Model):
+    """One customer group of the leaver in a handover. WeCom moves a group at once (or names it in
+    failed_chat_list), so a group is queued until its call comes back, then final."""
+
+    handover = models.ForeignKey(Handover, on_delete=models.CASCADE, related_name="groups", db_index=False)
+    group = models.ForeignKey("CustomerGroup", verbose_name=_("group"), on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(_("status"), max_length=10, choices=GroupItemStatus.choices,
+                              default=GroupItemStatus.QUEUED)
+    errcode = models.IntegerField(_("WeCom errcode"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+
+    objects = ScopedManager()
+    store_scope_field = "handover__store"
+
+    class Meta:
+        verbose_name = _("handover group")
+        verbose_name_plural = _("handover groups")
+        constraints = [models.UniqueConstraint(fields=["handover", "group"], name="wecom_handover_group_unique")]
+        indexes = [
+            models.Index(fields=["handover", "status"], name="wecom_hgroup_status"),
+            # What was sent to a receiver in the last 24 hours (WeCom's 300 chats a day to one owner).
+            models.Index(fields=["sent_at"], name="wecom_hgroup_sent", condition=Q(sent_at__isnull=False)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.handover_id}/{self.group_id}"
 
 
 class ConnectionState(models.Model):

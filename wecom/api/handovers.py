@@ -1,5 +1,6 @@
-"""API: handovers (under /api/v1/wecom/): list, read and start handovers, and page through a
-handover's customers with their statuses. Store managers and store-bound keys reach their store's."""
+"""API: handovers (under /api/v1/wecom/): list, read and start handovers (with their customers' and
+customer groups' counts by status), and page through a handover's customers with their statuses.
+Store managers and store-bound keys reach their store's."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from scrm.errors import InvalidInput
 from wecom.handover_filters import HandoverFilterSet, HandoverItemFilterSet
 from wecom.models import Handover, HandoverItem, HandoverKind, WecomStaff
 from wecom.services import handover as service
+from wecom.services import handover_groups
 
 
 class StaffRefSerializer(serializers.ModelSerializer):
@@ -29,18 +31,26 @@ class HandoverSerializer(serializers.ModelSerializer):
     from_staff = StaffRefSerializer(read_only=True)
     to_staff = StaffRefSerializer(read_only=True)
     store = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    counts = serializers.SerializerMethodField()
+    counts = serializers.SerializerMethodField(help_text="Customers by status, and their total.")
+    group_counts = serializers.SerializerMethodField(
+        help_text="The leaver's customer groups by status (queued, done, limit, failed, cancelled), and their total.")
 
     class Meta:
         model = Handover
         fields = ["id", "kind", "status", "from_staff", "to_staff", "store", "message", "created_at",
-                  "finished_at", "counts"]
+                  "finished_at", "counts", "group_counts"]
 
     def get_counts(self, obj) -> dict[str, int]:
         counts = self.context.get("counts")
         if counts is not None and obj.pk in counts:
             return counts[obj.pk]
         return service.counts_for([obj.pk])[obj.pk]
+
+    def get_group_counts(self, obj) -> dict[str, int]:
+        counts = self.context.get("group_counts")
+        if counts is not None and obj.pk in counts:
+            return counts[obj.pk]
+        return handover_groups.counts_for([obj.pk])[obj.pk]
 
 
 class HandoverInputSerializer(serializers.Serializer):
@@ -83,8 +93,9 @@ class HandoverViewSet(ScopedCreateListRetrieveViewSet):
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        counts = service.counts_for([h.pk for h in page])
-        return self.get_paginated_response(HandoverSerializer(page, many=True, context={"counts": counts}).data)
+        ids = [h.pk for h in page]
+        context = {"counts": service.counts_for(ids), "group_counts": handover_groups.counts_for(ids)}
+        return self.get_paginated_response(HandoverSerializer(page, many=True, context=context).data)
 
     @idempotent
     def create(self, request, *args, **kwargs):

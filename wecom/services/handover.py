@@ -7,7 +7,10 @@ batches of at most 100 (WeCom's limit per call), records the intent (`sent_at`) 
 maps each customer's errcode to a status. A call whose outcome is unknown (timeout, network) is
 settled by reading `transfer_result` back before anything is sent again, never by resending. A
 periodic poll reads `transfer_result` for waiting customers; a done customer moves in the member
-centre too (the receiver follows, and owns the member if the leaver did)."""
+centre too (the receiver follows, and owns the member if the leaver did).
+
+A handover of all the leaver's customers takes their customer groups along (wecom.services.
+handover_groups, sent by the same worker after the customers); it is finished when both are final."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -27,7 +30,9 @@ from scrm.actors import SystemActor, actor_user
 from scrm.errors import Forbidden, InvalidInput, NotInScope
 from wecom.client import errors, get_client
 from wecom.models import (
+    GroupItemStatus,
     Handover,
+    HandoverGroup,
     HandoverItem,
     HandoverKind,
     HandoverStatus,
@@ -37,6 +42,7 @@ from wecom.models import (
     WecomFollow,
     WecomStaff,
 )
+from wecom.services import handover_groups
 
 log = logging.getLogger(__name__)
 
@@ -171,8 +177,9 @@ def _write_items(handover: Handover, external_userids: list[str] | None) -> int:
 
 
 def create_handover(*, actor, request: HandoverRequest) -> Handover:
-    """Hand `request.from_staff`'s customers (all, or the named subset) to `request.to_staff`. Writes
-    the items and queues the sending once the transaction commits."""
+    """Hand `request.from_staff`'s customers (all, or the named subset) to `request.to_staff`, and,
+    when all are handed over, the customer groups they own. Writes the items and the groups and queues
+    the sending once the transaction commits."""
     if not can_hand_over(actor):
         raise Forbidden(permissions.refusal(actor, RESOURCE), details={"scope": [f"{RESOURCE}:write"]})
     leaver, receiver = _check_request(actor, request)
@@ -184,15 +191,17 @@ def create_handover(*, actor, request: HandoverRequest) -> Handover:
             message=request.message, created_by=actor_user(actor),
         )
         count = _write_items(handover, request.external_userids)
-        if count == 0:
+        groups = handover_groups.write_groups(handover) if request.external_userids is None else 0
+        if count == 0 and groups == 0:
             raise InvalidInput(
-                _("This staff member has no customers to hand over (or they are already being handed over)."),
+                _("This staff member has no customers or groups to hand over (or they are already being "
+                  "handed over)."),
                 details={"external_userids": [_("No customers to hand over.")]}, code="nothing_to_hand_over",
             )
         from wecom.tasks import handovers as tasks
 
         transaction.on_commit(lambda: tasks.send_handover.delay(handover.pk))
-    log.info("handover %s created: %s customers", handover.pk, count)
+    log.info("handover %s created: %s customers, %s groups", handover.pk, count, groups)
     return handover
 
 
@@ -203,6 +212,8 @@ def create_handover(*, actor, request: HandoverRequest) -> Handover:
 class SendResult:
     sent: int = 0
     calls: int = 0
+    groups_sent: int = 0
+    group_calls: int = 0
     retry_after: float | None = None  # set when the work paused (rate limit, outage)
 
 
@@ -284,7 +295,8 @@ def _send_batch(client, handover: Handover, rows: list[tuple[int, str]]) -> None
 
 def send_queued(*, handover_id: int, client=None) -> SendResult:
     """Send a running handover's queued customers, 100 a call, until none is left or WeCom asks to
-    wait. Items of an earlier call whose outcome is unknown are settled first."""
+    wait, then its queued groups (100 a call, up to the receiver's 300 a day). Items and groups of an
+    earlier call whose outcome is unknown are settled first."""
     result = SendResult()
     handover = Handover.objects.select_related("from_staff", "to_staff").filter(
         pk=handover_id, status=HandoverStatus.RUNNING).first()
@@ -297,6 +309,7 @@ def send_queued(*, handover_id: int, client=None) -> SendResult:
             result.calls += 1
             _send_batch(client, handover, rows)
             result.sent += len(rows)
+        handover_groups.send_queued(handover=handover, client=client, settle_after=SETTLE_AFTER, result=result)
     except errors.RateLimited as exc:
         result.retry_after = exc.retry_after
     except errors.Unavailable:
@@ -473,12 +486,16 @@ def on_transfer_fail(event) -> None:
 
 
 def finish_if_complete(*, handover_id: int) -> bool:
-    """A running handover with no customer queued or waiting is finished (cancelled when every item
-    was cancelled before it was sent). Conditional: runs any number of times."""
+    """A running handover with no customer queued or waiting and no group queued is finished
+    (cancelled when every item and group was cancelled before it was sent). Conditional: runs any
+    number of times."""
     active = HandoverItem.objects.filter(handover_id=handover_id, status__in=ACTIVE_ITEMS)
-    if active.exists():
+    if active.exists() or HandoverGroup.objects.filter(handover_id=handover_id,
+                                                       status=GroupItemStatus.QUEUED).exists():
         return False
-    sent = HandoverItem.objects.filter(handover_id=handover_id).exclude(status=ItemStatus.CANCELLED).exists()
+    sent = (HandoverItem.objects.filter(handover_id=handover_id).exclude(status=ItemStatus.CANCELLED).exists()
+            or HandoverGroup.objects.filter(handover_id=handover_id)
+            .exclude(status=GroupItemStatus.CANCELLED).exists())
     return bool(
         Handover.objects.filter(pk=handover_id, status=HandoverStatus.RUNNING).update(
             status=HandoverStatus.DONE if sent else HandoverStatus.CANCELLED, finished_at=timezone.now())
@@ -487,12 +504,14 @@ def finish_if_complete(*, handover_id: int) -> bool:
 
 @transaction.atomic
 def cancel_queued(*, handover: Handover, actor) -> int:
-    """Stop what has not been sent yet: queued customers nobody has claimed are cancelled; those
-    already sent go on until WeCom reports them."""
+    """Stop what has not been sent yet: queued customers and groups nobody has claimed are cancelled;
+    those already sent go on until WeCom reports them. Returns the customers cancelled."""
     if not can_hand_over(actor):
         raise Forbidden(permissions.refusal(actor, RESOURCE), details={"scope": [f"{RESOURCE}:write"]})
     n = HandoverItem.objects.filter(handover=handover, status=ItemStatus.QUEUED, sent_at__isnull=True).update(
         status=ItemStatus.CANCELLED, updated_at=timezone.now())
+    HandoverGroup.objects.filter(handover=handover, status=GroupItemStatus.QUEUED, sent_at__isnull=True).update(
+        status=GroupItemStatus.CANCELLED, updated_at=timezone.now())
     finish_if_complete(handover_id=handover.pk)
     return n
 
@@ -501,10 +520,12 @@ def cancel_queued(*, handover: Handover, actor) -> int:
 
 
 def due_handovers() -> list[int]:
-    """Running handovers with customers to send or to read back."""
+    """Running handovers with customers to send or to read back, or groups to send."""
+    items = HandoverItem.objects.filter(handover=OuterRef("pk"), status__in=ACTIVE_ITEMS)
+    groups = HandoverGroup.objects.filter(handover=OuterRef("pk"), status=GroupItemStatus.QUEUED)
     return list(
-        Handover.objects.filter(status=HandoverStatus.RUNNING, items__status__in=ACTIVE_ITEMS)
-        .values_list("pk", flat=True).distinct().order_by("pk")[:500]
+        Handover.objects.filter(Q(Exists(items)) | Q(Exists(groups)), status=HandoverStatus.RUNNING)
+        .values_list("pk", flat=True).order_by("pk")[:500]
     )
 
 

@@ -11,8 +11,9 @@ from wecom.services import handover as service
 @shared_task(name="wecom.tasks.send_handover", ignore_result=True, acks_late=True, soft_time_limit=540,
              time_limit=600, bind=True, max_retries=None)
 def send_handover(self, handover_id: int) -> int:
-    """Send a handover's queued customers; paused by WeCom (rate limit, outage), it runs again later
-    and resumes with what is still queued."""
+    """Send a handover's queued customers and groups; paused by WeCom (rate limit, outage), it runs
+    again later and resumes with what is still queued (groups past the receiver's 300 a day wait for
+    the periodic task)."""
     result = service.send_queued(handover_id=handover_id)
     if result.retry_after is not None:
         send_handover.apply_async((handover_id,), countdown=max(1.0, result.retry_after))
@@ -23,7 +24,8 @@ def send_handover(self, handover_id: int) -> int:
              time_limit=600)
 def poll_handovers() -> int:
     """Periodic: for every running handover, send what is still queued (the items are the outbox, so
-    work queued while the broker was down is not lost) and read WeCom's transfer results."""
+    work queued while the broker was down is not lost, groups held back by the daily limit go once
+    the receiver's last 24 hours allow) and read WeCom's transfer results."""
     from wecom.client import errors
 
     n = 0

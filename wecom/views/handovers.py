@@ -1,6 +1,7 @@
 """Screens: handovers. The list (operators see every store's, store managers their own), the form
 that starts one (staff pickers cut to the user's stores), and a handover's page with its counts by
-status and its customers, refreshed by htmx while it runs; queued customers can be cancelled."""
+status and its customers and customer groups, refreshed by htmx while it runs; queued customers and
+groups can be cancelled."""
 
 from __future__ import annotations
 
@@ -19,8 +20,12 @@ from scrm.errors import ServiceError
 from scrm.models import Role
 from scrm.scoping import get_visible_or_404
 from wecom.handover_filters import HandoverFilterSet, HandoverItemFilterSet
-from wecom.models import Handover, HandoverItem, HandoverKind, HandoverStatus, WecomStaff
+from wecom.models import Handover, HandoverGroup, HandoverItem, HandoverKind, HandoverStatus, WecomStaff
 from wecom.services import handover as service
+from wecom.services import handover_groups
+
+# Groups listed on a handover's page (a leaver owns a few dozen; the counts cover them all).
+GROUPS_SHOWN = 300
 
 ROLES = (Role.OPERATOR, Role.STORE_MANAGER)
 
@@ -77,8 +82,9 @@ class HandoverListView(ScopedListView):
         context["can_hand_over"] = service.can_hand_over(self.request.user)
         rows = list(context["object_list"])
         counts = service.counts_for([h.pk for h in rows])
+        group_counts = handover_groups.counts_for([h.pk for h in rows])
         for h in rows:
-            h.item_counts = counts[h.pk]
+            h.item_counts, h.group_counts = counts[h.pk], group_counts[h.pk]
         context["object_list"] = rows
         return context
 
@@ -108,7 +114,8 @@ def handover_create(request):
 
 class HandoverDetailView(ScopedListView):
     """A handover's page: who to whom, counts by status, its customers (paged, filterable by
-    status). Its htmx partial is the progress block the page polls while the handover runs."""
+    status) and its groups. Its htmx partial is the progress block the page polls while the handover
+    runs."""
 
     allowed_roles = ROLES
     queryset = HandoverItem.objects.select_related("contact__member").order_by("id")
@@ -122,11 +129,15 @@ class HandoverDetailView(ScopedListView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         items = list(context["object_list"])
+        group_counts = handover_groups.status_counts(self.handover)
         member_ids = {i.contact.member_id for i in items if i.contact.member_id}
         visible = set(Member.live.visible_to(self.request.user).filter(pk__in=member_ids).values_list("pk", flat=True))
         context.update(
             handover=self.handover, items=items, visible_members=visible,
             status_counts=service.status_counts(self.handover),
+            group_counts=group_counts, group_total=sum(c["count"] for c in group_counts),
+            groups=list(HandoverGroup.objects.visible_to(self.request.user).filter(handover=self.handover)
+                        .select_related("group").order_by("id")[:GROUPS_SHOWN]),
             running=self.handover.status == HandoverStatus.RUNNING,
             can_cancel=service.can_hand_over(self.request.user) and self.handover.status == HandoverStatus.RUNNING,
         )
