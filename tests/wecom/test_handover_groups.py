@@ -6,9 +6,11 @@ when customers and groups are final; scoping, the page and the API's counts."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
@@ -188,6 +190,35 @@ def test_running_again_sends_no_group_twice(make_corp, alice, staff):
         start(alice, staff["carol"], staff["frank"])  # the groups are erin's now
     assert exc.value.code == "nothing_to_hand_over"
     assert handover_groups.write_groups(handover) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workers_at_once_send_no_group_twice_nor_past_the_days_limit(make_corp, alice, staff):
+    server = corp_for(make_corp, 200)
+    server.set_limits({"per_minute": 10_000, "concurrency": 50, "latency": 0.2})
+    seed_groups(server.corp, staff["carol"], 200)
+    seed_groups(server.corp, staff["frank"], 200)
+    handovers = [start(alice, staff["carol"], staff["erin"]), start(alice, staff["frank"], staff["erin"])]
+    results, failures = [], []
+
+    def run(handover_id):
+        try:
+            results.append(service.send_queued(handover_id=handover_id))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(h.pk,)) for h in handovers for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert failures == []
+    assert sum(r.groups_sent for r in results) == 300 and server.calls(ON_JOB) == 3
+    assert HandoverGroup.objects.filter(status=GroupItemStatus.DONE).count() == 300
+    assert HandoverGroup.objects.filter(status=GroupItemStatus.QUEUED, sent_at__isnull=True).count() == 100
+    assert all(len(t) == 1 for t in server.corp.chat_transfers.values())
 
 
 def test_an_unknown_outcome_is_read_back_not_resent(make_corp, alice, staff):
