@@ -123,16 +123,18 @@ def lock(keys) -> None:
 
 
 def owners(keys) -> dict[IdentityKey, int]:
-    """Which member holds each key (absent keys are left out), in one query."""
+    """Which member holds each key (absent keys are left out), in one query: one probe of the unique
+    index per key (LATERAL ... LIMIT 1), whatever the table's statistics say; a plain join was
+    planned as a hash over every identity when they lagged behind a table being filled."""
     keys = list(keys)
     if not keys:
         return {}
     with connection.cursor() as cursor:
         cursor.execute(
-            """SELECT i.channel, i.namespace, i.external_id, i.member_id
+            """SELECT k.channel, k.namespace, k.external_id, i.member_id
             FROM unnest(%s::text[], %s::text[], %s::text[]) AS k(channel, namespace, external_id)
-            JOIN members_identity i
-              ON i.channel = k.channel AND i.namespace = k.namespace AND i.external_id = k.external_id""",
+            CROSS JOIN LATERAL (SELECT member_id FROM members_identity i WHERE i.channel = k.channel
+                                AND i.namespace = k.namespace AND i.external_id = k.external_id LIMIT 1) i""",
             [array(k.channel for k in keys), array(k.namespace for k in keys), array(k.external_id for k in keys)],
         )
         return {IdentityKey(c, n, e): member_id for c, n, e, member_id in cursor.fetchall()}
