@@ -100,6 +100,7 @@ class MemberDimension(models.TextChoices):
     SOURCE = "source", _("Source")
     STATE = "state", _("Channel code")
     TOTAL = "total", _("Every member")
+    CONVERTED = "bought", _("Converted")
 
 
 class DailyMembers(models.Model):
@@ -107,7 +108,9 @@ class DailyMembers(models.Model):
     (every member once), or by the state of a channel code they were added through (a member once
     per state); and, under "total" on the day of the refresh, every live member of the store
     whenever they joined (what the source rows of every day add up to: the pool at a day is this
-    less those who joined after it, so a reading sums the recent days only)."""
+    less those who joined after it, so a reading sums the recent days only). "bought": members
+    with a first order (the activity summary's), on the later of the day they joined and the day of
+    that order, the day from which they count as converted members (rebuilt with the activity)."""
 
     day = models.DateField(_("day"))
     store = models.ForeignKey(

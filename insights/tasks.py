@@ -40,7 +40,8 @@ def queue_rescore(order_ids: list[int], member_ids: list[int]) -> None:
     name="insights.tasks.refresh_cockpit", ignore_result=True, acks_late=True, soft_time_limit=840, time_limit=900
 )
 def refresh_cockpit() -> dict:
-    """Every 15 minutes: the cockpit's members per day, new stage moves, the last three days of sales."""
+    """Every 15 minutes: the cockpit's members per day, new stage moves, the last three days of sales and
+    activity, the distinct active members of the 7- and 30-day presets and of the last days."""
     return cockpit_services.refresh(full=False)
 
 

@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from communities.models import CheckIn, Community, CommunityMembership, Event, SignUp
-from insights.models import ActivityKind, MemberActivity, StaffDay, StaffMetric
+from insights.models import ActivityKind, DailyMembers, MemberActivity, StaffDay, StaffMetric
 from journeys import sql as journeys_sql
 from koc.models import Creator, Post
 from loyalty.orders import sql as orders_sql
@@ -89,6 +89,15 @@ SELECT '{FIRST_ORDER}', (f.at AT TIME ZONE %(tz)s)::date, m.id, m.home_store_id,
   JOIN {members_sql.MEMBER} m ON m.id = f.member_id AND {members_sql.live('m')}
  WHERE NOT EXISTS (SELECT 1 FROM {MEMBER_ACTIVITY} a WHERE a.kind = '{FIRST_ORDER}' AND a.member_id = m.id)"""
 
+# The store page's converted members: each live member with a first order, on the later of the day
+# they joined and that order's, under their home store now (members' summary, dimension "converted").
+_CONVERTED_SQL = f"""
+INSERT INTO {{daily_members}} (day, store_id, dimension, key, members)
+SELECT greatest(a.day, (m.created_at AT TIME ZONE %(tz)s)::date), m.home_store_id, 'bought', '', count(*)
+  FROM {MEMBER_ACTIVITY} a JOIN {members_sql.MEMBER} m ON m.id = a.member_id AND {members_sql.live('m')}
+ WHERE a.kind = '{FIRST_ORDER}'
+ GROUP BY 1, 2"""
+
 FIRST_ORDER_EXISTS = (f"EXISTS (SELECT 1 FROM {orders_sql.ORDER} o WHERE o.member_id = {{m}}.id "
                       "AND o.placed_at < %s AND o.refunded_amount < o.total_amount)")
 
@@ -124,8 +133,9 @@ def _start_of(day: datetime.date) -> datetime.datetime:
 
 def refresh_activity(*, full: bool = False, now=None) -> int:
     """Every activity kind: rebuilt whole, or (quick) today and the two days before rebuilt and the
-    new first orders added. One transaction."""
-    from insights.cockpit.services import _mark, _params
+    new first orders added; then the converted members per day counted from the first orders. One
+    transaction."""
+    from insights.cockpit.services import _mark, _params, sync_daily_members
 
     now, started = now or timezone.now(), time.perf_counter()
     first_day = timezone.localdate(now) - datetime.timedelta(days=QUICK_DAYS - 1)
@@ -141,6 +151,8 @@ def refresh_activity(*, full: bool = False, now=None) -> int:
         for kind in SOURCES:
             cursor.execute(_activity_sql(kind), {**_params(), "kind": str(kind), "since": since})
         cursor.execute(_FIRST_ORDER_SQL, {**_params(), "since": since})
+        sync_daily_members(cursor, _CONVERTED_SQL.format(daily_members=DailyMembers._meta.db_table), _params(),
+                           dimensions=["bought"])
         return _mark(cursor, "activity", started, now)
 
 

@@ -128,6 +128,26 @@ def _mark(cursor, name: str, started: float, now, watermark: int | None = None) 
     return took
 
 
+def sync_daily_members(cursor, insert_sql: str, params: dict, *, dimensions: list[str]) -> None:
+    """Make the members' summary rows of `dimensions` those `insert_sql` (an INSERT INTO the summary
+    (day, store_id, dimension, key, members) SELECT ...) makes, writing only the rows that changed:
+    a day that did not move keeps its row, so rebuilding every few minutes leaves no dead rows for
+    the cockpit's reads to wade through (deleting and inserting everything did, 4x at 1M members)."""
+    cursor.execute("DROP TABLE IF EXISTS daily_members_fresh")
+    cursor.execute("CREATE TEMP TABLE daily_members_fresh (day date, store_id bigint, dimension text, key text, "
+                   "members integer) ON COMMIT DROP")
+    cursor.execute(insert_sql.replace(DAILY_MEMBERS, "daily_members_fresh", 1), params)
+    cursor.execute(
+        f"INSERT INTO {DAILY_MEMBERS} (day, store_id, dimension, key, members) "
+        "SELECT day, store_id, dimension, key, members FROM daily_members_fresh "
+        "ON CONFLICT ON CONSTRAINT daily_members_unique DO UPDATE SET members = EXCLUDED.members "
+        f"WHERE {DAILY_MEMBERS}.members <> EXCLUDED.members")
+    cursor.execute(
+        f"DELETE FROM {DAILY_MEMBERS} d WHERE d.dimension = ANY(%s) AND NOT EXISTS (SELECT 1 FROM "
+        "daily_members_fresh f WHERE f.dimension = d.dimension AND f.day = d.day "
+        "AND f.store_id IS NOT DISTINCT FROM d.store_id AND f.key = d.key)", [dimensions])
+
+
 def refresh_members(*, now=None) -> int:
     """Members joined per day, per home store, by source and by channel code, and every member per
     home store: rebuilt whole (one statement over the members, so the totals are the days' sums;
@@ -135,8 +155,8 @@ def refresh_members(*, now=None) -> int:
     now, started = now or timezone.now(), time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL work_mem = '128MB'")
-        cursor.execute(f"DELETE FROM {DAILY_MEMBERS}")
-        cursor.execute(_MEMBERS_SQL, {**_params(), "today": timezone.localdate(now)})
+        sync_daily_members(cursor, _MEMBERS_SQL, {**_params(), "today": timezone.localdate(now)},
+                           dimensions=["source", "state", "total"])  # "bought" is the activity's
         return _mark(cursor, "members", started, now)
 
 

@@ -8,17 +8,16 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
-from django.db.models import Count, Min, Sum
+from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from insights.cockpit import definitions as d
-from insights.cockpit.activity import FIRST_ORDER
 from insights.cockpit.base import Cockpit, Figure, Row, SectionData, Table, ratio, register_section
 from insights.cockpit.engagement import activity
 from insights.cockpit.members import _pools, _rows, as_of
-from insights.models import ActivityKind, MemberActivity, StaffDay, StaffMetric
+from insights.models import ActivityKind, DailyMembers, MemberDimension, StaffDay, StaffMetric
 from scrm.errors import InvalidInput
 from scrm.models import User
 
@@ -40,12 +39,12 @@ def resources_section(cockpit: Cockpit) -> SectionData:
     fresh, bought_fresh = as_of("members"), as_of("activity")
     pools = _pools(cockpit, period).values()
     pool = {"now": sum(p[4] for p in pools), "before": sum(p[3] for p in pools)}
-    first_orders = _rows(cockpit, MemberActivity).filter(kind=FIRST_ORDER)
-    converted = first_orders.count()
     # Converted by the end of the period before: a first order by then, of a member who had joined
-    # by then (an order can be linked to a member who joined after it).
-    converted_before = first_orders.filter(day__lte=previous.end,
-                                           member__created_at__lt=previous.bounds()[1]).count()
+    # by then (an order can be linked to a member who joined after it): the members' summary keeps
+    # each converted member on the later of the two days, so this is all of them less the days after.
+    converted_rows = _rows(cockpit, DailyMembers).filter(dimension=MemberDimension.CONVERTED).aggregate(
+        now=Sum("members", default=0), after=Sum("members", filter=Q(day__gt=previous.end), default=0))
+    converted, converted_before = converted_rows["now"], converted_rows["now"] - converted_rows["after"]
     potential, potential_before = max(pool["now"] - converted, 0), max(pool["before"] - converted_before, 0)
     joined, joined_before = d.joined_by(today), d.joined_by(previous.end)
     converted_def = cockpit.where(joined, d.bought_by(today))

@@ -292,3 +292,22 @@ def test_the_pool_is_the_stores_totals_less_who_joined_after(alice, bob, store_a
     f = _read(bob, page="store")
     assert (f["store_members"].value, f["store_members"].previous) == (4, 2)
     assert _read(alice, store=str(store_a.pk))["pool"].value == 4
+
+
+def test_the_members_summary_rewrites_only_the_rows_that_moved(store_a, world):
+    from django.db import connection
+
+    def versions():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT dimension, day, store_id, key, members, ctid::text FROM insights_dailymembers")
+            return {tuple(r[:4]): tuple(r[4:]) for r in cursor.fetchall()}
+
+    before = versions()
+    Member.objects.create(name="a6", home_store=store_a, source="import")
+    services.refresh_members()
+    after = versions()
+    today = base.preset_period(1).end
+    moved = {k for k in after if after[k] != before.get(k)}
+    assert moved == {("source", today, store_a.pk, "import"), ("total", today, store_a.pk, "")}
+    assert set(before) <= set(after) and len(before) > 10
+    assert after[("total", today, store_a.pk, "")][0] == before[("total", today, store_a.pk, "")][0] + 1
