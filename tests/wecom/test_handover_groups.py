@@ -294,6 +294,9 @@ def test_store_managers_see_their_stores_handovers_groups_only(make_corp, alice,
     listed = key.get("/api/v1/wecom/handovers/").json()["results"]
     assert [(r["id"], r["group_counts"]) for r in listed] == [(ours.pk, {"total": 2, "queued": 2})]
     assert key.get(f"/api/v1/wecom/handovers/{theirs.pk}/").status_code == 404
+    rows = key.get(f"/api/v1/wecom/handovers/{ours.pk}/groups/").json()["results"]
+    assert [(r["name"], r["status"]) for r in rows] == [("carol的群1", "queued"), ("carol的群0", "queued")]
+    assert key.get(f"/api/v1/wecom/handovers/{theirs.pk}/groups/").status_code == 404
 
 
 def test_the_page_shows_group_statuses(make_corp, alice, bob, client, staff):
@@ -314,6 +317,8 @@ def test_the_page_shows_group_statuses(make_corp, alice, bob, client, staff):
     assert "<td class=\"num\">40130</td>" in html
     detail = client.get(f"/api/v1/wecom/handovers/{handover.pk}/")
     assert detail.json()["group_counts"] == {"total": 3, "done": 2, "failed": 1}
+    listed = client.get(f"/api/v1/wecom/handovers/{handover.pk}/groups/").json()["results"]
+    assert [(r["status"], r["errcode"]) for r in listed] == [("failed", 40130), ("done", None), ("done", None)]
 
 
 def test_no_groups_section_without_groups(make_corp, alice, bob, client, staff):

@@ -1,5 +1,6 @@
 """API: handovers (under /api/v1/wecom/): list, read and start handovers (with their customers' and
-customer groups' counts by status), and page through a handover's customers with their statuses.
+customer groups' counts by status), and page through a handover's customers and groups with their
+statuses.
 Store managers and store-bound keys reach their store's."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from scrm.api.schema import ERRORS
 from scrm.api.viewsets import ScopedCreateListRetrieveViewSet
 from scrm.errors import InvalidInput
 from wecom.handover_filters import HandoverFilterSet, HandoverItemFilterSet
-from wecom.models import Handover, HandoverItem, HandoverKind, WecomStaff
+from wecom.models import Handover, HandoverGroup, HandoverItem, HandoverKind, WecomStaff
 from wecom.services import handover as service
 from wecom.services import handover_groups
 
@@ -73,6 +74,15 @@ class HandoverItemSerializer(serializers.ModelSerializer):
         fields = ["id", "external_userid", "status", "errcode", "sent_at", "updated_at"]
 
 
+class HandoverGroupSerializer(serializers.ModelSerializer):
+    chat_id = serializers.CharField(source="group.chat_id", read_only=True)
+    name = serializers.CharField(source="group.name", read_only=True)
+
+    class Meta:
+        model = HandoverGroup
+        fields = ["id", "chat_id", "name", "status", "errcode", "sent_at", "updated_at"]
+
+
 @extend_schema_view(
     list=extend_schema(summary="Customer handovers (filter by status, kind, store)"),
     retrieve=extend_schema(summary="A handover with its counts by status"),
@@ -83,6 +93,8 @@ class HandoverItemSerializer(serializers.ModelSerializer):
     ),
     items=extend_schema(summary="A handover's customers and their statuses",
                         responses=HandoverItemSerializer(many=True)),
+    groups=extend_schema(summary="A handover's customer groups and their statuses",
+                         responses=HandoverGroupSerializer(many=True)),
 )
 class HandoverViewSet(ScopedCreateListRetrieveViewSet):
     queryset = Handover.objects.select_related("from_staff", "to_staff", "store").order_by("-id")
@@ -118,6 +130,14 @@ class HandoverViewSet(ScopedCreateListRetrieveViewSet):
         items = filters.qs
         page = self.paginate_queryset(items)
         return self.get_paginated_response(HandoverItemSerializer(page, many=True).data)
+
+
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def groups(self, request, pk=None):
+        handover = self.get_object()
+        rows = HandoverGroup.objects.visible_to(request.user).filter(handover=handover).select_related("group")
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(HandoverGroupSerializer(page, many=True).data)
 
 
 def register(router) -> None:
