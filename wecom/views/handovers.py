@@ -39,7 +39,8 @@ class HandoverForm(forms.Form):
     external_userids = forms.CharField(
         label=gettext_lazy("Only these customers (optional)"), required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=gettext_lazy("WeCom external_userids, one a line. Empty: every customer of the staff member."),
+        help_text=gettext_lazy("WeCom external_userids, one a line. Empty: every customer of the staff member "
+                               "and the customer groups they own."),
     )
     message = forms.CharField(
         label=gettext_lazy("Message to the customers"), required=False, max_length=service.MESSAGE_MAX,
