@@ -237,12 +237,17 @@ def refresh_period_activity(*, presets=None, now=None) -> int:
     """Distinct members per kind in every window kept (activity_windows), for the brand and per home
     store, from the activity and stage move summaries (refresh those first); a window nobody was
     active in still gets its brand-wide row (of zero), which is how a reading knows it is kept.
-    Windows no longer kept (yesterday's) are dropped. One transaction."""
+    Windows no longer kept (yesterday's) are dropped; a narrowed refresh that finds the day's windows
+    not built yet (the first after midnight) builds them all. One transaction."""
+    from insights.cockpit.base import PRESETS, preset_period
     from insights.cockpit.services import _mark
     from insights.models import PeriodActivity
 
     now, started = now or timezone.now(), time.perf_counter()
     today = timezone.localdate(now)
+    longest = preset_period(max(PRESETS), today=today)
+    if presets and not PeriodActivity.objects.filter(start=longest.start, end=longest.end).exists():
+        presets = None  # the first refresh of a new day: every window, not live counts until the nightly run
     windows = activity_windows(today, presets=presets)
     kinds = period_kinds()
     table = PeriodActivity._meta.db_table

@@ -311,3 +311,20 @@ def test_the_members_summary_rewrites_only_the_rows_that_moved(store_a, world):
     assert moved == {("source", today, store_a.pk, "import"), ("total", today, store_a.pk, "")}
     assert set(before) <= set(after) and len(before) > 10
     assert after[("total", today, store_a.pk, "")][0] == before[("total", today, store_a.pk, "")][0] + 1
+
+
+def test_the_first_quick_refresh_of_a_day_builds_every_window(alice, world):
+    from insights.cockpit import activity
+    from insights.models import PeriodActivity
+
+    today = base.preset_period(1).end
+    PeriodActivity.objects.all().delete()  # as after midnight: no window of the new day kept
+    services.refresh(full=False)
+    year = base.preset_period(365)
+    assert PeriodActivity.objects.filter(start=year.start, end=year.end, whole_brand=True).exists()
+    assert PeriodActivity.objects.filter(whole_brand=True, kind="checked_in").count() == len(
+        activity.activity_windows(today))
+    # Later quick refreshes rebuild only the short presets and the last days.
+    PeriodActivity.objects.filter(start=year.start, end=year.end).update(members=7)
+    services.refresh(full=False)
+    assert set(PeriodActivity.objects.filter(start=year.start, end=year.end).values_list("members", flat=True)) == {7}
