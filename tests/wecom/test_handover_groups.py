@@ -68,7 +68,7 @@ def start(actor, leaver, receiver, **kwargs) -> Handover:
 
 
 def group_statuses(handover) -> dict[str, int]:
-    return {s["status"]: s["count"] for s in handover_groups.status_counts(handover) if s["count"]}
+    return {s["status"]: s["count"] for s in service.group_status_counts(handover) if s["count"]}
 
 
 def corp_for(make_corp, groups: int, **kwargs):

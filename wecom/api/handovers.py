@@ -19,7 +19,6 @@ from scrm.errors import InvalidInput
 from wecom.handover_filters import HandoverFilterSet, HandoverItemFilterSet
 from wecom.models import Handover, HandoverGroup, HandoverItem, HandoverKind, WecomStaff
 from wecom.services import handover as service
-from wecom.services import handover_groups
 
 
 class StaffRefSerializer(serializers.ModelSerializer):
@@ -51,7 +50,7 @@ class HandoverSerializer(serializers.ModelSerializer):
         counts = self.context.get("group_counts")
         if counts is not None and obj.pk in counts:
             return counts[obj.pk]
-        return handover_groups.counts_for([obj.pk])[obj.pk]
+        return service.group_counts_for([obj.pk])[obj.pk]
 
 
 class HandoverInputSerializer(serializers.Serializer):
@@ -106,7 +105,7 @@ class HandoverViewSet(ScopedCreateListRetrieveViewSet):
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         ids = [h.pk for h in page]
-        context = {"counts": service.counts_for(ids), "group_counts": handover_groups.counts_for(ids)}
+        context = {"counts": service.counts_for(ids), "group_counts": service.group_counts_for(ids)}
         return self.get_paginated_response(HandoverSerializer(page, many=True, context=context).data)
 
     @idempotent

@@ -531,21 +531,39 @@ def due_handovers() -> list[int]:
 
 # --- read side used by the screens and the API --------------------------------------------------
 
-def status_counts(handover: Handover) -> list[dict]:
-    """Every item status with its count (zeros included), in the model's order."""
-    found = dict(HandoverItem.objects.filter(handover=handover).values_list("status").annotate(n=Count("id")))
-    return [{"status": s, "label": label, "count": found.get(s, 0)} for s, label in ItemStatus.choices]
+def _status_counts(model, choices, handover: Handover) -> list[dict]:
+    found = dict(model.objects.filter(handover=handover).values_list("status").annotate(n=Count("id")))
+    return [{"status": s, "label": label, "count": found.get(s, 0)} for s, label in choices]
 
 
-def counts_for(handover_ids: list[int]) -> dict[int, dict[str, int]]:
-    """{handover id: {status: count, "total": n}} for a page of handovers, in one query."""
+def _counts_for(model, handover_ids: list[int]) -> dict[int, dict[str, int]]:
     counts: dict[int, dict[str, int]] = {pk: {"total": 0} for pk in handover_ids}
-    rows = (HandoverItem.objects.filter(handover_id__in=handover_ids).values_list("handover_id", "status")
+    rows = (model.objects.filter(handover_id__in=handover_ids).values_list("handover_id", "status")
             .annotate(n=Count("id")))
     for handover_id, status, n in rows:
         counts[handover_id][status] = n
         counts[handover_id]["total"] += n
     return counts
+
+
+def status_counts(handover: Handover) -> list[dict]:
+    """Every customer status with its count (zeros included), in the model's order."""
+    return _status_counts(HandoverItem, ItemStatus.choices, handover)
+
+
+def group_status_counts(handover: Handover) -> list[dict]:
+    """Every group status with its count (zeros included), in the model's order."""
+    return _status_counts(HandoverGroup, GroupItemStatus.choices, handover)
+
+
+def counts_for(handover_ids: list[int]) -> dict[int, dict[str, int]]:
+    """{handover id: {status: count, "total": n}} of customers for a page of handovers, in one query."""
+    return _counts_for(HandoverItem, handover_ids)
+
+
+def group_counts_for(handover_ids: list[int]) -> dict[int, dict[str, int]]:
+    """The same of groups."""
+    return _counts_for(HandoverGroup, handover_ids)
 
 
 # --- demo data ------------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ import logging
 from datetime import timedelta
 
 from django.db import connection, transaction
-from django.db.models import Count
 from django.utils import timezone
 
 from wecom.client import errors
@@ -187,23 +186,3 @@ def send_queued(*, handover: Handover, client, settle_after: timedelta, result) 
         result.group_calls += 1
         _send_batch(client, handover, rows)
         result.groups_sent += len(rows)
-
-
-# --- read side --------------------------------------------------------------------------------
-
-
-def status_counts(handover: Handover) -> list[dict]:
-    """Every group status with its count (zeros included), in the model's order."""
-    found = dict(HandoverGroup.objects.filter(handover=handover).values_list("status").annotate(n=Count("id")))
-    return [{"status": s, "label": label, "count": found.get(s, 0)} for s, label in GroupItemStatus.choices]
-
-
-def counts_for(handover_ids: list[int]) -> dict[int, dict[str, int]]:
-    """{handover id: {status: count, "total": n}} of groups for a page of handovers, in one query."""
-    counts: dict[int, dict[str, int]] = {pk: {"total": 0} for pk in handover_ids}
-    rows = (HandoverGroup.objects.filter(handover_id__in=handover_ids).values_list("handover_id", "status")
-            .annotate(n=Count("id")))
-    for handover_id, status, n in rows:
-        counts[handover_id][status] = n
-        counts[handover_id]["total"] += n
-    return counts

@@ -22,7 +22,6 @@ from scrm.scoping import get_visible_or_404
 from wecom.handover_filters import HandoverFilterSet, HandoverItemFilterSet
 from wecom.models import Handover, HandoverGroup, HandoverItem, HandoverKind, HandoverStatus, WecomStaff
 from wecom.services import handover as service
-from wecom.services import handover_groups
 
 # Groups listed on a handover's page (a leaver owns a few dozen; the counts cover them all).
 GROUPS_SHOWN = 300
@@ -83,7 +82,7 @@ class HandoverListView(ScopedListView):
         context["can_hand_over"] = service.can_hand_over(self.request.user)
         rows = list(context["object_list"])
         counts = service.counts_for([h.pk for h in rows])
-        group_counts = handover_groups.counts_for([h.pk for h in rows])
+        group_counts = service.group_counts_for([h.pk for h in rows])
         for h in rows:
             h.item_counts, h.group_counts = counts[h.pk], group_counts[h.pk]
         context["object_list"] = rows
@@ -130,7 +129,7 @@ class HandoverDetailView(ScopedListView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         items = list(context["object_list"])
-        group_counts = handover_groups.status_counts(self.handover)
+        group_counts = service.group_status_counts(self.handover)
         member_ids = {i.contact.member_id for i in items if i.contact.member_id}
         visible = set(Member.live.visible_to(self.request.user).filter(pk__in=member_ids).values_list("pk", flat=True))
         context.update(
