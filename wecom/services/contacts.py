@@ -54,12 +54,13 @@ _DIGEST_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(
 _quoted = json.encoder.encode_basestring  # a JSON string, as _DIGEST_JSON writes it (the C encoder)
 
 
-def _digest(values) -> str:
-    return hashlib.blake2b(_DIGEST_JSON.encode(values).encode(), digest_size=16).hexdigest()
-
-
 def _blake(text: str) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def _digest(values) -> str:
+    """The stored digest's definition: the JSON of the values, hashed (the two below write it faster)."""
+    return _blake(_DIGEST_JSON.encode(values))
 
 
 def contact_digest(name: str, gender: str, unionid: str, kind: int) -> str:
