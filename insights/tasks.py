@@ -33,7 +33,7 @@ def queue_rescore(order_ids: list[int], member_ids: list[int]) -> None:
     """loyalty.orders.hooks callback (runs after commit)."""
     for start in range(0, len(member_ids), 5000):
         chunk = member_ids[start : start + 5000]
-        rescore_members.apply_async((chunk,), argsrepr=hooks.ids_repr(chunk))
+        hooks.queue(rescore_members, chunk)
 
 
 @shared_task(

@@ -32,6 +32,12 @@ def ids_repr(*id_lists) -> str:
     return "(" + ", ".join(parts) + ")"
 
 
+def queue(task, *id_lists) -> None:
+    """Queue `task(*id_lists)`, its id lists shown in the message headers as ids_repr gives them."""
+    args = tuple(list(ids) for ids in id_lists)
+    task.apply_async(args, argsrepr=ids_repr(*args))
+
+
 def orders_changed(*, order_ids: Iterable[int], member_ids: Iterable[int]) -> None:
     order_ids = sorted({int(i) for i in order_ids})
     member_ids = sorted({int(i) for i in member_ids if i is not None})

@@ -15,8 +15,7 @@ def queue_sync(order_ids: list[int], member_ids: list[int]) -> None:
     from loyalty.orders import hooks
     from loyalty.points.tasks import sync_orders
 
-    args = (list(order_ids), list(member_ids))
-    sync_orders.apply_async(args, argsrepr=hooks.ids_repr(*args))
+    hooks.queue(sync_orders, order_ids, member_ids)
 
 
 def panel_context(member, user) -> dict:

@@ -33,4 +33,4 @@ def queue_sync(order_ids: list[int], member_ids: list[int]) -> None:
     """loyalty.orders.hooks callback (runs after commit): one task per batch of orders."""
     for start in range(0, len(order_ids), 5000):
         chunk = order_ids[start : start + 5000]
-        sync_commissions.apply_async((chunk,), argsrepr=hooks.ids_repr(chunk))
+        hooks.queue(sync_commissions, chunk)

@@ -35,5 +35,4 @@ def recalculate_member_tiers(member_ids: list[int], reason: str = ChangeReason.O
 def queue_after_orders_changed(order_ids: list[int], member_ids: list[int]) -> None:
     """loyalty.orders.hooks callback: it runs after the orders' transaction committed."""
     if member_ids:
-        ids = list(member_ids)
-        recalculate_member_tiers.apply_async((ids,), argsrepr=hooks.ids_repr(ids))
+        hooks.queue(recalculate_member_tiers, member_ids)
